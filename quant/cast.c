@@ -1,0 +1,122 @@
+/*
+ * cast.c - conversions between f32 and the plain (non-block) element types.
+ * Float targets round to nearest even with NaN and infinities kept (fp16.h).
+ */
+#include "fp16.h"
+#include "quant.h"
+
+#include <math.h>
+
+/* float8 e4m3fn (PyTorch float8_e4m3fn): bias 7, no infinities, S.1111.111 is NaN. */
+static float f8_e4m3_to_f32(uint8_t b)
+{
+    uint32_t sign = b >> 7, e = (b >> 3) & 15, m = b & 7;
+    float v;
+    if (e == 15 && m == 7)
+        return sign ? -NAN : NAN;
+    if (e == 0)
+        v = (float)m * 0.001953125f; /* m * 2^-9 */
+    else
+        v = tc_bits_f32(((e + 120) << 23) | (m << 20));
+    return sign ? -v : v;
+}
+
+/* float8 e5m2: the upper byte of an IEEE half. */
+static float f8_e5m2_to_f32(uint8_t b)
+{
+    return tc_f16_to_f32((uint16_t)(b << 8));
+}
+
+int tc_cast_to_f32(int t, const void *src, float *dst, int64_t n)
+{
+    const uint8_t *s = src;
+    int64_t i;
+    switch (t) {
+    case TC_DTYPE_F32:
+        memcpy(dst, src, (size_t)n * 4);
+        return 0;
+    case TC_DTYPE_F16:
+        for (i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, s + 2 * i, 2);
+            dst[i] = tc_f16_to_f32(h);
+        }
+        return 0;
+    case TC_DTYPE_BF16:
+        for (i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, s + 2 * i, 2);
+            dst[i] = tc_bf16_to_f32(h);
+        }
+        return 0;
+    case TC_DTYPE_F64:
+        for (i = 0; i < n; i++) {
+            double d;
+            memcpy(&d, s + 8 * i, 8);
+            dst[i] = (float)d;
+        }
+        return 0;
+#define INT_CASE(TT, CT)                                                                           \
+    case TT:                                                                                       \
+        for (i = 0; i < n; i++) {                                                                  \
+            CT v;                                                                                  \
+            memcpy(&v, s + sizeof(CT) * i, sizeof(CT));                                            \
+            dst[i] = (float)v;                                                                     \
+        }                                                                                          \
+        return 0;
+        INT_CASE(TC_DTYPE_I8, int8_t)
+        INT_CASE(TC_DTYPE_I16, int16_t)
+        INT_CASE(TC_DTYPE_I32, int32_t)
+        INT_CASE(TC_DTYPE_I64, int64_t)
+        INT_CASE(TC_DTYPE_U8, uint8_t)
+        INT_CASE(TC_DTYPE_U16, uint16_t)
+        INT_CASE(TC_DTYPE_U32, uint32_t)
+        INT_CASE(TC_DTYPE_U64, uint64_t)
+#undef INT_CASE
+    case TC_DTYPE_BOOL:
+        for (i = 0; i < n; i++)
+            dst[i] = s[i] ? 1.0f : 0.0f;
+        return 0;
+    case TC_DTYPE_F8_E4M3:
+        for (i = 0; i < n; i++)
+            dst[i] = f8_e4m3_to_f32(s[i]);
+        return 0;
+    case TC_DTYPE_F8_E5M2:
+        for (i = 0; i < n; i++)
+            dst[i] = f8_e5m2_to_f32(s[i]);
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+int tc_cast_from_f32(int t, const float *src, void *dst, int64_t n)
+{
+    uint8_t *d = dst;
+    int64_t i;
+    switch (t) {
+    case TC_DTYPE_F32:
+        memcpy(dst, src, (size_t)n * 4);
+        return 0;
+    case TC_DTYPE_F16:
+        for (i = 0; i < n; i++) {
+            uint16_t h = tc_f32_to_f16(src[i]);
+            memcpy(d + 2 * i, &h, 2);
+        }
+        return 0;
+    case TC_DTYPE_BF16:
+        for (i = 0; i < n; i++) {
+            uint16_t h = tc_f32_to_bf16(src[i]);
+            memcpy(d + 2 * i, &h, 2);
+        }
+        return 0;
+    case TC_DTYPE_F64:
+        for (i = 0; i < n; i++) {
+            double v = src[i];
+            memcpy(d + 8 * i, &v, 8);
+        }
+        return 0;
+    default:
+        return -1;
+    }
+}

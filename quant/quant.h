@@ -1,0 +1,70 @@
+/*
+ * quant.h - the quantizer's face: row conversion between f32 and every dtype, and the
+ * run-time choice of kernels. quant/ is a leaf: nothing here knows about graphs or files.
+ * Kernels never allocate; the caller sizes `dst` with tc_row_size().
+ */
+#ifndef TC_QUANT_H
+#define TC_QUANT_H
+
+#include "tc_dtype.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum tc_isa {
+    TC_ISA_SCALAR = 0,
+    TC_ISA_AVX2 = 1,   /* AVX2 + FMA + F16C */
+    TC_ISA_AVX512 = 2, /* AVX-512 F + BW + VL */
+    TC_ISA_NEON = 3,
+    TC_ISA_COUNT = 4
+} tc_isa;
+
+/* Name of an ISA ("scalar", "avx2", "avx512", "neon"). */
+const char *tc_isa_name(tc_isa isa);
+
+/* 1 when this CPU (and OS) can run kernels built for `isa`, and they are compiled in. */
+int tc_isa_supported(tc_isa isa);
+
+/* The ISA used by tc_quantize_rows()/tc_to_f32(): the best supported one, or the one named by
+ * the environment variable TC_ISA (scalar|avx2|avx512|neon) when set and supported. */
+tc_isa tc_isa_active(void);
+
+/* 1 when rows of f32 can be converted to `t` (plain float types and the quantized types that
+ * have a quantizer), 0 otherwise. */
+int tc_can_quantize(int t);
+
+/* 1 when `t` can be converted to f32 (every known type but U64/I64 beyond 2^24 loses bits). */
+int tc_can_dequantize(int t);
+
+/* 1 when quantizing to `t` needs an importance matrix (ggml_quantize_requires_imatrix). */
+int tc_requires_imatrix(int t);
+
+/*
+ * Convert `n_rows` rows of `n_per_row` floats at `src` to type `t` at `dst`, exactly as ggml's
+ * ggml_quantize_chunk() does for the same arguments. `imatrix` is NULL or `n_per_row` weights.
+ * @return bytes written (n_rows * tc_row_size(t, n_per_row)), or 0 when `t` cannot be
+ *         quantized to or `n_per_row` is not a multiple of the block size.
+ */
+size_t tc_quantize_rows(int t, const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
+                        const float *imatrix);
+
+/* Same with a given ISA's kernels (tests and benchmarks). Unsupported ISA: returns 0. */
+size_t tc_quantize_rows_isa(tc_isa isa, int t, const float *src, void *dst, int64_t n_rows,
+                            int64_t n_per_row, const float *imatrix);
+
+/*
+ * Convert `n` elements of type `t` at `src` to f32 at `dst` (dequantize for block types;
+ * `n` must then be a multiple of the block size). @return 0, or -1 when unsupported.
+ */
+int tc_to_f32(int t, const void *src, float *dst, int64_t n);
+int tc_to_f32_isa(tc_isa isa, int t, const void *src, float *dst, int64_t n);
+
+/* Plain-type conversions (no block types): used by the dispatchers above. */
+int tc_cast_to_f32(int t, const void *src, float *dst, int64_t n);
+int tc_cast_from_f32(int t, const float *src, void *dst, int64_t n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TC_QUANT_H */

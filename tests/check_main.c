@@ -1,0 +1,20 @@
+/* check_main.c - one SRunner over every tests/check_<module>.c suite; ctest runs one suite per
+ * test through CK_RUN_SUITE (CMakeLists.txt generates tc_suites.inc from the file names). */
+#include <check.h>
+#include <stdlib.h>
+
+#define TC_SUITE(n) Suite *n##_suite(void);
+#include "tc_suites.inc"
+#undef TC_SUITE
+
+int main(void)
+{
+    SRunner *sr = srunner_create(NULL);
+#define TC_SUITE(n) srunner_add_suite(sr, n##_suite());
+#include "tc_suites.inc"
+#undef TC_SUITE
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
