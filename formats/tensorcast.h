@@ -1,6 +1,355 @@
-/* tensorcast.h - public API (work in progress: filled in by the foundation commit). */
+/*
+ * tensorcast.h - the public contract of libtensorcast.
+ *
+ * One pipeline: a format reader turns files into a tc_graph (ordered tensors + ordered typed
+ * metadata + licence + provenance); transforms (casts, quantization) rewrite tensors lazily;
+ * a writer streams the graph out, row chunk by row chunk, into a temporary file that is renamed
+ * into place only when complete.
+ *
+ * Conventions
+ * - Every fallible function returns a tc_status and fills the caller's tc_err (the first error
+ *   wins). Nothing in the library prints, exits or aborts on bad input.
+ * - `T **out` parameters are written only on success (set to NULL on failure).
+ * - Shapes are outermost-first (row-major, as PyTorch/NumPy/safetensors); a tensor's rows run
+ *   along its innermost dimension.
+ * - Strings returned by the graph are NUL-terminated and valid until the graph is freed.
+ */
 #ifndef TENSORCAST_H
 #define TENSORCAST_H
-#include "tc_dtype.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #include "quant.h"
+#include "tc_dtype.h"
+
+#ifdef __cplusplus
+extern "C" {
 #endif
+
+#if defined(__GNUC__)
+#define TC_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define TC_PRINTF(a, b)
+#endif
+
+#define TC_VERSION_STRING "0.1.0"
+
+/* ===== Errors ===== */
+
+typedef enum tc_status {
+    TC_OK = 0,
+    TC_E_IO = 1,          /* read/write/rename failed, disk full */
+    TC_E_NOMEM = 2,       /* allocation failed */
+    TC_E_FORMAT = 3,      /* malformed input */
+    TC_E_UNSUPPORTED = 4, /* valid input we do not handle, or output a format cannot hold */
+    TC_E_LIMIT = 5,       /* over a documented cap */
+    TC_E_CHECKSUM = 6,    /* bytes differ from their recorded digest */
+    TC_E_UNSAFE = 7,      /* pickle global not on the allow-list */
+    TC_E_USAGE = 8        /* the caller broke the contract */
+} tc_status;
+
+typedef struct tc_err {
+    tc_status code;
+    int sys_errno; /* errno of a failed system call, or 0 */
+    char msg[512];
+} tc_err;
+
+/* Record the first error on `e` (later calls keep it) and return `code`. `e` may be NULL. */
+tc_status tc_err_set(tc_err *e, tc_status code, const char *fmt, ...) TC_PRINTF(3, 4);
+/* Same, appending ": strerror(errnum)" and keeping errnum in sys_errno. */
+tc_status tc_err_sys(tc_err *e, tc_status code, int errnum, const char *fmt, ...) TC_PRINTF(4, 5);
+void tc_err_clear(tc_err *e);
+/* "format error", "I/O error", ... */
+const char *tc_status_name(tc_status s);
+
+#define TC_TRY(expr)                                                                               \
+    do {                                                                                           \
+        tc_status tc_rc_ = (expr);                                                                 \
+        if (tc_rc_ != TC_OK)                                                                       \
+            return tc_rc_;                                                                         \
+    } while (0)
+
+/* ===== Memory ===== */
+
+/* All library allocation goes through these; tc_free(NULL) is a no-op. */
+void *tc_malloc(size_t n);
+void *tc_calloc(size_t n, size_t size);
+void *tc_realloc(void *p, size_t n);
+void tc_free(void *p);
+char *tc_strdup(const char *s);
+/* Test hook: make the `nth` allocation from now on fail (0 = the next one); -1 turns it off.
+ * @return how many allocations happened since the last call. */
+long tc_alloc_fail_after(long nth);
+
+/* ===== Mapped input files ===== */
+
+typedef struct tc_map tc_map; /* refcounted, read-only view of a whole file */
+
+/* Map `path` read-only (PROT_READ, MAP_PRIVATE). An empty file gives a map of size 0. */
+tc_status tc_map_open(const char *path, tc_map **out /* OUT */, tc_err *e);
+/* Wrap caller memory (not copied; must outlive the map). `name` is used in messages. */
+tc_status tc_map_memory(const void *data, size_t n, const char *name, tc_map **out /* OUT */,
+                        tc_err *e);
+tc_map *tc_map_ref(tc_map *m);
+void tc_map_unref(tc_map *m); /* NULL is a no-op */
+const uint8_t *tc_map_data(const tc_map *m);
+uint64_t tc_map_size(const tc_map *m);
+const char *tc_map_path(const tc_map *m);
+int tc_map_fd(const tc_map *m); /* -1 for memory maps */
+/* Copy bytes [off, off+n) out of the map (pread for files, so pages are not kept resident). */
+tc_status tc_map_read(const tc_map *m, uint64_t off, void *dst, size_t n, tc_err *e);
+
+/* ===== Metadata values (GGUF's value types, same numbering) ===== */
+
+typedef enum tc_vtype {
+    TC_V_U8 = 0,
+    TC_V_I8 = 1,
+    TC_V_U16 = 2,
+    TC_V_I16 = 3,
+    TC_V_U32 = 4,
+    TC_V_I32 = 5,
+    TC_V_F32 = 6,
+    TC_V_BOOL = 7,
+    TC_V_STR = 8,
+    TC_V_ARR = 9,
+    TC_V_U64 = 10,
+    TC_V_I64 = 11,
+    TC_V_F64 = 12,
+    TC_V_COUNT = 13
+} tc_vtype;
+
+typedef struct tc_str {
+    const char *p; /* NUL-terminated when owned by a graph; may hold embedded NULs */
+    uint64_t len;  /* bytes, without the terminator */
+} tc_str;
+
+/*
+ * One value. Scalars: unsigned types and BOOL in `u`, signed in `i`, F32/F64 in `f`.
+ * Arrays: `arr.data` holds `arr.n` elements: packed little-endian numbers of the element type
+ * (BOOL one byte each), tc_str for STR, tc_value for ARR (nested arrays).
+ */
+typedef struct tc_value {
+    tc_vtype type;
+    union {
+        uint64_t u;
+        int64_t i;
+        double f;
+        tc_str s;
+        struct {
+            tc_vtype elem;
+            uint64_t n;
+            const void *data;
+        } arr;
+    };
+} tc_value;
+
+/* Byte size of one scalar of type `t` (0 for STR/ARR). */
+size_t tc_vtype_size(tc_vtype t);
+/* "u8", "i32", "f32", "bool", "str", "arr", ... */
+const char *tc_vtype_name(tc_vtype t);
+/* Parse a name from tc_vtype_name(); -1 if unknown. */
+int tc_vtype_from_name(const char *name);
+/* Integer value of a scalar integer/bool value; 0 when it is not one or does not fit. */
+int tc_value_to_u64(const tc_value *v, uint64_t *out);
+int tc_value_to_i64(const tc_value *v, int64_t *out);
+
+/* ===== Tensors ===== */
+
+#define TC_MAX_DIMS 8 /* safetensors/PyTorch allow more than GGUF's 4; writers check their own */
+#define TC_MAX_NAME 4096
+
+typedef struct tc_graph tc_graph;
+typedef struct tc_tensor tc_tensor;
+
+const char *tc_tensor_name(const tc_tensor *t);
+int tc_tensor_dtype(const tc_tensor *t);
+int tc_tensor_n_dims(const tc_tensor *t);
+const int64_t *tc_tensor_shape(const tc_tensor *t); /* outermost first, n_dims entries */
+uint64_t tc_tensor_n_elements(const tc_tensor *t);
+uint64_t tc_tensor_nbytes(const tc_tensor *t);
+int64_t tc_tensor_row_len(const tc_tensor *t); /* innermost dim; 1 for a 0-d scalar */
+uint64_t tc_tensor_n_rows(const tc_tensor *t); /* n_elements / row_len (0 when empty) */
+
+/*
+ * Lazy source: produce elements [e0, e0+n) of the tensor in its dtype into `dst`
+ * (tc_row_size(dtype, n) bytes). e0 and n are multiples of the dtype's block size; for block
+ * dtypes the caller asks whole rows. Must be safe to call from several threads at once.
+ */
+typedef tc_status (*tc_read_fn)(void *ctx, const tc_tensor *t, uint64_t e0, uint64_t n, void *dst,
+                                tc_err *e);
+
+/* Give the tensor bytes [off, off+nbytes) of `m` (checked in bounds; takes a reference). */
+tc_status tc_tensor_set_mapped(tc_tensor *t, tc_map *m, uint64_t off, tc_err *e);
+/* Give the tensor a buffer from tc_malloc of exactly nbytes; the graph owns it from now on
+ * (also on failure). */
+tc_status tc_tensor_set_owned(tc_tensor *t, void *data, uint64_t nbytes, tc_err *e);
+/* Give the tensor a lazy source; `free_ctx(ctx)` runs when the graph is freed (also on
+ * failure). */
+tc_status tc_tensor_set_lazy(tc_tensor *t, tc_read_fn fn, void *ctx, void (*free_ctx)(void *),
+                             tc_err *e);
+
+/* Read elements [e0, e0+n) (block-aligned) of `t` into dst. Thread-safe. */
+tc_status tc_tensor_read(const tc_tensor *t, uint64_t e0, uint64_t n, void *dst, tc_err *e);
+/* 1 and the map/offset when the tensor is a plain region of a file (writers copy it with
+ * copy_file_range), else 0. */
+int tc_tensor_mapped(const tc_tensor *t, const tc_map **m, uint64_t *off);
+
+/*
+ * Make `t` read as `dtype`: a lazy conversion through f32 (casts round to nearest even; NaN and
+ * infinities are kept; block types are quantized exactly as ggml does, with `imatrix` (NULL or
+ * row_len weights, copied) as importance weights). Same dtype: no-op.
+ * TC_E_UNSUPPORTED when one side cannot be converted or the row is not a multiple of the block.
+ */
+tc_status tc_tensor_convert(tc_tensor *t, int dtype, const float *imatrix, tc_err *e);
+
+/* ===== Graph ===== */
+
+tc_graph *tc_graph_new(void);    /* NULL when out of memory */
+void tc_graph_free(tc_graph *g); /* NULL is a no-op */
+
+size_t tc_graph_n_tensors(const tc_graph *g);
+tc_tensor *tc_graph_tensor(const tc_graph *g, size_t i);
+tc_tensor *tc_graph_find(const tc_graph *g, const char *name);
+/*
+ * Append a tensor without a data source yet (set one with tc_tensor_set_*). Checks: name
+ * non-empty, shorter than TC_MAX_NAME and unique; n_dims <= TC_MAX_DIMS; dims >= 0; the element
+ * count and byte size do not overflow; the innermost dim is a multiple of the dtype block size.
+ */
+tc_status tc_graph_add_tensor(tc_graph *g, const char *name, int dtype, int n_dims,
+                              const int64_t *shape, tc_tensor **out /* OUT */, tc_err *e);
+tc_status tc_graph_rename_tensor(tc_graph *g, tc_tensor *t, const char *name, tc_err *e);
+/* Drop a tensor (its source is released). */
+void tc_graph_remove_tensor(tc_graph *g, tc_tensor *t);
+/* Reorder tensors: `cmp` as for qsort over tensor pointers (stable). */
+void tc_graph_sort_tensors(tc_graph *g, int (*cmp)(const tc_tensor *a, const tc_tensor *b));
+
+/* Metadata: ordered key/value pairs. */
+size_t tc_graph_n_kv(const tc_graph *g);
+const char *tc_graph_kv_key(const tc_graph *g, size_t i);
+const tc_value *tc_graph_kv_value(const tc_graph *g, size_t i);
+const tc_value *tc_graph_get(const tc_graph *g, const char *key); /* NULL when absent */
+/* The string value of `key`, or NULL when absent or not a string. */
+const char *tc_graph_get_str(const tc_graph *g, const char *key);
+/* Set (deep copy; replaces in place or appends). Keys: non-empty, < 65536 bytes. */
+tc_status tc_graph_set(tc_graph *g, const char *key, const tc_value *v, tc_err *e);
+tc_status tc_graph_set_str(tc_graph *g, const char *key, const char *s, tc_err *e);
+tc_status tc_graph_set_u32(tc_graph *g, const char *key, uint32_t v, tc_err *e);
+int tc_graph_del(tc_graph *g, const char *key); /* 1 when something was removed */
+
+/* Licence, kept in the standard GGUF keys general.license (SPDX id), general.license.name and
+ * general.license.link, plus where it was found. */
+typedef struct tc_license {
+    const char *id;     /* SPDX expression, or NULL */
+    const char *name;   /* human name, or NULL */
+    const char *link;   /* URL, or NULL */
+    const char *source; /* where it came from ("GGUF general.license", "README.md", ...) */
+} tc_license;
+void tc_graph_license(const tc_graph *g, tc_license *out);
+/* Set any of the three fields (NULL leaves it as is; "" removes it) and the source note. */
+tc_status tc_graph_set_license(tc_graph *g, const char *id, const char *name, const char *link,
+                               const char *source, tc_err *e);
+
+/* Provenance and reader notes. */
+tc_status tc_graph_set_format(tc_graph *g, const char *format, const char *version, tc_err *e);
+const char *tc_graph_format(const tc_graph *g);         /* "gguf", "safetensors", ... */
+const char *tc_graph_format_version(const tc_graph *g); /* "3", ... or NULL */
+tc_status tc_graph_add_source(tc_graph *g, const char *path, uint64_t size, tc_err *e);
+size_t tc_graph_n_sources(const tc_graph *g);
+const char *tc_graph_source(const tc_graph *g, size_t i, uint64_t *size);
+/* Notes a reader leaves for `inspect` ("skipped non-tensor entry 'epoch'"). */
+tc_status tc_graph_add_note(tc_graph *g, tc_err *e, const char *fmt, ...) TC_PRINTF(3, 4);
+size_t tc_graph_n_notes(const tc_graph *g);
+const char *tc_graph_note(const tc_graph *g, size_t i);
+/* Copy a string into the graph's arena (lives as long as the graph). NULL on OOM. */
+const char *tc_graph_strdup(tc_graph *g, const char *s, size_t n);
+
+/* ===== Output files ===== */
+
+typedef struct tc_out tc_out;
+
+/* Open a temporary file beside `path` (same directory, so the final rename is atomic). */
+tc_status tc_out_open(const char *path, tc_out **out /* OUT */, tc_err *e);
+tc_status tc_out_write(tc_out *o, const void *data, size_t n, tc_err *e);
+tc_status tc_out_zeros(tc_out *o, uint64_t n, tc_err *e);
+/* Append bytes [off, off+n) of `m` (copy_file_range when possible, else pread/write). */
+tc_status tc_out_copy(tc_out *o, const tc_map *m, uint64_t off, uint64_t n, tc_err *e);
+uint64_t tc_out_tell(const tc_out *o);
+const char *tc_out_path(const tc_out *o); /* the final path */
+/* Flush, fsync and close the temporary file (not yet renamed). */
+tc_status tc_out_finish(tc_out *o, tc_err *e);
+/* Finish if needed, rename into place, free. On failure the temp file is removed and freed. */
+tc_status tc_out_commit(tc_out *o, tc_err *e);
+/* Remove the temporary file and free (NULL is a no-op). */
+void tc_out_abort(tc_out *o);
+/* Async-signal-safe: unlink every temporary file still open (for a SIGINT handler). */
+void tc_out_cleanup_all(void);
+
+/* ===== Formats ===== */
+
+typedef struct tc_progress {
+    void (*fn)(void *ctx, uint64_t done, uint64_t total); /* bytes of payload */
+    void *ctx;
+} tc_progress;
+
+typedef struct tc_read_opts {
+    int reserved;
+} tc_read_opts;
+
+typedef struct tc_write_opts {
+    uint64_t max_shard_bytes;   /* split output above this many bytes (0: one file) */
+    uint64_t max_shard_tensors; /* GGUF: split after this many tensors (0: no limit) */
+    uint32_t alignment;         /* GGUF data alignment (0: general.alignment or 32) */
+    int threads;                /* worker threads for lazy conversions (0: all cores) */
+    tc_progress progress;
+    /* Filled by the writer: the files written (first one is the entry point). */
+    char **written;
+    size_t n_written;
+} tc_write_opts;
+
+/* Stream one tensor's payload into `o`, chunk by chunk (threads from opts). */
+tc_status tc_out_write_tensor(tc_out *o, const tc_tensor *t, const tc_write_opts *opt,
+                              uint64_t *progress_done, uint64_t progress_total, tc_err *e);
+
+#define TC_PROBE_BYTES 4096
+
+typedef struct tc_format {
+    const char *name;        /* "gguf": the --to spelling */
+    const char *const *exts; /* { ".gguf", NULL } */
+    /* Bid on the first bytes of a file (head NULL and n 0 for a directory): 0 not mine,
+     * 10 the name fits, 100 the magic matched. */
+    int (*probe)(const uint8_t *head, size_t n, const char *path);
+    /* Read a path (file or directory) into `g`. */
+    tc_status (*read)(const char *path, tc_graph *g, const tc_read_opts *opt, tc_err *e);
+    /* Read one in-memory/mapped file (fuzzers, archive members); NULL if not supported. */
+    tc_status (*read_map)(tc_map *m, tc_graph *g, const tc_read_opts *opt, tc_err *e);
+    /* Write `g` to `path`; NULL: read-only format. */
+    tc_status (*write)(const tc_graph *g, const char *path, tc_write_opts *opt, tc_err *e);
+} tc_format;
+
+size_t tc_format_count(void);
+const tc_format *tc_format_at(size_t i);
+const tc_format *tc_format_by_name(const char *name);
+/* The writable format whose extension `path` ends with, or NULL. */
+const tc_format *tc_format_for_path(const char *path);
+/* The reader that bids highest for `path`; TC_E_UNSUPPORTED when none does. */
+tc_status tc_format_detect(const char *path, const tc_format **out /* OUT */, tc_err *e);
+
+/* Read any supported input (file or directory) into a new graph. */
+tc_status tc_read(const char *path, tc_graph **out /* OUT */, const tc_read_opts *opt, tc_err *e);
+/* Write `g` as `format` ("gguf", "safetensors"; NULL: from the extension of `path`). */
+tc_status tc_write(const tc_graph *g, const char *path, const char *format, tc_write_opts *opt,
+                   tc_err *e);
+
+/* ===== Licence files ===== */
+
+/* Look for licence information beside a model directory (README.md front matter `license:`,
+ * `license_name:`, `license_link:`; a LICENSE file) and record it in `g` where the graph has
+ * none. `dir` may be a file path: its directory is used. */
+tc_status tc_license_from_dir(tc_graph *g, const char *dir, tc_err *e);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* TENSORCAST_H */

@@ -1,0 +1,583 @@
+/*
+ * io.c - input maps (mmap, read-only), output files (temporary file beside the target, renamed
+ * into place when complete), and the tensor payload streamer shared by every writer.
+ */
+#include "tc_impl.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ===== Maps ===== */
+
+struct tc_map {
+    _Atomic long refs;
+    const uint8_t *data;
+    uint64_t size;
+    int fd;      /* -1 for memory */
+    int mmapped; /* data came from mmap */
+    char *path;
+};
+
+tc_status tc_map_open(const char *path, tc_map **out, tc_err *e)
+{
+    *out = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return tc_err_sys(e, TC_E_IO, errno, "%s: cannot open", path);
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int er = errno;
+        close(fd);
+        return tc_err_sys(e, TC_E_IO, er, "%s: cannot stat", path);
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return tc_err_set(e, TC_E_IO, "%s: not a regular file", path);
+    }
+    tc_map *m = tc_calloc(1, sizeof *m);
+    char *p = tc_strdup(path);
+    if (m == NULL || p == NULL) {
+        tc_free(m);
+        tc_free(p);
+        close(fd);
+        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+    }
+    m->refs = 1;
+    m->fd = fd;
+    m->path = p;
+    m->size = (uint64_t)st.st_size;
+    if (m->size > 0) {
+        void *d = mmap(NULL, (size_t)m->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (d == MAP_FAILED) {
+            int er = errno;
+            tc_free(p);
+            tc_free(m);
+            close(fd);
+            return tc_err_sys(e, TC_E_IO, er, "%s: cannot map", path);
+        }
+        madvise(d, (size_t)m->size, MADV_RANDOM); /* headers only: no read-ahead of payload */
+        m->data = d;
+        m->mmapped = 1;
+    } else {
+        m->data = (const uint8_t *)"";
+    }
+    *out = m;
+    return TC_OK;
+}
+
+tc_status tc_map_memory(const void *data, size_t n, const char *name, tc_map **out, tc_err *e)
+{
+    *out = NULL;
+    tc_map *m = tc_calloc(1, sizeof *m);
+    char *p = tc_strdup(name ? name : "<memory>");
+    if (m == NULL || p == NULL) {
+        tc_free(m);
+        tc_free(p);
+        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+    }
+    m->refs = 1;
+    m->fd = -1;
+    m->path = p;
+    m->data = n ? data : (const uint8_t *)"";
+    m->size = n;
+    *out = m;
+    return TC_OK;
+}
+
+tc_map *tc_map_ref(tc_map *m)
+{
+    if (m)
+        atomic_fetch_add(&m->refs, 1);
+    return m;
+}
+
+void tc_map_unref(tc_map *m)
+{
+    if (m == NULL || atomic_fetch_sub(&m->refs, 1) != 1)
+        return;
+    if (m->mmapped)
+        munmap((void *)m->data, (size_t)m->size);
+    if (m->fd >= 0)
+        close(m->fd);
+    tc_free(m->path);
+    tc_free(m);
+}
+
+const uint8_t *tc_map_data(const tc_map *m)
+{
+    return m->data;
+}
+uint64_t tc_map_size(const tc_map *m)
+{
+    return m->size;
+}
+const char *tc_map_path(const tc_map *m)
+{
+    return m->path;
+}
+int tc_map_fd(const tc_map *m)
+{
+    return m->fd;
+}
+
+tc_status tc_map_read(const tc_map *m, uint64_t off, void *dst, size_t n, tc_err *e)
+{
+    uint64_t end;
+    if (!tc_add_ok(off, n, &end) || end > m->size)
+        return tc_err_set(e, TC_E_FORMAT, "%s: read of %zu bytes at %" PRIu64 " is past the end",
+                          m->path, n, off);
+    if (m->fd < 0) {
+        memcpy(dst, m->data + off, n);
+        return TC_OK;
+    }
+    uint8_t *d = dst;
+    while (n > 0) {
+        ssize_t r = pread(m->fd, d, n, (off_t)off);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            return tc_err_sys(e, TC_E_IO, errno, "%s: read failed at %" PRIu64, m->path, off);
+        if (r == 0)
+            return tc_err_set(e, TC_E_IO, "%s: file shrank while reading (at %" PRIu64 ")", m->path,
+                              off);
+        d += r;
+        off += (uint64_t)r;
+        n -= (size_t)r;
+    }
+    return TC_OK;
+}
+
+/* ===== Output files ===== */
+
+#define OUT_BUF   (1u << 20)
+#define OUT_SLOTS 256
+
+/* Temporary files still open, for tc_out_cleanup_all() (async-signal-safe: reads only). */
+static char *_Atomic live_tmp[OUT_SLOTS];
+
+struct tc_out {
+    int fd;
+    char *path; /* final name */
+    char *tmp;  /* temporary name beside it */
+    int slot;
+    uint8_t *buf;
+    size_t nbuf;
+    uint64_t pos;
+    int finished;
+};
+
+static void live_add(tc_out *o)
+{
+    o->slot = -1;
+    for (int i = 0; i < OUT_SLOTS; i++) {
+        char *expect = NULL;
+        if (atomic_compare_exchange_strong(&live_tmp[i], &expect, o->tmp)) {
+            o->slot = i;
+            return;
+        }
+    }
+}
+
+static void live_del(tc_out *o)
+{
+    if (o->slot >= 0)
+        atomic_store(&live_tmp[o->slot], NULL);
+    o->slot = -1;
+}
+
+void tc_out_cleanup_all(void)
+{
+    for (int i = 0; i < OUT_SLOTS; i++) {
+        char *p = atomic_load(&live_tmp[i]);
+        if (p)
+            unlink(p);
+    }
+}
+
+tc_status tc_out_open(const char *path, tc_out **out, tc_err *e)
+{
+    *out = NULL;
+    if (tc_is_dir(path))
+        return tc_err_set(e, TC_E_IO, "%s: is a directory", path);
+    tc_out *o = tc_calloc(1, sizeof *o);
+    if (o == NULL)
+        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+    o->fd = -1;
+    o->slot = -1;
+    o->path = tc_strdup(path);
+    char *dir = tc_path_dir(path);
+    size_t tl = strlen(path) + 32;
+    o->tmp = tc_malloc(tl);
+    o->buf = tc_malloc(OUT_BUF);
+    if (o->path == NULL || dir == NULL || o->tmp == NULL || o->buf == NULL) {
+        tc_free(dir);
+        tc_out_abort(o);
+        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+    }
+    /* ".name.tmp-XXXXXX" in the target's directory: hidden, and on the same file system */
+    snprintf(o->tmp, tl, "%s/.%s.tmp-XXXXXX", dir, tc_path_base(path));
+    tc_free(dir);
+    o->fd = mkostemp(o->tmp, O_CLOEXEC);
+    if (o->fd < 0) {
+        int er = errno;
+        tc_free(o->tmp);
+        o->tmp = NULL;
+        tc_out_abort(o);
+        return tc_err_sys(e, TC_E_IO, er, "%s: cannot create a temporary file beside it", path);
+    }
+    fchmod(o->fd, 0644);
+    live_add(o);
+    *out = o;
+    return TC_OK;
+}
+
+static tc_status write_all(tc_out *o, const uint8_t *p, size_t n, tc_err *e)
+{
+    while (n > 0) {
+        ssize_t w = write(o->fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return tc_err_sys(e, TC_E_IO, errno, "%s: write failed", o->path);
+        p += w;
+        n -= (size_t)w;
+    }
+    return TC_OK;
+}
+
+static tc_status out_flush(tc_out *o, tc_err *e)
+{
+    tc_status rc = write_all(o, o->buf, o->nbuf, e);
+    o->nbuf = 0;
+    return rc;
+}
+
+tc_status tc_out_write(tc_out *o, const void *data, size_t n, tc_err *e)
+{
+    const uint8_t *p = data;
+    o->pos += n;
+    if (o->nbuf + n <= OUT_BUF) {
+        memcpy(o->buf + o->nbuf, p, n);
+        o->nbuf += n;
+        return TC_OK;
+    }
+    TC_TRY(out_flush(o, e));
+    if (n >= OUT_BUF)
+        return write_all(o, p, n, e);
+    memcpy(o->buf, p, n);
+    o->nbuf = n;
+    return TC_OK;
+}
+
+tc_status tc_out_zeros(tc_out *o, uint64_t n, tc_err *e)
+{
+    static const uint8_t zeros[4096];
+    while (n > 0) {
+        size_t k = n < sizeof zeros ? (size_t)n : sizeof zeros;
+        TC_TRY(tc_out_write(o, zeros, k, e));
+        n -= k;
+    }
+    return TC_OK;
+}
+
+tc_status tc_out_copy(tc_out *o, const tc_map *m, uint64_t off, uint64_t n, tc_err *e)
+{
+    uint64_t end;
+    if (!tc_add_ok(off, n, &end) || end > m->size)
+        return tc_err_set(e, TC_E_FORMAT, "%s: region [%" PRIu64 ", +%" PRIu64 ") past the end",
+                          m->path, off, n);
+    TC_TRY(out_flush(o, e));
+    o->pos += n;
+    if (m->fd >= 0) {
+        /* in-kernel copy: no user-space buffer, no pages mapped into us */
+        loff_t in = (loff_t)off;
+        while (n > 0) {
+            size_t k = n > (1u << 30) ? (1u << 30) : (size_t)n;
+            ssize_t r = copy_file_range(m->fd, &in, o->fd, NULL, k, 0);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                break; /* EXDEV, ENOSYS, EINVAL...: fall back below */
+            n -= (uint64_t)r;
+        }
+        off = (uint64_t)in;
+        if (n == 0)
+            return TC_OK;
+        /* fallback: bounce through a buffer with pread */
+        while (n > 0) {
+            size_t k = n > OUT_BUF ? OUT_BUF : (size_t)n;
+            TC_TRY(tc_map_read(m, off, o->buf, k, e));
+            TC_TRY(write_all(o, o->buf, k, e));
+            off += k;
+            n -= k;
+        }
+        return TC_OK;
+    }
+    return write_all(o, m->data + off, (size_t)n, e);
+}
+
+uint64_t tc_out_tell(const tc_out *o)
+{
+    return o->pos;
+}
+
+const char *tc_out_path(const tc_out *o)
+{
+    return o->path;
+}
+
+tc_status tc_out_finish(tc_out *o, tc_err *e)
+{
+    if (o->finished)
+        return TC_OK;
+    TC_TRY(out_flush(o, e));
+    if (fsync(o->fd) != 0 && errno != EINVAL)
+        return tc_err_sys(e, TC_E_IO, errno, "%s: fsync failed", o->path);
+    if (close(o->fd) != 0) {
+        o->fd = -1;
+        return tc_err_sys(e, TC_E_IO, errno, "%s: close failed", o->path);
+    }
+    o->fd = -1;
+    o->finished = 1;
+    return TC_OK;
+}
+
+tc_status tc_out_commit(tc_out *o, tc_err *e)
+{
+    tc_status rc = tc_out_finish(o, e);
+    if (rc == TC_OK && rename(o->tmp, o->path) != 0)
+        rc = tc_err_sys(e, TC_E_IO, errno, "%s: cannot rename the finished file into place",
+                        o->path);
+    if (rc != TC_OK) {
+        tc_out_abort(o);
+        return rc;
+    }
+    live_del(o);
+    tc_free(o->tmp);
+    tc_free(o->path);
+    tc_free(o->buf);
+    tc_free(o);
+    return TC_OK;
+}
+
+void tc_out_abort(tc_out *o)
+{
+    if (o == NULL)
+        return;
+    if (o->fd >= 0)
+        close(o->fd);
+    if (o->tmp && o->slot >= 0)
+        unlink(o->tmp);
+    live_del(o);
+    tc_free(o->tmp);
+    tc_free(o->path);
+    tc_free(o->buf);
+    tc_free(o);
+}
+
+/* ===== Streaming a tensor's payload ===== */
+
+#define CHUNK_ELEMS (1u << 20)
+
+typedef struct stream_job {
+    const tc_tensor *t;
+    uint64_t chunk_elems, n_elems, n_chunks;
+    int dtype;
+    size_t slot_bytes;
+    int n_slots;
+    uint8_t **slots;
+    uint64_t *slot_len; /* bytes ready in the slot */
+    int *slot_state;    /* 0 free, 1 being filled, 2 ready */
+    uint64_t next_claim;
+    uint64_t next_write;
+    int failed;
+    tc_err err;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+} stream_job;
+
+static void *stream_worker(void *arg)
+{
+    stream_job *j = arg;
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        uint64_t c;
+        for (;;) { /* claim the next chunk once its slot has been written out */
+            c = j->next_claim;
+            if (j->failed || c >= j->n_chunks) {
+                pthread_mutex_unlock(&j->mu);
+                return NULL;
+            }
+            if (c < j->next_write + (uint64_t)j->n_slots)
+                break;
+            pthread_cond_wait(&j->cv, &j->mu);
+        }
+        j->next_claim++;
+        int s = (int)(c % (uint64_t)j->n_slots);
+        j->slot_state[s] = 1;
+        pthread_mutex_unlock(&j->mu);
+
+        uint64_t e0 = c * j->chunk_elems;
+        uint64_t n = j->n_elems - e0 < j->chunk_elems ? j->n_elems - e0 : j->chunk_elems;
+        tc_err err = {0};
+        tc_status rc = tc_tensor_read(j->t, e0, n, j->slots[s], &err);
+
+        pthread_mutex_lock(&j->mu);
+        if (rc != TC_OK) {
+            if (!j->failed)
+                j->err = err;
+            j->failed = 1;
+        } else {
+            j->slot_len[s] = tc_row_size(j->dtype, (int64_t)n);
+            j->slot_state[s] = 2;
+        }
+        pthread_cond_broadcast(&j->cv);
+        pthread_mutex_unlock(&j->mu);
+    }
+}
+
+static int default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : (n > 64 ? 64 : (int)n);
+}
+
+tc_status tc_out_write_tensor(tc_out *o, const tc_tensor *t, const tc_write_opts *opt,
+                              uint64_t *done, uint64_t total, tc_err *e)
+{
+    const tc_map *m;
+    uint64_t off, nbytes = tc_tensor_nbytes(t);
+    const tc_progress *pr = opt ? &opt->progress : NULL;
+    if (tc_tensor_mapped(t, &m, &off)) {
+        /* copy in 64 MiB pieces so the progress bar moves */
+        uint64_t left = nbytes;
+        while (left > 0) {
+            uint64_t k = left > (64u << 20) ? (64u << 20) : left;
+            TC_TRY(tc_out_copy(o, m, off, k, e));
+            off += k;
+            left -= k;
+            if (done)
+                *done += k;
+            if (pr && pr->fn)
+                pr->fn(pr->ctx, done ? *done : 0, total);
+        }
+        return TC_OK;
+    }
+
+    stream_job j;
+    memset(&j, 0, sizeof j);
+    j.t = t;
+    j.dtype = tc_tensor_dtype(t);
+    j.n_elems = tc_tensor_n_elements(t);
+    if (j.n_elems == 0)
+        return TC_OK;
+    const tc_dtype_info *di = tc_dtype_get(j.dtype);
+    uint64_t row = (uint64_t)tc_tensor_row_len(t);
+    if (di->is_quant) { /* whole rows: quantizers work on rows */
+        uint64_t rows = CHUNK_ELEMS / row;
+        j.chunk_elems = (rows ? rows : 1) * row;
+    } else {
+        j.chunk_elems = CHUNK_ELEMS;
+    }
+    j.n_chunks = (j.n_elems + j.chunk_elems - 1) / j.chunk_elems;
+    j.slot_bytes = (size_t)tc_row_size(j.dtype, (int64_t)j.chunk_elems);
+    int threads = opt && opt->threads > 0 ? opt->threads : default_threads();
+    if ((uint64_t)threads > j.n_chunks)
+        threads = (int)j.n_chunks;
+    j.n_slots = threads == 1 ? 1 : 2 * threads;
+
+    tc_status rc = TC_OK;
+    j.slots = tc_calloc((size_t)j.n_slots, sizeof *j.slots);
+    j.slot_len = tc_calloc((size_t)j.n_slots, sizeof *j.slot_len);
+    j.slot_state = tc_calloc((size_t)j.n_slots, sizeof *j.slot_state);
+    if (j.slots == NULL || j.slot_len == NULL || j.slot_state == NULL) {
+        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int s = 0; s < j.n_slots; s++)
+        if ((j.slots[s] = tc_malloc(j.slot_bytes)) == NULL) {
+            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            goto done;
+        }
+
+    if (threads == 1) {
+        for (uint64_t c = 0; c < j.n_chunks && rc == TC_OK; c++) {
+            uint64_t e0 = c * j.chunk_elems;
+            uint64_t n = j.n_elems - e0 < j.chunk_elems ? j.n_elems - e0 : j.chunk_elems;
+            rc = tc_tensor_read(t, e0, n, j.slots[0], e);
+            uint64_t len = tc_row_size(j.dtype, (int64_t)n);
+            if (rc == TC_OK)
+                rc = tc_out_write(o, j.slots[0], (size_t)len, e);
+            if (done)
+                *done += len;
+            if (rc == TC_OK && pr && pr->fn)
+                pr->fn(pr->ctx, done ? *done : 0, total);
+        }
+        goto done;
+    }
+
+    pthread_mutex_init(&j.mu, NULL);
+    pthread_cond_init(&j.cv, NULL);
+    pthread_t tids[64];
+    int started = 0;
+    for (int i = 0; i < threads; i++) {
+        if (pthread_create(&tids[i], NULL, stream_worker, &j) != 0)
+            break;
+        started++;
+    }
+    if (started == 0) {
+        rc = tc_err_set(e, TC_E_NOMEM, "cannot start worker threads");
+    } else {
+        /* the writer: take chunks in order as they become ready */
+        for (uint64_t c = 0; c < j.n_chunks; c++) {
+            int s = (int)(c % (uint64_t)j.n_slots);
+            pthread_mutex_lock(&j.mu);
+            while (!j.failed && j.slot_state[s] != 2)
+                pthread_cond_wait(&j.cv, &j.mu);
+            int failed = j.failed;
+            pthread_mutex_unlock(&j.mu);
+            if (failed)
+                break;
+            rc = tc_out_write(o, j.slots[s], (size_t)j.slot_len[s], e);
+            if (done)
+                *done += j.slot_len[s];
+            if (rc == TC_OK && pr && pr->fn)
+                pr->fn(pr->ctx, done ? *done : 0, total);
+            pthread_mutex_lock(&j.mu);
+            if (rc != TC_OK)
+                j.failed = 1;
+            j.slot_state[s] = 0;
+            j.next_write = c + 1;
+            pthread_cond_broadcast(&j.cv);
+            pthread_mutex_unlock(&j.mu);
+            if (rc != TC_OK)
+                break;
+        }
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(tids[i], NULL);
+    if (rc == TC_OK && j.failed) {
+        if (e && e->code == TC_OK)
+            *e = j.err;
+        rc = j.err.code != TC_OK ? j.err.code : TC_E_IO;
+    }
+    pthread_cond_destroy(&j.cv);
+    pthread_mutex_destroy(&j.mu);
+done:
+    if (j.slots)
+        for (int s = 0; s < j.n_slots; s++)
+            tc_free(j.slots[s]);
+    tc_free(j.slots);
+    tc_free(j.slot_len);
+    tc_free(j.slot_state);
+    return rc;
+}

@@ -1,0 +1,211 @@
+/*
+ * license.c - licence information found beside a model: the Hugging Face model card's YAML
+ * front matter (README.md: license, license_name, license_link) and a LICENSE file.
+ * Mapped onto the GGUF keys general.license / general.license.name / general.license.link
+ * (what llama.cpp's convert_hf_to_gguf.py writes).
+ */
+#include "tc_impl.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define LICENSE_MAX_FILE (1u << 20) /* read at most this much of README.md / LICENSE */
+
+static char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    char *buf = tc_malloc(LICENSE_MAX_FILE + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return NULL;
+    }
+    *n = fread(buf, 1, LICENSE_MAX_FILE, f);
+    buf[*n] = 0;
+    fclose(f);
+    return buf;
+}
+
+/* Trim spaces and one level of matching quotes in place. */
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+        *--end = 0;
+    if (end - s >= 2 && (s[0] == '"' || s[0] == '\'') && end[-1] == s[0]) {
+        end[-1] = 0;
+        s++;
+    }
+    return s;
+}
+
+/* Parse README front matter; fills id/name/link (tc_malloc'd) where found. */
+static void parse_front_matter(char *text, char **id, char **name, char **link)
+{
+    if (strncmp(text, "---", 3) != 0)
+        return;
+    char *line = strchr(text, '\n');
+    char list[512] = "";
+    int in_license_list = 0;
+    while (line) {
+        line++;
+        char *next = strchr(line, '\n');
+        if (next)
+            *next = 0;
+        if (strncmp(line, "---", 3) == 0)
+            break;
+        if (in_license_list) {
+            char *l = line;
+            while (*l == ' ')
+                l++;
+            if (*l == '-') {
+                char *v = trim(l + 1);
+                if (*v && strlen(list) + strlen(v) + 2 < sizeof list) {
+                    if (*list)
+                        strcat(list, ",");
+                    strcat(list, v);
+                }
+                line = next;
+                continue;
+            }
+            in_license_list = 0;
+        }
+        if (strncmp(line, "license:", 8) == 0) {
+            char *v = trim(line + 8);
+            if (*v == 0)
+                in_license_list = 1;
+            else if (*v == '[') { /* inline list */
+                v++;
+                char *close = strchr(v, ']');
+                if (close)
+                    *close = 0;
+                for (char *tok = strtok(v, ","); tok; tok = strtok(NULL, ",")) {
+                    char *t = trim(tok);
+                    if (*t && strlen(list) + strlen(t) + 2 < sizeof list) {
+                        if (*list)
+                            strcat(list, ",");
+                        strcat(list, t);
+                    }
+                }
+            } else if (*id == NULL)
+                *id = tc_strdup(v);
+        } else if (strncmp(line, "license_name:", 13) == 0 && *name == NULL) {
+            *name = tc_strdup(trim(line + 13));
+        } else if (strncmp(line, "license_link:", 13) == 0 && *link == NULL) {
+            *link = tc_strdup(trim(line + 13));
+        }
+        line = next;
+    }
+    if (*id == NULL && *list)
+        *id = tc_strdup(list);
+}
+
+/* Recognise a few common licence texts; returns an SPDX-style id or NULL. */
+static const char *identify_license_text(const char *t)
+{
+    if (strstr(t, "Apache License") && strstr(t, "Version 2.0"))
+        return "apache-2.0";
+    if (strstr(t, "Permission is hereby granted, free of charge"))
+        return "mit";
+    if (strstr(t, "LLAMA 2 COMMUNITY LICENSE"))
+        return "llama2";
+    if (strstr(t, "META LLAMA 3 COMMUNITY LICENSE"))
+        return "llama3";
+    if (strstr(t, "Llama 3.1 Community License"))
+        return "llama3.1";
+    if (strstr(t, "Gemma Terms of Use"))
+        return "gemma";
+    if (strstr(t, "GNU GENERAL PUBLIC LICENSE") && strstr(t, "Version 3"))
+        return "gpl-3.0";
+    if (strstr(t, "Creative Commons Attribution 4.0"))
+        return "cc-by-4.0";
+    if (strstr(t, "BSD 3-Clause") || strstr(t, "Redistributions in binary form must reproduce"))
+        return "bsd-3-clause";
+    return NULL;
+}
+
+tc_status tc_license_from_dir(tc_graph *g, const char *path, tc_err *e)
+{
+    tc_license have;
+    tc_graph_license(g, &have);
+    if (have.id || have.name)
+        return TC_OK;
+    char *dir = tc_is_dir(path) ? tc_strdup(path) : tc_path_dir(path);
+    if (dir == NULL)
+        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+    /* a single file counts as part of a model directory only when config.json sits beside it
+     * (a GGUF in ~/Downloads must not pick up an unrelated README) */
+    char *cfg = tc_path_join(dir, "config.json");
+    int hf_dir = tc_is_dir(path);
+    if (!hf_dir && cfg) {
+        FILE *f = fopen(cfg, "rb");
+        if (f) {
+            hf_dir = 1;
+            fclose(f);
+        }
+    }
+    tc_free(cfg);
+    tc_status rc = TC_OK;
+    if (!hf_dir)
+        goto done;
+
+    char *id = NULL, *name = NULL, *link = NULL;
+    const char *source = NULL;
+    size_t n;
+    char *readme_path = tc_path_join(dir, "README.md");
+    char *readme = readme_path ? slurp(readme_path, &n) : NULL;
+    if (readme) {
+        parse_front_matter(readme, &id, &name, &link);
+        if (id || name || link)
+            source = "README.md front matter";
+    }
+    tc_free(readme);
+    tc_free(readme_path);
+    if (id == NULL && name == NULL) {
+        static const char *const names[] = {"LICENSE", "LICENSE.txt", "LICENSE.md", "LICENCE"};
+        for (size_t i = 0; i < sizeof names / sizeof names[0] && !id && !name; i++) {
+            char *lp = tc_path_join(dir, names[i]);
+            char *text = lp ? slurp(lp, &n) : NULL;
+            if (text) {
+                const char *known = identify_license_text(text);
+                if (known) {
+                    id = tc_strdup(known);
+                } else {
+                    char *s = text;
+                    while (*s && isspace((unsigned char)*s))
+                        s++;
+                    char *eol = strchr(s, '\n');
+                    if (eol)
+                        *eol = 0;
+                    if (strlen(s) > 120)
+                        s[120] = 0;
+                    name = tc_strdup(trim(s));
+                }
+                source = names[i];
+            }
+            tc_free(text);
+            tc_free(lp);
+        }
+    }
+    if (id || name || link) {
+        /* the model card's values are text from the net: keep only valid UTF-8 */
+        if (id && !tc_utf8_valid(id, strlen(id)))
+            id[0] = 0;
+        if (name && !tc_utf8_valid(name, strlen(name)))
+            name[0] = 0;
+        if (link && !tc_utf8_valid(link, strlen(link)))
+            link[0] = 0;
+        rc = tc_graph_set_license(g, id && *id ? id : NULL, name && *name ? name : NULL,
+                                  link && *link ? link : NULL, source, e);
+    }
+    tc_free(id);
+    tc_free(name);
+    tc_free(link);
+done:
+    tc_free(dir);
+    return rc;
+}

@@ -1,0 +1,14 @@
+/* npy.c - placeholder: this reader is not written yet. */
+#include "tc_impl.h"
+
+static const char *const npy_exts[] = {NULL};
+
+static int npy_probe(const uint8_t *head, size_t n, const char *path)
+{
+    (void)head;
+    (void)n;
+    (void)path;
+    return 0;
+}
+
+const tc_format tc_format_npy = {"npy", npy_exts, npy_probe, NULL, NULL, NULL};

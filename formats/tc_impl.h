@@ -1,0 +1,149 @@
+/*
+ * tc_impl.h - private to the library: the bounds-checked read cursor, little-endian loads,
+ * overflow-safe arithmetic and the caps every reader applies (STYLE §5).
+ */
+#ifndef TC_IMPL_H
+#define TC_IMPL_H
+
+#include "tensorcast.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+/* ===== Caps (each named; messages give the value) ===== */
+#define TC_ST_MAX_HEADER    (100u * 1000u * 1000u) /* safetensors header bytes (as the Rust crate) */
+#define TC_GGUF_MAX_STRING  (64u << 20)            /* one GGUF string, bytes */
+#define TC_GGUF_MAX_ARRAY   (1u << 30)             /* elements in one GGUF array */
+#define TC_GGUF_MAX_KV      (1u << 20)             /* key/value pairs in one GGUF file */
+#define TC_GGUF_MAX_TENSORS (1u << 24)             /* tensors in one file */
+#define TC_GGUF_MAX_ALIGN   (1u << 20)             /* general.alignment upper bound */
+#define TC_MAX_NEST         8                      /* nested arrays depth */
+#define TC_MAX_SHARDS       100000                 /* files in one sharded set */
+
+/* ===== Overflow-safe arithmetic ===== */
+static inline int tc_add_ok(uint64_t a, uint64_t b, uint64_t *r)
+{
+    return !__builtin_add_overflow(a, b, r);
+}
+static inline int tc_mul_ok(uint64_t a, uint64_t b, uint64_t *r)
+{
+    return !__builtin_mul_overflow(a, b, r);
+}
+
+/* ===== Little-endian loads/stores (memcpy: no unaligned casts) ===== */
+static inline uint16_t tc_le16(const uint8_t *p)
+{
+    return (uint16_t)(p[0] | (p[1] << 8));
+}
+static inline uint32_t tc_le32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | ((uint32_t)p[1] << 8) | ((uint32_t)p[2] << 16) | ((uint32_t)p[3] << 24);
+}
+static inline uint64_t tc_le64(const uint8_t *p)
+{
+    return (uint64_t)tc_le32(p) | ((uint64_t)tc_le32(p + 4) << 32);
+}
+static inline void tc_put16(uint8_t *p, uint16_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+}
+static inline void tc_put32(uint8_t *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+static inline void tc_put64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* ===== The read cursor ===== */
+typedef struct tc_cur {
+    const uint8_t *base, *p, *end;
+    const char *what; /* file name for messages */
+    tc_err *err;
+} tc_cur;
+
+static inline void tc_cur_init(tc_cur *c, const uint8_t *base, uint64_t n, const char *what,
+                               tc_err *e)
+{
+    c->base = c->p = base;
+    c->end = base + n;
+    c->what = what;
+    c->err = e;
+}
+static inline uint64_t tc_cur_off(const tc_cur *c)
+{
+    return (uint64_t)(c->p - c->base);
+}
+static inline uint64_t tc_cur_left(const tc_cur *c)
+{
+    return (uint64_t)(c->end - c->p);
+}
+/* Take n bytes (a view into the buffer); never forms p + n before checking what is left. */
+static inline tc_status tc_cur_take(tc_cur *c, uint64_t n, const uint8_t **out)
+{
+    if (n > tc_cur_left(c))
+        return tc_err_set(c->err, TC_E_FORMAT,
+                          "%s @%#" PRIx64 ": truncated: need %" PRIu64 " bytes, %" PRIu64 " left",
+                          c->what, tc_cur_off(c), n, tc_cur_left(c));
+    *out = c->p;
+    c->p += n;
+    return TC_OK;
+}
+static inline tc_status tc_cur_u8(tc_cur *c, uint8_t *v)
+{
+    const uint8_t *p;
+    TC_TRY(tc_cur_take(c, 1, &p));
+    *v = p[0];
+    return TC_OK;
+}
+static inline tc_status tc_cur_u16(tc_cur *c, uint16_t *v)
+{
+    const uint8_t *p;
+    TC_TRY(tc_cur_take(c, 2, &p));
+    *v = tc_le16(p);
+    return TC_OK;
+}
+static inline tc_status tc_cur_u32(tc_cur *c, uint32_t *v)
+{
+    const uint8_t *p;
+    TC_TRY(tc_cur_take(c, 4, &p));
+    *v = tc_le32(p);
+    return TC_OK;
+}
+static inline tc_status tc_cur_u64(tc_cur *c, uint64_t *v)
+{
+    const uint8_t *p;
+    TC_TRY(tc_cur_take(c, 8, &p));
+    *v = tc_le64(p);
+    return TC_OK;
+}
+
+/* ===== Misc helpers shared by formats ===== */
+
+/* 1 when s[0..n) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
+int tc_utf8_valid(const char *s, size_t n);
+/* 1 when `path` is a directory. */
+int tc_is_dir(const char *path);
+/* Join dir + "/" + name into a tc_malloc'd string (NULL on OOM). */
+char *tc_path_join(const char *dir, const char *name);
+/* tc_malloc'd directory part of `path` ("." when none). */
+char *tc_path_dir(const char *path);
+/* Pointer to the last component of `path`. */
+const char *tc_path_base(const char *path);
+/* 1 when `s` ends with `suffix`. */
+int tc_ends_with(const char *s, const char *suffix);
+/* Record a written file in opts->written (ignored when opt is NULL). */
+tc_status tc_opts_add_written(tc_write_opts *opt, const char *path, tc_err *e);
+
+/* A format's vtable is its one exported symbol (STYLE §2). */
+extern const tc_format tc_format_gguf;
+extern const tc_format tc_format_safetensors;
+extern const tc_format tc_format_torch;
+extern const tc_format tc_format_npy;
+extern const tc_format tc_format_archive;
+
+#endif /* TC_IMPL_H */

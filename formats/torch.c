@@ -1,0 +1,14 @@
+/* torch.c - placeholder: this reader is not written yet. */
+#include "tc_impl.h"
+
+static const char *const torch_exts[] = {NULL};
+
+static int torch_probe(const uint8_t *head, size_t n, const char *path)
+{
+    (void)head;
+    (void)n;
+    (void)path;
+    return 0;
+}
+
+const tc_format tc_format_torch = {"torch", torch_exts, torch_probe, NULL, NULL, NULL};
