@@ -1,0 +1,194 @@
+/* common.c - exit codes, messages, size parsing, progress bar and signals for the CLI. */
+#include "cli.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+const char *tc_prog = "tensorcast";
+
+int cli_exit_code(tc_status s)
+{
+    switch (s) {
+    case TC_OK:
+        return TC_EXIT_OK;
+    case TC_E_USAGE:
+        return TC_EXIT_USAGE;
+    case TC_E_FORMAT:
+    case TC_E_UNSUPPORTED:
+    case TC_E_LIMIT:
+    case TC_E_UNSAFE:
+        return TC_EXIT_INPUT;
+    case TC_E_CHECKSUM:
+        return TC_EXIT_VERIFY;
+    case TC_E_IO:
+    case TC_E_NOMEM:
+        return TC_EXIT_IO;
+    }
+    return TC_EXIT_IO;
+}
+
+int cli_fail(const tc_err *e)
+{
+    fprintf(stderr, "%s: %s\n", tc_prog, e->msg[0] ? e->msg : tc_status_name(e->code));
+    return cli_exit_code(e->code);
+}
+
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s %s: ", tc_prog, cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry '%s %s --help'.\n", tc_prog, cmd);
+    return TC_EXIT_USAGE;
+}
+
+int cli_parse_uint(const char *s, uint64_t *out)
+{
+    char *end;
+    if (s == NULL || !isdigit((unsigned char)*s))
+        return 0;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno != 0 || *end != 0)
+        return 0;
+    *out = v;
+    return 1;
+}
+
+int cli_parse_size(const char *s, uint64_t *out)
+{
+    char *end;
+    if (s == NULL || !(isdigit((unsigned char)*s) || *s == '.'))
+        return 0;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno != 0 || !(v >= 0) || end == s)
+        return 0;
+    double mul = 1;
+    char u = (char)toupper((unsigned char)*end);
+    if (u) {
+        const char *units = "KMGT";
+        const char *p = strchr(units, u);
+        if (p == NULL)
+            return 0;
+        int power = (int)(p - units) + 1;
+        end++;
+        int binary = 0;
+        if (*end == 'i' || *end == 'I') {
+            binary = 1;
+            end++;
+        }
+        if (*end == 'B' || *end == 'b')
+            end++;
+        if (*end != 0)
+            return 0;
+        mul = pow(binary ? 1024.0 : 1000.0, power);
+    }
+    double r = floor(v * mul);
+    if (r > 1.8e19)
+        return 0;
+    *out = (uint64_t)r;
+    return 1;
+}
+
+void cli_fmt_bytes(uint64_t n, char *buf, size_t cap)
+{
+    static const char *const u[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double v = (double)n;
+    int i = 0;
+    while (v >= 1024 && i < 4) {
+        v /= 1024;
+        i++;
+    }
+    if (i == 0)
+        snprintf(buf, cap, "%llu B", (unsigned long long)n);
+    else
+        snprintf(buf, cap, "%.2f %s", v, u[i]);
+}
+
+void cli_fmt_count(uint64_t n, char *buf, size_t cap)
+{
+    if (n >= 1000000000ull)
+        snprintf(buf, cap, "%.2f B", (double)n / 1e9);
+    else if (n >= 1000000ull)
+        snprintf(buf, cap, "%.2f M", (double)n / 1e6);
+    else if (n >= 1000ull)
+        snprintf(buf, cap, "%.2f K", (double)n / 1e3);
+    else
+        snprintf(buf, cap, "%llu", (unsigned long long)n);
+}
+
+double cli_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void cli_progress_init(cli_progress *p, const char *label, int quiet)
+{
+    p->enabled = !quiet && isatty(STDERR_FILENO);
+    p->label = label;
+    p->t0 = p->last = cli_now();
+}
+
+void cli_progress_cb(void *ctx, uint64_t done, uint64_t total)
+{
+    cli_progress *p = ctx;
+    if (!p->enabled)
+        return;
+    double now = cli_now();
+    if (now - p->last < 0.1 && done < total)
+        return;
+    p->last = now;
+    double frac = total ? (double)done / (double)total : 1.0;
+    if (frac > 1)
+        frac = 1;
+    int width = 30, fill = (int)(frac * width);
+    char bar[64];
+    for (int i = 0; i < width; i++)
+        bar[i] = i < fill ? '#' : '.';
+    bar[width] = 0;
+    double el = now - p->t0, rate = el > 0 ? (double)done / el : 0;
+    char rb[32];
+    cli_fmt_bytes((uint64_t)rate, rb, sizeof rb);
+    fprintf(stderr, "\r%s [%s] %5.1f%%  %s/s ", p->label, bar, frac * 100, rb);
+    fflush(stderr);
+}
+
+void cli_progress_done(cli_progress *p)
+{
+    if (p->enabled) {
+        fprintf(stderr, "\r\033[K");
+        fflush(stderr);
+    }
+}
+
+static void on_signal(int sig)
+{
+    tc_out_cleanup_all();
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void cli_install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
+    signal(SIGXFSZ,
+           SIG_IGN); /* a file-size limit becomes EFBIG from write(), handled as I/O error */
+}
