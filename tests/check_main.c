@@ -1,6 +1,7 @@
 /* check_main.c - one SRunner over every tests/check_<module>.c suite; ctest runs one suite per
  * test through CK_RUN_SUITE (CMakeLists.txt generates tc_suites.inc from the file names). */
 #include <check.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #define TC_SUITE(n) Suite *n##_suite(void);
@@ -15,6 +16,12 @@ int main(void)
 #undef TC_SUITE
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
+    if (srunner_ntests_run(sr) == 0) {
+        /* CK_RUN_SUITE naming a suite that is not linked in must not pass silently */
+        fprintf(stderr, "no test ran (CK_RUN_SUITE=%s)\n",
+                getenv("CK_RUN_SUITE") ? getenv("CK_RUN_SUITE") : "");
+        failed = 1;
+    }
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -1,0 +1,312 @@
+/* check_cli.c - the tensorcast binary end to end: help, usage errors, every bad fixture gives
+ * exit code 3 with its message, conversions round-trip, failures leave no output behind. */
+#include "tc_impl.h"
+#include "tc_test.h"
+#include "fp16.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+static char out_buf[1 << 16], err_buf[1 << 16];
+
+static void make_tmpdir(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_cli_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void rm_rf(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+static void slurp_into(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = 0;
+    if (f)
+        fclose(f);
+}
+
+/* Run `sh -c "<prefix> $TC_BIN <args>"`; stdout/stderr land in out_buf/err_buf. */
+static int run(const char *prefix, const char *args)
+{
+    char cmd[8192], o[64], e[64];
+    snprintf(o, sizeof o, "/tmp/tc_cli_out_%d", (int)getpid());
+    snprintf(e, sizeof e, "/tmp/tc_cli_err_%d", (int)getpid());
+    snprintf(cmd, sizeof cmd, "%s '%s' %s >%s 2>%s", prefix ? prefix : "", TC_BIN, args, o, e);
+    int st = system(cmd);
+    slurp_into(o, out_buf, sizeof out_buf);
+    slurp_into(e, err_buf, sizeof err_buf);
+    unlink(o);
+    unlink(e);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static int have_writer(const char *fmt)
+{
+    const tc_format *f = tc_format_by_name(fmt);
+    return f && f->write && f->read;
+}
+
+START_TEST(help_and_usage)
+{
+    static const char *const cmds[] = {"inspect", "convert"};
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        char a[64];
+        snprintf(a, sizeof a, "%s --help", cmds[i]);
+        ck_assert_int_eq(run(NULL, a), 0);
+        ck_assert_ptr_nonnull(strstr(out_buf, "usage: tensorcast"));
+        snprintf(a, sizeof a, "%s --no-such-option", cmds[i]);
+        ck_assert_int_eq(run(NULL, a), 2);
+    }
+    ck_assert_int_eq(run(NULL, "--help"), 0);
+    ck_assert_ptr_nonnull(strstr(out_buf, "commands:"));
+    ck_assert_int_eq(run(NULL, ""), 2);
+    ck_assert_int_eq(run(NULL, "frobnicate"), 2);
+    ck_assert_ptr_nonnull(strstr(err_buf, "unknown command"));
+    ck_assert_int_eq(run(NULL, "inspect"), 2);
+    ck_assert_int_eq(run(NULL, "convert a.gguf"), 2);
+    ck_assert_int_eq(run(NULL, "convert a.gguf b.txt"), 2);
+    ck_assert_ptr_nonnull(strstr(err_buf, "output format"));
+    ck_assert_int_eq(run(NULL, "convert a.gguf b.gguf --type q4_k"), 2);
+    ck_assert_int_eq(run(NULL, "convert a.gguf b.gguf --max-shard-size 1G"), 2);
+    ck_assert_int_eq(run(NULL, "inspect /nonexistent/file.gguf"), 4);
+    ck_assert_ptr_nonnull(strstr(err_buf, "/nonexistent/file.gguf"));
+}
+END_TEST
+
+/* Every fixtures/<fmt>/bad/<case>.<ext> with a <case>.expect: inspect exits 3 and prints the
+ * expected message substring. */
+START_TEST(bad_fixtures_exit_3)
+{
+    char root[1024];
+    snprintf(root, sizeof root, "%s/fixtures", TC_SRC_DIR);
+    DIR *formats = opendir(root);
+    ck_assert_ptr_nonnull(formats);
+    struct dirent *fe;
+    int checked = 0;
+    while ((fe = readdir(formats))) {
+        if (fe->d_name[0] == '.')
+            continue;
+        char bad[1300];
+        snprintf(bad, sizeof bad, "%s/%s/bad", root, fe->d_name);
+        DIR *d = opendir(bad);
+        if (d == NULL)
+            continue;
+        struct dirent *de;
+        while ((de = readdir(d))) {
+            size_t n = strlen(de->d_name);
+            if (n < 8 || strcmp(de->d_name + n - 7, ".expect") != 0)
+                continue;
+            char stem[256];
+            snprintf(stem, sizeof stem, "%.*s", (int)(n - 7), de->d_name);
+            /* the input: same stem, any other extension (or a directory) */
+            DIR *d2 = opendir(bad);
+            struct dirent *ce;
+            char input[1600] = "";
+            while (d2 && (ce = readdir(d2))) {
+                size_t sl = strlen(stem);
+                if (strncmp(ce->d_name, stem, sl) == 0 &&
+                    (ce->d_name[sl] == '.' || !ce->d_name[sl]) &&
+                    !tc_ends_with(ce->d_name, ".expect"))
+                    snprintf(input, sizeof input, "%s/%s", bad, ce->d_name);
+            }
+            if (d2)
+                closedir(d2);
+            ck_assert_msg(input[0], "no input file for %s/%s", bad, de->d_name);
+            char ep[1600], expect[1024];
+            snprintf(ep, sizeof ep, "%s/%s", bad, de->d_name);
+            slurp_into(ep, expect, sizeof expect);
+            char *nl = strchr(expect, '\n');
+            ck_assert_ptr_nonnull(nl);
+            char *sub = nl + 1;
+            char *nl2 = strchr(sub, '\n');
+            if (nl2)
+                *nl2 = 0;
+            char args[1800];
+            snprintf(args, sizeof args, "inspect '%s'", input);
+            int rc = run(NULL, args);
+            ck_assert_msg(rc == 3, "%s: exit %d, want 3 (stderr: %s)", input, rc, err_buf);
+            ck_assert_msg(strstr(err_buf, sub) != NULL, "%s: stderr '%s' lacks '%s'", input,
+                          err_buf, sub);
+            checked++;
+        }
+        closedir(d);
+    }
+    closedir(formats);
+    fprintf(stderr, "bad_fixtures_exit_3: %d inputs checked\n", checked);
+}
+END_TEST
+
+/* Compare two tensors' bytes. */
+static void assert_same_tensors(const tc_graph *a, const tc_graph *b)
+{
+    ck_assert_uint_eq(tc_graph_n_tensors(a), tc_graph_n_tensors(b));
+    for (size_t i = 0; i < tc_graph_n_tensors(a); i++) {
+        const tc_tensor *x = tc_graph_tensor(a, i);
+        const tc_tensor *y = tc_graph_find(b, tc_tensor_name(x));
+        ck_assert_msg(y != NULL, "tensor %s missing", tc_tensor_name(x));
+        ck_assert_int_eq(tc_tensor_dtype(x), tc_tensor_dtype(y));
+        ck_assert_int_eq(tc_tensor_n_dims(x), tc_tensor_n_dims(y));
+        for (int d = 0; d < tc_tensor_n_dims(x); d++)
+            ck_assert_int_eq(tc_tensor_shape(x)[d], tc_tensor_shape(y)[d]);
+        uint64_t n = tc_tensor_nbytes(x);
+        uint8_t *bx = malloc(n + 1), *by = malloc(n + 1);
+        tc_err e = {0};
+        ck_assert_int_eq(tc_tensor_read(x, 0, tc_tensor_n_elements(x), bx, &e), TC_OK);
+        ck_assert_int_eq(tc_tensor_read(y, 0, tc_tensor_n_elements(y), by, &e), TC_OK);
+        ck_assert_msg(memcmp(bx, by, n) == 0, "tensor %s bytes differ", tc_tensor_name(x));
+        free(bx);
+        free(by);
+    }
+}
+
+/* The example model: safetensors dir -> GGUF -> safetensors keeps every byte, the metadata and
+ * the licence from README.md. */
+START_TEST(roundtrip_example)
+{
+    if (!have_writer("gguf") || !have_writer("safetensors"))
+        TC_SKIP("GGUF or safetensors writer not built");
+    make_tmpdir();
+    char args[2048], src[1024];
+    snprintf(src, sizeof src, "%s/fixtures/tiny-llama", TC_SRC_DIR);
+    snprintf(args, sizeof args, "convert '%s' '%s/m.gguf' --quiet", src, tmpdir);
+    ck_assert_int_eq(run(NULL, args), 0);
+    snprintf(args, sizeof args, "convert '%s/m.gguf' '%s/m.safetensors' --quiet", tmpdir, tmpdir);
+    ck_assert_int_eq(run(NULL, args), 0);
+    tc_err e = {0};
+    tc_graph *a, *b, *c;
+    ck_assert_int_eq(tc_read(src, &a, NULL, &e), TC_OK);
+    snprintf(args, sizeof args, "%s/m.gguf", tmpdir);
+    ck_assert_int_eq(tc_read(args, &b, NULL, &e), TC_OK);
+    snprintf(args, sizeof args, "%s/m.safetensors", tmpdir);
+    ck_assert_int_eq(tc_read(args, &c, NULL, &e), TC_OK);
+    assert_same_tensors(a, b);
+    assert_same_tensors(a, c);
+    ck_assert_str_eq(tc_graph_get_str(b, "general.license"), "apache-2.0");
+    ck_assert_str_eq(tc_graph_get_str(c, "general.license"), "apache-2.0");
+    ck_assert_str_eq(tc_graph_get_str(c, "format"), "pt");
+    /* inspect --json of the GGUF */
+    snprintf(args, sizeof args, "inspect --json '%s/m.gguf'", tmpdir);
+    ck_assert_int_eq(run(NULL, args), 0);
+    json_error_t je;
+    json_t *j = json_loads(out_buf, 0, &je);
+    ck_assert_ptr_nonnull(j);
+    ck_assert_str_eq(json_string_value(json_object_get(j, "format")), "gguf");
+    ck_assert_int_eq(json_integer_value(json_object_get(j, "tensor_count")), 21);
+    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "license"), "id")),
+                     "apache-2.0");
+    json_decref(j);
+    tc_graph_free(a);
+    tc_graph_free(b);
+    tc_graph_free(c);
+    rm_rf(tmpdir);
+}
+END_TEST
+
+/* --type f16 to GGUF: matrices become f16 (RNE of the bf16 values), 1-D tensors f32 exactly;
+ * --license overrides. */
+START_TEST(convert_type_and_license)
+{
+    if (!have_writer("gguf"))
+        TC_SKIP("GGUF writer not built");
+    make_tmpdir();
+    char args[2048], src[1024];
+    snprintf(src, sizeof src, "%s/fixtures/tiny-llama", TC_SRC_DIR);
+    snprintf(args, sizeof args, "convert '%s' '%s/f16.gguf' --type f16 --license mit --quiet", src,
+             tmpdir);
+    ck_assert_int_eq(run(NULL, args), 0);
+    tc_err e = {0};
+    tc_graph *a, *b;
+    ck_assert_int_eq(tc_read(src, &a, NULL, &e), TC_OK);
+    snprintf(args, sizeof args, "%s/f16.gguf", tmpdir);
+    ck_assert_int_eq(tc_read(args, &b, NULL, &e), TC_OK);
+    ck_assert_str_eq(tc_graph_get_str(b, "general.license"), "mit");
+    for (size_t i = 0; i < tc_graph_n_tensors(a); i++) {
+        const tc_tensor *x = tc_graph_tensor(a, i);
+        const tc_tensor *y = tc_graph_find(b, tc_tensor_name(x));
+        ck_assert_ptr_nonnull(y);
+        uint64_t n = tc_tensor_n_elements(x);
+        uint16_t *bx = malloc(n * 2);
+        ck_assert_int_eq(tc_tensor_read(x, 0, n, bx, &e), TC_OK);
+        if (tc_tensor_n_dims(x) == 1) {
+            ck_assert_int_eq(tc_tensor_dtype(y), TC_DTYPE_F32);
+            float *fy = malloc(n * 4);
+            ck_assert_int_eq(tc_tensor_read(y, 0, n, fy, &e), TC_OK);
+            for (uint64_t k = 0; k < n; k++)
+                ck_assert(fy[k] == tc_bf16_to_f32(bx[k]));
+            free(fy);
+        } else {
+            ck_assert_int_eq(tc_tensor_dtype(y), TC_DTYPE_F16);
+            uint16_t *hy = malloc(n * 2);
+            ck_assert_int_eq(tc_tensor_read(y, 0, n, hy, &e), TC_OK);
+            for (uint64_t k = 0; k < n; k++)
+                ck_assert_uint_eq(hy[k], tc_f32_to_f16(tc_bf16_to_f32(bx[k])));
+            free(hy);
+        }
+        free(bx);
+    }
+    tc_graph_free(a);
+    tc_graph_free(b);
+    rm_rf(tmpdir);
+}
+END_TEST
+
+/* The input is never the output; a failing write leaves nothing behind (exit 4). */
+START_TEST(no_overwrite_no_partial)
+{
+    if (!have_writer("safetensors"))
+        TC_SKIP("safetensors writer not built");
+    make_tmpdir();
+    char args[2048], src[1024], cp[2600];
+    snprintf(src, sizeof src, "%s/fixtures/tiny-llama/model.safetensors", TC_SRC_DIR);
+    snprintf(cp, sizeof cp, "cp '%s' '%s/in.safetensors'", src, tmpdir);
+    ck_assert_int_eq(system(cp), 0);
+    snprintf(args, sizeof args, "convert '%s/in.safetensors' '%s/in.safetensors' --quiet", tmpdir,
+             tmpdir);
+    ck_assert_int_eq(run(NULL, args), 2);
+    ck_assert_ptr_nonnull(strstr(err_buf, "refusing"));
+    snprintf(cp, sizeof cp, "cmp -s '%s' '%s/in.safetensors'", src, tmpdir);
+    ck_assert_int_eq(system(cp), 0);
+    /* file size limit of 64 KiB: the write fails with EFBIG part-way */
+    snprintf(args, sizeof args, "convert '%s/in.safetensors' '%s/out.safetensors' --quiet", tmpdir,
+             tmpdir);
+    ck_assert_int_eq(run("ulimit -f 64;", args), 4);
+    ck_assert_ptr_nonnull(strstr(err_buf, "out.safetensors"));
+    snprintf(args, sizeof args, "%s/out.safetensors", tmpdir);
+    ck_assert_int_eq(access(args, F_OK), -1);
+    /* only the input is left in the directory */
+    DIR *d = opendir(tmpdir);
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.' || strstr(de->d_name, ".tmp-"))
+            n++;
+    closedir(d);
+    ck_assert_int_eq(n, 1);
+    rm_rf(tmpdir);
+}
+END_TEST
+
+Suite *cli_suite(void)
+{
+    Suite *s = suite_create("cli");
+    TCase *tc = tcase_create("cli");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, help_and_usage);
+    tcase_add_test(tc, bad_fixtures_exit_3);
+    tcase_add_test(tc, roundtrip_example);
+    tcase_add_test(tc, convert_type_and_license);
+    tcase_add_test(tc, no_overwrite_no_partial);
+    suite_add_tcase(s, tc);
+    return s;
+}
