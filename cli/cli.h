@@ -50,5 +50,6 @@ void cli_install_signals(void);
 /* Commands. */
 int cmd_inspect(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 
 #endif

@@ -59,7 +59,7 @@ static int have_writer(const char *fmt)
 
 START_TEST(help_and_usage)
 {
-    static const char *const cmds[] = {"inspect", "convert"};
+    static const char *const cmds[] = {"inspect", "convert", "bench"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char a[64];
         snprintf(a, sizeof a, "%s --help", cmds[i]);
