@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
 # Set up and run the whole test suite: installs what is missing (Debian packages, the npm
 # oracles), builds with warnings as errors, runs ctest, then builds again with
-# -fsanitize=address,undefined and runs ctest there too.
-#   scripts/test.sh [--no-asan]
+# -fsanitize=address,undefined and runs ctest there too, then runs each libFuzzer target
+# briefly on its seed corpus (clang).
+#   scripts/test.sh [--no-asan] [--no-fuzz]   (TC_FUZZ_SECONDS: fuzz time per target, default 20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 asan=1
+fuzz=${TC_FUZZ_SECONDS:-20}
 for a in "$@"; do
   case "$a" in
     --no-asan) asan=0 ;;
+    --no-fuzz) fuzz=0 ;;
     *) echo "test.sh: unknown option $a" >&2; exit 2 ;;
   esac
 done
@@ -27,5 +30,24 @@ if [ "$asan" = 1 ]; then
   cmake --build build-asan -j"$jobs" >/dev/null
   (cd build-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
      TC_TEST_QUICK=1 ctest -j"$jobs" --output-on-failure)
+fi
+if [ "$fuzz" -gt 0 ] && command -v clang >/dev/null 2>&1; then
+  echo "== libFuzzer smoke run (clang, ${fuzz}s per target)"
+  cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DTC_FUZZ=ON \
+        -DTC_SANITIZE=ON >/dev/null
+  cmake --build build-fuzz -j"$jobs" >/dev/null
+  for f in build-fuzz/fuzz_*; do
+    [ -x "$f" ] || continue
+    name=$(basename "$f"); corpus="fixtures/fuzz/${name#fuzz_}"
+    work=$(mktemp -d)
+    [ -d "$corpus" ] && cp -r "$corpus"/. "$work"/
+    dict=""; [ -f "tests/fuzz/${name}.dict" ] && dict="-dict=tests/fuzz/${name}.dict"
+    if ! "$f" -max_total_time="$fuzz" -rss_limit_mb=2048 -max_len=65536 $dict \
+         -artifact_prefix="$work/" "$work" >"$work/log" 2>&1; then
+      echo "fuzz: $name found a failure:"; tail -40 "$work/log"; exit 1
+    fi
+    echo "fuzz: $name ok ($(grep -o 'Done [0-9]* runs' "$work/log" | head -1))"
+    rm -rf "$work"
+  done
 fi
 echo "test.sh: all suites passed"
