@@ -24,6 +24,14 @@ cmake -S . -B build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTC_WERROR=ON >/dev/
 cmake --build build-test -j"$jobs" >/dev/null
 (cd build-test && ctest -j"$jobs" --output-on-failure)
 
+echo "== install check (cmake --install, pkg-config consumer)"
+inst=$(mktemp -d)
+cmake --install build-test --prefix "$inst" >/dev/null
+printf '#include <tensorcast.h>\nint main(void){tc_graph *g=tc_graph_new();int ok=g&&tc_dtype_get(TC_DTYPE_Q4_K);tc_graph_free(g);return !ok;}\n' >"$inst/c.c"
+cc "$inst/c.c" $(PKG_CONFIG_PATH="$inst/lib/pkgconfig" pkg-config --cflags --libs tensorcast) -o "$inst/c"
+"$inst/c" && "$inst/bin/tensorcast" --version
+rm -rf "$inst"
+
 if [ "$asan" = 1 ]; then
   echo "== build (gcc, -fsanitize=address,undefined)"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DTC_WERROR=ON -DTC_SANITIZE=ON >/dev/null
