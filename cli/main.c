@@ -12,6 +12,7 @@ typedef struct command {
 static const command commands[] = {
     {"inspect", cmd_inspect, "show format, tensors, metadata and licence of a model"},
     {"convert", cmd_convert, "convert between safetensors, GGUF, PyTorch and NumPy layouts"},
+    {"verify", cmd_verify, "check structure, digests and licence of a model"},
     {"bench", cmd_bench, "quantize/dequantize throughput per type and kernel set"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

@@ -59,7 +59,7 @@ static int have_writer(const char *fmt)
 
 START_TEST(help_and_usage)
 {
-    static const char *const cmds[] = {"inspect", "convert", "bench"};
+    static const char *const cmds[] = {"inspect", "convert", "verify", "bench"};
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         char a[64];
         snprintf(a, sizeof a, "%s --help", cmds[i]);
@@ -297,6 +297,66 @@ START_TEST(no_overwrite_no_partial)
 }
 END_TEST
 
+/* verify: manifests written then checked; a flipped byte fails with exit 1; --against sees a
+ * licence that did not survive; --sha256 of a known file (computed by sha256sum). */
+START_TEST(verify_digests_and_licence)
+{
+    if (!have_writer("gguf") || !have_writer("safetensors"))
+        TC_SKIP("GGUF or safetensors writer not built");
+    make_tmpdir();
+    char args[4096], src[1024], cmd[4096];
+    snprintf(src, sizeof src, "%s/fixtures/tiny-llama", TC_SRC_DIR);
+    snprintf(cmd, sizeof cmd, "cp -r '%s' '%s/m'", src, tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(args, sizeof args, "verify '%s/m' --tensors --write-manifest '%s/man.txt'", tmpdir,
+             tmpdir);
+    ck_assert_int_eq(run(NULL, args), 0);
+    snprintf(args, sizeof args, "verify '%s/m' --manifest '%s/man.txt'", tmpdir, tmpdir);
+    ck_assert_int_eq(run(NULL, args), 0);
+    ck_assert_ptr_nonnull(strstr(out_buf, "OK"));
+    /* the file digest must equal sha256sum's */
+    snprintf(cmd, sizeof cmd, "sha256sum '%s/m/model.safetensors' | cut -c1-64 > '%s/sum'", tmpdir,
+             tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+    char sum[128], path[600];
+    snprintf(path, sizeof path, "%s/sum", tmpdir);
+    slurp_into(path, sum, sizeof sum);
+    sum[64] = 0;
+    snprintf(args, sizeof args, "verify '%s/m/model.safetensors' --sha256 %s", tmpdir, sum);
+    ck_assert_int_eq(run(NULL, args), 0);
+    sum[0] = sum[0] == '0' ? '1' : '0';
+    snprintf(args, sizeof args, "verify '%s/m/model.safetensors' --sha256 %s", tmpdir, sum);
+    ck_assert_int_eq(run(NULL, args), 1);
+    /* flip one payload byte near the end: the file and one tensor digest fail */
+    snprintf(cmd, sizeof cmd,
+             "printf '\\377' | dd of='%s/m/model.safetensors' bs=1 seek=$(( $(stat -c %%s "
+             "'%s/m/model.safetensors') - 100 )) conv=notrunc status=none",
+             tmpdir, tmpdir);
+    ck_assert_int_eq(system(cmd), 0);
+    snprintf(args, sizeof args, "verify '%s/m' --manifest '%s/man.txt'", tmpdir, tmpdir);
+    ck_assert_int_eq(run(NULL, args), 1);
+    ck_assert_ptr_nonnull(strstr(out_buf, "tensor 'lm_head.weight'"));
+    /* licence survives a conversion, and a changed one is caught */
+    snprintf(args, sizeof args, "convert '%s' '%s/a.gguf' --quiet", src, tmpdir);
+    ck_assert_int_eq(run(NULL, args), 0);
+    snprintf(args, sizeof args, "verify '%s/a.gguf' --against '%s' --require-license", tmpdir, src);
+    ck_assert_int_eq(run(NULL, args), 0);
+    snprintf(args, sizeof args, "convert '%s' '%s/b.gguf' --license mit --quiet", src, tmpdir);
+    ck_assert_int_eq(run(NULL, args), 0);
+    snprintf(args, sizeof args, "verify '%s/b.gguf' --against '%s' --json", tmpdir, src);
+    ck_assert_int_eq(run(NULL, args), 1);
+    json_error_t je;
+    json_t *j = json_loads(out_buf, 0, &je);
+    ck_assert_ptr_nonnull(j);
+    ck_assert(json_is_false(json_object_get(j, "ok")));
+    ck_assert_ptr_nonnull(
+        strstr(json_string_value(json_array_get(json_object_get(j, "problems"), 0)),
+               "licence id changed"));
+    json_decref(j);
+    rm_rf(tmpdir);
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -307,6 +367,7 @@ Suite *cli_suite(void)
     tcase_add_test(tc, roundtrip_example);
     tcase_add_test(tc, convert_type_and_license);
     tcase_add_test(tc, no_overwrite_no_partial);
+    tcase_add_test(tc, verify_digests_and_licence);
     suite_add_tcase(s, tc);
     return s;
 }
