@@ -1,9 +1,11 @@
 /*
- * dispatch.c - run-time choice of kernels. (Placeholder until the kernel tables land: plain
- * types only, scalar only.)
+ * dispatch.c - run-time choice of kernels: one table per ISA, filled once (reference first, then
+ * the ISA's overrides), chosen from CPUID or forced with TC_ISA=scalar|avx2|avx512|neon.
  */
+#include "kernels.h"
 #include "quant.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,23 +18,98 @@ const char *tc_isa_name(tc_isa isa)
 
 int tc_isa_supported(tc_isa isa)
 {
-    return isa == TC_ISA_SCALAR;
+    switch (isa) {
+    case TC_ISA_SCALAR:
+        return 1;
+#if defined(__x86_64__) && defined(__GNUC__)
+    case TC_ISA_AVX2:
+        __builtin_cpu_init();
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+               __builtin_cpu_supports("f16c");
+    case TC_ISA_AVX512:
+        __builtin_cpu_init();
+        return tc_isa_supported(TC_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("avx512dq");
+#endif
+#if defined(__aarch64__)
+    case TC_ISA_NEON:
+        return 1;
+#endif
+    default:
+        return 0;
+    }
+}
+
+static tc_kernel_table tables[TC_ISA_COUNT];
+static int table_ok[TC_ISA_COUNT];
+static tc_isa active = TC_ISA_SCALAR;
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+static void build_tables(void)
+{
+    for (int i = 0; i < TC_ISA_COUNT; i++) {
+        if (!tc_isa_supported((tc_isa)i))
+            continue;
+        tc_kernel_table *k = &tables[i];
+        tc_ref_register_legacy(k);
+        tc_ref_register_k(k);
+        tc_ref_register_iq(k);
+        if (i == TC_ISA_AVX2 || i == TC_ISA_AVX512)
+            tc_avx2_register(k);
+        if (i == TC_ISA_AVX512)
+            tc_avx512_register(k);
+        if (i == TC_ISA_NEON)
+            tc_neon_register(k);
+        table_ok[i] = 1;
+    }
+    for (int i = TC_ISA_COUNT - 1; i >= 0; i--)
+        if (table_ok[i]) {
+            active = (tc_isa)i;
+            break;
+        }
+    const char *want = getenv("TC_ISA");
+    if (want && *want)
+        for (int i = 0; i < TC_ISA_COUNT; i++)
+            if (strcmp(want, isa_names[i]) == 0 && table_ok[i])
+                active = (tc_isa)i;
+}
+
+const tc_kernel_table *tc_kernels(int isa)
+{
+    pthread_once(&once, build_tables);
+    if (isa < 0 || isa >= TC_ISA_COUNT || !table_ok[isa])
+        return NULL;
+    return &tables[isa];
 }
 
 tc_isa tc_isa_active(void)
 {
-    return TC_ISA_SCALAR;
+    pthread_once(&once, build_tables);
+    return active;
+}
+
+static int is_plain_float(int t)
+{
+    return t == TC_DTYPE_F32 || t == TC_DTYPE_F16 || t == TC_DTYPE_BF16 || t == TC_DTYPE_F64;
 }
 
 int tc_can_quantize(int t)
 {
-    return t == TC_DTYPE_F32 || t == TC_DTYPE_F16 || t == TC_DTYPE_BF16 || t == TC_DTYPE_F64;
+    if (is_plain_float(t))
+        return 1;
+    const tc_kernel_table *k = tc_kernels(TC_ISA_SCALAR);
+    return t >= 0 && t < TC_DTYPE_GGML_COUNT && k->quantize[t] != NULL;
 }
 
 int tc_can_dequantize(int t)
 {
     const tc_dtype_info *d = tc_dtype_get(t);
-    return d != NULL && !d->is_quant;
+    if (d == NULL)
+        return 0;
+    if (!d->is_quant)
+        return 1;
+    return t < TC_DTYPE_GGML_COUNT && tc_kernels(TC_ISA_SCALAR)->dequantize[t] != NULL;
 }
 
 int tc_requires_imatrix(int t)
@@ -43,13 +120,22 @@ int tc_requires_imatrix(int t)
 size_t tc_quantize_rows_isa(tc_isa isa, int t, const float *src, void *dst, int64_t n_rows,
                             int64_t n_per_row, const float *imatrix)
 {
-    (void)imatrix;
-    if (!tc_isa_supported(isa) || !tc_can_quantize(t))
+    const tc_kernel_table *k = tc_kernels((int)isa);
+    const tc_dtype_info *d = tc_dtype_get(t);
+    uint64_t rs = tc_row_size(t, n_per_row), total;
+    if (k == NULL || d == NULL || n_rows < 0 || n_per_row <= 0 || rs == 0 ||
+        __builtin_mul_overflow(rs, (uint64_t)n_rows, &total))
         return 0;
-    uint64_t rs = tc_row_size(t, n_per_row);
-    if (tc_cast_from_f32(t, src, dst, n_rows * n_per_row) != 0)
+    if (!d->is_quant) {
+        if (!is_plain_float(t) || tc_cast_from_f32(t, src, dst, n_rows * n_per_row) != 0)
+            return 0;
+        return (size_t)total;
+    }
+    if (t >= TC_DTYPE_GGML_COUNT || k->quantize[t] == NULL)
         return 0;
-    return (size_t)(rs * (uint64_t)n_rows);
+    if (n_rows > 0)
+        k->quantize[t](src, dst, n_rows, n_per_row, imatrix);
+    return (size_t)total;
 }
 
 size_t tc_quantize_rows(int t, const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
@@ -60,9 +146,17 @@ size_t tc_quantize_rows(int t, const float *src, void *dst, int64_t n_rows, int6
 
 int tc_to_f32_isa(tc_isa isa, int t, const void *src, float *dst, int64_t n)
 {
-    if (!tc_isa_supported(isa))
+    const tc_kernel_table *k = tc_kernels((int)isa);
+    const tc_dtype_info *d = tc_dtype_get(t);
+    if (k == NULL || d == NULL || n < 0)
         return -1;
-    return tc_cast_to_f32(t, src, dst, n);
+    if (!d->is_quant)
+        return tc_cast_to_f32(t, src, dst, n);
+    if (t >= TC_DTYPE_GGML_COUNT || k->dequantize[t] == NULL || n % d->blck != 0)
+        return -1;
+    if (n > 0)
+        k->dequantize[t](src, dst, n);
+    return 0;
 }
 
 int tc_to_f32(int t, const void *src, float *dst, int64_t n)
