@@ -20,16 +20,21 @@
  * tensor per "<name>.npy" member.
  */
 #include "tc_impl.h"
+#include "zip.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
+#include <zlib.h>
 
-#define NPY_MAX_HEADER (1u << 20) /* header dict bytes (numpy itself refuses > 10000 by default)   \
-                                   */
-#define NPY_MAX_DESCR 64          /* bytes of a descr/key string */
+#define NPY_MAX_HEADER                                                                             \
+    (1u << 20)           /* header dict bytes (numpy itself refuses > 10000 by default)            \
+                          */
+#define NPY_MAX_DESCR 64 /* bytes of a descr/key string */
 
 static const uint8_t npy_magic[6] = {0x93, 'N', 'U', 'M', 'P', 'Y'};
 
@@ -505,17 +510,213 @@ static tc_status npy_read_npy(tc_map *m, tc_graph *g, tc_err *e)
 
 /* ===== .npz ===== */
 
-static int npy_is_zip(const uint8_t *p, uint64_t n)
+#define NPZ_INFLATE_CHUNK (1u << 16)
+
+/* A temporary file in $TMPDIR, unlinked at once: it lives as long as a descriptor or map does. */
+static tc_status npz_tmpfile(const char *what, uint64_t need, int *fd_out, tc_err *e)
 {
-    return n >= 4 && p[0] == 'P' && p[1] == 'K' &&
-           ((p[2] == 3 && p[3] == 4) || (p[2] == 5 && p[3] == 6));
+    const char *dir = getenv("TMPDIR");
+    if (dir == NULL || *dir == 0)
+        dir = "/tmp";
+    char *tmpl = tc_path_join(dir, "tensorcast-npz-XXXXXX");
+    if (tmpl == NULL)
+        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+    int fd = mkostemp(tmpl, O_CLOEXEC);
+    if (fd < 0) {
+        int er = errno;
+        tc_status rc =
+            tc_err_sys(e, TC_E_IO, er, "%s: cannot create a temporary file in %s", what, dir);
+        tc_free(tmpl);
+        return rc;
+    }
+    unlink(tmpl);
+    tc_free(tmpl);
+    struct statvfs vs;
+    if (fstatvfs(fd, &vs) == 0 && (uint64_t)vs.f_bavail * vs.f_frsize < need) {
+        close(fd);
+        return tc_err_set(e, TC_E_LIMIT,
+                          "%s: inflating needs %" PRIu64 " bytes in %s, only %" PRIu64 " are free",
+                          what, need, dir, (uint64_t)vs.f_bavail * vs.f_frsize);
+    }
+    *fd_out = fd;
+    return TC_OK;
 }
 
+static tc_status npz_write_all(int fd, const uint8_t *p, size_t n, const char *what, tc_err *e)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w < 0)
+            return tc_err_sys(e, TC_E_IO, errno, "%s: cannot write the inflated temporary file",
+                              what);
+        p += w;
+        n -= (size_t)w;
+    }
+    return TC_OK;
+}
+
+/*
+ * Inflate a deflated member into an unlinked temporary file, streaming (bounded memory), checking
+ * the produced size against the central directory and the CRC-32, and map that file.
+ */
+static tc_status npz_inflate(const tc_zip *z, const tc_zip_entry *en, const char *what,
+                             tc_map **out, tc_err *e)
+{
+    int fd = -1;
+    TC_TRY(npz_tmpfile(what, en->usize, &fd, e));
+    uint8_t *buf = tc_malloc(NPZ_INFLATE_CHUNK);
+    z_stream s;
+    memset(&s, 0, sizeof s);
+    tc_status rc = TC_OK;
+    if (buf == NULL || inflateInit2(&s, -MAX_WBITS) != Z_OK) {
+        tc_free(buf);
+        close(fd);
+        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+    }
+    const uint8_t *src = tc_map_data(tc_zip_map(z)) + en->data_off; /* in bounds: tc_zip_open */
+    uint64_t in_left = en->csize, produced = 0;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    int zr = Z_OK;
+    while (zr != Z_STREAM_END) {
+        if (s.avail_in == 0 && in_left > 0) {
+            uInt take = in_left > (1u << 30) ? (1u << 30) : (uInt)in_left;
+            s.next_in = (Bytef *)(uintptr_t)src;
+            s.avail_in = take;
+            src += take;
+            in_left -= take;
+        }
+        s.next_out = buf;
+        s.avail_out = NPZ_INFLATE_CHUNK;
+        zr = inflate(&s, Z_NO_FLUSH);
+        size_t got = NPZ_INFLATE_CHUNK - s.avail_out;
+        if (zr != Z_OK && zr != Z_STREAM_END && !(zr == Z_BUF_ERROR && got > 0)) {
+            rc = tc_err_set(e, TC_E_FORMAT,
+                            "%s @%#" PRIx64 ": bad deflate data after %" PRIu64 " bytes (%s)", what,
+                            en->data_off, produced,
+                            s.msg ? s.msg : (zr == Z_BUF_ERROR ? "truncated" : "zlib error"));
+            break;
+        }
+        if (got > en->usize - produced) {
+            rc =
+                tc_err_set(e, TC_E_FORMAT,
+                           "%s @%#" PRIx64 ": inflates to more than its recorded %" PRIu64 " bytes",
+                           what, en->data_off, en->usize);
+            break;
+        }
+        produced += got;
+        crc = crc32(crc, buf, (uInt)got);
+        if ((rc = npz_write_all(fd, buf, got, what, e)) != TC_OK)
+            break;
+    }
+    inflateEnd(&s);
+    tc_free(buf);
+    if (rc == TC_OK && produced != en->usize)
+        rc = tc_err_set(e, TC_E_FORMAT,
+                        "%s @%#" PRIx64 ": inflates to %" PRIu64 " bytes, recorded %" PRIu64, what,
+                        en->data_off, produced, en->usize);
+    if (rc == TC_OK && crc != en->crc32)
+        rc = tc_err_set(e, TC_E_CHECKSUM,
+                        "%s: CRC-32 of the inflated data is %08lx, the zip records %08x", what,
+                        (unsigned long)crc, en->crc32);
+    if (rc == TC_OK) {
+        char proc[64];
+        snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
+        rc = tc_map_open(proc, out, e);
+    }
+    close(fd);
+    return rc;
+}
+
+static tc_status npz_member(tc_graph *g, const tc_zip *z, const tc_zip_entry *en, const char *what,
+                            tc_err *e)
+{
+    size_t nl = strlen(en->name);
+    char *name = tc_malloc(nl + 1);
+    if (name == NULL)
+        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+    memcpy(name, en->name, nl - 4); /* caller checked the ".npy" suffix */
+    name[nl - 4] = 0;
+    tc_status rc;
+    npy_hdr h;
+    if (nl == 4) {
+        rc = tc_err_set(e, TC_E_FORMAT, "%s: member has an empty array name", what);
+    } else if (en->method == 0) {
+        uint64_t off = 0;
+        rc = tc_zip_stored_off(z, en, &off, e);
+        if (rc == TC_OK)
+            rc = npy_parse(tc_map_data(tc_zip_map(z)) + off, en->usize, what, &h, e);
+        if (rc == TC_OK)
+            rc = npy_add(g, name, tc_zip_map(z), off, &h, e);
+    } else {
+        tc_map *m = NULL;
+        rc = npz_inflate(z, en, what, &m, e);
+        if (rc == TC_OK)
+            rc = npy_parse(tc_map_data(m), tc_map_size(m), what, &h, e);
+        if (rc == TC_OK)
+            rc = npy_add(g, name, m, 0, &h, e);
+        tc_map_unref(m);
+    }
+    tc_free(name);
+    return rc;
+}
+
+/* A zip of "<name>.npy" members (np.savez stores them, np.savez_compressed deflates them). */
 static tc_status npz_read(tc_map *m, tc_graph *g, tc_err *e)
 {
-    (void)g;
-    return tc_err_set(e, TC_E_UNSUPPORTED, "%s: .npz archives are not supported yet",
-                      tc_map_path(m));
+    tc_zip *z;
+    TC_TRY(tc_zip_open(m, &z, e));
+    tc_status rc = tc_graph_set_format(g, "npz", NULL, e);
+    size_t n_arrays = 0;
+    const char *path = tc_map_path(m);
+    char *what = NULL;
+    for (size_t i = 0; rc == TC_OK && i < tc_zip_count(z); i++) {
+        const tc_zip_entry *en = tc_zip_at(z, i);
+        size_t nl = strlen(en->name);
+        if (nl > 0 && en->name[nl - 1] == '/')
+            continue; /* a directory entry */
+        if (!tc_ends_with(en->name, ".npy")) {
+            rc = tc_graph_add_note(g, e, "skipped npz member '%s' (not a .npy array)", en->name);
+            continue;
+        }
+        tc_free(what);
+        what = tc_malloc(strlen(path) + nl + 2);
+        if (what == NULL) {
+            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            break;
+        }
+        sprintf(what, "%s:%s", path, en->name);
+        rc = npz_member(g, z, en, what, e);
+        n_arrays++;
+    }
+    if (rc == TC_OK && n_arrays == 0)
+        rc = tc_err_set(e, TC_E_FORMAT, "%s: the zip holds no .npy arrays", path);
+    tc_free(what);
+    tc_zip_free(z);
+    return rc;
+}
+
+/* 1 when every file member of the zip is a .npy (what np.savez writes). */
+static int npz_sniff(const uint8_t *head, size_t n, const char *path)
+{
+    (void)head;
+    (void)n;
+    tc_err e = {0};
+    tc_map *m = NULL;
+    tc_zip *z = NULL;
+    int ok = 0;
+    if (tc_map_open(path, &m, &e) == TC_OK && tc_zip_open(m, &z, &e) == TC_OK) {
+        ok = tc_zip_count(z) > 0;
+        for (size_t i = 0; ok && i < tc_zip_count(z); i++) {
+            const char *nm = tc_zip_at(z, i)->name;
+            size_t nl = strlen(nm);
+            ok = tc_ends_with(nm, ".npy") || (nl > 0 && nm[nl - 1] == '/');
+        }
+    }
+    tc_zip_free(z);
+    tc_map_unref(m);
+    return ok;
 }
 
 /* ===== vtable ===== */
@@ -527,7 +728,7 @@ static tc_status npy_read_map(tc_map *m, tc_graph *g, const tc_read_opts *opt, t
     uint64_t n = tc_map_size(m);
     if (n >= 6 && memcmp(p, npy_magic, 6) == 0)
         return npy_read_npy(m, g, e);
-    if (npy_is_zip(p, n))
+    if (tc_zip_sniff(p, (size_t)(n < 4 ? n : 4)))
         return npz_read(m, g, e);
     return tc_err_set(e, TC_E_FORMAT, "%s @0x0: not a .npy or .npz file (bad magic)",
                       tc_map_path(m));
@@ -548,8 +749,12 @@ static int npy_probe(const uint8_t *head, size_t n, const char *path)
 {
     if (head && n >= 6 && memcmp(head, npy_magic, 6) == 0)
         return 100;
-    if (head && npy_is_zip(head, n) && path && tc_ends_with(path, ".npz"))
-        return 20;
+    if (head && tc_zip_sniff(head, n) && path) {
+        if (npz_sniff(head, n, path))
+            return 100;
+        if (tc_ends_with(path, ".npz"))
+            return 20;
+    }
     if (head && path && tc_ends_with(path, ".npy"))
         return 10;
     return 0;
