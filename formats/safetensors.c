@@ -840,6 +840,9 @@ static tc_status st_parse_map(tc_map *m, tc_graph *g, json_t *weight_map, const 
             return tc_err_set(e, TC_E_FORMAT,
                               "%s @%#" PRIx64 ": duplicate tensor name in the header (%s)", file,
                               pos, je.text);
+        if (strstr(je.text, "decode byte") || strstr(je.text, "UTF-8"))
+            return tc_err_set(e, TC_E_FORMAT, "%s @%#" PRIx64 ": header is not valid UTF-8 (%s)",
+                              file, pos, je.text);
         return tc_err_set(e, TC_E_FORMAT, "%s @%#" PRIx64 ": header is not valid JSON: %s", file,
                           pos, je.text);
     }
