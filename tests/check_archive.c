@@ -51,7 +51,7 @@ static uint8_t *slurp(const char *path, size_t *n)
     fseek(f, 0, SEEK_END);
     long sz = ftell(f);
     fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(sz > 0 ? (size_t)sz : 1);
+    uint8_t *b = malloc(sz > 0 ? (size_t)sz + 1 : 1);
     *n = b && sz > 0 ? fread(b, 1, (size_t)sz, f) : 0;
     fclose(f);
     return b;
