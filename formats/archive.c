@@ -22,6 +22,7 @@
  * decompressors are enabled (no external programs).
  */
 #include "tc_impl.h"
+#include "zip.h"
 
 #include <archive.h>
 #include <archive_entry.h>
@@ -55,7 +56,7 @@ typedef struct arc_member {
     int side;          /* README/LICENSE-like: not a model file */
     int sparse;        /* holes: not contiguous in the archive */
     uint64_t size;     /* bytes (declared) */
-    uint64_t data_off; /* plain tar: payload offset in the file; UINT64_MAX when unknown */
+    uint64_t data_off; /* plain tar / stored zip: payload offset in the file; UINT64_MAX: none */
 } arc_member;
 
 typedef struct arc_ctx {
@@ -585,7 +586,7 @@ static const tc_format *arc_pick(const tc_map *m, const char *name)
 }
 
 /* Compare the first payload bytes libarchive hands out with the in-place range. */
-static int arc_inplace_ok(arc_ctx *c, const arc_member *mb, const tc_map *fm)
+static int arc_inplace_ok(arc_ctx *c, const arc_member *mb, const tc_map *fm, int is_zip)
 {
     uint64_t end;
     if (mb->data_off == UINT64_MAX || !tc_add_ok(mb->data_off, mb->size, &end) ||
@@ -603,7 +604,7 @@ static int arc_inplace_ok(arc_ctx *c, const arc_member *mb, const tc_map *fm)
         if (raw == NULL || arc_normalise("", raw, 0, name, sizeof name) != 0 ||
             strcmp(name, mb->name) != 0)
             continue;
-        if ((uint64_t)archive_filter_bytes(a, 0) != mb->data_off)
+        if (!is_zip && (uint64_t)archive_filter_bytes(a, 0) != mb->data_off)
             break;
         uint8_t buf[ARC_CHECK_BYTES];
         size_t want = mb->size < sizeof buf ? (size_t)mb->size : sizeof buf, got = 0;
@@ -756,6 +757,30 @@ static tc_status arc_read_dir(arc_ctx *c, tc_graph *g, const tc_read_opts *opt, 
     return rc;
 }
 
+/* Extract every member (once) into a new private directory. */
+static tc_status arc_extract_all(arc_ctx *c, tc_err *e)
+{
+    TC_TRY(arc_mktmp(c, e));
+    TC_TRY(arc_scan(c, ARC_EXTRACT_ALL, e));
+    return arc_resolve_links(c, 0, e);
+}
+
+/* Offset of a stored zip member's data in the file (zip.h's central-directory reader), or
+ * UINT64_MAX when it is compressed or cannot be found. */
+static uint64_t arc_zip_stored(const char *name, const tc_map *fm)
+{
+    tc_zip *z = NULL;
+    tc_err e2 = {0};
+    uint64_t off = UINT64_MAX;
+    if (tc_zip_open((tc_map *)fm, &z, &e2) == TC_OK) {
+        const tc_zip_entry *en = tc_zip_find(z, name);
+        if (en && en->method == 0 && tc_zip_stored_off(z, en, &off, &e2) != TC_OK)
+            off = UINT64_MAX;
+    }
+    tc_zip_free(z);
+    return off;
+}
+
 static tc_status arc_read(const char *path, tc_graph *g, const tc_read_opts *opt, tc_err *e)
 {
     arc_ctx c = {0};
@@ -766,28 +791,23 @@ static tc_status arc_read(const char *path, tc_graph *g, const tc_read_opts *opt
     if (stat(path, &st) != 0)
         return tc_err_sys(e, TC_E_IO, errno, "%s: cannot stat", path);
 
-    /* An uncompressed tar is listed first (skipping payloads is a seek); anything compressed is
-     * extracted in the same single pass that checks it. */
+    /* An uncompressed tar or a zip is listed first (skipping payloads is a seek), so that a
+     * single stored member can be mapped in place; anything compressed is extracted in the same
+     * single pass that checks it. */
     struct archive *a;
     TC_TRY(arc_open(path, &a, e));
     struct archive_entry *ent;
     int r = archive_read_next_header(a, &ent);
-    int plain = r >= ARCHIVE_WARN && archive_filter_count(a) == 1 &&
-                (archive_format(a) & ARCHIVE_FORMAT_BASE_MASK) == ARCHIVE_FORMAT_TAR;
+    int fmt = archive_format(a) & ARCHIVE_FORMAT_BASE_MASK;
+    int listable = r >= ARCHIVE_WARN && archive_filter_count(a) == 1 &&
+                   (fmt == ARCHIVE_FORMAT_TAR || fmt == ARCHIVE_FORMAT_ZIP);
+    int is_zip = fmt == ARCHIVE_FORMAT_ZIP;
     archive_read_free(a);
 
-    if (plain) {
-        rc = arc_scan(&c, ARC_LIST, e);
-    } else {
-        rc = arc_mktmp(&c, e);
-        if (rc == TC_OK)
-            rc = arc_scan(&c, ARC_EXTRACT_ALL, e);
-        if (rc == TC_OK)
-            rc = arc_resolve_links(&c, 0, e);
-    }
+    rc = listable ? arc_scan(&c, ARC_LIST, e) : arc_extract_all(&c, e);
 
     /* model candidates: files and links that are not README/LICENSE-like */
-    const arc_member *only = NULL;
+    arc_member *only = NULL;
     size_t n_cand = 0, n_side = 0;
     for (size_t i = 0; rc == TC_OK && i < c.n; i++) {
         if (c.m[i].kind == ARC_DIR)
@@ -804,26 +824,26 @@ static tc_status arc_read(const char *path, tc_graph *g, const tc_read_opts *opt
                         c.n);
 
     if (rc == TC_OK && n_cand == 1) {
-        int inplace = plain && only->kind == ARC_FILE && !only->sparse;
+        int inplace = listable && only->kind == ARC_FILE && !only->sparse;
         if (inplace) {
+            /* the payload offset is checked against the bytes libarchive hands out */
             tc_map *fm = NULL;
             tc_err e2 = {0};
-            inplace = tc_map_open(path, &fm, &e2) == TC_OK && arc_inplace_ok(&c, only, fm);
+            inplace = tc_map_open(path, &fm, &e2) == TC_OK;
+            if (inplace && is_zip)
+                only->data_off = arc_zip_stored(only->name, fm);
+            inplace = inplace && arc_inplace_ok(&c, only, fm, is_zip);
             tc_map_unref(fm);
-            if (inplace && n_side > 0) {
-                /* only the README/LICENSE files are extracted, for the licence */
-                rc = arc_mktmp(&c, e);
-                if (rc == TC_OK)
-                    rc = arc_scan(&c, ARC_EXTRACT_SIDE, e);
-                if (rc == TC_OK)
-                    rc = arc_resolve_links(&c, 1, e);
-            }
-        } else if (plain) {
+        }
+        if (inplace && n_side > 0) {
+            /* only the README/LICENSE files are extracted, for the licence */
             rc = arc_mktmp(&c, e);
             if (rc == TC_OK)
-                rc = arc_scan(&c, ARC_EXTRACT_ALL, e);
+                rc = arc_scan(&c, ARC_EXTRACT_SIDE, e);
             if (rc == TC_OK)
-                rc = arc_resolve_links(&c, 0, e);
+                rc = arc_resolve_links(&c, 1, e);
+        } else if (!inplace && listable) {
+            rc = arc_extract_all(&c, e);
         }
         if (rc == TC_OK) {
             char *side_dir = c.tmpdir;
@@ -841,13 +861,8 @@ static tc_status arc_read(const char *path, tc_graph *g, const tc_read_opts *opt
             tc_free(d);
         }
     } else if (rc == TC_OK) {
-        if (plain) {
-            rc = arc_mktmp(&c, e);
-            if (rc == TC_OK)
-                rc = arc_scan(&c, ARC_EXTRACT_ALL, e);
-            if (rc == TC_OK)
-                rc = arc_resolve_links(&c, 0, e);
-        }
+        if (listable)
+            rc = arc_extract_all(&c, e);
         if (rc == TC_OK)
             rc = arc_read_dir(&c, g, opt, e);
     }

@@ -167,6 +167,8 @@ def oracle(out):
     ma.add("be.tar", "bw", bw, out)
     zipf("npy.zip", [("w.npy", "w.npy"), ("README.md", "LICENSE")])
     ma.add("npy.zip", "w", w, out)
+    zipf("npy0.zip", [("w.npy", "w.npy"), ("LICENSE", "LICENSE")], zipfile.ZIP_STORED)
+    ma.add("npy0.zip", "w", w, out)
     tar("npz.tar", "w", [("m.npz", "m.npz")])
     tar("npz.tgz", "w:gz", [("m.npz", "m.npz")])
     for name in ("npz.tar", "npz.tgz"):
