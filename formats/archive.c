@@ -566,7 +566,8 @@ static tc_status arc_adopt(tc_graph *g, arc_hold *h, const tc_map *sub, tc_map *
 
 /* ===== Reading ===== */
 
-/* The reader (not this one) that bids highest on the first bytes of `m`, named `name`. */
+/* The reader (not this one) that bids highest on the first bytes of `m`; `name` is the extracted
+ * file, or "<archive>/<member>" for a member mapped in place. */
 static const tc_format *arc_pick(const tc_map *m, const char *name)
 {
     size_t n = tc_map_size(m) < TC_PROBE_BYTES ? (size_t)tc_map_size(m) : TC_PROBE_BYTES;
@@ -646,7 +647,7 @@ static tc_status arc_read_single(arc_ctx *c, const arc_member *mb, tc_graph *g,
         file = tc_path_join(c->tmpdir, mb->name);
         rc = file ? tc_map_open(file, &m, e) : tc_err_set(e, TC_E_NOMEM, "out of memory");
     }
-    if (rc == TC_OK && (f = arc_pick(m, mb->name)) == NULL)
+    if (rc == TC_OK && (f = arc_pick(m, tc_map_path(m))) == NULL)
         rc = tc_err_set(e, TC_E_UNSUPPORTED,
                         "%s: member '%s' is not a model file tensorcast "
                         "recognises",
