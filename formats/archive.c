@@ -716,21 +716,72 @@ static char *arc_root(const char *top)
     return cur;
 }
 
-static tc_status arc_read_dir(arc_ctx *c, tc_graph *g, const tc_read_opts *opt, tc_err *e)
+/* A directory reader claims `dir`: the format, else NULL. */
+static const tc_format *arc_dir_format(const char *dir)
 {
-    char *root = arc_root(c->tmpdir);
-    if (root == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
     const tc_format *f = NULL;
     tc_err e2 = {0};
-    tc_status rc = tc_format_detect(root, &f, &e2);
-    if (rc != TC_OK || f == &tc_format_archive) {
-        rc = tc_err_set(e, rc == TC_E_NOMEM ? TC_E_NOMEM : TC_E_UNSUPPORTED,
-                        "%s: no model file or model directory tensorcast can read in the archive "
-                        "(%zu members)",
-                        c->path, c->n);
+    if (tc_format_detect(dir, &f, &e2) != TC_OK || f == &tc_format_archive)
+        return NULL;
+    return f;
+}
+
+/*
+ * The model directory in the extracted tree: the top (after descending through lone
+ * directories), else the shallowest directory holding a model file that a reader claims (a
+ * Hugging Face cache snapshot: models--org--name/snapshots/<rev>/ whose files link to ../../blobs).
+ * @return a tc_malloc'd path and its format, or NULL (*f NULL).
+ */
+#define ARC_MAX_DIR_TRIES 64
+static char *arc_model_dir(const arc_ctx *c, const tc_format **f)
+{
+    char *root = arc_root(c->tmpdir);
+    if (root == NULL || (*f = arc_dir_format(root)) != NULL)
+        return root;
+    tc_free(root);
+    int tries = 0;
+    for (size_t depth = 1; depth < 64 && tries < ARC_MAX_DIR_TRIES; depth++) {
+        for (size_t i = 0; i < c->n && tries < ARC_MAX_DIR_TRIES; i++) {
+            const arc_member *mb = &c->m[i];
+            size_t slashes = 0;
+            for (const char *q = mb->name; *q; q++)
+                slashes += *q == '/';
+            if (mb->kind == ARC_DIR || mb->side || slashes != depth)
+                continue;
+            /* try each parent directory once: skip it when an earlier member shares it */
+            size_t dl = (size_t)(strrchr(mb->name, '/') - mb->name), j;
+            for (j = 0; j < i; j++)
+                if (c->m[j].kind != ARC_DIR && !c->m[j].side &&
+                    strncmp(c->m[j].name, mb->name, dl + 1) == 0 &&
+                    strchr(c->m[j].name + dl + 1, '/') == NULL)
+                    break;
+            if (j < i)
+                continue;
+            char *dir = tc_malloc(strlen(c->tmpdir) + dl + 2);
+            if (dir == NULL)
+                return NULL;
+            sprintf(dir, "%s/%.*s", c->tmpdir, (int)dl, mb->name);
+            tries++;
+            if ((*f = arc_dir_format(dir)) != NULL)
+                return dir;
+            tc_free(dir);
+        }
+    }
+    *f = NULL;
+    return NULL;
+}
+
+static tc_status arc_read_dir(arc_ctx *c, tc_graph *g, const tc_read_opts *opt, tc_err *e)
+{
+    const tc_format *f = NULL;
+    char *root = arc_model_dir(c, &f);
+    tc_status rc;
+    if (root == NULL || f == NULL) {
         tc_free(root);
-        return rc;
+        return tc_err_set(e, TC_E_UNSUPPORTED,
+                          "%s: no model file or model directory tensorcast can read in the archive "
+                          "(%zu members)",
+                          c->path, c->n);
     }
     arc_hold *h = tc_calloc(1, sizeof *h);
     if (h == NULL || (h->g = tc_graph_new()) == NULL) {

@@ -179,7 +179,20 @@ def oracle(out):
     zipf("dir.zip", [("model/model.safetensors", "model/model.safetensors"),
                      ("model/config.json", "model/config.json"),
                      ("model/README.md", "model/README.md")])
-    for name in ("dir.tar.gz", "dir.tar", "dir.zip"):
+    # a Hugging Face cache snapshot: the snapshot's files are symlinks into ../../blobs
+    hf = "models--t--tiny"
+    with tarfile.open(os.path.join(out, "dir_hf.tar.gz"), "w:gz") as t:
+        for blob, real in (("b1", "model/model.safetensors"), ("b2", "model/config.json"),
+                           ("b3", "model/README.md")):
+            t.add(os.path.join(src, real), arcname="%s/blobs/%s" % (hf, blob))
+            ti = tarfile.TarInfo("%s/snapshots/abc/%s" % (hf, os.path.basename(real)))
+            ti.type = tarfile.SYMTYPE
+            ti.linkname = "../../blobs/" + blob
+            t.addfile(ti)
+        ti = tarfile.TarInfo("%s/refs/main" % hf)
+        ti.size = 3
+        t.addfile(ti, io.BytesIO(b"abc"))
+    for name in ("dir.tar.gz", "dir.tar", "dir.zip", "dir_hf.tar.gz"):
         ma.add(name, "embed.weight", e1, out)
         ma.add(name, "norm.weight", e2, out)
     if shutil.which("zstd"):
