@@ -390,6 +390,7 @@ typedef struct npy_src {
     int itemsize, swap, fortran, n_dims;
     int64_t shape[TC_MAX_DIMS];
     uint64_t fstride[TC_MAX_DIMS]; /* elements, column-major */
+    uint64_t inner;                /* elements in one outer slice (all dims but the first) */
 } npy_src;
 
 static void npy_src_free(void *p)
@@ -409,6 +410,63 @@ static void npy_swap(uint8_t *d, uint64_t n, int isz)
         }
 }
 
+/* Gather C-order elements [e0, e0+n) element by element through the mapping (an odometer over
+ * the C index, stepping the column-major offset along). */
+static void npy_gather_elems(const npy_src *s, uint64_t e0, uint64_t n, uint8_t *d)
+{
+    const uint8_t *base = tc_map_data(s->m) + s->off;
+    size_t isz = (size_t)s->itemsize;
+    int64_t idx[TC_MAX_DIMS];
+    uint64_t r = e0, fo = 0;
+    for (int k = s->n_dims - 1; k >= 0; k--) {
+        idx[k] = (int64_t)(r % (uint64_t)s->shape[k]);
+        r /= (uint64_t)s->shape[k];
+        fo += (uint64_t)idx[k] * s->fstride[k];
+    }
+    for (uint64_t i = 0; i < n; i++) {
+        memcpy(d + i * isz, base + fo * isz, isz);
+        for (int k = s->n_dims - 1; k >= 0; k--) {
+            fo += s->fstride[k];
+            if (++idx[k] < s->shape[k])
+                break;
+            fo -= s->fstride[k] * (uint64_t)s->shape[k];
+            idx[k] = 0;
+        }
+    }
+}
+
+/*
+ * Gather `k` whole outer slices [r0, r0+k) (slice = inner elements, all dims but the first).
+ * Column-major storage keeps the first index contiguous, so for each inner position the k
+ * elements are one run: one pread each, scattered into place. Pages are not kept mapped.
+ */
+static tc_status npy_gather_runs(const npy_src *s, uint64_t r0, uint64_t k, uint8_t *d, tc_err *e)
+{
+    size_t isz = (size_t)s->itemsize;
+    uint8_t *run = tc_malloc((size_t)(k * isz));
+    if (run == NULL)
+        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+    int64_t idx[TC_MAX_DIMS] = {0};
+    uint64_t fo = 0; /* column-major offset of the inner position */
+    tc_status rc = TC_OK;
+    for (uint64_t q = 0; q < s->inner && rc == TC_OK; q++) {
+        rc = tc_map_read(s->m, s->off + (r0 + fo) * isz, run, (size_t)(k * isz), e);
+        for (uint64_t i = 0; i < k && rc == TC_OK; i++)
+            memcpy(d + (i * s->inner + q) * isz, run + i * isz, isz);
+        for (int j = s->n_dims - 1; j >= 1; j--) {
+            fo += s->fstride[j];
+            if (++idx[j] < s->shape[j])
+                break;
+            fo -= s->fstride[j] * (uint64_t)s->shape[j];
+            idx[j] = 0;
+        }
+    }
+    tc_free(run);
+    return rc;
+}
+
+#define NPY_RUN_MIN (8u) /* outer slices a chunk needs for the pread path */
+
 static tc_status npy_src_read(void *ctx, const tc_tensor *t, uint64_t e0, uint64_t n, void *dst,
                               tc_err *e)
 {
@@ -419,24 +477,18 @@ static tc_status npy_src_read(void *ctx, const tc_tensor *t, uint64_t e0, uint64
     if (!s->fortran) {
         TC_TRY(tc_map_read(s->m, s->off + e0 * isz, d, (size_t)(n * isz), e));
     } else {
-        /* C-order index of e0 -> its column-major element offset, then step like an odometer */
-        const uint8_t *base = tc_map_data(s->m) + s->off;
-        int64_t idx[TC_MAX_DIMS];
-        uint64_t r = e0, fo = 0;
-        for (int k = s->n_dims - 1; k >= 0; k--) {
-            idx[k] = (int64_t)(r % (uint64_t)s->shape[k]);
-            r /= (uint64_t)s->shape[k];
-            fo += (uint64_t)idx[k] * s->fstride[k];
-        }
-        for (uint64_t i = 0; i < n; i++) {
-            memcpy(d + i * isz, base + fo * isz, isz);
-            for (int k = s->n_dims - 1; k >= 0; k--) {
-                fo += s->fstride[k];
-                if (++idx[k] < s->shape[k])
-                    break;
-                fo -= s->fstride[k] * (uint64_t)s->shape[k];
-                idx[k] = 0;
-            }
+        /* head: up to the next whole outer slice; body: whole slices by runs; tail: the rest */
+        uint64_t head = (s->inner - e0 % s->inner) % s->inner;
+        if (head > n)
+            head = n;
+        uint64_t k = (n - head) / s->inner;
+        if (k < NPY_RUN_MIN) {
+            npy_gather_elems(s, e0, n, d);
+        } else {
+            npy_gather_elems(s, e0, head, d);
+            TC_TRY(npy_gather_runs(s, (e0 + head) / s->inner, k, d + head * isz, e));
+            uint64_t body = head + k * s->inner;
+            npy_gather_elems(s, e0 + body, n - body, d + body * isz);
         }
     }
     if (s->swap)
@@ -473,6 +525,9 @@ static tc_status npy_add(tc_graph *g, const char *name, tc_map *m, uint64_t base
         s->fstride[d] = st;
         st *= (uint64_t)h->shape[d]; /* bounded by n_elems, checked in npy_parse */
     }
+    s->inner = h->n_dims > 0 && h->shape[0] > 0 ? h->n_elems / (uint64_t)h->shape[0] : 1;
+    if (s->inner == 0)
+        s->inner = 1; /* an empty array is never read; keep the modulo defined anyway */
     return tc_tensor_set_lazy(t, npy_src_read, s, npy_src_free, e);
 }
 

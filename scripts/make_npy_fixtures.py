@@ -106,6 +106,12 @@ def oracle(out):
     a = np.asfortranarray(values("f2", (6, 10), 7))
     np.save(os.path.join(out, "mat_F.npy"), a)
     mn.add("mat_F.npy", "mat_F", a, out)
+    # Fortran arrays with many outer slices (the run-by-run gather path)
+    for stem, a in [("tall_F", np.asfortranarray(values("f4", (40, 24), 8))),
+                    ("cube_be_F", np.asfortranarray(values("i4", (17, 3, 5), 9).astype(">i4"))),
+                    ("d4_F", np.asfortranarray(values("u2", (9, 2, 3, 4), 10)))]:
+        np.save(os.path.join(out, stem + ".npy"), a)
+        mn.add(stem + ".npy", stem, a, out)
     # scalars, empty arrays, one element per dim
     for stem, a in [("scalar_f8", np.float64(-2.5)), ("scalar_i4", np.int32(-7)),
                     ("scalar_b1", np.bool_(True)),

@@ -115,6 +115,15 @@ static int check_manifest(const char *name)
                              TC_OK);
             ck_assert(memcmp(got, rb + row * isz, row * isz) == 0);
         }
+        /* an unaligned range that starts mid-slice and ends before the last element */
+        if (n_el > 4) {
+            size_t isz = (size_t)tc_dtype_get(tc_tensor_dtype(t))->size;
+            uint64_t a = n_el / 7 + 1, cnt = n_el - a - 1;
+            memset(got, 0xAA, rn);
+            ck_assert_int_eq(tc_tensor_read(t, a, cnt, got, &e), TC_OK);
+            ck_assert_msg(memcmp(got, rb + a * isz, cnt * isz) == 0,
+                          "%s:%s range [%" PRIu64 ", +%" PRIu64 ") differs", file, tensor, a, cnt);
+        }
         free(got);
         free(rb);
         rows++;
