@@ -184,7 +184,7 @@ static tc_status arc_open(const char *path, struct archive **out, tc_err *e)
 static tc_status arc_fail(const arc_ctx *c, struct archive *a, const char *when, tc_err *e)
 {
     const char *msg = archive_error_string(a);
-    return tc_err_set(e, TC_E_FORMAT, "%s @%#" PRIx64 ": %s: %s", c->path,
+    return tc_err_set(e, TC_E_FORMAT, "%s @0x%" PRIx64 ": %s: %s", c->path,
                       (uint64_t)archive_filter_bytes(a, -1), when, msg ? msg : "archive error");
 }
 
@@ -313,13 +313,13 @@ static tc_status arc_scan(arc_ctx *c, arc_mode mode, tc_err *e)
         uint64_t hdr_off = (uint64_t)archive_read_header_position(a);
         const char *raw = archive_entry_pathname(ent);
         if (raw == NULL || *raw == 0) {
-            rc = tc_err_set(e, TC_E_FORMAT, "%s @%#" PRIx64 ": member without a usable name",
+            rc = tc_err_set(e, TC_E_FORMAT, "%s @0x%" PRIx64 ": member without a usable name",
                             c->path, hdr_off);
             break;
         }
         if (strlen(raw) > ARC_MAX_PATH || arc_normalise("", raw, 0, name, sizeof name) != 0) {
             rc = tc_err_set(e, TC_E_UNSAFE,
-                            "%s @%#" PRIx64 ": member '%.200s': absolute paths, '..' and overlong "
+                            "%s @0x%" PRIx64 ": member '%.200s': absolute paths, '..' and overlong "
                             "paths are refused",
                             c->path, hdr_off, raw);
             break;
@@ -344,7 +344,7 @@ static tc_status arc_scan(arc_ctx *c, arc_mode mode, tc_err *e)
             tc_free(dir);
             if (bad) {
                 rc = tc_err_set(e, TC_E_UNSAFE,
-                                "%s @%#" PRIx64 ": member '%s' links to '%.200s', outside the "
+                                "%s @0x%" PRIx64 ": member '%s' links to '%.200s', outside the "
                                 "archive",
                                 c->path, hdr_off, name, t ? t : "?");
                 break;
@@ -362,15 +362,15 @@ static tc_status arc_scan(arc_ctx *c, arc_mode mode, tc_err *e)
             mb.kind = ARC_FILE;
             if (mb.size != UINT64_MAX && mb.size > ARC_MAX_MEMBER_BYTES) {
                 rc = tc_err_set(e, TC_E_LIMIT,
-                                "%s @%#" PRIx64 ": member '%s' declares %" PRIu64
-                                " bytes, over the cap of %llu",
+                                "%s @0x%" PRIx64 ": member '%s' declares %" PRIu64
+                                " bytes, over the cap of %llu bytes",
                                 c->path, hdr_off, name, mb.size, ARC_MAX_MEMBER_BYTES);
                 break;
             }
             if (record && mb.size != UINT64_MAX &&
                 (!tc_add_ok(c->total, mb.size, &c->total) || c->total > ARC_MAX_TOTAL_BYTES)) {
                 rc = tc_err_set(e, TC_E_LIMIT,
-                                "%s @%#" PRIx64 ": members total more than %llu bytes", c->path,
+                                "%s @0x%" PRIx64 ": members total more than %llu bytes", c->path,
                                 hdr_off, ARC_MAX_TOTAL_BYTES);
                 break;
             }
