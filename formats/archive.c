@@ -43,6 +43,7 @@
 #define ARC_MAX_TOTAL_BYTES  (4ull << 40) /* all members together, bytes */
 #define ARC_MAX_PATH         4096u        /* bytes in a member path */
 #define ARC_BLOCK            (1u << 16)   /* libarchive read block */
+#define ARC_MAX_ALIAS_SCAN   4096u        /* members for which links are matched to files */
 #define ARC_CHECK_BYTES      4096u        /* in-place payload bytes compared with libarchive's */
 
 /* ===== Members ===== */
@@ -867,6 +868,14 @@ static tc_status arc_read(const char *path, tc_graph *g, const tc_read_opts *opt
         if (c.m[i].side) {
             n_side++;
             continue;
+        }
+        if (c.m[i].kind == ARC_LINK && c.n <= ARC_MAX_ALIAS_SCAN) {
+            /* a link to another member is an alias, not a second model file */
+            size_t j = 0;
+            while (j < c.n && !(c.m[j].kind == ARC_FILE && strcmp(c.m[j].name, c.m[i].target) == 0))
+                j++;
+            if (j < c.n)
+                continue;
         }
         n_cand++;
         only = &c.m[i];

@@ -369,6 +369,29 @@ def bad(repo):
     for k, v in seeds.items():
         open(os.path.join(fz, k), "wb").write(v)
 
+    # archive fuzz seeds: good archives of each kind and the malformed ones
+    fz = os.path.join(repo, "fixtures", "fuzz", "archive")
+    os.makedirs(fz, exist_ok=True)
+    lic = b"MIT License\n"
+    one = [(tinfo("m/w.npy", good_npy), good_npy), (tinfo("m/LICENSE", lic), lic)]
+    aseeds = {"good.tar": tar_bytes(one), "good.tar.gz": gzip_bytes(tar_bytes(one)),
+              "good_npz.tar": tar_bytes([(tinfo("m.npz", seeds["good_npz"]), seeds["good_npz"])]),
+              "good_link.tar": tar_bytes(one + [(tinfo("m/x.npy", type=tarfile.SYMTYPE,
+                                                       linkname="w.npy"), None)])}
+    for name, method in (("good_stored.zip", zipfile.ZIP_STORED),
+                         ("good_deflated.zip", zipfile.ZIP_DEFLATED)):
+        zb = io.BytesIO()
+        with zipfile.ZipFile(zb, "w", method) as z:
+            z.writestr(zipfile.ZipInfo("w.npy", (2020, 1, 1, 0, 0, 0)), good_npy,
+                       compress_type=method)
+            z.writestr(zipfile.ZipInfo("README.md", (2020, 1, 1, 0, 0, 0)), lic,
+                       compress_type=method)
+        aseeds[name] = zb.getvalue()
+    for name, data, _ in arc_cases:
+        aseeds[name] = data
+    for k, v in aseeds.items():
+        open(os.path.join(fz, k), "wb").write(v)
+
 
 def npz_bytes(arrays, method):
     """What np.savez(_compressed) writes, with a fixed timestamp (deterministic seeds)."""
