@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -281,12 +282,18 @@ static tc_status npy_descr(npy_lex *x, const char *d, npy_hdr *h)
 }
 
 /*
- * Parse the preamble and header dict of the .npy bytes p[0..n) and check the payload size
- * against what follows the header. `what` names the file/member in messages.
+ * Parse the preamble and header dict of a .npy of `n` bytes whose first `avail` bytes are at p
+ * (all of it for a mapped file; the inflated head of a deflated npz member) and check the
+ * payload size against what follows the header. `what` names the file/member in messages.
  */
-static tc_status npy_parse(const uint8_t *p, uint64_t n, const char *what, npy_hdr *h, tc_err *e)
+static tc_status npy_parse(const uint8_t *p, uint64_t avail, uint64_t n, const char *what,
+                           npy_hdr *h, tc_err *e)
 {
     memset(h, 0, sizeof *h);
+    if (avail > n)
+        avail = n;
+    if (avail < 10 && n >= 10)
+        return tc_err_set(e, TC_E_FORMAT, "%s @0x0: npy preamble not available", what);
     if (n < 10 || memcmp(p, npy_magic, 6) != 0)
         return tc_err_set(e, TC_E_FORMAT, "%s @0x0: not a .npy file (bad magic)", what);
     h->major = p[6];
@@ -308,6 +315,8 @@ static tc_status npy_parse(const uint8_t *p, uint64_t n, const char *what, npy_h
                           "%s @0x8: npy header of %" PRIu64 " bytes runs past the end of the file "
                           "(%" PRIu64 " bytes)",
                           what, hlen, n);
+    if (hlen > avail - pre)
+        return tc_err_set(e, TC_E_FORMAT, "%s @0x8: npy header not available", what);
     if (h->major == 3 && !tc_utf8_valid((const char *)p + pre, (size_t)hlen))
         return tc_err_set(e, TC_E_FORMAT, "%s @%#" PRIx64 ": npy 3.0 header is not UTF-8", what,
                           pre);
@@ -496,25 +505,16 @@ static tc_status npy_src_read(void *ctx, const tc_tensor *t, uint64_t e0, uint64
     return TC_OK;
 }
 
-/* Add the array described by `h`, whose .npy bytes start at `base` in `m`, as tensor `name`. */
-static tc_status npy_add(tc_graph *g, const char *name, tc_map *m, uint64_t base, const npy_hdr *h,
-                         tc_err *e)
+/* Fill the lazy source fields of `s` (not its map) from header `h` at payload offset `off`. */
+static void npy_src_init(npy_src *s, const npy_hdr *h, uint64_t off)
 {
-    tc_tensor *t;
-    TC_TRY(tc_graph_add_tensor(g, name, h->dtype, h->n_dims, h->shape, &t, e));
     int fortran = h->fortran;
     int big = 0; /* dims > 1: a Fortran array with at most one such dim is already in C order */
     for (int d = 0; d < h->n_dims; d++)
         big += h->shape[d] > 1;
     if (big <= 1)
         fortran = 0;
-    if (!fortran && !h->swap)
-        return tc_tensor_set_mapped(t, m, base + h->data_off, e);
-    npy_src *s = tc_calloc(1, sizeof *s);
-    if (s == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
-    s->m = tc_map_ref(m);
-    s->off = base + h->data_off;
+    s->off = off;
     s->itemsize = h->itemsize;
     s->swap = h->swap;
     s->fortran = fortran;
@@ -528,6 +528,23 @@ static tc_status npy_add(tc_graph *g, const char *name, tc_map *m, uint64_t base
     s->inner = h->n_dims > 0 && h->shape[0] > 0 ? h->n_elems / (uint64_t)h->shape[0] : 1;
     if (s->inner == 0)
         s->inner = 1; /* an empty array is never read; keep the modulo defined anyway */
+}
+
+/* Add the array described by `h`, whose .npy bytes start at `base` in `m`, as tensor `name`. */
+static tc_status npy_add(tc_graph *g, const char *name, tc_map *m, uint64_t base, const npy_hdr *h,
+                         tc_err *e)
+{
+    tc_tensor *t;
+    TC_TRY(tc_graph_add_tensor(g, name, h->dtype, h->n_dims, h->shape, &t, e));
+    npy_src tmp;
+    npy_src_init(&tmp, h, base + h->data_off);
+    if (!tmp.fortran && !tmp.swap)
+        return tc_tensor_set_mapped(t, m, base + h->data_off, e);
+    npy_src *s = tc_calloc(1, sizeof *s);
+    if (s == NULL)
+        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+    *s = tmp;
+    s->m = tc_map_ref(m);
     return tc_tensor_set_lazy(t, npy_src_read, s, npy_src_free, e);
 }
 
@@ -555,7 +572,7 @@ static tc_status npy_read_npy(tc_map *m, tc_graph *g, tc_err *e)
 {
     npy_hdr h;
     char name[TC_MAX_NAME];
-    TC_TRY(npy_parse(tc_map_data(m), tc_map_size(m), tc_map_path(m), &h, e));
+    TC_TRY(npy_parse(tc_map_data(m), tc_map_size(m), tc_map_size(m), tc_map_path(m), &h, e));
     TC_TRY(npy_stem(tc_map_path(m), name, sizeof name, e));
     char ver[16];
     snprintf(ver, sizeof ver, "%d.%d", h.major, h.minor);
@@ -613,28 +630,26 @@ static tc_status npz_write_all(int fd, const uint8_t *p, size_t n, const char *w
 }
 
 /*
- * Inflate a deflated member into an unlinked temporary file, streaming (bounded memory), checking
- * the produced size against the central directory and the CRC-32, and map that file.
+ * Inflate a deflated member from its start. With fd >= 0 everything goes to the file and the
+ * size and CRC-32 are checked against the central directory; otherwise only the first `limit`
+ * bytes are produced into `mem`. Streaming, bounded memory.
  */
-static tc_status npz_inflate(const tc_zip *z, const tc_zip_entry *en, const char *what,
-                             tc_map **out, tc_err *e)
+static tc_status npz_inflate_run(const tc_map *zm, const tc_zip_entry *en, const char *what, int fd,
+                                 uint8_t *mem, uint64_t limit, tc_err *e)
 {
-    int fd = -1;
-    TC_TRY(npz_tmpfile(what, en->usize, &fd, e));
     uint8_t *buf = tc_malloc(NPZ_INFLATE_CHUNK);
     z_stream s;
     memset(&s, 0, sizeof s);
-    tc_status rc = TC_OK;
     if (buf == NULL || inflateInit2(&s, -MAX_WBITS) != Z_OK) {
         tc_free(buf);
-        close(fd);
         return tc_err_set(e, TC_E_NOMEM, "out of memory");
     }
-    const uint8_t *src = tc_map_data(tc_zip_map(z)) + en->data_off; /* in bounds: tc_zip_open */
+    const uint8_t *src = tc_map_data(zm) + en->data_off; /* in bounds: tc_zip_open checked */
     uint64_t in_left = en->csize, produced = 0;
     uLong crc = crc32(0L, Z_NULL, 0);
+    tc_status rc = TC_OK;
     int zr = Z_OK;
-    while (zr != Z_STREAM_END) {
+    while (zr != Z_STREAM_END && (fd >= 0 || produced < limit)) {
         if (s.avail_in == 0 && in_left > 0) {
             uInt take = in_left > (1u << 30) ? (1u << 30) : (uInt)in_left;
             s.next_in = (Bytef *)(uintptr_t)src;
@@ -660,21 +675,40 @@ static tc_status npz_inflate(const tc_zip *z, const tc_zip_entry *en, const char
                            what, en->data_off, en->usize);
             break;
         }
+        if (fd >= 0) {
+            crc = crc32(crc, buf, (uInt)got);
+            if ((rc = npz_write_all(fd, buf, got, what, e)) != TC_OK)
+                break;
+        } else {
+            size_t k = got < limit - produced ? got : (size_t)(limit - produced);
+            memcpy(mem + produced, buf, k);
+        }
         produced += got;
-        crc = crc32(crc, buf, (uInt)got);
-        if ((rc = npz_write_all(fd, buf, got, what, e)) != TC_OK)
-            break;
     }
     inflateEnd(&s);
     tc_free(buf);
-    if (rc == TC_OK && produced != en->usize)
+    if (rc == TC_OK && fd >= 0 && produced != en->usize)
         rc = tc_err_set(e, TC_E_FORMAT,
                         "%s @%#" PRIx64 ": inflates to %" PRIu64 " bytes, recorded %" PRIu64, what,
                         en->data_off, produced, en->usize);
-    if (rc == TC_OK && crc != en->crc32)
+    if (rc == TC_OK && fd < 0 && produced < limit)
+        rc = tc_err_set(e, TC_E_FORMAT,
+                        "%s @%#" PRIx64 ": deflate stream ends after %" PRIu64 " bytes", what,
+                        en->data_off, produced);
+    if (rc == TC_OK && fd >= 0 && crc != en->crc32)
         rc = tc_err_set(e, TC_E_CHECKSUM,
                         "%s: CRC-32 of the inflated data is %08lx, the zip records %08x", what,
                         (unsigned long)crc, en->crc32);
+    return rc;
+}
+
+/* Inflate a whole member into an unlinked temporary file and map it. */
+static tc_status npz_inflate(const tc_map *zm, const tc_zip_entry *en, const char *what,
+                             tc_map **out, tc_err *e)
+{
+    int fd = -1;
+    TC_TRY(npz_tmpfile(what, en->usize, &fd, e));
+    tc_status rc = npz_inflate_run(zm, en, what, fd, NULL, 0, e);
     if (rc == TC_OK) {
         char proc[64];
         snprintf(proc, sizeof proc, "/proc/self/fd/%d", fd);
@@ -682,6 +716,97 @@ static tc_status npz_inflate(const tc_zip *z, const tc_zip_entry *en, const char
     }
     close(fd);
     return rc;
+}
+
+/*
+ * A deflated member is parsed from its inflated head at read time and inflated in full (into a
+ * temporary file) only when its data is first asked for, so `inspect` stays cheap.
+ */
+typedef struct npz_lazy {
+    pthread_mutex_t mu;
+    tc_map *zm;      /* the zip */
+    tc_zip_entry en; /* copy; name points at `what` */
+    char *what;      /* "<zip path>:<member>" */
+    int failed;      /* inflating failed once: fail the same way again */
+    tc_status fail_code;
+    char fail_msg[sizeof(((tc_err *)0)->msg)];
+    npy_src src; /* src.m is the inflated file once done */
+} npz_lazy;
+
+static void npz_lazy_free(void *p)
+{
+    npz_lazy *l = p;
+    pthread_mutex_destroy(&l->mu);
+    tc_map_unref(l->zm);
+    tc_map_unref(l->src.m);
+    tc_free(l->what);
+    tc_free(l);
+}
+
+static tc_status npz_lazy_read(void *ctx, const tc_tensor *t, uint64_t e0, uint64_t n, void *dst,
+                               tc_err *e)
+{
+    npz_lazy *l = ctx;
+    tc_status rc = TC_OK;
+    pthread_mutex_lock(&l->mu);
+    if (l->src.m == NULL && !l->failed) {
+        tc_err e2 = {0};
+        if ((rc = npz_inflate(l->zm, &l->en, l->what, &l->src.m, &e2)) != TC_OK) {
+            /* bad data stays bad; out-of-memory or a full disk may pass, so try again later */
+            l->failed = rc != TC_E_NOMEM && rc != TC_E_IO && rc != TC_E_LIMIT;
+            l->fail_code = rc;
+            memcpy(l->fail_msg, e2.msg, sizeof l->fail_msg);
+        }
+    }
+    if (rc != TC_OK || l->failed)
+        rc = tc_err_set(e, l->fail_code, "%s", l->fail_msg);
+    pthread_mutex_unlock(&l->mu);
+    TC_TRY(rc);
+    return npy_src_read(&l->src, t, e0, n, dst, e);
+}
+
+static tc_status npz_deflated(tc_graph *g, const char *name, const tc_zip *z,
+                              const tc_zip_entry *en, const char *what, tc_err *e)
+{
+    /* the preamble, then the whole header (bounded by the header cap) */
+    uint8_t pre[12];
+    uint64_t n0 = en->usize < 12 ? en->usize : 12, hl = 0;
+    TC_TRY(npz_inflate_run(tc_zip_map(z), en, what, -1, pre, n0, e));
+    if (n0 >= 10 && memcmp(pre, npy_magic, 6) == 0)
+        hl = (pre[6] == 1 ? 10 + (uint64_t)tc_le16(pre + 8)
+              : n0 >= 12  ? 12 + (uint64_t)tc_le32(pre + 8)
+                          : 0);
+    if (hl > 12 + NPY_MAX_HEADER)
+        hl = 12; /* npy_parse reports the cap */
+    if (hl > en->usize)
+        hl = en->usize;
+    if (hl < n0)
+        hl = n0;
+    uint8_t *head = tc_malloc((size_t)hl + 1);
+    if (head == NULL)
+        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+    npy_hdr h;
+    tc_status rc = npz_inflate_run(tc_zip_map(z), en, what, -1, head, hl, e);
+    if (rc == TC_OK)
+        rc = npy_parse(head, hl, en->usize, what, &h, e);
+    tc_free(head);
+    TC_TRY(rc);
+    tc_tensor *t;
+    TC_TRY(tc_graph_add_tensor(g, name, h.dtype, h.n_dims, h.shape, &t, e));
+    npz_lazy *l = tc_calloc(1, sizeof *l);
+    char *w = tc_strdup(what);
+    if (l == NULL || w == NULL) {
+        tc_free(l);
+        tc_free(w);
+        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+    }
+    pthread_mutex_init(&l->mu, NULL);
+    l->zm = tc_map_ref(tc_zip_map(z));
+    l->en = *en;
+    l->en.name = w;
+    l->what = w;
+    npy_src_init(&l->src, &h, h.data_off);
+    return tc_tensor_set_lazy(t, npz_lazy_read, l, npz_lazy_free, e);
 }
 
 static tc_status npz_member(tc_graph *g, const tc_zip *z, const tc_zip_entry *en, const char *what,
@@ -701,17 +826,11 @@ static tc_status npz_member(tc_graph *g, const tc_zip *z, const tc_zip_entry *en
         uint64_t off = 0;
         rc = tc_zip_stored_off(z, en, &off, e);
         if (rc == TC_OK)
-            rc = npy_parse(tc_map_data(tc_zip_map(z)) + off, en->usize, what, &h, e);
+            rc = npy_parse(tc_map_data(tc_zip_map(z)) + off, en->usize, en->usize, what, &h, e);
         if (rc == TC_OK)
             rc = npy_add(g, name, tc_zip_map(z), off, &h, e);
     } else {
-        tc_map *m = NULL;
-        rc = npz_inflate(z, en, what, &m, e);
-        if (rc == TC_OK)
-            rc = npy_parse(tc_map_data(m), tc_map_size(m), what, &h, e);
-        if (rc == TC_OK)
-            rc = npy_add(g, name, m, 0, &h, e);
-        tc_map_unref(m);
+        rc = npz_deflated(g, name, z, en, what, e);
     }
     tc_free(name);
     return rc;
