@@ -5,8 +5,10 @@
  * d finite, zero, subnormal, Inf, NaN) and on rows ggml itself quantized. Plus oracle-free checks
  * of the tables and of blocks decoded by hand from the format description.
  */
+#include "avx2_iq.h"
 #include "fp16.h"
 #include "iq_tables.h"
+#include "kernels.h"
 #include "oracle.h"
 #include "quant.h"
 #include "tc_test.h"
@@ -75,6 +77,21 @@ static void random_block(int t, uint8_t *b, size_t size, uint64_t *s, uint16_t d
     }
 }
 
+/* The AVX2 IQ kernels on their own (avx2_iq.c), so they are checked whether or not dispatch
+ * already wires them into the AVX2 table; NULL when this CPU cannot run them. */
+static const tc_kernel_table *avx2_iq_table(void)
+{
+    static tc_kernel_table k;
+    static int done;
+    if (!tc_isa_supported(TC_ISA_AVX2))
+        return NULL;
+    if (!done) {
+        tc_avx2_register_iq(&k);
+        done = 1;
+    }
+    return &k;
+}
+
 /* Dequantize with every ISA this CPU supports and compare with `want`. */
 static void check_all_isas(int t, const void *src, const float *want, int64_t n, float *got,
                            const char *what)
@@ -89,6 +106,15 @@ static void check_all_isas(int t, const void *src, const float *want, int64_t n,
         ck_assert_msg(k < 0, "%s %s (%s): element %lld (block %lld) is %08x, ggml gives %08x",
                       tc_dtype_get(t)->name, tc_isa_name((tc_isa)isa), what, (long long)k,
                       (long long)(k / 256), k >= 0 ? tc_f32_bits(got[k]) : 0,
+                      k >= 0 ? tc_f32_bits(want[k]) : 0);
+    }
+    const tc_kernel_table *kt = avx2_iq_table();
+    if (kt != NULL && kt->dequantize[t] != NULL) {
+        memset(got, 0xa5, (size_t)n * sizeof(float));
+        kt->dequantize[t](src, got, n);
+        int64_t k = first_diff(got, want, n);
+        ck_assert_msg(k < 0, "%s avx2_iq.c (%s): element %lld is %08x, ggml gives %08x",
+                      tc_dtype_get(t)->name, what, (long long)k, k >= 0 ? tc_f32_bits(got[k]) : 0,
                       k >= 0 ? tc_f32_bits(want[k]) : 0);
     }
 }
