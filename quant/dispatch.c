@@ -2,6 +2,7 @@
  * dispatch.c - run-time choice of kernels: one table per ISA, filled once (reference first, then
  * the ISA's overrides), chosen from CPUID or forced with TC_ISA=scalar|avx2|avx512|neon.
  */
+#include "avx2_iq.h"
 #include "kernels.h"
 #include "quant.h"
 
@@ -55,8 +56,10 @@ static void build_tables(void)
         tc_ref_register_legacy(k);
         tc_ref_register_k(k);
         tc_ref_register_iq(k);
-        if (i == TC_ISA_AVX2 || i == TC_ISA_AVX512)
+        if (i == TC_ISA_AVX2 || i == TC_ISA_AVX512) {
+            tc_avx2_register_iq(k);
             tc_avx2_register(k);
+        }
         if (i == TC_ISA_AVX512)
             tc_avx512_register(k);
         if (i == TC_ISA_NEON)
