@@ -201,6 +201,9 @@ static tc_graph *make_graph(uint64_t seed, int n_shapes)
     }
     int64_t empty[2] = {0, 32};
     add_random(g, "empty.weight", TC_DTYPE_F32, 2, empty, &seed);
+    add_random(g, "scalar", TC_DTYPE_F32, 0, empty, &seed); /* 0-d: n_dims 0 in the file */
+    int64_t ones[3] = {1, 1, 32};                           /* trailing ne of 1 are kept */
+    add_random(g, "ones.bias", TC_DTYPE_F16, 3, ones, &seed);
 
     set_kv(g, "general.architecture", (tc_value){.type = TC_V_STR, .s = {"llama", 5}});
     set_kv(g, "general.license", (tc_value){.type = TC_V_STR, .s = {"apache-2.0", 10}});
@@ -769,6 +772,15 @@ START_TEST(split_roundtrip_equals_unsplit)
     tc_graph_free(a);
     tc_graph_free(b);
     tc_graph_free(c);
+    /* parts swapped: split.no disagrees with the name */
+    char tmpname[600];
+    snprintf(tmpname, sizeof tmpname, "%s.tmp", wo.written[2]);
+    ck_assert_int_eq(rename(wo.written[2], tmpname), 0);
+    ck_assert_int_eq(rename(wo.written[1], wo.written[2]), 0);
+    ck_assert_int_eq(rename(tmpname, wo.written[1]), 0);
+    tc_err_clear(&e);
+    ck_assert_int_eq(tc_read(wo.written[0], &a, NULL, &e), TC_E_FORMAT);
+    ck_assert_msg(strstr(e.msg, "split.no is 2") && strstr(e.msg, "part 2"), "%s", e.msg);
     /* a missing part is named */
     ck_assert_int_eq(unlink(wo.written[1]), 0);
     tc_err_clear(&e);
