@@ -277,7 +277,8 @@ typedef struct gguf_tinfo {
     uint32_t type;
     uint64_t offset; /* relative to the data section */
     uint64_t nbytes;
-    uint64_t at; /* file offset of the info, for messages */
+    uint64_t at;   /* file offset of the info, for messages */
+    tc_tensor *tt; /* its tensor in the graph */
 } gguf_tinfo;
 
 /* What a file says about the split set it belongs to. */
@@ -513,12 +514,6 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
                             t->at, t->name);
             goto fail;
         }
-        for (uint64_t j = 0; j + 1 < n_ti; j++)
-            if (strcmp(ti[j].name, t->name) == 0) {
-                rc = tc_err_set(e, TC_E_FORMAT, "%s @%#" PRIx64 ": duplicate tensor name '%s'",
-                                r.path, t->at, t->name);
-                goto fail;
-            }
         uint64_t here = tc_cur_off(&r.c);
         if ((rc = gguf_u32(&r.c, &t->n_dims)) != TC_OK) {
             goto fail;
@@ -582,9 +577,16 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
                             r.path, t->at, t->name);
             goto fail;
         }
-        if ((rc = gguf_u64(&r.c, &t->offset)) != TC_OK) {
+        if ((rc = gguf_u64(&r.c, &t->offset)) != TC_OK)
             goto fail;
-        }
+        /* into the graph now (its name index catches duplicates in O(1)); the data source is
+         * set once the data section is known. Shapes outermost first. */
+        int64_t shape[GGUF_MAX_DIMS];
+        for (uint32_t d = 0; d < t->n_dims; d++)
+            shape[d] = t->ne[t->n_dims - 1 - d];
+        if ((rc = tc_graph_add_tensor(g, t->name, (int)t->type, (int)t->n_dims, shape, &t->tt,
+                                      e)) != TC_OK)
+            goto fail;
     }
 
     /* ---- data section: starts at the aligned end of the header ---- */
@@ -638,19 +640,10 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
         }
     }
 
-    /* ---- into the graph: shapes outermost first ---- */
-    for (uint64_t i = 0; i < n_tensors; i++) {
-        gguf_tinfo *t = &ti[i];
-        int64_t shape[GGUF_MAX_DIMS];
-        tc_tensor *tt;
-        for (uint32_t d = 0; d < t->n_dims; d++)
-            shape[d] = t->ne[t->n_dims - 1 - d];
-        if ((rc = tc_graph_add_tensor(g, t->name, (int)t->type, (int)t->n_dims, shape, &tt, e)) !=
-            TC_OK)
+    /* ---- map the data in place ---- */
+    for (uint64_t i = 0; i < n_tensors; i++)
+        if ((rc = tc_tensor_set_mapped(ti[i].tt, m, data_off + ti[i].offset, e)) != TC_OK)
             goto fail;
-        if ((rc = tc_tensor_set_mapped(tt, m, data_off + t->offset, e)) != TC_OK)
-            goto fail;
-    }
 
 fail:
     for (uint64_t i = 0; i < n_ti && ti; i++)
