@@ -24,6 +24,9 @@
 #define TC_AVX2 __attribute__((target("avx2,fma,f16c")))
 #define QK_K    256
 
+/* IQ1 delta by its sign bit (a lookup: the bit is random in real data) */
+static const float iq1_delta[2] = {TC_IQ1_DELTA, -TC_IQ1_DELTA};
+
 static inline uint16_t ld16(const uint8_t *p)
 {
     return (uint16_t)(p[0] | p[1] << 8);
@@ -155,7 +158,7 @@ TC_AVX2 static void tc_iq1_s_dequant_avx2(const void *src, float *y, int64_t n)
         for (int ib = 0; ib < 8; ib++) {
             const unsigned qh = ld16(b + 34 + 2 * ib);
             const __m256 dl = _mm256_set1_ps(d * (float)(2 * ((qh >> 12) & 7) + 1));
-            const __m256 delta = _mm256_set1_ps(qh & 0x8000 ? -TC_IQ1_DELTA : TC_IQ1_DELTA);
+            const __m256 delta = _mm256_set1_ps(iq1_delta[qh >> 15]);
             for (int l = 0; l < 4; l++, y += 8) {
                 const unsigned idx = b[2 + 4 * ib + l] | ((qh >> 3 * l) & 7) << 8;
                 put8_iq1(y, dl, tc_iq1s_grid[idx], delta);
@@ -183,7 +186,7 @@ TC_AVX2 static void tc_iq1_m_dequant_avx2(const void *src, float *y, int64_t n)
             for (int l = 0; l < 4; l++, y += 8) {
                 const unsigned nib = (l & 1 ? qh[l / 2] >> 4 : qh[l / 2]) & 0xf;
                 const unsigned idx = qs[l] | (nib & 7) << 8;
-                const __m256 delta = _mm256_set1_ps(nib & 8 ? -TC_IQ1_DELTA : TC_IQ1_DELTA);
+                const __m256 delta = _mm256_set1_ps(iq1_delta[nib >> 3]);
                 put8_iq1(y, dl[l / 2], tc_iq1s_grid[idx], delta);
             }
         }

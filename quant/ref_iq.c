@@ -22,6 +22,9 @@
 
 #define QK_K 256
 
+/* IQ1 delta by its sign bit (a lookup: the bit is random in real data) */
+static const float iq1_delta[2] = {TC_IQ1_DELTA, -TC_IQ1_DELTA};
+
 static inline uint16_t ld16(const uint8_t *p)
 {
     return (uint16_t)(p[0] | p[1] << 8);
@@ -32,22 +35,25 @@ static inline uint32_t ld32(const uint8_t *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* -v when `neg` is 1, v when 0: the sign bit flipped without a branch (random signs would
+ * mispredict), exactly what the negation does, NaN included. */
+static inline float flip(float v, unsigned neg)
+{
+    return tc_bits_f32(tc_f32_bits(v) ^ (uint32_t)neg << 31);
+}
+
 /* 8 elements: y[j] = ±(db * grid byte j), negated where bit j of `signs` is set. */
 static inline void put8(float *y, float db, uint64_t grid, unsigned signs)
 {
-    for (int j = 0; j < 8; j++) {
-        float v = db * (float)(uint8_t)(grid >> (8 * j));
-        y[j] = (signs >> j) & 1 ? -v : v;
-    }
+    for (int j = 0; j < 8; j++)
+        y[j] = flip(db * (float)(uint8_t)(grid >> (8 * j)), (signs >> j) & 1);
 }
 
 /* 4 elements of a 3-bit grid entry, sign bits taken from `signs` starting at bit `first`. */
 static inline void put4(float *y, float db, uint32_t grid, unsigned signs, int first)
 {
-    for (int j = 0; j < 4; j++) {
-        float v = db * (float)(uint8_t)(grid >> (8 * j));
-        y[j] = (signs >> (first + j)) & 1 ? -v : v;
-    }
+    for (int j = 0; j < 4; j++)
+        y[j] = flip(db * (float)(uint8_t)(grid >> (8 * j)), (signs >> (first + j)) & 1);
 }
 
 /* 8 elements of the 1-bit grid: y[j] = dl * (g_j + delta), g_j in {-1, 0, 1}. */
@@ -164,7 +170,7 @@ static void tc_iq1_s_dequant_ref(const void *src, float *y, int64_t n)
         for (int ib = 0; ib < 8; ib++) {
             const unsigned qh = ld16(b + 34 + 2 * ib);
             const float dl = d * (float)(2 * ((qh >> 12) & 7) + 1);
-            const float delta = qh & 0x8000 ? -TC_IQ1_DELTA : TC_IQ1_DELTA;
+            const float delta = iq1_delta[qh >> 15];
             for (int l = 0; l < 4; l++, y += 8) {
                 const unsigned idx = b[2 + 4 * ib + l] | ((qh >> 3 * l) & 7) << 8;
                 put8_iq1(y, dl, tc_iq1s_grid[idx], delta);
@@ -194,7 +200,7 @@ static void tc_iq1_m_dequant_ref(const void *src, float *y, int64_t n)
             for (int l = 0; l < 4; l++, y += 8) {
                 const unsigned nib = (l & 1 ? qh[l / 2] >> 4 : qh[l / 2]) & 0xf;
                 const unsigned idx = qs[l] | (nib & 7) << 8;
-                const float delta = nib & 8 ? -TC_IQ1_DELTA : TC_IQ1_DELTA;
+                const float delta = iq1_delta[nib >> 3];
                 put8_iq1(y, dl[l / 2], tc_iq1s_grid[idx], delta);
             }
         }
