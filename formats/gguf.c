@@ -1166,20 +1166,22 @@ static tc_status gguf_write(const tc_graph *g, const char *path, tc_write_opts *
         if (rc == TC_OK)
             rc = tc_out_finish(pt->out, e);
     }
-    /* ---- all complete: rename them into place ---- */
-    size_t committed = 0;
+    /* ---- all complete: record the names, then rename them into place ---- */
+    size_t recorded = 0, committed = 0;
+    for (size_t pi = 0; pi < np && rc == TC_OK; pi++)
+        if ((rc = tc_opts_add_written(opt, parts[pi].path, e)) == TC_OK && opt)
+            recorded++;
     for (size_t pi = 0; pi < np && rc == TC_OK; pi++) {
         rc = tc_out_commit(parts[pi].out, e);
         parts[pi].out = NULL;
         if (rc == TC_OK)
             committed++;
     }
-    if (rc != TC_OK) {
+    if (rc != TC_OK) { /* none of the set is left, and none is reported */
         for (size_t pi = 0; pi < committed; pi++)
             unlink(parts[pi].path);
-    } else {
-        for (size_t pi = 0; pi < np && rc == TC_OK; pi++)
-            rc = tc_opts_add_written(opt, parts[pi].path, e);
+        for (; recorded > 0; recorded--)
+            tc_free(opt->written[--opt->n_written]);
     }
 
 done:
