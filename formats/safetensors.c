@@ -854,6 +854,10 @@ static tc_status st_parse_map(tc_map *m, tc_graph *g, json_t *weight_map, const 
         rc = tc_err_set(e, TC_E_FORMAT, "%s @0x8: header is not a JSON object", file);
         goto done;
     }
+    if (data[8] != '{') { /* as the Rust crate: no leading whitespace */
+        rc = tc_err_set(e, TC_E_FORMAT, "%s @0x8: header must start with '{'", file);
+        goto done;
+    }
     size_t n_all = json_object_size(root);
     ents = tc_calloc(n_all ? n_all : 1, sizeof *ents);
     if (ents == NULL) {

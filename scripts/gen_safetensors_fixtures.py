@@ -175,6 +175,9 @@ def bad_cases():
          "runs past the end"),
         ("not_json", raw_header('{"a": {"dtype": "F32",,}}    '), "not valid JSON"),
         ("not_object", raw_header("[1, 2, 3]      "), "not a JSON object"),
+        ("header_leading_space", raw_header(
+            ' {"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}       ', F32_4),
+         "header must start with '{'"),
         ("duplicate_name", raw_header(
             '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},'
             '"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}', F32_4 + F32_4),
