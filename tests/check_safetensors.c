@@ -847,6 +847,65 @@ START_TEST(file_size_limit)
 }
 END_TEST
 
+static void count_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    uint64_t *p = ctx;
+    ck_assert_uint_ge(done, p[0]); /* never goes back */
+    ck_assert_uint_le(done, total);
+    p[0] = done;
+    p[1] = total;
+    p[2]++;
+}
+
+/* Progress covers the payload across shards; more shards than the temporary-file registry
+ * holds (256) are all removed when the last fails; a directory with one non-standard index. */
+START_TEST(many_shards_and_progress)
+{
+    make_tmpdir();
+    tc_graph *g = make_graph(300, 64);
+    tc_err e = {0};
+    char out[512];
+    snprintf(out, sizeof out, "%s/m.safetensors", tmpdir);
+    tc_write_opts wo;
+    memset(&wo, 0, sizeof wo);
+    uint64_t pr[3] = {0, 0, 0};
+    wo.progress.fn = count_progress;
+    wo.progress.ctx = pr;
+    wo.max_shard_bytes = 1000; /* 3 tensors of 256 bytes per shard */
+    ck_assert_msg(tc_write(g, out, "safetensors", &wo, &e) == TC_OK, "%s", e.msg);
+    ck_assert_uint_eq(wo.n_written, 101);
+    ck_assert_uint_eq(pr[0], 300 * 256);
+    ck_assert_uint_eq(pr[1], 300 * 256);
+    ck_assert_uint_ge(pr[2], 300);
+    tc_graph *b;
+    ck_assert_int_eq(tc_read(wo.written[0], &b, NULL, &e), TC_OK);
+    assert_same_tensors(g, b);
+    tc_graph_free(b);
+    /* rename the index: a directory with a single *.safetensors.index.json uses it */
+    char idx[600];
+    snprintf(idx, sizeof idx, "%s/other.safetensors.index.json", tmpdir);
+    ck_assert_int_eq(rename(wo.written[0], idx), 0);
+    ck_assert_int_eq(tc_read(tmpdir, &b, NULL, &e), TC_OK);
+    assert_same_tensors(g, b);
+    tc_graph_free(b);
+    free_written(&wo);
+    rm_rf(tmpdir);
+
+    make_tmpdir();
+    snprintf(out, sizeof out, "%s/m.safetensors", tmpdir);
+    int64_t big = 1 << 21;
+    tc_tensor *t;
+    ck_assert_int_eq(tc_graph_add_tensor(g, "last", TC_DTYPE_F32, 1, &big, &t, &e), TC_OK);
+    ck_assert_int_eq(tc_tensor_set_lazy(t, failing_read, NULL, NULL, &e), TC_OK);
+    ck_assert_int_eq(write_st(g, out, 300, &wo, &e), TC_E_FORMAT); /* 301 shards */
+    ck_assert_ptr_nonnull(strstr(e.msg, "injected"));
+    ck_assert_int_eq(dir_entries(tmpdir), 0);
+    free_written(&wo);
+    tc_graph_free(g);
+    rm_rf(tmpdir);
+}
+END_TEST
+
 Suite *safetensors_suite(void)
 {
     Suite *s = suite_create("safetensors");
@@ -862,6 +921,7 @@ Suite *safetensors_suite(void)
     tcase_add_test(tc, sharded_roundtrip);
     tcase_add_test(tc, failures_leave_nothing);
     tcase_add_test(tc, file_size_limit);
+    tcase_add_test(tc, many_shards_and_progress);
     suite_add_tcase(s, tc);
     return s;
 }
