@@ -723,6 +723,10 @@ static tc_status st_read_metadata(tc_graph *g, json_t *meta, const char *file, t
     json_t *val;
     json_object_foreach(meta, key, val)
     {
+        if (key[0] == 0 || strlen(key) > 65535)
+            return tc_err_set(e, TC_E_FORMAT,
+                              "%s @0x8: __metadata__ key of %zu bytes (must be 1..65535)", file,
+                              strlen(key));
         if (!json_is_string(val))
             return tc_err_set(e, TC_E_FORMAT,
                               "%s @0x8: __metadata__ '%s' is not a string (__metadata__ must map "
@@ -1006,7 +1010,7 @@ static tc_status st_parse_map(tc_map *m, tc_graph *g, json_t *weight_map, const 
                         file, data_off + at, data_size - at);
         goto done;
     }
-    if (meta) {
+    if (meta && !json_is_null(meta)) { /* null: no metadata, as serde reads an Option */
         rc = st_read_metadata(g, meta, file, e);
         if (rc != TC_OK)
             goto done;

@@ -269,6 +269,9 @@ def gen(root):
     tm = typed_meta_file()
     write(os.path.join(base, "good", "typed_meta.safetensors"), tm)
     write(os.path.join(fuzz, "typed_meta"), tm)
+    nm = raw_header('{"__metadata__":null,"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}',
+                    b"x")
+    write(os.path.join(base, "good", "null_metadata.safetensors"), nm)
     for case, content, sub in bad_cases():
         if isinstance(content, dict):
             for name, b in content.items():

@@ -349,6 +349,14 @@ START_TEST(read_map_and_probe)
     fixture(dir, sizeof dir, "bad/index_path_escape/model.safetensors.index.json");
     ck_assert_int_eq(tc_format_safetensors.probe((const uint8_t *)"{\n  \"metadata\"", 14, dir),
                      100);
+    /* "__metadata__": null is no metadata (serde reads it as None) */
+    char nm[1024];
+    fixture(nm, sizeof nm, "good/null_metadata.safetensors");
+    tc_graph *c;
+    ck_assert_msg(tc_read(nm, &c, NULL, &e) == TC_OK, "%s", e.msg);
+    ck_assert_uint_eq(tc_graph_n_tensors(c), 1);
+    ck_assert_uint_eq(tc_graph_n_kv(c), 0);
+    tc_graph_free(c);
     const tc_format *f;
     ck_assert_int_eq(tc_format_detect(path, &f, &e), TC_OK);
     ck_assert_str_eq(f->name, "safetensors");
