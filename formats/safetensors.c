@@ -429,8 +429,11 @@ static tc_status vp_string(st_vp *vp, tc_str *out)
     if (vp->p >= vp->end || *vp->p != '"')
         return vp_fail(vp, "expected a string");
     vp->p++;
-    /* decoded text is never longer than the escaped text */
-    size_t cap = (size_t)(vp->end - vp->p) + 1;
+    /* the escaped text up to the closing quote bounds the decoded length */
+    const char *q = vp->p;
+    while (q < vp->end && *q != '"')
+        q += (*q == '\\' && q + 1 < vp->end) ? 2 : 1;
+    size_t cap = (size_t)(q - vp->p) + 1;
     char *d = tc_malloc(cap);
     if (d == NULL)
         return tc_err_set(vp->e, TC_E_NOMEM, "out of memory");

@@ -569,6 +569,21 @@ START_TEST(roundtrip_typed_metadata)
     SETV("k.arr.arr.str", .type = TC_V_ARR, .arr = {TC_V_ARR, 2, inner});
     tc_value deep[1] = {{.type = TC_V_ARR, .arr = {TC_V_ARR, 2, inner}}};
     SETV("k.arr.arr.arr.str", .type = TC_V_ARR, .arr = {TC_V_ARR, 1, deep});
+    /* tokenizer-sized arrays (150k entries) */
+    enum { NTOK = 150000 };
+    tc_str *toks = malloc(NTOK * sizeof *toks);
+    char *tokbuf = malloc(NTOK * 16);
+    float *scores = malloc(NTOK * sizeof *scores);
+    for (int i = 0; i < NTOK; i++) {
+        int n = snprintf(tokbuf + 16 * i, 16, i % 7 ? "tok%d" : "\"\\\n%d", i);
+        toks[i] = (tc_str){tokbuf + 16 * i, (uint64_t)n};
+        scores[i] = -(float)i / 3.0f;
+    }
+    SETV("tokenizer.ggml.tokens", .type = TC_V_ARR, .arr = {TC_V_STR, NTOK, toks});
+    SETV("tokenizer.ggml.scores", .type = TC_V_ARR, .arr = {TC_V_F32, NTOK, scores});
+    free(toks);
+    free(tokbuf);
+    free(scores);
     ck_assert_int_eq(tc_graph_set_license(g, "apache-2.0", "Apache 2.0", "https://x/y", "test", &e),
                      TC_OK);
     /* not carried: bookkeeping of GGUF split sets and alignment */
