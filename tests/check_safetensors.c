@@ -794,6 +794,23 @@ START_TEST(failures_leave_nothing)
     ck_assert_int_eq(dir_entries(tmpdir), 0);
     tc_graph_free(q);
 
+    /* names and strings JSON cannot hold (not UTF-8): refused, naming the tensor or key */
+    q = make_graph(1, 4);
+    ck_assert_int_eq(tc_graph_add_tensor(q, "w\xff", TC_DTYPE_F32, 1, qs + 1, &t, &e), TC_OK);
+    ck_assert_int_eq(tc_tensor_set_owned(t, tc_calloc(32, 4), 128, &e), TC_OK);
+    tc_err_clear(&e);
+    ck_assert_int_eq(write_st(q, out, 0, &wo, &e), TC_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(e.msg, "w\xff"));
+    tc_graph_remove_tensor(q, t);
+    tc_str badstr = {"\xc3(", 2};
+    tc_value bv = {.type = TC_V_ARR, .arr = {TC_V_STR, 1, &badstr}};
+    ck_assert_int_eq(tc_graph_set(q, "tokenizer.bad", &bv, &e), TC_OK);
+    tc_err_clear(&e);
+    ck_assert_int_eq(write_st(q, out, 0, &wo, &e), TC_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(e.msg, "tokenizer.bad"));
+    ck_assert_int_eq(dir_entries(tmpdir), 0);
+    tc_graph_free(q);
+
     /* a lazy tensor failing after its first chunk; alone and as the last of several shards */
     for (int sharded = 0; sharded < 2; sharded++) {
         tc_graph *g = make_graph(3, 1000);
