@@ -165,7 +165,8 @@ F32_4 = np.arange(4, dtype="<f4").tobytes()
 
 
 def bad_cases():
-    """(case, bytes or {file: bytes} for a directory, expected message substring)."""
+    """(case, bytes or {file: bytes} for a directory, expected message substring).
+    The .expect file: line 1 the status name (tc_status_name), line 2 the substring."""
     e4 = ("a", "F32", [4], F32_4)
     ok = pack([e4])
     cases = [
@@ -281,7 +282,9 @@ def gen(root):
         else:
             write(os.path.join(base, "bad", case + ".safetensors"), content)
             write(os.path.join(fuzz, case), content)
-        write(os.path.join(base, "bad", case + ".expect"), ("3\n" + sub + "\n").encode())
+        status = ("limit exceeded" if case in ("header_over_cap", "nine_dims") else
+                  "unsupported" if case.startswith("bad_dtype") else "format error")
+        write(os.path.join(base, "bad", case + ".expect"), (status + "\n" + sub + "\n").encode())
 
 
 # ---- the checker ----

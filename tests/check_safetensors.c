@@ -391,12 +391,14 @@ START_TEST(malformed_inputs)
         want[en] = 0;
         char *sub = strchr(want, '\n') + 1;
         *strchr(sub, '\n') = 0;
+        sub[-1] = 0; /* line 1: the status name */
         tc_err e = {0};
         tc_graph *g;
         tc_status rc = tc_read(in, &g, NULL, &e);
         ck_assert_msg(rc == TC_E_FORMAT || rc == TC_E_LIMIT || rc == TC_E_UNSUPPORTED,
                       "%s: status %d (%s)", stem, rc, e.msg);
         ck_assert_msg(strstr(e.msg, sub) != NULL, "%s: '%s' lacks '%s'", stem, e.msg, sub);
+        ck_assert_str_eq(tc_status_name(rc), want);
         ck_assert_msg(strstr(e.msg, "fixtures/safetensors/bad/") != NULL, "%s: no file in '%s'",
                       stem, e.msg);
         free(want);
