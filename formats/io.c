@@ -348,6 +348,8 @@ tc_status tc_out_finish(tc_out *o, tc_err *e)
     }
     o->fd = -1;
     o->finished = 1;
+    tc_free(o->buf); /* a finished output waiting for its rename holds no buffer */
+    o->buf = NULL;
     return TC_OK;
 }
 

@@ -429,8 +429,11 @@ static tc_status vp_string(st_vp *vp, tc_str *out)
     if (vp->p >= vp->end || *vp->p != '"')
         return vp_fail(vp, "expected a string");
     vp->p++;
-    /* decoded text is never longer than the escaped text */
-    size_t cap = (size_t)(vp->end - vp->p) + 1;
+    /* the escaped text up to the closing quote bounds the decoded length */
+    const char *q = vp->p;
+    while (q < vp->end && *q != '"')
+        q += (*q == '\\' && q + 1 < vp->end) ? 2 : 1;
+    size_t cap = (size_t)(q - vp->p) + 1;
     char *d = tc_malloc(cap);
     if (d == NULL)
         return tc_err_set(vp->e, TC_E_NOMEM, "out of memory");
@@ -723,6 +726,10 @@ static tc_status st_read_metadata(tc_graph *g, json_t *meta, const char *file, t
     json_t *val;
     json_object_foreach(meta, key, val)
     {
+        if (key[0] == 0 || strlen(key) > 65535)
+            return tc_err_set(e, TC_E_FORMAT,
+                              "%s @0x8: __metadata__ key of %zu bytes (must be 1..65535)", file,
+                              strlen(key));
         if (!json_is_string(val))
             return tc_err_set(e, TC_E_FORMAT,
                               "%s @0x8: __metadata__ '%s' is not a string (__metadata__ must map "
@@ -852,6 +859,10 @@ static tc_status st_parse_map(tc_map *m, tc_graph *g, json_t *weight_map, const 
     st_ent *ents = NULL;
     if (!json_is_object(root)) {
         rc = tc_err_set(e, TC_E_FORMAT, "%s @0x8: header is not a JSON object", file);
+        goto done;
+    }
+    if (data[8] != '{') { /* as the Rust crate: no leading whitespace */
+        rc = tc_err_set(e, TC_E_FORMAT, "%s @0x8: header must start with '{'", file);
         goto done;
     }
     size_t n_all = json_object_size(root);
@@ -1002,7 +1013,7 @@ static tc_status st_parse_map(tc_map *m, tc_graph *g, json_t *weight_map, const 
                         file, data_off + at, data_size - at);
         goto done;
     }
-    if (meta) {
+    if (meta && !json_is_null(meta)) { /* null: no metadata, as serde reads an Option */
         rc = st_read_metadata(g, meta, file, e);
         if (rc != TC_OK)
             goto done;

@@ -349,6 +349,14 @@ START_TEST(read_map_and_probe)
     fixture(dir, sizeof dir, "bad/index_path_escape/model.safetensors.index.json");
     ck_assert_int_eq(tc_format_safetensors.probe((const uint8_t *)"{\n  \"metadata\"", 14, dir),
                      100);
+    /* "__metadata__": null is no metadata (serde reads it as None) */
+    char nm[1024];
+    fixture(nm, sizeof nm, "good/null_metadata.safetensors");
+    tc_graph *c;
+    ck_assert_msg(tc_read(nm, &c, NULL, &e) == TC_OK, "%s", e.msg);
+    ck_assert_uint_eq(tc_graph_n_tensors(c), 1);
+    ck_assert_uint_eq(tc_graph_n_kv(c), 0);
+    tc_graph_free(c);
     const tc_format *f;
     ck_assert_int_eq(tc_format_detect(path, &f, &e), TC_OK);
     ck_assert_str_eq(f->name, "safetensors");
@@ -383,12 +391,14 @@ START_TEST(malformed_inputs)
         want[en] = 0;
         char *sub = strchr(want, '\n') + 1;
         *strchr(sub, '\n') = 0;
+        sub[-1] = 0; /* line 1: the status name */
         tc_err e = {0};
         tc_graph *g;
         tc_status rc = tc_read(in, &g, NULL, &e);
         ck_assert_msg(rc == TC_E_FORMAT || rc == TC_E_LIMIT || rc == TC_E_UNSUPPORTED,
                       "%s: status %d (%s)", stem, rc, e.msg);
         ck_assert_msg(strstr(e.msg, sub) != NULL, "%s: '%s' lacks '%s'", stem, e.msg, sub);
+        ck_assert_str_eq(tc_status_name(rc), want);
         ck_assert_msg(strstr(e.msg, "fixtures/safetensors/bad/") != NULL, "%s: no file in '%s'",
                       stem, e.msg);
         free(want);
@@ -561,6 +571,21 @@ START_TEST(roundtrip_typed_metadata)
     SETV("k.arr.arr.str", .type = TC_V_ARR, .arr = {TC_V_ARR, 2, inner});
     tc_value deep[1] = {{.type = TC_V_ARR, .arr = {TC_V_ARR, 2, inner}}};
     SETV("k.arr.arr.arr.str", .type = TC_V_ARR, .arr = {TC_V_ARR, 1, deep});
+    /* tokenizer-sized arrays (150k entries) */
+    enum { NTOK = 150000 };
+    tc_str *toks = malloc(NTOK * sizeof *toks);
+    char *tokbuf = malloc(NTOK * 16);
+    float *scores = malloc(NTOK * sizeof *scores);
+    for (int i = 0; i < NTOK; i++) {
+        int n = snprintf(tokbuf + 16 * i, 16, i % 7 ? "tok%d" : "\"\\\n%d", i);
+        toks[i] = (tc_str){tokbuf + 16 * i, (uint64_t)n};
+        scores[i] = -(float)i / 3.0f;
+    }
+    SETV("tokenizer.ggml.tokens", .type = TC_V_ARR, .arr = {TC_V_STR, NTOK, toks});
+    SETV("tokenizer.ggml.scores", .type = TC_V_ARR, .arr = {TC_V_F32, NTOK, scores});
+    free(toks);
+    free(tokbuf);
+    free(scores);
     ck_assert_int_eq(tc_graph_set_license(g, "apache-2.0", "Apache 2.0", "https://x/y", "test", &e),
                      TC_OK);
     /* not carried: bookkeeping of GGUF split sets and alignment */
@@ -771,6 +796,23 @@ START_TEST(failures_leave_nothing)
     ck_assert_int_eq(dir_entries(tmpdir), 0);
     tc_graph_free(q);
 
+    /* names and strings JSON cannot hold (not UTF-8): refused, naming the tensor or key */
+    q = make_graph(1, 4);
+    ck_assert_int_eq(tc_graph_add_tensor(q, "w\xff", TC_DTYPE_F32, 1, qs + 1, &t, &e), TC_OK);
+    ck_assert_int_eq(tc_tensor_set_owned(t, tc_calloc(32, 4), 128, &e), TC_OK);
+    tc_err_clear(&e);
+    ck_assert_int_eq(write_st(q, out, 0, &wo, &e), TC_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(e.msg, "w\xff"));
+    tc_graph_remove_tensor(q, t);
+    tc_str badstr = {"\xc3(", 2};
+    tc_value bv = {.type = TC_V_ARR, .arr = {TC_V_STR, 1, &badstr}};
+    ck_assert_int_eq(tc_graph_set(q, "tokenizer.bad", &bv, &e), TC_OK);
+    tc_err_clear(&e);
+    ck_assert_int_eq(write_st(q, out, 0, &wo, &e), TC_E_UNSUPPORTED);
+    ck_assert_ptr_nonnull(strstr(e.msg, "tokenizer.bad"));
+    ck_assert_int_eq(dir_entries(tmpdir), 0);
+    tc_graph_free(q);
+
     /* a lazy tensor failing after its first chunk; alone and as the last of several shards */
     for (int sharded = 0; sharded < 2; sharded++) {
         tc_graph *g = make_graph(3, 1000);
@@ -847,6 +889,65 @@ START_TEST(file_size_limit)
 }
 END_TEST
 
+static void count_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    uint64_t *p = ctx;
+    ck_assert_uint_ge(done, p[0]); /* never goes back */
+    ck_assert_uint_le(done, total);
+    p[0] = done;
+    p[1] = total;
+    p[2]++;
+}
+
+/* Progress covers the payload across shards; more shards than the temporary-file registry
+ * holds (256) are all removed when the last fails; a directory with one non-standard index. */
+START_TEST(many_shards_and_progress)
+{
+    make_tmpdir();
+    tc_graph *g = make_graph(300, 64);
+    tc_err e = {0};
+    char out[512];
+    snprintf(out, sizeof out, "%s/m.safetensors", tmpdir);
+    tc_write_opts wo;
+    memset(&wo, 0, sizeof wo);
+    uint64_t pr[3] = {0, 0, 0};
+    wo.progress.fn = count_progress;
+    wo.progress.ctx = pr;
+    wo.max_shard_bytes = 1000; /* 3 tensors of 256 bytes per shard */
+    ck_assert_msg(tc_write(g, out, "safetensors", &wo, &e) == TC_OK, "%s", e.msg);
+    ck_assert_uint_eq(wo.n_written, 101);
+    ck_assert_uint_eq(pr[0], 300 * 256);
+    ck_assert_uint_eq(pr[1], 300 * 256);
+    ck_assert_uint_ge(pr[2], 300);
+    tc_graph *b;
+    ck_assert_int_eq(tc_read(wo.written[0], &b, NULL, &e), TC_OK);
+    assert_same_tensors(g, b);
+    tc_graph_free(b);
+    /* rename the index: a directory with a single *.safetensors.index.json uses it */
+    char idx[600];
+    snprintf(idx, sizeof idx, "%s/other.safetensors.index.json", tmpdir);
+    ck_assert_int_eq(rename(wo.written[0], idx), 0);
+    ck_assert_int_eq(tc_read(tmpdir, &b, NULL, &e), TC_OK);
+    assert_same_tensors(g, b);
+    tc_graph_free(b);
+    free_written(&wo);
+    rm_rf(tmpdir);
+
+    make_tmpdir();
+    snprintf(out, sizeof out, "%s/m.safetensors", tmpdir);
+    int64_t big = 1 << 21;
+    tc_tensor *t;
+    ck_assert_int_eq(tc_graph_add_tensor(g, "last", TC_DTYPE_F32, 1, &big, &t, &e), TC_OK);
+    ck_assert_int_eq(tc_tensor_set_lazy(t, failing_read, NULL, NULL, &e), TC_OK);
+    ck_assert_int_eq(write_st(g, out, 300, &wo, &e), TC_E_FORMAT); /* 301 shards */
+    ck_assert_ptr_nonnull(strstr(e.msg, "injected"));
+    ck_assert_int_eq(dir_entries(tmpdir), 0);
+    free_written(&wo);
+    tc_graph_free(g);
+    rm_rf(tmpdir);
+}
+END_TEST
+
 Suite *safetensors_suite(void)
 {
     Suite *s = suite_create("safetensors");
@@ -862,6 +963,7 @@ Suite *safetensors_suite(void)
     tcase_add_test(tc, sharded_roundtrip);
     tcase_add_test(tc, failures_leave_nothing);
     tcase_add_test(tc, file_size_limit);
+    tcase_add_test(tc, many_shards_and_progress);
     suite_add_tcase(s, tc);
     return s;
 }
