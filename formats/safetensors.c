@@ -429,8 +429,11 @@ static tc_status vp_string(st_vp *vp, tc_str *out)
     if (vp->p >= vp->end || *vp->p != '"')
         return vp_fail(vp, "expected a string");
     vp->p++;
-    /* decoded text is never longer than the escaped text */
-    size_t cap = (size_t)(vp->end - vp->p) + 1;
+    /* the escaped text up to the closing quote bounds the decoded length */
+    const char *q = vp->p;
+    while (q < vp->end && *q != '"')
+        q += (*q == '\\' && q + 1 < vp->end) ? 2 : 1;
+    size_t cap = (size_t)(q - vp->p) + 1;
     char *d = tc_malloc(cap);
     if (d == NULL)
         return tc_err_set(vp->e, TC_E_NOMEM, "out of memory");
@@ -723,6 +726,10 @@ static tc_status st_read_metadata(tc_graph *g, json_t *meta, const char *file, t
     json_t *val;
     json_object_foreach(meta, key, val)
     {
+        if (key[0] == 0 || strlen(key) > 65535)
+            return tc_err_set(e, TC_E_FORMAT,
+                              "%s @0x8: __metadata__ key of %zu bytes (must be 1..65535)", file,
+                              strlen(key));
         if (!json_is_string(val))
             return tc_err_set(e, TC_E_FORMAT,
                               "%s @0x8: __metadata__ '%s' is not a string (__metadata__ must map "
@@ -833,7 +840,9 @@ static tc_status st_parse_map(tc_map *m, tc_graph *g, json_t *weight_map, const 
                           " runs past the end of the file (%" PRIu64 " bytes)",
                           file, hlen, size);
     json_error_t je;
-    json_t *root = json_loadb((const char *)data + 8, (size_t)hlen, JSON_REJECT_DUPLICATES, &je);
+    /* \u0000 is allowed in values (serde_json accepts it); jansson refuses it in keys */
+    json_t *root = json_loadb((const char *)data + 8, (size_t)hlen,
+                              JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
     if (root == NULL) {
         uint64_t pos = 8 + (uint64_t)(je.position > 0 ? je.position : 0);
         if (strstr(je.text, "duplicate"))
@@ -850,6 +859,10 @@ static tc_status st_parse_map(tc_map *m, tc_graph *g, json_t *weight_map, const 
     st_ent *ents = NULL;
     if (!json_is_object(root)) {
         rc = tc_err_set(e, TC_E_FORMAT, "%s @0x8: header is not a JSON object", file);
+        goto done;
+    }
+    if (data[8] != '{') { /* as the Rust crate: no leading whitespace */
+        rc = tc_err_set(e, TC_E_FORMAT, "%s @0x8: header must start with '{'", file);
         goto done;
     }
     size_t n_all = json_object_size(root);
@@ -896,7 +909,7 @@ static tc_status st_parse_map(tc_map *m, tc_graph *g, json_t *weight_map, const 
             goto done;
         }
         t->dtype = st_dtype_from_name(json_string_value(jd));
-        if (t->dtype < 0) {
+        if (t->dtype < 0 || strlen(json_string_value(jd)) != json_string_length(jd)) {
             rc = tc_err_set(e, TC_E_UNSUPPORTED,
                             "%s @0x8: tensor '%s': dtype '%s' is not supported (tensorcast reads "
                             "F64 F32 F16 BF16 F8_E4M3 F8_E5M2 I64 I32 I16 I8 U64 U32 U16 U8 BOOL)",
@@ -1000,7 +1013,7 @@ static tc_status st_parse_map(tc_map *m, tc_graph *g, json_t *weight_map, const 
                         file, data_off + at, data_size - at);
         goto done;
     }
-    if (meta) {
+    if (meta && !json_is_null(meta)) { /* null: no metadata, as serde reads an Option */
         rc = st_read_metadata(g, meta, file, e);
         if (rc != TC_OK)
             goto done;
@@ -1441,6 +1454,13 @@ fail:
     return rc;
 }
 
+/* Forget the written files recorded after the first n0 (they were removed again). */
+static void st_unrecord(tc_write_opts *opt, size_t n0)
+{
+    while (opt && opt->n_written > n0)
+        tc_free(opt->written[--opt->n_written]);
+}
+
 static tc_status safetensors_write(const tc_graph *g, const char *path, tc_write_opts *opt,
                                    tc_err *e)
 {
@@ -1492,11 +1512,17 @@ static tc_status safetensors_write(const tc_graph *g, const char *path, tc_write
     uint64_t done = 0;
     if (n_shards <= 1) {
         tc_out *o;
+        size_t n0 = opt ? opt->n_written : 0;
         rc = st_write_one(g, path, 0, nt, meta, opt, &done, total, &o, e);
-        if (rc == TC_OK)
-            rc = tc_out_commit(o, e);
-        if (rc == TC_OK)
+        if (rc == TC_OK) { /* record first: nothing can fail once the file is in place */
             rc = tc_opts_add_written(opt, path, e);
+            if (rc == TC_OK)
+                rc = tc_out_commit(o, e);
+            else
+                tc_out_abort(o);
+            if (rc != TC_OK)
+                st_unrecord(opt, n0);
+        }
         json_decref(meta);
         tc_free(first);
         return rc;
@@ -1510,7 +1536,7 @@ static tc_status safetensors_write(const tc_graph *g, const char *path, tc_write
     char **names = tc_calloc(n_outs, sizeof *names);
     json_t *index = json_object(), *wm = json_object(), *im = json_object();
     char *itext = NULL;
-    size_t renamed = 0;
+    size_t renamed = 0, n0 = opt ? opt->n_written : 0;
     if (outs == NULL || names == NULL || index == NULL || wm == NULL || im == NULL) {
         rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
         goto sfail;
@@ -1554,6 +1580,12 @@ static tc_status safetensors_write(const tc_graph *g, const char *path, tc_write
         rc = tc_out_finish(outs[n_shards], e);
     if (rc != TC_OK)
         goto sfail;
+    /* record the names first: nothing can fail once files are in place but a rename */
+    rc = tc_opts_add_written(opt, names[n_shards], e);
+    for (size_t s = 0; s < n_shards && rc == TC_OK; s++)
+        rc = tc_opts_add_written(opt, names[s], e);
+    if (rc != TC_OK)
+        goto sfail;
     /* all complete: rename into place (the index last, so a reader never sees it early) */
     for (size_t s = 0; s < n_outs; s++) {
         tc_out *o = outs[s];
@@ -1563,11 +1595,9 @@ static tc_status safetensors_write(const tc_graph *g, const char *path, tc_write
             goto sfail;
         renamed = s + 1;
     }
-    rc = tc_opts_add_written(opt, names[n_shards], e);
-    for (size_t s = 0; s < n_shards && rc == TC_OK; s++)
-        rc = tc_opts_add_written(opt, names[s], e);
     goto sdone;
 sfail:
+    st_unrecord(opt, n0);
     for (size_t s = 0; outs && s < n_outs; s++)
         tc_out_abort(outs[s]);
     for (size_t s = 0; s < renamed; s++)

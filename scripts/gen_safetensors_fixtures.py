@@ -165,7 +165,8 @@ F32_4 = np.arange(4, dtype="<f4").tobytes()
 
 
 def bad_cases():
-    """(case, bytes or {file: bytes} for a directory, expected message substring)."""
+    """(case, bytes or {file: bytes} for a directory, expected message substring).
+    The .expect file: line 1 the status name (tc_status_name), line 2 the substring."""
     e4 = ("a", "F32", [4], F32_4)
     ok = pack([e4])
     cases = [
@@ -175,6 +176,9 @@ def bad_cases():
          "runs past the end"),
         ("not_json", raw_header('{"a": {"dtype": "F32",,}}    '), "not valid JSON"),
         ("not_object", raw_header("[1, 2, 3]      "), "not a JSON object"),
+        ("header_leading_space", raw_header(
+            ' {"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}       ', F32_4),
+         "header must start with '{'"),
         ("duplicate_name", raw_header(
             '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},'
             '"a":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}', F32_4 + F32_4),
@@ -266,6 +270,9 @@ def gen(root):
     tm = typed_meta_file()
     write(os.path.join(base, "good", "typed_meta.safetensors"), tm)
     write(os.path.join(fuzz, "typed_meta"), tm)
+    nm = raw_header('{"__metadata__":null,"a":{"dtype":"U8","shape":[1],"data_offsets":[0,1]}}',
+                    b"x")
+    write(os.path.join(base, "good", "null_metadata.safetensors"), nm)
     for case, content, sub in bad_cases():
         if isinstance(content, dict):
             for name, b in content.items():
@@ -275,7 +282,9 @@ def gen(root):
         else:
             write(os.path.join(base, "bad", case + ".safetensors"), content)
             write(os.path.join(fuzz, case), content)
-        write(os.path.join(base, "bad", case + ".expect"), ("3\n" + sub + "\n").encode())
+        status = ("limit exceeded" if case in ("header_over_cap", "nine_dims") else
+                  "unsupported" if case.startswith("bad_dtype") else "format error")
+        write(os.path.join(base, "bad", case + ".expect"), (status + "\n" + sub + "\n").encode())
 
 
 # ---- the checker ----

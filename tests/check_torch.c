@@ -1,0 +1,445 @@
+/* check_torch.c - PyTorch checkpoints against real PyTorch: scripts/make_fixtures.py writes
+ * checkpoints with torch.save (every dtype, views, transposes, slices, tied weights, nested
+ * dicts, legacy format, protocols 2/4/5, zip64, big-endian, shards) and the sha256 of every
+ * tensor's bytes as torch sees them; here every tensor read through tc_tensor_read must match.
+ * Malicious pickles must be rejected without running anything (a canary file stays absent).
+ * Also: the zip reader (CRC-32, caps), the pickle machine on hand-written opcodes, mutation and
+ * allocation-failure walks. */
+#include "pickle.h"
+#include "tc_test.h"
+#include "zip.h"
+
+#include <dirent.h>
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+static const char *python;
+
+/* A python3 that can import torch (Debian's python3-torch lives in /usr/bin/python3). */
+static int find_python(void)
+{
+    static const char *const cands[] = {"/usr/bin/python3", "python3"};
+    const char *env = getenv("TC_PYTHON");
+    for (int i = -1; i < 2; i++) {
+        const char *p = i < 0 ? env : cands[i];
+        if (p == NULL)
+            continue;
+        char cmd[512];
+        snprintf(cmd, sizeof cmd, "%s -c 'import torch, numpy' >/dev/null 2>&1", p);
+        if (system(cmd) == 0) {
+            python = p;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void rm_rf(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+/* Generate the fixtures once into $TC_BUILD_DIR/torch_fixtures (again when the script is newer
+ * than the manifest); 0 when python/torch are missing. */
+static int make_fixtures(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "%s/torch_fixtures", tc_test_env("TC_BUILD_DIR", "/tmp"));
+    char script[512], manifest[600];
+    snprintf(script, sizeof script, "%s/scripts/make_fixtures.py", TC_SRC_DIR);
+    snprintf(manifest, sizeof manifest, "%s/manifest.json", tmpdir);
+    struct stat ss, ms;
+    ck_assert_int_eq(stat(script, &ss), 0);
+    if (stat(manifest, &ms) == 0 && ms.st_mtime > ss.st_mtime)
+        return 1;
+    if (!find_python())
+        return 0;
+    rm_rf(tmpdir);
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "%s '%s' '%s'", python, script, tmpdir);
+    ck_assert_msg(system(cmd) == 0, "make_fixtures.py failed: %s", cmd);
+    return 1;
+}
+
+static json_t *load_manifest(void)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/manifest.json", tmpdir);
+    json_error_t je;
+    json_t *j = json_load_file(p, 0, &je);
+    ck_assert_msg(j != NULL, "manifest: %s", je.text);
+    return j;
+}
+
+static void sha256_hex(const void *p, size_t n, char out[65])
+{
+    unsigned char md[32];
+    unsigned int len = 0;
+    EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
+    for (int i = 0; i < 32; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static int has_note(const tc_graph *g, const char *s)
+{
+    for (size_t i = 0; i < tc_graph_n_notes(g); i++)
+        if (strstr(tc_graph_note(g, i), s))
+            return 1;
+    return 0;
+}
+
+/* Every tensor of `g` must match the manifest entry (names, dtype, shape, bytes). */
+static void check_tensors(const char *path, const tc_graph *g, json_t *want)
+{
+    ck_assert_msg(tc_graph_n_tensors(g) == json_object_size(want), "%s: %zu tensors, want %zu",
+                  path, tc_graph_n_tensors(g), json_object_size(want));
+    const char *name;
+    json_t *w;
+    json_object_foreach(want, name, w)
+    {
+        const tc_tensor *t = tc_graph_find(g, name);
+        ck_assert_msg(t != NULL, "%s: tensor '%s' missing", path, name);
+        const char *dt = json_string_value(json_object_get(w, "dtype"));
+        ck_assert_msg(strcmp(tc_dtype_get(tc_tensor_dtype(t))->st_name, dt) == 0,
+                      "%s: '%s' dtype %s, want %s", path, name,
+                      tc_dtype_get(tc_tensor_dtype(t))->st_name, dt);
+        json_t *shape = json_object_get(w, "shape");
+        ck_assert_int_eq(tc_tensor_n_dims(t), (int)json_array_size(shape));
+        for (int i = 0; i < tc_tensor_n_dims(t); i++)
+            ck_assert_int_eq(tc_tensor_shape(t)[i], json_integer_value(json_array_get(shape, i)));
+        uint64_t nb = tc_tensor_nbytes(t);
+        uint8_t *buf = malloc(nb ? nb : 1);
+        tc_err e = {0};
+        ck_assert_msg(tc_tensor_read(t, 0, tc_tensor_n_elements(t), buf, &e) == TC_OK, "%s: %s",
+                      path, e.msg);
+        /* also read in uneven pieces through the same source (lazy gather restarts mid-row) */
+        uint64_t ne = tc_tensor_n_elements(t), es = nb / (ne ? ne : 1);
+        uint8_t *buf2 = malloc(nb ? nb : 1);
+        for (uint64_t e0 = 0; e0 < ne;) {
+            uint64_t n = 3 + e0 % 5;
+            if (n > ne - e0)
+                n = ne - e0;
+            ck_assert_int_eq(tc_tensor_read(t, e0, n, buf2 + e0 * es, &e), TC_OK);
+            e0 += n;
+        }
+        ck_assert(nb == 0 || memcmp(buf, buf2, nb) == 0);
+        char hex[65];
+        sha256_hex(buf, nb, hex);
+        ck_assert_msg(strcmp(hex, json_string_value(json_object_get(w, "sha256"))) == 0,
+                      "%s: tensor '%s' bytes differ from torch's", path, name);
+        free(buf);
+        free(buf2);
+    }
+}
+
+START_TEST(torch_matches_pytorch)
+{
+    if (!make_fixtures())
+        TC_SKIP("python3 with torch and numpy not found (apt install python3-torch)");
+    json_t *m = load_manifest();
+    json_t *good = json_object_get(m, "good"), *c;
+    size_t i;
+    ck_assert_int_ge(json_array_size(good), 15);
+    json_array_foreach(good, i, c)
+    {
+        char p[600];
+        snprintf(p, sizeof p, "%s/%s", tmpdir, json_string_value(json_object_get(c, "path")));
+        tc_graph *g = NULL;
+        tc_err e = {0};
+        ck_assert_msg(tc_read(p, &g, NULL, &e) == TC_OK, "%s: %s", p, e.msg);
+        ck_assert_str_eq(tc_graph_format(g), "torch");
+        check_tensors(p, g, json_object_get(c, "tensors"));
+        json_t *note;
+        size_t k;
+        json_array_foreach(json_object_get(c, "notes"), k, note) ck_assert_msg(
+            has_note(g, json_string_value(note)), "%s: no note '%s'", p, json_string_value(note));
+        tc_graph_free(g);
+    }
+    json_decref(m);
+}
+END_TEST
+
+/* Contiguous views are plain file ranges (tied weights: the same one); strided ones are not. */
+START_TEST(torch_views_mapped_in_place)
+{
+    if (!make_fixtures())
+        TC_SKIP("python3 with torch and numpy not found (apt install python3-torch)");
+    static const char *const files[] = {"good/views.pt", "good/views_legacy.pt"};
+    for (int f = 0; f < 2; f++) {
+        char p[600];
+        snprintf(p, sizeof p, "%s/%s", tmpdir, files[f]);
+        tc_graph *g = NULL;
+        tc_err e = {0};
+        ck_assert_msg(tc_read(p, &g, NULL, &e) == TC_OK, "%s", e.msg);
+        const tc_map *mp;
+        uint64_t base, off, off2;
+        ck_assert(tc_tensor_mapped(tc_graph_find(g, "base"), &mp, &base));
+        ck_assert(tc_tensor_mapped(tc_graph_find(g, "rows"), &mp, &off));
+        ck_assert_uint_eq(off, base + 2 * 8 * 4); /* base[2:5]: storage offset 16 floats */
+        ck_assert(tc_tensor_mapped(tc_graph_find(g, "row_vec"), &mp, &off));
+        ck_assert_uint_eq(off, base + 3 * 8 * 4);
+        ck_assert(tc_tensor_mapped(tc_graph_find(g, "elem"), &mp, &off));
+        ck_assert_uint_eq(off, base + (1 * 8 + 2) * 4);
+        ck_assert(tc_tensor_mapped(tc_graph_find(g, "embed.weight"), &mp, &off));
+        ck_assert(tc_tensor_mapped(tc_graph_find(g, "lm_head.weight"), &mp, &off2));
+        ck_assert_uint_eq(off, off2);
+        static const char *const lazy[] = {"transpose", "cols",   "step",
+                                           "permute",   "expand", "half_t"};
+        for (size_t i = 0; i < sizeof lazy / sizeof lazy[0]; i++)
+            ck_assert_msg(!tc_tensor_mapped(tc_graph_find(g, lazy[i]), &mp, &off),
+                          "%s should be a lazy gather", lazy[i]);
+        tc_graph_free(g);
+    }
+}
+END_TEST
+
+static tc_status status_of(const char *s)
+{
+    static const struct {
+        const char *n;
+        tc_status s;
+    } t[] = {{"FORMAT", TC_E_FORMAT},
+             {"UNSUPPORTED", TC_E_UNSUPPORTED},
+             {"LIMIT", TC_E_LIMIT},
+             {"UNSAFE", TC_E_UNSAFE}};
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++)
+        if (strcmp(t[i].n, s) == 0)
+            return t[i].s;
+    ck_abort_msg("unknown status %s", s);
+    return TC_OK;
+}
+
+/* Malicious and malformed checkpoints: the expected status and message, nothing executed. */
+START_TEST(torch_rejects_bad)
+{
+    if (!make_fixtures())
+        TC_SKIP("python3 with torch and numpy not found (apt install python3-torch)");
+    json_t *m = load_manifest();
+    const char *canary = json_string_value(json_object_get(m, "canary"));
+    json_t *bad = json_object_get(m, "bad"), *c;
+    size_t i;
+    ck_assert_int_ge(json_array_size(bad), 20);
+    json_array_foreach(bad, i, c)
+    {
+        char p[600];
+        snprintf(p, sizeof p, "%s/%s", tmpdir, json_string_value(json_object_get(c, "path")));
+        tc_graph *g = NULL;
+        tc_err e = {0};
+        tc_status want = status_of(json_string_value(json_object_get(c, "status")));
+        tc_status rc = tc_read(p, &g, NULL, &e);
+        ck_assert_msg(rc == want, "%s: status %d (%s), want %d", p, rc, e.msg, want);
+        ck_assert_ptr_null(g);
+        const char *sub = json_string_value(json_object_get(c, "substr"));
+        ck_assert_msg(strstr(e.msg, sub) != NULL, "%s: message '%s' lacks '%s'", p, e.msg, sub);
+        ck_assert_msg(strstr(e.msg, json_string_value(json_object_get(c, "path")) + 4) != NULL,
+                      "%s: message '%s' does not name the file", p, e.msg);
+    }
+    ck_assert_msg(access(canary, F_OK) != 0, "canary %s exists: something ran", canary);
+    json_decref(m);
+}
+END_TEST
+
+/* The committed fixtures/torch/bad/ cases through the library (check_cli runs them via the CLI). */
+START_TEST(torch_committed_bad)
+{
+    const char *canary = "/tmp/tc_canary_committed_fixture";
+    unlink(canary);
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/fixtures/torch/bad", TC_SRC_DIR);
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(d))) {
+        size_t l = strlen(de->d_name);
+        if (l < 4 || strcmp(de->d_name + l - 3, ".pt") != 0)
+            continue;
+        char p[1024], ep[1024], exp[512] = "";
+        snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
+        snprintf(ep, sizeof ep, "%s/%.*s.expect", dir, (int)(l - 3), de->d_name);
+        FILE *f = fopen(ep, "r");
+        ck_assert_msg(f != NULL, "%s has no .expect", p);
+        size_t k = fread(exp, 1, sizeof exp - 1, f);
+        fclose(f);
+        exp[k] = 0;
+        char *sub = strchr(exp, '\n') + 1, *nl = strchr(sub, '\n');
+        if (nl)
+            *nl = 0;
+        tc_graph *g = NULL;
+        tc_err e = {0};
+        tc_status rc = tc_read(p, &g, NULL, &e);
+        ck_assert_msg(rc == TC_E_FORMAT || rc == TC_E_UNSAFE || rc == TC_E_LIMIT ||
+                          rc == TC_E_UNSUPPORTED,
+                      "%s: status %d", p, rc);
+        ck_assert_msg(strstr(e.msg, sub), "%s: '%s' lacks '%s'", p, e.msg, sub);
+        n++;
+    }
+    closedir(d);
+    ck_assert_int_ge(n, 15);
+    ck_assert_msg(access(canary, F_OK) != 0, "canary exists: something ran");
+}
+END_TEST
+
+/* ===== zip reader ===== */
+
+static uint8_t *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_ptr_nonnull(f);
+    fseek(f, 0, SEEK_END);
+    long l = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc((size_t)l + 1);
+    ck_assert_uint_eq(fread(b, 1, (size_t)l, f), (size_t)l);
+    fclose(f);
+    *n = (size_t)l;
+    return b;
+}
+
+START_TEST(zip_crc_and_caps)
+{
+    if (!make_fixtures())
+        TC_SKIP("python3 with torch and numpy not found (apt install python3-torch)");
+    static const char *const files[] = {"good/views.pt", "good/views_zip64.pt",
+                                        "good/views_deflated_pkl.pt"};
+    for (int f = 0; f < 3; f++) {
+        char p[600];
+        snprintf(p, sizeof p, "%s/%s", tmpdir, files[f]);
+        size_t n;
+        uint8_t *b = slurp(p, &n);
+        tc_map *m;
+        tc_zip *z;
+        tc_err e = {0};
+        ck_assert_int_eq(tc_map_memory(b, n, p, &m, &e), TC_OK);
+        ck_assert_msg(tc_zip_open(m, &z, &e) == TC_OK, "%s", e.msg);
+        ck_assert_uint_ge(tc_zip_count(z), 3);
+        const tc_zip_entry *st = tc_zip_find(z, "views/data/0");
+        ck_assert_ptr_nonnull(st);
+        ck_assert_ptr_null(tc_zip_find(z, "views/data/999"));
+        for (size_t i = 0; i < tc_zip_count(z); i++)
+            ck_assert_msg(tc_zip_check_crc(z, tc_zip_at(z, i), &e) == TC_OK, "%s", e.msg);
+        const tc_zip_entry *pk = tc_zip_find(z, "views/data.pkl");
+        uint8_t *out;
+        uint64_t on;
+        ck_assert_int_eq(tc_zip_extract(z, pk, pk->usize, &out, &on, &e), TC_OK);
+        ck_assert_uint_eq(on, pk->usize);
+        ck_assert_uint_eq(out[0], 0x80); /* PROTO */
+        tc_free(out);
+        tc_err_clear(&e);
+        ck_assert_int_eq(tc_zip_extract(z, pk, pk->usize - 1, &out, &on, &e), TC_E_LIMIT);
+        /* corrupt one byte of the stored storage: only the CRC check notices */
+        uint64_t off;
+        ck_assert_int_eq(tc_zip_stored_off(z, st, &off, &e), TC_OK);
+        b[off + 3] ^= 0x40;
+        tc_err_clear(&e);
+        ck_assert_int_eq(tc_zip_check_crc(z, st, &e), TC_E_CHECKSUM);
+        ck_assert_ptr_nonnull(strstr(e.msg, "views/data/0"));
+        if (f == 2) {
+            /* corrupt the deflate stream of data.pkl */
+            memset(b + pk->data_off, 0xff, 8);
+            tc_err_clear(&e);
+            ck_assert_int_ne(tc_zip_check_crc(z, pk, &e), TC_OK);
+        }
+        tc_zip_free(z);
+        tc_map_unref(m);
+        free(b);
+    }
+}
+END_TEST
+
+/* Hand-made archives: forged counts and offsets are errors, not allocations or reads. */
+START_TEST(zip_malformed)
+{
+    /* one stored entry "a/b" = "hi", written by hand (APPNOTE layout) */
+    uint8_t z[200];
+    size_t n = 0;
+    const uint8_t lh[] = {'P',  'K',  3,    4, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xac,
+                          0x2a, 0x93, 0xd8, 2, 0,  0, 0, 2, 0, 0, 0, 3, 0, 0, 0};
+    memcpy(z, lh, sizeof lh);
+    n = sizeof lh;
+    memcpy(z + n, "a/bhi", 5);
+    n += 5;
+    size_t cd = n;
+    const uint8_t ch[] = {'P',  'K',  1,    2,    20, 0, 20, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+                          0xac, 0x2a, 0x93, 0xd8, 2,  0, 0,  0, 2, 0, 0, 0, 3, 0, 0, 0,
+                          0,    0,    0,    0,    0,  0, 0,  0, 0, 0, 0, 0, 0, 0};
+    memcpy(z + n, ch, sizeof ch);
+    n += sizeof ch;
+    memcpy(z + n, "a/b", 3);
+    n += 3;
+    size_t eo = n;
+    const uint8_t er[] = {'P', 'K', 5, 6, 0, 0, 0, 0, 1, 0, 1, 0, 49, 0, 0, 0, 35, 0, 0, 0, 0, 0};
+    memcpy(z + n, er, sizeof er);
+    n += sizeof er;
+    ck_assert_uint_eq(cd, 35);
+    tc_err e = {0};
+    tc_map *m;
+    tc_zip *zp;
+    ck_assert_int_eq(tc_map_memory(z, n, "hand.zip", &m, &e), TC_OK);
+    ck_assert_msg(tc_zip_open(m, &zp, &e) == TC_OK, "%s", e.msg);
+    ck_assert_int_eq(tc_zip_check_crc(zp, tc_zip_find(zp, "a/b"), &e), TC_OK); /* crc32("hi") */
+    tc_zip_free(zp);
+    tc_map_unref(m);
+    const struct {
+        size_t at[2]; /* bytes to patch (0: none) */
+        uint8_t v;
+        tc_status want;
+        const char *sub;
+    } cases[] = {
+        {{eo + 8, eo + 10}, 0xff, TC_E_FORMAT, "entries cannot fit"}, /* forged entry count */
+        {{eo + 8, 0}, 2, TC_E_UNSUPPORTED, "multi-disk"},             /* disk counts differ */
+        {{eo + 16, 0}, 200, TC_E_FORMAT, "runs past its end record"}, /* directory offset */
+        {{cd + 42, 0}, 9, TC_E_FORMAT, "local header"},               /* local header offset */
+        {{cd + 20, 0}, 99, TC_E_FORMAT, "compressed size"},           /* stored csize != usize */
+        {{cd + 20, cd + 24}, 50, TC_E_FORMAT, "runs past the central directory"},
+        {{cd + 10, 0}, 12, TC_E_UNSUPPORTED, "compression method"}, /* bzip2 */
+        {{cd + 8, 0}, 1, TC_E_UNSUPPORTED, "encrypted"},
+        {{30, 0}, 'x', TC_E_FORMAT, "does not match"}, /* local name differs */
+        {{cd + 46, 0}, 0, TC_E_FORMAT, "NUL byte"},
+        {{eo + 20, 0}, 1, TC_E_FORMAT, "no end-of-central-directory"}, /* comment past the end */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t c[200];
+        memcpy(c, z, n);
+        for (int k = 0; k < 2; k++)
+            if (cases[i].at[k])
+                c[cases[i].at[k]] = cases[i].v;
+        tc_err_clear(&e);
+        ck_assert_int_eq(tc_map_memory(c, n, "hand.zip", &m, &e), TC_OK);
+        zp = NULL;
+        tc_status rc = tc_zip_open(m, &zp, &e);
+        ck_assert_msg(rc == cases[i].want && strstr(e.msg, cases[i].sub) &&
+                          strstr(e.msg, "hand.zip"),
+                      "case %zu: %d '%s', want %d '%s'", i, rc, e.msg, cases[i].want, cases[i].sub);
+        ck_assert_ptr_null(zp);
+        tc_map_unref(m);
+    }
+    /* every truncation is a clean error */
+    for (size_t l = 0; l < n; l++) {
+        tc_err_clear(&e);
+        ck_assert_int_eq(tc_map_memory(z, l, "cut.zip", &m, &e), TC_OK);
+        ck_assert_int_eq(tc_zip_open(m, &zp, &e), TC_E_FORMAT);
+        tc_map_unref(m);
+    }
+}
+END_TEST
+
+Suite *torch_suite(void)
+{
+    Suite *s = suite_create("torch");
+    TCase *tc = tcase_create("torch");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, torch_matches_pytorch);
+    tcase_add_test(tc, torch_views_mapped_in_place);
+    tcase_add_test(tc, torch_rejects_bad);
+    tcase_add_test(tc, torch_committed_bad);
+    tcase_add_test(tc, zip_crc_and_caps);
+    tcase_add_test(tc, zip_malformed);
+    suite_add_tcase(s, tc);
+    return s;
+}
