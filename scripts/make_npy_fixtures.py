@@ -248,6 +248,21 @@ def tinfo(name, data=b"", **kw):
     return ti
 
 
+# .expect line 1: the tc_status name each malformed case must fail with (line 2: a message
+# substring). Everything not listed is malformed input.
+STATUS = {
+    "object_dtype": "unsafe input", "traversal": "unsafe input", "absolute": "unsafe input",
+    "symlink_escape": "unsafe input", "hardlink_escape": "unsafe input",
+    "unknown_descr": "unsupported", "bfloat16_void": "unsupported", "version_9": "unsupported",
+    "structured": "unsupported", "unknown_member": "unsupported",
+    "too_many_dims": "limit exceeded", "bomb_gz": "limit exceeded", "bomb_member": "limit exceeded",
+}
+
+
+def status(case):
+    return STATUS.get(case, "format error")
+
+
 def bad(repo):
     good = np.arange(6, dtype="<f4").reshape(2, 3)
     payload = good.tobytes()
@@ -305,10 +320,10 @@ def bad(repo):
     os.makedirs(d, exist_ok=True)
     for case, data, sub in npy_cases:
         open(os.path.join(d, case + ".npy"), "wb").write(data)
-        open(os.path.join(d, case + ".expect"), "w").write("3\n" + sub + "\n")
+        open(os.path.join(d, case + ".expect"), "w").write(status(case) + "\n" + sub + "\n")
     for case, data, sub in npz_cases:
         open(os.path.join(d, case + ".npz"), "wb").write(data)
-        open(os.path.join(d, case + ".expect"), "w").write("3\n" + sub + "\n")
+        open(os.path.join(d, case + ".expect"), "w").write(status(case) + "\n" + sub + "\n")
 
     os.makedirs(os.path.join(repo, "fixtures", "npy", "checksum"), exist_ok=True)
     open(os.path.join(repo, "fixtures", "npy", "checksum", "npz_bad_crc.npz"), "wb").write(crc_case)
@@ -348,7 +363,7 @@ def bad(repo):
     for name, data, sub in arc_cases:
         stem = name.split(".")[0]
         open(os.path.join(d, name), "wb").write(data)
-        open(os.path.join(d, stem + ".expect"), "w").write("3\n" + sub + "\n")
+        open(os.path.join(d, stem + ".expect"), "w").write(status(stem) + "\n" + sub + "\n")
 
     # fuzz seeds: good files of a few shapes and the malformed ones
     fz = os.path.join(repo, "fixtures", "fuzz", "npy")

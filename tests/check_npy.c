@@ -326,6 +326,51 @@ static void fixture_path(char *buf, size_t cap, const char *rel)
     snprintf(buf, cap, "%s/fixtures/%s", TC_SRC_DIR, rel);
 }
 
+/* Every fixtures/npy/bad case: tc_read fails with the status on line 1 of its .expect and a
+ * message holding line 2 and naming the file. */
+START_TEST(bad_fixtures)
+{
+    char dir[1024];
+    fixture_path(dir, sizeof dir, "npy/bad");
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *de;
+    int checked = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || tc_ends_with(de->d_name, ".expect"))
+            continue;
+        char in[1400], ex[1400], stem[256];
+        snprintf(in, sizeof in, "%s/%s", dir, de->d_name);
+        snprintf(stem, sizeof stem, "%s", de->d_name);
+        *strrchr(stem, '.') = 0;
+        snprintf(ex, sizeof ex, "%s/%s.expect", dir, stem);
+        size_t n;
+        char *want = (char *)slurp(ex, &n);
+        ck_assert_ptr_nonnull(want);
+        want[n] = 0;
+        char *sub = strchr(want, '\n');
+        ck_assert_ptr_nonnull(sub);
+        *sub++ = 0;
+        char *nl = strchr(sub, '\n');
+        if (nl)
+            *nl = 0;
+        tc_graph *g = NULL;
+        tc_err e = {0};
+        tc_status rc = tc_read(in, &g, NULL, &e);
+        ck_assert_msg(strcmp(tc_status_name(rc), want) == 0, "%s: %s (%s), want %s", de->d_name,
+                      tc_status_name(rc), e.msg, want);
+        ck_assert_msg(strstr(e.msg, sub) != NULL, "%s: '%s' lacks '%s'", de->d_name, e.msg, sub);
+        ck_assert_msg(strstr(e.msg, de->d_name) != NULL, "%s: '%s' does not name the file",
+                      de->d_name, e.msg);
+        ck_assert_ptr_null(g);
+        free(want);
+        checked++;
+    }
+    closedir(d);
+    ck_assert_int_ge(checked, 15);
+}
+END_TEST
+
 /* A deflated member whose CRC-32 differs from the central directory's: the header reads (it is
  * inflated on its own), the data fails with TC_E_CHECKSUM when first read, and again after. */
 START_TEST(npz_crc_checked)
@@ -516,6 +561,7 @@ Suite *npy_suite(void)
     tcase_add_loop_test(tc, malformed_headers, 0, (int)(sizeof bad_cases / sizeof bad_cases[0]));
     tcase_add_test(tc, header_length_checks);
     tcase_add_test(tc, mapping_and_lazy_sources);
+    tcase_add_test(tc, bad_fixtures);
     tcase_add_test(tc, npz_crc_checked);
     tcase_add_test(tc, npz_stored_in_place);
     tcase_add_test(tc, npz_deflated_lazy);
