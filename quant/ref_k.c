@@ -73,12 +73,15 @@ static inline int imax(int a, int b)
     return a > b ? a : b;
 }
 
+#define TC_ALWAYS_INLINE static inline __attribute__((always_inline))
+
 /*
  * make_qx_quants: symmetric quantization of x[0..n) to L in [0, 2*nmax) (biased by nmax) with a
- * search of 19 scales around -nmax/max; weights qw, or x^2 when qw is NULL (rmse_type 1, the only
- * one the k-quants use). Returns the scale.
+ * search of 19 scales around -nmax/max, weighted by w (x^2 for rmse_type 1 without weights, the
+ * only kind the k-quants use). Returns the scale. w[i]*x[i] is the same float in every pass, so
+ * it is computed once; all sums keep ggml's order.
  */
-static inline float make_qx_quants(int n, int nmax, const float *x, int8_t *L, const float *qw)
+TC_ALWAYS_INLINE float make_qx_quants(int n, int nmax, const float *x, int8_t *L, const float *w)
 {
     float max = 0, amax = 0;
     for (int i = 0; i < n; ++i) {
@@ -93,14 +96,16 @@ static inline float make_qx_quants(int n, int nmax, const float *x, int8_t *L, c
             L[i] = 0;
         return 0.f;
     }
+    float wx[32];
+    for (int i = 0; i < n; ++i)
+        wx[i] = w[i] * x[i];
     float iscale = (float)-nmax / max;
     float sumlx = 0, suml2 = 0;
     for (int i = 0; i < n; ++i) {
         int l = imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i])));
         L[i] = (int8_t)(l + nmax);
-        float w = qw ? qw[i] : x[i] * x[i];
-        sumlx += w * x[i] * (float)l;
-        suml2 += w * (float)l * (float)l;
+        sumlx += wx[i] * (float)l;
+        suml2 += w[i] * (float)l * (float)l;
     }
     float scale = suml2 != 0 ? sumlx / suml2 : 0.0f;
     float best = scale * sumlx;
@@ -111,9 +116,8 @@ static inline float make_qx_quants(int n, int nmax, const float *x, int8_t *L, c
         sumlx = suml2 = 0;
         for (int i = 0; i < n; ++i) {
             int l = imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i])));
-            float w = qw ? qw[i] : x[i] * x[i];
-            sumlx += w * x[i] * (float)l;
-            suml2 += w * (float)l * (float)l;
+            sumlx += wx[i] * (float)l;
+            suml2 += w[i] * (float)l * (float)l;
         }
         if (suml2 > 0 && sumlx * sumlx > best * suml2) {
             for (int i = 0; i < n; ++i) {
@@ -127,11 +131,20 @@ static inline float make_qx_quants(int n, int nmax, const float *x, int8_t *L, c
     return scale;
 }
 
+/* make_qx_quants without weights (rmse_type 1): w = x^2. */
+TC_ALWAYS_INLINE float make_qx_quants_x2(int n, int nmax, const float *x, int8_t *L)
+{
+    float w[32];
+    for (int i = 0; i < n; ++i)
+        w[i] = x[i] * x[i];
+    return make_qx_quants(n, nmax, x, L, w);
+}
+
 /*
  * make_q3_quants (do_rmse = true, the Q3_K reference): symmetric, weights x^2, then up to five
  * passes moving single quants while the weighted fit improves. L biased by nmax.
  */
-static inline float make_q3_quants(int n, int nmax, const float *x, int8_t *L)
+TC_ALWAYS_INLINE float make_q3_quants(int n, int nmax, const float *x, int8_t *L)
 {
     float max = 0, amax = 0;
     for (int i = 0; i < n; ++i) {
@@ -146,27 +159,30 @@ static inline float make_q3_quants(int n, int nmax, const float *x, int8_t *L)
             L[i] = 0;
         return 0.f;
     }
+    float w[16], wx[16];
+    for (int i = 0; i < n; ++i) {
+        w[i] = x[i] * x[i];
+        wx[i] = w[i] * x[i];
+    }
     float iscale = (float)-nmax / max;
     float sumlx = 0, suml2 = 0;
     for (int i = 0; i < n; ++i) {
         int l = imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i])));
         L[i] = (int8_t)l;
-        float w = x[i] * x[i];
-        sumlx += w * x[i] * (float)l;
-        suml2 += w * (float)l * (float)l;
+        sumlx += wx[i] * (float)l;
+        suml2 += w[i] * (float)l * (float)l;
     }
     for (int itry = 0; itry < 5; ++itry) {
         int n_changed = 0;
         for (int i = 0; i < n; ++i) {
-            float w = x[i] * x[i];
-            float slx = sumlx - w * x[i] * (float)L[i];
+            float slx = sumlx - wx[i] * (float)L[i];
             if (slx > 0) {
-                float sl2 = suml2 - w * (float)L[i] * (float)L[i];
+                float sl2 = suml2 - w[i] * (float)L[i] * (float)L[i];
                 int new_l = nearest_int(x[i] * sl2 / slx);
                 new_l = imax(-nmax, imin(nmax - 1, new_l));
                 if (new_l != L[i]) {
-                    slx += w * x[i] * (float)new_l;
-                    sl2 += w * (float)new_l * (float)new_l;
+                    slx += wx[i] * (float)new_l;
+                    sl2 += w[i] * (float)new_l * (float)new_l;
                     if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
                         L[i] = (int8_t)new_l;
                         sumlx = slx;
@@ -805,15 +821,16 @@ static void q5_k_dequant_block(const uint8_t *b, float *y)
 
 /* ===== Q6_K ===== */
 
-/* Q6_K ref (qw NULL: weights x^2) and impl (qw = raw importance of the block) share all code. */
-static void q6_k_block(const float *x, const float *qw, uint8_t *y)
+/* Q6_K ref (qw NULL: weights x^2) and impl (qw = raw importance of the block) share all code;
+ * inlined into each with qw constant-folded. */
+TC_ALWAYS_INLINE void q6_k_block(const float *x, const float *qw, uint8_t *y)
 {
     int8_t L[QK_K];
     float scales[QK_K / 16];
     float max_scale = 0, max_abs_scale = 0;
     for (int ib = 0; ib < QK_K / 16; ++ib) {
-        const float scale =
-            make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, qw ? qw + 16 * ib : NULL);
+        const float scale = qw ? make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, qw + 16 * ib)
+                               : make_qx_quants_x2(16, 32, x + 16 * ib, L + 16 * ib);
         scales[ib] = scale;
         const float abs_scale = fabsf(scale);
         if (abs_scale > max_abs_scale) {
@@ -954,6 +971,11 @@ static void q6_k_block_ref(const float *x, uint8_t *y)
     q6_k_block(x, NULL, y);
 }
 
+static void q6_k_block_imat(const float *x, const float *qw, uint8_t *y)
+{
+    q6_k_block(x, qw, y);
+}
+
 /* Q8_K has no imatrix path in ggml: the weights are ignored. */
 static void q8_k_block_imat(const float *x, const float *qw, uint8_t *y)
 {
@@ -965,7 +987,7 @@ TC_K_QUANT(tc_q2_k_quant_ref, Q2K_SIZE, q2_k_block_ref, q2_k_block_imat)
 TC_K_QUANT(tc_q3_k_quant_ref, Q3K_SIZE, q3_k_block_ref, q3_k_block_imat)
 TC_K_QUANT(tc_q4_k_quant_ref, Q4K_SIZE, q4_k_block_ref, q4_k_block_imat)
 TC_K_QUANT(tc_q5_k_quant_ref, Q5K_SIZE, q5_k_block_ref, q5_k_block_imat)
-TC_K_QUANT(tc_q6_k_quant_ref, Q6K_SIZE, q6_k_block_ref, q6_k_block)
+TC_K_QUANT(tc_q6_k_quant_ref, Q6K_SIZE, q6_k_block_ref, q6_k_block_imat)
 TC_K_QUANT(tc_q8_k_quant_ref, Q8K_SIZE, q8_k_block, q8_k_block_imat)
 
 TC_K_DEQUANT(tc_q2_k_dequant_ref, Q2K_SIZE, q2_k_dequant_block)
