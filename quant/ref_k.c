@@ -97,12 +97,14 @@ TC_ALWAYS_INLINE float make_qx_quants(int n, int nmax, const float *x, int8_t *L
         return 0.f;
     }
     float wx[32];
+    int8_t lv[32]; /* the levels of the last scale tried, unbiased */
     for (int i = 0; i < n; ++i)
         wx[i] = w[i] * x[i];
     float iscale = (float)-nmax / max;
     float sumlx = 0, suml2 = 0;
     for (int i = 0; i < n; ++i) {
         int l = imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i])));
+        lv[i] = (int8_t)l;
         L[i] = (int8_t)(l + nmax);
         sumlx += wx[i] * (float)l;
         suml2 += w[i] * (float)l * (float)l;
@@ -113,17 +115,24 @@ TC_ALWAYS_INLINE float make_qx_quants(int n, int nmax, const float *x, int8_t *L
         if (is == 0)
             continue;
         iscale = -((float)nmax + 0.1f * (float)is) / max;
-        sumlx = suml2 = 0;
+        /* Exact shortcut (not in ggml): levels equal to the last scale's give the same sums, so
+         * the same decision, and accepting again would store the same L, scale and best. */
+        int same = 1;
         for (int i = 0; i < n; ++i) {
             int l = imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i])));
-            sumlx += wx[i] * (float)l;
-            suml2 += w[i] * (float)l * (float)l;
+            same &= lv[i] == l;
+            lv[i] = (int8_t)l;
+        }
+        if (same)
+            continue;
+        sumlx = suml2 = 0;
+        for (int i = 0; i < n; ++i) {
+            sumlx += wx[i] * (float)lv[i];
+            suml2 += w[i] * (float)lv[i] * (float)lv[i];
         }
         if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-            for (int i = 0; i < n; ++i) {
-                int l = nearest_int(iscale * x[i]);
-                L[i] = (int8_t)(nmax + imax(-nmax, imin(nmax - 1, l)));
-            }
+            for (int i = 0; i < n; ++i)
+                L[i] = (int8_t)(nmax + lv[i]);
             scale = sumlx / suml2;
             best = scale * sumlx;
         }
@@ -249,14 +258,23 @@ static inline float make_qkx_quants(int n, int nmax, const float *x, const float
     }
     for (int is = 0; is <= nstep; ++is) {
         iscale = (rmin + rdelta * (float)is + (float)nmax) / (max - min);
-        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+        /* Exact shortcut (not in ggml): when Laux comes out as in the previous step, so do the
+         * sums, the fit and its error, which then cannot beat best_error (it either became
+         * best_error or already lost to it), so the step changes nothing. */
+        int same = is > 0;
         for (int i = 0; i < n; ++i) {
             int l = imax(0, imin(nmax, nearest_int(iscale * (x[i] - min))));
+            same &= Laux[i] == l;
             Laux[i] = (uint8_t)l;
-            float w = weights[i];
-            sum_l += w * (float)l;
-            sum_l2 += w * (float)l * (float)l;
-            sum_xl += w * (float)l * x[i];
+        }
+        if (same)
+            continue;
+        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+        for (int i = 0; i < n; ++i) {
+            const float l = (float)Laux[i], w = weights[i];
+            sum_l += w * l;
+            sum_l2 += w * l * l;
+            sum_xl += w * l * x[i];
         }
         float D = sum_w * sum_l2 - sum_l * sum_l;
         if (D > 0) {
