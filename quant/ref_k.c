@@ -97,14 +97,14 @@ TC_ALWAYS_INLINE float make_qx_quants(int n, int nmax, const float *x, int8_t *L
         return 0.f;
     }
     float wx[32];
-    int8_t lv[32]; /* the levels of the last scale tried, unbiased */
+    int lv[32]; /* the levels of the last scale tried, unbiased */
     for (int i = 0; i < n; ++i)
         wx[i] = w[i] * x[i];
     float iscale = (float)-nmax / max;
     float sumlx = 0, suml2 = 0;
     for (int i = 0; i < n; ++i) {
         int l = imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i])));
-        lv[i] = (int8_t)l;
+        lv[i] = l;
         L[i] = (int8_t)(l + nmax);
         sumlx += wx[i] * (float)l;
         suml2 += w[i] * (float)l * (float)l;
@@ -121,7 +121,7 @@ TC_ALWAYS_INLINE float make_qx_quants(int n, int nmax, const float *x, int8_t *L
         for (int i = 0; i < n; ++i) {
             int l = imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i])));
             same &= lv[i] == l;
-            lv[i] = (int8_t)l;
+            lv[i] = l;
         }
         if (same)
             continue;
