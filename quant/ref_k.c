@@ -219,8 +219,8 @@ TC_ALWAYS_INLINE float make_q3_quants(int n, int nmax, const float *x, int8_t *L
  * found by differential fuzzing); the oracle build in .oracle/llama still clamps, so we do too.
  */
 static inline float make_qkx_quants(int n, int nmax, const float *x, const float *weights,
-                                    uint8_t *L, float *the_min, uint8_t *Laux, float rmin,
-                                    float rdelta, int nstep, int use_mad, int v3)
+                                    uint8_t *L, float *the_min, float rmin, float rdelta, int nstep,
+                                    int use_mad, int v3)
 {
     float min = x[0], max = x[0];
     float sum_w = weights[0];
@@ -245,6 +245,7 @@ static inline float make_qkx_quants(int n, int nmax, const float *x, const float
     float iscale = (float)nmax / (max - min);
     float scale = 1 / iscale;
     float best_error = 0;
+    int la[32]; /* ggml's Laux: the levels of the step being tried */
     for (int i = 0; i < n; ++i) {
         int l = nearest_int(iscale * (x[i] - min));
         L[i] = (uint8_t)imax(0, imin(nmax, l));
@@ -258,20 +259,20 @@ static inline float make_qkx_quants(int n, int nmax, const float *x, const float
     }
     for (int is = 0; is <= nstep; ++is) {
         iscale = (rmin + rdelta * (float)is + (float)nmax) / (max - min);
-        /* Exact shortcut (not in ggml): when Laux comes out as in the previous step, so do the
+        /* Exact shortcut (not in ggml): when the levels come out as in the previous step, so do the
          * sums, the fit and its error, which then cannot beat best_error (it either became
          * best_error or already lost to it), so the step changes nothing. */
-        int same = is > 0;
+        int same = is > 0; /* la[] holds the previous step's levels from step 1 on */
         for (int i = 0; i < n; ++i) {
             int l = imax(0, imin(nmax, nearest_int(iscale * (x[i] - min))));
-            same &= Laux[i] == l;
-            Laux[i] = (uint8_t)l;
+            same &= la[i] == l;
+            la[i] = l;
         }
         if (same)
             continue;
         float sum_l = 0, sum_l2 = 0, sum_xl = 0;
         for (int i = 0; i < n; ++i) {
-            const float l = (float)Laux[i], w = weights[i];
+            const float l = (float)la[i], w = weights[i];
             sum_l += w * l;
             sum_l2 += w * l * l;
             sum_xl += w * l * x[i];
@@ -286,13 +287,13 @@ static inline float make_qkx_quants(int n, int nmax, const float *x, const float
             }
             float cur_error = 0;
             for (int i = 0; i < n; ++i) {
-                float diff = this_scale * (float)Laux[i] + this_min - x[i];
+                float diff = this_scale * (float)la[i] + this_min - x[i];
                 diff = use_mad ? fabsf(diff) : diff * diff;
                 cur_error += weights[i] * diff;
             }
             if (cur_error < best_error) {
                 for (int i = 0; i < n; ++i)
-                    L[i] = Laux[i];
+                    L[i] = (uint8_t)la[i];
                 best_error = cur_error;
                 scale = this_scale;
                 min = this_min;
@@ -435,14 +436,14 @@ static inline void q2_k_finish(const float *x, uint8_t *y, uint8_t *L)
 /* quantize_row_q2_K_ref, one block */
 static void q2_k_block_ref(const float *x, uint8_t *y)
 {
-    uint8_t L[QK_K], Laux[16];
+    uint8_t L[QK_K];
     float weights[16], mins[QK_K / 16], scales[QK_K / 16];
     float max_scale = 0, max_min = 0;
     for (int j = 0; j < QK_K / 16; ++j) {
         for (int l = 0; l < 16; ++l)
             weights[l] = fabsf(x[16 * j + l]);
-        scales[j] = make_qkx_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f,
-                                    0.1f, 15, 1, 0);
+        scales[j] = make_qkx_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.5f, 0.1f,
+                                    15, 1, 0);
         if (scales[j] > max_scale)
             max_scale = scales[j];
         if (mins[j] > max_min)
@@ -473,7 +474,7 @@ static void q2_k_block_ref(const float *x, uint8_t *y)
 /* quantize_row_q2_K_impl, one block; qw = the importance weights of this block */
 static void q2_k_block_imat(const float *x, const float *qw, uint8_t *y)
 {
-    uint8_t L[QK_K], Laux[16], Ls[QK_K / 16], Lm[QK_K / 16];
+    uint8_t L[QK_K], Ls[QK_K / 16], Lm[QK_K / 16];
     float weight[16], mins[QK_K / 16], scales[QK_K / 16], sw[QK_K / 16];
     float sumx2 = 0;
     for (int j = 0; j < QK_K; ++j)
@@ -485,8 +486,8 @@ static void q2_k_block_imat(const float *x, const float *qw, uint8_t *y)
         sw[j] = 0;
         for (int l = 0; l < 16; ++l)
             sw[j] += weight[l];
-        scales[j] = make_qkx_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux, -0.9f,
-                                    0.05f, 36, 0, 1);
+        scales[j] = make_qkx_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], -0.9f, 0.05f,
+                                    36, 0, 1);
     }
     float dm = make_qp_quants(QK_K / 16, 15, scales, Ls, sw);
     float mm = make_qp_quants(QK_K / 16, 15, mins, Lm, sw);
@@ -667,7 +668,7 @@ static inline void q45_k_requant(const float *x, const uint8_t *y_d, const uint8
 static inline void q45_k_scales_ref(const float *x, uint8_t *y, int nmax, float rmin, int nstep,
                                     uint8_t *L)
 {
-    uint8_t Laux[32], ls[8], lm[8];
+    uint8_t ls[8], lm[8];
     float weights[32], mins[QK_K / 32], scales[QK_K / 32];
     float max_scale = 0, max_min = 0;
     for (int j = 0; j < QK_K / 32; ++j) {
@@ -677,8 +678,8 @@ static inline void q45_k_scales_ref(const float *x, uint8_t *y, int nmax, float 
         float av_x = sqrtf(sum_x2 / 32);
         for (int l = 0; l < 32; ++l)
             weights[l] = av_x + fabsf(x[32 * j + l]);
-        scales[j] = make_qkx_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin,
-                                    0.1f, nstep, 0, 0);
+        scales[j] = make_qkx_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], rmin, 0.1f,
+                                    nstep, 0, 0);
         if (scales[j] > max_scale)
             max_scale = scales[j];
         if (mins[j] > max_min)
@@ -701,7 +702,7 @@ static inline void q45_k_scales_ref(const float *x, uint8_t *y, int nmax, float 
 static inline void q45_k_scales_imat(const float *x, const float *qw, uint8_t *y, int nmax,
                                      int clamp63, uint8_t *L)
 {
-    uint8_t Laux[32], Ls[QK_K / 32], Lm[QK_K / 32];
+    uint8_t Ls[QK_K / 32], Lm[QK_K / 32];
     float weights[32], sw[QK_K / 32], mins[QK_K / 32], scales[QK_K / 32];
     float sum_x2 = 0;
     for (int l = 0; l < QK_K; ++l)
@@ -714,8 +715,8 @@ static inline void q45_k_scales_imat(const float *x, const float *qw, uint8_t *y
         for (int l = 0; l < 32; ++l)
             sumw += weights[l];
         sw[j] = sumw;
-        scales[j] = make_qkx_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux,
-                                    -0.9f, 0.05f, 36, 0, 1);
+        scales[j] = make_qkx_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], -0.9f,
+                                    0.05f, 36, 0, 1);
     }
     float d_block = make_qp_quants(QK_K / 32, 63, scales, Ls, sw);
     float m_block = make_qp_quants(QK_K / 32, 63, mins, Lm, sw);
