@@ -76,11 +76,17 @@ static inline int imax(int a, int b)
 #define TC_ALWAYS_INLINE static inline __attribute__((always_inline))
 
 /*
- * make_qx_quants: symmetric quantization of x[0..n) to L in [0, 2*nmax) (biased by nmax) with a
- * search of 19 scales around -nmax/max, weighted by w (x^2 for rmse_type 1 without weights, the
- * only kind the k-quants use). Returns the scale. w[i]*x[i] is the same float in every pass, so
- * it is computed once; all sums keep ggml's order.
+ * make_qx_quants: symmetric quantization of x[0..n) (n <= 16) to L in [0, 2*nmax) (biased by
+ * nmax) with a search of 19 scales around -nmax/max, weighted by w (x^2 for rmse_type 1 without
+ * weights, the only kind the k-quants use). Returns the scale.
+ *
+ * The sums of each trial scale depend only on that scale, not on the search state, so all 19
+ * are computed first (each sum still in ggml's element order: chains interleaved, never
+ * reassociated), then ggml's accept/reject decisions run in its order. w[i]*x[i] is the same
+ * float in every pass, so it is computed once.
  */
+#define QX_TRIALS 19
+#define QX_LANES  20 /* trials rounded up to whole 4-float vectors; trial 19 is never used */
 TC_ALWAYS_INLINE float make_qx_quants(int n, int nmax, const float *x, int8_t *L, const float *w)
 {
     float max = 0, amax = 0;
@@ -96,47 +102,36 @@ TC_ALWAYS_INLINE float make_qx_quants(int n, int nmax, const float *x, int8_t *L
             L[i] = 0;
         return 0.f;
     }
-    float wx[32];
-    int lv[32]; /* the levels of the last scale tried, unbiased */
-    for (int i = 0; i < n; ++i)
-        wx[i] = w[i] * x[i];
-    float iscale = (float)-nmax / max;
-    float sumlx = 0, suml2 = 0;
+    /* trial 0: iscale = -nmax/max; trials 1..18: is = -9..-1, 1..9 */
+    int lv[QX_LANES][16];
+    float fl[16][QX_LANES], sumlx[QX_LANES], suml2[QX_LANES], wx[16];
+    for (int t = 0; t < QX_LANES; ++t) {
+        int is = t <= 9 ? t - 10 : t - 9;
+        float iscale = t == 0 ? (float)-nmax / max : -((float)nmax + 0.1f * (float)is) / max;
+        for (int i = 0; i < n; ++i) {
+            lv[t][i] = imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i])));
+            fl[i][t] = (float)lv[t][i];
+        }
+        sumlx[t] = suml2[t] = 0;
+    }
     for (int i = 0; i < n; ++i) {
-        int l = imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i])));
-        lv[i] = l;
-        L[i] = (int8_t)(l + nmax);
-        sumlx += wx[i] * (float)l;
-        suml2 += w[i] * (float)l * (float)l;
-    }
-    float scale = suml2 != 0 ? sumlx / suml2 : 0.0f;
-    float best = scale * sumlx;
-    for (int is = -9; is <= 9; ++is) {
-        if (is == 0)
-            continue;
-        iscale = -((float)nmax + 0.1f * (float)is) / max;
-        /* Exact shortcut (not in ggml): levels equal to the last scale's give the same sums, so
-         * the same decision, and accepting again would store the same L, scale and best. */
-        int same = 1;
-        for (int i = 0; i < n; ++i) {
-            int l = imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i])));
-            same &= lv[i] == l;
-            lv[i] = l;
-        }
-        if (same)
-            continue;
-        sumlx = suml2 = 0;
-        for (int i = 0; i < n; ++i) {
-            sumlx += wx[i] * (float)lv[i];
-            suml2 += w[i] * (float)lv[i] * (float)lv[i];
-        }
-        if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-            for (int i = 0; i < n; ++i)
-                L[i] = (int8_t)(nmax + lv[i]);
-            scale = sumlx / suml2;
-            best = scale * sumlx;
+        wx[i] = w[i] * x[i];
+        for (int t = 0; t < QX_LANES; ++t) {
+            sumlx[t] += wx[i] * fl[i][t];
+            suml2[t] += w[i] * fl[i][t] * fl[i][t];
         }
     }
+    int pick = 0;
+    float scale = suml2[0] != 0 ? sumlx[0] / suml2[0] : 0.0f;
+    float best = scale * sumlx[0];
+    for (int t = 1; t < QX_TRIALS; ++t)
+        if (suml2[t] > 0 && sumlx[t] * sumlx[t] > best * suml2[t]) {
+            pick = t;
+            scale = sumlx[t] / suml2[t];
+            best = scale * sumlx[t];
+        }
+    for (int i = 0; i < n; ++i)
+        L[i] = (int8_t)(lv[pick][i] + nmax);
     return scale;
 }
 
