@@ -13,6 +13,13 @@
  * Each type is a per-block function (one super-block of 256 floats in, one block of bytes out)
  * with no allocation and no indirect calls, so an ISA file can vectorize across blocks (one block
  * per lane) while keeping this order of operations.
+ *
+ * Where this code is not a transcription of ggml it is an exact rearrangement, never a
+ * reassociation: products that are the same float in every pass are computed once (w*x, x*x);
+ * make_qx_quants sums its 19 trial scales side by side (each sum still element by element) and
+ * then takes ggml's decisions in ggml's order; the make_qkx search skips a step whose levels
+ * equal the previous step's (it provably cannot change the result). Vector code may drop the
+ * skip and keep everything else.
  */
 #include "fp16.h"
 #include "kernels.h"
@@ -549,15 +556,16 @@ static inline void q3_k_finish(const float *x, uint8_t *y, int8_t *L)
             L[16 * j + ii] = (int8_t)(imax(-4, imin(3, l)) + 4);
         }
     }
+    /* L is in 0..7 here: its bit 2 goes to hmask[j % 32] bit j / 32 and L & 3 to the planes
+     * (ggml: if L > 3 set the bit and subtract 4). */
     uint8_t U[QK_K];
-    memset(y + Q3K_HMASK, 0, QK_K / 8);
-    for (int j = 0; j < QK_K; ++j) {
-        int l = L[j];
-        if (l > 3) {
-            y[Q3K_HMASK + j % 32] = (uint8_t)(y[Q3K_HMASK + j % 32] | (1u << (j / 32)));
-            l -= 4;
-        }
-        U[j] = (uint8_t)l;
+    for (int j = 0; j < QK_K; ++j)
+        U[j] = (uint8_t)(L[j] & 3);
+    for (int m = 0; m < QK_K / 8; ++m) {
+        unsigned h = 0;
+        for (int b = 0; b < 8; ++b)
+            h |= (unsigned)((L[m + 32 * b] >> 2) & 1) << b;
+        y[Q3K_HMASK + m] = (uint8_t)h;
     }
     pack_2bit(y + Q3K_QS, U);
 }
