@@ -135,8 +135,11 @@ static float qkx3_error(int n, const float *x, const float *w, const uint8_t *L,
 /*
  * make_qkx3_quants with explicit weights and ggml's fixed arguments (rmin -0.9, rdelta 0.05,
  * nstep 36, use_mad false): asymmetric levels L in [0, nmax] with a minimum. The search moves
- * `min` as it finds better fits, so later candidates see the updated min (as in ggml).
- * Returns the scale; *the_min receives -min.
+ * `min` as it finds better fits, so later candidates see the updated min (as in ggml); with
+ * min next to max, elements below it give huge negative products whose nearest_int is garbage
+ * that the clamp turns into 0 or nmax. That is what the oracle's ggml does (newer ggml tests
+ * `v > 0` first); it shows in the levels of zero-weight outliers (check_quant_legacy.c, crafted
+ * mode 0). Returns the scale; *the_min receives -min.
  */
 static float make_qkx3_quants_w(int n, int nmax, const float *x, const float *weights, uint8_t *L,
                                 float *the_min, uint8_t *Laux)
@@ -202,7 +205,11 @@ static float make_qkx3_quants_w(int n, int nmax, const float *x, const float *we
     return scale;
 }
 
-/* ggml's best_index_int8 for a sorted 16-entry grid: the level whose midpoint x has reached. */
+/*
+ * ggml's best_index_int8 for a sorted 16-entry grid: the nearest level, the upper one on ties,
+ * in the form the oracle's ggml has (a bisection with early exits; NaN gives 15). Newer ggml
+ * compares 2x with midpoint sums instead, which differs on NaN (0) and in rare roundings.
+ */
 static inline int best_index_int8(const int8_t *val, float x)
 {
     if (x <= val[0])

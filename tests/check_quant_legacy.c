@@ -193,6 +193,73 @@ START_TEST(quantize_special_values_match_ggml)
 }
 END_TEST
 
+/*
+ * Hand-made rows aimed at known traps, for every type, with and without an imatrix:
+ * 0: near-constant negative blocks plus far outliers of zero weight (make_qkx3_quants moves its
+ *    minimum next to the maximum, so the outliers' levels come from out-of-range nearest_int);
+ * 1: values on exact rounding midpoints of the 4-bit grids and of x*id + 8.5;
+ * 2: block maxima just below and at powers of two (MXFP4's floorf(log2f(amax)), UE4M3 carries);
+ * 3: one huge value among tiny ones (subnormal and overflowing inverse scales).
+ */
+START_TEST(quantize_crafted_match_ggml)
+{
+    const int t = legacy_types[_i];
+    const tc_dtype_info *d = tc_dtype_get(t);
+    tc_ggml_quantize_chunk_fn q = tc_oracle_quantize(t);
+    if (q == NULL)
+        TC_SKIP("libggml-base.so not found under %s/llama", TC_ORACLE_DIR);
+    const int64_t npr = 512, rows = 4;
+    static float src[4 * 512], imat[512];
+    static uint8_t want[4 * 512 * 2], got[4 * 512 * 2];
+    static const int8_t grid[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                    1,    13,   25,  38,  53,  69,  89,  113};
+    char what[96];
+    uint64_t s = 4242 + (uint64_t)t;
+    const int rounds = quick() ? 8 : 60;
+    for (int r = 0; r < rounds; r++) {
+        const int mode = r % 4;
+        for (int64_t i = 0; i < rows * npr; i++) {
+            const int64_t blk = i / 32;
+            const float u = tc_rng_uniform(&s);
+            switch (mode) {
+            case 0: {
+                float delta = powf(10.0f, -3.0f - 5.0f * (float)((blk * 7 + r) % 11) / 11.0f);
+                src[i] = u < 0.5f ? -1.0f : -1.0f - delta;
+                break;
+            }
+            case 1: {
+                int k = (int)(tc_rng_next(&s) % 15);
+                float scale = 0.01f * (float)(1 + blk % 9);
+                src[i] = (i % 3 == 0) ? scale * (grid[k] + grid[k + 1]) * 0.5f
+                                      : scale * (float)((int)(tc_rng_next(&s) % 17) - 8) * 0.5f;
+                break;
+            }
+            case 2: {
+                int e = (int)(blk % 40) - 20;
+                float top = ldexpf((blk & 1) ? 1.0f - 0x1p-24f : 1.0f, e);
+                src[i] = (i % 32 == 5) ? top : top * (u - 0.5f);
+                break;
+            }
+            default:
+                src[i] = (i % 64 == 9) ? 1e30f * (u - 0.5f) : 1e-38f * (u - 0.5f);
+                break;
+            }
+        }
+        for (int64_t j = 0; j < npr; j++)
+            imat[j] = (mode == 0 && tc_rng_next(&s) % 8 == 0) ? 0.0f : 0.5f + tc_rng_uniform(&s);
+        if (mode == 0) /* far outliers where the weight is zero */
+            for (int64_t i = 0; i < rows * npr; i++)
+                if (imat[i % npr] == 0.0f)
+                    src[i] = -1.0f - 200.0f * tc_rng_uniform(&s);
+        for (int im = 0; im < 2; im++) {
+            snprintf(what, sizeof what, "crafted mode %d round %d", mode, r);
+            qcase c = {t, src, rows, npr % d->blck ? d->blck : npr, im ? imat : NULL, what};
+            check_quant(q, &c, want, got);
+        }
+    }
+}
+END_TEST
+
 /* ===== dequantize ===== */
 
 /* Byte offsets of the fp16 scale fields of each type's block (-1 ends the list). */
@@ -335,6 +402,7 @@ Suite *quant_legacy_suite(void)
     tcase_add_test(tc, dtype_ids_match_ggml);
     tcase_add_loop_test(tc, quantize_matches_ggml, 0, N_LEGACY);
     tcase_add_loop_test(tc, quantize_special_values_match_ggml, 0, N_LEGACY);
+    tcase_add_loop_test(tc, quantize_crafted_match_ggml, 0, N_LEGACY);
     tcase_add_loop_test(tc, dequantize_matches_ggml, 0, N_LEGACY);
     tcase_add_loop_test(tc, f16_bf16_rows_match_ggml, 0, 2);
     suite_add_tcase(s, tc);
