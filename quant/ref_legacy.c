@@ -576,17 +576,23 @@ static void tc_tq2_0_quant_ref(const float *x, void *dst, int64_t n_rows, int64_
 
 /* ===== MXFP4 / NVFP4 (the imatrix is ignored) ===== */
 
-/* Nearest doubled-E2M1 value to x at scale e; the first one wins ties (best_index_mxfp4). */
-static inline uint8_t best_index_mxfp4(float x, float e)
+/* The 16 doubled-E2M1 values times the block scale e (the products ggml's search forms). */
+static inline void fp4_levels(float lv[16], float e)
+{
+    for (int i = 0; i < 16; i++)
+        lv[i] = tc_kvalues_mxfp4[i] * e;
+}
+
+/* Nearest level to x; the first one wins ties (best_index_mxfp4). */
+static inline uint8_t best_index_fp4(const float lv[16], float x)
 {
     int best = 0;
-    float best_err = fabsf(tc_kvalues_mxfp4[0] * e - x);
-    for (int i = 1; i < 16; i++) {
-        float err = fabsf(tc_kvalues_mxfp4[i] * e - x);
-        if (err < best_err) {
-            best = i;
-            best_err = err;
-        }
+    float best_err = fabsf(lv[0] - x);
+    for (int i = 1; i < 16; i++) { /* branch-free: the compiler can keep it in registers */
+        const float err = fabsf(lv[i] - x);
+        const int better = err < best_err;
+        best = better ? i : best;
+        best_err = better ? err : best_err;
     }
     return (uint8_t)best;
 }
@@ -645,10 +651,11 @@ static void tc_mxfp4_quant_ref(const float *x, void *dst, int64_t n_rows, int64_
             if (amax < fabsf(x[j]))
                 amax = fabsf(x[j]);
         const uint8_t e = amax > 0.0f ? (uint8_t)tc_cvtt_i32(floorf(log2f(amax)) - 2 + 127) : 0;
-        const float d = e8m0_half(e);
+        float lv[16];
+        fp4_levels(lv, e8m0_half(e));
         y[0] = e;
         for (int j = 0; j < 16; ++j)
-            y[1 + j] = (uint8_t)(best_index_mxfp4(x[j], d) | (best_index_mxfp4(x[j + 16], d) << 4));
+            y[1 + j] = (uint8_t)(best_index_fp4(lv, x[j]) | (best_index_fp4(lv, x[j + 16]) << 4));
     }
 }
 
@@ -664,11 +671,12 @@ static void tc_nvfp4_quant_ref(const float *x, void *dst, int64_t n_rows, int64_
                 if (amax < fabsf(x[j]))
                     amax = fabsf(x[j]);
             const uint8_t ue = f32_to_ue4m3(amax / 6.0f);
-            const float d = ue4m3_half(ue);
+            float lv[16];
+            fp4_levels(lv, ue4m3_half(ue));
             y[s] = ue;
             for (int j = 0; j < 8; ++j)
                 y[4 + 8 * s + j] =
-                    (uint8_t)(best_index_mxfp4(x[j], d) | (best_index_mxfp4(x[j + 8], d) << 4));
+                    (uint8_t)(best_index_fp4(lv, x[j]) | (best_index_fp4(lv, x[j + 8]) << 4));
         }
     }
 }
@@ -865,8 +873,9 @@ static void tc_q8_0_dequant_ref(const void *src, float *y, int64_t n)
     const uint8_t *x = src;
     for (int64_t i = 0; i < n / 32; i++, x += 34, y += 32) {
         const float d = tc_ggml_h2f(tc_ld_u16(x));
+        const int8_t *qs = (const int8_t *)(x + 2); /* character types may alias */
         for (int j = 0; j < 32; ++j)
-            y[j] = (float)tc_low_i8(x[2 + j]) * d;
+            y[j] = qs[j] * d;
     }
 }
 
