@@ -359,6 +359,33 @@ START_TEST(quantize_crafted_match_ggml)
 }
 END_TEST
 
+/* Importance matrices a broken imatrix file could hold: all zero, NaN, negative, Inf, and half
+ * zero / half huge. ggml uses them as they are; so do we. */
+START_TEST(quantize_degenerate_imatrix_match_ggml)
+{
+    const int t = legacy_types[_i];
+    tc_ggml_quantize_chunk_fn q = tc_oracle_quantize(t);
+    if (q == NULL)
+        TC_SKIP("libggml-base.so not found under %s/llama", TC_ORACLE_DIR);
+    static float src[2 * 512], imat[512];
+    static uint8_t want[2 * 512 * 2], got[2 * 512 * 2];
+    char what[96];
+    for (int mode = 0; mode < 5; mode++)
+        for (int kind = 0; kind < TC_CORPUS_KINDS; kind += quick() ? 3 : 1) {
+            tc_corpus_fill(src, 2 * 512, kind, (uint64_t)(mode + 7));
+            for (int i = 0; i < 512; i++)
+                imat[i] = mode == 0   ? 0.0f
+                          : mode == 1 ? NAN
+                          : mode == 2 ? -1.0f - (float)(i % 3)
+                          : mode == 3 ? INFINITY
+                                      : (i < 256 ? 0.0f : 1e30f);
+            snprintf(what, sizeof what, "degenerate imatrix %d, kind %d", mode, kind);
+            qcase c = {t, src, 2, 512, imat, what};
+            check_quant(q, &c, want, got);
+        }
+}
+END_TEST
+
 /* ===== dequantize ===== */
 
 /* Byte offsets of the fp16 scale fields of each type's block (-1 ends the list). */
@@ -506,6 +533,7 @@ Suite *quant_legacy_suite(void)
     tcase_add_loop_test(tc, quantize_matches_ggml, 0, N_LEGACY);
     tcase_add_loop_test(tc, quantize_special_values_match_ggml, 0, N_LEGACY);
     tcase_add_loop_test(tc, quantize_crafted_match_ggml, 0, N_LEGACY);
+    tcase_add_loop_test(tc, quantize_degenerate_imatrix_match_ggml, 0, N_LEGACY);
     tcase_add_loop_test(tc, dequantize_matches_ggml, 0, N_LEGACY);
     tcase_add_loop_test(tc, f16_bf16_rows_match_ggml, 0, 2);
     suite_add_tcase(s, tc);
