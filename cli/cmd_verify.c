@@ -325,6 +325,28 @@ int cmd_verify(int argc, char **argv)
             }
     }
 
+    /* 1b. container checksums: the CRC-32 of every zip member (PyTorch checkpoints, .npz) */
+    for (size_t i = 0; i < tc_graph_n_sources(g); i++) {
+        const char *src = tc_graph_source(g, i, NULL);
+        uint64_t n_crc = 0;
+        tc_err ce = {0};
+        tc_status cs = tc_verify_zip_crc(src, &n_crc, &ce);
+        if (cs == TC_E_CHECKSUM || cs == TC_E_FORMAT) {
+            PROBLEM("%s", ce.msg);
+        } else if (cs != TC_OK) {
+            e = ce;
+            rc = cli_fail(&e);
+            goto done;
+        } else if (n_crc > 0) {
+            json_t *jc = json_object();
+            json_object_set_new(jc, "path", json_string(src));
+            json_object_set_new(jc, "zip_members_crc_ok", json_integer((json_int_t)n_crc));
+            json_array_append_new(jfiles, jc);
+            if (!json && !quiet)
+                printf("crc32  %s: %" PRIu64 " zip members match their CRC-32\n", src, n_crc);
+        }
+    }
+
     /* 2. every tensor readable; hashes and value checks on request */
     int want_thash = tensors || wmanifest;
     for (size_t k = 0; k < n_man; k++)

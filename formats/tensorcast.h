@@ -342,6 +342,13 @@ tc_status tc_read(const char *path, tc_graph **out /* OUT */, const tc_read_opts
 tc_status tc_write(const tc_graph *g, const char *path, const char *format, tc_write_opts *opt,
                    tc_err *e);
 
+/* ===== Integrity ===== */
+
+/* When `path` is a zip container (PyTorch checkpoint, .npz, .zip), recompute the CRC-32 of every
+ * member (streaming) and compare it with the central directory: TC_E_CHECKSUM naming the first
+ * member that differs. *n_checked gets the number of members checked (0: not a zip). */
+tc_status tc_verify_zip_crc(const char *path, uint64_t *n_checked, tc_err *e);
+
 /* ===== Licence files ===== */
 
 /* Look for licence information beside a model directory (README.md front matter `license:`,

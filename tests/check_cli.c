@@ -357,6 +357,46 @@ START_TEST(verify_digests_and_licence)
 }
 END_TEST
 
+/* verify recomputes the CRC-32 of every zip member: a NumPy .npz written by numpy passes, the
+ * same file with one payload byte flipped fails with exit 1 naming the member. */
+START_TEST(verify_zip_crc)
+{
+    make_tmpdir();
+    char cmd[1024], npz[512];
+    snprintf(npz, sizeof npz, "%s/w.npz", tmpdir);
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 -c \"import numpy as np; np.savez('%s', "
+             "w=np.arange(64, dtype=np.float32))\" 2>/dev/null",
+             npz);
+    if (system(cmd) != 0) {
+        rm_rf(tmpdir);
+        TC_SKIP("/usr/bin/python3 with numpy not found (apt install python3-numpy)");
+    }
+    char a[600];
+    snprintf(a, sizeof a, "verify '%s'", npz);
+    ck_assert_int_eq(run(NULL, a), 0);
+    ck_assert_ptr_nonnull(strstr(out_buf, "match their CRC-32"));
+    /* flip the low byte of the float 63.0 (0x427c0000) inside the stored member */
+    FILE *f = fopen(npz, "r+b");
+    ck_assert_ptr_nonnull(f);
+    static uint8_t buf[8192];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    size_t at = 0;
+    for (size_t i = 0; i + 4 <= n; i++)
+        if (buf[i] == 0 && buf[i + 1] == 0 && buf[i + 2] == 0x7c && buf[i + 3] == 0x42)
+            at = i;
+    ck_assert_uint_gt(at, 0);
+    buf[at] ^= 1;
+    fseek(f, 0, SEEK_SET);
+    ck_assert_uint_eq(fwrite(buf, 1, n, f), n);
+    fclose(f);
+    ck_assert_int_eq(run(NULL, a), 1);
+    ck_assert_ptr_nonnull(strstr(out_buf, "CRC-32"));
+    ck_assert_ptr_nonnull(strstr(out_buf, "w.npy"));
+    rm_rf(tmpdir);
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -368,6 +408,7 @@ Suite *cli_suite(void)
     tcase_add_test(tc, convert_type_and_license);
     tcase_add_test(tc, no_overwrite_no_partial);
     tcase_add_test(tc, verify_digests_and_licence);
+    tcase_add_test(tc, verify_zip_crc);
     suite_add_tcase(s, tc);
     return s;
 }
