@@ -373,9 +373,10 @@ void tc_out_abort(tc_out *o)
 {
     if (o == NULL)
         return;
+    int created = o->fd >= 0 || o->finished; /* also when no cleanup slot was free */
     if (o->fd >= 0)
         close(o->fd);
-    if (o->tmp && o->slot >= 0)
+    if (o->tmp && created)
         unlink(o->tmp);
     live_del(o);
     tc_free(o->tmp);
