@@ -48,69 +48,6 @@ static const char *tmp_path(const char *leaf)
     return keep[k++];
 }
 
-/* ---- model shapes ---- */
-
-typedef struct shape_opts {
-    int n_layer, n_head, n_head_kv, n_expert;
-    int tied; /* no output.weight */
-    int odd;  /* rows of 320 (not a multiple of 256) and one of 100 (not of 32) */
-    int qkv;  /* fused attn_qkv instead of q/k/v */
-    int rows; /* output rows of every 2-D weight (small: the rules ignore it) */
-    const char *arch;
-} shape_opts;
-
-static void build(lo_model *m, const shape_opts *s)
-{
-    memset(m, 0, sizeof *m);
-    m->arch = s->arch ? s->arch : "llama";
-    m->n_layer = s->n_layer;
-    m->n_head = s->n_head;
-    m->n_head_kv = s->n_head_kv;
-    m->n_expert = s->n_expert;
-    m->n_embd = s->odd ? 320 : 256;
-    m->n_ff = 512;
-    const int64_t e = m->n_embd, f = m->n_ff, r = s->rows ? s->rows : 4;
-    lo_add(m, "token_embd.weight", 2, 16, e, 0);
-    if (!s->tied)
-        lo_add(m, "output.weight", 2, 16, e, 0);
-    lo_add(m, "output_norm.weight", 1, e, 0, 0);
-    char n[64];
-    for (int l = 0; l < s->n_layer; l++) {
-#define T2(nm, a, b) (snprintf(n, sizeof n, "blk.%d." nm ".weight", l), lo_add(m, n, 2, a, b, 0))
-#define T1(nm, a)    (snprintf(n, sizeof n, "blk.%d." nm ".weight", l), lo_add(m, n, 1, a, 0, 0))
-        T1("attn_norm", e);
-        T1("ffn_norm", e);
-        if (s->qkv) {
-            T2("attn_qkv", r, e);
-        } else {
-            T2("attn_q", r, e);
-            T2("attn_k", r, e);
-            T2("attn_v", r, e);
-        }
-        T2("attn_output", r, e);
-        if (s->n_expert > 0) {
-            T2("ffn_gate_inp", s->n_expert, e);
-            snprintf(n, sizeof n, "blk.%d.ffn_gate_exps.weight", l);
-            lo_add(m, n, 3, s->n_expert, r, e);
-            snprintf(n, sizeof n, "blk.%d.ffn_up_exps.weight", l);
-            lo_add(m, n, 3, s->n_expert, r, e);
-            snprintf(n, sizeof n, "blk.%d.ffn_down_exps.weight", l);
-            lo_add(m, n, 3, s->n_expert, r, f);
-        } else {
-            T2("ffn_gate", r, e);
-            T2("ffn_up", r, e);
-            T2("ffn_down", r, f);
-        }
-        if (s->odd && l == 0) {
-            T2("odd_proj", r, 100); /* row of 100: only F16 can hold it after a fallback */
-            snprintf(n, sizeof n, "blk.%d.vec.weight", l);
-            lo_add(m, n, 2, 1, e, 0); /* [1, e]: 1-D to ggml, never quantized */
-        }
-#undef T1
-#undef T2
-    }
-}
-
 /* ---- tensorcast's side ---- */
 
 static int sort_cmp(const void *a, const void *b)
@@ -287,14 +224,14 @@ static int needs_imatrix_ftype(int ft)
 
 /* All presets on one model shape; with and without imatrix for the presets whose rules
  * depend on it. */
-static void sweep(const shape_opts *s, const char *label)
+static void sweep(const lo_shape *s, const char *label)
 {
     lo_api a;
     if (!lo_open(&a))
         TC_SKIP("llama.cpp oracle (libllama.so, libggml-base.so) not found under %s/llama",
                 TC_ORACLE_DIR);
     static lo_model m;
-    build(&m, s);
+    lo_build(&m, s);
     const char *in = tmp_path("in.gguf");
     ck_assert(lo_write(&a, &m, in));
     variant vi = plain;
@@ -313,42 +250,42 @@ static void sweep(const shape_opts *s, const char *label)
 
 START_TEST(test_dense)
 {
-    shape_opts s = {.n_layer = 8, .n_head = 8, .n_head_kv = 8};
+    lo_shape s = {.n_layer = 8, .n_head = 8, .n_head_kv = 8};
     sweep(&s, "dense");
 }
 END_TEST
 
 START_TEST(test_gqa)
 {
-    shape_opts s = {.n_layer = 16, .n_head = 8, .n_head_kv = 2};
+    lo_shape s = {.n_layer = 16, .n_head = 8, .n_head_kv = 2};
     sweep(&s, "gqa");
 }
 END_TEST
 
 START_TEST(test_moe)
 {
-    shape_opts s = {.n_layer = 4, .n_head = 8, .n_head_kv = 4, .n_expert = 8};
+    lo_shape s = {.n_layer = 4, .n_head = 8, .n_head_kv = 4, .n_expert = 8};
     sweep(&s, "moe8");
 }
 END_TEST
 
 START_TEST(test_tied)
 {
-    shape_opts s = {.n_layer = 8, .n_head = 4, .n_head_kv = 4, .tied = 1};
+    lo_shape s = {.n_layer = 8, .n_head = 4, .n_head_kv = 4, .tied = 1};
     sweep(&s, "tied");
 }
 END_TEST
 
 START_TEST(test_odd)
 {
-    shape_opts s = {.n_layer = 8, .n_head = 8, .n_head_kv = 8, .odd = 1};
+    lo_shape s = {.n_layer = 8, .n_head = 8, .n_head_kv = 8, .odd = 1};
     sweep(&s, "odd-rows");
 }
 END_TEST
 
 START_TEST(test_qkv)
 {
-    shape_opts s = {.n_layer = 8, .n_head = 8, .n_head_kv = 8, .qkv = 1};
+    lo_shape s = {.n_layer = 8, .n_head = 8, .n_head_kv = 8, .qkv = 1};
     sweep(&s, "fused-qkv");
 }
 END_TEST
@@ -360,8 +297,8 @@ START_TEST(test_70b)
     if (!lo_open(&a))
         TC_SKIP("llama.cpp oracle not found under %s/llama", TC_ORACLE_DIR);
     static lo_model m;
-    shape_opts s = {.n_layer = 80, .n_head = 64, .n_head_kv = 8, .rows = 1};
-    build(&m, &s);
+    lo_shape s = {.n_layer = 80, .n_head = 64, .n_head_kv = 8, .rows = 1};
+    lo_build(&m, &s);
     const char *in = tmp_path("in70.gguf");
     ck_assert(lo_write(&a, &m, in));
     const int fts[] = {TC_FTYPE_Q3_K_S, TC_FTYPE_Q3_K_M, TC_FTYPE_Q4_K_S, TC_FTYPE_Q4_K_M,
@@ -436,8 +373,8 @@ START_TEST(test_options)
     const int fts[] = {TC_FTYPE_Q4_K_M, TC_FTYPE_Q3_K_M, TC_FTYPE_Q4_0, TC_FTYPE_Q6_K,
                        TC_FTYPE_F16};
     for (int tied = 0; tied < 2; tied++) {
-        shape_opts s = {.n_layer = 8, .n_head = 8, .n_head_kv = 2, .tied = tied};
-        build(&m, &s);
+        lo_shape s = {.n_layer = 8, .n_head = 8, .n_head_kv = 2, .tied = tied};
+        lo_build(&m, &s);
         for (int i = 0; i < m.n; i++)
             m.t[i].type = 1; /* F16 input */
         const char *in = tmp_path("opts.gguf");

@@ -71,6 +71,9 @@ typedef struct lo_api {
     size_t (*tensor_offset)(const void *, int64_t);
     size_t (*data_offset)(const void *);
     int64_t (*find_key)(const void *, const char *);
+    size_t (*tensor_size)(const void *, int64_t);
+    int64_t (*n_kv)(const void *);
+    const char *(*get_key)(const void *, int64_t);
     void (*log_set)(void (*)(int, const char *, void *), void *);
     void (*ggml_log_set)(void (*)(int, const char *, void *), void *);
     lo_qparams (*default_params)(void);
@@ -149,6 +152,9 @@ static inline int lo_open(lo_api *a)
     LO_G(tensor_offset, "gguf_get_tensor_offset");
     LO_G(data_offset, "gguf_get_data_offset");
     LO_G(find_key, "gguf_find_key");
+    LO_G(tensor_size, "gguf_get_tensor_size");
+    LO_G(n_kv, "gguf_get_n_kv");
+    LO_G(get_key, "gguf_get_key");
     LO_G(ggml_log_set, "ggml_log_set");
     LO_L(log_set, "llama_log_set");
     LO_L(default_params, "llama_model_quantize_default_params");
@@ -313,6 +319,69 @@ static inline lo_qparams lo_params(const lo_api *a, int ftype)
     p.ftype = ftype;
     p.nthread = 1;
     return p;
+}
+
+/* ---- model shapes ---- */
+
+typedef struct lo_shape {
+    int n_layer, n_head, n_head_kv, n_expert;
+    int tied; /* no output.weight */
+    int odd;  /* rows of 320 (not a multiple of 256) and one of 100 (not of 32) */
+    int qkv;  /* fused attn_qkv instead of q/k/v */
+    int rows; /* output rows of every 2-D weight (small: the rules ignore it) */
+    const char *arch;
+} lo_shape;
+
+static inline void lo_build(lo_model *m, const lo_shape *s)
+{
+    memset(m, 0, sizeof *m);
+    m->arch = s->arch ? s->arch : "llama";
+    m->n_layer = s->n_layer;
+    m->n_head = s->n_head;
+    m->n_head_kv = s->n_head_kv;
+    m->n_expert = s->n_expert;
+    m->n_embd = s->odd ? 320 : 256;
+    m->n_ff = 512;
+    const int64_t e = m->n_embd, f = m->n_ff, r = s->rows ? s->rows : 4;
+    lo_add(m, "token_embd.weight", 2, 16, e, 0);
+    if (!s->tied)
+        lo_add(m, "output.weight", 2, 16, e, 0);
+    lo_add(m, "output_norm.weight", 1, e, 0, 0);
+    char n[64];
+    for (int l = 0; l < s->n_layer; l++) {
+#define T2(nm, a, b) (snprintf(n, sizeof n, "blk.%d." nm ".weight", l), lo_add(m, n, 2, a, b, 0))
+#define T1(nm, a)    (snprintf(n, sizeof n, "blk.%d." nm ".weight", l), lo_add(m, n, 1, a, 0, 0))
+        T1("attn_norm", e);
+        T1("ffn_norm", e);
+        if (s->qkv) {
+            T2("attn_qkv", r, e);
+        } else {
+            T2("attn_q", r, e);
+            T2("attn_k", r, e);
+            T2("attn_v", r, e);
+        }
+        T2("attn_output", r, e);
+        if (s->n_expert > 0) {
+            T2("ffn_gate_inp", s->n_expert, e);
+            snprintf(n, sizeof n, "blk.%d.ffn_gate_exps.weight", l);
+            lo_add(m, n, 3, s->n_expert, r, e);
+            snprintf(n, sizeof n, "blk.%d.ffn_up_exps.weight", l);
+            lo_add(m, n, 3, s->n_expert, r, e);
+            snprintf(n, sizeof n, "blk.%d.ffn_down_exps.weight", l);
+            lo_add(m, n, 3, s->n_expert, r, f);
+        } else {
+            T2("ffn_gate", r, e);
+            T2("ffn_up", r, e);
+            T2("ffn_down", r, f);
+        }
+        if (s->odd && l == 0) {
+            T2("odd_proj", r, 100); /* row of 100: only F16 can hold it after a fallback */
+            snprintf(n, sizeof n, "blk.%d.vec.weight", l);
+            lo_add(m, n, 2, 1, e, 0); /* [1, e]: 1-D to ggml, never quantized */
+        }
+#undef T1
+#undef T2
+    }
 }
 
 #endif /* TC_LLAMA_ORACLE_H */
