@@ -552,6 +552,74 @@ START_TEST(test_json_options)
 }
 END_TEST
 
+/* The imatrix loader itself: values, metadata, filters, and the keys quantize records. */
+START_TEST(test_imatrix_loader)
+{
+    lo_api a;
+    if (!lo_open(&a))
+        TC_SKIP("ggml's gguf writer (libggml-base.so) not found under %s/llama", TC_ORACLE_DIR);
+    static lo_model m;
+    lo_shape s = {.n_layer = 2, .n_head = 8, .n_head_kv = 4, .n_expert = 8};
+    lo_build(&m, &s);
+    static imx x;
+    imx_make(&x, &m);
+    const char *imf = tpath("l.gguf"), *imd = tpath("l.dat");
+    ck_assert(imx_write_gguf(&a, &x, &m, imf));
+    ck_assert(imx_write_dat(&x, imd));
+    for (int k = 0; k < 2; k++) {
+        tc_err e = {0};
+        tc_imatrix *im;
+        ck_assert_msg(tc_imatrix_load(k ? imd : imf, &im, &e) == TC_OK, "%s", e.msg);
+        ck_assert_int_eq(tc_imatrix_is_legacy(im), k);
+        ck_assert_uint_eq(tc_imatrix_count(im), (size_t)x.n);
+        ck_assert_int_eq(tc_imatrix_chunks(im), k ? 7 : 42);
+        if (k)
+            ck_assert_str_eq(tc_imatrix_dataset(im), "wiki.test");
+        for (int i = 0; i < x.n; i++) {
+            uint64_t n;
+            const float *v = tc_imatrix_find(im, x.e[i].name, &n);
+            ck_assert_ptr_nonnull(v);
+            ck_assert_uint_eq(n, x.e[i].size);
+            ck_assert(memcmp(v, x.vals[i], n * sizeof(float)) == 0);
+        }
+        uint64_t n;
+        ck_assert_ptr_null(tc_imatrix_find(im, "no.such.weight", &n));
+        const char *inc[] = {"ffn_"}, *exc[] = {"exps"};
+        tc_imatrix_filter(im, inc, 1, NULL, 0);
+        for (size_t i = 0; i < tc_imatrix_count(im); i++)
+            ck_assert_ptr_nonnull(strstr(tc_imatrix_name(im, i), "ffn_"));
+        ck_assert_uint_gt(tc_imatrix_count(im), 0);
+        tc_imatrix_filter(im, NULL, 0, exc, 1);
+        for (size_t i = 0; i < tc_imatrix_count(im); i++)
+            ck_assert_ptr_null(strstr(tc_imatrix_name(im, i), "exps"));
+        tc_imatrix_free(im);
+    }
+    /* a GGUF without importance data is refused, naming the file */
+    const char *plain = tpath("plain.gguf");
+    ck_assert(lo_write(&a, &m, plain));
+    tc_err e = {0};
+    tc_imatrix *im = NULL;
+    ck_assert_int_eq(tc_imatrix_load(plain, &im, &e), TC_E_FORMAT);
+    ck_assert_ptr_null(im);
+    ck_assert_ptr_nonnull(strstr(e.msg, "plain.gguf"));
+    /* quantize records where the importance data came from */
+    const char *in = tpath("li.gguf"), *out = tpath("li_out.gguf");
+    ck_assert(lo_write(&a, &m, in));
+    char args[2048];
+    snprintf(args, sizeof args, "quantize -q '%s' '%s' Q4_K_M --imatrix '%s'", in, out, imd);
+    ck_assert_int_eq(run(args), 0);
+    struct lo_gguf_init_params gp = {true, NULL};
+    void *g = a.gguf_init_from_file(out, gp);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_ge(a.find_key(g, "quantize.imatrix.file"), 0);
+    ck_assert_int_ge(a.find_key(g, "quantize.imatrix.dataset"), 0);
+    ck_assert_int_ge(a.find_key(g, "quantize.imatrix.entries_count"), 0);
+    ck_assert_int_ge(a.find_key(g, "quantize.imatrix.chunks_count"), 0);
+    a.gguf_free(g);
+    imx_free(&x);
+}
+END_TEST
+
 /* ---- diff ---- */
 
 START_TEST(test_diff)
@@ -697,6 +765,7 @@ Suite *quantize_suite(void)
         {"imatrix_moe", test_imatrix_moe},
         {"threads", test_threads},
         {"errors", test_errors},
+        {"imatrix_loader", test_imatrix_loader},
         {"json_options", test_json_options},
         {"diff", test_diff},
     };
