@@ -355,26 +355,32 @@ fail:
     return rc;
 }
 
-tc_status tc_imatrix_load(const char *path, tc_imatrix **out, tc_err *e)
+tc_status tc_imatrix_load_map(tc_map *m, tc_imatrix **out, tc_err *e)
 {
     *out = NULL;
-    tc_map *m;
-    TC_TRY(tc_map_open(path, &m, e));
+    const char *path = tc_map_path(m) ? tc_map_path(m) : "imatrix";
     tc_imatrix *im = tc_calloc(1, sizeof *im);
-    if (im == NULL) {
-        tc_map_unref(m);
+    if (im == NULL)
         return tc_err_set(e, TC_E_NOMEM, "out of memory");
-    }
     tc_status rc;
     if (tc_map_size(m) >= 4 && memcmp(tc_map_data(m), "GGUF", 4) == 0)
         rc = im_load_gguf(im, m, path, e);
     else
         rc = im_load_legacy(im, m, path, e);
-    tc_map_unref(m);
     if (rc != TC_OK) {
         tc_imatrix_free(im);
         return rc;
     }
     *out = im;
     return TC_OK;
+}
+
+tc_status tc_imatrix_load(const char *path, tc_imatrix **out, tc_err *e)
+{
+    *out = NULL;
+    tc_map *m;
+    TC_TRY(tc_map_open(path, &m, e));
+    tc_status rc = tc_imatrix_load_map(m, out, e);
+    tc_map_unref(m);
+    return rc;
 }

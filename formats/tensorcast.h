@@ -361,6 +361,8 @@ tc_status tc_license_from_dir(tc_graph *g, const char *dir, tc_err *e);
 typedef struct tc_imatrix tc_imatrix;
 
 tc_status tc_imatrix_load(const char *path, tc_imatrix **out /* OUT */, tc_err *e);
+/* Same from a map (fuzzers, archive members); the map's name is used in messages. */
+tc_status tc_imatrix_load_map(tc_map *m, tc_imatrix **out /* OUT */, tc_err *e);
 void tc_imatrix_free(tc_imatrix *im); /* NULL is a no-op */
 size_t tc_imatrix_count(const tc_imatrix *im);
 /* Entry `i`: its tensor name, and its `*n` values (valid until the matrix is freed). */

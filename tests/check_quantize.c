@@ -594,6 +594,27 @@ START_TEST(test_imatrix_loader)
             ck_assert_ptr_null(strstr(tc_imatrix_name(im, i), "exps"));
         tc_imatrix_free(im);
     }
+    /* the fuzz seeds written by scripts/gen_imatrix_seeds.py (an independent GGUF writer) */
+    for (int k = 0; k < 2; k++) {
+        char p[1024];
+        snprintf(p, sizeof p, "%s/fixtures/fuzz/imatrix/%s", TC_SRC_DIR,
+                 k ? "legacy.dat" : "imatrix.gguf");
+        tc_err e = {0};
+        tc_imatrix *im;
+        ck_assert_msg(tc_imatrix_load(p, &im, &e) == TC_OK, "%s", e.msg);
+        uint64_t n;
+        const float *q = tc_imatrix_find(im, "blk.0.attn_q.weight", &n);
+        ck_assert_uint_eq(n, 32);
+        for (int i = 0; i < 32; i++) /* sums / ncall (3) */
+            ck_assert(q[i] == ((float)(i % 5) + 0.5f) / 3.0f);
+        const float *x2 = tc_imatrix_find(im, "blk.0.ffn_down_exps.weight", &n);
+        ck_assert_uint_eq(n, 64);
+        for (int i = 0; i < 64; i++) /* legacy: / 1; GGUF: expert 1 has count 0 -> 1.0 */
+            ck_assert(x2[i] == (k || i < 32 ? 1.0f + (float)i / 8 : 1.0f));
+        ck_assert_str_eq(tc_imatrix_dataset(im), "wiki");
+        ck_assert_int_eq(tc_imatrix_chunks(im), 10);
+        tc_imatrix_free(im);
+    }
     /* a GGUF without importance data is refused, naming the file */
     const char *plain = tpath("plain.gguf");
     ck_assert(lo_write(&a, &m, plain));
