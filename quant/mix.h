@@ -138,9 +138,10 @@ int tc_mix_allows_quant(const tc_mix *m, const char *name, int n_dims);
 /*
  * Second pass: the type of one tensor (in the same order as tc_mix_count).
  * `shape` is outermost-first with `n_dims` entries; `cur_type` is its current dtype.
- * @return the chosen tc_dtype, or -1 with a message in `msg` (MoE tensor without a block
- *         number, a row length no type can hold). `*fallback` (may be NULL) is set to 1 when the
- *         row length forced a fallback type.
+ * @return the chosen tc_dtype, or -1 with a message in `msg` (a MoE model's tensor without a
+ *         block number in [0, n_layer)). `*fallback` (may be NULL) is set to 1 when the row
+ *         length forced a fallback type (as llama.cpp: K/IQ types to a 32-block type, and F16
+ *         when even that does not divide the row).
  */
 int tc_mix_type(tc_mix *m, const char *name, int n_dims, const int64_t *shape, int cur_type,
                 int *fallback, char *msg, size_t cap);
