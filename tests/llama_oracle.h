@@ -325,10 +325,11 @@ static inline lo_qparams lo_params(const lo_api *a, int ftype)
 
 typedef struct lo_shape {
     int n_layer, n_head, n_head_kv, n_expert;
-    int tied; /* no output.weight */
-    int odd;  /* rows of 320 (not a multiple of 256) and one of 100 (not of 32) */
-    int qkv;  /* fused attn_qkv instead of q/k/v */
-    int rows; /* output rows of every 2-D weight (small: the rules ignore it) */
+    int tied;                /* no output.weight */
+    int odd;                 /* rows of 320 (not a multiple of 256) and one of 100 (not of 32) */
+    int qkv;                 /* fused attn_qkv instead of q/k/v */
+    int rows;                /* output rows of every 2-D weight (small: the rules ignore it) */
+    int n_embd, n_ff, vocab; /* 0: 256 (320 when odd), 512, 16 */
     const char *arch;
 } lo_shape;
 
@@ -340,12 +341,13 @@ static inline void lo_build(lo_model *m, const lo_shape *s)
     m->n_head = s->n_head;
     m->n_head_kv = s->n_head_kv;
     m->n_expert = s->n_expert;
-    m->n_embd = s->odd ? 320 : 256;
-    m->n_ff = 512;
+    m->n_embd = s->n_embd ? s->n_embd : s->odd ? 320 : 256;
+    m->n_ff = s->n_ff ? s->n_ff : 512;
     const int64_t e = m->n_embd, f = m->n_ff, r = s->rows ? s->rows : 4;
-    lo_add(m, "token_embd.weight", 2, 16, e, 0);
+    const int64_t vocab = s->vocab ? s->vocab : 16;
+    lo_add(m, "token_embd.weight", 2, vocab, e, 0);
     if (!s->tied)
-        lo_add(m, "output.weight", 2, 16, e, 0);
+        lo_add(m, "output.weight", 2, vocab, e, 0);
     lo_add(m, "output_norm.weight", 1, e, 0, 0);
     char n[64];
     for (int l = 0; l < s->n_layer; l++) {
