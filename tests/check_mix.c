@@ -269,6 +269,24 @@ START_TEST(test_moe)
 }
 END_TEST
 
+/* MoE: the layer comes from the name, so a block tensor outside blk.N fails in both. */
+START_TEST(test_moe_no_layer)
+{
+    lo_api a;
+    if (!lo_open(&a))
+        TC_SKIP("llama.cpp oracle not found under %s/llama", TC_ORACLE_DIR);
+    static lo_model m;
+    lo_shape s = {.n_layer = 2, .n_head = 8, .n_head_kv = 4, .n_expert = 8};
+    lo_build(&m, &s);
+    lo_add(&m, "mm.ffn_down.weight", 2, 4, 256, 0);
+    const char *in = tmp_path("moe_bad.gguf");
+    ck_assert(lo_write(&a, &m, in));
+    compare(&a, &m, in, "moe8 ffn_down outside a block", TC_FTYPE_Q4_K_M, &plain);
+    compare(&a, &m, in, "moe8 ffn_down outside a block", TC_FTYPE_Q8_0, &plain);
+    unlink(in);
+}
+END_TEST
+
 START_TEST(test_tied)
 {
     lo_shape s = {.n_layer = 8, .n_head = 4, .n_head_kv = 4, .tied = 1};
@@ -458,6 +476,7 @@ Suite *mix_suite(void)
         {"dense", test_dense},
         {"gqa", test_gqa},
         {"moe", test_moe},
+        {"moe_no_layer", test_moe_no_layer},
         {"tied", test_tied},
         {"odd", test_odd},
         {"qkv", test_qkv},

@@ -289,6 +289,7 @@ static int preset_supported(int ftype)
     return tc_can_quantize(tc_preset_by_ftype(ftype)->default_type);
 }
 
+/* `f16`: 0 f32 weights, 1 f16, 30 bf16 (ggml type ids) */
 static void model_sweep(const lo_shape *s, int f16, const char *label, int with_imatrix)
 {
     lo_api a;
@@ -300,7 +301,7 @@ static void model_sweep(const lo_shape *s, int f16, const char *label, int with_
     if (f16)
         for (int i = 0; i < m.n; i++)
             if (m.t[i].n_dims >= 2)
-                m.t[i].type = 1;
+                m.t[i].type = f16;
     const char *in = tpath("model.gguf");
     ck_assert(lo_write(&a, &m, in));
     static imx x;
@@ -350,6 +351,13 @@ START_TEST(test_gqa_f16)
 {
     lo_shape s = {.n_layer = 16, .n_head = 8, .n_head_kv = 2, .rows = 4};
     model_sweep(&s, 1, "gqa f16", 0);
+}
+END_TEST
+
+START_TEST(test_dense_bf16)
+{
+    lo_shape s = {.n_layer = 8, .n_head = 8, .n_head_kv = 4, .rows = 4};
+    model_sweep(&s, 30, "dense bf16", 0);
 }
 END_TEST
 
@@ -781,6 +789,7 @@ Suite *quantize_suite(void)
         {"dense_f32", test_dense_f32},
         {"gqa_f16", test_gqa_f16},
         {"moe_f16", test_moe_f16},
+        {"dense_bf16", test_dense_bf16},
         {"odd_f32", test_odd_f32},
         {"imatrix_dense", test_imatrix_dense},
         {"imatrix_moe", test_imatrix_moe},

@@ -172,7 +172,7 @@ typedef struct lo_tensor {
     char name[64];
     int n_dims;
     int64_t shape[4];
-    int type; /* 0 f32, 1 f16 */
+    int type; /* 0 f32, 1 f16, 30 bf16 */
 } lo_tensor;
 typedef struct lo_model {
     const char *arch;
@@ -271,10 +271,14 @@ static inline int lo_write(const lo_api *a, const lo_model *m, const char *path)
         int64_t n = lo_nelem(t);
         float *f = malloc((size_t)n * sizeof(float));
         lo_fill(f, n, (uint64_t)i + 1);
-        if (t->type == 1) {
+        if (t->type == 1 || t->type == 30) {
             uint16_t *h = malloc((size_t)n * 2);
-            for (int64_t k = 0; k < n; k++)
-                h[k] = lo_f16(f[k]);
+            for (int64_t k = 0; k < n; k++) {
+                uint32_t b; /* bf16: round to nearest even (finite test values) */
+                memcpy(&b, &f[k], 4);
+                h[k] = t->type == 1 ? lo_f16(f[k])
+                                    : (uint16_t)((b + 0x7fffu + ((b >> 16) & 1u)) >> 16);
+            }
             free(f);
             bufs[i] = h;
         } else {
