@@ -84,6 +84,51 @@ static int64_t kv_int(const tc_graph *g, const char *arch, const char *suffix, i
     return dflt;
 }
 
+/*
+ * general.file_type of a COPY (llama-quantize --only-copy): the input's general.file_type, else
+ * llama.cpp's guess from the most common tensor type (lowest type id on ties) with its
+ * "guessed" flag (1024) set, as llama_model_loader computes it.
+ */
+static uint32_t copy_file_type(const tc_graph *g)
+{
+    const tc_value *v = tc_graph_get(g, "general.file_type");
+    uint64_t u;
+    if (v && tc_value_to_u64(v, &u) && u <= UINT32_MAX)
+        return (uint32_t)u;
+    static const struct {
+        int type, ftype;
+    } map[] = {
+        {TC_DTYPE_F32, TC_FTYPE_ALL_F32},     {TC_DTYPE_F16, TC_FTYPE_F16},
+        {TC_DTYPE_BF16, TC_FTYPE_BF16},       {TC_DTYPE_Q4_0, TC_FTYPE_Q4_0},
+        {TC_DTYPE_Q4_1, TC_FTYPE_Q4_1},       {TC_DTYPE_Q5_0, TC_FTYPE_Q5_0},
+        {TC_DTYPE_Q5_1, TC_FTYPE_Q5_1},       {TC_DTYPE_Q8_0, TC_FTYPE_Q8_0},
+        {TC_DTYPE_Q2_K, TC_FTYPE_Q2_K},       {TC_DTYPE_Q3_K, TC_FTYPE_Q3_K_M},
+        {TC_DTYPE_Q4_K, TC_FTYPE_Q4_K_M},     {TC_DTYPE_Q5_K, TC_FTYPE_Q5_K_M},
+        {TC_DTYPE_Q6_K, TC_FTYPE_Q6_K},       {TC_DTYPE_TQ1_0, TC_FTYPE_TQ1_0},
+        {TC_DTYPE_TQ2_0, TC_FTYPE_TQ2_0},     {TC_DTYPE_IQ2_XXS, TC_FTYPE_IQ2_XXS},
+        {TC_DTYPE_IQ2_XS, TC_FTYPE_IQ2_XS},   {TC_DTYPE_IQ2_S, TC_FTYPE_IQ2_S},
+        {TC_DTYPE_IQ3_XXS, TC_FTYPE_IQ3_XXS}, {TC_DTYPE_IQ1_S, TC_FTYPE_IQ1_S},
+        {TC_DTYPE_IQ1_M, TC_FTYPE_IQ1_M},     {TC_DTYPE_IQ4_NL, TC_FTYPE_IQ4_NL},
+        {TC_DTYPE_IQ4_XS, TC_FTYPE_IQ4_XS},   {TC_DTYPE_IQ3_S, TC_FTYPE_IQ3_S},
+        {TC_DTYPE_MXFP4, TC_FTYPE_MXFP4_MOE},
+    };
+    uint64_t count[TC_DTYPE_GGML_COUNT] = {0};
+    for (size_t i = 0; i < tc_graph_n_tensors(g); i++) {
+        int t = tc_tensor_dtype(tc_graph_tensor(g, i));
+        if (t >= 0 && t < TC_DTYPE_GGML_COUNT)
+            count[t]++;
+    }
+    int best = -1;
+    for (int t = 0; t < TC_DTYPE_GGML_COUNT; t++)
+        if (count[t] > 0 && (best < 0 || count[t] > count[best]))
+            best = t;
+    uint32_t ft = TC_FTYPE_ALL_F32;
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (map[i].type == best)
+            ft = (uint32_t)map[i].ftype;
+    return ft | 1024u; /* LLAMA_FTYPE_GUESSED */
+}
+
 /* ---- lazy sources of the output tensors ---- */
 
 typedef struct src_ctx {
@@ -472,9 +517,10 @@ int cmd_quantize(int argc, char **argv)
         rc = cli_fail(&e);
         goto done;
     }
-    if (preset->ftype != TC_FTYPE_COPY) {
+    {
+        uint32_t ft = preset->ftype == TC_FTYPE_COPY ? copy_file_type(g) : (uint32_t)preset->ftype;
         if (tc_graph_set_u32(og, "general.quantization_version", 2, &e) != TC_OK ||
-            tc_graph_set_u32(og, "general.file_type", (uint32_t)preset->ftype, &e) != TC_OK) {
+            tc_graph_set_u32(og, "general.file_type", ft, &e) != TC_OK) {
             rc = cli_fail(&e);
             goto done;
         }

@@ -256,7 +256,8 @@ static void quant_both(const lo_api *a, const char *in, int ftype, const imx *x,
     const char *ref = tpath("ref.gguf"), *got = tpath("got.gguf");
     unlink(ref);
     unlink(got);
-    lo_qparams p = lo_params(a, ftype);
+    lo_qparams p = lo_params(a, ftype == TC_FTYPE_COPY ? TC_FTYPE_Q8_0 : ftype);
+    p.only_copy = ftype == TC_FTYPE_COPY;
     if (x)
         p.imatrix = x->e;
     lo_last_error[0] = '\0';
@@ -274,7 +275,7 @@ static const int presets[] = {
     TC_FTYPE_Q2_K,    TC_FTYPE_Q3_K_S,    TC_FTYPE_Q3_K_M, TC_FTYPE_Q3_K_L, TC_FTYPE_Q4_K_S,
     TC_FTYPE_Q4_K_M,  TC_FTYPE_Q5_K_S,    TC_FTYPE_Q5_K_M, TC_FTYPE_Q6_K,   TC_FTYPE_IQ4_NL,
     TC_FTYPE_IQ4_XS,  TC_FTYPE_TQ1_0,     TC_FTYPE_TQ2_0,  TC_FTYPE_F16,    TC_FTYPE_BF16,
-    TC_FTYPE_ALL_F32, TC_FTYPE_MXFP4_MOE,
+    TC_FTYPE_ALL_F32, TC_FTYPE_MXFP4_MOE, TC_FTYPE_COPY,
 };
 
 /* The types a preset can produce whose quantizer tensorcast lacks (none expected). */
@@ -286,7 +287,7 @@ static int preset_supported(int ftype)
     for (size_t i = 0; i < sizeof used / sizeof used[0]; i++)
         if (!tc_can_quantize(used[i]))
             return 0;
-    return tc_can_quantize(tc_preset_by_ftype(ftype)->default_type);
+    return ftype == TC_FTYPE_COPY || tc_can_quantize(tc_preset_by_ftype(ftype)->default_type);
 }
 
 /* `f16`: 0 f32 weights, 1 f16, 30 bf16 (ggml type ids) */
@@ -323,7 +324,7 @@ static void model_sweep(const lo_shape *s, int f16, const char *label, int with_
         snprintf(what, sizeof what, "%s %s", label, tc_preset_by_ftype(ft)->name);
         if (!with_imatrix) {
             quant_both(&a, in, ft, NULL, "", what);
-        } else if (tc_preset_by_ftype(ft)->default_type != TC_DTYPE_F16 &&
+        } else if (ft != TC_FTYPE_COPY && tc_preset_by_ftype(ft)->default_type != TC_DTYPE_F16 &&
                    tc_preset_by_ftype(ft)->default_type != TC_DTYPE_BF16 &&
                    tc_preset_by_ftype(ft)->default_type != TC_DTYPE_F32) {
             snprintf(what, sizeof what, "%s %s imatrix.gguf", label, tc_preset_by_ftype(ft)->name);
