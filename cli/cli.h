@@ -52,5 +52,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 
 #endif

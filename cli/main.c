@@ -12,7 +12,9 @@ typedef struct command {
 static const command commands[] = {
     {"inspect", cmd_inspect, "show format, tensors, metadata and licence of a model"},
     {"convert", cmd_convert, "convert between safetensors, GGUF, PyTorch and NumPy layouts"},
+    {"quantize", cmd_quantize, "quantize to GGUF with llama.cpp's presets (Q4_K_M, Q5_K_S, ...)"},
     {"verify", cmd_verify, "check structure, digests and licence of a model"},
+    {"diff", cmd_diff, "per-tensor RMSE, max error and cosine similarity of two models"},
     {"bench", cmd_bench, "quantize/dequantize throughput per type and kernel set"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

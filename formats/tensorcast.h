@@ -356,6 +356,37 @@ tc_status tc_verify_zip_crc(const char *path, uint64_t *n_checked, tc_err *e);
  * none. `dir` may be a file path: its directory is used. */
 tc_status tc_license_from_dir(tc_graph *g, const char *dir, tc_err *e);
 
+/* ===== Importance matrices (llama-imatrix output; formats/imatrix.c) ===== */
+
+/*
+ * An importance matrix: per weight tensor, the mean squared activation of each input column
+ * (one row's worth of weights per matrix; 3-D expert tensors have one row per expert, back to
+ * back). Read from llama-imatrix's GGUF files (`<name>.in_sum2` sums + `<name>.counts`,
+ * values = sums / count, 1 where count is 0) or legacy .dat files (values = sums / ncall),
+ * exactly as llama-quantize loads them.
+ */
+typedef struct tc_imatrix tc_imatrix;
+
+tc_status tc_imatrix_load(const char *path, tc_imatrix **out /* OUT */, tc_err *e);
+/* Same from a map (fuzzers, archive members); the map's name is used in messages. */
+tc_status tc_imatrix_load_map(tc_map *m, tc_imatrix **out /* OUT */, tc_err *e);
+void tc_imatrix_free(tc_imatrix *im); /* NULL is a no-op */
+size_t tc_imatrix_count(const tc_imatrix *im);
+/* Entry `i`: its tensor name, and its `*n` values (valid until the matrix is freed). */
+const char *tc_imatrix_name(const tc_imatrix *im, size_t i);
+const float *tc_imatrix_values(const tc_imatrix *im, size_t i, uint64_t *n);
+/* The values for tensor `name`, or NULL when the matrix has none. */
+const float *tc_imatrix_find(const tc_imatrix *im, const char *name, uint64_t *n);
+/* llama-quantize's --include-weights / --exclude-weights: keep only entries whose name contains
+ * one of `include` (when n_include > 0), then drop those containing one of `exclude`. */
+void tc_imatrix_filter(tc_imatrix *im, const char *const *include, size_t n_include,
+                       const char *const *exclude, size_t n_exclude);
+/* The first dataset name recorded (NULL if none), the number of chunks (-1 if unknown), and
+ * whether the file was the legacy .dat format. */
+const char *tc_imatrix_dataset(const tc_imatrix *im);
+int64_t tc_imatrix_chunks(const tc_imatrix *im);
+int tc_imatrix_is_legacy(const tc_imatrix *im);
+
 #ifdef __cplusplus
 }
 #endif

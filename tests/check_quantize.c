@@ -1,0 +1,811 @@
+/*
+ * check_quantize.c - `tensorcast quantize` against llama.cpp's llama_model_quantize, and
+ * `tensorcast diff` against statistics computed here.
+ *
+ * Small llama-shaped GGUFs (dense, GQA, MoE with 8 experts; F32 and F16) are written with ggml's
+ * own gguf writer and quantized by both. Without an importance matrix the two output files must
+ * be byte-identical (same metadata, tensor order, types and bytes). With one (given to llama.cpp
+ * as an array, to tensorcast as a llama-imatrix GGUF or legacy .dat file) the tensor data must be
+ * identical; the metadata differs only by the quantize.imatrix.* keys llama-quantize adds (and
+ * llama_model_quantize does not).
+ */
+#include "llama_oracle.h"
+#include "mix.h"
+#include "tc_dtype.h"
+#include "tensorcast.h"
+
+#include <check.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+static char out_buf[1 << 18], err_buf[1 << 16];
+
+static const char *tpath(const char *leaf)
+{
+    static char *keep[64];
+    static int k;
+    if (tmpdir[0] == '\0') {
+        snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_quant_XXXXXX");
+        if (mkdtemp(tmpdir) == NULL)
+            abort();
+    }
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s/%s", tmpdir, leaf);
+    for (int i = 0; i < k; i++)
+        if (strcmp(keep[i], buf) == 0)
+            return keep[i];
+    if (k == 64)
+        abort();
+    keep[k] = strdup(buf);
+    return keep[k++];
+}
+
+static void slurp_into(const char *path, char *buf, size_t cap)
+{
+    FILE *f = fopen(path, "rb");
+    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
+    buf[n] = 0;
+    if (f)
+        fclose(f);
+}
+
+/* Run `$TC_BIN <args>`; stdout/stderr land in out_buf/err_buf. */
+static int run(const char *args)
+{
+    char cmd[8192];
+    const char *o = tpath("stdout"), *e = tpath("stderr");
+    snprintf(cmd, sizeof cmd, "'%s' %s >%s 2>%s", TC_BIN, args, o, e);
+    int st = system(cmd);
+    slurp_into(o, out_buf, sizeof out_buf);
+    slurp_into(e, err_buf, sizeof err_buf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+static unsigned char *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *b = malloc((size_t)sz + 1);
+    *n = fread(b, 1, (size_t)sz, f);
+    fclose(f);
+    return b;
+}
+
+/* ---- importance matrices ---- */
+
+/* Values for every 2-D/3-D weight of `m`: n_mat * row floats each, stored in `vals`. */
+typedef struct imx {
+    lo_imatrix e[LO_MAX_TENSORS];
+    float *vals[LO_MAX_TENSORS];
+    int n;
+} imx;
+
+static void imx_make(imx *x, const lo_model *m)
+{
+    memset(x, 0, sizeof *x);
+    for (int i = 0; i < m->n; i++) {
+        const lo_tensor *t = &m->t[i];
+        if (t->n_dims < 2)
+            continue;
+        int64_t ne0 = t->shape[t->n_dims - 1], nm = t->n_dims == 3 ? t->shape[0] : 1;
+        float *v = malloc((size_t)(ne0 * nm) * sizeof(float));
+        tc_corpus_imatrix(v, ne0 * nm, (uint64_t)i * 31 + 5, 1);
+        if (nm > 1) /* expert 1 was never routed to: count 0, llama-quantize uses 1.0 */
+            for (int64_t k = 0; k < ne0; k++)
+                v[ne0 + k] = 1.0f;
+        x->e[x->n].name = t->name;
+        x->e[x->n].data = v;
+        x->e[x->n].size = (size_t)(ne0 * nm);
+        x->vals[x->n++] = v;
+    }
+    x->e[x->n].name = NULL;
+}
+
+static void imx_free(imx *x)
+{
+    for (int i = 0; i < x->n; i++)
+        free(x->vals[i]);
+}
+
+/* llama-imatrix's GGUF: <name>.in_sum2 = value * count, <name>.counts = count (4, or 0 for the
+ * unused expert 1). */
+static int imx_write_gguf(const lo_api *a, const imx *x, const lo_model *m, const char *path)
+{
+    struct lo_ggml_init_params ip = {(size_t)LO_MAX_TENSORS * 1024 + (1 << 20), NULL, true};
+    void *ctx = a->ggml_init(ip);
+    void *g = a->gguf_init_empty();
+    a->set_str(g, "general.type", "imatrix");
+    a->set_u32(g, "imatrix.chunk_count", 42);
+    a->set_u32(g, "imatrix.chunk_size", 512);
+    float *bufs[2 * LO_MAX_TENSORS];
+    int nb = 0;
+    for (int i = 0; i < x->n; i++) {
+        const lo_tensor *t = NULL;
+        for (int k = 0; k < m->n; k++)
+            if (strcmp(m->t[k].name, x->e[i].name) == 0)
+                t = &m->t[k];
+        int64_t ne0 = t->shape[t->n_dims - 1], nm = t->n_dims == 3 ? t->shape[0] : 1;
+        float *sums = malloc((size_t)(ne0 * nm) * sizeof(float));
+        float *counts = malloc((size_t)nm * sizeof(float));
+        for (int64_t j = 0; j < nm; j++) {
+            counts[j] = (nm > 1 && j == 1) ? 0.0f : 4.0f;
+            for (int64_t k = 0; k < ne0; k++)
+                sums[j * ne0 + k] = counts[j] > 0 ? x->vals[i][j * ne0 + k] * 4.0f : 123.0f;
+        }
+        char nm1[96], nm2[96];
+        snprintf(nm1, sizeof nm1, "%s.in_sum2", x->e[i].name);
+        snprintf(nm2, sizeof nm2, "%s.counts", x->e[i].name);
+        int64_t ne_s[2] = {ne0, nm}, ne_c[2] = {1, nm};
+        void *ts = a->new_tensor(ctx, 0, 2, ne_s);
+        a->set_name(ts, nm1);
+        a->add_tensor(g, ts);
+        a->set_tensor_data(g, nm1, sums);
+        void *tcnt = a->new_tensor(ctx, 0, 2, ne_c);
+        a->set_name(tcnt, nm2);
+        a->add_tensor(g, tcnt);
+        a->set_tensor_data(g, nm2, counts);
+        bufs[nb++] = sums;
+        bufs[nb++] = counts;
+    }
+    int ok = a->write_to_file(g, path, false);
+    for (int i = 0; i < nb; i++)
+        free(bufs[i]);
+    a->gguf_free(g);
+    a->ggml_free(ctx);
+    return ok;
+}
+
+/* Legacy .dat: i32 n, per entry i32 len, name, i32 ncall, i32 nval, f32 sums; trailer i32
+ * chunks, i32 len, dataset. Sums = value * ncall (ncall 2). */
+static int imx_write_dat(const imx *x, const char *path)
+{
+    FILE *f = fopen(path, "wb");
+    if (f == NULL)
+        return 0;
+    int32_t n = x->n;
+    fwrite(&n, 4, 1, f);
+    for (int i = 0; i < x->n; i++) {
+        int32_t len = (int32_t)strlen(x->e[i].name), ncall = 2, nval = (int32_t)x->e[i].size;
+        fwrite(&len, 4, 1, f);
+        fwrite(x->e[i].name, 1, (size_t)len, f);
+        fwrite(&ncall, 4, 1, f);
+        fwrite(&nval, 4, 1, f);
+        for (int32_t k = 0; k < nval; k++) {
+            float s = x->vals[i][k] * 2.0f;
+            fwrite(&s, 4, 1, f);
+        }
+    }
+    int32_t chunks = 7, dl = 9;
+    fwrite(&chunks, 4, 1, f);
+    fwrite(&dl, 4, 1, f);
+    fwrite("wiki.test", 1, 9, f);
+    return fclose(f) == 0;
+}
+
+/* ---- comparing GGUF outputs ---- */
+
+/* Tensor data of `name` in a GGUF (via ggml's reader). */
+static const unsigned char *tensor_bytes(const lo_api *a, void *g, const unsigned char *file,
+                                         int64_t i, size_t *n)
+{
+    *n = a->tensor_size(g, i);
+    return file + a->data_offset(g) + a->tensor_offset(g, i);
+}
+
+/* Same tensors, order, types and bytes; with `same_file`, also byte-identical files. */
+static void compare_outputs(const lo_api *a, const char *ref, const char *got, int same_file,
+                            const char *what)
+{
+    size_t nr, ng;
+    unsigned char *fr = slurp(ref, &nr), *fg = slurp(got, &ng);
+    ck_assert_msg(fr && fg, "%s: missing output", what);
+    struct lo_gguf_init_params gp = {true, NULL};
+    void *gr = a->gguf_init_from_file(ref, gp), *gg = a->gguf_init_from_file(got, gp);
+    ck_assert_msg(gg != NULL, "%s: ggml cannot read tensorcast's output", what);
+    ck_assert_int_eq(a->n_tensors(gr), a->n_tensors(gg));
+    for (int64_t i = 0; i < a->n_tensors(gr); i++) {
+        ck_assert_msg(strcmp(a->tensor_name(gr, i), a->tensor_name(gg, i)) == 0,
+                      "%s: tensor #%lld is %s, llama.cpp has %s", what, (long long)i,
+                      a->tensor_name(gg, i), a->tensor_name(gr, i));
+        ck_assert_msg(a->tensor_type(gr, i) == a->tensor_type(gg, i), "%s: %s: type %d vs %d", what,
+                      a->tensor_name(gr, i), a->tensor_type(gg, i), a->tensor_type(gr, i));
+        size_t sr, sg;
+        const unsigned char *br = tensor_bytes(a, gr, fr, i, &sr);
+        const unsigned char *bg = tensor_bytes(a, gg, fg, i, &sg);
+        ck_assert_uint_eq(sr, sg);
+        ck_assert_msg(memcmp(br, bg, sr) == 0, "%s: %s (%s): bytes differ from llama.cpp's", what,
+                      a->tensor_name(gr, i), tc_dtype_get(a->tensor_type(gr, i))->name);
+    }
+    /* metadata: llama.cpp's keys, in order; tensorcast may add only quantize.imatrix.* */
+    int64_t kr = a->n_kv(gr), kg = a->n_kv(gg), j = 0;
+    for (int64_t i = 0; i < kg; i++) {
+        const char *k = a->get_key(gg, i);
+        if (strncmp(k, "quantize.imatrix.", 17) == 0) {
+            ck_assert_msg(!same_file, "%s: unexpected key %s", what, k);
+            continue;
+        }
+        ck_assert_msg(j < kr && strcmp(k, a->get_key(gr, j)) == 0, "%s: key #%lld is %s", what,
+                      (long long)i, k);
+        j++;
+    }
+    ck_assert_int_eq(j, kr);
+    if (same_file) {
+        ck_assert_msg(nr == ng && memcmp(fr, fg, nr) == 0,
+                      "%s: files differ from llama.cpp's (%zu vs %zu bytes)", what, ng, nr);
+    }
+    a->gguf_free(gr);
+    a->gguf_free(gg);
+    free(fr);
+    free(fg);
+}
+
+/* Quantize `in` with both; `im_arg` is tensorcast's --imatrix option ("" for none). */
+static void quant_both(const lo_api *a, const char *in, int ftype, const imx *x, const char *im_arg,
+                       const char *what)
+{
+    const char *ref = tpath("ref.gguf"), *got = tpath("got.gguf");
+    unlink(ref);
+    unlink(got);
+    lo_qparams p = lo_params(a, ftype == TC_FTYPE_COPY ? TC_FTYPE_Q8_0 : ftype);
+    p.only_copy = ftype == TC_FTYPE_COPY;
+    if (x)
+        p.imatrix = x->e;
+    lo_last_error[0] = '\0';
+    ck_assert_msg(a->quantize(in, ref, &p) == 0, "%s: llama.cpp failed: %s", what, lo_last_error);
+    char args[2048];
+    snprintf(args, sizeof args, "quantize -q '%s' '%s' %s %s --threads 2", in, got,
+             tc_preset_by_ftype(ftype)->name, im_arg);
+    int rc = run(args);
+    ck_assert_msg(rc == 0, "%s: tensorcast quantize exit %d: %s", what, rc, err_buf);
+    compare_outputs(a, ref, got, x == NULL, what);
+}
+
+static const int presets[] = {
+    TC_FTYPE_Q4_0,    TC_FTYPE_Q4_1,      TC_FTYPE_Q5_0,   TC_FTYPE_Q5_1,   TC_FTYPE_Q8_0,
+    TC_FTYPE_Q2_K,    TC_FTYPE_Q3_K_S,    TC_FTYPE_Q3_K_M, TC_FTYPE_Q3_K_L, TC_FTYPE_Q4_K_S,
+    TC_FTYPE_Q4_K_M,  TC_FTYPE_Q5_K_S,    TC_FTYPE_Q5_K_M, TC_FTYPE_Q6_K,   TC_FTYPE_IQ4_NL,
+    TC_FTYPE_IQ4_XS,  TC_FTYPE_TQ1_0,     TC_FTYPE_TQ2_0,  TC_FTYPE_F16,    TC_FTYPE_BF16,
+    TC_FTYPE_ALL_F32, TC_FTYPE_MXFP4_MOE, TC_FTYPE_COPY,
+};
+
+/* The types a preset can produce whose quantizer tensorcast lacks (none expected). */
+static int preset_supported(int ftype)
+{
+    static const int used[] = {TC_DTYPE_Q4_0, TC_DTYPE_Q4_1, TC_DTYPE_Q5_0, TC_DTYPE_Q5_1,
+                               TC_DTYPE_Q8_0, TC_DTYPE_Q2_K, TC_DTYPE_Q3_K, TC_DTYPE_Q4_K,
+                               TC_DTYPE_Q5_K, TC_DTYPE_Q6_K};
+    for (size_t i = 0; i < sizeof used / sizeof used[0]; i++)
+        if (!tc_can_quantize(used[i]))
+            return 0;
+    return ftype == TC_FTYPE_COPY || tc_can_quantize(tc_preset_by_ftype(ftype)->default_type);
+}
+
+/* `f16`: 0 f32 weights, 1 f16, 30 bf16 (ggml type ids) */
+static void model_sweep(const lo_shape *s, int f16, const char *label, int with_imatrix)
+{
+    lo_api a;
+    if (!lo_open(&a))
+        TC_SKIP("llama.cpp oracle (libllama.so, libggml-base.so) not found under %s/llama",
+                TC_ORACLE_DIR);
+    static lo_model m;
+    lo_build(&m, s);
+    if (f16)
+        for (int i = 0; i < m.n; i++)
+            if (m.t[i].n_dims >= 2)
+                m.t[i].type = f16;
+    const char *in = tpath("model.gguf");
+    ck_assert(lo_write(&a, &m, in));
+    static imx x;
+    const char *imf = tpath("imatrix.gguf"), *imd = tpath("imatrix.dat");
+    if (with_imatrix) {
+        imx_make(&x, &m);
+        ck_assert(imx_write_gguf(&a, &x, &m, imf));
+        ck_assert(imx_write_dat(&x, imd));
+    }
+    int n = 0;
+    for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
+        int ft = presets[i];
+        char what[128], arg[600];
+        if (!preset_supported(ft)) {
+            fprintf(stderr, "SKIP %s %s: no quantizer for its types in this build\n", label,
+                    tc_preset_by_ftype(ft)->name);
+            continue;
+        }
+        snprintf(what, sizeof what, "%s %s", label, tc_preset_by_ftype(ft)->name);
+        if (!with_imatrix) {
+            quant_both(&a, in, ft, NULL, "", what);
+        } else if (ft != TC_FTYPE_COPY && tc_preset_by_ftype(ft)->default_type != TC_DTYPE_F16 &&
+                   tc_preset_by_ftype(ft)->default_type != TC_DTYPE_BF16 &&
+                   tc_preset_by_ftype(ft)->default_type != TC_DTYPE_F32) {
+            snprintf(what, sizeof what, "%s %s imatrix.gguf", label, tc_preset_by_ftype(ft)->name);
+            snprintf(arg, sizeof arg, "--imatrix '%s'", imf);
+            quant_both(&a, in, ft, &x, arg, what);
+            snprintf(what, sizeof what, "%s %s imatrix.dat", label, tc_preset_by_ftype(ft)->name);
+            snprintf(arg, sizeof arg, "--imatrix '%s'", imd);
+            quant_both(&a, in, ft, &x, arg, what);
+        }
+        n++;
+    }
+    ck_assert_int_gt(n, 0);
+    if (with_imatrix)
+        imx_free(&x);
+}
+
+START_TEST(test_dense_f32)
+{
+    lo_shape s = {.n_layer = 8, .n_head = 8, .n_head_kv = 8, .rows = 8};
+    model_sweep(&s, 0, "dense f32", 0);
+}
+END_TEST
+
+START_TEST(test_gqa_f16)
+{
+    lo_shape s = {.n_layer = 16, .n_head = 8, .n_head_kv = 2, .rows = 4};
+    model_sweep(&s, 1, "gqa f16", 0);
+}
+END_TEST
+
+START_TEST(test_dense_bf16)
+{
+    lo_shape s = {.n_layer = 8, .n_head = 8, .n_head_kv = 4, .rows = 4};
+    model_sweep(&s, 30, "dense bf16", 0);
+}
+END_TEST
+
+START_TEST(test_moe_f16)
+{
+    lo_shape s = {.n_layer = 4, .n_head = 8, .n_head_kv = 4, .n_expert = 8, .rows = 4};
+    model_sweep(&s, 1, "moe8 f16", 0);
+}
+END_TEST
+
+START_TEST(test_odd_f32)
+{
+    lo_shape s = {.n_layer = 8, .n_head = 8, .n_head_kv = 8, .odd = 1, .rows = 4};
+    model_sweep(&s, 0, "odd-rows f32", 0);
+}
+END_TEST
+
+START_TEST(test_imatrix_dense)
+{
+    lo_shape s = {.n_layer = 8, .n_head = 8, .n_head_kv = 2, .rows = 4};
+    model_sweep(&s, 0, "dense f32", 1);
+}
+END_TEST
+
+START_TEST(test_imatrix_moe)
+{
+    lo_shape s = {.n_layer = 4, .n_head = 8, .n_head_kv = 4, .n_expert = 8, .rows = 4};
+    model_sweep(&s, 1, "moe8 f16", 1);
+}
+END_TEST
+
+/* --threads 1 and 4 give the same file; a big-ish tensor so several chunks are in flight. */
+START_TEST(test_threads)
+{
+    lo_api a;
+    if (!lo_open(&a))
+        TC_SKIP("llama.cpp oracle not found under %s/llama", TC_ORACLE_DIR);
+    if (!tc_can_quantize(TC_DTYPE_Q4_K) || !tc_can_quantize(TC_DTYPE_Q6_K))
+        TC_SKIP("no k-quant kernels in this build");
+    static lo_model m;
+    lo_shape s = {.n_layer = 2, .n_head = 8, .n_head_kv = 8, .rows = 512};
+    lo_build(&m, &s);
+    const char *in = tpath("big.gguf"), *o1 = tpath("t1.gguf"), *o4 = tpath("t4.gguf");
+    ck_assert(lo_write(&a, &m, in));
+    char args[1024];
+    snprintf(args, sizeof args, "quantize -q '%s' '%s' Q4_K_M --threads 1", in, o1);
+    ck_assert_int_eq(run(args), 0);
+    snprintf(args, sizeof args, "quantize -q '%s' '%s' Q4_K_M --threads 4", in, o4);
+    ck_assert_int_eq(run(args), 0);
+    size_t n1, n4;
+    unsigned char *b1 = slurp(o1, &n1), *b4 = slurp(o4, &n4);
+    ck_assert(b1 && b4);
+    ck_assert_uint_eq(n1, n4);
+    ck_assert(memcmp(b1, b4, n1) == 0);
+    free(b1);
+    free(b4);
+    /* and the same as llama.cpp with 2 threads */
+    lo_qparams p = lo_params(&a, TC_FTYPE_Q4_K_M);
+    p.nthread = 2;
+    const char *ref = tpath("ref2.gguf");
+    ck_assert_int_eq(a.quantize(in, ref, &p), 0);
+    compare_outputs(&a, ref, o4, 1, "threads");
+}
+END_TEST
+
+/* Errors: presets needing an imatrix, bad imatrix files, usage. */
+START_TEST(test_errors)
+{
+    lo_api a;
+    if (!lo_open(&a))
+        TC_SKIP("llama.cpp oracle not found under %s/llama", TC_ORACLE_DIR);
+    static lo_model m;
+    lo_shape s = {.n_layer = 4, .n_head = 8, .n_head_kv = 8};
+    lo_build(&m, &s);
+    const char *in = tpath("e.gguf"), *out = tpath("e_out.gguf");
+    ck_assert(lo_write(&a, &m, in));
+    char args[2048];
+    /* Q2_K_S needs an imatrix: exit 2, no output */
+    snprintf(args, sizeof args, "quantize '%s' '%s' Q2_K_S", in, out);
+    ck_assert_int_eq(run(args), 2);
+    ck_assert_ptr_nonnull(strstr(err_buf, "imatrix"));
+    ck_assert_int_ne(access(out, F_OK), 0);
+    /* ... but a dry run plans it and says so */
+    snprintf(args, sizeof args, "quantize --dry-run '%s' Q2_K_S", in);
+    ck_assert_int_eq(run(args), 0);
+    ck_assert_ptr_nonnull(strstr(out_buf, "importance matrix"));
+    ck_assert_int_ne(access(out, F_OK), 0);
+    /* unknown preset, bad regex, both include and exclude */
+    snprintf(args, sizeof args, "quantize '%s' '%s' Q9_Z", in, out);
+    ck_assert_int_eq(run(args), 2);
+    snprintf(args, sizeof args, "quantize '%s' '%s' Q4_K_M --tensor-type 'ffn_(up=q8_0'", in, out);
+    ck_assert_int_eq(run(args), 2);
+    snprintf(args, sizeof args,
+             "quantize '%s' '%s' Q4_K_M --imatrix x --include-weights a --exclude-weights b", in,
+             out);
+    ck_assert_int_eq(run(args), 2);
+    ck_assert_int_ne(access(out, F_OK), 0);
+
+    /* bad imatrix files: exit 3 with the file named */
+    imx x;
+    imx_make(&x, &m);
+    const char *dat = tpath("bad.dat");
+    ck_assert(imx_write_dat(&x, dat));
+    size_t n;
+    unsigned char *b = slurp(dat, &n);
+    struct {
+        const char *label;
+        size_t len; /* truncate to */
+        long patch_at;
+        uint32_t patch;
+    } cases[] = {
+        {"truncated", 40, -1, 0},
+        {"huge entry count", 0, 0, 0x7fffffff},
+        {"negative name length", 0, 4, 0xffffffffu},
+        {"non-finite value", 0, -2, 0x7f800000u},
+        {"empty", 1, -1, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        unsigned char *c = malloc(n);
+        memcpy(c, b, n);
+        size_t len = cases[i].len ? cases[i].len : n;
+        long at = cases[i].patch_at;
+        if (at == -2) /* first value of the first entry */
+            at = 4 + 4 + (long)strlen(x.e[0].name) + 8;
+        if (at >= 0)
+            memcpy(c + at, &cases[i].patch, 4);
+        FILE *f = fopen(dat, "wb");
+        fwrite(c, 1, len, f);
+        fclose(f);
+        free(c);
+        snprintf(args, sizeof args, "quantize '%s' '%s' Q4_K_M --imatrix '%s'", in, out, dat);
+        int rc = run(args);
+        ck_assert_msg(rc == 3, "%s imatrix: exit %d (%s)", cases[i].label, rc, err_buf);
+        ck_assert_msg(strstr(err_buf, "bad.dat") != NULL, "%s: %s", cases[i].label, err_buf);
+        ck_assert_int_ne(access(out, F_OK), 0);
+    }
+    free(b);
+    /* an entry of the wrong size for its tensor */
+    x.e[3].size = 128;
+    ck_assert(imx_write_dat(&x, dat));
+    snprintf(args, sizeof args, "quantize '%s' '%s' Q4_K_M --imatrix '%s'", in, out, dat);
+    ck_assert_int_eq(run(args), 3);
+    ck_assert_ptr_nonnull(strstr(err_buf, x.e[3].name));
+    imx_free(&x);
+    /* --help lists the presets */
+    ck_assert_int_eq(run("quantize --help"), 0);
+    ck_assert_ptr_nonnull(strstr(out_buf, "Q4_K_M"));
+}
+END_TEST
+
+/* JSON summary and options end to end: types from --json match what llama.cpp writes with the
+ * same options, and the licence survives. */
+START_TEST(test_json_options)
+{
+    lo_api a;
+    if (!lo_open(&a))
+        TC_SKIP("llama.cpp oracle not found under %s/llama", TC_ORACLE_DIR);
+    static lo_model m;
+    lo_shape s = {.n_layer = 8, .n_head = 8, .n_head_kv = 2};
+    lo_build(&m, &s);
+    m.license = "apache-2.0";
+    const char *in = tpath("j.gguf"), *out = tpath("j_out.gguf"), *ref = tpath("j_ref.gguf");
+    ck_assert(lo_write(&a, &m, in));
+    char args[2048];
+    snprintf(args, sizeof args,
+             "quantize --json '%s' '%s' Q4_K_M --output-tensor-type q8_0 --token-embedding-type "
+             "q5_0 --tensor-type 'ffn_(up|gate)=q5_K' --tensor-type 'attn_q=q4_0'",
+             in, out);
+    ck_assert_int_eq(run(args), 0);
+    lo_qparams p = lo_params(&a, TC_FTYPE_Q4_K_M);
+    p.output_tensor_type = TC_DTYPE_Q8_0;
+    p.token_embedding_type = TC_DTYPE_Q5_0;
+    lo_tt_override tto[3] = {
+        {"ffn_(up|gate)", TC_DTYPE_Q5_K}, {"attn_q", TC_DTYPE_Q4_0}, {NULL, 0}};
+    p.tt_overrides = tto;
+    ck_assert_int_eq(a.quantize(in, ref, &p), 0);
+    compare_outputs(&a, ref, out, 1, "options");
+    json_error_t je;
+    json_t *o = json_loads(out_buf, 0, &je);
+    ck_assert_msg(o != NULL, "bad JSON: %s", je.text);
+    json_t *arr = json_object_get(o, "tensors");
+    ck_assert_int_eq((int)json_array_size(arr), m.n);
+    static char names[LO_MAX_TENSORS][64];
+    static int types[LO_MAX_TENSORS];
+    int nr = lo_read_types(&a, ref, names, types, LO_MAX_TENSORS);
+    ck_assert_int_eq(nr, m.n);
+    uint64_t sum = 0;
+    for (int i = 0; i < nr; i++) {
+        json_t *r = json_array_get(arr, (size_t)i);
+        ck_assert_str_eq(json_string_value(json_object_get(r, "name")), names[i]);
+        ck_assert_str_eq(json_string_value(json_object_get(r, "to")), tc_dtype_get(types[i])->name);
+        sum += (uint64_t)json_integer_value(json_object_get(r, "output_bytes"));
+    }
+    ck_assert_uint_eq(sum, (uint64_t)json_integer_value(json_object_get(o, "output_bytes")));
+    json_decref(o);
+    /* the licence is still there */
+    snprintf(args, sizeof args, "inspect '%s'", out);
+    ck_assert_int_eq(run(args), 0);
+    ck_assert_ptr_nonnull(strstr(out_buf, "apache-2.0"));
+}
+END_TEST
+
+/* The imatrix loader itself: values, metadata, filters, and the keys quantize records. */
+START_TEST(test_imatrix_loader)
+{
+    lo_api a;
+    if (!lo_open(&a))
+        TC_SKIP("ggml's gguf writer (libggml-base.so) not found under %s/llama", TC_ORACLE_DIR);
+    static lo_model m;
+    lo_shape s = {.n_layer = 2, .n_head = 8, .n_head_kv = 4, .n_expert = 8};
+    lo_build(&m, &s);
+    static imx x;
+    imx_make(&x, &m);
+    const char *imf = tpath("l.gguf"), *imd = tpath("l.dat");
+    ck_assert(imx_write_gguf(&a, &x, &m, imf));
+    ck_assert(imx_write_dat(&x, imd));
+    for (int k = 0; k < 2; k++) {
+        tc_err e = {0};
+        tc_imatrix *im;
+        ck_assert_msg(tc_imatrix_load(k ? imd : imf, &im, &e) == TC_OK, "%s", e.msg);
+        ck_assert_int_eq(tc_imatrix_is_legacy(im), k);
+        ck_assert_uint_eq(tc_imatrix_count(im), (size_t)x.n);
+        ck_assert_int_eq(tc_imatrix_chunks(im), k ? 7 : 42);
+        if (k)
+            ck_assert_str_eq(tc_imatrix_dataset(im), "wiki.test");
+        for (int i = 0; i < x.n; i++) {
+            uint64_t n;
+            const float *v = tc_imatrix_find(im, x.e[i].name, &n);
+            ck_assert_ptr_nonnull(v);
+            ck_assert_uint_eq(n, x.e[i].size);
+            ck_assert(memcmp(v, x.vals[i], n * sizeof(float)) == 0);
+        }
+        uint64_t n;
+        ck_assert_ptr_null(tc_imatrix_find(im, "no.such.weight", &n));
+        const char *inc[] = {"ffn_"}, *exc[] = {"exps"};
+        tc_imatrix_filter(im, inc, 1, NULL, 0);
+        for (size_t i = 0; i < tc_imatrix_count(im); i++)
+            ck_assert_ptr_nonnull(strstr(tc_imatrix_name(im, i), "ffn_"));
+        ck_assert_uint_gt(tc_imatrix_count(im), 0);
+        tc_imatrix_filter(im, NULL, 0, exc, 1);
+        for (size_t i = 0; i < tc_imatrix_count(im); i++)
+            ck_assert_ptr_null(strstr(tc_imatrix_name(im, i), "exps"));
+        tc_imatrix_free(im);
+    }
+    /* the fuzz seeds written by scripts/gen_imatrix_seeds.py (an independent GGUF writer) */
+    for (int k = 0; k < 2; k++) {
+        char p[1024];
+        snprintf(p, sizeof p, "%s/fixtures/fuzz/imatrix/%s", TC_SRC_DIR,
+                 k ? "legacy.dat" : "imatrix.gguf");
+        tc_err e = {0};
+        tc_imatrix *im;
+        ck_assert_msg(tc_imatrix_load(p, &im, &e) == TC_OK, "%s", e.msg);
+        uint64_t n;
+        const float *q = tc_imatrix_find(im, "blk.0.attn_q.weight", &n);
+        ck_assert_uint_eq(n, 32);
+        for (int i = 0; i < 32; i++) /* sums / ncall (3) */
+            ck_assert(q[i] == ((float)(i % 5) + 0.5f) / 3.0f);
+        const float *x2 = tc_imatrix_find(im, "blk.0.ffn_down_exps.weight", &n);
+        ck_assert_uint_eq(n, 64);
+        for (int i = 0; i < 64; i++) /* legacy: / 1; GGUF: expert 1 has count 0 -> 1.0 */
+            ck_assert(x2[i] == (k || i < 32 ? 1.0f + (float)i / 8 : 1.0f));
+        ck_assert_str_eq(tc_imatrix_dataset(im), "wiki");
+        ck_assert_int_eq(tc_imatrix_chunks(im), 10);
+        tc_imatrix_free(im);
+    }
+    /* a GGUF without importance data is refused, naming the file */
+    const char *plain = tpath("plain.gguf");
+    ck_assert(lo_write(&a, &m, plain));
+    tc_err e = {0};
+    tc_imatrix *im = NULL;
+    ck_assert_int_eq(tc_imatrix_load(plain, &im, &e), TC_E_FORMAT);
+    ck_assert_ptr_null(im);
+    ck_assert_ptr_nonnull(strstr(e.msg, "plain.gguf"));
+    /* quantize records where the importance data came from */
+    const char *in = tpath("li.gguf"), *out = tpath("li_out.gguf");
+    ck_assert(lo_write(&a, &m, in));
+    char args[2048];
+    snprintf(args, sizeof args, "quantize -q '%s' '%s' Q4_K_M --imatrix '%s'", in, out, imd);
+    ck_assert_int_eq(run(args), 0);
+    struct lo_gguf_init_params gp = {true, NULL};
+    void *g = a.gguf_init_from_file(out, gp);
+    ck_assert_ptr_nonnull(g);
+    ck_assert_int_ge(a.find_key(g, "quantize.imatrix.file"), 0);
+    ck_assert_int_ge(a.find_key(g, "quantize.imatrix.dataset"), 0);
+    ck_assert_int_ge(a.find_key(g, "quantize.imatrix.entries_count"), 0);
+    ck_assert_int_ge(a.find_key(g, "quantize.imatrix.chunks_count"), 0);
+    a.gguf_free(g);
+    imx_free(&x);
+}
+END_TEST
+
+/* ---- diff ---- */
+
+START_TEST(test_diff)
+{
+    lo_api a;
+    if (!lo_open(&a))
+        TC_SKIP("ggml's gguf writer (libggml-base.so) not found under %s/llama", TC_ORACLE_DIR);
+    /* A: two f32 tensors; B: the same with a known perturbation, one extra tensor, one with
+     * another shape. Statistics are computed here from the arrays. */
+    static lo_model ma, mb;
+    memset(&ma, 0, sizeof ma);
+    ma.arch = "llama";
+    ma.n_layer = 1;
+    ma.n_head = ma.n_head_kv = 1;
+    ma.n_embd = 64;
+    ma.n_ff = 64;
+    lo_add(&ma, "a.weight", 2, 300, 64, 0);
+    lo_add(&ma, "b.weight", 1, 64, 0, 0);
+    lo_add(&ma, "c.weight", 2, 4, 32, 0);
+    mb = ma;
+    mb.t[2].shape[0] = 5; /* shape mismatch */
+    lo_add(&mb, "d.weight", 1, 8, 0, 0);
+    const char *pa = tpath("da.gguf"), *pb = tpath("db.gguf");
+    ck_assert(lo_write(&a, &ma, pa));
+    /* B's values: lo_write fills tensor i with seed i+1; write B by hand to perturb them */
+    {
+        struct lo_ggml_init_params ip = {1 << 20, NULL, true};
+        void *ctx = a.ggml_init(ip);
+        void *g = a.gguf_init_empty();
+        static float va[300 * 64], vb[300 * 64], wb[64], cb[5 * 32], db[8];
+        lo_fill(va, 300 * 64, 1);
+        lo_fill(wb, 64, 2);
+        for (int i = 0; i < 300 * 64; i++)
+            vb[i] = va[i] + (i % 7 == 0 ? 0.01f * (float)(i % 13) : -0.002f);
+        for (int i = 0; i < 5 * 32; i++)
+            cb[i] = 0;
+        for (int i = 0; i < 8; i++)
+            db[i] = 1;
+        struct {
+            const char *n;
+            int nd;
+            int64_t ne[2];
+            float *d;
+        } ts[] = {{"a.weight", 2, {64, 300}, vb},
+                  {"b.weight", 1, {64, 1}, wb},
+                  {"c.weight", 2, {32, 5}, cb},
+                  {"d.weight", 1, {8, 1}, db}};
+        for (int i = 0; i < 4; i++) {
+            void *t = a.new_tensor(ctx, 0, ts[i].nd, ts[i].ne);
+            a.set_name(t, ts[i].n);
+            a.add_tensor(g, t);
+            a.set_tensor_data(g, ts[i].n, ts[i].d);
+        }
+        ck_assert(a.write_to_file(g, pb, false));
+        a.gguf_free(g);
+        a.ggml_free(ctx);
+        /* expected statistics for a.weight */
+        double ss = 0, mx = 0, dot = 0, na = 0, nb = 0;
+        for (int i = 0; i < 300 * 64; i++) {
+            double x = va[i], y = vb[i], d = y - x;
+            ss += d * d;
+            if (fabs(d) > mx)
+                mx = fabs(d);
+            dot += x * y;
+            na += x * x;
+            nb += y * y;
+        }
+        double rmse = sqrt(ss / (300 * 64)), cs = dot / sqrt(na * nb);
+        char args[1024];
+        snprintf(args, sizeof args, "diff --json '%s' '%s'", pa, pb);
+        ck_assert_int_eq(run(args), 0);
+        json_error_t je;
+        json_t *o = json_loads(out_buf, 0, &je);
+        ck_assert_msg(o != NULL, "bad JSON: %s", je.text);
+        json_t *arr = json_object_get(o, "tensors");
+        json_t *r0 = json_array_get(arr, 0), *r1 = json_array_get(arr, 1),
+               *r2 = json_array_get(arr, 2), *r3 = json_array_get(arr, 3);
+        ck_assert_str_eq(json_string_value(json_object_get(r0, "name")), "a.weight");
+        ck_assert(fabs(json_real_value(json_object_get(r0, "rmse")) - rmse) <= 1e-9 * rmse);
+        ck_assert(fabs(json_real_value(json_object_get(r0, "max_abs")) - mx) <= 1e-9 * mx);
+        ck_assert(fabs(json_real_value(json_object_get(r0, "cosine")) - cs) <= 1e-12);
+        ck_assert(cs < 1.0);
+        ck_assert(json_real_value(json_object_get(r1, "rmse")) == 0.0);
+        ck_assert(json_real_value(json_object_get(r1, "cosine")) == 1.0);
+        ck_assert_str_eq(json_string_value(json_object_get(r2, "status")), "shape_mismatch");
+        ck_assert_str_eq(json_string_value(json_object_get(r3, "status")), "only_in_b");
+        ck_assert_int_eq(json_integer_value(json_object_get(o, "compared")), 2);
+        json_decref(o);
+        /* the gate: exceeded -> 1 */
+        snprintf(args, sizeof args, "diff '%s' '%s' --max-rmse 1", pa, pb);
+        ck_assert_int_eq(run(args), 1); /* shape mismatch and extra tensor fail the gate */
+        snprintf(args, sizeof args, "diff '%s' '%s'", pa, pb);
+        ck_assert_int_eq(run(args), 0);
+        ck_assert_ptr_nonnull(strstr(out_buf, "2 tensors compared, 1 shape mismatches"));
+        snprintf(args, sizeof args, "diff '%s' '%s' --max-rmse %.9g", pa, pa, 0.0);
+        ck_assert_int_eq(run(args), 0);
+        snprintf(args, sizeof args, "diff '%s' /nonexistent.gguf", pa);
+        ck_assert_int_ne(run(args), 0);
+        ck_assert_int_eq(run("diff onlyone"), 2);
+    }
+    /* a quantized B: diff dequantizes; Q8_0 of A is close but not equal */
+    if (tc_can_quantize(TC_DTYPE_Q8_0)) {
+        const char *pq = tpath("dq.gguf");
+        char args[1024];
+        snprintf(args, sizeof args, "quantize -q '%s' '%s' Q8_0 --pure", pa, pq);
+        ck_assert_int_eq(run(args), 0);
+        snprintf(args, sizeof args, "diff --json '%s' '%s'", pa, pq);
+        ck_assert_int_eq(run(args), 0);
+        json_t *o = json_loads(out_buf, 0, NULL);
+        ck_assert_ptr_nonnull(o);
+        json_t *r0 = json_array_get(json_object_get(o, "tensors"), 0);
+        ck_assert_str_eq(json_string_value(json_object_get(r0, "type_b")), "q8_0");
+        double rm = json_real_value(json_object_get(r0, "rmse"));
+        ck_assert(rm > 0 && rm < 1e-3);
+        json_decref(o);
+    }
+}
+END_TEST
+
+static void teardown(void)
+{
+    if (tmpdir[0]) {
+        char cmd[300];
+        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", tmpdir);
+        tmpdir[0] = '\0';
+    }
+}
+
+Suite *quantize_suite(void)
+{
+    Suite *s = suite_create("quantize");
+    const struct {
+        const char *name;
+        const TTest *test;
+    } cases[] = {
+        {"dense_f32", test_dense_f32},
+        {"gqa_f16", test_gqa_f16},
+        {"moe_f16", test_moe_f16},
+        {"dense_bf16", test_dense_bf16},
+        {"odd_f32", test_odd_f32},
+        {"imatrix_dense", test_imatrix_dense},
+        {"imatrix_moe", test_imatrix_moe},
+        {"threads", test_threads},
+        {"errors", test_errors},
+        {"imatrix_loader", test_imatrix_loader},
+        {"json_options", test_json_options},
+        {"diff", test_diff},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        TCase *tc = tcase_create(cases[i].name);
+        tcase_set_timeout(tc, 600);
+        tcase_add_unchecked_fixture(tc, NULL, teardown);
+        tcase_add_test(tc, cases[i].test);
+        suite_add_tcase(s, tc);
+    }
+    return s;
+}
