@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# Benchmarks (not tests): conversion throughput against cp and peak memory.
-#   scripts/bench.sh convert [SIZE_GIB=2] [ROUNDS=5]
-# Alternates `cp` and `tensorcast convert` on the same synthetic model over ROUNDS rounds
-# (these machines are noisy), reports the median of the pairwise time ratios, and the peak RSS
-# (GNU time) of a same-dtype conversion (F16 safetensors -> GGUF) and of a cast (F32 -> F16).
+# Benchmarks (not tests). These machines are noisy: each mode alternates the two sides over
+# several rounds and reports the median of the pairwise ratios, plus peak RSS (GNU time).
+#   scripts/bench.sh convert  [SIZE_GIB=2] [ROUNDS=5]   tensorcast convert vs cp (and cp + sync)
+#   scripts/bench.sh quantize [LAYERS=22] [ROUNDS=3] [PRESET=Q4_K_M] [THREADS=2]
+#        a synthetic llama-shaped F16 GGUF (22 layers = 2.2 GB) quantized by tensorcast and by
+#        llama.cpp's llama_model_quantize (the oracle libllama.so), outputs compared byte for byte
+#   scripts/bench.sh torch    [SIZE_GIB=2] [ROUNDS=5]   pytorch_model.bin -> safetensors vs
+#        safetensors -> safetensors of the same model (Debian's python3-torch writes the .bin)
+#   scripts/bench.sh kernels  [REPS=7]                  tensorcast bench: every type, every ISA
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-convert}
@@ -21,18 +25,25 @@ convert)
   [ -f "$src" ] || python3 scripts/make_synthetic.py "$src" "$gib" F16
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB RAM"
   echo "input: $(du -h "$src" | cut -f1) F16 safetensors"
-  ratios=(); tcps=(); cps=()
+  # tensorcast fsyncs its output before renaming it into place; `cp` does not, so each round
+  # times a plain cp, a cp followed by `sync FILE` (the same durability), and tensorcast.
+  ratios=(); sratios=(); tcps=(); cps=(); scps=()
   for r in $(seq "$rounds"); do
     rm -f "$work/cp.out" "$work/out.gguf"
     t0=$(now); cp "$src" "$work/cp.out"; t1=$(now)
-    "$TC" convert "$src" "$work/out.gguf" --quiet; t2=$(now)
-    c=$(awk "BEGIN{print $t1 - $t0}"); t=$(awk "BEGIN{print $t2 - $t1}")
-    cps+=("$c"); tcps+=("$t"); ratios+=("$(awk "BEGIN{print $c / $t}")")
-    printf 'round %d: cp %.2f s, tensorcast %.2f s, speed ratio tensorcast/cp %.2f\n' "$r" "$c" "$t" "$(awk "BEGIN{print $c / $t}")"
+    rm -f "$work/cp.out"
+    t2=$(now); cp "$src" "$work/cp.out"; sync "$work/cp.out"; t3=$(now)
+    "$TC" convert "$src" "$work/out.gguf" --quiet; t4=$(now)
+    c=$(awk "BEGIN{print $t1 - $t0}"); sc=$(awk "BEGIN{print $t3 - $t2}"); t=$(awk "BEGIN{print $t4 - $t3}")
+    cps+=("$c"); scps+=("$sc"); tcps+=("$t")
+    ratios+=("$(awk "BEGIN{print $c / $t}")"); sratios+=("$(awk "BEGIN{print $sc / $t}")")
+    printf 'round %d: cp %.2f s, cp+sync %.2f s, tensorcast %.2f s; tensorcast speed vs cp %.2f, vs cp+sync %.2f\n' \
+      "$r" "$c" "$sc" "$t" "$(awk "BEGIN{print $c / $t}")" "$(awk "BEGIN{print $sc / $t}")"
   done
-  printf 'median: cp %.2f s, tensorcast %.2f s, median ratio %.2f (>= 0.90 is the target)\n' \
-    "$(printf '%s\n' "${cps[@]}" | median)" "$(printf '%s\n' "${tcps[@]}" | median)" \
-    "$(printf '%s\n' "${ratios[@]}" | median)"
+  printf 'median: cp %.2f s, cp+sync %.2f s, tensorcast %.2f s; median speed ratio vs cp %.2f, vs cp+sync %.2f (>= 0.90 is the target)\n' \
+    "$(printf '%s\n' "${cps[@]}" | median)" "$(printf '%s\n' "${scps[@]}" | median)" \
+    "$(printf '%s\n' "${tcps[@]}" | median)" "$(printf '%s\n' "${ratios[@]}" | median)" \
+    "$(printf '%s\n' "${sratios[@]}" | median)"
   rm -f "$work/out.gguf"
   /usr/bin/time -v "$TC" convert "$src" "$work/out.gguf" --quiet 2> "$work/time.txt"
   echo "peak RSS, F16 safetensors -> GGUF (same dtype): $(awk -F: '/Maximum resident/{print $2/1024}' "$work/time.txt") MiB"
@@ -41,6 +52,80 @@ convert)
   echo "peak RSS, F16 -> BF16 cast to GGUF: $(awk -F: '/Maximum resident/{print $2/1024}' "$work/time.txt") MiB, $(awk -F': ' '/Elapsed/{print $2}' "$work/time.txt") wall"
   rm -f "$work/out.gguf" "$work/cp.out"
   ;;
+quantize)
+  layers=${2:-22}; rounds=${3:-3}; preset=${4:-Q4_K_M}; threads=${5:-2}
+  bash scripts/get_oracle.sh >/dev/null
+  cc -O2 -Itests -Iquant -Iformats scripts/quant_oracle.c -o "$work/quant_oracle" -ldl -lm
+  export TC_ORACLE_DIR=$PWD/.oracle
+  src="$work/synth-$layers-f16.gguf"
+  [ -f "$src" ] || "$work/quant_oracle" make "$src" "$layers" 2048 5632 f16
+  ftype=$("$TC" quantize --help | awk -v p="$preset" '$3 == p {print $1; exit}')
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernels: $("$TC" --version | sed 's/.*kernels: //; s/)//')"
+  echo "input: $(du -h "$src" | cut -f1) F16 GGUF, preset $preset (ftype $ftype), $threads threads"
+  ratios=(); tcs=(); ors=()
+  for r in $(seq "$rounds"); do
+    rm -f "$work/q-tc.gguf" "$work/q-or.gguf"
+    t0=$(now); "$work/quant_oracle" quantize "$src" "$work/q-or.gguf" "$ftype" "$threads" >/dev/null 2>&1; t1=$(now)
+    "$TC" quantize "$src" "$work/q-tc.gguf" "$preset" --threads "$threads" --quiet; t2=$(now)
+    o=$(awk "BEGIN{print $t1 - $t0}"); t=$(awk "BEGIN{print $t2 - $t1}")
+    ors+=("$o"); tcs+=("$t"); ratios+=("$(awk "BEGIN{print $o / $t}")")
+    same=$(cmp -s "$work/q-tc.gguf" "$work/q-or.gguf" && echo "identical files" || echo "files differ")
+    printf 'round %d: llama.cpp %.2f s, tensorcast %.2f s, speed-up %.2fx, %s\n' "$r" "$o" "$t" "$(awk "BEGIN{print $o / $t}")" "$same"
+  done
+  printf 'median: llama.cpp %.2f s, tensorcast %.2f s, median speed-up %.2fx\n' \
+    "$(printf '%s\n' "${ors[@]}" | median)" "$(printf '%s\n' "${tcs[@]}" | median)" \
+    "$(printf '%s\n' "${ratios[@]}" | median)"
+  rm -f "$work/q-tc.gguf"
+  /usr/bin/time -v "$TC" quantize "$src" "$work/q-tc.gguf" "$preset" --threads "$threads" --quiet 2> "$work/time.txt"
+  echo "peak RSS, tensorcast quantize $preset: $(awk -F: '/Maximum resident/{print $2/1024}' "$work/time.txt") MiB"
+  rm -f "$work/q-or.gguf"
+  /usr/bin/time -v "$work/quant_oracle" quantize "$src" "$work/q-or.gguf" "$ftype" "$threads" >/dev/null 2> "$work/time.txt"
+  echo "peak RSS, llama_model_quantize $preset: $(awk -F: '/Maximum resident/{print $2/1024}' "$work/time.txt") MiB"
+  rm -f "$work/q-tc.gguf" "$work/q-or.gguf"
+  ;;
+torch)
+  gib=${2:-2}; rounds=${3:-5}
+  bin="$work/synth-$gib.bin"
+  if [ ! -f "$bin" ]; then
+    /usr/bin/python3 - "$bin" "$gib" <<'PY'
+import sys, torch
+out, gib = sys.argv[1], float(sys.argv[2])
+g = torch.Generator().manual_seed(7)
+n = int(gib * (1 << 30)) // (4096 * 4096 * 2)
+sd = {f"model.layers.{i // 7}.w{i % 7}.weight": (torch.randn(4096, 4096, generator=g) * 0.02).half() for i in range(n)}
+torch.save(sd, out)
+print(f"{out}: {n} tensors of 4096x4096 f16")
+PY
+  fi
+  ref="$work/synth-$gib-ref.safetensors"
+  [ -f "$ref" ] || "$TC" convert "$bin" "$ref" --quiet
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+  echo "input: $(du -h "$bin" | cut -f1) PyTorch zip checkpoint, and the same model as safetensors"
+  ratios=(); ts=(); tb=()
+  for r in $(seq "$rounds"); do
+    rm -f "$work/o1.safetensors" "$work/o2.safetensors"
+    t0=$(now); "$TC" convert "$ref" "$work/o1.safetensors" --quiet; t1=$(now)
+    "$TC" convert "$bin" "$work/o2.safetensors" --quiet; t2=$(now)
+    a=$(awk "BEGIN{print $t1 - $t0}"); b=$(awk "BEGIN{print $t2 - $t1}")
+    ts+=("$a"); tb+=("$b"); ratios+=("$(awk "BEGIN{print $a / $b}")")
+    printf 'round %d: safetensors->safetensors %.2f s, .bin->safetensors %.2f s, relative speed %.2f\n' "$r" "$a" "$b" "$(awk "BEGIN{print $a / $b}")"
+  done
+  cmp -s "$work/o1.safetensors" "$work/o2.safetensors" && echo "outputs identical" || echo "outputs differ"
+  printf 'median: safetensors %.2f s, .bin %.2f s, median relative speed %.2f (>= 0.80 is the target)\n' \
+    "$(printf '%s\n' "${ts[@]}" | median)" "$(printf '%s\n' "${tb[@]}" | median)" "$(printf '%s\n' "${ratios[@]}" | median)"
+  rm -f "$work/o2.safetensors"
+  /usr/bin/time -v "$TC" convert "$bin" "$work/o2.safetensors" --quiet 2> "$work/time.txt"
+  echo "peak RSS, .bin -> safetensors: $(awk -F: '/Maximum resident/{print $2/1024}' "$work/time.txt") MiB"
+  rm -f "$work/o1.safetensors" "$work/o2.safetensors"
+  ;;
+kernels)
+  reps=${2:-7}
+  for isa in scalar avx2 avx512 neon; do
+    TC_ISA=$isa "$TC" --version | grep -q "kernels: $isa" || continue
+    "$TC" bench --isa "$isa" --reps "$reps"
+    "$TC" bench --isa "$isa" --reps "$reps" --imatrix --type q4_0,q4_1,q5_0,q5_1,q2_K,q3_K,q4_K,q5_K,q6_K,iq4_nl,iq4_xs
+  done
+  ;;
 *)
-  echo "usage: scripts/bench.sh convert [SIZE_GIB] [ROUNDS]" >&2; exit 2 ;;
+  echo "usage: scripts/bench.sh convert|quantize|kernels [...]" >&2; exit 2 ;;
 esac
