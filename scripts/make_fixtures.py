@@ -27,6 +27,11 @@ ST_NAMES = {torch.float64: "F64", torch.float32: "F32", torch.float16: "F16",
             torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL"}
 
 
+# tc_status_name() of each status: line 1 of a .expect file
+STATUS_NAMES = {"FORMAT": "format error", "UNSUPPORTED": "unsupported", "LIMIT": "limit exceeded",
+                "UNSAFE": "unsafe input"}
+
+
 def tensor_bytes(t):
     t = t.detach().contiguous()
     if t.dtype == torch.bfloat16:
@@ -404,7 +409,7 @@ def main():
         for name, status, substr in cases:
             stem = name.rsplit(".", 1)[0]
             with open(os.path.join(a[1], stem + ".expect"), "w") as f:
-                f.write("3\n%s\n" % substr)
+                f.write("%s\n%s\n" % (STATUS_NAMES[status], substr))
         return
     if len(a) == 2 and a[0] == "--seeds":
         write_seeds(a[1])
