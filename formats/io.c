@@ -348,6 +348,8 @@ tc_status tc_out_finish(tc_out *o, tc_err *e)
     }
     o->fd = -1;
     o->finished = 1;
+    tc_free(o->buf); /* a finished output waiting for its rename holds no buffer */
+    o->buf = NULL;
     return TC_OK;
 }
 
@@ -373,9 +375,10 @@ void tc_out_abort(tc_out *o)
 {
     if (o == NULL)
         return;
+    int created = o->fd >= 0 || o->finished; /* also when no cleanup slot was free */
     if (o->fd >= 0)
         close(o->fd);
-    if (o->tmp && o->slot >= 0)
+    if (o->tmp && created)
         unlink(o->tmp);
     live_del(o);
     tc_free(o->tmp);

@@ -1,15 +1,1620 @@
-/* safetensors.c - placeholder: this format is being written. */
+/*
+ * safetensors.c - safetensors reader and writer.
+ *
+ * File layout (huggingface/safetensors): 8-byte little-endian header length N, N bytes of UTF-8
+ * JSON, then the data section. The JSON object maps tensor names to
+ * {"dtype": "F16", "shape": [..], "data_offsets": [begin, end]} (offsets relative to the data
+ * section) and may hold "__metadata__", a string-to-string map.
+ *
+ * Reading checks what the Rust crate checks: header length within the cap and the file, JSON
+ * without duplicate keys, every tensor's byte range equal to shape x dtype size, and the ranges,
+ * sorted by offset, tiling the data section exactly (no overlap, no hole, no trailing bytes).
+ * Tensors are then mapped in place, in file offset order.
+ *
+ * Metadata: `license`, `license_name`, `license_link` are the graph licence; other string keys
+ * are string KVs. Typed KVs (GGUF) are stored as JSON text, their types listed in the key
+ * `tensorcast.kv_types`: a JSON object {key: type}, where type is a scalar name of
+ * tc_vtype_name() ("u32", "f32", "bool", ...) or "arr[T]" for an array of T (nested:
+ * "arr[arr[str]]"; every inner array then has the same element type). Floats are written with
+ * 9 (f32) or 17 (f64) significant digits so they parse back exactly; NaN and infinities are
+ * written NaN, Infinity, -Infinity as Python's json module does.
+ *
+ * Sharded sets: a directory of *.safetensors, or a *.safetensors.index.json
+ * ({"metadata": {"total_size": N}, "weight_map": {tensor: file}}), read as one graph; written
+ * as transformers names them (<stem>-00001-of-00003.safetensors + <stem>.safetensors.index.json).
+ */
 #include "tc_impl.h"
 
-static const char *const safetensors_exts[] = {NULL};
+#include <dirent.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ST_LICENSE_SOURCE "safetensors __metadata__"
+#define ST_KV_TYPES       "tensorcast.kv_types"
+
+static const char *const safetensors_exts[] = {".safetensors", NULL};
+
+/* The spec's dtype names that map onto ours. */
+static const struct {
+    const char *name;
+    int dtype;
+} st_dtypes[] = {
+    {"F64", TC_DTYPE_F64},   {"F32", TC_DTYPE_F32},         {"F16", TC_DTYPE_F16},
+    {"BF16", TC_DTYPE_BF16}, {"F8_E4M3", TC_DTYPE_F8_E4M3}, {"F8_E5M2", TC_DTYPE_F8_E5M2},
+    {"I64", TC_DTYPE_I64},   {"I32", TC_DTYPE_I32},         {"I16", TC_DTYPE_I16},
+    {"I8", TC_DTYPE_I8},     {"U64", TC_DTYPE_U64},         {"U32", TC_DTYPE_U32},
+    {"U16", TC_DTYPE_U16},   {"U8", TC_DTYPE_U8},           {"BOOL", TC_DTYPE_BOOL},
+};
+#define ST_N_DTYPES (sizeof st_dtypes / sizeof st_dtypes[0])
+
+static int st_dtype_from_name(const char *s)
+{
+    for (size_t i = 0; i < ST_N_DTYPES; i++)
+        if (strcmp(s, st_dtypes[i].name) == 0)
+            return st_dtypes[i].dtype;
+    return -1;
+}
+
+static const char *st_dtype_name(int dtype)
+{
+    for (size_t i = 0; i < ST_N_DTYPES; i++)
+        if (st_dtypes[i].dtype == dtype)
+            return st_dtypes[i].name;
+    return NULL;
+}
+
+/* ===== Probe ===== */
+
+static int st_dir_has_files(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return 0;
+    struct dirent *de;
+    int found = 0;
+    while (!found && (de = readdir(d)) != NULL)
+        found = de->d_name[0] != '.' && (tc_ends_with(de->d_name, ".safetensors") ||
+                                         tc_ends_with(de->d_name, ".safetensors.index.json"));
+    closedir(d);
+    return found;
+}
 
 static int safetensors_probe(const uint8_t *head, size_t n, const char *path)
 {
-    (void)head;
-    (void)n;
-    (void)path;
+    if (head == NULL)
+        return path && st_dir_has_files(path) ? 60 : 0;
+    if (n >= 9 && head[8] == '{') {
+        uint64_t len = tc_le64(head);
+        if (len >= 2 && len <= TC_ST_MAX_HEADER)
+            return 100;
+    }
+    if (path && tc_ends_with(path, ".safetensors.index.json") && n > 0 && head[0] == '{')
+        return 100;
+    if (path && tc_ends_with(path, ".safetensors"))
+        return 10;
     return 0;
 }
 
-const tc_format tc_format_safetensors = {
-    "safetensors", safetensors_exts, safetensors_probe, NULL, NULL, NULL};
+/* ===== Typed metadata values: JSON text <-> tc_value ===== */
+
+/* A growable byte buffer. */
+typedef struct st_buf {
+    char *p;
+    size_t n, cap;
+    int oom;
+} st_buf;
+
+static void buf_add(st_buf *b, const char *s, size_t n)
+{
+    if (b->oom)
+        return;
+    if (b->n + n + 1 > b->cap) {
+        size_t cap = b->cap ? b->cap : 64;
+        while (cap < b->n + n + 1)
+            cap *= 2;
+        char *q = tc_realloc(b->p, cap);
+        if (q == NULL) {
+            b->oom = 1;
+            return;
+        }
+        b->p = q;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, n);
+    b->n += n;
+    b->p[b->n] = 0;
+}
+
+static void buf_str(st_buf *b, const char *s)
+{
+    buf_add(b, s, strlen(s));
+}
+
+/* A type descriptor: `depth` levels of arrays around a scalar `base`. */
+typedef struct st_vdesc {
+    int depth;
+    tc_vtype base;
+} st_vdesc;
+
+/* Describe v's type; -1 when nested arrays disagree on their element type. */
+static int st_value_desc(const tc_value *v, st_vdesc *d)
+{
+    d->depth = 0;
+    const tc_value *cur = v;
+    while (cur->type == TC_V_ARR) {
+        d->depth++;
+        if (d->depth > TC_MAX_NEST)
+            return -1;
+        if (cur->arr.elem != TC_V_ARR) {
+            d->base = cur->arr.elem;
+            return 0;
+        }
+        if (cur->arr.n == 0) { /* empty array of arrays: inner type is immaterial */
+            d->depth++;
+            d->base = TC_V_U8;
+            return 0;
+        }
+        const tc_value *in = cur->arr.data;
+        /* every inner array must look like the first */
+        for (uint64_t i = 1; i < cur->arr.n; i++) {
+            st_vdesc a, b;
+            if (st_value_desc(&in[0], &a) || st_value_desc(&in[i], &b) || a.depth != b.depth ||
+                (a.base != b.base && !(in[i].type == TC_V_ARR && in[i].arr.n == 0)))
+                return -1;
+        }
+        cur = &in[0];
+    }
+    d->base = cur->type;
+    return 0;
+}
+
+static void st_type_text(const st_vdesc *d, char *out, size_t cap)
+{
+    size_t o = 0;
+    out[0] = 0;
+    for (int i = 0; i < d->depth && o + 5 < cap; i++)
+        o += (size_t)snprintf(out + o, cap - o, "arr[");
+    if (o < cap)
+        o += (size_t)snprintf(out + o, cap - o, "%s", tc_vtype_name(d->base));
+    for (int i = 0; i < d->depth && o + 1 < cap; i++)
+        out[o++] = ']', out[o] = 0;
+}
+
+/* Parse "arr[arr[u32]]"; -1 when malformed. */
+static int st_type_parse(const char *s, st_vdesc *d)
+{
+    d->depth = 0;
+    while (strncmp(s, "arr[", 4) == 0) {
+        s += 4;
+        if (++d->depth > TC_MAX_NEST)
+            return -1;
+    }
+    size_t n = strcspn(s, "]");
+    char name[16];
+    if (n == 0 || n >= sizeof name)
+        return -1;
+    memcpy(name, s, n);
+    name[n] = 0;
+    int t = tc_vtype_from_name(name);
+    if (t < 0 || t == TC_V_ARR)
+        return -1;
+    d->base = (tc_vtype)t;
+    s += n;
+    for (int i = 0; i < d->depth; i++)
+        if (*s++ != ']')
+            return -1;
+    return *s == 0 ? 0 : -1;
+}
+
+/* Append s[0..n) as a JSON string; -1 when it is not valid UTF-8. */
+static int st_json_string(st_buf *b, const char *s, uint64_t n)
+{
+    if (!tc_utf8_valid(s, (size_t)n))
+        return -1;
+    buf_add(b, "\"", 1);
+    size_t run = 0;
+    for (uint64_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        buf_add(b, s + run, (size_t)i - run);
+        char esc[8];
+        if (c == '"' || c == '\\')
+            snprintf(esc, sizeof esc, "\\%c", c);
+        else if (c == '\n')
+            snprintf(esc, sizeof esc, "\\n");
+        else if (c == '\t')
+            snprintf(esc, sizeof esc, "\\t");
+        else
+            snprintf(esc, sizeof esc, "\\u%04x", c);
+        buf_str(b, esc);
+        run = (size_t)i + 1;
+    }
+    buf_add(b, s + run, (size_t)n - run);
+    buf_add(b, "\"", 1);
+    return 0;
+}
+
+static void st_json_float(st_buf *b, double f, int is_f32)
+{
+    char tmp[40];
+    if (isnan(f))
+        snprintf(tmp, sizeof tmp, "NaN");
+    else if (isinf(f))
+        snprintf(tmp, sizeof tmp, f < 0 ? "-Infinity" : "Infinity");
+    else if (is_f32)
+        snprintf(tmp, sizeof tmp, "%.9g", (double)(float)f);
+    else
+        snprintf(tmp, sizeof tmp, "%.17g", f);
+    buf_str(b, tmp);
+}
+
+/* Load element i of a packed numeric array as a scalar tc_value. */
+static tc_value st_arr_elem(tc_vtype t, const uint8_t *p)
+{
+    tc_value v = {.type = t};
+    switch (t) {
+    case TC_V_U8:
+    case TC_V_BOOL:
+        v.u = p[0];
+        break;
+    case TC_V_I8:
+        v.i = (int8_t)p[0];
+        break;
+    case TC_V_U16:
+        v.u = tc_le16(p);
+        break;
+    case TC_V_I16:
+        v.i = (int16_t)tc_le16(p);
+        break;
+    case TC_V_U32:
+        v.u = tc_le32(p);
+        break;
+    case TC_V_I32:
+        v.i = (int32_t)tc_le32(p);
+        break;
+    case TC_V_U64:
+        v.u = tc_le64(p);
+        break;
+    case TC_V_I64:
+        v.i = (int64_t)tc_le64(p);
+        break;
+    case TC_V_F32: {
+        uint32_t bits = tc_le32(p);
+        float f;
+        memcpy(&f, &bits, 4);
+        v.f = f;
+        break;
+    }
+    case TC_V_F64: {
+        uint64_t bits = tc_le64(p);
+        memcpy(&v.f, &bits, 8);
+        break;
+    }
+    default:
+        break;
+    }
+    return v;
+}
+
+/* Append v as JSON text; -1 when a string is not UTF-8. */
+static int st_value_json(st_buf *b, const tc_value *v)
+{
+    char tmp[40];
+    switch (v->type) {
+    case TC_V_U8:
+    case TC_V_U16:
+    case TC_V_U32:
+    case TC_V_U64:
+        snprintf(tmp, sizeof tmp, "%" PRIu64, v->u);
+        buf_str(b, tmp);
+        return 0;
+    case TC_V_I8:
+    case TC_V_I16:
+    case TC_V_I32:
+    case TC_V_I64:
+        snprintf(tmp, sizeof tmp, "%" PRId64, v->i);
+        buf_str(b, tmp);
+        return 0;
+    case TC_V_BOOL:
+        buf_str(b, v->u ? "true" : "false");
+        return 0;
+    case TC_V_F32:
+    case TC_V_F64:
+        st_json_float(b, v->f, v->type == TC_V_F32);
+        return 0;
+    case TC_V_STR:
+        return st_json_string(b, v->s.p ? v->s.p : "", v->s.len);
+    case TC_V_ARR:
+        break;
+    default:
+        return -1;
+    }
+    buf_add(b, "[", 1);
+    for (uint64_t i = 0; i < v->arr.n; i++) {
+        if (i)
+            buf_add(b, ",", 1);
+        if (v->arr.elem == TC_V_STR) {
+            const tc_str *s = (const tc_str *)v->arr.data + i;
+            if (st_json_string(b, s->p ? s->p : "", s->len))
+                return -1;
+        } else if (v->arr.elem == TC_V_ARR) {
+            if (st_value_json(b, (const tc_value *)v->arr.data + i))
+                return -1;
+        } else {
+            size_t es = tc_vtype_size(v->arr.elem);
+            tc_value x = st_arr_elem(v->arr.elem, (const uint8_t *)v->arr.data + i * es);
+            if (st_value_json(b, &x))
+                return -1;
+        }
+    }
+    buf_add(b, "]", 1);
+    return 0;
+}
+
+/* Parser of the JSON text of one typed value. */
+typedef struct st_vp {
+    const char *p, *end, *start;
+    const char *file, *key;
+    tc_err *e;
+} st_vp;
+
+static tc_status vp_fail(st_vp *vp, const char *what)
+{
+    return tc_err_set(vp->e, TC_E_FORMAT,
+                      "%s: __metadata__ '%s': %s at character %td of its value (its type is "
+                      "given in " ST_KV_TYPES ")",
+                      vp->file, vp->key, what, vp->p - vp->start);
+}
+
+static void vp_ws(st_vp *vp)
+{
+    while (vp->p < vp->end && (*vp->p == ' ' || *vp->p == '\n' || *vp->p == '\t' || *vp->p == '\r'))
+        vp->p++;
+}
+
+static void st_value_release(tc_value *v);
+
+static void st_value_release(tc_value *v)
+{
+    if (v->type == TC_V_STR) {
+        tc_free((void *)v->s.p);
+    } else if (v->type == TC_V_ARR && v->arr.data) {
+        if (v->arr.elem == TC_V_STR) {
+            tc_str *s = (tc_str *)v->arr.data;
+            for (uint64_t i = 0; i < v->arr.n; i++)
+                tc_free((void *)s[i].p);
+        } else if (v->arr.elem == TC_V_ARR) {
+            tc_value *a = (tc_value *)v->arr.data;
+            for (uint64_t i = 0; i < v->arr.n; i++)
+                st_value_release(&a[i]);
+        }
+        tc_free((void *)v->arr.data);
+    }
+    v->type = TC_V_U8;
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
+}
+
+static int vp_hex4(st_vp *vp, unsigned *out)
+{
+    if (vp->end - vp->p < 4)
+        return -1;
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        int h = hexval(vp->p[i]);
+        if (h < 0)
+            return -1;
+        v = v * 16 + (unsigned)h;
+    }
+    vp->p += 4;
+    *out = v;
+    return 0;
+}
+
+/* A JSON string into a tc_malloc'd buffer (NUL-terminated; may hold NULs). */
+static tc_status vp_string(st_vp *vp, tc_str *out)
+{
+    if (vp->p >= vp->end || *vp->p != '"')
+        return vp_fail(vp, "expected a string");
+    vp->p++;
+    /* the escaped text up to the closing quote bounds the decoded length */
+    const char *q = vp->p;
+    while (q < vp->end && *q != '"')
+        q += (*q == '\\' && q + 1 < vp->end) ? 2 : 1;
+    size_t cap = (size_t)(q - vp->p) + 1;
+    char *d = tc_malloc(cap);
+    if (d == NULL)
+        return tc_err_set(vp->e, TC_E_NOMEM, "out of memory");
+    size_t n = 0;
+    for (;;) {
+        if (vp->p >= vp->end) {
+            tc_free(d);
+            return vp_fail(vp, "unterminated string");
+        }
+        char c = *vp->p++;
+        if (c == '"')
+            break;
+        if (c != '\\') {
+            d[n++] = c;
+            continue;
+        }
+        if (vp->p >= vp->end) {
+            tc_free(d);
+            return vp_fail(vp, "bad escape");
+        }
+        char x = *vp->p++;
+        const char *simple = strchr("\"\\/bfnrt", x);
+        if (x != 0 && simple) {
+            static const char map[] = "\"\\/\b\f\n\r\t";
+            d[n++] = map[simple - "\"\\/bfnrt"];
+            continue;
+        }
+        unsigned cp;
+        if (x != 'u' || vp_hex4(vp, &cp)) {
+            tc_free(d);
+            return vp_fail(vp, "bad escape");
+        }
+        if (cp >= 0xD800 && cp < 0xDC00) {
+            unsigned lo;
+            if (vp->end - vp->p < 6 || vp->p[0] != '\\' || vp->p[1] != 'u') {
+                tc_free(d);
+                return vp_fail(vp, "lone surrogate");
+            }
+            vp->p += 2;
+            if (vp_hex4(vp, &lo) || lo < 0xDC00 || lo > 0xDFFF) {
+                tc_free(d);
+                return vp_fail(vp, "lone surrogate");
+            }
+            cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        } else if (cp >= 0xDC00 && cp < 0xE000) {
+            tc_free(d);
+            return vp_fail(vp, "lone surrogate");
+        }
+        /* \uXXXX takes >= 6 input bytes, its UTF-8 at most 4: fits in cap */
+        if (cp < 0x80) {
+            d[n++] = (char)cp;
+        } else if (cp < 0x800) {
+            d[n++] = (char)(0xC0 | (cp >> 6));
+            d[n++] = (char)(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+            d[n++] = (char)(0xE0 | (cp >> 12));
+            d[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            d[n++] = (char)(0x80 | (cp & 0x3F));
+        } else {
+            d[n++] = (char)(0xF0 | (cp >> 18));
+            d[n++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+            d[n++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+            d[n++] = (char)(0x80 | (cp & 0x3F));
+        }
+    }
+    d[n] = 0;
+    out->p = d;
+    out->len = n;
+    return TC_OK;
+}
+
+/* A scalar token (number, true/false, NaN, Infinity) into `out` of type t. */
+static tc_status vp_scalar(st_vp *vp, tc_vtype t, tc_value *out)
+{
+    const char *s = vp->p;
+    while (vp->p < vp->end &&
+           (strchr("+-.", *vp->p) || (*vp->p >= '0' && *vp->p <= '9') ||
+            (*vp->p >= 'a' && *vp->p <= 'z') || (*vp->p >= 'A' && *vp->p <= 'Z')))
+        vp->p++;
+    size_t n = (size_t)(vp->p - s);
+    char tok[64];
+    if (n == 0 || n >= sizeof tok) {
+        vp->p = s;
+        return vp_fail(vp, "expected a number or boolean");
+    }
+    memcpy(tok, s, n);
+    tok[n] = 0;
+    char *endp;
+    memset(out, 0, sizeof *out);
+    out->type = t;
+    errno = 0;
+    switch (t) {
+    case TC_V_BOOL:
+        if (strcmp(tok, "true") && strcmp(tok, "false"))
+            break;
+        out->u = tok[0] == 't';
+        return TC_OK;
+    case TC_V_U8:
+    case TC_V_U16:
+    case TC_V_U32:
+    case TC_V_U64: {
+        if (tok[0] < '0' || tok[0] > '9')
+            break;
+        unsigned long long u = strtoull(tok, &endp, 10);
+        uint64_t max = t == TC_V_U8    ? UINT8_MAX
+                       : t == TC_V_U16 ? UINT16_MAX
+                       : t == TC_V_U32 ? UINT32_MAX
+                                       : UINT64_MAX;
+        if (*endp || errno || u > max)
+            break;
+        out->u = u;
+        return TC_OK;
+    }
+    case TC_V_I8:
+    case TC_V_I16:
+    case TC_V_I32:
+    case TC_V_I64: {
+        if (tok[0] != '-' && (tok[0] < '0' || tok[0] > '9'))
+            break;
+        long long i = strtoll(tok, &endp, 10);
+        int64_t lim = t == TC_V_I8    ? INT8_MAX
+                      : t == TC_V_I16 ? INT16_MAX
+                      : t == TC_V_I32 ? INT32_MAX
+                                      : INT64_MAX;
+        if (*endp || errno || i > lim || i < -lim - 1)
+            break;
+        out->i = i;
+        return TC_OK;
+    }
+    case TC_V_F32:
+    case TC_V_F64: {
+        if (strcmp(tok, "NaN") == 0) {
+            out->f = NAN;
+            return TC_OK;
+        }
+        if (strcmp(tok, "Infinity") == 0 || strcmp(tok, "-Infinity") == 0) {
+            out->f = tok[0] == '-' ? -INFINITY : INFINITY;
+            return TC_OK;
+        }
+        if (!(tok[0] == '-' || (tok[0] >= '0' && tok[0] <= '9')))
+            break;
+        /* only JSON number characters: keeps strtod away from hex floats and "inf" */
+        if (tok[strspn(tok, "0123456789+-.eE")] != 0)
+            break;
+        if (t == TC_V_F32) {
+            float f = strtof(tok, &endp);
+            out->f = f;
+        } else {
+            out->f = strtod(tok, &endp);
+        }
+        if (*endp)
+            break;
+        return TC_OK;
+    }
+    default:
+        break;
+    }
+    vp->p = s;
+    return tc_err_set(vp->e, TC_E_FORMAT, "%s: __metadata__ '%s': '%s' is not a valid %s value",
+                      vp->file, vp->key, tok, tc_vtype_name(t));
+}
+
+/* Parse one value of type (depth, base) into `out` (allocations released on failure). */
+static tc_status vp_value(st_vp *vp, int depth, tc_vtype base, tc_value *out)
+{
+    vp_ws(vp);
+    memset(out, 0, sizeof *out);
+    if (depth == 0) {
+        if (base == TC_V_STR) {
+            out->type = TC_V_STR;
+            return vp_string(vp, &out->s);
+        }
+        return vp_scalar(vp, base, out);
+    }
+    if (vp->p >= vp->end || *vp->p != '[')
+        return vp_fail(vp, "expected an array");
+    vp->p++;
+    tc_vtype elem = depth > 1 ? TC_V_ARR : base;
+    size_t es = elem == TC_V_STR   ? sizeof(tc_str)
+                : elem == TC_V_ARR ? sizeof(tc_value)
+                                   : tc_vtype_size(elem);
+    out->type = TC_V_ARR;
+    out->arr.elem = elem;
+    uint8_t *data = NULL;
+    uint64_t n = 0, cap = 0;
+    tc_status rc = TC_OK;
+    vp_ws(vp);
+    if (vp->p < vp->end && *vp->p == ']') {
+        vp->p++;
+        return TC_OK;
+    }
+    for (;;) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            uint8_t *nd = tc_realloc(data, (size_t)cap * es);
+            if (nd == NULL) {
+                rc = tc_err_set(vp->e, TC_E_NOMEM, "out of memory");
+                break;
+            }
+            data = nd;
+        }
+        tc_value x;
+        rc = vp_value(vp, depth - 1, base, &x);
+        if (rc != TC_OK)
+            break;
+        uint8_t *slot = data + (size_t)n * es;
+        if (elem == TC_V_STR) {
+            memcpy(slot, &x.s, sizeof x.s);
+        } else if (elem == TC_V_ARR) {
+            memcpy(slot, &x, sizeof x);
+        } else {
+            switch (es) {
+            case 1:
+                slot[0] = (uint8_t)x.u;
+                break;
+            case 2:
+                tc_put16(slot, (uint16_t)x.u);
+                break;
+            case 4:
+                if (elem == TC_V_F32) {
+                    float f = (float)x.f;
+                    uint32_t bits;
+                    memcpy(&bits, &f, 4);
+                    tc_put32(slot, bits);
+                } else {
+                    tc_put32(slot, (uint32_t)x.u);
+                }
+                break;
+            default:
+                if (elem == TC_V_F64) {
+                    uint64_t bits;
+                    memcpy(&bits, &x.f, 8);
+                    tc_put64(slot, bits);
+                } else {
+                    tc_put64(slot, x.u);
+                }
+                break;
+            }
+        }
+        n++;
+        vp_ws(vp);
+        if (vp->p < vp->end && *vp->p == ',') {
+            vp->p++;
+            continue;
+        }
+        if (vp->p < vp->end && *vp->p == ']') {
+            vp->p++;
+            break;
+        }
+        rc = vp_fail(vp, "expected ',' or ']'");
+        break;
+    }
+    out->arr.data = data;
+    out->arr.n = n;
+    if (rc != TC_OK)
+        st_value_release(out);
+    return rc;
+}
+
+/* ===== Reading ===== */
+
+typedef struct st_ent {
+    const char *name; /* borrowed from the JSON */
+    int dtype;
+    int n_dims;
+    int64_t shape[TC_MAX_DIMS];
+    uint64_t begin, end;
+    size_t idx; /* position in the header: ties keep header order */
+} st_ent;
+
+static int st_ent_cmp(const void *a, const void *b)
+{
+    const st_ent *x = a, *y = b;
+    if (x->begin != y->begin)
+        return x->begin < y->begin ? -1 : 1;
+    if (x->end != y->end)
+        return x->end < y->end ? -1 : 1;
+    return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* __metadata__ -> graph metadata and licence. */
+static tc_status st_read_metadata(tc_graph *g, json_t *meta, const char *file, tc_err *e)
+{
+    if (!json_is_object(meta))
+        return tc_err_set(e, TC_E_FORMAT,
+                          "%s @0x8: __metadata__ is not an object (it must map strings to "
+                          "strings)",
+                          file);
+    const char *key;
+    json_t *val;
+    json_object_foreach(meta, key, val)
+    {
+        if (key[0] == 0 || strlen(key) > 65535)
+            return tc_err_set(e, TC_E_FORMAT,
+                              "%s @0x8: __metadata__ key of %zu bytes (must be 1..65535)", file,
+                              strlen(key));
+        if (!json_is_string(val))
+            return tc_err_set(e, TC_E_FORMAT,
+                              "%s @0x8: __metadata__ '%s' is not a string (__metadata__ must map "
+                              "strings to strings)",
+                              file, key);
+    }
+    json_t *types = NULL;
+    json_t *tv = json_object_get(meta, ST_KV_TYPES);
+    if (tv) {
+        json_error_t je;
+        types =
+            json_loadb(json_string_value(tv), json_string_length(tv), JSON_REJECT_DUPLICATES, &je);
+        if (!json_is_object(types)) {
+            json_decref(types);
+            return tc_err_set(e, TC_E_FORMAT,
+                              "%s @0x8: __metadata__ '" ST_KV_TYPES "' is not a JSON object of "
+                              "type names",
+                              file);
+        }
+    }
+    tc_status rc = TC_OK;
+    const char *lic[3] = {NULL, NULL, NULL};
+    json_object_foreach(meta, key, val)
+    {
+        if (strcmp(key, ST_KV_TYPES) == 0)
+            continue;
+        if (strcmp(key, "license") == 0) {
+            lic[0] = json_string_value(val);
+            continue;
+        }
+        if (strcmp(key, "license_name") == 0) {
+            lic[1] = json_string_value(val);
+            continue;
+        }
+        if (strcmp(key, "license_link") == 0) {
+            lic[2] = json_string_value(val);
+            continue;
+        }
+        json_t *ty = types ? json_object_get(types, key) : NULL;
+        tc_value v = {.type = TC_V_STR, .s = {json_string_value(val), json_string_length(val)}};
+        if (ty == NULL) {
+            rc = tc_graph_set(g, key, &v, e);
+        } else {
+            st_vdesc d;
+            if (!json_is_string(ty) || st_type_parse(json_string_value(ty), &d) != 0) {
+                rc = tc_err_set(e, TC_E_FORMAT,
+                                "%s @0x8: __metadata__ '" ST_KV_TYPES "': bad type for '%s'", file,
+                                key);
+                break;
+            }
+            if (d.depth == 0 && d.base == TC_V_STR) {
+                rc = tc_graph_set(g, key, &v, e);
+            } else {
+                st_vp vp = {v.s.p, v.s.p + v.s.len, v.s.p, file, key, e};
+                tc_value x;
+                rc = vp_value(&vp, d.depth, d.base, &x);
+                if (rc == TC_OK) {
+                    vp_ws(&vp);
+                    if (vp.p != vp.end)
+                        rc = vp_fail(&vp, "trailing characters");
+                    else
+                        rc = tc_graph_set(g, key, &x, e);
+                    st_value_release(&x);
+                }
+            }
+        }
+        if (rc != TC_OK)
+            break;
+    }
+    if (rc == TC_OK && (lic[0] || lic[1] || lic[2]))
+        rc = tc_graph_set_license(g, lic[0], lic[1], lic[2], ST_LICENSE_SOURCE, e);
+    json_decref(types);
+    return rc;
+}
+
+/* Read one JSON integer >= 0 (returns -1 when it is not one). */
+static int st_json_u64(json_t *j, uint64_t *out)
+{
+    if (!json_is_integer(j) || json_integer_value(j) < 0)
+        return -1;
+    *out = (uint64_t)json_integer_value(j);
+    return 0;
+}
+
+/*
+ * Parse one safetensors file held by `m` and append its tensors to `g`. When `weight_map` is
+ * given (sharded set with an index), every tensor must be listed there under `shard`.
+ */
+static tc_status st_parse_map(tc_map *m, tc_graph *g, json_t *weight_map, const char *shard,
+                              tc_err *e)
+{
+    const char *file = tc_map_path(m);
+    const uint8_t *data = tc_map_data(m);
+    uint64_t size = tc_map_size(m);
+    if (size < 8)
+        return tc_err_set(e, TC_E_FORMAT,
+                          "%s @0x0: truncated: %" PRIu64
+                          " bytes, a safetensors file starts with an 8-byte header length",
+                          file, size);
+    uint64_t hlen = tc_le64(data);
+    if (hlen > TC_ST_MAX_HEADER)
+        return tc_err_set(e, TC_E_LIMIT,
+                          "%s @0x0: header length %" PRIu64 " exceeds the cap of %u bytes", file,
+                          hlen, (unsigned)TC_ST_MAX_HEADER);
+    if (hlen > size - 8)
+        return tc_err_set(e, TC_E_FORMAT,
+                          "%s @0x0: header length %" PRIu64
+                          " runs past the end of the file (%" PRIu64 " bytes)",
+                          file, hlen, size);
+    json_error_t je;
+    /* \u0000 is allowed in values (serde_json accepts it); jansson refuses it in keys */
+    json_t *root = json_loadb((const char *)data + 8, (size_t)hlen,
+                              JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
+    if (root == NULL) {
+        uint64_t pos = 8 + (uint64_t)(je.position > 0 ? je.position : 0);
+        if (strstr(je.text, "duplicate"))
+            return tc_err_set(e, TC_E_FORMAT,
+                              "%s @%#" PRIx64 ": duplicate tensor name in the header (%s)", file,
+                              pos, je.text);
+        if (strstr(je.text, "decode byte") || strstr(je.text, "UTF-8"))
+            return tc_err_set(e, TC_E_FORMAT, "%s @%#" PRIx64 ": header is not valid UTF-8 (%s)",
+                              file, pos, je.text);
+        return tc_err_set(e, TC_E_FORMAT, "%s @%#" PRIx64 ": header is not valid JSON: %s", file,
+                          pos, je.text);
+    }
+    tc_status rc = TC_OK;
+    st_ent *ents = NULL;
+    if (!json_is_object(root)) {
+        rc = tc_err_set(e, TC_E_FORMAT, "%s @0x8: header is not a JSON object", file);
+        goto done;
+    }
+    if (data[8] != '{') { /* as the Rust crate: no leading whitespace */
+        rc = tc_err_set(e, TC_E_FORMAT, "%s @0x8: header must start with '{'", file);
+        goto done;
+    }
+    size_t n_all = json_object_size(root);
+    ents = tc_calloc(n_all ? n_all : 1, sizeof *ents);
+    if (ents == NULL) {
+        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        goto done;
+    }
+    uint64_t data_off = 8 + hlen, data_size = size - 8 - hlen;
+    size_t n = 0;
+    const char *key;
+    json_t *val;
+    json_t *meta = NULL;
+    json_object_foreach(root, key, val)
+    {
+        if (strcmp(key, "__metadata__") == 0) {
+            meta = val;
+            continue;
+        }
+        st_ent *t = &ents[n];
+        t->name = key;
+        t->idx = n;
+        if (key[0] == 0) {
+            rc = tc_err_set(e, TC_E_FORMAT, "%s @0x8: a tensor has an empty name", file);
+            goto done;
+        }
+        if (strlen(key) >= TC_MAX_NAME) {
+            rc = tc_err_set(e, TC_E_LIMIT, "%s @0x8: tensor name of %zu bytes (cap %d)", file,
+                            strlen(key), TC_MAX_NAME - 1);
+            goto done;
+        }
+        if (!json_is_object(val)) {
+            rc = tc_err_set(e, TC_E_FORMAT, "%s @0x8: tensor '%s': entry is not an object", file,
+                            key);
+            goto done;
+        }
+        json_t *jd = json_object_get(val, "dtype"), *js = json_object_get(val, "shape"),
+               *jo = json_object_get(val, "data_offsets");
+        if (!json_is_string(jd) || !json_is_array(js) || !json_is_array(jo)) {
+            rc = tc_err_set(e, TC_E_FORMAT,
+                            "%s @0x8: tensor '%s': needs \"dtype\" (string), \"shape\" (array) and "
+                            "\"data_offsets\" (array)",
+                            file, key);
+            goto done;
+        }
+        t->dtype = st_dtype_from_name(json_string_value(jd));
+        if (t->dtype < 0 || strlen(json_string_value(jd)) != json_string_length(jd)) {
+            rc = tc_err_set(e, TC_E_UNSUPPORTED,
+                            "%s @0x8: tensor '%s': dtype '%s' is not supported (tensorcast reads "
+                            "F64 F32 F16 BF16 F8_E4M3 F8_E5M2 I64 I32 I16 I8 U64 U32 U16 U8 BOOL)",
+                            file, key, json_string_value(jd));
+            goto done;
+        }
+        size_t rank = json_array_size(js);
+        if (rank > TC_MAX_DIMS) {
+            rc = tc_err_set(e, TC_E_LIMIT, "%s @0x8: tensor '%s': %zu dimensions (at most %d)",
+                            file, key, rank, TC_MAX_DIMS);
+            goto done;
+        }
+        t->n_dims = (int)rank;
+        uint64_t count = 1;
+        for (size_t d = 0; d < rank; d++) {
+            uint64_t dim;
+            json_t *jx = json_array_get(js, d);
+            if (st_json_u64(jx, &dim) != 0) {
+                if (json_is_integer(jx))
+                    rc = tc_err_set(e, TC_E_FORMAT,
+                                    "%s @0x8: tensor '%s': shape[%zu] = %" JSON_INTEGER_FORMAT
+                                    " is negative",
+                                    file, key, d, json_integer_value(jx));
+                else
+                    rc = tc_err_set(e, TC_E_FORMAT,
+                                    "%s @0x8: tensor '%s': shape[%zu] is not an integer", file, key,
+                                    d);
+                goto done;
+            }
+            t->shape[d] = (int64_t)dim;
+            if (!tc_mul_ok(count, dim, &count)) {
+                rc = tc_err_set(e, TC_E_FORMAT,
+                                "%s @0x8: tensor '%s': element count overflows 64 bits", file, key);
+                goto done;
+            }
+        }
+        uint64_t nbytes;
+        if (!tc_mul_ok(count, tc_dtype_get(t->dtype)->size, &nbytes) || nbytes > INT64_MAX) {
+            rc = tc_err_set(e, TC_E_FORMAT, "%s @0x8: tensor '%s': byte size overflows 64 bits",
+                            file, key);
+            goto done;
+        }
+        if (json_array_size(jo) != 2 || st_json_u64(json_array_get(jo, 0), &t->begin) ||
+            st_json_u64(json_array_get(jo, 1), &t->end)) {
+            rc = tc_err_set(e, TC_E_FORMAT,
+                            "%s @0x8: tensor '%s': data_offsets must be two integers >= 0", file,
+                            key);
+            goto done;
+        }
+        if (t->begin > t->end) {
+            rc = tc_err_set(e, TC_E_FORMAT,
+                            "%s @0x8: tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64
+                            "] end before they begin",
+                            file, key, t->begin, t->end);
+            goto done;
+        }
+        if (t->end > data_size) {
+            rc = tc_err_set(e, TC_E_FORMAT,
+                            "%s @%#" PRIx64 ": tensor '%s': data_offsets [%" PRIu64 ", %" PRIu64
+                            "] out of bounds: the data section has %" PRIu64 " bytes",
+                            file, data_off + (t->begin < data_size ? t->begin : data_size), key,
+                            t->begin, t->end, data_size);
+            goto done;
+        }
+        if (t->end - t->begin != nbytes) {
+            rc = tc_err_set(e, TC_E_FORMAT,
+                            "%s @%#" PRIx64 ": tensor '%s': data_offsets span %" PRIu64
+                            " bytes, but its shape and dtype %s need %" PRIu64,
+                            file, data_off + t->begin, key, t->end - t->begin,
+                            json_string_value(jd), nbytes);
+            goto done;
+        }
+        n++;
+    }
+    /* the ranges, in offset order, must tile the data section exactly */
+    qsort(ents, n, sizeof *ents, st_ent_cmp);
+    uint64_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ents[i].begin < at) {
+            rc = tc_err_set(
+                e, TC_E_FORMAT,
+                "%s @%#" PRIx64 ": tensor '%s' overlaps tensor '%s' (data_offsets %" PRIu64
+                " < %" PRIu64 ")",
+                file, data_off + ents[i].begin, ents[i].name, ents[i - 1].name, ents[i].begin, at);
+            goto done;
+        }
+        if (ents[i].begin > at) {
+            rc = tc_err_set(e, TC_E_FORMAT,
+                            "%s @%#" PRIx64 ": hole of %" PRIu64 " bytes before tensor '%s'%s%s%s",
+                            file, data_off + at, ents[i].begin - at, ents[i].name,
+                            i ? " (after '" : "", i ? ents[i - 1].name : "", i ? "')" : "");
+            goto done;
+        }
+        at = ents[i].end;
+    }
+    if (at != data_size) {
+        rc = tc_err_set(e, TC_E_FORMAT,
+                        "%s @%#" PRIx64 ": %" PRIu64
+                        " trailing bytes after the last tensor (the data section must end with "
+                        "it)",
+                        file, data_off + at, data_size - at);
+        goto done;
+    }
+    if (meta && !json_is_null(meta)) { /* null: no metadata, as serde reads an Option */
+        rc = st_read_metadata(g, meta, file, e);
+        if (rc != TC_OK)
+            goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        st_ent *t = &ents[i];
+        if (weight_map) {
+            json_t *w = json_object_get(weight_map, t->name);
+            if (w == NULL) {
+                rc = tc_err_set(e, TC_E_FORMAT, "%s: tensor '%s' is not listed in the index", file,
+                                t->name);
+                goto done;
+            }
+            if (strcmp(json_string_value(w), shard) != 0) {
+                rc = tc_err_set(e, TC_E_FORMAT,
+                                "%s: tensor '%s' is here, but the index puts it in '%s'", file,
+                                t->name, json_string_value(w));
+                goto done;
+            }
+        }
+        if (tc_graph_find(g, t->name)) {
+            rc = tc_err_set(e, TC_E_FORMAT,
+                            "%s: tensor '%s' is also in another file of this set (names must be "
+                            "unique)",
+                            file, t->name);
+            goto done;
+        }
+        tc_tensor *tt;
+        rc = tc_graph_add_tensor(g, t->name, t->dtype, t->n_dims, t->shape, &tt, e);
+        if (rc == TC_OK)
+            rc = tc_tensor_set_mapped(tt, m, data_off + t->begin, e);
+        if (rc != TC_OK)
+            goto done;
+    }
+    rc = tc_graph_add_source(g, file, size, e);
+done:
+    tc_free(ents);
+    json_decref(root);
+    return rc;
+}
+
+static tc_status st_read_file(const char *path, tc_graph *g, json_t *weight_map, const char *shard,
+                              tc_err *e)
+{
+    tc_map *m;
+    TC_TRY(tc_map_open(path, &m, e));
+    tc_status rc = st_parse_map(m, g, weight_map, shard, e);
+    tc_map_unref(m); /* tensors hold their own references */
+    return rc;
+}
+
+static int st_name_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A shard name from an index: a plain file name in the index's directory. */
+static int st_shard_name_ok(const char *s)
+{
+    return s[0] && strchr(s, '/') == NULL && strchr(s, '\\') == NULL && strcmp(s, ".") != 0 &&
+           strcmp(s, "..") != 0;
+}
+
+static tc_status st_read_index(const char *path, tc_graph *g, tc_err *e)
+{
+    tc_map *m;
+    TC_TRY(tc_map_open(path, &m, e));
+    tc_status rc = TC_OK;
+    json_t *root = NULL;
+    char **files = NULL;
+    size_t n_files = 0;
+    char *dir = NULL;
+    if (tc_map_size(m) > TC_ST_MAX_HEADER) {
+        rc = tc_err_set(e, TC_E_LIMIT, "%s: index of %" PRIu64 " bytes exceeds the cap of %u", path,
+                        tc_map_size(m), (unsigned)TC_ST_MAX_HEADER);
+        goto done;
+    }
+    json_error_t je;
+    root = json_loadb((const char *)tc_map_data(m), (size_t)tc_map_size(m), JSON_REJECT_DUPLICATES,
+                      &je);
+    if (root == NULL) {
+        rc = tc_err_set(e, TC_E_FORMAT, "%s @%#x: index is not valid JSON: %s", path,
+                        je.position > 0 ? je.position : 0, je.text);
+        goto done;
+    }
+    json_t *wm = json_object_get(root, "weight_map");
+    json_t *md = json_object_get(root, "metadata");
+    if (!json_is_object(root) || !json_is_object(wm) ||
+        (md && !json_is_object(md) && !json_is_null(md))) {
+        rc = tc_err_set(e, TC_E_FORMAT,
+                        "%s: index must be an object with \"weight_map\" (object) and optional "
+                        "\"metadata\" (object)",
+                        path);
+        goto done;
+    }
+    size_t nw = json_object_size(wm);
+    files = tc_calloc(nw ? nw : 1, sizeof *files);
+    if (files == NULL) {
+        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        goto done;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(wm, key, val)
+    {
+        if (!json_is_string(val) || !st_shard_name_ok(json_string_value(val))) {
+            rc = tc_err_set(e, TC_E_FORMAT,
+                            "%s: weight_map['%s'] must name a file in the same directory (no "
+                            "path separators, no '..')",
+                            path, key);
+            goto done;
+        }
+        files[n_files++] = (char *)json_string_value(val);
+    }
+    qsort(files, n_files, sizeof *files, st_name_cmp);
+    size_t u = 0;
+    for (size_t i = 0; i < n_files; i++)
+        if (u == 0 || strcmp(files[u - 1], files[i]) != 0)
+            files[u++] = files[i];
+    n_files = u;
+    if (n_files > TC_MAX_SHARDS) {
+        rc = tc_err_set(e, TC_E_LIMIT, "%s: %zu shards (at most %d)", path, n_files, TC_MAX_SHARDS);
+        goto done;
+    }
+    dir = tc_path_dir(path);
+    if (dir == NULL) {
+        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < n_files && rc == TC_OK; i++) {
+        char *p = tc_path_join(dir, files[i]);
+        if (p == NULL) {
+            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            break;
+        }
+        struct stat st;
+        if (stat(p, &st) != 0)
+            rc = tc_err_set(e, TC_E_FORMAT, "%s: the index lists shard '%s', which is missing",
+                            path, files[i]);
+        else
+            rc = st_read_file(p, g, wm, files[i], e);
+        tc_free(p);
+    }
+    if (rc != TC_OK)
+        goto done;
+    json_object_foreach(wm, key, val)
+    {
+        if (tc_graph_find(g, key) == NULL) {
+            rc = tc_err_set(e, TC_E_FORMAT,
+                            "%s: the index lists tensor '%s' in '%s', which does not hold it", path,
+                            key, json_string_value(val));
+            goto done;
+        }
+    }
+done:
+    tc_free(dir);
+    tc_free(files);
+    json_decref(root);
+    tc_map_unref(m);
+    return rc;
+}
+
+static tc_status st_read_dir(const char *path, tc_graph *g, tc_err *e)
+{
+    char *idx = tc_path_join(path, "model.safetensors.index.json");
+    if (idx == NULL)
+        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+    struct stat st;
+    if (stat(idx, &st) == 0) {
+        tc_status rc = st_read_index(idx, g, e);
+        tc_free(idx);
+        return rc;
+    }
+    tc_free(idx);
+    DIR *d = opendir(path);
+    if (d == NULL)
+        return tc_err_sys(e, TC_E_IO, errno, "%s: cannot open directory", path);
+    char **names = NULL, *one_index = NULL;
+    size_t n = 0, cap = 0, n_index = 0;
+    tc_status rc = TC_OK;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (tc_ends_with(de->d_name, ".safetensors.index.json")) {
+            n_index++;
+            tc_free(one_index);
+            one_index = tc_strdup(de->d_name);
+            if (one_index == NULL) {
+                rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                break;
+            }
+            continue;
+        }
+        if (!tc_ends_with(de->d_name, ".safetensors"))
+            continue;
+        if (n >= TC_MAX_SHARDS) {
+            rc = tc_err_set(e, TC_E_LIMIT, "%s: more than %d .safetensors files", path,
+                            TC_MAX_SHARDS);
+            break;
+        }
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            char **nn = tc_realloc(names, cap * sizeof *names);
+            if (nn == NULL) {
+                rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                break;
+            }
+            names = nn;
+        }
+        if ((names[n] = tc_strdup(de->d_name)) == NULL) {
+            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            break;
+        }
+        n++;
+    }
+    closedir(d);
+    if (rc == TC_OK && n_index == 1) {
+        char *p = tc_path_join(path, one_index);
+        rc = p ? st_read_index(p, g, e) : tc_err_set(e, TC_E_NOMEM, "out of memory");
+        tc_free(p);
+        goto done;
+    }
+    if (rc == TC_OK && n == 0)
+        rc = tc_err_set(e, TC_E_FORMAT, "%s: no .safetensors files in this directory", path);
+    if (rc != TC_OK)
+        goto done;
+    qsort(names, n, sizeof *names, st_name_cmp);
+    for (size_t i = 0; i < n && rc == TC_OK; i++) {
+        char *p = tc_path_join(path, names[i]);
+        rc = p ? st_read_file(p, g, NULL, NULL, e) : tc_err_set(e, TC_E_NOMEM, "out of memory");
+        tc_free(p);
+    }
+done:
+    for (size_t i = 0; i < n; i++)
+        tc_free(names[i]);
+    tc_free(names);
+    tc_free(one_index);
+    return rc;
+}
+
+static tc_status safetensors_read(const char *path, tc_graph *g, const tc_read_opts *opt, tc_err *e)
+{
+    (void)opt;
+    tc_status rc;
+    if (tc_is_dir(path))
+        rc = st_read_dir(path, g, e);
+    else if (tc_ends_with(path, ".index.json"))
+        rc = st_read_index(path, g, e);
+    else
+        rc = st_read_file(path, g, NULL, NULL, e);
+    if (rc == TC_OK)
+        rc = tc_graph_set_format(g, "safetensors", NULL, e);
+    return rc;
+}
+
+static tc_status safetensors_read_map(tc_map *m, tc_graph *g, const tc_read_opts *opt, tc_err *e)
+{
+    (void)opt;
+    TC_TRY(st_parse_map(m, g, NULL, NULL, e));
+    return tc_graph_set_format(g, "safetensors", NULL, e);
+}
+
+/* ===== Writing ===== */
+
+/* Keys that are bookkeeping of other formats: not carried into safetensors. */
+static int st_skip_key(const char *k)
+{
+    return strncmp(k, "split.", 6) == 0 || strcmp(k, "general.alignment") == 0 ||
+           strcmp(k, ST_KV_TYPES) == 0;
+}
+
+/* Build the __metadata__ object (NULL in *out when there is nothing to write). */
+static tc_status st_build_metadata(const tc_graph *g, json_t **out, tc_err *e)
+{
+    *out = NULL;
+    json_t *meta = json_object(), *types = json_object();
+    st_buf b = {0};
+    tc_status rc = TC_OK;
+    if (meta == NULL || types == NULL) {
+        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        goto done;
+    }
+    for (size_t i = 0; i < tc_graph_n_kv(g); i++) {
+        const char *k = tc_graph_kv_key(g, i);
+        const tc_value *v = tc_graph_kv_value(g, i);
+        if (st_skip_key(k))
+            continue;
+        const char *name = k;
+        if (v->type == TC_V_STR) {
+            if (strcmp(k, "general.license") == 0)
+                name = "license";
+            else if (strcmp(k, "general.license.name") == 0)
+                name = "license_name";
+            else if (strcmp(k, "general.license.link") == 0)
+                name = "license_link";
+            json_t *s = json_stringn(v->s.p ? v->s.p : "", (size_t)v->s.len);
+            if (s == NULL || json_object_set_new(meta, name, s) != 0) {
+                rc = tc_err_set(e, TC_E_UNSUPPORTED,
+                                "metadata '%s': key or value is not valid UTF-8, which "
+                                "safetensors cannot hold",
+                                k);
+                goto done;
+            }
+            continue;
+        }
+        st_vdesc d;
+        char tname[128];
+        if (st_value_desc(v, &d) != 0) {
+            rc = tc_err_set(e, TC_E_UNSUPPORTED,
+                            "metadata '%s': nested arrays with differing element types cannot be "
+                            "written to safetensors",
+                            k);
+            goto done;
+        }
+        st_type_text(&d, tname, sizeof tname);
+        b.n = 0;
+        if (st_value_json(&b, v) != 0) {
+            rc = tc_err_set(e, TC_E_UNSUPPORTED,
+                            "metadata '%s': a string is not valid UTF-8, which safetensors cannot "
+                            "hold",
+                            k);
+            goto done;
+        }
+        if (b.oom) {
+            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            goto done;
+        }
+        json_t *s = json_stringn(b.p ? b.p : "", b.n);
+        if (s == NULL || json_object_set_new(meta, k, s) != 0 ||
+            json_object_set_new(types, k, json_string(tname)) != 0) {
+            rc = tc_err_set(e, TC_E_UNSUPPORTED, "metadata key '%s' is not valid UTF-8", k);
+            goto done;
+        }
+    }
+    if (json_object_size(types) > 0) {
+        char *t = json_dumps(types, JSON_COMPACT);
+        if (t == NULL || json_object_set_new(meta, ST_KV_TYPES, json_string(t)) != 0) {
+            free(t);
+            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            goto done;
+        }
+        free(t);
+    }
+    if (json_object_size(meta) > 0) {
+        *out = meta;
+        meta = NULL;
+    }
+done:
+    tc_free(b.p);
+    json_decref(meta);
+    json_decref(types);
+    return rc;
+}
+
+/* Write tensors [lo, hi) of `g` as one file into a new (finished, not yet renamed) output. */
+static tc_status st_write_one(const tc_graph *g, const char *path, size_t lo, size_t hi,
+                              json_t *meta, tc_write_opts *opt, uint64_t *done, uint64_t total,
+                              tc_out **out, tc_err *e)
+{
+    *out = NULL;
+    json_t *hdr = json_object();
+    char *text = NULL;
+    tc_out *o = NULL;
+    tc_status rc = TC_OK;
+    if (hdr == NULL || (meta && json_object_set(hdr, "__metadata__", meta) != 0)) {
+        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    uint64_t off = 0;
+    for (size_t i = lo; i < hi; i++) {
+        const tc_tensor *t = tc_graph_tensor(g, i);
+        uint64_t nb = tc_tensor_nbytes(t);
+        json_t *shape = json_array(), *ent = json_object(), *offs = json_array();
+        int bad = shape == NULL || ent == NULL || offs == NULL;
+        for (int d = 0; !bad && d < tc_tensor_n_dims(t); d++)
+            bad = json_array_append_new(shape, json_integer(tc_tensor_shape(t)[d])) != 0;
+        bad = bad || json_array_append_new(offs, json_integer((json_int_t)off)) != 0 ||
+              json_array_append_new(offs, json_integer((json_int_t)(off + nb))) != 0;
+        if (!bad) {
+            json_object_set_new(ent, "dtype", json_string(st_dtype_name(tc_tensor_dtype(t))));
+            json_object_set_new(ent, "shape", shape);
+            json_object_set_new(ent, "data_offsets", offs);
+            shape = offs = NULL;
+        } else {
+            json_decref(shape);
+            json_decref(offs);
+        }
+        if (bad || json_object_set_new(hdr, tc_tensor_name(t), ent) != 0) {
+            rc = tc_err_set(e, TC_E_UNSUPPORTED,
+                            "%s: tensor '%s': name is not valid UTF-8, which safetensors cannot "
+                            "hold",
+                            path, tc_tensor_name(t));
+            goto fail;
+        }
+        off += nb;
+    }
+    text = json_dumps(hdr, JSON_COMPACT);
+    if (text == NULL) {
+        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        goto fail;
+    }
+    size_t len = strlen(text);
+    size_t pad = (8 - (8 + len) % 8) % 8; /* data starts 8-byte aligned, as the Rust crate does */
+    uint64_t hlen = (uint64_t)len + pad;
+    if (hlen > TC_ST_MAX_HEADER) {
+        rc = tc_err_set(e, TC_E_LIMIT,
+                        "%s: header of %" PRIu64 " bytes exceeds the safetensors cap of %u", path,
+                        hlen, (unsigned)TC_ST_MAX_HEADER);
+        goto fail;
+    }
+    uint8_t le[8];
+    tc_put64(le, hlen);
+    rc = tc_out_open(path, &o, e);
+    if (rc == TC_OK)
+        rc = tc_out_write(o, le, 8, e);
+    if (rc == TC_OK)
+        rc = tc_out_write(o, text, len, e);
+    if (rc == TC_OK)
+        rc = tc_out_write(o, "        ", pad, e);
+    for (size_t i = lo; i < hi && rc == TC_OK; i++)
+        rc = tc_out_write_tensor(o, tc_graph_tensor(g, i), opt, done, total, e);
+    if (rc == TC_OK && tc_out_tell(o) != 8 + hlen + off)
+        rc = tc_err_set(e, TC_E_IO, "%s: wrote %" PRIu64 " bytes, expected %" PRIu64, path,
+                        tc_out_tell(o), 8 + hlen + off);
+    if (rc == TC_OK)
+        rc = tc_out_finish(o, e);
+    if (rc != TC_OK)
+        goto fail;
+    free(text);
+    json_decref(hdr);
+    *out = o;
+    return TC_OK;
+fail:
+    tc_out_abort(o);
+    free(text);
+    json_decref(hdr);
+    return rc;
+}
+
+/* Forget the written files recorded after the first n0 (they were removed again). */
+static void st_unrecord(tc_write_opts *opt, size_t n0)
+{
+    while (opt && opt->n_written > n0)
+        tc_free(opt->written[--opt->n_written]);
+}
+
+static tc_status safetensors_write(const tc_graph *g, const char *path, tc_write_opts *opt,
+                                   tc_err *e)
+{
+    size_t nt = tc_graph_n_tensors(g);
+    uint64_t total = 0;
+    for (size_t i = 0; i < nt; i++) {
+        const tc_tensor *t = tc_graph_tensor(g, i);
+        const tc_dtype_info *di = tc_dtype_get(tc_tensor_dtype(t));
+        if (st_dtype_name(tc_tensor_dtype(t)) == NULL)
+            return tc_err_set(e, TC_E_UNSUPPORTED,
+                              "%s: tensor '%s' has type %s, which safetensors cannot hold "
+                              "(convert it to f32/f16/bf16 first)",
+                              path, tc_tensor_name(t), di ? di->name : "?");
+        if (!tc_add_ok(total, tc_tensor_nbytes(t), &total) || total > INT64_MAX)
+            return tc_err_set(e, TC_E_LIMIT, "%s: payload size overflows", path);
+    }
+    /* greedy packing in tensor order; a tensor over the limit gets a shard of its own */
+    uint64_t max = opt ? opt->max_shard_bytes : 0;
+    size_t n_shards = 1;
+    size_t *first = NULL; /* first tensor of each shard, then nt */
+    if (max > 0 && total > max) {
+        first = tc_malloc((nt + 2) * sizeof *first);
+        if (first == NULL)
+            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        n_shards = 0;
+        uint64_t cur = 0;
+        for (size_t i = 0; i < nt; i++) {
+            uint64_t nb = tc_tensor_nbytes(tc_graph_tensor(g, i));
+            if (n_shards == 0 || (cur > 0 && (nb > max || cur + nb > max))) {
+                first[n_shards++] = i;
+                cur = 0;
+            }
+            cur += nb;
+        }
+        first[n_shards] = nt;
+        if (n_shards > 99999) {
+            tc_free(first);
+            return tc_err_set(e, TC_E_LIMIT,
+                              "%s: %zu shards needed, at most 99999 (raise the shard size)", path,
+                              n_shards);
+        }
+    }
+    json_t *meta;
+    tc_status rc = st_build_metadata(g, &meta, e);
+    if (rc != TC_OK) {
+        tc_free(first);
+        return rc;
+    }
+    uint64_t done = 0;
+    if (n_shards <= 1) {
+        tc_out *o;
+        size_t n0 = opt ? opt->n_written : 0;
+        rc = st_write_one(g, path, 0, nt, meta, opt, &done, total, &o, e);
+        if (rc == TC_OK) { /* record first: nothing can fail once the file is in place */
+            rc = tc_opts_add_written(opt, path, e);
+            if (rc == TC_OK)
+                rc = tc_out_commit(o, e);
+            else
+                tc_out_abort(o);
+            if (rc != TC_OK)
+                st_unrecord(opt, n0);
+        }
+        json_decref(meta);
+        tc_free(first);
+        return rc;
+    }
+
+    /* sharded: every file finished as a temporary first, renamed only when all are complete */
+    size_t sl = strlen(path);
+    size_t stem_len = tc_ends_with(path, ".safetensors") ? sl - 12 : sl;
+    size_t n_outs = n_shards + 1; /* shards, then the index */
+    tc_out **outs = tc_calloc(n_outs, sizeof *outs);
+    char **names = tc_calloc(n_outs, sizeof *names);
+    json_t *index = json_object(), *wm = json_object(), *im = json_object();
+    char *itext = NULL;
+    size_t renamed = 0, n0 = opt ? opt->n_written : 0;
+    if (outs == NULL || names == NULL || index == NULL || wm == NULL || im == NULL) {
+        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        goto sfail;
+    }
+    for (size_t s = 0; s < n_outs; s++) {
+        size_t cap = stem_len + 64;
+        if ((names[s] = tc_malloc(cap)) == NULL) {
+            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            goto sfail;
+        }
+        if (s < n_shards)
+            snprintf(names[s], cap, "%.*s-%05zu-of-%05zu.safetensors", (int)stem_len, path, s + 1,
+                     n_shards);
+        else
+            snprintf(names[s], cap, "%.*s.safetensors.index.json", (int)stem_len, path);
+    }
+    for (size_t s = 0; s < n_shards && rc == TC_OK; s++) {
+        rc =
+            st_write_one(g, names[s], first[s], first[s + 1], meta, opt, &done, total, &outs[s], e);
+        for (size_t i = first[s]; i < first[s + 1] && rc == TC_OK; i++)
+            if (json_object_set_new(wm, tc_tensor_name(tc_graph_tensor(g, i)),
+                                    json_string(tc_path_base(names[s]))) != 0)
+                rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+    }
+    if (rc != TC_OK)
+        goto sfail;
+    json_object_set_new(im, "total_size", json_integer((json_int_t)total));
+    json_object_set(index, "metadata", im);
+    json_object_set(index, "weight_map", wm);
+    itext = json_dumps(index, JSON_INDENT(2));
+    if (itext == NULL) {
+        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        goto sfail;
+    }
+    rc = tc_out_open(names[n_shards], &outs[n_shards], e);
+    if (rc == TC_OK)
+        rc = tc_out_write(outs[n_shards], itext, strlen(itext), e);
+    if (rc == TC_OK)
+        rc = tc_out_write(outs[n_shards], "\n", 1, e);
+    if (rc == TC_OK)
+        rc = tc_out_finish(outs[n_shards], e);
+    if (rc != TC_OK)
+        goto sfail;
+    /* record the names first: nothing can fail once files are in place but a rename */
+    rc = tc_opts_add_written(opt, names[n_shards], e);
+    for (size_t s = 0; s < n_shards && rc == TC_OK; s++)
+        rc = tc_opts_add_written(opt, names[s], e);
+    if (rc != TC_OK)
+        goto sfail;
+    /* all complete: rename into place (the index last, so a reader never sees it early) */
+    for (size_t s = 0; s < n_outs; s++) {
+        tc_out *o = outs[s];
+        outs[s] = NULL;
+        rc = tc_out_commit(o, e); /* frees o, also on failure */
+        if (rc != TC_OK)
+            goto sfail;
+        renamed = s + 1;
+    }
+    goto sdone;
+sfail:
+    st_unrecord(opt, n0);
+    for (size_t s = 0; outs && s < n_outs; s++)
+        tc_out_abort(outs[s]);
+    for (size_t s = 0; s < renamed; s++)
+        unlink(names[s]);
+sdone:
+    for (size_t s = 0; names && s < n_outs; s++)
+        tc_free(names[s]);
+    tc_free(names);
+    tc_free(outs);
+    free(itext);
+    json_decref(index);
+    json_decref(wm);
+    json_decref(im);
+    json_decref(meta);
+    tc_free(first);
+    return rc;
+}
+
+const tc_format tc_format_safetensors = {"safetensors",    safetensors_exts,     safetensors_probe,
+                                         safetensors_read, safetensors_read_map, safetensors_write};
