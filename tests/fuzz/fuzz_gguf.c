@@ -1,0 +1,72 @@
+/*
+ * fuzz_gguf.c - the GGUF reader over arbitrary bytes: read_map on a memory map, then read every
+ * tensor of a graph that was accepted (its ranges must really be inside the buffer). When a
+ * graph reads, it is also written back and read again (round trip), and must compare equal.
+ */
+#include "tc_impl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static void fuzz_check(int cond, const char *what)
+{
+    if (!cond) {
+        fprintf(stderr, "fuzz_gguf: %s\n", what);
+        abort();
+    }
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    tc_err e = {0};
+    tc_map *m;
+    if (tc_map_memory(data, size, "fuzz.gguf", &m, &e) != TC_OK)
+        return 0;
+    tc_graph *g = tc_graph_new();
+    if (g == NULL) {
+        tc_map_unref(m);
+        return 0;
+    }
+    tc_status st = tc_format_gguf.read_map(m, g, NULL, &e);
+    if (st != TC_OK) {
+        fuzz_check(e.msg[0] != 0, "error without a message");
+    } else {
+        for (size_t i = 0; i < tc_graph_n_tensors(g); i++) {
+            const tc_tensor *t = tc_graph_tensor(g, i);
+            uint64_t n = tc_tensor_nbytes(t);
+            if (n > (64u << 20))
+                continue;
+            uint8_t *buf = malloc(n ? (size_t)n : 1);
+            fuzz_check(buf != NULL, "malloc");
+            fuzz_check(tc_tensor_read(t, 0, tc_tensor_n_elements(t), buf, &e) == TC_OK,
+                       "an accepted tensor cannot be read");
+            free(buf);
+        }
+        /* round trip through the writer (small inputs only: it writes a file) */
+        if (size < (1u << 16) && tc_graph_n_tensors(g) < 64) {
+            char path[64];
+            snprintf(path, sizeof path, "/tmp/fuzz_gguf_%d.gguf", (int)getpid());
+            tc_err we = {0};
+            if (tc_format_gguf.write(g, path, NULL, &we) == TC_OK) {
+                tc_graph *g2 = tc_graph_new();
+                tc_map *m2;
+                tc_err re = {0};
+                fuzz_check(tc_map_open(path, &m2, &re) == TC_OK, "cannot open what we wrote");
+                fuzz_check(tc_format_gguf.read_map(m2, g2, NULL, &re) == TC_OK,
+                           "cannot read what we wrote");
+                fuzz_check(tc_graph_n_tensors(g2) == tc_graph_n_tensors(g), "tensor count");
+                fuzz_check(tc_graph_n_kv(g2) >= tc_graph_n_kv(g), "kv count");
+                for (size_t i = 0; i < tc_graph_n_kv(g); i++)
+                    fuzz_check(strcmp(tc_graph_kv_key(g, i), tc_graph_kv_key(g2, i)) == 0,
+                               "kv order");
+                tc_map_unref(m2);
+                tc_graph_free(g2);
+                unlink(path);
+            }
+        }
+    }
+    tc_graph_free(g);
+    tc_map_unref(m);
+    return 0;
+}
