@@ -16,6 +16,8 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #define TC_TORCH_MAX_PICKLE (1ull << 30) /* bytes of a compressed data.pkl we inflate */
 #define TC_TORCH_MAX_NOTE   8            /* skipped names listed in one note */
@@ -292,6 +294,8 @@ typedef struct th_view {
     int swap; /* big-endian storage: byte-swap each element */
     int ndim;
     int64_t shape[TC_MAX_DIMS], stride[TC_MAX_DIMS];
+    uint64_t n_el;       /* elements of the tensor */
+    uint64_t span_bytes; /* bytes from base the strides can reach */
 } th_view;
 
 static void th_view_free(void *p)
@@ -311,6 +315,14 @@ static void th_swap(uint8_t *p, uint64_t n, uint32_t es)
             p[a] = p[b];
             p[b] = t;
         }
+}
+
+static void th_drop_pages(const uint8_t *p, uint64_t n)
+{
+    long ps = sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)p & ~(uintptr_t)(ps - 1), b = (uintptr_t)p + (uintptr_t)n;
+    b = (b + (uintptr_t)ps - 1) & ~(uintptr_t)(ps - 1);
+    madvise((void *)a, b - a, MADV_DONTNEED); /* advisory: failure changes nothing */
 }
 
 /* Lazy source: gather elements [e0, e0+n) of a strided view, one innermost run at a time. All
@@ -362,6 +374,10 @@ static tc_status th_view_read(void *ctx, const tc_tensor *t, uint64_t e0, uint64
             idx[i - 1]++;
         }
     }
+    /* A strided gather touches the whole storage for every chunk; once the last chunk is out,
+     * drop those file pages so peak RSS stays near one storage, not the whole checkpoint. */
+    if (e0 + (uint64_t)(out - (uint8_t *)dst) / es >= v->n_el && tc_map_fd(v->map) >= 0)
+        th_drop_pages(src, v->span_bytes);
     return TC_OK;
 }
 
@@ -427,6 +443,8 @@ static tc_status th_place(th_ctx *c, const th_desc *d, tc_map *m, uint64_t st_of
         v->shape[i] = d->shape[i];
         v->stride[i] = d->stride[i];
     }
+    v->n_el = n_el;
+    v->span_bytes = need - (uint64_t)d->offset * es;
     return tc_tensor_set_lazy(t, th_view_read, v, th_view_free, c->e);
 }
 

@@ -416,9 +416,12 @@ def main():
         return
     if len(a) == 3 and a[0] == "--big":
         g = gen(8)
-        n = int(a[2]) * (1 << 20) // 4 // (1 << 20)
-        torch.save({"layer.%d.weight" % i: torch.randn(1024, 256, generator=g)
-                    for i in range(max(1, n))}, a[1])
+        n = max(1, int(a[2]) // 4)  # 4 MiB f32 tensors, every other one saved transposed
+        sd = {}
+        for i in range(n):
+            t = torch.randn(1024, 1024, generator=g)
+            sd["layer.%d.weight" % i] = t.t() if i % 2 else t
+        torch.save(sd, a[1])
         return
     if len(a) != 1:
         sys.exit(__doc__)
