@@ -19,8 +19,8 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define TC_TORCH_MAX_PICKLE (1ull << 30) /* bytes of a compressed data.pkl we inflate */
-#define TC_TORCH_MAX_NOTE   8            /* skipped names listed in one note */
+#define TC_TORCH_MAX_PICKLE (256ull << 20) /* bytes of a compressed data.pkl we inflate */
+#define TC_TORCH_MAX_NOTE   8              /* skipped names listed in one note */
 
 static const uint8_t torch_legacy_magic[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9,
                                                0x20, 0x6a, 0xa8, 0x50, 0x19};
@@ -769,10 +769,20 @@ static tc_status th_read_file(const char *path, tc_graph *g, tc_err *e)
     return rc;
 }
 
+/* Shard file names by preference: 3 pytorch_model*.bin, 2 consolidated.*.pth, 1 any *.pt / *.pth
+ * (a directory uses only its best class, so optimizer.pt beside pytorch_model.bin is ignored). */
+static int th_shard_rank(const char *n)
+{
+    if (strncmp(n, "pytorch_model", 13) == 0 && tc_ends_with(n, ".bin"))
+        return 3;
+    if (strncmp(n, "consolidated.", 13) == 0 && tc_ends_with(n, ".pth"))
+        return 2;
+    return tc_ends_with(n, ".pt") || tc_ends_with(n, ".pth");
+}
+
 static int th_shard_name(const char *n)
 {
-    return (strncmp(n, "pytorch_model", 13) == 0 && tc_ends_with(n, ".bin")) ||
-           tc_ends_with(n, ".pt") || tc_ends_with(n, ".pth");
+    return th_shard_rank(n) > 0;
 }
 
 static int th_strcmp(const void *a, const void *b)
@@ -892,7 +902,13 @@ static tc_status th_read_dir(const char *dir, tc_graph *g, tc_err *e)
                         dir);
     if (rc == TC_OK)
         qsort(names, n, sizeof *names, th_strcmp);
+    int best = 0;
+    for (size_t i = 0; i < n; i++)
+        if (th_shard_rank(names[i]) > best)
+            best = th_shard_rank(names[i]);
     for (size_t i = 0; i < n && rc == TC_OK; i++) {
+        if (th_shard_rank(names[i]) != best)
+            continue;
         char *p = tc_path_join(dir, names[i]);
         if (p == NULL)
             rc = tc_err_set(e, TC_E_NOMEM, "out of memory");

@@ -340,6 +340,12 @@ START_TEST(zip_crc_and_caps)
         ck_assert_int_eq(tc_zip_check_crc(z, st, &e), TC_E_CHECKSUM);
         ck_assert_ptr_nonnull(strstr(e.msg, "views/data/0"));
         if (f == 2) {
+            /* a size claim no deflate stream could meet is refused before allocating */
+            tc_zip_entry forged = *pk;
+            forged.usize = pk->csize * 2000;
+            tc_err_clear(&e);
+            ck_assert_int_eq(tc_zip_extract(z, &forged, UINT64_MAX, &out, &on, &e), TC_E_FORMAT);
+            ck_assert_ptr_nonnull(strstr(e.msg, "claims"));
             /* corrupt the deflate stream of data.pkl */
             memset(b + pk->data_off, 0xff, 8);
             tc_err_clear(&e);
