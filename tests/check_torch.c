@@ -39,7 +39,7 @@ static int find_python(void)
 
 static void rm_rf(const char *dir)
 {
-    char cmd[600];
+    char cmd[1200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
     if (system(cmd) != 0)
         fprintf(stderr, "cannot remove %s\n", dir);
@@ -677,6 +677,45 @@ START_TEST(torch_convert_cli)
 }
 END_TEST
 
+/* `inspect` prints the reader's notes; a directory holding both safetensors and .bin files is
+ * read as safetensors (bid 60 beats 50); a .bin-only directory as torch. */
+START_TEST(torch_inspect_and_probe)
+{
+    if (!make_fixtures())
+        TC_SKIP("python3 with torch and numpy not found (apt install python3-torch)");
+    char cmd[4096], out[8192];
+    snprintf(cmd, sizeof cmd, "'%s' inspect '%s/good/nested_state_dict.pt' 2>&1", TC_BIN, tmpdir);
+    FILE *f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = 0;
+    ck_assert_int_eq(pclose(f), 0);
+    ck_assert_msg(strstr(out, "tensors read from the 'state_dict' entry") &&
+                      strstr(out, "'optimizer'") && strstr(out, "torch"),
+                  "inspect output: %s", out);
+
+    const tc_format *fmt = NULL;
+    tc_err e = {0};
+    char dir[700];
+    snprintf(dir, sizeof dir, "%s/probe_dir", tmpdir);
+    rm_rf(dir);
+    snprintf(cmd, sizeof cmd, "cp -r '%s/good/sharded' '%s'", tmpdir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(tc_format_detect(dir, &fmt, &e), TC_OK);
+    ck_assert_str_eq(fmt->name, "torch");
+    const tc_format *st = tc_format_by_name("safetensors");
+    if (st == NULL || st->write == NULL)
+        return;
+    /* add a model.safetensors beside the .bin shards (written from the same checkpoint) */
+    snprintf(cmd, sizeof cmd, "'%s' convert '%s' '%s/model.safetensors' >/dev/null 2>&1", TC_BIN,
+             dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+    ck_assert_int_eq(tc_format_detect(dir, &fmt, &e), TC_OK);
+    ck_assert_str_eq(fmt->name, "safetensors");
+    rm_rf(dir);
+}
+END_TEST
+
 Suite *torch_suite(void)
 {
     Suite *s = suite_create("torch");
@@ -693,6 +732,7 @@ Suite *torch_suite(void)
     tcase_add_test(tc, torch_mutation);
     tcase_add_test(tc, torch_oom_walk);
     tcase_add_test(tc, torch_convert_cli);
+    tcase_add_test(tc, torch_inspect_and_probe);
     suite_add_tcase(s, tc);
     return s;
 }
