@@ -11,6 +11,7 @@
 
 /* ===== Errors ===== */
 
+TC_PRINTF(4, 0)
 static tc_status err_vset(tc_err *e, tc_status code, int errnum, const char *fmt, va_list ap)
 {
     if (e == NULL || e->code != TC_OK) /* the first error wins */

@@ -173,6 +173,7 @@ struct tc_out {
     size_t nbuf;
     uint64_t pos;
     int finished;
+    int made; /* the temporary file exists on disk */
 };
 
 static void live_add(tc_out *o)
@@ -234,6 +235,7 @@ tc_status tc_out_open(const char *path, tc_out **out, tc_err *e)
         tc_out_abort(o);
         return tc_err_sys(e, TC_E_IO, er, "%s: cannot create a temporary file beside it", path);
     }
+    o->made = 1;
     fchmod(o->fd, 0644);
     live_add(o);
     *out = o;
@@ -375,7 +377,7 @@ void tc_out_abort(tc_out *o)
 {
     if (o == NULL)
         return;
-    int created = o->fd >= 0 || o->finished; /* also when no cleanup slot was free */
+    int created = o->made; /* also when no cleanup slot was free or close() failed */
     if (o->fd >= 0)
         close(o->fd);
     if (o->tmp && created)

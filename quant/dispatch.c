@@ -2,9 +2,13 @@
  * dispatch.c - run-time choice of kernels: one table per ISA, filled once (reference first, then
  * the ISA's overrides), chosen from CPUID or forced with TC_ISA=scalar|avx2|avx512|neon.
  */
+#include "avx2_iq.h"
 #include "kernels.h"
 #include "quant.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+#endif
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +20,16 @@ const char *tc_isa_name(tc_isa isa)
     return (unsigned)isa < TC_ISA_COUNT ? isa_names[isa] : "?";
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* CPUID.1:ECX bit 29 (clang 14's __builtin_cpu_supports does not know "f16c"). AVX2 being
+ * usable already implies the OS saves the YMM state F16C needs. */
+static int has_f16c(void)
+{
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)) != 0;
+}
+#endif
+
 int tc_isa_supported(tc_isa isa)
 {
     switch (isa) {
@@ -24,8 +38,7 @@ int tc_isa_supported(tc_isa isa)
 #if defined(__x86_64__) && defined(__GNUC__)
     case TC_ISA_AVX2:
         __builtin_cpu_init();
-        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-               __builtin_cpu_supports("f16c");
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && has_f16c();
     case TC_ISA_AVX512:
         __builtin_cpu_init();
         return tc_isa_supported(TC_ISA_AVX2) && __builtin_cpu_supports("avx512f") &&
@@ -55,8 +68,10 @@ static void build_tables(void)
         tc_ref_register_legacy(k);
         tc_ref_register_k(k);
         tc_ref_register_iq(k);
-        if (i == TC_ISA_AVX2 || i == TC_ISA_AVX512)
+        if (i == TC_ISA_AVX2 || i == TC_ISA_AVX512) {
+            tc_avx2_register_iq(k);
             tc_avx2_register(k);
+        }
         if (i == TC_ISA_AVX512)
             tc_avx512_register(k);
         if (i == TC_ISA_NEON)

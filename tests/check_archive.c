@@ -1,0 +1,410 @@
+/*
+ * check_archive.c - model files inside archives. scripts/make_npy_fixtures.py (run at test time,
+ * needs NumPy) writes tar/tar.gz/tar.xz/tar.zst/zip archives holding a .npy, an .npz and a model
+ * directory (a safetensors file written from the spec by the script, config.json, README.md with
+ * a licence); each tensor's bytes are compared with NumPy's own dump. Also: plain tar members are
+ * mapped in place, no temporary file outlives a read, malformed/unsafe archives fail cleanly.
+ */
+#include "tc_impl.h"
+#include "tc_test.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static char tmpdir[256], scratch[256];
+
+static void rm_rf(const char *dir)
+{
+    char cmd[600];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "cannot remove %s\n", dir);
+}
+
+/* A private $TMPDIR for the library, to check it is left empty. */
+static void private_tmp(void)
+{
+    snprintf(scratch, sizeof scratch, "/tmp/tc_arc_tmp_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(scratch));
+    setenv("TMPDIR", scratch, 1);
+}
+
+static int dir_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    struct dirent *de;
+    while (d && (de = readdir(d)))
+        n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static uint8_t *slurp(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc(sz > 0 ? (size_t)sz + 1 : 1);
+    *n = b && sz > 0 ? fread(b, 1, (size_t)sz, f) : 0;
+    fclose(f);
+    return b;
+}
+
+static int run_numpy_script(void)
+{
+    char cmd[2048];
+    snprintf(cmd, sizeof cmd,
+             "for p in python3 /usr/bin/python3; do "
+             "if $p -c 'import numpy' >/dev/null 2>&1; then "
+             "exec $p '%s/scripts/make_npy_fixtures.py' oracle '%s'; fi; done; exit 77",
+             TC_SRC_DIR, tmpdir);
+    int st = system(cmd);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static int check_file_rows(FILE *f)
+{
+    char line[2048], cur[512] = "";
+    tc_graph *g = NULL;
+    int rows = 0;
+    while (fgets(line, sizeof line, f)) {
+        char *save = NULL, *file = strtok_r(line, "\t\n", &save);
+        char *tensor = strtok_r(NULL, "\t\n", &save), *dt = strtok_r(NULL, "\t\n", &save);
+        char *shape = strtok_r(NULL, "\t\n", &save), *ref = strtok_r(NULL, "\t\n", &save);
+        ck_assert_ptr_nonnull(ref);
+        char in[1024];
+        snprintf(in, sizeof in, "%s/%s", tmpdir, file);
+        if (strcmp(file, cur) != 0) {
+            tc_graph_free(g);
+            tc_err e = {0};
+            ck_assert_msg(tc_read(in, &g, NULL, &e) == TC_OK, "%s: %s", file, e.msg);
+            /* the graph's one source is the archive itself, and nothing is left in $TMPDIR */
+            ck_assert_int_eq(tc_graph_n_sources(g), 1);
+            ck_assert_str_eq(tc_graph_source(g, 0, NULL), in);
+            ck_assert_msg(dir_entries(scratch) == 0, "%s: temporary files left behind", file);
+            snprintf(cur, sizeof cur, "%s", file);
+            const tc_tensor *t0 = tc_graph_tensor(g, 0);
+            const tc_map *m;
+            uint64_t off;
+            if (strcmp(file, "npy.tar") == 0 || strcmp(file, "npy0.zip") == 0) {
+                /* plain tar or stored zip, one model file: mapped in place, no copy */
+                ck_assert_msg(tc_tensor_mapped(t0, &m, &off), "%s: not mapped", file);
+                ck_assert_str_eq(tc_map_path(m), in);
+            }
+            if (strncmp(file, "dir", 3) == 0) {
+                ck_assert_str_eq(tc_graph_format(g), "safetensors");
+                tc_license lic;
+                tc_graph_license(g, &lic);
+                ck_assert_msg(lic.id && strcmp(lic.id, "mit") == 0, "%s: licence %s", file,
+                              lic.id ? lic.id : "(none)");
+            }
+        }
+        const tc_tensor *t = tc_graph_find(g, tensor);
+        ck_assert_msg(t != NULL, "%s: no tensor '%s'", file, tensor);
+        ck_assert_int_eq(tc_tensor_dtype(t), tc_dtype_from_name(dt));
+        int nd = 0;
+        for (char *s2 = NULL, *d = strtok_r(shape, ",", &s2); d; d = strtok_r(NULL, ",", &s2))
+            ck_assert_int_eq(tc_tensor_shape(t)[nd++], strtoll(d, NULL, 10));
+        ck_assert_int_eq(tc_tensor_n_dims(t), nd);
+        char rp[1024];
+        snprintf(rp, sizeof rp, "%s/%s", tmpdir, ref);
+        size_t rn = 0;
+        uint8_t *rb = slurp(rp, &rn);
+        ck_assert_ptr_nonnull(rb);
+        ck_assert_uint_eq(tc_tensor_nbytes(t), rn);
+        uint8_t *got = malloc(rn + 1);
+        tc_err e = {0};
+        ck_assert_msg(tc_tensor_read(t, 0, tc_tensor_n_elements(t), got, &e) == TC_OK, "%s", e.msg);
+        ck_assert_msg(memcmp(got, rb, rn) == 0, "%s:%s bytes differ from NumPy's", file, tensor);
+        free(got);
+        free(rb);
+        rows++;
+    }
+    tc_graph_free(g);
+    return rows;
+}
+
+START_TEST(archive_oracle)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_arc_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    int rc = run_numpy_script();
+    if (rc == 77) {
+        rm_rf(tmpdir);
+        TC_SKIP("python3 with numpy is not installed");
+    }
+    ck_assert_msg(rc == 0, "make_npy_fixtures.py oracle failed (%d)", rc);
+    char p[512];
+    snprintf(p, sizeof p, "%s/skipped.txt", tmpdir);
+    size_t n = 0;
+    char *sk = (char *)slurp(p, &n);
+    if (sk && n > 0)
+        fprintf(stderr, "SKIP archive_oracle (part): %.*s", (int)n, sk);
+    free(sk);
+    private_tmp();
+    snprintf(p, sizeof p, "%s/manifest_archive.tsv", tmpdir);
+    FILE *f = fopen(p, "r");
+    ck_assert_ptr_nonnull(f);
+    int rows = check_file_rows(f);
+    fclose(f);
+    fprintf(stderr, "archive_oracle: %d tensors compared with NumPy\n", rows);
+    ck_assert_int_ge(rows, 15);
+    ck_assert_int_eq(dir_entries(scratch), 0);
+    rm_rf(scratch);
+    rm_rf(tmpdir);
+}
+END_TEST
+
+/* Every fixtures/archive/bad case fails with a clean status naming the archive and the expected
+ * reason; unsafe paths are TC_E_UNSAFE; nothing is written outside the private $TMPDIR and
+ * nothing is left in it. */
+START_TEST(bad_archives)
+{
+    private_tmp();
+    char dir[1024];
+    snprintf(dir, sizeof dir, "%s/fixtures/archive/bad", TC_SRC_DIR);
+    DIR *d = opendir(dir);
+    ck_assert_ptr_nonnull(d);
+    struct dirent *de;
+    int checked = 0;
+    while ((de = readdir(d))) {
+        if (de->d_name[0] == '.' || tc_ends_with(de->d_name, ".expect"))
+            continue;
+        char in[1400], ex[1400], stem[256];
+        snprintf(in, sizeof in, "%s/%s", dir, de->d_name);
+        snprintf(stem, sizeof stem, "%s", de->d_name);
+        *strchr(stem, '.') = 0;
+        snprintf(ex, sizeof ex, "%s/%s.expect", dir, stem);
+        size_t n;
+        char *want = (char *)slurp(ex, &n);
+        ck_assert_ptr_nonnull(want);
+        want[n] = 0;
+        char *sub = strchr(want, '\n') + 1;
+        *strchr(sub, '\n') = 0;
+        sub[-1] = 0; /* line 1: the status name */
+        tc_graph *g = NULL;
+        tc_err e = {0};
+        tc_status rc = tc_read(in, &g, NULL, &e);
+        ck_assert_msg(rc == TC_E_FORMAT || rc == TC_E_UNSAFE || rc == TC_E_LIMIT ||
+                          rc == TC_E_UNSUPPORTED,
+                      "%s: %s (%s)", de->d_name, tc_status_name(rc), e.msg);
+        ck_assert_msg(strstr(e.msg, sub), "%s: '%s' lacks '%s'", de->d_name, e.msg, sub);
+        ck_assert_msg(strstr(e.msg, de->d_name), "%s: '%s' does not name it", de->d_name, e.msg);
+        ck_assert_msg(strcmp(tc_status_name(rc), want) == 0, "%s: %s, want %s", de->d_name,
+                      tc_status_name(rc), want);
+        ck_assert_ptr_null(g);
+        ck_assert_msg(dir_entries(scratch) == 0, "%s: temporary files left behind", de->d_name);
+        free(want);
+        checked++;
+    }
+    closedir(d);
+    ck_assert_int_ge(checked, 8);
+    rm_rf(scratch);
+}
+END_TEST
+
+/* Bids: tar by its ustar magic, compressed tars by magic + extension, a plain zip low. */
+START_TEST(probe_bids)
+{
+    static uint8_t head[600];
+    memcpy(head + 257, "ustar", 5);
+    ck_assert_int_eq(tc_format_archive.probe(head, sizeof head, "m.bin"), 100);
+    memset(head, 0, sizeof head);
+    head[0] = 0x1f;
+    head[1] = 0x8b;
+    ck_assert_int_eq(tc_format_archive.probe(head, sizeof head, "m.tar.gz"), 100);
+    ck_assert_int_eq(tc_format_archive.probe(head, sizeof head, "m.tgz"), 100);
+    ck_assert_int_eq(tc_format_archive.probe(head, sizeof head, "m.gz"), 0);
+    memcpy(head, "\x28\xb5\x2f\xfd", 4);
+    ck_assert_int_eq(tc_format_archive.probe(head, sizeof head, "m.tar.zst"), 100);
+    ck_assert_int_eq(tc_format_archive.probe(head, sizeof head, "m.zst"), 0);
+    memcpy(head, "PK\x03\x04", 4);
+    ck_assert_int_eq(tc_format_archive.probe(head, sizeof head, "m.zip"), 10);
+    ck_assert_int_eq(tc_format_archive.probe(NULL, 0, "dir"), 0);
+    memcpy(head, "GGUF", 4);
+    ck_assert_int_eq(tc_format_archive.probe(head, sizeof head, "m.gguf"), 0);
+}
+END_TEST
+
+/* The example model directory packed as .tar.gz reads the same tensors and licence as the
+ * directory itself. */
+START_TEST(example_dir_tgz)
+{
+    char src[1024], cmd[3072];
+    snprintf(src, sizeof src, "%s/fixtures/tiny-llama", TC_SRC_DIR);
+    tc_graph *a = NULL, *b = NULL;
+    tc_err e = {0};
+    if (tc_read(src, &a, NULL, &e) != TC_OK)
+        TC_SKIP("the example directory cannot be read here (%s)", e.msg);
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_arc_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    snprintf(cmd, sizeof cmd, "tar -czf '%s/m.tgz' -C '%s/fixtures' tiny-llama", tmpdir,
+             TC_SRC_DIR);
+    if (system(cmd) != 0) {
+        tc_graph_free(a);
+        rm_rf(tmpdir);
+        TC_SKIP("no tar command");
+    }
+    private_tmp();
+    snprintf(cmd, sizeof cmd, "%s/m.tgz", tmpdir);
+    ck_assert_msg(tc_read(cmd, &b, NULL, &e) == TC_OK, "%s", e.msg);
+    ck_assert_int_eq(dir_entries(scratch), 0);
+    ck_assert_uint_eq(tc_graph_n_tensors(a), tc_graph_n_tensors(b));
+    for (size_t i = 0; i < tc_graph_n_tensors(a); i++) {
+        const tc_tensor *x = tc_graph_tensor(a, i), *y = tc_graph_find(b, tc_tensor_name(x));
+        ck_assert_ptr_nonnull(y);
+        uint64_t n = tc_tensor_nbytes(x);
+        ck_assert_uint_eq(n, tc_tensor_nbytes(y));
+        uint8_t *bx = malloc(n + 1), *by = malloc(n + 1);
+        ck_assert_int_eq(tc_tensor_read(x, 0, tc_tensor_n_elements(x), bx, &e), TC_OK);
+        ck_assert_int_eq(tc_tensor_read(y, 0, tc_tensor_n_elements(y), by, &e), TC_OK);
+        ck_assert(memcmp(bx, by, n) == 0);
+        free(bx);
+        free(by);
+    }
+    tc_license la, lb;
+    tc_graph_license(a, &la);
+    tc_graph_license(b, &lb);
+    ck_assert_str_eq(la.id, lb.id);
+    tc_graph_free(a);
+    tc_graph_free(b);
+    rm_rf(scratch);
+    rm_rf(tmpdir);
+}
+END_TEST
+
+/* Good archives with ~1% of their bytes corrupted: a clean status each time, never a crash,
+ * never a temporary file left behind. */
+START_TEST(mutation)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_arc_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    int rc = run_numpy_script();
+    if (rc == 77) {
+        rm_rf(tmpdir);
+        TC_SKIP("python3 with numpy is not installed");
+    }
+    ck_assert_int_eq(rc, 0);
+    private_tmp();
+    static const char *const names[] = {"npy.tar", "npy.tar.gz", "npy0.zip", "dir.tar.gz",
+                                        "npz.tar"};
+    int rounds = getenv("TC_TEST_QUICK") ? 30 : 100, ok = 0;
+    uint64_t seed = 7;
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        char p[1024], q[1024];
+        snprintf(p, sizeof p, "%s/%s", tmpdir, names[k]);
+        snprintf(q, sizeof q, "%s/mut_%s", tmpdir, names[k]);
+        size_t n;
+        uint8_t *orig = slurp(p, &n);
+        ck_assert_ptr_nonnull(orig);
+        for (int r = 0; r < rounds; r++) {
+            size_t flips = n / 100 + 1;
+            uint8_t *b = malloc(n);
+            memcpy(b, orig, n);
+            for (size_t i = 0; i < flips; i++)
+                b[tc_rng_next(&seed) % n] = (uint8_t)tc_rng_next(&seed);
+            FILE *f = fopen(q, "wb");
+            ck_assert_ptr_nonnull(f);
+            ck_assert_uint_eq(fwrite(b, 1, n, f), n);
+            fclose(f);
+            free(b);
+            tc_graph *g = NULL;
+            tc_err e = {0};
+            tc_status st = tc_read(q, &g, NULL, &e);
+            if (st == TC_OK) {
+                ok++;
+                for (size_t i = 0; i < tc_graph_n_tensors(g); i++) {
+                    const tc_tensor *t = tc_graph_tensor(g, i);
+                    uint64_t nb = tc_tensor_nbytes(t);
+                    void *o = malloc(nb + 1);
+                    /* npz members are inflated (and CRC-checked) on first read */
+                    tc_err_clear(&e);
+                    tc_status r2 = tc_tensor_read(t, 0, tc_tensor_n_elements(t), o, &e);
+                    ck_assert_msg(r2 == TC_OK || e.msg[0], "read status %d without a message", r2);
+                    free(o);
+                }
+            } else {
+                ck_assert_msg(e.msg[0] != 0, "status %d without a message", st);
+            }
+            tc_graph_free(g);
+            ck_assert_msg(dir_entries(scratch) == 0, "%s: temporary files left behind", names[k]);
+        }
+        free(orig);
+    }
+    fprintf(stderr, "archive mutation: %d reads of corrupted archives succeeded\n", ok);
+    rm_rf(scratch);
+    rm_rf(tmpdir);
+}
+END_TEST
+
+/* Fail the nth allocation for every n: TC_E_NOMEM or success, never a crash or a temporary file
+ * left behind (leaks show under ASan). */
+START_TEST(oom_walk)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_arc_XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    int rc = run_numpy_script();
+    if (rc == 77) {
+        rm_rf(tmpdir);
+        TC_SKIP("python3 with numpy is not installed");
+    }
+    ck_assert_int_eq(rc, 0);
+    private_tmp();
+    static const char *const names[] = {"npy.tar", "be.tar", "npz.tgz", "dir.tar.gz"};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        char p[1024];
+        snprintf(p, sizeof p, "%s/%s", tmpdir, names[k]);
+        long n = 0;
+        for (;; n++) {
+            tc_graph *g = NULL;
+            tc_err e = {0};
+            tc_alloc_fail_after(n);
+            tc_status st = tc_read(p, &g, NULL, &e);
+            long used = tc_alloc_fail_after(-1);
+            /* a probe cannot report OOM (it returns a bid): a directory whose probe failed
+             * looks like no model at all */
+            int probe_oom = st == TC_E_UNSUPPORTED && used > n && strstr(e.msg, "no model file");
+            ck_assert_msg(st == TC_OK || st == TC_E_NOMEM || probe_oom, "%s: fail at %ld: %s (%s)",
+                          names[k], n, tc_status_name(st), e.msg);
+            if (st == TC_OK) {
+                /* the adopted tensors still read after the scratch graphs are gone */
+                const tc_tensor *t = tc_graph_tensor(g, 0);
+                void *o = malloc(tc_tensor_nbytes(t) + 1);
+                ck_assert_int_eq(tc_tensor_read(t, 0, tc_tensor_n_elements(t), o, &e), TC_OK);
+                free(o);
+            }
+            tc_graph_free(g);
+            ck_assert_msg(dir_entries(scratch) == 0, "%s: temporary files left at %ld", names[k],
+                          n);
+            if (st == TC_OK && used <= n)
+                break;
+            ck_assert_int_lt(n, 100000);
+        }
+        fprintf(stderr, "oom_walk %s: %ld allocation points\n", names[k], n);
+    }
+    rm_rf(scratch);
+    rm_rf(tmpdir);
+}
+END_TEST
+
+Suite *archive_suite(void)
+{
+    Suite *s = suite_create("archive");
+    TCase *tc = tcase_create("archive");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, archive_oracle);
+    tcase_add_test(tc, bad_archives);
+    tcase_add_test(tc, probe_bids);
+    tcase_add_test(tc, example_dir_tgz);
+    tcase_add_test(tc, mutation);
+    tcase_add_test(tc, oom_walk);
+    suite_add_tcase(s, tc);
+    return s;
+}

@@ -1,0 +1,327 @@
+/*
+ * check_quant_iq.c - dequantizers of ggml's grid types (IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S,
+ * IQ1_S, IQ1_M) against llama.cpp's libggml-base.so: every ISA this CPU runs must give the same
+ * float bits as ggml's dequantize_row_<type>, on random blocks (random indices, signs, scales;
+ * d finite, zero, subnormal, Inf, NaN) and on rows ggml itself quantized. Plus oracle-free checks
+ * of the tables and of blocks decoded by hand from the format description.
+ */
+#include "avx2_iq.h"
+#include "fp16.h"
+#include "iq_tables.h"
+#include "kernels.h"
+#include "oracle.h"
+#include "quant.h"
+#include "tc_test.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const int iq_types[] = {TC_DTYPE_IQ2_XXS, TC_DTYPE_IQ2_XS, TC_DTYPE_IQ2_S, TC_DTYPE_IQ3_XXS,
+                               TC_DTYPE_IQ3_S,   TC_DTYPE_IQ1_S,  TC_DTYPE_IQ1_M};
+#define N_IQ ((int)(sizeof iq_types / sizeof iq_types[0]))
+
+static int quick(void)
+{
+    const char *q = getenv("TC_TEST_QUICK");
+    return q && *q && *q != '0';
+}
+
+/* First index where the float bits differ (NaN compared by bits), or -1. */
+static int64_t first_diff(const float *a, const float *b, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t x = tc_f32_bits(a[i]), y = tc_f32_bits(b[i]);
+        if (x != y)
+            return i;
+    }
+    return -1;
+}
+
+/* A d value for block `i`: mostly ordinary finite halves, and the special ones in turn. */
+static uint16_t pick_d(uint64_t *s, int64_t i)
+{
+    static const uint16_t special[] = {
+        0x0000, 0x8000, /* ±0 */
+        0x0001, 0x83ff, /* subnormals */
+        0x7bff, 0xfbff, /* ±max */
+        0x7c00, 0xfc00, /* ±Inf */
+        0x7e00, 0xfe00, /* quiet NaN */
+        0x7d01, 0xfc01, /* signalling NaN payloads */
+        0x0400,         /* smallest normal */
+    };
+    const int ns = (int)(sizeof special / sizeof special[0]);
+    if (i % 4 == 3)
+        return special[(i / 4) % ns];
+    uint16_t h = (uint16_t)tc_rng_next(s);
+    /* keep finite: exponent 0..30 */
+    if (((h >> 10) & 0x1f) == 0x1f)
+        h ^= 0x4000;
+    return h;
+}
+
+/* Random block bytes of type t with the fp16 block scale set to `d`. */
+static void random_block(int t, uint8_t *b, size_t size, uint64_t *s, uint16_t d)
+{
+    for (size_t k = 0; k < size; k++)
+        b[k] = (uint8_t)tc_rng_next(s);
+    if (t == TC_DTYPE_IQ1_M) {
+        /* IQ1_M: no d field; nibble k of the fp16 sits in the top nibble of scale word k */
+        for (int k = 0; k < 4; k++) {
+            uint8_t *w = b + 48 + 2 * k;
+            w[1] = (uint8_t)((w[1] & 0x0f) | (((d >> (4 * k)) & 0xf) << 4));
+        }
+    } else {
+        b[0] = (uint8_t)d;
+        b[1] = (uint8_t)(d >> 8);
+    }
+}
+
+/* The AVX2 IQ kernels on their own (avx2_iq.c), so they are checked whether or not dispatch
+ * already wires them into the AVX2 table; NULL when this CPU cannot run them. */
+static const tc_kernel_table *avx2_iq_table(void)
+{
+    static tc_kernel_table k;
+    static int done;
+    if (!tc_isa_supported(TC_ISA_AVX2))
+        return NULL;
+    if (!done) {
+        tc_avx2_register_iq(&k);
+        done = 1;
+    }
+    return &k;
+}
+
+/* Dequantize with every ISA this CPU supports and compare with `want`. */
+static void check_all_isas(int t, const void *src, const float *want, int64_t n, float *got,
+                           const char *what)
+{
+    for (int isa = 0; isa < TC_ISA_COUNT; isa++) {
+        if (!tc_isa_supported((tc_isa)isa))
+            continue;
+        memset(got, 0xa5, (size_t)n * sizeof(float));
+        ck_assert_msg(tc_to_f32_isa((tc_isa)isa, t, src, got, n) == 0, "%s: %s has no kernel",
+                      tc_dtype_get(t)->name, tc_isa_name((tc_isa)isa));
+        int64_t k = first_diff(got, want, n);
+        ck_assert_msg(k < 0, "%s %s (%s): element %lld (block %lld) is %08x, ggml gives %08x",
+                      tc_dtype_get(t)->name, tc_isa_name((tc_isa)isa), what, (long long)k,
+                      (long long)(k / 256), k >= 0 ? tc_f32_bits(got[k]) : 0,
+                      k >= 0 ? tc_f32_bits(want[k]) : 0);
+    }
+    const tc_kernel_table *kt = avx2_iq_table();
+    if (kt != NULL && kt->dequantize[t] != NULL) {
+        memset(got, 0xa5, (size_t)n * sizeof(float));
+        kt->dequantize[t](src, got, n);
+        int64_t k = first_diff(got, want, n);
+        ck_assert_msg(k < 0, "%s avx2_iq.c (%s): element %lld is %08x, ggml gives %08x",
+                      tc_dtype_get(t)->name, what, (long long)k, k >= 0 ? tc_f32_bits(got[k]) : 0,
+                      k >= 0 ? tc_f32_bits(want[k]) : 0);
+    }
+}
+
+/* ===== Random blocks vs ggml ===== */
+
+START_TEST(random_blocks_match_ggml)
+{
+    const int t = iq_types[_i];
+    const tc_dtype_info *info = tc_dtype_get(t);
+    tc_ggml_dequantize_fn ref = tc_oracle_dequantize(info->name);
+    if (ref == NULL)
+        TC_SKIP("%s/llama/libggml-base.so (dequantize_row_%s) not found; run "
+                "scripts/get_oracle.sh",
+                TC_ORACLE_DIR, info->name);
+    const int64_t nb = quick() ? 256 : 2048;
+    const int seeds = quick() ? 2 : 6;
+    uint8_t *q = malloc((size_t)nb * info->size);
+    float *want = malloc((size_t)nb * 256 * sizeof(float));
+    float *got = malloc((size_t)nb * 256 * sizeof(float));
+    ck_assert(q && want && got);
+    for (int seed = 0; seed < seeds; seed++) {
+        uint64_t s = 0x1234567ull + (uint64_t)seed * 7919 + (uint64_t)t;
+        for (int64_t i = 0; i < nb; i++)
+            random_block(t, q + i * info->size, info->size, &s, pick_d(&s, i));
+        ref(q, want, nb * 256);
+        check_all_isas(t, q, want, nb * 256, got, "random blocks");
+        /* odd lengths: a single block and a few, to catch SIMD tails and block strides */
+        for (int64_t m = 1; m <= 5; m += 2) {
+            ref(q + info->size, want, m * 256);
+            check_all_isas(t, q + info->size, want, m * 256, got, "short row");
+        }
+    }
+    free(q);
+    free(want);
+    free(got);
+}
+END_TEST
+
+/* ===== Rows ggml quantized (real-looking data) vs ggml ===== */
+
+START_TEST(ggml_quantized_rows_match_ggml)
+{
+    const int t = iq_types[_i];
+    const tc_dtype_info *info = tc_dtype_get(t);
+    tc_ggml_dequantize_fn ref = tc_oracle_dequantize(info->name);
+    tc_ggml_quantize_chunk_fn quant = ref ? tc_oracle_quantize(t) : NULL;
+    if (ref == NULL || quant == NULL)
+        TC_SKIP("%s/llama/libggml-base.so (ggml_quantize_chunk, dequantize_row_%s) not found; "
+                "run scripts/get_oracle.sh",
+                TC_ORACLE_DIR, info->name);
+    const int64_t n_per_row = 1024, n_rows = quick() ? 2 : 8, n = n_rows * n_per_row;
+    float *x = malloc((size_t)n * sizeof(float));
+    float *imat = malloc((size_t)n_per_row * sizeof(float));
+    float *want = malloc((size_t)n * sizeof(float));
+    float *got = malloc((size_t)n * sizeof(float));
+    uint8_t *q = malloc((size_t)tc_row_size(t, n) + 1);
+    ck_assert(x && imat && want && got && q);
+    static const int kinds[] = {0, 1, 2, 5, 11};
+    for (int ki = 0; ki < (int)(sizeof kinds / sizeof kinds[0]); ki++) {
+        tc_corpus_fill(x, n, kinds[ki], 77 + (uint64_t)t);
+        tc_corpus_imatrix(imat, n_per_row, 5 + (uint64_t)ki, ki & 1);
+        size_t bytes = quant(t, x, q, 0, n_rows, n_per_row, imat);
+        ck_assert_uint_eq(bytes, tc_row_size(t, n_per_row) * (uint64_t)n_rows);
+        ref(q, want, n);
+        check_all_isas(t, q, want, n, got, "ggml-quantized rows");
+        if (kinds[ki] == 5)
+            continue; /* outliers: clipped by design, no error bound */
+        /* sanity on the data itself: a ~2-bit code of gaussian rows keeps the shape */
+        double num = 0, den = 0;
+        for (int64_t i = 0; i < n; i++) {
+            num += ((double)got[i] - x[i]) * ((double)got[i] - x[i]);
+            den += (double)x[i] * x[i];
+        }
+        ck_assert_msg(num < 0.5 * den, "%s kind %d: relative error %g", info->name, kinds[ki],
+                      sqrt(num / den));
+    }
+    free(x);
+    free(imat);
+    free(want);
+    free(got);
+    free(q);
+}
+END_TEST
+
+/* ===== Oracle-free checks ===== */
+
+static int in_set(int v, const int *set, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (set[i] == v)
+            return 1;
+    return 0;
+}
+
+/* Every grid byte belongs to the type's value set, and entries are distinct. (Plain ifs: each
+ * passing ck_assert writes a mark point down the fork pipe, too slow for 2M comparisons.) */
+static void check_grid(const char *name, const void *grid, int n, int width, const int *set,
+                       int nset, int is_signed)
+{
+    for (int i = 0; i < n; i++) {
+        uint64_t e = width == 8 ? ((const uint64_t *)grid)[i] : ((const uint32_t *)grid)[i];
+        for (int j = 0; j < width; j++) {
+            int v = is_signed ? (int8_t)(uint8_t)(e >> 8 * j) : (uint8_t)(e >> 8 * j);
+            if (!in_set(v, set, nset))
+                ck_abort_msg("%s[%d] byte %d = %d", name, i, j, v);
+        }
+        for (int k = 0; k < i; k++) {
+            uint64_t f = width == 8 ? ((const uint64_t *)grid)[k] : ((const uint32_t *)grid)[k];
+            if (e == f)
+                ck_abort_msg("%s[%d] repeats entry %d", name, i, k);
+        }
+    }
+}
+
+START_TEST(tables_are_well_formed)
+{
+    static const int v2[] = {8, 25, 43};
+    static const int v3xxs[] = {4, 12, 20, 28, 36, 44, 52, 62};
+    static const int v3s[] = {1, 3, 5, 7, 9, 11, 13, 15};
+    static const int v1[] = {-1, 0, 1};
+    check_grid("iq2xxs_grid", tc_iq2xxs_grid, 256, 8, v2, 3, 0);
+    check_grid("iq2xs_grid", tc_iq2xs_grid, 512, 8, v2, 3, 0);
+    check_grid("iq2s_grid", tc_iq2s_grid, 1024, 8, v2, 3, 0);
+    check_grid("iq3xxs_grid", tc_iq3xxs_grid, 256, 4, v3xxs, 8, 0);
+    check_grid("iq3s_grid", tc_iq3s_grid, 512, 4, v3s, 8, 0);
+    check_grid("iq1s_grid", tc_iq1s_grid, 2048, 8, v1, 3, 1);
+    for (int i = 0; i < 128; i++) {
+        int parity = __builtin_popcount((unsigned)i) & 1;
+        ck_assert_uint_eq(tc_iq2_ksigns[i], (unsigned)(i | parity << 7));
+    }
+}
+END_TEST
+
+/* Blocks decoded by hand from the format description (ggml-common.h / ggml-quants.c). */
+START_TEST(hand_decoded_blocks)
+{
+    float y[256];
+    /* IQ2_XS: d = 1, sub-block 0 scale nibble 1 -> db = (0.5 + 1) * 0.25 = 0.375; group 0 uses
+     * grid entry 0 (all 8s) with sign index 1 -> ksigns 0x81: elements 0 and 7 negative. */
+    uint8_t b2[74] = {0x00, 0x3c};
+    b2[2] = 0x00;
+    b2[3] = 1 << 1; /* u16 = 0 | 1 << 9 */
+    b2[66] = 0x01;
+    ck_assert_int_eq(tc_to_f32_isa(TC_ISA_SCALAR, TC_DTYPE_IQ2_XS, b2, y, 256), 0);
+    ck_assert(y[0] == -3.0f && y[1] == 3.0f && y[6] == 3.0f && y[7] == -3.0f);
+    ck_assert(y[8] == 3.0f);                            /* group 1: same scale, no signs */
+    ck_assert(y[16] == 0.125f * 8 && y[255] == 1.0f);   /* scale nibble 0 -> 0.125 */
+    ck_assert(tc_f32_bits(y[16]) == tc_f32_bits(1.0f)); /* d*0.5*0.25*8 */
+
+    /* IQ3_S: d = 2, sub-block 1 scale 3 -> db = 2 * 7 = 14; its first group (qs[8]) takes grid
+     * entry 256 via qh[1] bit 0; sign byte signs[4] bit 1 negates element 1. */
+    uint8_t b3[110] = {0x00, 0x40};
+    b3[2 + 8] = 0;          /* qs[8] low bits */
+    b3[2 + 64 + 1] = 0x01;  /* qh[1] bit 0 -> index 256 */
+    b3[2 + 64 + 8 + 4] = 2; /* signs[4] */
+    b3[2 + 64 + 8 + 32] = 0x30;
+    ck_assert_int_eq(tc_to_f32_isa(TC_ISA_SCALAR, TC_DTYPE_IQ3_S, b3, y, 256), 0);
+    for (int j = 0; j < 4; j++) {
+        float g = (float)(uint8_t)(tc_iq3s_grid[256] >> 8 * j) * 14.0f;
+        ck_assert(y[32 + j] == (j == 1 ? -g : g));
+    }
+    ck_assert(y[0] == 2.0f * (float)(uint8_t)tc_iq3s_grid[0]); /* sub-block 0 scale 0 */
+
+    /* IQ1_M: d = 1 spread over the scale words' top nibbles (0x3c00 -> nibbles 0,0,c,3); all
+     * sub-scales 0 -> dl = 1; group 1 has qh[0] high nibble 0xa: index 0x200 | qs[1], delta -. */
+    uint8_t b1[56] = {0};
+    b1[1] = 7;
+    b1[32] = 0xa0;
+    b1[48 + 5] = 0xc0;
+    b1[48 + 7] = 0x30;
+    ck_assert_int_eq(tc_to_f32_isa(TC_ISA_SCALAR, TC_DTYPE_IQ1_M, b1, y, 256), 0);
+    for (int j = 0; j < 8; j++) {
+        float g = (float)(int8_t)(uint8_t)(tc_iq1s_grid[0x207] >> 8 * j);
+        ck_assert(y[8 + j] == g - 0.125f);
+        ck_assert(y[j] == (float)(int8_t)(uint8_t)(tc_iq1s_grid[0] >> 8 * j) + 0.125f);
+    }
+
+    /* lengths that are not whole blocks are refused */
+    ck_assert_int_eq(tc_to_f32(TC_DTYPE_IQ2_XXS, b2, y, 128), -1);
+    for (int i = 0; i < N_IQ; i++)
+        ck_assert(tc_can_dequantize(iq_types[i]));
+}
+END_TEST
+
+/* ggml_quantize_init builds per-type search tables (seconds for IQ1_S and IQ2_S). Done once
+ * in the parent process (an unchecked fixture), the forked tests inherit them. */
+static void init_ggml_iq(void)
+{
+    for (int i = 0; i < N_IQ; i++)
+        if (tc_oracle_dequantize(tc_dtype_get(iq_types[i])->name) != NULL)
+            (void)tc_oracle_quantize(iq_types[i]);
+}
+
+Suite *quant_iq_suite(void)
+{
+    Suite *s = suite_create("quant_iq");
+    TCase *tc = tcase_create("iq");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, tables_are_well_formed);
+    tcase_add_test(tc, hand_decoded_blocks);
+    tcase_add_loop_test(tc, random_blocks_match_ggml, 0, N_IQ);
+    suite_add_tcase(s, tc);
+    TCase *tq = tcase_create("ggml_rows");
+    tcase_set_timeout(tq, 120);
+    tcase_add_unchecked_fixture(tq, init_ggml_iq, NULL);
+    tcase_add_loop_test(tq, ggml_quantized_rows_match_ggml, 0, N_IQ);
+    suite_add_tcase(s, tq);
+    return s;
+}
