@@ -16,6 +16,7 @@ import io
 import json
 import os
 import pickle
+import pickletools
 import struct
 import sys
 import zipfile
@@ -353,6 +354,29 @@ def write_good(d):
     zip_rewrite(bsrc, os.path.join(d, "big_endian.pt"), swap)
     os.unlink(bsrc)
     out.append({"path": "big_endian.pt", "tensors": expect_of(be), "notes": []})
+    # big-endian legacy stream: sys_info little_endian=False, sizes and elements byte-swapped
+    f = torch.randn(3, 4, generator=g)
+    bel = {"f": f, "ft": f.t(), "row": f[1]}
+    buf = io.BytesIO()
+    torch.save(bel, buf, _use_new_zipfile_serialization=False)
+    raw = buf.getvalue()
+    ends, pos = [], 0
+    for _ in range(5):  # magic, protocol, sys_info, main pickle, storage keys
+        for op, _arg, at in pickletools.genops(raw[pos:]):
+            if op.name == "STOP":
+                pos += at + 1
+                break
+        ends.append(pos)
+    sysinfo = pickle.dumps({"protocol_version": 1001, "little_endian": False,
+                            "type_sizes": {"short": 2, "int": 4, "long": 4}}, protocol=2)
+    numel = struct.unpack("<Q", raw[ends[4]:ends[4] + 8])[0]
+    data = raw[ends[4] + 8:]
+    assert len(data) == numel * 4
+    swapped = b"".join(data[i:i + 4][::-1] for i in range(0, len(data), 4))
+    with open(os.path.join(d, "big_endian_legacy.pt"), "wb") as fo:
+        fo.write(raw[:ends[1]] + sysinfo + raw[ends[2]:ends[4]] + struct.pack(">Q", numel) +
+                 swapped)
+    out.append({"path": "big_endian_legacy.pt", "tensors": expect_of(bel), "notes": []})
     # sharded: pytorch_model-0000k-of-00002.bin + index.json, and a directory of .pth shards
     sh = os.path.join(d, "sharded")
     os.makedirs(sh, exist_ok=True)
