@@ -19,8 +19,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#define TC_TORCH_MAX_PICKLE (256ull << 20) /* bytes of a compressed data.pkl we inflate */
-#define TC_TORCH_MAX_NOTE   8              /* skipped names listed in one note */
+#define TC_TORCH_MAX_PICKLE    (256ull << 20) /* bytes of a compressed data.pkl we inflate */
+#define TC_TORCH_MAX_BROADCAST (256ull << 20) /* bytes a stride-0 view may expand to freely */
+#define TC_TORCH_MAX_NOTE      8              /* skipped names listed in one note */
 
 static const uint8_t torch_legacy_magic[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9,
                                                0x20, 0x6a, 0xa8, 0x50, 0x19};
@@ -421,6 +422,14 @@ static tc_status th_place(th_ctx *c, const th_desc *d, tc_map *m, uint64_t st_of
                           " but storage '%.*s' holds %" PRIu64 " bytes (%" PRIu64 " elements)",
                           c->what, d->name, max_idx, (int)(d->key->s.n > 40 ? 40 : d->key->s.n),
                           (const char *)d->key->s.p, st_bytes, st_bytes / es);
+    /* stride-0 / overlapping views are legal, but a tiny storage must not turn into terabytes
+     * of output */
+    uint64_t nbytes = tc_tensor_nbytes(t);
+    if (nbytes > TC_TORCH_MAX_BROADCAST && nbytes / 16 > st_bytes)
+        return tc_err_set(c->e, TC_E_LIMIT,
+                          "%s: tensor '%s': a %" PRIu64 "-byte broadcast view of a %" PRIu64
+                          "-byte storage (cap: 16x the storage above %llu bytes)",
+                          c->what, d->name, nbytes, st_bytes, TC_TORCH_MAX_BROADCAST);
     int contiguous = 1;
     uint64_t want = 1; /* products of dims stay <= n_el */
     for (int i = d->ndim - 1; i >= 0; i--) {

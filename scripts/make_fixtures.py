@@ -273,6 +273,10 @@ def write_bad(d, canary, small_only=False):
     data = open(src, "rb").read()
     add("truncated_zip.pt", data[:len(data) - 30], "FORMAT", "end-of-central-directory")
     os.unlink(src)
+    # a 16-byte storage expanded (stride 0) to 4 GiB of logical data
+    buf = io.BytesIO()
+    torch.save({"big": torch.ones(1, 4).expand(1 << 28, 4)}, buf)
+    add("broadcast_bomb.pt", buf.getvalue(), "LIMIT", "broadcast view of a 16-byte storage")
     # legacy file cut inside its storage data
     buf = io.BytesIO()
     torch.save({"w": torch.arange(10, dtype=torch.float32)}, buf,
