@@ -317,6 +317,7 @@ def write_good(d):
     save("views.pt", v, v)
     save("views_legacy.pt", v, v, _use_new_zipfile_serialization=False)
     save("all_dtypes_legacy.pt", sd, sd, _use_new_zipfile_serialization=False)
+    save("views_legacy_proto4.pt", v, v, _use_new_zipfile_serialization=False, pickle_protocol=4)
     ck, want = nested()
     save("nested_state_dict.pt", ck, want,
          notes=["tensors read from the 'state_dict' entry", "'epoch'", "'optimizer'"])
