@@ -20,7 +20,7 @@
 #define TC_PK_MAX_STACK   (1u << 20) /* values on the stack */
 #define TC_PK_MAX_MARKS   (1u << 16) /* open MARKs */
 #define TC_PK_MAX_MEMO    (1u << 22) /* memo slots (highest index + 1) */
-#define TC_PK_MAX_OBJECTS (1u << 24) /* objects created by one handle */
+#define TC_PK_MAX_OBJECTS (1u << 22) /* objects created by one handle (32 bytes each) */
 #define TC_PK_MAX_LONG    64u        /* bytes of a LONG1/LONG4 integer */
 #define TC_PK_MAX_DEPTH   64         /* nesting depth a walker follows */
 

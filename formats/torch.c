@@ -16,9 +16,12 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
-#define TC_TORCH_MAX_PICKLE (1ull << 30) /* bytes of a compressed data.pkl we inflate */
-#define TC_TORCH_MAX_NOTE   8            /* skipped names listed in one note */
+#define TC_TORCH_MAX_PICKLE    (256ull << 20) /* bytes of a compressed data.pkl we inflate */
+#define TC_TORCH_MAX_BROADCAST (256ull << 20) /* bytes a stride-0 view may expand to freely */
+#define TC_TORCH_MAX_NOTE      8              /* skipped names listed in one note */
 
 static const uint8_t torch_legacy_magic[10] = {0x6c, 0xfc, 0x9c, 0x46, 0xf9,
                                                0x20, 0x6a, 0xa8, 0x50, 0x19};
@@ -292,6 +295,8 @@ typedef struct th_view {
     int swap; /* big-endian storage: byte-swap each element */
     int ndim;
     int64_t shape[TC_MAX_DIMS], stride[TC_MAX_DIMS];
+    uint64_t n_el;       /* elements of the tensor */
+    uint64_t span_bytes; /* bytes from base the strides can reach */
 } th_view;
 
 static void th_view_free(void *p)
@@ -311,6 +316,14 @@ static void th_swap(uint8_t *p, uint64_t n, uint32_t es)
             p[a] = p[b];
             p[b] = t;
         }
+}
+
+static void th_drop_pages(const uint8_t *p, uint64_t n)
+{
+    long ps = sysconf(_SC_PAGESIZE);
+    uintptr_t a = (uintptr_t)p & ~(uintptr_t)(ps - 1), b = (uintptr_t)p + (uintptr_t)n;
+    b = (b + (uintptr_t)ps - 1) & ~(uintptr_t)(ps - 1);
+    madvise((void *)a, b - a, MADV_DONTNEED); /* advisory: failure changes nothing */
 }
 
 /* Lazy source: gather elements [e0, e0+n) of a strided view, one innermost run at a time. All
@@ -362,6 +375,10 @@ static tc_status th_view_read(void *ctx, const tc_tensor *t, uint64_t e0, uint64
             idx[i - 1]++;
         }
     }
+    /* A strided gather touches the whole storage for every chunk; once the last chunk is out,
+     * drop those file pages so peak RSS stays near one storage, not the whole checkpoint. */
+    if (e0 + (uint64_t)(out - (uint8_t *)dst) / es >= v->n_el && tc_map_fd(v->map) >= 0)
+        th_drop_pages(src, v->span_bytes);
     return TC_OK;
 }
 
@@ -405,6 +422,14 @@ static tc_status th_place(th_ctx *c, const th_desc *d, tc_map *m, uint64_t st_of
                           " but storage '%.*s' holds %" PRIu64 " bytes (%" PRIu64 " elements)",
                           c->what, d->name, max_idx, (int)(d->key->s.n > 40 ? 40 : d->key->s.n),
                           (const char *)d->key->s.p, st_bytes, st_bytes / es);
+    /* stride-0 / overlapping views are legal, but a tiny storage must not turn into terabytes
+     * of output */
+    uint64_t nbytes = tc_tensor_nbytes(t);
+    if (nbytes > TC_TORCH_MAX_BROADCAST && nbytes / 16 > st_bytes)
+        return tc_err_set(c->e, TC_E_LIMIT,
+                          "%s: tensor '%s': a %" PRIu64 "-byte broadcast view of a %" PRIu64
+                          "-byte storage (cap: 16x the storage above %llu bytes)",
+                          c->what, d->name, nbytes, st_bytes, TC_TORCH_MAX_BROADCAST);
     int contiguous = 1;
     uint64_t want = 1; /* products of dims stay <= n_el */
     for (int i = d->ndim - 1; i >= 0; i--) {
@@ -427,6 +452,8 @@ static tc_status th_place(th_ctx *c, const th_desc *d, tc_map *m, uint64_t st_of
         v->shape[i] = d->shape[i];
         v->stride[i] = d->stride[i];
     }
+    v->n_el = n_el;
+    v->span_bytes = need - (uint64_t)d->offset * es;
     return tc_tensor_set_lazy(t, th_view_read, v, th_view_free, c->e);
 }
 
@@ -751,10 +778,20 @@ static tc_status th_read_file(const char *path, tc_graph *g, tc_err *e)
     return rc;
 }
 
+/* Shard file names by preference: 3 pytorch_model*.bin, 2 consolidated.*.pth, 1 any *.pt / *.pth
+ * (a directory uses only its best class, so optimizer.pt beside pytorch_model.bin is ignored). */
+static int th_shard_rank(const char *n)
+{
+    if (strncmp(n, "pytorch_model", 13) == 0 && tc_ends_with(n, ".bin"))
+        return 3;
+    if (strncmp(n, "consolidated.", 13) == 0 && tc_ends_with(n, ".pth"))
+        return 2;
+    return tc_ends_with(n, ".pt") || tc_ends_with(n, ".pth");
+}
+
 static int th_shard_name(const char *n)
 {
-    return (strncmp(n, "pytorch_model", 13) == 0 && tc_ends_with(n, ".bin")) ||
-           tc_ends_with(n, ".pt") || tc_ends_with(n, ".pth");
+    return th_shard_rank(n) > 0;
 }
 
 static int th_strcmp(const void *a, const void *b)
@@ -874,7 +911,13 @@ static tc_status th_read_dir(const char *dir, tc_graph *g, tc_err *e)
                         dir);
     if (rc == TC_OK)
         qsort(names, n, sizeof *names, th_strcmp);
+    int best = 0;
+    for (size_t i = 0; i < n; i++)
+        if (th_shard_rank(names[i]) > best)
+            best = th_shard_rank(names[i]);
     for (size_t i = 0; i < n && rc == TC_OK; i++) {
+        if (th_shard_rank(names[i]) != best)
+            continue;
         char *p = tc_path_join(dir, names[i]);
         if (p == NULL)
             rc = tc_err_set(e, TC_E_NOMEM, "out of memory");

@@ -477,6 +477,13 @@ tc_status tc_zip_extract(const tc_zip *z, const tc_zip_entry *en, uint64_t cap, 
         return tc_err_set(e, TC_E_LIMIT,
                           "%s @%#" PRIx64 ": zip entry '%s' is %" PRIu64 " bytes (cap %" PRIu64 ")",
                           z->path, en->lh_off, en->name, en->usize, cap);
+    /* deflate expands at most ~1032:1: refuse a size claim no stream could meet before
+     * allocating for it */
+    if (en->method == 8 && en->usize / 1032 > en->csize + 1)
+        return tc_err_set(e, TC_E_FORMAT,
+                          "%s @%#" PRIx64 ": zip entry '%s' claims %" PRIu64 " bytes from %" PRIu64
+                          " deflated bytes",
+                          z->path, en->lh_off, en->name, en->usize, en->csize);
     zip_buf b = {tc_malloc((size_t)en->usize + 1), 0, 0};
     if (b.p == NULL)
         return tc_err_set(e, TC_E_NOMEM, "out of memory (%" PRIu64 " bytes for zip entry '%s')",

@@ -16,6 +16,7 @@ import io
 import json
 import os
 import pickle
+import pickletools
 import struct
 import sys
 import zipfile
@@ -25,6 +26,11 @@ import torch
 ST_NAMES = {torch.float64: "F64", torch.float32: "F32", torch.float16: "F16",
             torch.bfloat16: "BF16", torch.int64: "I64", torch.int32: "I32", torch.int16: "I16",
             torch.int8: "I8", torch.uint8: "U8", torch.bool: "BOOL"}
+
+
+# tc_status_name() of each status: line 1 of a .expect file
+STATUS_NAMES = {"FORMAT": "format error", "UNSUPPORTED": "unsupported", "LIMIT": "limit exceeded",
+                "UNSAFE": "unsafe input"}
 
 
 def tensor_bytes(t):
@@ -267,6 +273,10 @@ def write_bad(d, canary, small_only=False):
     data = open(src, "rb").read()
     add("truncated_zip.pt", data[:len(data) - 30], "FORMAT", "end-of-central-directory")
     os.unlink(src)
+    # a 16-byte storage expanded (stride 0) to 4 GiB of logical data
+    buf = io.BytesIO()
+    torch.save({"big": torch.ones(1, 4).expand(1 << 28, 4)}, buf)
+    add("broadcast_bomb.pt", buf.getvalue(), "LIMIT", "broadcast view of a 16-byte storage")
     # legacy file cut inside its storage data
     buf = io.BytesIO()
     torch.save({"w": torch.arange(10, dtype=torch.float32)}, buf,
@@ -307,6 +317,7 @@ def write_good(d):
     save("views.pt", v, v)
     save("views_legacy.pt", v, v, _use_new_zipfile_serialization=False)
     save("all_dtypes_legacy.pt", sd, sd, _use_new_zipfile_serialization=False)
+    save("views_legacy_proto4.pt", v, v, _use_new_zipfile_serialization=False, pickle_protocol=4)
     ck, want = nested()
     save("nested_state_dict.pt", ck, want,
          notes=["tensors read from the 'state_dict' entry", "'epoch'", "'optimizer'"])
@@ -348,6 +359,29 @@ def write_good(d):
     zip_rewrite(bsrc, os.path.join(d, "big_endian.pt"), swap)
     os.unlink(bsrc)
     out.append({"path": "big_endian.pt", "tensors": expect_of(be), "notes": []})
+    # big-endian legacy stream: sys_info little_endian=False, sizes and elements byte-swapped
+    f = torch.randn(3, 4, generator=g)
+    bel = {"f": f, "ft": f.t(), "row": f[1]}
+    buf = io.BytesIO()
+    torch.save(bel, buf, _use_new_zipfile_serialization=False)
+    raw = buf.getvalue()
+    ends, pos = [], 0
+    for _ in range(5):  # magic, protocol, sys_info, main pickle, storage keys
+        for op, _arg, at in pickletools.genops(raw[pos:]):
+            if op.name == "STOP":
+                pos += at + 1
+                break
+        ends.append(pos)
+    sysinfo = pickle.dumps({"protocol_version": 1001, "little_endian": False,
+                            "type_sizes": {"short": 2, "int": 4, "long": 4}}, protocol=2)
+    numel = struct.unpack("<Q", raw[ends[4]:ends[4] + 8])[0]
+    data = raw[ends[4] + 8:]
+    assert len(data) == numel * 4
+    swapped = b"".join(data[i:i + 4][::-1] for i in range(0, len(data), 4))
+    with open(os.path.join(d, "big_endian_legacy.pt"), "wb") as fo:
+        fo.write(raw[:ends[1]] + sysinfo + raw[ends[2]:ends[4]] + struct.pack(">Q", numel) +
+                 swapped)
+    out.append({"path": "big_endian_legacy.pt", "tensors": expect_of(bel), "notes": []})
     # sharded: pytorch_model-0000k-of-00002.bin + index.json, and a directory of .pth shards
     sh = os.path.join(d, "sharded")
     os.makedirs(sh, exist_ok=True)
@@ -369,6 +403,10 @@ def write_good(d):
     torch.save(s1, os.path.join(cons, "consolidated.00.pth"))
     torch.save(s2, os.path.join(cons, "consolidated.01.pth"),
                _use_new_zipfile_serialization=False)
+    # a training directory also holds optimizer / args files: not model shards, never read
+    torch.save({"state": {0: {"exp_avg": torch.ones(3)}}}, os.path.join(cons, "optimizer.pt"))
+    with open(os.path.join(cons, "training_args.bin"), "wb") as f:
+        f.write(p_call("os", "system", "touch " + os.path.join(os.path.dirname(d), "canary")))
     out.append({"path": "consolidated", "tensors": expect_of(both), "notes": []})
     return out
 
@@ -404,16 +442,19 @@ def main():
         for name, status, substr in cases:
             stem = name.rsplit(".", 1)[0]
             with open(os.path.join(a[1], stem + ".expect"), "w") as f:
-                f.write("3\n%s\n" % substr)
+                f.write("%s\n%s\n" % (STATUS_NAMES[status], substr))
         return
     if len(a) == 2 and a[0] == "--seeds":
         write_seeds(a[1])
         return
     if len(a) == 3 and a[0] == "--big":
         g = gen(8)
-        n = int(a[2]) * (1 << 20) // 4 // (1 << 20)
-        torch.save({"layer.%d.weight" % i: torch.randn(1024, 256, generator=g)
-                    for i in range(max(1, n))}, a[1])
+        n = max(1, int(a[2]) // 4)  # 4 MiB f32 tensors, every other one saved transposed
+        sd = {}
+        for i in range(n):
+            t = torch.randn(1024, 1024, generator=g)
+            sd["layer.%d.weight" % i] = t.t() if i % 2 else t
+        torch.save(sd, a[1])
         return
     if len(a) != 1:
         sys.exit(__doc__)
