@@ -95,28 +95,28 @@ static inline tc_status tc_cur_take(tc_cur *c, uint64_t n, const uint8_t **out)
 }
 static inline tc_status tc_cur_u8(tc_cur *c, uint8_t *v)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     TC_TRY(tc_cur_take(c, 1, &p));
     *v = p[0];
     return TC_OK;
 }
 static inline tc_status tc_cur_u16(tc_cur *c, uint16_t *v)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     TC_TRY(tc_cur_take(c, 2, &p));
     *v = tc_le16(p);
     return TC_OK;
 }
 static inline tc_status tc_cur_u32(tc_cur *c, uint32_t *v)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     TC_TRY(tc_cur_take(c, 4, &p));
     *v = tc_le32(p);
     return TC_OK;
 }
 static inline tc_status tc_cur_u64(tc_cur *c, uint64_t *v)
 {
-    const uint8_t *p;
+    const uint8_t *p = NULL;
     TC_TRY(tc_cur_take(c, 8, &p));
     *v = tc_le64(p);
     return TC_OK;
