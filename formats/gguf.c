@@ -348,7 +348,7 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
         const uint8_t *d = tc_map_data(m);
         size_t n = tc_map_size(m) < 4 ? (size_t)tc_map_size(m) : 4;
         char shown[5] = {0};
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < n && i < sizeof shown - 1; i++)
             shown[i] = (d[i] >= 0x20 && d[i] < 0x7f) ? (char)d[i] : '?';
         return tc_err_set(e, TC_E_FORMAT, "%s @0: bad magic '%s' (a GGUF file starts with 'GGUF')",
                           r.path, shown);

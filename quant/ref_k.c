@@ -247,7 +247,7 @@ static inline float make_qkx_quants(int n, int nmax, const float *x, const float
     float iscale = (float)nmax / (max - min);
     float scale = 1 / iscale;
     float best_error = 0;
-    int la[32]; /* ggml's Laux: the levels of the step being tried */
+    int la[32] = {0}; /* ggml's Laux: the levels of the step being tried */
     for (int i = 0; i < n; ++i) {
         int l = nearest_int(iscale * (x[i] - min));
         L[i] = (uint8_t)imax(0, imin(nmax, l));

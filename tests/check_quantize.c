@@ -206,7 +206,7 @@ static const unsigned char *tensor_bytes(const lo_api *a, void *g, const unsigne
 static void compare_outputs(const lo_api *a, const char *ref, const char *got, int same_file,
                             const char *what)
 {
-    size_t nr, ng;
+    size_t nr = 0, ng = 0;
     unsigned char *fr = slurp(ref, &nr), *fg = slurp(got, &ng);
     ck_assert_msg(fr && fg, "%s: missing output", what);
     struct lo_gguf_init_params gp = {true, NULL};
@@ -462,7 +462,7 @@ START_TEST(test_errors)
     imx_make(&x, &m);
     const char *dat = tpath("bad.dat");
     ck_assert(imx_write_dat(&x, dat));
-    size_t n;
+    size_t n = 0;
     unsigned char *b = slurp(dat, &n);
     struct {
         const char *label;

@@ -168,7 +168,7 @@ END_TEST
 
 static int run_cli(const char *args)
 {
-    char cmd[4096];
+    char cmd[8192];
     snprintf(cmd, sizeof cmd, "'%s' %s >/dev/null 2>&1", TC_BIN, args);
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
