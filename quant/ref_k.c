@@ -187,9 +187,11 @@ static inline float make_q3_quants(int n, int nmax, const float *x, int8_t *L)
 /*
  * make_qkx2_quants (v3 = 0) and make_qkx3_quants (v3 = 1): asymmetric quantization with a min,
  * L in [0, nmax], x ~ scale*L - the_min, searching nstep+1 scales; weights are never NULL here.
- * The two differ only in the all-equal exit (max == min vs max <= min) and in how the search
- * guards its rounding (qkx3: v > 0 ? nearest_int(MIN(v, nmax)) : 0). `v3` is a constant at
- * every call, so each caller gets its own specialized copy.
+ * The two differ only in the all-equal exit (max == min vs max <= min, the same for any input).
+ * Version note: later ggml (after the libggml-base this is checked against) guards the search's
+ * rounding in qkx3 with `v > 0 ? nearest_int(MIN(v, nmax)) : 0`, which differs from the clamp
+ * below when the best min so far sits near max and v overflows nearest_int's range (rare,
+ * found by differential fuzzing); the oracle build in .oracle/llama still clamps, so we do too.
  */
 static inline float make_qkx_quants(int n, int nmax, const float *x, const float *weights,
                                     uint8_t *L, float *the_min, uint8_t *Laux, float rmin,
@@ -233,13 +235,7 @@ static inline float make_qkx_quants(int n, int nmax, const float *x, const float
         iscale = (rmin + rdelta * (float)is + (float)nmax) / (max - min);
         float sum_l = 0, sum_l2 = 0, sum_xl = 0;
         for (int i = 0; i < n; ++i) {
-            int l;
-            if (v3) {
-                float v = iscale * (x[i] - min);
-                l = v > 0 ? nearest_int(v < (float)nmax ? v : (float)nmax) : 0;
-            } else {
-                l = imax(0, imin(nmax, nearest_int(iscale * (x[i] - min))));
-            }
+            int l = imax(0, imin(nmax, nearest_int(iscale * (x[i] - min))));
             Laux[i] = (uint8_t)l;
             float w = weights[i];
             sum_l += w * (float)l;

@@ -248,6 +248,94 @@ START_TEST(nonfinite_inputs_match_ggml)
 }
 END_TEST
 
+/*
+ * Odd blocks beyond the shared corpus: wide dynamic range, near-constant data, a few huge
+ * outliers, subnormals mixed with ordinary values, quarter-step grids, +-Inf/NaN sprinkled in;
+ * importance weights of 0, 1e-20, ordinary and 1e20. One block per case, every type, with and
+ * without an imatrix. (A longer run of this found the make_qkx3_quants version difference noted
+ * in ref_k.c.)
+ */
+static void odd_block(float *x, float *w, uint64_t *s, int kind)
+{
+    for (int i = 0; i < 256; i++) {
+        float g = tc_rng_uniform(s) - 0.5f;
+        uint64_t r = tc_rng_next(s);
+        switch (kind) {
+        case 0:
+            x[i] = r % 4 == 0 ? 1e30f * g : g * 1e-30f;
+            break;
+        case 1:
+            x[i] = r % 2 ? 1.0f : 1.0f + 1e-7f * (float)((r >> 8) % 3);
+            break;
+        case 2:
+            x[i] = r % 16 == 0 ? -1e20f : 1e-20f * g;
+            break;
+        case 3:
+            x[i] = (float)(r % 3) - 1.0f + ((r >> 8) % 8 == 0 ? 1e-6f * g : 0);
+            break;
+        case 4:
+            x[i] = ldexpf(g, (int)(r % 200) - 100);
+            break;
+        case 5:
+            x[i] = r % 32 == 0 ? 3e38f * g : g;
+            break;
+        case 6:
+            x[i] = 5.0f + g * 1e-3f;
+            break;
+        case 7:
+            x[i] = r % 2 ? -g : ldexpf(1.0f, -(int)((r >> 8) % 140));
+            break;
+        case 8:
+            x[i] = r % 64 == 0 ? ((r >> 8) % 2 ? INFINITY : NAN) : g;
+            break;
+        default:
+            x[i] = (float)((int)(g * 8)) / 4.0f;
+            break;
+        }
+        int wk = (int)((r >> 16) % 4);
+        float v = tc_rng_uniform(s);
+        w[i] = wk == 0 ? 0.0f : wk == 1 ? 1e-20f * v : wk == 2 ? 10.0f * v : 1e20f * v;
+    }
+}
+
+START_TEST(odd_blocks_match_ggml)
+{
+    SKIP_WITHOUT_ORACLE();
+    const int n_cases = quick() ? 100 : 1000;
+    float x[256], w[256];
+    uint8_t want[292], got[292];
+    uint64_t s = 0xabcdef + (uint64_t)_i;
+    int n_modes = _i < N_QUANT_K ? 2 : 1;
+    for (int c = 0; c < n_cases; c++)
+        for (int mode = 0; mode < n_modes; mode++) {
+            odd_block(x, w, &s, c % 10);
+            char what[64];
+            snprintf(what, sizeof what, "odd block %d kind %d imatrix %d", c, c % 10, mode);
+            check_case(_i, x, 1, 256, mode ? w : NULL, want, got, what);
+        }
+}
+END_TEST
+
+/* A block (x[256] then imatrix w[256], f32 LE) on which the newer make_qkx3_quants rounding guard
+ * gives other Q2_K bytes than the oracle's clamp: keeps us on the oracle's side. */
+START_TEST(qkx3_edge_fixture)
+{
+    SKIP_WITHOUT_ORACLE();
+    char path[1024];
+    snprintf(path, sizeof path, "%s/fixtures/quant_k/qkx3_search_edge.f32", TC_SRC_DIR);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    float xw[512];
+    ck_assert_uint_eq(fread(xw, sizeof(float), 512, f), 512);
+    fclose(f);
+    uint8_t want[292], got[292];
+    for (int i = 0; i < N_QUANT_K; i++) {
+        check_case(i, xw, 1, 256, xw + 256, want, got, "qkx3 edge fixture, imatrix");
+        check_case(i, xw, 1, 256, NULL, want, got, "qkx3 edge fixture");
+    }
+}
+END_TEST
+
 /* A random fp16 of one of several classes: ordinary, zero, subnormal, Inf, NaN, huge, tiny. */
 static uint16_t random_half(uint64_t *s)
 {
@@ -442,6 +530,8 @@ Suite *quant_k_suite(void)
     tcase_set_timeout(tc, 600);
     tcase_add_loop_test(tc, quantize_matches_ggml, 0, N_KTYPES);
     tcase_add_loop_test(tc, nonfinite_inputs_match_ggml, 0, N_KTYPES);
+    tcase_add_loop_test(tc, odd_blocks_match_ggml, 0, N_KTYPES);
+    tcase_add_test(tc, qkx3_edge_fixture);
     tcase_add_loop_test(tc, dequantize_matches_ggml, 0, N_KTYPES);
     tcase_add_loop_test(tc, round_trip_error_is_small, 0, N_KTYPES);
     tcase_add_test(tc, throughput_vs_ggml);
