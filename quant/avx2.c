@@ -1,7 +1,678 @@
-/* avx2.c - avx2 kernels (placeholder: none yet; the reference is used). */
+/*
+ * avx2.c - AVX2 kernels, bit-identical to the scalar reference (ref_legacy.c, ref_k.c) and so to
+ * ggml's quantize/dequantize.
+ *
+ * How bit-identity is kept (STYLE §8, -ffp-contract=off, no FMA intrinsics anywhere):
+ * - Dequantizers do per element the reference's single multiply (or multiply then add/sub), with
+ *   the per-block or per-sub-block factor computed by the same scalar expression.
+ * - Legacy quantizers (no imatrix) vectorise within a block: the scans for amax/min/max are
+ *   order-independent for finite input, and the per-element multiply/add/round/truncate is the
+ *   reference's. A block holding Inf/NaN (where max/min and NaN choice depend on order), or a
+ *   Q4_1/Q5_1 block whose min or max is a zero (whose sign depends on order), is handed to the
+ *   reference kernel itself (saved at registration), one block at a time.
+ * - Search-based k-quants vectorise ACROSS sub-blocks: lane j runs sub-block j's scalar sequence
+ *   of float operations in the reference's order (sums in index order per lane, nearest_int via
+ *   the 1.5*2^23 trick, the same strict comparisons and tie-breaks, blends for the branches).
+ *
+ * Everything is static and compiled only here with -mavx2 -mfma -mf16c; tc_avx2_register fills
+ * both the AVX2 and the AVX-512 tables (avx512.c then overrides some entries of the latter).
+ */
 #include "kernels.h"
+
+#if defined(__x86_64__) && defined(__AVX2__)
+
+#include "blocks.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define QK_K 256
+
+/* The reference kernels this file falls back to (filled at registration, read-only after). */
+static tc_quant_fn ref_quant[TC_DTYPE_GGML_COUNT];
+
+/* ===== Small helpers ===== */
+
+/* 8 floats from the 8 signed bytes in the low half of b. */
+static inline __m256 i8x8_to_f32(__m128i b)
+{
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
+}
+
+/* y[0..15] = d * (float)b[i] for 16 signed bytes (product order as (float)q * d: commutative) */
+static inline void store16_i8(float *y, __m128i b, __m256 d)
+{
+    _mm256_storeu_ps(y, _mm256_mul_ps(i8x8_to_f32(b), d));
+    _mm256_storeu_ps(y + 8, _mm256_mul_ps(i8x8_to_f32(_mm_srli_si128(b, 8)), d));
+}
+
+/* y[0..15] = (float)b[i] * d + m for 16 unsigned bytes */
+static inline void store16_u8_madd(float *y, __m128i b, __m256 d, __m256 m)
+{
+    __m256 a = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+    __m256 c = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b, 8)));
+    _mm256_storeu_ps(y, _mm256_add_ps(_mm256_mul_ps(a, d), m));
+    _mm256_storeu_ps(y + 8, _mm256_add_ps(_mm256_mul_ps(c, d), m));
+}
+
+/* y[0..15] = d * (float)b[i] - m for 16 unsigned bytes */
+static inline void store16_u8_msub(float *y, __m128i b, __m256 d, __m256 m)
+{
+    __m256 a = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+    __m256 c = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b, 8)));
+    _mm256_storeu_ps(y, _mm256_sub_ps(_mm256_mul_ps(d, a), m));
+    _mm256_storeu_ps(y + 8, _mm256_sub_ps(_mm256_mul_ps(d, c), m));
+}
+
+/* 32 bytes: byte i = 0xFF when bit i of `bits` is set */
+static inline __m256i bits_to_bytes(uint32_t bits)
+{
+    const __m256i shuf =
+        _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL, 0x0303030303030303LL);
+    const __m256i bm = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), shuf);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(v, bm), bm);
+}
+
+/* 16 bytes of a block's nibbles -> 32 bytes in element order (low nibbles, then high) */
+static inline __m256i unpack_nibbles(const uint8_t *qs)
+{
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    __m128i q = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m4), _mm_and_si128(q, m4));
+}
+
+/* The low bytes of four vectors of 8 int32 (any values), in order, as 32 bytes. */
+static inline __m256i low_bytes_32(__m256i a, __m256i b, __m256i c, __m256i d)
+{
+    const __m256i ff = _mm256_set1_epi32(0xFF);
+    __m256i p1 = _mm256_packus_epi32(_mm256_and_si256(a, ff), _mm256_and_si256(b, ff));
+    __m256i p2 = _mm256_packus_epi32(_mm256_and_si256(c, ff), _mm256_and_si256(d, ff));
+    __m256i p = _mm256_packus_epi16(p1, p2);
+    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* byte j = L[j] | L[j+16] << 4 (as uint8 arithmetic: only L[j+16]'s low nibble survives) */
+static inline void pack_nibbles32(uint8_t *qs, __m256i L)
+{
+    __m128i lo = _mm256_castsi256_si128(L), hi = _mm256_extracti128_si256(L, 1);
+    hi = _mm_slli_epi16(_mm_and_si128(hi, _mm_set1_epi8(0x0F)), 4);
+    _mm_storeu_si128((__m128i *)qs, _mm_or_si128(lo, hi));
+}
+
+static inline float hmax8(__m256 v)
+{
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+static inline float hmin8(__m256 v)
+{
+    __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_min_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+static inline __m256 abs8(__m256 v)
+{
+    return _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)));
+}
+
+/* Nonzero when one of the 8 lanes is Inf or NaN. */
+static inline __m256 nonfinite8(__m256 v)
+{
+    return _mm256_cmp_ps(abs8(v), _mm256_set1_ps(INFINITY), _CMP_NLT_UQ);
+}
+
+/* roundf (half away from zero), exact: t = trunc(x); t += sign(x) when |x - t| >= 0.5. */
+static inline __m256 roundf8(__m256 x)
+{
+    __m256 t = _mm256_round_ps(x, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 frac = abs8(_mm256_sub_ps(x, t));
+    __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f),
+                              _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MIN))));
+    __m256 up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    return _mm256_add_ps(t, _mm256_and_ps(up, one));
+}
+
+/* ggml's nearest_int on 8 lanes: bits(f + 1.5*2^23) & 0x7fffff - 0x400000 */
+static inline __m256i nearest_int8(__m256 f)
+{
+    __m256i i = _mm256_castps_si256(_mm256_add_ps(f, _mm256_set1_ps(12582912.f)));
+    return _mm256_sub_epi32(_mm256_and_si256(i, _mm256_set1_epi32(0x007fffff)),
+                            _mm256_set1_epi32(0x00400000));
+}
+
+static inline __m256i clamp8(__m256i v, int lo, int hi)
+{
+    return _mm256_max_epi32(_mm256_set1_epi32(lo), _mm256_min_epi32(_mm256_set1_epi32(hi), v));
+}
+
+/* ===== Dequantization ===== */
+
+static void q4_0_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *x = src;
+    const __m256i eight = _mm256_set1_epi8(8);
+    for (int64_t i = 0; i < n / 32; i++, x += 18, y += 32) {
+        const __m256 d = _mm256_set1_ps(tc_ggml_h2f(tc_ld_u16(x)));
+        __m256i q = _mm256_sub_epi8(unpack_nibbles(x + 2), eight);
+        store16_i8(y, _mm256_castsi256_si128(q), d);
+        store16_i8(y + 16, _mm256_extracti128_si256(q, 1), d);
+    }
+}
+
+static void q4_1_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *x = src;
+    for (int64_t i = 0; i < n / 32; i++, x += 20, y += 32) {
+        const __m256 d = _mm256_set1_ps(tc_ggml_h2f(tc_ld_u16(x)));
+        const __m256 m = _mm256_set1_ps(tc_ggml_h2f(tc_ld_u16(x + 2)));
+        __m256i q = unpack_nibbles(x + 4);
+        store16_u8_madd(y, _mm256_castsi256_si128(q), d, m);
+        store16_u8_madd(y + 16, _mm256_extracti128_si256(q, 1), d, m);
+    }
+}
+
+static void q5_0_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *x = src;
+    const __m256i b16 = _mm256_set1_epi8(0x10);
+    for (int64_t i = 0; i < n / 32; i++, x += 22, y += 32) {
+        const __m256 d = _mm256_set1_ps(tc_ggml_h2f(tc_ld_u16(x)));
+        __m256i h = _mm256_and_si256(bits_to_bytes(tc_ld_u32(x + 2)), b16);
+        __m256i q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(x + 6), h), b16);
+        store16_i8(y, _mm256_castsi256_si128(q), d);
+        store16_i8(y + 16, _mm256_extracti128_si256(q, 1), d);
+    }
+}
+
+static void q5_1_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *x = src;
+    const __m256i b16 = _mm256_set1_epi8(0x10);
+    for (int64_t i = 0; i < n / 32; i++, x += 24, y += 32) {
+        const __m256 d = _mm256_set1_ps(tc_ggml_h2f(tc_ld_u16(x)));
+        const __m256 m = _mm256_set1_ps(tc_ggml_h2f(tc_ld_u16(x + 2)));
+        __m256i h = _mm256_and_si256(bits_to_bytes(tc_ld_u32(x + 4)), b16);
+        __m256i q = _mm256_or_si256(unpack_nibbles(x + 8), h);
+        store16_u8_madd(y, _mm256_castsi256_si128(q), d, m);
+        store16_u8_madd(y + 16, _mm256_extracti128_si256(q, 1), d, m);
+    }
+}
+
+static void q8_0_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *x = src;
+    for (int64_t i = 0; i < n / 32; i++, x += 34, y += 32) {
+        const __m256 d = _mm256_set1_ps(tc_ggml_h2f(tc_ld_u16(x)));
+        store16_i8(y, _mm_loadu_si128((const __m128i *)(x + 2)), d);
+        store16_i8(y + 16, _mm_loadu_si128((const __m128i *)(x + 18)), d);
+    }
+}
+
+/* 16 4-bit indices (low or high nibbles already separated) looked up in a 16-entry int8 table */
+static inline __m256i lut16(__m256i idx, __m256i table)
+{
+    return _mm256_shuffle_epi8(table, idx);
+}
+
+static inline __m256i table_i8(const int8_t *t)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)t);
+    return _mm256_set_m128i(v, v);
+}
+
+static void iq4_nl_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *x = src;
+    const __m256i tab = table_i8(tc_kvalues_iq4nl);
+    for (int64_t i = 0; i < n / 32; i++, x += 18, y += 32) {
+        const __m256 d = _mm256_set1_ps(tc_ggml_h2f(tc_ld_u16(x)));
+        __m256i q = lut16(unpack_nibbles(x + 2), tab);
+        store16_i8(y, _mm256_castsi256_si128(q), d);
+        store16_i8(y + 16, _mm256_extracti128_si256(q, 1), d);
+    }
+}
+
+static void iq4_xs_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *x = src;
+    const __m256i tab = table_i8(tc_kvalues_iq4nl);
+    for (int64_t i = 0; i < n / 256; i++, x += 136) {
+        const float d = tc_ggml_h2f(tc_ld_u16(x));
+        const uint16_t sh = tc_ld_u16(x + 2);
+        const uint8_t *qs = x + 8;
+        for (int ib = 0; ib < 8; ++ib, qs += 16, y += 32) {
+            const int ls = ((x[4 + ib / 2] >> 4 * (ib % 2)) & 0xf) | (((sh >> 2 * ib) & 3) << 4);
+            const __m256 dl = _mm256_set1_ps(d * (float)(ls - 32));
+            __m256i q = lut16(unpack_nibbles(qs), tab);
+            store16_i8(y, _mm256_castsi256_si128(q), dl);
+            store16_i8(y + 16, _mm256_extracti128_si256(q, 1), dl);
+        }
+    }
+}
+
+static void mxfp4_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *x = src;
+    const __m256i tab = table_i8(tc_kvalues_mxfp4);
+    for (int64_t i = 0; i < n / 32; i++, x += 17, y += 32) {
+        const uint8_t e = x[0];
+        const __m256 d = _mm256_set1_ps(
+            tc_bits_f32(e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23)); /* e8m0_half */
+        __m256i q = lut16(unpack_nibbles(x + 1), tab);
+        store16_i8(y, _mm256_castsi256_si128(q), d);
+        store16_i8(y + 16, _mm256_extracti128_si256(q, 1), d);
+    }
+}
+
+static void tq2_0_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *x = src;
+    const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    for (int64_t i = 0; i < n / 256; i++, x += 66) {
+        const __m256 d = _mm256_set1_ps(tc_ggml_h2f(tc_ld_u16(x + 64)));
+        for (int j = 0; j < 64; j += 32) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(x + j));
+            for (int l = 0; l < 4; ++l, y += 32) {
+                __m256i v = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(q, 2 * l), m3), one);
+                store16_i8(y, _mm256_castsi256_si128(v), d);
+                store16_i8(y + 16, _mm256_extracti128_si256(v, 1), d);
+            }
+        }
+    }
+}
+
+/* k-quant fp16 fields are read with tc_f16_to_f32 (ref_k.c's get_f16) */
+static inline float k_f16(const uint8_t *p)
+{
+    return tc_f16_to_f32(tc_ld_u16(p));
+}
+
+static inline void scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
+{
+    if (j < 4) {
+        *d = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+static void q4_k_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *b = src;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int64_t i = 0; i < n / QK_K; i++, b += 144) {
+        const float d = k_f16(b), min = k_f16(b + 2);
+        const uint8_t *q = b + 16;
+        for (int is = 0; is < 8; is += 2, q += 32, y += 64) {
+            uint8_t sc, m;
+            scale_min_k4(is, b + 4, &sc, &m);
+            const __m256 d1 = _mm256_set1_ps(d * (float)sc), m1 = _mm256_set1_ps(min * (float)m);
+            scale_min_k4(is + 1, b + 4, &sc, &m);
+            const __m256 d2 = _mm256_set1_ps(d * (float)sc), m2 = _mm256_set1_ps(min * (float)m);
+            __m256i v = _mm256_loadu_si256((const __m256i *)q);
+            __m256i lo = _mm256_and_si256(v, m4),
+                    hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            store16_u8_msub(y, _mm256_castsi256_si128(lo), d1, m1);
+            store16_u8_msub(y + 16, _mm256_extracti128_si256(lo, 1), d1, m1);
+            store16_u8_msub(y + 32, _mm256_castsi256_si128(hi), d2, m2);
+            store16_u8_msub(y + 48, _mm256_extracti128_si256(hi, 1), d2, m2);
+        }
+    }
+}
+
+static void q5_k_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *b = src;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), zero = _mm256_setzero_si256();
+    for (int64_t i = 0; i < n / QK_K; i++, b += 176) {
+        const float d = k_f16(b), min = k_f16(b + 2);
+        const uint8_t *ql = b + 48;
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)(b + 16));
+        for (int is = 0; is < 8; is += 2, ql += 32, y += 64) {
+            uint8_t sc, m;
+            scale_min_k4(is, b + 4, &sc, &m);
+            const __m256 d1 = _mm256_set1_ps(d * (float)sc), m1 = _mm256_set1_ps(min * (float)m);
+            scale_min_k4(is + 1, b + 4, &sc, &m);
+            const __m256 d2 = _mm256_set1_ps(d * (float)sc), m2 = _mm256_set1_ps(min * (float)m);
+            const __m256i u1 = _mm256_set1_epi8((char)(1 << is)),
+                          u2 = _mm256_set1_epi8((char)(2 << is));
+            __m256i h1 = _mm256_andnot_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, u1), zero),
+                                             _mm256_set1_epi8(16));
+            __m256i h2 = _mm256_andnot_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, u2), zero),
+                                             _mm256_set1_epi8(16));
+            __m256i v = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i lo = _mm256_add_epi8(_mm256_and_si256(v, m4), h1);
+            __m256i hi = _mm256_add_epi8(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), h2);
+            store16_u8_msub(y, _mm256_castsi256_si128(lo), d1, m1);
+            store16_u8_msub(y + 16, _mm256_extracti128_si256(lo, 1), d1, m1);
+            store16_u8_msub(y + 32, _mm256_castsi256_si128(hi), d2, m2);
+            store16_u8_msub(y + 48, _mm256_extracti128_si256(hi, 1), d2, m2);
+        }
+    }
+}
+
+static void q6_k_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *b = src;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3), b32 = _mm256_set1_epi8(32);
+    for (int64_t i = 0; i < n / QK_K; i++, b += 210) {
+        const float d = k_f16(b + 208);
+        const uint8_t *ql = b, *qh = b + 128;
+        const int8_t *sc = (const int8_t *)(b + 192);
+        for (int h = 0; h < 2; h++, y += 128, ql += 64, qh += 32, sc += 8) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i hh = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(hh, m3), 4));
+            q[1] = _mm256_or_si256(
+                _mm256_and_si256(l1, m4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 2), m3), 4));
+            q[2] = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 4), m3), 4));
+            q[3] = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), m3), 4));
+            for (int k = 0; k < 4; k++) {
+                __m256i v = _mm256_sub_epi8(q[k], b32);
+                const __m256 da = _mm256_set1_ps(d * (float)sc[2 * k]);
+                const __m256 db = _mm256_set1_ps(d * (float)sc[2 * k + 1]);
+                store16_i8(y + 32 * k, _mm256_castsi256_si128(v), da);
+                store16_i8(y + 32 * k + 16, _mm256_extracti128_si256(v, 1), db);
+            }
+        }
+    }
+}
+
+static void q2_k_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *b = src;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    for (int64_t i = 0; i < n / QK_K; i++, b += 84) {
+        const float d = k_f16(b + 80), min = k_f16(b + 82);
+        const uint8_t *q = b + 16;
+        int is = 0;
+        for (int h = 0; h < 2; h++, q += 32) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)q);
+            for (int shift = 0; shift < 8; shift += 2, y += 32) {
+                __m256i w = _mm256_and_si256(_mm256_srli_epi16(v, shift), m3);
+                uint8_t sc = b[is++];
+                __m256 dl = _mm256_set1_ps(d * (float)(sc & 0xF)),
+                       ml = _mm256_set1_ps(min * (float)(sc >> 4));
+                store16_u8_msub(y, _mm256_castsi256_si128(w), dl, ml);
+                sc = b[is++];
+                dl = _mm256_set1_ps(d * (float)(sc & 0xF));
+                ml = _mm256_set1_ps(min * (float)(sc >> 4));
+                store16_u8_msub(y + 16, _mm256_extracti128_si256(w, 1), dl, ml);
+            }
+        }
+    }
+}
+
+static inline int q3_k_scale(const uint8_t *s, int j)
+{
+    int sc = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
+    return (sc | (((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+}
+
+static void q3_k_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *b = src;
+    const __m256i m3 = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4),
+                  zero = _mm256_setzero_si256();
+    for (int64_t i = 0; i < n / QK_K; i++, b += 110) {
+        const float d_all = k_f16(b + 108);
+        const __m256i hm = _mm256_loadu_si256((const __m256i *)b);
+        const uint8_t *q = b + 32;
+        int is = 0, bit = 0;
+        for (int h = 0; h < 2; h++, q += 32) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)q);
+            for (int shift = 0; shift < 8; shift += 2, y += 32, bit++) {
+                __m256i mb = _mm256_set1_epi8((char)(1 << bit));
+                __m256i sub =
+                    _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hm, mb), zero), four);
+                __m256i w = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(v, shift), m3), sub);
+                __m256 dl = _mm256_set1_ps(d_all * (float)q3_k_scale(b + 96, is++));
+                store16_i8(y, _mm256_castsi256_si128(w), dl);
+                dl = _mm256_set1_ps(d_all * (float)q3_k_scale(b + 96, is++));
+                store16_i8(y + 16, _mm256_extracti128_si256(w, 1), dl);
+            }
+        }
+    }
+}
+
+/* ===== Legacy quantizers (no imatrix) ===== */
+
+/* Quantize one block with the reference (Inf/NaN or signed-zero corner cases). */
+static inline void ref_block(int t, const float *x, uint8_t *y, int bs)
+{
+    ref_quant[t](x, y, 1, bs, NULL);
+}
+
+static void q8_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    (void)imatrix;
+    uint8_t *y = dst;
+    for (int64_t i = 0, nb = n_rows * n_per_row / 32; i < nb; i++, x += 32, y += 34) {
+        __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+        __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+        __m256 bad = _mm256_or_ps(_mm256_or_ps(nonfinite8(v0), nonfinite8(v1)),
+                                  _mm256_or_ps(nonfinite8(v2), nonfinite8(v3)));
+        if (!_mm256_testz_ps(bad, bad)) {
+            ref_block(TC_DTYPE_Q8_0, x, y, 32);
+            continue;
+        }
+        const float amax = hmax8(
+            _mm256_max_ps(_mm256_max_ps(abs8(v0), abs8(v1)), _mm256_max_ps(abs8(v2), abs8(v3))));
+        const float d = amax / 127;
+        const float id = d ? 1.0f / d : 0.0f;
+        tc_st_u16(y, tc_f32_to_f16(d));
+        const __m256 idv = _mm256_set1_ps(id);
+        __m256i q0 = _mm256_cvttps_epi32(roundf8(_mm256_mul_ps(v0, idv)));
+        __m256i q1 = _mm256_cvttps_epi32(roundf8(_mm256_mul_ps(v1, idv)));
+        __m256i q2 = _mm256_cvttps_epi32(roundf8(_mm256_mul_ps(v2, idv)));
+        __m256i q3 = _mm256_cvttps_epi32(roundf8(_mm256_mul_ps(v3, idv)));
+        _mm256_storeu_si256((__m256i *)(y + 2), low_bytes_32(q0, q1, q2, q3));
+    }
+}
+
+/* Levels min(lim, low_i8(cvtt(x * id + bias))) of 32 values, as 32 bytes. */
+static inline __m256i levels_0(const __m256 v[4], float id, float bias, int lim)
+{
+    const __m256 idv = _mm256_set1_ps(id), bv = _mm256_set1_ps(bias);
+    __m256i q[4];
+    for (int k = 0; k < 4; k++)
+        q[k] = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(v[k], idv), bv));
+    return _mm256_min_epi8(low_bytes_32(q[0], q[1], q[2], q[3]), _mm256_set1_epi8((char)lim));
+}
+
+/* Loads a block of 32; returns 0 when it holds Inf/NaN. amax = max |x|. */
+static inline int load32(const float *x, __m256 v[4], float *amax)
+{
+    __m256 bad = _mm256_setzero_ps(), m = _mm256_setzero_ps();
+    for (int k = 0; k < 4; k++) {
+        v[k] = _mm256_loadu_ps(x + 8 * k);
+        bad = _mm256_or_ps(bad, nonfinite8(v[k]));
+        m = _mm256_max_ps(m, abs8(v[k]));
+    }
+    if (!_mm256_testz_ps(bad, bad))
+        return 0;
+    *amax = hmax8(m);
+    return 1;
+}
+
+/* The first value of largest magnitude, +0 when all are zero (signed_absmax). */
+static inline float signed_absmax32(const float *x, const __m256 v[4], float amax)
+{
+    if (amax == 0)
+        return 0.0f;
+    const __m256 a = _mm256_set1_ps(amax);
+    uint32_t mask = 0;
+    for (int k = 0; k < 4; k++)
+        mask |= (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(abs8(v[k]), a, _CMP_EQ_OQ)) << (8 * k);
+    return x[__builtin_ctz(mask)];
+}
+
+static void q4_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    if (imatrix) {
+        ref_quant[TC_DTYPE_Q4_0](x, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
+    uint8_t *y = dst;
+    for (int64_t i = 0, nb = n_rows * n_per_row / 32; i < nb; i++, x += 32, y += 18) {
+        __m256 v[4];
+        float amax;
+        if (!load32(x, v, &amax)) {
+            ref_block(TC_DTYPE_Q4_0, x, y, 32);
+            continue;
+        }
+        const float d = signed_absmax32(x, v, amax) / -8;
+        const float id = d ? 1.0f / d : 0.0f;
+        tc_st_u16(y, tc_f32_to_f16(d));
+        pack_nibbles32(y + 2, levels_0(v, id, 8.5f, 15));
+    }
+}
+
+static void q5_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    if (imatrix) {
+        ref_quant[TC_DTYPE_Q5_0](x, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
+    uint8_t *y = dst;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int64_t i = 0, nb = n_rows * n_per_row / 32; i < nb; i++, x += 32, y += 22) {
+        __m256 v[4];
+        float amax;
+        if (!load32(x, v, &amax)) {
+            ref_block(TC_DTYPE_Q5_0, x, y, 32);
+            continue;
+        }
+        const float d = signed_absmax32(x, v, amax) / -16;
+        const float id = d ? 1.0f / d : 0.0f;
+        tc_st_u16(y, tc_f32_to_f16(d));
+        __m256i L = levels_0(v, id, 16.5f, 31);
+        tc_st_u32(y + 2, (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(L, 3)));
+        pack_nibbles32(y + 6, _mm256_and_si256(L, m4));
+    }
+}
+
+/* min and max of a finite block; 0 when one of them is a zero (its sign is order-dependent) */
+static inline int minmax32(const __m256 v[4], float *mn, float *mx)
+{
+    __m256 lo = _mm256_min_ps(_mm256_min_ps(v[0], v[1]), _mm256_min_ps(v[2], v[3]));
+    __m256 hi = _mm256_max_ps(_mm256_max_ps(v[0], v[1]), _mm256_max_ps(v[2], v[3]));
+    *mn = hmin8(lo);
+    *mx = hmax8(hi);
+    return *mn != 0 && *mx != 0;
+}
+
+static inline __m256i levels_1(const __m256 v[4], float min, float id)
+{
+    const __m256 idv = _mm256_set1_ps(id), mv = _mm256_set1_ps(min), h = _mm256_set1_ps(0.5f);
+    __m256i q[4];
+    for (int k = 0; k < 4; k++)
+        q[k] = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(v[k], mv), idv), h));
+    return low_bytes_32(q[0], q[1], q[2], q[3]);
+}
+
+static void q4_1_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    if (imatrix) {
+        ref_quant[TC_DTYPE_Q4_1](x, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
+    uint8_t *y = dst;
+    for (int64_t i = 0, nb = n_rows * n_per_row / 32; i < nb; i++, x += 32, y += 20) {
+        __m256 v[4];
+        float amax, min, max;
+        if (!load32(x, v, &amax) || !minmax32(v, &min, &max)) {
+            ref_block(TC_DTYPE_Q4_1, x, y, 32);
+            continue;
+        }
+        const float d = (max - min) / 15;
+        const float id = d ? 1.0f / d : 0.0f;
+        tc_st_u16(y, tc_f32_to_f16(d));
+        tc_st_u16(y + 2, tc_f32_to_f16(min));
+        __m256i L = _mm256_min_epi8(levels_1(v, min, id), _mm256_set1_epi8(15));
+        pack_nibbles32(y + 4, L);
+    }
+}
+
+static void q5_1_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    if (imatrix) {
+        ref_quant[TC_DTYPE_Q5_1](x, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
+    uint8_t *y = dst;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int64_t i = 0, nb = n_rows * n_per_row / 32; i < nb; i++, x += 32, y += 24) {
+        __m256 v[4];
+        float amax, min, max;
+        if (!load32(x, v, &amax) || !minmax32(v, &min, &max)) {
+            ref_block(TC_DTYPE_Q5_1, x, y, 32);
+            continue;
+        }
+        const float d = (max - min) / 31;
+        const float id = d ? 1.0f / d : 0.0f;
+        tc_st_u16(y, tc_f32_to_f16(d));
+        tc_st_u16(y + 2, tc_f32_to_f16(min));
+        __m256i L = levels_1(v, min, id);
+        tc_st_u32(y + 4, (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(L, 3)));
+        pack_nibbles32(y + 8, _mm256_and_si256(L, m4));
+    }
+}
+
+/* ===== Registration ===== */
+
+void tc_avx2_register(tc_kernel_table *k)
+{
+    for (int t = 0; t < TC_DTYPE_GGML_COUNT; t++)
+        if (ref_quant[t] == NULL)
+            ref_quant[t] = k->quantize[t];
+    k->dequantize[TC_DTYPE_Q4_0] = q4_0_dequant;
+    k->dequantize[TC_DTYPE_Q4_1] = q4_1_dequant;
+    k->dequantize[TC_DTYPE_Q5_0] = q5_0_dequant;
+    k->dequantize[TC_DTYPE_Q5_1] = q5_1_dequant;
+    k->dequantize[TC_DTYPE_Q8_0] = q8_0_dequant;
+    k->dequantize[TC_DTYPE_IQ4_NL] = iq4_nl_dequant;
+    k->dequantize[TC_DTYPE_IQ4_XS] = iq4_xs_dequant;
+    k->dequantize[TC_DTYPE_MXFP4] = mxfp4_dequant;
+    k->dequantize[TC_DTYPE_TQ2_0] = tq2_0_dequant;
+    k->dequantize[TC_DTYPE_Q2_K] = q2_k_dequant;
+    k->dequantize[TC_DTYPE_Q3_K] = q3_k_dequant;
+    k->dequantize[TC_DTYPE_Q4_K] = q4_k_dequant;
+    k->dequantize[TC_DTYPE_Q5_K] = q5_k_dequant;
+    k->dequantize[TC_DTYPE_Q6_K] = q6_k_dequant;
+    k->quantize[TC_DTYPE_Q8_0] = q8_0_quant;
+    k->quantize[TC_DTYPE_Q4_0] = q4_0_quant;
+    k->quantize[TC_DTYPE_Q4_1] = q4_1_quant;
+    k->quantize[TC_DTYPE_Q5_0] = q5_0_quant;
+    k->quantize[TC_DTYPE_Q5_1] = q5_1_quant;
+}
+
+#else
 
 void tc_avx2_register(tc_kernel_table *k)
 {
     (void)k;
 }
+
+#endif
