@@ -640,6 +640,414 @@ static void q5_1_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
     }
 }
 
+/* ===== k-quants: searches vectorised across sub-blocks (lane j = sub-block j) ===== */
+
+#define GROUP_MAX_EPS 1e-15f
+
+/* xt[i] lane j = x[stride * j + i], i < n */
+static inline void transpose8(const float *x, int stride, int n, __m256 *xt)
+{
+    const __m256i idx =
+        _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
+    for (int i = 0; i < n; i++)
+        xt[i] = _mm256_i32gather_ps(x + i, idx, 4);
+}
+
+/* Lane j of v. */
+static inline float lane(__m256 v, int j)
+{
+    float t[8];
+    _mm256_storeu_ps(t, v);
+    return t[j];
+}
+
+static inline __m256i clampf8(__m256 f, int lo, int hi)
+{
+    return clamp8(nearest_int8(f), lo, hi);
+}
+
+/* 0 when the block of n values has Inf/NaN or a magnitude that could overflow the searches'
+ * sums (there the result can hang on which NaN an operation keeps: the reference decides). */
+static inline int block_tame(const float *x, int n)
+{
+    __m256 m = _mm256_setzero_ps();
+    for (int i = 0; i < n; i += 8)
+        m = _mm256_max_ps(m, abs8(_mm256_loadu_ps(x + i)));
+    __m256 bad = _mm256_cmp_ps(m, _mm256_set1_ps(0x1p50f), _CMP_NLT_UQ);
+    for (int i = 0; i < n; i += 8)
+        bad = _mm256_or_ps(bad, nonfinite8(_mm256_loadu_ps(x + i)));
+    return _mm256_testz_ps(bad, bad);
+}
+
+/*
+ * make_qkx_quants (ref_k.c) on 8 sub-blocks of n values at once: xt/wt transposed values and
+ * weights, Lt receives the levels (as floats), *scale and *the_min the results per lane.
+ */
+static void qkx8(int n, int nmax, const __m256 *xt, const __m256 *wt, __m256 *Lt, float rmin,
+                 float rdelta, int nstep, int use_mad, int v3, __m256 *scale_out,
+                 __m256 *the_min_out)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 min = xt[0], max = xt[0], sum_w = wt[0], sum_x = _mm256_mul_ps(wt[0], xt[0]);
+    for (int i = 1; i < n; ++i) {
+        min = _mm256_min_ps(xt[i], min);
+        max = _mm256_max_ps(xt[i], max);
+        sum_w = _mm256_add_ps(sum_w, wt[i]);
+        sum_x = _mm256_add_ps(sum_x, _mm256_mul_ps(wt[i], xt[i]));
+    }
+    min = _mm256_blendv_ps(min, zero, _mm256_cmp_ps(min, zero, _CMP_GT_OQ));
+    const __m256 done =
+        v3 ? _mm256_cmp_ps(max, min, _CMP_LE_OQ) : _mm256_cmp_ps(max, min, _CMP_EQ_OQ);
+    __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)nmax), _mm256_sub_ps(max, min));
+    __m256 scale = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale);
+    __m256 best_error = zero;
+    for (int i = 0; i < n; ++i) {
+        __m256 l =
+            _mm256_cvtepi32_ps(clampf8(_mm256_mul_ps(iscale, _mm256_sub_ps(xt[i], min)), 0, nmax));
+        Lt[i] = l;
+        __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale, l), min), xt[i]);
+        diff = use_mad ? abs8(diff) : _mm256_mul_ps(diff, diff);
+        best_error = _mm256_add_ps(best_error, _mm256_mul_ps(wt[i], diff));
+    }
+    __m256 la[32];
+    for (int is = 0; is <= nstep; ++is) {
+        const float num = rmin + rdelta * (float)is + (float)nmax;
+        iscale = _mm256_div_ps(_mm256_set1_ps(num), _mm256_sub_ps(max, min));
+        __m256 sum_l = zero, sum_l2 = zero, sum_xl = zero;
+        for (int i = 0; i < n; ++i) {
+            __m256 l = _mm256_cvtepi32_ps(
+                clampf8(_mm256_mul_ps(iscale, _mm256_sub_ps(xt[i], min)), 0, nmax));
+            la[i] = l;
+            __m256 wl = _mm256_mul_ps(wt[i], l);
+            sum_l = _mm256_add_ps(sum_l, wl);
+            sum_l2 = _mm256_add_ps(sum_l2, _mm256_mul_ps(wl, l));
+            sum_xl = _mm256_add_ps(sum_xl, _mm256_mul_ps(wl, xt[i]));
+        }
+        __m256 D = _mm256_sub_ps(_mm256_mul_ps(sum_w, sum_l2), _mm256_mul_ps(sum_l, sum_l));
+        __m256 ok = _mm256_andnot_ps(done, _mm256_cmp_ps(D, zero, _CMP_GT_OQ));
+        if (_mm256_testz_ps(ok, ok))
+            continue;
+        __m256 this_scale = _mm256_div_ps(
+            _mm256_sub_ps(_mm256_mul_ps(sum_w, sum_xl), _mm256_mul_ps(sum_x, sum_l)), D);
+        __m256 this_min = _mm256_div_ps(
+            _mm256_sub_ps(_mm256_mul_ps(sum_l2, sum_x), _mm256_mul_ps(sum_l, sum_xl)), D);
+        __m256 pos = _mm256_cmp_ps(this_min, zero, _CMP_GT_OQ);
+        this_min = _mm256_blendv_ps(this_min, zero, pos);
+        this_scale = _mm256_blendv_ps(this_scale, _mm256_div_ps(sum_xl, sum_l2), pos);
+        __m256 cur_error = zero;
+        for (int i = 0; i < n; ++i) {
+            __m256 diff =
+                _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(this_scale, la[i]), this_min), xt[i]);
+            diff = use_mad ? abs8(diff) : _mm256_mul_ps(diff, diff);
+            cur_error = _mm256_add_ps(cur_error, _mm256_mul_ps(wt[i], diff));
+        }
+        __m256 upd = _mm256_and_ps(ok, _mm256_cmp_ps(cur_error, best_error, _CMP_LT_OQ));
+        if (_mm256_testz_ps(upd, upd))
+            continue;
+        for (int i = 0; i < n; ++i)
+            Lt[i] = _mm256_blendv_ps(Lt[i], la[i], upd);
+        best_error = _mm256_blendv_ps(best_error, cur_error, upd);
+        scale = _mm256_blendv_ps(scale, this_scale, upd);
+        min = _mm256_blendv_ps(min, this_min, upd);
+    }
+    for (int i = 0; i < n; ++i)
+        Lt[i] = _mm256_blendv_ps(Lt[i], zero, done);
+    *scale_out = _mm256_blendv_ps(scale, zero, done);
+    /* -min: the reference negates (a sign flip, also for zero) */
+    *the_min_out = _mm256_xor_ps(min, _mm256_set1_ps(-0.0f));
+}
+
+/*
+ * make_qx_quants (ref_k.c, rmse_type 1) on 8 sub-blocks of n values: weights wt, or x^2 when
+ * wt is NULL. Lt receives the biased levels (l + nmax) as floats.
+ */
+static __m256 qx8(int n, int nmax, const __m256 *xt, const __m256 *wt, __m256 *Lt)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 max = zero, amax = zero;
+    for (int i = 0; i < n; ++i) {
+        __m256 ax = abs8(xt[i]);
+        __m256 gt = _mm256_cmp_ps(ax, amax, _CMP_GT_OQ);
+        amax = _mm256_blendv_ps(amax, ax, gt);
+        max = _mm256_blendv_ps(max, xt[i], gt);
+    }
+    const __m256 tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(GROUP_MAX_EPS), _CMP_LT_OQ);
+    __m256 w[32];
+    for (int i = 0; i < n; ++i)
+        w[i] = wt ? wt[i] : _mm256_mul_ps(xt[i], xt[i]);
+    __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)-nmax), max);
+    __m256 sumlx = zero, suml2 = zero;
+    for (int i = 0; i < n; ++i) {
+        __m256 l = _mm256_cvtepi32_ps(clampf8(_mm256_mul_ps(iscale, xt[i]), -nmax, nmax - 1));
+        Lt[i] = l;
+        sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(_mm256_mul_ps(w[i], xt[i]), l));
+        suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], l), l));
+    }
+    __m256 scale =
+        _mm256_blendv_ps(_mm256_div_ps(sumlx, suml2), zero, _mm256_cmp_ps(suml2, zero, _CMP_EQ_OQ));
+    __m256 best = _mm256_mul_ps(scale, sumlx);
+    __m256 la[32];
+    for (int is = -9; is <= 9; ++is) {
+        if (is == 0)
+            continue;
+        iscale = _mm256_div_ps(_mm256_set1_ps(-((float)nmax + 0.1f * (float)is)), max);
+        sumlx = suml2 = zero;
+        for (int i = 0; i < n; ++i) {
+            __m256 l = _mm256_cvtepi32_ps(clampf8(_mm256_mul_ps(iscale, xt[i]), -nmax, nmax - 1));
+            la[i] = l;
+            sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(_mm256_mul_ps(w[i], xt[i]), l));
+            suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], l), l));
+        }
+        __m256 upd = _mm256_and_ps(
+            _mm256_cmp_ps(suml2, zero, _CMP_GT_OQ),
+            _mm256_cmp_ps(_mm256_mul_ps(sumlx, sumlx), _mm256_mul_ps(best, suml2), _CMP_GT_OQ));
+        if (_mm256_testz_ps(upd, upd))
+            continue;
+        for (int i = 0; i < n; ++i)
+            Lt[i] = _mm256_blendv_ps(Lt[i], la[i], upd);
+        __m256 s = _mm256_div_ps(sumlx, suml2);
+        scale = _mm256_blendv_ps(scale, s, upd);
+        best = _mm256_blendv_ps(best, _mm256_mul_ps(s, sumlx), upd);
+    }
+    const __m256 bias = _mm256_set1_ps((float)nmax);
+    for (int i = 0; i < n; ++i)
+        Lt[i] = _mm256_blendv_ps(_mm256_add_ps(Lt[i], bias), zero, tiny);
+    return _mm256_blendv_ps(scale, zero, tiny);
+}
+
+static inline void put_f16(uint8_t *p, float f)
+{
+    tc_st_u16(p, tc_f32_to_f16(f));
+}
+
+static inline void put_scale_min_k4(uint8_t *s, const uint8_t *ls, const uint8_t *lm)
+{
+    for (int j = 0; j < 8; ++j) {
+        if (j < 4) {
+            s[j] = ls[j];
+            s[j + 4] = lm[j];
+        } else {
+            s[j + 4] = (uint8_t)((ls[j] & 0xF) | ((lm[j] & 0xF) << 4));
+            s[j - 4] = (uint8_t)(s[j - 4] | ((ls[j] >> 4) << 6));
+            s[j] = (uint8_t)(s[j] | ((lm[j] >> 4) << 6));
+        }
+    }
+}
+
+/* Levels of lane j of the transposed Lt (n per lane) into L[0..n) as bytes. */
+static inline void lane_levels(const __m256 *Lt, int n, int j, uint8_t *L)
+{
+    for (int i = 0; i < n; i++)
+        L[i] = (uint8_t)(int)lane(Lt[i], j);
+}
+
+/* 32 levels clamp(nearest_int((x + dm) / d), 0, nmax) as bytes */
+static inline void requant32(const float *x, float dm, float d, int nmax, uint8_t *L)
+{
+    const __m256 dmv = _mm256_set1_ps(dm), dv = _mm256_set1_ps(d);
+    __m256i q[4];
+    for (int k = 0; k < 4; k++)
+        q[k] = clampf8(_mm256_div_ps(_mm256_add_ps(_mm256_loadu_ps(x + 8 * k), dmv), dv), 0, nmax);
+    _mm256_storeu_si256((__m256i *)L, low_bytes_32(q[0], q[1], q[2], q[3]));
+}
+
+/* Q4_K (nmax 15, rmin -1, nstep 20) / Q5_K (nmax 31, rmin -0.5, nstep 15), no imatrix */
+static void q45_k_block(const float *x, uint8_t *y, int nmax, float rmin, int nstep)
+{
+    __m256 xt[32], wt[32], Lt[32], sc8, mn8;
+    transpose8(x, 32, 32, xt);
+    __m256 sum_x2 = _mm256_setzero_ps();
+    for (int i = 0; i < 32; i++)
+        sum_x2 = _mm256_add_ps(sum_x2, _mm256_mul_ps(xt[i], xt[i]));
+    const __m256 av_x = _mm256_sqrt_ps(_mm256_div_ps(sum_x2, _mm256_set1_ps(32.f)));
+    for (int i = 0; i < 32; i++)
+        wt[i] = _mm256_add_ps(av_x, abs8(xt[i]));
+    qkx8(32, nmax, xt, wt, Lt, rmin, 0.1f, nstep, 0, 0, &sc8, &mn8);
+    float scales[8], mins[8];
+    _mm256_storeu_ps(scales, sc8);
+    _mm256_storeu_ps(mins, mn8);
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < 8; ++j) {
+        if (scales[j] > max_scale)
+            max_scale = scales[j];
+        if (mins[j] > max_min)
+            max_min = mins[j];
+    }
+    float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+    float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+    uint8_t ls[8], lm[8];
+    for (int j = 0; j < 8; ++j) {
+        uint8_t a = (uint8_t)tc_nearest_int(inv_scale * scales[j]);
+        uint8_t b = (uint8_t)tc_nearest_int(inv_min * mins[j]);
+        ls[j] = a < 63 ? a : 63;
+        lm[j] = b < 63 ? b : 63;
+    }
+    put_scale_min_k4(y + 4, ls, lm);
+    put_f16(y, max_scale / 63.f);
+    put_f16(y + 2, max_min / 63.f);
+    /* requantize against the stored scales */
+    uint8_t L[QK_K];
+    const float d_all = tc_f16_to_f32(tc_ld_u16(y)), m_all = tc_f16_to_f32(tc_ld_u16(y + 2));
+    for (int j = 0; j < 8; ++j) {
+        uint8_t s, m;
+        scale_min_k4(j, y + 4, &s, &m);
+        const float d = d_all * (float)s;
+        if (!d) {
+            lane_levels(Lt, 32, j, L + 32 * j);
+            continue;
+        }
+        requant32(x + 32 * j, m_all * (float)m, d, nmax, L + 32 * j);
+    }
+    if (nmax == 15) {
+        uint8_t *q = y + 16;
+        for (int j = 0; j < QK_K; j += 64, q += 32) {
+            __m256i a = _mm256_loadu_si256((const __m256i *)(L + j));
+            __m256i b = _mm256_loadu_si256((const __m256i *)(L + j + 32));
+            _mm256_storeu_si256((__m256i *)q, _mm256_or_si256(a, _mm256_slli_epi16(b, 4)));
+        }
+    } else {
+        uint8_t *qh = y + 16, *ql = y + 48;
+        const __m256i m4 = _mm256_set1_epi8(0x0F);
+        __m256i h = _mm256_setzero_si256();
+        for (int j = 0; j < QK_K; j += 64, ql += 32) {
+            __m256i a = _mm256_loadu_si256((const __m256i *)(L + j));
+            __m256i b = _mm256_loadu_si256((const __m256i *)(L + j + 32));
+            const int sh = j / 32; /* bit of a: 2*(j/64); of b: 2*(j/64)+1 */
+            __m256i ha = _mm256_and_si256(_mm256_srli_epi16(a, 4), _mm256_set1_epi8(1));
+            __m256i hb = _mm256_and_si256(_mm256_srli_epi16(b, 4), _mm256_set1_epi8(1));
+            /* shift bytes left by sh (no 8-bit shift: multiply via add chains) */
+            for (int s2 = 0; s2 < sh; s2++) {
+                ha = _mm256_add_epi8(ha, ha);
+                hb = _mm256_add_epi8(hb, hb);
+            }
+            hb = _mm256_add_epi8(hb, hb);
+            h = _mm256_or_si256(h, _mm256_or_si256(ha, hb));
+            _mm256_storeu_si256((__m256i *)ql,
+                                _mm256_or_si256(_mm256_and_si256(a, m4),
+                                                _mm256_slli_epi16(_mm256_and_si256(b, m4), 4)));
+        }
+        _mm256_storeu_si256((__m256i *)qh, h);
+    }
+}
+
+static void q6_k_block(const float *x, const float *qw, uint8_t *y)
+{
+    float scales[16];
+    __m256 Lt[2][16];
+    for (int g = 0; g < 2; g++) {
+        __m256 xt[16], wt[16];
+        transpose8(x + 128 * g, 16, 16, xt);
+        if (qw)
+            transpose8(qw + 128 * g, 16, 16, wt);
+        _mm256_storeu_ps(scales + 8 * g, qx8(16, 32, xt, qw ? wt : NULL, Lt[g]));
+    }
+    float max_scale = 0, max_abs_scale = 0;
+    for (int ib = 0; ib < 16; ++ib) {
+        const float abs_scale = fabsf(scales[ib]);
+        if (abs_scale > max_abs_scale) {
+            max_abs_scale = abs_scale;
+            max_scale = scales[ib];
+        }
+    }
+    if (max_abs_scale < GROUP_MAX_EPS) {
+        memset(y, 0, 210);
+        put_f16(y + 208, 0.f);
+        return;
+    }
+    float iscale = -128.f / max_scale;
+    put_f16(y + 208, 1 / iscale);
+    int8_t sc[16];
+    for (int ib = 0; ib < 16; ++ib) {
+        int v = tc_nearest_int(iscale * scales[ib]);
+        sc[ib] = (int8_t)(v < 127 ? v : 127);
+    }
+    memcpy(y + 192, sc, 16);
+    const float d_all = tc_f16_to_f32(tc_ld_u16(y + 208));
+    uint8_t L[QK_K];
+    for (int j = 0; j < 16; ++j) {
+        float d = d_all * (float)sc[j];
+        if (!d) {
+            lane_levels(Lt[j / 8], 16, j % 8, L + 16 * j);
+            continue;
+        }
+        const __m256 dv = _mm256_set1_ps(d);
+        __m256i q0 = clampf8(_mm256_div_ps(_mm256_loadu_ps(x + 16 * j), dv), -32, 31);
+        __m256i q1 = clampf8(_mm256_div_ps(_mm256_loadu_ps(x + 16 * j + 8), dv), -32, 31);
+        q0 = _mm256_add_epi32(q0, _mm256_set1_epi32(32));
+        q1 = _mm256_add_epi32(q1, _mm256_set1_epi32(32));
+        __m128i p = _mm_packus_epi16(
+            _mm_packus_epi32(_mm256_castsi256_si128(q0), _mm256_extracti128_si256(q0, 1)),
+            _mm_packus_epi32(_mm256_castsi256_si128(q1), _mm256_extracti128_si256(q1, 1)));
+        _mm_storeu_si128((__m128i *)(L + 16 * j), p);
+    }
+    uint8_t *ql = y, *qh = y + 128;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
+    for (int j = 0; j < QK_K; j += 128, ql += 64, qh += 32) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(L + j));
+        __m256i b = _mm256_loadu_si256((const __m256i *)(L + j + 32));
+        __m256i c = _mm256_loadu_si256((const __m256i *)(L + j + 64));
+        __m256i e = _mm256_loadu_si256((const __m256i *)(L + j + 96));
+        _mm256_storeu_si256((__m256i *)ql,
+                            _mm256_or_si256(_mm256_and_si256(a, m4),
+                                            _mm256_slli_epi16(_mm256_and_si256(c, m4), 4)));
+        _mm256_storeu_si256((__m256i *)(ql + 32),
+                            _mm256_or_si256(_mm256_and_si256(b, m4),
+                                            _mm256_slli_epi16(_mm256_and_si256(e, m4), 4)));
+        __m256i h = _mm256_and_si256(_mm256_srli_epi16(a, 4), m3);
+        h = _mm256_or_si256(h, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(b, 4), m3), 2));
+        h = _mm256_or_si256(h, _mm256_and_si256(c, _mm256_set1_epi8(0x30)));
+        h = _mm256_or_si256(h, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(e, 4), m3), 6));
+        _mm256_storeu_si256((__m256i *)qh, h);
+    }
+}
+
+static void q4_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    if (imatrix) {
+        ref_quant[TC_DTYPE_Q4_K](x, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
+    uint8_t *y = dst;
+    for (int64_t i = 0, nb = n_rows * n_per_row / QK_K; i < nb; i++, x += QK_K, y += 144) {
+        if (block_tame(x, QK_K))
+            q45_k_block(x, y, 15, -1.f, 20);
+        else
+            ref_quant[TC_DTYPE_Q4_K](x, y, 1, QK_K, NULL);
+    }
+}
+
+static void q5_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    if (imatrix) {
+        ref_quant[TC_DTYPE_Q5_K](x, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
+    uint8_t *y = dst;
+    for (int64_t i = 0, nb = n_rows * n_per_row / QK_K; i < nb; i++, x += QK_K, y += 176) {
+        if (block_tame(x, QK_K))
+            q45_k_block(x, y, 31, -0.5f, 15);
+        else
+            ref_quant[TC_DTYPE_Q5_K](x, y, 1, QK_K, NULL);
+    }
+}
+
+static void q6_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    uint8_t *y = dst;
+    const int64_t nb = n_per_row / QK_K;
+    for (int64_t r = 0; r < n_rows; r++)
+        for (int64_t i = 0; i < nb; i++, x += QK_K, y += 210) {
+            const float *qw = imatrix ? imatrix + QK_K * i : NULL;
+            if (block_tame(x, QK_K))
+                q6_k_block(x, qw, y);
+            else
+                ref_quant[TC_DTYPE_Q6_K](x, y, 1, QK_K, qw);
+        }
+}
+
 /* ===== Registration ===== */
 
 void tc_avx2_register(tc_kernel_table *k)
@@ -666,6 +1074,9 @@ void tc_avx2_register(tc_kernel_table *k)
     k->quantize[TC_DTYPE_Q4_1] = q4_1_quant;
     k->quantize[TC_DTYPE_Q5_0] = q5_0_quant;
     k->quantize[TC_DTYPE_Q5_1] = q5_1_quant;
+    k->quantize[TC_DTYPE_Q4_K] = q4_k_quant;
+    k->quantize[TC_DTYPE_Q5_K] = q5_k_quant;
+    k->quantize[TC_DTYPE_Q6_K] = q6_k_quant;
 }
 
 #else
