@@ -1048,6 +1048,203 @@ static void q6_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
         }
 }
 
+/* ===== IQ4_NL / IQ4_XS (quantize_row_iq4_nl_impl, ntry 7): lane = 32-value sub-block ===== */
+
+/*
+ * best_index_int8 over the IQ4 grid on 8 lanes: the index (and grid value) the reference's
+ * clamp + binary search + midpoint test give, NaN included (the search ends at 15).
+ */
+static inline __m256i iq4_best8(__m256 x, __m256 *qv)
+{
+    static const float gv[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                 1,    13,   25,  38,  53,  69,  89,  113};
+    const __m256 ta = _mm256_loadu_ps(gv), tb = _mm256_loadu_ps(gv + 8);
+    __m256i c = _mm256_setzero_si256(); /* #{i in 1..15: gv[i] <= x} */
+    for (int i = 1; i < 16; i++)
+        c = _mm256_sub_epi32(
+            c, _mm256_castps_si256(_mm256_cmp_ps(_mm256_set1_ps(gv[i]), x, _CMP_LE_OQ)));
+    const __m256i c1 =
+        _mm256_min_epi32(_mm256_add_epi32(c, _mm256_set1_epi32(1)), _mm256_set1_epi32(15));
+    __m256 lo = _mm256_blendv_ps(_mm256_permutevar8x32_ps(ta, c), _mm256_permutevar8x32_ps(tb, c),
+                                 _mm256_castsi256_ps(_mm256_slli_epi32(c, 28)));
+    __m256 hi = _mm256_blendv_ps(_mm256_permutevar8x32_ps(ta, c1), _mm256_permutevar8x32_ps(tb, c1),
+                                 _mm256_castsi256_ps(_mm256_slli_epi32(c1, 28)));
+    __m256 take_lo = _mm256_cmp_ps(_mm256_sub_ps(x, lo), _mm256_sub_ps(hi, x), _CMP_LT_OQ);
+    __m256i l = _mm256_add_epi32(
+        c, _mm256_andnot_si256(_mm256_castps_si256(take_lo), _mm256_set1_epi32(1)));
+    __m256 q = _mm256_blendv_ps(hi, lo, take_lo);
+    /* x <= -127 -> 0; x >= 113 or NaN -> 15 */
+    __m256 low = _mm256_cmp_ps(x, _mm256_set1_ps(-127.f), _CMP_LE_OQ);
+    __m256 top = _mm256_cmp_ps(x, _mm256_set1_ps(113.f), _CMP_NLT_UQ);
+    l = _mm256_blendv_epi8(l, _mm256_setzero_si256(), _mm256_castps_si256(low));
+    q = _mm256_blendv_ps(q, _mm256_set1_ps(-127.f), low);
+    l = _mm256_blendv_epi8(l, _mm256_set1_epi32(15), _mm256_castps_si256(top));
+    q = _mm256_blendv_ps(q, _mm256_set1_ps(113.f), top);
+    *qv = q;
+    return l;
+}
+
+/* The scale search of 8 sub-blocks of 32 (transposed values xt, weights wt): scales[ib]. */
+static __m256 iq4_search8(const __m256 *xt, const __m256 *wt)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 amax = zero, max = zero;
+    for (int j = 0; j < 32; ++j) {
+        __m256 ax = abs8(xt[j]);
+        __m256 gt = _mm256_cmp_ps(ax, amax, _CMP_GT_OQ);
+        amax = _mm256_blendv_ps(amax, ax, gt);
+        max = _mm256_blendv_ps(max, xt[j], gt);
+    }
+    const __m256 tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(GROUP_MAX_EPS), _CMP_LT_OQ);
+    __m256 d = _mm256_div_ps(_mm256_xor_ps(max, _mm256_set1_ps(-0.0f)), _mm256_set1_ps(-127.f));
+    __m256 id = _mm256_div_ps(_mm256_set1_ps(1.0f), d);
+    __m256 sumqx = zero, sumq2 = zero;
+    for (int j = 0; j < 32; ++j) {
+        __m256 q;
+        iq4_best8(_mm256_mul_ps(id, xt[j]), &q);
+        __m256 wq = _mm256_mul_ps(wt[j], q);
+        sumqx = _mm256_add_ps(sumqx, _mm256_mul_ps(wq, xt[j]));
+        sumq2 = _mm256_add_ps(sumq2, _mm256_mul_ps(wq, q));
+    }
+    d = _mm256_blendv_ps(zero, _mm256_div_ps(sumqx, sumq2), _mm256_cmp_ps(sumq2, zero, _CMP_GT_OQ));
+    __m256 best = _mm256_mul_ps(d, sumqx);
+    for (int itry = -7; itry <= 7; ++itry) {
+        id = _mm256_div_ps(_mm256_set1_ps((float)(itry - 127)), max);
+        sumqx = sumq2 = zero;
+        for (int j = 0; j < 32; ++j) {
+            __m256 q;
+            iq4_best8(_mm256_mul_ps(id, xt[j]), &q);
+            __m256 wq = _mm256_mul_ps(wt[j], q);
+            sumqx = _mm256_add_ps(sumqx, _mm256_mul_ps(wq, xt[j]));
+            sumq2 = _mm256_add_ps(sumq2, _mm256_mul_ps(wq, q));
+        }
+        __m256 upd = _mm256_and_ps(
+            _mm256_cmp_ps(sumq2, zero, _CMP_GT_OQ),
+            _mm256_cmp_ps(_mm256_mul_ps(sumqx, sumqx), _mm256_mul_ps(best, sumq2), _CMP_GT_OQ));
+        if (_mm256_testz_ps(upd, upd))
+            continue;
+        __m256 nd = _mm256_div_ps(sumqx, sumq2);
+        d = _mm256_blendv_ps(d, nd, upd);
+        best = _mm256_blendv_ps(best, _mm256_mul_ps(nd, sumqx), upd);
+    }
+    return _mm256_blendv_ps(d, zero, tiny);
+}
+
+/* Weights of 8 transposed sub-blocks: qw * sqrt(sigma2 + x^2), or x^2 without an imatrix. */
+static inline void iq4_weights8(const __m256 *xt, const __m256 *qwt, __m256 sigma2, __m256 *wt)
+{
+    for (int j = 0; j < 32; ++j) {
+        __m256 t = _mm256_mul_ps(xt[j], xt[j]);
+        wt[j] = qwt ? _mm256_mul_ps(_mm256_sqrt_ps(_mm256_add_ps(sigma2, t)), qwt[j]) : t;
+    }
+}
+
+/* 32 values at x: indices best_index(id * x) packed as nibbles into q4 (16 bytes). */
+static inline void iq4_pack_block(const float *x, float id, uint8_t *q4)
+{
+    const __m256 idv = _mm256_set1_ps(id);
+    __m256i l[4];
+    __m256 q;
+    for (int k = 0; k < 4; k++)
+        l[k] = iq4_best8(_mm256_mul_ps(idv, _mm256_loadu_ps(x + 8 * k)), &q);
+    pack_nibbles32(q4, low_bytes_32(l[0], l[1], l[2], l[3]));
+}
+
+static void iq4_nl_quant(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
+                         const float *imatrix)
+{
+    uint8_t *y = dst;
+    const int64_t nb = n_per_row / 32;
+    for (int64_t r = 0; r < n_rows; r++, src += n_per_row) {
+        for (int64_t ib0 = 0; ib0 < nb; ib0 += 8) {
+            const int nl = nb - ib0 < 8 ? (int)(nb - ib0) : 8;
+            const float *x = src + 32 * ib0;
+            uint8_t *yb = y + 18 * ib0;
+            if (!block_tame(x, 32 * nl)) {
+                ref_quant[TC_DTYPE_IQ4_NL](x, yb, 1, 32 * nl, imatrix ? imatrix + 32 * ib0 : NULL);
+                continue;
+            }
+            __m256 xt[32], qwt[32], wt[32];
+            int off[8];
+            for (int b = 0; b < 8; b++)
+                off[b] = 32 * (b < nl ? b : nl - 1);
+            const __m256i idx = _mm256_loadu_si256((const __m256i *)off);
+            for (int i = 0; i < 32; i++)
+                xt[i] = _mm256_i32gather_ps(x + i, idx, 4);
+            if (imatrix)
+                for (int i = 0; i < 32; i++)
+                    qwt[i] = _mm256_i32gather_ps(imatrix + 32 * ib0 + i, idx, 4);
+            __m256 s2 = _mm256_setzero_ps();
+            for (int i = 0; i < 32; i++)
+                s2 = _mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]));
+            s2 = _mm256_mul_ps(s2, _mm256_set1_ps(2.f / 32));
+            iq4_weights8(xt, imatrix ? qwt : NULL, s2, wt);
+            float scales[8];
+            _mm256_storeu_ps(scales, iq4_search8(xt, wt));
+            for (int b = 0; b < nl; b++) {
+                tc_st_u16(yb + 18 * b, tc_f32_to_f16(scales[b]));
+                const float id = scales[b] ? 1 / scales[b] : 0;
+                iq4_pack_block(x + 32 * b, id, yb + 18 * b + 2);
+            }
+        }
+        y += 18 * nb;
+    }
+}
+
+static void iq4_xs_quant(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
+                         const float *imatrix)
+{
+    uint8_t *y = dst;
+    const int64_t nb = n_per_row / 256;
+    for (int64_t r = 0; r < n_rows; r++)
+        for (int64_t ib = 0; ib < nb; ib++, src += 256, y += 136) {
+            const float *x = src, *qw = imatrix ? imatrix + 256 * ib : NULL;
+            if (!block_tame(x, 256)) {
+                ref_quant[TC_DTYPE_IQ4_XS](x, y, 1, 256, qw);
+                continue;
+            }
+            float sigma2 = 0;
+            for (int j = 0; j < 256; ++j)
+                sigma2 += x[j] * x[j];
+            sigma2 *= 2.f / 256;
+            __m256 xt[32], qwt[32], wt[32];
+            transpose8(x, 32, 32, xt);
+            if (qw)
+                transpose8(qw, 32, 32, qwt);
+            iq4_weights8(xt, qw ? qwt : NULL, _mm256_set1_ps(sigma2), wt);
+            float scales[8];
+            _mm256_storeu_ps(scales, iq4_search8(xt, wt));
+            float max_scale = 0, amax_scale = 0;
+            for (int ib2 = 0; ib2 < 8; ++ib2) {
+                const float abs_d = fabsf(scales[ib2]);
+                if (abs_d > amax_scale) {
+                    amax_scale = abs_d;
+                    max_scale = scales[ib2];
+                }
+            }
+            uint16_t sh = 0;
+            const float d = -max_scale / 32;
+            tc_st_u16(y, tc_f32_to_f16(d));
+            const float id = d ? 1 / d : 0.f;
+            uint8_t *scales_l = y + 4;
+            for (int s = 0; s < 8; ++s) {
+                int l = tc_nearest_int(id * scales[s]);
+                l = l < -32 ? -32 : l > 31 ? 31 : l;
+                const float dl = d * (float)l;
+                const float idl = dl ? 1 / dl : 0.f;
+                iq4_pack_block(x + 32 * s, idl, y + 8 + 16 * s);
+                l += 32;
+                const uint8_t l_l = (uint8_t)(l & 0xf), l_h = (uint8_t)(l >> 4);
+                if (s % 2 == 0)
+                    scales_l[s / 2] = l_l;
+                else
+                    scales_l[s / 2] |= (uint8_t)(l_l << 4);
+                sh |= (uint16_t)(l_h << 2 * s);
+            }
+            tc_st_u16(y + 2, sh);
+        }
+}
+
 /* ===== Registration ===== */
 
 void tc_avx2_register(tc_kernel_table *k)
@@ -1077,6 +1274,8 @@ void tc_avx2_register(tc_kernel_table *k)
     k->quantize[TC_DTYPE_Q4_K] = q4_k_quant;
     k->quantize[TC_DTYPE_Q5_K] = q5_k_quant;
     k->quantize[TC_DTYPE_Q6_K] = q6_k_quant;
+    k->quantize[TC_DTYPE_IQ4_NL] = iq4_nl_quant;
+    k->quantize[TC_DTYPE_IQ4_XS] = iq4_xs_quant;
 }
 
 #else
