@@ -851,40 +851,25 @@ static inline void requant32(const float *x, float dm, float d, int nmax, uint8_
     _mm256_storeu_si256((__m256i *)L, low_bytes_32(q[0], q[1], q[2], q[3]));
 }
 
-/* Q4_K (nmax 15, rmin -1, nstep 20) / Q5_K (nmax 31, rmin -0.5, nstep 15), no imatrix */
-static void q45_k_block(const float *x, uint8_t *y, int nmax, float rmin, int nstep)
+/* Q2_K/Q3_K: four 2-bit planes per 128 elements. */
+static inline void pack_2bit(uint8_t *qs, const uint8_t *L)
 {
-    __m256 xt[32], wt[32], Lt[32], sc8, mn8;
-    transpose8(x, 32, 32, xt);
-    __m256 sum_x2 = _mm256_setzero_ps();
-    for (int i = 0; i < 32; i++)
-        sum_x2 = _mm256_add_ps(sum_x2, _mm256_mul_ps(xt[i], xt[i]));
-    const __m256 av_x = _mm256_sqrt_ps(_mm256_div_ps(sum_x2, _mm256_set1_ps(32.f)));
-    for (int i = 0; i < 32; i++)
-        wt[i] = _mm256_add_ps(av_x, abs8(xt[i]));
-    qkx8(32, nmax, xt, wt, Lt, rmin, 0.1f, nstep, 0, 0, &sc8, &mn8);
-    float scales[8], mins[8];
-    _mm256_storeu_ps(scales, sc8);
-    _mm256_storeu_ps(mins, mn8);
-    float max_scale = 0, max_min = 0;
-    for (int j = 0; j < 8; ++j) {
-        if (scales[j] > max_scale)
-            max_scale = scales[j];
-        if (mins[j] > max_min)
-            max_min = mins[j];
+    for (int j = 0; j < QK_K; j += 128) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(L + j));
+        __m256i b = _mm256_loadu_si256((const __m256i *)(L + j + 32));
+        __m256i c = _mm256_loadu_si256((const __m256i *)(L + j + 64));
+        __m256i e = _mm256_loadu_si256((const __m256i *)(L + j + 96));
+        __m256i r =
+            _mm256_or_si256(_mm256_or_si256(a, _mm256_slli_epi16(b, 2)),
+                            _mm256_or_si256(_mm256_slli_epi16(c, 4), _mm256_slli_epi16(e, 6)));
+        _mm256_storeu_si256((__m256i *)(qs + j / 4), r);
     }
-    float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
-    float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-    uint8_t ls[8], lm[8];
-    for (int j = 0; j < 8; ++j) {
-        uint8_t a = (uint8_t)tc_nearest_int(inv_scale * scales[j]);
-        uint8_t b = (uint8_t)tc_nearest_int(inv_min * mins[j]);
-        ls[j] = a < 63 ? a : 63;
-        lm[j] = b < 63 ? b : 63;
-    }
-    put_scale_min_k4(y + 4, ls, lm);
-    put_f16(y, max_scale / 63.f);
-    put_f16(y + 2, max_min / 63.f);
+}
+
+/* Q4_K/Q5_K: requantize against the stored scales and mins (the search's levels where d is
+ * 0), then pack. */
+static void q45_k_finish(const float *x, uint8_t *y, int nmax, const __m256 *Lt)
+{
     /* requantize against the stored scales */
     uint8_t L[QK_K];
     const float d_all = tc_f16_to_f32(tc_ld_u16(y)), m_all = tc_f16_to_f32(tc_ld_u16(y + 2));
@@ -928,6 +913,43 @@ static void q45_k_block(const float *x, uint8_t *y, int nmax, float rmin, int ns
         }
         _mm256_storeu_si256((__m256i *)qh, h);
     }
+}
+
+/* Q4_K (nmax 15, rmin -1, nstep 20) / Q5_K (nmax 31, rmin -0.5, nstep 15), no imatrix */
+static void q45_k_block(const float *x, uint8_t *y, int nmax, float rmin, int nstep)
+{
+    __m256 xt[32], wt[32], Lt[32], sc8, mn8;
+    transpose8(x, 32, 32, xt);
+    __m256 sum_x2 = _mm256_setzero_ps();
+    for (int i = 0; i < 32; i++)
+        sum_x2 = _mm256_add_ps(sum_x2, _mm256_mul_ps(xt[i], xt[i]));
+    const __m256 av_x = _mm256_sqrt_ps(_mm256_div_ps(sum_x2, _mm256_set1_ps(32.f)));
+    for (int i = 0; i < 32; i++)
+        wt[i] = _mm256_add_ps(av_x, abs8(xt[i]));
+    qkx8(32, nmax, xt, wt, Lt, rmin, 0.1f, nstep, 0, 0, &sc8, &mn8);
+    float scales[8], mins[8];
+    _mm256_storeu_ps(scales, sc8);
+    _mm256_storeu_ps(mins, mn8);
+    float max_scale = 0, max_min = 0;
+    for (int j = 0; j < 8; ++j) {
+        if (scales[j] > max_scale)
+            max_scale = scales[j];
+        if (mins[j] > max_min)
+            max_min = mins[j];
+    }
+    float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+    float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+    uint8_t ls[8], lm[8];
+    for (int j = 0; j < 8; ++j) {
+        uint8_t a = (uint8_t)tc_nearest_int(inv_scale * scales[j]);
+        uint8_t b = (uint8_t)tc_nearest_int(inv_min * mins[j]);
+        ls[j] = a < 63 ? a : 63;
+        lm[j] = b < 63 ? b : 63;
+    }
+    put_scale_min_k4(y + 4, ls, lm);
+    put_f16(y, max_scale / 63.f);
+    put_f16(y + 2, max_min / 63.f);
+    q45_k_finish(x, y, nmax, Lt);
 }
 
 static void q6_k_block(const float *x, const float *qw, uint8_t *y)
@@ -1001,38 +1023,6 @@ static void q6_k_block(const float *x, const float *qw, uint8_t *y)
     }
 }
 
-static void q4_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
-                       const float *imatrix)
-{
-    if (imatrix) {
-        ref_quant[TC_DTYPE_Q4_K](x, dst, n_rows, n_per_row, imatrix);
-        return;
-    }
-    uint8_t *y = dst;
-    for (int64_t i = 0, nb = n_rows * n_per_row / QK_K; i < nb; i++, x += QK_K, y += 144) {
-        if (block_tame(x, QK_K))
-            q45_k_block(x, y, 15, -1.f, 20);
-        else
-            ref_quant[TC_DTYPE_Q4_K](x, y, 1, QK_K, NULL);
-    }
-}
-
-static void q5_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
-                       const float *imatrix)
-{
-    if (imatrix) {
-        ref_quant[TC_DTYPE_Q5_K](x, dst, n_rows, n_per_row, imatrix);
-        return;
-    }
-    uint8_t *y = dst;
-    for (int64_t i = 0, nb = n_rows * n_per_row / QK_K; i < nb; i++, x += QK_K, y += 176) {
-        if (block_tame(x, QK_K))
-            q45_k_block(x, y, 31, -0.5f, 15);
-        else
-            ref_quant[TC_DTYPE_Q5_K](x, y, 1, QK_K, NULL);
-    }
-}
-
 static void q6_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
                        const float *imatrix)
 {
@@ -1046,6 +1036,377 @@ static void q6_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
             else
                 ref_quant[TC_DTYPE_Q6_K](x, y, 1, QK_K, qw);
         }
+}
+
+/* make_qp_quants (ref_k.c), scalar: it runs on the 8 or 16 sub-block scales of one block. */
+static float qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw)
+{
+    float max = 0;
+    for (int i = 0; i < n; ++i)
+        max = max > x[i] ? max : x[i];
+    if (max < GROUP_MAX_EPS) {
+        memset(L, 0, (size_t)n);
+        return 0.f;
+    }
+    float iscale = (float)nmax / max;
+    for (int i = 0; i < n; ++i)
+        L[i] = (uint8_t)tc_nearest_int(iscale * x[i]);
+    float scale = 1 / iscale;
+    float best_mse = 0;
+    for (int i = 0; i < n; ++i) {
+        float diff = x[i] - scale * (float)L[i];
+        best_mse += qw[i] * diff * diff;
+    }
+    for (int is = -4; is <= 4; ++is) {
+        if (is == 0)
+            continue;
+        float iscale_is = (0.1f * (float)is + (float)nmax) / max;
+        float scale_is = 1 / iscale_is;
+        float mse = 0;
+        for (int i = 0; i < n; ++i) {
+            int l = tc_nearest_int(iscale_is * x[i]);
+            l = l < nmax ? l : nmax;
+            float diff = x[i] - scale_is * (float)l;
+            mse += qw[i] * diff * diff;
+        }
+        if (mse < best_mse) {
+            best_mse = mse;
+            iscale = iscale_is;
+        }
+    }
+    float sumlx = 0, suml2 = 0;
+    for (int i = 0; i < n; ++i) {
+        int l = tc_nearest_int(iscale * x[i]);
+        l = l < nmax ? l : nmax;
+        L[i] = (uint8_t)l;
+        float w = qw[i];
+        sumlx += w * x[i] * (float)l;
+        suml2 += w * (float)l * (float)l;
+    }
+    for (int itry = 0; itry < 5; ++itry) {
+        int n_changed = 0;
+        for (int i = 0; i < n; ++i) {
+            float w = qw[i];
+            float slx = sumlx - w * x[i] * (float)L[i];
+            float sl2 = suml2 - w * (float)L[i] * (float)L[i];
+            if (slx > 0 && sl2 > 0) {
+                int new_l = tc_nearest_int(x[i] * sl2 / slx);
+                new_l = new_l < nmax ? new_l : nmax;
+                if (new_l != L[i]) {
+                    slx += w * x[i] * (float)new_l;
+                    sl2 += w * (float)new_l * (float)new_l;
+                    if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+                        L[i] = (uint8_t)new_l;
+                        sumlx = slx;
+                        suml2 = sl2;
+                        ++n_changed;
+                    }
+                }
+            }
+        }
+        if (!n_changed)
+            break;
+    }
+    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+/* Sequential sum of squares of n values (the reference's loop order). */
+static inline float sum_x2_seq(const float *x, int n)
+{
+    float s = 0;
+    for (int i = 0; i < n; ++i)
+        s += x[i] * x[i];
+    return s;
+}
+
+/* Q4_K/Q5_K with an imatrix (quantize_row_q4_K_impl / q5_K_impl) */
+static void q45_k_block_imat(const float *x, const float *qw, uint8_t *y, int nmax, int clamp63)
+{
+    const float sigma2 = 2 * sum_x2_seq(x, QK_K) / QK_K;
+    __m256 xt[32], qwt[32], wt[32], Lt[32], sc8, mn8;
+    transpose8(x, 32, 32, xt);
+    transpose8(qw, 32, 32, qwt);
+    __m256 sw8 = _mm256_setzero_ps();
+    const __m256 s2 = _mm256_set1_ps(sigma2);
+    for (int i = 0; i < 32; i++) {
+        wt[i] =
+            _mm256_mul_ps(qwt[i], _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]))));
+        sw8 = _mm256_add_ps(sw8, wt[i]);
+    }
+    qkx8(32, nmax, xt, wt, Lt, -0.9f, 0.05f, 36, 0, 1, &sc8, &mn8);
+    float scales[8], mins[8], sw[8];
+    uint8_t Ls[8], Lm[8];
+    _mm256_storeu_ps(scales, sc8);
+    _mm256_storeu_ps(mins, mn8);
+    _mm256_storeu_ps(sw, sw8);
+    const float d_block = qp_quants(8, 63, scales, Ls, sw);
+    const float m_block = qp_quants(8, 63, mins, Lm, sw);
+    if (clamp63)
+        for (int j = 0; j < 8; ++j) {
+            Ls[j] = Ls[j] < 63 ? Ls[j] : 63;
+            Lm[j] = Lm[j] < 63 ? Lm[j] : 63;
+        }
+    put_scale_min_k4(y + 4, Ls, Lm);
+    put_f16(y, d_block);
+    put_f16(y + 2, m_block);
+    q45_k_finish(x, y, nmax, Lt);
+}
+
+/* Q2_K: requantize against the stored scales, keep the search's levels where d is 0, pack. */
+static void q2_k_finish(const float *x, uint8_t *y, const __m256 Lt[2][16])
+{
+    uint8_t L[QK_K];
+    const float d_all = tc_f16_to_f32(tc_ld_u16(y + 80)), m_all = tc_f16_to_f32(tc_ld_u16(y + 82));
+    for (int j = 0; j < 16; ++j) {
+        const float d = d_all * (float)(y[j] & 0xF);
+        if (!d) {
+            lane_levels(Lt[j / 8], 16, j % 8, L + 16 * j);
+            continue;
+        }
+        const __m256 dm = _mm256_set1_ps(m_all * (float)(y[j] >> 4)), dv = _mm256_set1_ps(d);
+        __m256i q0 =
+            clampf8(_mm256_div_ps(_mm256_add_ps(_mm256_loadu_ps(x + 16 * j), dm), dv), 0, 3);
+        __m256i q1 =
+            clampf8(_mm256_div_ps(_mm256_add_ps(_mm256_loadu_ps(x + 16 * j + 8), dm), dv), 0, 3);
+        __m128i p = _mm_packus_epi16(
+            _mm_packus_epi32(_mm256_castsi256_si128(q0), _mm256_extracti128_si256(q0, 1)),
+            _mm_packus_epi32(_mm256_castsi256_si128(q1), _mm256_extracti128_si256(q1, 1)));
+        _mm_storeu_si128((__m128i *)(L + 16 * j), p);
+    }
+    pack_2bit(y + 16, L);
+}
+
+static void q2_k_block(const float *x, const float *qw, uint8_t *y)
+{
+    __m256 Lt[2][16];
+    float scales[16], mins[16], sw[16];
+    const float sigma2 = qw ? sum_x2_seq(x, QK_K) / QK_K : 0;
+    for (int g = 0; g < 2; g++) {
+        __m256 xt[16], wt[16], qwt[16], sc8, mn8;
+        transpose8(x + 128 * g, 16, 16, xt);
+        __m256 sw8 = _mm256_setzero_ps();
+        if (qw) {
+            transpose8(qw + 128 * g, 16, 16, qwt);
+            const __m256 s2 = _mm256_set1_ps(sigma2);
+            for (int i = 0; i < 16; i++) {
+                wt[i] = _mm256_mul_ps(
+                    qwt[i], _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]))));
+                sw8 = _mm256_add_ps(sw8, wt[i]);
+            }
+            qkx8(16, 3, xt, wt, Lt[g], -0.9f, 0.05f, 36, 0, 1, &sc8, &mn8);
+        } else {
+            for (int i = 0; i < 16; i++)
+                wt[i] = abs8(xt[i]);
+            qkx8(16, 3, xt, wt, Lt[g], -0.5f, 0.1f, 15, 1, 0, &sc8, &mn8);
+        }
+        _mm256_storeu_ps(scales + 8 * g, sc8);
+        _mm256_storeu_ps(mins + 8 * g, mn8);
+        _mm256_storeu_ps(sw + 8 * g, sw8);
+    }
+    if (qw) {
+        uint8_t Ls[16], Lm[16];
+        const float dm = qp_quants(16, 15, scales, Ls, sw);
+        const float mm = qp_quants(16, 15, mins, Lm, sw);
+        put_f16(y + 80, dm);
+        put_f16(y + 82, mm);
+        for (int j = 0; j < 16; ++j)
+            y[j] = (uint8_t)(Ls[j] | (Lm[j] << 4));
+    } else {
+        float max_scale = 0, max_min = 0;
+        for (int j = 0; j < 16; ++j) {
+            if (scales[j] > max_scale)
+                max_scale = scales[j];
+            if (mins[j] > max_min)
+                max_min = mins[j];
+        }
+        if (max_scale > 0) {
+            const float iscale = 15.f / max_scale;
+            for (int j = 0; j < 16; ++j)
+                y[j] = (uint8_t)tc_nearest_int(iscale * scales[j]);
+            put_f16(y + 80, max_scale / 15.f);
+        } else {
+            memset(y, 0, 16);
+            put_f16(y + 80, 0.f);
+        }
+        if (max_min > 0) {
+            const float iscale = 15.f / max_min;
+            for (int j = 0; j < 16; ++j) {
+                unsigned l = (unsigned)tc_nearest_int(iscale * mins[j]);
+                y[j] = (uint8_t)(y[j] | (l << 4));
+            }
+            put_f16(y + 82, max_min / 15.f);
+        } else {
+            put_f16(y + 82, 0.f);
+        }
+    }
+    q2_k_finish(x, y, Lt);
+}
+
+/* make_q3_quants (ref_k.c) on 8 sub-blocks of 16, weights x^2: returns the scales, Lt the biased
+ * levels (l + nmax). A lane whose pass changes nothing is at a fixed point, so running more
+ * passes for the other lanes leaves it as the reference's early exit does. */
+static __m256 q3x8(int nmax, const __m256 *xt, __m256 *Lt)
+{
+    const int n = 16;
+    const __m256 zero = _mm256_setzero_ps();
+    __m256 max = zero, amax = zero, w[16], wx[16];
+    for (int i = 0; i < n; ++i) {
+        __m256 ax = abs8(xt[i]);
+        __m256 gt = _mm256_cmp_ps(ax, amax, _CMP_GT_OQ);
+        amax = _mm256_blendv_ps(amax, ax, gt);
+        max = _mm256_blendv_ps(max, xt[i], gt);
+        w[i] = _mm256_mul_ps(xt[i], xt[i]);
+        wx[i] = _mm256_mul_ps(w[i], xt[i]);
+    }
+    const __m256 tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(GROUP_MAX_EPS), _CMP_LT_OQ);
+    const __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)-nmax), max);
+    __m256 sumlx = zero, suml2 = zero;
+    for (int i = 0; i < n; ++i) {
+        __m256 l = _mm256_cvtepi32_ps(clampf8(_mm256_mul_ps(iscale, xt[i]), -nmax, nmax - 1));
+        Lt[i] = l;
+        sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(wx[i], l));
+        suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], l), l));
+    }
+    for (int itry = 0; itry < 5; ++itry) {
+        __m256 changed = zero;
+        for (int i = 0; i < n; ++i) {
+            __m256 slx = _mm256_sub_ps(sumlx, _mm256_mul_ps(wx[i], Lt[i]));
+            __m256 c1 = _mm256_cmp_ps(slx, zero, _CMP_GT_OQ);
+            __m256 sl2 = _mm256_sub_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], Lt[i]), Lt[i]));
+            __m256 nl = _mm256_cvtepi32_ps(
+                clampf8(_mm256_div_ps(_mm256_mul_ps(xt[i], sl2), slx), -nmax, nmax - 1));
+            __m256 c2 = _mm256_and_ps(c1, _mm256_cmp_ps(nl, Lt[i], _CMP_NEQ_UQ));
+            if (_mm256_testz_ps(c2, c2))
+                continue;
+            slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[i], nl));
+            sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(w[i], nl), nl));
+            __m256 better = _mm256_and_ps(
+                _mm256_cmp_ps(sl2, zero, _CMP_GT_OQ),
+                _mm256_cmp_ps(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2),
+                              _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2), _CMP_GT_OQ));
+            __m256 upd = _mm256_and_ps(c2, better);
+            Lt[i] = _mm256_blendv_ps(Lt[i], nl, upd);
+            sumlx = _mm256_blendv_ps(sumlx, slx, upd);
+            suml2 = _mm256_blendv_ps(suml2, sl2, upd);
+            changed = _mm256_or_ps(changed, upd);
+        }
+        if (_mm256_testz_ps(changed, changed))
+            break;
+    }
+    const __m256 bias = _mm256_set1_ps((float)nmax);
+    for (int i = 0; i < n; ++i)
+        Lt[i] = _mm256_blendv_ps(_mm256_add_ps(Lt[i], bias), zero, tiny);
+    __m256 r =
+        _mm256_blendv_ps(zero, _mm256_div_ps(sumlx, suml2), _mm256_cmp_ps(suml2, zero, _CMP_GT_OQ));
+    return _mm256_blendv_ps(r, zero, tiny);
+}
+
+static inline int q3_scale_of(const uint8_t *s, int j)
+{
+    return q3_k_scale(s, j);
+}
+
+static inline void q3_put_scale(uint8_t *s, int j, int l)
+{
+    if (j < 8)
+        s[j] = (uint8_t)(l & 0xF);
+    else
+        s[j - 8] = (uint8_t)(s[j - 8] | ((l & 0xF) << 4));
+    l >>= 4;
+    s[j % 4 + 8] = (uint8_t)(s[j % 4 + 8] | (l << (2 * (j / 4))));
+}
+
+static void q3_k_block(const float *x, const float *qw, uint8_t *y)
+{
+    __m256 Lt[2][16];
+    float scales[16], sw[16];
+    const float sigma2 = qw ? 2 * sum_x2_seq(x, QK_K) / QK_K : 0;
+    for (int g = 0; g < 2; g++) {
+        __m256 xt[16], wt[16], qwt[16];
+        transpose8(x + 128 * g, 16, 16, xt);
+        if (qw) {
+            transpose8(qw + 128 * g, 16, 16, qwt);
+            const __m256 s2 = _mm256_set1_ps(sigma2);
+            __m256 sw8 = _mm256_setzero_ps();
+            for (int i = 0; i < 16; i++) {
+                wt[i] = _mm256_mul_ps(
+                    qwt[i], _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]))));
+                sw8 = _mm256_add_ps(sw8, wt[i]);
+            }
+            _mm256_storeu_ps(sw + 8 * g, sw8);
+            _mm256_storeu_ps(scales + 8 * g, qx8(16, 4, xt, wt, Lt[g]));
+        } else {
+            _mm256_storeu_ps(scales + 8 * g, q3x8(4, xt, Lt[g]));
+        }
+    }
+    uint8_t *ys = y + 96;
+    memset(ys, 0, 12);
+    if (qw) {
+        /* make_qx_quants(16, 32, scales, Ls, sw): the same search on one lane (all lanes alike) */
+        __m256 st[16], swt[16], Ls[16];
+        for (int i = 0; i < 16; i++) {
+            st[i] = _mm256_set1_ps(scales[i]);
+            swt[i] = _mm256_set1_ps(sw[i]);
+        }
+        const float d_block = _mm256_cvtss_f32(qx8(16, 32, st, swt, Ls));
+        for (int j = 0; j < 16; ++j)
+            q3_put_scale(ys, j, (int)(int8_t)(int)_mm256_cvtss_f32(Ls[j]));
+        put_f16(y + 108, d_block);
+    } else {
+        float max_scale = 0, amax = 0;
+        for (int j = 0; j < 16; ++j) {
+            const float a = fabsf(scales[j]);
+            if (a > amax) {
+                amax = a;
+                max_scale = scales[j];
+            }
+        }
+        if (max_scale != 0) {
+            const float iscale = -32.f / max_scale;
+            for (int j = 0; j < 16; ++j) {
+                int l = (int8_t)tc_nearest_int(iscale * scales[j]);
+                l = l < -32 ? -32 : l > 31 ? 31 : l;
+                q3_put_scale(ys, j, l + 32);
+            }
+            put_f16(y + 108, 1 / iscale);
+        } else {
+            put_f16(y + 108, 0.f);
+        }
+    }
+    /* requantize (levels biased by 4) */
+    uint8_t L[QK_K];
+    const float d_all = tc_f16_to_f32(tc_ld_u16(y + 108));
+    for (int j = 0; j < 16; ++j) {
+        const float d = d_all * (float)q3_scale_of(ys, j);
+        if (!d) {
+            lane_levels(Lt[j / 8], 16, j % 8, L + 16 * j);
+            continue;
+        }
+        const __m256 dv = _mm256_set1_ps(d);
+        __m256i q0 = clampf8(_mm256_div_ps(_mm256_loadu_ps(x + 16 * j), dv), -4, 3);
+        __m256i q1 = clampf8(_mm256_div_ps(_mm256_loadu_ps(x + 16 * j + 8), dv), -4, 3);
+        q0 = _mm256_add_epi32(q0, _mm256_set1_epi32(4));
+        q1 = _mm256_add_epi32(q1, _mm256_set1_epi32(4));
+        __m128i p = _mm_packus_epi16(
+            _mm_packus_epi32(_mm256_castsi256_si128(q0), _mm256_extracti128_si256(q0, 1)),
+            _mm_packus_epi32(_mm256_castsi256_si128(q1), _mm256_extracti128_si256(q1, 1)));
+        _mm_storeu_si128((__m128i *)(L + 16 * j), p);
+    }
+    /* hmask bit j/32 of byte j%32 = level > 3; 2-bit planes of level & 3 */
+    uint8_t U[QK_K];
+    const __m256i three = _mm256_set1_epi8(3);
+    for (int k = 0; k < 8; k++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(L + 32 * k));
+        _mm256_storeu_si256((__m256i *)(U + 32 * k), _mm256_and_si256(v, three));
+    }
+    __m256i hm = _mm256_setzero_si256();
+    for (int k = 0; k < 8; k++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(L + 32 * k));
+        __m256i big = _mm256_cmpgt_epi8(v, three);
+        hm = _mm256_or_si256(hm, _mm256_and_si256(big, _mm256_set1_epi8((char)(1 << k))));
+    }
+    _mm256_storeu_si256((__m256i *)y, hm);
+    pack_2bit(y + 32, U);
 }
 
 /* ===== IQ4_NL / IQ4_XS (quantize_row_iq4_nl_impl, ntry 7): lane = 32-value sub-block ===== */
@@ -1245,6 +1606,51 @@ static void iq4_xs_quant(const float *src, void *dst, int64_t n_rows, int64_t n_
         }
 }
 
+/* Row kernels of the k-quants: ggml indexes the imatrix from the row start, block by block. */
+typedef void (*k_block_fn)(const float *x, const float *qw, uint8_t *y);
+
+static inline void k_rows(int t, k_block_fn blk, size_t bs, const float *x, void *dst,
+                          int64_t n_rows, int64_t n_per_row, const float *imatrix)
+{
+    uint8_t *y = dst;
+    const int64_t nb = n_per_row / QK_K;
+    for (int64_t r = 0; r < n_rows; r++)
+        for (int64_t i = 0; i < nb; i++, x += QK_K, y += bs) {
+            const float *qw = imatrix ? imatrix + QK_K * i : NULL;
+            if (block_tame(x, QK_K))
+                blk(x, qw, y);
+            else
+                ref_quant[t](x, y, 1, QK_K, qw);
+        }
+}
+
+static void q4_k_blk(const float *x, const float *qw, uint8_t *y)
+{
+    if (qw)
+        q45_k_block_imat(x, qw, y, 15, 0);
+    else
+        q45_k_block(x, y, 15, -1.f, 20);
+}
+
+static void q5_k_blk(const float *x, const float *qw, uint8_t *y)
+{
+    if (qw)
+        q45_k_block_imat(x, qw, y, 31, 1);
+    else
+        q45_k_block(x, y, 31, -0.5f, 15);
+}
+
+#define K_QUANT(name, T, blk, bs)                                                                  \
+    static void name(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,                 \
+                     const float *imatrix)                                                         \
+    {                                                                                              \
+        k_rows(TC_DTYPE_##T, blk, bs, x, dst, n_rows, n_per_row, imatrix);                         \
+    }
+K_QUANT(q2_k_quant, Q2_K, q2_k_block, 84)
+K_QUANT(q3_k_quant, Q3_K, q3_k_block, 110)
+K_QUANT(q4_k_quant, Q4_K, q4_k_blk, 144)
+K_QUANT(q5_k_quant, Q5_K, q5_k_blk, 176)
+
 /* ===== Registration ===== */
 
 void tc_avx2_register(tc_kernel_table *k)
@@ -1271,6 +1677,8 @@ void tc_avx2_register(tc_kernel_table *k)
     k->quantize[TC_DTYPE_Q4_1] = q4_1_quant;
     k->quantize[TC_DTYPE_Q5_0] = q5_0_quant;
     k->quantize[TC_DTYPE_Q5_1] = q5_1_quant;
+    k->quantize[TC_DTYPE_Q2_K] = q2_k_quant;
+    k->quantize[TC_DTYPE_Q3_K] = q3_k_quant;
     k->quantize[TC_DTYPE_Q4_K] = q4_k_quant;
     k->quantize[TC_DTYPE_Q5_K] = q5_k_quant;
     k->quantize[TC_DTYPE_Q6_K] = q6_k_quant;
