@@ -640,6 +640,156 @@ static void q5_1_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
     }
 }
 
+/* ===== Ternary (TQ1_0, TQ2_0) and MXFP4 quantizers ===== */
+
+/* Low bytes of ggml's trit lroundf(x * id) + 1 for 256 values (1 where the product is not
+ * finite: lroundf gives LONG_MIN there). */
+static inline void trits256(const float *x, float id, uint8_t *T)
+{
+    const __m256 idv = _mm256_set1_ps(id);
+    const __m256i one = _mm256_set1_epi32(1);
+    for (int j = 0; j < 256; j += 32) {
+        __m256i q[4];
+        for (int k = 0; k < 4; k++) {
+            __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + j + 8 * k), idv);
+            __m256i r = _mm256_add_epi32(_mm256_cvttps_epi32(roundf8(v)), one);
+            q[k] = _mm256_blendv_epi8(r, one, _mm256_castps_si256(nonfinite8(v)));
+        }
+        _mm256_storeu_si256((__m256i *)(T + j), low_bytes_32(q[0], q[1], q[2], q[3]));
+    }
+}
+
+/* max |x| of a finite block of n (a multiple of 8); 0 when it holds Inf/NaN */
+static inline int absmax_tame(const float *x, int n, float *amax)
+{
+    __m256 m = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+    for (int i = 0; i < n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        m = _mm256_max_ps(m, abs8(v));
+        bad = _mm256_or_ps(bad, nonfinite8(v));
+    }
+    *amax = hmax8(m);
+    return _mm256_testz_ps(bad, bad);
+}
+
+/* (q * 256 + 242) / 243 for every uint8 q, as tq1_0 stores a base-3 byte */
+static uint8_t tq1_div[256];
+
+static void tq1_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                        const float *imatrix)
+{
+    (void)imatrix;
+    uint8_t *y = dst;
+    for (int64_t i = 0, nb = n_rows * n_per_row / 256; i < nb; i++, x += 256, y += 54) {
+        float d;
+        if (!absmax_tame(x, 256, &d)) {
+            ref_block(TC_DTYPE_TQ1_0, x, y, 256);
+            continue;
+        }
+        const float id = d ? 1.0f / d : 0.0f;
+        uint8_t T[256];
+        trits256(x, id, T);
+        for (int m = 0; m < 32; ++m) {
+            uint8_t q = 0;
+            for (int n = 0; n < 5; ++n)
+                q = (uint8_t)(q * 3 + T[m + n * 32]);
+            y[m] = tq1_div[q];
+        }
+        for (int m = 0; m < 16; ++m) {
+            uint8_t q = 0;
+            for (int n = 0; n < 5; ++n)
+                q = (uint8_t)(q * 3 + T[160 + m + n * 16]);
+            y[32 + m] = tq1_div[q];
+        }
+        for (int j = 0; j < 4; ++j) {
+            uint8_t q = 0;
+            for (int m = 0; m < 4; ++m)
+                q = (uint8_t)(q * 3 + T[240 + j + m * 4]);
+            y[48 + j] = tq1_div[(uint8_t)(q * 3)];
+        }
+        tc_st_u16(y + 52, tc_f32_to_f16(d));
+    }
+}
+
+static void tq2_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                        const float *imatrix)
+{
+    (void)imatrix;
+    uint8_t *y = dst;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    for (int64_t i = 0, nb = n_rows * n_per_row / 256; i < nb; i++, x += 256, y += 66) {
+        float d;
+        if (!absmax_tame(x, 256, &d)) {
+            ref_block(TC_DTYPE_TQ2_0, x, y, 256);
+            continue;
+        }
+        const float id = d ? 1.0f / d : 0.0f;
+        uint8_t T[256];
+        trits256(x, id, T);
+        for (int j = 0; j < 2; j++) {
+            __m256i r = _mm256_setzero_si256();
+            for (int n = 0; n < 4; n++) {
+                __m256i t = _mm256_and_si256(
+                    _mm256_loadu_si256((const __m256i *)(T + 128 * j + 32 * n)), m3);
+                for (int s2 = 0; s2 < n; s2++)
+                    t = _mm256_slli_epi16(t, 2);
+                r = _mm256_or_si256(r, t);
+            }
+            _mm256_storeu_si256((__m256i *)(y + 32 * j), r);
+        }
+        tc_st_u16(y + 64, tc_f32_to_f16(d));
+    }
+}
+
+/*
+ * best_index_mxfp4 on 8 lanes: the first grid value at the least |kv * d - x|. For x >= 0 (or
+ * -0, NaN) no negative value can beat index 0 (err x), so the search runs over the magnitudes
+ * of indices 0..7; for x < 0 the mirror argument gives index k + 8 for the best magnitude k > 0,
+ * and index 0 (which wins its ties with index 8) for k = 0. The errors are the same floats:
+ * negating both operands of a subtraction negates its exact result.
+ */
+static inline __m256i mxfp4_best8(__m256 x, const __m256 *cand)
+{
+    const __m256 ax = abs8(x);
+    __m256 best = abs8(_mm256_sub_ps(cand[0], ax));
+    __m256i idx = _mm256_setzero_si256();
+    for (int i = 1; i < 8; i++) {
+        __m256 err = abs8(_mm256_sub_ps(cand[i], ax));
+        __m256 lt = _mm256_cmp_ps(err, best, _CMP_LT_OQ);
+        best = _mm256_blendv_ps(best, err, lt);
+        idx = _mm256_blendv_epi8(idx, _mm256_set1_epi32(i), _mm256_castps_si256(lt));
+    }
+    __m256i neg = _mm256_castps_si256(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
+    __m256i nz =
+        _mm256_xor_si256(_mm256_cmpeq_epi32(idx, _mm256_setzero_si256()), _mm256_set1_epi32(-1));
+    return _mm256_add_epi32(idx, _mm256_and_si256(_mm256_and_si256(neg, nz), _mm256_set1_epi32(8)));
+}
+
+static void mxfp4_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                        const float *imatrix)
+{
+    (void)imatrix;
+    uint8_t *y = dst;
+    for (int64_t i = 0, nb = n_rows * n_per_row / 32; i < nb; i++, x += 32, y += 17) {
+        __m256 v[4], m = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(x + 8 * k);
+            m = _mm256_max_ps(abs8(v[k]), m); /* NaN never wins, as in the reference */
+        }
+        const float amax = hmax8(m);
+        const uint8_t e = amax > 0.0f ? (uint8_t)tc_cvtt_i32(floorf(log2f(amax)) - 2 + 127) : 0;
+        const float d = tc_bits_f32(e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23);
+        __m256 cand[8];
+        for (int c = 0; c < 8; c++)
+            cand[c] = _mm256_set1_ps((float)tc_kvalues_mxfp4[c] * d);
+        y[0] = e;
+        __m256i q[4];
+        for (int k = 0; k < 4; k++)
+            q[k] = mxfp4_best8(v[k], cand);
+        pack_nibbles32(y + 1, low_bytes_32(q[0], q[1], q[2], q[3]));
+    }
+}
+
 /* ===== k-quants: searches vectorised across sub-blocks (lane j = sub-block j) ===== */
 
 #define GROUP_MAX_EPS 1e-15f
@@ -1658,6 +1808,8 @@ void tc_avx2_register(tc_kernel_table *k)
     for (int t = 0; t < TC_DTYPE_GGML_COUNT; t++)
         if (ref_quant[t] == NULL)
             ref_quant[t] = k->quantize[t];
+    for (int q = 0; q < 256; q++)
+        tq1_div[q] = (uint8_t)(((uint16_t)q * 256 + 242) / 243);
     k->dequantize[TC_DTYPE_Q4_0] = q4_0_dequant;
     k->dequantize[TC_DTYPE_Q4_1] = q4_1_dequant;
     k->dequantize[TC_DTYPE_Q5_0] = q5_0_dequant;
@@ -1678,6 +1830,9 @@ void tc_avx2_register(tc_kernel_table *k)
     k->quantize[TC_DTYPE_Q5_0] = q5_0_quant;
     k->quantize[TC_DTYPE_Q5_1] = q5_1_quant;
     k->quantize[TC_DTYPE_Q2_K] = q2_k_quant;
+    k->quantize[TC_DTYPE_TQ1_0] = tq1_0_quant;
+    k->quantize[TC_DTYPE_TQ2_0] = tq2_0_quant;
+    k->quantize[TC_DTYPE_MXFP4] = mxfp4_quant;
     k->quantize[TC_DTYPE_Q3_K] = q3_k_quant;
     k->quantize[TC_DTYPE_Q4_K] = q4_k_quant;
     k->quantize[TC_DTYPE_Q5_K] = q5_k_quant;
