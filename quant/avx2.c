@@ -451,7 +451,10 @@ static void q3_k_dequant(const void *src, float *y, int64_t n)
     }
 }
 
-/* ===== Legacy quantizers (no imatrix) ===== */
+/* ===== Legacy quantizers ===== */
+
+static void legacy_imat_rows(int t, const float *src, uint8_t *y, int64_t n_rows, int64_t npr,
+                             const float *imatrix);
 
 /* Quantize one block with the reference (Inf/NaN or signed-zero corner cases). */
 static inline void ref_block(int t, const float *x, uint8_t *y, int bs)
@@ -528,7 +531,7 @@ static void q4_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
                        const float *imatrix)
 {
     if (imatrix) {
-        ref_quant[TC_DTYPE_Q4_0](x, dst, n_rows, n_per_row, imatrix);
+        legacy_imat_rows(TC_DTYPE_Q4_0, x, dst, n_rows, n_per_row, imatrix);
         return;
     }
     uint8_t *y = dst;
@@ -550,7 +553,7 @@ static void q5_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
                        const float *imatrix)
 {
     if (imatrix) {
-        ref_quant[TC_DTYPE_Q5_0](x, dst, n_rows, n_per_row, imatrix);
+        legacy_imat_rows(TC_DTYPE_Q5_0, x, dst, n_rows, n_per_row, imatrix);
         return;
     }
     uint8_t *y = dst;
@@ -594,7 +597,7 @@ static void q4_1_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
                        const float *imatrix)
 {
     if (imatrix) {
-        ref_quant[TC_DTYPE_Q4_1](x, dst, n_rows, n_per_row, imatrix);
+        legacy_imat_rows(TC_DTYPE_Q4_1, x, dst, n_rows, n_per_row, imatrix);
         return;
     }
     uint8_t *y = dst;
@@ -618,7 +621,7 @@ static void q5_1_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
                        const float *imatrix)
 {
     if (imatrix) {
-        ref_quant[TC_DTYPE_Q5_1](x, dst, n_rows, n_per_row, imatrix);
+        legacy_imat_rows(TC_DTYPE_Q5_1, x, dst, n_rows, n_per_row, imatrix);
         return;
     }
     uint8_t *y = dst;
@@ -1754,6 +1757,66 @@ static void iq4_xs_quant(const float *src, void *dst, int64_t n_rows, int64_t n_
             }
             tc_st_u16(y + 2, sh);
         }
+}
+
+/* ===== Legacy imatrix paths (quantize_row_q{4,5}_{0,1}_impl): lane = block of a row ===== */
+
+static void legacy_imat_rows(int t, const float *src, uint8_t *y, int64_t n_rows, int64_t npr,
+                             const float *imatrix)
+{
+    const int asym = t == TC_DTYPE_Q4_1 || t == TC_DTYPE_Q5_1;
+    const int five = t == TC_DTYPE_Q5_0 || t == TC_DTYPE_Q5_1;
+    const int nmax = asym ? (five ? 31 : 15) : (five ? 16 : 8);
+    const int bs = asym ? (five ? 24 : 20) : (five ? 22 : 18);
+    const int64_t nb = npr / 32;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int64_t r = 0; r < n_rows; r++, src += npr, y += nb * bs) {
+        if (!block_tame(src, (int)npr)) {
+            ref_quant[t](src, y, 1, npr, imatrix);
+            continue;
+        }
+        const __m256 s2 = _mm256_set1_ps(sum_x2_seq(src, (int)npr) / (float)npr);
+        for (int64_t ib0 = 0; ib0 < nb; ib0 += 8) {
+            const int nl = nb - ib0 < 8 ? (int)(nb - ib0) : 8;
+            int off[8];
+            for (int b = 0; b < 8; b++)
+                off[b] = 32 * (b < nl ? b : nl - 1);
+            const __m256i idx = _mm256_loadu_si256((const __m256i *)off);
+            __m256 xt[32], wt[32], Lt[32], sc8, mn8 = _mm256_setzero_ps();
+            for (int i = 0; i < 32; i++) {
+                xt[i] = _mm256_i32gather_ps(src + 32 * ib0 + i, idx, 4);
+                __m256 qw = _mm256_i32gather_ps(imatrix + 32 * ib0 + i, idx, 4);
+                wt[i] = _mm256_mul_ps(
+                    _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]))), qw);
+            }
+            if (asym)
+                qkx8(32, nmax, xt, wt, Lt, -0.9f, 0.05f, 36, 0, 1, &sc8, &mn8);
+            else
+                sc8 = qx8(32, nmax, xt, wt, Lt);
+            float sc[8], mn[8], T[32][8];
+            _mm256_storeu_ps(sc, sc8);
+            _mm256_storeu_ps(mn, mn8);
+            for (int i = 0; i < 32; i++)
+                _mm256_storeu_ps(T[i], Lt[i]);
+            for (int b = 0; b < nl; b++) {
+                uint8_t *yb = y + (ib0 + b) * bs, L[32];
+                for (int i = 0; i < 32; i++)
+                    L[i] = (uint8_t)(int)T[i][b];
+                tc_st_u16(yb, tc_f32_to_f16(sc[b]));
+                if (asym) {
+                    tc_st_u16(yb + 2, tc_f32_to_f16(-mn[b]));
+                    yb += 2;
+                }
+                __m256i Lv = _mm256_loadu_si256((const __m256i *)L);
+                if (five) {
+                    tc_st_u32(yb + 2, (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(Lv, 3)));
+                    pack_nibbles32(yb + 6, _mm256_and_si256(Lv, m4));
+                } else {
+                    pack_nibbles32(yb + 2, Lv);
+                }
+            }
+        }
+    }
 }
 
 /* Row kernels of the k-quants: ggml indexes the imatrix from the row start, block by block. */
