@@ -151,6 +151,53 @@ static inline __m256i clamp8(__m256i v, int lo, int hi)
     return _mm256_max_epi32(_mm256_set1_epi32(lo), _mm256_min_epi32(_mm256_set1_epi32(hi), v));
 }
 
+/* ===== The lane-parallel searches (simd_lanes.h), 8 lanes ===== */
+
+#define VF               __m256
+#define VI               __m256i
+#define VM               __m256
+#define F_SET1           _mm256_set1_ps
+#define F_ZERO           _mm256_setzero_ps()
+#define F_ADD            _mm256_add_ps
+#define F_SUB            _mm256_sub_ps
+#define F_MUL            _mm256_mul_ps
+#define F_DIV            _mm256_div_ps
+#define F_SQRT           _mm256_sqrt_ps
+#define F_ABS            abs8
+#define F_NEG(a)         _mm256_xor_ps(a, _mm256_set1_ps(-0.0f))
+#define F_MIN            _mm256_min_ps
+#define F_MAX            _mm256_max_ps
+#define M_CMP            _mm256_cmp_ps
+#define M_AND            _mm256_and_ps
+#define M_OR             _mm256_or_ps
+#define M_ANDNOT         _mm256_andnot_ps
+#define M_ANY(m)         (!_mm256_testz_ps(m, m))
+#define M_ZERO           _mm256_setzero_ps()
+#define F_BLEND          _mm256_blendv_ps
+#define I_BLEND(a, b, m) _mm256_blendv_epi8(a, b, _mm256_castps_si256(m))
+#define I_SET1           _mm256_set1_epi32
+#define I_ZERO           _mm256_setzero_si256()
+#define I_ADD            _mm256_add_epi32
+#define I_SUB            _mm256_sub_epi32
+#define I_MIN            _mm256_min_epi32
+#define I_MAX            _mm256_max_epi32
+#define I_AND            _mm256_and_si256
+#define F_BITS           _mm256_castps_si256
+#define I_TO_F           _mm256_cvtepi32_ps
+#define I_INC_IF(c, m)   _mm256_sub_epi32(c, _mm256_castps_si256(m))
+#define LUT16(t, i)      lut16_f(t, i)
+#define LN(name)         name##8
+
+/* t[i] for i in 0..15 */
+static inline __m256 lut16_f(const float *t, __m256i i)
+{
+    return _mm256_blendv_ps(_mm256_permutevar8x32_ps(_mm256_loadu_ps(t), i),
+                            _mm256_permutevar8x32_ps(_mm256_loadu_ps(t + 8), i),
+                            _mm256_castsi256_ps(_mm256_slli_epi32(i, 28)));
+}
+
+#include "simd_lanes.h"
+
 /* ===== Dequantization ===== */
 
 static void q4_0_dequant(const void *src, float *y, int64_t n)
@@ -795,7 +842,6 @@ static void mxfp4_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per
 
 /* ===== k-quants: searches vectorised across sub-blocks (lane j = sub-block j) ===== */
 
-#define GROUP_MAX_EPS 1e-15f
 
 /* xt[i] lane j = x[stride * j + i], i < n */
 static inline void transpose8(const float *x, int stride, int n, __m256 *xt)
@@ -814,11 +860,6 @@ static inline float lane(__m256 v, int j)
     return t[j];
 }
 
-static inline __m256i clampf8(__m256 f, int lo, int hi)
-{
-    return clamp8(nearest_int8(f), lo, hi);
-}
-
 /* 0 when the block of n values has Inf/NaN or a magnitude that could overflow the searches'
  * sums (there the result can hang on which NaN an operation keeps: the reference decides). */
 static inline int block_tame(const float *x, int n)
@@ -830,142 +871,6 @@ static inline int block_tame(const float *x, int n)
     for (int i = 0; i < n; i += 8)
         bad = _mm256_or_ps(bad, nonfinite8(_mm256_loadu_ps(x + i)));
     return _mm256_testz_ps(bad, bad);
-}
-
-/*
- * make_qkx_quants (ref_k.c) on 8 sub-blocks of n values at once: xt/wt transposed values and
- * weights, Lt receives the levels (as floats), *scale and *the_min the results per lane.
- */
-static void qkx8(int n, int nmax, const __m256 *xt, const __m256 *wt, __m256 *Lt, float rmin,
-                 float rdelta, int nstep, int use_mad, int v3, __m256 *scale_out,
-                 __m256 *the_min_out)
-{
-    const __m256 zero = _mm256_setzero_ps();
-    __m256 min = xt[0], max = xt[0], sum_w = wt[0], sum_x = _mm256_mul_ps(wt[0], xt[0]);
-    for (int i = 1; i < n; ++i) {
-        min = _mm256_min_ps(xt[i], min);
-        max = _mm256_max_ps(xt[i], max);
-        sum_w = _mm256_add_ps(sum_w, wt[i]);
-        sum_x = _mm256_add_ps(sum_x, _mm256_mul_ps(wt[i], xt[i]));
-    }
-    min = _mm256_blendv_ps(min, zero, _mm256_cmp_ps(min, zero, _CMP_GT_OQ));
-    const __m256 done =
-        v3 ? _mm256_cmp_ps(max, min, _CMP_LE_OQ) : _mm256_cmp_ps(max, min, _CMP_EQ_OQ);
-    __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)nmax), _mm256_sub_ps(max, min));
-    __m256 scale = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale);
-    __m256 best_error = zero;
-    for (int i = 0; i < n; ++i) {
-        __m256 l =
-            _mm256_cvtepi32_ps(clampf8(_mm256_mul_ps(iscale, _mm256_sub_ps(xt[i], min)), 0, nmax));
-        Lt[i] = l;
-        __m256 diff = _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(scale, l), min), xt[i]);
-        diff = use_mad ? abs8(diff) : _mm256_mul_ps(diff, diff);
-        best_error = _mm256_add_ps(best_error, _mm256_mul_ps(wt[i], diff));
-    }
-    __m256 la[32];
-    for (int is = 0; is <= nstep; ++is) {
-        const float num = rmin + rdelta * (float)is + (float)nmax;
-        iscale = _mm256_div_ps(_mm256_set1_ps(num), _mm256_sub_ps(max, min));
-        __m256 sum_l = zero, sum_l2 = zero, sum_xl = zero;
-        for (int i = 0; i < n; ++i) {
-            __m256 l = _mm256_cvtepi32_ps(
-                clampf8(_mm256_mul_ps(iscale, _mm256_sub_ps(xt[i], min)), 0, nmax));
-            la[i] = l;
-            __m256 wl = _mm256_mul_ps(wt[i], l);
-            sum_l = _mm256_add_ps(sum_l, wl);
-            sum_l2 = _mm256_add_ps(sum_l2, _mm256_mul_ps(wl, l));
-            sum_xl = _mm256_add_ps(sum_xl, _mm256_mul_ps(wl, xt[i]));
-        }
-        __m256 D = _mm256_sub_ps(_mm256_mul_ps(sum_w, sum_l2), _mm256_mul_ps(sum_l, sum_l));
-        __m256 ok = _mm256_andnot_ps(done, _mm256_cmp_ps(D, zero, _CMP_GT_OQ));
-        if (_mm256_testz_ps(ok, ok))
-            continue;
-        __m256 this_scale = _mm256_div_ps(
-            _mm256_sub_ps(_mm256_mul_ps(sum_w, sum_xl), _mm256_mul_ps(sum_x, sum_l)), D);
-        __m256 this_min = _mm256_div_ps(
-            _mm256_sub_ps(_mm256_mul_ps(sum_l2, sum_x), _mm256_mul_ps(sum_l, sum_xl)), D);
-        __m256 pos = _mm256_cmp_ps(this_min, zero, _CMP_GT_OQ);
-        this_min = _mm256_blendv_ps(this_min, zero, pos);
-        this_scale = _mm256_blendv_ps(this_scale, _mm256_div_ps(sum_xl, sum_l2), pos);
-        __m256 cur_error = zero;
-        for (int i = 0; i < n; ++i) {
-            __m256 diff =
-                _mm256_sub_ps(_mm256_add_ps(_mm256_mul_ps(this_scale, la[i]), this_min), xt[i]);
-            diff = use_mad ? abs8(diff) : _mm256_mul_ps(diff, diff);
-            cur_error = _mm256_add_ps(cur_error, _mm256_mul_ps(wt[i], diff));
-        }
-        __m256 upd = _mm256_and_ps(ok, _mm256_cmp_ps(cur_error, best_error, _CMP_LT_OQ));
-        if (_mm256_testz_ps(upd, upd))
-            continue;
-        for (int i = 0; i < n; ++i)
-            Lt[i] = _mm256_blendv_ps(Lt[i], la[i], upd);
-        best_error = _mm256_blendv_ps(best_error, cur_error, upd);
-        scale = _mm256_blendv_ps(scale, this_scale, upd);
-        min = _mm256_blendv_ps(min, this_min, upd);
-    }
-    for (int i = 0; i < n; ++i)
-        Lt[i] = _mm256_blendv_ps(Lt[i], zero, done);
-    *scale_out = _mm256_blendv_ps(scale, zero, done);
-    /* -min: the reference negates (a sign flip, also for zero) */
-    *the_min_out = _mm256_xor_ps(min, _mm256_set1_ps(-0.0f));
-}
-
-/*
- * make_qx_quants (ref_k.c, rmse_type 1) on 8 sub-blocks of n values: weights wt, or x^2 when
- * wt is NULL. Lt receives the biased levels (l + nmax) as floats.
- */
-static __m256 qx8(int n, int nmax, const __m256 *xt, const __m256 *wt, __m256 *Lt)
-{
-    const __m256 zero = _mm256_setzero_ps();
-    __m256 max = zero, amax = zero;
-    for (int i = 0; i < n; ++i) {
-        __m256 ax = abs8(xt[i]);
-        __m256 gt = _mm256_cmp_ps(ax, amax, _CMP_GT_OQ);
-        amax = _mm256_blendv_ps(amax, ax, gt);
-        max = _mm256_blendv_ps(max, xt[i], gt);
-    }
-    const __m256 tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(GROUP_MAX_EPS), _CMP_LT_OQ);
-    __m256 w[32];
-    for (int i = 0; i < n; ++i)
-        w[i] = wt ? wt[i] : _mm256_mul_ps(xt[i], xt[i]);
-    __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)-nmax), max);
-    __m256 sumlx = zero, suml2 = zero;
-    for (int i = 0; i < n; ++i) {
-        __m256 l = _mm256_cvtepi32_ps(clampf8(_mm256_mul_ps(iscale, xt[i]), -nmax, nmax - 1));
-        Lt[i] = l;
-        sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(_mm256_mul_ps(w[i], xt[i]), l));
-        suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], l), l));
-    }
-    __m256 scale =
-        _mm256_blendv_ps(_mm256_div_ps(sumlx, suml2), zero, _mm256_cmp_ps(suml2, zero, _CMP_EQ_OQ));
-    __m256 best = _mm256_mul_ps(scale, sumlx);
-    __m256 la[32];
-    for (int is = -9; is <= 9; ++is) {
-        if (is == 0)
-            continue;
-        iscale = _mm256_div_ps(_mm256_set1_ps(-((float)nmax + 0.1f * (float)is)), max);
-        sumlx = suml2 = zero;
-        for (int i = 0; i < n; ++i) {
-            __m256 l = _mm256_cvtepi32_ps(clampf8(_mm256_mul_ps(iscale, xt[i]), -nmax, nmax - 1));
-            la[i] = l;
-            sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(_mm256_mul_ps(w[i], xt[i]), l));
-            suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], l), l));
-        }
-        __m256 upd = _mm256_and_ps(
-            _mm256_cmp_ps(suml2, zero, _CMP_GT_OQ),
-            _mm256_cmp_ps(_mm256_mul_ps(sumlx, sumlx), _mm256_mul_ps(best, suml2), _CMP_GT_OQ));
-        if (_mm256_testz_ps(upd, upd))
-            continue;
-        for (int i = 0; i < n; ++i)
-            Lt[i] = _mm256_blendv_ps(Lt[i], la[i], upd);
-        __m256 s = _mm256_div_ps(sumlx, suml2);
-        scale = _mm256_blendv_ps(scale, s, upd);
-        best = _mm256_blendv_ps(best, _mm256_mul_ps(s, sumlx), upd);
-    }
-    const __m256 bias = _mm256_set1_ps((float)nmax);
-    for (int i = 0; i < n; ++i)
-        Lt[i] = _mm256_blendv_ps(_mm256_add_ps(Lt[i], bias), zero, tiny);
-    return _mm256_blendv_ps(scale, zero, tiny);
 }
 
 static inline void put_f16(uint8_t *p, float f)
@@ -1395,65 +1300,6 @@ static void q2_k_block(const float *x, const float *qw, uint8_t *y)
     q2_k_finish(x, y, Lt);
 }
 
-/* make_q3_quants (ref_k.c) on 8 sub-blocks of 16, weights x^2: returns the scales, Lt the biased
- * levels (l + nmax). A lane whose pass changes nothing is at a fixed point, so running more
- * passes for the other lanes leaves it as the reference's early exit does. */
-static __m256 q3x8(int nmax, const __m256 *xt, __m256 *Lt)
-{
-    const int n = 16;
-    const __m256 zero = _mm256_setzero_ps();
-    __m256 max = zero, amax = zero, w[16], wx[16];
-    for (int i = 0; i < n; ++i) {
-        __m256 ax = abs8(xt[i]);
-        __m256 gt = _mm256_cmp_ps(ax, amax, _CMP_GT_OQ);
-        amax = _mm256_blendv_ps(amax, ax, gt);
-        max = _mm256_blendv_ps(max, xt[i], gt);
-        w[i] = _mm256_mul_ps(xt[i], xt[i]);
-        wx[i] = _mm256_mul_ps(w[i], xt[i]);
-    }
-    const __m256 tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(GROUP_MAX_EPS), _CMP_LT_OQ);
-    const __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)-nmax), max);
-    __m256 sumlx = zero, suml2 = zero;
-    for (int i = 0; i < n; ++i) {
-        __m256 l = _mm256_cvtepi32_ps(clampf8(_mm256_mul_ps(iscale, xt[i]), -nmax, nmax - 1));
-        Lt[i] = l;
-        sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(wx[i], l));
-        suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], l), l));
-    }
-    for (int itry = 0; itry < 5; ++itry) {
-        __m256 changed = zero;
-        for (int i = 0; i < n; ++i) {
-            __m256 slx = _mm256_sub_ps(sumlx, _mm256_mul_ps(wx[i], Lt[i]));
-            __m256 c1 = _mm256_cmp_ps(slx, zero, _CMP_GT_OQ);
-            __m256 sl2 = _mm256_sub_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(w[i], Lt[i]), Lt[i]));
-            __m256 nl = _mm256_cvtepi32_ps(
-                clampf8(_mm256_div_ps(_mm256_mul_ps(xt[i], sl2), slx), -nmax, nmax - 1));
-            __m256 c2 = _mm256_and_ps(c1, _mm256_cmp_ps(nl, Lt[i], _CMP_NEQ_UQ));
-            if (_mm256_testz_ps(c2, c2))
-                continue;
-            slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[i], nl));
-            sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(w[i], nl), nl));
-            __m256 better = _mm256_and_ps(
-                _mm256_cmp_ps(sl2, zero, _CMP_GT_OQ),
-                _mm256_cmp_ps(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2),
-                              _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2), _CMP_GT_OQ));
-            __m256 upd = _mm256_and_ps(c2, better);
-            Lt[i] = _mm256_blendv_ps(Lt[i], nl, upd);
-            sumlx = _mm256_blendv_ps(sumlx, slx, upd);
-            suml2 = _mm256_blendv_ps(suml2, sl2, upd);
-            changed = _mm256_or_ps(changed, upd);
-        }
-        if (_mm256_testz_ps(changed, changed))
-            break;
-    }
-    const __m256 bias = _mm256_set1_ps((float)nmax);
-    for (int i = 0; i < n; ++i)
-        Lt[i] = _mm256_blendv_ps(_mm256_add_ps(Lt[i], bias), zero, tiny);
-    __m256 r =
-        _mm256_blendv_ps(zero, _mm256_div_ps(sumlx, suml2), _mm256_cmp_ps(suml2, zero, _CMP_GT_OQ));
-    return _mm256_blendv_ps(r, zero, tiny);
-}
-
 static inline int q3_scale_of(const uint8_t *s, int j)
 {
     return q3_k_scale(s, j);
@@ -1563,95 +1409,6 @@ static void q3_k_block(const float *x, const float *qw, uint8_t *y)
 }
 
 /* ===== IQ4_NL / IQ4_XS (quantize_row_iq4_nl_impl, ntry 7): lane = 32-value sub-block ===== */
-
-/*
- * best_index_int8 over the IQ4 grid on 8 lanes: the index (and grid value) the reference's
- * clamp + binary search + midpoint test give, NaN included (the search ends at 15).
- */
-static inline __m256i iq4_best8(__m256 x, __m256 *qv)
-{
-    static const float gv[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
-                                 1,    13,   25,  38,  53,  69,  89,  113};
-    const __m256 ta = _mm256_loadu_ps(gv), tb = _mm256_loadu_ps(gv + 8);
-    __m256i c = _mm256_setzero_si256(); /* #{i in 1..15: gv[i] <= x} */
-    for (int i = 1; i < 16; i++)
-        c = _mm256_sub_epi32(
-            c, _mm256_castps_si256(_mm256_cmp_ps(_mm256_set1_ps(gv[i]), x, _CMP_LE_OQ)));
-    const __m256i c1 =
-        _mm256_min_epi32(_mm256_add_epi32(c, _mm256_set1_epi32(1)), _mm256_set1_epi32(15));
-    __m256 lo = _mm256_blendv_ps(_mm256_permutevar8x32_ps(ta, c), _mm256_permutevar8x32_ps(tb, c),
-                                 _mm256_castsi256_ps(_mm256_slli_epi32(c, 28)));
-    __m256 hi = _mm256_blendv_ps(_mm256_permutevar8x32_ps(ta, c1), _mm256_permutevar8x32_ps(tb, c1),
-                                 _mm256_castsi256_ps(_mm256_slli_epi32(c1, 28)));
-    __m256 take_lo = _mm256_cmp_ps(_mm256_sub_ps(x, lo), _mm256_sub_ps(hi, x), _CMP_LT_OQ);
-    __m256i l = _mm256_add_epi32(
-        c, _mm256_andnot_si256(_mm256_castps_si256(take_lo), _mm256_set1_epi32(1)));
-    __m256 q = _mm256_blendv_ps(hi, lo, take_lo);
-    /* x <= -127 -> 0; x >= 113 or NaN -> 15 */
-    __m256 low = _mm256_cmp_ps(x, _mm256_set1_ps(-127.f), _CMP_LE_OQ);
-    __m256 top = _mm256_cmp_ps(x, _mm256_set1_ps(113.f), _CMP_NLT_UQ);
-    l = _mm256_blendv_epi8(l, _mm256_setzero_si256(), _mm256_castps_si256(low));
-    q = _mm256_blendv_ps(q, _mm256_set1_ps(-127.f), low);
-    l = _mm256_blendv_epi8(l, _mm256_set1_epi32(15), _mm256_castps_si256(top));
-    q = _mm256_blendv_ps(q, _mm256_set1_ps(113.f), top);
-    *qv = q;
-    return l;
-}
-
-/* The scale search of 8 sub-blocks of 32 (transposed values xt, weights wt): scales[ib]. */
-static __m256 iq4_search8(const __m256 *xt, const __m256 *wt)
-{
-    const __m256 zero = _mm256_setzero_ps();
-    __m256 amax = zero, max = zero;
-    for (int j = 0; j < 32; ++j) {
-        __m256 ax = abs8(xt[j]);
-        __m256 gt = _mm256_cmp_ps(ax, amax, _CMP_GT_OQ);
-        amax = _mm256_blendv_ps(amax, ax, gt);
-        max = _mm256_blendv_ps(max, xt[j], gt);
-    }
-    const __m256 tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(GROUP_MAX_EPS), _CMP_LT_OQ);
-    __m256 d = _mm256_div_ps(_mm256_xor_ps(max, _mm256_set1_ps(-0.0f)), _mm256_set1_ps(-127.f));
-    __m256 id = _mm256_div_ps(_mm256_set1_ps(1.0f), d);
-    __m256 sumqx = zero, sumq2 = zero;
-    for (int j = 0; j < 32; ++j) {
-        __m256 q;
-        iq4_best8(_mm256_mul_ps(id, xt[j]), &q);
-        __m256 wq = _mm256_mul_ps(wt[j], q);
-        sumqx = _mm256_add_ps(sumqx, _mm256_mul_ps(wq, xt[j]));
-        sumq2 = _mm256_add_ps(sumq2, _mm256_mul_ps(wq, q));
-    }
-    d = _mm256_blendv_ps(zero, _mm256_div_ps(sumqx, sumq2), _mm256_cmp_ps(sumq2, zero, _CMP_GT_OQ));
-    __m256 best = _mm256_mul_ps(d, sumqx);
-    for (int itry = -7; itry <= 7; ++itry) {
-        id = _mm256_div_ps(_mm256_set1_ps((float)(itry - 127)), max);
-        sumqx = sumq2 = zero;
-        for (int j = 0; j < 32; ++j) {
-            __m256 q;
-            iq4_best8(_mm256_mul_ps(id, xt[j]), &q);
-            __m256 wq = _mm256_mul_ps(wt[j], q);
-            sumqx = _mm256_add_ps(sumqx, _mm256_mul_ps(wq, xt[j]));
-            sumq2 = _mm256_add_ps(sumq2, _mm256_mul_ps(wq, q));
-        }
-        __m256 upd = _mm256_and_ps(
-            _mm256_cmp_ps(sumq2, zero, _CMP_GT_OQ),
-            _mm256_cmp_ps(_mm256_mul_ps(sumqx, sumqx), _mm256_mul_ps(best, sumq2), _CMP_GT_OQ));
-        if (_mm256_testz_ps(upd, upd))
-            continue;
-        __m256 nd = _mm256_div_ps(sumqx, sumq2);
-        d = _mm256_blendv_ps(d, nd, upd);
-        best = _mm256_blendv_ps(best, _mm256_mul_ps(nd, sumqx), upd);
-    }
-    return _mm256_blendv_ps(d, zero, tiny);
-}
-
-/* Weights of 8 transposed sub-blocks: qw * sqrt(sigma2 + x^2), or x^2 without an imatrix. */
-static inline void iq4_weights8(const __m256 *xt, const __m256 *qwt, __m256 sigma2, __m256 *wt)
-{
-    for (int j = 0; j < 32; ++j) {
-        __m256 t = _mm256_mul_ps(xt[j], xt[j]);
-        wt[j] = qwt ? _mm256_mul_ps(_mm256_sqrt_ps(_mm256_add_ps(sigma2, t)), qwt[j]) : t;
-    }
-}
 
 /* 32 values at x: indices best_index(id * x) packed as nibbles into q4 (16 bytes). */
 static inline void iq4_pack_block(const float *x, float id, uint8_t *q4)
