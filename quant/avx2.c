@@ -21,6 +21,7 @@
 
 #if defined(__x86_64__) && defined(__AVX2__)
 
+#include "avx2_k.h"
 #include "blocks.h"
 
 #include <immintrin.h>
@@ -842,7 +843,6 @@ static void mxfp4_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per
 
 /* ===== k-quants: searches vectorised across sub-blocks (lane j = sub-block j) ===== */
 
-
 /* xt[i] lane j = x[stride * j + i], i < n */
 static inline void transpose8(const float *x, int stride, int n, __m256 *xt)
 {
@@ -897,6 +897,15 @@ static inline void lane_levels(const __m256 *Lt, int n, int j, uint8_t *L)
 {
     for (int i = 0; i < n; i++)
         L[i] = (uint8_t)(int)lane(Lt[i], j);
+}
+
+/* Levels of sub-block j (n each) from searches stored lane-major: T holds groups of W lanes,
+ * element i of lane j at T[(j / W) * n * W + i * W + j % W] (a __m256 or __m512 array). */
+static inline void lane_levels_w(const float *T, int W, int n, int j, uint8_t *L)
+{
+    const float *t = T + (j / W) * n * W + j % W;
+    for (int i = 0; i < n; i++)
+        L[i] = (uint8_t)(int)t[i * W];
 }
 
 /* 32 levels clamp(nearest_int((x + dm) / d), 0, nmax) as bytes */
@@ -1010,17 +1019,10 @@ static void q45_k_block(const float *x, uint8_t *y, int nmax, float rmin, int ns
     q45_k_finish(x, y, nmax, Lt);
 }
 
-static void q6_k_block(const float *x, const float *qw, uint8_t *y)
+/* Q6_K after the sub-block search: super-scale, 8-bit scales, requantization (the search's
+ * levels, lane-major in T with W lanes, where a scale is 0) and packing. */
+void tc_avx2_q6_k_finish(const float *x, uint8_t *y, const float *scales, const float *T, int W)
 {
-    float scales[16];
-    __m256 Lt[2][16];
-    for (int g = 0; g < 2; g++) {
-        __m256 xt[16], wt[16];
-        transpose8(x + 128 * g, 16, 16, xt);
-        if (qw)
-            transpose8(qw + 128 * g, 16, 16, wt);
-        _mm256_storeu_ps(scales + 8 * g, qx8(16, 32, xt, qw ? wt : NULL, Lt[g]));
-    }
     float max_scale = 0, max_abs_scale = 0;
     for (int ib = 0; ib < 16; ++ib) {
         const float abs_scale = fabsf(scales[ib]);
@@ -1047,7 +1049,7 @@ static void q6_k_block(const float *x, const float *qw, uint8_t *y)
     for (int j = 0; j < 16; ++j) {
         float d = d_all * (float)sc[j];
         if (!d) {
-            lane_levels(Lt[j / 8], 16, j % 8, L + 16 * j);
+            lane_levels_w(T, W, 16, j, L + 16 * j);
             continue;
         }
         const __m256 dv = _mm256_set1_ps(d);
@@ -1079,6 +1081,20 @@ static void q6_k_block(const float *x, const float *qw, uint8_t *y)
         h = _mm256_or_si256(h, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(e, 4), m3), 6));
         _mm256_storeu_si256((__m256i *)qh, h);
     }
+}
+
+static void q6_k_block(const float *x, const float *qw, uint8_t *y)
+{
+    float scales[16];
+    __m256 Lt[2][16];
+    for (int g = 0; g < 2; g++) {
+        __m256 xt[16], wt[16];
+        transpose8(x + 128 * g, 16, 16, xt);
+        if (qw)
+            transpose8(qw + 128 * g, 16, 16, wt);
+        _mm256_storeu_ps(scales + 8 * g, qx8(16, 32, xt, qw ? wt : NULL, Lt[g]));
+    }
+    tc_avx2_q6_k_finish(x, y, scales, (const float *)Lt, 8);
 }
 
 static void q6_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
@@ -1211,14 +1227,14 @@ static void q45_k_block_imat(const float *x, const float *qw, uint8_t *y, int nm
 }
 
 /* Q2_K: requantize against the stored scales, keep the search's levels where d is 0, pack. */
-static void q2_k_finish(const float *x, uint8_t *y, const __m256 Lt[2][16])
+static void q2_k_requant(const float *x, uint8_t *y, const float *T, int W)
 {
     uint8_t L[QK_K];
     const float d_all = tc_f16_to_f32(tc_ld_u16(y + 80)), m_all = tc_f16_to_f32(tc_ld_u16(y + 82));
     for (int j = 0; j < 16; ++j) {
         const float d = d_all * (float)(y[j] & 0xF);
         if (!d) {
-            lane_levels(Lt[j / 8], 16, j % 8, L + 16 * j);
+            lane_levels_w(T, W, 16, j, L + 16 * j);
             continue;
         }
         const __m256 dm = _mm256_set1_ps(m_all * (float)(y[j] >> 4)), dv = _mm256_set1_ps(d);
@@ -1234,34 +1250,12 @@ static void q2_k_finish(const float *x, uint8_t *y, const __m256 Lt[2][16])
     pack_2bit(y + 16, L);
 }
 
-static void q2_k_block(const float *x, const float *qw, uint8_t *y)
+/* Q2_K after the sub-block search (scales, mins, weight sums sw with an imatrix; levels
+ * lane-major in T with W lanes): 4-bit scales and mins, requantization, packing. */
+void tc_avx2_q2_k_finish(const float *x, uint8_t *y, int imat, float *scales, float *mins,
+                         float *sw, const float *T, int W)
 {
-    __m256 Lt[2][16];
-    float scales[16], mins[16], sw[16];
-    const float sigma2 = qw ? sum_x2_seq(x, QK_K) / QK_K : 0;
-    for (int g = 0; g < 2; g++) {
-        __m256 xt[16], wt[16], qwt[16], sc8, mn8;
-        transpose8(x + 128 * g, 16, 16, xt);
-        __m256 sw8 = _mm256_setzero_ps();
-        if (qw) {
-            transpose8(qw + 128 * g, 16, 16, qwt);
-            const __m256 s2 = _mm256_set1_ps(sigma2);
-            for (int i = 0; i < 16; i++) {
-                wt[i] = _mm256_mul_ps(
-                    qwt[i], _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]))));
-                sw8 = _mm256_add_ps(sw8, wt[i]);
-            }
-            qkx8(16, 3, xt, wt, Lt[g], -0.9f, 0.05f, 36, 0, 1, &sc8, &mn8);
-        } else {
-            for (int i = 0; i < 16; i++)
-                wt[i] = abs8(xt[i]);
-            qkx8(16, 3, xt, wt, Lt[g], -0.5f, 0.1f, 15, 1, 0, &sc8, &mn8);
-        }
-        _mm256_storeu_ps(scales + 8 * g, sc8);
-        _mm256_storeu_ps(mins + 8 * g, mn8);
-        _mm256_storeu_ps(sw + 8 * g, sw8);
-    }
-    if (qw) {
+    if (imat) {
         uint8_t Ls[16], Lm[16];
         const float dm = qp_quants(16, 15, scales, Ls, sw);
         const float mm = qp_quants(16, 15, mins, Lm, sw);
@@ -1297,7 +1291,37 @@ static void q2_k_block(const float *x, const float *qw, uint8_t *y)
             put_f16(y + 82, 0.f);
         }
     }
-    q2_k_finish(x, y, Lt);
+    q2_k_requant(x, y, T, W);
+}
+
+static void q2_k_block(const float *x, const float *qw, uint8_t *y)
+{
+    __m256 Lt[2][16];
+    float scales[16], mins[16], sw[16];
+    const float sigma2 = qw ? sum_x2_seq(x, QK_K) / QK_K : 0;
+    for (int g = 0; g < 2; g++) {
+        __m256 xt[16], wt[16], qwt[16], sc8, mn8;
+        transpose8(x + 128 * g, 16, 16, xt);
+        __m256 sw8 = _mm256_setzero_ps();
+        if (qw) {
+            transpose8(qw + 128 * g, 16, 16, qwt);
+            const __m256 s2 = _mm256_set1_ps(sigma2);
+            for (int i = 0; i < 16; i++) {
+                wt[i] = _mm256_mul_ps(
+                    qwt[i], _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]))));
+                sw8 = _mm256_add_ps(sw8, wt[i]);
+            }
+            qkx8(16, 3, xt, wt, Lt[g], -0.9f, 0.05f, 36, 0, 1, &sc8, &mn8);
+        } else {
+            for (int i = 0; i < 16; i++)
+                wt[i] = abs8(xt[i]);
+            qkx8(16, 3, xt, wt, Lt[g], -0.5f, 0.1f, 15, 1, 0, &sc8, &mn8);
+        }
+        _mm256_storeu_ps(scales + 8 * g, sc8);
+        _mm256_storeu_ps(mins + 8 * g, mn8);
+        _mm256_storeu_ps(sw + 8 * g, sw8);
+    }
+    tc_avx2_q2_k_finish(x, y, qw != NULL, scales, mins, sw, (const float *)Lt, 8);
 }
 
 static inline int q3_scale_of(const uint8_t *s, int j)
@@ -1315,32 +1339,14 @@ static inline void q3_put_scale(uint8_t *s, int j, int l)
     s[j % 4 + 8] = (uint8_t)(s[j % 4 + 8] | (l << (2 * (j / 4))));
 }
 
-static void q3_k_block(const float *x, const float *qw, uint8_t *y)
+/* Q3_K after the sub-block search (scales, weight sums sw with an imatrix; biased levels
+ * lane-major in T with W lanes): 6-bit scales, requantization, hmask and 2-bit planes. */
+void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scales, const float *sw,
+                         const float *T, int W)
 {
-    __m256 Lt[2][16];
-    float scales[16], sw[16];
-    const float sigma2 = qw ? 2 * sum_x2_seq(x, QK_K) / QK_K : 0;
-    for (int g = 0; g < 2; g++) {
-        __m256 xt[16], wt[16], qwt[16];
-        transpose8(x + 128 * g, 16, 16, xt);
-        if (qw) {
-            transpose8(qw + 128 * g, 16, 16, qwt);
-            const __m256 s2 = _mm256_set1_ps(sigma2);
-            __m256 sw8 = _mm256_setzero_ps();
-            for (int i = 0; i < 16; i++) {
-                wt[i] = _mm256_mul_ps(
-                    qwt[i], _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]))));
-                sw8 = _mm256_add_ps(sw8, wt[i]);
-            }
-            _mm256_storeu_ps(sw + 8 * g, sw8);
-            _mm256_storeu_ps(scales + 8 * g, qx8(16, 4, xt, wt, Lt[g]));
-        } else {
-            _mm256_storeu_ps(scales + 8 * g, q3x8(4, xt, Lt[g]));
-        }
-    }
     uint8_t *ys = y + 96;
     memset(ys, 0, 12);
-    if (qw) {
+    if (imat) {
         /* make_qx_quants(16, 32, scales, Ls, sw): the same search on one lane (all lanes alike) */
         __m256 st[16], swt[16], Ls[16];
         for (int i = 0; i < 16; i++) {
@@ -1378,7 +1384,7 @@ static void q3_k_block(const float *x, const float *qw, uint8_t *y)
     for (int j = 0; j < 16; ++j) {
         const float d = d_all * (float)q3_scale_of(ys, j);
         if (!d) {
-            lane_levels(Lt[j / 8], 16, j % 8, L + 16 * j);
+            lane_levels_w(T, W, 16, j, L + 16 * j);
             continue;
         }
         const __m256 dv = _mm256_set1_ps(d);
@@ -1406,6 +1412,32 @@ static void q3_k_block(const float *x, const float *qw, uint8_t *y)
     }
     _mm256_storeu_si256((__m256i *)y, hm);
     pack_2bit(y + 32, U);
+}
+
+static void q3_k_block(const float *x, const float *qw, uint8_t *y)
+{
+    __m256 Lt[2][16];
+    float scales[16], sw[16];
+    const float sigma2 = qw ? 2 * sum_x2_seq(x, QK_K) / QK_K : 0;
+    for (int g = 0; g < 2; g++) {
+        __m256 xt[16], wt[16], qwt[16];
+        transpose8(x + 128 * g, 16, 16, xt);
+        if (qw) {
+            transpose8(qw + 128 * g, 16, 16, qwt);
+            const __m256 s2 = _mm256_set1_ps(sigma2);
+            __m256 sw8 = _mm256_setzero_ps();
+            for (int i = 0; i < 16; i++) {
+                wt[i] = _mm256_mul_ps(
+                    qwt[i], _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]))));
+                sw8 = _mm256_add_ps(sw8, wt[i]);
+            }
+            _mm256_storeu_ps(sw + 8 * g, sw8);
+            _mm256_storeu_ps(scales + 8 * g, qx8(16, 4, xt, wt, Lt[g]));
+        } else {
+            _mm256_storeu_ps(scales + 8 * g, q3x8(4, xt, Lt[g]));
+        }
+    }
+    tc_avx2_q3_k_finish(x, y, qw != NULL, scales, sw, (const float *)Lt, 8);
 }
 
 /* ===== IQ4_NL / IQ4_XS (quantize_row_iq4_nl_impl, ntry 7): lane = 32-value sub-block ===== */
