@@ -726,6 +726,22 @@ static inline int absmax_tame(const float *x, int n, float *amax)
 /* (q * 256 + 242) / 243 for every uint8 q, as tq1_0 stores a base-3 byte */
 static uint8_t tq1_div[256];
 
+/* (q * 256 + 242) / 243 for 32 bytes q. The float quotient is within far less than 1/243 of
+ * the exact one (a < 2^16), whose fraction is 0 or >= 1/243 from an integer: truncation gives
+ * the integer quotient exactly. */
+static inline __m256i div243_32(__m256i q)
+{
+    __m256i r[4];
+    __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+    for (int k = 0; k < 4; k++) {
+        __m256i a = _mm256_add_epi32(_mm256_slli_epi32(_mm256_cvtepu8_epi32(parts[k]), 8),
+                                     _mm256_set1_epi32(242));
+        r[k] = _mm256_cvttps_epi32(_mm256_div_ps(_mm256_cvtepi32_ps(a), _mm256_set1_ps(243.f)));
+    }
+    return low_bytes_32(r[0], r[1], r[2], r[3]);
+}
+
 static void tq1_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
                         const float *imatrix)
 {
@@ -740,23 +756,25 @@ static void tq1_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per
         const float id = d ? 1.0f / d : 0.0f;
         uint8_t T[256];
         trits256(x, id, T);
-        for (int m = 0; m < 32; ++m) {
-            uint8_t q = 0;
-            for (int n = 0; n < 5; ++n)
-                q = (uint8_t)(q * 3 + T[m + n * 32]);
-            y[m] = tq1_div[q];
-        }
-        for (int m = 0; m < 16; ++m) {
-            uint8_t q = 0;
-            for (int n = 0; n < 5; ++n)
-                q = (uint8_t)(q * 3 + T[160 + m + n * 16]);
-            y[32 + m] = tq1_div[q];
-        }
+        /* q = sum of trits * 3^k in uint8 arithmetic (Horner with byte adds), then the byte
+         * (q * 256 + 242) / 243 */
+        __m256i q = _mm256_setzero_si256();
+        for (int n = 0; n < 5; ++n)
+            q = _mm256_add_epi8(_mm256_add_epi8(_mm256_add_epi8(q, q), q),
+                                _mm256_loadu_si256((const __m256i *)(T + 32 * n)));
+        _mm256_storeu_si256((__m256i *)y, div243_32(q));
+        __m128i q2 = _mm_setzero_si128();
+        for (int n = 0; n < 5; ++n)
+            q2 = _mm_add_epi8(_mm_add_epi8(_mm_add_epi8(q2, q2), q2),
+                              _mm_loadu_si128((const __m128i *)(T + 160 + 16 * n)));
+        _mm_storeu_si128((__m128i *)(y + 32),
+                         _mm256_castsi256_si128(
+                             div243_32(_mm256_inserti128_si256(_mm256_setzero_si256(), q2, 0))));
         for (int j = 0; j < 4; ++j) {
-            uint8_t q = 0;
+            uint8_t h = 0;
             for (int m = 0; m < 4; ++m)
-                q = (uint8_t)(q * 3 + T[240 + j + m * 4]);
-            y[48 + j] = tq1_div[(uint8_t)(q * 3)];
+                h = (uint8_t)(h * 3 + T[240 + j + m * 4]);
+            y[48 + j] = tq1_div[(uint8_t)(h * 3)];
         }
         tc_st_u16(y + 52, tc_f32_to_f16(d));
     }
