@@ -317,20 +317,6 @@ static inline void imat_weights16(const __m512 *xt, const float *qw, float sigma
     _mm512_storeu_ps(sw, s);
 }
 
-static void q3_k_block16(const float *x, const float *qw, uint8_t *y)
-{
-    __m512 xt[16], wt[16], Lt[16];
-    float scales[16], sw[16];
-    transpose16(x, 16, 16, xt);
-    if (qw) {
-        imat_weights16(xt, qw, 2 * sum_x2_seq(x, QK_K) / QK_K, wt, sw);
-        _mm512_storeu_ps(scales, qx16(16, 4, xt, wt, Lt));
-    } else {
-        _mm512_storeu_ps(scales, q3x16(4, xt, Lt));
-    }
-    tc_avx2_q3_k_finish(x, y, qw != NULL, scales, sw, (const float *)Lt, 16);
-}
-
 static void q2_k_block16(const float *x, const float *qw, uint8_t *y)
 {
     __m512 xt[16], wt[16], Lt[16], sc, mn;
@@ -373,8 +359,60 @@ static inline void k_rows16(int t, k_block_fn blk, size_t bs, const float *x, vo
         k_rows16(TC_DTYPE_##T, blk, bs, x, dst, n_rows, n_per_row, imatrix);                       \
     }
 K_QUANT(q2_k_quant, Q2_K, q2_k_block16, 84)
-K_QUANT(q3_k_quant, Q3_K, q3_k_block16, 110)
 K_QUANT(q6_k_quant, Q6_K, q6_k_block16, 210)
+
+static void q3_k_block16(const float *x, const float *qw, uint8_t *y)
+{
+    __m512 xt[16], wt[16], Lt[16], Lt2[16], r2;
+    float scales[16], sw[16];
+    transpose16(x, 16, 16, xt);
+    if (qw) {
+        imat_weights16(xt, qw, 2 * sum_x2_seq(x, QK_K) / QK_K, wt, sw);
+        _mm512_storeu_ps(scales, qx16(16, 4, xt, wt, Lt));
+    } else {
+        __m512 r;
+        q3x216(4, xt, Lt, &r, xt, Lt2, &r2);
+        _mm512_storeu_ps(scales, r);
+    }
+    tc_avx2_q3_k_finish(x, y, qw != NULL, scales, sw, (const float *)Lt, 16);
+}
+
+/* Two consecutive blocks without an imatrix: their searches interleaved (q3x2). */
+static void q3_k_pair16(const float *x, uint8_t *y)
+{
+    __m512 xa[16], xb[16], La[16], Lb[16], ra, rb;
+    float sa[16], sb[16];
+    transpose16(x, 16, 16, xa);
+    transpose16(x + QK_K, 16, 16, xb);
+    q3x216(4, xa, La, &ra, xb, Lb, &rb);
+    _mm512_storeu_ps(sa, ra);
+    _mm512_storeu_ps(sb, rb);
+    tc_avx2_q3_k_finish(x, y, 0, sa, NULL, (const float *)La, 16);
+    tc_avx2_q3_k_finish(x + QK_K, y + 110, 0, sb, NULL, (const float *)Lb, 16);
+}
+
+static void q3_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    if (imatrix) {
+        k_rows16(TC_DTYPE_Q3_K, q3_k_block16, 110, x, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
+    uint8_t *y = dst;
+    const int64_t nb = n_rows * n_per_row / QK_K;
+    for (int64_t i = 0; i < nb;) {
+        if (i + 1 < nb && block_tame16(x, 2 * QK_K)) {
+            q3_k_pair16(x, y);
+            i += 2, x += 2 * QK_K, y += 2 * 110;
+            continue;
+        }
+        if (block_tame16(x, QK_K))
+            q3_k_block16(x, NULL, y);
+        else
+            prev_quant[TC_DTYPE_Q3_K](x, y, 1, QK_K, NULL);
+        i++, x += QK_K, y += 110;
+    }
+}
 
 /* ===== IQ4_NL: 16 blocks of a row per vector ===== */
 

@@ -38,8 +38,9 @@ static inline VI LN(clampf)(VF f, int lo, int hi)
  * -0.9, rdelta 0.05, nstep 36) on the lanes' sub-blocks of n values: xt/wt the transposed
  * values and weights; Lt receives the levels as floats, *scale_out and *the_min_out the results.
  */
-static void LN(qkx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt, float rmin, float rdelta,
-                    int nstep, int use_mad, int v3, VF *scale_out, VF *the_min_out)
+static inline void LN(qkx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt, float rmin,
+                           float rdelta, int nstep, int use_mad, int v3, VF *scale_out,
+                           VF *the_min_out)
 {
     const VF zero = F_ZERO;
     VF min = xt[0], max = xt[0], sum_w = wt[0], sum_x = F_MUL(wt[0], xt[0]);
@@ -108,7 +109,7 @@ static void LN(qkx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt, float r
  * make_qx_quants (rmse_type 1; also make_qx_quants_w of ref_legacy.c) on the lanes' sub-blocks
  * of n values: weights wt, or x^2 when wt is NULL. Lt receives the biased levels (l + nmax).
  */
-static VF LN(qx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt)
+static inline VF LN(qx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt)
 {
     const VF zero = F_ZERO;
     VF max = zero, amax = zero;
@@ -165,7 +166,7 @@ static VF LN(qx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt)
  * the biased levels (l + nmax). A lane whose pass changes nothing is at a fixed point, so the
  * passes the other lanes still need leave it as the reference's early exit does.
  */
-static VF LN(q3x)(int nmax, const VF *xt, VF *Lt)
+static inline VF LN(q3x)(int nmax, const VF *xt, VF *Lt)
 {
     const int n = 16;
     const VF zero = F_ZERO;
@@ -199,9 +200,9 @@ static VF LN(q3x)(int nmax, const VF *xt, VF *Lt)
                 continue;
             slx = F_ADD(slx, F_MUL(wx[i], nl));
             sl2 = F_ADD(sl2, F_MUL(F_MUL(w[i], nl), nl));
-            VM better = M_AND(M_CMP(sl2, zero, _CMP_GT_OQ),
-                              M_CMP(F_MUL(F_MUL(slx, slx), suml2),
-                                    F_MUL(F_MUL(sumlx, sumlx), sl2), _CMP_GT_OQ));
+            VM better = M_AND(
+                M_CMP(sl2, zero, _CMP_GT_OQ),
+                M_CMP(F_MUL(F_MUL(slx, slx), suml2), F_MUL(F_MUL(sumlx, sumlx), sl2), _CMP_GT_OQ));
             VM upd = M_AND(c2, better);
             Lt[i] = F_BLEND(Lt[i], nl, upd);
             sumlx = F_BLEND(sumlx, slx, upd);
@@ -216,6 +217,83 @@ static VF LN(q3x)(int nmax, const VF *xt, VF *Lt)
         Lt[i] = F_BLEND(F_ADD(Lt[i], bias), zero, tiny);
     VF r = F_BLEND(zero, F_DIV(sumlx, suml2), M_CMP(suml2, zero, _CMP_GT_OQ));
     return F_BLEND(r, zero, tiny);
+}
+
+/*
+ * make_q3_quants (ref_k.c) with weights x^2 on two independent sets of lanes at once (A and B,
+ * sub-blocks of 16): returns the scales in *rA / *rB, LtA / LtB the biased levels (l + nmax).
+ * The refinement is a serial chain per lane (each element's test uses the sums the previous one
+ * left); running two sets interleaved lets their chains overlap. A lane whose pass changes
+ * nothing is at a fixed point, so the passes other lanes still need leave it as the reference's
+ * early exit does.
+ */
+static inline void LN(q3x2)(int nmax, const VF *xtA, VF *LtA, VF *rA, const VF *xtB, VF *LtB,
+                            VF *rB)
+{
+    enum { n = 16 };
+    const VF zero = F_ZERO;
+    const VF *xt[2] = {xtA, xtB};
+    VF *Lt[2] = {LtA, LtB};
+    VF w[2][16], wx[2][16], sumlx[2], suml2[2];
+    VM tiny[2];
+    for (int s = 0; s < 2; s++) {
+        VF max = zero, amax = zero;
+        for (int i = 0; i < n; ++i) {
+            VF ax = F_ABS(xt[s][i]);
+            VM gt = M_CMP(ax, amax, _CMP_GT_OQ);
+            amax = F_BLEND(amax, ax, gt);
+            max = F_BLEND(max, xt[s][i], gt);
+            w[s][i] = F_MUL(xt[s][i], xt[s][i]);
+            wx[s][i] = F_MUL(w[s][i], xt[s][i]);
+        }
+        tiny[s] = M_CMP(amax, F_SET1(GROUP_MAX_EPS), _CMP_LT_OQ);
+        const VF iscale = F_DIV(F_SET1((float)-nmax), max);
+        sumlx[s] = suml2[s] = zero;
+        for (int i = 0; i < n; ++i) {
+            VF l = I_TO_F(LN(clampf)(F_MUL(iscale, xt[s][i]), -nmax, nmax - 1));
+            Lt[s][i] = l;
+            sumlx[s] = F_ADD(sumlx[s], F_MUL(wx[s][i], l));
+            suml2[s] = F_ADD(suml2[s], F_MUL(F_MUL(w[s][i], l), l));
+        }
+    }
+    for (int itry = 0; itry < 5; ++itry) {
+        VM changed = M_ZERO;
+        for (int i = 0; i < n; ++i) {
+            VF slx[2], sl2[2], nl[2];
+            VM c2[2];
+            for (int s = 0; s < 2; s++) {
+                slx[s] = F_SUB(sumlx[s], F_MUL(wx[s][i], Lt[s][i]));
+                VM c1 = M_CMP(slx[s], zero, _CMP_GT_OQ);
+                sl2[s] = F_SUB(suml2[s], F_MUL(F_MUL(w[s][i], Lt[s][i]), Lt[s][i]));
+                nl[s] = I_TO_F(LN(clampf)(F_DIV(F_MUL(xt[s][i], sl2[s]), slx[s]), -nmax, nmax - 1));
+                c2[s] = M_AND(c1, M_CMP(nl[s], Lt[s][i], _CMP_NEQ_UQ));
+            }
+            if (!M_ANY(M_OR(c2[0], c2[1])))
+                continue;
+            for (int s = 0; s < 2; s++) {
+                VF x2 = F_ADD(slx[s], F_MUL(wx[s][i], nl[s]));
+                VF y2 = F_ADD(sl2[s], F_MUL(F_MUL(w[s][i], nl[s]), nl[s]));
+                VM better = M_AND(M_CMP(y2, zero, _CMP_GT_OQ),
+                                  M_CMP(F_MUL(F_MUL(x2, x2), suml2[s]),
+                                        F_MUL(F_MUL(sumlx[s], sumlx[s]), y2), _CMP_GT_OQ));
+                VM upd = M_AND(c2[s], better);
+                Lt[s][i] = F_BLEND(Lt[s][i], nl[s], upd);
+                sumlx[s] = F_BLEND(sumlx[s], x2, upd);
+                suml2[s] = F_BLEND(suml2[s], y2, upd);
+                changed = M_OR(changed, upd);
+            }
+        }
+        if (!M_ANY(changed))
+            break;
+    }
+    const VF bias = F_SET1((float)nmax);
+    VF *r[2] = {rA, rB};
+    for (int s = 0; s < 2; s++) {
+        for (int i = 0; i < n; ++i)
+            Lt[s][i] = F_BLEND(F_ADD(Lt[s][i], bias), zero, tiny[s]);
+        VF q = F_BLEND(zero, F_DIV(sumlx[s], suml2[s]), M_CMP(suml2[s], zero, _CMP_GT_OQ));
+        *r[s] = F_BLEND(q, zero, tiny[s]);
+    }
 }
 
 /*
@@ -247,7 +325,7 @@ static inline VI LN(iq4_best)(VF x, VF *qv)
 }
 
 /* The IQ4 scale search (ntry 7) of the lanes' sub-blocks of 32: returns scales[ib]. */
-static VF LN(iq4_search)(const VF *xt, const VF *wt)
+static inline VF LN(iq4_search)(const VF *xt, const VF *wt)
 {
     const VF zero = F_ZERO;
     VF amax = zero, max = zero;
