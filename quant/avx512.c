@@ -289,6 +289,106 @@ static void q4_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
     }
 }
 
+/* Q5_0 (symmetric, 5 bits), Q4_1 / Q5_1 (with a minimum), no imatrix: as in avx2.c */
+static void q5_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    if (imatrix) {
+        prev_quant[TC_DTYPE_Q5_0](x, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
+    uint8_t *y = dst;
+    const __m128i m4 = _mm_set1_epi8(0x0F), lim = _mm_set1_epi8(31);
+    for (int64_t i = 0, nb = n_rows * n_per_row / 32; i < nb; i++, x += 32, y += 22) {
+        __m512 v[2];
+        float amax;
+        if (!load32(x, v, &amax)) {
+            prev_quant[TC_DTYPE_Q5_0](x, y, 1, 32, NULL);
+            continue;
+        }
+        float max = 0.0f;
+        if (amax != 0) {
+            const __m512 a = _mm512_set1_ps(amax);
+            uint32_t mask = (uint32_t)_mm512_cmp_ps_mask(abs16(v[0]), a, _CMP_EQ_OQ) |
+                            (uint32_t)_mm512_cmp_ps_mask(abs16(v[1]), a, _CMP_EQ_OQ) << 16;
+            max = x[__builtin_ctz(mask)];
+        }
+        const float d = max / -16;
+        const float id = d ? 1.0f / d : 0.0f;
+        tc_st_u16(y, tc_f32_to_f16(d));
+        const __m512 idv = _mm512_set1_ps(id), h = _mm512_set1_ps(16.5f);
+        __m128i L[2];
+        for (int k = 0; k < 2; k++)
+            L[k] = _mm_min_epi8(_mm512_cvtepi32_epi8(_mm512_cvttps_epi32(
+                                    _mm512_add_ps(_mm512_mul_ps(v[k], idv), h))),
+                                lim);
+        tc_st_u32(y + 2, (uint32_t)_mm_movemask_epi8(_mm_slli_epi16(L[0], 3)) |
+                             (uint32_t)_mm_movemask_epi8(_mm_slli_epi16(L[1], 3)) << 16);
+        _mm_storeu_si128(
+            (__m128i *)(y + 6),
+            _mm_or_si128(_mm_and_si128(L[0], m4), _mm_slli_epi16(_mm_and_si128(L[1], m4), 4)));
+    }
+}
+
+static inline void qx_1_quant(int t, const float *x, uint8_t *y, int64_t nb, int five)
+{
+    const int bs = five ? 24 : 20;
+    const __m128i m4 = _mm_set1_epi8(0x0F), lim = _mm_set1_epi8(15);
+    for (int64_t i = 0; i < nb; i++, x += 32, y += bs) {
+        __m512 v[2];
+        float amax;
+        if (!load32(x, v, &amax)) {
+            prev_quant[t](x, y, 1, 32, NULL);
+            continue;
+        }
+        const float min = _mm512_reduce_min_ps(_mm512_min_ps(v[0], v[1]));
+        const float max = _mm512_reduce_max_ps(_mm512_max_ps(v[0], v[1]));
+        if (min == 0 || max == 0) { /* the sign of a zero min/max depends on the order */
+            prev_quant[t](x, y, 1, 32, NULL);
+            continue;
+        }
+        const float d = (max - min) / (five ? 31 : 15);
+        const float id = d ? 1.0f / d : 0.0f;
+        tc_st_u16(y, tc_f32_to_f16(d));
+        tc_st_u16(y + 2, tc_f32_to_f16(min));
+        const __m512 idv = _mm512_set1_ps(id), mv = _mm512_set1_ps(min), h = _mm512_set1_ps(0.5f);
+        __m128i L[2];
+        for (int k = 0; k < 2; k++) {
+            __m512 f = _mm512_add_ps(_mm512_mul_ps(_mm512_sub_ps(v[k], mv), idv), h);
+            L[k] = _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(f));
+            if (!five)
+                L[k] = _mm_min_epi8(L[k], lim);
+        }
+        uint8_t *qs = y + 4;
+        if (five) {
+            tc_st_u32(y + 4, (uint32_t)_mm_movemask_epi8(_mm_slli_epi16(L[0], 3)) |
+                                 (uint32_t)_mm_movemask_epi8(_mm_slli_epi16(L[1], 3)) << 16);
+            qs = y + 8;
+            L[0] = _mm_and_si128(L[0], m4);
+        }
+        _mm_storeu_si128((__m128i *)qs,
+                         _mm_or_si128(L[0], _mm_slli_epi16(_mm_and_si128(L[1], m4), 4)));
+    }
+}
+
+static void q4_1_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    if (imatrix)
+        prev_quant[TC_DTYPE_Q4_1](x, dst, n_rows, n_per_row, imatrix);
+    else
+        qx_1_quant(TC_DTYPE_Q4_1, x, dst, n_rows * n_per_row / 32, 0);
+}
+
+static void q5_1_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    if (imatrix)
+        prev_quant[TC_DTYPE_Q5_1](x, dst, n_rows, n_per_row, imatrix);
+    else
+        qx_1_quant(TC_DTYPE_Q5_1, x, dst, n_rows * n_per_row / 32, 1);
+}
+
 /* ===== k-quants: all 16 sub-blocks of a block in one vector ===== */
 
 static void q6_k_block16(const float *x, const float *qw, uint8_t *y)
@@ -472,6 +572,9 @@ void tc_avx512_register(tc_kernel_table *k)
     k->dequantize[TC_DTYPE_Q6_K] = q6_k_dequant;
     k->quantize[TC_DTYPE_Q8_0] = q8_0_quant;
     k->quantize[TC_DTYPE_Q4_0] = q4_0_quant;
+    k->quantize[TC_DTYPE_Q5_0] = q5_0_quant;
+    k->quantize[TC_DTYPE_Q4_1] = q4_1_quant;
+    k->quantize[TC_DTYPE_Q5_1] = q5_1_quant;
     k->quantize[TC_DTYPE_Q2_K] = q2_k_quant;
     k->quantize[TC_DTYPE_Q3_K] = q3_k_quant;
     k->quantize[TC_DTYPE_Q6_K] = q6_k_quant;
