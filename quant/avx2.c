@@ -953,7 +953,7 @@ static inline void pack_2bit(uint8_t *qs, const uint8_t *L)
 
 /* Q4_K/Q5_K: requantize against the stored scales and mins (the search's levels where d is
  * 0), then pack. */
-static void q45_k_finish(const float *x, uint8_t *y, int nmax, const __m256 *Lt)
+static void q45_k_finish(const float *x, uint8_t *y, int nmax, const float *T, int W)
 {
     /* requantize against the stored scales */
     uint8_t L[QK_K];
@@ -963,7 +963,7 @@ static void q45_k_finish(const float *x, uint8_t *y, int nmax, const __m256 *Lt)
         scale_min_k4(j, y + 4, &s, &m);
         const float d = d_all * (float)s;
         if (!d) {
-            lane_levels(Lt, 32, j, L + 32 * j);
+            lane_levels_w(T, W, 32, j, L + 32 * j);
             continue;
         }
         requant32(x + 32 * j, m_all * (float)m, d, nmax, L + 32 * j);
@@ -1000,6 +1000,128 @@ static void q45_k_finish(const float *x, uint8_t *y, int nmax, const __m256 *Lt)
     }
 }
 
+/* make_qp_quants (ref_k.c), scalar: it runs on the 8 or 16 sub-block scales of one block. */
+static float qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw)
+{
+    float max = 0;
+    for (int i = 0; i < n; ++i)
+        max = max > x[i] ? max : x[i];
+    if (max < GROUP_MAX_EPS) {
+        memset(L, 0, (size_t)n);
+        return 0.f;
+    }
+    float iscale = (float)nmax / max;
+    for (int i = 0; i < n; ++i)
+        L[i] = (uint8_t)tc_nearest_int(iscale * x[i]);
+    float scale = 1 / iscale;
+    float best_mse = 0;
+    for (int i = 0; i < n; ++i) {
+        float diff = x[i] - scale * (float)L[i];
+        best_mse += qw[i] * diff * diff;
+    }
+    for (int is = -4; is <= 4; ++is) {
+        if (is == 0)
+            continue;
+        float iscale_is = (0.1f * (float)is + (float)nmax) / max;
+        float scale_is = 1 / iscale_is;
+        float mse = 0;
+        for (int i = 0; i < n; ++i) {
+            int l = tc_nearest_int(iscale_is * x[i]);
+            l = l < nmax ? l : nmax;
+            float diff = x[i] - scale_is * (float)l;
+            mse += qw[i] * diff * diff;
+        }
+        if (mse < best_mse) {
+            best_mse = mse;
+            iscale = iscale_is;
+        }
+    }
+    float sumlx = 0, suml2 = 0;
+    for (int i = 0; i < n; ++i) {
+        int l = tc_nearest_int(iscale * x[i]);
+        l = l < nmax ? l : nmax;
+        L[i] = (uint8_t)l;
+        float w = qw[i];
+        sumlx += w * x[i] * (float)l;
+        suml2 += w * (float)l * (float)l;
+    }
+    for (int itry = 0; itry < 5; ++itry) {
+        int n_changed = 0;
+        for (int i = 0; i < n; ++i) {
+            float w = qw[i];
+            float slx = sumlx - w * x[i] * (float)L[i];
+            float sl2 = suml2 - w * (float)L[i] * (float)L[i];
+            if (slx > 0 && sl2 > 0) {
+                int new_l = tc_nearest_int(x[i] * sl2 / slx);
+                new_l = new_l < nmax ? new_l : nmax;
+                if (new_l != L[i]) {
+                    slx += w * x[i] * (float)new_l;
+                    sl2 += w * (float)new_l * (float)new_l;
+                    if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+                        L[i] = (uint8_t)new_l;
+                        sumlx = slx;
+                        suml2 = sl2;
+                        ++n_changed;
+                    }
+                }
+            }
+        }
+        if (!n_changed)
+            break;
+    }
+    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+/* Sequential sum of squares of n values (the reference's loop order). */
+static inline float sum_x2_seq(const float *x, int n)
+{
+    float s = 0;
+    for (int i = 0; i < n; ++i)
+        s += x[i] * x[i];
+    return s;
+}
+
+/* Q4_K/Q5_K after the search of the 8 sub-blocks (scales, mins; weight sums sw with an imatrix;
+ * levels lane-major in T with W lanes): scales and mins to 6 bits, requantize, pack. */
+void tc_avx2_q45_k_finish(const float *x, uint8_t *y, int nmax, int imat, int clamp63,
+                          float *scales, float *mins, float *sw, const float *T, int W)
+{
+    if (!imat) {
+        float max_scale = 0, max_min = 0;
+        for (int j = 0; j < 8; ++j) {
+            if (scales[j] > max_scale)
+                max_scale = scales[j];
+            if (mins[j] > max_min)
+                max_min = mins[j];
+        }
+        float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+        float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+        uint8_t ls[8], lm[8];
+        for (int j = 0; j < 8; ++j) {
+            uint8_t a = (uint8_t)tc_nearest_int(inv_scale * scales[j]);
+            uint8_t b = (uint8_t)tc_nearest_int(inv_min * mins[j]);
+            ls[j] = a < 63 ? a : 63;
+            lm[j] = b < 63 ? b : 63;
+        }
+        put_scale_min_k4(y + 4, ls, lm);
+        put_f16(y, max_scale / 63.f);
+        put_f16(y + 2, max_min / 63.f);
+    } else {
+        uint8_t Ls[8], Lm[8];
+        const float d_block = qp_quants(8, 63, scales, Ls, sw);
+        const float m_block = qp_quants(8, 63, mins, Lm, sw);
+        if (clamp63)
+            for (int j = 0; j < 8; ++j) {
+                Ls[j] = Ls[j] < 63 ? Ls[j] : 63;
+                Lm[j] = Lm[j] < 63 ? Lm[j] : 63;
+            }
+        put_scale_min_k4(y + 4, Ls, Lm);
+        put_f16(y, d_block);
+        put_f16(y + 2, m_block);
+    }
+    q45_k_finish(x, y, nmax, T, W);
+}
+
 /* Q4_K (nmax 15, rmin -1, nstep 20) / Q5_K (nmax 31, rmin -0.5, nstep 15), no imatrix */
 static void q45_k_block(const float *x, uint8_t *y, int nmax, float rmin, int nstep)
 {
@@ -1015,26 +1137,7 @@ static void q45_k_block(const float *x, uint8_t *y, int nmax, float rmin, int ns
     float scales[8], mins[8];
     _mm256_storeu_ps(scales, sc8);
     _mm256_storeu_ps(mins, mn8);
-    float max_scale = 0, max_min = 0;
-    for (int j = 0; j < 8; ++j) {
-        if (scales[j] > max_scale)
-            max_scale = scales[j];
-        if (mins[j] > max_min)
-            max_min = mins[j];
-    }
-    float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
-    float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
-    uint8_t ls[8], lm[8];
-    for (int j = 0; j < 8; ++j) {
-        uint8_t a = (uint8_t)tc_nearest_int(inv_scale * scales[j]);
-        uint8_t b = (uint8_t)tc_nearest_int(inv_min * mins[j]);
-        ls[j] = a < 63 ? a : 63;
-        lm[j] = b < 63 ? b : 63;
-    }
-    put_scale_min_k4(y + 4, ls, lm);
-    put_f16(y, max_scale / 63.f);
-    put_f16(y + 2, max_min / 63.f);
-    q45_k_finish(x, y, nmax, Lt);
+    tc_avx2_q45_k_finish(x, y, nmax, 0, 0, scales, mins, NULL, (const float *)Lt, 8);
 }
 
 /* Q6_K after the sub-block search: super-scale, 8-bit scales, requantization (the search's
@@ -1130,87 +1233,6 @@ static void q6_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
         }
 }
 
-/* make_qp_quants (ref_k.c), scalar: it runs on the 8 or 16 sub-block scales of one block. */
-static float qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw)
-{
-    float max = 0;
-    for (int i = 0; i < n; ++i)
-        max = max > x[i] ? max : x[i];
-    if (max < GROUP_MAX_EPS) {
-        memset(L, 0, (size_t)n);
-        return 0.f;
-    }
-    float iscale = (float)nmax / max;
-    for (int i = 0; i < n; ++i)
-        L[i] = (uint8_t)tc_nearest_int(iscale * x[i]);
-    float scale = 1 / iscale;
-    float best_mse = 0;
-    for (int i = 0; i < n; ++i) {
-        float diff = x[i] - scale * (float)L[i];
-        best_mse += qw[i] * diff * diff;
-    }
-    for (int is = -4; is <= 4; ++is) {
-        if (is == 0)
-            continue;
-        float iscale_is = (0.1f * (float)is + (float)nmax) / max;
-        float scale_is = 1 / iscale_is;
-        float mse = 0;
-        for (int i = 0; i < n; ++i) {
-            int l = tc_nearest_int(iscale_is * x[i]);
-            l = l < nmax ? l : nmax;
-            float diff = x[i] - scale_is * (float)l;
-            mse += qw[i] * diff * diff;
-        }
-        if (mse < best_mse) {
-            best_mse = mse;
-            iscale = iscale_is;
-        }
-    }
-    float sumlx = 0, suml2 = 0;
-    for (int i = 0; i < n; ++i) {
-        int l = tc_nearest_int(iscale * x[i]);
-        l = l < nmax ? l : nmax;
-        L[i] = (uint8_t)l;
-        float w = qw[i];
-        sumlx += w * x[i] * (float)l;
-        suml2 += w * (float)l * (float)l;
-    }
-    for (int itry = 0; itry < 5; ++itry) {
-        int n_changed = 0;
-        for (int i = 0; i < n; ++i) {
-            float w = qw[i];
-            float slx = sumlx - w * x[i] * (float)L[i];
-            float sl2 = suml2 - w * (float)L[i] * (float)L[i];
-            if (slx > 0 && sl2 > 0) {
-                int new_l = tc_nearest_int(x[i] * sl2 / slx);
-                new_l = new_l < nmax ? new_l : nmax;
-                if (new_l != L[i]) {
-                    slx += w * x[i] * (float)new_l;
-                    sl2 += w * (float)new_l * (float)new_l;
-                    if (slx * slx * suml2 > sumlx * sumlx * sl2) {
-                        L[i] = (uint8_t)new_l;
-                        sumlx = slx;
-                        suml2 = sl2;
-                        ++n_changed;
-                    }
-                }
-            }
-        }
-        if (!n_changed)
-            break;
-    }
-    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
-}
-
-/* Sequential sum of squares of n values (the reference's loop order). */
-static inline float sum_x2_seq(const float *x, int n)
-{
-    float s = 0;
-    for (int i = 0; i < n; ++i)
-        s += x[i] * x[i];
-    return s;
-}
-
 /* Q4_K/Q5_K with an imatrix (quantize_row_q4_K_impl / q5_K_impl) */
 static void q45_k_block_imat(const float *x, const float *qw, uint8_t *y, int nmax, int clamp63)
 {
@@ -1227,21 +1249,10 @@ static void q45_k_block_imat(const float *x, const float *qw, uint8_t *y, int nm
     }
     qkx8(32, nmax, xt, wt, Lt, -0.9f, 0.05f, 36, 0, 1, &sc8, &mn8);
     float scales[8], mins[8], sw[8];
-    uint8_t Ls[8], Lm[8];
     _mm256_storeu_ps(scales, sc8);
     _mm256_storeu_ps(mins, mn8);
     _mm256_storeu_ps(sw, sw8);
-    const float d_block = qp_quants(8, 63, scales, Ls, sw);
-    const float m_block = qp_quants(8, 63, mins, Lm, sw);
-    if (clamp63)
-        for (int j = 0; j < 8; ++j) {
-            Ls[j] = Ls[j] < 63 ? Ls[j] : 63;
-            Lm[j] = Lm[j] < 63 ? Lm[j] : 63;
-        }
-    put_scale_min_k4(y + 4, Ls, Lm);
-    put_f16(y, d_block);
-    put_f16(y + 2, m_block);
-    q45_k_finish(x, y, nmax, Lt);
+    tc_avx2_q45_k_finish(x, y, nmax, 1, clamp63, scales, mins, sw, (const float *)Lt, 8);
 }
 
 /* Q2_K: requantize against the stored scales, keep the search's levels where d is 0, pack. */
