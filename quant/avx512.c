@@ -514,6 +514,76 @@ static void q3_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
     }
 }
 
+/* Q4_K / Q5_K: two consecutive blocks of a row per vector (lanes 0-7 the first block's 8
+ * sub-blocks of 32, lanes 8-15 the second's), finished block by block by avx2.c. */
+static void q45_k_pair16(const float *x, const float *qw, uint8_t *y, size_t bs, int nmax,
+                         float rmin, int nstep, int clamp63)
+{
+    __m512 xt[32], wt[32], Lt[32], sc, mn, sw = _mm512_setzero_ps();
+    transpose16(x, 32, 32, xt);
+    if (qw) {
+        __m512 qwt[32];
+        const __m512 s2 =
+            _mm512_mask_blend_ps((__mmask16)0xFF00, _mm512_set1_ps(2 * sum_x2_seq(x, QK_K) / QK_K),
+                                 _mm512_set1_ps(2 * sum_x2_seq(x + QK_K, QK_K) / QK_K));
+        transpose16(qw, 32, 32, qwt);
+        for (int i = 0; i < 32; i++) {
+            wt[i] = _mm512_mul_ps(qwt[i],
+                                  _mm512_sqrt_ps(_mm512_add_ps(s2, _mm512_mul_ps(xt[i], xt[i]))));
+            sw = _mm512_add_ps(sw, wt[i]);
+        }
+        qkx16(32, nmax, xt, wt, Lt, -0.9f, 0.05f, 36, 0, 1, &sc, &mn);
+    } else {
+        __m512 sum_x2 = _mm512_setzero_ps();
+        for (int i = 0; i < 32; i++)
+            sum_x2 = _mm512_add_ps(sum_x2, _mm512_mul_ps(xt[i], xt[i]));
+        const __m512 av_x = _mm512_sqrt_ps(_mm512_div_ps(sum_x2, _mm512_set1_ps(32.f)));
+        for (int i = 0; i < 32; i++)
+            wt[i] = _mm512_add_ps(av_x, abs16(xt[i]));
+        qkx16(32, nmax, xt, wt, Lt, rmin, 0.1f, nstep, 0, 0, &sc, &mn);
+    }
+    float S[16], M[16], W[16];
+    _mm512_storeu_ps(S, sc);
+    _mm512_storeu_ps(M, mn);
+    _mm512_storeu_ps(W, sw);
+    const float *T = (const float *)Lt;
+    tc_avx2_q45_k_finish(x, y, nmax, qw != NULL, clamp63, S, M, W, T, 16);
+    tc_avx2_q45_k_finish(x + QK_K, y + bs, nmax, qw != NULL, clamp63, S + 8, M + 8, W + 8, T + 8,
+                         16);
+}
+
+static inline void q45_k_rows(int t, const float *x, uint8_t *y, int64_t n_rows, int64_t n_per_row,
+                              const float *imatrix)
+{
+    const int five = t == TC_DTYPE_Q5_K;
+    const size_t bs = five ? 176 : 144;
+    const int64_t nb = n_per_row / QK_K;
+    for (int64_t r = 0; r < n_rows; r++)
+        for (int64_t i = 0; i < nb;) {
+            const float *qw = imatrix ? imatrix + QK_K * i : NULL;
+            if (i + 1 < nb && block_tame16(x, 2 * QK_K)) {
+                q45_k_pair16(x, qw, y, bs, five ? 31 : 15, five ? -0.5f : -1.f, five ? 15 : 20,
+                             five);
+                i += 2, x += 2 * QK_K, y += 2 * bs;
+            } else {
+                prev_quant[t](x, y, 1, QK_K, qw);
+                i++, x += QK_K, y += bs;
+            }
+        }
+}
+
+static void q4_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    q45_k_rows(TC_DTYPE_Q4_K, x, dst, n_rows, n_per_row, imatrix);
+}
+
+static void q5_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    q45_k_rows(TC_DTYPE_Q5_K, x, dst, n_rows, n_per_row, imatrix);
+}
+
 /* ===== IQ4_NL: 16 blocks of a row per vector ===== */
 
 static void iq4_nl_quant(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
@@ -577,6 +647,8 @@ void tc_avx512_register(tc_kernel_table *k)
     k->quantize[TC_DTYPE_Q5_1] = q5_1_quant;
     k->quantize[TC_DTYPE_Q2_K] = q2_k_quant;
     k->quantize[TC_DTYPE_Q3_K] = q3_k_quant;
+    k->quantize[TC_DTYPE_Q4_K] = q4_k_quant;
+    k->quantize[TC_DTYPE_Q5_K] = q5_k_quant;
     k->quantize[TC_DTYPE_Q6_K] = q6_k_quant;
     k->quantize[TC_DTYPE_IQ4_NL] = iq4_nl_quant;
 }
