@@ -1,7 +1,1732 @@
-/* avx2.c - avx2 kernels (placeholder: none yet; the reference is used). */
+/*
+ * avx2.c - AVX2 kernels, bit-identical to the scalar reference (ref_legacy.c, ref_k.c) and so to
+ * ggml's quantize/dequantize.
+ *
+ * How bit-identity is kept (STYLE §8, -ffp-contract=off, no FMA intrinsics anywhere):
+ * - Dequantizers do per element the reference's single multiply (or multiply then add/sub), with
+ *   the per-block or per-sub-block factor computed by the same scalar expression.
+ * - Legacy quantizers (no imatrix) vectorise within a block: the scans for amax/min/max are
+ *   order-independent for finite input, and the per-element multiply/add/round/truncate is the
+ *   reference's. A block holding Inf/NaN (where max/min and NaN choice depend on order), or a
+ *   Q4_1/Q5_1 block whose min or max is a zero (whose sign depends on order), is handed to the
+ *   reference kernel itself (saved at registration), one block at a time.
+ * - Search-based k-quants vectorise ACROSS sub-blocks: lane j runs sub-block j's scalar sequence
+ *   of float operations in the reference's order (sums in index order per lane, nearest_int via
+ *   the 1.5*2^23 trick, the same strict comparisons and tie-breaks, blends for the branches).
+ *
+ * Everything is static and compiled only here with -mavx2 -mfma -mf16c; tc_avx2_register fills
+ * both the AVX2 and the AVX-512 tables (avx512.c then overrides some entries of the latter).
+ */
 #include "kernels.h"
+
+#if defined(__x86_64__) && defined(__AVX2__)
+
+#include "avx2_k.h"
+#include "blocks.h"
+
+#include <immintrin.h>
+#include <string.h>
+
+#define QK_K 256
+
+/* The reference kernels this file falls back to (filled at registration, read-only after). */
+static tc_quant_fn ref_quant[TC_DTYPE_GGML_COUNT];
+
+/* ===== Small helpers ===== */
+
+/* 8 floats from the 8 signed bytes in the low half of b. */
+static inline __m256 i8x8_to_f32(__m128i b)
+{
+    return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(b));
+}
+
+/* y[0..15] = d * (float)b[i] for 16 signed bytes (product order as (float)q * d: commutative) */
+static inline void store16_i8(float *y, __m128i b, __m256 d)
+{
+    _mm256_storeu_ps(y, _mm256_mul_ps(i8x8_to_f32(b), d));
+    _mm256_storeu_ps(y + 8, _mm256_mul_ps(i8x8_to_f32(_mm_srli_si128(b, 8)), d));
+}
+
+/* y[0..15] = (float)b[i] * d + m for 16 unsigned bytes */
+static inline void store16_u8_madd(float *y, __m128i b, __m256 d, __m256 m)
+{
+    __m256 a = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+    __m256 c = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b, 8)));
+    _mm256_storeu_ps(y, _mm256_add_ps(_mm256_mul_ps(a, d), m));
+    _mm256_storeu_ps(y + 8, _mm256_add_ps(_mm256_mul_ps(c, d), m));
+}
+
+/* y[0..15] = d * (float)b[i] - m for 16 unsigned bytes */
+static inline void store16_u8_msub(float *y, __m128i b, __m256 d, __m256 m)
+{
+    __m256 a = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(b));
+    __m256 c = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_srli_si128(b, 8)));
+    _mm256_storeu_ps(y, _mm256_sub_ps(_mm256_mul_ps(d, a), m));
+    _mm256_storeu_ps(y + 8, _mm256_sub_ps(_mm256_mul_ps(d, c), m));
+}
+
+/* 32 bytes: byte i = 0xFF when bit i of `bits` is set */
+static inline __m256i bits_to_bytes(uint32_t bits)
+{
+    const __m256i shuf =
+        _mm256_setr_epi64x(0, 0x0101010101010101LL, 0x0202020202020202LL, 0x0303030303030303LL);
+    const __m256i bm = _mm256_set1_epi64x((long long)0x8040201008040201ULL);
+    __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32((int)bits), shuf);
+    return _mm256_cmpeq_epi8(_mm256_and_si256(v, bm), bm);
+}
+
+/* 16 bytes of a block's nibbles -> 32 bytes in element order (low nibbles, then high) */
+static inline __m256i unpack_nibbles(const uint8_t *qs)
+{
+    const __m128i m4 = _mm_set1_epi8(0x0F);
+    __m128i q = _mm_loadu_si128((const __m128i *)qs);
+    return _mm256_set_m128i(_mm_and_si128(_mm_srli_epi16(q, 4), m4), _mm_and_si128(q, m4));
+}
+
+/* The low bytes of four vectors of 8 int32 (any values), in order, as 32 bytes. */
+static inline __m256i low_bytes_32(__m256i a, __m256i b, __m256i c, __m256i d)
+{
+    const __m256i ff = _mm256_set1_epi32(0xFF);
+    __m256i p1 = _mm256_packus_epi32(_mm256_and_si256(a, ff), _mm256_and_si256(b, ff));
+    __m256i p2 = _mm256_packus_epi32(_mm256_and_si256(c, ff), _mm256_and_si256(d, ff));
+    __m256i p = _mm256_packus_epi16(p1, p2);
+    return _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/* byte j = L[j] | L[j+16] << 4 (as uint8 arithmetic: only L[j+16]'s low nibble survives) */
+static inline void pack_nibbles32(uint8_t *qs, __m256i L)
+{
+    __m128i lo = _mm256_castsi256_si128(L), hi = _mm256_extracti128_si256(L, 1);
+    hi = _mm_slli_epi16(_mm_and_si128(hi, _mm_set1_epi8(0x0F)), 4);
+    _mm_storeu_si128((__m128i *)qs, _mm_or_si128(lo, hi));
+}
+
+static inline float hmax8(__m256 v)
+{
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+static inline float hmin8(__m256 v)
+{
+    __m128 m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_min_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+static inline __m256 abs8(__m256 v)
+{
+    return _mm256_and_ps(v, _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF)));
+}
+
+/* Nonzero when one of the 8 lanes is Inf or NaN. */
+static inline __m256 nonfinite8(__m256 v)
+{
+    return _mm256_cmp_ps(abs8(v), _mm256_set1_ps(INFINITY), _CMP_NLT_UQ);
+}
+
+/* roundf (half away from zero), exact: t = trunc(x); t += sign(x) when |x - t| >= 0.5. */
+static inline __m256 roundf8(__m256 x)
+{
+    __m256 t = _mm256_round_ps(x, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+    __m256 frac = abs8(_mm256_sub_ps(x, t));
+    __m256 one = _mm256_or_ps(_mm256_set1_ps(1.0f),
+                              _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MIN))));
+    __m256 up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
+    return _mm256_add_ps(t, _mm256_and_ps(up, one));
+}
+
+/* ggml's nearest_int on 8 lanes: bits(f + 1.5*2^23) & 0x7fffff - 0x400000 */
+static inline __m256i nearest_int8(__m256 f)
+{
+    __m256i i = _mm256_castps_si256(_mm256_add_ps(f, _mm256_set1_ps(12582912.f)));
+    return _mm256_sub_epi32(_mm256_and_si256(i, _mm256_set1_epi32(0x007fffff)),
+                            _mm256_set1_epi32(0x00400000));
+}
+
+static inline __m256i clamp8(__m256i v, int lo, int hi)
+{
+    return _mm256_max_epi32(_mm256_set1_epi32(lo), _mm256_min_epi32(_mm256_set1_epi32(hi), v));
+}
+
+/* ===== The lane-parallel searches (simd_lanes.h), 8 lanes ===== */
+
+#define VF               __m256
+#define VI               __m256i
+#define VM               __m256
+#define F_SET1           _mm256_set1_ps
+#define F_ZERO           _mm256_setzero_ps()
+#define F_ADD            _mm256_add_ps
+#define F_SUB            _mm256_sub_ps
+#define F_MUL            _mm256_mul_ps
+#define F_DIV            _mm256_div_ps
+#define F_SQRT           _mm256_sqrt_ps
+#define F_ABS            abs8
+#define F_NEG(a)         _mm256_xor_ps(a, _mm256_set1_ps(-0.0f))
+#define F_MIN            _mm256_min_ps
+#define F_MAX            _mm256_max_ps
+#define M_CMP            _mm256_cmp_ps
+#define M_AND            _mm256_and_ps
+#define M_OR             _mm256_or_ps
+#define M_ANDNOT         _mm256_andnot_ps
+#define M_ANY(m)         (!_mm256_testz_ps(m, m))
+#define M_ZERO           _mm256_setzero_ps()
+#define F_BLEND          _mm256_blendv_ps
+#define I_BLEND(a, b, m) _mm256_blendv_epi8(a, b, _mm256_castps_si256(m))
+#define I_SET1           _mm256_set1_epi32
+#define I_ZERO           _mm256_setzero_si256()
+#define I_ADD            _mm256_add_epi32
+#define I_SUB            _mm256_sub_epi32
+#define I_MIN            _mm256_min_epi32
+#define I_MAX            _mm256_max_epi32
+#define I_AND            _mm256_and_si256
+#define F_BITS           _mm256_castps_si256
+#define I_TO_F           _mm256_cvtepi32_ps
+#define I_INC_IF(c, m)   _mm256_sub_epi32(c, _mm256_castps_si256(m))
+#define LUT16(t, i)      lut16_f(t, i)
+#define LN(name)         name##8
+
+/* t[i] for i in 0..15 */
+static inline __m256 lut16_f(const float *t, __m256i i)
+{
+    return _mm256_blendv_ps(_mm256_permutevar8x32_ps(_mm256_loadu_ps(t), i),
+                            _mm256_permutevar8x32_ps(_mm256_loadu_ps(t + 8), i),
+                            _mm256_castsi256_ps(_mm256_slli_epi32(i, 28)));
+}
+
+#include "simd_lanes.h"
+
+/* ===== Dequantization ===== */
+
+static void q4_0_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *x = src;
+    const __m256i eight = _mm256_set1_epi8(8);
+    for (int64_t i = 0; i < n / 32; i++, x += 18, y += 32) {
+        const __m256 d = _mm256_set1_ps(tc_ggml_h2f(tc_ld_u16(x)));
+        __m256i q = _mm256_sub_epi8(unpack_nibbles(x + 2), eight);
+        store16_i8(y, _mm256_castsi256_si128(q), d);
+        store16_i8(y + 16, _mm256_extracti128_si256(q, 1), d);
+    }
+}
+
+static void q4_1_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *x = src;
+    for (int64_t i = 0; i < n / 32; i++, x += 20, y += 32) {
+        const __m256 d = _mm256_set1_ps(tc_ggml_h2f(tc_ld_u16(x)));
+        const __m256 m = _mm256_set1_ps(tc_ggml_h2f(tc_ld_u16(x + 2)));
+        __m256i q = unpack_nibbles(x + 4);
+        store16_u8_madd(y, _mm256_castsi256_si128(q), d, m);
+        store16_u8_madd(y + 16, _mm256_extracti128_si256(q, 1), d, m);
+    }
+}
+
+static void q5_0_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *x = src;
+    const __m256i b16 = _mm256_set1_epi8(0x10);
+    for (int64_t i = 0; i < n / 32; i++, x += 22, y += 32) {
+        const __m256 d = _mm256_set1_ps(tc_ggml_h2f(tc_ld_u16(x)));
+        __m256i h = _mm256_and_si256(bits_to_bytes(tc_ld_u32(x + 2)), b16);
+        __m256i q = _mm256_sub_epi8(_mm256_or_si256(unpack_nibbles(x + 6), h), b16);
+        store16_i8(y, _mm256_castsi256_si128(q), d);
+        store16_i8(y + 16, _mm256_extracti128_si256(q, 1), d);
+    }
+}
+
+static void q5_1_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *x = src;
+    const __m256i b16 = _mm256_set1_epi8(0x10);
+    for (int64_t i = 0; i < n / 32; i++, x += 24, y += 32) {
+        const __m256 d = _mm256_set1_ps(tc_ggml_h2f(tc_ld_u16(x)));
+        const __m256 m = _mm256_set1_ps(tc_ggml_h2f(tc_ld_u16(x + 2)));
+        __m256i h = _mm256_and_si256(bits_to_bytes(tc_ld_u32(x + 4)), b16);
+        __m256i q = _mm256_or_si256(unpack_nibbles(x + 8), h);
+        store16_u8_madd(y, _mm256_castsi256_si128(q), d, m);
+        store16_u8_madd(y + 16, _mm256_extracti128_si256(q, 1), d, m);
+    }
+}
+
+static void q8_0_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *x = src;
+    for (int64_t i = 0; i < n / 32; i++, x += 34, y += 32) {
+        const __m256 d = _mm256_set1_ps(tc_ggml_h2f(tc_ld_u16(x)));
+        store16_i8(y, _mm_loadu_si128((const __m128i *)(x + 2)), d);
+        store16_i8(y + 16, _mm_loadu_si128((const __m128i *)(x + 18)), d);
+    }
+}
+
+/* 16 4-bit indices (low or high nibbles already separated) looked up in a 16-entry int8 table */
+static inline __m256i lut16(__m256i idx, __m256i table)
+{
+    return _mm256_shuffle_epi8(table, idx);
+}
+
+static inline __m256i table_i8(const int8_t *t)
+{
+    __m128i v = _mm_loadu_si128((const __m128i *)t);
+    return _mm256_set_m128i(v, v);
+}
+
+static void iq4_nl_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *x = src;
+    const __m256i tab = table_i8(tc_kvalues_iq4nl);
+    for (int64_t i = 0; i < n / 32; i++, x += 18, y += 32) {
+        const __m256 d = _mm256_set1_ps(tc_ggml_h2f(tc_ld_u16(x)));
+        __m256i q = lut16(unpack_nibbles(x + 2), tab);
+        store16_i8(y, _mm256_castsi256_si128(q), d);
+        store16_i8(y + 16, _mm256_extracti128_si256(q, 1), d);
+    }
+}
+
+static void iq4_xs_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *x = src;
+    const __m256i tab = table_i8(tc_kvalues_iq4nl);
+    for (int64_t i = 0; i < n / 256; i++, x += 136) {
+        const float d = tc_ggml_h2f(tc_ld_u16(x));
+        const uint16_t sh = tc_ld_u16(x + 2);
+        const uint8_t *qs = x + 8;
+        for (int ib = 0; ib < 8; ++ib, qs += 16, y += 32) {
+            const int ls = ((x[4 + ib / 2] >> 4 * (ib % 2)) & 0xf) | (((sh >> 2 * ib) & 3) << 4);
+            const __m256 dl = _mm256_set1_ps(d * (float)(ls - 32));
+            __m256i q = lut16(unpack_nibbles(qs), tab);
+            store16_i8(y, _mm256_castsi256_si128(q), dl);
+            store16_i8(y + 16, _mm256_extracti128_si256(q, 1), dl);
+        }
+    }
+}
+
+static void mxfp4_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *x = src;
+    const __m256i tab = table_i8(tc_kvalues_mxfp4);
+    for (int64_t i = 0; i < n / 32; i++, x += 17, y += 32) {
+        const uint8_t e = x[0];
+        const __m256 d = _mm256_set1_ps(
+            tc_bits_f32(e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23)); /* e8m0_half */
+        __m256i q = lut16(unpack_nibbles(x + 1), tab);
+        store16_i8(y, _mm256_castsi256_si128(q), d);
+        store16_i8(y + 16, _mm256_extracti128_si256(q, 1), d);
+    }
+}
+
+static void tq2_0_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *x = src;
+    const __m256i m3 = _mm256_set1_epi8(3), one = _mm256_set1_epi8(1);
+    for (int64_t i = 0; i < n / 256; i++, x += 66) {
+        const __m256 d = _mm256_set1_ps(tc_ggml_h2f(tc_ld_u16(x + 64)));
+        for (int j = 0; j < 64; j += 32) {
+            __m256i q = _mm256_loadu_si256((const __m256i *)(x + j));
+            for (int l = 0; l < 4; ++l, y += 32) {
+                __m256i v = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(q, 2 * l), m3), one);
+                store16_i8(y, _mm256_castsi256_si128(v), d);
+                store16_i8(y + 16, _mm256_extracti128_si256(v, 1), d);
+            }
+        }
+    }
+}
+
+/* k-quant fp16 fields are read with tc_f16_to_f32 (ref_k.c's get_f16) */
+static inline float k_f16(const uint8_t *p)
+{
+    return tc_f16_to_f32(tc_ld_u16(p));
+}
+
+static inline void scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t *m)
+{
+    if (j < 4) {
+        *d = q[j] & 63;
+        *m = q[j + 4] & 63;
+    } else {
+        *d = (uint8_t)((q[j + 4] & 0xF) | ((q[j - 4] >> 6) << 4));
+        *m = (uint8_t)((q[j + 4] >> 4) | ((q[j] >> 6) << 4));
+    }
+}
+
+static void q4_k_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *b = src;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int64_t i = 0; i < n / QK_K; i++, b += 144) {
+        const float d = k_f16(b), min = k_f16(b + 2);
+        const uint8_t *q = b + 16;
+        for (int is = 0; is < 8; is += 2, q += 32, y += 64) {
+            uint8_t sc, m;
+            scale_min_k4(is, b + 4, &sc, &m);
+            const __m256 d1 = _mm256_set1_ps(d * (float)sc), m1 = _mm256_set1_ps(min * (float)m);
+            scale_min_k4(is + 1, b + 4, &sc, &m);
+            const __m256 d2 = _mm256_set1_ps(d * (float)sc), m2 = _mm256_set1_ps(min * (float)m);
+            __m256i v = _mm256_loadu_si256((const __m256i *)q);
+            __m256i lo = _mm256_and_si256(v, m4),
+                    hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
+            store16_u8_msub(y, _mm256_castsi256_si128(lo), d1, m1);
+            store16_u8_msub(y + 16, _mm256_extracti128_si256(lo, 1), d1, m1);
+            store16_u8_msub(y + 32, _mm256_castsi256_si128(hi), d2, m2);
+            store16_u8_msub(y + 48, _mm256_extracti128_si256(hi, 1), d2, m2);
+        }
+    }
+}
+
+static void q5_k_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *b = src;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), zero = _mm256_setzero_si256();
+    for (int64_t i = 0; i < n / QK_K; i++, b += 176) {
+        const float d = k_f16(b), min = k_f16(b + 2);
+        const uint8_t *ql = b + 48;
+        const __m256i qh = _mm256_loadu_si256((const __m256i *)(b + 16));
+        for (int is = 0; is < 8; is += 2, ql += 32, y += 64) {
+            uint8_t sc, m;
+            scale_min_k4(is, b + 4, &sc, &m);
+            const __m256 d1 = _mm256_set1_ps(d * (float)sc), m1 = _mm256_set1_ps(min * (float)m);
+            scale_min_k4(is + 1, b + 4, &sc, &m);
+            const __m256 d2 = _mm256_set1_ps(d * (float)sc), m2 = _mm256_set1_ps(min * (float)m);
+            const __m256i u1 = _mm256_set1_epi8((char)(1 << is)),
+                          u2 = _mm256_set1_epi8((char)(2 << is));
+            __m256i h1 = _mm256_andnot_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, u1), zero),
+                                             _mm256_set1_epi8(16));
+            __m256i h2 = _mm256_andnot_si256(_mm256_cmpeq_epi8(_mm256_and_si256(qh, u2), zero),
+                                             _mm256_set1_epi8(16));
+            __m256i v = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i lo = _mm256_add_epi8(_mm256_and_si256(v, m4), h1);
+            __m256i hi = _mm256_add_epi8(_mm256_and_si256(_mm256_srli_epi16(v, 4), m4), h2);
+            store16_u8_msub(y, _mm256_castsi256_si128(lo), d1, m1);
+            store16_u8_msub(y + 16, _mm256_extracti128_si256(lo, 1), d1, m1);
+            store16_u8_msub(y + 32, _mm256_castsi256_si128(hi), d2, m2);
+            store16_u8_msub(y + 48, _mm256_extracti128_si256(hi, 1), d2, m2);
+        }
+    }
+}
+
+static void q6_k_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *b = src;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3), b32 = _mm256_set1_epi8(32);
+    for (int64_t i = 0; i < n / QK_K; i++, b += 210) {
+        const float d = k_f16(b + 208);
+        const uint8_t *ql = b, *qh = b + 128;
+        const int8_t *sc = (const int8_t *)(b + 192);
+        for (int h = 0; h < 2; h++, y += 128, ql += 64, qh += 32, sc += 8) {
+            __m256i l0 = _mm256_loadu_si256((const __m256i *)ql);
+            __m256i l1 = _mm256_loadu_si256((const __m256i *)(ql + 32));
+            __m256i hh = _mm256_loadu_si256((const __m256i *)qh);
+            __m256i q[4];
+            q[0] = _mm256_or_si256(_mm256_and_si256(l0, m4),
+                                   _mm256_slli_epi16(_mm256_and_si256(hh, m3), 4));
+            q[1] = _mm256_or_si256(
+                _mm256_and_si256(l1, m4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 2), m3), 4));
+            q[2] = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16(l0, 4), m4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 4), m3), 4));
+            q[3] = _mm256_or_si256(
+                _mm256_and_si256(_mm256_srli_epi16(l1, 4), m4),
+                _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(hh, 6), m3), 4));
+            for (int k = 0; k < 4; k++) {
+                __m256i v = _mm256_sub_epi8(q[k], b32);
+                const __m256 da = _mm256_set1_ps(d * (float)sc[2 * k]);
+                const __m256 db = _mm256_set1_ps(d * (float)sc[2 * k + 1]);
+                store16_i8(y + 32 * k, _mm256_castsi256_si128(v), da);
+                store16_i8(y + 32 * k + 16, _mm256_extracti128_si256(v, 1), db);
+            }
+        }
+    }
+}
+
+static void q2_k_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *b = src;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    for (int64_t i = 0; i < n / QK_K; i++, b += 84) {
+        const float d = k_f16(b + 80), min = k_f16(b + 82);
+        const uint8_t *q = b + 16;
+        int is = 0;
+        for (int h = 0; h < 2; h++, q += 32) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)q);
+            for (int shift = 0; shift < 8; shift += 2, y += 32) {
+                __m256i w = _mm256_and_si256(_mm256_srli_epi16(v, shift), m3);
+                uint8_t sc = b[is++];
+                __m256 dl = _mm256_set1_ps(d * (float)(sc & 0xF)),
+                       ml = _mm256_set1_ps(min * (float)(sc >> 4));
+                store16_u8_msub(y, _mm256_castsi256_si128(w), dl, ml);
+                sc = b[is++];
+                dl = _mm256_set1_ps(d * (float)(sc & 0xF));
+                ml = _mm256_set1_ps(min * (float)(sc >> 4));
+                store16_u8_msub(y + 16, _mm256_extracti128_si256(w, 1), dl, ml);
+            }
+        }
+    }
+}
+
+static inline int q3_k_scale(const uint8_t *s, int j)
+{
+    int sc = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
+    return (sc | (((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
+}
+
+static void q3_k_dequant(const void *src, float *y, int64_t n)
+{
+    const uint8_t *b = src;
+    const __m256i m3 = _mm256_set1_epi8(3), four = _mm256_set1_epi8(4),
+                  zero = _mm256_setzero_si256();
+    for (int64_t i = 0; i < n / QK_K; i++, b += 110) {
+        const float d_all = k_f16(b + 108);
+        const __m256i hm = _mm256_loadu_si256((const __m256i *)b);
+        const uint8_t *q = b + 32;
+        int is = 0, bit = 0;
+        for (int h = 0; h < 2; h++, q += 32) {
+            __m256i v = _mm256_loadu_si256((const __m256i *)q);
+            for (int shift = 0; shift < 8; shift += 2, y += 32, bit++) {
+                __m256i mb = _mm256_set1_epi8((char)(1 << bit));
+                __m256i sub =
+                    _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hm, mb), zero), four);
+                __m256i w = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(v, shift), m3), sub);
+                __m256 dl = _mm256_set1_ps(d_all * (float)q3_k_scale(b + 96, is++));
+                store16_i8(y, _mm256_castsi256_si128(w), dl);
+                dl = _mm256_set1_ps(d_all * (float)q3_k_scale(b + 96, is++));
+                store16_i8(y + 16, _mm256_extracti128_si256(w, 1), dl);
+            }
+        }
+    }
+}
+
+/* ===== Legacy quantizers ===== */
+
+static void legacy_imat_rows(int t, const float *src, uint8_t *y, int64_t n_rows, int64_t npr,
+                             const float *imatrix);
+
+/* Quantize one block with the reference (Inf/NaN or signed-zero corner cases). */
+static inline void ref_block(int t, const float *x, uint8_t *y, int bs)
+{
+    ref_quant[t](x, y, 1, bs, NULL);
+}
+
+static void q8_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    (void)imatrix;
+    uint8_t *y = dst;
+    for (int64_t i = 0, nb = n_rows * n_per_row / 32; i < nb; i++, x += 32, y += 34) {
+        __m256 v0 = _mm256_loadu_ps(x), v1 = _mm256_loadu_ps(x + 8);
+        __m256 v2 = _mm256_loadu_ps(x + 16), v3 = _mm256_loadu_ps(x + 24);
+        __m256 bad = _mm256_or_ps(_mm256_or_ps(nonfinite8(v0), nonfinite8(v1)),
+                                  _mm256_or_ps(nonfinite8(v2), nonfinite8(v3)));
+        if (!_mm256_testz_ps(bad, bad)) {
+            ref_block(TC_DTYPE_Q8_0, x, y, 32);
+            continue;
+        }
+        const float amax = hmax8(
+            _mm256_max_ps(_mm256_max_ps(abs8(v0), abs8(v1)), _mm256_max_ps(abs8(v2), abs8(v3))));
+        const float d = amax / 127;
+        const float id = d ? 1.0f / d : 0.0f;
+        tc_st_u16(y, tc_f32_to_f16(d));
+        const __m256 idv = _mm256_set1_ps(id);
+        __m256i q0 = _mm256_cvttps_epi32(roundf8(_mm256_mul_ps(v0, idv)));
+        __m256i q1 = _mm256_cvttps_epi32(roundf8(_mm256_mul_ps(v1, idv)));
+        __m256i q2 = _mm256_cvttps_epi32(roundf8(_mm256_mul_ps(v2, idv)));
+        __m256i q3 = _mm256_cvttps_epi32(roundf8(_mm256_mul_ps(v3, idv)));
+        _mm256_storeu_si256((__m256i *)(y + 2), low_bytes_32(q0, q1, q2, q3));
+    }
+}
+
+/* Levels min(lim, low_i8(cvtt(x * id + bias))) of 32 values, as 32 bytes. */
+static inline __m256i levels_0(const __m256 v[4], float id, float bias, int lim)
+{
+    const __m256 idv = _mm256_set1_ps(id), bv = _mm256_set1_ps(bias);
+    __m256i q[4];
+    for (int k = 0; k < 4; k++)
+        q[k] = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(v[k], idv), bv));
+    return _mm256_min_epi8(low_bytes_32(q[0], q[1], q[2], q[3]), _mm256_set1_epi8((char)lim));
+}
+
+/* Loads a block of 32; returns 0 when it holds Inf/NaN. amax = max |x|. */
+static inline int load32(const float *x, __m256 v[4], float *amax)
+{
+    __m256 bad = _mm256_setzero_ps(), m = _mm256_setzero_ps();
+    for (int k = 0; k < 4; k++) {
+        v[k] = _mm256_loadu_ps(x + 8 * k);
+        bad = _mm256_or_ps(bad, nonfinite8(v[k]));
+        m = _mm256_max_ps(m, abs8(v[k]));
+    }
+    if (!_mm256_testz_ps(bad, bad))
+        return 0;
+    *amax = hmax8(m);
+    return 1;
+}
+
+/* The first value of largest magnitude, +0 when all are zero (signed_absmax). */
+static inline float signed_absmax32(const float *x, const __m256 v[4], float amax)
+{
+    if (amax == 0)
+        return 0.0f;
+    const __m256 a = _mm256_set1_ps(amax);
+    uint32_t mask = 0;
+    for (int k = 0; k < 4; k++)
+        mask |= (uint32_t)_mm256_movemask_ps(_mm256_cmp_ps(abs8(v[k]), a, _CMP_EQ_OQ)) << (8 * k);
+    return x[__builtin_ctz(mask)];
+}
+
+static void q4_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    if (imatrix) {
+        legacy_imat_rows(TC_DTYPE_Q4_0, x, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
+    uint8_t *y = dst;
+    for (int64_t i = 0, nb = n_rows * n_per_row / 32; i < nb; i++, x += 32, y += 18) {
+        __m256 v[4];
+        float amax;
+        if (!load32(x, v, &amax)) {
+            ref_block(TC_DTYPE_Q4_0, x, y, 32);
+            continue;
+        }
+        const float d = signed_absmax32(x, v, amax) / -8;
+        const float id = d ? 1.0f / d : 0.0f;
+        tc_st_u16(y, tc_f32_to_f16(d));
+        pack_nibbles32(y + 2, levels_0(v, id, 8.5f, 15));
+    }
+}
+
+static void q5_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    if (imatrix) {
+        legacy_imat_rows(TC_DTYPE_Q5_0, x, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
+    uint8_t *y = dst;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int64_t i = 0, nb = n_rows * n_per_row / 32; i < nb; i++, x += 32, y += 22) {
+        __m256 v[4];
+        float amax;
+        if (!load32(x, v, &amax)) {
+            ref_block(TC_DTYPE_Q5_0, x, y, 32);
+            continue;
+        }
+        const float d = signed_absmax32(x, v, amax) / -16;
+        const float id = d ? 1.0f / d : 0.0f;
+        tc_st_u16(y, tc_f32_to_f16(d));
+        __m256i L = levels_0(v, id, 16.5f, 31);
+        tc_st_u32(y + 2, (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(L, 3)));
+        pack_nibbles32(y + 6, _mm256_and_si256(L, m4));
+    }
+}
+
+/* min and max of a finite block; 0 when one of them is a zero (its sign is order-dependent) */
+static inline int minmax32(const __m256 v[4], float *mn, float *mx)
+{
+    __m256 lo = _mm256_min_ps(_mm256_min_ps(v[0], v[1]), _mm256_min_ps(v[2], v[3]));
+    __m256 hi = _mm256_max_ps(_mm256_max_ps(v[0], v[1]), _mm256_max_ps(v[2], v[3]));
+    *mn = hmin8(lo);
+    *mx = hmax8(hi);
+    return *mn != 0 && *mx != 0;
+}
+
+static inline __m256i levels_1(const __m256 v[4], float min, float id)
+{
+    const __m256 idv = _mm256_set1_ps(id), mv = _mm256_set1_ps(min), h = _mm256_set1_ps(0.5f);
+    __m256i q[4];
+    for (int k = 0; k < 4; k++)
+        q[k] = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(_mm256_sub_ps(v[k], mv), idv), h));
+    return low_bytes_32(q[0], q[1], q[2], q[3]);
+}
+
+static void q4_1_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    if (imatrix) {
+        legacy_imat_rows(TC_DTYPE_Q4_1, x, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
+    uint8_t *y = dst;
+    for (int64_t i = 0, nb = n_rows * n_per_row / 32; i < nb; i++, x += 32, y += 20) {
+        __m256 v[4];
+        float amax, min, max;
+        if (!load32(x, v, &amax) || !minmax32(v, &min, &max)) {
+            ref_block(TC_DTYPE_Q4_1, x, y, 32);
+            continue;
+        }
+        const float d = (max - min) / 15;
+        const float id = d ? 1.0f / d : 0.0f;
+        tc_st_u16(y, tc_f32_to_f16(d));
+        tc_st_u16(y + 2, tc_f32_to_f16(min));
+        __m256i L = _mm256_min_epi8(levels_1(v, min, id), _mm256_set1_epi8(15));
+        pack_nibbles32(y + 4, L);
+    }
+}
+
+static void q5_1_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    if (imatrix) {
+        legacy_imat_rows(TC_DTYPE_Q5_1, x, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
+    uint8_t *y = dst;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int64_t i = 0, nb = n_rows * n_per_row / 32; i < nb; i++, x += 32, y += 24) {
+        __m256 v[4];
+        float amax, min, max;
+        if (!load32(x, v, &amax) || !minmax32(v, &min, &max)) {
+            ref_block(TC_DTYPE_Q5_1, x, y, 32);
+            continue;
+        }
+        const float d = (max - min) / 31;
+        const float id = d ? 1.0f / d : 0.0f;
+        tc_st_u16(y, tc_f32_to_f16(d));
+        tc_st_u16(y + 2, tc_f32_to_f16(min));
+        __m256i L = levels_1(v, min, id);
+        tc_st_u32(y + 4, (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(L, 3)));
+        pack_nibbles32(y + 8, _mm256_and_si256(L, m4));
+    }
+}
+
+/* ===== Ternary (TQ1_0, TQ2_0) and MXFP4 quantizers ===== */
+
+/* Low bytes of ggml's trit lroundf(x * id) + 1 for 256 values (1 where the product is not
+ * finite: lroundf gives LONG_MIN there). */
+static inline void trits256(const float *x, float id, uint8_t *T)
+{
+    const __m256 idv = _mm256_set1_ps(id);
+    const __m256i one = _mm256_set1_epi32(1);
+    for (int j = 0; j < 256; j += 32) {
+        __m256i q[4];
+        for (int k = 0; k < 4; k++) {
+            __m256 v = _mm256_mul_ps(_mm256_loadu_ps(x + j + 8 * k), idv);
+            __m256i r = _mm256_add_epi32(_mm256_cvttps_epi32(roundf8(v)), one);
+            q[k] = _mm256_blendv_epi8(r, one, _mm256_castps_si256(nonfinite8(v)));
+        }
+        _mm256_storeu_si256((__m256i *)(T + j), low_bytes_32(q[0], q[1], q[2], q[3]));
+    }
+}
+
+/* max |x| of a finite block of n (a multiple of 8); 0 when it holds Inf/NaN */
+static inline int absmax_tame(const float *x, int n, float *amax)
+{
+    __m256 m = _mm256_setzero_ps(), bad = _mm256_setzero_ps();
+    for (int i = 0; i < n; i += 8) {
+        __m256 v = _mm256_loadu_ps(x + i);
+        m = _mm256_max_ps(m, abs8(v));
+        bad = _mm256_or_ps(bad, nonfinite8(v));
+    }
+    *amax = hmax8(m);
+    return _mm256_testz_ps(bad, bad);
+}
+
+/* (q * 256 + 242) / 243 for every uint8 q, as tq1_0 stores a base-3 byte */
+static uint8_t tq1_div[256];
+
+/* (q * 256 + 242) / 243 for 32 bytes q. The float quotient is within far less than 1/243 of
+ * the exact one (a < 2^16), whose fraction is 0 or >= 1/243 from an integer: truncation gives
+ * the integer quotient exactly. */
+static inline __m256i div243_32(__m256i q)
+{
+    __m256i r[4];
+    __m128i lo = _mm256_castsi256_si128(q), hi = _mm256_extracti128_si256(q, 1);
+    __m128i parts[4] = {lo, _mm_srli_si128(lo, 8), hi, _mm_srli_si128(hi, 8)};
+    for (int k = 0; k < 4; k++) {
+        __m256i a = _mm256_add_epi32(_mm256_slli_epi32(_mm256_cvtepu8_epi32(parts[k]), 8),
+                                     _mm256_set1_epi32(242));
+        r[k] = _mm256_cvttps_epi32(_mm256_div_ps(_mm256_cvtepi32_ps(a), _mm256_set1_ps(243.f)));
+    }
+    return low_bytes_32(r[0], r[1], r[2], r[3]);
+}
+
+static void tq1_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                        const float *imatrix)
+{
+    (void)imatrix;
+    uint8_t *y = dst;
+    for (int64_t i = 0, nb = n_rows * n_per_row / 256; i < nb; i++, x += 256, y += 54) {
+        float d;
+        if (!absmax_tame(x, 256, &d)) {
+            ref_block(TC_DTYPE_TQ1_0, x, y, 256);
+            continue;
+        }
+        const float id = d ? 1.0f / d : 0.0f;
+        uint8_t T[256];
+        trits256(x, id, T);
+        /* q = sum of trits * 3^k in uint8 arithmetic (Horner with byte adds), then the byte
+         * (q * 256 + 242) / 243 */
+        __m256i q = _mm256_setzero_si256();
+        for (int n = 0; n < 5; ++n)
+            q = _mm256_add_epi8(_mm256_add_epi8(_mm256_add_epi8(q, q), q),
+                                _mm256_loadu_si256((const __m256i *)(T + 32 * n)));
+        _mm256_storeu_si256((__m256i *)y, div243_32(q));
+        __m128i q2 = _mm_setzero_si128();
+        for (int n = 0; n < 5; ++n)
+            q2 = _mm_add_epi8(_mm_add_epi8(_mm_add_epi8(q2, q2), q2),
+                              _mm_loadu_si128((const __m128i *)(T + 160 + 16 * n)));
+        _mm_storeu_si128((__m128i *)(y + 32),
+                         _mm256_castsi256_si128(
+                             div243_32(_mm256_inserti128_si256(_mm256_setzero_si256(), q2, 0))));
+        for (int j = 0; j < 4; ++j) {
+            uint8_t h = 0;
+            for (int m = 0; m < 4; ++m)
+                h = (uint8_t)(h * 3 + T[240 + j + m * 4]);
+            y[48 + j] = tq1_div[(uint8_t)(h * 3)];
+        }
+        tc_st_u16(y + 52, tc_f32_to_f16(d));
+    }
+}
+
+static void tq2_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                        const float *imatrix)
+{
+    (void)imatrix;
+    uint8_t *y = dst;
+    const __m256i m3 = _mm256_set1_epi8(3);
+    for (int64_t i = 0, nb = n_rows * n_per_row / 256; i < nb; i++, x += 256, y += 66) {
+        float d;
+        if (!absmax_tame(x, 256, &d)) {
+            ref_block(TC_DTYPE_TQ2_0, x, y, 256);
+            continue;
+        }
+        const float id = d ? 1.0f / d : 0.0f;
+        uint8_t T[256];
+        trits256(x, id, T);
+        for (int j = 0; j < 2; j++) {
+            __m256i r = _mm256_setzero_si256();
+            for (int n = 0; n < 4; n++) {
+                __m256i t = _mm256_and_si256(
+                    _mm256_loadu_si256((const __m256i *)(T + 128 * j + 32 * n)), m3);
+                for (int s2 = 0; s2 < n; s2++)
+                    t = _mm256_slli_epi16(t, 2);
+                r = _mm256_or_si256(r, t);
+            }
+            _mm256_storeu_si256((__m256i *)(y + 32 * j), r);
+        }
+        tc_st_u16(y + 64, tc_f32_to_f16(d));
+    }
+}
+
+/*
+ * best_index_mxfp4 on 8 lanes: the first grid value at the least |kv * d - x|. For x >= 0 (or
+ * -0, NaN) no negative value can beat index 0 (err x), so the search runs over the magnitudes
+ * of indices 0..7; for x < 0 the mirror argument gives index k + 8 for the best magnitude k > 0,
+ * and index 0 (which wins its ties with index 8) for k = 0. The errors are the same floats:
+ * negating both operands of a subtraction negates its exact result.
+ */
+static inline __m256i mxfp4_best8(__m256 x, const __m256 *cand)
+{
+    const __m256 ax = abs8(x);
+    __m256 best = abs8(_mm256_sub_ps(cand[0], ax));
+    __m256i idx = _mm256_setzero_si256();
+    for (int i = 1; i < 8; i++) {
+        __m256 err = abs8(_mm256_sub_ps(cand[i], ax));
+        __m256 lt = _mm256_cmp_ps(err, best, _CMP_LT_OQ);
+        best = _mm256_blendv_ps(best, err, lt);
+        idx = _mm256_blendv_epi8(idx, _mm256_set1_epi32(i), _mm256_castps_si256(lt));
+    }
+    __m256i neg = _mm256_castps_si256(_mm256_cmp_ps(x, _mm256_setzero_ps(), _CMP_LT_OQ));
+    __m256i nz =
+        _mm256_xor_si256(_mm256_cmpeq_epi32(idx, _mm256_setzero_si256()), _mm256_set1_epi32(-1));
+    return _mm256_add_epi32(idx, _mm256_and_si256(_mm256_and_si256(neg, nz), _mm256_set1_epi32(8)));
+}
+
+static void mxfp4_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                        const float *imatrix)
+{
+    (void)imatrix;
+    uint8_t *y = dst;
+    for (int64_t i = 0, nb = n_rows * n_per_row / 32; i < nb; i++, x += 32, y += 17) {
+        __m256 v[4], m = _mm256_setzero_ps();
+        for (int k = 0; k < 4; k++) {
+            v[k] = _mm256_loadu_ps(x + 8 * k);
+            m = _mm256_max_ps(abs8(v[k]), m); /* NaN never wins, as in the reference */
+        }
+        const float amax = hmax8(m);
+        const uint8_t e = amax > 0.0f ? (uint8_t)tc_cvtt_i32(floorf(log2f(amax)) - 2 + 127) : 0;
+        const float d = tc_bits_f32(e < 2 ? 0x00200000u << e : (uint32_t)(e - 1) << 23);
+        __m256 cand[8];
+        for (int c = 0; c < 8; c++)
+            cand[c] = _mm256_set1_ps((float)tc_kvalues_mxfp4[c] * d);
+        y[0] = e;
+        __m256i q[4];
+        for (int k = 0; k < 4; k++)
+            q[k] = mxfp4_best8(v[k], cand);
+        pack_nibbles32(y + 1, low_bytes_32(q[0], q[1], q[2], q[3]));
+    }
+}
+
+/* ===== k-quants: searches vectorised across sub-blocks (lane j = sub-block j) ===== */
+
+/* xt[i] lane j = x[stride * j + i], i < n */
+static inline void transpose8(const float *x, int stride, int n, __m256 *xt)
+{
+    const __m256i idx =
+        _mm256_mullo_epi32(_mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(stride));
+    for (int i = 0; i < n; i++)
+        xt[i] = _mm256_i32gather_ps(x + i, idx, 4);
+}
+
+/* Lane j of v. */
+static inline float lane(__m256 v, int j)
+{
+    float t[8];
+    _mm256_storeu_ps(t, v);
+    return t[j];
+}
+
+/* 0 when the block of n values has Inf/NaN or a magnitude that could overflow the searches'
+ * sums (there the result can hang on which NaN an operation keeps: the reference decides). */
+static inline int block_tame(const float *x, int n)
+{
+    __m256 m = _mm256_setzero_ps();
+    for (int i = 0; i < n; i += 8)
+        m = _mm256_max_ps(m, abs8(_mm256_loadu_ps(x + i)));
+    __m256 bad = _mm256_cmp_ps(m, _mm256_set1_ps(0x1p50f), _CMP_NLT_UQ);
+    for (int i = 0; i < n; i += 8)
+        bad = _mm256_or_ps(bad, nonfinite8(_mm256_loadu_ps(x + i)));
+    return _mm256_testz_ps(bad, bad);
+}
+
+static inline void put_f16(uint8_t *p, float f)
+{
+    tc_st_u16(p, tc_f32_to_f16(f));
+}
+
+static inline void put_scale_min_k4(uint8_t *s, const uint8_t *ls, const uint8_t *lm)
+{
+    for (int j = 0; j < 8; ++j) {
+        if (j < 4) {
+            s[j] = ls[j];
+            s[j + 4] = lm[j];
+        } else {
+            s[j + 4] = (uint8_t)((ls[j] & 0xF) | ((lm[j] & 0xF) << 4));
+            s[j - 4] = (uint8_t)(s[j - 4] | ((ls[j] >> 4) << 6));
+            s[j] = (uint8_t)(s[j] | ((lm[j] >> 4) << 6));
+        }
+    }
+}
+
+/* Levels of lane j of the transposed Lt (n per lane) into L[0..n) as bytes. */
+static inline void lane_levels(const __m256 *Lt, int n, int j, uint8_t *L)
+{
+    for (int i = 0; i < n; i++)
+        L[i] = (uint8_t)(int)lane(Lt[i], j);
+}
+
+/* Levels of sub-block j (n each) from searches stored lane-major: T holds groups of W lanes,
+ * element i of lane j at T[(j / W) * n * W + i * W + j % W] (a __m256 or __m512 array). */
+static inline void lane_levels_w(const float *T, int W, int n, int j, uint8_t *L)
+{
+    const float *t = T + (j / W) * n * W + j % W;
+    for (int i = 0; i < n; i++)
+        L[i] = (uint8_t)(int)t[i * W];
+}
+
+/* 32 levels clamp(nearest_int((x + dm) / d), 0, nmax) as bytes */
+static inline void requant32(const float *x, float dm, float d, int nmax, uint8_t *L)
+{
+    const __m256 dmv = _mm256_set1_ps(dm), dv = _mm256_set1_ps(d);
+    __m256i q[4];
+    for (int k = 0; k < 4; k++)
+        q[k] = clampf8(_mm256_div_ps(_mm256_add_ps(_mm256_loadu_ps(x + 8 * k), dmv), dv), 0, nmax);
+    _mm256_storeu_si256((__m256i *)L, low_bytes_32(q[0], q[1], q[2], q[3]));
+}
+
+/* Q2_K/Q3_K: four 2-bit planes per 128 elements. */
+static inline void pack_2bit(uint8_t *qs, const uint8_t *L)
+{
+    for (int j = 0; j < QK_K; j += 128) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(L + j));
+        __m256i b = _mm256_loadu_si256((const __m256i *)(L + j + 32));
+        __m256i c = _mm256_loadu_si256((const __m256i *)(L + j + 64));
+        __m256i e = _mm256_loadu_si256((const __m256i *)(L + j + 96));
+        __m256i r =
+            _mm256_or_si256(_mm256_or_si256(a, _mm256_slli_epi16(b, 2)),
+                            _mm256_or_si256(_mm256_slli_epi16(c, 4), _mm256_slli_epi16(e, 6)));
+        _mm256_storeu_si256((__m256i *)(qs + j / 4), r);
+    }
+}
+
+/* Q4_K/Q5_K: requantize against the stored scales and mins (the search's levels where d is
+ * 0), then pack. */
+static void q45_k_finish(const float *x, uint8_t *y, int nmax, const float *T, int W)
+{
+    /* requantize against the stored scales */
+    uint8_t L[QK_K];
+    const float d_all = tc_f16_to_f32(tc_ld_u16(y)), m_all = tc_f16_to_f32(tc_ld_u16(y + 2));
+    for (int j = 0; j < 8; ++j) {
+        uint8_t s, m;
+        scale_min_k4(j, y + 4, &s, &m);
+        const float d = d_all * (float)s;
+        if (!d) {
+            lane_levels_w(T, W, 32, j, L + 32 * j);
+            continue;
+        }
+        requant32(x + 32 * j, m_all * (float)m, d, nmax, L + 32 * j);
+    }
+    if (nmax == 15) {
+        uint8_t *q = y + 16;
+        for (int j = 0; j < QK_K; j += 64, q += 32) {
+            __m256i a = _mm256_loadu_si256((const __m256i *)(L + j));
+            __m256i b = _mm256_loadu_si256((const __m256i *)(L + j + 32));
+            _mm256_storeu_si256((__m256i *)q, _mm256_or_si256(a, _mm256_slli_epi16(b, 4)));
+        }
+    } else {
+        uint8_t *qh = y + 16, *ql = y + 48;
+        const __m256i m4 = _mm256_set1_epi8(0x0F);
+        __m256i h = _mm256_setzero_si256();
+        for (int j = 0; j < QK_K; j += 64, ql += 32) {
+            __m256i a = _mm256_loadu_si256((const __m256i *)(L + j));
+            __m256i b = _mm256_loadu_si256((const __m256i *)(L + j + 32));
+            const int sh = j / 32; /* bit of a: 2*(j/64); of b: 2*(j/64)+1 */
+            __m256i ha = _mm256_and_si256(_mm256_srli_epi16(a, 4), _mm256_set1_epi8(1));
+            __m256i hb = _mm256_and_si256(_mm256_srli_epi16(b, 4), _mm256_set1_epi8(1));
+            /* shift bytes left by sh (no 8-bit shift: multiply via add chains) */
+            for (int s2 = 0; s2 < sh; s2++) {
+                ha = _mm256_add_epi8(ha, ha);
+                hb = _mm256_add_epi8(hb, hb);
+            }
+            hb = _mm256_add_epi8(hb, hb);
+            h = _mm256_or_si256(h, _mm256_or_si256(ha, hb));
+            _mm256_storeu_si256((__m256i *)ql,
+                                _mm256_or_si256(_mm256_and_si256(a, m4),
+                                                _mm256_slli_epi16(_mm256_and_si256(b, m4), 4)));
+        }
+        _mm256_storeu_si256((__m256i *)qh, h);
+    }
+}
+
+/* make_qp_quants (ref_k.c), scalar: it runs on the 8 or 16 sub-block scales of one block. */
+static float qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw)
+{
+    float max = 0;
+    for (int i = 0; i < n; ++i)
+        max = max > x[i] ? max : x[i];
+    if (max < GROUP_MAX_EPS) {
+        memset(L, 0, (size_t)n);
+        return 0.f;
+    }
+    float iscale = (float)nmax / max;
+    for (int i = 0; i < n; ++i)
+        L[i] = (uint8_t)tc_nearest_int(iscale * x[i]);
+    float scale = 1 / iscale;
+    float best_mse = 0;
+    for (int i = 0; i < n; ++i) {
+        float diff = x[i] - scale * (float)L[i];
+        best_mse += qw[i] * diff * diff;
+    }
+    for (int is = -4; is <= 4; ++is) {
+        if (is == 0)
+            continue;
+        float iscale_is = (0.1f * (float)is + (float)nmax) / max;
+        float scale_is = 1 / iscale_is;
+        float mse = 0;
+        for (int i = 0; i < n; ++i) {
+            int l = tc_nearest_int(iscale_is * x[i]);
+            l = l < nmax ? l : nmax;
+            float diff = x[i] - scale_is * (float)l;
+            mse += qw[i] * diff * diff;
+        }
+        if (mse < best_mse) {
+            best_mse = mse;
+            iscale = iscale_is;
+        }
+    }
+    float sumlx = 0, suml2 = 0;
+    for (int i = 0; i < n; ++i) {
+        int l = tc_nearest_int(iscale * x[i]);
+        l = l < nmax ? l : nmax;
+        L[i] = (uint8_t)l;
+        float w = qw[i];
+        sumlx += w * x[i] * (float)l;
+        suml2 += w * (float)l * (float)l;
+    }
+    for (int itry = 0; itry < 5; ++itry) {
+        int n_changed = 0;
+        for (int i = 0; i < n; ++i) {
+            float w = qw[i];
+            float slx = sumlx - w * x[i] * (float)L[i];
+            float sl2 = suml2 - w * (float)L[i] * (float)L[i];
+            if (slx > 0 && sl2 > 0) {
+                int new_l = tc_nearest_int(x[i] * sl2 / slx);
+                new_l = new_l < nmax ? new_l : nmax;
+                if (new_l != L[i]) {
+                    slx += w * x[i] * (float)new_l;
+                    sl2 += w * (float)new_l * (float)new_l;
+                    if (slx * slx * suml2 > sumlx * sumlx * sl2) {
+                        L[i] = (uint8_t)new_l;
+                        sumlx = slx;
+                        suml2 = sl2;
+                        ++n_changed;
+                    }
+                }
+            }
+        }
+        if (!n_changed)
+            break;
+    }
+    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
+}
+
+/* Sequential sum of squares of n values (the reference's loop order). */
+static inline float sum_x2_seq(const float *x, int n)
+{
+    float s = 0;
+    for (int i = 0; i < n; ++i)
+        s += x[i] * x[i];
+    return s;
+}
+
+/* Q4_K/Q5_K after the search of the 8 sub-blocks (scales, mins; weight sums sw with an imatrix;
+ * levels lane-major in T with W lanes): scales and mins to 6 bits, requantize, pack. */
+void tc_avx2_q45_k_finish(const float *x, uint8_t *y, int nmax, int imat, int clamp63,
+                          float *scales, float *mins, float *sw, const float *T, int W)
+{
+    if (!imat) {
+        float max_scale = 0, max_min = 0;
+        for (int j = 0; j < 8; ++j) {
+            if (scales[j] > max_scale)
+                max_scale = scales[j];
+            if (mins[j] > max_min)
+                max_min = mins[j];
+        }
+        float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
+        float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
+        uint8_t ls[8], lm[8];
+        for (int j = 0; j < 8; ++j) {
+            uint8_t a = (uint8_t)tc_nearest_int(inv_scale * scales[j]);
+            uint8_t b = (uint8_t)tc_nearest_int(inv_min * mins[j]);
+            ls[j] = a < 63 ? a : 63;
+            lm[j] = b < 63 ? b : 63;
+        }
+        put_scale_min_k4(y + 4, ls, lm);
+        put_f16(y, max_scale / 63.f);
+        put_f16(y + 2, max_min / 63.f);
+    } else {
+        uint8_t Ls[8], Lm[8];
+        const float d_block = qp_quants(8, 63, scales, Ls, sw);
+        const float m_block = qp_quants(8, 63, mins, Lm, sw);
+        if (clamp63)
+            for (int j = 0; j < 8; ++j) {
+                Ls[j] = Ls[j] < 63 ? Ls[j] : 63;
+                Lm[j] = Lm[j] < 63 ? Lm[j] : 63;
+            }
+        put_scale_min_k4(y + 4, Ls, Lm);
+        put_f16(y, d_block);
+        put_f16(y + 2, m_block);
+    }
+    q45_k_finish(x, y, nmax, T, W);
+}
+
+/* Q4_K (nmax 15, rmin -1, nstep 20) / Q5_K (nmax 31, rmin -0.5, nstep 15), no imatrix */
+static void q45_k_block(const float *x, uint8_t *y, int nmax, float rmin, int nstep)
+{
+    __m256 xt[32], wt[32], Lt[32], sc8, mn8;
+    transpose8(x, 32, 32, xt);
+    __m256 sum_x2 = _mm256_setzero_ps();
+    for (int i = 0; i < 32; i++)
+        sum_x2 = _mm256_add_ps(sum_x2, _mm256_mul_ps(xt[i], xt[i]));
+    const __m256 av_x = _mm256_sqrt_ps(_mm256_div_ps(sum_x2, _mm256_set1_ps(32.f)));
+    for (int i = 0; i < 32; i++)
+        wt[i] = _mm256_add_ps(av_x, abs8(xt[i]));
+    qkx8(32, nmax, xt, wt, Lt, rmin, 0.1f, nstep, 0, 0, &sc8, &mn8);
+    float scales[8], mins[8];
+    _mm256_storeu_ps(scales, sc8);
+    _mm256_storeu_ps(mins, mn8);
+    tc_avx2_q45_k_finish(x, y, nmax, 0, 0, scales, mins, NULL, (const float *)Lt, 8);
+}
+
+/* Q6_K after the sub-block search: super-scale, 8-bit scales, requantization (the search's
+ * levels, lane-major in T with W lanes, where a scale is 0) and packing. */
+void tc_avx2_q6_k_finish(const float *x, uint8_t *y, const float *scales, const float *T, int W)
+{
+    float max_scale = 0, max_abs_scale = 0;
+    for (int ib = 0; ib < 16; ++ib) {
+        const float abs_scale = fabsf(scales[ib]);
+        if (abs_scale > max_abs_scale) {
+            max_abs_scale = abs_scale;
+            max_scale = scales[ib];
+        }
+    }
+    if (max_abs_scale < GROUP_MAX_EPS) {
+        memset(y, 0, 210);
+        put_f16(y + 208, 0.f);
+        return;
+    }
+    float iscale = -128.f / max_scale;
+    put_f16(y + 208, 1 / iscale);
+    int8_t sc[16];
+    for (int ib = 0; ib < 16; ++ib) {
+        int v = tc_nearest_int(iscale * scales[ib]);
+        sc[ib] = (int8_t)(v < 127 ? v : 127);
+    }
+    memcpy(y + 192, sc, 16);
+    const float d_all = tc_f16_to_f32(tc_ld_u16(y + 208));
+    uint8_t L[QK_K];
+    for (int j = 0; j < 16; ++j) {
+        float d = d_all * (float)sc[j];
+        if (!d) {
+            lane_levels_w(T, W, 16, j, L + 16 * j);
+            continue;
+        }
+        const __m256 dv = _mm256_set1_ps(d);
+        __m256i q0 = clampf8(_mm256_div_ps(_mm256_loadu_ps(x + 16 * j), dv), -32, 31);
+        __m256i q1 = clampf8(_mm256_div_ps(_mm256_loadu_ps(x + 16 * j + 8), dv), -32, 31);
+        q0 = _mm256_add_epi32(q0, _mm256_set1_epi32(32));
+        q1 = _mm256_add_epi32(q1, _mm256_set1_epi32(32));
+        __m128i p = _mm_packus_epi16(
+            _mm_packus_epi32(_mm256_castsi256_si128(q0), _mm256_extracti128_si256(q0, 1)),
+            _mm_packus_epi32(_mm256_castsi256_si128(q1), _mm256_extracti128_si256(q1, 1)));
+        _mm_storeu_si128((__m128i *)(L + 16 * j), p);
+    }
+    uint8_t *ql = y, *qh = y + 128;
+    const __m256i m4 = _mm256_set1_epi8(0x0F), m3 = _mm256_set1_epi8(3);
+    for (int j = 0; j < QK_K; j += 128, ql += 64, qh += 32) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(L + j));
+        __m256i b = _mm256_loadu_si256((const __m256i *)(L + j + 32));
+        __m256i c = _mm256_loadu_si256((const __m256i *)(L + j + 64));
+        __m256i e = _mm256_loadu_si256((const __m256i *)(L + j + 96));
+        _mm256_storeu_si256((__m256i *)ql,
+                            _mm256_or_si256(_mm256_and_si256(a, m4),
+                                            _mm256_slli_epi16(_mm256_and_si256(c, m4), 4)));
+        _mm256_storeu_si256((__m256i *)(ql + 32),
+                            _mm256_or_si256(_mm256_and_si256(b, m4),
+                                            _mm256_slli_epi16(_mm256_and_si256(e, m4), 4)));
+        __m256i h = _mm256_and_si256(_mm256_srli_epi16(a, 4), m3);
+        h = _mm256_or_si256(h, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(b, 4), m3), 2));
+        h = _mm256_or_si256(h, _mm256_and_si256(c, _mm256_set1_epi8(0x30)));
+        h = _mm256_or_si256(h, _mm256_slli_epi16(_mm256_and_si256(_mm256_srli_epi16(e, 4), m3), 6));
+        _mm256_storeu_si256((__m256i *)qh, h);
+    }
+}
+
+static void q6_k_block(const float *x, const float *qw, uint8_t *y)
+{
+    float scales[16];
+    __m256 Lt[2][16];
+    for (int g = 0; g < 2; g++) {
+        __m256 xt[16], wt[16];
+        transpose8(x + 128 * g, 16, 16, xt);
+        if (qw)
+            transpose8(qw + 128 * g, 16, 16, wt);
+        _mm256_storeu_ps(scales + 8 * g, qx8(16, 32, xt, qw ? wt : NULL, Lt[g]));
+    }
+    tc_avx2_q6_k_finish(x, y, scales, (const float *)Lt, 8);
+}
+
+static void q6_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    uint8_t *y = dst;
+    const int64_t nb = n_per_row / QK_K;
+    for (int64_t r = 0; r < n_rows; r++)
+        for (int64_t i = 0; i < nb; i++, x += QK_K, y += 210) {
+            const float *qw = imatrix ? imatrix + QK_K * i : NULL;
+            if (block_tame(x, QK_K))
+                q6_k_block(x, qw, y);
+            else
+                ref_quant[TC_DTYPE_Q6_K](x, y, 1, QK_K, qw);
+        }
+}
+
+/* Q4_K/Q5_K with an imatrix (quantize_row_q4_K_impl / q5_K_impl) */
+static void q45_k_block_imat(const float *x, const float *qw, uint8_t *y, int nmax, int clamp63)
+{
+    const float sigma2 = 2 * sum_x2_seq(x, QK_K) / QK_K;
+    __m256 xt[32], qwt[32], wt[32], Lt[32], sc8, mn8;
+    transpose8(x, 32, 32, xt);
+    transpose8(qw, 32, 32, qwt);
+    __m256 sw8 = _mm256_setzero_ps();
+    const __m256 s2 = _mm256_set1_ps(sigma2);
+    for (int i = 0; i < 32; i++) {
+        wt[i] =
+            _mm256_mul_ps(qwt[i], _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]))));
+        sw8 = _mm256_add_ps(sw8, wt[i]);
+    }
+    qkx8(32, nmax, xt, wt, Lt, -0.9f, 0.05f, 36, 0, 1, &sc8, &mn8);
+    float scales[8], mins[8], sw[8];
+    _mm256_storeu_ps(scales, sc8);
+    _mm256_storeu_ps(mins, mn8);
+    _mm256_storeu_ps(sw, sw8);
+    tc_avx2_q45_k_finish(x, y, nmax, 1, clamp63, scales, mins, sw, (const float *)Lt, 8);
+}
+
+/* Q2_K: requantize against the stored scales, keep the search's levels where d is 0, pack. */
+static void q2_k_requant(const float *x, uint8_t *y, const float *T, int W)
+{
+    uint8_t L[QK_K];
+    const float d_all = tc_f16_to_f32(tc_ld_u16(y + 80)), m_all = tc_f16_to_f32(tc_ld_u16(y + 82));
+    for (int j = 0; j < 16; ++j) {
+        const float d = d_all * (float)(y[j] & 0xF);
+        if (!d) {
+            lane_levels_w(T, W, 16, j, L + 16 * j);
+            continue;
+        }
+        const __m256 dm = _mm256_set1_ps(m_all * (float)(y[j] >> 4)), dv = _mm256_set1_ps(d);
+        __m256i q0 =
+            clampf8(_mm256_div_ps(_mm256_add_ps(_mm256_loadu_ps(x + 16 * j), dm), dv), 0, 3);
+        __m256i q1 =
+            clampf8(_mm256_div_ps(_mm256_add_ps(_mm256_loadu_ps(x + 16 * j + 8), dm), dv), 0, 3);
+        __m128i p = _mm_packus_epi16(
+            _mm_packus_epi32(_mm256_castsi256_si128(q0), _mm256_extracti128_si256(q0, 1)),
+            _mm_packus_epi32(_mm256_castsi256_si128(q1), _mm256_extracti128_si256(q1, 1)));
+        _mm_storeu_si128((__m128i *)(L + 16 * j), p);
+    }
+    pack_2bit(y + 16, L);
+}
+
+/* Q2_K after the sub-block search (scales, mins, weight sums sw with an imatrix; levels
+ * lane-major in T with W lanes): 4-bit scales and mins, requantization, packing. */
+void tc_avx2_q2_k_finish(const float *x, uint8_t *y, int imat, float *scales, float *mins,
+                         float *sw, const float *T, int W)
+{
+    if (imat) {
+        uint8_t Ls[16], Lm[16];
+        const float dm = qp_quants(16, 15, scales, Ls, sw);
+        const float mm = qp_quants(16, 15, mins, Lm, sw);
+        put_f16(y + 80, dm);
+        put_f16(y + 82, mm);
+        for (int j = 0; j < 16; ++j)
+            y[j] = (uint8_t)(Ls[j] | (Lm[j] << 4));
+    } else {
+        float max_scale = 0, max_min = 0;
+        for (int j = 0; j < 16; ++j) {
+            if (scales[j] > max_scale)
+                max_scale = scales[j];
+            if (mins[j] > max_min)
+                max_min = mins[j];
+        }
+        if (max_scale > 0) {
+            const float iscale = 15.f / max_scale;
+            for (int j = 0; j < 16; ++j)
+                y[j] = (uint8_t)tc_nearest_int(iscale * scales[j]);
+            put_f16(y + 80, max_scale / 15.f);
+        } else {
+            memset(y, 0, 16);
+            put_f16(y + 80, 0.f);
+        }
+        if (max_min > 0) {
+            const float iscale = 15.f / max_min;
+            for (int j = 0; j < 16; ++j) {
+                unsigned l = (unsigned)tc_nearest_int(iscale * mins[j]);
+                y[j] = (uint8_t)(y[j] | (l << 4));
+            }
+            put_f16(y + 82, max_min / 15.f);
+        } else {
+            put_f16(y + 82, 0.f);
+        }
+    }
+    q2_k_requant(x, y, T, W);
+}
+
+static void q2_k_block(const float *x, const float *qw, uint8_t *y)
+{
+    __m256 Lt[2][16];
+    float scales[16], mins[16], sw[16];
+    const float sigma2 = qw ? sum_x2_seq(x, QK_K) / QK_K : 0;
+    for (int g = 0; g < 2; g++) {
+        __m256 xt[16], wt[16], qwt[16], sc8, mn8;
+        transpose8(x + 128 * g, 16, 16, xt);
+        __m256 sw8 = _mm256_setzero_ps();
+        if (qw) {
+            transpose8(qw + 128 * g, 16, 16, qwt);
+            const __m256 s2 = _mm256_set1_ps(sigma2);
+            for (int i = 0; i < 16; i++) {
+                wt[i] = _mm256_mul_ps(
+                    qwt[i], _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]))));
+                sw8 = _mm256_add_ps(sw8, wt[i]);
+            }
+            qkx8(16, 3, xt, wt, Lt[g], -0.9f, 0.05f, 36, 0, 1, &sc8, &mn8);
+        } else {
+            for (int i = 0; i < 16; i++)
+                wt[i] = abs8(xt[i]);
+            qkx8(16, 3, xt, wt, Lt[g], -0.5f, 0.1f, 15, 1, 0, &sc8, &mn8);
+        }
+        _mm256_storeu_ps(scales + 8 * g, sc8);
+        _mm256_storeu_ps(mins + 8 * g, mn8);
+        _mm256_storeu_ps(sw + 8 * g, sw8);
+    }
+    tc_avx2_q2_k_finish(x, y, qw != NULL, scales, mins, sw, (const float *)Lt, 8);
+}
+
+static inline int q3_scale_of(const uint8_t *s, int j)
+{
+    return q3_k_scale(s, j);
+}
+
+static inline void q3_put_scale(uint8_t *s, int j, int l)
+{
+    if (j < 8)
+        s[j] = (uint8_t)(l & 0xF);
+    else
+        s[j - 8] = (uint8_t)(s[j - 8] | ((l & 0xF) << 4));
+    l >>= 4;
+    s[j % 4 + 8] = (uint8_t)(s[j % 4 + 8] | (l << (2 * (j / 4))));
+}
+
+/* Q3_K after the sub-block search (scales, weight sums sw with an imatrix; biased levels
+ * lane-major in T with W lanes): 6-bit scales, requantization, hmask and 2-bit planes. */
+void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scales, const float *sw,
+                         const float *T, int W)
+{
+    uint8_t *ys = y + 96;
+    memset(ys, 0, 12);
+    if (imat) {
+        /* make_qx_quants(16, 32, scales, Ls, sw): the same search on one lane (all lanes alike) */
+        __m256 st[16], swt[16], Ls[16];
+        for (int i = 0; i < 16; i++) {
+            st[i] = _mm256_set1_ps(scales[i]);
+            swt[i] = _mm256_set1_ps(sw[i]);
+        }
+        const float d_block = _mm256_cvtss_f32(qx8(16, 32, st, swt, Ls));
+        for (int j = 0; j < 16; ++j)
+            q3_put_scale(ys, j, (int)(int8_t)(int)_mm256_cvtss_f32(Ls[j]));
+        put_f16(y + 108, d_block);
+    } else {
+        float max_scale = 0, amax = 0;
+        for (int j = 0; j < 16; ++j) {
+            const float a = fabsf(scales[j]);
+            if (a > amax) {
+                amax = a;
+                max_scale = scales[j];
+            }
+        }
+        if (max_scale != 0) {
+            const float iscale = -32.f / max_scale;
+            for (int j = 0; j < 16; ++j) {
+                int l = (int8_t)tc_nearest_int(iscale * scales[j]);
+                l = l < -32 ? -32 : l > 31 ? 31 : l;
+                q3_put_scale(ys, j, l + 32);
+            }
+            put_f16(y + 108, 1 / iscale);
+        } else {
+            put_f16(y + 108, 0.f);
+        }
+    }
+    /* requantize (levels biased by 4) */
+    uint8_t L[QK_K];
+    const float d_all = tc_f16_to_f32(tc_ld_u16(y + 108));
+    for (int j = 0; j < 16; ++j) {
+        const float d = d_all * (float)q3_scale_of(ys, j);
+        if (!d) {
+            lane_levels_w(T, W, 16, j, L + 16 * j);
+            continue;
+        }
+        const __m256 dv = _mm256_set1_ps(d);
+        __m256i q0 = clampf8(_mm256_div_ps(_mm256_loadu_ps(x + 16 * j), dv), -4, 3);
+        __m256i q1 = clampf8(_mm256_div_ps(_mm256_loadu_ps(x + 16 * j + 8), dv), -4, 3);
+        q0 = _mm256_add_epi32(q0, _mm256_set1_epi32(4));
+        q1 = _mm256_add_epi32(q1, _mm256_set1_epi32(4));
+        __m128i p = _mm_packus_epi16(
+            _mm_packus_epi32(_mm256_castsi256_si128(q0), _mm256_extracti128_si256(q0, 1)),
+            _mm_packus_epi32(_mm256_castsi256_si128(q1), _mm256_extracti128_si256(q1, 1)));
+        _mm_storeu_si128((__m128i *)(L + 16 * j), p);
+    }
+    /* hmask bit j/32 of byte j%32 = level > 3; 2-bit planes of level & 3 */
+    uint8_t U[QK_K];
+    const __m256i three = _mm256_set1_epi8(3);
+    for (int k = 0; k < 8; k++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(L + 32 * k));
+        _mm256_storeu_si256((__m256i *)(U + 32 * k), _mm256_and_si256(v, three));
+    }
+    __m256i hm = _mm256_setzero_si256();
+    for (int k = 0; k < 8; k++) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(L + 32 * k));
+        __m256i big = _mm256_cmpgt_epi8(v, three);
+        hm = _mm256_or_si256(hm, _mm256_and_si256(big, _mm256_set1_epi8((char)(1 << k))));
+    }
+    _mm256_storeu_si256((__m256i *)y, hm);
+    pack_2bit(y + 32, U);
+}
+
+static void q3_k_block(const float *x, const float *qw, uint8_t *y)
+{
+    __m256 Lt[2][16];
+    float scales[16], sw[16];
+    const float sigma2 = qw ? 2 * sum_x2_seq(x, QK_K) / QK_K : 0;
+    for (int g = 0; g < 2; g++) {
+        __m256 xt[16], wt[16], qwt[16];
+        transpose8(x + 128 * g, 16, 16, xt);
+        if (qw) {
+            transpose8(qw + 128 * g, 16, 16, qwt);
+            const __m256 s2 = _mm256_set1_ps(sigma2);
+            __m256 sw8 = _mm256_setzero_ps();
+            for (int i = 0; i < 16; i++) {
+                wt[i] = _mm256_mul_ps(
+                    qwt[i], _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]))));
+                sw8 = _mm256_add_ps(sw8, wt[i]);
+            }
+            _mm256_storeu_ps(sw + 8 * g, sw8);
+            _mm256_storeu_ps(scales + 8 * g, qx8(16, 4, xt, wt, Lt[g]));
+        } else {
+            _mm256_storeu_ps(scales + 8 * g, q3x8(4, xt, Lt[g]));
+        }
+    }
+    tc_avx2_q3_k_finish(x, y, qw != NULL, scales, sw, (const float *)Lt, 8);
+}
+
+/* ===== IQ4_NL / IQ4_XS (quantize_row_iq4_nl_impl, ntry 7): lane = 32-value sub-block ===== */
+
+/* 32 values at x: indices best_index(id * x) packed as nibbles into q4 (16 bytes). */
+static inline void iq4_pack_block(const float *x, float id, uint8_t *q4)
+{
+    const __m256 idv = _mm256_set1_ps(id);
+    __m256i l[4];
+    __m256 q;
+    for (int k = 0; k < 4; k++)
+        l[k] = iq4_best8(_mm256_mul_ps(idv, _mm256_loadu_ps(x + 8 * k)), &q);
+    pack_nibbles32(q4, low_bytes_32(l[0], l[1], l[2], l[3]));
+}
+
+static void iq4_nl_quant(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
+                         const float *imatrix)
+{
+    uint8_t *y = dst;
+    const int64_t nb = n_per_row / 32;
+    for (int64_t r = 0; r < n_rows; r++, src += n_per_row) {
+        for (int64_t ib0 = 0; ib0 < nb; ib0 += 8) {
+            const int nl = nb - ib0 < 8 ? (int)(nb - ib0) : 8;
+            const float *x = src + 32 * ib0;
+            uint8_t *yb = y + 18 * ib0;
+            if (!block_tame(x, 32 * nl)) {
+                ref_quant[TC_DTYPE_IQ4_NL](x, yb, 1, 32 * nl, imatrix ? imatrix + 32 * ib0 : NULL);
+                continue;
+            }
+            __m256 xt[32], qwt[32], wt[32];
+            int off[8];
+            for (int b = 0; b < 8; b++)
+                off[b] = 32 * (b < nl ? b : nl - 1);
+            const __m256i idx = _mm256_loadu_si256((const __m256i *)off);
+            for (int i = 0; i < 32; i++)
+                xt[i] = _mm256_i32gather_ps(x + i, idx, 4);
+            if (imatrix)
+                for (int i = 0; i < 32; i++)
+                    qwt[i] = _mm256_i32gather_ps(imatrix + 32 * ib0 + i, idx, 4);
+            __m256 s2 = _mm256_setzero_ps();
+            for (int i = 0; i < 32; i++)
+                s2 = _mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]));
+            s2 = _mm256_mul_ps(s2, _mm256_set1_ps(2.f / 32));
+            iq4_weights8(xt, imatrix ? qwt : NULL, s2, wt);
+            float scales[8];
+            _mm256_storeu_ps(scales, iq4_search8(xt, wt));
+            for (int b = 0; b < nl; b++) {
+                tc_st_u16(yb + 18 * b, tc_f32_to_f16(scales[b]));
+                const float id = scales[b] ? 1 / scales[b] : 0;
+                iq4_pack_block(x + 32 * b, id, yb + 18 * b + 2);
+            }
+        }
+        y += 18 * nb;
+    }
+}
+
+static void iq4_xs_quant(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
+                         const float *imatrix)
+{
+    uint8_t *y = dst;
+    const int64_t nb = n_per_row / 256;
+    for (int64_t r = 0; r < n_rows; r++)
+        for (int64_t ib = 0; ib < nb; ib++, src += 256, y += 136) {
+            const float *x = src, *qw = imatrix ? imatrix + 256 * ib : NULL;
+            if (!block_tame(x, 256)) {
+                ref_quant[TC_DTYPE_IQ4_XS](x, y, 1, 256, qw);
+                continue;
+            }
+            float sigma2 = 0;
+            for (int j = 0; j < 256; ++j)
+                sigma2 += x[j] * x[j];
+            sigma2 *= 2.f / 256;
+            __m256 xt[32], qwt[32], wt[32];
+            transpose8(x, 32, 32, xt);
+            if (qw)
+                transpose8(qw, 32, 32, qwt);
+            iq4_weights8(xt, qw ? qwt : NULL, _mm256_set1_ps(sigma2), wt);
+            float scales[8];
+            _mm256_storeu_ps(scales, iq4_search8(xt, wt));
+            float max_scale = 0, amax_scale = 0;
+            for (int ib2 = 0; ib2 < 8; ++ib2) {
+                const float abs_d = fabsf(scales[ib2]);
+                if (abs_d > amax_scale) {
+                    amax_scale = abs_d;
+                    max_scale = scales[ib2];
+                }
+            }
+            uint16_t sh = 0;
+            const float d = -max_scale / 32;
+            tc_st_u16(y, tc_f32_to_f16(d));
+            const float id = d ? 1 / d : 0.f;
+            uint8_t *scales_l = y + 4;
+            for (int s = 0; s < 8; ++s) {
+                int l = tc_nearest_int(id * scales[s]);
+                l = l < -32 ? -32 : l > 31 ? 31 : l;
+                const float dl = d * (float)l;
+                const float idl = dl ? 1 / dl : 0.f;
+                iq4_pack_block(x + 32 * s, idl, y + 8 + 16 * s);
+                l += 32;
+                const uint8_t l_l = (uint8_t)(l & 0xf), l_h = (uint8_t)(l >> 4);
+                if (s % 2 == 0)
+                    scales_l[s / 2] = l_l;
+                else
+                    scales_l[s / 2] |= (uint8_t)(l_l << 4);
+                sh |= (uint16_t)(l_h << 2 * s);
+            }
+            tc_st_u16(y + 2, sh);
+        }
+}
+
+/* ===== Legacy imatrix paths (quantize_row_q{4,5}_{0,1}_impl): lane = block of a row ===== */
+
+static void legacy_imat_rows(int t, const float *src, uint8_t *y, int64_t n_rows, int64_t npr,
+                             const float *imatrix)
+{
+    const int asym = t == TC_DTYPE_Q4_1 || t == TC_DTYPE_Q5_1;
+    const int five = t == TC_DTYPE_Q5_0 || t == TC_DTYPE_Q5_1;
+    const int nmax = asym ? (five ? 31 : 15) : (five ? 16 : 8);
+    const int bs = asym ? (five ? 24 : 20) : (five ? 22 : 18);
+    const int64_t nb = npr / 32;
+    const __m256i m4 = _mm256_set1_epi8(0x0F);
+    for (int64_t r = 0; r < n_rows; r++, src += npr, y += nb * bs) {
+        if (!block_tame(src, (int)npr)) {
+            ref_quant[t](src, y, 1, npr, imatrix);
+            continue;
+        }
+        const __m256 s2 = _mm256_set1_ps(sum_x2_seq(src, (int)npr) / (float)npr);
+        for (int64_t ib0 = 0; ib0 < nb; ib0 += 8) {
+            const int nl = nb - ib0 < 8 ? (int)(nb - ib0) : 8;
+            int off[8];
+            for (int b = 0; b < 8; b++)
+                off[b] = 32 * (b < nl ? b : nl - 1);
+            const __m256i idx = _mm256_loadu_si256((const __m256i *)off);
+            __m256 xt[32], wt[32], Lt[32], sc8, mn8 = _mm256_setzero_ps();
+            for (int i = 0; i < 32; i++) {
+                xt[i] = _mm256_i32gather_ps(src + 32 * ib0 + i, idx, 4);
+                __m256 qw = _mm256_i32gather_ps(imatrix + 32 * ib0 + i, idx, 4);
+                wt[i] = _mm256_mul_ps(
+                    _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]))), qw);
+            }
+            if (asym)
+                qkx8(32, nmax, xt, wt, Lt, -0.9f, 0.05f, 36, 0, 1, &sc8, &mn8);
+            else
+                sc8 = qx8(32, nmax, xt, wt, Lt);
+            float sc[8], mn[8], T[32][8];
+            _mm256_storeu_ps(sc, sc8);
+            _mm256_storeu_ps(mn, mn8);
+            for (int i = 0; i < 32; i++)
+                _mm256_storeu_ps(T[i], Lt[i]);
+            for (int b = 0; b < nl; b++) {
+                uint8_t *yb = y + (ib0 + b) * bs, L[32];
+                for (int i = 0; i < 32; i++)
+                    L[i] = (uint8_t)(int)T[i][b];
+                tc_st_u16(yb, tc_f32_to_f16(sc[b]));
+                if (asym) {
+                    tc_st_u16(yb + 2, tc_f32_to_f16(-mn[b]));
+                    yb += 2;
+                }
+                __m256i Lv = _mm256_loadu_si256((const __m256i *)L);
+                if (five) {
+                    tc_st_u32(yb + 2, (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(Lv, 3)));
+                    pack_nibbles32(yb + 6, _mm256_and_si256(Lv, m4));
+                } else {
+                    pack_nibbles32(yb + 2, Lv);
+                }
+            }
+        }
+    }
+}
+
+/* Row kernels of the k-quants: ggml indexes the imatrix from the row start, block by block. */
+typedef void (*k_block_fn)(const float *x, const float *qw, uint8_t *y);
+
+static inline void k_rows(int t, k_block_fn blk, size_t bs, const float *x, void *dst,
+                          int64_t n_rows, int64_t n_per_row, const float *imatrix)
+{
+    uint8_t *y = dst;
+    const int64_t nb = n_per_row / QK_K;
+    for (int64_t r = 0; r < n_rows; r++)
+        for (int64_t i = 0; i < nb; i++, x += QK_K, y += bs) {
+            const float *qw = imatrix ? imatrix + QK_K * i : NULL;
+            if (block_tame(x, QK_K))
+                blk(x, qw, y);
+            else
+                ref_quant[t](x, y, 1, QK_K, qw);
+        }
+}
+
+static void q4_k_blk(const float *x, const float *qw, uint8_t *y)
+{
+    if (qw)
+        q45_k_block_imat(x, qw, y, 15, 0);
+    else
+        q45_k_block(x, y, 15, -1.f, 20);
+}
+
+static void q5_k_blk(const float *x, const float *qw, uint8_t *y)
+{
+    if (qw)
+        q45_k_block_imat(x, qw, y, 31, 1);
+    else
+        q45_k_block(x, y, 31, -0.5f, 15);
+}
+
+#define K_QUANT(name, T, blk, bs)                                                                  \
+    static void name(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,                 \
+                     const float *imatrix)                                                         \
+    {                                                                                              \
+        k_rows(TC_DTYPE_##T, blk, bs, x, dst, n_rows, n_per_row, imatrix);                         \
+    }
+K_QUANT(q2_k_quant, Q2_K, q2_k_block, 84)
+K_QUANT(q3_k_quant, Q3_K, q3_k_block, 110)
+K_QUANT(q4_k_quant, Q4_K, q4_k_blk, 144)
+K_QUANT(q5_k_quant, Q5_K, q5_k_blk, 176)
+
+/* ===== Registration ===== */
+
+void tc_avx2_register(tc_kernel_table *k)
+{
+    for (int t = 0; t < TC_DTYPE_GGML_COUNT; t++)
+        if (ref_quant[t] == NULL)
+            ref_quant[t] = k->quantize[t];
+    for (int q = 0; q < 256; q++)
+        tq1_div[q] = (uint8_t)(((uint16_t)q * 256 + 242) / 243);
+    k->dequantize[TC_DTYPE_Q4_0] = q4_0_dequant;
+    k->dequantize[TC_DTYPE_Q4_1] = q4_1_dequant;
+    k->dequantize[TC_DTYPE_Q5_0] = q5_0_dequant;
+    k->dequantize[TC_DTYPE_Q5_1] = q5_1_dequant;
+    k->dequantize[TC_DTYPE_Q8_0] = q8_0_dequant;
+    k->dequantize[TC_DTYPE_IQ4_NL] = iq4_nl_dequant;
+    k->dequantize[TC_DTYPE_IQ4_XS] = iq4_xs_dequant;
+    k->dequantize[TC_DTYPE_MXFP4] = mxfp4_dequant;
+    k->dequantize[TC_DTYPE_TQ2_0] = tq2_0_dequant;
+    k->dequantize[TC_DTYPE_Q2_K] = q2_k_dequant;
+    k->dequantize[TC_DTYPE_Q3_K] = q3_k_dequant;
+    k->dequantize[TC_DTYPE_Q4_K] = q4_k_dequant;
+    k->dequantize[TC_DTYPE_Q5_K] = q5_k_dequant;
+    k->dequantize[TC_DTYPE_Q6_K] = q6_k_dequant;
+    k->quantize[TC_DTYPE_Q8_0] = q8_0_quant;
+    k->quantize[TC_DTYPE_Q4_0] = q4_0_quant;
+    k->quantize[TC_DTYPE_Q4_1] = q4_1_quant;
+    k->quantize[TC_DTYPE_Q5_0] = q5_0_quant;
+    k->quantize[TC_DTYPE_Q5_1] = q5_1_quant;
+    k->quantize[TC_DTYPE_Q2_K] = q2_k_quant;
+    k->quantize[TC_DTYPE_TQ1_0] = tq1_0_quant;
+    k->quantize[TC_DTYPE_TQ2_0] = tq2_0_quant;
+    k->quantize[TC_DTYPE_MXFP4] = mxfp4_quant;
+    k->quantize[TC_DTYPE_Q3_K] = q3_k_quant;
+    k->quantize[TC_DTYPE_Q4_K] = q4_k_quant;
+    k->quantize[TC_DTYPE_Q5_K] = q5_k_quant;
+    k->quantize[TC_DTYPE_Q6_K] = q6_k_quant;
+    k->quantize[TC_DTYPE_IQ4_NL] = iq4_nl_quant;
+    k->quantize[TC_DTYPE_IQ4_XS] = iq4_xs_quant;
+}
+
+#else
 
 void tc_avx2_register(tc_kernel_table *k)
 {
     (void)k;
 }
+
+#endif

@@ -1,0 +1,23 @@
+/*
+ * avx2_k.h - private to quant/: the block-finishing steps of the AVX2 k-quant kernels
+ * (avx2.c), shared with avx512.c, whose wider lanes run the same sub-block searches and hand
+ * their results here. Each writes one whole block, bit-identical to ref_k.c given the
+ * reference's search results. The search levels are read lane-major from T: groups of W lanes,
+ * element i of sub-block j at T[(j / W) * n * W + i * W + j % W], n = 16 values per sub-block
+ * (32 for Q4_K/Q5_K, whose 8 sub-blocks sit in lanes 0..7 of T).
+ * Call only when tc_isa_supported(TC_ISA_AVX2).
+ */
+#ifndef TC_AVX2_K_H
+#define TC_AVX2_K_H
+
+#include <stdint.h>
+
+void tc_avx2_q2_k_finish(const float *x, uint8_t *y, int imat, float *scales, float *mins,
+                         float *sw, const float *T, int W);
+void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scales,
+                         const float *sw, const float *T, int W);
+void tc_avx2_q45_k_finish(const float *x, uint8_t *y, int nmax, int imat, int clamp63,
+                          float *scales, float *mins, float *sw, const float *T, int W);
+void tc_avx2_q6_k_finish(const float *x, uint8_t *y, const float *scales, const float *T, int W);
+
+#endif /* TC_AVX2_K_H */

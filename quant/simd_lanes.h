@@ -1,0 +1,380 @@
+/*
+ * simd_lanes.h - private to quant/: the lane-parallel scale searches shared by avx2.c (8 lanes)
+ * and avx512.c (16 lanes). A template: the including file defines the vector types and ops
+ * below, then includes this once; every function gets the suffix LN().
+ *
+ * Lane j runs the scalar reference's sequence of float operations for its own sub-block (or
+ * block), in the reference's order: sums accumulate in index order per lane, rounding is
+ * nearest_int's 1.5*2^23 trick, comparisons are the reference's (strict ones stay strict) and
+ * each branch becomes a per-lane select. Lanes never mix, so the results are the reference's
+ * bit for bit.
+ *
+ * Required from the includer:
+ *   VF, VI, VM                    float vector, int32 vector, lane mask
+ *   F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_SQRT F_ABS F_NEG
+ *   F_MIN(a,b) = a < b ? a : b,   F_MAX(a,b) = a > b ? a : b   (per lane, NaN as in C)
+ *   M_CMP(a,b,pred) M_AND M_OR M_ANDNOT(a,b) = ~a & b   M_ANY(m)   M_ZERO
+ *   F_BLEND(a,b,m), I_BLEND(a,b,m) = m ? b : a
+ *   I_SET1 I_ZERO I_ADD I_SUB I_MIN I_MAX I_AND F_BITS(f) (reinterpret) I_TO_F (convert)
+ *   I_INC_IF(c,m) = c + (m ? 1 : 0)
+ *   LUT16(const float *t16, VI idx) = t16[idx] (idx in 0..15)
+ *   LN(name)                       name with the ISA suffix
+ */
+
+#ifndef GROUP_MAX_EPS
+#define GROUP_MAX_EPS 1e-15f
+#endif
+
+/* ggml's nearest_int: bits(f + 1.5*2^23) & 0x7fffff - 0x400000, then clamp to [lo, hi] */
+static inline VI LN(clampf)(VF f, int lo, int hi)
+{
+    VI i = F_BITS(F_ADD(f, F_SET1(12582912.f)));
+    i = I_SUB(I_AND(i, I_SET1(0x007fffff)), I_SET1(0x00400000));
+    return I_MAX(I_SET1(lo), I_MIN(I_SET1(hi), i));
+}
+
+/*
+ * make_qkx_quants (ref_k.c; make_qkx3_quants_w of ref_legacy.c is v3 = 1, use_mad = 0, rmin
+ * -0.9, rdelta 0.05, nstep 36) on the lanes' sub-blocks of n values: xt/wt the transposed
+ * values and weights; Lt receives the levels as floats, *scale_out and *the_min_out the results.
+ */
+static inline void LN(qkx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt, float rmin,
+                           float rdelta, int nstep, int use_mad, int v3, VF *scale_out,
+                           VF *the_min_out)
+{
+    const VF zero = F_ZERO;
+    VF min = xt[0], max = xt[0], sum_w = wt[0], sum_x = F_MUL(wt[0], xt[0]);
+    for (int i = 1; i < n; ++i) {
+        min = F_MIN(xt[i], min);
+        max = F_MAX(xt[i], max);
+        sum_w = F_ADD(sum_w, wt[i]);
+        sum_x = F_ADD(sum_x, F_MUL(wt[i], xt[i]));
+    }
+    min = F_BLEND(min, zero, M_CMP(min, zero, _CMP_GT_OQ));
+    const VM done = v3 ? M_CMP(max, min, _CMP_LE_OQ) : M_CMP(max, min, _CMP_EQ_OQ);
+    VF iscale = F_DIV(F_SET1((float)nmax), F_SUB(max, min));
+    VF scale = F_DIV(F_SET1(1.0f), iscale);
+    VF best_error = zero;
+    for (int i = 0; i < n; ++i) {
+        VF l = I_TO_F(LN(clampf)(F_MUL(iscale, F_SUB(xt[i], min)), 0, nmax));
+        Lt[i] = l;
+        VF diff = F_SUB(F_ADD(F_MUL(scale, l), min), xt[i]);
+        diff = use_mad ? F_ABS(diff) : F_MUL(diff, diff);
+        best_error = F_ADD(best_error, F_MUL(wt[i], diff));
+    }
+    VF la[32];
+    for (int is = 0; is <= nstep; ++is) {
+        const float num = rmin + rdelta * (float)is + (float)nmax;
+        iscale = F_DIV(F_SET1(num), F_SUB(max, min));
+        VF sum_l = zero, sum_l2 = zero, sum_xl = zero;
+        for (int i = 0; i < n; ++i) {
+            VF l = I_TO_F(LN(clampf)(F_MUL(iscale, F_SUB(xt[i], min)), 0, nmax));
+            la[i] = l;
+            VF wl = F_MUL(wt[i], l);
+            sum_l = F_ADD(sum_l, wl);
+            sum_l2 = F_ADD(sum_l2, F_MUL(wl, l));
+            sum_xl = F_ADD(sum_xl, F_MUL(wl, xt[i]));
+        }
+        VF D = F_SUB(F_MUL(sum_w, sum_l2), F_MUL(sum_l, sum_l));
+        VM ok = M_ANDNOT(done, M_CMP(D, zero, _CMP_GT_OQ));
+        if (!M_ANY(ok))
+            continue;
+        VF this_scale = F_DIV(F_SUB(F_MUL(sum_w, sum_xl), F_MUL(sum_x, sum_l)), D);
+        VF this_min = F_DIV(F_SUB(F_MUL(sum_l2, sum_x), F_MUL(sum_l, sum_xl)), D);
+        VM pos = M_CMP(this_min, zero, _CMP_GT_OQ);
+        this_min = F_BLEND(this_min, zero, pos);
+        this_scale = F_BLEND(this_scale, F_DIV(sum_xl, sum_l2), pos);
+        VF cur_error = zero;
+        for (int i = 0; i < n; ++i) {
+            VF diff = F_SUB(F_ADD(F_MUL(this_scale, la[i]), this_min), xt[i]);
+            diff = use_mad ? F_ABS(diff) : F_MUL(diff, diff);
+            cur_error = F_ADD(cur_error, F_MUL(wt[i], diff));
+        }
+        VM upd = M_AND(ok, M_CMP(cur_error, best_error, _CMP_LT_OQ));
+        if (!M_ANY(upd))
+            continue;
+        for (int i = 0; i < n; ++i)
+            Lt[i] = F_BLEND(Lt[i], la[i], upd);
+        best_error = F_BLEND(best_error, cur_error, upd);
+        scale = F_BLEND(scale, this_scale, upd);
+        min = F_BLEND(min, this_min, upd);
+    }
+    for (int i = 0; i < n; ++i)
+        Lt[i] = F_BLEND(Lt[i], zero, done);
+    *scale_out = F_BLEND(scale, zero, done);
+    *the_min_out = F_NEG(min); /* the reference's -min: a sign flip, also of zero */
+}
+
+/*
+ * make_qx_quants (rmse_type 1; also make_qx_quants_w of ref_legacy.c) on the lanes' sub-blocks
+ * of n values: weights wt, or x^2 when wt is NULL. Lt receives the biased levels (l + nmax).
+ */
+static inline VF LN(qx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt)
+{
+    const VF zero = F_ZERO;
+    VF max = zero, amax = zero;
+    for (int i = 0; i < n; ++i) {
+        VF ax = F_ABS(xt[i]);
+        VM gt = M_CMP(ax, amax, _CMP_GT_OQ);
+        amax = F_BLEND(amax, ax, gt);
+        max = F_BLEND(max, xt[i], gt);
+    }
+    const VM tiny = M_CMP(amax, F_SET1(GROUP_MAX_EPS), _CMP_LT_OQ);
+    VF w[32];
+    for (int i = 0; i < n; ++i)
+        w[i] = wt ? wt[i] : F_MUL(xt[i], xt[i]);
+    VF iscale = F_DIV(F_SET1((float)-nmax), max);
+    VF sumlx = zero, suml2 = zero;
+    for (int i = 0; i < n; ++i) {
+        VF l = I_TO_F(LN(clampf)(F_MUL(iscale, xt[i]), -nmax, nmax - 1));
+        Lt[i] = l;
+        sumlx = F_ADD(sumlx, F_MUL(F_MUL(w[i], xt[i]), l));
+        suml2 = F_ADD(suml2, F_MUL(F_MUL(w[i], l), l));
+    }
+    VF scale = F_BLEND(F_DIV(sumlx, suml2), zero, M_CMP(suml2, zero, _CMP_EQ_OQ));
+    VF best = F_MUL(scale, sumlx);
+    VF la[32];
+    for (int is = -9; is <= 9; ++is) {
+        if (is == 0)
+            continue;
+        iscale = F_DIV(F_SET1(-((float)nmax + 0.1f * (float)is)), max);
+        sumlx = suml2 = zero;
+        for (int i = 0; i < n; ++i) {
+            VF l = I_TO_F(LN(clampf)(F_MUL(iscale, xt[i]), -nmax, nmax - 1));
+            la[i] = l;
+            sumlx = F_ADD(sumlx, F_MUL(F_MUL(w[i], xt[i]), l));
+            suml2 = F_ADD(suml2, F_MUL(F_MUL(w[i], l), l));
+        }
+        VM upd = M_AND(M_CMP(suml2, zero, _CMP_GT_OQ),
+                       M_CMP(F_MUL(sumlx, sumlx), F_MUL(best, suml2), _CMP_GT_OQ));
+        if (!M_ANY(upd))
+            continue;
+        for (int i = 0; i < n; ++i)
+            Lt[i] = F_BLEND(Lt[i], la[i], upd);
+        VF s = F_DIV(sumlx, suml2);
+        scale = F_BLEND(scale, s, upd);
+        best = F_BLEND(best, F_MUL(s, sumlx), upd);
+    }
+    const VF bias = F_SET1((float)nmax);
+    for (int i = 0; i < n; ++i)
+        Lt[i] = F_BLEND(F_ADD(Lt[i], bias), zero, tiny);
+    return F_BLEND(scale, zero, tiny);
+}
+
+/*
+ * make_q3_quants (ref_k.c) on the lanes' sub-blocks of 16, weights x^2: returns the scales, Lt
+ * the biased levels (l + nmax). A lane whose pass changes nothing is at a fixed point, so the
+ * passes the other lanes still need leave it as the reference's early exit does.
+ */
+static inline VF LN(q3x)(int nmax, const VF *xt, VF *Lt)
+{
+    const int n = 16;
+    const VF zero = F_ZERO;
+    VF max = zero, amax = zero, w[16], wx[16];
+    for (int i = 0; i < n; ++i) {
+        VF ax = F_ABS(xt[i]);
+        VM gt = M_CMP(ax, amax, _CMP_GT_OQ);
+        amax = F_BLEND(amax, ax, gt);
+        max = F_BLEND(max, xt[i], gt);
+        w[i] = F_MUL(xt[i], xt[i]);
+        wx[i] = F_MUL(w[i], xt[i]);
+    }
+    const VM tiny = M_CMP(amax, F_SET1(GROUP_MAX_EPS), _CMP_LT_OQ);
+    const VF iscale = F_DIV(F_SET1((float)-nmax), max);
+    VF sumlx = zero, suml2 = zero;
+    for (int i = 0; i < n; ++i) {
+        VF l = I_TO_F(LN(clampf)(F_MUL(iscale, xt[i]), -nmax, nmax - 1));
+        Lt[i] = l;
+        sumlx = F_ADD(sumlx, F_MUL(wx[i], l));
+        suml2 = F_ADD(suml2, F_MUL(F_MUL(w[i], l), l));
+    }
+    for (int itry = 0; itry < 5; ++itry) {
+        VM changed = M_ZERO;
+        for (int i = 0; i < n; ++i) {
+            VF slx = F_SUB(sumlx, F_MUL(wx[i], Lt[i]));
+            VM c1 = M_CMP(slx, zero, _CMP_GT_OQ);
+            VF sl2 = F_SUB(suml2, F_MUL(F_MUL(w[i], Lt[i]), Lt[i]));
+            VF nl = I_TO_F(LN(clampf)(F_DIV(F_MUL(xt[i], sl2), slx), -nmax, nmax - 1));
+            VM c2 = M_AND(c1, M_CMP(nl, Lt[i], _CMP_NEQ_UQ));
+            if (!M_ANY(c2))
+                continue;
+            slx = F_ADD(slx, F_MUL(wx[i], nl));
+            sl2 = F_ADD(sl2, F_MUL(F_MUL(w[i], nl), nl));
+            VM better = M_AND(
+                M_CMP(sl2, zero, _CMP_GT_OQ),
+                M_CMP(F_MUL(F_MUL(slx, slx), suml2), F_MUL(F_MUL(sumlx, sumlx), sl2), _CMP_GT_OQ));
+            VM upd = M_AND(c2, better);
+            Lt[i] = F_BLEND(Lt[i], nl, upd);
+            sumlx = F_BLEND(sumlx, slx, upd);
+            suml2 = F_BLEND(suml2, sl2, upd);
+            changed = M_OR(changed, upd);
+        }
+        if (!M_ANY(changed))
+            break;
+    }
+    const VF bias = F_SET1((float)nmax);
+    for (int i = 0; i < n; ++i)
+        Lt[i] = F_BLEND(F_ADD(Lt[i], bias), zero, tiny);
+    VF r = F_BLEND(zero, F_DIV(sumlx, suml2), M_CMP(suml2, zero, _CMP_GT_OQ));
+    return F_BLEND(r, zero, tiny);
+}
+
+/*
+ * make_q3_quants (ref_k.c) with weights x^2 on two independent sets of lanes at once (A and B,
+ * sub-blocks of 16): returns the scales in *rA / *rB, LtA / LtB the biased levels (l + nmax).
+ * The refinement is a serial chain per lane (each element's test uses the sums the previous one
+ * left); running two sets interleaved lets their chains overlap. A lane whose pass changes
+ * nothing is at a fixed point, so the passes other lanes still need leave it as the reference's
+ * early exit does.
+ */
+static inline void LN(q3x2)(int nmax, const VF *xtA, VF *LtA, VF *rA, const VF *xtB, VF *LtB,
+                            VF *rB)
+{
+    enum { n = 16 };
+    const VF zero = F_ZERO;
+    const VF *xt[2] = {xtA, xtB};
+    VF *Lt[2] = {LtA, LtB};
+    VF w[2][16], wx[2][16], sumlx[2], suml2[2];
+    VM tiny[2];
+    for (int s = 0; s < 2; s++) {
+        VF max = zero, amax = zero;
+        for (int i = 0; i < n; ++i) {
+            VF ax = F_ABS(xt[s][i]);
+            VM gt = M_CMP(ax, amax, _CMP_GT_OQ);
+            amax = F_BLEND(amax, ax, gt);
+            max = F_BLEND(max, xt[s][i], gt);
+            w[s][i] = F_MUL(xt[s][i], xt[s][i]);
+            wx[s][i] = F_MUL(w[s][i], xt[s][i]);
+        }
+        tiny[s] = M_CMP(amax, F_SET1(GROUP_MAX_EPS), _CMP_LT_OQ);
+        const VF iscale = F_DIV(F_SET1((float)-nmax), max);
+        sumlx[s] = suml2[s] = zero;
+        for (int i = 0; i < n; ++i) {
+            VF l = I_TO_F(LN(clampf)(F_MUL(iscale, xt[s][i]), -nmax, nmax - 1));
+            Lt[s][i] = l;
+            sumlx[s] = F_ADD(sumlx[s], F_MUL(wx[s][i], l));
+            suml2[s] = F_ADD(suml2[s], F_MUL(F_MUL(w[s][i], l), l));
+        }
+    }
+    for (int itry = 0; itry < 5; ++itry) {
+        VM changed = M_ZERO;
+        for (int i = 0; i < n; ++i) {
+            VF slx[2], sl2[2], nl[2];
+            VM c2[2];
+            for (int s = 0; s < 2; s++) {
+                slx[s] = F_SUB(sumlx[s], F_MUL(wx[s][i], Lt[s][i]));
+                VM c1 = M_CMP(slx[s], zero, _CMP_GT_OQ);
+                sl2[s] = F_SUB(suml2[s], F_MUL(F_MUL(w[s][i], Lt[s][i]), Lt[s][i]));
+                nl[s] = I_TO_F(LN(clampf)(F_DIV(F_MUL(xt[s][i], sl2[s]), slx[s]), -nmax, nmax - 1));
+                c2[s] = M_AND(c1, M_CMP(nl[s], Lt[s][i], _CMP_NEQ_UQ));
+            }
+            if (!M_ANY(M_OR(c2[0], c2[1])))
+                continue;
+            for (int s = 0; s < 2; s++) {
+                VF x2 = F_ADD(slx[s], F_MUL(wx[s][i], nl[s]));
+                VF y2 = F_ADD(sl2[s], F_MUL(F_MUL(w[s][i], nl[s]), nl[s]));
+                VM better = M_AND(M_CMP(y2, zero, _CMP_GT_OQ),
+                                  M_CMP(F_MUL(F_MUL(x2, x2), suml2[s]),
+                                        F_MUL(F_MUL(sumlx[s], sumlx[s]), y2), _CMP_GT_OQ));
+                VM upd = M_AND(c2[s], better);
+                Lt[s][i] = F_BLEND(Lt[s][i], nl[s], upd);
+                sumlx[s] = F_BLEND(sumlx[s], x2, upd);
+                suml2[s] = F_BLEND(suml2[s], y2, upd);
+                changed = M_OR(changed, upd);
+            }
+        }
+        if (!M_ANY(changed))
+            break;
+    }
+    const VF bias = F_SET1((float)nmax);
+    VF *r[2] = {rA, rB};
+    for (int s = 0; s < 2; s++) {
+        for (int i = 0; i < n; ++i)
+            Lt[s][i] = F_BLEND(F_ADD(Lt[s][i], bias), zero, tiny[s]);
+        VF q = F_BLEND(zero, F_DIV(sumlx[s], suml2[s]), M_CMP(suml2[s], zero, _CMP_GT_OQ));
+        *r[s] = F_BLEND(q, zero, tiny[s]);
+    }
+}
+
+/*
+ * best_index_int8 over the IQ4 grid: the index (and grid value) the reference's clamp, binary
+ * search and midpoint test give, NaN included (the search ends at 15).
+ */
+static const float LN(iq4_grid)[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                       1,    13,   25,  38,  53,  69,  89,  113};
+
+static inline VI LN(iq4_best)(VF x, VF *qv)
+{
+    const float *gv = LN(iq4_grid);
+    VI c = I_ZERO; /* #{i in 1..15: gv[i] <= x} */
+    for (int i = 1; i < 16; i++)
+        c = I_INC_IF(c, M_CMP(F_SET1(gv[i]), x, _CMP_LE_OQ));
+    const VI c1 = I_MIN(I_ADD(c, I_SET1(1)), I_SET1(15));
+    VF lo = LUT16(gv, c), hi = LUT16(gv, c1);
+    VM take_lo = M_CMP(F_SUB(x, lo), F_SUB(hi, x), _CMP_LT_OQ);
+    VI l = I_BLEND(I_ADD(c, I_SET1(1)), c, take_lo);
+    VF q = F_BLEND(hi, lo, take_lo);
+    VM low = M_CMP(x, F_SET1(-127.f), _CMP_LE_OQ);
+    VM top = M_CMP(x, F_SET1(113.f), _CMP_NLT_UQ); /* x >= 113 or NaN */
+    l = I_BLEND(l, I_ZERO, low);
+    q = F_BLEND(q, F_SET1(-127.f), low);
+    l = I_BLEND(l, I_SET1(15), top);
+    q = F_BLEND(q, F_SET1(113.f), top);
+    *qv = q;
+    return l;
+}
+
+/* The IQ4 scale search (ntry 7) of the lanes' sub-blocks of 32: returns scales[ib]. */
+static inline VF LN(iq4_search)(const VF *xt, const VF *wt)
+{
+    const VF zero = F_ZERO;
+    VF amax = zero, max = zero;
+    for (int j = 0; j < 32; ++j) {
+        VF ax = F_ABS(xt[j]);
+        VM gt = M_CMP(ax, amax, _CMP_GT_OQ);
+        amax = F_BLEND(amax, ax, gt);
+        max = F_BLEND(max, xt[j], gt);
+    }
+    const VM tiny = M_CMP(amax, F_SET1(GROUP_MAX_EPS), _CMP_LT_OQ);
+    VF d = F_DIV(F_NEG(max), F_SET1(-127.f));
+    VF id = F_DIV(F_SET1(1.0f), d);
+    VF sumqx = zero, sumq2 = zero;
+    for (int j = 0; j < 32; ++j) {
+        VF q;
+        LN(iq4_best)(F_MUL(id, xt[j]), &q);
+        VF wq = F_MUL(wt[j], q);
+        sumqx = F_ADD(sumqx, F_MUL(wq, xt[j]));
+        sumq2 = F_ADD(sumq2, F_MUL(wq, q));
+    }
+    d = F_BLEND(zero, F_DIV(sumqx, sumq2), M_CMP(sumq2, zero, _CMP_GT_OQ));
+    VF best = F_MUL(d, sumqx);
+    for (int itry = -7; itry <= 7; ++itry) {
+        id = F_DIV(F_SET1((float)(itry - 127)), max);
+        sumqx = sumq2 = zero;
+        for (int j = 0; j < 32; ++j) {
+            VF q;
+            LN(iq4_best)(F_MUL(id, xt[j]), &q);
+            VF wq = F_MUL(wt[j], q);
+            sumqx = F_ADD(sumqx, F_MUL(wq, xt[j]));
+            sumq2 = F_ADD(sumq2, F_MUL(wq, q));
+        }
+        VM upd = M_AND(M_CMP(sumq2, zero, _CMP_GT_OQ),
+                       M_CMP(F_MUL(sumqx, sumqx), F_MUL(best, sumq2), _CMP_GT_OQ));
+        if (!M_ANY(upd))
+            continue;
+        VF nd = F_DIV(sumqx, sumq2);
+        d = F_BLEND(d, nd, upd);
+        best = F_BLEND(best, F_MUL(nd, sumqx), upd);
+    }
+    return F_BLEND(d, zero, tiny);
+}
+
+/* IQ4 weights of the lanes: qw * sqrt(sigma2 + x^2) (the reference's sqrt first, then times
+ * qw), or x^2 without an imatrix. */
+static inline void LN(iq4_weights)(const VF *xt, const VF *qwt, VF sigma2, VF *wt)
+{
+    for (int j = 0; j < 32; ++j) {
+        VF t = F_MUL(xt[j], xt[j]);
+        wt[j] = qwt ? F_MUL(F_SQRT(F_ADD(sigma2, t)), qwt[j]) : t;
+    }
+}
