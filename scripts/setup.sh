@@ -10,7 +10,7 @@ want=(build-essential cmake pkg-config zlib1g-dev libzstd-dev libarchive-dev lib
 build=1
 for a in "$@"; do
   case "$a" in
-    --test) want+=(check python3 python3-numpy python3-torch nodejs npm clang libclang-rt-14-dev zstd time) ;;
+    --test) want+=(check python3 python3-numpy python3-torch nodejs npm clang libclang-rt-14-dev zstd time gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user) ;;
     --no-build) build=0 ;;
     *) echo "setup.sh: unknown option $a" >&2; exit 2 ;;
   esac

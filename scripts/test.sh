@@ -2,7 +2,8 @@
 # Set up and run the whole test suite: installs what is missing (Debian packages, the npm
 # oracles), builds with warnings as errors, runs ctest, then builds again with
 # -fsanitize=address,undefined and runs ctest there too, then runs each libFuzzer target
-# briefly on its seed corpus (clang).
+# briefly on its seed corpus (clang). The NEON kernels are cross-compiled for aarch64 and run
+# against the scalar reference under qemu-aarch64.
 #   scripts/test.sh [--no-asan] [--no-fuzz]   (TC_FUZZ_SECONDS: fuzz time per target, default 20)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,9 @@ printf '#include <tensorcast.h>\nint main(void){tc_graph *g=tc_graph_new();int o
 cc "$inst/c.c" $(PKG_CONFIG_PATH="$inst/lib/pkgconfig" pkg-config --cflags --libs tensorcast) -o "$inst/c"
 "$inst/c" && "$inst/bin/tensorcast" --version
 rm -rf "$inst"
+
+echo "== NEON kernels (aarch64 cross compile; run against the reference under qemu)"
+sh scripts/check_neon.sh
 
 if [ "$asan" = 1 ]; then
   echo "== build (gcc, -fsanitize=address,undefined)"
