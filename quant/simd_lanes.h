@@ -120,20 +120,21 @@ static inline VF LN(qx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt)
         max = F_BLEND(max, xt[i], gt);
     }
     const VM tiny = M_CMP(amax, F_SET1(GROUP_MAX_EPS), _CMP_LT_OQ);
-    VF w[32];
-    for (int i = 0; i < n; ++i)
+    VF w[32], wx[32]; /* w * x[i] is the first product of the reference's w * x[i] * l */
+    for (int i = 0; i < n; ++i) {
         w[i] = wt ? wt[i] : F_MUL(xt[i], xt[i]);
+        wx[i] = F_MUL(w[i], xt[i]);
+    }
     VF iscale = F_DIV(F_SET1((float)-nmax), max);
     VF sumlx = zero, suml2 = zero;
     for (int i = 0; i < n; ++i) {
         VF l = I_TO_F(LN(clampf)(F_MUL(iscale, xt[i]), -nmax, nmax - 1));
         Lt[i] = l;
-        sumlx = F_ADD(sumlx, F_MUL(F_MUL(w[i], xt[i]), l));
+        sumlx = F_ADD(sumlx, F_MUL(wx[i], l));
         suml2 = F_ADD(suml2, F_MUL(F_MUL(w[i], l), l));
     }
     VF scale = F_BLEND(F_DIV(sumlx, suml2), zero, M_CMP(suml2, zero, _CMP_EQ_OQ));
     VF best = F_MUL(scale, sumlx);
-    VF la[32];
     for (int is = -9; is <= 9; ++is) {
         if (is == 0)
             continue;
@@ -141,16 +142,15 @@ static inline VF LN(qx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt)
         sumlx = suml2 = zero;
         for (int i = 0; i < n; ++i) {
             VF l = I_TO_F(LN(clampf)(F_MUL(iscale, xt[i]), -nmax, nmax - 1));
-            la[i] = l;
-            sumlx = F_ADD(sumlx, F_MUL(F_MUL(w[i], xt[i]), l));
+            sumlx = F_ADD(sumlx, F_MUL(wx[i], l));
             suml2 = F_ADD(suml2, F_MUL(F_MUL(w[i], l), l));
         }
         VM upd = M_AND(M_CMP(suml2, zero, _CMP_GT_OQ),
                        M_CMP(F_MUL(sumlx, sumlx), F_MUL(best, suml2), _CMP_GT_OQ));
         if (!M_ANY(upd))
             continue;
-        for (int i = 0; i < n; ++i)
-            Lt[i] = F_BLEND(Lt[i], la[i], upd);
+        for (int i = 0; i < n; ++i) /* the levels of this pass, as the reference recomputes them */
+            Lt[i] = F_BLEND(Lt[i], I_TO_F(LN(clampf)(F_MUL(iscale, xt[i]), -nmax, nmax - 1)), upd);
         VF s = F_DIV(sumlx, suml2);
         scale = F_BLEND(scale, s, upd);
         best = F_BLEND(best, F_MUL(s, sumlx), upd);
