@@ -139,18 +139,7 @@ static inline __m256 roundf8(__m256 x)
     return _mm256_add_ps(t, _mm256_and_ps(up, one));
 }
 
-/* ggml's nearest_int on 8 lanes: bits(f + 1.5*2^23) & 0x7fffff - 0x400000 */
-static inline __m256i nearest_int8(__m256 f)
-{
-    __m256i i = _mm256_castps_si256(_mm256_add_ps(f, _mm256_set1_ps(12582912.f)));
-    return _mm256_sub_epi32(_mm256_and_si256(i, _mm256_set1_epi32(0x007fffff)),
-                            _mm256_set1_epi32(0x00400000));
-}
 
-static inline __m256i clamp8(__m256i v, int lo, int hi)
-{
-    return _mm256_max_epi32(_mm256_set1_epi32(lo), _mm256_min_epi32(_mm256_set1_epi32(hi), v));
-}
 
 /* ===== The lane-parallel searches (simd_lanes.h), 8 lanes ===== */
 
@@ -870,13 +859,6 @@ static inline void transpose8(const float *x, int stride, int n, __m256 *xt)
         xt[i] = _mm256_i32gather_ps(x + i, idx, 4);
 }
 
-/* Lane j of v. */
-static inline float lane(__m256 v, int j)
-{
-    float t[8];
-    _mm256_storeu_ps(t, v);
-    return t[j];
-}
 
 /* 0 when the block of n values has Inf/NaN or a magnitude that could overflow the searches'
  * sums (there the result can hang on which NaN an operation keeps: the reference decides). */
@@ -910,12 +892,6 @@ static inline void put_scale_min_k4(uint8_t *s, const uint8_t *ls, const uint8_t
     }
 }
 
-/* Levels of lane j of the transposed Lt (n per lane) into L[0..n) as bytes. */
-static inline void lane_levels(const __m256 *Lt, int n, int j, uint8_t *L)
-{
-    for (int i = 0; i < n; i++)
-        L[i] = (uint8_t)(int)lane(Lt[i], j);
-}
 
 /* Levels of sub-block j (n each) from searches stored lane-major: T holds groups of W lanes,
  * element i of lane j at T[(j / W) * n * W + i * W + j % W] (a __m256 or __m512 array). */
