@@ -133,7 +133,7 @@ START_TEST(quantize_matches_scalar)
     tc_isa isas[TC_ISA_COUNT];
     int n_isa = simd_isas(t, 1, isas);
     if (n_isa == 0)
-        TC_SKIP("%s: no SIMD quantizer on this CPU", tc_dtype_get(t)->name);
+        TC_SKIP("%s: no SIMD quantizer for this type on this CPU", tc_dtype_get(t)->name);
     const int seeds = quick() ? 1 : 3;
     int checks = 0;
     for (int kind = 0; kind < TC_CORPUS_KINDS; kind++)
@@ -162,7 +162,7 @@ START_TEST(quantize_matches_ggml)
     tc_isa isas[TC_ISA_COUNT];
     int n_isa = simd_isas(t, 1, isas);
     if (n_isa == 0)
-        TC_SKIP("%s: no SIMD quantizer on this CPU", tc_dtype_get(t)->name);
+        TC_SKIP("%s: no SIMD quantizer for this type on this CPU", tc_dtype_get(t)->name);
     if (t == TC_DTYPE_Q8_K)
         TC_SKIP("q8_K: ggml_quantize_chunk does not take it (quant_k checks its row function)");
     tc_ggml_quantize_chunk_fn q = tc_oracle_quantize(t);
@@ -197,7 +197,7 @@ START_TEST(row_split_is_invariant)
     tc_isa isas[TC_ISA_COUNT];
     int n_isa = simd_isas(t, 1, isas);
     if (n_isa == 0)
-        TC_SKIP("%s: no SIMD quantizer on this CPU", tc_dtype_get(t)->name);
+        TC_SKIP("%s: no SIMD quantizer for this type on this CPU", tc_dtype_get(t)->name);
     const int64_t npr = row_len(t, 1), rows = 5;
     const size_t rs = (size_t)tc_row_size(t, npr);
     int checks = 0;
@@ -231,7 +231,7 @@ START_TEST(dequantize_matches_scalar)
     tc_isa isas[TC_ISA_COUNT];
     int n_isa = simd_isas(t, 0, isas);
     if (n_isa == 0)
-        TC_SKIP("%s: no SIMD dequantizer on this CPU", tc_dtype_get(t)->name);
+        TC_SKIP("%s: no SIMD dequantizer for this type on this CPU", tc_dtype_get(t)->name);
     const tc_dtype_info *d = tc_dtype_get(t);
     int checks = 0;
     const int rounds = quick() ? 4 : 24;
