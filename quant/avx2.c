@@ -139,8 +139,6 @@ static inline __m256 roundf8(__m256 x)
     return _mm256_add_ps(t, _mm256_and_ps(up, one));
 }
 
-
-
 /* ===== The lane-parallel searches (simd_lanes.h), 8 lanes ===== */
 
 #define VF               __m256
@@ -499,6 +497,13 @@ static inline void ref_block(int t, const float *x, uint8_t *y, int bs)
     ref_quant[t](x, y, 1, bs, NULL);
 }
 
+/* fp16 of a finite float (or +-Inf) with F16C, round to nearest even: the same bits as
+ * tc_f32_to_f16, which differs only on NaN (never passed here). */
+static inline uint16_t f16c(float f)
+{
+    return (uint16_t)_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(f), _MM_FROUND_TO_NEAREST_INT), 0);
+}
+
 static void q8_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
                        const float *imatrix)
 {
@@ -517,7 +522,7 @@ static void q8_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
             _mm256_max_ps(_mm256_max_ps(abs8(v0), abs8(v1)), _mm256_max_ps(abs8(v2), abs8(v3))));
         const float d = amax / 127;
         const float id = d ? 1.0f / d : 0.0f;
-        tc_st_u16(y, tc_f32_to_f16(d));
+        tc_st_u16(y, f16c(d));
         const __m256 idv = _mm256_set1_ps(id);
         __m256i q0 = _mm256_cvttps_epi32(roundf8(_mm256_mul_ps(v0, idv)));
         __m256i q1 = _mm256_cvttps_epi32(roundf8(_mm256_mul_ps(v1, idv)));
@@ -535,6 +540,17 @@ static inline __m256i levels_0(const __m256 v[4], float id, float bias, int lim)
     for (int k = 0; k < 4; k++)
         q[k] = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(v[k], idv), bv));
     return _mm256_min_epi8(low_bytes_32(q[0], q[1], q[2], q[3]), _mm256_set1_epi8((char)lim));
+}
+
+/* Loads a block of 32; 0 when it holds Inf/NaN (no amax: Q4_1/Q5_1 scan min and max). */
+static inline int load32_finite(const float *x, __m256 v[4])
+{
+    __m256 bad = _mm256_setzero_ps();
+    for (int k = 0; k < 4; k++) {
+        v[k] = _mm256_loadu_ps(x + 8 * k);
+        bad = _mm256_or_ps(bad, nonfinite8(v[k]));
+    }
+    return _mm256_testz_ps(bad, bad);
 }
 
 /* Loads a block of 32; returns 0 when it holds Inf/NaN. amax = max |x|. */
@@ -581,7 +597,7 @@ static void q4_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
         }
         const float d = signed_absmax32(x, v, amax) / -8;
         const float id = d ? 1.0f / d : 0.0f;
-        tc_st_u16(y, tc_f32_to_f16(d));
+        tc_st_u16(y, f16c(d));
         pack_nibbles32(y + 2, levels_0(v, id, 8.5f, 15));
     }
 }
@@ -604,7 +620,7 @@ static void q5_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
         }
         const float d = signed_absmax32(x, v, amax) / -16;
         const float id = d ? 1.0f / d : 0.0f;
-        tc_st_u16(y, tc_f32_to_f16(d));
+        tc_st_u16(y, f16c(d));
         __m256i L = levels_0(v, id, 16.5f, 31);
         tc_st_u32(y + 2, (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(L, 3)));
         pack_nibbles32(y + 6, _mm256_and_si256(L, m4));
@@ -640,15 +656,15 @@ static void q4_1_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
     uint8_t *y = dst;
     for (int64_t i = 0, nb = n_rows * n_per_row / 32; i < nb; i++, x += 32, y += 20) {
         __m256 v[4];
-        float amax, min, max;
-        if (!load32(x, v, &amax) || !minmax32(v, &min, &max)) {
+        float min, max;
+        if (!load32_finite(x, v) || !minmax32(v, &min, &max)) {
             ref_block(TC_DTYPE_Q4_1, x, y, 32);
             continue;
         }
         const float d = (max - min) / 15;
         const float id = d ? 1.0f / d : 0.0f;
-        tc_st_u16(y, tc_f32_to_f16(d));
-        tc_st_u16(y + 2, tc_f32_to_f16(min));
+        tc_st_u16(y, f16c(d));
+        tc_st_u16(y + 2, f16c(min));
         __m256i L = _mm256_min_epi8(levels_1(v, min, id), _mm256_set1_epi8(15));
         pack_nibbles32(y + 4, L);
     }
@@ -665,15 +681,15 @@ static void q5_1_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     for (int64_t i = 0, nb = n_rows * n_per_row / 32; i < nb; i++, x += 32, y += 24) {
         __m256 v[4];
-        float amax, min, max;
-        if (!load32(x, v, &amax) || !minmax32(v, &min, &max)) {
+        float min, max;
+        if (!load32_finite(x, v) || !minmax32(v, &min, &max)) {
             ref_block(TC_DTYPE_Q5_1, x, y, 32);
             continue;
         }
         const float d = (max - min) / 31;
         const float id = d ? 1.0f / d : 0.0f;
-        tc_st_u16(y, tc_f32_to_f16(d));
-        tc_st_u16(y + 2, tc_f32_to_f16(min));
+        tc_st_u16(y, f16c(d));
+        tc_st_u16(y + 2, f16c(min));
         __m256i L = levels_1(v, min, id);
         tc_st_u32(y + 4, (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(L, 3)));
         pack_nibbles32(y + 8, _mm256_and_si256(L, m4));
@@ -859,7 +875,6 @@ static inline void transpose8(const float *x, int stride, int n, __m256 *xt)
         xt[i] = _mm256_i32gather_ps(x + i, idx, 4);
 }
 
-
 /* 0 when the block of n values has Inf/NaN or a magnitude that could overflow the searches'
  * sums (there the result can hang on which NaN an operation keeps: the reference decides). */
 static inline int block_tame(const float *x, int n)
@@ -891,7 +906,6 @@ static inline void put_scale_min_k4(uint8_t *s, const uint8_t *ls, const uint8_t
         }
     }
 }
-
 
 /* Levels of sub-block j (n each) from searches stored lane-major: T holds groups of W lanes,
  * element i of lane j at T[(j / W) * n * W + i * W + j % W] (a __m256 or __m512 array). */
