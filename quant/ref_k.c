@@ -13,6 +13,13 @@
  * Each type is a per-block function (one super-block of 256 floats in, one block of bytes out)
  * with no allocation and no indirect calls, so an ISA file can vectorize across blocks (one block
  * per lane) while keeping this order of operations.
+ *
+ * Where this code is not a transcription of ggml it is an exact rearrangement, never a
+ * reassociation: products that are the same float in every pass are computed once (w*x, x*x);
+ * make_qx_quants sums its 19 trial scales side by side (each sum still element by element) and
+ * then takes ggml's decisions in ggml's order; the make_qkx search skips a step whose levels
+ * equal the previous step's (it provably cannot change the result). Vector code may drop the
+ * skip and keep everything else.
  */
 #include "fp16.h"
 #include "kernels.h"
@@ -73,12 +80,21 @@ static inline int imax(int a, int b)
     return a > b ? a : b;
 }
 
+#define TC_ALWAYS_INLINE static inline __attribute__((always_inline))
+
 /*
- * make_qx_quants: symmetric quantization of x[0..n) to L in [0, 2*nmax) (biased by nmax) with a
- * search of 19 scales around -nmax/max; weights qw, or x^2 when qw is NULL (rmse_type 1, the only
- * one the k-quants use). Returns the scale.
+ * make_qx_quants: symmetric quantization of x[0..n) (n <= 16) to L in [0, 2*nmax) (biased by
+ * nmax) with a search of 19 scales around -nmax/max, weighted by w (x^2 for rmse_type 1 without
+ * weights, the only kind the k-quants use). Returns the scale.
+ *
+ * The sums of each trial scale depend only on that scale, not on the search state, so all 19
+ * are computed first (each sum still in ggml's element order: chains interleaved, never
+ * reassociated), then ggml's accept/reject decisions run in its order. w[i]*x[i] is the same
+ * float in every pass, so it is computed once.
  */
-static inline float make_qx_quants(int n, int nmax, const float *x, int8_t *L, const float *qw)
+#define QX_TRIALS 19
+#define QX_LANES  20 /* trials rounded up to whole 4-float vectors; trial 19 is never used */
+TC_ALWAYS_INLINE float make_qx_quants(int n, int nmax, const float *x, int8_t *L, const float *w)
 {
     float max = 0, amax = 0;
     for (int i = 0; i < n; ++i) {
@@ -93,45 +109,53 @@ static inline float make_qx_quants(int n, int nmax, const float *x, int8_t *L, c
             L[i] = 0;
         return 0.f;
     }
-    float iscale = (float)-nmax / max;
-    float sumlx = 0, suml2 = 0;
-    for (int i = 0; i < n; ++i) {
-        int l = imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i])));
-        L[i] = (int8_t)(l + nmax);
-        float w = qw ? qw[i] : x[i] * x[i];
-        sumlx += w * x[i] * (float)l;
-        suml2 += w * (float)l * (float)l;
-    }
-    float scale = suml2 != 0 ? sumlx / suml2 : 0.0f;
-    float best = scale * sumlx;
-    for (int is = -9; is <= 9; ++is) {
-        if (is == 0)
-            continue;
-        iscale = -((float)nmax + 0.1f * (float)is) / max;
-        sumlx = suml2 = 0;
+    /* trial 0: iscale = -nmax/max; trials 1..18: is = -9..-1, 1..9 */
+    int lv[QX_LANES][16];
+    float fl[16][QX_LANES], sumlx[QX_LANES], suml2[QX_LANES], wx[16];
+    for (int t = 0; t < QX_LANES; ++t) {
+        int is = t <= 9 ? t - 10 : t - 9;
+        float iscale = t == 0 ? (float)-nmax / max : -((float)nmax + 0.1f * (float)is) / max;
         for (int i = 0; i < n; ++i) {
-            int l = imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i])));
-            float w = qw ? qw[i] : x[i] * x[i];
-            sumlx += w * x[i] * (float)l;
-            suml2 += w * (float)l * (float)l;
+            lv[t][i] = imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i])));
+            fl[i][t] = (float)lv[t][i];
         }
-        if (suml2 > 0 && sumlx * sumlx > best * suml2) {
-            for (int i = 0; i < n; ++i) {
-                int l = nearest_int(iscale * x[i]);
-                L[i] = (int8_t)(nmax + imax(-nmax, imin(nmax - 1, l)));
-            }
-            scale = sumlx / suml2;
-            best = scale * sumlx;
+        sumlx[t] = suml2[t] = 0;
+    }
+    for (int i = 0; i < n; ++i) {
+        wx[i] = w[i] * x[i];
+        for (int t = 0; t < QX_LANES; ++t) {
+            sumlx[t] += wx[i] * fl[i][t];
+            suml2[t] += w[i] * fl[i][t] * fl[i][t];
         }
     }
+    int pick = 0;
+    float scale = suml2[0] != 0 ? sumlx[0] / suml2[0] : 0.0f;
+    float best = scale * sumlx[0];
+    for (int t = 1; t < QX_TRIALS; ++t)
+        if (suml2[t] > 0 && sumlx[t] * sumlx[t] > best * suml2[t]) {
+            pick = t;
+            scale = sumlx[t] / suml2[t];
+            best = scale * sumlx[t];
+        }
+    for (int i = 0; i < n; ++i)
+        L[i] = (int8_t)(lv[pick][i] + nmax);
     return scale;
+}
+
+/* make_qx_quants without weights (rmse_type 1): w = x^2. */
+TC_ALWAYS_INLINE float make_qx_quants_x2(int n, int nmax, const float *x, int8_t *L)
+{
+    float w[32];
+    for (int i = 0; i < n; ++i)
+        w[i] = x[i] * x[i];
+    return make_qx_quants(n, nmax, x, L, w);
 }
 
 /*
  * make_q3_quants (do_rmse = true, the Q3_K reference): symmetric, weights x^2, then up to five
  * passes moving single quants while the weighted fit improves. L biased by nmax.
  */
-static inline float make_q3_quants(int n, int nmax, const float *x, int8_t *L)
+TC_ALWAYS_INLINE float make_q3_quants(int n, int nmax, const float *x, int8_t *L)
 {
     float max = 0, amax = 0;
     for (int i = 0; i < n; ++i) {
@@ -146,27 +170,30 @@ static inline float make_q3_quants(int n, int nmax, const float *x, int8_t *L)
             L[i] = 0;
         return 0.f;
     }
+    float w[16], wx[16];
+    for (int i = 0; i < n; ++i) {
+        w[i] = x[i] * x[i];
+        wx[i] = w[i] * x[i];
+    }
     float iscale = (float)-nmax / max;
     float sumlx = 0, suml2 = 0;
     for (int i = 0; i < n; ++i) {
         int l = imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i])));
         L[i] = (int8_t)l;
-        float w = x[i] * x[i];
-        sumlx += w * x[i] * (float)l;
-        suml2 += w * (float)l * (float)l;
+        sumlx += wx[i] * (float)l;
+        suml2 += w[i] * (float)l * (float)l;
     }
     for (int itry = 0; itry < 5; ++itry) {
         int n_changed = 0;
         for (int i = 0; i < n; ++i) {
-            float w = x[i] * x[i];
-            float slx = sumlx - w * x[i] * (float)L[i];
+            float slx = sumlx - wx[i] * (float)L[i];
             if (slx > 0) {
-                float sl2 = suml2 - w * (float)L[i] * (float)L[i];
+                float sl2 = suml2 - w[i] * (float)L[i] * (float)L[i];
                 int new_l = nearest_int(x[i] * sl2 / slx);
                 new_l = imax(-nmax, imin(nmax - 1, new_l));
                 if (new_l != L[i]) {
-                    slx += w * x[i] * (float)new_l;
-                    sl2 += w * (float)new_l * (float)new_l;
+                    slx += wx[i] * (float)new_l;
+                    sl2 += w[i] * (float)new_l * (float)new_l;
                     if (sl2 > 0 && slx * slx * suml2 > sumlx * sumlx * sl2) {
                         L[i] = (int8_t)new_l;
                         sumlx = slx;
@@ -194,8 +221,8 @@ static inline float make_q3_quants(int n, int nmax, const float *x, int8_t *L)
  * found by differential fuzzing); the oracle build in .oracle/llama still clamps, so we do too.
  */
 static inline float make_qkx_quants(int n, int nmax, const float *x, const float *weights,
-                                    uint8_t *L, float *the_min, uint8_t *Laux, float rmin,
-                                    float rdelta, int nstep, int use_mad, int v3)
+                                    uint8_t *L, float *the_min, float rmin, float rdelta, int nstep,
+                                    int use_mad, int v3)
 {
     float min = x[0], max = x[0];
     float sum_w = weights[0];
@@ -220,6 +247,7 @@ static inline float make_qkx_quants(int n, int nmax, const float *x, const float
     float iscale = (float)nmax / (max - min);
     float scale = 1 / iscale;
     float best_error = 0;
+    int la[32]; /* ggml's Laux: the levels of the step being tried */
     for (int i = 0; i < n; ++i) {
         int l = nearest_int(iscale * (x[i] - min));
         L[i] = (uint8_t)imax(0, imin(nmax, l));
@@ -233,14 +261,23 @@ static inline float make_qkx_quants(int n, int nmax, const float *x, const float
     }
     for (int is = 0; is <= nstep; ++is) {
         iscale = (rmin + rdelta * (float)is + (float)nmax) / (max - min);
-        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+        /* Exact shortcut (not in ggml): when the levels come out as in the previous step, so do the
+         * sums, the fit and its error, which then cannot beat best_error (it either became
+         * best_error or already lost to it), so the step changes nothing. */
+        int same = is > 0; /* la[] holds the previous step's levels from step 1 on */
         for (int i = 0; i < n; ++i) {
             int l = imax(0, imin(nmax, nearest_int(iscale * (x[i] - min))));
-            Laux[i] = (uint8_t)l;
-            float w = weights[i];
-            sum_l += w * (float)l;
-            sum_l2 += w * (float)l * (float)l;
-            sum_xl += w * (float)l * x[i];
+            same &= la[i] == l;
+            la[i] = l;
+        }
+        if (same)
+            continue;
+        float sum_l = 0, sum_l2 = 0, sum_xl = 0;
+        for (int i = 0; i < n; ++i) {
+            const float l = (float)la[i], w = weights[i];
+            sum_l += w * l;
+            sum_l2 += w * l * l;
+            sum_xl += w * l * x[i];
         }
         float D = sum_w * sum_l2 - sum_l * sum_l;
         if (D > 0) {
@@ -252,13 +289,13 @@ static inline float make_qkx_quants(int n, int nmax, const float *x, const float
             }
             float cur_error = 0;
             for (int i = 0; i < n; ++i) {
-                float diff = this_scale * (float)Laux[i] + this_min - x[i];
+                float diff = this_scale * (float)la[i] + this_min - x[i];
                 diff = use_mad ? fabsf(diff) : diff * diff;
                 cur_error += weights[i] * diff;
             }
             if (cur_error < best_error) {
                 for (int i = 0; i < n; ++i)
-                    L[i] = Laux[i];
+                    L[i] = (uint8_t)la[i];
                 best_error = cur_error;
                 scale = this_scale;
                 min = this_min;
@@ -401,14 +438,14 @@ static inline void q2_k_finish(const float *x, uint8_t *y, uint8_t *L)
 /* quantize_row_q2_K_ref, one block */
 static void q2_k_block_ref(const float *x, uint8_t *y)
 {
-    uint8_t L[QK_K], Laux[16];
+    uint8_t L[QK_K];
     float weights[16], mins[QK_K / 16], scales[QK_K / 16];
     float max_scale = 0, max_min = 0;
     for (int j = 0; j < QK_K / 16; ++j) {
         for (int l = 0; l < 16; ++l)
             weights[l] = fabsf(x[16 * j + l]);
-        scales[j] = make_qkx_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], Laux, -0.5f,
-                                    0.1f, 15, 1, 0);
+        scales[j] = make_qkx_quants(16, 3, x + 16 * j, weights, L + 16 * j, &mins[j], -0.5f, 0.1f,
+                                    15, 1, 0);
         if (scales[j] > max_scale)
             max_scale = scales[j];
         if (mins[j] > max_min)
@@ -439,7 +476,7 @@ static void q2_k_block_ref(const float *x, uint8_t *y)
 /* quantize_row_q2_K_impl, one block; qw = the importance weights of this block */
 static void q2_k_block_imat(const float *x, const float *qw, uint8_t *y)
 {
-    uint8_t L[QK_K], Laux[16], Ls[QK_K / 16], Lm[QK_K / 16];
+    uint8_t L[QK_K], Ls[QK_K / 16], Lm[QK_K / 16];
     float weight[16], mins[QK_K / 16], scales[QK_K / 16], sw[QK_K / 16];
     float sumx2 = 0;
     for (int j = 0; j < QK_K; ++j)
@@ -451,8 +488,8 @@ static void q2_k_block_imat(const float *x, const float *qw, uint8_t *y)
         sw[j] = 0;
         for (int l = 0; l < 16; ++l)
             sw[j] += weight[l];
-        scales[j] = make_qkx_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], Laux, -0.9f,
-                                    0.05f, 36, 0, 1);
+        scales[j] = make_qkx_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], -0.9f, 0.05f,
+                                    36, 0, 1);
     }
     float dm = make_qp_quants(QK_K / 16, 15, scales, Ls, sw);
     float mm = make_qp_quants(QK_K / 16, 15, mins, Lm, sw);
@@ -519,15 +556,16 @@ static inline void q3_k_finish(const float *x, uint8_t *y, int8_t *L)
             L[16 * j + ii] = (int8_t)(imax(-4, imin(3, l)) + 4);
         }
     }
+    /* L is in 0..7 here: its bit 2 goes to hmask[j % 32] bit j / 32 and L & 3 to the planes
+     * (ggml: if L > 3 set the bit and subtract 4). */
     uint8_t U[QK_K];
-    memset(y + Q3K_HMASK, 0, QK_K / 8);
-    for (int j = 0; j < QK_K; ++j) {
-        int l = L[j];
-        if (l > 3) {
-            y[Q3K_HMASK + j % 32] = (uint8_t)(y[Q3K_HMASK + j % 32] | (1u << (j / 32)));
-            l -= 4;
-        }
-        U[j] = (uint8_t)l;
+    for (int j = 0; j < QK_K; ++j)
+        U[j] = (uint8_t)(L[j] & 3);
+    for (int m = 0; m < QK_K / 8; ++m) {
+        unsigned h = 0;
+        for (int b = 0; b < 8; ++b)
+            h |= (unsigned)((L[m + 32 * b] >> 2) & 1) << b;
+        y[Q3K_HMASK + m] = (uint8_t)h;
     }
     pack_2bit(y + Q3K_QS, U);
 }
@@ -633,7 +671,7 @@ static inline void q45_k_requant(const float *x, const uint8_t *y_d, const uint8
 static inline void q45_k_scales_ref(const float *x, uint8_t *y, int nmax, float rmin, int nstep,
                                     uint8_t *L)
 {
-    uint8_t Laux[32], ls[8], lm[8];
+    uint8_t ls[8], lm[8];
     float weights[32], mins[QK_K / 32], scales[QK_K / 32];
     float max_scale = 0, max_min = 0;
     for (int j = 0; j < QK_K / 32; ++j) {
@@ -643,8 +681,8 @@ static inline void q45_k_scales_ref(const float *x, uint8_t *y, int nmax, float 
         float av_x = sqrtf(sum_x2 / 32);
         for (int l = 0; l < 32; ++l)
             weights[l] = av_x + fabsf(x[32 * j + l]);
-        scales[j] = make_qkx_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux, rmin,
-                                    0.1f, nstep, 0, 0);
+        scales[j] = make_qkx_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], rmin, 0.1f,
+                                    nstep, 0, 0);
         if (scales[j] > max_scale)
             max_scale = scales[j];
         if (mins[j] > max_min)
@@ -667,7 +705,7 @@ static inline void q45_k_scales_ref(const float *x, uint8_t *y, int nmax, float 
 static inline void q45_k_scales_imat(const float *x, const float *qw, uint8_t *y, int nmax,
                                      int clamp63, uint8_t *L)
 {
-    uint8_t Laux[32], Ls[QK_K / 32], Lm[QK_K / 32];
+    uint8_t Ls[QK_K / 32], Lm[QK_K / 32];
     float weights[32], sw[QK_K / 32], mins[QK_K / 32], scales[QK_K / 32];
     float sum_x2 = 0;
     for (int l = 0; l < QK_K; ++l)
@@ -680,8 +718,8 @@ static inline void q45_k_scales_imat(const float *x, const float *qw, uint8_t *y
         for (int l = 0; l < 32; ++l)
             sumw += weights[l];
         sw[j] = sumw;
-        scales[j] = make_qkx_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], Laux,
-                                    -0.9f, 0.05f, 36, 0, 1);
+        scales[j] = make_qkx_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], -0.9f,
+                                    0.05f, 36, 0, 1);
     }
     float d_block = make_qp_quants(QK_K / 32, 63, scales, Ls, sw);
     float m_block = make_qp_quants(QK_K / 32, 63, mins, Lm, sw);
@@ -805,15 +843,16 @@ static void q5_k_dequant_block(const uint8_t *b, float *y)
 
 /* ===== Q6_K ===== */
 
-/* Q6_K ref (qw NULL: weights x^2) and impl (qw = raw importance of the block) share all code. */
-static void q6_k_block(const float *x, const float *qw, uint8_t *y)
+/* Q6_K ref (qw NULL: weights x^2) and impl (qw = raw importance of the block) share all code;
+ * inlined into each with qw constant-folded. */
+TC_ALWAYS_INLINE void q6_k_block(const float *x, const float *qw, uint8_t *y)
 {
     int8_t L[QK_K];
     float scales[QK_K / 16];
     float max_scale = 0, max_abs_scale = 0;
     for (int ib = 0; ib < QK_K / 16; ++ib) {
-        const float scale =
-            make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, qw ? qw + 16 * ib : NULL);
+        const float scale = qw ? make_qx_quants(16, 32, x + 16 * ib, L + 16 * ib, qw + 16 * ib)
+                               : make_qx_quants_x2(16, 32, x + 16 * ib, L + 16 * ib);
         scales[ib] = scale;
         const float abs_scale = fabsf(scale);
         if (abs_scale > max_abs_scale) {
@@ -954,6 +993,11 @@ static void q6_k_block_ref(const float *x, uint8_t *y)
     q6_k_block(x, NULL, y);
 }
 
+static void q6_k_block_imat(const float *x, const float *qw, uint8_t *y)
+{
+    q6_k_block(x, qw, y);
+}
+
 /* Q8_K has no imatrix path in ggml: the weights are ignored. */
 static void q8_k_block_imat(const float *x, const float *qw, uint8_t *y)
 {
@@ -965,7 +1009,7 @@ TC_K_QUANT(tc_q2_k_quant_ref, Q2K_SIZE, q2_k_block_ref, q2_k_block_imat)
 TC_K_QUANT(tc_q3_k_quant_ref, Q3K_SIZE, q3_k_block_ref, q3_k_block_imat)
 TC_K_QUANT(tc_q4_k_quant_ref, Q4K_SIZE, q4_k_block_ref, q4_k_block_imat)
 TC_K_QUANT(tc_q5_k_quant_ref, Q5K_SIZE, q5_k_block_ref, q5_k_block_imat)
-TC_K_QUANT(tc_q6_k_quant_ref, Q6K_SIZE, q6_k_block_ref, q6_k_block)
+TC_K_QUANT(tc_q6_k_quant_ref, Q6K_SIZE, q6_k_block_ref, q6_k_block_imat)
 TC_K_QUANT(tc_q8_k_quant_ref, Q8K_SIZE, q8_k_block, q8_k_block_imat)
 
 TC_K_DEQUANT(tc_q2_k_dequant_ref, Q2K_SIZE, q2_k_dequant_block)

@@ -135,8 +135,11 @@ static float qkx3_error(int n, const float *x, const float *w, const uint8_t *L,
 /*
  * make_qkx3_quants with explicit weights and ggml's fixed arguments (rmin -0.9, rdelta 0.05,
  * nstep 36, use_mad false): asymmetric levels L in [0, nmax] with a minimum. The search moves
- * `min` as it finds better fits, so later candidates see the updated min (as in ggml).
- * Returns the scale; *the_min receives -min.
+ * `min` as it finds better fits, so later candidates see the updated min (as in ggml); with
+ * min next to max, elements below it give huge negative products whose nearest_int is garbage
+ * that the clamp turns into 0 or nmax. That is what the oracle's ggml does (newer ggml tests
+ * `v > 0` first); it shows in the levels of zero-weight outliers (check_quant_legacy.c, crafted
+ * mode 0). Returns the scale; *the_min receives -min.
  */
 static float make_qkx3_quants_w(int n, int nmax, const float *x, const float *weights, uint8_t *L,
                                 float *the_min, uint8_t *Laux)
@@ -202,7 +205,11 @@ static float make_qkx3_quants_w(int n, int nmax, const float *x, const float *we
     return scale;
 }
 
-/* ggml's best_index_int8 for a sorted 16-entry grid: the level whose midpoint x has reached. */
+/*
+ * ggml's best_index_int8 for a sorted 16-entry grid: the nearest level, the upper one on ties,
+ * in the form the oracle's ggml has (a bisection with early exits; NaN gives 15). Newer ggml
+ * compares 2x with midpoint sums instead, which differs on NaN (0) and in rare roundings.
+ */
 static inline int best_index_int8(const int8_t *val, float x)
 {
     if (x <= val[0])
@@ -569,17 +576,23 @@ static void tc_tq2_0_quant_ref(const float *x, void *dst, int64_t n_rows, int64_
 
 /* ===== MXFP4 / NVFP4 (the imatrix is ignored) ===== */
 
-/* Nearest doubled-E2M1 value to x at scale e; the first one wins ties (best_index_mxfp4). */
-static inline uint8_t best_index_mxfp4(float x, float e)
+/* The 16 doubled-E2M1 values times the block scale e (the products ggml's search forms). */
+static inline void fp4_levels(float lv[16], float e)
+{
+    for (int i = 0; i < 16; i++)
+        lv[i] = tc_kvalues_mxfp4[i] * e;
+}
+
+/* Nearest level to x; the first one wins ties (best_index_mxfp4). */
+static inline uint8_t best_index_fp4(const float lv[16], float x)
 {
     int best = 0;
-    float best_err = fabsf(tc_kvalues_mxfp4[0] * e - x);
-    for (int i = 1; i < 16; i++) {
-        float err = fabsf(tc_kvalues_mxfp4[i] * e - x);
-        if (err < best_err) {
-            best = i;
-            best_err = err;
-        }
+    float best_err = fabsf(lv[0] - x);
+    for (int i = 1; i < 16; i++) { /* branch-free: the compiler can keep it in registers */
+        const float err = fabsf(lv[i] - x);
+        const int better = err < best_err;
+        best = better ? i : best;
+        best_err = better ? err : best_err;
     }
     return (uint8_t)best;
 }
@@ -638,10 +651,11 @@ static void tc_mxfp4_quant_ref(const float *x, void *dst, int64_t n_rows, int64_
             if (amax < fabsf(x[j]))
                 amax = fabsf(x[j]);
         const uint8_t e = amax > 0.0f ? (uint8_t)tc_cvtt_i32(floorf(log2f(amax)) - 2 + 127) : 0;
-        const float d = e8m0_half(e);
+        float lv[16];
+        fp4_levels(lv, e8m0_half(e));
         y[0] = e;
         for (int j = 0; j < 16; ++j)
-            y[1 + j] = (uint8_t)(best_index_mxfp4(x[j], d) | (best_index_mxfp4(x[j + 16], d) << 4));
+            y[1 + j] = (uint8_t)(best_index_fp4(lv, x[j]) | (best_index_fp4(lv, x[j + 16]) << 4));
     }
 }
 
@@ -657,11 +671,12 @@ static void tc_nvfp4_quant_ref(const float *x, void *dst, int64_t n_rows, int64_
                 if (amax < fabsf(x[j]))
                     amax = fabsf(x[j]);
             const uint8_t ue = f32_to_ue4m3(amax / 6.0f);
-            const float d = ue4m3_half(ue);
+            float lv[16];
+            fp4_levels(lv, ue4m3_half(ue));
             y[s] = ue;
             for (int j = 0; j < 8; ++j)
                 y[4 + 8 * s + j] =
-                    (uint8_t)(best_index_mxfp4(x[j], d) | (best_index_mxfp4(x[j + 8], d) << 4));
+                    (uint8_t)(best_index_fp4(lv, x[j]) | (best_index_fp4(lv, x[j + 8]) << 4));
         }
     }
 }
@@ -858,8 +873,9 @@ static void tc_q8_0_dequant_ref(const void *src, float *y, int64_t n)
     const uint8_t *x = src;
     for (int64_t i = 0; i < n / 32; i++, x += 34, y += 32) {
         const float d = tc_ggml_h2f(tc_ld_u16(x));
+        const int8_t *qs = (const int8_t *)(x + 2); /* character types may alias */
         for (int j = 0; j < 32; ++j)
-            y[j] = (float)tc_low_i8(x[2 + j]) * d;
+            y[j] = qs[j] * d;
     }
 }
 

@@ -48,6 +48,105 @@ static long first_diff(const void *a, const void *b, size_t n)
     return -1;
 }
 
+/* ===== oracle-free checks (these run everywhere) ===== */
+
+/* Blocks worked out by hand from the ggml block layouts (RESEARCH.md §4.2). */
+START_TEST(hand_computed_blocks)
+{
+    float x[256];
+    uint8_t y[256];
+    /* Q4_0: x = -8..7 then 7..-8; max = -8 -> d = 1, q = x + 8 */
+    for (int j = 0; j < 16; j++) {
+        x[j] = (float)(j - 8);
+        x[16 + j] = (float)(7 - j);
+    }
+    ck_assert_uint_eq(tc_quantize_rows_isa(TC_ISA_SCALAR, TC_DTYPE_Q4_0, x, y, 1, 32, NULL), 18);
+    ck_assert(y[0] == 0x00 && y[1] == 0x3c);
+    for (int j = 0; j < 16; j++)
+        ck_assert_uint_eq(y[2 + j], (unsigned)(j | (15 - j) << 4));
+    /* Q8_0: amax 127 -> d = 1, q = x */
+    for (int j = 0; j < 32; j++)
+        x[j] = (float)(j == 0 ? 127 : j == 1 ? -127 : 3 * j - 50);
+    ck_assert_uint_eq(tc_quantize_rows_isa(TC_ISA_SCALAR, TC_DTYPE_Q8_0, x, y, 1, 32, NULL), 34);
+    ck_assert(y[0] == 0x00 && y[1] == 0x3c);
+    for (int j = 0; j < 32; j++)
+        ck_assert_int_eq((int8_t)y[2 + j], (int)x[j]);
+    /* TQ2_0: x in {-1,0,1}, d = 1, 2-bit code x+1; byte 32c+m holds elements 128c + m + 32n */
+    for (int i = 0; i < 256; i++)
+        x[i] = (float)(i * 7 % 3 - 1);
+    ck_assert_uint_eq(tc_quantize_rows_isa(TC_ISA_SCALAR, TC_DTYPE_TQ2_0, x, y, 1, 256, NULL), 66);
+    for (int c = 0; c < 2; c++)
+        for (int m = 0; m < 32; m++) {
+            unsigned want = 0;
+            for (int n = 0; n < 4; n++)
+                want |= (unsigned)(x[128 * c + m + 32 * n] + 1) << (2 * n);
+            ck_assert_uint_eq(y[32 * c + m], want);
+        }
+    ck_assert(y[64] == 0x00 && y[65] == 0x3c);
+    /* Q1_0: +-1 -> d = mean |x| = 1, bit j set where x >= 0 (LSB first) */
+    for (int i = 0; i < 128; i++)
+        x[i] = (i % 5 == 0) ? -1.0f : 1.0f;
+    ck_assert_uint_eq(tc_quantize_rows_isa(TC_ISA_SCALAR, TC_DTYPE_Q1_0, x, y, 1, 128, NULL), 18);
+    ck_assert(y[0] == 0x00 && y[1] == 0x3c);
+    for (int b = 0; b < 16; b++) {
+        unsigned want = 0;
+        for (int k = 0; k < 8; k++)
+            want |= (unsigned)((8 * b + k) % 5 != 0) << k;
+        ck_assert_uint_eq(y[2 + b], want);
+    }
+}
+END_TEST
+
+/* Quantize then dequantize gaussian rows: the relative RMS error stays within each format's
+ * resolution, for every ISA (a sanity check that needs no oracle). */
+START_TEST(roundtrip_error_bounded)
+{
+    const int t = legacy_types[_i];
+    /* bounds on RMS(err)/RMS(x) for N(0,1) data, with some headroom */
+    double bound;
+    switch (t) {
+    case TC_DTYPE_Q8_0:
+        bound = 0.01;
+        break;
+    case TC_DTYPE_Q5_0:
+    case TC_DTYPE_Q5_1:
+        bound = 0.05;
+        break;
+    case TC_DTYPE_Q4_0:
+    case TC_DTYPE_Q4_1:
+    case TC_DTYPE_IQ4_NL:
+    case TC_DTYPE_IQ4_XS:
+        bound = 0.12;
+        break;
+    case TC_DTYPE_MXFP4:
+    case TC_DTYPE_NVFP4:
+        bound = 0.2;
+        break;
+    default: /* Q1_0, Q2_0, TQ1_0, TQ2_0: one or two bits per weight */
+        bound = 0.9;
+        break;
+    }
+    const int64_t npr = 1024, rows = 8, n = npr * rows;
+    static float x[8 * 1024], back[8 * 1024];
+    static uint8_t q[8 * 1024 * 2];
+    tc_corpus_fill(x, n, 0, 5);
+    for (int isa = 0; isa < TC_ISA_COUNT; isa++) {
+        if (!tc_isa_supported((tc_isa)isa))
+            continue;
+        ck_assert_uint_eq(tc_quantize_rows_isa((tc_isa)isa, t, x, q, rows, npr, NULL),
+                          (size_t)tc_row_size(t, npr) * rows);
+        ck_assert_int_eq(tc_to_f32_isa((tc_isa)isa, t, q, back, n), 0);
+        double e2 = 0, x2 = 0;
+        for (int64_t i = 0; i < n; i++) {
+            e2 += (double)(back[i] - x[i]) * (back[i] - x[i]);
+            x2 += (double)x[i] * x[i];
+        }
+        ck_assert_msg(sqrt(e2 / x2) < bound, "%s %s: relative RMS error %.4f >= %.2f",
+                      tc_dtype_get(t)->name, tc_isa_name((tc_isa)isa), sqrt(e2 / x2), bound);
+    }
+}
+END_TEST
+
 /* ===== dtype table ===== */
 
 START_TEST(dtype_ids_match_ggml)
@@ -193,6 +292,100 @@ START_TEST(quantize_special_values_match_ggml)
 }
 END_TEST
 
+/*
+ * Hand-made rows aimed at known traps, for every type, with and without an imatrix:
+ * 0: near-constant negative blocks plus far outliers of zero weight (make_qkx3_quants moves its
+ *    minimum next to the maximum, so the outliers' levels come from out-of-range nearest_int);
+ * 1: values on exact rounding midpoints of the 4-bit grids and of x*id + 8.5;
+ * 2: block maxima just below and at powers of two (MXFP4's floorf(log2f(amax)), UE4M3 carries);
+ * 3: one huge value among tiny ones (subnormal and overflowing inverse scales).
+ */
+START_TEST(quantize_crafted_match_ggml)
+{
+    const int t = legacy_types[_i];
+    const tc_dtype_info *d = tc_dtype_get(t);
+    tc_ggml_quantize_chunk_fn q = tc_oracle_quantize(t);
+    if (q == NULL)
+        TC_SKIP("libggml-base.so not found under %s/llama", TC_ORACLE_DIR);
+    const int64_t npr = 512, rows = 4;
+    static float src[4 * 512], imat[512];
+    static uint8_t want[4 * 512 * 2], got[4 * 512 * 2];
+    static const int8_t grid[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
+                                    1,    13,   25,  38,  53,  69,  89,  113};
+    char what[96];
+    uint64_t s = 4242 + (uint64_t)t;
+    const int rounds = quick() ? 8 : 60;
+    for (int r = 0; r < rounds; r++) {
+        const int mode = r % 4;
+        for (int64_t i = 0; i < rows * npr; i++) {
+            const int64_t blk = i / 32;
+            const float u = tc_rng_uniform(&s);
+            switch (mode) {
+            case 0: {
+                float delta = powf(10.0f, -3.0f - 5.0f * (float)((blk * 7 + r) % 11) / 11.0f);
+                src[i] = u < 0.5f ? -1.0f : -1.0f - delta;
+                break;
+            }
+            case 1: {
+                int k = (int)(tc_rng_next(&s) % 15);
+                float scale = 0.01f * (float)(1 + blk % 9);
+                src[i] = (i % 3 == 0) ? scale * (grid[k] + grid[k + 1]) * 0.5f
+                                      : scale * (float)((int)(tc_rng_next(&s) % 17) - 8) * 0.5f;
+                break;
+            }
+            case 2: {
+                int e = (int)(blk % 40) - 20;
+                float top = ldexpf((blk & 1) ? 1.0f - 0x1p-24f : 1.0f, e);
+                src[i] = (i % 32 == 5) ? top : top * (u - 0.5f);
+                break;
+            }
+            default:
+                src[i] = (i % 64 == 9) ? 1e30f * (u - 0.5f) : 1e-38f * (u - 0.5f);
+                break;
+            }
+        }
+        for (int64_t j = 0; j < npr; j++)
+            imat[j] = (mode == 0 && tc_rng_next(&s) % 8 == 0) ? 0.0f : 0.5f + tc_rng_uniform(&s);
+        if (mode == 0) /* far outliers where the weight is zero */
+            for (int64_t i = 0; i < rows * npr; i++)
+                if (imat[i % npr] == 0.0f)
+                    src[i] = -1.0f - 200.0f * tc_rng_uniform(&s);
+        for (int im = 0; im < 2; im++) {
+            snprintf(what, sizeof what, "crafted mode %d round %d", mode, r);
+            qcase c = {t, src, rows, npr % d->blck ? d->blck : npr, im ? imat : NULL, what};
+            check_quant(q, &c, want, got);
+        }
+    }
+}
+END_TEST
+
+/* Importance matrices a broken imatrix file could hold: all zero, NaN, negative, Inf, and half
+ * zero / half huge. ggml uses them as they are; so do we. */
+START_TEST(quantize_degenerate_imatrix_match_ggml)
+{
+    const int t = legacy_types[_i];
+    tc_ggml_quantize_chunk_fn q = tc_oracle_quantize(t);
+    if (q == NULL)
+        TC_SKIP("libggml-base.so not found under %s/llama", TC_ORACLE_DIR);
+    static float src[2 * 512], imat[512];
+    static uint8_t want[2 * 512 * 2], got[2 * 512 * 2];
+    char what[96];
+    for (int mode = 0; mode < 5; mode++)
+        for (int kind = 0; kind < TC_CORPUS_KINDS; kind += quick() ? 3 : 1) {
+            tc_corpus_fill(src, 2 * 512, kind, (uint64_t)(mode + 7));
+            for (int i = 0; i < 512; i++)
+                imat[i] = mode == 0   ? 0.0f
+                          : mode == 1 ? NAN
+                          : mode == 2 ? -1.0f - (float)(i % 3)
+                          : mode == 3 ? INFINITY
+                                      : (i < 256 ? 0.0f : 1e30f);
+            snprintf(what, sizeof what, "degenerate imatrix %d, kind %d", mode, kind);
+            qcase c = {t, src, 2, 512, imat, what};
+            check_quant(q, &c, want, got);
+        }
+}
+END_TEST
+
 /* ===== dequantize ===== */
 
 /* Byte offsets of the fp16 scale fields of each type's block (-1 ends the list). */
@@ -330,11 +523,17 @@ END_TEST
 Suite *quant_legacy_suite(void)
 {
     Suite *s = suite_create("quant_legacy");
+    TCase *tl = tcase_create("local");
+    tcase_add_test(tl, hand_computed_blocks);
+    tcase_add_loop_test(tl, roundtrip_error_bounded, 0, N_LEGACY);
+    suite_add_tcase(s, tl);
     TCase *tc = tcase_create("oracle");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, dtype_ids_match_ggml);
     tcase_add_loop_test(tc, quantize_matches_ggml, 0, N_LEGACY);
     tcase_add_loop_test(tc, quantize_special_values_match_ggml, 0, N_LEGACY);
+    tcase_add_loop_test(tc, quantize_crafted_match_ggml, 0, N_LEGACY);
+    tcase_add_loop_test(tc, quantize_degenerate_imatrix_match_ggml, 0, N_LEGACY);
     tcase_add_loop_test(tc, dequantize_matches_ggml, 0, N_LEGACY);
     tcase_add_loop_test(tc, f16_bf16_rows_match_ggml, 0, 2);
     suite_add_tcase(s, tc);
