@@ -888,6 +888,17 @@ static inline int block_tame(const float *x, int n)
     return _mm256_testz_ps(bad, bad);
 }
 
+/* 1 when every importance weight is finite and below 2^50: otherwise (NaN, Inf, huge weights)
+ * the reference quantizes the whole call, for the same reason as block_tame. */
+static inline int imat_tame(const float *w, int64_t n)
+{
+    __m256 bad = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 8)
+        bad = _mm256_or_ps(
+            bad, _mm256_cmp_ps(abs8(_mm256_loadu_ps(w + i)), _mm256_set1_ps(0x1p50f), _CMP_NLT_UQ));
+    return _mm256_testz_ps(bad, bad);
+}
+
 static inline void put_f16(uint8_t *p, float f)
 {
     tc_st_u16(p, tc_f32_to_f16(f));
@@ -1211,6 +1222,10 @@ static void q6_k_block(const float *x, const float *qw, uint8_t *y)
 static void q6_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
                        const float *imatrix)
 {
+    if (imatrix && !imat_tame(imatrix, n_per_row)) {
+        ref_quant[TC_DTYPE_Q6_K](x, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
     uint8_t *y = dst;
     const int64_t nb = n_per_row / QK_K;
     for (int64_t r = 0; r < n_rows; r++)
@@ -1475,6 +1490,10 @@ static inline void iq4_pack_block(const float *x, float id, uint8_t *q4)
 static void iq4_nl_quant(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
                          const float *imatrix)
 {
+    if (imatrix && !imat_tame(imatrix, n_per_row)) {
+        ref_quant[TC_DTYPE_IQ4_NL](src, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
     uint8_t *y = dst;
     const int64_t nb = n_per_row / 32;
     for (int64_t r = 0; r < n_rows; r++, src += n_per_row) {
@@ -1516,6 +1535,10 @@ static void iq4_nl_quant(const float *src, void *dst, int64_t n_rows, int64_t n_
 static void iq4_xs_quant(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
                          const float *imatrix)
 {
+    if (imatrix && !imat_tame(imatrix, n_per_row)) {
+        ref_quant[TC_DTYPE_IQ4_XS](src, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
     uint8_t *y = dst;
     const int64_t nb = n_per_row / 256;
     for (int64_t r = 0; r < n_rows; r++)
@@ -1572,6 +1595,10 @@ static void iq4_xs_quant(const float *src, void *dst, int64_t n_rows, int64_t n_
 static void legacy_imat_rows(int t, const float *src, uint8_t *y, int64_t n_rows, int64_t npr,
                              const float *imatrix)
 {
+    if (!imat_tame(imatrix, npr)) {
+        ref_quant[t](src, y, n_rows, npr, imatrix);
+        return;
+    }
     const int asym = t == TC_DTYPE_Q4_1 || t == TC_DTYPE_Q5_1;
     const int five = t == TC_DTYPE_Q5_0 || t == TC_DTYPE_Q5_1;
     const int nmax = asym ? (five ? 31 : 15) : (five ? 16 : 8);
@@ -1633,6 +1660,10 @@ typedef void (*k_block_fn)(const float *x, const float *qw, uint8_t *y);
 static inline void k_rows(int t, k_block_fn blk, size_t bs, const float *x, void *dst,
                           int64_t n_rows, int64_t n_per_row, const float *imatrix)
 {
+    if (imatrix && !imat_tame(imatrix, n_per_row)) {
+        ref_quant[t](x, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
     uint8_t *y = dst;
     const int64_t nb = n_per_row / QK_K;
     for (int64_t r = 0; r < n_rows; r++)
