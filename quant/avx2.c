@@ -2,6 +2,10 @@
  * avx2.c - AVX2 kernels, bit-identical to the scalar reference (ref_legacy.c, ref_k.c) and so to
  * ggml's quantize/dequantize.
  *
+ * Kernels: dequantize Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K..Q6_K IQ4_NL IQ4_XS MXFP4 TQ2_0; quantize
+ * (with and without an imatrix) Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K..Q6_K IQ4_NL IQ4_XS TQ1_0 TQ2_0
+ * MXFP4. (The IQ grid dequantizers are in avx2_iq.c.)
+ *
  * How bit-identity is kept (STYLE §8, -ffp-contract=off, no FMA intrinsics anywhere):
  * - Dequantizers do per element the reference's single multiply (or multiply then add/sub), with
  *   the per-block or per-sub-block factor computed by the same scalar expression.
@@ -10,12 +14,16 @@
  *   reference's. A block holding Inf/NaN (where max/min and NaN choice depend on order), or a
  *   Q4_1/Q5_1 block whose min or max is a zero (whose sign depends on order), is handed to the
  *   reference kernel itself (saved at registration), one block at a time.
- * - Search-based k-quants vectorise ACROSS sub-blocks: lane j runs sub-block j's scalar sequence
- *   of float operations in the reference's order (sums in index order per lane, nearest_int via
- *   the 1.5*2^23 trick, the same strict comparisons and tie-breaks, blends for the branches).
+ * - Search-based quantizers (k-quants, IQ4, legacy imatrix paths) vectorise ACROSS sub-blocks
+ *   or blocks: lane j runs its sub-block's scalar sequence of float operations in the
+ *   reference's order (simd_lanes.h: sums in index order per lane, nearest_int via the
+ *   1.5*2^23 trick, the same strict comparisons and tie-breaks, selects for the branches).
+ *   Blocks with Inf/NaN or |x| >= 2^50, and imatrices with NaN/Inf/huge weights, go to the
+ *   reference (there the result can depend on which NaN an operation keeps).
  *
- * Everything is static and compiled only here with -mavx2 -mfma -mf16c; tc_avx2_register fills
- * both the AVX2 and the AVX-512 tables (avx512.c then overrides some entries of the latter).
+ * Compiled only here with -mavx2 -mfma -mf16c; tc_avx2_register fills both the AVX2 and the
+ * AVX-512 tables (avx512.c then overrides some entries of the latter). The block-finishing steps
+ * in avx2_k.h are shared with avx512.c.
  */
 #include "kernels.h"
 
