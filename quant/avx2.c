@@ -2,6 +2,10 @@
  * avx2.c - AVX2 kernels, bit-identical to the scalar reference (ref_legacy.c, ref_k.c) and so to
  * ggml's quantize/dequantize.
  *
+ * Kernels: dequantize Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K..Q6_K IQ4_NL IQ4_XS MXFP4 TQ2_0; quantize
+ * (with and without an imatrix) Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q2_K..Q6_K IQ4_NL IQ4_XS TQ1_0 TQ2_0
+ * MXFP4. (The IQ grid dequantizers are in avx2_iq.c.)
+ *
  * How bit-identity is kept (STYLE §8, -ffp-contract=off, no FMA intrinsics anywhere):
  * - Dequantizers do per element the reference's single multiply (or multiply then add/sub), with
  *   the per-block or per-sub-block factor computed by the same scalar expression.
@@ -10,12 +14,16 @@
  *   reference's. A block holding Inf/NaN (where max/min and NaN choice depend on order), or a
  *   Q4_1/Q5_1 block whose min or max is a zero (whose sign depends on order), is handed to the
  *   reference kernel itself (saved at registration), one block at a time.
- * - Search-based k-quants vectorise ACROSS sub-blocks: lane j runs sub-block j's scalar sequence
- *   of float operations in the reference's order (sums in index order per lane, nearest_int via
- *   the 1.5*2^23 trick, the same strict comparisons and tie-breaks, blends for the branches).
+ * - Search-based quantizers (k-quants, IQ4, legacy imatrix paths) vectorise ACROSS sub-blocks
+ *   or blocks: lane j runs its sub-block's scalar sequence of float operations in the
+ *   reference's order (simd_lanes.h: sums in index order per lane, nearest_int via the
+ *   1.5*2^23 trick, the same strict comparisons and tie-breaks, selects for the branches).
+ *   Blocks with Inf/NaN or |x| >= 2^50, and imatrices with NaN/Inf/huge weights, go to the
+ *   reference (there the result can depend on which NaN an operation keeps).
  *
- * Everything is static and compiled only here with -mavx2 -mfma -mf16c; tc_avx2_register fills
- * both the AVX2 and the AVX-512 tables (avx512.c then overrides some entries of the latter).
+ * Compiled only here with -mavx2 -mfma -mf16c; tc_avx2_register fills both the AVX2 and the
+ * AVX-512 tables (avx512.c then overrides some entries of the latter). The block-finishing steps
+ * in avx2_k.h are shared with avx512.c.
  */
 #include "kernels.h"
 
@@ -137,19 +145,6 @@ static inline __m256 roundf8(__m256 x)
                               _mm256_and_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(INT32_MIN))));
     __m256 up = _mm256_cmp_ps(frac, _mm256_set1_ps(0.5f), _CMP_GE_OQ);
     return _mm256_add_ps(t, _mm256_and_ps(up, one));
-}
-
-/* ggml's nearest_int on 8 lanes: bits(f + 1.5*2^23) & 0x7fffff - 0x400000 */
-static inline __m256i nearest_int8(__m256 f)
-{
-    __m256i i = _mm256_castps_si256(_mm256_add_ps(f, _mm256_set1_ps(12582912.f)));
-    return _mm256_sub_epi32(_mm256_and_si256(i, _mm256_set1_epi32(0x007fffff)),
-                            _mm256_set1_epi32(0x00400000));
-}
-
-static inline __m256i clamp8(__m256i v, int lo, int hi)
-{
-    return _mm256_max_epi32(_mm256_set1_epi32(lo), _mm256_min_epi32(_mm256_set1_epi32(hi), v));
 }
 
 /* ===== The lane-parallel searches (simd_lanes.h), 8 lanes ===== */
@@ -510,6 +505,13 @@ static inline void ref_block(int t, const float *x, uint8_t *y, int bs)
     ref_quant[t](x, y, 1, bs, NULL);
 }
 
+/* fp16 of a finite float (or +-Inf) with F16C, round to nearest even: the same bits as
+ * tc_f32_to_f16, which differs only on NaN (never passed here). */
+static inline uint16_t f16c(float f)
+{
+    return (uint16_t)_mm_extract_epi16(_mm_cvtps_ph(_mm_set_ss(f), _MM_FROUND_TO_NEAREST_INT), 0);
+}
+
 static void q8_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
                        const float *imatrix)
 {
@@ -528,7 +530,7 @@ static void q8_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
             _mm256_max_ps(_mm256_max_ps(abs8(v0), abs8(v1)), _mm256_max_ps(abs8(v2), abs8(v3))));
         const float d = amax / 127;
         const float id = d ? 1.0f / d : 0.0f;
-        tc_st_u16(y, tc_f32_to_f16(d));
+        tc_st_u16(y, f16c(d));
         const __m256 idv = _mm256_set1_ps(id);
         __m256i q0 = _mm256_cvttps_epi32(roundf8(_mm256_mul_ps(v0, idv)));
         __m256i q1 = _mm256_cvttps_epi32(roundf8(_mm256_mul_ps(v1, idv)));
@@ -546,6 +548,17 @@ static inline __m256i levels_0(const __m256 v[4], float id, float bias, int lim)
     for (int k = 0; k < 4; k++)
         q[k] = _mm256_cvttps_epi32(_mm256_add_ps(_mm256_mul_ps(v[k], idv), bv));
     return _mm256_min_epi8(low_bytes_32(q[0], q[1], q[2], q[3]), _mm256_set1_epi8((char)lim));
+}
+
+/* Loads a block of 32; 0 when it holds Inf/NaN (no amax: Q4_1/Q5_1 scan min and max). */
+static inline int load32_finite(const float *x, __m256 v[4])
+{
+    __m256 bad = _mm256_setzero_ps();
+    for (int k = 0; k < 4; k++) {
+        v[k] = _mm256_loadu_ps(x + 8 * k);
+        bad = _mm256_or_ps(bad, nonfinite8(v[k]));
+    }
+    return _mm256_testz_ps(bad, bad);
 }
 
 /* Loads a block of 32; returns 0 when it holds Inf/NaN. amax = max |x|. */
@@ -592,7 +605,7 @@ static void q4_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
         }
         const float d = signed_absmax32(x, v, amax) / -8;
         const float id = d ? 1.0f / d : 0.0f;
-        tc_st_u16(y, tc_f32_to_f16(d));
+        tc_st_u16(y, f16c(d));
         pack_nibbles32(y + 2, levels_0(v, id, 8.5f, 15));
     }
 }
@@ -615,7 +628,7 @@ static void q5_0_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
         }
         const float d = signed_absmax32(x, v, amax) / -16;
         const float id = d ? 1.0f / d : 0.0f;
-        tc_st_u16(y, tc_f32_to_f16(d));
+        tc_st_u16(y, f16c(d));
         __m256i L = levels_0(v, id, 16.5f, 31);
         tc_st_u32(y + 2, (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(L, 3)));
         pack_nibbles32(y + 6, _mm256_and_si256(L, m4));
@@ -651,15 +664,15 @@ static void q4_1_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
     uint8_t *y = dst;
     for (int64_t i = 0, nb = n_rows * n_per_row / 32; i < nb; i++, x += 32, y += 20) {
         __m256 v[4];
-        float amax, min, max;
-        if (!load32(x, v, &amax) || !minmax32(v, &min, &max)) {
+        float min, max;
+        if (!load32_finite(x, v) || !minmax32(v, &min, &max)) {
             ref_block(TC_DTYPE_Q4_1, x, y, 32);
             continue;
         }
         const float d = (max - min) / 15;
         const float id = d ? 1.0f / d : 0.0f;
-        tc_st_u16(y, tc_f32_to_f16(d));
-        tc_st_u16(y + 2, tc_f32_to_f16(min));
+        tc_st_u16(y, f16c(d));
+        tc_st_u16(y + 2, f16c(min));
         __m256i L = _mm256_min_epi8(levels_1(v, min, id), _mm256_set1_epi8(15));
         pack_nibbles32(y + 4, L);
     }
@@ -676,15 +689,15 @@ static void q5_1_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
     const __m256i m4 = _mm256_set1_epi8(0x0F);
     for (int64_t i = 0, nb = n_rows * n_per_row / 32; i < nb; i++, x += 32, y += 24) {
         __m256 v[4];
-        float amax, min, max;
-        if (!load32(x, v, &amax) || !minmax32(v, &min, &max)) {
+        float min, max;
+        if (!load32_finite(x, v) || !minmax32(v, &min, &max)) {
             ref_block(TC_DTYPE_Q5_1, x, y, 32);
             continue;
         }
         const float d = (max - min) / 31;
         const float id = d ? 1.0f / d : 0.0f;
-        tc_st_u16(y, tc_f32_to_f16(d));
-        tc_st_u16(y + 2, tc_f32_to_f16(min));
+        tc_st_u16(y, f16c(d));
+        tc_st_u16(y + 2, f16c(min));
         __m256i L = levels_1(v, min, id);
         tc_st_u32(y + 4, (uint32_t)_mm256_movemask_epi8(_mm256_slli_epi16(L, 3)));
         pack_nibbles32(y + 8, _mm256_and_si256(L, m4));
@@ -870,14 +883,6 @@ static inline void transpose8(const float *x, int stride, int n, __m256 *xt)
         xt[i] = _mm256_i32gather_ps(x + i, idx, 4);
 }
 
-/* Lane j of v. */
-static inline float lane(__m256 v, int j)
-{
-    float t[8];
-    _mm256_storeu_ps(t, v);
-    return t[j];
-}
-
 /* 0 when the block of n values has Inf/NaN or a magnitude that could overflow the searches'
  * sums (there the result can hang on which NaN an operation keeps: the reference decides). */
 static inline int block_tame(const float *x, int n)
@@ -888,6 +893,17 @@ static inline int block_tame(const float *x, int n)
     __m256 bad = _mm256_cmp_ps(m, _mm256_set1_ps(0x1p50f), _CMP_NLT_UQ);
     for (int i = 0; i < n; i += 8)
         bad = _mm256_or_ps(bad, nonfinite8(_mm256_loadu_ps(x + i)));
+    return _mm256_testz_ps(bad, bad);
+}
+
+/* 1 when every importance weight is finite and below 2^50: otherwise (NaN, Inf, huge weights)
+ * the reference quantizes the whole call, for the same reason as block_tame. */
+static inline int imat_tame(const float *w, int64_t n)
+{
+    __m256 bad = _mm256_setzero_ps();
+    for (int64_t i = 0; i < n; i += 8)
+        bad = _mm256_or_ps(
+            bad, _mm256_cmp_ps(abs8(_mm256_loadu_ps(w + i)), _mm256_set1_ps(0x1p50f), _CMP_NLT_UQ));
     return _mm256_testz_ps(bad, bad);
 }
 
@@ -908,13 +924,6 @@ static inline void put_scale_min_k4(uint8_t *s, const uint8_t *ls, const uint8_t
             s[j] = (uint8_t)(s[j] | ((lm[j] >> 4) << 6));
         }
     }
-}
-
-/* Levels of lane j of the transposed Lt (n per lane) into L[0..n) as bytes. */
-static inline void lane_levels(const __m256 *Lt, int n, int j, uint8_t *L)
-{
-    for (int i = 0; i < n; i++)
-        L[i] = (uint8_t)(int)lane(Lt[i], j);
 }
 
 /* Levels of sub-block j (n each) from searches stored lane-major: T holds groups of W lanes,
@@ -1221,6 +1230,10 @@ static void q6_k_block(const float *x, const float *qw, uint8_t *y)
 static void q6_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
                        const float *imatrix)
 {
+    if (imatrix && !imat_tame(imatrix, n_per_row)) {
+        ref_quant[TC_DTYPE_Q6_K](x, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
     uint8_t *y = dst;
     const int64_t nb = n_per_row / QK_K;
     for (int64_t r = 0; r < n_rows; r++)
@@ -1485,6 +1498,10 @@ static inline void iq4_pack_block(const float *x, float id, uint8_t *q4)
 static void iq4_nl_quant(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
                          const float *imatrix)
 {
+    if (imatrix && !imat_tame(imatrix, n_per_row)) {
+        ref_quant[TC_DTYPE_IQ4_NL](src, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
     uint8_t *y = dst;
     const int64_t nb = n_per_row / 32;
     for (int64_t r = 0; r < n_rows; r++, src += n_per_row) {
@@ -1526,6 +1543,10 @@ static void iq4_nl_quant(const float *src, void *dst, int64_t n_rows, int64_t n_
 static void iq4_xs_quant(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
                          const float *imatrix)
 {
+    if (imatrix && !imat_tame(imatrix, n_per_row)) {
+        ref_quant[TC_DTYPE_IQ4_XS](src, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
     uint8_t *y = dst;
     const int64_t nb = n_per_row / 256;
     for (int64_t r = 0; r < n_rows; r++)
@@ -1582,6 +1603,10 @@ static void iq4_xs_quant(const float *src, void *dst, int64_t n_rows, int64_t n_
 static void legacy_imat_rows(int t, const float *src, uint8_t *y, int64_t n_rows, int64_t npr,
                              const float *imatrix)
 {
+    if (!imat_tame(imatrix, npr)) {
+        ref_quant[t](src, y, n_rows, npr, imatrix);
+        return;
+    }
     const int asym = t == TC_DTYPE_Q4_1 || t == TC_DTYPE_Q5_1;
     const int five = t == TC_DTYPE_Q5_0 || t == TC_DTYPE_Q5_1;
     const int nmax = asym ? (five ? 31 : 15) : (five ? 16 : 8);
@@ -1643,6 +1668,10 @@ typedef void (*k_block_fn)(const float *x, const float *qw, uint8_t *y);
 static inline void k_rows(int t, k_block_fn blk, size_t bs, const float *x, void *dst,
                           int64_t n_rows, int64_t n_per_row, const float *imatrix)
 {
+    if (imatrix && !imat_tame(imatrix, n_per_row)) {
+        ref_quant[t](x, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
     uint8_t *y = dst;
     const int64_t nb = n_per_row / QK_K;
     for (int64_t r = 0; r < n_rows; r++)

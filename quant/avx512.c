@@ -95,6 +95,17 @@ static inline int block_tame16(const float *x, int n)
     return bad == 0;
 }
 
+/* 1 when every importance weight is finite and below 2^50 (else the previous kernel, which
+ * hands such calls to the reference) */
+static inline int imat_tame16(const float *w, int64_t n)
+{
+    __mmask16 bad = 0;
+    for (int64_t i = 0; i < n; i += 16)
+        bad |=
+            _mm512_cmp_ps_mask(abs16(_mm512_loadu_ps(w + i)), _mm512_set1_ps(0x1p50f), _CMP_NLT_UQ);
+    return bad == 0;
+}
+
 static inline float sum_x2_seq(const float *x, int n)
 {
     float s = 0;
@@ -440,6 +451,10 @@ typedef void (*k_block_fn)(const float *x, const float *qw, uint8_t *y);
 static inline void k_rows16(int t, k_block_fn blk, size_t bs, const float *x, void *dst,
                             int64_t n_rows, int64_t n_per_row, const float *imatrix)
 {
+    if (imatrix && !imat_tame16(imatrix, n_per_row)) {
+        prev_quant[t](x, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
     uint8_t *y = dst;
     const int64_t nb = n_per_row / QK_K;
     for (int64_t r = 0; r < n_rows; r++)
@@ -555,6 +570,10 @@ static void q45_k_pair16(const float *x, const float *qw, uint8_t *y, size_t bs,
 static inline void q45_k_rows(int t, const float *x, uint8_t *y, int64_t n_rows, int64_t n_per_row,
                               const float *imatrix)
 {
+    if (imatrix && !imat_tame16(imatrix, n_per_row)) {
+        prev_quant[t](x, y, n_rows, n_per_row, imatrix);
+        return;
+    }
     const int five = t == TC_DTYPE_Q5_K;
     const size_t bs = five ? 176 : 144;
     const int64_t nb = n_per_row / QK_K;
@@ -589,6 +608,10 @@ static void q5_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
 static void iq4_nl_quant(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
                          const float *imatrix)
 {
+    if (imatrix && !imat_tame16(imatrix, n_per_row)) {
+        prev_quant[TC_DTYPE_IQ4_NL](src, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
     uint8_t *y = dst;
     const int64_t nb = n_per_row / 32;
     for (int64_t r = 0; r < n_rows; r++, src += n_per_row, y += 18 * nb) {

@@ -34,6 +34,17 @@ static inline VI LN(clampf)(VF f, int lo, int hi)
 }
 
 /*
+ * nearest_int then clamp to [lo, hi], in floats: (f + 1.5*2^23) - 1.5*2^23 is the same round to
+ * nearest even, exact while |f| < 2^22. Only for the symmetric searches (LN(qx)), where
+ * |f| = |iscale * x| <= nmax + 1 in every lane whose result is kept (|x| <= |max|).
+ */
+static inline VF LN(levf)(VF f, VF lo, VF hi)
+{
+    const VF magic = F_SET1(12582912.f);
+    return F_MAX(lo, F_MIN(hi, F_SUB(F_ADD(f, magic), magic)));
+}
+
+/*
  * make_qkx_quants (ref_k.c; make_qkx3_quants_w of ref_legacy.c is v3 = 1, use_mad = 0, rmin
  * -0.9, rdelta 0.05, nstep 36) on the lanes' sub-blocks of n values: xt/wt the transposed
  * values and weights; Lt receives the levels as floats, *scale_out and *the_min_out the results.
@@ -120,37 +131,38 @@ static inline VF LN(qx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt)
         max = F_BLEND(max, xt[i], gt);
     }
     const VM tiny = M_CMP(amax, F_SET1(GROUP_MAX_EPS), _CMP_LT_OQ);
-    VF w[32];
-    for (int i = 0; i < n; ++i)
+    const VF lo = F_SET1((float)-nmax), hi = F_SET1((float)(nmax - 1));
+    VF w[32], wx[32]; /* w * x[i] is the first product of the reference's w * x[i] * l */
+    for (int i = 0; i < n; ++i) {
         w[i] = wt ? wt[i] : F_MUL(xt[i], xt[i]);
+        wx[i] = F_MUL(w[i], xt[i]);
+    }
     VF iscale = F_DIV(F_SET1((float)-nmax), max);
     VF sumlx = zero, suml2 = zero;
     for (int i = 0; i < n; ++i) {
-        VF l = I_TO_F(LN(clampf)(F_MUL(iscale, xt[i]), -nmax, nmax - 1));
+        VF l = LN(levf)(F_MUL(iscale, xt[i]), lo, hi);
         Lt[i] = l;
-        sumlx = F_ADD(sumlx, F_MUL(F_MUL(w[i], xt[i]), l));
+        sumlx = F_ADD(sumlx, F_MUL(wx[i], l));
         suml2 = F_ADD(suml2, F_MUL(F_MUL(w[i], l), l));
     }
     VF scale = F_BLEND(F_DIV(sumlx, suml2), zero, M_CMP(suml2, zero, _CMP_EQ_OQ));
     VF best = F_MUL(scale, sumlx);
-    VF la[32];
     for (int is = -9; is <= 9; ++is) {
         if (is == 0)
             continue;
         iscale = F_DIV(F_SET1(-((float)nmax + 0.1f * (float)is)), max);
         sumlx = suml2 = zero;
         for (int i = 0; i < n; ++i) {
-            VF l = I_TO_F(LN(clampf)(F_MUL(iscale, xt[i]), -nmax, nmax - 1));
-            la[i] = l;
-            sumlx = F_ADD(sumlx, F_MUL(F_MUL(w[i], xt[i]), l));
+            VF l = LN(levf)(F_MUL(iscale, xt[i]), lo, hi);
+            sumlx = F_ADD(sumlx, F_MUL(wx[i], l));
             suml2 = F_ADD(suml2, F_MUL(F_MUL(w[i], l), l));
         }
         VM upd = M_AND(M_CMP(suml2, zero, _CMP_GT_OQ),
                        M_CMP(F_MUL(sumlx, sumlx), F_MUL(best, suml2), _CMP_GT_OQ));
         if (!M_ANY(upd))
             continue;
-        for (int i = 0; i < n; ++i)
-            Lt[i] = F_BLEND(Lt[i], la[i], upd);
+        for (int i = 0; i < n; ++i) /* the levels of this pass, as the reference recomputes them */
+            Lt[i] = F_BLEND(Lt[i], LN(levf)(F_MUL(iscale, xt[i]), lo, hi), upd);
         VF s = F_DIV(sumlx, suml2);
         scale = F_BLEND(scale, s, upd);
         best = F_BLEND(best, F_MUL(s, sumlx), upd);

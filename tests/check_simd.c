@@ -6,7 +6,8 @@
  * function itself:
  * - quantize: all tc_corpus_fill kinds, several seeds, row lengths that leave a tail of blocks
  *   that is not a multiple of any vector width, 1-3 rows, without and with an importance matrix
- *   (with and without zero weights), and rows salted with Inf/NaN/-0/subnormals/huge values;
+ *   (with and without zero weights; and degenerate ones: negative, NaN, Inf, huge), and rows
+ *   salted with Inf/NaN/-0/subnormals/huge values;
  *   output compared with TC_ISA_SCALAR (itself checked against ggml by quant_legacy / quant_k)
  *   and with ggml_quantize_chunk when the oracle is present;
  * - the same rows quantized in one call and split at every row boundary give the same bytes;
@@ -133,7 +134,7 @@ START_TEST(quantize_matches_scalar)
     tc_isa isas[TC_ISA_COUNT];
     int n_isa = simd_isas(t, 1, isas);
     if (n_isa == 0)
-        TC_SKIP("%s: no SIMD quantizer on this CPU", tc_dtype_get(t)->name);
+        TC_SKIP("%s: no SIMD quantizer for this type on this CPU", tc_dtype_get(t)->name);
     const int seeds = quick() ? 1 : 3;
     int checks = 0;
     for (int kind = 0; kind < TC_CORPUS_KINDS; kind++)
@@ -162,7 +163,7 @@ START_TEST(quantize_matches_ggml)
     tc_isa isas[TC_ISA_COUNT];
     int n_isa = simd_isas(t, 1, isas);
     if (n_isa == 0)
-        TC_SKIP("%s: no SIMD quantizer on this CPU", tc_dtype_get(t)->name);
+        TC_SKIP("%s: no SIMD quantizer for this type on this CPU", tc_dtype_get(t)->name);
     if (t == TC_DTYPE_Q8_K)
         TC_SKIP("q8_K: ggml_quantize_chunk does not take it (quant_k checks its row function)");
     tc_ggml_quantize_chunk_fn q = tc_oracle_quantize(t);
@@ -190,6 +191,30 @@ START_TEST(quantize_matches_ggml)
 }
 END_TEST
 
+/* Importance matrices with zeros, negative values, NaN, Inf and huge weights: SIMD == scalar. */
+START_TEST(degenerate_imatrix_matches_scalar)
+{
+    const int t = simd_types[_i];
+    tc_isa isas[TC_ISA_COUNT];
+    int n_isa = simd_isas(t, 1, isas);
+    if (n_isa == 0)
+        TC_SKIP("%s: no SIMD quantizer for this type on this CPU", tc_dtype_get(t)->name);
+    static const float bad[] = {0.0f, -1.0f, NAN, INFINITY, -INFINITY, 1e30f, 1e-40f, -0.0f};
+    const int64_t npr = row_len(t, 3), rows = 2;
+    int checks = 0;
+    for (int v = 0; v < (int)(sizeof bad / sizeof bad[0]); v++)
+        for (int all = 0; all < 2; all++) {
+            tc_corpus_fill(B->src, npr * rows, v % 3, (uint64_t)v);
+            tc_corpus_imatrix(B->imat, npr, (uint64_t)v + 11, 0);
+            for (int64_t i = 0; i < npr; i++)
+                if (all || i % 37 == 5)
+                    B->imat[i] = bad[v];
+            checks += check_quant_case(t, isas, n_isa, rows, npr, B->imat, "degenerate imatrix");
+        }
+    ck_assert_int_gt(checks, 0);
+}
+END_TEST
+
 /* The same rows in one call and split at each row boundary: identical bytes. */
 START_TEST(row_split_is_invariant)
 {
@@ -197,7 +222,7 @@ START_TEST(row_split_is_invariant)
     tc_isa isas[TC_ISA_COUNT];
     int n_isa = simd_isas(t, 1, isas);
     if (n_isa == 0)
-        TC_SKIP("%s: no SIMD quantizer on this CPU", tc_dtype_get(t)->name);
+        TC_SKIP("%s: no SIMD quantizer for this type on this CPU", tc_dtype_get(t)->name);
     const int64_t npr = row_len(t, 1), rows = 5;
     const size_t rs = (size_t)tc_row_size(t, npr);
     int checks = 0;
@@ -231,7 +256,7 @@ START_TEST(dequantize_matches_scalar)
     tc_isa isas[TC_ISA_COUNT];
     int n_isa = simd_isas(t, 0, isas);
     if (n_isa == 0)
-        TC_SKIP("%s: no SIMD dequantizer on this CPU", tc_dtype_get(t)->name);
+        TC_SKIP("%s: no SIMD dequantizer for this type on this CPU", tc_dtype_get(t)->name);
     const tc_dtype_info *d = tc_dtype_get(t);
     int checks = 0;
     const int rounds = quick() ? 4 : 24;
@@ -286,6 +311,7 @@ Suite *simd_suite(void)
     tcase_add_test(tc, common_types_have_simd_kernels);
     tcase_add_loop_test(tc, quantize_matches_scalar, 0, N_TYPES);
     tcase_add_loop_test(tc, quantize_matches_ggml, 0, N_TYPES);
+    tcase_add_loop_test(tc, degenerate_imatrix_matches_scalar, 0, N_TYPES);
     tcase_add_loop_test(tc, row_split_is_invariant, 0, N_TYPES);
     tcase_add_loop_test(tc, dequantize_matches_scalar, 0, N_TYPES);
     suite_add_tcase(s, tc);
