@@ -7,7 +7,7 @@
 #include "gguf_oracle.h"
 #include "oracle.h"
 #include "tc_impl.h"
-#include "tc_test.h"
+#include "tc_test_util.h"
 
 #include <dirent.h>
 #include <jansson.h>
@@ -18,26 +18,6 @@
 /* ===== helpers ===== */
 
 static char tmpdir[256];
-
-static void make_tmpdir(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_gguf_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void rm_rf(const char *dir)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
-}
-
-static int quick(void)
-{
-    const char *q = getenv("TC_TEST_QUICK");
-    return q && *q && strcmp(q, "0") != 0;
-}
 
 /* Every dtype ggml can hold in a GGUF (ids below TC_DTYPE_GGML_COUNT with a table row). */
 static int ggml_types(int *out)
@@ -283,30 +263,30 @@ static void write_and_check(tc_graph *g, const char *name, uint32_t align, uint6
 
 START_TEST(write_all_types_both_oracles)
 {
-    make_tmpdir();
-    tc_graph *g = make_graph(1, quick() ? 2 : 5);
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_gguf");
+    tc_graph *g = make_graph(1, tc_test_quick() ? 2 : 5);
     write_and_check(g, "all.gguf", 0, 0, 0, 1);
     write_and_check(g, "all64.gguf", 64, 0, 0, 1);
     tc_graph_free(g);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
 START_TEST(write_alignment_from_graph)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_gguf");
     tc_graph *g = make_graph(2, 1);
     tc_err e = {0};
     ck_assert_int_eq(tc_graph_set_u32(g, "general.alignment", 128, &e), TC_OK);
     write_and_check(g, "a128.gguf", 0, 0, 0, 1);
     tc_graph_free(g);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
 START_TEST(write_split_sets)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_gguf");
     tc_graph *g = make_graph(3, 2);
     size_t nt = tc_graph_n_tensors(g);
     /* by tensor count: ceil(nt / 10) parts */
@@ -328,14 +308,14 @@ START_TEST(write_split_sets)
     /* everything fits: one plain file, no split keys */
     write_and_check(g, "fits.gguf", 0, 1ull << 40, 0, 1);
     tc_graph_free(g);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
 /* Split write -> read equals the graph read from an unsplit write; any part names the set. */
 START_TEST(split_roundtrip_equals_unsplit)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_gguf");
     tc_graph *g = make_graph(4, 1);
     tc_err e = {0};
     char p1[512], p2[512];
@@ -381,14 +361,14 @@ START_TEST(split_roundtrip_equals_unsplit)
         tc_free(wo.written[i]);
     tc_free(wo.written);
     tc_graph_free(g);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
 /* GGUF -> GGUF: every byte of the file is the same when we wrote the first one. */
 START_TEST(roundtrip_bytes_identical)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_gguf");
     tc_graph *g = make_graph(5, 2);
     tc_err e = {0};
     char p1[512], p2[512];
@@ -407,14 +387,14 @@ START_TEST(roundtrip_bytes_identical)
     tc_map_unref(m2);
     tc_graph_free(a);
     tc_graph_free(g);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
 /* The writer refuses what GGUF cannot hold, naming the tensor or key, and writes nothing. */
 START_TEST(write_refuses_before_writing)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_gguf");
     tc_err e = {0};
     char path[512];
     snprintf(path, sizeof path, "%s/x.gguf", tmpdir);
@@ -478,7 +458,7 @@ START_TEST(write_refuses_before_writing)
             n++;
     closedir(d);
     ck_assert_int_eq(n, 0);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
@@ -492,7 +472,7 @@ static tc_status failing_read(void *ctx, const tc_tensor *t, uint64_t e0, uint64
 
 START_TEST(write_failure_leaves_nothing)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_gguf");
     tc_graph *g = make_graph(6, 1);
     tc_err e = {0};
     int64_t sh[1] = {64};
@@ -516,7 +496,7 @@ START_TEST(write_failure_leaves_nothing)
     closedir(d);
     ck_assert_int_eq(n, 0);
     tc_graph_free(g);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
@@ -526,7 +506,7 @@ START_TEST(read_files_written_by_ggml)
     ggml_api a = {0};
     if (!ggml_load(&a))
         TC_SKIP("libggml-base.so (llama.cpp oracle) not found in %s/llama", TC_ORACLE_DIR);
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_gguf");
     struct ggml_init_params ip = {64u << 20, NULL, false};
     struct ggml_context *gc = a.ggml_init(ip);
     ck_assert_ptr_nonnull(gc);
@@ -663,7 +643,7 @@ START_TEST(read_files_written_by_ggml)
     tc_graph_free(g);
     a.free_(c);
     a.ggml_free(gc);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
@@ -727,7 +707,7 @@ START_TEST(mutation_never_crashes)
     DIR *d = opendir(dir);
     ck_assert_ptr_nonnull(d);
     struct dirent *de;
-    int files = 0, ok = 0, rounds = quick() ? 200 : 1000;
+    int files = 0, ok = 0, rounds = tc_test_quick() ? 200 : 1000;
     uint64_t seed = 12345;
     while ((de = readdir(d))) {
         if (!tc_ends_with(de->d_name, ".gguf"))
@@ -821,7 +801,7 @@ END_TEST
 /* The writer under allocation failures: TC_E_NOMEM and no file left, or success. */
 START_TEST(oom_walk_writer)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_gguf");
     tc_graph *g = make_graph(8, 1);
     char path[512];
     snprintf(path, sizeof path, "%s/o.gguf", tmpdir);
@@ -855,7 +835,7 @@ START_TEST(oom_walk_writer)
         ck_assert_msg(left == 0, "n=%ld: %d files left", n, left);
     }
     tc_graph_free(g);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 

@@ -10,6 +10,7 @@
 #include "llama_oracle.h"
 #include "mix.h"
 #include "tc_dtype.h"
+#include "tc_test_util.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -20,32 +21,17 @@
 
 static char tmpdir[256];
 
+/* Path of `leaf` in this run's temporary directory, in a buffer of its own (strdup). */
+static const char *tmp_path(const char *leaf)
+{
+    return tc_tmp_path(tmpdir, sizeof tmpdir, "tc_mix", leaf);
+}
+
 static double cli_time(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* Path of `leaf` in this run's temporary directory, in a buffer of its own (strdup). */
-static const char *tmp_path(const char *leaf)
-{
-    static char *keep[64];
-    static int k;
-    if (tmpdir[0] == '\0') {
-        snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_mix_XXXXXX");
-        if (mkdtemp(tmpdir) == NULL)
-            abort();
-    }
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s/%s", tmpdir, leaf);
-    for (int i = 0; i < k; i++)
-        if (strcmp(keep[i], buf) == 0)
-            return keep[i];
-    if (k == 64)
-        abort();
-    keep[k] = strdup(buf);
-    return keep[k++];
 }
 
 /* ---- tensorcast's side ---- */

@@ -12,6 +12,7 @@
 #include "llama_oracle.h"
 #include "mix.h"
 #include "tc_dtype.h"
+#include "tc_test_util.h"
 #include "tensorcast.h"
 
 #include <check.h>
@@ -26,59 +27,16 @@
 static char tmpdir[256];
 static char out_buf[1 << 18], err_buf[1 << 16];
 
+/* Path of `leaf` in this run's temporary directory, in a buffer of its own. */
 static const char *tpath(const char *leaf)
 {
-    static char *keep[64];
-    static int k;
-    if (tmpdir[0] == '\0') {
-        snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_quant_XXXXXX");
-        if (mkdtemp(tmpdir) == NULL)
-            abort();
-    }
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s/%s", tmpdir, leaf);
-    for (int i = 0; i < k; i++)
-        if (strcmp(keep[i], buf) == 0)
-            return keep[i];
-    if (k == 64)
-        abort();
-    keep[k] = strdup(buf);
-    return keep[k++];
-}
-
-static void slurp_into(const char *path, char *buf, size_t cap)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = 0;
-    if (f)
-        fclose(f);
+    return tc_tmp_path(tmpdir, sizeof tmpdir, "tc_quant", leaf);
 }
 
 /* Run `$TC_BIN <args>`; stdout/stderr land in out_buf/err_buf. */
 static int run(const char *args)
 {
-    char cmd[8192];
-    const char *o = tpath("stdout"), *e = tpath("stderr");
-    snprintf(cmd, sizeof cmd, "'%s' %s >%s 2>%s", TC_BIN, args, o, e);
-    int st = system(cmd);
-    slurp_into(o, out_buf, sizeof out_buf);
-    slurp_into(e, err_buf, sizeof err_buf);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)sz + 1);
-    *n = fread(b, 1, (size_t)sz, f);
-    fclose(f);
-    return b;
+    return tc_run_cli(NULL, args, out_buf, sizeof out_buf, err_buf, sizeof err_buf);
 }
 
 /* ---- importance matrices ---- */
@@ -207,7 +165,7 @@ static void compare_outputs(const lo_api *a, const char *ref, const char *got, i
                             const char *what)
 {
     size_t nr = 0, ng = 0;
-    unsigned char *fr = slurp(ref, &nr), *fg = slurp(got, &ng);
+    unsigned char *fr = tc_slurp(ref, &nr), *fg = tc_slurp(got, &ng);
     ck_assert_msg(fr && fg, "%s: missing output", what);
     struct lo_gguf_init_params gp = {true, NULL};
     void *gr = a->gguf_init_from_file(ref, gp), *gg = a->gguf_init_from_file(got, gp);
@@ -409,7 +367,7 @@ START_TEST(test_threads)
     snprintf(args, sizeof args, "quantize -q '%s' '%s' Q4_K_M --threads 4", in, o4);
     ck_assert_int_eq(run(args), 0);
     size_t n1, n4;
-    unsigned char *b1 = slurp(o1, &n1), *b4 = slurp(o4, &n4);
+    unsigned char *b1 = tc_slurp(o1, &n1), *b4 = tc_slurp(o4, &n4);
     ck_assert(b1 && b4);
     ck_assert_uint_eq(n1, n4);
     ck_assert(memcmp(b1, b4, n1) == 0);
@@ -463,7 +421,7 @@ START_TEST(test_errors)
     const char *dat = tpath("bad.dat");
     ck_assert(imx_write_dat(&x, dat));
     size_t n = 0;
-    unsigned char *b = slurp(dat, &n);
+    unsigned char *b = tc_slurp(dat, &n);
     struct {
         const char *label;
         size_t len; /* truncate to */
