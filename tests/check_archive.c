@@ -136,13 +136,8 @@ START_TEST(bad_archives)
         snprintf(stem, sizeof stem, "%s", de->d_name);
         *strchr(stem, '.') = 0;
         snprintf(ex, sizeof ex, "%s/%s.expect", dir, stem);
-        size_t n;
-        char *want = (char *)tc_slurp(ex, &n);
-        ck_assert_ptr_nonnull(want);
-        want[n] = 0;
-        char *sub = strchr(want, '\n') + 1;
-        *strchr(sub, '\n') = 0;
-        sub[-1] = 0; /* line 1: the status name */
+        char text[1024], *want, *sub;
+        tc_read_expect(ex, text, sizeof text, &want, &sub);
         tc_graph *g = NULL;
         tc_err e = {0};
         tc_status rc = tc_read(in, &g, NULL, &e);
@@ -155,7 +150,6 @@ START_TEST(bad_archives)
                       tc_status_name(rc), want);
         ck_assert_ptr_null(g);
         ck_assert_msg(tc_dir_entries(scratch) == 0, "%s: temporary files left behind", de->d_name);
-        free(want);
         checked++;
     }
     closedir(d);

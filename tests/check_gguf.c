@@ -123,26 +123,7 @@ static tc_graph *make_graph(uint64_t seed, int n_shapes)
  * `order`); the metadata of `a` equals `b`'s, in order. */
 static void assert_graph_eq(const tc_graph *a, const tc_graph *b, int order)
 {
-    tc_err e = {0};
-    ck_assert_uint_eq(tc_graph_n_tensors(a), tc_graph_n_tensors(b));
-    for (size_t i = 0; i < tc_graph_n_tensors(a); i++) {
-        const tc_tensor *x = tc_graph_tensor(a, i);
-        const tc_tensor *y = order ? tc_graph_tensor(b, i) : tc_graph_find(b, tc_tensor_name(x));
-        ck_assert_ptr_nonnull(y);
-        ck_assert_str_eq(tc_tensor_name(x), tc_tensor_name(y));
-        ck_assert_int_eq(tc_tensor_dtype(x), tc_tensor_dtype(y));
-        ck_assert_int_eq(tc_tensor_n_dims(x), tc_tensor_n_dims(y));
-        for (int d = 0; d < tc_tensor_n_dims(x); d++)
-            ck_assert_int_eq(tc_tensor_shape(x)[d], tc_tensor_shape(y)[d]);
-        uint64_t n = tc_tensor_nbytes(x);
-        ck_assert_uint_eq(n, tc_tensor_nbytes(y));
-        uint8_t *bx = malloc(n + 1), *by = malloc(n + 1);
-        ck_assert_int_eq(tc_tensor_read(x, 0, tc_tensor_n_elements(x), bx, &e), TC_OK);
-        ck_assert_int_eq(tc_tensor_read(y, 0, tc_tensor_n_elements(y), by, &e), TC_OK);
-        ck_assert_msg(memcmp(bx, by, n) == 0, "tensor %s bytes differ", tc_tensor_name(x));
-        free(bx);
-        free(by);
-    }
+    tc_assert_same_tensors(a, b, order);
     ck_assert_uint_eq(tc_graph_n_kv(a), tc_graph_n_kv(b));
     for (size_t i = 0; i < tc_graph_n_kv(a); i++) {
         ck_assert_str_eq(tc_graph_kv_key(a, i), tc_graph_kv_key(b, i));
@@ -673,22 +654,13 @@ START_TEST(bad_fixtures)
         char ep[2048], in[2048], text[1024] = "";
         snprintf(ep, sizeof ep, "%s/%s", dir, de->d_name);
         snprintf(in, sizeof in, "%s/%.*s.gguf", dir, (int)(l - 7), de->d_name);
-        FILE *f = fopen(ep, "r");
-        ck_assert_ptr_nonnull(f);
-        size_t k = fread(text, 1, sizeof text - 1, f);
-        text[k] = 0;
-        fclose(f);
-        char *nl = strchr(text, '\n');
-        ck_assert_ptr_nonnull(nl);
-        *nl = 0;
-        char *sub = nl + 1, *nl2 = strchr(sub, '\n');
-        if (nl2)
-            *nl2 = 0;
+        char *status, *sub;
+        tc_read_expect(ep, text, sizeof text, &status, &sub);
         tc_err e = {0};
         tc_graph *g = NULL;
         tc_status st = tc_read(in, &g, NULL, &e);
-        ck_assert_msg(st == status_from_name(text), "%s: status %s, want %s (%s)", in,
-                      tc_status_name(st), text, e.msg);
+        ck_assert_msg(st == status_from_name(status), "%s: status %s, want %s (%s)", in,
+                      tc_status_name(st), status, e.msg);
         ck_assert_msg(strstr(e.msg, sub) != NULL, "%s: '%s' lacks '%s'", in, e.msg, sub);
         ck_assert_ptr_null(g);
         n++;

@@ -730,10 +730,7 @@ END_TEST
 static void teardown(void)
 {
     if (tmpdir[0]) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", tmpdir);
+        tc_rm_rf(tmpdir);
         tmpdir[0] = '\0';
     }
 }

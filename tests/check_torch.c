@@ -239,18 +239,10 @@ START_TEST(torch_committed_bad)
         size_t l = strlen(de->d_name);
         if (l < 4 || strcmp(de->d_name + l - 3, ".pt") != 0)
             continue;
-        char p[1024], ep[1024], exp[512] = "";
+        char p[1024], ep[1024], text[1024], *exp, *sub;
         snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
         snprintf(ep, sizeof ep, "%s/%.*s.expect", dir, (int)(l - 3), de->d_name);
-        FILE *f = fopen(ep, "r");
-        ck_assert_msg(f != NULL, "%s has no .expect", p);
-        size_t k = fread(exp, 1, sizeof exp - 1, f);
-        fclose(f);
-        exp[k] = 0;
-        char *sub = strchr(exp, '\n') + 1, *nl = strchr(sub, '\n');
-        if (nl)
-            *nl = 0;
-        sub[-1] = 0; /* line 1: the status name */
+        tc_read_expect(ep, text, sizeof text, &exp, &sub);
         tc_graph *g = NULL;
         tc_err e = {0};
         tc_status rc = tc_read(p, &g, NULL, &e);

@@ -107,6 +107,26 @@ static inline void tc_slurp_into(const char *path, char *buf, size_t cap)
         fclose(f);
 }
 
+/* A bad fixture's .expect file (line 1: the status name, line 2: text the error message must
+ * hold) into buf: *status and *sub point into it. Asserts it opens and has a status line. */
+static inline void tc_read_expect(const char *path, char *buf, size_t cap, char **status,
+                                  char **sub)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path);
+    size_t k = fread(buf, 1, cap - 1, f);
+    fclose(f);
+    buf[k] = 0;
+    char *nl = strchr(buf, '\n');
+    ck_assert_msg(nl != NULL, "%s: no status line", path);
+    *nl = 0;
+    *status = buf;
+    *sub = nl + 1;
+    nl = strchr(*sub, '\n');
+    if (nl)
+        *nl = 0;
+}
+
 /* A system() status as a shell would report it: the exit code, or 128 + signal. */
 static inline int tc_exit_code(int st)
 {
@@ -158,6 +178,41 @@ static inline const char *tc_find_python(const char *modules)
             return p;
     }
     return NULL;
+}
+
+/* A tensor's bytes in a malloc'd buffer (asserts the read works). */
+static inline uint8_t *tc_tensor_bytes(const tc_tensor *t)
+{
+    uint64_t n = tc_tensor_nbytes(t);
+    uint8_t *b = malloc(n + 1);
+    ck_assert_ptr_nonnull(b);
+    tc_err e = {0};
+    ck_assert_msg(tc_tensor_read(t, 0, tc_tensor_n_elements(t), b, &e) == TC_OK, "%s: %s",
+                  tc_tensor_name(t), e.msg);
+    return b;
+}
+
+/* `b` has the tensors of `a` (as many; in the same order when by_order, else found by name)
+ * with the same names, dtypes, shapes, sizes and bytes. */
+static inline void tc_assert_same_tensors(const tc_graph *a, const tc_graph *b, int by_order)
+{
+    ck_assert_uint_eq(tc_graph_n_tensors(a), tc_graph_n_tensors(b));
+    for (size_t i = 0; i < tc_graph_n_tensors(a); i++) {
+        const tc_tensor *x = tc_graph_tensor(a, i);
+        const tc_tensor *y = by_order ? tc_graph_tensor(b, i) : tc_graph_find(b, tc_tensor_name(x));
+        ck_assert_msg(y != NULL, "tensor %s missing", tc_tensor_name(x));
+        ck_assert_str_eq(tc_tensor_name(x), tc_tensor_name(y));
+        ck_assert_int_eq(tc_tensor_dtype(x), tc_tensor_dtype(y));
+        ck_assert_int_eq(tc_tensor_n_dims(x), tc_tensor_n_dims(y));
+        for (int d = 0; d < tc_tensor_n_dims(x); d++)
+            ck_assert_int_eq(tc_tensor_shape(x)[d], tc_tensor_shape(y)[d]);
+        ck_assert_uint_eq(tc_tensor_nbytes(x), tc_tensor_nbytes(y));
+        uint8_t *bx = tc_tensor_bytes(x), *by = tc_tensor_bytes(y);
+        ck_assert_msg(memcmp(bx, by, tc_tensor_nbytes(x)) == 0, "tensor %s bytes differ",
+                      tc_tensor_name(x));
+        free(bx);
+        free(by);
+    }
 }
 
 /* TC_TEST_QUICK set (and not "0"): shrink corpora, e.g. under sanitizers. */
