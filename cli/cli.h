@@ -68,6 +68,12 @@ typedef struct cli_opts {
  * one of them. */
 int cli_common_opt(const char *cmd, int c, const char *arg, cli_opts *o);
 
+/* tc_write `g` to `out` as `format` with co's split limits (`max_bytes`, when not 0, instead of
+ * co->split) and threads, behind a progress bar labelled `label` (off with -q/--json). `wo` is
+ * reset first and lists the written files afterwards (cli_free_written). */
+tc_status cli_write(const tc_graph *g, const char *out, const char *format, const char *label,
+                    const cli_opts *co, uint64_t max_bytes, tc_write_opts *wo, tc_err *e);
+
 /* Print a JSON document on stdout, indented, with `flags` added to the dump flags. */
 void cli_print_json(const json_t *o, size_t flags);
 /* The files a tc_write wrote: as a JSON array, as "  wrote <path>" lines on stdout, freed. */

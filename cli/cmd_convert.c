@@ -163,17 +163,8 @@ int cmd_convert(int argc, char **argv)
         }
     }
 
-    cli_progress prog;
-    cli_progress_init(&prog, "converting", co.quiet || co.json);
     tc_write_opts wo;
-    memset(&wo, 0, sizeof wo);
-    wo.max_shard_bytes = shard ? shard : co.split;
-    wo.max_shard_tensors = co.splitn;
-    wo.threads = (int)co.threads;
-    wo.progress.fn = cli_progress_cb;
-    wo.progress.ctx = &prog;
-    tc_status st = tc_write(g, out, of->name, &wo, &e);
-    cli_progress_done(&prog);
+    tc_status st = cli_write(g, out, of->name, "converting", &co, shard, &wo, &e);
     if (st != TC_OK) {
         rc = cli_fail(&e);
     } else if (co.json) {

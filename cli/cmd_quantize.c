@@ -637,17 +637,8 @@ int cmd_quantize(int argc, char **argv)
 
     tc_write_opts wo;
     memset(&wo, 0, sizeof wo);
-    cli_progress prog;
     if (!dry) {
-        cli_progress_init(&prog, "quantizing", co.quiet || co.json);
-        wo.max_shard_bytes = co.split;
-        wo.max_shard_tensors = co.splitn;
-        wo.threads = (int)co.threads;
-        wo.progress.fn = cli_progress_cb;
-        wo.progress.ctx = &prog;
-        tc_status st = tc_write(og, out, "gguf", &wo, &e);
-        cli_progress_done(&prog);
-        if (st != TC_OK) {
+        if (cli_write(og, out, "gguf", "quantizing", &co, 0, &wo, &e) != TC_OK) {
             rc = cli_fail(&e);
             goto done_written;
         }

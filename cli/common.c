@@ -249,3 +249,21 @@ void cli_free_written(tc_write_opts *wo)
     wo->written = NULL;
     wo->n_written = 0;
 }
+
+tc_status cli_write(const tc_graph *g, const char *out, const char *format, const char *label,
+                    const cli_opts *co, uint64_t max_bytes, tc_write_opts *wo, tc_err *e)
+{
+    cli_progress prog;
+    cli_progress_init(&prog, label, co->quiet || co->json);
+    memset(wo, 0, sizeof *wo);
+    wo->max_shard_bytes = max_bytes ? max_bytes : co->split;
+    wo->max_shard_tensors = co->splitn;
+    wo->threads = (int)co->threads;
+    wo->progress.fn = cli_progress_cb;
+    wo->progress.ctx = &prog;
+    tc_status st = tc_write(g, out, format, wo, e);
+    cli_progress_done(&prog);
+    wo->progress.fn = NULL;
+    wo->progress.ctx = NULL;
+    return st;
+}
