@@ -299,52 +299,38 @@ static void model_sweep(const lo_shape *s, int f16, const char *label, int with_
         imx_free(&x);
 }
 
-START_TEST(test_dense_f32)
-{
-    lo_shape s = {.n_layer = 8, .n_head = 8, .n_head_kv = 8, .rows = 8};
-    model_sweep(&s, 0, "dense f32", 0);
-}
-END_TEST
+/* Every preset on these model shapes, one TCase each (test_sweep with _i the row). */
+static const struct {
+    const char *name;
+    lo_shape shape;
+    int f16; /* model_sweep's weight type */
+    const char *label;
+    int imatrix;
+} sweeps[] = {
+    {"dense_f32", {.n_layer = 8, .n_head = 8, .n_head_kv = 8, .rows = 8}, 0, "dense f32", 0},
+    {"gqa_f16", {.n_layer = 16, .n_head = 8, .n_head_kv = 2, .rows = 4}, 1, "gqa f16", 0},
+    {"moe_f16",
+     {.n_layer = 4, .n_head = 8, .n_head_kv = 4, .n_expert = 8, .rows = 4},
+     1,
+     "moe8 f16",
+     0},
+    {"dense_bf16", {.n_layer = 8, .n_head = 8, .n_head_kv = 4, .rows = 4}, 30, "dense bf16", 0},
+    {"odd_f32",
+     {.n_layer = 8, .n_head = 8, .n_head_kv = 8, .odd = 1, .rows = 4},
+     0,
+     "odd-rows f32",
+     0},
+    {"imatrix_dense", {.n_layer = 8, .n_head = 8, .n_head_kv = 2, .rows = 4}, 0, "dense f32", 1},
+    {"imatrix_moe",
+     {.n_layer = 4, .n_head = 8, .n_head_kv = 4, .n_expert = 8, .rows = 4},
+     1,
+     "moe8 f16",
+     1},
+};
 
-START_TEST(test_gqa_f16)
+START_TEST(test_sweep)
 {
-    lo_shape s = {.n_layer = 16, .n_head = 8, .n_head_kv = 2, .rows = 4};
-    model_sweep(&s, 1, "gqa f16", 0);
-}
-END_TEST
-
-START_TEST(test_dense_bf16)
-{
-    lo_shape s = {.n_layer = 8, .n_head = 8, .n_head_kv = 4, .rows = 4};
-    model_sweep(&s, 30, "dense bf16", 0);
-}
-END_TEST
-
-START_TEST(test_moe_f16)
-{
-    lo_shape s = {.n_layer = 4, .n_head = 8, .n_head_kv = 4, .n_expert = 8, .rows = 4};
-    model_sweep(&s, 1, "moe8 f16", 0);
-}
-END_TEST
-
-START_TEST(test_odd_f32)
-{
-    lo_shape s = {.n_layer = 8, .n_head = 8, .n_head_kv = 8, .odd = 1, .rows = 4};
-    model_sweep(&s, 0, "odd-rows f32", 0);
-}
-END_TEST
-
-START_TEST(test_imatrix_dense)
-{
-    lo_shape s = {.n_layer = 8, .n_head = 8, .n_head_kv = 2, .rows = 4};
-    model_sweep(&s, 0, "dense f32", 1);
-}
-END_TEST
-
-START_TEST(test_imatrix_moe)
-{
-    lo_shape s = {.n_layer = 4, .n_head = 8, .n_head_kv = 4, .n_expert = 8, .rows = 4};
-    model_sweep(&s, 1, "moe8 f16", 1);
+    model_sweep(&sweeps[_i].shape, sweeps[_i].f16, sweeps[_i].label, sweeps[_i].imatrix);
 }
 END_TEST
 
@@ -742,25 +728,15 @@ Suite *quantize_suite(void)
         const char *name;
         const TTest *test;
     } cases[] = {
-        {"dense_f32", test_dense_f32},
-        {"gqa_f16", test_gqa_f16},
-        {"moe_f16", test_moe_f16},
-        {"dense_bf16", test_dense_bf16},
-        {"odd_f32", test_odd_f32},
-        {"imatrix_dense", test_imatrix_dense},
-        {"imatrix_moe", test_imatrix_moe},
         {"threads", test_threads},
         {"errors", test_errors},
         {"imatrix_loader", test_imatrix_loader},
         {"json_options", test_json_options},
         {"diff", test_diff},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 600);
-        tcase_add_unchecked_fixture(tc, NULL, teardown);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
+    for (size_t i = 0; i < sizeof sweeps / sizeof sweeps[0]; i++)
+        tc_add_case(s, sweeps[i].name, test_sweep, (int)i, 600, teardown);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        tc_add_case(s, cases[i].name, cases[i].test, -1, 600, teardown);
     return s;
 }

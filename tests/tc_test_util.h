@@ -215,6 +215,21 @@ static inline void tc_assert_same_tensors(const tc_graph *a, const tc_graph *b, 
     }
 }
 
+/* Add a TCase `name` to `s` (timeout in seconds, `teardown` as an unchecked fixture) running
+ * `test` once, or as a loop test with _i = loop when loop >= 0. */
+static inline void tc_add_case(Suite *s, const char *name, const TTest *test, int loop,
+                               double timeout, void (*teardown)(void))
+{
+    TCase *tc = tcase_create(name);
+    tcase_set_timeout(tc, timeout);
+    tcase_add_unchecked_fixture(tc, NULL, teardown);
+    if (loop >= 0)
+        tcase_add_loop_test(tc, test, loop, loop + 1);
+    else
+        tcase_add_test(tc, test);
+    suite_add_tcase(s, tc);
+}
+
 /* TC_TEST_QUICK set (and not "0"): shrink corpora, e.g. under sanitizers. */
 static inline int tc_test_quick(void)
 {
