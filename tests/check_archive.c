@@ -18,8 +18,7 @@ static char tmpdir[256], scratch[256];
 /* A private $TMPDIR for the library, to check it is left empty. */
 static void private_tmp(void)
 {
-    snprintf(scratch, sizeof scratch, "/tmp/tc_arc_tmp_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(scratch));
+    tc_make_tmpdir(scratch, sizeof scratch, "tc_arc_tmp");
     setenv("TMPDIR", scratch, 1);
 }
 
@@ -87,13 +86,9 @@ static int check_file_rows(FILE *f)
 
 START_TEST(archive_oracle)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_arc_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    int rc = tc_run_npy_script(tmpdir);
-    if (rc == 77) {
-        tc_rm_rf(tmpdir);
+    int rc = tc_npy_oracle_dir(tmpdir, sizeof tmpdir, "tc_arc");
+    if (rc == 77)
         TC_SKIP("python3 with numpy is not installed");
-    }
     ck_assert_msg(rc == 0, "make_npy_fixtures.py oracle failed (%d)", rc);
     char p[512];
     snprintf(p, sizeof p, "%s/skipped.txt", tmpdir);
@@ -191,8 +186,7 @@ START_TEST(example_dir_tgz)
     tc_err e = {0};
     if (tc_read(src, &a, NULL, &e) != TC_OK)
         TC_SKIP("the example directory cannot be read here (%s)", e.msg);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_arc_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_arc");
     snprintf(cmd, sizeof cmd, "tar -czf '%s/m.tgz' -C '%s/fixtures' tiny-llama", tmpdir,
              TC_SRC_DIR);
     if (system(cmd) != 0) {
@@ -204,19 +198,7 @@ START_TEST(example_dir_tgz)
     snprintf(cmd, sizeof cmd, "%s/m.tgz", tmpdir);
     ck_assert_msg(tc_read(cmd, &b, NULL, &e) == TC_OK, "%s", e.msg);
     ck_assert_int_eq(tc_dir_entries(scratch), 0);
-    ck_assert_uint_eq(tc_graph_n_tensors(a), tc_graph_n_tensors(b));
-    for (size_t i = 0; i < tc_graph_n_tensors(a); i++) {
-        const tc_tensor *x = tc_graph_tensor(a, i), *y = tc_graph_find(b, tc_tensor_name(x));
-        ck_assert_ptr_nonnull(y);
-        uint64_t n = tc_tensor_nbytes(x);
-        ck_assert_uint_eq(n, tc_tensor_nbytes(y));
-        uint8_t *bx = malloc(n + 1), *by = malloc(n + 1);
-        ck_assert_int_eq(tc_tensor_read(x, 0, tc_tensor_n_elements(x), bx, &e), TC_OK);
-        ck_assert_int_eq(tc_tensor_read(y, 0, tc_tensor_n_elements(y), by, &e), TC_OK);
-        ck_assert(memcmp(bx, by, n) == 0);
-        free(bx);
-        free(by);
-    }
+    tc_assert_same_tensors(a, b, 0);
     tc_license la, lb;
     tc_graph_license(a, &la);
     tc_graph_license(b, &lb);
@@ -232,13 +214,9 @@ END_TEST
  * never a temporary file left behind. */
 START_TEST(mutation)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_arc_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    int rc = tc_run_npy_script(tmpdir);
-    if (rc == 77) {
-        tc_rm_rf(tmpdir);
+    int rc = tc_npy_oracle_dir(tmpdir, sizeof tmpdir, "tc_arc");
+    if (rc == 77)
         TC_SKIP("python3 with numpy is not installed");
-    }
     ck_assert_int_eq(rc, 0);
     private_tmp();
     static const char *const names[] = {"npy.tar", "npy.tar.gz", "npy0.zip", "dir.tar.gz",
@@ -297,13 +275,9 @@ END_TEST
  * left behind (leaks show under ASan). */
 START_TEST(oom_walk)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_arc_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    int rc = tc_run_npy_script(tmpdir);
-    if (rc == 77) {
-        tc_rm_rf(tmpdir);
+    int rc = tc_npy_oracle_dir(tmpdir, sizeof tmpdir, "tc_arc");
+    if (rc == 77)
         TC_SKIP("python3 with numpy is not installed");
-    }
     ck_assert_int_eq(rc, 0);
     private_tmp();
     static const char *const names[] = {"npy.tar", "be.tar", "npz.tgz", "dir.tar.gz"};

@@ -94,12 +94,9 @@ static int check_manifest(const char *name)
 
 START_TEST(numpy_oracle)
 {
-    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_npy");
-    int rc = tc_run_npy_script(tmpdir);
-    if (rc == 77) {
-        tc_rm_rf(tmpdir);
+    int rc = tc_npy_oracle_dir(tmpdir, sizeof tmpdir, "tc_npy");
+    if (rc == 77)
         TC_SKIP("python3 with numpy is not installed");
-    }
     ck_assert_msg(rc == 0, "make_npy_fixtures.py oracle failed (%d)", rc);
     int rows = check_manifest("manifest_npy.tsv");
     fprintf(stderr, "numpy_oracle: %d arrays compared with NumPy\n", rows);

@@ -257,4 +257,15 @@ static inline int tc_run_npy_script(const char *dir)
     return tc_exit_code(system(cmd));
 }
 
+/* A fresh /tmp/<prefix>_XXXXXX in dir with scripts/make_npy_fixtures.py's oracle output: 0 ok,
+ * 77 NumPy missing (dir removed again), else the script's failure. */
+static inline int tc_npy_oracle_dir(char *dir, size_t cap, const char *prefix)
+{
+    tc_make_tmpdir(dir, cap, prefix);
+    int rc = tc_run_npy_script(dir);
+    if (rc == 77)
+        tc_rm_rf(dir);
+    return rc;
+}
+
 #endif
