@@ -4,6 +4,7 @@
 
 #include "tensorcast.h"
 
+#include <jansson.h>
 #include <stdio.h>
 
 /* Exit codes (DESIGN.md). */
@@ -32,6 +33,53 @@ int cli_parse_uint(const char *s, uint64_t *out);
 void cli_fmt_bytes(uint64_t n, char *buf, size_t cap);
 /* "7.24 B", "1.3 M" */
 void cli_fmt_count(uint64_t n, char *buf, size_t cap);
+
+/* Options several commands share: their getopt_long codes (use the CLI_OPT_* entries in the
+ * command's option table) and values. */
+enum { CLI_O_SPLIT = 0x1000, CLI_O_SPLITN, CLI_O_THREADS, CLI_O_JSON };
+#define CLI_OPT_SPLIT                                                                              \
+    {                                                                                              \
+        "split-max-size", required_argument, 0, CLI_O_SPLIT                                        \
+    }
+#define CLI_OPT_SPLITN                                                                             \
+    {                                                                                              \
+        "split-max-tensors", required_argument, 0, CLI_O_SPLITN                                    \
+    }
+#define CLI_OPT_THREADS                                                                            \
+    {                                                                                              \
+        "threads", required_argument, 0, CLI_O_THREADS                                             \
+    }
+#define CLI_OPT_JSON                                                                               \
+    {                                                                                              \
+        "json", no_argument, 0, CLI_O_JSON                                                         \
+    }
+#define CLI_OPT_QUIET                                                                              \
+    {                                                                                              \
+        "quiet", no_argument, 0, 'q'                                                               \
+    }
+typedef struct cli_opts {
+    uint64_t split;   /* --split-max-size (bytes), 0: none */
+    uint64_t splitn;  /* --split-max-tensors, 0: none */
+    uint64_t threads; /* --threads 1..256, 0: default */
+    int json, quiet;  /* --json, -q/--quiet */
+} cli_opts;
+/* Take getopt_long's result `c` (value `arg`) for command `cmd` if it is one of the shared
+ * options: 0 when taken, TC_EXIT_USAGE after a usage error for a bad value, -1 when `c` is not
+ * one of them. */
+int cli_common_opt(const char *cmd, int c, const char *arg, cli_opts *o);
+
+/* tc_write `g` to `out` as `format` with co's split limits (`max_bytes`, when not 0, instead of
+ * co->split) and threads, behind a progress bar labelled `label` (off with -q/--json). `wo` is
+ * reset first and lists the written files afterwards (cli_free_written). */
+tc_status cli_write(const tc_graph *g, const char *out, const char *format, const char *label,
+                    const cli_opts *co, uint64_t max_bytes, tc_write_opts *wo, tc_err *e);
+
+/* Print a JSON document on stdout, indented, with `flags` added to the dump flags. */
+void cli_print_json(const json_t *o, size_t flags);
+/* The files a tc_write wrote: as a JSON array, as "  wrote <path>" lines on stdout, freed. */
+json_t *cli_written_json(const tc_write_opts *wo);
+void cli_print_written(const tc_write_opts *wo);
+void cli_free_written(tc_write_opts *wo);
 
 /* Progress bar on stderr when it is a terminal and not quiet. */
 typedef struct cli_progress {

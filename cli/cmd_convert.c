@@ -47,34 +47,24 @@ static int same_file(const char *a, const char *b)
 
 int cmd_convert(int argc, char **argv)
 {
-    enum {
-        O_TO = 256,
-        O_TYPE,
-        O_LIC,
-        O_LICN,
-        O_LICL,
-        O_SHARD,
-        O_SPLIT,
-        O_SPLITN,
-        O_THREADS,
-        O_JSON
-    };
+    enum { O_TO = 256, O_TYPE, O_LIC, O_LICN, O_LICL, O_SHARD };
     static const struct option opts[] = {{"to", required_argument, 0, O_TO},
                                          {"type", required_argument, 0, O_TYPE},
                                          {"license", required_argument, 0, O_LIC},
                                          {"license-name", required_argument, 0, O_LICN},
                                          {"license-link", required_argument, 0, O_LICL},
                                          {"max-shard-size", required_argument, 0, O_SHARD},
-                                         {"split-max-size", required_argument, 0, O_SPLIT},
-                                         {"split-max-tensors", required_argument, 0, O_SPLITN},
-                                         {"threads", required_argument, 0, O_THREADS},
-                                         {"json", no_argument, 0, O_JSON},
-                                         {"quiet", no_argument, 0, 'q'},
+                                         CLI_OPT_SPLIT,
+                                         CLI_OPT_SPLITN,
+                                         CLI_OPT_THREADS,
+                                         CLI_OPT_JSON,
+                                         CLI_OPT_QUIET,
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *to = NULL, *lic = NULL, *licn = NULL, *licl = NULL;
-    int type = -1, quiet = 0, json = 0, c;
-    uint64_t shard = 0, split = 0, splitn = 0, threads = 0;
+    int type = -1, c, copt;
+    uint64_t shard = 0;
+    cli_opts co = {0};
     optind = 1;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         switch (c) {
@@ -105,29 +95,15 @@ int cmd_convert(int argc, char **argv)
             if (!cli_parse_size(optarg, &shard) || shard == 0)
                 return cli_usage_error("convert", "bad --max-shard-size '%s'", optarg);
             break;
-        case O_SPLIT:
-            if (!cli_parse_size(optarg, &split) || split == 0)
-                return cli_usage_error("convert", "bad --split-max-size '%s'", optarg);
-            break;
-        case O_SPLITN:
-            if (!cli_parse_uint(optarg, &splitn) || splitn == 0)
-                return cli_usage_error("convert", "bad --split-max-tensors '%s'", optarg);
-            break;
-        case O_THREADS:
-            if (!cli_parse_uint(optarg, &threads) || threads == 0 || threads > 256)
-                return cli_usage_error("convert", "bad --threads '%s' (1..256)", optarg);
-            break;
-        case O_JSON:
-            json = 1;
-            break;
-        case 'q':
-            quiet = 1;
-            break;
         case 'h':
             fputs(convert_help, stdout);
             return TC_EXIT_OK;
         default:
-            return cli_usage_error("convert", "bad option");
+            if ((copt = cli_common_opt("convert", c, optarg, &co)) < 0)
+                return cli_usage_error("convert", "bad option");
+            if (copt != 0)
+                return copt;
+            break;
         }
     }
     if (argc - optind != 2)
@@ -143,7 +119,7 @@ int cmd_convert(int argc, char **argv)
     if (shard && to_gguf)
         return cli_usage_error("convert", "--max-shard-size is for safetensors; GGUF uses "
                                           "--split-max-size");
-    if ((split || splitn) && !to_gguf)
+    if ((co.split || co.splitn) && !to_gguf)
         return cli_usage_error("convert", "--split-max-size/--split-max-tensors are for GGUF; "
                                           "safetensors uses --max-shard-size");
 
@@ -187,20 +163,11 @@ int cmd_convert(int argc, char **argv)
         }
     }
 
-    cli_progress prog;
-    cli_progress_init(&prog, "converting", quiet || json);
     tc_write_opts wo;
-    memset(&wo, 0, sizeof wo);
-    wo.max_shard_bytes = shard ? shard : split;
-    wo.max_shard_tensors = splitn;
-    wo.threads = (int)threads;
-    wo.progress.fn = cli_progress_cb;
-    wo.progress.ctx = &prog;
-    tc_status st = tc_write(g, out, of->name, &wo, &e);
-    cli_progress_done(&prog);
+    tc_status st = cli_write(g, out, of->name, "converting", &co, shard, &wo, &e);
     if (st != TC_OK) {
         rc = cli_fail(&e);
-    } else if (json) {
+    } else if (co.json) {
         json_t *o = json_object();
         json_object_set_new(o, "input", json_string(in));
         json_object_set_new(o, "input_format", json_string(tc_graph_format(g)));
@@ -209,27 +176,18 @@ int cmd_convert(int argc, char **argv)
         json_object_set_new(o, "input_bytes", json_integer((json_int_t)in_bytes));
         json_object_set_new(o, "output_tensor_bytes", json_integer((json_int_t)out_bytes));
         json_object_set_new(o, "seconds", json_real(cli_now() - t0));
-        json_t *files = json_array();
-        for (size_t i = 0; i < wo.n_written; i++)
-            json_array_append_new(files, json_string(wo.written[i]));
-        json_object_set_new(o, "files", files);
-        char *s = json_dumps(o, JSON_INDENT(2));
-        if (s)
-            puts(s);
-        free(s);
+        json_object_set_new(o, "files", cli_written_json(&wo));
+        cli_print_json(o, 0);
         json_decref(o);
-    } else if (!quiet) {
+    } else if (!co.quiet) {
         char b1[32], b2[32];
         cli_fmt_bytes(in_bytes, b1, sizeof b1);
         cli_fmt_bytes(out_bytes, b2, sizeof b2);
         printf("converted %s (%s) -> %s: %zu tensors, %s -> %s, %.2f s\n", in, tc_graph_format(g),
                of->name, nt, b1, b2, cli_now() - t0);
-        for (size_t i = 0; i < wo.n_written; i++)
-            printf("  wrote %s\n", wo.written[i]);
+        cli_print_written(&wo);
     }
-    for (size_t i = 0; i < wo.n_written; i++)
-        tc_free(wo.written[i]);
-    tc_free(wo.written);
+    cli_free_written(&wo);
 done:
     tc_graph_free(g);
     return rc;

@@ -140,13 +140,14 @@ static void shape_text(const tc_tensor *t, char *buf, size_t cap)
 
 int cmd_diff(int argc, char **argv)
 {
-    enum { O_MAXRMSE = 256, O_JSON };
+    enum { O_MAXRMSE = 256 };
     static const struct option opts[] = {{"max-rmse", required_argument, 0, O_MAXRMSE},
-                                         {"json", no_argument, 0, O_JSON},
-                                         {"quiet", no_argument, 0, 'q'},
+                                         CLI_OPT_JSON,
+                                         CLI_OPT_QUIET,
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
-    int json = 0, quiet = 0, c;
+    int c, copt;
+    cli_opts co = {0};
     double max_rmse = -1;
     optind = 1;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -158,17 +159,15 @@ int cmd_diff(int argc, char **argv)
                 return cli_usage_error("diff", "bad --max-rmse '%s'", optarg);
             break;
         }
-        case O_JSON:
-            json = 1;
-            break;
-        case 'q':
-            quiet = 1;
-            break;
         case 'h':
             fputs(diff_help, stdout);
             return TC_EXIT_OK;
         default:
-            return cli_usage_error("diff", "bad option (see --help)");
+            if ((copt = cli_common_opt("diff", c, optarg, &co)) < 0)
+                return cli_usage_error("diff", "bad option (see --help)");
+            if (copt != 0)
+                return copt;
+            break;
         }
     }
     if (argc - optind != 2)
@@ -187,8 +186,8 @@ int cmd_diff(int argc, char **argv)
     double worst_rmse = 0, worst_abs = 0, min_cos = 1, sum_sq = 0;
     uint64_t n_all = 0;
     const char *worst_name = NULL;
-    json_t *jt = json ? json_array() : NULL;
-    FILE *txt = json || quiet ? NULL : stdout;
+    json_t *jt = co.json ? json_array() : NULL;
+    FILE *txt = co.json || co.quiet ? NULL : stdout;
     if (txt)
         fprintf(txt, "%-40s %-22s %-8s %-8s %12s %12s %10s\n", "tensor", "shape", "A", "B", "rmse",
                 "max_abs", "cosine");
@@ -198,7 +197,7 @@ int cmd_diff(int argc, char **argv)
         const tc_tensor *b = tc_graph_find(gb, nm);
         char sh[64];
         shape_text(a, sh, sizeof sh);
-        json_t *r = json ? json_object() : NULL;
+        json_t *r = co.json ? json_object() : NULL;
         if (r)
             json_object_set_new(r, "name", json_string(nm));
         if (b == NULL) {
@@ -276,7 +275,7 @@ int cmd_diff(int argc, char **argv)
     }
     double rmse_all = n_all ? sqrt(sum_sq / (double)n_all) : 0;
     int fail = max_rmse >= 0 && (over || mismatched || only_a || only_b);
-    if (json) {
+    if (co.json) {
         json_t *o = json_object();
         json_object_set_new(o, "a", json_string(pa));
         json_object_set_new(o, "b", json_string(pb));
@@ -295,10 +294,7 @@ int cmd_diff(int argc, char **argv)
             json_object_set_new(o, "over_max_rmse", json_integer((json_int_t)over));
         }
         json_object_set_new(o, "ok", json_boolean(!fail));
-        char *s = json_dumps(o, JSON_INDENT(2));
-        if (s)
-            puts(s);
-        free(s);
+        cli_print_json(o, 0);
         json_decref(o);
         jt = NULL;
     } else {

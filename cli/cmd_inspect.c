@@ -307,11 +307,7 @@ int cmd_inspect(int argc, char **argv)
             }
             json_object_set_new(o, "tensors", ta);
         }
-        char *s = json_dumps(o, JSON_INDENT(2) | JSON_REAL_PRECISION(9));
-        if (s) {
-            puts(s);
-            free(s);
-        }
+        cli_print_json(o, JSON_REAL_PRECISION(9));
         json_decref(o);
         tc_graph_free(g);
         return TC_EXIT_OK;

@@ -248,11 +248,7 @@ int cmd_quantize(int argc, char **argv)
         O_PURE,
         O_REQUANT,
         O_DRY,
-        O_KEEPSPLIT,
-        O_SPLIT,
-        O_SPLITN,
-        O_THREADS,
-        O_JSON
+        O_KEEPSPLIT
     };
     static const struct option opts[] = {{"imatrix", required_argument, 0, O_IMATRIX},
                                          {"include-weights", required_argument, 0, O_INCLUDE},
@@ -265,12 +261,12 @@ int cmd_quantize(int argc, char **argv)
                                          {"allow-requantize", no_argument, 0, O_REQUANT},
                                          {"dry-run", no_argument, 0, O_DRY},
                                          {"keep-split", no_argument, 0, O_KEEPSPLIT},
-                                         {"split-max-size", required_argument, 0, O_SPLIT},
-                                         {"split-max-tensors", required_argument, 0, O_SPLITN},
-                                         {"threads", required_argument, 0, O_THREADS},
-                                         {"json", no_argument, 0, O_JSON},
+                                         CLI_OPT_SPLIT,
+                                         CLI_OPT_SPLITN,
+                                         CLI_OPT_THREADS,
+                                         CLI_OPT_JSON,
                                          {"verbose", no_argument, 0, 'v'},
-                                         {"quiet", no_argument, 0, 'q'},
+                                         CLI_OPT_QUIET,
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     tc_mix_opts mo;
@@ -280,8 +276,8 @@ int cmd_quantize(int argc, char **argv)
     const char *include[MAX_WEIGHT_FILTERS], *exclude[MAX_WEIGHT_FILTERS];
     char *patterns[TC_MIX_MAX_OVERRIDES];
     size_t n_inc = 0, n_exc = 0;
-    int quiet = 0, json = 0, verbose = 0, dry = 0, requant = 0, c, rc = TC_EXIT_OK;
-    uint64_t split = 0, splitn = 0, threads = 0;
+    int verbose = 0, dry = 0, requant = 0, c, copt, rc = TC_EXIT_OK;
+    cli_opts co = {0};
     optind = 1;
     while ((c = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {
         switch (c) {
@@ -346,32 +342,18 @@ int cmd_quantize(int argc, char **argv)
             return cli_usage_error("quantize",
                                    "--keep-split is not supported: the input is read as one "
                                    "model; use --split-max-size or --split-max-tensors");
-        case O_SPLIT:
-            if (!cli_parse_size(optarg, &split) || split == 0)
-                return cli_usage_error("quantize", "bad --split-max-size '%s'", optarg);
-            break;
-        case O_SPLITN:
-            if (!cli_parse_uint(optarg, &splitn) || splitn == 0)
-                return cli_usage_error("quantize", "bad --split-max-tensors '%s'", optarg);
-            break;
-        case O_THREADS:
-            if (!cli_parse_uint(optarg, &threads) || threads == 0 || threads > 256)
-                return cli_usage_error("quantize", "bad --threads '%s' (1..256)", optarg);
-            break;
-        case O_JSON:
-            json = 1;
-            break;
         case 'v':
             verbose = 1;
-            break;
-        case 'q':
-            quiet = 1;
             break;
         case 'h':
             quantize_help(stdout);
             return TC_EXIT_OK;
         default:
-            return cli_usage_error("quantize", "bad option (see --help)");
+            if ((copt = cli_common_opt("quantize", c, optarg, &co)) < 0)
+                return cli_usage_error("quantize", "bad option (see --help)");
+            if (copt != 0)
+                return copt;
+            break;
         }
     }
     int n_pat = mo.n_overrides;
@@ -639,13 +621,13 @@ int cmd_quantize(int argc, char **argv)
             const plan_row *p = &plan[i];
             char sh[128];
             shape_str(p->in, sh, sizeof sh);
-            fprintf(json ? stderr : stdout, "[%4zu/%4zu] %-36s - [%s], type = %6s, ", i + 1, nt,
+            fprintf(co.json ? stderr : stdout, "[%4zu/%4zu] %-36s - [%s], type = %6s, ", i + 1, nt,
                     tc_tensor_name(p->in), sh, tc_dtype_get(p->from)->name);
             if (p->to == p->from)
-                fprintf(json ? stderr : stdout, "size = %8.3f MiB\n",
+                fprintf(co.json ? stderr : stdout, "size = %8.3f MiB\n",
                         (double)p->in_bytes / 1048576.0);
             else
-                fprintf(json ? stderr : stdout,
+                fprintf(co.json ? stderr : stdout,
                         "converting to %s .. size = %8.2f MiB -> %8.2f MiB%s%s\n",
                         tc_dtype_get(p->to)->name, (double)p->in_bytes / 1048576.0,
                         (double)p->out_bytes / 1048576.0, p->fallback ? " (fallback)" : "",
@@ -655,24 +637,15 @@ int cmd_quantize(int argc, char **argv)
 
     tc_write_opts wo;
     memset(&wo, 0, sizeof wo);
-    cli_progress prog;
     if (!dry) {
-        cli_progress_init(&prog, "quantizing", quiet || json);
-        wo.max_shard_bytes = split;
-        wo.max_shard_tensors = splitn;
-        wo.threads = (int)threads;
-        wo.progress.fn = cli_progress_cb;
-        wo.progress.ctx = &prog;
-        tc_status st = tc_write(og, out, "gguf", &wo, &e);
-        cli_progress_done(&prog);
-        if (st != TC_OK) {
+        if (cli_write(og, out, "gguf", "quantizing", &co, 0, &wo, &e) != TC_OK) {
             rc = cli_fail(&e);
             goto done_written;
         }
     }
     double bpw_in = tot_elems ? (double)tot_in * 8.0 / (double)tot_elems : 0;
     double bpw_out = tot_elems ? (double)tot_out * 8.0 / (double)tot_elems : 0;
-    if (json) {
+    if (co.json) {
         json_t *o = json_object();
         json_object_set_new(o, "input", json_string(in));
         json_object_set_new(o, "output", out && !dry ? json_string(out) : json_null());
@@ -708,16 +681,10 @@ int cmd_quantize(int argc, char **argv)
             json_array_append_new(arr, r);
         }
         json_object_set_new(o, "tensors", arr);
-        json_t *files = json_array();
-        for (size_t i = 0; i < wo.n_written; i++)
-            json_array_append_new(files, json_string(wo.written[i]));
-        json_object_set_new(o, "files", files);
-        char *s = json_dumps(o, JSON_INDENT(2));
-        if (s)
-            puts(s);
-        free(s);
+        json_object_set_new(o, "files", cli_written_json(&wo));
+        cli_print_json(o, 0);
         json_decref(o);
-    } else if (!quiet) {
+    } else if (!co.quiet) {
         char b1[32], b2[32];
         cli_fmt_bytes(tot_in, b1, sizeof b1);
         cli_fmt_bytes(tot_out, b2, sizeof b2);
@@ -728,13 +695,10 @@ int cmd_quantize(int argc, char **argv)
             printf("  %d of %zu tensor(s) required fallback quantization\n", n_fallback, nt);
         if (dry && needs_imatrix && !mo.has_imatrix)
             printf("  note: this preset will need an importance matrix (--imatrix FILE)\n");
-        for (size_t i = 0; i < wo.n_written; i++)
-            printf("  wrote %s\n", wo.written[i]);
+        cli_print_written(&wo);
     }
 done_written:
-    for (size_t i = 0; i < wo.n_written; i++)
-        tc_free(wo.written[i]);
-    tc_free(wo.written);
+    cli_free_written(&wo);
 done:
     if (mix_ready)
         tc_mix_free(&mix);

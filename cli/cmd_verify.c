@@ -205,7 +205,7 @@ static int str_eq(const char *a, const char *b)
 
 int cmd_verify(int argc, char **argv)
 {
-    enum { O_SHA = 256, O_MAN, O_WMAN, O_TENSORS, O_VALUES, O_AGAINST, O_REQLIC, O_JSON };
+    enum { O_SHA = 256, O_MAN, O_WMAN, O_TENSORS, O_VALUES, O_AGAINST, O_REQLIC };
     static const struct option opts[] = {{"sha256", required_argument, 0, O_SHA},
                                          {"manifest", required_argument, 0, O_MAN},
                                          {"write-manifest", required_argument, 0, O_WMAN},
@@ -213,12 +213,13 @@ int cmd_verify(int argc, char **argv)
                                          {"values", no_argument, 0, O_VALUES},
                                          {"against", required_argument, 0, O_AGAINST},
                                          {"require-license", no_argument, 0, O_REQLIC},
-                                         {"json", no_argument, 0, O_JSON},
-                                         {"quiet", no_argument, 0, 'q'},
+                                         CLI_OPT_JSON,
+                                         CLI_OPT_QUIET,
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *want_sha = NULL, *manifest = NULL, *wmanifest = NULL, *against = NULL;
-    int tensors = 0, values = 0, reqlic = 0, json = 0, quiet = 0, c;
+    int tensors = 0, values = 0, reqlic = 0, c, copt;
+    cli_opts co = {0};
     optind = 1;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
         switch (c) {
@@ -245,17 +246,15 @@ int cmd_verify(int argc, char **argv)
         case O_REQLIC:
             reqlic = 1;
             break;
-        case O_JSON:
-            json = 1;
-            break;
-        case 'q':
-            quiet = 1;
-            break;
         case 'h':
             fputs(verify_help, stdout);
             return TC_EXIT_OK;
         default:
-            return cli_usage_error("verify", "bad option");
+            if ((copt = cli_common_opt("verify", c, optarg, &co)) < 0)
+                return cli_usage_error("verify", "bad option");
+            if (copt != 0)
+                return copt;
+            break;
         }
     }
     if (argc - optind != 1)
@@ -293,7 +292,7 @@ int cmd_verify(int argc, char **argv)
         char msg_[1024];                                                                           \
         snprintf(msg_, sizeof msg_, __VA_ARGS__);                                                  \
         json_array_append_new(jproblems, json_string(msg_));                                       \
-        if (!json)                                                                                 \
+        if (!co.json)                                                                              \
             printf("FAIL  %s\n", msg_);                                                            \
         failed = 1;                                                                                \
     } while (0)
@@ -311,7 +310,7 @@ int cmd_verify(int argc, char **argv)
         json_object_set_new(jf, "path", json_string(src));
         json_object_set_new(jf, "sha256", json_string(sha));
         json_array_append_new(jfiles, jf);
-        if (!json && !quiet)
+        if (!co.json && !co.quiet)
             printf("sha256 %s  %s\n", sha, src);
         if (wm)
             fprintf(wm, "%s  %s\n", sha, src);
@@ -342,7 +341,7 @@ int cmd_verify(int argc, char **argv)
             json_object_set_new(jc, "path", json_string(src));
             json_object_set_new(jc, "zip_members_crc_ok", json_integer((json_int_t)n_crc));
             json_array_append_new(jfiles, jc);
-            if (!json && !quiet)
+            if (!co.json && !co.quiet)
                 printf("crc32  %s: %" PRIu64 " zip members match their CRC-32\n", src, n_crc);
         }
     }
@@ -370,7 +369,7 @@ int cmd_verify(int argc, char **argv)
             json_object_set_new(jt, "name", json_string(tc_tensor_name(t)));
             json_object_set_new(jt, "sha256", json_string(r.sha));
             json_array_append_new(jtensors, jt);
-            if (tensors && !json && !quiet)
+            if (tensors && !co.json && !co.quiet)
                 printf("sha256  %s  %s:%s\n", r.sha, path, tc_tensor_name(t));
             if (wm && tensors)
                 fprintf(wm, "sha256  %s  %s:%s\n", r.sha, path, tc_tensor_name(t));
@@ -397,7 +396,7 @@ int cmd_verify(int argc, char **argv)
     json_object_set_new(jl, "link", lic.link ? json_string(lic.link) : json_null());
     json_object_set_new(jl, "source", lic.source ? json_string(lic.source) : json_null());
     json_object_set_new(jr, "license", jl);
-    if (!json && !quiet)
+    if (!co.json && !co.quiet)
         printf("licence: %s%s%s%s\n",
                lic.id     ? lic.id
                : lic.name ? lic.name
@@ -455,12 +454,9 @@ int cmd_verify(int argc, char **argv)
     json_object_set_new(jr, "ok", json_boolean(!failed));
     json_object_set_new(jr, "problems", jproblems);
     jproblems = NULL;
-    if (json) {
-        char *s = json_dumps(jr, JSON_INDENT(2));
-        if (s)
-            puts(s);
-        free(s);
-    } else if (!failed && !quiet) {
+    if (co.json) {
+        cli_print_json(jr, 0);
+    } else if (!failed && !co.quiet) {
         printf("OK    %s: %zu tensors readable%s%s\n", path, tc_graph_n_tensors(g),
                hash_files ? ", digests match" : "", against ? ", licence and tensors kept" : "");
     }

@@ -192,3 +192,78 @@ void cli_install_signals(void)
     signal(SIGXFSZ,
            SIG_IGN); /* a file-size limit becomes EFBIG from write(), handled as I/O error */
 }
+
+int cli_common_opt(const char *cmd, int c, const char *arg, cli_opts *o)
+{
+    switch (c) {
+    case CLI_O_SPLIT:
+        if (!cli_parse_size(arg, &o->split) || o->split == 0)
+            return cli_usage_error(cmd, "bad --split-max-size '%s'", arg);
+        return 0;
+    case CLI_O_SPLITN:
+        if (!cli_parse_uint(arg, &o->splitn) || o->splitn == 0)
+            return cli_usage_error(cmd, "bad --split-max-tensors '%s'", arg);
+        return 0;
+    case CLI_O_THREADS:
+        if (!cli_parse_uint(arg, &o->threads) || o->threads == 0 || o->threads > 256)
+            return cli_usage_error(cmd, "bad --threads '%s' (1..256)", arg);
+        return 0;
+    case CLI_O_JSON:
+        o->json = 1;
+        return 0;
+    case 'q':
+        o->quiet = 1;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+void cli_print_json(const json_t *o, size_t flags)
+{
+    char *s = json_dumps(o, JSON_INDENT(2) | flags);
+    if (s)
+        puts(s);
+    free(s);
+}
+
+json_t *cli_written_json(const tc_write_opts *wo)
+{
+    json_t *files = json_array();
+    for (size_t i = 0; i < wo->n_written; i++)
+        json_array_append_new(files, json_string(wo->written[i]));
+    return files;
+}
+
+void cli_print_written(const tc_write_opts *wo)
+{
+    for (size_t i = 0; i < wo->n_written; i++)
+        printf("  wrote %s\n", wo->written[i]);
+}
+
+void cli_free_written(tc_write_opts *wo)
+{
+    for (size_t i = 0; i < wo->n_written; i++)
+        tc_free(wo->written[i]);
+    tc_free(wo->written);
+    wo->written = NULL;
+    wo->n_written = 0;
+}
+
+tc_status cli_write(const tc_graph *g, const char *out, const char *format, const char *label,
+                    const cli_opts *co, uint64_t max_bytes, tc_write_opts *wo, tc_err *e)
+{
+    cli_progress prog;
+    cli_progress_init(&prog, label, co->quiet || co->json);
+    memset(wo, 0, sizeof *wo);
+    wo->max_shard_bytes = max_bytes ? max_bytes : co->split;
+    wo->max_shard_tensors = co->splitn;
+    wo->threads = (int)co->threads;
+    wo->progress.fn = cli_progress_cb;
+    wo->progress.ctx = &prog;
+    tc_status st = tc_write(g, out, format, wo, e);
+    cli_progress_done(&prog);
+    wo->progress.fn = NULL;
+    wo->progress.ctx = NULL;
+    return st;
+}

@@ -6,7 +6,7 @@
  * mapped in place, no temporary file outlives a read, malformed/unsafe archives fail cleanly.
  */
 #include "tc_impl.h"
-#include "tc_test.h"
+#include "tc_test_util.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -15,58 +15,11 @@
 
 static char tmpdir[256], scratch[256];
 
-static void rm_rf(const char *dir)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
-}
-
 /* A private $TMPDIR for the library, to check it is left empty. */
 static void private_tmp(void)
 {
-    snprintf(scratch, sizeof scratch, "/tmp/tc_arc_tmp_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(scratch));
+    tc_make_tmpdir(scratch, sizeof scratch, "tc_arc_tmp");
     setenv("TMPDIR", scratch, 1);
-}
-
-static int dir_entries(const char *dir)
-{
-    DIR *d = opendir(dir);
-    int n = 0;
-    struct dirent *de;
-    while (d && (de = readdir(d)))
-        n += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
-    if (d)
-        closedir(d);
-    return n;
-}
-
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(sz > 0 ? (size_t)sz + 1 : 1);
-    *n = b && sz > 0 ? fread(b, 1, (size_t)sz, f) : 0;
-    fclose(f);
-    return b;
-}
-
-static int run_numpy_script(void)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "for p in python3 /usr/bin/python3; do "
-             "if $p -c 'import numpy' >/dev/null 2>&1; then "
-             "exec $p '%s/scripts/make_npy_fixtures.py' oracle '%s'; fi; done; exit 77",
-             TC_SRC_DIR, tmpdir);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
 }
 
 static int check_file_rows(FILE *f)
@@ -88,7 +41,7 @@ static int check_file_rows(FILE *f)
             /* the graph's one source is the archive itself, and nothing is left in $TMPDIR */
             ck_assert_int_eq(tc_graph_n_sources(g), 1);
             ck_assert_str_eq(tc_graph_source(g, 0, NULL), in);
-            ck_assert_msg(dir_entries(scratch) == 0, "%s: temporary files left behind", file);
+            ck_assert_msg(tc_dir_entries(scratch) == 0, "%s: temporary files left behind", file);
             snprintf(cur, sizeof cur, "%s", file);
             const tc_tensor *t0 = tc_graph_tensor(g, 0);
             const tc_map *m;
@@ -116,7 +69,7 @@ static int check_file_rows(FILE *f)
         char rp[1024];
         snprintf(rp, sizeof rp, "%s/%s", tmpdir, ref);
         size_t rn = 0;
-        uint8_t *rb = slurp(rp, &rn);
+        uint8_t *rb = tc_slurp(rp, &rn);
         ck_assert_ptr_nonnull(rb);
         ck_assert_uint_eq(tc_tensor_nbytes(t), rn);
         uint8_t *got = malloc(rn + 1);
@@ -133,18 +86,14 @@ static int check_file_rows(FILE *f)
 
 START_TEST(archive_oracle)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_arc_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    int rc = run_numpy_script();
-    if (rc == 77) {
-        rm_rf(tmpdir);
+    int rc = tc_npy_oracle_dir(tmpdir, sizeof tmpdir, "tc_arc");
+    if (rc == 77)
         TC_SKIP("python3 with numpy is not installed");
-    }
     ck_assert_msg(rc == 0, "make_npy_fixtures.py oracle failed (%d)", rc);
     char p[512];
     snprintf(p, sizeof p, "%s/skipped.txt", tmpdir);
     size_t n = 0;
-    char *sk = (char *)slurp(p, &n);
+    char *sk = (char *)tc_slurp(p, &n);
     if (sk && n > 0)
         fprintf(stderr, "SKIP archive_oracle (part): %.*s", (int)n, sk);
     free(sk);
@@ -156,9 +105,9 @@ START_TEST(archive_oracle)
     fclose(f);
     fprintf(stderr, "archive_oracle: %d tensors compared with NumPy\n", rows);
     ck_assert_int_ge(rows, 15);
-    ck_assert_int_eq(dir_entries(scratch), 0);
-    rm_rf(scratch);
-    rm_rf(tmpdir);
+    ck_assert_int_eq(tc_dir_entries(scratch), 0);
+    tc_rm_rf(scratch);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
@@ -182,13 +131,8 @@ START_TEST(bad_archives)
         snprintf(stem, sizeof stem, "%s", de->d_name);
         *strchr(stem, '.') = 0;
         snprintf(ex, sizeof ex, "%s/%s.expect", dir, stem);
-        size_t n;
-        char *want = (char *)slurp(ex, &n);
-        ck_assert_ptr_nonnull(want);
-        want[n] = 0;
-        char *sub = strchr(want, '\n') + 1;
-        *strchr(sub, '\n') = 0;
-        sub[-1] = 0; /* line 1: the status name */
+        char text[1024], *want, *sub;
+        tc_read_expect(ex, text, sizeof text, &want, &sub);
         tc_graph *g = NULL;
         tc_err e = {0};
         tc_status rc = tc_read(in, &g, NULL, &e);
@@ -200,13 +144,12 @@ START_TEST(bad_archives)
         ck_assert_msg(strcmp(tc_status_name(rc), want) == 0, "%s: %s, want %s", de->d_name,
                       tc_status_name(rc), want);
         ck_assert_ptr_null(g);
-        ck_assert_msg(dir_entries(scratch) == 0, "%s: temporary files left behind", de->d_name);
-        free(want);
+        ck_assert_msg(tc_dir_entries(scratch) == 0, "%s: temporary files left behind", de->d_name);
         checked++;
     }
     closedir(d);
     ck_assert_int_ge(checked, 8);
-    rm_rf(scratch);
+    tc_rm_rf(scratch);
 }
 END_TEST
 
@@ -243,40 +186,27 @@ START_TEST(example_dir_tgz)
     tc_err e = {0};
     if (tc_read(src, &a, NULL, &e) != TC_OK)
         TC_SKIP("the example directory cannot be read here (%s)", e.msg);
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_arc_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_arc");
     snprintf(cmd, sizeof cmd, "tar -czf '%s/m.tgz' -C '%s/fixtures' tiny-llama", tmpdir,
              TC_SRC_DIR);
     if (system(cmd) != 0) {
         tc_graph_free(a);
-        rm_rf(tmpdir);
+        tc_rm_rf(tmpdir);
         TC_SKIP("no tar command");
     }
     private_tmp();
     snprintf(cmd, sizeof cmd, "%s/m.tgz", tmpdir);
     ck_assert_msg(tc_read(cmd, &b, NULL, &e) == TC_OK, "%s", e.msg);
-    ck_assert_int_eq(dir_entries(scratch), 0);
-    ck_assert_uint_eq(tc_graph_n_tensors(a), tc_graph_n_tensors(b));
-    for (size_t i = 0; i < tc_graph_n_tensors(a); i++) {
-        const tc_tensor *x = tc_graph_tensor(a, i), *y = tc_graph_find(b, tc_tensor_name(x));
-        ck_assert_ptr_nonnull(y);
-        uint64_t n = tc_tensor_nbytes(x);
-        ck_assert_uint_eq(n, tc_tensor_nbytes(y));
-        uint8_t *bx = malloc(n + 1), *by = malloc(n + 1);
-        ck_assert_int_eq(tc_tensor_read(x, 0, tc_tensor_n_elements(x), bx, &e), TC_OK);
-        ck_assert_int_eq(tc_tensor_read(y, 0, tc_tensor_n_elements(y), by, &e), TC_OK);
-        ck_assert(memcmp(bx, by, n) == 0);
-        free(bx);
-        free(by);
-    }
+    ck_assert_int_eq(tc_dir_entries(scratch), 0);
+    tc_assert_same_tensors(a, b, 0);
     tc_license la, lb;
     tc_graph_license(a, &la);
     tc_graph_license(b, &lb);
     ck_assert_str_eq(la.id, lb.id);
     tc_graph_free(a);
     tc_graph_free(b);
-    rm_rf(scratch);
-    rm_rf(tmpdir);
+    tc_rm_rf(scratch);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
@@ -284,13 +214,9 @@ END_TEST
  * never a temporary file left behind. */
 START_TEST(mutation)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_arc_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    int rc = run_numpy_script();
-    if (rc == 77) {
-        rm_rf(tmpdir);
+    int rc = tc_npy_oracle_dir(tmpdir, sizeof tmpdir, "tc_arc");
+    if (rc == 77)
         TC_SKIP("python3 with numpy is not installed");
-    }
     ck_assert_int_eq(rc, 0);
     private_tmp();
     static const char *const names[] = {"npy.tar", "npy.tar.gz", "npy0.zip", "dir.tar.gz",
@@ -302,7 +228,7 @@ START_TEST(mutation)
         snprintf(p, sizeof p, "%s/%s", tmpdir, names[k]);
         snprintf(q, sizeof q, "%s/mut_%s", tmpdir, names[k]);
         size_t n;
-        uint8_t *orig = slurp(p, &n);
+        uint8_t *orig = tc_slurp(p, &n);
         ck_assert_ptr_nonnull(orig);
         for (int r = 0; r < rounds; r++) {
             size_t flips = n / 100 + 1;
@@ -334,13 +260,14 @@ START_TEST(mutation)
                 ck_assert_msg(e.msg[0] != 0, "status %d without a message", st);
             }
             tc_graph_free(g);
-            ck_assert_msg(dir_entries(scratch) == 0, "%s: temporary files left behind", names[k]);
+            ck_assert_msg(tc_dir_entries(scratch) == 0, "%s: temporary files left behind",
+                          names[k]);
         }
         free(orig);
     }
     fprintf(stderr, "archive mutation: %d reads of corrupted archives succeeded\n", ok);
-    rm_rf(scratch);
-    rm_rf(tmpdir);
+    tc_rm_rf(scratch);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
@@ -348,13 +275,9 @@ END_TEST
  * left behind (leaks show under ASan). */
 START_TEST(oom_walk)
 {
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_arc_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-    int rc = run_numpy_script();
-    if (rc == 77) {
-        rm_rf(tmpdir);
+    int rc = tc_npy_oracle_dir(tmpdir, sizeof tmpdir, "tc_arc");
+    if (rc == 77)
         TC_SKIP("python3 with numpy is not installed");
-    }
     ck_assert_int_eq(rc, 0);
     private_tmp();
     static const char *const names[] = {"npy.tar", "be.tar", "npz.tgz", "dir.tar.gz"};
@@ -381,7 +304,7 @@ START_TEST(oom_walk)
                 free(o);
             }
             tc_graph_free(g);
-            ck_assert_msg(dir_entries(scratch) == 0, "%s: temporary files left at %ld", names[k],
+            ck_assert_msg(tc_dir_entries(scratch) == 0, "%s: temporary files left at %ld", names[k],
                           n);
             if (st == TC_OK && used <= n)
                 break;
@@ -389,8 +312,8 @@ START_TEST(oom_walk)
         }
         fprintf(stderr, "oom_walk %s: %ld allocation points\n", names[k], n);
     }
-    rm_rf(scratch);
-    rm_rf(tmpdir);
+    tc_rm_rf(scratch);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 

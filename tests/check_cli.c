@@ -1,7 +1,7 @@
 /* check_cli.c - the tensorcast binary end to end: help, usage errors, every bad fixture gives
  * exit code 3 with its message, conversions round-trip, failures leave no output behind. */
 #include "tc_impl.h"
-#include "tc_test.h"
+#include "tc_test_util.h"
 #include "fp16.h"
 
 #include <dirent.h>
@@ -13,48 +13,10 @@
 static char tmpdir[256];
 static char out_buf[1 << 16], err_buf[1 << 16];
 
-static void make_tmpdir(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_cli_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void rm_rf(const char *dir)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
-}
-
-static void slurp_into(const char *path, char *buf, size_t cap)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = 0;
-    if (f)
-        fclose(f);
-}
-
 /* Run `sh -c "<prefix> $TC_BIN <args>"`; stdout/stderr land in out_buf/err_buf. */
 static int run(const char *prefix, const char *args)
 {
-    char cmd[8192], o[64], e[64];
-    snprintf(o, sizeof o, "/tmp/tc_cli_out_%d", (int)getpid());
-    snprintf(e, sizeof e, "/tmp/tc_cli_err_%d", (int)getpid());
-    snprintf(cmd, sizeof cmd, "%s '%s' %s >%s 2>%s", prefix ? prefix : "", TC_BIN, args, o, e);
-    int st = system(cmd);
-    slurp_into(o, out_buf, sizeof out_buf);
-    slurp_into(e, err_buf, sizeof err_buf);
-    unlink(o);
-    unlink(e);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static int have_writer(const char *fmt)
-{
-    const tc_format *f = tc_format_by_name(fmt);
-    return f && f->write && f->read;
+    return tc_run_cli(prefix, args, out_buf, sizeof out_buf, err_buf, sizeof err_buf);
 }
 
 START_TEST(help_and_usage)
@@ -123,15 +85,9 @@ START_TEST(bad_fixtures_exit_3)
             if (d2)
                 closedir(d2);
             ck_assert_msg(input[0], "no input file for %s/%s", bad, de->d_name);
-            char ep[1600], expect[1024];
+            char ep[1600], expect[1024], *status, *sub;
             snprintf(ep, sizeof ep, "%s/%s", bad, de->d_name);
-            slurp_into(ep, expect, sizeof expect);
-            char *nl = strchr(expect, '\n');
-            ck_assert_ptr_nonnull(nl);
-            char *sub = nl + 1;
-            char *nl2 = strchr(sub, '\n');
-            if (nl2)
-                *nl2 = 0;
+            tc_read_expect(ep, expect, sizeof expect, &status, &sub);
             char args[1800];
             snprintf(args, sizeof args, "inspect '%s'", input);
             int rc = run(NULL, args);
@@ -147,36 +103,13 @@ START_TEST(bad_fixtures_exit_3)
 }
 END_TEST
 
-/* Compare two tensors' bytes. */
-static void assert_same_tensors(const tc_graph *a, const tc_graph *b)
-{
-    ck_assert_uint_eq(tc_graph_n_tensors(a), tc_graph_n_tensors(b));
-    for (size_t i = 0; i < tc_graph_n_tensors(a); i++) {
-        const tc_tensor *x = tc_graph_tensor(a, i);
-        const tc_tensor *y = tc_graph_find(b, tc_tensor_name(x));
-        ck_assert_msg(y != NULL, "tensor %s missing", tc_tensor_name(x));
-        ck_assert_int_eq(tc_tensor_dtype(x), tc_tensor_dtype(y));
-        ck_assert_int_eq(tc_tensor_n_dims(x), tc_tensor_n_dims(y));
-        for (int d = 0; d < tc_tensor_n_dims(x); d++)
-            ck_assert_int_eq(tc_tensor_shape(x)[d], tc_tensor_shape(y)[d]);
-        uint64_t n = tc_tensor_nbytes(x);
-        uint8_t *bx = malloc(n + 1), *by = malloc(n + 1);
-        tc_err e = {0};
-        ck_assert_int_eq(tc_tensor_read(x, 0, tc_tensor_n_elements(x), bx, &e), TC_OK);
-        ck_assert_int_eq(tc_tensor_read(y, 0, tc_tensor_n_elements(y), by, &e), TC_OK);
-        ck_assert_msg(memcmp(bx, by, n) == 0, "tensor %s bytes differ", tc_tensor_name(x));
-        free(bx);
-        free(by);
-    }
-}
-
 /* The example model: safetensors dir -> GGUF -> safetensors keeps every byte, the metadata and
  * the licence from README.md. */
 START_TEST(roundtrip_example)
 {
-    if (!have_writer("gguf") || !have_writer("safetensors"))
+    if (!tc_have_rw("gguf") || !tc_have_rw("safetensors"))
         TC_SKIP("GGUF or safetensors writer not built");
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_cli");
     char args[2048], src[1024];
     snprintf(src, sizeof src, "%s/fixtures/tiny-llama", TC_SRC_DIR);
     snprintf(args, sizeof args, "convert '%s' '%s/m.gguf' --quiet", src, tmpdir);
@@ -190,8 +123,8 @@ START_TEST(roundtrip_example)
     ck_assert_int_eq(tc_read(args, &b, NULL, &e), TC_OK);
     snprintf(args, sizeof args, "%s/m.safetensors", tmpdir);
     ck_assert_int_eq(tc_read(args, &c, NULL, &e), TC_OK);
-    assert_same_tensors(a, b);
-    assert_same_tensors(a, c);
+    tc_assert_same_tensors(a, b, 0);
+    tc_assert_same_tensors(a, c, 0);
     ck_assert_str_eq(tc_graph_get_str(b, "general.license"), "apache-2.0");
     ck_assert_str_eq(tc_graph_get_str(c, "general.license"), "apache-2.0");
     ck_assert_str_eq(tc_graph_get_str(c, "format"), "pt");
@@ -209,7 +142,7 @@ START_TEST(roundtrip_example)
     tc_graph_free(a);
     tc_graph_free(b);
     tc_graph_free(c);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
@@ -217,9 +150,9 @@ END_TEST
  * --license overrides. */
 START_TEST(convert_type_and_license)
 {
-    if (!have_writer("gguf"))
+    if (!tc_have_rw("gguf"))
         TC_SKIP("GGUF writer not built");
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_cli");
     char args[2048], src[1024];
     snprintf(src, sizeof src, "%s/fixtures/tiny-llama", TC_SRC_DIR);
     snprintf(args, sizeof args, "convert '%s' '%s/f16.gguf' --type f16 --license mit --quiet", src,
@@ -257,16 +190,16 @@ START_TEST(convert_type_and_license)
     }
     tc_graph_free(a);
     tc_graph_free(b);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
 /* The input is never the output; a failing write leaves nothing behind (exit 4). */
 START_TEST(no_overwrite_no_partial)
 {
-    if (!have_writer("safetensors"))
+    if (!tc_have_rw("safetensors"))
         TC_SKIP("safetensors writer not built");
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_cli");
     char args[2048], src[1024], cp[2600];
     snprintf(src, sizeof src, "%s/fixtures/tiny-llama/model.safetensors", TC_SRC_DIR);
     snprintf(cp, sizeof cp, "cp '%s' '%s/in.safetensors'", src, tmpdir);
@@ -293,7 +226,7 @@ START_TEST(no_overwrite_no_partial)
             n++;
     closedir(d);
     ck_assert_int_eq(n, 1);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
@@ -301,9 +234,9 @@ END_TEST
  * licence that did not survive; --sha256 of a known file (computed by sha256sum). */
 START_TEST(verify_digests_and_licence)
 {
-    if (!have_writer("gguf") || !have_writer("safetensors"))
+    if (!tc_have_rw("gguf") || !tc_have_rw("safetensors"))
         TC_SKIP("GGUF or safetensors writer not built");
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_cli");
     char args[4096], src[1024], cmd[4096];
     snprintf(src, sizeof src, "%s/fixtures/tiny-llama", TC_SRC_DIR);
     snprintf(cmd, sizeof cmd, "cp -r '%s' '%s/m'", src, tmpdir);
@@ -320,7 +253,7 @@ START_TEST(verify_digests_and_licence)
     ck_assert_int_eq(system(cmd), 0);
     char sum[128], path[600];
     snprintf(path, sizeof path, "%s/sum", tmpdir);
-    slurp_into(path, sum, sizeof sum);
+    tc_slurp_into(path, sum, sizeof sum);
     sum[64] = 0;
     snprintf(args, sizeof args, "verify '%s/m/model.safetensors' --sha256 %s", tmpdir, sum);
     ck_assert_int_eq(run(NULL, args), 0);
@@ -353,7 +286,7 @@ START_TEST(verify_digests_and_licence)
         strstr(json_string_value(json_array_get(json_object_get(j, "problems"), 0)),
                "licence id changed"));
     json_decref(j);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
@@ -361,7 +294,7 @@ END_TEST
  * same file with one payload byte flipped fails with exit 1 naming the member. */
 START_TEST(verify_zip_crc)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_cli");
     char cmd[1024], npz[512];
     snprintf(npz, sizeof npz, "%s/w.npz", tmpdir);
     snprintf(cmd, sizeof cmd,
@@ -369,7 +302,7 @@ START_TEST(verify_zip_crc)
              "w=np.arange(64, dtype=np.float32))\" 2>/dev/null",
              npz);
     if (system(cmd) != 0) {
-        rm_rf(tmpdir);
+        tc_rm_rf(tmpdir);
         TC_SKIP("/usr/bin/python3 with numpy not found (apt install python3-numpy)");
     }
     char a[600];
@@ -393,7 +326,7 @@ START_TEST(verify_zip_crc)
     ck_assert_int_eq(run(NULL, a), 1);
     ck_assert_ptr_nonnull(strstr(out_buf, "CRC-32"));
     ck_assert_ptr_nonnull(strstr(out_buf, "w.npy"));
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 

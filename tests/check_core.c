@@ -1,7 +1,7 @@
 /* check_core.c - the graph, metadata values, lazy conversions, output files and the payload
  * streamer (thread-count independence, no partial files on errors). */
 #include "tc_impl.h"
-#include "tc_test.h"
+#include "tc_test_util.h"
 #include "fp16.h"
 
 #include <dirent.h>
@@ -12,25 +12,6 @@
 #include <unistd.h>
 
 static char tmpdir[256];
-
-static void make_tmpdir(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_core_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static int dir_entries(const char *dir)
-{
-    int n = 0;
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    while (d && (de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-            n++;
-    if (d)
-        closedir(d);
-    return n;
-}
 
 START_TEST(tensor_checks)
 {
@@ -196,7 +177,7 @@ static tc_status fail_read(void *ctx, const tc_tensor *t, uint64_t e0, uint64_t 
 
 START_TEST(stream_threads_identical)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_core");
     int64_t shape[1] = {5000001}; /* several chunks and a ragged tail */
     uint8_t *want = NULL;
     for (int threads = 1; threads <= 4; threads++) {
@@ -231,7 +212,7 @@ START_TEST(stream_threads_identical)
         tc_graph_free(g);
     }
     free(want);
-    ck_assert_int_eq(dir_entries(tmpdir), 0);
+    ck_assert_int_eq(tc_dir_entries(tmpdir), 0);
     rmdir(tmpdir);
 }
 END_TEST
@@ -239,7 +220,7 @@ END_TEST
 /* An error in the middle of a stream leaves nothing under the target name, and no temp file. */
 START_TEST(stream_error_no_partial)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_core");
     for (int threads = 1; threads <= 3; threads += 2) {
         tc_graph *g = tc_graph_new();
         tc_err e = {0};
@@ -256,7 +237,7 @@ START_TEST(stream_error_no_partial)
         ck_assert_ptr_nonnull(strstr(e.msg, "injected"));
         tc_out_abort(o);
         ck_assert_int_eq(access(path, F_OK), -1);
-        ck_assert_int_eq(dir_entries(tmpdir), 0);
+        ck_assert_int_eq(tc_dir_entries(tmpdir), 0);
         tc_graph_free(g);
     }
     rmdir(tmpdir);
@@ -266,7 +247,7 @@ END_TEST
 /* A write error (file size limit: EFBIG, as ENOSPC would be) is reported, nothing is left. */
 START_TEST(write_error_no_partial)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_core");
     signal(SIGXFSZ, SIG_IGN);
     struct rlimit rl = {1 << 20, 1 << 20};
     ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
@@ -283,7 +264,7 @@ START_TEST(write_error_no_partial)
     ck_assert_int_eq(rc, TC_E_IO);
     ck_assert_ptr_nonnull(strstr(e.msg, "big.bin"));
     ck_assert_int_eq(access(path, F_OK), -1);
-    ck_assert_int_eq(dir_entries(tmpdir), 0);
+    ck_assert_int_eq(tc_dir_entries(tmpdir), 0);
     rmdir(tmpdir);
 }
 END_TEST

@@ -7,7 +7,7 @@
 #include "gguf_oracle.h"
 #include "oracle.h"
 #include "tc_impl.h"
-#include "tc_test.h"
+#include "tc_test_util.h"
 
 #include <dirent.h>
 #include <jansson.h>
@@ -18,26 +18,6 @@
 /* ===== helpers ===== */
 
 static char tmpdir[256];
-
-static void make_tmpdir(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_gguf_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void rm_rf(const char *dir)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
-}
-
-static int quick(void)
-{
-    const char *q = getenv("TC_TEST_QUICK");
-    return q && *q && strcmp(q, "0") != 0;
-}
 
 /* Every dtype ggml can hold in a GGUF (ids below TC_DTYPE_GGML_COUNT with a table row). */
 static int ggml_types(int *out)
@@ -143,26 +123,7 @@ static tc_graph *make_graph(uint64_t seed, int n_shapes)
  * `order`); the metadata of `a` equals `b`'s, in order. */
 static void assert_graph_eq(const tc_graph *a, const tc_graph *b, int order)
 {
-    tc_err e = {0};
-    ck_assert_uint_eq(tc_graph_n_tensors(a), tc_graph_n_tensors(b));
-    for (size_t i = 0; i < tc_graph_n_tensors(a); i++) {
-        const tc_tensor *x = tc_graph_tensor(a, i);
-        const tc_tensor *y = order ? tc_graph_tensor(b, i) : tc_graph_find(b, tc_tensor_name(x));
-        ck_assert_ptr_nonnull(y);
-        ck_assert_str_eq(tc_tensor_name(x), tc_tensor_name(y));
-        ck_assert_int_eq(tc_tensor_dtype(x), tc_tensor_dtype(y));
-        ck_assert_int_eq(tc_tensor_n_dims(x), tc_tensor_n_dims(y));
-        for (int d = 0; d < tc_tensor_n_dims(x); d++)
-            ck_assert_int_eq(tc_tensor_shape(x)[d], tc_tensor_shape(y)[d]);
-        uint64_t n = tc_tensor_nbytes(x);
-        ck_assert_uint_eq(n, tc_tensor_nbytes(y));
-        uint8_t *bx = malloc(n + 1), *by = malloc(n + 1);
-        ck_assert_int_eq(tc_tensor_read(x, 0, tc_tensor_n_elements(x), bx, &e), TC_OK);
-        ck_assert_int_eq(tc_tensor_read(y, 0, tc_tensor_n_elements(y), by, &e), TC_OK);
-        ck_assert_msg(memcmp(bx, by, n) == 0, "tensor %s bytes differ", tc_tensor_name(x));
-        free(bx);
-        free(by);
-    }
+    tc_assert_same_tensors(a, b, order);
     ck_assert_uint_eq(tc_graph_n_kv(a), tc_graph_n_kv(b));
     for (size_t i = 0; i < tc_graph_n_kv(a); i++) {
         ck_assert_str_eq(tc_graph_kv_key(a, i), tc_graph_kv_key(b, i));
@@ -283,30 +244,30 @@ static void write_and_check(tc_graph *g, const char *name, uint32_t align, uint6
 
 START_TEST(write_all_types_both_oracles)
 {
-    make_tmpdir();
-    tc_graph *g = make_graph(1, quick() ? 2 : 5);
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_gguf");
+    tc_graph *g = make_graph(1, tc_test_quick() ? 2 : 5);
     write_and_check(g, "all.gguf", 0, 0, 0, 1);
     write_and_check(g, "all64.gguf", 64, 0, 0, 1);
     tc_graph_free(g);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
 START_TEST(write_alignment_from_graph)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_gguf");
     tc_graph *g = make_graph(2, 1);
     tc_err e = {0};
     ck_assert_int_eq(tc_graph_set_u32(g, "general.alignment", 128, &e), TC_OK);
     write_and_check(g, "a128.gguf", 0, 0, 0, 1);
     tc_graph_free(g);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
 START_TEST(write_split_sets)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_gguf");
     tc_graph *g = make_graph(3, 2);
     size_t nt = tc_graph_n_tensors(g);
     /* by tensor count: ceil(nt / 10) parts */
@@ -328,14 +289,14 @@ START_TEST(write_split_sets)
     /* everything fits: one plain file, no split keys */
     write_and_check(g, "fits.gguf", 0, 1ull << 40, 0, 1);
     tc_graph_free(g);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
 /* Split write -> read equals the graph read from an unsplit write; any part names the set. */
 START_TEST(split_roundtrip_equals_unsplit)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_gguf");
     tc_graph *g = make_graph(4, 1);
     tc_err e = {0};
     char p1[512], p2[512];
@@ -381,14 +342,14 @@ START_TEST(split_roundtrip_equals_unsplit)
         tc_free(wo.written[i]);
     tc_free(wo.written);
     tc_graph_free(g);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
 /* GGUF -> GGUF: every byte of the file is the same when we wrote the first one. */
 START_TEST(roundtrip_bytes_identical)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_gguf");
     tc_graph *g = make_graph(5, 2);
     tc_err e = {0};
     char p1[512], p2[512];
@@ -407,14 +368,14 @@ START_TEST(roundtrip_bytes_identical)
     tc_map_unref(m2);
     tc_graph_free(a);
     tc_graph_free(g);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
 /* The writer refuses what GGUF cannot hold, naming the tensor or key, and writes nothing. */
 START_TEST(write_refuses_before_writing)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_gguf");
     tc_err e = {0};
     char path[512];
     snprintf(path, sizeof path, "%s/x.gguf", tmpdir);
@@ -478,7 +439,7 @@ START_TEST(write_refuses_before_writing)
             n++;
     closedir(d);
     ck_assert_int_eq(n, 0);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
@@ -492,7 +453,7 @@ static tc_status failing_read(void *ctx, const tc_tensor *t, uint64_t e0, uint64
 
 START_TEST(write_failure_leaves_nothing)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_gguf");
     tc_graph *g = make_graph(6, 1);
     tc_err e = {0};
     int64_t sh[1] = {64};
@@ -516,7 +477,7 @@ START_TEST(write_failure_leaves_nothing)
     closedir(d);
     ck_assert_int_eq(n, 0);
     tc_graph_free(g);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
@@ -526,7 +487,7 @@ START_TEST(read_files_written_by_ggml)
     ggml_api a = {0};
     if (!ggml_load(&a))
         TC_SKIP("libggml-base.so (llama.cpp oracle) not found in %s/llama", TC_ORACLE_DIR);
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_gguf");
     struct ggml_init_params ip = {64u << 20, NULL, false};
     struct ggml_context *gc = a.ggml_init(ip);
     ck_assert_ptr_nonnull(gc);
@@ -663,7 +624,7 @@ START_TEST(read_files_written_by_ggml)
     tc_graph_free(g);
     a.free_(c);
     a.ggml_free(gc);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
@@ -693,22 +654,13 @@ START_TEST(bad_fixtures)
         char ep[2048], in[2048], text[1024] = "";
         snprintf(ep, sizeof ep, "%s/%s", dir, de->d_name);
         snprintf(in, sizeof in, "%s/%.*s.gguf", dir, (int)(l - 7), de->d_name);
-        FILE *f = fopen(ep, "r");
-        ck_assert_ptr_nonnull(f);
-        size_t k = fread(text, 1, sizeof text - 1, f);
-        text[k] = 0;
-        fclose(f);
-        char *nl = strchr(text, '\n');
-        ck_assert_ptr_nonnull(nl);
-        *nl = 0;
-        char *sub = nl + 1, *nl2 = strchr(sub, '\n');
-        if (nl2)
-            *nl2 = 0;
+        char *status, *sub;
+        tc_read_expect(ep, text, sizeof text, &status, &sub);
         tc_err e = {0};
         tc_graph *g = NULL;
         tc_status st = tc_read(in, &g, NULL, &e);
-        ck_assert_msg(st == status_from_name(text), "%s: status %s, want %s (%s)", in,
-                      tc_status_name(st), text, e.msg);
+        ck_assert_msg(st == status_from_name(status), "%s: status %s, want %s (%s)", in,
+                      tc_status_name(st), status, e.msg);
         ck_assert_msg(strstr(e.msg, sub) != NULL, "%s: '%s' lacks '%s'", in, e.msg, sub);
         ck_assert_ptr_null(g);
         n++;
@@ -727,7 +679,7 @@ START_TEST(mutation_never_crashes)
     DIR *d = opendir(dir);
     ck_assert_ptr_nonnull(d);
     struct dirent *de;
-    int files = 0, ok = 0, rounds = quick() ? 200 : 1000;
+    int files = 0, ok = 0, rounds = tc_test_quick() ? 200 : 1000;
     uint64_t seed = 12345;
     while ((de = readdir(d))) {
         if (!tc_ends_with(de->d_name, ".gguf"))
@@ -821,7 +773,7 @@ END_TEST
 /* The writer under allocation failures: TC_E_NOMEM and no file left, or success. */
 START_TEST(oom_walk_writer)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_gguf");
     tc_graph *g = make_graph(8, 1);
     char path[512];
     snprintf(path, sizeof path, "%s/o.gguf", tmpdir);
@@ -855,7 +807,7 @@ START_TEST(oom_walk_writer)
         ck_assert_msg(left == 0, "n=%ld: %d files left", n, left);
     }
     tc_graph_free(g);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 

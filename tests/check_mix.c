@@ -10,6 +10,7 @@
 #include "llama_oracle.h"
 #include "mix.h"
 #include "tc_dtype.h"
+#include "tc_test_util.h"
 
 #include <check.h>
 #include <stdio.h>
@@ -20,32 +21,17 @@
 
 static char tmpdir[256];
 
+/* Path of `leaf` in this run's temporary directory, in a buffer of its own (strdup). */
+static const char *tmp_path(const char *leaf)
+{
+    return tc_tmp_path(tmpdir, sizeof tmpdir, "tc_mix", leaf);
+}
+
 static double cli_time(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* Path of `leaf` in this run's temporary directory, in a buffer of its own (strdup). */
-static const char *tmp_path(const char *leaf)
-{
-    static char *keep[64];
-    static int k;
-    if (tmpdir[0] == '\0') {
-        snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_mix_XXXXXX");
-        if (mkdtemp(tmpdir) == NULL)
-            abort();
-    }
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s/%s", tmpdir, leaf);
-    for (int i = 0; i < k; i++)
-        if (strcmp(keep[i], buf) == 0)
-            return keep[i];
-    if (k == 64)
-        abort();
-    keep[k] = strdup(buf);
-    return keep[k++];
 }
 
 /* ---- tensorcast's side ---- */
@@ -248,24 +234,22 @@ static void sweep(const lo_shape *s, const char *label)
     unlink(in);
 }
 
-START_TEST(test_dense)
-{
-    lo_shape s = {.n_layer = 8, .n_head = 8, .n_head_kv = 8};
-    sweep(&s, "dense");
-}
-END_TEST
+/* Model shapes swept over every preset, one TCase each (test_sweep with _i the row). */
+static const struct {
+    const char *name, *label;
+    lo_shape shape;
+} sweeps[] = {
+    {"dense", "dense", {.n_layer = 8, .n_head = 8, .n_head_kv = 8}},
+    {"gqa", "gqa", {.n_layer = 16, .n_head = 8, .n_head_kv = 2}},
+    {"moe", "moe8", {.n_layer = 4, .n_head = 8, .n_head_kv = 4, .n_expert = 8}},
+    {"tied", "tied", {.n_layer = 8, .n_head = 4, .n_head_kv = 4, .tied = 1}},
+    {"odd", "odd-rows", {.n_layer = 8, .n_head = 8, .n_head_kv = 8, .odd = 1}},
+    {"qkv", "fused-qkv", {.n_layer = 8, .n_head = 8, .n_head_kv = 8, .qkv = 1}},
+};
 
-START_TEST(test_gqa)
+START_TEST(test_sweep)
 {
-    lo_shape s = {.n_layer = 16, .n_head = 8, .n_head_kv = 2};
-    sweep(&s, "gqa");
-}
-END_TEST
-
-START_TEST(test_moe)
-{
-    lo_shape s = {.n_layer = 4, .n_head = 8, .n_head_kv = 4, .n_expert = 8};
-    sweep(&s, "moe8");
+    sweep(&sweeps[_i].shape, sweeps[_i].label);
 }
 END_TEST
 
@@ -284,27 +268,6 @@ START_TEST(test_moe_no_layer)
     compare(&a, &m, in, "moe8 ffn_down outside a block", TC_FTYPE_Q4_K_M, &plain);
     compare(&a, &m, in, "moe8 ffn_down outside a block", TC_FTYPE_Q8_0, &plain);
     unlink(in);
-}
-END_TEST
-
-START_TEST(test_tied)
-{
-    lo_shape s = {.n_layer = 8, .n_head = 4, .n_head_kv = 4, .tied = 1};
-    sweep(&s, "tied");
-}
-END_TEST
-
-START_TEST(test_odd)
-{
-    lo_shape s = {.n_layer = 8, .n_head = 8, .n_head_kv = 8, .odd = 1};
-    sweep(&s, "odd-rows");
-}
-END_TEST
-
-START_TEST(test_qkv)
-{
-    lo_shape s = {.n_layer = 8, .n_head = 8, .n_head_kv = 8, .qkv = 1};
-    sweep(&s, "fused-qkv");
 }
 END_TEST
 
@@ -455,10 +418,7 @@ END_TEST
 static void teardown(void)
 {
     if (tmpdir[0]) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", tmpdir);
+        tc_rm_rf(tmpdir);
         tmpdir[0] = '\0';
     }
     if (n_compared)
@@ -472,24 +432,12 @@ Suite *mix_suite(void)
         const char *name;
         const TTest *test;
     } cases[] = {
-        {"offline", test_rules_offline},
-        {"dense", test_dense},
-        {"gqa", test_gqa},
-        {"moe", test_moe},
-        {"moe_no_layer", test_moe_no_layer},
-        {"tied", test_tied},
-        {"odd", test_odd},
-        {"qkv", test_qkv},
-        {"70b", test_70b},
-        {"falcon", test_falcon},
-        {"options", test_options},
+        {"offline", test_rules_offline}, {"moe_no_layer", test_moe_no_layer}, {"70b", test_70b},
+        {"falcon", test_falcon},         {"options", test_options},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 600);
-        tcase_add_unchecked_fixture(tc, NULL, teardown);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
+    for (size_t i = 0; i < sizeof sweeps / sizeof sweeps[0]; i++)
+        tc_add_case(s, sweeps[i].name, test_sweep, (int)i, 600, teardown);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        tc_add_case(s, cases[i].name, cases[i].test, -1, 600, teardown);
     return s;
 }

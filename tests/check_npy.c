@@ -6,7 +6,7 @@
  * malformed headers, in-place mapping, CRC-32 of deflated members, mutation and OOM walks.
  */
 #include "tc_impl.h"
-#include "tc_test.h"
+#include "tc_test_util.h"
 
 #include <dirent.h>
 #include <sys/stat.h>
@@ -16,47 +16,6 @@
 /* ===== helpers shared with the oracle ===== */
 
 static char tmpdir[256];
-
-static void make_tmpdir(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_npy_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void rm_rf(const char *dir)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
-}
-
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(sz > 0 ? (size_t)sz + 1 : 1);
-    *n = b && sz > 0 ? fread(b, 1, (size_t)sz, f) : 0;
-    fclose(f);
-    return b;
-}
-
-/* Run the NumPy script into tmpdir. @return 0 ok, 77 numpy missing, else failure. */
-static int run_numpy_script(void)
-{
-    char cmd[2048];
-    snprintf(cmd, sizeof cmd,
-             "for p in python3 /usr/bin/python3; do "
-             "if $p -c 'import numpy' >/dev/null 2>&1; then "
-             "exec $p '%s/scripts/make_npy_fixtures.py' oracle '%s'; fi; done; exit 77",
-             TC_SRC_DIR, tmpdir);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
 
 /* Check every row of a manifest (file, tensor, dtype, shape, ref): @return rows checked. */
 static int check_manifest(const char *name)
@@ -99,7 +58,7 @@ static int check_manifest(const char *name)
         char rp[1024];
         snprintf(rp, sizeof rp, "%s/%s", tmpdir, ref);
         size_t rn = 0;
-        uint8_t *rb = slurp(rp, &rn);
+        uint8_t *rb = tc_slurp(rp, &rn);
         ck_assert_ptr_nonnull(rb);
         ck_assert_uint_eq(tc_tensor_nbytes(t), rn);
         uint8_t *got = malloc(rn + 1);
@@ -135,17 +94,14 @@ static int check_manifest(const char *name)
 
 START_TEST(numpy_oracle)
 {
-    make_tmpdir();
-    int rc = run_numpy_script();
-    if (rc == 77) {
-        rm_rf(tmpdir);
+    int rc = tc_npy_oracle_dir(tmpdir, sizeof tmpdir, "tc_npy");
+    if (rc == 77)
         TC_SKIP("python3 with numpy is not installed");
-    }
     ck_assert_msg(rc == 0, "make_npy_fixtures.py oracle failed (%d)", rc);
     int rows = check_manifest("manifest_npy.tsv");
     fprintf(stderr, "numpy_oracle: %d arrays compared with NumPy\n", rows);
     ck_assert_int_ge(rows, 50);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
@@ -344,16 +300,8 @@ START_TEST(bad_fixtures)
         snprintf(stem, sizeof stem, "%s", de->d_name);
         *strrchr(stem, '.') = 0;
         snprintf(ex, sizeof ex, "%s/%s.expect", dir, stem);
-        size_t n;
-        char *want = (char *)slurp(ex, &n);
-        ck_assert_ptr_nonnull(want);
-        want[n] = 0;
-        char *sub = strchr(want, '\n');
-        ck_assert_ptr_nonnull(sub);
-        *sub++ = 0;
-        char *nl = strchr(sub, '\n');
-        if (nl)
-            *nl = 0;
+        char text[1024], *want, *sub;
+        tc_read_expect(ex, text, sizeof text, &want, &sub);
         tc_graph *g = NULL;
         tc_err e = {0};
         tc_status rc = tc_read(in, &g, NULL, &e);
@@ -363,7 +311,6 @@ START_TEST(bad_fixtures)
         ck_assert_msg(strstr(e.msg, de->d_name) != NULL, "%s: '%s' does not name the file",
                       de->d_name, e.msg);
         ck_assert_ptr_null(g);
-        free(want);
         checked++;
     }
     closedir(d);
@@ -403,7 +350,7 @@ START_TEST(npz_deflated_lazy)
     tc_graph *g = NULL;
     tc_err e = {0};
     size_t n;
-    uint8_t *b = slurp(p, &n);
+    uint8_t *b = tc_slurp(p, &n);
     ck_assert_ptr_nonnull(b);
     ck_assert_int_eq(read_mem(b, n, "d.npz", &g, &e), TC_OK);
     const tc_tensor *t = tc_graph_find(g, "f");
@@ -429,7 +376,7 @@ START_TEST(npz_stored_in_place)
     char p[1024];
     fixture_path(p, sizeof p, "fuzz/npy/good_npz");
     size_t n;
-    uint8_t *b = slurp(p, &n);
+    uint8_t *b = tc_slurp(p, &n);
     ck_assert_ptr_nonnull(b);
     tc_graph *g;
     tc_err e = {0};
@@ -479,7 +426,7 @@ START_TEST(mutation)
         char p[1400];
         snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
         size_t n;
-        uint8_t *orig = slurp(p, &n);
+        uint8_t *orig = tc_slurp(p, &n);
         ck_assert_ptr_nonnull(orig);
         uint8_t *b = malloc(n + 1);
         for (int r = 0; r < rounds && n > 0; r++) {
@@ -529,7 +476,7 @@ START_TEST(oom_walk)
         snprintf(rel, sizeof rel, "fuzz/npy/%s", seeds[s]);
         fixture_path(p, sizeof p, rel);
         size_t n;
-        uint8_t *b = slurp(p, &n);
+        uint8_t *b = tc_slurp(p, &n);
         ck_assert_ptr_nonnull(b);
         for (long k = 0; k < 10000; k++) {
             tc_graph *g = tc_graph_new();

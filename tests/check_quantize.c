@@ -12,6 +12,7 @@
 #include "llama_oracle.h"
 #include "mix.h"
 #include "tc_dtype.h"
+#include "tc_test_util.h"
 #include "tensorcast.h"
 
 #include <check.h>
@@ -26,59 +27,16 @@
 static char tmpdir[256];
 static char out_buf[1 << 18], err_buf[1 << 16];
 
+/* Path of `leaf` in this run's temporary directory, in a buffer of its own. */
 static const char *tpath(const char *leaf)
 {
-    static char *keep[64];
-    static int k;
-    if (tmpdir[0] == '\0') {
-        snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_quant_XXXXXX");
-        if (mkdtemp(tmpdir) == NULL)
-            abort();
-    }
-    char buf[512];
-    snprintf(buf, sizeof buf, "%s/%s", tmpdir, leaf);
-    for (int i = 0; i < k; i++)
-        if (strcmp(keep[i], buf) == 0)
-            return keep[i];
-    if (k == 64)
-        abort();
-    keep[k] = strdup(buf);
-    return keep[k++];
-}
-
-static void slurp_into(const char *path, char *buf, size_t cap)
-{
-    FILE *f = fopen(path, "rb");
-    size_t n = f ? fread(buf, 1, cap - 1, f) : 0;
-    buf[n] = 0;
-    if (f)
-        fclose(f);
+    return tc_tmp_path(tmpdir, sizeof tmpdir, "tc_quant", leaf);
 }
 
 /* Run `$TC_BIN <args>`; stdout/stderr land in out_buf/err_buf. */
 static int run(const char *args)
 {
-    char cmd[8192];
-    const char *o = tpath("stdout"), *e = tpath("stderr");
-    snprintf(cmd, sizeof cmd, "'%s' %s >%s 2>%s", TC_BIN, args, o, e);
-    int st = system(cmd);
-    slurp_into(o, out_buf, sizeof out_buf);
-    slurp_into(e, err_buf, sizeof err_buf);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
-static unsigned char *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long sz = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *b = malloc((size_t)sz + 1);
-    *n = fread(b, 1, (size_t)sz, f);
-    fclose(f);
-    return b;
+    return tc_run_cli(NULL, args, out_buf, sizeof out_buf, err_buf, sizeof err_buf);
 }
 
 /* ---- importance matrices ---- */
@@ -207,7 +165,7 @@ static void compare_outputs(const lo_api *a, const char *ref, const char *got, i
                             const char *what)
 {
     size_t nr = 0, ng = 0;
-    unsigned char *fr = slurp(ref, &nr), *fg = slurp(got, &ng);
+    unsigned char *fr = tc_slurp(ref, &nr), *fg = tc_slurp(got, &ng);
     ck_assert_msg(fr && fg, "%s: missing output", what);
     struct lo_gguf_init_params gp = {true, NULL};
     void *gr = a->gguf_init_from_file(ref, gp), *gg = a->gguf_init_from_file(got, gp);
@@ -341,52 +299,38 @@ static void model_sweep(const lo_shape *s, int f16, const char *label, int with_
         imx_free(&x);
 }
 
-START_TEST(test_dense_f32)
-{
-    lo_shape s = {.n_layer = 8, .n_head = 8, .n_head_kv = 8, .rows = 8};
-    model_sweep(&s, 0, "dense f32", 0);
-}
-END_TEST
+/* Every preset on these model shapes, one TCase each (test_sweep with _i the row). */
+static const struct {
+    const char *name;
+    lo_shape shape;
+    int f16; /* model_sweep's weight type */
+    const char *label;
+    int imatrix;
+} sweeps[] = {
+    {"dense_f32", {.n_layer = 8, .n_head = 8, .n_head_kv = 8, .rows = 8}, 0, "dense f32", 0},
+    {"gqa_f16", {.n_layer = 16, .n_head = 8, .n_head_kv = 2, .rows = 4}, 1, "gqa f16", 0},
+    {"moe_f16",
+     {.n_layer = 4, .n_head = 8, .n_head_kv = 4, .n_expert = 8, .rows = 4},
+     1,
+     "moe8 f16",
+     0},
+    {"dense_bf16", {.n_layer = 8, .n_head = 8, .n_head_kv = 4, .rows = 4}, 30, "dense bf16", 0},
+    {"odd_f32",
+     {.n_layer = 8, .n_head = 8, .n_head_kv = 8, .odd = 1, .rows = 4},
+     0,
+     "odd-rows f32",
+     0},
+    {"imatrix_dense", {.n_layer = 8, .n_head = 8, .n_head_kv = 2, .rows = 4}, 0, "dense f32", 1},
+    {"imatrix_moe",
+     {.n_layer = 4, .n_head = 8, .n_head_kv = 4, .n_expert = 8, .rows = 4},
+     1,
+     "moe8 f16",
+     1},
+};
 
-START_TEST(test_gqa_f16)
+START_TEST(test_sweep)
 {
-    lo_shape s = {.n_layer = 16, .n_head = 8, .n_head_kv = 2, .rows = 4};
-    model_sweep(&s, 1, "gqa f16", 0);
-}
-END_TEST
-
-START_TEST(test_dense_bf16)
-{
-    lo_shape s = {.n_layer = 8, .n_head = 8, .n_head_kv = 4, .rows = 4};
-    model_sweep(&s, 30, "dense bf16", 0);
-}
-END_TEST
-
-START_TEST(test_moe_f16)
-{
-    lo_shape s = {.n_layer = 4, .n_head = 8, .n_head_kv = 4, .n_expert = 8, .rows = 4};
-    model_sweep(&s, 1, "moe8 f16", 0);
-}
-END_TEST
-
-START_TEST(test_odd_f32)
-{
-    lo_shape s = {.n_layer = 8, .n_head = 8, .n_head_kv = 8, .odd = 1, .rows = 4};
-    model_sweep(&s, 0, "odd-rows f32", 0);
-}
-END_TEST
-
-START_TEST(test_imatrix_dense)
-{
-    lo_shape s = {.n_layer = 8, .n_head = 8, .n_head_kv = 2, .rows = 4};
-    model_sweep(&s, 0, "dense f32", 1);
-}
-END_TEST
-
-START_TEST(test_imatrix_moe)
-{
-    lo_shape s = {.n_layer = 4, .n_head = 8, .n_head_kv = 4, .n_expert = 8, .rows = 4};
-    model_sweep(&s, 1, "moe8 f16", 1);
+    model_sweep(&sweeps[_i].shape, sweeps[_i].f16, sweeps[_i].label, sweeps[_i].imatrix);
 }
 END_TEST
 
@@ -409,7 +353,7 @@ START_TEST(test_threads)
     snprintf(args, sizeof args, "quantize -q '%s' '%s' Q4_K_M --threads 4", in, o4);
     ck_assert_int_eq(run(args), 0);
     size_t n1, n4;
-    unsigned char *b1 = slurp(o1, &n1), *b4 = slurp(o4, &n4);
+    unsigned char *b1 = tc_slurp(o1, &n1), *b4 = tc_slurp(o4, &n4);
     ck_assert(b1 && b4);
     ck_assert_uint_eq(n1, n4);
     ck_assert(memcmp(b1, b4, n1) == 0);
@@ -463,7 +407,7 @@ START_TEST(test_errors)
     const char *dat = tpath("bad.dat");
     ck_assert(imx_write_dat(&x, dat));
     size_t n = 0;
-    unsigned char *b = slurp(dat, &n);
+    unsigned char *b = tc_slurp(dat, &n);
     struct {
         const char *label;
         size_t len; /* truncate to */
@@ -772,10 +716,7 @@ END_TEST
 static void teardown(void)
 {
     if (tmpdir[0]) {
-        char cmd[300];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", tmpdir);
+        tc_rm_rf(tmpdir);
         tmpdir[0] = '\0';
     }
 }
@@ -787,25 +728,15 @@ Suite *quantize_suite(void)
         const char *name;
         const TTest *test;
     } cases[] = {
-        {"dense_f32", test_dense_f32},
-        {"gqa_f16", test_gqa_f16},
-        {"moe_f16", test_moe_f16},
-        {"dense_bf16", test_dense_bf16},
-        {"odd_f32", test_odd_f32},
-        {"imatrix_dense", test_imatrix_dense},
-        {"imatrix_moe", test_imatrix_moe},
         {"threads", test_threads},
         {"errors", test_errors},
         {"imatrix_loader", test_imatrix_loader},
         {"json_options", test_json_options},
         {"diff", test_diff},
     };
-    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        TCase *tc = tcase_create(cases[i].name);
-        tcase_set_timeout(tc, 600);
-        tcase_add_unchecked_fixture(tc, NULL, teardown);
-        tcase_add_test(tc, cases[i].test);
-        suite_add_tcase(s, tc);
-    }
+    for (size_t i = 0; i < sizeof sweeps / sizeof sweeps[0]; i++)
+        tc_add_case(s, sweeps[i].name, test_sweep, (int)i, 600, teardown);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        tc_add_case(s, cases[i].name, cases[i].test, -1, 600, teardown);
     return s;
 }

@@ -5,56 +5,12 @@
  */
 #include "gguf_oracle.h"
 #include "tc_impl.h"
-#include "tc_test.h"
+#include "tc_test_util.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
 
 static char tmpdir[256];
-
-static void make_tmpdir(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_rt_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void rm_rf(const char *dir)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
-}
-
-static int have_rw(const char *fmt)
-{
-    const tc_format *f = tc_format_by_name(fmt);
-    return f && f->read && f->write;
-}
-
-/* Same tensors (order, names, dtypes, shapes, bytes). */
-static void assert_same_tensors(const tc_graph *a, const tc_graph *b)
-{
-    tc_err e = {0};
-    ck_assert_uint_eq(tc_graph_n_tensors(a), tc_graph_n_tensors(b));
-    for (size_t i = 0; i < tc_graph_n_tensors(a); i++) {
-        const tc_tensor *x = tc_graph_tensor(a, i);
-        const tc_tensor *y = tc_graph_find(b, tc_tensor_name(x));
-        ck_assert_msg(y != NULL, "tensor %s missing", tc_tensor_name(x));
-        ck_assert_int_eq(tc_tensor_dtype(x), tc_tensor_dtype(y));
-        ck_assert_int_eq(tc_tensor_n_dims(x), tc_tensor_n_dims(y));
-        for (int d = 0; d < tc_tensor_n_dims(x); d++)
-            ck_assert_int_eq(tc_tensor_shape(x)[d], tc_tensor_shape(y)[d]);
-        uint64_t n = tc_tensor_nbytes(x);
-        ck_assert_uint_eq(n, tc_tensor_nbytes(y));
-        uint8_t *bx = malloc(n + 1), *by = malloc(n + 1);
-        ck_assert_int_eq(tc_tensor_read(x, 0, tc_tensor_n_elements(x), bx, &e), TC_OK);
-        ck_assert_int_eq(tc_tensor_read(y, 0, tc_tensor_n_elements(y), by, &e), TC_OK);
-        ck_assert_msg(memcmp(bx, by, n) == 0, "tensor %s bytes differ", tc_tensor_name(x));
-        free(bx);
-        free(by);
-    }
-}
 
 /* Same metadata: every key of `a` in `b` with an equal value, and no others. */
 static void assert_same_kv(const tc_graph *a, const tc_graph *b)
@@ -94,8 +50,8 @@ static void st_gguf_st(const tc_graph *a, const char *tag)
     ck_assert_msg(tc_read(p1, &b, NULL, &e) == TC_OK, "%s", e.msg);
     ck_assert_msg(tc_write(b, p2, "safetensors", NULL, &e) == TC_OK, "%s", e.msg);
     ck_assert_msg(tc_read(p2, &c, NULL, &e) == TC_OK, "%s", e.msg);
-    assert_same_tensors(a, b);
-    assert_same_tensors(a, c);
+    tc_assert_same_tensors(a, b, 0);
+    tc_assert_same_tensors(a, c, 0);
     assert_same_kv(a, b);
     assert_same_kv(a, c);
     assert_same_license(a, b);
@@ -110,9 +66,9 @@ static void st_gguf_st(const tc_graph *a, const char *tag)
 
 START_TEST(safetensors_gguf_safetensors)
 {
-    if (!have_rw("gguf") || !have_rw("safetensors"))
+    if (!tc_have_rw("gguf") || !tc_have_rw("safetensors"))
         TC_SKIP("GGUF or safetensors reader/writer not built in this tree");
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_rt");
     tc_err e = {0};
     /* the example model: bf16 tensors, licence from README.md front matter */
     char src[1024];
@@ -162,17 +118,9 @@ START_TEST(safetensors_gguf_safetensors)
     ck_assert_str_eq(tc_graph_get_str(a, "general.license.name"), "Llama 3.1 Community License");
     st_gguf_st(a, "typed");
     tc_graph_free(a);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
-
-static int run_cli(const char *args)
-{
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "'%s' %s >/dev/null 2>&1", TC_BIN, args);
-    int st = system(cmd);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
 
 /* Check every file of a written set with both oracles against our reading of the whole set. */
 static void check_set_with_oracles(const tc_graph *whole, char **files, size_t n_files)
@@ -210,9 +158,9 @@ static void check_set_with_oracles(const tc_graph *whole, char **files, size_t n
 
 START_TEST(convert_tiny_llama_passes_both_oracles)
 {
-    if (!have_rw("gguf") || !have_rw("safetensors"))
+    if (!tc_have_rw("gguf") || !tc_have_rw("safetensors"))
         TC_SKIP("GGUF or safetensors reader/writer not built in this tree");
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_rt");
     char src[1024], args[4096], path[600];
     snprintf(src, sizeof src, "%s/fixtures/tiny-llama", TC_SRC_DIR);
     tc_err e = {0};
@@ -222,10 +170,10 @@ START_TEST(convert_tiny_llama_passes_both_oracles)
     /* one file */
     snprintf(path, sizeof path, "%s/tiny.gguf", tmpdir);
     snprintf(args, sizeof args, "convert '%s' '%s' --quiet", src, path);
-    ck_assert_int_eq(run_cli(args), 0);
+    ck_assert_int_eq(tc_run_cli(NULL, args, NULL, 0, NULL, 0), 0);
     tc_graph *b;
     ck_assert_msg(tc_read(path, &b, NULL, &e) == TC_OK, "%s", e.msg);
-    assert_same_tensors(a, b);
+    tc_assert_same_tensors(a, b, 0);
     assert_same_license(a, b);
     char *files[64] = {path};
     check_set_with_oracles(b, files, 1);
@@ -235,7 +183,7 @@ START_TEST(convert_tiny_llama_passes_both_oracles)
     snprintf(path, sizeof path, "%s/split.gguf", tmpdir);
     snprintf(args, sizeof args, "convert '%s' '%s' --type f16 --split-max-tensors 8 --quiet", src,
              path);
-    ck_assert_int_eq(run_cli(args), 0);
+    ck_assert_int_eq(tc_run_cli(NULL, args, NULL, 0, NULL, 0), 0);
     size_t nt = tc_graph_n_tensors(a), np = (nt + 7) / 8;
     ck_assert_uint_le(np, 64);
     char names[64][600];
@@ -255,7 +203,7 @@ START_TEST(convert_tiny_llama_passes_both_oracles)
     check_set_with_oracles(b, files, np);
     tc_graph_free(b);
     tc_graph_free(a);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 

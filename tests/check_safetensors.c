@@ -1,7 +1,7 @@
 /* check_safetensors.c - the safetensors reader and writer: values against numpy/PyTorch, typed
  * metadata round trips, sharded sets, malformed files, and no partial output on failures. */
 #include "tc_impl.h"
-#include "tc_test.h"
+#include "tc_test_util.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -13,63 +13,9 @@
 
 static char tmpdir[256];
 
-static void make_tmpdir(void)
-{
-    snprintf(tmpdir, sizeof tmpdir, "/tmp/tc_st_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
-
-static void rm_rf(const char *dir)
-{
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
-}
-
-static int dir_entries(const char *dir)
-{
-    int n = 0;
-    DIR *d = opendir(dir);
-    struct dirent *de;
-    while (d && (de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-            n++;
-    if (d)
-        closedir(d);
-    return n;
-}
-
 static void fixture(char *buf, size_t cap, const char *rel)
 {
     snprintf(buf, cap, "%s/fixtures/safetensors/%s", TC_SRC_DIR, rel);
-}
-
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_msg(f != NULL, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)len + 1);
-    ck_assert_uint_eq(fread(b, 1, (size_t)len, f), (size_t)len);
-    fclose(f);
-    *n = (size_t)len;
-    return b;
-}
-
-/* The Python with numpy (Debian's python3-numpy), or NULL. */
-static const char *python(void)
-{
-    static const char *const cands[] = {"/usr/bin/python3", "python3"};
-    for (size_t i = 0; i < 2; i++) {
-        char cmd[256];
-        snprintf(cmd, sizeof cmd, "%s -c 'import numpy' >/dev/null 2>&1", cands[i]);
-        if (system(cmd) == 0)
-            return cands[i];
-    }
-    return NULL;
 }
 
 /* The independent checker (json/struct/numpy): 0 when `file` is valid and matches `ref`. */
@@ -80,35 +26,6 @@ static int py_check(const char *py, const char *file, const char *ref)
              TC_SRC_DIR, file, ref ? "'" : "", ref ? ref : "", ref ? "'" : "");
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
-}
-
-static uint8_t *tensor_bytes(const tc_tensor *t)
-{
-    uint64_t n = tc_tensor_nbytes(t);
-    uint8_t *b = malloc(n + 1);
-    tc_err e = {0};
-    ck_assert_msg(tc_tensor_read(t, 0, tc_tensor_n_elements(t), b, &e) == TC_OK, "%s: %s",
-                  tc_tensor_name(t), e.msg);
-    return b;
-}
-
-/* Same tensors in the same order with the same bytes. */
-static void assert_same_tensors(const tc_graph *a, const tc_graph *b)
-{
-    ck_assert_uint_eq(tc_graph_n_tensors(a), tc_graph_n_tensors(b));
-    for (size_t i = 0; i < tc_graph_n_tensors(a); i++) {
-        const tc_tensor *x = tc_graph_tensor(a, i), *y = tc_graph_tensor(b, i);
-        ck_assert_str_eq(tc_tensor_name(x), tc_tensor_name(y));
-        ck_assert_int_eq(tc_tensor_dtype(x), tc_tensor_dtype(y));
-        ck_assert_int_eq(tc_tensor_n_dims(x), tc_tensor_n_dims(y));
-        for (int d = 0; d < tc_tensor_n_dims(x); d++)
-            ck_assert_int_eq(tc_tensor_shape(x)[d], tc_tensor_shape(y)[d]);
-        uint8_t *bx = tensor_bytes(x), *by = tensor_bytes(y);
-        ck_assert_msg(memcmp(bx, by, tc_tensor_nbytes(x)) == 0, "tensor %s bytes differ",
-                      tc_tensor_name(x));
-        free(bx);
-        free(by);
-    }
 }
 
 static int same_double_bits(double a, double b)
@@ -191,7 +108,7 @@ START_TEST(values_match_numpy)
     ck_assert_msg(tc_read(path, &g, NULL, &e) == TC_OK, "%s", e.msg);
     ck_assert_str_eq(tc_graph_format(g), "safetensors");
     size_t vn;
-    char *text = (char *)slurp(vpath, &vn);
+    char *text = (char *)tc_slurp_ok(vpath, &vn);
     text[vn] = 0;
     int lines = 0;
     uint64_t last_off = 0;
@@ -216,13 +133,13 @@ START_TEST(values_match_numpy)
         ck_assert(tc_tensor_mapped(t, &m, &off));
         ck_assert_uint_ge(off, last_off);
         last_off = off;
-        uint8_t *raw = tensor_bytes(t);
+        uint8_t *raw = tc_tensor_bytes(t);
         const tc_dtype_info *di = tc_dtype_get(dt);
         float *f32 = NULL;
         if (dt == TC_DTYPE_F16 || dt == TC_DTYPE_BF16 || dt == TC_DTYPE_F8_E4M3 ||
             dt == TC_DTYPE_F8_E5M2) {
             ck_assert_int_eq(tc_tensor_convert(t, TC_DTYPE_F32, NULL, &e), TC_OK);
-            f32 = (float *)tensor_bytes(t);
+            f32 = (float *)tc_tensor_bytes(t);
         }
         for (uint64_t i = 0; i < count; i++) {
             char *v = strtok_r(NULL, " ", &save);
@@ -330,7 +247,7 @@ START_TEST(read_map_and_probe)
     char path[1024];
     fixture(path, sizeof path, "good/all_dtypes.safetensors");
     size_t n;
-    uint8_t *buf = slurp(path, &n);
+    uint8_t *buf = tc_slurp_ok(path, &n);
     tc_err e = {0};
     tc_map *m;
     ck_assert_int_eq(tc_map_memory(buf, n, "mem.safetensors", &m, &e), TC_OK);
@@ -338,7 +255,7 @@ START_TEST(read_map_and_probe)
     ck_assert_int_eq(tc_format_safetensors.read_map(m, a, NULL, &e), TC_OK);
     tc_map_unref(m);
     ck_assert_int_eq(tc_read(path, &b, NULL, &e), TC_OK);
-    assert_same_tensors(a, b);
+    tc_assert_same_tensors(a, b, 1);
     ck_assert_int_eq(tc_format_safetensors.probe(buf, n, "x.bin"), 100);
     ck_assert_int_eq(
         tc_format_safetensors.probe((const uint8_t *)"GGUF\3\0\0\0\0\0\0\0", 12, "x.bin"), 0);
@@ -386,12 +303,8 @@ START_TEST(malformed_inputs)
         if (access(in, F_OK) != 0)
             snprintf(in, sizeof in, "%s/%s", bad, stem);
         snprintf(ex, sizeof ex, "%s/%s", bad, de->d_name);
-        size_t en;
-        char *want = (char *)slurp(ex, &en);
-        want[en] = 0;
-        char *sub = strchr(want, '\n') + 1;
-        *strchr(sub, '\n') = 0;
-        sub[-1] = 0; /* line 1: the status name */
+        char text[1024], *want, *sub;
+        tc_read_expect(ex, text, sizeof text, &want, &sub);
         tc_err e = {0};
         tc_graph *g;
         tc_status rc = tc_read(in, &g, NULL, &e);
@@ -401,7 +314,6 @@ START_TEST(malformed_inputs)
         ck_assert_str_eq(tc_status_name(rc), want);
         ck_assert_msg(strstr(e.msg, "fixtures/safetensors/bad/") != NULL, "%s: no file in '%s'",
                       stem, e.msg);
-        free(want);
         checked++;
     }
     closedir(d);
@@ -410,7 +322,7 @@ START_TEST(malformed_inputs)
     char path[1024];
     fixture(path, sizeof path, "good/all_dtypes.safetensors");
     size_t n;
-    uint8_t *buf = slurp(path, &n);
+    uint8_t *buf = tc_slurp_ok(path, &n);
     uint64_t hlen = tc_le64(buf);
     for (size_t cut = 0; cut < n; cut++) { /* every prefix: the data no longer tiles the file */
         tc_err e = {0};
@@ -440,7 +352,7 @@ START_TEST(malformed_inputs)
         if (tc_format_safetensors.read_map(m, g, NULL, &e) == TC_OK) {
             accepted++;
             for (size_t i = 0; i < tc_graph_n_tensors(g); i++)
-                free(tensor_bytes(tc_graph_tensor(g, i)));
+                free(tc_tensor_bytes(tc_graph_tensor(g, i)));
         } else {
             ck_assert(e.msg[0] != 0);
         }
@@ -476,7 +388,7 @@ static void free_written(tc_write_opts *wo)
  * output passes the independent Python check; writing the copy again gives the same file. */
 START_TEST(roundtrip_file)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_st");
     char src[1024], out[512], out2[512];
     fixture(src, sizeof src, "good/all_dtypes.safetensors");
     snprintf(out, sizeof out, "%s/a.safetensors", tmpdir);
@@ -490,7 +402,7 @@ START_TEST(roundtrip_file)
     ck_assert_str_eq(wo.written[0], out);
     free_written(&wo);
     ck_assert_int_eq(tc_read(out, &b, NULL, &e), TC_OK);
-    assert_same_tensors(a, b);
+    tc_assert_same_tensors(a, b, 1);
     assert_same_kv(a, b);
     tc_license la, lb;
     tc_graph_license(a, &la);
@@ -500,21 +412,21 @@ START_TEST(roundtrip_file)
     ck_assert_int_eq(write_st(b, out2, 0, &wo, &e), TC_OK);
     free_written(&wo);
     size_t n1, n2;
-    uint8_t *f1 = slurp(out, &n1), *f2 = slurp(out2, &n2);
+    uint8_t *f1 = tc_slurp_ok(out, &n1), *f2 = tc_slurp_ok(out2, &n2);
     ck_assert_uint_eq(n1, n2);
     ck_assert(memcmp(f1, f2, n1) == 0);
     ck_assert_uint_eq((8 + tc_le64(f1)) % 8, 0); /* header padded: data 8-byte aligned */
     ck_assert_int_eq(f1[8], '{');
     free(f1);
     free(f2);
-    const char *py = python();
+    const char *py = tc_find_python("numpy");
     if (py)
         ck_assert_int_eq(py_check(py, out, src), 0);
     else
         fprintf(stderr, "SKIP part of roundtrip_file: no python3 with numpy\n");
     tc_graph_free(a);
     tc_graph_free(b);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
@@ -522,7 +434,7 @@ END_TEST
  * bookkeeping keys of other formats are dropped. */
 START_TEST(roundtrip_typed_metadata)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_st");
     tc_graph *g = tc_graph_new();
     tc_err e = {0};
     tc_value v;
@@ -611,11 +523,11 @@ START_TEST(roundtrip_typed_metadata)
     tc_graph_del(g, "general.alignment");
     tc_graph_del(g, "split.count");
     assert_same_kv(g, b);
-    assert_same_tensors(g, b);
+    tc_assert_same_tensors(g, b, 1);
     tc_license lic;
     tc_graph_license(b, &lic);
     ck_assert_str_eq(lic.name, "Apache 2.0");
-    const char *py = python();
+    const char *py = tc_find_python("numpy");
     if (py) /* every typed value is JSON Python accepts, the layout is valid */
         ck_assert_int_eq(py_check(py, out, NULL), 0);
     tc_graph_free(b);
@@ -633,7 +545,7 @@ START_TEST(roundtrip_typed_metadata)
     free_written(&wo);
 #undef SETV
     tc_graph_free(g);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
@@ -643,7 +555,7 @@ START_TEST(roundtrip_through_gguf)
     const tc_format *gg = tc_format_by_name("gguf");
     if (gg == NULL || gg->write == NULL || gg->read == NULL)
         TC_SKIP("GGUF reader/writer not built in this tree");
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_st");
     char src[1024], p1[512], p2[512], p3[512];
     fixture(src, sizeof src, "good/typed_meta.safetensors");
     snprintf(p1, sizeof p1, "%s/a.gguf", tmpdir);
@@ -670,12 +582,12 @@ START_TEST(roundtrip_through_gguf)
     free_written(&wo);
     ck_assert_int_eq(tc_read(p3, &d, NULL, &e), TC_OK);
     assert_same_kv(b, d);
-    assert_same_tensors(b, d);
+    tc_assert_same_tensors(b, d, 1);
     tc_graph_free(a);
     tc_graph_free(b);
     tc_graph_free(c);
     tc_graph_free(d);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
@@ -683,7 +595,7 @@ END_TEST
  * set reads back (index file or directory) as the same graph. */
 START_TEST(sharded_roundtrip)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_st");
     char src[1024], out[512], p[600];
     fixture(src, sizeof src, "good/all_dtypes.safetensors");
     snprintf(out, sizeof out, "%s/model.safetensors", tmpdir);
@@ -698,7 +610,7 @@ START_TEST(sharded_roundtrip)
     snprintf(p, sizeof p, "%s/model.safetensors.index.json", tmpdir);
     ck_assert_str_eq(wo.written[0], p);
     ck_assert_int_eq(access(out, F_OK), -1); /* no unsharded file */
-    ck_assert_int_eq(dir_entries(tmpdir), (int)wo.n_written);
+    ck_assert_int_eq(tc_dir_entries(tmpdir), (int)wo.n_written);
     /* packing: each shard fits (or holds one tensor), and no two neighbours could merge */
     uint64_t prev = 0;
     for (size_t s = 0; s < n_shards; s++) {
@@ -718,18 +630,18 @@ START_TEST(sharded_roundtrip)
     }
     ck_assert_int_eq(tc_read(wo.written[0], &b, NULL, &e), TC_OK);
     ck_assert_int_eq(tc_read(tmpdir, &c, NULL, &e), TC_OK);
-    assert_same_tensors(a, b);
-    assert_same_tensors(a, c);
+    tc_assert_same_tensors(a, b, 1);
+    tc_assert_same_tensors(a, c, 1);
     assert_same_kv(a, b);
     ck_assert_uint_eq(tc_graph_n_sources(b), n_shards);
-    const char *py = python();
+    const char *py = tc_find_python("numpy");
     if (py)
         ck_assert_int_eq(py_check(py, wo.written[0], src), 0);
     /* a directory of shards without an index reads in file name order */
     unlink(wo.written[0]);
     tc_graph *d;
     ck_assert_int_eq(tc_read(tmpdir, &d, NULL, &e), TC_OK);
-    assert_same_tensors(a, d);
+    tc_assert_same_tensors(a, d, 1);
     free_written(&wo);
     /* under the limit: one plain file */
     snprintf(out, sizeof out, "%s/one.safetensors", tmpdir);
@@ -741,7 +653,7 @@ START_TEST(sharded_roundtrip)
     tc_graph_free(b);
     tc_graph_free(c);
     tc_graph_free(d);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
@@ -780,7 +692,7 @@ static tc_graph *make_graph(int n, int64_t elems)
  * missing directory, and every allocation failure. */
 START_TEST(failures_leave_nothing)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_st");
     tc_err e = {0};
     tc_write_opts wo;
     char out[512];
@@ -793,7 +705,7 @@ START_TEST(failures_leave_nothing)
     ck_assert_int_eq(tc_graph_add_tensor(q, "blk.0.q", TC_DTYPE_Q4_0, 2, qs, &t, &e), TC_OK);
     ck_assert_int_eq(write_st(q, out, 0, &wo, &e), TC_E_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(e.msg, "blk.0.q"));
-    ck_assert_int_eq(dir_entries(tmpdir), 0);
+    ck_assert_int_eq(tc_dir_entries(tmpdir), 0);
     tc_graph_free(q);
 
     /* names and strings JSON cannot hold (not UTF-8): refused, naming the tensor or key */
@@ -810,7 +722,7 @@ START_TEST(failures_leave_nothing)
     tc_err_clear(&e);
     ck_assert_int_eq(write_st(q, out, 0, &wo, &e), TC_E_UNSUPPORTED);
     ck_assert_ptr_nonnull(strstr(e.msg, "tokenizer.bad"));
-    ck_assert_int_eq(dir_entries(tmpdir), 0);
+    ck_assert_int_eq(tc_dir_entries(tmpdir), 0);
     tc_graph_free(q);
 
     /* a lazy tensor failing after its first chunk; alone and as the last of several shards */
@@ -823,7 +735,7 @@ START_TEST(failures_leave_nothing)
         ck_assert_int_eq(write_st(g, out, sharded ? 5000 : 0, &wo, &e), TC_E_FORMAT);
         ck_assert_ptr_nonnull(strstr(e.msg, "injected"));
         ck_assert_uint_eq(wo.n_written, 0);
-        ck_assert_int_eq(dir_entries(tmpdir), 0);
+        ck_assert_int_eq(tc_dir_entries(tmpdir), 0);
         tc_graph_free(g);
     }
 
@@ -846,16 +758,16 @@ START_TEST(failures_leave_nothing)
         tc_alloc_fail_after(-1);
         if (rc == TC_OK) {
             completed = 1;
-            ck_assert_int_eq(dir_entries(tmpdir), 3);
+            ck_assert_int_eq(tc_dir_entries(tmpdir), 3);
         } else {
             ck_assert_msg(rc == TC_E_NOMEM, "alloc %ld: %s", n, e.msg);
-            ck_assert_msg(dir_entries(tmpdir) == 0, "alloc %ld left files", n);
+            ck_assert_msg(tc_dir_entries(tmpdir) == 0, "alloc %ld left files", n);
         }
         free_written(&wo);
     }
     ck_assert(completed);
     tc_graph_free(g);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
@@ -863,7 +775,7 @@ END_TEST
  * complete; nothing is renamed into place and no temporary file is left. Forked by Check. */
 START_TEST(file_size_limit)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_st");
     tc_graph *g = make_graph(4, 4096); /* 16 KiB each */
     tc_tensor *t;
     tc_err e = {0};
@@ -882,10 +794,10 @@ START_TEST(file_size_limit)
         ck_assert_int_eq(write_st(g, out, sharded ? 40000 : 0, &wo, &e), TC_E_IO);
         ck_assert_msg(strstr(e.msg, sharded ? "m-00003-of-00003" : "m.safetensors") != NULL, "%s",
                       e.msg);
-        ck_assert_int_eq(dir_entries(tmpdir), 0);
+        ck_assert_int_eq(tc_dir_entries(tmpdir), 0);
     }
     tc_graph_free(g);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 
@@ -903,7 +815,7 @@ static void count_progress(void *ctx, uint64_t done, uint64_t total)
  * holds (256) are all removed when the last fails; a directory with one non-standard index. */
 START_TEST(many_shards_and_progress)
 {
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_st");
     tc_graph *g = make_graph(300, 64);
     tc_err e = {0};
     char out[512];
@@ -921,19 +833,19 @@ START_TEST(many_shards_and_progress)
     ck_assert_uint_ge(pr[2], 300);
     tc_graph *b;
     ck_assert_int_eq(tc_read(wo.written[0], &b, NULL, &e), TC_OK);
-    assert_same_tensors(g, b);
+    tc_assert_same_tensors(g, b, 1);
     tc_graph_free(b);
     /* rename the index: a directory with a single *.safetensors.index.json uses it */
     char idx[600];
     snprintf(idx, sizeof idx, "%s/other.safetensors.index.json", tmpdir);
     ck_assert_int_eq(rename(wo.written[0], idx), 0);
     ck_assert_int_eq(tc_read(tmpdir, &b, NULL, &e), TC_OK);
-    assert_same_tensors(g, b);
+    tc_assert_same_tensors(g, b, 1);
     tc_graph_free(b);
     free_written(&wo);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 
-    make_tmpdir();
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_st");
     snprintf(out, sizeof out, "%s/m.safetensors", tmpdir);
     int64_t big = 1 << 21;
     tc_tensor *t;
@@ -941,10 +853,10 @@ START_TEST(many_shards_and_progress)
     ck_assert_int_eq(tc_tensor_set_lazy(t, failing_read, NULL, NULL, &e), TC_OK);
     ck_assert_int_eq(write_st(g, out, 300, &wo, &e), TC_E_FORMAT); /* 301 shards */
     ck_assert_ptr_nonnull(strstr(e.msg, "injected"));
-    ck_assert_int_eq(dir_entries(tmpdir), 0);
+    ck_assert_int_eq(tc_dir_entries(tmpdir), 0);
     free_written(&wo);
     tc_graph_free(g);
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
 }
 END_TEST
 

@@ -6,7 +6,7 @@
  * Also: the zip reader (CRC-32, caps), the pickle machine on hand-written opcodes, mutation and
  * allocation-failure walks. */
 #include "pickle.h"
-#include "tc_test.h"
+#include "tc_test_util.h"
 #include "zip.h"
 
 #include <dirent.h>
@@ -21,28 +21,8 @@ static const char *python;
 /* A python3 that can import torch (Debian's python3-torch lives in /usr/bin/python3). */
 static int find_python(void)
 {
-    static const char *const cands[] = {"/usr/bin/python3", "python3"};
-    const char *env = getenv("TC_PYTHON");
-    for (int i = -1; i < 2; i++) {
-        const char *p = i < 0 ? env : cands[i];
-        if (p == NULL)
-            continue;
-        char cmd[512];
-        snprintf(cmd, sizeof cmd, "%s -c 'import torch, numpy' >/dev/null 2>&1", p);
-        if (system(cmd) == 0) {
-            python = p;
-            return 1;
-        }
-    }
-    return 0;
-}
-
-static void rm_rf(const char *dir)
-{
-    char cmd[1200];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0)
-        fprintf(stderr, "cannot remove %s\n", dir);
+    python = tc_find_python("torch, numpy");
+    return python != NULL;
 }
 
 /* Generate the fixtures once into $TC_BUILD_DIR/torch_fixtures (again when the script is newer
@@ -59,7 +39,7 @@ static int make_fixtures(void)
         return 1;
     if (!find_python())
         return 0;
-    rm_rf(tmpdir);
+    tc_rm_rf(tmpdir);
     char cmd[1400];
     snprintf(cmd, sizeof cmd, "%s '%s' '%s'", python, script, tmpdir);
     ck_assert_msg(system(cmd) == 0, "make_fixtures.py failed: %s", cmd);
@@ -259,18 +239,10 @@ START_TEST(torch_committed_bad)
         size_t l = strlen(de->d_name);
         if (l < 4 || strcmp(de->d_name + l - 3, ".pt") != 0)
             continue;
-        char p[1024], ep[1024], exp[512] = "";
+        char p[1024], ep[1024], text[1024], *exp, *sub;
         snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
         snprintf(ep, sizeof ep, "%s/%.*s.expect", dir, (int)(l - 3), de->d_name);
-        FILE *f = fopen(ep, "r");
-        ck_assert_msg(f != NULL, "%s has no .expect", p);
-        size_t k = fread(exp, 1, sizeof exp - 1, f);
-        fclose(f);
-        exp[k] = 0;
-        char *sub = strchr(exp, '\n') + 1, *nl = strchr(sub, '\n');
-        if (nl)
-            *nl = 0;
-        sub[-1] = 0; /* line 1: the status name */
+        tc_read_expect(ep, text, sizeof text, &exp, &sub);
         tc_graph *g = NULL;
         tc_err e = {0};
         tc_status rc = tc_read(p, &g, NULL, &e);
@@ -287,20 +259,6 @@ END_TEST
 
 /* ===== zip reader ===== */
 
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    long l = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)l + 1);
-    ck_assert_uint_eq(fread(b, 1, (size_t)l, f), (size_t)l);
-    fclose(f);
-    *n = (size_t)l;
-    return b;
-}
-
 START_TEST(zip_crc_and_caps)
 {
     if (!make_fixtures())
@@ -311,7 +269,7 @@ START_TEST(zip_crc_and_caps)
         char p[600];
         snprintf(p, sizeof p, "%s/%s", tmpdir, files[f]);
         size_t n;
-        uint8_t *b = slurp(p, &n);
+        uint8_t *b = tc_slurp_ok(p, &n);
         tc_map *m;
         tc_zip *z;
         tc_err e = {0};
@@ -449,7 +407,7 @@ START_TEST(pickle_python_containers)
     char p[512];
     snprintf(p, sizeof p, "%s/fixtures/fuzz/pickle/containers", TC_SRC_DIR);
     size_t n;
-    uint8_t *b = slurp(p, &n);
+    uint8_t *b = tc_slurp_ok(p, &n);
     tc_pk *pk = tc_pk_new();
     tc_pkobj *o;
     tc_err e = {0};
@@ -570,7 +528,7 @@ START_TEST(torch_mutation)
         char p[600];
         snprintf(p, sizeof p, "%s/%s", tmpdir, files[f]);
         size_t n;
-        uint8_t *orig = slurp(p, &n), *b = malloc(n);
+        uint8_t *orig = tc_slurp_ok(p, &n), *b = malloc(n);
         for (int r = 0; r < rounds; r++) {
             memcpy(b, orig, n);
             size_t flips = 1 + (size_t)r % 4; /* a few bytes: some files stay readable */
@@ -698,7 +656,7 @@ START_TEST(torch_inspect_and_probe)
     tc_err e = {0};
     char dir[700];
     snprintf(dir, sizeof dir, "%s/probe_dir", tmpdir);
-    rm_rf(dir);
+    tc_rm_rf(dir);
     snprintf(cmd, sizeof cmd, "cp -r '%s/good/sharded' '%s'", tmpdir, dir);
     ck_assert_int_eq(system(cmd), 0);
     ck_assert_int_eq(tc_format_detect(dir, &fmt, &e), TC_OK);
@@ -712,7 +670,7 @@ START_TEST(torch_inspect_and_probe)
     ck_assert_int_eq(system(cmd), 0);
     ck_assert_int_eq(tc_format_detect(dir, &fmt, &e), TC_OK);
     ck_assert_str_eq(fmt->name, "safetensors");
-    rm_rf(dir);
+    tc_rm_rf(dir);
 }
 END_TEST
 
