@@ -36,7 +36,7 @@ void cli_fmt_count(uint64_t n, char *buf, size_t cap);
 
 /* Options several commands share: their getopt_long codes (use the CLI_OPT_* entries in the
  * command's option table) and values. */
-enum { CLI_O_SPLIT = 0x1000, CLI_O_SPLITN, CLI_O_THREADS, CLI_O_JSON };
+enum { CLI_O_SPLIT = 0x1000, CLI_O_SPLITN, CLI_O_THREADS, CLI_O_JSON, CLI_O_NOSYNC };
 #define CLI_OPT_SPLIT                                                                              \
     {                                                                                              \
         "split-max-size", required_argument, 0, CLI_O_SPLIT                                        \
@@ -53,6 +53,10 @@ enum { CLI_O_SPLIT = 0x1000, CLI_O_SPLITN, CLI_O_THREADS, CLI_O_JSON };
     {                                                                                              \
         "json", no_argument, 0, CLI_O_JSON                                                         \
     }
+#define CLI_OPT_NOSYNC                                                                             \
+    {                                                                                              \
+        "no-sync", no_argument, 0, CLI_O_NOSYNC                                                    \
+    }
 #define CLI_OPT_QUIET                                                                              \
     {                                                                                              \
         "quiet", no_argument, 0, 'q'                                                               \
@@ -62,6 +66,7 @@ typedef struct cli_opts {
     uint64_t splitn;  /* --split-max-tensors, 0: none */
     uint64_t threads; /* --threads 1..256, 0: default */
     int json, quiet;  /* --json, -q/--quiet */
+    int no_sync;      /* --no-sync: skip fsync before the rename */
 } cli_opts;
 /* Take getopt_long's result `c` (value `arg`) for command `cmd` if it is one of the shared
  * options: 0 when taken, TC_EXIT_USAGE after a usage error for a bad value, -1 when `c` is not

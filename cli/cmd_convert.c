@@ -32,6 +32,8 @@ static const char convert_help[] =
     "  --split-max-size SIZE   GGUF: split into <stem>-00001-of-0000N.gguf of at most SIZE\n"
     "  --split-max-tensors N   GGUF: at most N tensors per split\n"
     "  --threads N             worker threads for casts (default: all cores)\n"
+    "  --no-sync               do not fsync the output before renaming it into place\n"
+    "                          (faster; after a crash the file may be incomplete)\n"
     "  --json                  print a JSON summary on stdout\n"
     "  -q, --quiet             no progress bar or summary\n"
     "  -h, --help              this help\n";
@@ -57,6 +59,7 @@ int cmd_convert(int argc, char **argv)
                                          CLI_OPT_SPLIT,
                                          CLI_OPT_SPLITN,
                                          CLI_OPT_THREADS,
+                                         CLI_OPT_NOSYNC,
                                          CLI_OPT_JSON,
                                          CLI_OPT_QUIET,
                                          {"help", no_argument, 0, 'h'},

@@ -40,6 +40,8 @@ static void quantize_help(FILE *f)
         "  --split-max-size SIZE       split the output into parts of at most SIZE\n"
         "  --split-max-tensors N       at most N tensors per part\n"
         "  --threads N                 worker threads (default: all cores)\n"
+        "  --no-sync                   do not fsync the output before renaming it into place\n"
+        "                              (faster; after a crash the file may be incomplete)\n"
         "  -v, --verbose               one line per tensor, as llama-quantize prints\n"
         "  --json                      print a JSON summary (per-tensor types, sizes, bpw)\n"
         "  -q, --quiet                 no progress bar or summary\n"
@@ -264,6 +266,7 @@ int cmd_quantize(int argc, char **argv)
                                          CLI_OPT_SPLIT,
                                          CLI_OPT_SPLITN,
                                          CLI_OPT_THREADS,
+                                         CLI_OPT_NOSYNC,
                                          CLI_OPT_JSON,
                                          {"verbose", no_argument, 0, 'v'},
                                          CLI_OPT_QUIET,

@@ -211,6 +211,9 @@ int cli_common_opt(const char *cmd, int c, const char *arg, cli_opts *o)
     case CLI_O_JSON:
         o->json = 1;
         return 0;
+    case CLI_O_NOSYNC:
+        o->no_sync = 1;
+        return 0;
     case 'q':
         o->quiet = 1;
         return 0;
@@ -259,6 +262,7 @@ tc_status cli_write(const tc_graph *g, const char *out, const char *format, cons
     wo->max_shard_bytes = max_bytes ? max_bytes : co->split;
     wo->max_shard_tensors = co->splitn;
     wo->threads = (int)co->threads;
+    wo->no_sync = co->no_sync;
     wo->progress.fn = cli_progress_cb;
     wo->progress.ctx = &prog;
     tc_status st = tc_write(g, out, format, wo, e);

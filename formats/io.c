@@ -175,7 +175,8 @@ struct tc_out {
     uint64_t fdpos;   /* bytes handed to the kernel */
     uint64_t wb_done; /* bytes whose write-back has been started */
     int finished;
-    int made; /* the temporary file exists on disk */
+    int made;   /* the temporary file exists on disk */
+    int nosync; /* no write-back kicks, no fsync (tc_write_opts.no_sync) */
 };
 
 static void live_add(tc_out *o)
@@ -238,6 +239,7 @@ tc_status tc_out_open(const char *path, tc_out **out, tc_err *e)
         return tc_err_sys(e, TC_E_IO, er, "%s: cannot create a temporary file beside it", path);
     }
     o->made = 1;
+    o->nosync = tc_out_nosync;
     fchmod(o->fd, 0644);
     live_add(o);
     *out = o;
@@ -252,12 +254,14 @@ tc_status tc_out_open(const char *path, tc_out **out, tc_err *e)
 #define WB_STEP (32u << 20)
 static void kick_writeback(tc_out *o)
 {
-    if (o->fdpos - o->wb_done < WB_STEP)
+    if (o->nosync || o->fdpos - o->wb_done < WB_STEP)
         return;
     (void)sync_file_range(o->fd, (off_t)o->wb_done, (off_t)(o->fdpos - o->wb_done),
                           SYNC_FILE_RANGE_WRITE);
     o->wb_done = o->fdpos;
 }
+
+_Thread_local int tc_out_nosync;
 
 static tc_status write_all(tc_out *o, const uint8_t *p, size_t n, tc_err *e)
 {
@@ -363,7 +367,7 @@ tc_status tc_out_finish(tc_out *o, tc_err *e)
     if (o->finished)
         return TC_OK;
     TC_TRY(out_flush(o, e));
-    if (fsync(o->fd) != 0 && errno != EINVAL)
+    if (!o->nosync && fsync(o->fd) != 0 && errno != EINVAL)
         return tc_err_sys(e, TC_E_IO, errno, "%s: fsync failed", o->path);
     if (close(o->fd) != 0) {
         o->fd = -1;

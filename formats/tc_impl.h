@@ -136,6 +136,8 @@ char *tc_path_dir(const char *path);
 const char *tc_path_base(const char *path);
 /* 1 when `s` ends with `suffix`. */
 int tc_ends_with(const char *s, const char *suffix);
+/* Set by tc_write() for the writer it calls: outputs opened meanwhile skip fsync. */
+extern _Thread_local int tc_out_nosync;
 /* Record a written file in opts->written (ignored when opt is NULL). */
 tc_status tc_opts_add_written(tc_write_opts *opt, const char *path, tc_err *e);
 

@@ -330,6 +330,38 @@ START_TEST(verify_zip_crc)
 }
 END_TEST
 
+/* --no-sync (no fsync before the rename) writes the same bytes as the default, for convert and
+ * quantize. */
+START_TEST(no_sync_same_bytes)
+{
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_cli");
+    char a[2048];
+    snprintf(a, sizeof a, "convert '%s/fixtures/tiny-llama' '%s/a.gguf' --type f16 -q", TC_SRC_DIR,
+             tmpdir);
+    ck_assert_int_eq(run(NULL, a), 0);
+    snprintf(a, sizeof a, "convert '%s/fixtures/tiny-llama' '%s/b.gguf' --type f16 -q --no-sync",
+             TC_SRC_DIR, tmpdir);
+    ck_assert_int_eq(run(NULL, a), 0);
+    snprintf(a, sizeof a, "quantize '%s/a.gguf' '%s/c.gguf' Q8_0 -q --no-sync", tmpdir, tmpdir);
+    ck_assert_int_eq(run(NULL, a), 0);
+    snprintf(a, sizeof a, "quantize '%s/a.gguf' '%s/d.gguf' Q8_0 -q", tmpdir, tmpdir);
+    ck_assert_int_eq(run(NULL, a), 0);
+    const char *pairs[2][2] = {{"a.gguf", "b.gguf"}, {"c.gguf", "d.gguf"}};
+    for (int i = 0; i < 2; i++) {
+        char p[600], q[600];
+        size_t np = 0, nq = 0;
+        snprintf(p, sizeof p, "%s/%s", tmpdir, pairs[i][0]);
+        snprintf(q, sizeof q, "%s/%s", tmpdir, pairs[i][1]);
+        uint8_t *x = tc_slurp_ok(p, &np), *y = tc_slurp_ok(q, &nq);
+        ck_assert_uint_gt(np, 1000);
+        ck_assert_msg(np == nq && memcmp(x, y, np) == 0, "%s and %s differ", p, q);
+        free(x);
+        free(y);
+    }
+    tc_rm_rf(tmpdir);
+}
+END_TEST
+
 Suite *cli_suite(void)
 {
     Suite *s = suite_create("cli");
@@ -342,6 +374,7 @@ Suite *cli_suite(void)
     tcase_add_test(tc, no_overwrite_no_partial);
     tcase_add_test(tc, verify_digests_and_licence);
     tcase_add_test(tc, verify_zip_crc);
+    tcase_add_test(tc, no_sync_same_bytes);
     suite_add_tcase(s, tc);
     return s;
 }
