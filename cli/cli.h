@@ -74,10 +74,12 @@ typedef struct cli_opts {
 int cli_common_opt(const char *cmd, int c, const char *arg, cli_opts *o);
 
 /* tc_write `g` to `out` as `format` with co's split limits (`max_bytes`, when not 0, instead of
- * co->split) and threads, behind a progress bar labelled `label` (off with -q/--json). `wo` is
- * reset first and lists the written files afterwards (cli_free_written). */
+ * co->split) and threads, behind a progress bar labelled `label` (off with -q/--json); `part_of`
+ * (or NULL): GGUF part of each tensor (tc_write_opts.part_of). `wo` is reset first and lists the
+ * written files afterwards (cli_free_written). */
 tc_status cli_write(const tc_graph *g, const char *out, const char *format, const char *label,
-                    const cli_opts *co, uint64_t max_bytes, tc_write_opts *wo, tc_err *e);
+                    const cli_opts *co, uint64_t max_bytes, const uint32_t *part_of,
+                    tc_write_opts *wo, tc_err *e);
 
 /* Print a JSON document on stdout, indented, with `flags` added to the dump flags. */
 void cli_print_json(const json_t *o, size_t flags);

@@ -167,7 +167,7 @@ int cmd_convert(int argc, char **argv)
     }
 
     tc_write_opts wo;
-    tc_status st = cli_write(g, out, of->name, "converting", &co, shard, &wo, &e);
+    tc_status st = cli_write(g, out, of->name, "converting", &co, shard, NULL, &wo, &e);
     if (st != TC_OK) {
         rc = cli_fail(&e);
     } else if (co.json) {

@@ -39,6 +39,9 @@ static void quantize_help(FILE *f)
         "  --dry-run                   plan only: print types and sizes, write nothing\n"
         "  --split-max-size SIZE       split the output into parts of at most SIZE\n"
         "  --split-max-tensors N       at most N tensors per part\n"
+        "  --keep-split                split the output like the input: a split GGUF set\n"
+        "                              gives <stem>-0000k-of-0000N.gguf parts holding the\n"
+        "                              tensors of the matching input parts\n"
         "  --threads N                 worker threads (default: all cores)\n"
         "  --no-sync                   do not fsync the output before renaming it into place\n"
         "                              (faster; after a crash the file may be incomplete)\n"
@@ -209,6 +212,8 @@ done:
 
 typedef struct plan_row {
     tc_tensor *in;
+    uint32_t part; /* --keep-split: the input file (split part) the tensor comes from, */
+    uint64_t off;  /* and its offset there */
     int from, to;
     int fallback;
     uint64_t in_bytes, out_bytes;
@@ -219,6 +224,14 @@ static int plan_cmp(const void *a, const void *b)
 {
     const plan_row *x = a, *y = b;
     return tc_mix_name_cmp(tc_tensor_name(x->in), tc_tensor_name(y->in));
+}
+
+static int plan_split_cmp(const void *a, const void *b)
+{
+    const plan_row *x = a, *y = b;
+    if (x->part != y->part)
+        return x->part < y->part ? -1 : 1;
+    return (x->off > y->off) - (x->off < y->off);
 }
 
 static void shape_str(const tc_tensor *t, char *buf, size_t cap)
@@ -279,7 +292,8 @@ int cmd_quantize(int argc, char **argv)
     const char *include[MAX_WEIGHT_FILTERS], *exclude[MAX_WEIGHT_FILTERS];
     char *patterns[TC_MIX_MAX_OVERRIDES];
     size_t n_inc = 0, n_exc = 0;
-    int verbose = 0, dry = 0, requant = 0, c, copt, rc = TC_EXIT_OK;
+    int verbose = 0, dry = 0, requant = 0, keep_split = 0, c, copt, rc = TC_EXIT_OK;
+    uint32_t *part_of = NULL;
     cli_opts co = {0};
     optind = 1;
     while ((c = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {
@@ -342,9 +356,8 @@ int cmd_quantize(int argc, char **argv)
             dry = 1;
             break;
         case O_KEEPSPLIT:
-            return cli_usage_error("quantize",
-                                   "--keep-split is not supported: the input is read as one "
-                                   "model; use --split-max-size or --split-max-tensors");
+            keep_split = 1;
+            break;
         case 'v':
             verbose = 1;
             break;
@@ -363,6 +376,11 @@ int cmd_quantize(int argc, char **argv)
     if (n_inc && n_exc) {
         rc = cli_usage_error("quantize", "--include-weights and --exclude-weights cannot be "
                                          "used together");
+        goto free_patterns;
+    }
+    if (keep_split && (co.split || co.splitn)) {
+        rc = cli_usage_error("quantize", "--keep-split and --split-max-size/--split-max-tensors "
+                                         "exclude each other");
         goto free_patterns;
     }
     if (argc - optind != 3 && !(dry && argc - optind == 2)) {
@@ -435,7 +453,38 @@ int cmd_quantize(int argc, char **argv)
     }
     for (size_t i = 0; i < nt; i++)
         plan[i].in = tc_graph_tensor(g, i);
-    qsort(plan, nt, sizeof *plan, plan_cmp);
+    if (!keep_split) {
+        qsort(plan, nt, sizeof *plan, plan_cmp);
+    } else {
+        /* --keep-split: as llama.cpp, tensors go by input part, then by offset in that part's
+         * file, and each output part takes the tensors of the matching input part */
+        size_t ns = tc_graph_n_sources(g);
+        part_of = calloc(nt ? nt : 1, sizeof *part_of);
+        if (part_of == NULL) {
+            rc = TC_EXIT_IO;
+            goto done;
+        }
+        for (size_t i = 0; i < nt; i++) {
+            const tc_map *m;
+            size_t k = ns;
+            if (tc_tensor_mapped(plan[i].in, &m, &plan[i].off))
+                for (k = 0; k < ns; k++)
+                    if (strcmp(tc_map_path(m), tc_graph_source(g, k, NULL)) == 0)
+                        break;
+            if (k == ns || strcmp(tc_graph_format(g), "gguf") != 0) {
+                fprintf(stderr,
+                        "%s: --keep-split needs a GGUF input whose tensors are stored in its "
+                        "files (tensor '%s')\n",
+                        tc_prog, tc_tensor_name(plan[i].in));
+                rc = TC_EXIT_USAGE;
+                goto done;
+            }
+            plan[i].part = (uint32_t)k;
+        }
+        qsort(plan, nt, sizeof *plan, plan_split_cmp);
+        for (size_t i = 1; i < nt; i++) /* numbered from 0; input parts without tensors vanish */
+            part_of[i] = part_of[i - 1] + (plan[i].part != plan[i - 1].part);
+    }
     for (size_t i = 0; i < nt; i++)
         tc_mix_count(&mix, tc_tensor_name(plan[i].in));
     uint64_t tot_in = 0, tot_out = 0, tot_elems = 0;
@@ -641,7 +690,7 @@ int cmd_quantize(int argc, char **argv)
     tc_write_opts wo;
     memset(&wo, 0, sizeof wo);
     if (!dry) {
-        if (cli_write(og, out, "gguf", "quantizing", &co, 0, &wo, &e) != TC_OK) {
+        if (cli_write(og, out, "gguf", "quantizing", &co, 0, part_of, &wo, &e) != TC_OK) {
             rc = cli_fail(&e);
             goto done_written;
         }
@@ -706,6 +755,7 @@ done:
     if (mix_ready)
         tc_mix_free(&mix);
     free(plan);
+    free(part_of);
     tc_graph_free(og);
     tc_graph_free(g);
     tc_imatrix_free(im);

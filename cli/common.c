@@ -254,7 +254,8 @@ void cli_free_written(tc_write_opts *wo)
 }
 
 tc_status cli_write(const tc_graph *g, const char *out, const char *format, const char *label,
-                    const cli_opts *co, uint64_t max_bytes, tc_write_opts *wo, tc_err *e)
+                    const cli_opts *co, uint64_t max_bytes, const uint32_t *part_of,
+                    tc_write_opts *wo, tc_err *e)
 {
     cli_progress prog;
     cli_progress_init(&prog, label, co->quiet || co->json);
@@ -263,6 +264,7 @@ tc_status cli_write(const tc_graph *g, const char *out, const char *format, cons
     wo->max_shard_tensors = co->splitn;
     wo->threads = (int)co->threads;
     wo->no_sync = co->no_sync;
+    wo->part_of = part_of;
     wo->progress.fn = cli_progress_cb;
     wo->progress.ctx = &prog;
     tc_status st = tc_write(g, out, format, wo, e);

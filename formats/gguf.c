@@ -1092,10 +1092,20 @@ static tc_status gguf_write(const tc_graph *g, const char *path, tc_write_opts *
         return tc_err_set(e, TC_E_NOMEM, "out of memory");
     parts[np++].t0 = 0;
     uint64_t cur_b = 0, cur_t = 0;
+    const uint32_t *part_of = opt ? opt->part_of : NULL;
+    for (size_t i = 1; part_of && i < nt; i++)
+        if (part_of[i] != part_of[i - 1] && part_of[i] != part_of[i - 1] + 1) {
+            rc = tc_err_set(e, TC_E_USAGE, "%s: tensor '%s': part %u after part %u", path,
+                            tc_tensor_name(tc_graph_tensor(g, i)), part_of[i], part_of[i - 1]);
+            goto done;
+        }
     for (size_t i = 0; i < nt; i++) {
         uint64_t sz = pad_to(tc_tensor_nbytes(tc_graph_tensor(g, i)), alignment);
         total += tc_tensor_nbytes(tc_graph_tensor(g, i));
-        if (cur_t > 0 && ((max_t && cur_t >= max_t) || (max_b && cur_b + sz > max_b))) {
+        int cut = part_of
+                      ? i > 0 && part_of[i] != part_of[i - 1]
+                      : cur_t > 0 && ((max_t && cur_t >= max_t) || (max_b && cur_b + sz > max_b));
+        if (cut) {
             parts[np - 1].t1 = i;
             if (np == cap) {
                 gguf_part *nparts = tc_realloc(parts, 2 * cap * sizeof *parts);

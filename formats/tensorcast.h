@@ -300,10 +300,13 @@ typedef struct tc_read_opts {
 typedef struct tc_write_opts {
     uint64_t max_shard_bytes;   /* split output above this many bytes (0: one file) */
     uint64_t max_shard_tensors; /* GGUF: split after this many tensors (0: no limit) */
-    uint32_t alignment;         /* GGUF data alignment (0: general.alignment or 32) */
-    int threads;                /* worker threads for lazy conversions (0: all cores) */
-    int no_sync;                /* 1: do not fsync outputs before renaming them (faster; a crash
-                                   may then leave a renamed but incomplete file) */
+    /* GGUF: the output part of each tensor, in graph order, non-decreasing from 0 (a new part
+     * starts where the value changes), or NULL. Overrides the two limits above. */
+    const uint32_t *part_of;
+    uint32_t alignment; /* GGUF data alignment (0: general.alignment or 32) */
+    int threads;        /* worker threads for lazy conversions (0: all cores) */
+    int no_sync;        /* 1: do not fsync outputs before renaming them (faster; a crash
+                           may then leave a renamed but incomplete file) */
     tc_progress progress;
     /* Filled by the writer: the files written (first one is the entry point). */
     char **written;

@@ -4,7 +4,7 @@
  *
  *   cc -O2 -Itests -Iquant -Iformats scripts/quant_oracle.c -o quant_oracle -ldl -lm
  *   quant_oracle make OUT.gguf N_LAYER N_EMBD N_FF [f16]  synthetic llama model (GQA 4)
- *   quant_oracle quantize IN OUT FTYPE [THREADS]           llama_model_quantize, timed
+ *   quant_oracle quantize IN OUT FTYPE [THREADS [keep-split]]  llama_model_quantize, timed
  *   quant_oracle types FILE                                tensor names and types
  */
 #include "llama_oracle.h"
@@ -42,6 +42,7 @@ int main(int argc, char **argv)
     if (argc >= 5 && strcmp(argv[1], "quantize") == 0) {
         lo_qparams p = lo_params(&a, atoi(argv[4]));
         p.nthread = argc > 5 ? atoi(argv[5]) : 1;
+        p.keep_split = argc > 6 && strcmp(argv[6], "keep-split") == 0;
         double t0 = now();
         uint32_t rc = a.quantize(argv[2], argv[3], &p);
         printf("llama_model_quantize: %s, %.3f s\n", rc ? lo_last_error : "ok", now() - t0);

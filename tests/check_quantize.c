@@ -160,16 +160,10 @@ static const unsigned char *tensor_bytes(const lo_api *a, void *g, const unsigne
     return file + a->data_offset(g) + a->tensor_offset(g, i);
 }
 
-/* Same tensors, order, types and bytes; with `same_file`, also byte-identical files. */
-static void compare_outputs(const lo_api *a, const char *ref, const char *got, int same_file,
-                            const char *what)
+/* Same tensors, order, types and bytes in the GGUFs gr/gg (parsed by ggml) of files fr/fg. */
+static void compare_tensors(const lo_api *a, void *gr, void *gg, const unsigned char *fr,
+                            const unsigned char *fg, const char *what)
 {
-    size_t nr = 0, ng = 0;
-    unsigned char *fr = tc_slurp(ref, &nr), *fg = tc_slurp(got, &ng);
-    ck_assert_msg(fr && fg, "%s: missing output", what);
-    struct lo_gguf_init_params gp = {true, NULL};
-    void *gr = a->gguf_init_from_file(ref, gp), *gg = a->gguf_init_from_file(got, gp);
-    ck_assert_msg(gg != NULL, "%s: ggml cannot read tensorcast's output", what);
     ck_assert_int_eq(a->n_tensors(gr), a->n_tensors(gg));
     for (int64_t i = 0; i < a->n_tensors(gr); i++) {
         ck_assert_msg(strcmp(a->tensor_name(gr, i), a->tensor_name(gg, i)) == 0,
@@ -184,6 +178,19 @@ static void compare_outputs(const lo_api *a, const char *ref, const char *got, i
         ck_assert_msg(memcmp(br, bg, sr) == 0, "%s: %s (%s): bytes differ from llama.cpp's", what,
                       a->tensor_name(gr, i), tc_dtype_get(a->tensor_type(gr, i))->name);
     }
+}
+
+/* Same tensors, order, types and bytes; with `same_file`, also byte-identical files. */
+static void compare_outputs(const lo_api *a, const char *ref, const char *got, int same_file,
+                            const char *what)
+{
+    size_t nr = 0, ng = 0;
+    unsigned char *fr = tc_slurp(ref, &nr), *fg = tc_slurp(got, &ng);
+    ck_assert_msg(fr && fg, "%s: missing output", what);
+    struct lo_gguf_init_params gp = {true, NULL};
+    void *gr = a->gguf_init_from_file(ref, gp), *gg = a->gguf_init_from_file(got, gp);
+    ck_assert_msg(gg != NULL, "%s: ggml cannot read tensorcast's output", what);
+    compare_tensors(a, gr, gg, fr, fg, what);
     /* metadata: llama.cpp's keys, in order; tensorcast may add only quantize.imatrix.* */
     int64_t kr = a->n_kv(gr), kg = a->n_kv(gg), j = 0;
     for (int64_t i = 0; i < kg; i++) {
@@ -713,6 +720,66 @@ START_TEST(test_diff)
 }
 END_TEST
 
+/* --keep-split: a split F16 input (written by tensorcast's GGUF splitter) quantized part by part
+ * gives, in each output part, the tensors, order, types and bytes llama.cpp's keep_split gives
+ * (llama.cpp names its parts OUT.gguf-0000k-of-0000N.gguf, tensorcast OUT-0000k-of-0000N.gguf;
+ * the parts' metadata layout differs, see README). */
+START_TEST(test_keep_split)
+{
+    lo_api a;
+    if (!lo_open(&a))
+        TC_SKIP("llama.cpp oracle not found under %s/llama", TC_ORACLE_DIR);
+    static lo_model m;
+    lo_shape sh = {.n_layer = 4, .n_head = 8, .n_head_kv = 2, .rows = 256};
+    lo_build(&m, &sh);
+    const char *in = tpath("whole.gguf");
+    ck_assert(lo_write(&a, &m, in));
+    char args[2048], split1[512];
+    snprintf(args, sizeof args, "convert -q '%s' '%s' --split-max-tensors 9", in, tpath("s.gguf"));
+    ck_assert_int_eq(run(args), 0);
+    snprintf(split1, sizeof split1, "%s", tpath("s-00001-of-00005.gguf"));
+    lo_qparams p = lo_params(&a, TC_FTYPE_Q4_K_M);
+    p.keep_split = true;
+    lo_last_error[0] = '\0';
+    ck_assert_msg(a.quantize(split1, tpath("ref.gguf"), &p) == 0, "llama.cpp: %s", lo_last_error);
+    snprintf(args, sizeof args, "quantize -q '%s' '%s' Q4_K_M --keep-split --threads 2", split1,
+             tpath("got.gguf"));
+    ck_assert_msg(run(args) == 0, "tensorcast quantize --keep-split: %s", err_buf);
+    for (int k = 1; k <= 5; k++) {
+        char ref[512], got[512], leaf[64], what[64];
+        snprintf(leaf, sizeof leaf, "ref.gguf-%05d-of-00005.gguf", k);
+        snprintf(ref, sizeof ref, "%s", tpath(leaf));
+        snprintf(leaf, sizeof leaf, "got-%05d-of-00005.gguf", k);
+        snprintf(got, sizeof got, "%s", tpath(leaf));
+        snprintf(what, sizeof what, "keep-split part %d", k);
+        size_t nr = 0, ng = 0;
+        unsigned char *fr = tc_slurp(ref, &nr), *fg = tc_slurp(got, &ng);
+        ck_assert_msg(fr && fg, "%s: missing %s or %s", what, ref, got);
+        struct lo_gguf_init_params gp = {true, NULL};
+        void *gr = a.gguf_init_from_file(ref, gp), *gg = a.gguf_init_from_file(got, gp);
+        ck_assert_msg(gr && gg, "%s: ggml cannot read a part", what);
+        ck_assert_int_gt(a.n_tensors(gr), 0);
+        compare_tensors(&a, gr, gg, fr, fg, what);
+        a.gguf_free(gr);
+        a.gguf_free(gg);
+        free(fr);
+        free(fg);
+    }
+    /* the parts read back as one model; a non-split input gives one plain file */
+    snprintf(args, sizeof args, "inspect '%s'", tpath("got-00003-of-00005.gguf"));
+    ck_assert_int_eq(run(args), 0);
+    snprintf(args, sizeof args, "quantize -q '%s' '%s' Q8_0 --keep-split", in, tpath("one.gguf"));
+    ck_assert_int_eq(run(args), 0);
+    size_t n1 = 0;
+    unsigned char *one = tc_slurp(tpath("one.gguf"), &n1);
+    ck_assert_ptr_nonnull(one);
+    free(one);
+    snprintf(args, sizeof args, "quantize -q '%s' '%s' Q8_0 --keep-split --split-max-tensors 3", in,
+             tpath("x.gguf"));
+    ck_assert_int_eq(run(args), 2);
+}
+END_TEST
+
 static void teardown(void)
 {
     if (tmpdir[0]) {
@@ -729,6 +796,7 @@ Suite *quantize_suite(void)
         const TTest *test;
     } cases[] = {
         {"threads", test_threads},
+        {"keep_split", test_keep_split},
         {"errors", test_errors},
         {"imatrix_loader", test_imatrix_loader},
         {"json_options", test_json_options},
