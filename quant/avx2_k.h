@@ -14,8 +14,8 @@
 
 void tc_avx2_q2_k_finish(const float *x, uint8_t *y, int imat, float *scales, float *mins,
                          float *sw, const float *T, int W);
-void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scales,
-                         const float *sw, const float *T, int W);
+void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scales, const float *sw,
+                         const float *T, int W);
 void tc_avx2_q45_k_finish(const float *x, uint8_t *y, int nmax, int imat, int clamp63,
                           float *scales, float *mins, float *sw, const float *T, int W);
 void tc_avx2_q6_k_finish(const float *x, uint8_t *y, const float *scales, const float *T, int W);
