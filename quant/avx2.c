@@ -30,6 +30,7 @@
 #if defined(__x86_64__) && defined(__AVX2__)
 
 #include "avx2_k.h"
+#include "ref_k.h"
 #include "blocks.h"
 
 #include <immintrin.h>
@@ -1009,78 +1010,6 @@ static void q45_k_finish(const float *x, uint8_t *y, int nmax, const float *T, i
     }
 }
 
-/* make_qp_quants (ref_k.c), scalar: it runs on the 8 or 16 sub-block scales of one block. */
-static float qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw)
-{
-    float max = 0;
-    for (int i = 0; i < n; ++i)
-        max = max > x[i] ? max : x[i];
-    if (max < GROUP_MAX_EPS) {
-        memset(L, 0, (size_t)n);
-        return 0.f;
-    }
-    float iscale = (float)nmax / max;
-    for (int i = 0; i < n; ++i)
-        L[i] = (uint8_t)tc_nearest_int(iscale * x[i]);
-    float scale = 1 / iscale;
-    float best_mse = 0;
-    for (int i = 0; i < n; ++i) {
-        float diff = x[i] - scale * (float)L[i];
-        best_mse += qw[i] * diff * diff;
-    }
-    for (int is = -4; is <= 4; ++is) {
-        if (is == 0)
-            continue;
-        float iscale_is = (0.1f * (float)is + (float)nmax) / max;
-        float scale_is = 1 / iscale_is;
-        float mse = 0;
-        for (int i = 0; i < n; ++i) {
-            int l = tc_nearest_int(iscale_is * x[i]);
-            l = l < nmax ? l : nmax;
-            float diff = x[i] - scale_is * (float)l;
-            mse += qw[i] * diff * diff;
-        }
-        if (mse < best_mse) {
-            best_mse = mse;
-            iscale = iscale_is;
-        }
-    }
-    float sumlx = 0, suml2 = 0;
-    for (int i = 0; i < n; ++i) {
-        int l = tc_nearest_int(iscale * x[i]);
-        l = l < nmax ? l : nmax;
-        L[i] = (uint8_t)l;
-        float w = qw[i];
-        sumlx += w * x[i] * (float)l;
-        suml2 += w * (float)l * (float)l;
-    }
-    for (int itry = 0; itry < 5; ++itry) {
-        int n_changed = 0;
-        for (int i = 0; i < n; ++i) {
-            float w = qw[i];
-            float slx = sumlx - w * x[i] * (float)L[i];
-            float sl2 = suml2 - w * (float)L[i] * (float)L[i];
-            if (slx > 0 && sl2 > 0) {
-                int new_l = tc_nearest_int(x[i] * sl2 / slx);
-                new_l = new_l < nmax ? new_l : nmax;
-                if (new_l != L[i]) {
-                    slx += w * x[i] * (float)new_l;
-                    sl2 += w * (float)new_l * (float)new_l;
-                    if (slx * slx * suml2 > sumlx * sumlx * sl2) {
-                        L[i] = (uint8_t)new_l;
-                        sumlx = slx;
-                        suml2 = sl2;
-                        ++n_changed;
-                    }
-                }
-            }
-        }
-        if (!n_changed)
-            break;
-    }
-    return suml2 > 0.0f ? sumlx / suml2 : 0.0f;
-}
-
 /* Sequential sum of squares of n values (the reference's loop order). */
 static inline float sum_x2_seq(const float *x, int n)
 {
@@ -1117,8 +1046,8 @@ void tc_avx2_q45_k_finish(const float *x, uint8_t *y, int nmax, int imat, int cl
         put_f16(y + 2, max_min / 63.f);
     } else {
         uint8_t Ls[8], Lm[8];
-        const float d_block = qp_quants(8, 63, scales, Ls, sw);
-        const float m_block = qp_quants(8, 63, mins, Lm, sw);
+        const float d_block = tc_ref_make_qp_quants(8, 63, scales, Ls, sw);
+        const float m_block = tc_ref_make_qp_quants(8, 63, mins, Lm, sw);
         if (clamp63)
             for (int j = 0; j < 8; ++j) {
                 Ls[j] = Ls[j] < 63 ? Ls[j] : 63;
@@ -1299,8 +1228,8 @@ void tc_avx2_q2_k_finish(const float *x, uint8_t *y, int imat, float *scales, fl
 {
     if (imat) {
         uint8_t Ls[16], Lm[16];
-        const float dm = qp_quants(16, 15, scales, Ls, sw);
-        const float mm = qp_quants(16, 15, mins, Lm, sw);
+        const float dm = tc_ref_make_qp_quants(16, 15, scales, Ls, sw);
+        const float mm = tc_ref_make_qp_quants(16, 15, mins, Lm, sw);
         put_f16(y + 80, dm);
         put_f16(y + 82, mm);
         for (int j = 0; j < 16; ++j)
@@ -1663,13 +1592,12 @@ static void legacy_imat_rows(int t, const float *src, uint8_t *y, int64_t n_rows
 }
 
 /* Row kernels of the k-quants: ggml indexes the imatrix from the row start, block by block. */
-typedef void (*k_block_fn)(const float *x, const float *qw, uint8_t *y);
 
-static inline void k_rows(int t, k_block_fn blk, size_t bs, const float *x, void *dst,
-                          int64_t n_rows, int64_t n_per_row, const float *imatrix)
+void tc_avx2_k_rows(tc_quant_fn fallback, tc_k_block_fn blk, size_t bs, const float *x, void *dst,
+                    int64_t n_rows, int64_t n_per_row, const float *imatrix)
 {
     if (imatrix && !imat_tame(imatrix, n_per_row)) {
-        ref_quant[t](x, dst, n_rows, n_per_row, imatrix);
+        fallback(x, dst, n_rows, n_per_row, imatrix);
         return;
     }
     uint8_t *y = dst;
@@ -1680,7 +1608,7 @@ static inline void k_rows(int t, k_block_fn blk, size_t bs, const float *x, void
             if (block_tame(x, QK_K))
                 blk(x, qw, y);
             else
-                ref_quant[t](x, y, 1, QK_K, qw);
+                fallback(x, y, 1, QK_K, qw);
         }
 }
 
@@ -1704,7 +1632,7 @@ static void q5_k_blk(const float *x, const float *qw, uint8_t *y)
     static void name(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,                 \
                      const float *imatrix)                                                         \
     {                                                                                              \
-        k_rows(TC_DTYPE_##T, blk, bs, x, dst, n_rows, n_per_row, imatrix);                         \
+        tc_avx2_k_rows(ref_quant[TC_DTYPE_##T], blk, bs, x, dst, n_rows, n_per_row, imatrix);      \
     }
 K_QUANT(q2_k_quant, Q2_K, q2_k_block, 84)
 K_QUANT(q3_k_quant, Q3_K, q3_k_block, 110)

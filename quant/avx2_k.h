@@ -10,6 +10,9 @@
 #ifndef TC_AVX2_K_H
 #define TC_AVX2_K_H
 
+#include "kernels.h"
+
+#include <stddef.h>
 #include <stdint.h>
 
 void tc_avx2_q2_k_finish(const float *x, uint8_t *y, int imat, float *scales, float *mins,
@@ -19,5 +22,13 @@ void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scal
 void tc_avx2_q45_k_finish(const float *x, uint8_t *y, int nmax, int imat, int clamp63,
                           float *scales, float *mins, float *sw, const float *T, int W);
 void tc_avx2_q6_k_finish(const float *x, uint8_t *y, const float *scales, const float *T, int W);
+
+/* One k-quant block (QK_K values, imatrix weights qw or NULL) into y. */
+typedef void (*tc_k_block_fn)(const float *x, const float *qw, uint8_t *y);
+/* Rows of a k-quant, block by block through `blk` (bs bytes a block); blocks with Inf/NaN or
+ * huge values, and whole rows with an imatrix the lane searches cannot take, go to `fallback`
+ * (bit-identical either way). */
+void tc_avx2_k_rows(tc_quant_fn fallback, tc_k_block_fn blk, size_t bs, const float *x, void *dst,
+                    int64_t n_rows, int64_t n_per_row, const float *imatrix);
 
 #endif /* TC_AVX2_K_H */

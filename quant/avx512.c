@@ -446,32 +446,11 @@ static void q2_k_block16(const float *x, const float *qw, uint8_t *y)
     tc_avx2_q2_k_finish(x, y, qw != NULL, scales, mins, sw, (const float *)Lt, 16);
 }
 
-typedef void (*k_block_fn)(const float *x, const float *qw, uint8_t *y);
-
-static inline void k_rows16(int t, k_block_fn blk, size_t bs, const float *x, void *dst,
-                            int64_t n_rows, int64_t n_per_row, const float *imatrix)
-{
-    if (imatrix && !imat_tame16(imatrix, n_per_row)) {
-        prev_quant[t](x, dst, n_rows, n_per_row, imatrix);
-        return;
-    }
-    uint8_t *y = dst;
-    const int64_t nb = n_per_row / QK_K;
-    for (int64_t r = 0; r < n_rows; r++)
-        for (int64_t i = 0; i < nb; i++, x += QK_K, y += bs) {
-            const float *qw = imatrix ? imatrix + QK_K * i : NULL;
-            if (block_tame16(x, QK_K))
-                blk(x, qw, y);
-            else
-                prev_quant[t](x, y, 1, QK_K, qw);
-        }
-}
-
 #define K_QUANT(name, T, blk, bs)                                                                  \
     static void name(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,                 \
                      const float *imatrix)                                                         \
     {                                                                                              \
-        k_rows16(TC_DTYPE_##T, blk, bs, x, dst, n_rows, n_per_row, imatrix);                       \
+        tc_avx2_k_rows(prev_quant[TC_DTYPE_##T], blk, bs, x, dst, n_rows, n_per_row, imatrix);     \
     }
 K_QUANT(q2_k_quant, Q2_K, q2_k_block16, 84)
 K_QUANT(q6_k_quant, Q6_K, q6_k_block16, 210)
@@ -510,7 +489,8 @@ static void q3_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
                        const float *imatrix)
 {
     if (imatrix) {
-        k_rows16(TC_DTYPE_Q3_K, q3_k_block16, 110, x, dst, n_rows, n_per_row, imatrix);
+        tc_avx2_k_rows(prev_quant[TC_DTYPE_Q3_K], q3_k_block16, 110, x, dst, n_rows, n_per_row,
+                       imatrix);
         return;
     }
     uint8_t *y = dst;

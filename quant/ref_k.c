@@ -23,6 +23,7 @@
  */
 #include "fp16.h"
 #include "kernels.h"
+#include "ref_k.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -311,7 +312,7 @@ static inline float make_qkx_quants(int n, int nmax, const float *x, const float
  * with weights qw, no min; 9-point scale search, then up to five refinement passes. L is
  * uint8_t as in ggml, so a negative rounding wraps exactly as it does there.
  */
-static inline float make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw)
+float tc_ref_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const float *qw)
 {
     float max = 0;
     for (int i = 0; i < n; ++i)
@@ -491,8 +492,8 @@ static void q2_k_block_imat(const float *x, const float *qw, uint8_t *y)
         scales[j] = make_qkx_quants(16, 3, x + 16 * j, weight, L + 16 * j, &mins[j], -0.9f, 0.05f,
                                     36, 0, 1);
     }
-    float dm = make_qp_quants(QK_K / 16, 15, scales, Ls, sw);
-    float mm = make_qp_quants(QK_K / 16, 15, mins, Lm, sw);
+    float dm = tc_ref_make_qp_quants(QK_K / 16, 15, scales, Ls, sw);
+    float mm = tc_ref_make_qp_quants(QK_K / 16, 15, mins, Lm, sw);
     put_f16(y + Q2K_D, dm);
     put_f16(y + Q2K_DMIN, mm);
     for (int j = 0; j < QK_K / 16; ++j)
@@ -721,8 +722,8 @@ static inline void q45_k_scales_imat(const float *x, const float *qw, uint8_t *y
         scales[j] = make_qkx_quants(32, nmax, x + 32 * j, weights, L + 32 * j, &mins[j], -0.9f,
                                     0.05f, 36, 0, 1);
     }
-    float d_block = make_qp_quants(QK_K / 32, 63, scales, Ls, sw);
-    float m_block = make_qp_quants(QK_K / 32, 63, mins, Lm, sw);
+    float d_block = tc_ref_make_qp_quants(QK_K / 32, 63, scales, Ls, sw);
+    float m_block = tc_ref_make_qp_quants(QK_K / 32, 63, mins, Lm, sw);
     if (clamp63)
         for (int j = 0; j < QK_K / 32; ++j) {
             Ls[j] = Ls[j] < 63 ? Ls[j] : 63;
