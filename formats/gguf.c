@@ -34,24 +34,6 @@ static int gguf_probe(const uint8_t *head, size_t n, const char *path)
 
 /* ===== Reading ===== */
 
-/* Cursor loads whose view pointer starts initialised (gcc cannot see that tc_err_set never
- * returns TC_OK, and warns about the header's versions when inlined here). */
-static tc_status gguf_u32(tc_cur *c, uint32_t *v)
-{
-    const uint8_t *p = NULL;
-    TC_TRY(tc_cur_take(c, 4, &p));
-    *v = tc_le32(p);
-    return TC_OK;
-}
-
-static tc_status gguf_u64(tc_cur *c, uint64_t *v)
-{
-    const uint8_t *p = NULL;
-    TC_TRY(tc_cur_take(c, 8, &p));
-    *v = tc_le64(p);
-    return TC_OK;
-}
-
 /* Scratch allocations of one KV value (arrays), freed once the value is copied into the graph. */
 typedef struct gguf_scratch {
     void **p;
@@ -112,7 +94,7 @@ static tc_status gguf_read_str(gguf_rd *r, tc_str *out, const char *what)
 {
     uint64_t at = tc_cur_off(&r->c), len;
     const uint8_t *p = NULL;
-    TC_TRY(gguf_u64(&r->c, &len));
+    TC_TRY(tc_cur_u64(&r->c, &len));
     if (len > TC_GGUF_MAX_STRING)
         return tc_err_set(r->c.err, TC_E_LIMIT,
                           "%s @%#" PRIx64 ": %s: string of %" PRIu64 " bytes is over the cap of %u",
@@ -258,8 +240,8 @@ static tc_status gguf_read_value(gguf_rd *r, uint32_t type, int depth, tc_value 
     case TC_V_ARR: {
         uint32_t elem;
         uint64_t n;
-        TC_TRY(gguf_u32(&r->c, &elem));
-        TC_TRY(gguf_u64(&r->c, &n));
+        TC_TRY(tc_cur_u32(&r->c, &elem));
+        TC_TRY(tc_cur_u64(&r->c, &n));
         return gguf_read_array(r, elem, n, depth, at, v);
     }
     default:
@@ -354,7 +336,7 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
                           r.path, shown);
     }
     r.c.p += 4;
-    TC_TRY(gguf_u32(&r.c, &version));
+    TC_TRY(tc_cur_u32(&r.c, &version));
     if ((version & 0xffffu) == 0 && version != 0) {
         uint32_t sw = __builtin_bswap32(version);
         return tc_err_set(e, TC_E_UNSUPPORTED,
@@ -371,8 +353,8 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
                           "%s @0x4: GGUF version %u is not supported (only versions 2 and 3)",
                           r.path, version);
     *ver = version;
-    TC_TRY(gguf_u64(&r.c, &n_tensors));
-    TC_TRY(gguf_u64(&r.c, &n_kv));
+    TC_TRY(tc_cur_u64(&r.c, &n_tensors));
+    TC_TRY(tc_cur_u64(&r.c, &n_kv));
     if (n_tensors > TC_GGUF_MAX_TENSORS)
         return tc_err_set(e, TC_E_LIMIT, "%s @0x8: %" PRIu64 " tensors is over the cap of %u",
                           r.path, n_tensors, TC_GGUF_MAX_TENSORS);
@@ -428,7 +410,7 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
                             keybuf);
             goto fail;
         }
-        if ((rc = gguf_u32(&r.c, &type)) != TC_OK)
+        if ((rc = tc_cur_u32(&r.c, &type)) != TC_OK)
             goto fail;
         if ((rc = gguf_read_value(&r, type, 0, &v)) != TC_OK)
             goto fail;
@@ -515,7 +497,7 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
             goto fail;
         }
         uint64_t here = tc_cur_off(&r.c);
-        if ((rc = gguf_u32(&r.c, &t->n_dims)) != TC_OK) {
+        if ((rc = tc_cur_u32(&r.c, &t->n_dims)) != TC_OK) {
             goto fail;
         }
         if (t->n_dims > GGUF_MAX_DIMS) {
@@ -529,7 +511,7 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
         for (uint32_t d = 0; d < t->n_dims; d++) {
             uint64_t x;
             here = tc_cur_off(&r.c);
-            if ((rc = gguf_u64(&r.c, &x)) != TC_OK) {
+            if ((rc = tc_cur_u64(&r.c, &x)) != TC_OK) {
                 goto fail;
             }
             if (x > (uint64_t)INT64_MAX) {
@@ -553,7 +535,7 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
             goto fail;
         }
         here = tc_cur_off(&r.c);
-        if ((rc = gguf_u32(&r.c, &t->type)) != TC_OK) {
+        if ((rc = tc_cur_u32(&r.c, &t->type)) != TC_OK) {
             goto fail;
         }
         const tc_dtype_info *di = t->type < TC_DTYPE_GGML_COUNT ? tc_dtype_get((int)t->type) : NULL;
@@ -577,7 +559,7 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
                             r.path, t->at, t->name);
             goto fail;
         }
-        if ((rc = gguf_u64(&r.c, &t->offset)) != TC_OK)
+        if ((rc = tc_cur_u64(&r.c, &t->offset)) != TC_OK)
             goto fail;
         /* into the graph now (its name index catches duplicates in O(1)); the data source is
          * set once the data section is known. Shapes outermost first. */
