@@ -6,11 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=(build-essential cmake pkg-config zlib1g-dev libzstd-dev libarchive-dev libjansson-dev libssl-dev)
+want=(build-essential cmake pkg-config zlib1g-dev libzstd-dev libarchive-dev libjansson-dev libssl-dev libpcre2-dev)
 build=1
 for a in "$@"; do
   case "$a" in
-    --test) want+=(check python3 python3-numpy python3-torch nodejs npm clang libclang-rt-14-dev zstd time gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user) ;;
+    --test) want+=(check python3 python3-numpy python3-torch python3-sentencepiece python3-yaml nodejs npm clang libclang-rt-14-dev zstd time gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user) ;;
     --no-build) build=0 ;;
     *) echo "setup.sh: unknown option $a" >&2; exit 2 ;;
   esac
