@@ -3,8 +3,9 @@
 #   .oracle/llama/   libggml-base.so, libllama.so ... from the npm package @node-llama-cpp/linux-x64
 #                    (prebuilt llama.cpp; ggml_quantize_chunk, dequantize_row_*, gguf_*, llama_model_quantize)
 #   .oracle/node_modules/@huggingface/gguf   an independent GGUF parser (JavaScript)
-# Needs npm and the npm registry. Exits 0 even when it cannot install: the tests that need an
-# oracle then skip with a message saying so.
+# Needs npm and the npm registry. Outside CI it exits 0 even when it cannot install: the tests
+# that need an oracle then skip with a message saying so. In CI (CI=true) or with
+# TC_REQUIRE_ORACLES=1 a missing oracle is an error (exit 1), and so is a skip in the tests.
 set -u
 cd "$(dirname "$0")/.."
 LLAMA_PKG="@node-llama-cpp/linux-x64@3.22.1"
@@ -12,7 +13,16 @@ GGUF_PKG="@huggingface/gguf@0.4.6"
 mkdir -p .oracle
 if ! command -v npm >/dev/null 2>&1; then
   echo "get_oracle: npm not found; oracle tests will skip" >&2
-  exit 0
+  missing=0
+[ "$arch" = x86_64 ] && [ ! -f .oracle/llama/libggml-base.so ] && missing=1
+[ -d .oracle/node_modules/@huggingface/gguf ] || missing=1
+req=${TC_REQUIRE_ORACLES:-}
+[ -z "$req" ] && [ "${CI:-}" = true ] && req=1
+if [ "$missing" = 1 ] && [ "${req:-0}" != 0 ]; then
+  echo "get_oracle: oracles are required here (CI/TC_REQUIRE_ORACLES) but could not be installed" >&2
+  exit 1
+fi
+exit 0
 fi
 arch=$(uname -m)
 if [ "$arch" = x86_64 ] && [ ! -f .oracle/llama/libggml-base.so ]; then
@@ -35,5 +45,14 @@ if [ ! -d .oracle/node_modules/@huggingface/gguf ]; then
   else
     echo "get_oracle: could not install $GGUF_PKG; its tests will skip" >&2
   fi
+fi
+missing=0
+[ "$arch" = x86_64 ] && [ ! -f .oracle/llama/libggml-base.so ] && missing=1
+[ -d .oracle/node_modules/@huggingface/gguf ] || missing=1
+req=${TC_REQUIRE_ORACLES:-}
+[ -z "$req" ] && [ "${CI:-}" = true ] && req=1
+if [ "$missing" = 1 ] && [ "${req:-0}" != 0 ]; then
+  echo "get_oracle: oracles are required here (CI/TC_REQUIRE_ORACLES) but could not be installed" >&2
+  exit 1
 fi
 exit 0

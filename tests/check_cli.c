@@ -108,7 +108,7 @@ END_TEST
 START_TEST(roundtrip_example)
 {
     if (!tc_have_rw("gguf") || !tc_have_rw("safetensors"))
-        TC_SKIP("GGUF or safetensors writer not built");
+        TC_SKIP_NA("GGUF or safetensors writer not built");
     tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_cli");
     char args[2048], src[1024];
     snprintf(src, sizeof src, "%s/fixtures/tiny-llama", TC_SRC_DIR);
@@ -151,7 +151,7 @@ END_TEST
 START_TEST(convert_type_and_license)
 {
     if (!tc_have_rw("gguf"))
-        TC_SKIP("GGUF writer not built");
+        TC_SKIP_NA("GGUF writer not built");
     tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_cli");
     char args[2048], src[1024];
     snprintf(src, sizeof src, "%s/fixtures/tiny-llama", TC_SRC_DIR);
@@ -198,7 +198,7 @@ END_TEST
 START_TEST(no_overwrite_no_partial)
 {
     if (!tc_have_rw("safetensors"))
-        TC_SKIP("safetensors writer not built");
+        TC_SKIP_NA("safetensors writer not built");
     tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_cli");
     char args[2048], src[1024], cp[2600];
     snprintf(src, sizeof src, "%s/fixtures/tiny-llama/model.safetensors", TC_SRC_DIR);
@@ -235,7 +235,7 @@ END_TEST
 START_TEST(verify_digests_and_licence)
 {
     if (!tc_have_rw("gguf") || !tc_have_rw("safetensors"))
-        TC_SKIP("GGUF or safetensors writer not built");
+        TC_SKIP_NA("GGUF or safetensors writer not built");
     tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_cli");
     char args[4096], src[1024], cmd[4096];
     snprintf(src, sizeof src, "%s/fixtures/tiny-llama", TC_SRC_DIR);

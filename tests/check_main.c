@@ -3,6 +3,7 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #define TC_SUITE(n) Suite *n##_suite(void);
 #include "tc_suites.inc"
@@ -10,6 +11,13 @@
 
 int main(void)
 {
+    /* skips are logged by the forked test processes into a file we count afterwards */
+    char skiplog[] = "/tmp/tc-skips-XXXXXX";
+    int fd = getenv("TC_SKIP_LOG") ? -1 : mkstemp(skiplog);
+    if (fd >= 0) {
+        close(fd);
+        setenv("TC_SKIP_LOG", skiplog, 1);
+    }
     SRunner *sr = srunner_create(NULL);
 #define TC_SUITE(n) srunner_add_suite(sr, n##_suite());
 #include "tc_suites.inc"
@@ -22,6 +30,16 @@ int main(void)
                 getenv("CK_RUN_SUITE") ? getenv("CK_RUN_SUITE") : "");
         failed = 1;
     }
+    long skipped = 0;
+    FILE *f = fopen(getenv("TC_SKIP_LOG") ? getenv("TC_SKIP_LOG") : "", "r");
+    for (int ch; f && (ch = fgetc(f)) != EOF;)
+        skipped += ch == '\n';
+    if (f)
+        fclose(f);
+    if (fd >= 0)
+        unlink(skiplog);
+    printf("%ld test(s) skipped%s\n", skipped,
+           skipped ? " (see the SKIP lines above for why)" : "");
     srunner_free(sr);
     return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
 }

@@ -374,7 +374,9 @@ START_TEST(test_rules_offline)
     /* weight_name_comparer: non-block tensors first, then by block number, then by name */
     ck_assert_int_lt(tc_mix_name_cmp("token_embd.weight", "blk.0.attn_q.weight"), 0);
     ck_assert_int_lt(tc_mix_name_cmp("blk.2.ffn_up.weight", "blk.10.attn_k.weight"), 0);
-    ck_assert_int_gt(tc_mix_name_cmp("output.weight", "output_norm.weight"), -1000);
+    ck_assert_int_gt(tc_mix_name_cmp("output_norm.weight", "output.weight"), 0);
+    ck_assert_int_eq(tc_mix_name_cmp("blk.3.attn_q.weight", "blk.3.attn_q.weight"), 0);
+    ck_assert_int_gt(tc_mix_name_cmp("blk.0.attn_q.weight", "output.weight"), 0);
     ck_assert_int_lt(tc_mix_name_cmp("output.weight", "output_norm.weight"), 0);
     ck_assert_ptr_nonnull(tc_preset_find("q4_k_m"));
     ck_assert_int_eq(tc_preset_find("Q4_K_M")->ftype, 15);

@@ -348,7 +348,7 @@ START_TEST(test_threads)
     if (!lo_open(&a))
         TC_SKIP("llama.cpp oracle not found under %s/llama", TC_ORACLE_DIR);
     if (!tc_can_quantize(TC_DTYPE_Q4_K) || !tc_can_quantize(TC_DTYPE_Q6_K))
-        TC_SKIP("no k-quant kernels in this build");
+        TC_SKIP_NA("no k-quant kernels in this build");
     static lo_model m;
     lo_shape s = {.n_layer = 2, .n_head = 8, .n_head_kv = 8, .rows = 512};
     lo_build(&m, &s);

@@ -67,7 +67,7 @@ static void st_gguf_st(const tc_graph *a, const char *tag)
 START_TEST(safetensors_gguf_safetensors)
 {
     if (!tc_have_rw("gguf") || !tc_have_rw("safetensors"))
-        TC_SKIP("GGUF or safetensors reader/writer not built in this tree");
+        TC_SKIP_NA("GGUF or safetensors reader/writer not built in this tree");
     tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_rt");
     tc_err e = {0};
     /* the example model: bf16 tensors, licence from README.md front matter */
@@ -159,7 +159,7 @@ static void check_set_with_oracles(const tc_graph *whole, char **files, size_t n
 START_TEST(convert_tiny_llama_passes_both_oracles)
 {
     if (!tc_have_rw("gguf") || !tc_have_rw("safetensors"))
-        TC_SKIP("GGUF or safetensors reader/writer not built in this tree");
+        TC_SKIP_NA("GGUF or safetensors reader/writer not built in this tree");
     tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_rt");
     char src[1024], args[4096], path[600];
     snprintf(src, sizeof src, "%s/fixtures/tiny-llama", TC_SRC_DIR);

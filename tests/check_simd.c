@@ -134,7 +134,7 @@ START_TEST(quantize_matches_scalar)
     tc_isa isas[TC_ISA_COUNT];
     int n_isa = simd_isas(t, 1, isas);
     if (n_isa == 0)
-        TC_SKIP("%s: no SIMD quantizer for this type on this CPU", tc_dtype_get(t)->name);
+        TC_SKIP_NA("%s: no SIMD quantizer for this type on this CPU", tc_dtype_get(t)->name);
     const int seeds = quick() ? 1 : 3;
     int checks = 0;
     for (int kind = 0; kind < TC_CORPUS_KINDS; kind++)
@@ -163,9 +163,9 @@ START_TEST(quantize_matches_ggml)
     tc_isa isas[TC_ISA_COUNT];
     int n_isa = simd_isas(t, 1, isas);
     if (n_isa == 0)
-        TC_SKIP("%s: no SIMD quantizer for this type on this CPU", tc_dtype_get(t)->name);
+        TC_SKIP_NA("%s: no SIMD quantizer for this type on this CPU", tc_dtype_get(t)->name);
     if (t == TC_DTYPE_Q8_K)
-        TC_SKIP("q8_K: ggml_quantize_chunk does not take it (quant_k checks its row function)");
+        TC_SKIP_NA("q8_K: ggml_quantize_chunk does not take it (quant_k checks its row function)");
     tc_ggml_quantize_chunk_fn q = tc_oracle_quantize(t);
     if (q == NULL)
         TC_SKIP("libggml-base.so not found under %s/llama", TC_ORACLE_DIR);
@@ -198,7 +198,7 @@ START_TEST(degenerate_imatrix_matches_scalar)
     tc_isa isas[TC_ISA_COUNT];
     int n_isa = simd_isas(t, 1, isas);
     if (n_isa == 0)
-        TC_SKIP("%s: no SIMD quantizer for this type on this CPU", tc_dtype_get(t)->name);
+        TC_SKIP_NA("%s: no SIMD quantizer for this type on this CPU", tc_dtype_get(t)->name);
     static const float bad[] = {0.0f, -1.0f, NAN, INFINITY, -INFINITY, 1e30f, 1e-40f, -0.0f};
     const int64_t npr = row_len(t, 3), rows = 2;
     int checks = 0;
@@ -222,7 +222,7 @@ START_TEST(row_split_is_invariant)
     tc_isa isas[TC_ISA_COUNT];
     int n_isa = simd_isas(t, 1, isas);
     if (n_isa == 0)
-        TC_SKIP("%s: no SIMD quantizer for this type on this CPU", tc_dtype_get(t)->name);
+        TC_SKIP_NA("%s: no SIMD quantizer for this type on this CPU", tc_dtype_get(t)->name);
     const int64_t npr = row_len(t, 1), rows = 5;
     const size_t rs = (size_t)tc_row_size(t, npr);
     int checks = 0;
@@ -256,7 +256,7 @@ START_TEST(dequantize_matches_scalar)
     tc_isa isas[TC_ISA_COUNT];
     int n_isa = simd_isas(t, 0, isas);
     if (n_isa == 0)
-        TC_SKIP("%s: no SIMD dequantizer for this type on this CPU", tc_dtype_get(t)->name);
+        TC_SKIP_NA("%s: no SIMD dequantizer for this type on this CPU", tc_dtype_get(t)->name);
     const tc_dtype_info *d = tc_dtype_get(t);
     int checks = 0;
     const int rounds = quick() ? 4 : 24;
@@ -290,7 +290,7 @@ END_TEST
 START_TEST(common_types_have_simd_kernels)
 {
     if (!tc_isa_supported(TC_ISA_AVX2))
-        TC_SKIP("no AVX2 here");
+        TC_SKIP_NA("no AVX2 here");
     static const int must[] = {TC_DTYPE_Q4_0, TC_DTYPE_Q8_0, TC_DTYPE_Q4_K, TC_DTYPE_Q6_K};
     for (size_t i = 0; i < sizeof must / sizeof must[0]; i++) {
         tc_isa isas[TC_ISA_COUNT];
