@@ -86,6 +86,10 @@ void cli_print_json(const json_t *o, size_t flags);
 /* The files a tc_write wrote: as a JSON array, as "  wrote <path>" lines on stdout, freed. */
 json_t *cli_written_json(const tc_write_opts *wo);
 void cli_print_written(const tc_write_opts *wo);
+/* The licence class and its facts: two indented lines and a "not legal advice" note (text), or
+ * "class" and "notes" members of a licence object (JSON). */
+void cli_print_license_facts(FILE *f, const tc_license_facts *lf);
+void cli_license_facts_json(json_t *license, const tc_license_facts *lf);
 void cli_free_written(tc_write_opts *wo);
 
 /* Progress bar on stderr when it is a terminal and not quiet. */

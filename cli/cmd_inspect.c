@@ -264,6 +264,9 @@ int cmd_inspect(int argc, char **argv)
         json_object_set_new(l, "name", lic.name ? json_string(lic.name) : json_null());
         json_object_set_new(l, "link", lic.link ? json_string(lic.link) : json_null());
         json_object_set_new(l, "source", lic.source ? json_string(lic.source) : json_null());
+        tc_license_facts lf;
+        tc_license_classify(lic.id, lic.name, &lf);
+        cli_license_facts_json(l, &lf);
         json_object_set_new(o, "license", l);
         json_t *md = json_array();
         for (size_t i = 0; i < tc_graph_n_kv(g); i++) {
@@ -347,6 +350,9 @@ int cmd_inspect(int argc, char **argv)
         if (lic.source)
             printf("  [from %s]", lic.source);
         putchar('\n');
+        tc_license_facts lf;
+        tc_license_classify(lic.id, lic.name, &lf);
+        cli_print_license_facts(stdout, &lf);
     } else {
         printf("licence:     none recorded\n");
     }

@@ -30,6 +30,10 @@ static const char verify_help[] =
     "  --against ORIGINAL      the model PATH was converted from: the licence fields and the\n"
     "                          tensor names and shapes must match\n"
     "  --require-license       fail when PATH carries no licence\n"
+    "  --allow-class LIST      fail unless the licence's class is in LIST (comma-separated:\n"
+    "                          permissive, copyleft, restricted-use, non-commercial,\n"
+    "                          proprietary, unknown); the class is information from a table\n"
+    "                          in tensorcast, not legal advice\n"
     "  --json                  machine-readable report on stdout\n"
     "  -q, --quiet             print only problems\n"
     "\n"
@@ -205,7 +209,7 @@ static int str_eq(const char *a, const char *b)
 
 int cmd_verify(int argc, char **argv)
 {
-    enum { O_SHA = 256, O_MAN, O_WMAN, O_TENSORS, O_VALUES, O_AGAINST, O_REQLIC };
+    enum { O_SHA = 256, O_MAN, O_WMAN, O_TENSORS, O_VALUES, O_AGAINST, O_REQLIC, O_ALLOWCLS };
     static const struct option opts[] = {{"sha256", required_argument, 0, O_SHA},
                                          {"manifest", required_argument, 0, O_MAN},
                                          {"write-manifest", required_argument, 0, O_WMAN},
@@ -213,12 +217,14 @@ int cmd_verify(int argc, char **argv)
                                          {"values", no_argument, 0, O_VALUES},
                                          {"against", required_argument, 0, O_AGAINST},
                                          {"require-license", no_argument, 0, O_REQLIC},
+                                         {"allow-class", required_argument, 0, O_ALLOWCLS},
                                          CLI_OPT_JSON,
                                          CLI_OPT_QUIET,
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *want_sha = NULL, *manifest = NULL, *wmanifest = NULL, *against = NULL;
     int tensors = 0, values = 0, reqlic = 0, c, copt;
+    unsigned allow_cls = 0; /* bit per tc_license_class; 0: no gate */
     cli_opts co = {0};
     optind = 1;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -246,6 +252,24 @@ int cmd_verify(int argc, char **argv)
         case O_REQLIC:
             reqlic = 1;
             break;
+        case O_ALLOWCLS: {
+            char buf[256];
+            snprintf(buf, sizeof buf, "%s", optarg);
+            for (char *sv = NULL, *tok = strtok_r(buf, ",", &sv); tok;
+                 tok = strtok_r(NULL, ",", &sv)) {
+                int k = tc_license_class_from_name(tok);
+                if (k < 0)
+                    return cli_usage_error("verify",
+                                           "--allow-class: unknown class '%s' (permissive, "
+                                           "copyleft, restricted-use, non-commercial, "
+                                           "proprietary, unknown)",
+                                           tok);
+                allow_cls |= 1u << k;
+            }
+            if (allow_cls == 0)
+                return cli_usage_error("verify", "--allow-class needs at least one class");
+            break;
+        }
         case 'h':
             fputs(verify_help, stdout);
             return TC_EXIT_OK;
@@ -395,15 +419,27 @@ int cmd_verify(int argc, char **argv)
     json_object_set_new(jl, "name", lic.name ? json_string(lic.name) : json_null());
     json_object_set_new(jl, "link", lic.link ? json_string(lic.link) : json_null());
     json_object_set_new(jl, "source", lic.source ? json_string(lic.source) : json_null());
+    tc_license_facts lf;
+    tc_license_classify(lic.id, lic.name, &lf);
+    cli_license_facts_json(jl, &lf);
     json_object_set_new(jr, "license", jl);
-    if (!co.json && !co.quiet)
+    if (!co.json && !co.quiet) {
         printf("licence: %s%s%s%s\n",
                lic.id     ? lic.id
                : lic.name ? lic.name
                           : "none recorded",
                lic.source ? "  [from " : "", lic.source ? lic.source : "", lic.source ? "]" : "");
+        if (lic.id || lic.name)
+            cli_print_license_facts(stdout, &lf);
+    }
     if (reqlic && !lic.id && !lic.name)
         PROBLEM("%s carries no licence", path);
+    if (allow_cls && !(allow_cls & (1u << lf.cls)))
+        PROBLEM("licence class is %s (%s), not one of those allowed by --allow-class",
+                tc_license_class_name(lf.cls),
+                lf.name  ? lf.name
+                : lic.id ? lic.id
+                         : "none");
     if (against) {
         if (tc_read(against, &orig, NULL, &e) != TC_OK) {
             rc = cli_fail(&e);

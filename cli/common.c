@@ -273,3 +273,21 @@ tc_status cli_write(const tc_graph *g, const char *out, const char *format, cons
     wo->progress.ctx = NULL;
     return st;
 }
+
+void cli_print_license_facts(FILE *f, const tc_license_facts *lf)
+{
+    fprintf(f, "  class:     %s%s%s%s\n", tc_license_class_name(lf->cls), lf->name ? " (" : "",
+            lf->name ? lf->name : "", lf->name ? ")" : "");
+    for (int i = 0; lf->notes[i]; i++)
+        fprintf(f, "  - %s\n", lf->notes[i]);
+    fprintf(f, "  (licence facts are information from tensorcast's table, not legal advice)\n");
+}
+
+void cli_license_facts_json(json_t *license, const tc_license_facts *lf)
+{
+    json_object_set_new(license, "class", json_string(tc_license_class_name(lf->cls)));
+    json_t *notes = json_array();
+    for (int i = 0; lf->notes[i]; i++)
+        json_array_append_new(notes, json_string(lf->notes[i]));
+    json_object_set_new(license, "notes", notes);
+}

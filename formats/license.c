@@ -104,30 +104,6 @@ static void parse_front_matter(char *text, char **id, char **name, char **link)
         *id = tc_strdup(list);
 }
 
-/* Recognise a few common licence texts; returns an SPDX-style id or NULL. */
-static const char *identify_license_text(const char *t)
-{
-    if (strstr(t, "Apache License") && strstr(t, "Version 2.0"))
-        return "apache-2.0";
-    if (strstr(t, "Permission is hereby granted, free of charge"))
-        return "mit";
-    if (strstr(t, "LLAMA 2 COMMUNITY LICENSE"))
-        return "llama2";
-    if (strstr(t, "META LLAMA 3 COMMUNITY LICENSE"))
-        return "llama3";
-    if (strstr(t, "Llama 3.1 Community License"))
-        return "llama3.1";
-    if (strstr(t, "Gemma Terms of Use"))
-        return "gemma";
-    if (strstr(t, "GNU GENERAL PUBLIC LICENSE") && strstr(t, "Version 3"))
-        return "gpl-3.0";
-    if (strstr(t, "Creative Commons Attribution 4.0"))
-        return "cc-by-4.0";
-    if (strstr(t, "BSD 3-Clause") || strstr(t, "Redistributions in binary form must reproduce"))
-        return "bsd-3-clause";
-    return NULL;
-}
-
 tc_status tc_license_from_dir(tc_graph *g, const char *path, tc_err *e)
 {
     tc_license have;
@@ -166,12 +142,13 @@ tc_status tc_license_from_dir(tc_graph *g, const char *path, tc_err *e)
     tc_free(readme);
     tc_free(readme_path);
     if (id == NULL && name == NULL) {
-        static const char *const names[] = {"LICENSE", "LICENSE.txt", "LICENSE.md", "LICENCE"};
+        static const char *const names[] = {"LICENSE", "LICENSE.txt",   "LICENSE.md",
+                                            "LICENCE", "USE_POLICY.md", "LICENSE-MODEL"};
         for (size_t i = 0; i < sizeof names / sizeof names[0] && !id && !name; i++) {
             char *lp = tc_path_join(dir, names[i]);
             char *text = lp ? slurp(lp, &n) : NULL;
             if (text) {
-                const char *known = identify_license_text(text);
+                const char *known = tc_license_identify_text(text, n);
                 if (known) {
                     id = tc_strdup(known);
                 } else {

@@ -361,6 +361,37 @@ tc_status tc_verify_zip_crc(const char *path, uint64_t *n_checked, tc_err *e);
  * none. `dir` may be a file path: its directory is used. */
 tc_status tc_license_from_dir(tc_graph *g, const char *dir, tc_err *e);
 
+/*
+ * What a licence lets a user do (formats/license_class.c: a table of SPDX / Hugging Face Hub
+ * ids and the model licences, each entry with its source URL). Information, not legal advice.
+ */
+typedef enum tc_license_class {
+    TC_LICENSE_UNKNOWN = 0,    /* not in the table (also `other` with an unknown name) */
+    TC_LICENSE_PERMISSIVE,     /* commercial use and changes allowed; notice duties at most */
+    TC_LICENSE_COPYLEFT,       /* share-alike, weak or strong */
+    TC_LICENSE_RESTRICTED_USE, /* use-based restrictions or user thresholds */
+    TC_LICENSE_NON_COMMERCIAL, /* -NC licences, research-only terms */
+    TC_LICENSE_PROPRIETARY
+} tc_license_class;
+
+typedef struct tc_license_facts {
+    const char *id;   /* canonical id ("apache-2.0", "llama3.1"), NULL when unknown */
+    const char *name; /* human name, NULL when unknown */
+    tc_license_class cls;
+    const char *notes[5]; /* the facts behind the class (NULL-terminated) */
+} tc_license_facts;
+
+/* Classify a licence from its id (SPDX or Hub id; `other`/`unknown` defer to the name) and/or
+ * name (a Hub license_name or the title of the text). Static strings; never fails. */
+void tc_license_classify(const char *id, const char *name, tc_license_facts *out);
+/* "permissive", "copyleft", "restricted-use", "non-commercial", "proprietary", "unknown". */
+const char *tc_license_class_name(tc_license_class c);
+/* Parse a name from tc_license_class_name(); -1 if unknown. */
+int tc_license_class_from_name(const char *s);
+/* Recognise a licence text (a LICENSE file: the SPDX texts and the model licences by their
+ * titles); its canonical id, or NULL. */
+const char *tc_license_identify_text(const char *text, size_t n);
+
 /* ===== Importance matrices (llama-imatrix output; formats/imatrix.c) ===== */
 
 /*
