@@ -106,6 +106,13 @@ double cli_now(void);
 /* Install SIGINT/SIGTERM/SIGHUP handlers that remove temporary outputs before exiting. */
 void cli_install_signals(void);
 
+/* verify on a store (Hugging Face cache, --local-dir download, ollama manifest). */
+typedef struct cli_verify_store_opts {
+    int require_license;
+    unsigned allow_classes; /* bit per tc_license_class, 0: any */
+} cli_verify_store_opts;
+int cli_verify_store(const char *path, const cli_verify_store_opts *vo, const cli_opts *co);
+
 /* Commands. */
 int cmd_inspect(int argc, char **argv);
 int cmd_convert(int argc, char **argv);

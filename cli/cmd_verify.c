@@ -14,6 +14,7 @@
 
 static const char verify_help[] =
     "usage: tensorcast verify PATH [options]\n"
+    "       tensorcast verify --ollama MODEL[:TAG] [options]\n"
     "\n"
     "Check a model: every header and offset is valid, every tensor's bytes can be read, and\n"
     "optionally that files and tensors match recorded SHA-256 digests and that the licence\n"
@@ -34,8 +35,18 @@ static const char verify_help[] =
     "                          permissive, copyleft, restricted-use, non-commercial,\n"
     "                          proprietary, unknown); the class is information from a table\n"
     "                          in tensorcast, not legal advice\n"
+    "  --ollama MODEL[:TAG]    verify an ollama model: every layer's blob has the digest and\n"
+    "                          size its manifest records, the model layer is a sound GGUF\n"
+    "                          ($OLLAMA_MODELS, else ~/.ollama/models)\n"
+    "  --threads N             files hashed at once (stores; default: all cores)\n"
     "  --json                  machine-readable report on stdout\n"
     "  -q, --quiet             print only problems\n"
+    "\n"
+    "PATH may also be a download as its store keeps it: a Hugging Face cache repository\n"
+    "(~/.cache/huggingface/hub/models--ORG--NAME), one of its snapshots or files (each file is\n"
+    "checked against the digest its blob is named by: SHA-256, or the git blob SHA-1 of small\n"
+    "files), a `huggingface-cli download --local-dir` directory (digests from its\n"
+    ".cache/huggingface/download metadata), or an ollama manifest file.\n"
     "\n"
     "Exit status: 0 verified, 1 a check failed, 3 the file is malformed, 4 I/O error.\n";
 
@@ -209,7 +220,17 @@ static int str_eq(const char *a, const char *b)
 
 int cmd_verify(int argc, char **argv)
 {
-    enum { O_SHA = 256, O_MAN, O_WMAN, O_TENSORS, O_VALUES, O_AGAINST, O_REQLIC, O_ALLOWCLS };
+    enum {
+        O_SHA = 256,
+        O_MAN,
+        O_WMAN,
+        O_TENSORS,
+        O_VALUES,
+        O_AGAINST,
+        O_REQLIC,
+        O_ALLOWCLS,
+        O_OLLAMA
+    };
     static const struct option opts[] = {{"sha256", required_argument, 0, O_SHA},
                                          {"manifest", required_argument, 0, O_MAN},
                                          {"write-manifest", required_argument, 0, O_WMAN},
@@ -218,6 +239,8 @@ int cmd_verify(int argc, char **argv)
                                          {"against", required_argument, 0, O_AGAINST},
                                          {"require-license", no_argument, 0, O_REQLIC},
                                          {"allow-class", required_argument, 0, O_ALLOWCLS},
+                                         {"ollama", required_argument, 0, O_OLLAMA},
+                                         CLI_OPT_THREADS,
                                          CLI_OPT_JSON,
                                          CLI_OPT_QUIET,
                                          {"help", no_argument, 0, 'h'},
@@ -225,6 +248,7 @@ int cmd_verify(int argc, char **argv)
     const char *want_sha = NULL, *manifest = NULL, *wmanifest = NULL, *against = NULL;
     int tensors = 0, values = 0, reqlic = 0, c, copt;
     unsigned allow_cls = 0; /* bit per tc_license_class; 0: no gate */
+    const char *ollama = NULL;
     cli_opts co = {0};
     optind = 1;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -270,6 +294,9 @@ int cmd_verify(int argc, char **argv)
                 return cli_usage_error("verify", "--allow-class needs at least one class");
             break;
         }
+        case O_OLLAMA:
+            ollama = optarg;
+            break;
         case 'h':
             fputs(verify_help, stdout);
             return TC_EXIT_OK;
@@ -281,9 +308,23 @@ int cmd_verify(int argc, char **argv)
             break;
         }
     }
+    cli_verify_store_opts vso = {reqlic, allow_cls};
+    if (ollama) {
+        if (argc - optind != 0)
+            return cli_usage_error("verify", "--ollama takes the model name instead of PATH");
+        tc_err se = {0};
+        char *mf = NULL;
+        if (tc_store_ollama_manifest(ollama, NULL, &mf, &se) != TC_OK)
+            return cli_fail(&se);
+        int src = cli_verify_store(mf, &vso, &co);
+        tc_free(mf);
+        return src;
+    }
     if (argc - optind != 1)
         return cli_usage_error("verify", "expected one PATH");
     const char *path = argv[optind];
+    if (tc_store_detect(path) != TC_STORE_NONE && !want_sha && !manifest && !wmanifest && !against)
+        return cli_verify_store(path, &vso, &co);
     tc_err e = {0};
     tc_graph *g = NULL, *orig = NULL;
     manifest_entry *man = NULL;

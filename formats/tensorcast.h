@@ -354,6 +354,62 @@ tc_status tc_write(const tc_graph *g, const char *path, const char *format, tc_w
  * member that differs. *n_checked gets the number of members checked (0: not a zip). */
 tc_status tc_verify_zip_crc(const char *path, uint64_t *n_checked, tc_err *e);
 
+/* ===== Stores: downloads checked against the digests their store records (store.c) ===== */
+
+typedef enum tc_store_kind {
+    TC_STORE_NONE = 0,
+    TC_STORE_HF_CACHE,     /* ~/.cache/huggingface/hub/models--ORG--NAME (repo, snapshot, file) */
+    TC_STORE_HF_LOCAL_DIR, /* huggingface-cli download --local-dir (.cache/huggingface/download) */
+    TC_STORE_OLLAMA        /* an ollama manifest (manifests/REGISTRY/NS/MODEL/TAG) */
+} tc_store_kind;
+
+enum {
+    TC_STORE_UNCHECKED = 0,
+    TC_STORE_OK,
+    TC_STORE_MISMATCH,   /* bytes differ from the recorded digest */
+    TC_STORE_MISSING,    /* the blob is not there */
+    TC_STORE_DANGLING,   /* a snapshot link whose blob is gone */
+    TC_STORE_SIZE,       /* size differs from the recorded size (ollama) */
+    TC_STORE_UNRECORDED, /* no digest recorded for this file (a copy, not a link) */
+    TC_STORE_IOERR
+};
+
+#define TC_STORE_MAX_THREADS 64
+
+typedef struct tc_store_entry {
+    const char *file;       /* name in the snapshot / manifest */
+    const char *path;       /* where the bytes are */
+    const char *algo;       /* "sha256", "git-sha1" (git blob hash), or NULL */
+    const char *expected;   /* recorded digest (hex), or NULL */
+    uint64_t expected_size; /* recorded size, UINT64_MAX when none */
+    const char *media_type; /* ollama layer media type, or NULL */
+    int status;             /* TC_STORE_* */
+    char actual[65];        /* computed digest (hex) */
+    uint64_t size;          /* bytes found */
+} tc_store_entry;
+
+typedef struct tc_store tc_store;
+
+/* What kind of store `path` is in (TC_STORE_NONE: a plain file or directory). */
+tc_store_kind tc_store_detect(const char *path);
+const char *tc_store_kind_name(tc_store_kind k); /* "hf-cache", "hf-local-dir", "ollama" */
+const char *tc_store_status_name(int status);
+/* List what the store records for `path` (nothing hashed yet). A cache repository uses the
+ * snapshot refs/main names (or its only snapshot). */
+tc_status tc_store_open(const char *path, tc_store **out /* OUT */, tc_err *e);
+/* Hash every listed file (`threads` at once, 0: all cores) and set each entry's status. */
+tc_status tc_store_verify(tc_store *s, int threads, const tc_progress *progress, tc_err *e);
+void tc_store_free(tc_store *s);
+tc_store_kind tc_store_kind_of(const tc_store *s);
+const char *tc_store_root(const tc_store *s);         /* snapshot / local dir / models dir */
+const char *tc_store_model(const tc_store *s);        /* ollama: the model layer's blob, or NULL */
+const char *tc_store_license_text(const tc_store *s); /* ollama: the licence layer, or NULL */
+size_t tc_store_count(const tc_store *s);
+const tc_store_entry *tc_store_entry_at(const tc_store *s, size_t i);
+/* The manifest of ollama model `ref` ([REGISTRY/][NAMESPACE/]MODEL[:TAG]) under `models_dir`
+ * (NULL: $OLLAMA_MODELS, else ~/.ollama/models); *out is tc_malloc'd. */
+tc_status tc_store_ollama_manifest(const char *ref, const char *models_dir, char **out, tc_err *e);
+
 /* ===== Licence files ===== */
 
 /* Look for licence information beside a model directory (README.md front matter `license:`,
