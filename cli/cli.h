@@ -112,12 +112,15 @@ typedef struct cli_verify_store_opts {
     unsigned allow_classes; /* bit per tc_license_class, 0: any */
 } cli_verify_store_opts;
 int cli_verify_store(const char *path, const cli_verify_store_opts *vo, const cli_opts *co);
+/* verify on a bundle written by `tensorcast pack` (SHA256SUMS, TENSORS.sha256). */
+int cli_verify_bundle(const char *path, const cli_verify_store_opts *vo, const cli_opts *co);
 
 /* Commands. */
 int cmd_inspect(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
+int cmd_pack(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
 int cmd_diff(int argc, char **argv);
 

@@ -42,6 +42,8 @@ static const char verify_help[] =
     "  --json                  machine-readable report on stdout\n"
     "  -q, --quiet             print only problems\n"
     "\n"
+    "A bundle from `tensorcast pack` (.tar.zst, ...) has every member checked against its\n"
+    "SHA256SUMS, and a damaged model member narrowed to the tensors at fault.\n"
     "PATH may also be a download as its store keeps it: a Hugging Face cache repository\n"
     "(~/.cache/huggingface/hub/models--ORG--NAME), one of its snapshots or files (each file is\n"
     "checked against the digest its blob is named by: SHA-256, or the git blob SHA-1 of small\n"
@@ -325,6 +327,8 @@ int cmd_verify(int argc, char **argv)
     const char *path = argv[optind];
     if (tc_store_detect(path) != TC_STORE_NONE && !want_sha && !manifest && !wmanifest && !against)
         return cli_verify_store(path, &vso, &co);
+    if (tc_bundle_detect(path) && !want_sha && !manifest && !wmanifest && !against)
+        return cli_verify_bundle(path, &vso, &co);
     tc_err e = {0};
     tc_graph *g = NULL, *orig = NULL;
     manifest_entry *man = NULL;

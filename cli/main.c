@@ -15,6 +15,7 @@ static const command commands[] = {
     {"quantize", cmd_quantize, "quantize to GGUF with llama.cpp's presets (Q4_K_M, Q5_K_S, ...)"},
     {"verify", cmd_verify, "check structure, digests and licence of a model"},
     {"diff", cmd_diff, "per-tensor RMSE, max error and cosine similarity of two models"},
+    {"pack", cmd_pack, "bundle a model with its licence, notices and SHA256SUMS (.tar.zst)"},
     {"bench", cmd_bench, "quantize/dequantize throughput per type and kernel set"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])

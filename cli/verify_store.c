@@ -3,6 +3,7 @@
 #include "cli.h"
 
 #include <inttypes.h>
+#include <openssl/evp.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -148,5 +149,160 @@ int cli_verify_store(const char *path, const cli_verify_store_opts *vo, const cl
     json_decref(jr);
     tc_graph_free(g);
     tc_store_free(s);
+    return ok ? TC_EXIT_OK : TC_EXIT_VERIFY;
+}
+
+/* Per-tensor digests of the model inside the bundle against TENSORS.sha256: name each tensor
+ * whose bytes changed. Returns the number named. */
+static size_t narrow_tensors(const char *path, const char *tsums, const cli_opts *co, json_t *bad)
+{
+    tc_graph *g = NULL;
+    tc_err e = {0};
+    size_t named = 0;
+    if (tc_read(path, &g, NULL, &e) != TC_OK) {
+        if (!co->json)
+            fprintf(stderr, "FAILED the model inside cannot be read: %s\n", e.msg);
+        return 0;
+    }
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    uint8_t *buf = malloc(4u << 20);
+    char *text = strdup(tsums);
+    for (char *line = text, *next; md && buf && line && *line; line = next) {
+        next = strchr(line, '\n');
+        if (next)
+            *next++ = 0;
+        if (strncmp(line, "sha256  ", 8) != 0 || strlen(line) < 8 + 64 + 3)
+            continue;
+        const char *want = line + 8;
+        char *colon = strchr(line + 8 + 64 + 2, ':');
+        if (colon == NULL)
+            continue;
+        const tc_tensor *t = tc_graph_find(g, colon + 1);
+        if (t == NULL)
+            continue;
+        int dt = tc_tensor_dtype(t);
+        const tc_dtype_info *di = tc_dtype_get(dt);
+        uint64_t n = tc_tensor_n_elements(t), row = (uint64_t)tc_tensor_row_len(t);
+        uint64_t step = di->is_quant ? (row ? ((1u << 20) / row + 1) * row : 1) : (1u << 20);
+        while ((uint64_t)tc_row_size(dt, (int64_t)step) > (4u << 20) && step > row)
+            step -= di->is_quant ? row : step / 2;
+        EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+        int ok = 1;
+        for (uint64_t e0 = 0; e0 < n && ok; e0 += step) {
+            uint64_t k = n - e0 < step ? n - e0 : step;
+            ok = tc_tensor_read(t, e0, k, buf, &e) == TC_OK;
+            if (ok)
+                EVP_DigestUpdate(md, buf, (size_t)tc_row_size(dt, (int64_t)k));
+        }
+        unsigned char d[EVP_MAX_MD_SIZE];
+        unsigned dn;
+        EVP_DigestFinal_ex(md, d, &dn);
+        char h[65];
+        for (unsigned j = 0; j < 32; j++)
+            snprintf(h + 2 * j, 3, "%02x", d[j]);
+        if (!ok || strncmp(h, want, 64) != 0) {
+            named++;
+            if (!co->json)
+                fprintf(stderr, "FAILED tensor '%s' (in %.*s) changed\n", colon + 1,
+                        (int)(colon - (line + 8 + 64 + 2)), line + 8 + 64 + 2);
+            json_array_append_new(bad, json_string(colon + 1));
+        }
+    }
+    free(text);
+    free(buf);
+    EVP_MD_CTX_free(md);
+    tc_graph_free(g);
+    return named;
+}
+
+int cli_verify_bundle(const char *path, const cli_verify_store_opts *vo, const cli_opts *co)
+{
+    tc_err e = {0};
+    tc_bundle_result *r = NULL;
+    size_t n = 0;
+    char *tsums = NULL;
+    if (tc_bundle_check(path, &r, &n, &tsums, &e) != TC_OK) {
+        free(tsums);
+        return cli_fail(&e);
+    }
+    int text = !co->json && !co->quiet;
+    size_t bad = 0, model_bad = 0;
+    json_t *members = json_array(), *tensors = json_array();
+    if (text)
+        printf("bundle %s: %zu member(s) listed\n", path, n);
+    for (size_t i = 0; i < n; i++) {
+        static const char *const what[] = {"ok", "digest mismatch", "listed but absent",
+                                           "not listed in SHA256SUMS", "malformed SHA256SUMS line"};
+        int st = r[i].status;
+        if (st != TC_BUNDLE_OK) {
+            bad++;
+            model_bad += st == TC_BUNDLE_MISMATCH;
+            if (!co->json)
+                fprintf(stderr, "FAILED %s: %s\n", r[i].name, what[st]);
+        } else if (text) {
+            printf("  ok       %s\n", r[i].name);
+        }
+        json_t *m = json_object();
+        json_object_set_new(m, "name", json_string(r[i].name));
+        json_object_set_new(m, "status", json_string(what[st]));
+        json_object_set_new(m, "expected",
+                            r[i].expected[0] ? json_string(r[i].expected) : json_null());
+        json_object_set_new(m, "actual", r[i].actual[0] ? json_string(r[i].actual) : json_null());
+        json_array_append_new(members, m);
+    }
+    if (model_bad && tsums)
+        narrow_tensors(path, tsums, co, tensors);
+    /* licence of the model inside */
+    tc_graph *g = NULL;
+    tc_license lic = {0};
+    if (tc_read(path, &g, NULL, &e) == TC_OK)
+        tc_graph_license(g, &lic);
+    tc_license_facts lf;
+    tc_license_classify(lic.id, lic.name, &lf);
+    int lic_bad = 0;
+    if (text) {
+        printf("licence: %s%s%s%s\n",
+               lic.id     ? lic.id
+               : lic.name ? lic.name
+                          : "none recorded",
+               lic.source ? "  [from " : "", lic.source ? lic.source : "", lic.source ? "]" : "");
+        if (lic.id || lic.name)
+            cli_print_license_facts(stdout, &lf);
+    }
+    if (vo->require_license && !lic.id && !lic.name) {
+        lic_bad = 1;
+        if (!co->json)
+            fprintf(stderr, "FAILED %s carries no licence\n", path);
+    }
+    if (vo->allow_classes && !(vo->allow_classes & (1u << lf.cls))) {
+        lic_bad = 1;
+        if (!co->json)
+            fprintf(stderr, "FAILED licence class is %s, not allowed by --allow-class\n",
+                    tc_license_class_name(lf.cls));
+    }
+    int ok = bad == 0 && !lic_bad;
+    if (co->json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "ok", json_boolean(ok));
+        json_object_set_new(o, "path", json_string(path));
+        json_object_set_new(o, "members", members);
+        json_object_set_new(o, "tensors_changed", tensors);
+        json_t *jl = json_object();
+        json_object_set_new(jl, "id", lic.id ? json_string(lic.id) : json_null());
+        json_object_set_new(jl, "name", lic.name ? json_string(lic.name) : json_null());
+        cli_license_facts_json(jl, &lf);
+        json_object_set_new(o, "license", jl);
+        cli_print_json(o, 0);
+        json_decref(o);
+    } else {
+        json_decref(members);
+        json_decref(tensors);
+        if (!co->quiet || !ok)
+            printf("%s: %zu of %zu member(s) match SHA256SUMS\n", ok ? "verified" : "FAILED",
+                   n - bad, n);
+    }
+    tc_graph_free(g);
+    tc_bundle_results_free(r, n);
+    free(tsums);
     return ok ? TC_EXIT_OK : TC_EXIT_VERIFY;
 }

@@ -410,6 +410,51 @@ const tc_store_entry *tc_store_entry_at(const tc_store *s, size_t i);
  * (NULL: $OLLAMA_MODELS, else ~/.ollama/models); *out is tc_malloc'd. */
 tc_status tc_store_ollama_manifest(const char *ref, const char *models_dir, char **out, tc_err *e);
 
+/* ===== Bundles for devices (pack.c) ===== */
+
+/* One member of a bundle: a file (`src`), or `size` bytes at `data` when src is NULL. */
+typedef struct tc_pack_member {
+    const char *src;
+    const char *name; /* path inside the bundle (relative, no "..") */
+    const void *data;
+    size_t size;
+} tc_pack_member;
+
+typedef struct tc_pack_opts {
+    tc_progress progress; /* bytes of members packed */
+} tc_pack_opts;
+
+/* Write a .tar.zst / .tar.gz / .tar.xz / .tar bundle of the members, in order, then a
+ * SHA256SUMS member that `sha256sum -c` accepts after extraction. Streaming, deterministic
+ * (mtime SOURCE_DATE_EPOCH or 0, owner 0:0, mode 0644), temporary file renamed when complete. */
+tc_status tc_pack_write(const char *out, const tc_pack_member *members, size_t n,
+                        const tc_pack_opts *opt, tc_err *e);
+
+enum {
+    TC_BUNDLE_OK = 0,
+    TC_BUNDLE_MISMATCH, /* the member's bytes differ from SHA256SUMS */
+    TC_BUNDLE_ABSENT,   /* listed in SHA256SUMS, not in the bundle */
+    TC_BUNDLE_UNLISTED, /* in the bundle, not listed */
+    TC_BUNDLE_MALFORMED /* a SHA256SUMS line that is not "<64 hex>  <name>" */
+};
+typedef struct tc_bundle_result {
+    const char *name;
+    int status; /* TC_BUNDLE_* */
+    char expected[65], actual[65];
+} tc_bundle_result;
+
+/* 1 when `path` is named like a bundle (.tar.zst, .tar, .tar.gz, .tgz, .tar.xz). */
+int tc_bundle_detect(const char *path);
+/* Hash every member of a bundle (streaming) against its SHA256SUMS. TC_E_FORMAT when there is
+ * no SHA256SUMS or no valid line in it; TC_E_CHECKSUM when the archive itself is damaged. */
+tc_status tc_bundle_check(const char *path, tc_bundle_result **out /* OUT */, size_t *n,
+                          char **tensor_sums /* OUT, may be NULL */, tc_err *e);
+/* The member `tensorcast pack` adds with one "sha256  <hex>  <member>:<tensor>" line per tensor,
+ * so that a damaged model member can be narrowed to the tensors at fault. tc_bundle_check
+ * returns its text (tc_malloc'd) through `tensor_sums` when asked. */
+#define TC_BUNDLE_TENSOR_SUMS "TENSORS.sha256"
+void tc_bundle_results_free(tc_bundle_result *r, size_t n);
+
 /* ===== Licence files ===== */
 
 /* Look for licence information beside a model directory (README.md front matter `license:`,
