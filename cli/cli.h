@@ -36,7 +36,7 @@ void cli_fmt_count(uint64_t n, char *buf, size_t cap);
 
 /* Options several commands share: their getopt_long codes (use the CLI_OPT_* entries in the
  * command's option table) and values. */
-enum { CLI_O_SPLIT = 0x1000, CLI_O_SPLITN, CLI_O_THREADS, CLI_O_JSON, CLI_O_NOSYNC };
+enum { CLI_O_SPLIT = 0x1000, CLI_O_SPLITN, CLI_O_THREADS, CLI_O_JSON, CLI_O_NOSYNC, CLI_O_NOPROV };
 #define CLI_OPT_SPLIT                                                                              \
     {                                                                                              \
         "split-max-size", required_argument, 0, CLI_O_SPLIT                                        \
@@ -53,20 +53,23 @@ enum { CLI_O_SPLIT = 0x1000, CLI_O_SPLITN, CLI_O_THREADS, CLI_O_JSON, CLI_O_NOSY
     {                                                                                              \
         "json", no_argument, 0, CLI_O_JSON                                                         \
     }
+/* the output options of commands that write models: --no-sync and --no-provenance */
 #define CLI_OPT_NOSYNC                                                                             \
+    {"no-sync", no_argument, 0, CLI_O_NOSYNC},                                                     \
     {                                                                                              \
-        "no-sync", no_argument, 0, CLI_O_NOSYNC                                                    \
+        "no-provenance", no_argument, 0, CLI_O_NOPROV                                              \
     }
 #define CLI_OPT_QUIET                                                                              \
     {                                                                                              \
         "quiet", no_argument, 0, 'q'                                                               \
     }
 typedef struct cli_opts {
-    uint64_t split;   /* --split-max-size (bytes), 0: none */
-    uint64_t splitn;  /* --split-max-tensors, 0: none */
-    uint64_t threads; /* --threads 1..256, 0: default */
-    int json, quiet;  /* --json, -q/--quiet */
-    int no_sync;      /* --no-sync: skip fsync before the rename */
+    uint64_t split;    /* --split-max-size (bytes), 0: none */
+    uint64_t splitn;   /* --split-max-tensors, 0: none */
+    uint64_t threads;  /* --threads 1..256, 0: default */
+    int json, quiet;   /* --json, -q/--quiet */
+    int no_sync;       /* --no-sync: skip fsync before the rename */
+    int no_provenance; /* --no-provenance: no tensorcast.provenance.* keys */
 } cli_opts;
 /* Take getopt_long's result `c` (value `arg`) for command `cmd` if it is one of the shared
  * options: 0 when taken, TC_EXIT_USAGE after a usage error for a bad value, -1 when `c` is not
@@ -114,6 +117,19 @@ typedef struct cli_verify_store_opts {
 int cli_verify_store(const char *path, const cli_verify_store_opts *vo, const cli_opts *co);
 /* verify on a bundle written by `tensorcast pack` (SHA256SUMS, TENSORS.sha256). */
 int cli_verify_bundle(const char *path, const cli_verify_store_opts *vo, const cli_opts *co);
+
+/* The running command's argument vector (after the program name; getopt permutes it, so the
+ * options come first), for the provenance record. */
+void cli_set_args(int argc, char **argv);
+void cli_get_args(int *argc, char ***argv);
+
+/* verify_prov.c: the provenance check (0, or an exit code for a hard error; *failed set on a
+ * mismatch), llama-gguf-hash's report, and its --hash list. */
+enum { CLI_HASH_XXH64 = 1, CLI_HASH_SHA1 = 2, CLI_HASH_SHA256 = 4 };
+int cli_verify_provenance(const tc_graph *g, const char *path, const tc_graph *source,
+                          const cli_opts *co, json_t *report, int *failed);
+int cli_print_gguf_hash(const tc_graph *g, const char *path, unsigned mask);
+int cli_hash_list(const char *list, unsigned *mask);
 
 /* Commands. */
 int cmd_inspect(int argc, char **argv);

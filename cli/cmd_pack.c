@@ -332,7 +332,12 @@ int cmd_pack(int argc, char **argv)
         char *cargv[] = {"convert", (char *)model, conv,    "--type", (char *)type,
                          "-q",      "--threads",   threads, NULL};
         int cargc = co.threads ? 8 : 6;
+        int sargc;
+        char **sargv;
+        cli_get_args(&sargc, &sargv);
+        cli_set_args(cargc, cargv);
         int crc = cmd_convert(cargc, cargv);
+        cli_set_args(sargc, sargv);
         if (crc != TC_EXIT_OK) {
             rc = crc;
             goto done;

@@ -544,6 +544,14 @@ int cmd_quantize(int argc, char **argv)
             goto done;
         }
     }
+    for (size_t i = 0; i < tc_graph_n_sources(g); i++) { /* for the provenance record */
+        uint64_t sz;
+        const char *sp = tc_graph_source(g, i, &sz);
+        if (tc_graph_add_source(og, sp, sz, &e) != TC_OK) {
+            rc = cli_fail(&e);
+            goto done;
+        }
+    }
     tc_license lic;
     tc_graph_license(g, &lic);
     if ((lic.id || lic.name || lic.link) &&

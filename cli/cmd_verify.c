@@ -38,10 +38,16 @@ static const char verify_help[] =
     "  --ollama MODEL[:TAG]    verify an ollama model: every layer's blob has the digest and\n"
     "                          size its manifest records, the model layer is a sound GGUF\n"
     "                          ($OLLAMA_MODELS, else ~/.ollama/models)\n"
+    "  --hash-format gguf-hash print each tensor's digest (and the whole model's) the way\n"
+    "                          llama.cpp's llama-gguf-hash does, to compare with its output\n"
+    "  --hash LIST             with --hash-format: xxh64 (default), sha1, sha256 or all\n"
     "  --threads N             files hashed at once (stores; default: all cores)\n"
     "  --json                  machine-readable report on stdout\n"
     "  -q, --quiet             print only problems\n"
     "\n"
+    "A file written by tensorcast records each tensor's xxh64 as written and its sources'\n"
+    "SHA-256 (tensorcast.provenance.*): verify recomputes the tensor digests and names every\n"
+    "tensor changed since; with --against SOURCE it also re-hashes the source files.\n"
     "A bundle from `tensorcast pack` (.tar.zst, ...) has every member checked against its\n"
     "SHA256SUMS, and a damaged model member narrowed to the tensors at fault.\n"
     "PATH may also be a download as its store keeps it: a Hugging Face cache repository\n"
@@ -231,7 +237,9 @@ int cmd_verify(int argc, char **argv)
         O_AGAINST,
         O_REQLIC,
         O_ALLOWCLS,
-        O_OLLAMA
+        O_OLLAMA,
+        O_HASHFMT,
+        O_HASH
     };
     static const struct option opts[] = {{"sha256", required_argument, 0, O_SHA},
                                          {"manifest", required_argument, 0, O_MAN},
@@ -242,6 +250,8 @@ int cmd_verify(int argc, char **argv)
                                          {"require-license", no_argument, 0, O_REQLIC},
                                          {"allow-class", required_argument, 0, O_ALLOWCLS},
                                          {"ollama", required_argument, 0, O_OLLAMA},
+                                         {"hash-format", required_argument, 0, O_HASHFMT},
+                                         {"hash", required_argument, 0, O_HASH},
                                          CLI_OPT_THREADS,
                                          CLI_OPT_JSON,
                                          CLI_OPT_QUIET,
@@ -251,6 +261,8 @@ int cmd_verify(int argc, char **argv)
     int tensors = 0, values = 0, reqlic = 0, c, copt;
     unsigned allow_cls = 0; /* bit per tc_license_class; 0: no gate */
     const char *ollama = NULL;
+    int gguf_hash = 0;
+    unsigned hash_mask = CLI_HASH_XXH64;
     cli_opts co = {0};
     optind = 1;
     while ((c = getopt_long(argc, argv, "qh", opts, NULL)) != -1) {
@@ -299,6 +311,17 @@ int cmd_verify(int argc, char **argv)
         case O_OLLAMA:
             ollama = optarg;
             break;
+        case O_HASHFMT:
+            if (strcmp(optarg, "gguf-hash") != 0)
+                return cli_usage_error(
+                    "verify", "--hash-format: only 'gguf-hash' is known, not '%s'", optarg);
+            gguf_hash = 1;
+            break;
+        case O_HASH:
+            if (cli_hash_list(optarg, &hash_mask) != 0)
+                return cli_usage_error("verify",
+                                       "--hash wants xxh64, sha1, sha256 or all, not '%s'", optarg);
+            break;
         case 'h':
             fputs(verify_help, stdout);
             return TC_EXIT_OK;
@@ -327,6 +350,16 @@ int cmd_verify(int argc, char **argv)
     const char *path = argv[optind];
     if (tc_store_detect(path) != TC_STORE_NONE && !want_sha && !manifest && !wmanifest && !against)
         return cli_verify_store(path, &vso, &co);
+    if (gguf_hash) {
+        /* llama-gguf-hash's report, nothing else */
+        tc_err he = {0};
+        tc_graph *hg = NULL;
+        if (tc_read(path, &hg, NULL, &he) != TC_OK)
+            return cli_fail(&he);
+        int hrc = cli_print_gguf_hash(hg, path, hash_mask);
+        tc_graph_free(hg);
+        return hrc;
+    }
     if (tc_bundle_detect(path) && !want_sha && !manifest && !wmanifest && !against)
         return cli_verify_bundle(path, &vso, &co);
     tc_err e = {0};
@@ -518,6 +551,9 @@ int cmd_verify(int argc, char **argv)
             PROBLEM("%s has %zu tensors, %s has %zu", against, tc_graph_n_tensors(orig), path,
                     tc_graph_n_tensors(g));
     }
+    /* 4. what the file records about itself: tensor digests as written, source digests */
+    if ((rc = cli_verify_provenance(g, path, orig, &co, jr, &failed)) != TC_EXIT_OK)
+        goto done;
 
     json_object_set_new(jr, "path", json_string(path));
     json_object_set_new(jr, "format", json_string(tc_graph_format(g)));

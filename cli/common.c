@@ -1,6 +1,8 @@
 /* common.c - exit codes, messages, size parsing, progress bar and signals for the CLI. */
 #include "cli.h"
 
+#include <getopt.h>
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -211,6 +213,9 @@ int cli_common_opt(const char *cmd, int c, const char *arg, cli_opts *o)
     case CLI_O_JSON:
         o->json = 1;
         return 0;
+    case CLI_O_NOPROV:
+        o->no_provenance = 1;
+        return 0;
     case CLI_O_NOSYNC:
         o->no_sync = 1;
         return 0;
@@ -253,6 +258,53 @@ void cli_free_written(tc_write_opts *wo)
     wo->n_written = 0;
 }
 
+static int cmd_argc;
+static char **cmd_argv;
+
+void cli_set_args(int argc, char **argv)
+{
+    cmd_argc = argc;
+    cmd_argv = argv;
+}
+
+void cli_get_args(int *argc, char ***argv)
+{
+    *argc = cmd_argc;
+    *argv = cmd_argv;
+}
+
+/* "quantize --imatrix imatrix.gguf --pure Q4_K_M": the command, its options (getopt has moved
+ * them first) and the positional arguments after IN and OUT, paths reduced to file names, so
+ * the record does not depend on where files sat. */
+static void provenance_command(char *buf, size_t cap)
+{
+    size_t k = 0;
+    buf[0] = 0;
+    for (int i = 0; i < cmd_argc && k < cap; i++) {
+        const char *a = cmd_argv[i];
+        if (i >= optind && i < optind + 2)
+            continue; /* IN and OUT */
+        /* options that do not change the bytes written */
+        if (i < optind &&
+            (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0 || strcmp(a, "--json") == 0 ||
+             strcmp(a, "--no-sync") == 0 || strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0 ||
+             strncmp(a, "--threads=", 10) == 0))
+            continue;
+        if (i < optind && strcmp(a, "--threads") == 0) {
+            i++;
+            continue;
+        }
+        const char *eq = a[0] == '-' ? strchr(a, '=') : NULL;
+        const char *val = eq ? eq + 1 : a;
+        const char *slash = strrchr(val, '/');
+        if (slash && !(a[0] == '-' && !eq))
+            k += (size_t)snprintf(buf + k, cap - k, "%s%.*s%s", k ? " " : "",
+                                  eq ? (int)(eq + 1 - a) : 0, a, slash + 1);
+        else
+            k += (size_t)snprintf(buf + k, cap - k, "%s%s", k ? " " : "", a);
+    }
+}
+
 tc_status cli_write(const tc_graph *g, const char *out, const char *format, const char *label,
                     const cli_opts *co, uint64_t max_bytes, const uint32_t *part_of,
                     tc_write_opts *wo, tc_err *e)
@@ -265,12 +317,18 @@ tc_status cli_write(const tc_graph *g, const char *out, const char *format, cons
     wo->threads = (int)co->threads;
     wo->no_sync = co->no_sync;
     wo->part_of = part_of;
+    char prov[1024];
+    if (!co->no_provenance && cmd_argv) {
+        provenance_command(prov, sizeof prov);
+        wo->provenance = prov;
+    }
     wo->progress.fn = cli_progress_cb;
     wo->progress.ctx = &prog;
     tc_status st = tc_write(g, out, format, wo, e);
     cli_progress_done(&prog);
     wo->progress.fn = NULL;
     wo->progress.ctx = NULL;
+    wo->provenance = NULL;
     return st;
 }
 

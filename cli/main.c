@@ -53,6 +53,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < N_COMMANDS; i++)
         if (strcmp(argv[1], commands[i].name) == 0) {
             cli_install_signals();
+            cli_set_args(argc - 1, argv + 1);
             return commands[i].run(argc - 1, argv + 1);
         }
     fprintf(stderr, "tensorcast: unknown command '%s'\n\n", argv[1]);

@@ -12,6 +12,8 @@
  */
 #include "tc_impl.h"
 
+#include <xxhash.h>
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -922,14 +924,17 @@ typedef struct gguf_part {
 
 /* Build the header of part `pi` of `np` (np == 1: a plain file without split.* keys). */
 static tc_status gguf_header(const tc_graph *g, const gguf_part *parts, size_t pi, size_t np,
-                             uint32_t alignment, int add_align, gguf_buf *b, tc_err *e)
+                             uint32_t alignment, int add_align, const tc_prov *prov,
+                             uint64_t prov_off[TC_PROV_N_KV], gguf_buf *b, tc_err *e)
 {
     const gguf_part *pt = &parts[pi];
     size_t n_kv_g = tc_graph_n_kv(g), n_kv = 0;
     if (pi == 0)
         for (size_t i = 0; i < n_kv_g; i++)
-            if (!gguf_is_split_key(tc_graph_kv_key(g, i)))
+            if (!gguf_is_split_key(tc_graph_kv_key(g, i)) && !tc_prov_is_key(tc_graph_kv_key(g, i)))
                 n_kv++;
+    if (pi == 0 && prov)
+        n_kv += TC_PROV_N_KV;
     if (pi == 0 && add_align)
         n_kv++;
     /* later parts carry only the split keys, plus the alignment when it is not the default
@@ -959,7 +964,7 @@ static tc_status gguf_header(const tc_graph *g, const gguf_part *parts, size_t p
     if (pi == 0) {
         for (size_t i = 0; i < n_kv_g; i++) {
             const char *k = tc_graph_kv_key(g, i);
-            if (gguf_is_split_key(k))
+            if (gguf_is_split_key(k) || tc_prov_is_key(k))
                 continue;
             if (strcmp(k, "general.alignment") == 0) {
                 tc_value v = {.type = TC_V_U32, .u = alignment};
@@ -971,6 +976,12 @@ static tc_status gguf_header(const tc_graph *g, const gguf_part *parts, size_t p
         if (add_align) {
             tc_value v = {.type = TC_V_U32, .u = alignment};
             buf_kv(b, "general.alignment", &v);
+        }
+        /* provenance last; the offsets of the values patched once the data is written */
+        for (size_t i = 0; prov && i < TC_PROV_N_KV; i++) {
+            const char *k = tc_prov_key(i);
+            prov_off[i] = b->n + 8 + strlen(k) + 4;
+            buf_kv(b, k, tc_prov_value(prov, i));
         }
     }
     uint64_t off = 0;
@@ -1070,6 +1081,9 @@ static tc_status gguf_write(const tc_graph *g, const char *path, tc_write_opts *
     gguf_part *parts = tc_calloc(cap, sizeof *parts);
     gguf_buf hb = {0};
     tc_status rc = TC_OK;
+    tc_prov *prov = NULL;
+    XXH64_state_t *xst = NULL;
+    uint64_t prov_off[TC_PROV_N_KV] = {0};
     if (parts == NULL)
         return tc_err_set(e, TC_E_NOMEM, "out of memory");
     parts[np++].t0 = 0;
@@ -1135,10 +1149,19 @@ static tc_status gguf_write(const tc_graph *g, const char *path, tc_write_opts *
 
     /* ---- stream every part into a temporary file ---- */
     uint64_t done_b = 0;
+    if (opt && opt->provenance) {
+        if ((rc = tc_prov_begin(g, opt->provenance, &prov, e)) != TC_OK)
+            goto done;
+        if ((xst = XXH64_createState()) == NULL) {
+            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            goto done;
+        }
+    }
     for (size_t pi = 0; pi < np && rc == TC_OK; pi++) {
         gguf_part *pt = &parts[pi];
         hb.n = 0;
-        if ((rc = gguf_header(g, parts, pi, np, alignment, add_align, &hb, e)) != TC_OK)
+        if ((rc = gguf_header(g, parts, pi, np, alignment, add_align, prov, prov_off, &hb, e)) !=
+            TC_OK)
             break;
         if ((rc = tc_out_open(pt->path, &pt->out, e)) != TC_OK)
             break;
@@ -1147,7 +1170,15 @@ static tc_status gguf_write(const tc_graph *g, const char *path, tc_write_opts *
         for (size_t i = pt->t0; i < pt->t1 && rc == TC_OK; i++) {
             const tc_tensor *t = tc_graph_tensor(g, i);
             uint64_t nb = tc_tensor_nbytes(t), before = tc_out_tell(pt->out);
+            if (prov) {
+                XXH64_reset(xst, 0);
+                tc_out_tap(pt->out, xst);
+            }
             rc = tc_out_write_tensor(pt->out, t, opt, &done_b, total, e);
+            if (prov) {
+                tc_out_tap(pt->out, NULL);
+                tc_prov_set_tensor(prov, i, XXH64_digest(xst));
+            }
             if (rc == TC_OK && tc_out_tell(pt->out) - before != nb)
                 rc = tc_err_set(e, TC_E_USAGE,
                                 "%s: tensor '%s': wrote %" PRIu64 " bytes, expected %" PRIu64,
@@ -1155,8 +1186,27 @@ static tc_status gguf_write(const tc_graph *g, const char *path, tc_write_opts *
             if (rc == TC_OK)
                 rc = tc_out_zeros(pt->out, pad_to(nb, alignment) - nb, e);
         }
-        if (rc == TC_OK)
+        if (rc == TC_OK && !(prov && pi == 0)) /* part 0 waits for its patches */
             rc = tc_out_finish(pt->out, e);
+    }
+    if (rc == TC_OK && prov) {
+        /* the digests are known now: patch them into part 0's header (same sizes) */
+        rc = tc_prov_finish(prov, e);
+        for (int k = 0; rc == TC_OK && k < TC_PROV_N_KV; k++) {
+            if (k != TC_PROV_SHA && k != TC_PROV_XXH)
+                continue;
+            gguf_buf vb = {0};
+            const tc_value *v = tc_prov_value(prov, (size_t)k);
+            tc_value tmp = *v;
+            buf_kv(&vb, "", &tmp); /* key "" (8 bytes of length), then type and value */
+            if (vb.oom)
+                rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            else
+                rc = tc_out_pwrite(parts[0].out, prov_off[k], vb.p + 8 + 4, vb.n - 8 - 4, e);
+            tc_free(vb.p);
+        }
+        if (rc == TC_OK)
+            rc = tc_out_finish(parts[0].out, e);
     }
     /* ---- all complete: record the names, then rename them into place ---- */
     size_t recorded = 0, committed = 0;
@@ -1183,6 +1233,9 @@ done:
     }
     tc_free(parts);
     tc_free(hb.p);
+    tc_prov_free(prov);
+    if (xst)
+        XXH64_freeState(xst);
     return rc;
 }
 

@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 /* ===== Maps ===== */
 
@@ -175,8 +176,9 @@ struct tc_out {
     uint64_t fdpos;   /* bytes handed to the kernel */
     uint64_t wb_done; /* bytes whose write-back has been started */
     int finished;
-    int made;   /* the temporary file exists on disk */
-    int nosync; /* no write-back kicks, no fsync (tc_write_opts.no_sync) */
+    int made;           /* the temporary file exists on disk */
+    int nosync;         /* no write-back kicks, no fsync (tc_write_opts.no_sync) */
+    XXH64_state_t *tap; /* every byte written is also hashed here (tc_out_tap), or NULL */
 };
 
 static void live_add(tc_out *o)
@@ -286,9 +288,36 @@ static tc_status out_flush(tc_out *o, tc_err *e)
     return rc;
 }
 
+void tc_out_tap(tc_out *o, void *xxh64_state)
+{
+    o->tap = xxh64_state;
+}
+
+tc_status tc_out_pwrite(tc_out *o, uint64_t off, const void *data, size_t n, tc_err *e)
+{
+    if (o->finished || off > o->pos || n > o->pos - off)
+        return tc_err_set(e, TC_E_USAGE, "%s: patch [%" PRIu64 ", +%zu) outside what was written",
+                          o->path, off, n);
+    TC_TRY(out_flush(o, e));
+    const uint8_t *p = data;
+    while (n > 0) {
+        ssize_t w = pwrite(o->fd, p, n, (off_t)off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return tc_err_sys(e, TC_E_IO, w < 0 ? errno : ENOSPC, "%s: write failed", o->path);
+        p += w;
+        off += (uint64_t)w;
+        n -= (size_t)w;
+    }
+    return TC_OK;
+}
+
 tc_status tc_out_write(tc_out *o, const void *data, size_t n, tc_err *e)
 {
     const uint8_t *p = data;
+    if (o->tap)
+        XXH64_update(o->tap, data, n);
     o->pos += n;
     if (o->nbuf + n <= OUT_BUF) {
         memcpy(o->buf + o->nbuf, p, n);
@@ -321,6 +350,14 @@ tc_status tc_out_copy(tc_out *o, const tc_map *m, uint64_t off, uint64_t n, tc_e
         return tc_err_set(e, TC_E_FORMAT, "%s: region [%" PRIu64 ", +%" PRIu64 ") past the end",
                           m->path, off, n);
     TC_TRY(out_flush(o, e));
+    if (o->tap && n > 0) {
+        /* the bytes are in the map: hash them there (sequential hint: fault-around) */
+        uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+        uintptr_t a0 = (uintptr_t)(m->data + off) & ~(pg - 1);
+        if (m->mmapped)
+            madvise((void *)a0, (size_t)((uintptr_t)(m->data + off + n) - a0), MADV_SEQUENTIAL);
+        XXH64_update(o->tap, m->data + off, (size_t)n);
+    }
     o->pos += n;
     if (m->fd >= 0) {
         /* in-kernel copy: no user-space buffer, no pages mapped into us */

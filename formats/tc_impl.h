@@ -138,8 +138,31 @@ const char *tc_path_base(const char *path);
 int tc_ends_with(const char *s, const char *suffix);
 /* Set by tc_write() for the writer it calls: outputs opened meanwhile skip fsync. */
 extern _Thread_local int tc_out_nosync;
+/* Hash every byte written to `o` from now on into `xxh64_state` (an XXH64_state_t), or stop
+ * with NULL. */
+void tc_out_tap(tc_out *o, void *xxh64_state);
+/* Overwrite n bytes at `off` of what was already written (not yet finished): header patches. */
+tc_status tc_out_pwrite(tc_out *o, uint64_t off, const void *data, size_t n, tc_err *e);
 /* Record a written file in opts->written (ignored when opt is NULL). */
 tc_status tc_opts_add_written(tc_write_opts *opt, const char *path, tc_err *e);
+
+/* ===== Provenance (provenance.c) ===== */
+#define TC_PROV_PREFIX "tensorcast.provenance."
+#define TC_PROV_N_KV   7
+#define TC_PROV_SHA    4 /* index of the source_sha256 key (patched at the end) */
+#define TC_PROV_XXH    6 /* index of the tensor_xxh64 key (patched at the end) */
+typedef struct tc_prov tc_prov;
+/* Start: the keys with placeholders for the digests, and a thread hashing the sources. */
+tc_status tc_prov_begin(const tc_graph *g, const char *command, tc_prov **out, tc_err *e);
+const char *tc_prov_key(size_t i);
+const tc_value *tc_prov_value(const tc_prov *p, size_t i); /* current values */
+void tc_prov_set_tensor(tc_prov *p, size_t i, uint64_t xxh64);
+/* Wait for the source digests (their values are final afterwards). */
+tc_status tc_prov_finish(tc_prov *p, tc_err *e);
+void tc_prov_free(tc_prov *p);
+/* 1 for a key of the provenance namespace: an input's are never carried over (they describe
+ * another file); writers record their own or none. */
+int tc_prov_is_key(const char *key);
 
 /* A format's vtable is its one exported symbol (STYLE §2). */
 extern const tc_format tc_format_gguf;

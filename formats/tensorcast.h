@@ -307,6 +307,9 @@ typedef struct tc_write_opts {
     int threads;        /* worker threads for lazy conversions (0: all cores) */
     int no_sync;        /* 1: do not fsync outputs before renaming them (faster; a crash
                            may then leave a renamed but incomplete file) */
+    /* GGUF: record tensorcast.provenance.* keys (this command description, the sources'
+     * names, sizes and SHA-256, every tensor's xxh64 as written); NULL: none. */
+    const char *provenance;
     tc_progress progress;
     /* Filled by the writer: the files written (first one is the entry point). */
     char **written;

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want=(build-essential cmake pkg-config zlib1g-dev libzstd-dev libarchive-dev libjansson-dev libssl-dev libpcre2-dev)
+want=(build-essential cmake pkg-config zlib1g-dev libzstd-dev libarchive-dev libjansson-dev libssl-dev libpcre2-dev libxxhash-dev)
 build=1
 for a in "$@"; do
   case "$a" in

@@ -1,0 +1,187 @@
+/*
+ * check_provenance.c - what every output records about how it was made (formats/provenance.c)
+ * and `verify` checking it.
+ *
+ * Oracles: ggml's own GGUF reader (libggml-base.so) locates each tensor's bytes in the file
+ * and reads the recorded keys; the tensor digests are recomputed from those bytes with
+ * Debian's libxxhash; the source digest is compared with coreutils' sha256sum.
+ */
+#include "gguf_oracle.h"
+#include "tc_test.h"
+#include "tc_test_util.h"
+#include "tensorcast.h"
+
+#include <inttypes.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <xxhash.h>
+
+static char dir[512];
+
+static int sh(const char *fmt, ...) TC_PRINTF(1, 2);
+static int sh(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
+static int64_t key_index(const ggml_api *a, struct gguf_context *c, const char *k)
+{
+    for (int64_t i = 0; i < a->get_n_kv(c); i++)
+        if (strcmp(a->get_key(c, i), k) == 0)
+            return i;
+    return -1;
+}
+
+/* XXH64 of each tensor's bytes, located by ggml's reader (f32 and f16 tensors only). */
+static void check_digests(const ggml_api *a, const char *path, size_t *n_out)
+{
+    struct gguf_init_params gp = {true, NULL};
+    struct gguf_context *c = a->init_from_file(path, gp);
+    ck_assert_msg(c != NULL, "ggml cannot read %s", path);
+    size_t fn = 0;
+    unsigned char *f = tc_slurp(path, &fn);
+    ck_assert(f != NULL);
+    int64_t kx = key_index(a, c, "tensorcast.provenance.tensor_xxh64");
+    ck_assert_msg(kx >= 0, "no tensor digests recorded");
+    ck_assert_int_eq(a->get_arr_type(c, kx), TC_V_U64);
+    int64_t nt = a->get_n_tensors(c);
+    ck_assert_int_eq((int64_t)a->get_arr_n(c, kx), nt);
+    const uint64_t *rec = a->get_arr_data(c, kx);
+    size_t base = a->get_data_offset(c);
+    for (int64_t i = 0; i < nt; i++) {
+        const int64_t *ne = a->get_tensor_ne(c, i);
+        int type = a->get_tensor_type(c, i);
+        ck_assert_msg(type == 0 || type == 1, "test model has only f32/f16 tensors");
+        uint64_t nb = (uint64_t)(type == 0 ? 4 : 2);
+        for (int d = 0; d < 4; d++)
+            nb *= (uint64_t)ne[d];
+        size_t off = base + a->get_tensor_offset(c, i);
+        ck_assert(off + nb <= fn);
+        uint64_t h = XXH64(f + off, (size_t)nb, 0);
+        ck_assert_msg(h == rec[i], "tensor %s: recorded %016" PRIx64 ", bytes give %016" PRIx64,
+                      a->get_tensor_name(c, i), rec[i], h);
+    }
+    *n_out = (size_t)nt;
+    free(f);
+    a->free_(c);
+}
+
+START_TEST(test_recorded_and_checked)
+{
+    ggml_api a;
+    if (!ggml_load(&a))
+        TC_SKIP("libggml-base.so (llama.cpp oracle) not found in %s/llama", TC_ORACLE_DIR);
+    tc_make_tmpdir(dir, sizeof dir, "tc_prov");
+    /* deterministic: two runs, two output names, the same bytes */
+    ck_assert_int_eq(sh("'%s' convert '%s/fixtures/tiny-llama' '%s/a.gguf' --type f16 -q && '%s' "
+                        "convert '%s/fixtures/tiny-llama' '%s/b.gguf' --type f16 --threads 1 && "
+                        "cmp '%s/a.gguf' '%s/b.gguf'",
+                        TC_BIN, TC_SRC_DIR, dir, TC_BIN, TC_SRC_DIR, dir, dir, dir),
+                     0);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/a.gguf", dir);
+    size_t nt = 0;
+    check_digests(&a, p, &nt);
+    ck_assert_uint_eq(nt, 21);
+    /* the source's SHA-256 as sha256sum computes it, and the command */
+    ck_assert_int_eq(sh("'%s' inspect '%s' > '%s/i.txt' && h=$(sha256sum "
+                        "'%s/fixtures/tiny-llama/model.safetensors' | cut -d' ' -f1) && grep -q "
+                        "\"source_sha256: arr = \\[str x 1\\] \\[\\\"$h\\\"\\]\" '%s/i.txt' && "
+                        "grep -q 'command: str = \"convert --type f16\"' '%s/i.txt'",
+                        TC_BIN, p, dir, TC_SRC_DIR, dir, dir),
+                     0);
+    /* verify recomputes; --hash-format gguf-hash prints the same digests */
+    ck_assert_int_eq(sh("'%s' verify '%s' -q", TC_BIN, p), 0);
+    ck_assert_int_eq(sh("'%s' verify --hash-format gguf-hash '%s' > '%s/h.txt' && test $(grep -c "
+                        "'^xxh64 ' '%s/h.txt') = 22",
+                        TC_BIN, p, dir, dir),
+                     0);
+    ck_assert_int_eq(
+        sh("'%s' verify '%s' --against '%s/fixtures/tiny-llama' -q", TC_BIN, p, TC_SRC_DIR), 0);
+    /* one bit flipped in the last tensor: named, exit 1 */
+    ck_assert_int_eq(sh("cp '%s' '%s/c.gguf' && sz=$(stat -c %%s '%s/c.gguf') && printf '\\001' | "
+                        "dd of='%s/c.gguf' bs=1 seek=$((sz - 4000)) conv=notrunc 2>/dev/null",
+                        p, dir, dir, dir),
+                     0);
+    ck_assert_int_eq(sh("'%s' verify '%s/c.gguf' > '%s/v.txt'", TC_BIN, dir, dir), 1);
+    ck_assert_int_eq(sh("grep -q \"FAIL  tensor 'lm_head.weight' changed\" '%s/v.txt' && test "
+                        "$(grep -c 'FAIL  tensor' '%s/v.txt') = 1",
+                        dir, dir),
+                     0);
+    /* a changed source: --against says so */
+    ck_assert_int_eq(sh("cp -r '%s/fixtures/tiny-llama' '%s/src' && printf '\\001' | dd "
+                        "of='%s/src/model.safetensors' bs=1 seek=100000 conv=notrunc 2>/dev/null",
+                        TC_SRC_DIR, dir, dir),
+                     0);
+    ck_assert_int_eq(sh("'%s' verify '%s' --against '%s/src' > '%s/v2.txt'", TC_BIN, p, dir, dir),
+                     1);
+    ck_assert_int_eq(sh("grep -q 'FAIL  source model.safetensors: SHA-256' '%s/v2.txt'", dir), 0);
+    tc_rm_rf(dir);
+}
+END_TEST
+
+START_TEST(test_split_quantize_and_opt_out)
+{
+    ggml_api a;
+    if (!ggml_load(&a))
+        TC_SKIP("libggml-base.so (llama.cpp oracle) not found in %s/llama", TC_ORACLE_DIR);
+    tc_make_tmpdir(dir, sizeof dir, "tc_prov");
+    /* a split set: part 1 records the digests of every part's tensors */
+    ck_assert_int_eq(sh("'%s' convert '%s/fixtures/tiny-llama' '%s/s.gguf' --type f16 -q "
+                        "--split-max-tensors 5",
+                        TC_BIN, TC_SRC_DIR, dir),
+                     0);
+    ck_assert_int_eq(sh("'%s' verify '%s/s-00002-of-00005.gguf' -q", TC_BIN, dir), 0);
+    ck_assert_int_eq(sh("'%s' inspect '%s/s-00001-of-00005.gguf' | grep -q 'tensor_xxh64: arr = "
+                        "\\[u64 x 21\\]'",
+                        TC_BIN, dir),
+                     0);
+    /* quantize records its own command; --no-provenance records nothing */
+    ck_assert_int_eq(sh("'%s' convert '%s/fixtures/tiny-llama' '%s/f.gguf' --type f16 -q && '%s' "
+                        "quantize '%s/f.gguf' '%s/q.gguf' Q8_0 -q",
+                        TC_BIN, TC_SRC_DIR, dir, TC_BIN, dir, dir),
+                     0);
+    ck_assert_int_eq(
+        sh("'%s' inspect '%s/q.gguf' | grep -q 'command: str = \"quantize Q8_0\"'", TC_BIN, dir),
+        0);
+    ck_assert_int_eq(sh("'%s' inspect '%s/q.gguf' | grep -q 'source_names: arr = \\[str x 1\\] "
+                        "\\[\"f.gguf\"\\]'",
+                        TC_BIN, dir),
+                     0);
+    ck_assert_int_eq(sh("'%s' verify '%s/q.gguf' -q", TC_BIN, dir), 0);
+    char p[1024];
+    snprintf(p, sizeof p, "%s/q.gguf", dir);
+    struct gguf_init_params gp = {true, NULL};
+    struct gguf_context *c = a.init_from_file(p, gp);
+    ck_assert(c != NULL);
+    ck_assert_int_ge(key_index(&a, c, "tensorcast.provenance.tensor_xxh64"), 0);
+    a.free_(c);
+    ck_assert_int_eq(
+        sh("'%s' quantize '%s/f.gguf' '%s/n.gguf' Q8_0 -q --no-provenance", TC_BIN, dir, dir), 0);
+    snprintf(p, sizeof p, "%s/n.gguf", dir);
+    c = a.init_from_file(p, gp);
+    ck_assert(c != NULL);
+    for (int64_t i = 0; i < a.get_n_kv(c); i++)
+        ck_assert_msg(strncmp(a.get_key(c, i), "tensorcast.provenance.", 22) != 0,
+                      "--no-provenance wrote %s", a.get_key(c, i));
+    a.free_(c);
+    tc_rm_rf(dir);
+}
+END_TEST
+
+Suite *provenance_suite(void)
+{
+    Suite *s = suite_create("provenance");
+    TCase *tc = tcase_create("provenance");
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_recorded_and_checked);
+    tcase_add_test(tc, test_split_quantize_and_opt_out);
+    suite_add_tcase(s, tc);
+    return s;
+}
