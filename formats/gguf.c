@@ -1170,12 +1170,13 @@ static tc_status gguf_write(const tc_graph *g, const char *path, tc_write_opts *
         for (size_t i = pt->t0; i < pt->t1 && rc == TC_OK; i++) {
             const tc_tensor *t = tc_graph_tensor(g, i);
             uint64_t nb = tc_tensor_nbytes(t), before = tc_out_tell(pt->out);
-            if (prov) {
+            int tap = prov && !tc_prov_covers(prov, i);
+            if (tap) {
                 XXH64_reset(xst, 0);
                 tc_out_tap(pt->out, xst);
             }
             rc = tc_out_write_tensor(pt->out, t, opt, &done_b, total, e);
-            if (prov) {
+            if (tap) {
                 tc_out_tap(pt->out, NULL);
                 tc_prov_set_tensor(prov, i, XXH64_digest(xst));
             }

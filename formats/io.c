@@ -350,15 +350,20 @@ tc_status tc_out_copy(tc_out *o, const tc_map *m, uint64_t off, uint64_t n, tc_e
         return tc_err_set(e, TC_E_FORMAT, "%s: region [%" PRIu64 ", +%" PRIu64 ") past the end",
                           m->path, off, n);
     TC_TRY(out_flush(o, e));
-    if (o->tap && n > 0) {
-        /* the bytes are in the map: hash them there (sequential hint: fault-around) */
-        uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-        uintptr_t a0 = (uintptr_t)(m->data + off) & ~(pg - 1);
-        if (m->mmapped)
-            madvise((void *)a0, (size_t)((uintptr_t)(m->data + off + n) - a0), MADV_SEQUENTIAL);
-        XXH64_update(o->tap, m->data + off, (size_t)n);
-    }
     o->pos += n;
+    if (m->fd >= 0 && o->tap) {
+        /* the bytes must be hashed on the way: bounce them through our buffer (bounded memory;
+         * hashing from the map would fault in and keep every page) */
+        while (n > 0) {
+            size_t k = n > OUT_BUF ? OUT_BUF : (size_t)n;
+            TC_TRY(tc_map_read(m, off, o->buf, k, e));
+            XXH64_update(o->tap, o->buf, k);
+            TC_TRY(write_all(o, o->buf, k, e));
+            off += k;
+            n -= k;
+        }
+        return TC_OK;
+    }
     if (m->fd >= 0) {
         /* in-kernel copy: no user-space buffer, no pages mapped into us */
         loff_t in = (loff_t)off;
@@ -386,6 +391,8 @@ tc_status tc_out_copy(tc_out *o, const tc_map *m, uint64_t off, uint64_t n, tc_e
         }
         return TC_OK;
     }
+    if (o->tap)
+        XXH64_update(o->tap, m->data + off, (size_t)n);
     return write_all(o, m->data + off, (size_t)n, e);
 }
 

@@ -28,8 +28,23 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #define PROV_CHUNK (4u << 20)
+
+typedef struct prov_region {
+    size_t tensor, source;
+    uint64_t off, len;
+    XXH64_state_t *st;
+} prov_region;
+
+static int region_cmp(const void *a, const void *b)
+{
+    const prov_region *x = a, *y = b;
+    if (x->source != y->source)
+        return x->source < y->source ? -1 : 1;
+    return (x->off > y->off) - (x->off < y->off);
+}
 
 struct tc_prov {
     char command[1024];
@@ -40,6 +55,12 @@ struct tc_prov {
     char *sha_text;  /* the 64-byte strings, back to back (NUL after each) */
     uint64_t *xxh;   /* per tensor */
     const char **paths;
+    /* tensors stored as plain regions of a source file: their xxh64 is computed by the
+     * source-hashing thread as it passes them (the bytes written are those bytes), so the
+     * writer can copy them in the kernel */
+    prov_region *reg;
+    size_t n_reg;
+    uint8_t *covered; /* per tensor */
     tc_value v[TC_PROV_N_KV];
     pthread_t thread;
     int thread_started;
@@ -68,6 +89,14 @@ static void *prov_hash_sources(void *arg)
         }
         posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
         EVP_DigestInit_ex(md, EVP_sha256(), NULL);
+        /* this file's regions (sorted by offset) */
+        size_t r0 = 0;
+        while (r0 < p->n_reg && p->reg[r0].source < i)
+            r0++;
+        size_t r1 = r0;
+        while (r1 < p->n_reg && p->reg[r1].source == i)
+            r1++;
+        uint64_t pos = 0;
         for (;;) {
             ssize_t r = read(fd, buf, PROV_CHUNK);
             if (r < 0 && errno == EINTR)
@@ -77,6 +106,17 @@ static void *prov_hash_sources(void *arg)
             if (r <= 0)
                 break;
             EVP_DigestUpdate(md, buf, (size_t)r);
+            uint64_t c0 = pos, c1 = pos + (uint64_t)r;
+            while (r0 < r1 && p->reg[r0].off + p->reg[r0].len <= c0)
+                r0++; /* done with those (sorted by start; lengths vary, so scan below) */
+            for (size_t k = r0; k < r1 && p->reg[k].off < c1; k++) {
+                prov_region *g = &p->reg[k];
+                uint64_t a = g->off > c0 ? g->off : c0;
+                uint64_t b = g->off + g->len < c1 ? g->off + g->len : c1;
+                if (a < b)
+                    XXH64_update(g->st, buf + (a - c0), (size_t)(b - a));
+            }
+            pos = c1;
         }
         close(fd);
         unsigned char d[EVP_MAX_MD_SIZE];
@@ -109,6 +149,11 @@ void tc_prov_free(tc_prov *p)
     tc_free(p->sha_text);
     tc_free(p->xxh);
     tc_free(p->paths);
+    for (size_t i = 0; i < p->n_reg; i++)
+        if (p->reg[i].st)
+            XXH64_freeState(p->reg[i].st);
+    tc_free(p->reg);
+    tc_free(p->covered);
     tc_free(p);
 }
 
@@ -143,6 +188,39 @@ tc_status tc_prov_begin(const tc_graph *g, const char *command, tc_prov **out, t
         memset(h, '0', 64);
         p->src_sha[i] = (tc_str){h, 64};
     }
+    /* tensors that are plain regions of a source file */
+    p->covered = tc_calloc(p->n_tensors ? p->n_tensors : 1, 1);
+    p->reg = tc_calloc(p->n_tensors ? p->n_tensors : 1, sizeof *p->reg);
+    if (p->covered == NULL || p->reg == NULL) {
+        tc_prov_free(p);
+        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+    }
+    for (size_t t = 0; t < p->n_tensors; t++) {
+        const tc_tensor *tt = tc_graph_tensor(g, t);
+        const tc_map *m;
+        uint64_t off;
+        if (!tc_tensor_mapped(tt, &m, &off) || tc_map_fd(m) < 0)
+            continue;
+        size_t k = 0;
+        while (k < p->n_src && strcmp(p->paths[k], tc_map_path(m)) != 0)
+            k++;
+        if (k == p->n_src)
+            continue;
+        prov_region *r = &p->reg[p->n_reg];
+        r->tensor = t;
+        r->source = k;
+        r->off = off;
+        r->len = tc_tensor_nbytes(tt);
+        if ((r->st = XXH64_createState()) == NULL) {
+            tc_prov_free(p);
+            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        }
+        XXH64_reset(r->st, 0);
+        p->covered[t] = 1;
+        p->n_reg++;
+    }
+    if (p->n_reg > 1)
+        qsort(p->reg, p->n_reg, sizeof *p->reg, region_cmp);
     p->v[0] = (tc_value){.type = TC_V_STR, .s = {TC_VERSION_STRING, strlen(TC_VERSION_STRING)}};
     p->v[1] = (tc_value){.type = TC_V_STR, .s = {p->command, strlen(p->command)}};
     p->v[2] = (tc_value){.type = TC_V_ARR, .arr = {TC_V_STR, p->n_src, p->src_names}};
@@ -176,12 +254,19 @@ void tc_prov_set_tensor(tc_prov *p, size_t i, uint64_t xxh64)
         p->xxh[i] = xxh64;
 }
 
+int tc_prov_covers(const tc_prov *p, size_t i)
+{
+    return i < p->n_tensors && p->covered[i];
+}
+
 tc_status tc_prov_finish(tc_prov *p, tc_err *e)
 {
     if (p->thread_started) {
         pthread_join(p->thread, NULL);
         p->thread_started = 0;
     }
+    for (size_t k = 0; k < p->n_reg; k++)
+        p->xxh[p->reg[k].tensor] = XXH64_digest(p->reg[k].st);
     if (p->err.code != TC_OK) {
         if (e && e->code == TC_OK)
             *e = p->err;

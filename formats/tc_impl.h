@@ -157,6 +157,9 @@ tc_status tc_prov_begin(const tc_graph *g, const char *command, tc_prov **out, t
 const char *tc_prov_key(size_t i);
 const tc_value *tc_prov_value(const tc_prov *p, size_t i); /* current values */
 void tc_prov_set_tensor(tc_prov *p, size_t i, uint64_t xxh64);
+/* 1 when tensor i is a plain region of a source file: its digest comes from the source-hashing
+ * thread (the writer need not hash it). */
+int tc_prov_covers(const tc_prov *p, size_t i);
 /* Wait for the source digests (their values are final afterwards). */
 tc_status tc_prov_finish(tc_prov *p, tc_err *e);
 void tc_prov_free(tc_prov *p);
