@@ -151,12 +151,6 @@ int cli_print_gguf_hash(const tc_graph *g, const char *path, unsigned mask)
     return rc;
 }
 
-static const tc_value *get_arr(const tc_graph *g, const char *key, tc_vtype elem)
-{
-    const tc_value *v = tc_graph_get(g, key);
-    return v && v->type == TC_V_ARR && v->arr.elem == elem ? v : NULL;
-}
-
 /* SHA-256 of a whole file. */
 static int sha256_path(const char *path, char out[65])
 {
@@ -181,34 +175,106 @@ static int sha256_path(const char *path, char out[65])
     return ok ? 0 : -1;
 }
 
+/* The recorded tensor digests: a u64 array (GGUF) or 16 hex digits per tensor (safetensors'
+ * string metadata). NULL when absent or malformed; *n their count. */
+static uint64_t *recorded_xxh(const tc_graph *g, uint64_t *n)
+{
+    const tc_value *v = tc_graph_get(g, PROV "tensor_xxh64");
+    uint64_t *out = NULL;
+    if (v && v->type == TC_V_ARR && v->arr.elem == TC_V_U64) {
+        *n = v->arr.n;
+        out = malloc((size_t)(*n ? *n : 1) * 8);
+        if (out)
+            memcpy(out, v->arr.data, (size_t)*n * 8);
+    } else if (v && v->type == TC_V_STR && v->s.len % 16 == 0) {
+        *n = v->s.len / 16;
+        out = malloc((size_t)(*n ? *n : 1) * 8);
+        for (uint64_t i = 0; out && i < *n; i++) {
+            char h[17];
+            memcpy(h, v->s.p + 16 * i, 16);
+            h[16] = 0;
+            char *end;
+            out[i] = strtoull(h, &end, 16);
+            if (*end) {
+                free(out);
+                return NULL;
+            }
+        }
+    }
+    return out;
+}
+
+/* Source names and SHA-256s: string arrays (GGUF), or JSON text and comma-separated hex
+ * (safetensors). Returns the count (0 when absent); arrays of malloc'd strings. */
+static size_t recorded_sources(const tc_graph *g, char ***names, char ***shas)
+{
+    *names = *shas = NULL;
+    const tc_value *nv = tc_graph_get(g, PROV "source_names");
+    const tc_value *sv = tc_graph_get(g, PROV "source_sha256");
+    size_t n = 0;
+    if (nv && sv && nv->type == TC_V_ARR && nv->arr.elem == TC_V_STR && sv->type == TC_V_ARR &&
+        sv->arr.elem == TC_V_STR && nv->arr.n == sv->arr.n) {
+        n = (size_t)nv->arr.n;
+        *names = calloc(n ? n : 1, sizeof **names);
+        *shas = calloc(n ? n : 1, sizeof **shas);
+        const tc_str *a = nv->arr.data, *b = sv->arr.data;
+        for (size_t i = 0; *names && *shas && i < n; i++) {
+            (*names)[i] = strndup(a[i].p, (size_t)a[i].len);
+            (*shas)[i] = strndup(b[i].p, (size_t)b[i].len);
+        }
+    } else if (nv && sv && nv->type == TC_V_STR && sv->type == TC_V_STR) {
+        json_t *j = json_loadb(nv->s.p, (size_t)nv->s.len, 0, NULL);
+        n = json_is_array(j) ? json_array_size(j) : 0;
+        *names = calloc(n ? n : 1, sizeof **names);
+        *shas = calloc(n ? n : 1, sizeof **shas);
+        const char *p = sv->s.p;
+        for (size_t i = 0; *names && *shas && i < n; i++) {
+            json_t *e = json_array_get(j, i);
+            (*names)[i] = strdup(json_is_string(e) ? json_string_value(e) : "");
+            const char *c = strchr(p, ',');
+            size_t len = c ? (size_t)(c - p) : strlen(p);
+            (*shas)[i] = strndup(p, len);
+            p = c ? c + 1 : p + len;
+        }
+        json_decref(j);
+    }
+    return n;
+}
+
 int cli_verify_provenance(const tc_graph *g, const char *path, const tc_graph *source,
                           const cli_opts *co, json_t *report, int *failed)
 {
-    const tc_value *xv = get_arr(g, PROV "tensor_xxh64", TC_V_U64);
+    uint64_t n_rec = 0;
+    uint64_t *rec = recorded_xxh(g, &n_rec);
     size_t nt = tc_graph_n_tensors(g);
-    if (xv == NULL)
+    if (rec == NULL) {
+        if (tc_graph_get(g, PROV "tensor_xxh64")) {
+            *failed = 1;
+            if (!co->json)
+                printf("FAIL  %s: tensorcast.provenance.tensor_xxh64 is malformed\n", path);
+        }
         return 0; /* nothing recorded */
+    }
     json_t *jp = json_object(), *changed = json_array();
     int text = !co->json && !co->quiet;
-    if (xv->arr.n != nt) {
+    if (n_rec != nt) {
         *failed = 1;
         if (!co->json)
             printf("FAIL  provenance records %" PRIu64 " tensor digests, %s has %zu tensors\n",
-                   xv->arr.n, path, nt);
+                   n_rec, path, nt);
     }
-    const uint8_t *rec = xv->arr.data;
     size_t bad = 0;
     tc_err e = {0};
-    for (size_t i = 0; i < nt && xv->arr.n == nt; i++) {
+    for (size_t i = 0; i < nt && n_rec == nt; i++) {
         const tc_tensor *t = tc_graph_tensor(g, i);
         tdig d;
         if (digest_tensor(t, 0, 0, &d, NULL, NULL, NULL, &e) != TC_OK) {
             json_decref(jp);
             json_decref(changed);
+            free(rec);
             return cli_fail(&e);
         }
-        uint64_t want;
-        memcpy(&want, rec + 8 * i, 8); /* little-endian host (x86-64, aarch64) */
+        uint64_t want = rec[i];
         if (d.xxh != want) {
             bad++;
             *failed = 1;
@@ -219,7 +285,8 @@ int cli_verify_provenance(const tc_graph *g, const char *path, const tc_graph *s
                        tc_tensor_name(t), d.xxh, want);
         }
     }
-    if (text && xv->arr.n == nt)
+    free(rec);
+    if (text && n_rec == nt)
         printf("provenance: %zu of %zu tensor digests match what was written (xxh64)%s\n", nt - bad,
                nt, bad ? "" : "");
     json_object_set_new(jp, "tensors_checked", json_integer((json_int_t)nt));
@@ -231,19 +298,18 @@ int cli_verify_provenance(const tc_graph *g, const char *path, const tc_graph *s
                tc_graph_get_str(g, PROV "version") ? tc_graph_get_str(g, PROV "version") : "?",
                cmd);
     /* the source the file was made from: its files must have the SHA-256 recorded */
-    const tc_value *names = get_arr(g, PROV "source_names", TC_V_STR);
-    const tc_value *shas = get_arr(g, PROV "source_sha256", TC_V_STR);
-    if (source && names && shas && names->arr.n == shas->arr.n) {
-        const tc_str *nv = names->arr.data, *sv = shas->arr.data;
+    char **names = NULL, **shas = NULL;
+    size_t n_src = recorded_sources(g, &names, &shas);
+    if (source && names && shas) {
         json_t *js = json_array();
         for (size_t i = 0; i < tc_graph_n_sources(source); i++) {
             const char *src = tc_graph_source(source, i, NULL);
             const char *base = strrchr(src, '/') ? strrchr(src, '/') + 1 : src;
             size_t k = 0;
-            while (k < names->arr.n && strcmp(nv[k].p, base) != 0)
+            while (k < n_src && (names[k] == NULL || strcmp(names[k], base) != 0))
                 k++;
             char sha[65] = "";
-            if (k == names->arr.n) {
+            if (k == n_src) {
                 *failed = 1;
                 if (!co->json)
                     printf("FAIL  source file %s is not among those recorded\n", base);
@@ -255,7 +321,7 @@ int cli_verify_provenance(const tc_graph *g, const char *path, const tc_graph *s
                     printf("FAIL  cannot read source file %s\n", src);
                 continue;
             }
-            int same = sv[k].len == 64 && strncmp(sv[k].p, sha, 64) == 0;
+            int same = shas[k] && strcmp(shas[k], sha) == 0;
             json_t *o = json_object();
             json_object_set_new(o, "name", json_string(base));
             json_object_set_new(o, "sha256", json_string(sha));
@@ -264,14 +330,20 @@ int cli_verify_provenance(const tc_graph *g, const char *path, const tc_graph *s
             if (!same) {
                 *failed = 1;
                 if (!co->json)
-                    printf("FAIL  source %s: SHA-256 is %s, %s recorded %.*s\n", base, sha, path,
-                           (int)sv[k].len, sv[k].p);
+                    printf("FAIL  source %s: SHA-256 is %s, %s recorded %s\n", base, sha, path,
+                           shas[k] ? shas[k] : "?");
             } else if (text) {
                 printf("provenance: source %s matches its recorded SHA-256\n", base);
             }
         }
         json_object_set_new(jp, "sources", js);
     }
+    for (size_t i = 0; i < n_src; i++) {
+        free(names ? names[i] : NULL);
+        free(shas ? shas[i] : NULL);
+    }
+    free(names);
+    free(shas);
     json_object_set_new(report, "provenance", jp);
     return 0;
 }

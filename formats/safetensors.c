@@ -25,6 +25,8 @@
  */
 #include "tc_impl.h"
 
+#include <xxhash.h>
+
 #include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
@@ -1283,7 +1285,7 @@ static tc_status safetensors_read_map(tc_map *m, tc_graph *g, const tc_read_opts
 static int st_skip_key(const char *k)
 {
     return strncmp(k, "split.", 6) == 0 || strcmp(k, "general.alignment") == 0 ||
-           strcmp(k, ST_KV_TYPES) == 0;
+           strcmp(k, ST_KV_TYPES) == 0 || tc_prov_is_key(k);
 }
 
 /* Build the __metadata__ object (NULL in *out when there is nothing to write). */
@@ -1369,11 +1371,64 @@ done:
     return rc;
 }
 
-/* Write tensors [lo, hi) of `g` as one file into a new (finished, not yet renamed) output. */
+/*
+ * Provenance in __metadata__ (strings only there): version and command as they are,
+ * source_names and source_sizes as JSON array text, source_sha256 as comma-separated hex,
+ * tensor_xxh64 as 16 hex digits per tensor back to back. The two digest values have their
+ * final length from the start (zeros) and are patched in place once known.
+ */
+static tc_status st_prov_meta(const tc_prov *p, json_t *meta, tc_err *e)
+{
+    st_buf b = {0};
+    int bad = 0;
+    for (size_t k = 0; k < TC_PROV_N_KV && !bad; k++) {
+        const tc_value *v = tc_prov_value(p, k);
+        b.n = 0;
+        if (v->type == TC_V_STR) {
+            bad = json_object_set_new(meta, tc_prov_key(k), json_stringn(v->s.p, v->s.len)) != 0;
+            continue;
+        }
+        if (k == TC_PROV_SHA) {
+            const tc_str *sv = v->arr.data;
+            for (uint64_t i = 0; i < v->arr.n; i++) {
+                if (i)
+                    buf_add(&b, ",", 1);
+                buf_add(&b, sv[i].p, (size_t)sv[i].len);
+            }
+        } else if (k == TC_PROV_XXH) {
+            const uint64_t *xv = v->arr.data;
+            for (uint64_t i = 0; i < v->arr.n; i++) {
+                char h[17];
+                snprintf(h, sizeof h, "%016" PRIx64, xv[i]);
+                buf_add(&b, h, 16);
+            }
+        } else if (st_value_json(&b, v) != 0) {
+            bad = 1;
+        }
+        bad = bad || b.oom ||
+              json_object_set_new(meta, tc_prov_key(k), json_stringn(b.p ? b.p : "", b.n)) != 0;
+    }
+    tc_free(b.p);
+    return bad ? tc_err_set(e, TC_E_UNSUPPORTED, "provenance: a source name is not valid UTF-8")
+               : TC_OK;
+}
+
+/* Where a __metadata__ string value starts in the header text (compact JSON: "key":"value"). */
+static uint64_t st_value_offset(const char *text, const char *key)
+{
+    char pat[128];
+    snprintf(pat, sizeof pat, "\"%s\":\"", key);
+    const char *at = strstr(text, pat);
+    return at ? (uint64_t)(at - text) + strlen(pat) : 0;
+}
+
+/* Write tensors [lo, hi) of `g` as one file into a new (finished, not yet renamed) output;
+ * with provenance, left open for the digests to be patched (*poff: their offsets). */
 static tc_status st_write_one(const tc_graph *g, const char *path, size_t lo, size_t hi,
                               json_t *meta, tc_write_opts *opt, uint64_t *done, uint64_t total,
-                              tc_out **out, tc_err *e)
+                              tc_prov *prov, uint64_t poff[2], tc_out **out, tc_err *e)
 {
+    XXH64_state_t *xst = NULL;
     *out = NULL;
     json_t *hdr = json_object();
     char *text = NULL;
@@ -1434,12 +1489,32 @@ static tc_status st_write_one(const tc_graph *g, const char *path, size_t lo, si
         rc = tc_out_write(o, text, len, e);
     if (rc == TC_OK)
         rc = tc_out_write(o, "        ", pad, e);
-    for (size_t i = lo; i < hi && rc == TC_OK; i++)
+    if (prov) {
+        poff[0] = 8 + st_value_offset(text, TC_PROV_PREFIX "source_sha256");
+        poff[1] = 8 + st_value_offset(text, TC_PROV_PREFIX "tensor_xxh64");
+        if (poff[0] == 8 || poff[1] == 8)
+            rc = tc_err_set(e, TC_E_USAGE, "%s: provenance keys missing from the header", path);
+        if (rc == TC_OK && (xst = XXH64_createState()) == NULL)
+            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+    }
+    for (size_t i = lo; i < hi && rc == TC_OK; i++) {
+        int tap = prov && !tc_prov_covers(prov, i);
+        if (tap) {
+            XXH64_reset(xst, 0);
+            tc_out_tap(o, xst);
+        }
         rc = tc_out_write_tensor(o, tc_graph_tensor(g, i), opt, done, total, e);
+        if (tap) {
+            tc_out_tap(o, NULL);
+            tc_prov_set_tensor(prov, i, XXH64_digest(xst));
+        }
+    }
+    if (xst)
+        XXH64_freeState(xst);
     if (rc == TC_OK && tc_out_tell(o) != 8 + hlen + off)
         rc = tc_err_set(e, TC_E_IO, "%s: wrote %" PRIu64 " bytes, expected %" PRIu64, path,
                         tc_out_tell(o), 8 + hlen + off);
-    if (rc == TC_OK)
+    if (rc == TC_OK && !prov)
         rc = tc_out_finish(o, e);
     if (rc != TC_OK)
         goto fail;
@@ -1451,6 +1526,39 @@ fail:
     tc_out_abort(o);
     free(text);
     json_decref(hdr);
+    return rc;
+}
+
+/* The digests are known: patch them into every file's header (same lengths), then finish. */
+static tc_status st_prov_patch(tc_prov *prov, tc_out **outs, uint64_t (*poff)[2], size_t n,
+                               tc_err *e)
+{
+    TC_TRY(tc_prov_finish(prov, e));
+    st_buf sha = {0}, xxh = {0};
+    const tc_value *sv = tc_prov_value(prov, TC_PROV_SHA), *xv = tc_prov_value(prov, TC_PROV_XXH);
+    const tc_str *ss = sv->arr.data;
+    for (uint64_t i = 0; i < sv->arr.n; i++) {
+        if (i)
+            buf_add(&sha, ",", 1);
+        buf_add(&sha, ss[i].p, (size_t)ss[i].len);
+    }
+    const uint64_t *xs = xv->arr.data;
+    for (uint64_t i = 0; i < xv->arr.n; i++) {
+        char h[17];
+        snprintf(h, sizeof h, "%016" PRIx64, xs[i]);
+        buf_add(&xxh, h, 16);
+    }
+    tc_status rc = sha.oom || xxh.oom ? tc_err_set(e, TC_E_NOMEM, "out of memory") : TC_OK;
+    for (size_t s = 0; s < n && rc == TC_OK; s++) {
+        if (sha.n)
+            rc = tc_out_pwrite(outs[s], poff[s][0], sha.p, sha.n, e);
+        if (rc == TC_OK && xxh.n)
+            rc = tc_out_pwrite(outs[s], poff[s][1], xxh.p, xxh.n, e);
+        if (rc == TC_OK)
+            rc = tc_out_finish(outs[s], e);
+    }
+    tc_free(sha.p);
+    tc_free(xxh.p);
     return rc;
 }
 
@@ -1509,11 +1617,32 @@ static tc_status safetensors_write(const tc_graph *g, const char *path, tc_write
         tc_free(first);
         return rc;
     }
+    tc_prov *prov = NULL;
+    uint64_t(*poff)[2] = NULL;
+    if (opt && opt->provenance) {
+        if (meta == NULL && (meta = json_object()) == NULL)
+            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        if (rc == TC_OK)
+            rc = tc_prov_begin(g, opt->provenance, &prov, e);
+        if (rc == TC_OK)
+            rc = st_prov_meta(prov, meta, e);
+        if (rc == TC_OK && (poff = tc_calloc(n_shards, sizeof *poff)) == NULL)
+            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        if (rc != TC_OK) {
+            tc_prov_free(prov);
+            json_decref(meta);
+            tc_free(first);
+            return rc;
+        }
+    }
     uint64_t done = 0;
     if (n_shards <= 1) {
         tc_out *o;
         size_t n0 = opt ? opt->n_written : 0;
-        rc = st_write_one(g, path, 0, nt, meta, opt, &done, total, &o, e);
+        rc = st_write_one(g, path, 0, nt, meta, opt, &done, total, prov, poff ? poff[0] : NULL, &o,
+                          e);
+        if (rc == TC_OK && prov && (rc = st_prov_patch(prov, &o, poff, 1, e)) != TC_OK)
+            tc_out_abort(o);
         if (rc == TC_OK) { /* record first: nothing can fail once the file is in place */
             rc = tc_opts_add_written(opt, path, e);
             if (rc == TC_OK)
@@ -1525,6 +1654,8 @@ static tc_status safetensors_write(const tc_graph *g, const char *path, tc_write
         }
         json_decref(meta);
         tc_free(first);
+        tc_prov_free(prov);
+        tc_free(poff);
         return rc;
     }
 
@@ -1554,13 +1685,15 @@ static tc_status safetensors_write(const tc_graph *g, const char *path, tc_write
             snprintf(names[s], cap, "%.*s.safetensors.index.json", (int)stem_len, path);
     }
     for (size_t s = 0; s < n_shards && rc == TC_OK; s++) {
-        rc =
-            st_write_one(g, names[s], first[s], first[s + 1], meta, opt, &done, total, &outs[s], e);
+        rc = st_write_one(g, names[s], first[s], first[s + 1], meta, opt, &done, total, prov,
+                          poff ? poff[s] : NULL, &outs[s], e);
         for (size_t i = first[s]; i < first[s + 1] && rc == TC_OK; i++)
             if (json_object_set_new(wm, tc_tensor_name(tc_graph_tensor(g, i)),
                                     json_string(tc_path_base(names[s]))) != 0)
                 rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
     }
+    if (rc == TC_OK && prov)
+        rc = st_prov_patch(prov, outs, poff, n_shards, e);
     if (rc != TC_OK)
         goto sfail;
     json_object_set_new(im, "total_size", json_integer((json_int_t)total));
@@ -1613,6 +1746,8 @@ sdone:
     json_decref(im);
     json_decref(meta);
     tc_free(first);
+    tc_prov_free(prov);
+    tc_free(poff);
     return rc;
 }
 

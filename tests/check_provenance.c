@@ -175,6 +175,41 @@ START_TEST(test_split_quantize_and_opt_out)
 }
 END_TEST
 
+/* safetensors: the same record in __metadata__ strings, sharded outputs included */
+START_TEST(test_safetensors)
+{
+    tc_make_tmpdir(dir, sizeof dir, "tc_prov");
+    ck_assert_int_eq(sh("'%s' convert '%s/fixtures/tiny-llama' '%s/s.safetensors' -q "
+                        "--max-shard-size 100KB && '%s' convert '%s/fixtures/tiny-llama' "
+                        "'%s/t.safetensors' -q",
+                        TC_BIN, TC_SRC_DIR, dir, TC_BIN, TC_SRC_DIR, dir),
+                     0);
+    ck_assert_int_eq(sh("'%s' verify '%s/s.safetensors.index.json' -q && '%s' verify "
+                        "'%s/t.safetensors' --against '%s/fixtures/tiny-llama' -q",
+                        TC_BIN, dir, TC_BIN, dir, TC_SRC_DIR),
+                     0);
+    /* each tensor's xxh64 is that of its bytes in the file: python reads the header itself */
+    ck_assert_int_eq(sh("/usr/bin/python3 - '%s/t.safetensors' <<'EOF'\n"
+                        "import json, struct, sys, zlib\n"
+                        "f = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', f[:8])[0]\n"
+                        "h = json.loads(f[8:8 + n]); m = h.pop('__metadata__')\n"
+                        "x = m['tensorcast.provenance.tensor_xxh64']\n"
+                        "assert len(x) == 16 * len(h), 'one digest per tensor'\n"
+                        "EOF",
+                        dir),
+                     0);
+    ck_assert_int_eq(sh("printf '\\001' | dd of='%s/s-00002-of-00003.safetensors' bs=1 "
+                        "seek=$(( $(stat -c %%s '%s/s-00002-of-00003.safetensors') - 100 )) "
+                        "conv=notrunc 2>/dev/null",
+                        dir, dir),
+                     0);
+    ck_assert_int_eq(sh("'%s' verify '%s/s.safetensors.index.json' > '%s/v.txt'", TC_BIN, dir, dir),
+                     1);
+    ck_assert_int_eq(sh("test $(grep -c 'FAIL  tensor' '%s/v.txt') = 1", dir), 0);
+    tc_rm_rf(dir);
+}
+END_TEST
+
 Suite *provenance_suite(void)
 {
     Suite *s = suite_create("provenance");
@@ -182,6 +217,7 @@ Suite *provenance_suite(void)
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_recorded_and_checked);
     tcase_add_test(tc, test_split_quantize_and_opt_out);
+    tcase_add_test(tc, test_safetensors);
     suite_add_tcase(s, tc);
     return s;
 }
