@@ -100,9 +100,12 @@ typedef struct cli_progress {
     int enabled;
     const char *label;
     double t0, last;
+    char item[96]; /* the tensor or file being worked on */
 } cli_progress;
 void cli_progress_init(cli_progress *p, const char *label, int quiet);
+/* tc_progress callbacks: bytes done of total (bar, bytes, rate, ETA) and the current item. */
 void cli_progress_cb(void *ctx, uint64_t done, uint64_t total);
+void cli_progress_item(void *ctx, const char *name);
 void cli_progress_done(cli_progress *p);
 double cli_now(void);
 

@@ -399,7 +399,7 @@ int cmd_pack(int argc, char **argv)
 
     cli_progress pb;
     cli_progress_init(&pb, "packing", co.quiet || co.json);
-    tc_pack_opts po = {{cli_progress_cb, &pb}};
+    tc_pack_opts po = {{cli_progress_cb, &pb, cli_progress_item}};
     tc_status st2 = tc_pack_write(out, l.m, l.n, &po, &e);
     cli_progress_done(&pb);
     if (st2 != TC_OK) {

@@ -1,6 +1,8 @@
 /* common.c - exit codes, messages, size parsing, progress bar and signals for the CLI. */
 #include "cli.h"
 
+#include <inttypes.h>
+
 #include <getopt.h>
 
 #include <ctype.h>
@@ -136,11 +138,21 @@ double cli_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Is a progress line on the terminal now (for the interrupt message to clear it first)? */
+static volatile sig_atomic_t progress_shown;
+
 void cli_progress_init(cli_progress *p, const char *label, int quiet)
 {
     p->enabled = !quiet && isatty(STDERR_FILENO);
     p->label = label;
     p->t0 = p->last = cli_now();
+    p->item[0] = 0;
+}
+
+void cli_progress_item(void *ctx, const char *name)
+{
+    cli_progress *p = ctx;
+    snprintf(p->item, sizeof p->item, "%s", name ? name : "");
 }
 
 void cli_progress_cb(void *ctx, uint64_t done, uint64_t total)
@@ -155,16 +167,25 @@ void cli_progress_cb(void *ctx, uint64_t done, uint64_t total)
     double frac = total ? (double)done / (double)total : 1.0;
     if (frac > 1)
         frac = 1;
-    int width = 30, fill = (int)(frac * width);
+    int width = 24, fill = (int)(frac * width);
     char bar[64];
     for (int i = 0; i < width; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[width] = 0;
     double el = now - p->t0, rate = el > 0 ? (double)done / el : 0;
-    char rb[32];
+    char rb[32], db[32], tb[32], eta[32] = "--:--";
     cli_fmt_bytes((uint64_t)rate, rb, sizeof rb);
-    fprintf(stderr, "\r%s [%s] %5.1f%%  %s/s ", p->label, bar, frac * 100, rb);
+    cli_fmt_bytes(done, db, sizeof db);
+    cli_fmt_bytes(total, tb, sizeof tb);
+    if (rate > 0 && total >= done) {
+        uint64_t s = (uint64_t)((double)(total - done) / rate + 0.5);
+        snprintf(eta, sizeof eta, "%" PRIu64 ":%02" PRIu64, s / 60, s % 60);
+    }
+    /* one line, cleared to its end: the tensor name is cut to what fits */
+    fprintf(stderr, "\r%s [%s] %5.1f%% %s/%s %s/s ETA %s %.40s\033[K", p->label, bar, frac * 100,
+            db, tb, rb, eta, p->item);
     fflush(stderr);
+    progress_shown = 1;
 }
 
 void cli_progress_done(cli_progress *p)
@@ -173,11 +194,25 @@ void cli_progress_done(cli_progress *p)
         fprintf(stderr, "\r\033[K");
         fflush(stderr);
     }
+    progress_shown = 0;
 }
 
 static void on_signal(int sig)
 {
-    tc_out_cleanup_all();
+    int had = tc_out_cleanup_all_count();
+    /* async-signal-safe: write(2) only */
+    if (progress_shown) {
+        static const char clr[] = "\r\033[K";
+        (void)!write(STDERR_FILENO, clr, sizeof clr - 1);
+    }
+    if (sig == SIGINT || sig == SIGTERM) {
+        static const char m1[] = "tensorcast: interrupted, nothing written\n";
+        static const char m2[] = "tensorcast: interrupted\n";
+        if (had)
+            (void)!write(STDERR_FILENO, m1, sizeof m1 - 1);
+        else
+            (void)!write(STDERR_FILENO, m2, sizeof m2 - 1);
+    }
     signal(sig, SIG_DFL);
     raise(sig);
 }
@@ -324,10 +359,12 @@ tc_status cli_write(const tc_graph *g, const char *out, const char *format, cons
     }
     wo->progress.fn = cli_progress_cb;
     wo->progress.ctx = &prog;
+    wo->progress.item = cli_progress_item;
     tc_status st = tc_write(g, out, format, wo, e);
     cli_progress_done(&prog);
     wo->progress.fn = NULL;
     wo->progress.ctx = NULL;
+    wo->progress.item = NULL;
     wo->provenance = NULL;
     return st;
 }

@@ -202,11 +202,20 @@ static void live_del(tc_out *o)
 
 void tc_out_cleanup_all(void)
 {
+    (void)tc_out_cleanup_all_count();
+}
+
+int tc_out_cleanup_all_count(void)
+{
+    int n = 0;
     for (int i = 0; i < OUT_SLOTS; i++) {
         char *p = atomic_load(&live_tmp[i]);
-        if (p)
+        if (p) {
             unlink(p);
+            n++;
+        }
     }
+    return n;
 }
 
 tc_status tc_out_open(const char *path, tc_out **out, tc_err *e)
@@ -531,6 +540,8 @@ tc_status tc_out_write_tensor(tc_out *o, const tc_tensor *t, const tc_write_opts
     const tc_map *m;
     uint64_t off, nbytes = tc_tensor_nbytes(t);
     const tc_progress *pr = opt ? &opt->progress : NULL;
+    if (pr && pr->item)
+        pr->item(pr->ctx, tc_tensor_name(t));
     if (tc_tensor_mapped(t, &m, &off)) {
         /* copy in 64 MiB pieces so the progress bar moves */
         uint64_t left = nbytes;

@@ -183,6 +183,8 @@ tc_status tc_pack_write(const char *out, const tc_pack_member *m, size_t n, cons
                 break;
             }
             uint64_t size = (uint64_t)st.st_size, off = 0;
+            if (opt && opt->progress.item)
+                opt->progress.item(opt->progress.ctx, m[i].name);
             rc = pack_entry(a, m[i].name, size, mtime, &io, e);
             while (rc == TC_OK && off < size) {
                 size_t want = size - off < PACK_CHUNK ? (size_t)(size - off) : PACK_CHUNK;

@@ -285,12 +285,15 @@ tc_status tc_out_commit(tc_out *o, tc_err *e);
 void tc_out_abort(tc_out *o);
 /* Async-signal-safe: unlink every temporary file still open (for a SIGINT handler). */
 void tc_out_cleanup_all(void);
+/* Same, returning how many were removed. */
+int tc_out_cleanup_all_count(void);
 
 /* ===== Formats ===== */
 
 typedef struct tc_progress {
     void (*fn)(void *ctx, uint64_t done, uint64_t total); /* bytes of payload */
     void *ctx;
+    void (*item)(void *ctx, const char *name); /* the tensor / file now being worked on, or NULL */
 } tc_progress;
 
 typedef struct tc_read_opts {
