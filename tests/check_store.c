@@ -195,6 +195,7 @@ START_TEST(test_ollama)
     ck_assert_msg(err_has("(license): 1") || err_has("the manifest says 1"),
                   "the size mismatch is named");
     /* a damaged model layer: digest mismatch, and the GGUF is refused */
+    tc_rm_rf(dir);
     make_ollama();
     snprintf(a, sizeof a, "'%s/models/manifests/registry.ollama.ai/library/tiny/latest'", dir);
     ck_assert_int_eq(sh("cd '%s/models/blobs' && for b in sha256-*; do "
