@@ -84,7 +84,12 @@ tc_status cli_write(const tc_graph *g, const char *out, const char *format, cons
                     const cli_opts *co, uint64_t max_bytes, const uint32_t *part_of,
                     tc_write_opts *wo, tc_err *e);
 
-/* Print a JSON document on stdout, indented, with `flags` added to the dump flags. */
+/* A JSON number, or null for NaN and infinities (never a dropped key). */
+json_t *cli_json_real(double x);
+/* --json seen: failures (cli_fail, cli_usage_error) also print {"ok": false, "error": ...}. */
+void cli_set_json(int on);
+/* Print a JSON document on stdout, indented, with `flags` added to the dump flags; "ok" first
+ * (true when the document has none). */
 void cli_print_json(const json_t *o, size_t flags);
 /* The files a tc_write wrote: as a JSON array, as "  wrote <path>" lines on stdout, freed. */
 json_t *cli_written_json(const tc_write_opts *wo);

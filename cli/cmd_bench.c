@@ -286,14 +286,14 @@ int cmd_bench(int argc, char **argv)
             json_object_set_new(o, "type", json_string(name));
             json_object_set_new(o, "isa", json_string(tc_isa_name(isa)));
             json_object_set_new(o, "threads", json_integer((json_int_t)threads));
-            json_object_set_new(o, "quant_mb_s_best", json_real(mb / qmin));
-            json_object_set_new(o, "quant_mb_s_median", json_real(mb / qmed));
-            json_object_set_new(o, "dequant_gb_s_best", json_real(mb / 1e3 / dmin));
-            json_object_set_new(o, "dequant_gb_s_median", json_real(mb / 1e3 / dmed));
+            json_object_set_new(o, "quant_mb_s_best", cli_json_real(mb / qmin));
+            json_object_set_new(o, "quant_mb_s_median", cli_json_real(mb / qmed));
+            json_object_set_new(o, "dequant_gb_s_best", cli_json_real(mb / 1e3 / dmin));
+            json_object_set_new(o, "dequant_gb_s_median", cli_json_real(mb / 1e3 / dmed));
             if (oq) {
-                json_object_set_new(o, "oracle_mb_s_best", json_real(mb / omin));
-                json_object_set_new(o, "oracle_mb_s_median", json_real(mb / omed));
-                json_object_set_new(o, "ratio_median", json_real(omed / qmed));
+                json_object_set_new(o, "oracle_mb_s_best", cli_json_real(mb / omin));
+                json_object_set_new(o, "oracle_mb_s_median", cli_json_real(mb / omed));
+                json_object_set_new(o, "ratio_median", cli_json_real(omed / qmed));
                 json_object_set_new(o, "identical", json_boolean(same));
             }
             json_array_append_new(jarr, o);
@@ -307,10 +307,10 @@ int cmd_bench(int argc, char **argv)
         fflush(stdout);
     }
     if (json) {
-        char *out = json_dumps(jarr, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
-        if (out)
-            puts(out);
-        free(out);
+        json_t *o = json_object();
+        json_object_set_new(o, "results", json_incref(jarr));
+        cli_print_json(o, JSON_REAL_PRECISION(6));
+        json_decref(o);
     }
     json_decref(jarr);
     free(src);

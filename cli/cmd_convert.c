@@ -175,10 +175,10 @@ int cmd_convert(int argc, char **argv)
         json_object_set_new(o, "input", json_string(in));
         json_object_set_new(o, "input_format", json_string(tc_graph_format(g)));
         json_object_set_new(o, "output_format", json_string(of->name));
-        json_object_set_new(o, "tensors", json_integer((json_int_t)nt));
+        json_object_set_new(o, "tensor_count", json_integer((json_int_t)nt));
         json_object_set_new(o, "input_bytes", json_integer((json_int_t)in_bytes));
         json_object_set_new(o, "output_tensor_bytes", json_integer((json_int_t)out_bytes));
-        json_object_set_new(o, "seconds", json_real(cli_now() - t0));
+        json_object_set_new(o, "seconds", cli_json_real(cli_now() - t0));
         json_object_set_new(o, "files", cli_written_json(&wo));
         cli_print_json(o, 0);
         json_decref(o);

@@ -245,13 +245,16 @@ int cmd_diff(int argc, char **argv)
                         s.max_abs, cs);
             if (r) {
                 json_object_set_new(r, "status", json_string("compared"));
-                json_object_set_new(r, "shape", json_string(sh));
+                json_t *sha = json_array();
+                for (int d = 0; d < tc_tensor_n_dims(a); d++)
+                    json_array_append_new(sha, json_integer(tc_tensor_shape(a)[d]));
+                json_object_set_new(r, "shape", sha);
                 json_object_set_new(r, "type_a", json_string(na));
                 json_object_set_new(r, "type_b", json_string(nb));
                 json_object_set_new(r, "elements", json_integer((json_int_t)s.n));
-                json_object_set_new(r, "rmse", json_real(rmse));
-                json_object_set_new(r, "max_abs", json_real(s.max_abs));
-                json_object_set_new(r, "cosine", json_real(cs));
+                json_object_set_new(r, "rmse", cli_json_real(rmse));
+                json_object_set_new(r, "max_abs", cli_json_real(s.max_abs));
+                json_object_set_new(r, "cosine", cli_json_real(cs));
             }
         }
         if (r)
@@ -284,13 +287,13 @@ int cmd_diff(int argc, char **argv)
         json_object_set_new(o, "shape_mismatches", json_integer((json_int_t)mismatched));
         json_object_set_new(o, "only_in_a", json_integer((json_int_t)only_a));
         json_object_set_new(o, "only_in_b", json_integer((json_int_t)only_b));
-        json_object_set_new(o, "rmse", json_real(rmse_all));
-        json_object_set_new(o, "worst_rmse", json_real(worst_rmse));
+        json_object_set_new(o, "rmse", cli_json_real(rmse_all));
+        json_object_set_new(o, "worst_rmse", cli_json_real(worst_rmse));
         json_object_set_new(o, "worst_tensor", worst_name ? json_string(worst_name) : json_null());
-        json_object_set_new(o, "max_abs", json_real(worst_abs));
-        json_object_set_new(o, "min_cosine", json_real(min_cos));
+        json_object_set_new(o, "max_abs", cli_json_real(worst_abs));
+        json_object_set_new(o, "min_cosine", cli_json_real(min_cos));
         if (max_rmse >= 0) {
-            json_object_set_new(o, "max_rmse", json_real(max_rmse));
+            json_object_set_new(o, "max_rmse", cli_json_real(max_rmse));
             json_object_set_new(o, "over_max_rmse", json_integer((json_int_t)over));
         }
         json_object_set_new(o, "ok", json_boolean(!fail));

@@ -25,6 +25,16 @@ static const char inspect_help[] =
     "  -h, --help  this help\n";
 
 /* Scalar element i of a numeric/bool array as a double or integer text. */
+/* u64 values above INT64_MAX (digests) as decimal strings: a JSON number would lose digits */
+static json_t *u64_json(uint64_t x)
+{
+    if (x <= (uint64_t)INT64_MAX)
+        return json_integer((json_int_t)x);
+    char b[24];
+    snprintf(b, sizeof b, "%" PRIu64, x);
+    return json_string(b);
+}
+
 static json_t *array_elem_json(const tc_value *v, uint64_t i)
 {
     const uint8_t *d = (const uint8_t *)v->arr.data + i * tc_vtype_size(v->arr.elem);
@@ -58,7 +68,7 @@ static json_t *array_elem_json(const tc_value *v, uint64_t i)
     case TC_V_U64: {
         uint64_t x;
         memcpy(&x, d, 8);
-        return x > (uint64_t)INT64_MAX ? json_real((double)x) : json_integer((json_int_t)x);
+        return u64_json(x);
     }
     case TC_V_I64: {
         int64_t x;
@@ -68,12 +78,12 @@ static json_t *array_elem_json(const tc_value *v, uint64_t i)
     case TC_V_F32: {
         float x;
         memcpy(&x, d, 4);
-        return isfinite(x) ? json_real(x) : json_string(isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
+        return cli_json_real(x);
     }
     case TC_V_F64: {
         double x;
         memcpy(&x, d, 8);
-        return isfinite(x) ? json_real(x) : json_string(isnan(x) ? "nan" : x > 0 ? "inf" : "-inf");
+        return cli_json_real(x);
     }
     default:
         return json_null();
@@ -111,8 +121,7 @@ static json_t *value_json(const tc_value *v, uint64_t limit)
     case TC_V_U32:
         return json_integer((json_int_t)v->u);
     case TC_V_U64:
-        return v->u > (uint64_t)INT64_MAX ? json_real((double)v->u)
-                                          : json_integer((json_int_t)v->u);
+        return u64_json(v->u);
     case TC_V_I8:
     case TC_V_I16:
     case TC_V_I32:
@@ -122,10 +131,7 @@ static json_t *value_json(const tc_value *v, uint64_t limit)
         return json_boolean(v->u);
     case TC_V_F32:
     case TC_V_F64:
-        return isfinite(v->f) ? json_real(v->f)
-                              : json_string(isnan(v->f) ? "nan"
-                                            : v->f > 0  ? "inf"
-                                                        : "-inf");
+        return cli_json_real(v->f);
     case TC_V_STR: {
         json_t *s = json_stringn(v->s.p, (size_t)v->s.len);
         return s ? s : json_string("<invalid UTF-8>");

@@ -419,7 +419,7 @@ int cmd_pack(int argc, char **argv)
                             lic.id     ? json_string(lic.id)
                             : lic.name ? json_string(lic.name)
                                        : json_null());
-        json_object_set_new(o, "seconds", json_real(cli_now() - t0));
+        json_object_set_new(o, "seconds", cli_json_real(cli_now() - t0));
         cli_print_json(o, 0);
         json_decref(o);
     } else if (!co.quiet) {

@@ -713,13 +713,13 @@ int cmd_quantize(int argc, char **argv)
         json_object_set_new(o, "ftype", json_integer(preset->ftype));
         json_object_set_new(o, "dry_run", json_boolean(dry));
         json_object_set_new(o, "imatrix", imatrix_path ? json_string(imatrix_path) : json_null());
-        json_object_set_new(o, "tensors_count", json_integer((json_int_t)nt));
+        json_object_set_new(o, "tensor_count", json_integer((json_int_t)nt));
         json_object_set_new(o, "fallbacks", json_integer(n_fallback));
         json_object_set_new(o, "input_bytes", json_integer((json_int_t)tot_in));
         json_object_set_new(o, "output_bytes", json_integer((json_int_t)tot_out));
-        json_object_set_new(o, "input_bpw", json_real(bpw_in));
-        json_object_set_new(o, "output_bpw", json_real(bpw_out));
-        json_object_set_new(o, "seconds", json_real(cli_now() - t0));
+        json_object_set_new(o, "input_bpw", cli_json_real(bpw_in));
+        json_object_set_new(o, "output_bpw", cli_json_real(bpw_out));
+        json_object_set_new(o, "seconds", cli_json_real(cli_now() - t0));
         json_t *arr = json_array();
         for (size_t i = 0; i < nt; i++) {
             const plan_row *p = &plan[i];
@@ -735,7 +735,7 @@ int cmd_quantize(int argc, char **argv)
             json_object_set_new(r, "output_bytes", json_integer((json_int_t)p->out_bytes));
             uint64_t ne = tc_tensor_n_elements(p->in);
             json_object_set_new(r, "bpw",
-                                json_real(ne ? (double)p->out_bytes * 8.0 / (double)ne : 0));
+                                cli_json_real(ne ? (double)p->out_bytes * 8.0 / (double)ne : 0));
             json_object_set_new(r, "fallback", json_boolean(p->fallback));
             json_object_set_new(r, "imatrix", json_boolean(p->used_imatrix));
             json_array_append_new(arr, r);

@@ -38,21 +38,56 @@ int cli_exit_code(tc_status s)
     return TC_EXIT_IO;
 }
 
+/* --json anywhere on the command line: failures are reported as JSON on stdout too */
+static int json_mode;
+
+void cli_set_json(int on)
+{
+    json_mode = on;
+}
+
+/* {"ok": false, "error": {"code": <exit code>, "kind": "...", "message": "..."}} */
+static void json_error(int exit_code, const char *kind, const char *msg)
+{
+    json_t *o = json_object(), *er = json_object();
+    json_object_set_new(er, "code", json_integer(exit_code));
+    json_object_set_new(er, "kind", json_string(kind));
+    json_object_set_new(er, "message", json_string(msg) ? json_string(msg) : json_string("?"));
+    json_object_set_new(o, "ok", json_false());
+    json_object_set_new(o, "error", er);
+    char *s = json_dumps(o, JSON_INDENT(2));
+    if (s)
+        puts(s);
+    free(s);
+    json_decref(o);
+}
+
 int cli_fail(const tc_err *e)
 {
-    fprintf(stderr, "%s: %s\n", tc_prog, e->msg[0] ? e->msg : tc_status_name(e->code));
-    return cli_exit_code(e->code);
+    const char *msg = e->msg[0] ? e->msg : tc_status_name(e->code);
+    fprintf(stderr, "%s: %s\n", tc_prog, msg);
+    int rc = cli_exit_code(e->code);
+    if (json_mode)
+        json_error(rc, tc_status_name(e->code), msg);
+    return rc;
 }
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
-    fprintf(stderr, "%s %s: ", tc_prog, cmd);
+    char msg[1024];
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\nTry '%s %s --help'.\n", tc_prog, cmd);
+    fprintf(stderr, "%s %s: %s\nTry '%s %s --help'.\n", tc_prog, cmd, msg, tc_prog, cmd);
+    if (json_mode)
+        json_error(TC_EXIT_USAGE, "usage error", msg);
     return TC_EXIT_USAGE;
+}
+
+json_t *cli_json_real(double x)
+{
+    return isfinite(x) ? json_real(x) : json_null();
 }
 
 int cli_parse_uint(const char *s, uint64_t *out)
@@ -264,7 +299,19 @@ int cli_common_opt(const char *cmd, int c, const char *arg, cli_opts *o)
 
 void cli_print_json(const json_t *o, size_t flags)
 {
-    char *s = json_dumps(o, JSON_INDENT(2) | flags);
+    /* every report is one object opening with "ok" (true unless the command said otherwise) */
+    json_t *w = json_object();
+    json_t *ok = json_object_get(o, "ok");
+    json_object_set_new(w, "ok", ok ? json_incref(ok) : json_true());
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)o, k, v)
+    {
+        if (strcmp(k, "ok") != 0)
+            json_object_set(w, k, v);
+    }
+    char *s = json_dumps(w, JSON_INDENT(2) | flags);
+    json_decref(w);
     if (s)
         puts(s);
     free(s);
@@ -300,6 +347,10 @@ void cli_set_args(int argc, char **argv)
 {
     cmd_argc = argc;
     cmd_argv = argv;
+    json_mode = 0;
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--json") == 0)
+            json_mode = 1;
 }
 
 void cli_get_args(int *argc, char ***argv)

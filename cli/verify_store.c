@@ -290,6 +290,8 @@ int cli_verify_bundle(const char *path, const cli_verify_store_opts *vo, const c
         json_t *jl = json_object();
         json_object_set_new(jl, "id", lic.id ? json_string(lic.id) : json_null());
         json_object_set_new(jl, "name", lic.name ? json_string(lic.name) : json_null());
+        json_object_set_new(jl, "link", lic.link ? json_string(lic.link) : json_null());
+        json_object_set_new(jl, "source", lic.source ? json_string(lic.source) : json_null());
         cli_license_facts_json(jl, &lf);
         json_object_set_new(o, "license", jl);
         cli_print_json(o, 0);
