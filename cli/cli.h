@@ -139,6 +139,10 @@ int cli_verify_provenance(const tc_graph *g, const char *path, const tc_graph *s
 int cli_print_gguf_hash(const tc_graph *g, const char *path, unsigned mask);
 int cli_hash_list(const char *list, unsigned *mask);
 
+/* Read IN: a Hugging Face model directory is mapped as llama.cpp's converter writes it with
+ * --outtype auto (*is_hf set); anything else through tc_read. */
+tc_status cli_read_model(const char *in, tc_graph **g, int *is_hf, tc_err *e);
+
 /* Commands. */
 int cmd_inspect(int argc, char **argv);
 int cmd_convert(int argc, char **argv);

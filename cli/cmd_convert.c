@@ -1,5 +1,7 @@
 /* cmd_convert.c - `tensorcast convert IN OUT [--to F] [--type T] ...`. */
 #include "cli.h"
+#include "hf.h"
+#include "mix.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -18,11 +20,28 @@ static const char convert_help[] =
     "metadata and licence are kept. OUT is written to a temporary file beside it and renamed\n"
     "into place only when complete; IN is never modified.\n"
     "\n"
+    "A Hugging Face model directory (config.json naming the model class) converted to GGUF\n"
+    "becomes the file llama.cpp's convert_hf_to_gguf.py writes: llama.cpp's tensor names and\n"
+    "transforms, <arch>.* hyper-parameters, general.* model-card keys and the tokenizer\n"
+    "(SentencePiece or byte-level BPE), so llama.cpp and ollama run it. Architectures:\n"
+    "Llama, Mistral, Mixtral, Qwen2, Qwen3, Qwen2-MoE, Qwen3-MoE, Gemma, Gemma2, Gemma3,\n"
+    "DeepSeek-V2/V3.\n"
+    "\n"
     "  --to gguf|safetensors   output format (default: from OUT's extension)\n"
-    "  --type f32|f16|bf16     cast floating-point tensors (round to nearest even; NaN and\n"
-    "                          infinities kept). For GGUF output 1-D tensors (norms, biases)\n"
-    "                          stay f32, as llama.cpp's converter does. Quantized tensors are\n"
-    "                          dequantized (to f32 by default when writing safetensors).\n"
+    "  --type T                f32, f16, bf16: cast floating-point tensors (round to nearest\n"
+    "                          even; NaN and infinities kept; GGUF keeps 1-D tensors f32).\n"
+    "                          For a Hugging Face directory also auto (bf16 for a bf16 model,\n"
+    "                          else f16, as --outtype auto), q8_0, and any llama-quantize\n"
+    "                          preset (Q4_K_M, Q6_K, IQ4_XS, ...): quantized in the same pass,\n"
+    "                          byte for byte what converting with auto and then\n"
+    "                          llama-quantize gives (options as `tensorcast quantize`, e.g.\n"
+    "                          --imatrix FILE, may follow)\n"
+    "  --tokenizer-pre NAME    the llama.cpp pre-tokenizer name to write instead of detecting it\n"
+    "  --vocab-only            metadata and tokenizer only, no tensors\n"
+    "  --model-name NAME       general.name\n"
+    "  --no-hf-map             keep a Hugging Face directory's own tensor names (no llama.cpp\n"
+    "                          mapping, no tokenizer)\n"
+    "  --dry-run               list the output tensors, types and sizes; write nothing\n"
     "  --license ID            set the licence (SPDX id, e.g. apache-2.0); also\n"
     "  --license-name NAME     --license-name and --license-link\n"
     "  --license-link URL\n"
@@ -49,13 +68,53 @@ static int same_file(const char *a, const char *b)
 
 int cmd_convert(int argc, char **argv)
 {
-    enum { O_TO = 256, O_TYPE, O_LIC, O_LICN, O_LICL, O_SHARD };
+    enum {
+        O_TO = 256,
+        O_TYPE,
+        O_LIC,
+        O_LICN,
+        O_LICL,
+        O_SHARD,
+        O_PRE,
+        O_VOCAB,
+        O_MNAME,
+        O_NOMAP,
+        O_DRY
+    };
+    /* --type PRESET: the quantizer's one-pass path (`quantize IN OUT PRESET [options]`) */
+    for (int i = 1; i + 1 < argc; i++)
+        if (strcmp(argv[i], "--type") == 0 && tc_preset_find(argv[i + 1]) &&
+            tc_dtype_from_name(argv[i + 1]) != TC_DTYPE_F32 &&
+            tc_dtype_from_name(argv[i + 1]) != TC_DTYPE_F16 &&
+            tc_dtype_from_name(argv[i + 1]) != TC_DTYPE_BF16 &&
+            strcasecmp(argv[i + 1], "q8_0") != 0) {
+            char *qv[256];
+            int qc = 0, npos = 0;
+            const char *preset = argv[i + 1];
+            qv[qc++] = "quantize";
+            for (int k = 1; k < argc && qc < 250; k++) {
+                if (k == i || k == i + 1)
+                    continue;
+                qv[qc++] = argv[k];
+                npos += argv[k][0] != '-';
+            }
+            qv[qc++] = (char *)preset;
+            qv[qc] = NULL;
+            (void)npos;
+            cli_set_args(qc, qv);
+            return cmd_quantize(qc, qv);
+        }
     static const struct option opts[] = {{"to", required_argument, 0, O_TO},
                                          {"type", required_argument, 0, O_TYPE},
                                          {"license", required_argument, 0, O_LIC},
                                          {"license-name", required_argument, 0, O_LICN},
                                          {"license-link", required_argument, 0, O_LICL},
                                          {"max-shard-size", required_argument, 0, O_SHARD},
+                                         {"tokenizer-pre", required_argument, 0, O_PRE},
+                                         {"vocab-only", no_argument, 0, O_VOCAB},
+                                         {"model-name", required_argument, 0, O_MNAME},
+                                         {"no-hf-map", no_argument, 0, O_NOMAP},
+                                         {"dry-run", no_argument, 0, O_DRY},
                                          CLI_OPT_SPLIT,
                                          CLI_OPT_SPLITN,
                                          CLI_OPT_THREADS,
@@ -65,7 +124,8 @@ int cmd_convert(int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     const char *to = NULL, *lic = NULL, *licn = NULL, *licl = NULL;
-    int type = -1, c, copt;
+    int type = -1, c, copt, hf_type = -1 /* tc_hf_outtype */, no_map = 0, dry = 0;
+    tc_hf_opts ho = {0};
     uint64_t shard = 0;
     cli_opts co = {0};
     optind = 1;
@@ -79,11 +139,33 @@ int cmd_convert(int argc, char **argv)
             break;
         case O_TYPE:
             type = tc_dtype_from_name(optarg);
-            if (type != TC_DTYPE_F32 && type != TC_DTYPE_F16 && type != TC_DTYPE_BF16)
+            hf_type = strcasecmp(optarg, "auto") == 0 ? TC_HF_OUT_AUTO
+                      : type == TC_DTYPE_F32          ? TC_HF_OUT_F32
+                      : type == TC_DTYPE_F16          ? TC_HF_OUT_F16
+                      : type == TC_DTYPE_BF16         ? TC_HF_OUT_BF16
+                      : type == TC_DTYPE_Q8_0         ? TC_HF_OUT_Q8_0
+                                                      : -1;
+            if (hf_type < 0)
                 return cli_usage_error("convert",
-                                       "--type must be f32, f16 or bf16 (use 'tensorcast quantize' "
-                                       "for quantized types), not '%s'",
+                                       "--type must be auto, f32, f16, bf16, q8_0 or a "
+                                       "llama-quantize preset (see 'tensorcast quantize --help'), "
+                                       "not '%s'",
                                        optarg);
+            break;
+        case O_PRE:
+            ho.tokenizer_pre = optarg;
+            break;
+        case O_VOCAB:
+            ho.vocab_only = 1;
+            break;
+        case O_MNAME:
+            ho.model_name = optarg;
+            break;
+        case O_NOMAP:
+            no_map = 1;
+            break;
+        case O_DRY:
+            dry = 1;
             break;
         case O_LIC:
             lic = optarg;
@@ -109,9 +191,9 @@ int cmd_convert(int argc, char **argv)
             break;
         }
     }
-    if (argc - optind != 2)
+    if (argc - optind != 2 && !(dry && argc - optind == 1))
         return cli_usage_error("convert", "expected IN and OUT");
-    const char *in = argv[optind], *out = argv[optind + 1];
+    const char *in = argv[optind], *out = argc - optind == 2 ? argv[optind + 1] : "dry-run.gguf";
     const tc_format *of = to ? tc_format_by_name(to) : tc_format_for_path(out);
     if (of == NULL)
         return cli_usage_error("convert",
@@ -129,8 +211,27 @@ int cmd_convert(int argc, char **argv)
     double t0 = cli_now();
     tc_err e = {0};
     tc_graph *g;
-    if (tc_read(in, &g, NULL, &e) != TC_OK)
+    int hf = to_gguf && !no_map && tc_hf_is_model_dir(in);
+    if (!hf && (ho.tokenizer_pre || ho.vocab_only || ho.model_name))
+        return cli_usage_error("convert", "--tokenizer-pre, --vocab-only and --model-name are for "
+                                          "a Hugging Face directory converted to GGUF");
+    if (!hf && (type == TC_DTYPE_Q8_0 || (hf_type == TC_HF_OUT_AUTO && type < 0)))
+        return cli_usage_error("convert", "--type auto and q8_0 are for a Hugging Face directory "
+                                          "converted to GGUF (use 'tensorcast quantize' for "
+                                          "other inputs)");
+    if (hf) {
+        tc_hf_outtype resolved;
+        if (tc_hf_read(in, &ho, &g, &e) != TC_OK)
+            return cli_fail(&e);
+        if (tc_hf_set_outtype(g, hf_type < 0 ? TC_HF_OUT_AUTO : (tc_hf_outtype)hf_type, &resolved,
+                              &e) != TC_OK) {
+            tc_graph_free(g);
+            return cli_fail(&e);
+        }
+        type = -1; /* the converter's per-tensor rules are applied */
+    } else if (tc_read(in, &g, NULL, &e) != TC_OK) {
         return cli_fail(&e);
+    }
     int rc = TC_EXIT_OK;
     for (size_t i = 0; i < tc_graph_n_sources(g); i++)
         if (same_file(tc_graph_source(g, i, NULL), out) || same_file(in, out)) {
@@ -160,10 +261,63 @@ int cmd_convert(int argc, char **argv)
         out_bytes += tc_tensor_nbytes(t);
     }
     if (lic || licn || licl) {
+        tc_license before;
+        tc_graph_license(g, &before);
         if (tc_graph_set_license(g, lic, licn, licl, "command line", &e) != TC_OK) {
             rc = cli_fail(&e);
             goto done;
         }
+        tc_license after;
+        tc_graph_license(g, &after);
+        if ((before.id || before.name) && !co.quiet &&
+            ((before.id == NULL) != (after.id == NULL) ||
+             (before.id && after.id && strcmp(before.id, after.id) != 0)))
+            fprintf(stderr,
+                    "%s: WARNING: the output carries licence '%s', the input carries '%s'\n",
+                    tc_prog,
+                    after.id     ? after.id
+                    : after.name ? after.name
+                                 : "(none)",
+                    before.id ? before.id : before.name);
+    }
+    if (dry) {
+        for (size_t i = 0; i < nt && !co.json; i++) {
+            const tc_tensor *t = tc_graph_tensor(g, i);
+            char shp[96] = "";
+            size_t k = 0;
+            for (int d = 0; d < tc_tensor_n_dims(t); d++)
+                k += (size_t)snprintf(shp + k, sizeof shp - k, "%s%lld", d ? ", " : "",
+                                      (long long)tc_tensor_shape(t)[d]);
+            printf("%-40s [%s] %s %llu bytes\n", tc_tensor_name(t), shp,
+                   tc_dtype_get(tc_tensor_dtype(t))->name, (unsigned long long)tc_tensor_nbytes(t));
+        }
+        if (co.json) {
+            json_t *o = json_object(), *arr = json_array();
+            for (size_t i = 0; i < nt; i++) {
+                const tc_tensor *t = tc_graph_tensor(g, i);
+                json_t *r = json_object(), *sh = json_array();
+                for (int d = 0; d < tc_tensor_n_dims(t); d++)
+                    json_array_append_new(sh, json_integer(tc_tensor_shape(t)[d]));
+                json_object_set_new(r, "name", json_string(tc_tensor_name(t)));
+                json_object_set_new(r, "dtype",
+                                    json_string(tc_dtype_get(tc_tensor_dtype(t))->name));
+                json_object_set_new(r, "shape", sh);
+                json_object_set_new(r, "bytes", json_integer((json_int_t)tc_tensor_nbytes(t)));
+                json_array_append_new(arr, r);
+            }
+            json_object_set_new(o, "input", json_string(in));
+            json_object_set_new(o, "dry_run", json_true());
+            json_object_set_new(o, "tensor_count", json_integer((json_int_t)nt));
+            json_object_set_new(o, "output_tensor_bytes", json_integer((json_int_t)out_bytes));
+            json_object_set_new(o, "tensors", arr);
+            cli_print_json(o, 0);
+            json_decref(o);
+        } else {
+            char b2[32];
+            cli_fmt_bytes(out_bytes, b2, sizeof b2);
+            printf("would write %zu tensors, %s of tensor data\n", nt, b2);
+        }
+        goto done;
     }
 
     tc_write_opts wo;

@@ -225,7 +225,8 @@ int cmd_inspect(int argc, char **argv)
 
     tc_err e = {0};
     tc_graph *g;
-    if (tc_read(path, &g, NULL, &e) != TC_OK)
+    int is_hf = 0;
+    if (cli_read_model(path, &g, &is_hf, &e) != TC_OK)
         return cli_fail(&e);
 
     dtype_stat stats[TC_DTYPE_COUNT];

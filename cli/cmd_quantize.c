@@ -412,7 +412,8 @@ int cmd_quantize(int argc, char **argv)
         tc_imatrix_filter(im, include, n_inc, exclude, n_exc);
         mo.has_imatrix = tc_imatrix_count(im) > 0;
     }
-    if (tc_read(in, &g, NULL, &e) != TC_OK) {
+    int in_hf = 0;
+    if (cli_read_model(in, &g, &in_hf, &e) != TC_OK) {
         rc = cli_fail(&e);
         goto done;
     }

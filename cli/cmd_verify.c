@@ -519,7 +519,10 @@ int cmd_verify(int argc, char **argv)
                 : lic.id ? lic.id
                          : "none");
     if (against) {
-        if (tc_read(against, &orig, NULL, &e) != TC_OK) {
+        int orig_hf = 0; /* a Hugging Face directory is compared as it maps to GGUF */
+        if ((tc_graph_get_str(g, "general.architecture") != NULL
+                 ? cli_read_model(against, &orig, &orig_hf, &e)
+                 : tc_read(against, &orig, NULL, &e)) != TC_OK) {
             rc = cli_fail(&e);
             goto done;
         }

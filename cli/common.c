@@ -1,5 +1,6 @@
 /* common.c - exit codes, messages, size parsing, progress bar and signals for the CLI. */
 #include "cli.h"
+#include "hf.h"
 
 #include <inttypes.h>
 
@@ -436,4 +437,19 @@ void cli_license_facts_json(json_t *license, const tc_license_facts *lf)
     for (int i = 0; lf->notes[i]; i++)
         json_array_append_new(notes, json_string(lf->notes[i]));
     json_object_set_new(license, "notes", notes);
+}
+
+tc_status cli_read_model(const char *in, tc_graph **g, int *is_hf, tc_err *e)
+{
+    *is_hf = 0;
+    if (!tc_hf_is_model_dir(in))
+        return tc_read(in, g, NULL, e);
+    *is_hf = 1;
+    TC_TRY(tc_hf_read(in, NULL, g, e));
+    tc_status rc = tc_hf_set_outtype(*g, TC_HF_OUT_AUTO, NULL, e);
+    if (rc != TC_OK) {
+        tc_graph_free(*g);
+        *g = NULL;
+    }
+    return rc;
 }

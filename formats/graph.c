@@ -154,6 +154,8 @@ struct tc_graph {
     size_t n_sources;
     const char **notes;
     size_t n_notes;
+    tc_graph **attached; /* graphs whose tensors our lazy sources read (tc_graph_attach) */
+    size_t n_attached;
 };
 
 static const char *tensor_name_at(const void *g, size_t i)
@@ -207,8 +209,23 @@ void tc_graph_free(tc_graph *g)
     tc_free(g->sources);
     tc_free(g->source_sizes);
     tc_free(g->notes);
+    for (size_t i = 0; i < g->n_attached; i++)
+        tc_graph_free(g->attached[i]);
+    tc_free(g->attached);
     arena_free(g->arena);
     tc_free(g);
+}
+
+tc_status tc_graph_attach(tc_graph *g, tc_graph *child, tc_err *e)
+{
+    tc_graph **na = tc_realloc(g->attached, (g->n_attached + 1) * sizeof *na);
+    if (na == NULL) {
+        tc_graph_free(child);
+        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+    }
+    g->attached = na;
+    g->attached[g->n_attached++] = child;
+    return TC_OK;
 }
 
 size_t tc_graph_n_tensors(const tc_graph *g)

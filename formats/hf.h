@@ -127,6 +127,10 @@ void tc_hf_strv_free(char **v, size_t n);
 tc_status tc_hf_bpe_encode(const json_t *tokenizer, const char *text, size_t len, int32_t **ids,
                            size_t *n, tc_err *e);
 
+/* hf_bpe.c: encode llama.cpp's check text, hash the ids (`hash`: 64 lowercase hex) and look the
+ * name up (*name NULL when the hash is unknown). */
+tc_status tc_hf_bpe_pre(const json_t *tokenizer, char hash[65], const char **name, tc_err *e);
+
 /* hf_bpe.c: the tokenizer.ggml.pre name for a check-text hash (64 lowercase hex), or NULL. */
 const char *tc_hf_pre_for_hash(const char *sha256_hex);
 

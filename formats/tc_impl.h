@@ -146,6 +146,10 @@ tc_status tc_out_pwrite(tc_out *o, uint64_t off, const void *data, size_t n, tc_
 /* Record a written file in opts->written (ignored when opt is NULL). */
 tc_status tc_opts_add_written(tc_write_opts *opt, const char *path, tc_err *e);
 
+/* `g` takes `child` (freed with g, also on failure): for graphs whose tensors read lazily from
+ * another graph's tensors. */
+tc_status tc_graph_attach(tc_graph *g, tc_graph *child, tc_err *e);
+
 /* ===== Provenance (provenance.c) ===== */
 #define TC_PROV_PREFIX "tensorcast.provenance."
 #define TC_PROV_N_KV   7

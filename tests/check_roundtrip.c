@@ -169,7 +169,7 @@ START_TEST(convert_tiny_llama_passes_both_oracles)
 
     /* one file */
     snprintf(path, sizeof path, "%s/tiny.gguf", tmpdir);
-    snprintf(args, sizeof args, "convert '%s' '%s' --quiet", src, path);
+    snprintf(args, sizeof args, "convert '%s' '%s' --quiet --no-hf-map", src, path);
     ck_assert_int_eq(tc_run_cli(NULL, args, NULL, 0, NULL, 0), 0);
     tc_graph *b;
     ck_assert_msg(tc_read(path, &b, NULL, &e) == TC_OK, "%s", e.msg);
@@ -181,8 +181,8 @@ START_TEST(convert_tiny_llama_passes_both_oracles)
 
     /* a split set of at most 8 tensors per file, f16 */
     snprintf(path, sizeof path, "%s/split.gguf", tmpdir);
-    snprintf(args, sizeof args, "convert '%s' '%s' --type f16 --split-max-tensors 8 --quiet", src,
-             path);
+    snprintf(args, sizeof args,
+             "convert '%s' '%s' --type f16 --split-max-tensors 8 --quiet --no-hf-map", src, path);
     ck_assert_int_eq(tc_run_cli(NULL, args, NULL, 0, NULL, 0), 0);
     size_t nt = tc_graph_n_tensors(a), np = (nt + 7) / 8;
     ck_assert_uint_le(np, 64);
