@@ -46,6 +46,9 @@ tc_status tc_hf_json_load(const char *dir, const char *name, size_t cap, int opt
     } else {
         json_error_t je;
         *out = json_load_file(p, JSON_REJECT_DUPLICATES, &je);
+        if (*out == NULL && strstr(je.text, "too big integer"))
+            /* model_max_length = 1e30 and the like: integers as doubles then */
+            *out = json_load_file(p, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &je);
         if (*out == NULL)
             rc = tc_err_set(e, TC_E_FORMAT, "%s: line %d column %d: %s", p, je.line, je.column,
                             je.text);
@@ -1285,8 +1288,15 @@ int tc_hf_is_model_dir(const char *dir)
         return 0;
     json_t *c = NULL;
     tc_err e = {0};
-    if (tc_hf_json_load(dir, "config.json", HF_MAX_JSON, 1, &c, &e) != TC_OK || c == NULL)
+    char *p = tc_path_join(dir, "config.json");
+    struct stat st;
+    int exists = p && stat(p, &st) == 0;
+    tc_free(p);
+    if (!exists)
         return 0;
+    /* a config.json that does not parse is the model's, reported by tc_hf_read */
+    if (tc_hf_json_load(dir, "config.json", HF_MAX_JSON, 1, &c, &e) != TC_OK || c == NULL)
+        return 1;
     int ok = json_is_array(json_object_get(c, "architectures")) ||
              json_is_array(json_object_get(json_object_get(c, "text_config"), "architectures"));
     json_decref(c);

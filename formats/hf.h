@@ -131,6 +131,9 @@ tc_status tc_hf_bpe_encode(const json_t *tokenizer, const char *text, size_t len
  * name up (*name NULL when the hash is unknown). */
 tc_status tc_hf_bpe_pre(const json_t *tokenizer, char hash[65], const char **name, tc_err *e);
 
+/* hf_bpe.c: 1 when llama.cpp's runtime accepts `name` as tokenizer.ggml.pre. */
+int tc_hf_pre_known(const char *name);
+
 /* hf_bpe.c: the tokenizer.ggml.pre name for a check-text hash (64 lowercase hex), or NULL. */
 const char *tc_hf_pre_for_hash(const char *sha256_hex);
 

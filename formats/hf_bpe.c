@@ -150,7 +150,7 @@ const char *tc_hf_pre_for_hash(const char *sha256_hex)
     return NULL;
 }
 
-static int pre_known(const char *name)
+int tc_hf_pre_known(const char *name)
 {
     for (size_t i = 0; i < sizeof pre_table / sizeof pre_table[0]; i++)
         if (strcmp(pre_table[i].name, name) == 0)
@@ -938,7 +938,7 @@ tc_status tc_hf_bpe_vocab(const char *dir, const json_t *tok, const json_t *tok_
     /* pre-tokenizer first: a tokenizer we cannot name is refused before anything is built */
     const char *pre = pre_override;
     char hash[65] = "";
-    if (pre && !pre_known(pre))
+    if (pre && !tc_hf_pre_known(pre))
         return tc_err_set(e, TC_E_USAGE,
                           "--tokenizer-pre %s: llama.cpp does not know that pre-tokenizer", pre);
     if (pre == NULL) {

@@ -605,6 +605,10 @@ tc_status tc_hf_vocab(const char *dir, const json_t *config, const char *hf_arch
                       tc_err *e)
 {
     *n_vocab = 0;
+    if (o && o->tokenizer_pre && !tc_hf_pre_known(o->tokenizer_pre))
+        return tc_err_set(e, TC_E_USAGE,
+                          "--tokenizer-pre %s: llama.cpp does not know that pre-tokenizer",
+                          o->tokenizer_pre);
     json_t *tc = NULL, *tok = NULL;
     TC_TRY(tc_hf_json_load(dir, "tokenizer_config.json", TOK_MAX_JSON, 1, &tc, e));
     tc_status rc = tc_hf_json_load(dir, "tokenizer.json", TOK_MAX_JSON, 1, &tok, e);

