@@ -74,6 +74,10 @@ typedef enum tc_hf_outtype {
  */
 tc_status tc_hf_set_outtype(tc_graph *g, tc_hf_outtype t, tc_hf_outtype *resolved, tc_err *e);
 
+/* hf_vocab.c: parse a SentencePiece model (protobuf) and count its pieces (fuzzers, tests). */
+tc_status tc_hf_spm_parse(const uint8_t *d, uint64_t n, const char *what, size_t *n_pieces,
+                          tc_err *e);
+
 /* ---- pieces used by tc_hf_read (one file each, see above) ---- */
 
 /* Parameter counts as gguf-py's get_total_parameter_count computes them (for size_label). */

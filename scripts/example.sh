@@ -1,14 +1,17 @@
 #!/usr/bin/env bash
-# Set up, then run the main job on the bundled example model: convert the Hugging Face style
-# directory fixtures/tiny-llama (bf16 safetensors + config.json + README.md licence) to GGUF f16,
-# show what came out, quantize it with llama.cpp's Q8_0 preset and report the quantization error.
+# Set up, then run the main job on the bundled example model: turn the Hugging Face style
+# directory fixtures/tiny-llama (bf16 safetensors, config.json, SentencePiece tokenizer, chat
+# template, README.md licence) into a GGUF that llama.cpp and ollama run -- quantized to Q8_0 in
+# the same pass -- and show what came out; then an f16 conversion, the quantization error between
+# the two, and a verification of the file against its recorded digests and its source.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-out=${1:-${TMPDIR:-/tmp}/tiny-llama-f16.gguf}
-q8=${out%.gguf}-Q8_0.gguf
-q8=${q8/-f16-Q8_0/-Q8_0}
-./build/tensorcast convert fixtures/tiny-llama "$out" --type f16
+out=${1:-${TMPDIR:-/tmp}/tiny-llama-Q8_0.gguf}
+f16=${out%-Q8_0.gguf}-f16.gguf
+[ "$f16" = "$out" ] && f16=${out%.gguf}-f16.gguf
+./build/tensorcast convert fixtures/tiny-llama "$out" --type q8_0
 ./build/tensorcast inspect "$out"
-./build/tensorcast quantize "$out" "$q8" Q8_0
-./build/tensorcast diff "$out" "$q8" --quiet
+./build/tensorcast convert fixtures/tiny-llama "$f16" --type f16 --quiet
+./build/tensorcast diff "$f16" "$out" --quiet
+./build/tensorcast verify "$out" --against fixtures/tiny-llama
