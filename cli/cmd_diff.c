@@ -30,6 +30,7 @@ static const char diff_help[] =
 
 typedef struct diff_stats {
     uint64_t n;
+    uint64_t same_special; /* NaN vs NaN, same infinity: equal, not counted in the sums */
     double sum_sq, max_abs, dot, na, nb;
 } diff_stats;
 
@@ -79,6 +80,11 @@ static tc_status diff_tensor(const tc_tensor *a, const tc_tensor *b, diff_stats 
         uint64_t k = nr * (uint64_t)row;
         for (uint64_t i = 0; i < k; i++) {
             double x = fa[i], y = fb[i], d = y - x;
+            /* NaN-aware: NaN against NaN (or the same infinity) is no difference */
+            if ((isnan(x) && isnan(y)) || (isinf(x) && x == y)) {
+                s->same_special++;
+                continue;
+            }
             s->sum_sq += d * d;
             double ad = fabs(d);
             if (ad > s->max_abs || isnan(ad))
@@ -277,7 +283,9 @@ int cmd_diff(int argc, char **argv)
         }
     }
     double rmse_all = n_all ? sqrt(sum_sq / (double)n_all) : 0;
-    int fail = max_rmse >= 0 && (over || mismatched || only_a || only_b);
+    int fail = (max_rmse >= 0 && (over || mismatched || only_a || only_b)) || compared == 0;
+    if (compared == 0 && !co.json)
+        fprintf(stderr, "%s: no tensor in common: nothing was compared\n", tc_prog);
     if (co.json) {
         json_t *o = json_object();
         json_object_set_new(o, "a", json_string(pa));

@@ -160,8 +160,13 @@ typedef struct manifest_entry {
     int seen;
 } manifest_entry;
 
+static size_t manifest_bad_line; /* first malformed line (1-based), 0: none */
+static size_t manifest_n_bad;
+
 static int load_manifest(const char *path, manifest_entry **out, size_t *n_out)
 {
+    size_t lineno = 0;
+    manifest_bad_line = manifest_n_bad = 0;
     FILE *f = fopen(path, "r");
     if (f == NULL)
         return -1;
@@ -169,6 +174,7 @@ static int load_manifest(const char *path, manifest_entry **out, size_t *n_out)
     size_t n = 0;
     char line[8192];
     while (fgets(line, sizeof line, f)) {
+        lineno++;
         char *p = line, *end = line + strlen(line);
         while (end > p && (end[-1] == '\n' || end[-1] == '\r'))
             *--end = 0;
@@ -181,8 +187,12 @@ static int load_manifest(const char *path, manifest_entry **out, size_t *n_out)
             while (*p == ' ')
                 p++;
         }
-        if (strlen(p) < 66 || p[64] != ' ')
+        if (strlen(p) < 66 || p[64] != ' ' || strspn(p, "0123456789abcdefABCDEF") != 64) {
+            if (!manifest_bad_line)
+                manifest_bad_line = lineno;
+            manifest_n_bad++;
             continue;
+        }
         manifest_entry e = {0};
         memcpy(e.sha, p, 64);
         for (int i = 0; i < 64; i++)
@@ -370,6 +380,7 @@ int cmd_verify(int argc, char **argv)
         fprintf(stderr, "%s: cannot read manifest %s\n", tc_prog, manifest);
         return TC_EXIT_IO;
     }
+    int manifest_empty = manifest && n_man == 0;
     if (tc_read(path, &g, NULL, &e) != TC_OK)
         return cli_fail(&e);
     if (want_sha && tc_graph_n_sources(g) != 1) {
@@ -484,6 +495,14 @@ int cmd_verify(int argc, char **argv)
                 }
         }
     }
+    /* like sha256sum -c: no valid line is a failure, malformed lines are reported */
+    if (manifest_empty)
+        PROBLEM("%s: no valid digest line (expected '<64 hex>  <file>' or "
+                "'sha256  <64 hex>  <file>:<tensor>')",
+                manifest);
+    if (manifest && manifest_n_bad)
+        PROBLEM("%s: %zu malformed line(s), the first is line %zu", manifest, manifest_n_bad,
+                manifest_bad_line);
     for (size_t k = 0; k < n_man; k++)
         if (!man[k].seen)
             PROBLEM("the manifest lists %s%s%s, which %s does not have", man[k].file,

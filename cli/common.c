@@ -53,7 +53,8 @@ static void json_error(int exit_code, const char *kind, const char *msg)
     json_t *o = json_object(), *er = json_object();
     json_object_set_new(er, "code", json_integer(exit_code));
     json_object_set_new(er, "kind", json_string(kind));
-    json_object_set_new(er, "message", json_string(msg) ? json_string(msg) : json_string("?"));
+    json_t *m = json_string(msg); /* NULL when msg is not valid UTF-8 */
+    json_object_set_new(er, "message", m ? m : json_string("?"));
     json_object_set_new(o, "ok", json_false());
     json_object_set_new(o, "error", er);
     char *s = json_dumps(o, JSON_INDENT(2));
@@ -278,8 +279,8 @@ int cli_common_opt(const char *cmd, int c, const char *arg, cli_opts *o)
             return cli_usage_error(cmd, "bad --split-max-tensors '%s'", arg);
         return 0;
     case CLI_O_THREADS:
-        if (!cli_parse_uint(arg, &o->threads) || o->threads == 0 || o->threads > 256)
-            return cli_usage_error(cmd, "bad --threads '%s' (1..256)", arg);
+        if (!cli_parse_uint(arg, &o->threads) || o->threads == 0 || o->threads > TC_MAX_THREADS)
+            return cli_usage_error(cmd, "bad --threads '%s' (1..%d)", arg, TC_MAX_THREADS);
         return 0;
     case CLI_O_JSON:
         o->json = 1;

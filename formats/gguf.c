@@ -1147,6 +1147,17 @@ static tc_status gguf_write(const tc_graph *g, const char *path, tc_write_opts *
                      np);
     }
 
+    /* ---- every file we will write: not an input, not a device (before writing any) ---- */
+    for (size_t i = 0; i < np && rc == TC_OK; i++) {
+        char *real = NULL;
+        rc = tc_out_resolve(parts[i].path, &real, e);
+        if (rc == TC_OK)
+            rc = tc_out_check_inputs(g, parts[i].path, e);
+        tc_free(real);
+    }
+    if (rc != TC_OK)
+        goto done;
+
     /* ---- stream every part into a temporary file ---- */
     uint64_t done_b = 0;
     if (opt && opt->provenance) {

@@ -31,7 +31,7 @@ struct tc_map {
 tc_status tc_map_open(const char *path, tc_map **out, tc_err *e)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO must not block us */
     if (fd < 0)
         return tc_err_sys(e, TC_E_IO, errno, "%s: cannot open", path);
     struct stat st;
@@ -218,7 +218,97 @@ int tc_out_cleanup_all_count(void)
     return n;
 }
 
+static tc_status tc_out_open_real(const char *path, tc_out **out, tc_err *e);
+
+/* The file an output named `path` really replaces: a symlink's target (followed as cp does, so
+ * the link survives and its target is replaced atomically), refusing what is not a regular
+ * file. *real is tc_malloc'd. */
+tc_status tc_out_resolve(const char *path, char **real, tc_err *e)
+{
+    *real = NULL;
+    char *cur = tc_strdup(path);
+    if (cur == NULL)
+        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+    for (int hops = 0;; hops++) {
+        struct stat st;
+        if (lstat(cur, &st) != 0) {
+            if (errno == ENOENT) /* a new file (or a dangling link's target) */
+                break;
+            tc_status rc = tc_err_sys(e, TC_E_IO, errno, "%s", cur);
+            tc_free(cur);
+            return rc;
+        }
+        if (S_ISLNK(st.st_mode)) {
+            if (hops >= 40) {
+                tc_free(cur);
+                return tc_err_set(e, TC_E_USAGE, "%s: too many levels of symbolic links", path);
+            }
+            char target[PATH_MAX];
+            ssize_t n = readlink(cur, target, sizeof target - 1);
+            if (n <= 0) {
+                tc_free(cur);
+                return tc_err_sys(e, TC_E_IO, errno, "%s: cannot read the link", path);
+            }
+            target[n] = 0;
+            char *next;
+            if (target[0] == '/') {
+                next = tc_strdup(target);
+            } else {
+                char *d = tc_path_dir(cur);
+                next = d ? tc_path_join(d, target) : NULL;
+                tc_free(d);
+            }
+            tc_free(cur);
+            if (next == NULL)
+                return tc_err_set(e, TC_E_NOMEM, "out of memory");
+            cur = next;
+            continue;
+        }
+        if (S_ISDIR(st.st_mode)) {
+            tc_free(cur);
+            return tc_err_set(e, TC_E_USAGE, "%s: is a directory", path);
+        }
+        if (!S_ISREG(st.st_mode)) {
+            tc_status rc = tc_err_set(
+                e, TC_E_USAGE, "refusing to write %s: %s is a %s, not a regular file", path, cur,
+                S_ISCHR(st.st_mode)    ? "character device"
+                : S_ISBLK(st.st_mode)  ? "block device"
+                : S_ISFIFO(st.st_mode) ? "FIFO"
+                : S_ISSOCK(st.st_mode) ? "socket"
+                                       : "special file");
+            tc_free(cur);
+            return rc;
+        }
+        break;
+    }
+    *real = cur;
+    return TC_OK;
+}
+
+tc_status tc_out_check_inputs(const tc_graph *g, const char *path, tc_err *e)
+{
+    struct stat so, si;
+    if (g == NULL || stat(path, &so) != 0)
+        return TC_OK; /* does not exist yet: cannot be an input */
+    for (size_t i = 0; i < tc_graph_n_sources(g); i++)
+        if (stat(tc_graph_source(g, i, NULL), &si) == 0 && si.st_dev == so.st_dev &&
+            si.st_ino == so.st_ino)
+            return tc_err_set(e, TC_E_USAGE, "refusing to overwrite the input %s (as %s)",
+                              tc_graph_source(g, i, NULL), path);
+    return TC_OK;
+}
+
 tc_status tc_out_open(const char *path, tc_out **out, tc_err *e)
+{
+    *out = NULL;
+    char *real = NULL;
+    TC_TRY(tc_out_resolve(path, &real, e));
+    tc_status rrc = tc_out_open_real(real, out, e);
+    tc_free(real);
+    return rrc;
+}
+
+static tc_status tc_out_open_real(const char *path, tc_out **out, tc_err *e)
 {
     *out = NULL;
     if (tc_is_dir(path))
@@ -531,7 +621,7 @@ static void *stream_worker(void *arg)
 static int default_threads(void)
 {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : (n > 64 ? 64 : (int)n);
+    return n < 1 ? 1 : (n > TC_MAX_THREADS ? TC_MAX_THREADS : (int)n);
 }
 
 tc_status tc_out_write_tensor(tc_out *o, const tc_tensor *t, const tc_write_opts *opt,
@@ -576,6 +666,8 @@ tc_status tc_out_write_tensor(tc_out *o, const tc_tensor *t, const tc_write_opts
     j.n_chunks = (j.n_elems + j.chunk_elems - 1) / j.chunk_elems;
     j.slot_bytes = (size_t)tc_row_size(j.dtype, (int64_t)j.chunk_elems);
     int threads = opt && opt->threads > 0 ? opt->threads : default_threads();
+    if (threads > TC_MAX_THREADS) /* the documented cap, enforced here for library callers */
+        threads = TC_MAX_THREADS;
     if ((uint64_t)threads > j.n_chunks)
         threads = (int)j.n_chunks;
     j.n_slots = threads == 1 ? 1 : 2 * threads;
@@ -612,7 +704,7 @@ tc_status tc_out_write_tensor(tc_out *o, const tc_tensor *t, const tc_write_opts
 
     pthread_mutex_init(&j.mu, NULL);
     pthread_cond_init(&j.cv, NULL);
-    pthread_t tids[64];
+    pthread_t tids[TC_MAX_THREADS];
     int started = 0;
     for (int i = 0; i < threads; i++) {
         if (pthread_create(&tids[i], NULL, stream_worker, &j) != 0)

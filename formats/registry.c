@@ -4,6 +4,8 @@
  */
 #include "tc_impl.h"
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -51,7 +53,16 @@ tc_status tc_format_detect(const char *path, const tc_format **out, tc_err *e)
     int dir = tc_is_dir(path);
     *out = NULL;
     if (!dir) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        /* a FIFO would block an open() forever, a device is not a model */
+        struct stat st;
+        if (stat(path, &st) != 0)
+            return tc_err_sys(e, TC_E_IO, errno, "%s: cannot open", path);
+        if (!S_ISREG(st.st_mode))
+            return tc_err_set(e, TC_E_FORMAT,
+                              "%s: not a regular file (a FIFO, socket or device cannot be read as "
+                              "a model)",
+                              path);
+        int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0)
             return tc_err_sys(e, TC_E_IO, errno, "%s: cannot open", path);
         ssize_t r;

@@ -1635,6 +1635,29 @@ static tc_status safetensors_write(const tc_graph *g, const char *path, tc_write
             return rc;
         }
     }
+    /* every file we will write (shards and index): not an input, not a device */
+    for (size_t s = 0; s <= (n_shards > 1 ? n_shards : 0) && rc == TC_OK; s++) {
+        char name[4096], *real = NULL;
+        size_t sl0 = strlen(path), stem0 = tc_ends_with(path, ".safetensors") ? sl0 - 12 : sl0;
+        if (n_shards <= 1)
+            snprintf(name, sizeof name, "%s", path);
+        else if (s < n_shards)
+            snprintf(name, sizeof name, "%.*s-%05zu-of-%05zu.safetensors", (int)stem0, path, s + 1,
+                     n_shards);
+        else
+            snprintf(name, sizeof name, "%.*s.safetensors.index.json", (int)stem0, path);
+        rc = tc_out_resolve(name, &real, e);
+        if (rc == TC_OK)
+            rc = tc_out_check_inputs(g, name, e);
+        tc_free(real);
+    }
+    if (rc != TC_OK) {
+        tc_prov_free(prov);
+        tc_free(poff);
+        json_decref(meta);
+        tc_free(first);
+        return rc;
+    }
     uint64_t done = 0;
     if (n_shards <= 1) {
         tc_out *o;

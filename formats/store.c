@@ -726,12 +726,12 @@ tc_status tc_store_verify(tc_store *s, int threads, const tc_progress *progress,
         threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
     if (threads < 1)
         threads = 1;
-    if (threads > TC_STORE_MAX_THREADS)
-        threads = TC_STORE_MAX_THREADS;
+    if (threads > TC_MAX_THREADS)
+        threads = TC_MAX_THREADS;
     if ((size_t)threads > s->n)
         threads = s->n ? (int)s->n : 1;
     pthread_mutex_init(&j.mu, NULL);
-    pthread_t tid[TC_STORE_MAX_THREADS];
+    pthread_t tid[TC_MAX_THREADS];
     int started = 0;
     for (int t = 1; t < threads; t++)
         if (pthread_create(&tid[started], NULL, hash_worker, &j) == 0)

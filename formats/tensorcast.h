@@ -36,6 +36,9 @@ extern "C" {
 
 #define TC_VERSION_STRING "0.1.0"
 
+/* Worker threads of one conversion: more are clamped to this (tc_write_opts.threads, verify). */
+#define TC_MAX_THREADS 64
+
 /* ===== Errors ===== */
 
 typedef enum tc_status {
@@ -269,8 +272,15 @@ const char *tc_graph_strdup(tc_graph *g, const char *s, size_t n);
 
 typedef struct tc_out tc_out;
 
-/* Open a temporary file beside `path` (same directory, so the final rename is atomic). */
+/* Open a temporary file beside `path` (same directory, so the final rename is atomic). A symlink
+ * is followed to the file it names (replaced there, the link kept, as cp does); a directory,
+ * device, FIFO or socket is refused (TC_E_USAGE). */
 tc_status tc_out_open(const char *path, tc_out **out /* OUT */, tc_err *e);
+/* The file `path` resolves to as an output (see tc_out_open); *real is tc_malloc'd. */
+tc_status tc_out_resolve(const char *path, char **real /* OUT */, tc_err *e);
+/* TC_E_USAGE when `path` exists and is the same file (device and inode) as one of g's
+ * sources: writers check every file they will write (parts, shards, index) before any. */
+tc_status tc_out_check_inputs(const tc_graph *g, const char *path, tc_err *e);
 tc_status tc_out_write(tc_out *o, const void *data, size_t n, tc_err *e);
 tc_status tc_out_zeros(tc_out *o, uint64_t n, tc_err *e);
 /* Append bytes [off, off+n) of `m` (copy_file_range when possible, else pread/write). */
@@ -379,8 +389,6 @@ enum {
     TC_STORE_UNRECORDED, /* no digest recorded for this file (a copy, not a link) */
     TC_STORE_IOERR
 };
-
-#define TC_STORE_MAX_THREADS 64
 
 typedef struct tc_store_entry {
     const char *file;       /* name in the snapshot / manifest */

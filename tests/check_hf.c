@@ -208,9 +208,9 @@ START_TEST(test_preset_in_one_pass)
     ck_assert(lr_open(&r));
     lr_model lm;
     char p[1024];
-    snprintf(p, sizeof p, "%s/mixtral-Q4_K_M.gguf", fx);
+    snprintf(p, sizeof p, "%s/%s-Q4_K_M.gguf", fx, ms[n_ms - 1]);
     ck_assert_msg(lr_load(&r, p, 0, &lm), "llama.cpp cannot load the Q4_K_M model");
-    int32_t toks[3] = {1, 165, 178};
+    int32_t toks[3] = {1, 421, 434};
     float *l = malloc(3 * (size_t)lm.n_vocab * sizeof(float));
     ck_assert(lr_logits(&r, &lm, toks, 3, l));
     for (size_t i = 0; i < 3 * (size_t)lm.n_vocab; i++)
