@@ -698,6 +698,7 @@ static tc_status phi3_added_tokens(const hfv_ctx *x, hfv_vocab *v)
 
 static tc_status spm_vocab(const hfv_ctx *x, int phi3, hfv_vocab *v)
 {
+    memset(v, 0, sizeof *v);
     spm_piece *pc = NULL;
     uint64_t np = 0;
     tc_map *map = NULL;
@@ -826,6 +827,7 @@ static int added_cmp(const void *a, const void *b)
 
 static tc_status llama_hf_vocab(const hfv_ctx *x, hfv_vocab *v)
 {
+    memset(v, 0, sizeof *v);
     json_t *vocab = json_object_get(json_object_get(x->tokenizer, "model"), "vocab");
     if (!json_is_object(vocab))
         return tc_err_set(x->e, TC_E_FORMAT, "tokenizer.json: model.vocab is not an object");
