@@ -103,6 +103,10 @@ tc_status tc_hf_vocab(const char *dir, const json_t *config, const char *hf_arch
                       const char *gguf_arch, const tc_hf_opts *o, tc_graph *g, uint64_t *n_vocab,
                       tc_err *e);
 
+/* hf_vocab.c: parse a SentencePiece tokenizer.model image (ModelProto) as tc_hf_vocab does,
+ * checking every piece; *count (may be NULL) gets the piece count. For the fuzzer and tests. */
+tc_status tc_hf_spm_check(const uint8_t *b, size_t n, uint64_t *count, tc_err *e);
+
 /*
  * hf_bpe.c: the gpt2 vocab of a byte-level BPE tokenizer.json: tokenizer.ggml.model = "gpt2",
  * tokenizer.ggml.pre (from `pre_override`, else the check-text hash; an unknown hash is

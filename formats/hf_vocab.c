@@ -496,9 +496,6 @@ static tc_status spm_parse(const uint8_t *b, uint64_t n, const char *what, spm_p
     return TC_OK;
 }
 
-/* Exposed for the fuzzer and tests: parse a tokenizer.model image; @return the piece count via
- * *n (the pieces themselves are checked and dropped). */
-tc_status tc_hf_spm_check(const uint8_t *b, size_t n, uint64_t *count, tc_err *e);
 tc_status tc_hf_spm_check(const uint8_t *b, size_t n, uint64_t *count, tc_err *e)
 {
     spm_piece *p = NULL;

@@ -20,8 +20,6 @@
 #include <math.h>
 #include <sys/stat.h>
 
-tc_status tc_hf_spm_check(const uint8_t *b, size_t n, uint64_t *count, tc_err *e);
-
 static char fxdir[256]; /* python fixtures, made once */
 static int fx_state;    /* 0 not tried, 1 ok, 2 unavailable */
 
