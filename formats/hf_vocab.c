@@ -1512,8 +1512,13 @@ static tc_status write_chat_template(tc_graph *g, const json_t *ct, tc_err *e)
             tc_free(nm);
             continue;
         }
-        char key[512];
-        snprintf(key, sizeof key, "tokenizer.chat_template.%s", nm);
+        char key[1024];
+        if ((size_t)snprintf(key, sizeof key, "tokenizer.chat_template.%s", nm) >= sizeof key) {
+            tc_free(nm);
+            rc = tc_err_set(e, TC_E_LIMIT, "chat_template[%zu]: name longer than %zu bytes", i,
+                            sizeof key - 32);
+            break;
+        }
         rc = tc_graph_set(
             g, key,
             &(tc_value){.type = TC_V_STR, .s = {json_string_value(jt), json_string_length(jt)}}, e);
