@@ -308,13 +308,15 @@ static tc_status read_file_opt(const char *dir, const char *name, size_t cap, ch
     return TC_OK;
 }
 
-static int file_exists(const char *dir, const char *name)
+static tc_status file_exists(const char *dir, const char *name, int *yes, tc_err *e)
 {
     char *path = tc_path_join(dir, name);
+    if (!path)
+        return tc_err_set(e, TC_E_NOMEM, "out of memory");
     struct stat st;
-    int ok = path && stat(path, &st) == 0 && S_ISREG(st.st_mode);
+    *yes = stat(path, &st) == 0 && S_ISREG(st.st_mode);
     tc_free(path);
-    return ok;
+    return TC_OK;
 }
 
 /* ===== SentencePiece protobuf ===== */
@@ -1664,7 +1666,10 @@ tc_status tc_hf_vocab(const char *dir, const json_t *config, const char *hf_arch
         rc = tc_err_set(e, TC_E_FORMAT, "tokenizer_config.json: not an object");
     if (rc != TC_OK)
         goto out;
-    int has_model = file_exists(dir, "tokenizer.model");
+    int has_model = 0, has_tekken = 0;
+    if ((rc = file_exists(dir, "tokenizer.model", &has_model, e)) != TC_OK ||
+        (rc = file_exists(dir, "tekken.json", &has_tekken, e)) != TC_OK)
+        goto out;
     static const char *const qwen[] = {"qwen2", "qwen3", "qwen2moe", "qwen3moe", NULL};
     static const char *const gemma12[] = {"gemma", "gemma2", NULL};
 
@@ -1680,7 +1685,7 @@ tc_status tc_hf_vocab(const char *dir, const json_t *config, const char *hf_arch
             if ((rc = set_bool(g, "tokenizer.ggml.add_space_prefix", json_is_true(aps), e)))
                 goto out;
         }
-        if (!x.tokenizer && file_exists(dir, "tekken.json")) {
+        if (!x.tokenizer && has_tekken) {
             rc = tc_err_set(e, TC_E_UNSUPPORTED,
                             "%s: Mistral tekken.json tokenizers are not supported", dir);
             goto out;

