@@ -74,10 +74,6 @@ typedef enum tc_hf_outtype {
  */
 tc_status tc_hf_set_outtype(tc_graph *g, tc_hf_outtype t, tc_hf_outtype *resolved, tc_err *e);
 
-/* hf_vocab.c: parse a SentencePiece model (protobuf) and count its pieces (fuzzers, tests). */
-tc_status tc_hf_spm_parse(const uint8_t *d, uint64_t n, const char *what, size_t *n_pieces,
-                          tc_err *e);
-
 /* ---- pieces used by tc_hf_read (one file each, see above) ---- */
 
 /* Parameter counts as gguf-py's get_total_parameter_count computes them (for size_label). */
@@ -106,6 +102,10 @@ tc_status tc_hf_card(const char *dir, const json_t *config_raw, const tc_hf_para
 tc_status tc_hf_vocab(const char *dir, const json_t *config, const char *hf_arch,
                       const char *gguf_arch, const tc_hf_opts *o, tc_graph *g, uint64_t *n_vocab,
                       tc_err *e);
+
+/* hf_vocab.c: parse a SentencePiece tokenizer.model image (ModelProto) as tc_hf_vocab does,
+ * checking every piece; *count (may be NULL) gets the piece count. For the fuzzer and tests. */
+tc_status tc_hf_spm_check(const uint8_t *b, size_t n, uint64_t *count, tc_err *e);
 
 /*
  * hf_bpe.c: the gpt2 vocab of a byte-level BPE tokenizer.json: tokenizer.ggml.model = "gpt2",
