@@ -14,18 +14,6 @@
 
 static char dir[512];
 
-static int sh(const char *fmt, ...) TC_PRINTF(1, 2);
-static int sh(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 #define SRC "%s/fixtures/tiny-llama/model.safetensors"
 
 START_TEST(test_targets_not_regular_files)
@@ -33,28 +21,29 @@ START_TEST(test_targets_not_regular_files)
     tc_make_tmpdir(dir, sizeof dir, "tc_hard");
     /* /dev/null stays a character device */
     ck_assert_int_eq(
-        sh("'%s' convert '" SRC "' /dev/null --to gguf -q 2>/dev/null", TC_BIN, TC_SRC_DIR), 2);
+        tc_sh("'%s' convert '" SRC "' /dev/null --to gguf -q 2>/dev/null", TC_BIN, TC_SRC_DIR), 2);
     struct stat st;
     ck_assert_int_eq(stat("/dev/null", &st), 0);
     ck_assert_msg(S_ISCHR(st.st_mode), "/dev/null was replaced");
     /* a FIFO target is refused, and so is a link to /dev/null */
-    ck_assert_int_eq(sh("cd '%s' && mkfifo f.gguf && ln -s /dev/null n.gguf", dir), 0);
+    ck_assert_int_eq(tc_sh("cd '%s' && mkfifo f.gguf && ln -s /dev/null n.gguf", dir), 0);
     ck_assert_int_eq(
-        sh("'%s' convert '" SRC "' '%s/f.gguf' -q 2>/dev/null", TC_BIN, TC_SRC_DIR, dir), 2);
+        tc_sh("'%s' convert '" SRC "' '%s/f.gguf' -q 2>/dev/null", TC_BIN, TC_SRC_DIR, dir), 2);
     ck_assert_int_eq(
-        sh("'%s' convert '" SRC "' '%s/n.gguf' -q 2>/dev/null", TC_BIN, TC_SRC_DIR, dir), 2);
-    ck_assert_int_eq(sh("test -p '%s/f.gguf' && test -L '%s/n.gguf'", dir, dir), 0);
+        tc_sh("'%s' convert '" SRC "' '%s/n.gguf' -q 2>/dev/null", TC_BIN, TC_SRC_DIR, dir), 2);
+    ck_assert_int_eq(tc_sh("test -p '%s/f.gguf' && test -L '%s/n.gguf'", dir, dir), 0);
     ck_assert_int_eq(stat("/dev/null", &st), 0);
     ck_assert(S_ISCHR(st.st_mode));
     /* a symlink to a file elsewhere: written there, atomically; the link is kept */
-    ck_assert_int_eq(sh("cd '%s' && mkdir other && echo old > other/real.gguf && ln -s "
-                        "other/real.gguf link.gguf",
-                        dir),
+    ck_assert_int_eq(tc_sh("cd '%s' && mkdir other && echo old > other/real.gguf && ln -s "
+                           "other/real.gguf link.gguf",
+                           dir),
                      0);
-    ck_assert_int_eq(sh("'%s' convert '" SRC "' '%s/link.gguf' -q", TC_BIN, TC_SRC_DIR, dir), 0);
+    ck_assert_int_eq(tc_sh("'%s' convert '" SRC "' '%s/link.gguf' -q", TC_BIN, TC_SRC_DIR, dir), 0);
     ck_assert_int_eq(
-        sh("test -L '%s/link.gguf' && head -c 4 '%s/other/real.gguf' | grep -q GGUF", dir, dir), 0);
-    ck_assert_int_eq(sh("ls -a '%s/other' | grep -c tmp | grep -qx 0", dir), 0);
+        tc_sh("test -L '%s/link.gguf' && head -c 4 '%s/other/real.gguf' | grep -q GGUF", dir, dir),
+        0);
+    ck_assert_int_eq(tc_sh("ls -a '%s/other' | grep -c tmp | grep -qx 0", dir), 0);
     tc_rm_rf(dir);
 }
 END_TEST
@@ -62,9 +51,9 @@ END_TEST
 START_TEST(test_fifo_input_does_not_hang)
 {
     tc_make_tmpdir(dir, sizeof dir, "tc_hard");
-    ck_assert_int_eq(sh("mkfifo '%s/in.gguf'", dir), 0);
+    ck_assert_int_eq(tc_sh("mkfifo '%s/in.gguf'", dir), 0);
     /* without a writer an open() would block forever: it must be refused at once */
-    ck_assert_int_eq(sh("timeout 10 '%s' inspect '%s/in.gguf' 2>/dev/null", TC_BIN, dir), 3);
+    ck_assert_int_eq(tc_sh("timeout 10 '%s' inspect '%s/in.gguf' 2>/dev/null", TC_BIN, dir), 3);
     tc_rm_rf(dir);
 }
 END_TEST
@@ -73,25 +62,26 @@ START_TEST(test_shards_never_overwrite_inputs)
 {
     tc_make_tmpdir(dir, sizeof dir, "tc_hard");
     /* a sharded set, then the same sharding written into the same names */
-    ck_assert_int_eq(sh("'%s' convert '" SRC "' '%s/m.safetensors' --max-shard-size 100KB -q "
-                        "--no-provenance && cd '%s' && sha256sum m-* m.safetensors.index.json > "
-                        "sums",
-                        TC_BIN, TC_SRC_DIR, dir, dir),
+    ck_assert_int_eq(tc_sh("'%s' convert '" SRC "' '%s/m.safetensors' --max-shard-size 100KB -q "
+                           "--no-provenance && cd '%s' && sha256sum m-* m.safetensors.index.json > "
+                           "sums",
+                           TC_BIN, TC_SRC_DIR, dir, dir),
                      0);
-    ck_assert_int_eq(sh("'%s' convert '%s/m.safetensors.index.json' '%s/m.safetensors' "
-                        "--max-shard-size 100KB -q 2>'%s/err'",
-                        TC_BIN, dir, dir, dir),
+    ck_assert_int_eq(tc_sh("'%s' convert '%s/m.safetensors.index.json' '%s/m.safetensors' "
+                           "--max-shard-size 100KB -q 2>'%s/err'",
+                           TC_BIN, dir, dir, dir),
                      2);
-    ck_assert_int_eq(sh("grep -q 'refusing to overwrite the input' '%s/err' && cd '%s' && "
-                        "sha256sum -c --quiet sums",
-                        dir, dir),
+    ck_assert_int_eq(tc_sh("grep -q 'refusing to overwrite the input' '%s/err' && cd '%s' && "
+                           "sha256sum -c --quiet sums",
+                           dir, dir),
                      0);
     /* a GGUF split set into its own part names */
-    ck_assert_int_eq(sh("'%s' convert '" SRC "' '%s/g.gguf' --split-max-tensors 8 -q && '%s' "
-                        "convert '%s/g-00001-of-00003.gguf' '%s/g.gguf' --split-max-tensors 8 -q "
-                        "2>/dev/null",
-                        TC_BIN, TC_SRC_DIR, dir, TC_BIN, dir, dir),
-                     2);
+    ck_assert_int_eq(
+        tc_sh("'%s' convert '" SRC "' '%s/g.gguf' --split-max-tensors 8 -q && '%s' "
+              "convert '%s/g-00001-of-00003.gguf' '%s/g.gguf' --split-max-tensors 8 -q "
+              "2>/dev/null",
+              TC_BIN, TC_SRC_DIR, dir, TC_BIN, dir, dir),
+        2);
     tc_rm_rf(dir);
 }
 END_TEST
@@ -99,18 +89,19 @@ END_TEST
 START_TEST(test_verify_fails_closed)
 {
     tc_make_tmpdir(dir, sizeof dir, "tc_hard");
-    ck_assert_int_eq(sh(": > '%s/empty' && echo 'this is not a manifest' > '%s/garbage'", dir, dir),
-                     0);
-    ck_assert_int_eq(sh("'%s' verify '" SRC "' --manifest '%s/empty' -q", TC_BIN, TC_SRC_DIR, dir),
-                     1);
     ck_assert_int_eq(
-        sh("'%s' verify '" SRC "' --manifest '%s/garbage' -q", TC_BIN, TC_SRC_DIR, dir), 1);
+        tc_sh(": > '%s/empty' && echo 'this is not a manifest' > '%s/garbage'", dir, dir), 0);
+    ck_assert_int_eq(
+        tc_sh("'%s' verify '" SRC "' --manifest '%s/empty' -q", TC_BIN, TC_SRC_DIR, dir), 1);
+    ck_assert_int_eq(
+        tc_sh("'%s' verify '" SRC "' --manifest '%s/garbage' -q", TC_BIN, TC_SRC_DIR, dir), 1);
     /* a valid line plus a malformed one: the malformed one is reported */
-    ck_assert_int_eq(sh("cd '%s' && sha256sum '" SRC "' > mixed && echo 'zz  broken' >> mixed && "
-                        "'%s' verify '" SRC "' --manifest mixed > out.txt",
-                        dir, TC_SRC_DIR, TC_BIN, TC_SRC_DIR),
+    ck_assert_int_eq(tc_sh("cd '%s' && sha256sum '" SRC
+                           "' > mixed && echo 'zz  broken' >> mixed && "
+                           "'%s' verify '" SRC "' --manifest mixed > out.txt",
+                           dir, TC_SRC_DIR, TC_BIN, TC_SRC_DIR),
                      1);
-    ck_assert_int_eq(sh("grep -q 'malformed line' '%s/out.txt'", dir), 0);
+    ck_assert_int_eq(tc_sh("grep -q 'malformed line' '%s/out.txt'", dir), 0);
     tc_rm_rf(dir);
 }
 END_TEST
@@ -119,16 +110,19 @@ START_TEST(test_diff_nan_and_nothing_compared)
 {
     tc_make_tmpdir(dir, sizeof dir, "tc_hard");
     ck_assert_int_eq(
-        sh("cd '%s' && python3 -c \"import struct,json\nfor n,nm in (('a','x'),('b','y')):\n h="
-           "json.dumps({nm:{'dtype':'F32','shape':[4],'data_offsets':[0,16]}}).encode(); h+=b' '*"
-           "((8-len(h)%%8)%%8); open(n+'.safetensors','wb').write(struct.pack('<Q',len(h))+h+"
-           "struct.pack('<4f',1,float('nan'),float('inf'),3))\"",
-           dir),
+        tc_sh(
+            "cd '%s' && python3 -c \"import struct,json\nfor n,nm in (('a','x'),('b','y')):\n h="
+            "json.dumps({nm:{'dtype':'F32','shape':[4],'data_offsets':[0,16]}}).encode(); h+=b' '*"
+            "((8-len(h)%%8)%%8); open(n+'.safetensors','wb').write(struct.pack('<Q',len(h))+h+"
+            "struct.pack('<4f',1,float('nan'),float('inf'),3))\"",
+            dir),
         0);
     ck_assert_int_eq(
-        sh("'%s' diff '%s/a.safetensors' '%s/a.safetensors' --max-rmse 0 -q", TC_BIN, dir, dir), 0);
+        tc_sh("'%s' diff '%s/a.safetensors' '%s/a.safetensors' --max-rmse 0 -q", TC_BIN, dir, dir),
+        0);
     ck_assert_int_eq(
-        sh("'%s' diff '%s/a.safetensors' '%s/b.safetensors' -q 2>/dev/null", TC_BIN, dir, dir), 1);
+        tc_sh("'%s' diff '%s/a.safetensors' '%s/b.safetensors' -q 2>/dev/null", TC_BIN, dir, dir),
+        1);
     tc_rm_rf(dir);
 }
 END_TEST
@@ -138,7 +132,7 @@ START_TEST(test_thread_cap)
     char a[2048];
     snprintf(a, sizeof a, "'%s' convert '" SRC "' /tmp/x.gguf --threads %d 2>/dev/null", TC_BIN,
              TC_SRC_DIR, TC_MAX_THREADS + 1);
-    ck_assert_int_eq(sh("%s", a), 2);
+    ck_assert_int_eq(tc_sh("%s", a), 2);
     /* a library caller asking for more gets the cap, not a stack overflow */
     tc_make_tmpdir(dir, sizeof dir, "tc_hard");
     tc_graph *g;

