@@ -56,7 +56,8 @@ static void quantize_help(FILE *f)
         if (p->ftype == TC_FTYPE_COPY)
             fprintf(f, "          %-9s: %s\n", p->name, p->about);
         else
-            fprintf(f, "  %2d  or  %-9s: %s\n", p->ftype, p->name, p->about);
+            fprintf(f, "  %2d  or  %-9s: %s%s\n", p->ftype, p->name, p->about,
+                    tc_can_quantize(p->default_type) ? "" : " [not implemented yet]");
     }
 }
 
@@ -417,6 +418,18 @@ int cmd_quantize(int argc, char **argv)
         rc = cli_fail(&e);
         goto done;
     }
+    if (tc_graph_get_str(g, "general.architecture") == NULL && !mo.pure &&
+        preset->ftype != TC_FTYPE_COPY && preset->ftype != TC_FTYPE_ALL_F32 &&
+        preset->ftype != TC_FTYPE_F16 && preset->ftype != TC_FTYPE_BF16) {
+        /* never a file whose general.file_type claims a mix it does not have */
+        fprintf(stderr,
+                "%s: %s has no general.architecture: its tensors do not carry llama.cpp's "
+                "names, so %s's per-tensor rules cannot apply. Quantize the Hugging Face "
+                "directory itself (it is mapped), or pass --pure for one type everywhere\n",
+                tc_prog, in, preset->name);
+        rc = TC_EXIT_INPUT;
+        goto done;
+    }
     if (out) {
         struct stat so, si;
         for (size_t i = 0; i < tc_graph_n_sources(g); i++)
@@ -521,6 +534,17 @@ int cmd_quantize(int argc, char **argv)
         tot_out += p->out_bytes;
         tot_elems += tc_tensor_n_elements(p->in);
     }
+    /* what cannot be produced is refused before anything else, imatrix or not */
+    for (size_t i = 0; i < nt && !dry; i++)
+        if (plan[i].to != plan[i].from && !tc_can_quantize(plan[i].to)) {
+            fprintf(stderr,
+                    "%s: preset %s: quantizing to %s (tensor '%s') is not implemented yet "
+                    "(tensorcast reads that type, and --dry-run shows the plan)\n",
+                    tc_prog, preset->name, tc_dtype_get(plan[i].to)->name,
+                    tc_tensor_name(plan[i].in));
+            rc = TC_EXIT_INPUT;
+            goto done;
+        }
     if (needs_imatrix && !mo.has_imatrix && !dry) {
         fprintf(stderr,
                 "%s: preset %s needs an importance matrix (tensor '%s' becomes %s): pass "
@@ -677,6 +701,18 @@ int cmd_quantize(int argc, char **argv)
         }
     }
 
+    /* as llama-quantize says it: how much of the model the importance matrix covers */
+    size_t im_quant = 0, im_cov = 0;
+    for (size_t i = 0; im && i < nt; i++) {
+        const tc_dtype_info *ti = tc_dtype_get(plan[i].to);
+        if (plan[i].to != plan[i].from && ti && ti->is_quant) {
+            im_quant++;
+            im_cov += plan[i].used_imatrix;
+        }
+    }
+    if (im && !co.quiet)
+        fprintf(stderr, "%s: imatrix covers %zu of %zu quantized tensors%s\n", tc_prog, im_cov,
+                im_quant, im_cov * 2 < im_quant ? " (few: is it for this model?)" : "");
     if (verbose || dry) {
         for (size_t i = 0; i < nt; i++) {
             const plan_row *p = &plan[i];
@@ -714,6 +750,10 @@ int cmd_quantize(int argc, char **argv)
         json_object_set_new(o, "ftype", json_integer(preset->ftype));
         json_object_set_new(o, "dry_run", json_boolean(dry));
         json_object_set_new(o, "imatrix", imatrix_path ? json_string(imatrix_path) : json_null());
+        if (im) {
+            json_object_set_new(o, "imatrix_covered", json_integer((json_int_t)im_cov));
+            json_object_set_new(o, "imatrix_tensors", json_integer((json_int_t)im_quant));
+        }
         json_object_set_new(o, "tensor_count", json_integer((json_int_t)nt));
         json_object_set_new(o, "fallbacks", json_integer(n_fallback));
         json_object_set_new(o, "input_bytes", json_integer((json_int_t)tot_in));

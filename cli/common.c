@@ -443,6 +443,16 @@ void cli_license_facts_json(json_t *license, const tc_license_facts *lf)
 tc_status cli_read_model(const char *in, tc_graph **g, int *is_hf, tc_err *e)
 {
     *is_hf = 0;
+    if (tc_store_detect(in) == TC_STORE_OLLAMA) {
+        /* an ollama manifest: the model layer's blob */
+        tc_store *s = NULL;
+        TC_TRY(tc_store_open(in, &s, e));
+        tc_status rc = tc_store_model(s)
+                           ? tc_read(tc_store_model(s), g, NULL, e)
+                           : tc_err_set(e, TC_E_FORMAT, "%s: the manifest has no model layer", in);
+        tc_store_free(s);
+        return rc;
+    }
     if (!tc_hf_is_model_dir(in))
         return tc_read(in, g, NULL, e);
     *is_hf = 1;

@@ -156,6 +156,38 @@ START_TEST(test_thread_cap)
 }
 END_TEST
 
+/* quantize never writes a file whose file_type claims a mix it does not have; what is not
+ * implemented is refused up front, with the same code whether or not an imatrix is given */
+START_TEST(test_quantize_honest)
+{
+    tc_make_tmpdir(dir, sizeof dir, "tc_hard");
+    ck_assert_int_eq(tc_sh("'%s' quantize '" SRC "' '%s/q.gguf' Q4_K_M 2>'%s/err'", TC_BIN,
+                           TC_SRC_DIR, dir, dir),
+                     3);
+    ck_assert_int_eq(tc_sh("grep -q 'has no general.architecture' '%s/err' && test ! -e "
+                           "'%s/q.gguf'",
+                           dir, dir),
+                     0);
+    ck_assert_int_eq(
+        tc_sh("'%s' quantize '" SRC "' '%s/q.gguf' Q8_0 --pure -q", TC_BIN, TC_SRC_DIR, dir), 0);
+    /* an HF directory is mapped, so the preset applies */
+    ck_assert_int_eq(tc_sh("'%s' quantize '%s/fixtures/tiny-llama' '%s/m.gguf' Q8_0 -q", TC_BIN,
+                           TC_SRC_DIR, dir),
+                     0);
+    /* IQ2_XXS is listed as not implemented and refused before anything else (exit 3),
+     * with or without an importance matrix */
+    ck_assert_int_eq(
+        tc_sh("'%s' quantize --help | grep IQ2_XXS | grep -q 'not implemented'", TC_BIN), 0);
+    ck_assert_int_eq(
+        tc_sh("'%s' quantize '%s/m.gguf' '%s/i.gguf' IQ2_XXS 2>/dev/null", TC_BIN, dir, dir), 3);
+    ck_assert_int_eq(tc_sh("'%s' quantize '%s/m.gguf' '%s/i.gguf' IQ2_XXS --imatrix /nonexistent "
+                           "2>/dev/null",
+                           TC_BIN, dir, dir),
+                     4);
+    tc_rm_rf(dir);
+}
+END_TEST
+
 Suite *harden_suite(void)
 {
     Suite *s = suite_create("harden");
@@ -167,6 +199,7 @@ Suite *harden_suite(void)
     tcase_add_test(tc, test_verify_fails_closed);
     tcase_add_test(tc, test_diff_nan_and_nothing_compared);
     tcase_add_test(tc, test_thread_cap);
+    tcase_add_test(tc, test_quantize_honest);
     suite_add_tcase(s, tc);
     return s;
 }

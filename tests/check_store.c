@@ -178,6 +178,12 @@ START_TEST(test_ollama)
     ck_assert_int_eq(tc_sh("grep -q 'permissive' '%s/out.txt'", dir), 0);
     snprintf(a, sizeof a, "'%s/models/manifests/registry.ollama.ai/library/tiny/latest'", dir);
     ck_assert_int_eq(verify(a), 0);
+    /* inspect reads the model layer of a manifest */
+    ck_assert_int_eq(
+        tc_sh("'%s' inspect '%s/models/manifests/registry.ollama.ai/library/tiny/latest' "
+              "| grep -q 'tensors: *21'",
+              TC_BIN, dir),
+        0);
     /* the manifest's size disagrees: named, no hashing needed */
     ck_assert_int_eq(tc_sh("cd '%s/models/manifests/registry.ollama.ai/library/tiny' && "
                            "sed -i 's/\"size\":\\([0-9]*\\)}]/\"size\":1}]/' latest",
