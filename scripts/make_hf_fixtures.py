@@ -113,7 +113,7 @@ def save_expected(d, logits):
 
 def llama_like(name, out, arch, hidden=64, layers=2, heads=4, kv=2, ff=128, qk_norm=False,
                tied=False, dtype=torch.bfloat16, shards=1, experts=0, used=2, rope_scaling=None,
-               norm_topk=True):
+               norm_topk=True, shared_ff=0):
     hd = hidden // heads
     W = {"model.embed_tokens.weight": rnd(VOCAB, hidden, scale=0.5),
          "model.norm.weight": 1.0 + rnd(hidden, scale=0.1)}
@@ -130,6 +130,11 @@ def llama_like(name, out, arch, hidden=64, layers=2, heads=4, kv=2, ff=128, qk_n
         if qk_norm:
             W[p + "self_attn.q_norm.weight"] = 1.0 + rnd(hd, scale=0.1)
             W[p + "self_attn.k_norm.weight"] = 1.0 + rnd(hd, scale=0.1)
+        if shared_ff:
+            W[p + "mlp.shared_expert.gate_proj.weight"] = rnd(shared_ff, hidden)
+            W[p + "mlp.shared_expert.up_proj.weight"] = rnd(shared_ff, hidden)
+            W[p + "mlp.shared_expert.down_proj.weight"] = rnd(hidden, shared_ff)
+            W[p + "mlp.shared_expert_gate.weight"] = rnd(1, hidden, scale=0.5)
         if experts:
             gate = "block_sparse_moe.gate" if arch == "MixtralForCausalLM" else "mlp.gate"
             W[p + gate + ".weight"] = rnd(experts, hidden, scale=0.5)
@@ -162,6 +167,8 @@ def llama_like(name, out, arch, hidden=64, layers=2, heads=4, kv=2, ff=128, qk_n
         else:
             cfg.update({"num_experts": experts, "num_experts_per_tok": used,
                         "moe_intermediate_size": ff, "norm_topk_prob": norm_topk})
+            if shared_ff:
+                cfg["shared_expert_intermediate_size"] = shared_ff
     if rope_scaling:
         cfg["rope_scaling"] = rope_scaling
     d = os.path.join(out, name)
@@ -209,6 +216,11 @@ def llama_like(name, out, arch, hidden=64, layers=2, heads=4, kv=2, ff=128, qk_n
                         y = silu_mlp(h[t], W[q_ + "gate_proj.weight"], W[q_ + "up_proj.weight"],
                                      W[q_ + "down_proj.weight"])
                     o[t] += wts[t, j] * y
+            if shared_ff:
+                q_ = p + "mlp.shared_expert."
+                y = silu_mlp(h, W[q_ + "gate_proj.weight"], W[q_ + "up_proj.weight"],
+                             W[q_ + "down_proj.weight"])
+                o = o + torch.sigmoid(h @ W[p + "mlp.shared_expert_gate.weight"].T) * y
             x = x + o
         else:
             x = x + silu_mlp(h, W[p + "mlp.gate_proj.weight"], W[p + "mlp.up_proj.weight"],
@@ -319,6 +331,46 @@ def wrap_tokenizer(out, tokdir, arch, vocab, extra):
         shutil.copy(os.path.join(tokdir, x), os.path.join(out, x))
 
 
+def gemma1(out, hidden=64, layers=2, heads=4, kv=1, ff=128, dtype=torch.bfloat16):
+    hd = 16
+    W = {"model.embed_tokens.weight": rnd(VOCAB, hidden, scale=0.5),
+         "model.norm.weight": rnd(hidden, scale=0.1)}
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        W[p + "input_layernorm.weight"] = rnd(hidden, scale=0.1)
+        W[p + "post_attention_layernorm.weight"] = rnd(hidden, scale=0.1)
+        W[p + "self_attn.q_proj.weight"] = rnd(heads * hd, hidden)
+        W[p + "self_attn.k_proj.weight"] = rnd(kv * hd, hidden)
+        W[p + "self_attn.v_proj.weight"] = rnd(kv * hd, hidden)
+        W[p + "self_attn.o_proj.weight"] = rnd(hidden, heads * hd)
+        W[p + "mlp.gate_proj.weight"] = rnd(ff, hidden)
+        W[p + "mlp.up_proj.weight"] = rnd(ff, hidden)
+        W[p + "mlp.down_proj.weight"] = rnd(hidden, ff)
+    eps, theta = 1e-6, 10000.0
+    cfg = {"architectures": ["GemmaForCausalLM"], "hidden_size": hidden, "intermediate_size": ff,
+           "num_hidden_layers": layers, "num_attention_heads": heads, "num_key_value_heads": kv,
+           "head_dim": hd, "vocab_size": VOCAB, "rms_norm_eps": eps, "rope_theta": theta,
+           "max_position_embeddings": 512, "hidden_activation": "gelu_pytorch_tanh",
+           "bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0, "torch_dtype": "bfloat16"}
+    d = os.path.join(out, "gemma")
+    W = write_common(d, cfg, W, dtype, license="gemma")
+    T = len(TOKENS)
+    pos = torch.arange(T)
+    x = W["model.embed_tokens.weight"][TOKENS] * torch.tensor(hidden ** 0.5, dtype=torch.bfloat16).double()
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        h = rms(x, W[p + "input_layernorm.weight"], eps, True)
+        q = rope((h @ W[p + "self_attn.q_proj.weight"].T).view(T, heads, hd), pos, theta, hd)
+        k = rope((h @ W[p + "self_attn.k_proj.weight"].T).view(T, kv, hd), pos, theta, hd)
+        v = (h @ W[p + "self_attn.v_proj.weight"].T).view(T, kv, hd)
+        x = x + attention(q, k, v, heads, kv, hd ** -0.5) @ W[p + "self_attn.o_proj.weight"].T
+        h = rms(x, W[p + "post_attention_layernorm.weight"], eps, True)
+        g = torch.nn.functional.gelu(h @ W[p + "mlp.gate_proj.weight"].T, approximate="tanh")
+        x = x + (g * (h @ W[p + "mlp.up_proj.weight"].T)) @ W[p + "mlp.down_proj.weight"].T
+    x = rms(x, W["model.norm.weight"], eps, True)
+    save_expected(d, x @ W["model.embed_tokens.weight"].T)
+
+
 def main():
     if sys.argv[1] == "--wrap-tokenizer":
         wrap_tokenizer(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]),
@@ -338,7 +390,10 @@ def main():
     llama_like("mixtral", out, "MixtralForCausalLM", experts=4, used=2, dtype=torch.bfloat16)
     llama_like("qwen3moe", out, "Qwen3MoeForCausalLM", qk_norm=True, experts=4, used=2,
                dtype=torch.bfloat16)
+    llama_like("qwen2moe", out, "Qwen2MoeForCausalLM", experts=4, used=2, norm_topk=False,
+               shared_ff=96, dtype=torch.bfloat16)
     gemma2(out)
+    gemma1(out)
     print(f"wrote fixtures into {out}")
 
 

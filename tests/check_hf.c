@@ -45,8 +45,9 @@ static void drop_fixtures(void)
         tc_rm_rf(fx);
 }
 
-static const char *const models[] = {"llama", "llama-f32", "llama3-rope", "mistral", "qwen3",
-                                     "qwen2", "mixtral",   "qwen3moe",    "gemma2"};
+static const char *const models[] = {"llama",  "llama-f32", "llama3-rope", "mistral",
+                                     "qwen3",  "qwen2",     "mixtral",     "qwen3moe",
+                                     "gemma2", "qwen2moe",  "gemma"};
 #define N_MODELS (sizeof models / sizeof models[0])
 
 /* expected.json: tokens and logits */
@@ -114,7 +115,7 @@ START_TEST(test_f32_logits_match_torch)
     double d, r;
     run_model(&a, m, "f32", &d, &r);
     /* ggml computes GELU (Gemma's MLP) through an f16 lookup table: its error sets the floor */
-    double lim = strcmp(m, "gemma2") == 0 ? 2e-4 * r : 1e-4;
+    double lim = strncmp(m, "gemma", 5) == 0 ? 2e-4 * r : 1e-4;
     ck_assert_msg(d <= lim, "%s: F32 logits differ from torch by %g (limit %g)", m, d, lim);
 }
 END_TEST
@@ -133,10 +134,10 @@ START_TEST(test_reduced_types)
     static const struct {
         const char *type;
         double band;
-    } types[] = {/* measured maxima over these models: f16 1.1e-3, bf16 1.3e-2, q8_0 4.0e-2 */
+    } types[] = {/* measured maxima over these models: f16 1.1e-3, bf16 1.3e-2, q8_0 6.7e-2 */
                  {"f16", 0.005},
                  {"bf16", 0.025},
-                 {"q8_0", 0.08},
+                 {"q8_0", 0.12},
                  {"auto", 0.025}};
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++) {
         double d, r;
