@@ -371,6 +371,154 @@ def gemma1(out, hidden=64, layers=2, heads=4, kv=1, ff=128, dtype=torch.bfloat16
     save_expected(d, x @ W["model.embed_tokens.weight"].T)
 
 
+def bytes_to_unicode():
+    """GPT-2's byte -> printable character table."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\u00a1"), ord("\u00ac") + 1)) + \
+        list(range(ord("\u00ae"), ord("\u00ff") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, map(chr, cs)))
+
+
+def tiny_bpe(d, vocab):
+    """A byte-level BPE tokenizer.json of exactly `vocab` tokens: the 256 bytes, then merges of
+    letter pairs. No known pre-tokenizer hash matches it (the test names one with
+    --tokenizer-pre, written to convert_args)."""
+    b2u = bytes_to_unicode()
+    toks = [b2u[b] for b in range(256)]
+    letters = "etaoinshrdlucmfwypvbgkqjxz"
+    merges = []
+    for a in letters:
+        for b in letters:
+            if len(toks) >= vocab:
+                break
+            merges.append(f"{a} {b}")
+            toks.append(a + b)
+    tj = {"version": "1.0", "truncation": None, "padding": None, "added_tokens": [],
+          "normalizer": None,
+          "pre_tokenizer": {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True,
+                            "use_regex": True},
+          "post_processor": None,
+          "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True,
+                      "use_regex": True},
+          "model": {"type": "BPE", "dropout": None, "unk_token": None,
+                    "continuing_subword_prefix": None, "end_of_word_suffix": None,
+                    "fuse_unk": False, "byte_fallback": False,
+                    "vocab": {t: i for i, t in enumerate(toks)}, "merges": merges}}
+    with open(os.path.join(d, "tokenizer.json"), "w") as f:
+        json.dump(tj, f)
+    with open(os.path.join(d, "tokenizer_config.json"), "w") as f:
+        json.dump({"tokenizer_class": "LlamaTokenizerFast", "add_bos_token": False}, f)
+    with open(os.path.join(d, "convert_args"), "w") as f:
+        f.write("--tokenizer-pre default\n")
+
+
+def rope_pairs(x, pos, theta, dim):
+    """Rope on adjacent pairs (x[2i], x[2i+1]) -- DeepSeek's layout, llama.cpp's NORM rope."""
+    inv = 1.0 / (theta ** (torch.arange(0, dim, 2, dtype=torch.float64) / dim))
+    f = torch.outer(pos.double(), inv)[:, None, :]
+    cos, sin = f.cos(), f.sin()
+    a, b = x[..., 0::2], x[..., 1::2]
+    out = torch.empty_like(x)
+    out[..., 0::2] = a * cos - b * sin
+    out[..., 1::2] = a * sin + b * cos
+    return out
+
+
+def deepseek2(out, hidden=64, layers=2, heads=4, q_lora=32, kv_lora=32, nope=16, rd=8, vh=16,
+              ff=128, moe_ff=32, experts=4, used=2, shared=1, scale=1.5, dtype=torch.bfloat16):
+    """DeepSeek-V2: MLA attention (q and kv LoRA, a shared rope key), one dense layer, then MoE
+    with a shared expert, softmax gating scaled by routed_scaling_factor."""
+    W = {"model.embed_tokens.weight": rnd(VOCAB, hidden, scale=0.5),
+         "model.norm.weight": 1.0 + rnd(hidden, scale=0.1),
+         "lm_head.weight": rnd(VOCAB, hidden, scale=0.3)}
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        W[p + "input_layernorm.weight"] = 1.0 + rnd(hidden, scale=0.1)
+        W[p + "post_attention_layernorm.weight"] = 1.0 + rnd(hidden, scale=0.1)
+        W[p + "self_attn.q_a_proj.weight"] = rnd(q_lora, hidden)
+        W[p + "self_attn.q_a_layernorm.weight"] = 1.0 + rnd(q_lora, scale=0.1)
+        W[p + "self_attn.q_b_proj.weight"] = rnd(heads * (nope + rd), q_lora, scale=0.2)
+        W[p + "self_attn.kv_a_proj_with_mqa.weight"] = rnd(kv_lora + rd, hidden)
+        W[p + "self_attn.kv_a_layernorm.weight"] = 1.0 + rnd(kv_lora, scale=0.1)
+        W[p + "self_attn.kv_b_proj.weight"] = rnd(heads * (nope + vh), kv_lora, scale=0.2)
+        W[p + "self_attn.o_proj.weight"] = rnd(hidden, heads * vh)
+        if i == 0:
+            W[p + "mlp.gate_proj.weight"] = rnd(ff, hidden)
+            W[p + "mlp.up_proj.weight"] = rnd(ff, hidden)
+            W[p + "mlp.down_proj.weight"] = rnd(hidden, ff)
+        else:
+            W[p + "mlp.gate.weight"] = rnd(experts, hidden, scale=0.5)
+            for e in range(experts):
+                q = p + f"mlp.experts.{e}."
+                W[q + "gate_proj.weight"] = rnd(moe_ff, hidden)
+                W[q + "up_proj.weight"] = rnd(moe_ff, hidden)
+                W[q + "down_proj.weight"] = rnd(hidden, moe_ff)
+            q = p + "mlp.shared_experts."
+            W[q + "gate_proj.weight"] = rnd(moe_ff * shared, hidden)
+            W[q + "up_proj.weight"] = rnd(moe_ff * shared, hidden)
+            W[q + "down_proj.weight"] = rnd(hidden, moe_ff * shared)
+    eps, theta = 1e-6, 10000.0
+    cfg = {"architectures": ["DeepseekV2ForCausalLM"], "model_type": "deepseek_v2",
+           "hidden_size": hidden, "intermediate_size": ff, "moe_intermediate_size": moe_ff,
+           "num_hidden_layers": layers, "num_attention_heads": heads,
+           "num_key_value_heads": heads, "n_shared_experts": shared, "n_routed_experts": experts,
+           "routed_scaling_factor": scale, "kv_lora_rank": kv_lora, "q_lora_rank": q_lora,
+           "qk_rope_head_dim": rd, "v_head_dim": vh, "qk_nope_head_dim": nope,
+           "topk_method": "greedy", "n_group": 1, "topk_group": 1, "num_experts_per_tok": used,
+           "moe_layer_freq": 1, "first_k_dense_replace": 1, "norm_topk_prob": False,
+           "scoring_func": "softmax", "rms_norm_eps": eps, "rope_theta": theta,
+           "vocab_size": VOCAB, "max_position_embeddings": 512, "tie_word_embeddings": False,
+           "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "bfloat16"}
+    d = os.path.join(out, "deepseek2")
+    W = write_common(d, cfg, W, dtype, license="mit")
+    os.remove(os.path.join(d, "tokenizer.model"))
+    tiny_bpe(d, VOCAB)
+    T = len(TOKENS)
+    pos = torch.arange(T)
+    x = W["model.embed_tokens.weight"][TOKENS]
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        a_ = p + "self_attn."
+        h = rms(x, W[p + "input_layernorm.weight"], eps)
+        q = rms(h @ W[a_ + "q_a_proj.weight"].T, W[a_ + "q_a_layernorm.weight"], eps)
+        q = (q @ W[a_ + "q_b_proj.weight"].T).view(T, heads, nope + rd)
+        q_nope, q_pe = q[..., :nope], rope_pairs(q[..., nope:], pos, theta, rd)
+        ckv = h @ W[a_ + "kv_a_proj_with_mqa.weight"].T
+        c, k_pe = ckv[:, :kv_lora], rope_pairs(ckv[:, None, kv_lora:], pos, theta, rd)
+        kv = (rms(c, W[a_ + "kv_a_layernorm.weight"], eps) @ W[a_ + "kv_b_proj.weight"].T)
+        kv = kv.view(T, heads, nope + vh)
+        k = torch.cat([kv[..., :nope], k_pe.expand(T, heads, rd)], -1)
+        qq = torch.cat([q_nope, q_pe], -1)
+        att = attention(qq, k, kv[..., nope:], heads, heads, (nope + rd) ** -0.5)
+        x = x + att @ W[a_ + "o_proj.weight"].T
+        h = rms(x, W[p + "post_attention_layernorm.weight"], eps)
+        if i == 0:
+            x = x + silu_mlp(h, W[p + "mlp.gate_proj.weight"], W[p + "mlp.up_proj.weight"],
+                             W[p + "mlp.down_proj.weight"])
+            continue
+        prob = torch.softmax(h @ W[p + "mlp.gate.weight"].T, -1)
+        wts, idx = torch.topk(prob, used, -1)
+        wts = wts * scale
+        o = torch.zeros_like(h)
+        for t in range(T):
+            for j in range(used):
+                q_ = p + f"mlp.experts.{int(idx[t, j])}."
+                o[t] += wts[t, j] * silu_mlp(h[t], W[q_ + "gate_proj.weight"],
+                                             W[q_ + "up_proj.weight"], W[q_ + "down_proj.weight"])
+        q_ = p + "mlp.shared_experts."
+        o = o + silu_mlp(h, W[q_ + "gate_proj.weight"], W[q_ + "up_proj.weight"],
+                         W[q_ + "down_proj.weight"])
+        x = x + o
+    x = rms(x, W["model.norm.weight"], eps)
+    save_expected(d, x @ W["lm_head.weight"].T)
+
+
 def main():
     if sys.argv[1] == "--wrap-tokenizer":
         wrap_tokenizer(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]),
@@ -394,6 +542,7 @@ def main():
                shared_ff=96, dtype=torch.bfloat16)
     gemma2(out)
     gemma1(out)
+    deepseek2(out)
     print(f"wrote fixtures into {out}")
 
 

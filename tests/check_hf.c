@@ -47,7 +47,7 @@ static void drop_fixtures(void)
 
 static const char *const models[] = {"llama",  "llama-f32", "llama3-rope", "mistral",
                                      "qwen3",  "qwen2",     "mixtral",     "qwen3moe",
-                                     "gemma2", "qwen2moe",  "gemma"};
+                                     "gemma2", "qwen2moe",  "gemma",       "deepseek2"};
 #define N_MODELS (sizeof models / sizeof models[0])
 
 /* expected.json: tokens and logits */
@@ -78,8 +78,18 @@ static void run_model(const lr_api *a, const char *m, const char *type, double *
 {
     char out[1024];
     snprintf(out, sizeof out, "%s/%s-%s.gguf", fx, m, type);
-    ck_assert_msg(tc_sh("'%s' convert '%s/%s' '%s' --type %s -q 2>'%s.err'", TC_BIN, fx, m, out,
-                        type, out) == 0,
+    /* a fixture may need options (a synthetic tokenizer names its pre-tokenizer) */
+    char extra[256] = "", ap[1024];
+    snprintf(ap, sizeof ap, "%s/%s/convert_args", fx, m);
+    FILE *af = fopen(ap, "r");
+    if (af) {
+        if (fgets(extra, sizeof extra, af) == NULL)
+            extra[0] = 0;
+        extra[strcspn(extra, "\n")] = 0;
+        fclose(af);
+    }
+    ck_assert_msg(tc_sh("'%s' convert '%s/%s' '%s' --type %s %s -q 2>'%s.err'", TC_BIN, fx, m,
+                        out, type, extra, out) == 0,
                   "%s: convert --type %s failed", m, type);
     int32_t toks[64];
     int nt, nv;
