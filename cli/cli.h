@@ -2,6 +2,7 @@
 #ifndef TC_CLI_H
 #define TC_CLI_H
 
+#include "hf.h"
 #include "tensorcast.h"
 
 #include <jansson.h>
@@ -141,7 +142,7 @@ int cli_hash_list(const char *list, unsigned *mask);
 
 /* Read IN: a Hugging Face model directory is mapped as llama.cpp's converter writes it with
  * --outtype auto (*is_hf set); anything else through tc_read. */
-tc_status cli_read_model(const char *in, tc_graph **g, int *is_hf, tc_err *e);
+tc_status cli_read_model(const char *in, const tc_hf_opts *ho, tc_graph **g, int *is_hf, tc_err *e);
 
 /* Commands. */
 int cmd_inspect(int argc, char **argv);

@@ -226,7 +226,7 @@ int cmd_inspect(int argc, char **argv)
     tc_err e = {0};
     tc_graph *g;
     int is_hf = 0;
-    if (cli_read_model(path, &g, &is_hf, &e) != TC_OK)
+    if (cli_read_model(path, NULL, &g, &is_hf, &e) != TC_OK)
         return cli_fail(&e);
 
     dtype_stat stats[TC_DTYPE_COUNT];

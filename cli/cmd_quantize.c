@@ -42,6 +42,9 @@ static void quantize_help(FILE *f)
         "  --keep-split                split the output like the input: a split GGUF set\n"
         "                              gives <stem>-0000k-of-0000N.gguf parts holding the\n"
         "                              tensors of the matching input parts\n"
+        "  --tokenizer-pre NAME        (Hugging Face directory input) the llama.cpp\n"
+        "                              pre-tokenizer name to write instead of detecting it\n"
+        "  --model-name NAME           (Hugging Face directory input) general.name\n"
         "  --threads N                 worker threads (default: all cores)\n"
         "  --no-sync                   do not fsync the output before renaming it into place\n"
         "                              (faster; after a crash the file may be incomplete)\n"
@@ -264,7 +267,9 @@ int cmd_quantize(int argc, char **argv)
         O_PURE,
         O_REQUANT,
         O_DRY,
-        O_KEEPSPLIT
+        O_KEEPSPLIT,
+        O_PRE,
+        O_NAME
     };
     static const struct option opts[] = {{"imatrix", required_argument, 0, O_IMATRIX},
                                          {"include-weights", required_argument, 0, O_INCLUDE},
@@ -277,6 +282,8 @@ int cmd_quantize(int argc, char **argv)
                                          {"allow-requantize", no_argument, 0, O_REQUANT},
                                          {"dry-run", no_argument, 0, O_DRY},
                                          {"keep-split", no_argument, 0, O_KEEPSPLIT},
+                                         {"tokenizer-pre", required_argument, 0, O_PRE},
+                                         {"model-name", required_argument, 0, O_NAME},
                                          CLI_OPT_SPLIT,
                                          CLI_OPT_SPLITN,
                                          CLI_OPT_THREADS,
@@ -296,6 +303,7 @@ int cmd_quantize(int argc, char **argv)
     int verbose = 0, dry = 0, requant = 0, keep_split = 0, c, copt, rc = TC_EXIT_OK;
     uint32_t *part_of = NULL;
     cli_opts co = {0};
+    tc_hf_opts ho = {0};
     optind = 1;
     while ((c = getopt_long(argc, argv, "vqh", opts, NULL)) != -1) {
         switch (c) {
@@ -359,6 +367,12 @@ int cmd_quantize(int argc, char **argv)
         case O_KEEPSPLIT:
             keep_split = 1;
             break;
+        case O_PRE:
+            ho.tokenizer_pre = optarg;
+            break;
+        case O_NAME:
+            ho.model_name = optarg;
+            break;
         case 'v':
             verbose = 1;
             break;
@@ -414,7 +428,12 @@ int cmd_quantize(int argc, char **argv)
         mo.has_imatrix = tc_imatrix_count(im) > 0;
     }
     int in_hf = 0;
-    if (cli_read_model(in, &g, &in_hf, &e) != TC_OK) {
+    if ((ho.tokenizer_pre || ho.model_name) && !tc_hf_is_model_dir(in)) {
+        rc = cli_usage_error("quantize", "--tokenizer-pre and --model-name are for a Hugging Face "
+                                         "directory as input");
+        goto done;
+    }
+    if (cli_read_model(in, &ho, &g, &in_hf, &e) != TC_OK) {
         rc = cli_fail(&e);
         goto done;
     }

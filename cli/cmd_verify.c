@@ -540,7 +540,7 @@ int cmd_verify(int argc, char **argv)
     if (against) {
         int orig_hf = 0; /* a Hugging Face directory is compared as it maps to GGUF */
         if ((tc_graph_get_str(g, "general.architecture") != NULL
-                 ? cli_read_model(against, &orig, &orig_hf, &e)
+                 ? cli_read_model(against, NULL, &orig, &orig_hf, &e)
                  : tc_read(against, &orig, NULL, &e)) != TC_OK) {
             rc = cli_fail(&e);
             goto done;

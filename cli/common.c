@@ -440,7 +440,7 @@ void cli_license_facts_json(json_t *license, const tc_license_facts *lf)
     json_object_set_new(license, "notes", notes);
 }
 
-tc_status cli_read_model(const char *in, tc_graph **g, int *is_hf, tc_err *e)
+tc_status cli_read_model(const char *in, const tc_hf_opts *ho, tc_graph **g, int *is_hf, tc_err *e)
 {
     *is_hf = 0;
     if (tc_store_detect(in) == TC_STORE_OLLAMA) {
@@ -456,7 +456,7 @@ tc_status cli_read_model(const char *in, tc_graph **g, int *is_hf, tc_err *e)
     if (!tc_hf_is_model_dir(in))
         return tc_read(in, g, NULL, e);
     *is_hf = 1;
-    TC_TRY(tc_hf_read(in, NULL, g, e));
+    TC_TRY(tc_hf_read(in, ho, g, e));
     tc_status rc = tc_hf_set_outtype(*g, TC_HF_OUT_AUTO, NULL, e);
     if (rc != TC_OK) {
         tc_graph_free(*g);

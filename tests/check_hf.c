@@ -15,7 +15,7 @@
  *  - bad directories: a clear error naming the file, exit 3, nothing written.
  */
 #include "hf.h"
-#include "llama_oracle.h"
+#include "imatrix_util.h"
 #include "llama_run.h"
 #include "tc_test.h"
 #include "tc_test_util.h"
@@ -72,24 +72,31 @@ static int load_expected(const char *m, int32_t *toks, int *n_tok, float **logit
     return 1;
 }
 
+/* Options a fixture needs (a synthetic tokenizer names its pre-tokenizer): its convert_args. */
+static void fixture_args(const char *m, char *extra, size_t cap)
+{
+    char ap[1024];
+    snprintf(ap, sizeof ap, "%s/%s/convert_args", fx, m);
+    extra[0] = 0;
+    FILE *af = fopen(ap, "r");
+    if (af) {
+        if (fgets(extra, (int)cap, af) == NULL)
+            extra[0] = 0;
+        extra[strcspn(extra, "\n")] = 0;
+        fclose(af);
+    }
+}
+
 /* Convert model m with `type`, run it in llama.cpp, return max |ours - torch| and max |torch|. */
 static void run_model(const lr_api *a, const char *m, const char *type, double *maxdiff,
                       double *maxref)
 {
     char out[1024];
     snprintf(out, sizeof out, "%s/%s-%s.gguf", fx, m, type);
-    /* a fixture may need options (a synthetic tokenizer names its pre-tokenizer) */
-    char extra[256] = "", ap[1024];
-    snprintf(ap, sizeof ap, "%s/%s/convert_args", fx, m);
-    FILE *af = fopen(ap, "r");
-    if (af) {
-        if (fgets(extra, sizeof extra, af) == NULL)
-            extra[0] = 0;
-        extra[strcspn(extra, "\n")] = 0;
-        fclose(af);
-    }
-    ck_assert_msg(tc_sh("'%s' convert '%s/%s' '%s' --type %s %s -q 2>'%s.err'", TC_BIN, fx, m,
-                        out, type, extra, out) == 0,
+    char extra[256];
+    fixture_args(m, extra, sizeof extra);
+    ck_assert_msg(tc_sh("'%s' convert '%s/%s' '%s' --type %s %s -q 2>'%s.err'", TC_BIN, fx, m, out,
+                        type, extra, out) == 0,
                   "%s: convert --type %s failed", m, type);
     int32_t toks[64];
     int nt, nv;
@@ -158,8 +165,27 @@ START_TEST(test_reduced_types)
 }
 END_TEST
 
+/* Random importance values for every matrix of the GGUF at `path` (expert stacks per expert). */
+static void imx_for_file(imx *x, const char *path)
+{
+    tc_graph *g;
+    tc_err e = {0};
+    ck_assert_int_eq(tc_read(path, &g, NULL, &e), TC_OK);
+    memset(x, 0, sizeof *x);
+    for (size_t i = 0; i < tc_graph_n_tensors(g); i++) {
+        const tc_tensor *t = tc_graph_tensor(g, i);
+        int nd = tc_tensor_n_dims(t);
+        if (nd < 2)
+            continue;
+        ck_assert(imx_add(x, tc_tensor_name(t), tc_tensor_row_len(t),
+                          nd == 3 ? tc_tensor_shape(t)[0] : 1, (uint64_t)i * 17 + 3));
+    }
+    tc_graph_free(g);
+}
+
 /* `convert DIR --type PRESET` = `convert DIR --type auto` + llama_model_quantize, tensor for
- * tensor; and the result runs. */
+ * tensor (with an importance matrix too: llama.cpp takes it as a C array, tensorcast as the
+ * llama-imatrix GGUF holding the same values); and the result runs. */
 START_TEST(test_preset_in_one_pass)
 {
     if (!fx[0])
@@ -167,31 +193,46 @@ START_TEST(test_preset_in_one_pass)
     lo_api a;
     if (!lo_open(&a))
         TC_SKIP("llama.cpp oracle (libllama.so) not found under %s/llama", TC_ORACLE_DIR);
-    static const char *const ms[] = {"llama-f32", "mixtral", "qwen3"};
+    static const char *const ms[] = {"llama-f32", "mixtral", "deepseek2", "qwen3"};
     size_t n_ms = tc_test_quick() ? 1 : sizeof ms / sizeof ms[0];
     static const struct {
         const char *name;
-        int ftype;
-    } presets[] = {{"Q4_K_M", 15}, {"Q8_0", 7}, {"Q6_K", 18}, {"Q4_0", 2}};
-    for (size_t i = 0; i < n_ms; i++)
+        int ftype, imatrix;
+    } presets[] = {{"Q4_K_M", 15, 0}, {"Q8_0", 7, 0},    {"Q6_K", 18, 0},
+                   {"Q4_0", 2, 0},    {"IQ4_XS", 30, 1}, {"Q4_K_M", 15, 1}};
+    static imx x;
+    for (size_t i = 0; i < n_ms; i++) {
+        char auto_p[1024], imf[1024], extra[256];
+        fixture_args(ms[i], extra, sizeof extra);
+        snprintf(auto_p, sizeof auto_p, "%s/%s-auto-base.gguf", fx, ms[i]);
+        snprintf(imf, sizeof imf, "%s/%s-imatrix.gguf", fx, ms[i]);
+        ck_assert_int_eq(
+            tc_sh("'%s' convert '%s/%s' '%s' --type auto %s -q", TC_BIN, fx, ms[i], auto_p, extra),
+            0);
+        imx_for_file(&x, auto_p);
+        ck_assert(imx_write_gguf(&a, &x, imf));
         for (size_t p = 0; p < sizeof presets / sizeof presets[0]; p++) {
-            char auto_p[1024], ref[1024], got[1024];
-            snprintf(auto_p, sizeof auto_p, "%s/%s-auto-base.gguf", fx, ms[i]);
-            snprintf(ref, sizeof ref, "%s/%s-%s-ref.gguf", fx, ms[i], presets[p].name);
-            snprintf(got, sizeof got, "%s/%s-%s.gguf", fx, ms[i], presets[p].name);
-            ck_assert_int_eq(
-                tc_sh("'%s' convert '%s/%s' '%s' --type auto -q", TC_BIN, fx, ms[i], auto_p), 0);
+            char ref[1024], got[1024], im_arg[1100] = "";
+            const char *sfx = presets[p].imatrix ? "-im" : "";
+            snprintf(ref, sizeof ref, "%s/%s-%s%s-ref.gguf", fx, ms[i], presets[p].name, sfx);
+            snprintf(got, sizeof got, "%s/%s-%s%s.gguf", fx, ms[i], presets[p].name, sfx);
+            if (presets[p].imatrix)
+                snprintf(im_arg, sizeof im_arg, "--imatrix '%s'", imf);
             /* --type q8_0 is the converter's --outtype q8_0 (from the source's precision); the
              * llama-quantize preset of that name is `quantize DIR OUT Q8_0` */
             if (strcmp(presets[p].name, "Q8_0") == 0)
                 ck_assert_int_eq(
-                    tc_sh("'%s' quantize '%s/%s' '%s' Q8_0 -q", TC_BIN, fx, ms[i], got), 0);
+                    tc_sh("'%s' quantize '%s/%s' '%s' Q8_0 %s -q", TC_BIN, fx, ms[i], got, extra),
+                    0);
             else
-                ck_assert_int_eq(tc_sh("'%s' convert '%s/%s' '%s' --type %s -q", TC_BIN, fx, ms[i],
-                                       got, presets[p].name),
+                ck_assert_int_eq(tc_sh("'%s' convert '%s/%s' '%s' --type %s %s %s -q", TC_BIN, fx,
+                                       ms[i], got, presets[p].name, im_arg, extra),
                                  0);
             lo_qparams qp = lo_params(&a, presets[p].ftype);
-            ck_assert_msg(a.quantize(auto_p, ref, &qp) == 0, "llama_model_quantize failed");
+            if (presets[p].imatrix)
+                qp.imatrix = x.e;
+            ck_assert_msg(a.quantize(auto_p, ref, &qp) == 0, "llama_model_quantize failed: %s",
+                          lo_last_error);
             tc_graph *gr, *gg;
             tc_err e = {0};
             ck_assert_int_eq(tc_read(ref, &gr, NULL, &e), TC_OK);
@@ -202,6 +243,8 @@ START_TEST(test_preset_in_one_pass)
             tc_graph_free(gr);
             tc_graph_free(gg);
         }
+        imx_free(&x);
+    }
     /* and it runs */
     lr_api r;
     ck_assert(lr_open(&r));

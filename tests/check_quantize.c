@@ -9,7 +9,7 @@
  * identical; the metadata differs only by the quantize.imatrix.* keys llama-quantize adds (and
  * llama_model_quantize does not).
  */
-#include "llama_oracle.h"
+#include "imatrix_util.h"
 #include "mix.h"
 #include "tc_dtype.h"
 #include "tc_test_util.h"
@@ -39,15 +39,9 @@ static int run(const char *args)
     return tc_run_cli(NULL, args, out_buf, sizeof out_buf, err_buf, sizeof err_buf);
 }
 
-/* ---- importance matrices ---- */
+/* ---- importance matrices (imatrix_util.h) ---- */
 
-/* Values for every 2-D/3-D weight of `m`: n_mat * row floats each, stored in `vals`. */
-typedef struct imx {
-    lo_imatrix e[LO_MAX_TENSORS];
-    float *vals[LO_MAX_TENSORS];
-    int n;
-} imx;
-
+/* Values for every 2-D/3-D weight of `m`. */
 static void imx_make(imx *x, const lo_model *m)
 {
     memset(x, 0, sizeof *x);
@@ -56,98 +50,8 @@ static void imx_make(imx *x, const lo_model *m)
         if (t->n_dims < 2)
             continue;
         int64_t ne0 = t->shape[t->n_dims - 1], nm = t->n_dims == 3 ? t->shape[0] : 1;
-        float *v = malloc((size_t)(ne0 * nm) * sizeof(float));
-        tc_corpus_imatrix(v, ne0 * nm, (uint64_t)i * 31 + 5, 1);
-        if (nm > 1) /* expert 1 was never routed to: count 0, llama-quantize uses 1.0 */
-            for (int64_t k = 0; k < ne0; k++)
-                v[ne0 + k] = 1.0f;
-        x->e[x->n].name = t->name;
-        x->e[x->n].data = v;
-        x->e[x->n].size = (size_t)(ne0 * nm);
-        x->vals[x->n++] = v;
+        ck_assert(imx_add(x, t->name, ne0, nm, (uint64_t)i * 31 + 5));
     }
-    x->e[x->n].name = NULL;
-}
-
-static void imx_free(imx *x)
-{
-    for (int i = 0; i < x->n; i++)
-        free(x->vals[i]);
-}
-
-/* llama-imatrix's GGUF: <name>.in_sum2 = value * count, <name>.counts = count (4, or 0 for the
- * unused expert 1). */
-static int imx_write_gguf(const lo_api *a, const imx *x, const lo_model *m, const char *path)
-{
-    struct lo_ggml_init_params ip = {(size_t)LO_MAX_TENSORS * 1024 + (1 << 20), NULL, true};
-    void *ctx = a->ggml_init(ip);
-    void *g = a->gguf_init_empty();
-    a->set_str(g, "general.type", "imatrix");
-    a->set_u32(g, "imatrix.chunk_count", 42);
-    a->set_u32(g, "imatrix.chunk_size", 512);
-    float *bufs[2 * LO_MAX_TENSORS];
-    int nb = 0;
-    for (int i = 0; i < x->n; i++) {
-        const lo_tensor *t = NULL;
-        for (int k = 0; k < m->n; k++)
-            if (strcmp(m->t[k].name, x->e[i].name) == 0)
-                t = &m->t[k];
-        int64_t ne0 = t->shape[t->n_dims - 1], nm = t->n_dims == 3 ? t->shape[0] : 1;
-        float *sums = malloc((size_t)(ne0 * nm) * sizeof(float));
-        float *counts = malloc((size_t)nm * sizeof(float));
-        for (int64_t j = 0; j < nm; j++) {
-            counts[j] = (nm > 1 && j == 1) ? 0.0f : 4.0f;
-            for (int64_t k = 0; k < ne0; k++)
-                sums[j * ne0 + k] = counts[j] > 0 ? x->vals[i][j * ne0 + k] * 4.0f : 123.0f;
-        }
-        char nm1[96], nm2[96];
-        snprintf(nm1, sizeof nm1, "%s.in_sum2", x->e[i].name);
-        snprintf(nm2, sizeof nm2, "%s.counts", x->e[i].name);
-        int64_t ne_s[2] = {ne0, nm}, ne_c[2] = {1, nm};
-        void *ts = a->new_tensor(ctx, 0, 2, ne_s);
-        a->set_name(ts, nm1);
-        a->add_tensor(g, ts);
-        a->set_tensor_data(g, nm1, sums);
-        void *tcnt = a->new_tensor(ctx, 0, 2, ne_c);
-        a->set_name(tcnt, nm2);
-        a->add_tensor(g, tcnt);
-        a->set_tensor_data(g, nm2, counts);
-        bufs[nb++] = sums;
-        bufs[nb++] = counts;
-    }
-    int ok = a->write_to_file(g, path, false);
-    for (int i = 0; i < nb; i++)
-        free(bufs[i]);
-    a->gguf_free(g);
-    a->ggml_free(ctx);
-    return ok;
-}
-
-/* Legacy .dat: i32 n, per entry i32 len, name, i32 ncall, i32 nval, f32 sums; trailer i32
- * chunks, i32 len, dataset. Sums = value * ncall (ncall 2). */
-static int imx_write_dat(const imx *x, const char *path)
-{
-    FILE *f = fopen(path, "wb");
-    if (f == NULL)
-        return 0;
-    int32_t n = x->n;
-    fwrite(&n, 4, 1, f);
-    for (int i = 0; i < x->n; i++) {
-        int32_t len = (int32_t)strlen(x->e[i].name), ncall = 2, nval = (int32_t)x->e[i].size;
-        fwrite(&len, 4, 1, f);
-        fwrite(x->e[i].name, 1, (size_t)len, f);
-        fwrite(&ncall, 4, 1, f);
-        fwrite(&nval, 4, 1, f);
-        for (int32_t k = 0; k < nval; k++) {
-            float s = x->vals[i][k] * 2.0f;
-            fwrite(&s, 4, 1, f);
-        }
-    }
-    int32_t chunks = 7, dl = 9;
-    fwrite(&chunks, 4, 1, f);
-    fwrite(&dl, 4, 1, f);
-    fwrite("wiki.test", 1, 9, f);
-    return fclose(f) == 0;
 }
 
 /* ---- comparing GGUF outputs ---- */
@@ -276,7 +180,7 @@ static void model_sweep(const lo_shape *s, int f16, const char *label, int with_
     const char *imf = tpath("imatrix.gguf"), *imd = tpath("imatrix.dat");
     if (with_imatrix) {
         imx_make(&x, &m);
-        ck_assert(imx_write_gguf(&a, &x, &m, imf));
+        ck_assert(imx_write_gguf(&a, &x, imf));
         ck_assert(imx_write_dat(&x, imd));
     }
     int n = 0;
@@ -528,7 +432,7 @@ START_TEST(test_imatrix_loader)
     static imx x;
     imx_make(&x, &m);
     const char *imf = tpath("l.gguf"), *imd = tpath("l.dat");
-    ck_assert(imx_write_gguf(&a, &x, &m, imf));
+    ck_assert(imx_write_gguf(&a, &x, imf));
     ck_assert(imx_write_dat(&x, imd));
     for (int k = 0; k < 2; k++) {
         tc_err e = {0};
