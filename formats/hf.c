@@ -137,6 +137,9 @@ struct hf_model {
     size_t n_out, cap_out;
     int64_t n_layer, n_embd, n_head, n_head_kv, head_dim, n_ff, n_expert, n_vocab;
     int64_t qk_nope, qk_rope, v_head, kv_lora; /* deepseek MLA */
+    int fp8;                                   /* quantization_config.quant_method "fp8" */
+    int64_t fp8_bh, fp8_bw;                    /* weight_block_size (0: scales broadcast) */
+    tc_graph *fp8g; /* the dequantized weights: lazy F32 tensors named as their sources */
 };
 
 static int64_t cfg_int(const hf_model *m, const char *const *keys, int64_t dflt)
@@ -472,6 +475,48 @@ static tc_status hp_deepseek2(hf_model *m, tc_err *e)
     return TC_OK;
 }
 
+/* phi3: its own list (sheet §3.5); rope.scaling.attn_factor was written with the tensors */
+static int64_t phi3_orig_ctx(const hf_model *m)
+{
+    const json_t *rp = json_object_get(m->cfg, "rope_parameters");
+    if (!json_is_object(rp))
+        rp = json_object_get(m->cfg, "rope_scaling");
+    const json_t *o = json_object_get(rp, "original_max_position_embeddings");
+    if (json_is_integer(o))
+        return (int64_t)json_integer_value(o);
+    return cfg_int(m, KEYS("original_max_position_embeddings"), 4096); /* Phi3Config default */
+}
+
+static int64_t phi3_rope_dims(const hf_model *m)
+{
+    double partial = 1.0;
+    cfg_num(m, KEYS("partial_rotary_factor"), &partial);
+    return (int64_t)(partial * (double)m->n_embd) / m->n_head;
+}
+
+static tc_status hp_phi3(hf_model *m, tc_err *e)
+{
+    TC_TRY(kv_u32(m, "context_length",
+                  cfg_int(m, KEYS("n_positions", "max_position_embeddings"), m->arch->d_ctx), e));
+    TC_TRY(kv_u32(m, "rope.scaling.original_context_length", phi3_orig_ctx(m), e));
+    TC_TRY(kv_u32(m, "embedding_length", m->n_embd, e));
+    TC_TRY(kv_u32(m, "feed_forward_length", m->n_ff, e));
+    TC_TRY(kv_u32(m, "block_count", m->n_layer, e));
+    TC_TRY(kv_u32(m, "attention.head_count", m->n_head, e));
+    TC_TRY(kv_u32(m, "attention.head_count_kv", m->n_head_kv, e));
+    double eps = m->arch->d_rms_eps;
+    cfg_num(m, KEYS("rms_norm_eps"), &eps);
+    TC_TRY(kv_f32(m, "attention.layer_norm_rms_epsilon", eps, e));
+    TC_TRY(kv_u32(m, "rope.dimension_count", phi3_rope_dims(m), e));
+    rope_p r;
+    rope_params(m, &r);
+    double theta = r.has_theta ? r.theta : m->arch->d_rope_theta;
+    json_decref(r.own);
+    TC_TRY(kv_f32(m, "rope.freq_base", theta, e));
+    TC_TRY(tc_graph_set_u32(m->g, "general.file_type", 1, e));
+    return kv_u32(m, "attention.sliding_window", cfg_int(m, KEYS("sliding_window"), 0), e);
+}
+
 /* clang-format off */
 static const hf_arch archs[] = {
     /* hf class                    gguf        flags                                       mask  theta     eps    ctx     head_dim */
@@ -485,6 +530,7 @@ static const hf_arch archs[] = {
     {"GemmaForCausalLM",          "gemma",    HF_GEMMA_NORM | HF_DROP_LM_HEAD,             4,    10000,    1e-6,  8192,   256, hp_gemma},
     {"Gemma2ForCausalLM",         "gemma2",   HF_GEMMA_NORM | HF_DROP_LM_HEAD | HF_POST_NORMS, 4, 10000,   1e-6,  8192,   256, hp_gemma},
     {"Gemma3ForCausalLM",         "gemma3",   HF_GEMMA_NORM | HF_GENERIC_HP | HF_POST_NORMS | HF_QK_NORM, 4, 1e6, 1e-6, 131072, 256, hp_gemma3},
+    {"Phi3ForCausalLM",           "phi3",     0,                                           1,    10000,    1e-5,  4096,   0,  hp_phi3},
     {"DeepseekV2ForCausalLM",     "deepseek2", HF_GENERIC_HP | HF_MOE | HF_EXP_DGU,        8,    10000,    1e-6,  2048,   0,  hp_deepseek2},
     {"DeepseekV3ForCausalLM",     "deepseek2", HF_GENERIC_HP | HF_MOE | HF_EXP_DGU,        8,    10000,    1e-6,  4096,   0,  hp_deepseek2},
 };
@@ -649,6 +695,130 @@ static tc_status read_kvb(void *ctx, const tc_tensor *t, uint64_t e0, uint64_t n
     return TC_OK;
 }
 
+/* ===== FP8 checkpoints (sheet §1.3): W = f32(fp8) * scale, dequantized lazily ===== */
+
+typedef struct fp8_src {
+    const tc_tensor *w, *s;
+    int64_t rows, cols, bh, bw; /* bh = bw = 0: one scale per tensor (s has 1 element) or per row */
+    int per_row;
+} fp8_src;
+
+static tc_status read_fp8(void *ctx, const tc_tensor *t, uint64_t e0, uint64_t n, void *dst,
+                          tc_err *e)
+{
+    (void)t;
+    const fp8_src *c = ctx;
+    int wdt = tc_tensor_dtype(c->w), sdt = tc_tensor_dtype(c->s);
+    uint64_t cols = (uint64_t)c->cols;
+    int64_t sc_cols = tc_tensor_n_dims(c->s) == 2 ? tc_tensor_shape(c->s)[1] : 1;
+    float *out = dst;
+    uint8_t raw[4096 * 8];
+    float sc[4096 + 2];
+    uint8_t sraw[sizeof sc * 2];
+    while (n > 0) {
+        uint64_t r = e0 / cols, c0 = e0 % cols;
+        uint64_t k = cols - c0 < n ? cols - c0 : n;
+        if (k > 4096)
+            k = 4096;
+        TC_TRY(tc_tensor_read(c->w, e0, k, raw, e));
+        if (tc_cast_to_f32(wdt, raw, out, (int64_t)k) != 0)
+            return tc_err_set(e, TC_E_UNSUPPORTED, "tensor '%s': cannot dequantize %s",
+                              tc_tensor_name(c->w), tc_dtype_get(wdt)->name);
+        uint64_t s0, ns;
+        if (c->bw > 0) { /* the scales of this row segment's blocks */
+            s0 = (r / (uint64_t)c->bh) * (uint64_t)sc_cols + c0 / (uint64_t)c->bw;
+            ns = (c0 + k - 1) / (uint64_t)c->bw - c0 / (uint64_t)c->bw + 1;
+        } else {
+            s0 = c->per_row ? r : 0;
+            ns = 1;
+        }
+        TC_TRY(tc_tensor_read(c->s, s0, ns, sraw, e));
+        if (tc_cast_to_f32(sdt, sraw, sc, (int64_t)ns) != 0)
+            return tc_err_set(e, TC_E_UNSUPPORTED, "tensor '%s': scales of type %s",
+                              tc_tensor_name(c->s), tc_dtype_get(sdt)->name);
+        for (uint64_t i = 0; i < k; i++)
+            out[i] *= c->bw > 0 ? sc[(c0 + i) / (uint64_t)c->bw - c0 / (uint64_t)c->bw] : sc[0];
+        out += k;
+        e0 += k;
+        n -= k;
+    }
+    return TC_OK;
+}
+
+static const tc_tensor *find_src(const hf_model *m, const char *name)
+{
+    for (size_t f = 0; f < m->n_files; f++) {
+        const tc_tensor *t = tc_graph_find(m->files[f].g, name);
+        if (t)
+            return t;
+    }
+    return NULL;
+}
+
+/* Every `X_scale_inv` makes `X` a lazy F32 tensor of m->fp8g; the pair is checked first. */
+static tc_status prepare_fp8(hf_model *m, tc_err *e)
+{
+    if ((m->fp8g = tc_graph_new()) == NULL)
+        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+    for (size_t f = 0; f < m->n_files; f++) {
+        tc_graph *g = m->files[f].g;
+        for (size_t i = 0; i < tc_graph_n_tensors(g); i++) {
+            const tc_tensor *s = tc_graph_tensor(g, i);
+            const char *sn = tc_tensor_name(s);
+            if (!tc_ends_with(sn, "_scale_inv"))
+                continue;
+            char wn[TC_MAX_NAME];
+            snprintf(wn, sizeof wn, "%.*s", (int)(strlen(sn) - 10), sn);
+            const tc_tensor *w = find_src(m, wn);
+            if (w == NULL)
+                return tc_err_set(e, TC_E_FORMAT, "%s: FP8 scale '%s' has no weight '%s'", m->dir,
+                                  sn, wn);
+            if (tc_tensor_n_dims(w) != 2)
+                return tc_err_set(e, TC_E_UNSUPPORTED,
+                                  "%s: FP8 weight '%s' has %d dimensions (2 supported)", m->dir, wn,
+                                  tc_tensor_n_dims(w));
+            fp8_src c = {.w = w, .s = s, .bh = m->fp8_bh, .bw = m->fp8_bw};
+            c.rows = tc_tensor_shape(w)[0];
+            c.cols = tc_tensor_shape(w)[1];
+            uint64_t sn_el = tc_tensor_n_elements(s);
+            int ok;
+            if (c.bw > 0) {
+                int64_t need_r = (c.rows + c.bh - 1) / c.bh, need_c = (c.cols + c.bw - 1) / c.bw;
+                ok = tc_tensor_n_dims(s) == 2 && tc_tensor_shape(s)[0] >= need_r &&
+                     tc_tensor_shape(s)[1] >= need_c && need_c <= 4096;
+            } else {
+                c.per_row = sn_el == (uint64_t)c.rows && sn_el != 1;
+                ok = sn_el == 1 || c.per_row;
+            }
+            if (!ok)
+                return tc_err_set(e, TC_E_FORMAT,
+                                  "%s: FP8 scale '%s' does not fit weight '%s' [%lld, %lld] "
+                                  "with weight_block_size [%lld, %lld]",
+                                  m->dir, sn, wn, (long long)c.rows, (long long)c.cols,
+                                  (long long)c.bh, (long long)c.bw);
+            if (tc_dtype_get(tc_tensor_dtype(s)) == NULL ||
+                tc_row_size(tc_tensor_dtype(s), 1) > 4 || tc_row_size(tc_tensor_dtype(w), 1) > 8)
+                return tc_err_set(e, TC_E_UNSUPPORTED, "%s: FP8 pair '%s' has unsupported types",
+                                  m->dir, wn);
+            if (tc_graph_find(m->fp8g, wn))
+                return tc_err_set(e, TC_E_FORMAT, "%s: two scales for '%s'", m->dir, wn);
+            fp8_src *ctx = tc_malloc(sizeof *ctx);
+            if (ctx == NULL)
+                return tc_err_set(e, TC_E_NOMEM, "out of memory");
+            *ctx = c;
+            tc_tensor *vt;
+            int64_t shape[2] = {c.rows, c.cols};
+            tc_status rc = tc_graph_add_tensor(m->fp8g, wn, TC_DTYPE_F32, 2, shape, &vt, e);
+            if (rc == TC_OK)
+                rc = tc_tensor_set_lazy(vt, read_fp8, ctx, tc_free, e);
+            else
+                tc_free(ctx);
+            TC_TRY(rc);
+        }
+    }
+    return TC_OK;
+}
+
 /* ===== collecting the source tensors ===== */
 
 static int name_cmp(const void *a, const void *b)
@@ -786,19 +956,22 @@ static int is_dropped(const hf_model *m, const char *n)
 
 /* ===== building the output ===== */
 
-static tc_status out_add(hf_model *m, out_t **o, tc_err *e)
+/* A new zeroed output tensor; NULL (error set) when out of memory. */
+static out_t *out_add(hf_model *m, tc_err *e)
 {
     if (m->n_out == m->cap_out) {
         size_t nc = m->cap_out ? m->cap_out * 2 : 64;
         out_t *no = tc_realloc(m->out, nc * sizeof *no);
-        if (no == NULL)
-            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        if (no == NULL) {
+            tc_err_set(e, TC_E_NOMEM, "out of memory");
+            return NULL;
+        }
         m->out = no;
         m->cap_out = nc;
     }
-    *o = &m->out[m->n_out++];
-    memset(*o, 0, sizeof **o);
-    return TC_OK;
+    out_t *o = &m->out[m->n_out++];
+    memset(o, 0, sizeof *o);
+    return o;
 }
 
 /* Layer number from "model.layers.N." (-1 when not a layer tensor) and the rest after it. */
@@ -862,8 +1035,9 @@ static int map_name(const hf_model *m, const char *n, char *out, size_t cap)
 static tc_status add_plain(hf_model *m, const tc_tensor *src, const char *name, int op,
                            int64_t heads, tc_err *e)
 {
-    out_t *o;
-    TC_TRY(out_add(m, &o, e));
+    out_t *o = out_add(m, e);
+    if (o == NULL)
+        return TC_E_NOMEM;
     snprintf(o->name, sizeof o->name, "%s", name);
     o->src = src;
     o->op = op;
@@ -923,8 +1097,9 @@ static tc_status emit_experts(hf_model *m, int64_t l, exp_buf *b, tc_err *e)
     static const char *const gdu[] = {"ffn_gate_exps", "ffn_down_exps", "ffn_up_exps"};
     const char *const *names = (m->arch->flags & HF_EXP_DGU) ? dgu : gdu;
     for (int w = 0; w < 3; w++) {
-        out_t *o;
-        TC_TRY(out_add(m, &o, e));
+        out_t *o = out_add(m, e);
+        if (o == NULL)
+            return TC_E_NOMEM;
         snprintf(o->name, sizeof o->name, "blk.%lld.%s.weight", (long long)l, names[w]);
         o->op = OP_STACK;
         o->n_parts = (size_t)m->n_expert;
@@ -966,8 +1141,9 @@ static tc_status gen_rope_freqs(hf_model *m, const rope_p *r, tc_err *e)
     float low = json_is_number(jl) ? (float)json_number_value(jl) : 1.0f;
     float high = json_is_number(jh) ? (float)json_number_value(jh) : 4.0f;
     float old = json_is_number(jo) ? (float)json_number_value(jo) : 8192.0f;
-    out_t *o;
-    TC_TRY(out_add(m, &o, e));
+    out_t *o = out_add(m, e);
+    if (o == NULL)
+        return TC_E_NOMEM;
     snprintf(o->name, sizeof o->name, "rope_freqs.weight");
     o->op = OP_OWNED;
     o->dtype = TC_DTYPE_F32;
@@ -997,6 +1173,64 @@ static tc_status gen_rope_freqs(hf_model *m, const rope_p *r, tc_err *e)
     return TC_OK;
 }
 
+/* Phi3 LongRoPE: rope_factors_long/short (F32, rope_dims/2 each) and the attention factor. */
+static tc_status gen_phi3_rope(hf_model *m, tc_err *e)
+{
+    const json_t *rp = json_object_get(m->cfg, "rope_parameters");
+    if (!json_is_object(rp))
+        rp = json_object_get(m->cfg, "rope_scaling");
+    const json_t *lf = json_object_get(rp, "long_factor"),
+                 *sf = json_object_get(rp, "short_factor");
+    if (lf == NULL)
+        return TC_OK;
+    const json_t *ty = json_object_get(rp, "rope_type");
+    if (!json_is_string(ty))
+        ty = json_object_get(rp, "type");
+    const char *t = json_is_string(ty) ? json_string_value(ty) : "";
+    int yarn = strcmp(t, "yarn") == 0;
+    if (!yarn && strcmp(t, "su") != 0 && strcmp(t, "longrope") != 0)
+        return tc_err_set(e, TC_E_UNSUPPORTED,
+                          "%s/config.json: rope_scaling type '%s' with long_factor is not "
+                          "supported (su, longrope or yarn)",
+                          m->dir, t);
+    int64_t half = phi3_rope_dims(m) / 2;
+    const json_t *fs[2] = {lf, sf};
+    static const char *const names[2] = {"rope_factors_long.weight", "rope_factors_short.weight"};
+    for (int k = 0; k < 2; k++) {
+        if (!json_is_array(fs[k]) || (int64_t)json_array_size(fs[k]) != half)
+            return tc_err_set(e, TC_E_FORMAT,
+                              "%s/config.json: rope_scaling %s must be a list of %lld numbers "
+                              "(rope dimensions / 2)",
+                              m->dir, k ? "short_factor" : "long_factor", (long long)half);
+        out_t *o = out_add(m, e);
+        if (o == NULL)
+            return TC_E_NOMEM;
+        snprintf(o->name, sizeof o->name, "%s", names[k]);
+        o->op = OP_OWNED;
+        o->dtype = TC_DTYPE_F32;
+        o->n_dims = 1;
+        o->shape[0] = half;
+        o->owned_n = (uint64_t)half;
+        o->owned = tc_malloc((size_t)half * sizeof(float));
+        if (o->owned == NULL)
+            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        for (int64_t i = 0; i < half; i++) {
+            const json_t *v = json_array_get(fs[k], (size_t)i);
+            if (!json_is_number(v))
+                return tc_err_set(e, TC_E_FORMAT,
+                                  "%s/config.json: rope_scaling %s[%lld] is not "
+                                  "a number",
+                                  m->dir, k ? "short_factor" : "long_factor", (long long)i);
+            o->owned[i] = (float)json_number_value(v);
+        }
+    }
+    double ctx = (double)cfg_int(m, KEYS("n_positions", "max_position_embeddings"), m->arch->d_ctx);
+    double orig = (double)phi3_orig_ctx(m), scale = ctx / orig, af = 1.0;
+    if (scale > 1.0)
+        af = yarn ? 0.1 * log(scale) + 1.0 : sqrt(1.0 + log(scale) / log(orig));
+    return kv_f32(m, "rope.scaling.attn_factor", af, e);
+}
+
 static tc_status collect(hf_model *m, tc_err *e)
 {
     unsigned flags = m->arch->flags;
@@ -1008,6 +1242,8 @@ static tc_status collect(hf_model *m, tc_err *e)
         rc = gen_rope_freqs(m, &r, e);
     json_decref(r.own);
     TC_TRY(rc);
+    if (strcmp(m->arch->gguf, "phi3") == 0)
+        TC_TRY(gen_phi3_rope(m, e));
 
     exp_buf *eb = NULL;
     if (flags & HF_MOE) {
@@ -1033,6 +1269,15 @@ static tc_status collect(hf_model *m, tc_err *e)
         for (size_t i = 0; i < nt && rc == TC_OK; i++) {
             const tc_tensor *t = ts[i];
             char nm[TC_MAX_NAME], gg[160];
+            if (m->fp8g) { /* FP8: scales consumed, weights read dequantized */
+                const char *sn = tc_tensor_name(t);
+                if (tc_ends_with(sn, "_scale_inv") || tc_ends_with(sn, ".activation_scale") ||
+                    tc_ends_with(sn, "_activation_scale"))
+                    continue;
+                const tc_tensor *v = tc_graph_find(m->fp8g, sn);
+                if (v)
+                    t = v;
+            }
             snprintf(nm, sizeof nm, "%s", tc_tensor_name(t));
             /* renames at indexing time */
             char *lm = strstr(nm, "language_model.");
@@ -1040,6 +1285,9 @@ static tc_status collect(hf_model *m, tc_err *e)
                 memmove(lm, lm + 15, strlen(lm + 15) + 1);
             if (strncmp(nm, "text_model.", 11) == 0)
                 memmove(nm, nm + 11, strlen(nm + 11) + 1);
+            char *ec = strstr(nm, "e_score_correction_bias");
+            if (ec && ec[23] == 0)
+                ec[18] = '.'; /* ...e_score_correction.bias */
             if (strcmp(m->arch->gguf, "qwen2") == 0 && strncmp(nm, "model.", 6) != 0 &&
                 strcmp(nm, "lm_head.weight") != 0) {
                 if (strlen(nm) + 6 >= sizeof nm) {
@@ -1094,9 +1342,11 @@ static tc_status collect(hf_model *m, tc_err *e)
                     break;
                 }
                 for (int k = 0; k < 2 && rc == TC_OK; k++) {
-                    out_t *o;
-                    if ((rc = out_add(m, &o, e)) != TC_OK)
+                    out_t *o = out_add(m, e);
+                    if (o == NULL) {
+                        rc = TC_E_NOMEM;
                         break;
+                    }
                     snprintf(o->name, sizeof o->name, "blk.%lld.%s.weight", (long long)l,
                              k ? "attn_v_b" : "attn_k_b");
                     o->op = k ? OP_VB : OP_KB;
@@ -1263,6 +1513,31 @@ static tc_status load_config(hf_model *m, tc_err *e)
                           "%s/config.json: needs num_hidden_layers (1..512), hidden_size and "
                           "num_attention_heads",
                           m->dir);
+    const json_t *qc = json_object_get(m->cfg, "quantization_config");
+    if (json_is_object(qc)) {
+        const json_t *qm = json_object_get(qc, "quant_method");
+        const char *method = json_is_string(qm) ? json_string_value(qm) : "(none)";
+        if (strcmp(method, "fp8") != 0)
+            return tc_err_set(e, TC_E_UNSUPPORTED,
+                              "%s/config.json: quantized checkpoint (quantization_config."
+                              "quant_method \"%s\") is not supported; fp8 is",
+                              m->dir, method);
+        m->fp8 = 1;
+        const json_t *bs = json_object_get(qc, "weight_block_size");
+        if (bs && !json_is_null(bs)) {
+            const json_t *b0 = json_array_get(bs, 0), *b1 = json_array_get(bs, 1);
+            if (!json_is_array(bs) || json_array_size(bs) != 2 || !json_is_integer(b0) ||
+                !json_is_integer(b1) || json_integer_value(b0) <= 0 ||
+                json_integer_value(b1) <= 0 || json_integer_value(b0) > (1 << 20) ||
+                json_integer_value(b1) > (1 << 20))
+                return tc_err_set(e, TC_E_FORMAT,
+                                  "%s/config.json: quantization_config.weight_block_size must "
+                                  "be two positive integers",
+                                  m->dir);
+            m->fp8_bh = (int64_t)json_integer_value(b0);
+            m->fp8_bw = (int64_t)json_integer_value(b1);
+        }
+    }
     if (strcmp(m->arch->gguf, "deepseek2") == 0) {
         m->qk_nope = cfg_int(m, KEYS("qk_nope_head_dim"), 0);
         m->qk_rope = cfg_int(m, KEYS("qk_rope_head_dim"), 0);
@@ -1365,6 +1640,8 @@ tc_status tc_hf_read(const char *dir, const tc_hf_opts *o, tc_graph **out, tc_er
         rc = tc_graph_set_format(m.g, "hf", NULL, e);
     if (rc == TC_OK)
         rc = tc_graph_set_str(m.g, "general.architecture", m.arch->gguf, e);
+    if (rc == TC_OK && n_names && m.fp8)
+        rc = prepare_fp8(&m, e);
     if (rc == TC_OK && n_names)
         rc = collect(&m, e);
     /* metadata in the converter's order: card, hyper-parameters, tokenizer */
@@ -1426,6 +1703,10 @@ tc_status tc_hf_read(const char *dir, const tc_hf_opts *o, tc_graph **out, tc_er
         tc_free(m.files[i].path);
     }
     tc_free(m.files);
+    if (rc == TC_OK && m.fp8g)
+        rc = tc_graph_attach(m.g, m.fp8g, e);
+    else
+        tc_graph_free(m.fp8g);
     json_decref(m.raw);
     json_decref(m.cfg);
     if (rc != TC_OK) {

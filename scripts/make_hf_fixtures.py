@@ -27,7 +27,8 @@ def st_write(path, tensors, meta=None):
     blobs, off = [], 0
     for name in sorted(tensors):
         t = tensors[name].contiguous()
-        dt = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16"}[t.dtype]
+        dt = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16",
+              torch.uint8: "F8_E4M3"}[t.dtype]  # uint8 holds FP8 E4M3FN codes
         raw = t.view(torch.int16).numpy().tobytes() if t.dtype == torch.bfloat16 else t.numpy().tobytes()
         header[name] = {"dtype": dt, "shape": list(t.shape), "data_offsets": [off, off + len(raw)]}
         blobs.append(raw)
@@ -82,7 +83,9 @@ def rnd(*shape, scale=0.08):
 
 def write_common(d, cfg, tensors, dtype, shards=1, license="apache-2.0"):
     os.makedirs(d, exist_ok=True)
-    cast = {k: v.to(dtype) for k, v in tensors.items()}
+    # FP8 codes (uint8) and their F32 scales are written as they are
+    cast = {k: v if v.dtype == torch.uint8 or k.endswith("_scale_inv") else v.to(dtype)
+            for k, v in tensors.items()}
     if shards == 1:
         st_write(os.path.join(d, "model.safetensors"), cast)
     else:
@@ -103,7 +106,7 @@ def write_common(d, cfg, tensors, dtype, shards=1, license="apache-2.0"):
     for x in ("tokenizer.model", "tokenizer_config.json"):
         shutil.copy(os.path.join(TINY, x), os.path.join(d, x))
     # the reference sees the weights exactly as stored
-    return {k: v.double() for k, v in cast.items()}
+    return {k: v.double() for k, v in cast.items() if v.dtype != torch.uint8}
 
 
 def save_expected(d, logits):
@@ -430,10 +433,50 @@ def rope_pairs(x, pos, theta, dim):
     return out
 
 
+def e4m3_table():
+    """The value of each FP8 E4M3FN code (NaN codes 0x7f/0xff as nan)."""
+    vals = []
+    for b in range(256):
+        sgn, ex, man = -1.0 if b & 0x80 else 1.0, (b >> 3) & 15, b & 7
+        if ex == 15 and man == 7:
+            vals.append(float("nan"))
+        elif ex == 0:
+            vals.append(sgn * man / 8.0 * 2.0 ** -6)
+        else:
+            vals.append(sgn * (1.0 + man / 8.0) * 2.0 ** (ex - 7))
+    return torch.tensor(vals, dtype=torch.float32)
+
+
+def fp8_quant(w, bh, bw):
+    """DeepSeek-V3 style block FP8: codes, F32 scales (block amax / 448) and the dequantized
+    weight float32(code) * scale computed in float32, as the converter computes it."""
+    tab = e4m3_table()
+    ok = ~torch.isnan(tab)
+    codes_ok = torch.arange(256)[ok]
+    R, C = w.shape
+    sr, sc = (R + bh - 1) // bh, (C + bw - 1) // bw
+    scales = torch.empty(sr, sc, dtype=torch.float32)
+    codes = torch.empty(R, C, dtype=torch.uint8)
+    for i in range(sr):
+        for j in range(sc):
+            blk = w[i * bh:(i + 1) * bh, j * bw:(j + 1) * bw].float()
+            s = float(blk.abs().max()) / 448.0 or 1.0
+            scales[i, j] = s
+            q = (blk / scales[i, j]).reshape(-1, 1)
+            best = (q - tab[ok].reshape(1, -1)).abs().argmin(1)
+            codes[i * bh:(i + 1) * bh, j * bw:(j + 1) * bw] = codes_ok[best].reshape(blk.shape).to(torch.uint8)
+    deq = tab[codes.long()] * scales.repeat_interleave(bh, 0)[:R].repeat_interleave(bw, 1)[:, :C]
+    return codes, scales, deq
+
+
 def deepseek2(out, hidden=64, layers=2, heads=4, q_lora=32, kv_lora=32, nope=16, rd=8, vh=16,
-              ff=128, moe_ff=32, experts=4, used=2, shared=1, scale=1.5, dtype=torch.bfloat16):
+              ff=128, moe_ff=32, experts=4, used=2, shared=1, scale=1.5, dtype=torch.bfloat16,
+              v3_fp8=None):
     """DeepSeek-V2: MLA attention (q and kv LoRA, a shared rope key), one dense layer, then MoE
-    with a shared expert, softmax gating scaled by routed_scaling_factor."""
+    with a shared expert, softmax gating scaled by routed_scaling_factor.
+    v3_fp8=[bh, bw]: DeepSeek-V3 instead -- sigmoid gating with e_score_correction_bias,
+    normalised top-k -- stored as FP8 E4M3 with block scales (weight_scale_inv) for every
+    projection, as DeepSeek-V3's checkpoints are."""
     W = {"model.embed_tokens.weight": rnd(VOCAB, hidden, scale=0.5),
          "model.norm.weight": 1.0 + rnd(hidden, scale=0.1),
          "lm_head.weight": rnd(VOCAB, hidden, scale=0.3)}
@@ -475,8 +518,26 @@ def deepseek2(out, hidden=64, layers=2, heads=4, q_lora=32, kv_lora=32, nope=16,
            "scoring_func": "softmax", "rms_norm_eps": eps, "rope_theta": theta,
            "vocab_size": VOCAB, "max_position_embeddings": 512, "tie_word_embeddings": False,
            "bos_token_id": 1, "eos_token_id": 2, "torch_dtype": "bfloat16"}
-    d = os.path.join(out, "deepseek2")
+    name = "deepseek2"
+    deq = {}
+    if v3_fp8:
+        name = "deepseek3-fp8"
+        cfg.update({"architectures": ["DeepseekV3ForCausalLM"], "model_type": "deepseek_v3",
+                    "scoring_func": "sigmoid", "norm_topk_prob": True, "topk_method": "noaux_tc",
+                    "quantization_config": {"quant_method": "fp8", "fmt": "e4m3",
+                                            "activation_scheme": "dynamic",
+                                            "weight_block_size": v3_fp8}})
+        for i in range(1, layers):
+            W[f"model.layers.{i}.mlp.gate.e_score_correction_bias"] = rnd(experts, scale=0.3)
+        for k in [k for k in W if k.endswith("_proj.weight") or k.endswith("_mqa.weight")]:
+            codes, sc, dq = fp8_quant(W[k], *v3_fp8)
+            W[k] = codes
+            W[k + "_scale_inv"] = sc
+            deq[k] = dq
+    d = os.path.join(out, name)
     W = write_common(d, cfg, W, dtype, license="mit")
+    for k, v in deq.items():
+        W[k] = v.double()
     os.remove(os.path.join(d, "tokenizer.model"))
     tiny_bpe(d, VOCAB)
     T = len(TOKENS)
@@ -502,8 +563,14 @@ def deepseek2(out, hidden=64, layers=2, heads=4, q_lora=32, kv_lora=32, nope=16,
             x = x + silu_mlp(h, W[p + "mlp.gate_proj.weight"], W[p + "mlp.up_proj.weight"],
                              W[p + "mlp.down_proj.weight"])
             continue
-        prob = torch.softmax(h @ W[p + "mlp.gate.weight"].T, -1)
-        wts, idx = torch.topk(prob, used, -1)
+        if v3_fp8:
+            prob = torch.sigmoid(h @ W[p + "mlp.gate.weight"].T)
+            _, idx = torch.topk(prob + W[p + "mlp.gate.e_score_correction_bias"], used, -1)
+            wts = prob.gather(1, idx)
+            wts = wts / wts.sum(-1, keepdim=True)
+        else:
+            prob = torch.softmax(h @ W[p + "mlp.gate.weight"].T, -1)
+            wts, idx = torch.topk(prob, used, -1)
         wts = wts * scale
         o = torch.zeros_like(h)
         for t in range(T):
@@ -515,6 +582,72 @@ def deepseek2(out, hidden=64, layers=2, heads=4, q_lora=32, kv_lora=32, nope=16,
         o = o + silu_mlp(h, W[q_ + "gate_proj.weight"], W[q_ + "up_proj.weight"],
                          W[q_ + "down_proj.weight"])
         x = x + o
+    x = rms(x, W["model.norm.weight"], eps)
+    save_expected(d, x @ W["lm_head.weight"].T)
+
+
+def phi3(out, hidden=64, layers=2, heads=4, kv=2, ff=128, dtype=torch.bfloat16):
+    """Phi-3: fused qkv_proj and gate_up_proj, NEOX rope with LongRoPE factors (the short ones
+    apply: the sequence is shorter than original_max_position_embeddings) scaled by the
+    attention factor sqrt(1 + ln(scale) / ln(original))."""
+    hd = hidden // heads
+    # Phi-3's vocabulary: the SentencePiece pieces, its added tokens (added_tokens.json; llama.cpp
+    # looks <|endoftext|> up for a model named phi3), padded to vocab_size
+    added = {"<|endoftext|>": VOCAB, "<|assistant|>": VOCAB + 1, "<|end|>": VOCAB + 2,
+             "<|user|>": VOCAB + 3}
+    nv = VOCAB + 8
+    W = {"model.embed_tokens.weight": rnd(nv, hidden, scale=0.5),
+         "model.norm.weight": 1.0 + rnd(hidden, scale=0.1),
+         "lm_head.weight": rnd(nv, hidden, scale=0.3)}
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        W[p + "input_layernorm.weight"] = 1.0 + rnd(hidden, scale=0.1)
+        W[p + "post_attention_layernorm.weight"] = 1.0 + rnd(hidden, scale=0.1)
+        W[p + "self_attn.qkv_proj.weight"] = rnd((heads + 2 * kv) * hd, hidden)
+        W[p + "self_attn.o_proj.weight"] = rnd(hidden, heads * hd)
+        W[p + "mlp.gate_up_proj.weight"] = rnd(2 * ff, hidden)
+        W[p + "mlp.down_proj.weight"] = rnd(hidden, ff)
+    eps, theta, orig, ctx = 1e-5, 10000.0, 4096, 131072
+    g = torch.Generator().manual_seed(7)
+    short = [round(1.0 + float(v), 4) for v in torch.rand(hd // 2, generator=g)]
+    long_ = [round(1.0 + 4.0 * float(v), 4) for v in torch.rand(hd // 2, generator=g)]
+    cfg = {"architectures": ["Phi3ForCausalLM"], "model_type": "phi3", "hidden_size": hidden,
+           "intermediate_size": ff, "num_hidden_layers": layers, "num_attention_heads": heads,
+           "num_key_value_heads": kv, "vocab_size": nv, "rms_norm_eps": eps,
+           "rope_theta": theta, "max_position_embeddings": ctx,
+           "original_max_position_embeddings": orig, "sliding_window": None,
+           "rope_scaling": {"type": "longrope", "short_factor": short, "long_factor": long_},
+           "hidden_act": "silu", "tie_word_embeddings": False, "bos_token_id": 1,
+           "eos_token_id": 2, "torch_dtype": "bfloat16"}
+    d = os.path.join(out, "phi3")
+    W = write_common(d, cfg, W, dtype, license="mit")
+    with open(os.path.join(d, "added_tokens.json"), "w") as f:
+        json.dump(added, f)
+    T = len(TOKENS)
+    pos = torch.arange(T)
+    ext = torch.tensor(short, dtype=torch.float32).double()
+    inv = 1.0 / (ext * theta ** (torch.arange(0, hd, 2, dtype=torch.float64) / hd))
+    af = math.sqrt(1 + math.log(ctx / orig) / math.log(orig))
+
+    def rope_l(x):
+        f = torch.outer(pos.double(), inv)
+        emb = torch.cat([f, f], -1)
+        cos, sin = (emb.cos() * af)[:, None, :], (emb.sin() * af)[:, None, :]
+        x1, x2 = x[..., : hd // 2], x[..., hd // 2:]
+        return x * cos + torch.cat([-x2, x1], -1) * sin
+
+    x = W["model.embed_tokens.weight"][TOKENS]
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        h = rms(x, W[p + "input_layernorm.weight"], eps)
+        qkv = h @ W[p + "self_attn.qkv_proj.weight"].T
+        q = rope_l(qkv[:, : heads * hd].view(T, heads, hd))
+        k = rope_l(qkv[:, heads * hd: (heads + kv) * hd].view(T, kv, hd))
+        v = qkv[:, (heads + kv) * hd:].view(T, kv, hd)
+        x = x + attention(q, k, v, heads, kv, hd ** -0.5) @ W[p + "self_attn.o_proj.weight"].T
+        h = rms(x, W[p + "post_attention_layernorm.weight"], eps)
+        gu = h @ W[p + "mlp.gate_up_proj.weight"].T
+        x = x + (torch.nn.functional.silu(gu[:, :ff]) * gu[:, ff:]) @ W[p + "mlp.down_proj.weight"].T
     x = rms(x, W["model.norm.weight"], eps)
     save_expected(d, x @ W["lm_head.weight"].T)
 
@@ -543,6 +676,8 @@ def main():
     gemma2(out)
     gemma1(out)
     deepseek2(out)
+    deepseek2(out, v3_fp8=[16, 16])
+    phi3(out)
     print(f"wrote fixtures into {out}")
 
 

@@ -45,9 +45,9 @@ static void drop_fixtures(void)
         tc_rm_rf(fx);
 }
 
-static const char *const models[] = {"llama",  "llama-f32", "llama3-rope", "mistral",
-                                     "qwen3",  "qwen2",     "mixtral",     "qwen3moe",
-                                     "gemma2", "qwen2moe",  "gemma",       "deepseek2"};
+static const char *const models[] = {"llama", "llama-f32", "llama3-rope",   "mistral", "qwen3",
+                                     "qwen2", "mixtral",   "qwen3moe",      "gemma2",  "qwen2moe",
+                                     "gemma", "deepseek2", "deepseek3-fp8", "phi3"};
 #define N_MODELS (sizeof models / sizeof models[0])
 
 /* expected.json: tokens and logits */
@@ -477,6 +477,28 @@ START_TEST(test_bad_directories)
         ck_assert_msg(rc == 3 || rc == 4, "case %zu: exit %d (%s)", i, rc, err_buf);
         ck_assert_msg(strstr(err_buf, cases[i].expect) != NULL, "case %zu: '%s' not in: %s", i,
                       cases[i].expect, err_buf);
+        ck_assert_int_eq(tc_sh("ls -a '%s' | grep -q 'out\\.gguf'", fx), 1);
+    }
+    /* FP8: scales that do not cover the weight's blocks, and an unsupported quant_method */
+    struct {
+        const char *prep, *expect;
+    } fp8[] = {
+        {"sed -z -i 's/\"weight_block_size\": \\[[^]]*\\]/\"weight_block_size\": [8, 8]/' "
+         "\"$d/config.json\"",
+         "does not fit weight"},
+        {"sed -i 's/\"quant_method\": \"fp8\"/\"quant_method\": \"gptq\"/' \"$d/config.json\"",
+         "quant_method \"gptq\""},
+    };
+    for (size_t i = 0; i < sizeof fp8 / sizeof fp8[0]; i++) {
+        ck_assert_int_eq(tc_sh("rm -rf '%s' && cp -r '%s/deepseek3-fp8' '%s' && d='%s' && %s", d,
+                               fx, d, d, fp8[i].prep),
+                         0);
+        char args[2048];
+        snprintf(args, sizeof args, "convert '%s' '%s/out.gguf' --tokenizer-pre default", d, fx);
+        int rc = tc_run_cli(NULL, args, out_buf, sizeof out_buf, err_buf, sizeof err_buf);
+        ck_assert_msg(rc == 3 || rc == 4, "fp8 case %zu: exit %d (%s)", i, rc, err_buf);
+        ck_assert_msg(strstr(err_buf, fp8[i].expect) != NULL, "fp8 case %zu: '%s' not in: %s", i,
+                      fp8[i].expect, err_buf);
         ck_assert_int_eq(tc_sh("ls -a '%s' | grep -q 'out\\.gguf'", fx), 1);
     }
     /* --tokenizer-pre with a name llama.cpp does not know */

@@ -55,11 +55,13 @@ typedef struct lr_api {
     void (*log_set)(void *, void *);
 } lr_api;
 
+/* llama.cpp's log: dropped, echoed to stderr when LR_VERBOSE is set */
 static void lr_quiet(int level, const char *text, void *ud)
 {
     (void)level;
-    (void)text;
     (void)ud;
+    if (getenv("LR_VERBOSE"))
+        fputs(text, stderr);
 }
 
 static inline int lr_open(lr_api *a)
