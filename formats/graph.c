@@ -514,35 +514,57 @@ static void convert_free(void *p)
     tc_free(c);
 }
 
+/* Elements converted per step: the f32 staging buffer stays in L2 and allocations small (a
+ * whole-tensor buffer each call page-faults its way through fresh memory). Block targets take
+ * whole rows; a row longer than this is converted in one step. */
+#define CONVERT_STEP (16u << 10)
+
 static tc_status convert_read(void *ctx, const tc_tensor *t, uint64_t e0, uint64_t n, void *dst,
                               tc_err *e)
 {
     convert_ctx *c = ctx;
     const tc_tensor *in = &c->inner;
-    uint64_t in_bytes = tc_row_size(in->dtype, (int64_t)n);
-    uint8_t *raw = tc_malloc((size_t)in_bytes);
-    float *f = tc_malloc((size_t)n * sizeof(float));
+    int quant = tc_dtype_get(t->dtype)->is_quant;
+    int64_t row = quant ? tc_tensor_row_len(t) : 1;
+    uint64_t step = CONVERT_STEP;
+    if (quant)
+        step = (uint64_t)row >= CONVERT_STEP ? (uint64_t)row
+                                             : CONVERT_STEP / (uint64_t)row * (uint64_t)row;
+    if (step > n)
+        step = n;
+    uint8_t *raw = tc_malloc((size_t)tc_row_size(in->dtype, (int64_t)step) + 1);
+    float *f = tc_malloc((size_t)step * sizeof(float) + 1);
+    uint8_t *out = dst;
     tc_status rc = TC_OK;
     if (raw == NULL || f == NULL) {
         rc = tc_err_set(e, TC_E_NOMEM, "out of memory converting '%s'", t->name);
         goto done;
     }
-    rc = tc_tensor_read(in, e0, n, raw, e);
-    if (rc != TC_OK)
-        goto done;
-    if (tc_to_f32(in->dtype, raw, f, (int64_t)n) != 0) {
-        rc = tc_err_set(e, TC_E_UNSUPPORTED, "tensor '%s': cannot convert %s to f32", t->name,
-                        tc_dtype_get(in->dtype)->name);
-        goto done;
-    }
-    if (tc_dtype_get(t->dtype)->is_quant) {
-        int64_t row = tc_tensor_row_len(t);
-        if (tc_quantize_rows(t->dtype, f, dst, (int64_t)n / row, row, c->imatrix) == 0)
-            rc = tc_err_set(e, TC_E_UNSUPPORTED, "tensor '%s': cannot quantize to %s", t->name,
+    while (n > 0) {
+        uint64_t k = n < step ? n : step;
+        rc = tc_tensor_read(in, e0, k, raw, e);
+        if (rc != TC_OK)
+            goto done;
+        if (tc_to_f32(in->dtype, raw, f, (int64_t)k) != 0) {
+            rc = tc_err_set(e, TC_E_UNSUPPORTED, "tensor '%s': cannot convert %s to f32", t->name,
+                            tc_dtype_get(in->dtype)->name);
+            goto done;
+        }
+        if (quant) {
+            /* the imatrix is per column: the same for every row */
+            if (tc_quantize_rows(t->dtype, f, out, (int64_t)k / row, row, c->imatrix) == 0) {
+                rc = tc_err_set(e, TC_E_UNSUPPORTED, "tensor '%s': cannot quantize to %s", t->name,
+                                tc_dtype_get(t->dtype)->name);
+                goto done;
+            }
+        } else if (tc_cast_from_f32(t->dtype, f, out, (int64_t)k) != 0) {
+            rc = tc_err_set(e, TC_E_UNSUPPORTED, "tensor '%s': cannot convert f32 to %s", t->name,
                             tc_dtype_get(t->dtype)->name);
-    } else if (tc_cast_from_f32(t->dtype, f, dst, (int64_t)n) != 0) {
-        rc = tc_err_set(e, TC_E_UNSUPPORTED, "tensor '%s': cannot convert f32 to %s", t->name,
-                        tc_dtype_get(t->dtype)->name);
+            goto done;
+        }
+        out += tc_row_size(t->dtype, (int64_t)k);
+        e0 += k;
+        n -= k;
     }
 done:
     tc_free(raw);

@@ -374,8 +374,8 @@ static tc_status pb_skip(tc_cur *c, uint32_t field, int wt, int depth)
             return tc_err_set(c->err, TC_E_LIMIT, "%s @%#" PRIx64 ": groups nested deeper than %d",
                               c->what, tc_cur_off(c), HFV_MAX_GROUP_NEST);
         for (;;) {
-            uint32_t f;
-            int w;
+            uint32_t f = 0;
+            int w = 0;
             TC_TRY(pb_key(c, &f, &w));
             if (w == 4) {
                 if (f != field)
@@ -408,8 +408,8 @@ static tc_status spm_parse_piece(const uint8_t *b, uint64_t n, const char *what,
     pc->score_bits = 0;
     pc->type = TT_NORMAL;
     while (tc_cur_left(&c)) {
-        uint32_t f;
-        int wt;
+        uint32_t f = 0;
+        int wt = 0;
         TC_TRY(pb_key(&c, &f, &wt));
         if (f == 1 && wt == 2) {
             uint64_t l;
@@ -452,8 +452,8 @@ static tc_status spm_parse(const uint8_t *b, uint64_t n, const char *what, spm_p
     uint64_t cnt = 0, cap = 0;
     tc_status rc = TC_OK;
     while (rc == TC_OK && tc_cur_left(&c)) {
-        uint32_t f;
-        int wt;
+        uint32_t f = 0;
+        int wt = 0;
         if ((rc = pb_key(&c, &f, &wt)) != TC_OK)
             break;
         if (f == 1 && wt == 2) {

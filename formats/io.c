@@ -179,7 +179,42 @@ struct tc_out {
     int made;           /* the temporary file exists on disk */
     int nosync;         /* no write-back kicks, no fsync (tc_write_opts.no_sync) */
     XXH64_state_t *tap; /* every byte written is also hashed here (tc_out_tap), or NULL */
+    uint8_t **pool;     /* streaming slots kept from tensor to tensor (fresh buffers per tensor
+                           page-fault their way through memory), freed with the output */
+    int pool_n;
+    size_t pool_bytes;
 };
+
+static void pool_free(tc_out *o)
+{
+    for (int i = 0; o->pool && i < o->pool_n; i++)
+        tc_free(o->pool[i]);
+    tc_free(o->pool);
+    o->pool = NULL;
+    o->pool_n = 0;
+    o->pool_bytes = 0;
+}
+
+/* n slots of at least `bytes` each, reused when the pool is big enough; NULL when out of memory */
+static uint8_t **pool_get(tc_out *o, int n, size_t bytes)
+{
+    if (o->pool && o->pool_n >= n && o->pool_bytes >= bytes)
+        return o->pool;
+    size_t want = bytes > o->pool_bytes ? bytes : o->pool_bytes;
+    int nn = n > o->pool_n ? n : o->pool_n;
+    pool_free(o);
+    o->pool = tc_calloc((size_t)nn, sizeof *o->pool);
+    if (o->pool == NULL)
+        return NULL;
+    o->pool_n = nn;
+    o->pool_bytes = want;
+    for (int i = 0; i < nn; i++)
+        if ((o->pool[i] = tc_malloc(want)) == NULL) {
+            pool_free(o);
+            return NULL;
+        }
+    return o->pool;
+}
 
 static void live_add(tc_out *o)
 {
@@ -520,6 +555,7 @@ tc_status tc_out_finish(tc_out *o, tc_err *e)
     o->finished = 1;
     tc_free(o->buf); /* a finished output waiting for its rename holds no buffer */
     o->buf = NULL;
+    pool_free(o);
     return TC_OK;
 }
 
@@ -537,6 +573,7 @@ tc_status tc_out_commit(tc_out *o, tc_err *e)
     tc_free(o->tmp);
     tc_free(o->path);
     tc_free(o->buf);
+    pool_free(o);
     tc_free(o);
     return TC_OK;
 }
@@ -554,6 +591,7 @@ void tc_out_abort(tc_out *o)
     tc_free(o->tmp);
     tc_free(o->path);
     tc_free(o->buf);
+    pool_free(o);
     tc_free(o);
 }
 
@@ -673,18 +711,13 @@ tc_status tc_out_write_tensor(tc_out *o, const tc_tensor *t, const tc_write_opts
     j.n_slots = threads == 1 ? 1 : 2 * threads;
 
     tc_status rc = TC_OK;
-    j.slots = tc_calloc((size_t)j.n_slots, sizeof *j.slots);
+    j.slots = pool_get(o, j.n_slots, j.slot_bytes);
     j.slot_len = tc_calloc((size_t)j.n_slots, sizeof *j.slot_len);
     j.slot_state = tc_calloc((size_t)j.n_slots, sizeof *j.slot_state);
     if (j.slots == NULL || j.slot_len == NULL || j.slot_state == NULL) {
         rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
         goto done;
     }
-    for (int s = 0; s < j.n_slots; s++)
-        if ((j.slots[s] = tc_malloc(j.slot_bytes)) == NULL) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
-            goto done;
-        }
 
     if (threads == 1) {
         for (uint64_t c = 0; c < j.n_chunks && rc == TC_OK; c++) {
@@ -750,10 +783,6 @@ tc_status tc_out_write_tensor(tc_out *o, const tc_tensor *t, const tc_write_opts
     pthread_cond_destroy(&j.cv);
     pthread_mutex_destroy(&j.mu);
 done:
-    if (j.slots)
-        for (int s = 0; s < j.n_slots; s++)
-            tc_free(j.slots[s]);
-    tc_free(j.slots);
     tc_free(j.slot_len);
     tc_free(j.slot_state);
     return rc;

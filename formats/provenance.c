@@ -26,6 +26,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -72,12 +73,30 @@ static const char *const prov_keys[TC_PROV_N_KV] = {
     TC_PROV_PREFIX "source_sizes", TC_PROV_PREFIX "source_sha256", TC_PROV_PREFIX "tensor_hash",
     TC_PROV_PREFIX "tensor_xxh64"};
 
+/* Feed one piece [c0, c0 + len) of source i to its SHA-256 and to the xxh64 of the tensors
+ * copied from it; *r0 walks the file's regions (sorted by start). */
+static void prov_feed(tc_prov *p, EVP_MD_CTX *md, const unsigned char *buf, uint64_t c0, size_t len,
+                      size_t *r0, size_t r1)
+{
+    EVP_DigestUpdate(md, buf, len);
+    uint64_t c1 = c0 + len;
+    while (*r0 < r1 && p->reg[*r0].off + p->reg[*r0].len <= c0)
+        (*r0)++; /* done with those (sorted by start; lengths vary, so scan below) */
+    for (size_t k = *r0; k < r1 && p->reg[k].off < c1; k++) {
+        prov_region *g = &p->reg[k];
+        uint64_t a = g->off > c0 ? g->off : c0;
+        uint64_t b = g->off + g->len < c1 ? g->off + g->len : c1;
+        if (a < b)
+            XXH64_update(g->st, buf + (a - c0), (size_t)(b - a));
+    }
+}
+
 static void *prov_hash_sources(void *arg)
 {
     tc_prov *p = arg;
-    unsigned char *buf = tc_malloc(PROV_CHUNK);
+    unsigned char *buf = NULL;
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (buf == NULL || md == NULL) {
+    if (md == NULL) {
         tc_err_set(&p->err, TC_E_NOMEM, "out of memory hashing the sources");
         goto out;
     }
@@ -87,7 +106,6 @@ static void *prov_hash_sources(void *arg)
             tc_err_sys(&p->err, TC_E_IO, errno, "%s: cannot hash the source", p->paths[i]);
             break;
         }
-        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
         EVP_DigestInit_ex(md, EVP_sha256(), NULL);
         /* this file's regions (sorted by offset) */
         size_t r0 = 0;
@@ -96,27 +114,40 @@ static void *prov_hash_sources(void *arg)
         size_t r1 = r0;
         while (r1 < p->n_reg && p->reg[r1].source == i)
             r1++;
-        uint64_t pos = 0;
-        for (;;) {
-            ssize_t r = read(fd, buf, PROV_CHUNK);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r < 0)
-                tc_err_sys(&p->err, TC_E_IO, errno, "%s: read failed", p->paths[i]);
-            if (r <= 0)
-                break;
-            EVP_DigestUpdate(md, buf, (size_t)r);
-            uint64_t c0 = pos, c1 = pos + (uint64_t)r;
-            while (r0 < r1 && p->reg[r0].off + p->reg[r0].len <= c0)
-                r0++; /* done with those (sorted by start; lengths vary, so scan below) */
-            for (size_t k = r0; k < r1 && p->reg[k].off < c1; k++) {
-                prov_region *g = &p->reg[k];
-                uint64_t a = g->off > c0 ? g->off : c0;
-                uint64_t b = g->off + g->len < c1 ? g->off + g->len : c1;
-                if (a < b)
-                    XXH64_update(g->st, buf + (a - c0), (size_t)(b - a));
+        /* a regular file is hashed through a read-only map of its pages (no copy: the writer
+         * is reading the same pages); anything else, or a failed map, with read() */
+        struct stat st;
+        void *map = MAP_FAILED;
+        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
+            (uint64_t)st.st_size <= SIZE_MAX)
+            map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (map != MAP_FAILED) {
+            (void)posix_madvise(map, (size_t)st.st_size, POSIX_MADV_SEQUENTIAL);
+            for (uint64_t pos = 0; pos < (uint64_t)st.st_size; pos += PROV_CHUNK) {
+                uint64_t k = (uint64_t)st.st_size - pos < PROV_CHUNK ? (uint64_t)st.st_size - pos
+                                                                     : PROV_CHUNK;
+                prov_feed(p, md, (const unsigned char *)map + pos, pos, (size_t)k, &r0, r1);
             }
-            pos = c1;
+            munmap(map, (size_t)st.st_size);
+        } else {
+            posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+            if (buf == NULL && (buf = tc_malloc(PROV_CHUNK)) == NULL) {
+                close(fd);
+                tc_err_set(&p->err, TC_E_NOMEM, "out of memory hashing the sources");
+                break;
+            }
+            uint64_t pos = 0;
+            for (;;) {
+                ssize_t r = read(fd, buf, PROV_CHUNK);
+                if (r < 0 && errno == EINTR)
+                    continue;
+                if (r < 0)
+                    tc_err_sys(&p->err, TC_E_IO, errno, "%s: read failed", p->paths[i]);
+                if (r <= 0)
+                    break;
+                prov_feed(p, md, buf, pos, (size_t)r, &r0, r1);
+                pos += (uint64_t)r;
+            }
         }
         close(fd);
         unsigned char d[EVP_MAX_MD_SIZE];

@@ -7,6 +7,38 @@
 
 #include <math.h>
 
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define TC_HAVE_F16C_PATH 1
+
+/* f32 -> f16 with F16C, 8 at a time, rounding to nearest even: for finite values and +-Inf the
+ * bits of tc_f32_to_f16 (overflow to Inf, f16 subnormals produced whatever MXCSR.FTZ says);
+ * groups holding a NaN go to the scalar routine, whose NaN payloads F16C does not reproduce.
+ * Only called when the CPU has AVX2 and F16C (tc_isa_active() >= TC_ISA_AVX2). */
+__attribute__((target("avx,f16c"))) static void f32_to_f16_f16c(const float *src, uint8_t *d,
+                                                                int64_t n)
+{
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(src + i);
+        __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+        if (_mm256_movemask_ps(nan) != 0) {
+            for (int k = 0; k < 8; k++) {
+                uint16_t h = tc_f32_to_f16(src[i + k]);
+                memcpy(d + 2 * (i + k), &h, 2);
+            }
+            continue;
+        }
+        _mm_storeu_si128((__m128i *)(void *)(d + 2 * i),
+                         _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+    }
+    for (; i < n; i++) {
+        uint16_t h = tc_f32_to_f16(src[i]);
+        memcpy(d + 2 * i, &h, 2);
+    }
+}
+#endif
+
 /* float8 e4m3fn (PyTorch float8_e4m3fn): bias 7, no infinities, S.1111.111 is NaN. */
 static float f8_e4m3_to_f32(uint8_t b)
 {
@@ -92,8 +124,22 @@ int tc_cast_to_f32(int t, const void *src, float *dst, int64_t n)
 
 int tc_cast_from_f32(int t, const float *src, void *dst, int64_t n)
 {
+    return tc_cast_from_f32_isa(tc_isa_active(), t, src, dst, n);
+}
+
+int tc_cast_from_f32_isa(tc_isa isa, int t, const float *src, void *dst, int64_t n)
+{
     uint8_t *d = dst;
     int64_t i;
+#ifdef TC_HAVE_F16C_PATH
+    if (t == TC_DTYPE_F16 && (isa == TC_ISA_AVX2 || isa == TC_ISA_AVX512) &&
+        tc_isa_supported(TC_ISA_AVX2)) {
+        f32_to_f16_f16c(src, d, n);
+        return 0;
+    }
+#else
+    (void)isa;
+#endif
     switch (t) {
     case TC_DTYPE_F32:
         memcpy(dst, src, (size_t)n * 4);

@@ -10,6 +10,7 @@
 #include <cpuid.h>
 #endif
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,7 +31,23 @@ static int has_f16c(void)
 }
 #endif
 
+static int isa_probe(tc_isa isa);
+
+/* Probed once per ISA (cpuid traps to the hypervisor in a VM: not something to do per call). */
 int tc_isa_supported(tc_isa isa)
+{
+    static _Atomic int known[TC_ISA_COUNT]; /* 0 unknown, 1 no, 2 yes */
+    if ((int)isa < 0 || isa >= TC_ISA_COUNT)
+        return 0;
+    int k = atomic_load_explicit(&known[isa], memory_order_relaxed);
+    if (k == 0) {
+        k = isa_probe(isa) ? 2 : 1;
+        atomic_store_explicit(&known[isa], k, memory_order_relaxed);
+    }
+    return k == 2;
+}
+
+static int isa_probe(tc_isa isa)
 {
     switch (isa) {
     case TC_ISA_SCALAR:
@@ -142,7 +159,7 @@ size_t tc_quantize_rows_isa(tc_isa isa, int t, const float *src, void *dst, int6
         __builtin_mul_overflow(rs, (uint64_t)n_rows, &total))
         return 0;
     if (!d->is_quant) {
-        if (!is_plain_float(t) || tc_cast_from_f32(t, src, dst, n_rows * n_per_row) != 0)
+        if (!is_plain_float(t) || tc_cast_from_f32_isa(isa, t, src, dst, n_rows * n_per_row) != 0)
             return 0;
         return (size_t)total;
     }

@@ -63,6 +63,9 @@ int tc_to_f32_isa(tc_isa isa, int t, const void *src, float *dst, int64_t n);
 /* Plain-type conversions (no block types): used by the dispatchers above. */
 int tc_cast_to_f32(int t, const void *src, float *dst, int64_t n);
 int tc_cast_from_f32(int t, const float *src, void *dst, int64_t n);
+/* The same with the kernels of `isa` (f32 -> f16 uses F16C from AVX2 up; bit-identical to the
+ * scalar routine, which TC_ISA_SCALAR selects). */
+int tc_cast_from_f32_isa(tc_isa isa, int t, const float *src, void *dst, int64_t n);
 
 #ifdef __cplusplus
 }

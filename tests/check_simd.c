@@ -302,6 +302,67 @@ START_TEST(common_types_have_simd_kernels)
 }
 END_TEST
 
+/* f32 -> f16 (the cast of convert --type f16): every ISA's path gives the scalar routine's bits
+ * on every f16 value, every midpoint between neighbours (ties to even) and one ulp either side,
+ * the overflow edge, f32 subnormals, Inf/NaN with payloads, and random bit patterns. */
+START_TEST(f32_to_f16_matches_scalar)
+{
+    size_t n = 65536 * 4 + 4096;
+    float *x = malloc(n * sizeof(float));
+    uint16_t *ref = malloc(n * 2), *got = malloc(n * 2);
+    ck_assert(x && ref && got);
+    size_t k = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        uint16_t hh = (uint16_t)h;
+        float a;
+        ck_assert_int_eq(tc_cast_to_f32(TC_DTYPE_F16, &hh, &a, 1), 0);
+        x[k++] = a;
+        uint32_t b;
+        memcpy(&b, &a, 4);
+        /* the midpoint to the next f16 (13 dropped mantissa bits: 0x1000) and +-1 ulp */
+        uint32_t mid = b + 0x1000;
+        memcpy(&x[k++], &mid, 4);
+        mid++;
+        memcpy(&x[k++], &mid, 4);
+        mid -= 2;
+        memcpy(&x[k++], &mid, 4);
+    }
+    uint64_t st = 0x9e3779b97f4a7c15ull;
+    while (k < n) {
+        st ^= st << 13;
+        st ^= st >> 7;
+        st ^= st << 17;
+        uint32_t b = (uint32_t)st;
+        if (k % 7 == 0)
+            b &= 0x807fffffu; /* f32 subnormals */
+        if (k % 11 == 0)
+            b = (b & 0x80000000u) | 0x477ff000u | (b & 0x1fffu); /* near 65520, the overflow edge */
+        memcpy(&x[k++], &b, 4);
+    }
+    ck_assert_int_eq(tc_cast_from_f32_isa(TC_ISA_SCALAR, TC_DTYPE_F16, x, ref, (int64_t)n), 0);
+    int tested = 0;
+    for (int i = 1; i < TC_ISA_COUNT; i++) {
+        if (!tc_isa_supported((tc_isa)i))
+            continue;
+        /* odd offsets and lengths: the vector body and the scalar tail */
+        for (size_t off = 0; off < 3; off++) {
+            memset(got, 0xa5, n * 2);
+            ck_assert_int_eq(
+                tc_cast_from_f32_isa((tc_isa)i, TC_DTYPE_F16, x + off, got, (int64_t)(n - off)), 0);
+            long d = first_diff(ref + off, got, (n - off) * 2);
+            ck_assert_msg(d < 0, "%s: f16 of element %ld differs from the scalar routine",
+                          tc_isa_name((tc_isa)i), d / 2 + (long)off);
+        }
+        tested++;
+    }
+    free(x);
+    free(ref);
+    free(got);
+    if (!tested)
+        TC_SKIP_NA("no SIMD ISA here");
+}
+END_TEST
+
 Suite *simd_suite(void)
 {
     Suite *s = suite_create("simd");
@@ -309,6 +370,7 @@ Suite *simd_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, common_types_have_simd_kernels);
+    tcase_add_test(tc, f32_to_f16_matches_scalar);
     tcase_add_loop_test(tc, quantize_matches_scalar, 0, N_TYPES);
     tcase_add_loop_test(tc, quantize_matches_ggml, 0, N_TYPES);
     tcase_add_loop_test(tc, degenerate_imatrix_matches_scalar, 0, N_TYPES);
