@@ -254,8 +254,19 @@ static void on_signal(int sig)
     raise(sig);
 }
 
+static void print_notice(void *ctx, const char *msg)
+{
+    (void)ctx;
+    if (progress_shown) {
+        fprintf(stderr, "\r\033[K");
+        progress_shown = 0;
+    }
+    fprintf(stderr, "%s: note: %s\n", tc_prog, msg);
+}
+
 void cli_install_signals(void)
 {
+    tc_set_notice(print_notice, NULL);
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_signal;

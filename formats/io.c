@@ -7,11 +7,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -176,7 +178,8 @@ struct tc_out {
     uint64_t fdpos;   /* bytes handed to the kernel */
     uint64_t wb_done; /* bytes whose write-back has been started */
     int finished;
-    int made;           /* the temporary file exists on disk */
+    int made;           /* the temporary file exists on disk (under o->tmp) */
+    int anon;           /* O_TMPFILE: no name until tc_out_finish links it as o->tmp */
     int nosync;         /* no write-back kicks, no fsync (tc_write_opts.no_sync) */
     XXH64_state_t *tap; /* every byte written is also hashed here (tc_out_tap), or NULL */
     uint8_t **pool;     /* streaming slots kept from tensor to tensor (fresh buffers per tensor
@@ -240,9 +243,13 @@ void tc_out_cleanup_all(void)
     (void)tc_out_cleanup_all_count();
 }
 
+/* Outputs open as unnamed O_TMPFILE files: nothing to unlink (the kernel drops them when the
+ * process dies, SIGKILL included), but they count as "nothing written" for the signal handler. */
+static _Atomic int live_anon;
+
 int tc_out_cleanup_all_count(void)
 {
-    int n = 0;
+    int n = atomic_load(&live_anon);
     for (int i = 0; i < OUT_SLOTS; i++) {
         char *p = atomic_load(&live_tmp[i]);
         if (p) {
@@ -254,6 +261,90 @@ int tc_out_cleanup_all_count(void)
 }
 
 static tc_status tc_out_open_real(const char *path, tc_out **out, tc_err *e);
+
+static void (*notice_fn)(void *, const char *);
+static void *notice_ctx;
+
+void tc_set_notice(void (*fn)(void *ctx, const char *msg), void *ctx)
+{
+    notice_fn = fn;
+    notice_ctx = ctx;
+}
+
+/* Temporaries of ours beside `path` (".<base>.tmp-XXXXXX") that no running tensorcast holds: an
+ * earlier run was killed before it could remove them. Said through the notice callback; not
+ * removed (a user may want to look first). A writer holds an flock on its temporary. */
+static void note_stale_temporaries(const char *path, const char *dir)
+{
+    if (notice_fn == NULL)
+        return;
+    DIR *d = opendir(dir);
+    if (d == NULL)
+        return;
+    char prefix[512];
+    int pl = snprintf(prefix, sizeof prefix, ".%s.tmp-", tc_path_base(path));
+    if (pl <= 0 || (size_t)pl >= sizeof prefix) {
+        closedir(d);
+        return;
+    }
+    for (struct dirent *de; (de = readdir(d)) != NULL;) {
+        if (strncmp(de->d_name, prefix, (size_t)pl) != 0 || strlen(de->d_name) != (size_t)pl + 6)
+            continue;
+        char *p = tc_path_join(dir, de->d_name);
+        if (p == NULL)
+            break;
+        int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+        struct stat st;
+        if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
+            flock(fd, LOCK_EX | LOCK_NB) == 0) {
+            char msg[1024];
+            snprintf(msg, sizeof msg,
+                     "%s is a temporary file of an interrupted tensorcast run (%.1f MiB); "
+                     "remove it with: rm '%s'",
+                     p, (double)st.st_size / (1024.0 * 1024.0), p);
+            notice_fn(notice_ctx, msg);
+        }
+        if (fd >= 0)
+            close(fd);
+        tc_free(p);
+    }
+    closedir(d);
+}
+
+/* An unnamed file in `dir` (O_TMPFILE), when the file system has them and /proc can link it
+ * later; -1 otherwise. */
+static int open_anon(const char *dir)
+{
+#ifdef O_TMPFILE
+    if (access("/proc/self/fd", X_OK) != 0)
+        return -1;
+    return open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+#else
+    (void)dir;
+    return -1;
+#endif
+}
+
+/* Give the unnamed file its temporary name (linkat through /proc, which needs no privilege). */
+static int link_anon(tc_out *o)
+{
+    char proc[64];
+    snprintf(proc, sizeof proc, "/proc/self/fd/%d", o->fd);
+    size_t tl = strlen(o->tmp);
+    for (int tries = 0; tries < 100; tries++) {
+        static const char al[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+        unsigned char rnd[6];
+        if (getentropy(rnd, sizeof rnd) != 0)
+            return -1;
+        for (int k = 0; k < 6; k++)
+            o->tmp[tl - 6 + (size_t)k] = al[rnd[k] % (sizeof al - 1)];
+        if (linkat(AT_FDCWD, proc, AT_FDCWD, o->tmp, AT_SYMLINK_FOLLOW) == 0)
+            return 0;
+        if (errno != EEXIST)
+            return -1;
+    }
+    return -1;
+}
 
 /* The file an output named `path` really replaces: a symlink's target (followed as cp does, so
  * the link survives and its target is replaced atomically), refusing what is not a regular
@@ -363,21 +454,31 @@ static tc_status tc_out_open_real(const char *path, tc_out **out, tc_err *e)
         tc_out_abort(o);
         return tc_err_set(e, TC_E_NOMEM, "out of memory");
     }
-    /* ".name.tmp-XXXXXX" in the target's directory: hidden, and on the same file system */
+    /* ".name.tmp-XXXXXX" in the target's directory: hidden, and on the same file system. First
+     * an unnamed O_TMPFILE (named only once complete, so a killed run leaves nothing), else a
+     * named temporary, locked so a later run can tell a stale one from a live one. */
+    note_stale_temporaries(path, dir);
     snprintf(o->tmp, tl, "%s/.%s.tmp-XXXXXX", dir, tc_path_base(path));
+    o->fd = open_anon(dir);
     tc_free(dir);
-    o->fd = mkostemp(o->tmp, O_CLOEXEC);
-    if (o->fd < 0) {
-        int er = errno;
-        tc_free(o->tmp);
-        o->tmp = NULL;
-        tc_out_abort(o);
-        return tc_err_sys(e, TC_E_IO, er, "%s: cannot create a temporary file beside it", path);
+    if (o->fd >= 0) {
+        o->anon = 1;
+        atomic_fetch_add(&live_anon, 1);
+    } else {
+        o->fd = mkostemp(o->tmp, O_CLOEXEC);
+        if (o->fd < 0) {
+            int er = errno;
+            tc_free(o->tmp);
+            o->tmp = NULL;
+            tc_out_abort(o);
+            return tc_err_sys(e, TC_E_IO, er, "%s: cannot create a temporary file beside it", path);
+        }
+        o->made = 1;
+        (void)flock(o->fd, LOCK_EX | LOCK_NB);
+        live_add(o);
     }
-    o->made = 1;
     o->nosync = tc_out_nosync;
     fchmod(o->fd, 0644);
-    live_add(o);
     *out = o;
     return TC_OK;
 }
@@ -547,6 +648,15 @@ tc_status tc_out_finish(tc_out *o, tc_err *e)
     TC_TRY(out_flush(o, e));
     if (!o->nosync && fsync(o->fd) != 0 && errno != EINVAL)
         return tc_err_sys(e, TC_E_IO, errno, "%s: fsync failed", o->path);
+    if (o->anon) { /* complete: now it gets its temporary name, to be renamed into place */
+        if (link_anon(o) != 0)
+            return tc_err_sys(e, TC_E_IO, errno, "%s: cannot name the finished temporary file",
+                              o->path);
+        o->made = 1;
+        live_add(o);
+        o->anon = 0;
+        atomic_fetch_sub(&live_anon, 1);
+    }
     if (close(o->fd) != 0) {
         o->fd = -1;
         return tc_err_sys(e, TC_E_IO, errno, "%s: close failed", o->path);
@@ -585,6 +695,8 @@ void tc_out_abort(tc_out *o)
     int created = o->made; /* also when no cleanup slot was free or close() failed */
     if (o->fd >= 0)
         close(o->fd);
+    if (o->anon) /* never named: closing dropped it */
+        atomic_fetch_sub(&live_anon, 1);
     if (o->tmp && created)
         unlink(o->tmp);
     live_del(o);

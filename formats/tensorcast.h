@@ -295,6 +295,9 @@ tc_status tc_out_commit(tc_out *o, tc_err *e);
 void tc_out_abort(tc_out *o);
 /* Async-signal-safe: unlink every temporary file still open (for a SIGINT handler). */
 void tc_out_cleanup_all(void);
+/* Where the library says something worth knowing that is not an error (e.g. a temporary file
+ * left beside an output by an earlier run that was killed). NULL (the default): silent. */
+void tc_set_notice(void (*fn)(void *ctx, const char *msg), void *ctx);
 /* Same, returning how many were removed. */
 int tc_out_cleanup_all_count(void);
 

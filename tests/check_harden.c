@@ -7,6 +7,8 @@
 #include "tc_test_util.h"
 #include "tensorcast.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -188,6 +190,53 @@ START_TEST(test_quantize_honest)
 }
 END_TEST
 
+/* A run killed with SIGKILL while writing leaves no temporary (O_TMPFILE: the file has no name
+ * until it is complete); a temporary left by some earlier run is pointed out. */
+START_TEST(test_sigkill_leaves_nothing)
+{
+    tc_make_tmpdir(dir, sizeof dir, "tc_hard");
+    /* a 256 MiB f32 .npy of zeros (sparse): long enough to be caught while writing */
+    char p[1024];
+    snprintf(p, sizeof p, "%s/big.npy", dir);
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    char h[128];
+    int hl =
+        snprintf(h, sizeof h, "{'descr': '<f4', 'fortran_order': False, 'shape': (16384, 4096), }");
+    while ((10 + hl + 1) % 64)
+        h[hl++] = ' ';
+    h[hl++] = '\n';
+    fwrite("\x93NUMPY\x01\x00", 1, 8, f);
+    uint16_t hl16 = (uint16_t)hl;
+    fwrite(&hl16, 2, 1, f);
+    fwrite(h, 1, (size_t)hl, f);
+    ck_assert_int_eq(ftruncate(fileno(f), 10 + hl + 16384L * 4096 * 4), 0);
+    fclose(f);
+    /* start, wait until the output is open (an fd into the directory other than the input),
+     * kill -9 */
+    int rc = tc_sh("cd '%s' && ('%s' quantize big.npy out.gguf Q6_K --pure --threads 1 -q & "
+                   "pid=$!; n=0; "
+                   "while [ $n -lt 2000 ]; do "
+                   "  ls -l /proc/$pid/fd 2>/dev/null | grep '%s/' | grep -qv big.npy && break; "
+                   "  n=$((n+1)); sleep 0.005; done; "
+                   "kill -9 $pid 2>/dev/null; wait $pid; "
+                   "[ $n -lt 2000 ] || exit 7)",
+                   dir, TC_BIN, dir);
+    ck_assert_msg(rc != 7, "the output was never seen open");
+    ck_assert_int_eq(tc_sh("ls -a '%s' | grep -c 'tmp-' | grep -qx 0", dir), 0);
+    ck_assert_int_eq(tc_sh("test -e '%s/out.gguf'", dir), 1);
+    /* a stale temporary (as a run without O_TMPFILE would leave): named, not removed */
+    ck_assert_int_eq(tc_sh("cd '%s' && echo x > .out.gguf.tmp-AbC123", dir), 0);
+    char args[1200], out[4096], err[4096];
+    snprintf(args, sizeof args, "convert '" SRC "' '%s/out.gguf'", TC_SRC_DIR, dir);
+    ck_assert_int_eq(tc_run_cli(NULL, args, out, sizeof out, err, sizeof err), 0);
+    ck_assert_msg(strstr(err, ".out.gguf.tmp-AbC123 is a temporary file of an interrupted") != NULL,
+                  "stale temporary not mentioned: %s", err);
+    ck_assert_int_eq(tc_sh("test -e '%s/.out.gguf.tmp-AbC123'", dir), 0);
+    tc_rm_rf(dir);
+}
+END_TEST
+
 Suite *harden_suite(void)
 {
     Suite *s = suite_create("harden");
@@ -200,6 +249,7 @@ Suite *harden_suite(void)
     tcase_add_test(tc, test_diff_nan_and_nothing_compared);
     tcase_add_test(tc, test_thread_cap);
     tcase_add_test(tc, test_quantize_honest);
+    tcase_add_test(tc, test_sigkill_leaves_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
