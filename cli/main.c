@@ -46,6 +46,11 @@ int main(int argc, char **argv)
         usage(stdout);
         return TC_EXIT_OK;
     }
+    char isa_msg[256];
+    if (tc_isa_env_check(isa_msg, sizeof isa_msg) != 0) {
+        fprintf(stderr, "tensorcast: %s\n", isa_msg);
+        return TC_EXIT_USAGE;
+    }
     if (strcmp(argv[1], "--version") == 0) {
         printf("tensorcast %s (kernels: %s)\n", TC_VERSION_STRING, tc_isa_name(tc_isa_active()));
         return TC_EXIT_OK;

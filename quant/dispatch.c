@@ -11,6 +11,7 @@
 #endif
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,6 +74,7 @@ static int isa_probe(tc_isa isa)
 
 static tc_kernel_table tables[TC_ISA_COUNT];
 static int table_ok[TC_ISA_COUNT];
+static int env_state; /* TC_ISA: 0 unset or valid, 1 unknown name, 2 unavailable here */
 static tc_isa active = TC_ISA_SCALAR;
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 
@@ -101,10 +103,33 @@ static void build_tables(void)
             break;
         }
     const char *want = getenv("TC_ISA");
-    if (want && *want)
+    if (want && *want) {
+        env_state = 1; /* unknown until a name matches */
         for (int i = 0; i < TC_ISA_COUNT; i++)
-            if (strcmp(want, isa_names[i]) == 0 && table_ok[i])
-                active = (tc_isa)i;
+            if (strcmp(want, isa_names[i]) == 0) {
+                env_state = table_ok[i] ? 0 : 2;
+                if (table_ok[i])
+                    active = (tc_isa)i;
+            }
+    }
+}
+
+int tc_isa_env_check(char *msg, size_t cap)
+{
+    pthread_once(&once, build_tables);
+    if (env_state == 0)
+        return 0;
+    char avail[64] = "";
+    size_t k = 0;
+    for (int i = 0; i < TC_ISA_COUNT; i++)
+        if (table_ok[i])
+            k += (size_t)snprintf(avail + k, k < sizeof avail ? sizeof avail - k : 0, "%s%s",
+                                  k ? ", " : "", isa_names[i]);
+    snprintf(msg, cap, "TC_ISA=%s: %s (this machine: %s)", getenv("TC_ISA"),
+             env_state == 1 ? "unknown kernel set (scalar, avx2, avx512, neon)"
+                            : "not supported by this CPU",
+             avail);
+    return -1;
 }
 
 const tc_kernel_table *tc_kernels(int isa)

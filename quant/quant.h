@@ -29,6 +29,8 @@ int tc_isa_supported(tc_isa isa);
 /* The ISA used by tc_quantize_rows()/tc_to_f32(): the best supported one, or the one named by
  * the environment variable TC_ISA (scalar|avx2|avx512|neon) when set and supported. */
 tc_isa tc_isa_active(void);
+/* 0 when TC_ISA is unset or names a kernel set this CPU runs; else -1 and a message. */
+int tc_isa_env_check(char *msg, size_t cap);
 
 /* 1 when rows of f32 can be converted to `t` (plain float types and the quantized types that
  * have a quantizer), 0 otherwise. */

@@ -143,7 +143,7 @@ PY
 kernels)
   reps=${2:-7}
   for isa in scalar avx2 avx512 neon; do
-    TC_ISA=$isa "$TC" --version | grep -q "kernels: $isa" || continue
+    TC_ISA=$isa "$TC" --version 2>/dev/null | grep -q "kernels: $isa" || continue
     "$TC" bench --isa "$isa" --reps "$reps"
     "$TC" bench --isa "$isa" --reps "$reps" --imatrix --type q4_0,q4_1,q5_0,q5_1,q2_K,q3_K,q4_K,q5_K,q6_K,iq4_nl,iq4_xs
   done

@@ -237,6 +237,19 @@ START_TEST(test_sigkill_leaves_nothing)
 }
 END_TEST
 
+/* TC_ISA names a kernel set: unknown or unavailable is an error, never silently ignored */
+START_TEST(test_tc_isa_checked)
+{
+    ck_assert_int_eq(tc_sh("TC_ISA=bogus '%s' --version 2>/dev/null", TC_BIN), 2);
+    ck_assert_int_eq(
+        tc_sh("TC_ISA=bogus '%s' --version 2>&1 | grep -q 'unknown kernel set'", TC_BIN), 0);
+    ck_assert_int_eq(tc_sh("TC_ISA=scalar '%s' --version | grep -q 'kernels: scalar'", TC_BIN), 0);
+#if defined(__x86_64__)
+    ck_assert_int_eq(tc_sh("TC_ISA=neon '%s' --version 2>&1 | grep -q 'not supported'", TC_BIN), 0);
+#endif
+}
+END_TEST
+
 Suite *harden_suite(void)
 {
     Suite *s = suite_create("harden");
@@ -250,6 +263,7 @@ Suite *harden_suite(void)
     tcase_add_test(tc, test_thread_cap);
     tcase_add_test(tc, test_quantize_honest);
     tcase_add_test(tc, test_sigkill_leaves_nothing);
+    tcase_add_test(tc, test_tc_isa_checked);
     suite_add_tcase(s, tc);
     return s;
 }
