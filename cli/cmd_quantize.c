@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 
 static void quantize_help(FILE *f)
@@ -411,6 +412,16 @@ int cmd_quantize(int argc, char **argv)
         goto free_patterns;
     }
     mo.ftype = preset->ftype;
+    static const char *const not_gguf[] = {".safetensors", ".bin", ".pt",  ".pth",
+                                           ".ckpt",        ".npy", ".npz", ".json"};
+    for (size_t i = 0; out && i < sizeof not_gguf / sizeof not_gguf[0]; i++)
+        if (strlen(out) >= strlen(not_gguf[i]) &&
+            strcasecmp(out + strlen(out) - strlen(not_gguf[i]), not_gguf[i]) == 0) {
+            rc = cli_usage_error("quantize",
+                                 "%s: quantize writes GGUF, not %s; name the output .gguf", out,
+                                 not_gguf[i] + 1);
+            goto free_patterns;
+        }
 
     double t0 = cli_now();
     tc_err e = {0};

@@ -842,13 +842,20 @@ static tc_status find_weight_files(hf_model *m, char ***out, size_t *n_out, tc_e
         return tc_err_sys(e, TC_E_IO, errno, "%s", m->dir);
     char **st = NULL, **bin = NULL;
     size_t ns = 0, nb = 0;
+    char ignored[256] = ""; /* e.g. Mistral's consolidated.safetensors beside model-*.safetensors */
+    int ignored_other = 0;
     tc_status rc = TC_OK;
     for (struct dirent *de; rc == TC_OK && (de = readdir(d)) != NULL;) {
         const char *n = de->d_name;
         int is_st = strncmp(n, "model", 5) == 0 && tc_ends_with(n, ".safetensors");
         int is_bin = strncmp(n, "pytorch_model", 13) == 0 && tc_ends_with(n, ".bin");
-        if (!is_st && !is_bin)
+        if (!is_st && !is_bin) {
+            if (tc_ends_with(n, ".safetensors") || tc_ends_with(n, ".pth")) {
+                ignored_other = 1;
+                snprintf(ignored, sizeof ignored, "%s", n);
+            }
             continue;
+        }
         char ***v = is_st ? &st : &bin;
         size_t *c = is_st ? &ns : &nb;
         if (*c >= HF_MAX_FILES) {
@@ -885,6 +892,9 @@ static tc_status find_weight_files(hf_model *m, char ***out, size_t *n_out, tc_e
                           "%s: no model*.safetensors or pytorch_model*.bin weight files", m->dir);
     }
     qsort(use, nu, sizeof *use, str_cmp);
+    if (ignored_other)
+        tc_notice("%s: reading %s%s (%zu file%s) and ignoring %s, as llama.cpp's converter does",
+                  m->dir, use[0], nu > 1 ? "…" : "", nu, nu > 1 ? "s" : "", ignored);
     *out = use;
     *n_out = nu;
     return TC_OK;

@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -269,6 +270,18 @@ void tc_set_notice(void (*fn)(void *ctx, const char *msg), void *ctx)
 {
     notice_fn = fn;
     notice_ctx = ctx;
+}
+
+void tc_notice(const char *fmt, ...)
+{
+    if (notice_fn == NULL)
+        return;
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    notice_fn(notice_ctx, msg);
 }
 
 /* Temporaries of ours beside `path` (".<base>.tmp-XXXXXX") that no running tensorcast holds: an

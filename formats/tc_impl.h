@@ -136,6 +136,8 @@ char *tc_path_dir(const char *path);
 const char *tc_path_base(const char *path);
 /* 1 when `s` ends with `suffix`. */
 int tc_ends_with(const char *s, const char *suffix);
+/* A note for the user through tc_set_notice's callback (silent without one). */
+void tc_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Set by tc_write() for the writer it calls: outputs opened meanwhile skip fsync. */
 extern _Thread_local int tc_out_nosync;
 /* Hash every byte written to `o` from now on into `xxh64_state` (an XXH64_state_t), or stop

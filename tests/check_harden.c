@@ -250,6 +250,19 @@ START_TEST(test_tc_isa_checked)
 }
 END_TEST
 
+/* quantize writes GGUF: an output named for another format is refused, nothing written */
+START_TEST(test_quantize_extension)
+{
+    tc_make_tmpdir(dir, sizeof dir, "tc_hard");
+    ck_assert_int_eq(tc_sh("'%s' quantize '%s/fixtures/tiny-llama' '%s/o.safetensors' Q8_0 -q "
+                           "2>/dev/null",
+                           TC_BIN, TC_SRC_DIR, dir),
+                     2);
+    ck_assert_int_eq(tc_sh("ls -A '%s' | grep -q .", dir), 1);
+    tc_rm_rf(dir);
+}
+END_TEST
+
 Suite *harden_suite(void)
 {
     Suite *s = suite_create("harden");
@@ -264,6 +277,7 @@ Suite *harden_suite(void)
     tcase_add_test(tc, test_quantize_honest);
     tcase_add_test(tc, test_sigkill_leaves_nothing);
     tcase_add_test(tc, test_tc_isa_checked);
+    tcase_add_test(tc, test_quantize_extension);
     suite_add_tcase(s, tc);
     return s;
 }

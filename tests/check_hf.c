@@ -501,6 +501,22 @@ START_TEST(test_bad_directories)
                       fp8[i].expect, err_buf);
         ck_assert_int_eq(tc_sh("ls -a '%s' | grep -q 'out\\.gguf'", fx), 1);
     }
+    /* Mistral repositories carry consolidated.safetensors beside model-*.safetensors: the
+     * model-* files are read (as llama.cpp's converter does) and the choice is said */
+    ck_assert_int_eq(
+        tc_sh("rm -rf '%s' && cp -r '%s/llama' '%s' && cp '%s/llama/model.safetensors' "
+              "'%s/consolidated.safetensors' 2>/dev/null || cp "
+              "'%s/llama/model-00001-of-00002.safetensors' '%s/consolidated.safetensors'",
+              d, fx, d, fx, d, fx, d),
+        0);
+    {
+        char args[2048];
+        snprintf(args, sizeof args, "convert '%s' '%s/c.gguf' -q", d, fx);
+        ck_assert_int_eq(tc_run_cli(NULL, args, out_buf, sizeof out_buf, err_buf, sizeof err_buf),
+                         0);
+        ck_assert_msg(strstr(err_buf, "ignoring consolidated.safetensors") != NULL,
+                      "the choice of weight files is not said: %s", err_buf);
+    }
     /* --tokenizer-pre with a name llama.cpp does not know */
     char args[2048];
     snprintf(args, sizeof args, "convert '%s/llama' '%s/o.gguf' --tokenizer-pre nonsense", fx, fx);
