@@ -709,13 +709,26 @@ static int value_copy(tc_graph *g, tc_value *dst, const tc_value *v, int depth)
         return -1;
     dst->arr.data = d;
     if (v->arr.elem == TC_V_STR) {
+        /* the strings packed into one block, unaligned: an array of 10 M empty strings costs
+         * 17 bytes each, not a 16-byte arena slot per string on top of its descriptor */
         const tc_str *s = v->arr.data;
         tc_str *o = d;
+        uint64_t total = 0;
+        for (uint64_t i = 0; i < n; i++)
+            if (s[i].len > SIZE_MAX / 2 || !tc_add_ok(total, s[i].len + 1, &total))
+                return -2;
+        if (total > SIZE_MAX / 2)
+            return -2;
+        char *blk = arena_alloc(&g->arena, (size_t)total);
+        if (blk == NULL)
+            return -1;
         for (uint64_t i = 0; i < n; i++) {
             o[i].len = s[i].len;
-            o[i].p = tc_graph_strdup(g, s[i].p ? s[i].p : "", (size_t)s[i].len);
-            if (o[i].p == NULL)
-                return -1;
+            if (s[i].len)
+                memcpy(blk, s[i].p, (size_t)s[i].len);
+            blk[s[i].len] = 0;
+            o[i].p = blk;
+            blk += s[i].len + 1;
         }
     } else if (v->arr.elem == TC_V_ARR) {
         const tc_value *s = v->arr.data;

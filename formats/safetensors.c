@@ -23,6 +23,7 @@
  * ({"metadata": {"total_size": N}, "weight_map": {tensor: file}}), read as one graph; written
  * as transformers names them (<stem>-00001-of-00003.safetensors + <stem>.safetensors.index.json).
  */
+#include "st_header.h"
 #include "tc_impl.h"
 
 #include <xxhash.h>
@@ -54,7 +55,7 @@ static const struct {
 };
 #define ST_N_DTYPES (sizeof st_dtypes / sizeof st_dtypes[0])
 
-static int st_dtype_from_name(const char *s)
+int tc_st_dtype_from_name(const char *s)
 {
     for (size_t i = 0; i < ST_N_DTYPES; i++)
         if (strcmp(s, st_dtypes[i].name) == 0)
@@ -697,14 +698,7 @@ static tc_status vp_value(st_vp *vp, int depth, tc_vtype base, tc_value *out)
 
 /* ===== Reading ===== */
 
-typedef struct st_ent {
-    const char *name; /* borrowed from the JSON */
-    int dtype;
-    int n_dims;
-    int64_t shape[TC_MAX_DIMS];
-    uint64_t begin, end;
-    size_t idx; /* position in the header: ties keep header order */
-} st_ent;
+typedef st_hdr_ent st_ent;
 
 static int st_ent_cmp(const void *a, const void *b)
 {
@@ -715,6 +709,8 @@ static int st_ent_cmp(const void *a, const void *b)
         return x->end < y->end ? -1 : 1;
     return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
+
+static int st_name_cmp(const void *a, const void *b);
 
 /* __metadata__ -> graph metadata and licence. */
 static tc_status st_read_metadata(tc_graph *g, json_t *meta, const char *file, tc_err *e)
@@ -808,14 +804,6 @@ static tc_status st_read_metadata(tc_graph *g, json_t *meta, const char *file, t
 }
 
 /* Read one JSON integer >= 0 (returns -1 when it is not one). */
-static int st_json_u64(json_t *j, uint64_t *out)
-{
-    if (!json_is_integer(j) || json_integer_value(j) < 0)
-        return -1;
-    *out = (uint64_t)json_integer_value(j);
-    return 0;
-}
-
 /*
  * Parse one safetensors file held by `m` and append its tensors to `g`. When `weight_map` is
  * given (sharded set with an index), every tensor must be listed there under `shard`.
@@ -841,124 +829,47 @@ static tc_status st_parse_map(tc_map *m, tc_graph *g, json_t *weight_map, const 
                           "%s @0x0: header length %" PRIu64
                           " runs past the end of the file (%" PRIu64 " bytes)",
                           file, hlen, size);
-    json_error_t je;
-    /* \u0000 is allowed in values (serde_json accepts it); jansson refuses it in keys */
-    json_t *root = json_loadb((const char *)data + 8, (size_t)hlen,
-                              JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
-    if (root == NULL) {
-        uint64_t pos = 8 + (uint64_t)(je.position > 0 ? je.position : 0);
-        if (strstr(je.text, "duplicate"))
-            return tc_err_set(e, TC_E_FORMAT,
-                              "%s @%#" PRIx64 ": duplicate tensor name in the header (%s)", file,
-                              pos, je.text);
-        if (strstr(je.text, "decode byte") || strstr(je.text, "UTF-8"))
-            return tc_err_set(e, TC_E_FORMAT, "%s @%#" PRIx64 ": header is not valid UTF-8 (%s)",
-                              file, pos, je.text);
-        return tc_err_set(e, TC_E_FORMAT, "%s @%#" PRIx64 ": header is not valid JSON: %s", file,
-                          pos, je.text);
-    }
+    /* one pass over the header text, no JSON tree: memory a small multiple of the header */
+    st_hdr h;
+    TC_TRY(tc_st_header_scan(data + 8, hlen, file, &h, e));
     tc_status rc = TC_OK;
-    st_ent *ents = NULL;
-    if (!json_is_object(root)) {
-        rc = tc_err_set(e, TC_E_FORMAT, "%s @0x8: header is not a JSON object", file);
-        goto done;
-    }
-    if (data[8] != '{') { /* as the Rust crate: no leading whitespace */
-        rc = tc_err_set(e, TC_E_FORMAT, "%s @0x8: header must start with '{'", file);
-        goto done;
-    }
-    size_t n_all = json_object_size(root);
-    ents = tc_calloc(n_all ? n_all : 1, sizeof *ents);
-    if (ents == NULL) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
-        goto done;
-    }
-    uint64_t data_off = 8 + hlen, data_size = size - 8 - hlen;
-    size_t n = 0;
-    const char *key;
-    json_t *val;
     json_t *meta = NULL;
-    json_object_foreach(root, key, val)
-    {
-        if (strcmp(key, "__metadata__") == 0) {
-            meta = val;
-            continue;
-        }
-        st_ent *t = &ents[n];
-        t->name = key;
-        t->idx = n;
-        if (key[0] == 0) {
-            rc = tc_err_set(e, TC_E_FORMAT, "%s @0x8: a tensor has an empty name", file);
+    st_ent *ents = h.ents;
+    size_t n = h.n;
+    uint64_t data_off = 8 + hlen, data_size = size - 8 - hlen;
+    /* names are unique (serde refuses duplicate keys): sorted by name, neighbours differ */
+    if (n > 1) {
+        const char **nm = tc_malloc(n * sizeof *nm);
+        if (nm == NULL) {
+            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
             goto done;
         }
-        if (strlen(key) >= TC_MAX_NAME) {
-            rc = tc_err_set(e, TC_E_LIMIT, "%s @0x8: tensor name of %zu bytes (cap %d)", file,
-                            strlen(key), TC_MAX_NAME - 1);
+        for (size_t i = 0; i < n; i++)
+            nm[i] = ents[i].name;
+        qsort(nm, n, sizeof *nm, st_name_cmp);
+        for (size_t i = 1; i < n && rc == TC_OK; i++)
+            if (strcmp(nm[i - 1], nm[i]) == 0)
+                rc = tc_err_set(e, TC_E_FORMAT,
+                                "%s @0x8: duplicate tensor name in the header ('%s' twice)", file,
+                                nm[i]);
+        tc_free(nm);
+        if (rc != TC_OK)
             goto done;
-        }
-        if (!json_is_object(val)) {
-            rc = tc_err_set(e, TC_E_FORMAT, "%s @0x8: tensor '%s': entry is not an object", file,
-                            key);
-            goto done;
-        }
-        json_t *jd = json_object_get(val, "dtype"), *js = json_object_get(val, "shape"),
-               *jo = json_object_get(val, "data_offsets");
-        if (!json_is_string(jd) || !json_is_array(js) || !json_is_array(jo)) {
-            rc = tc_err_set(e, TC_E_FORMAT,
-                            "%s @0x8: tensor '%s': needs \"dtype\" (string), \"shape\" (array) and "
-                            "\"data_offsets\" (array)",
-                            file, key);
-            goto done;
-        }
-        t->dtype = st_dtype_from_name(json_string_value(jd));
-        if (t->dtype < 0 || strlen(json_string_value(jd)) != json_string_length(jd)) {
-            rc = tc_err_set(e, TC_E_UNSUPPORTED,
-                            "%s @0x8: tensor '%s': dtype '%s' is not supported (tensorcast reads "
-                            "F64 F32 F16 BF16 F8_E4M3 F8_E5M2 I64 I32 I16 I8 U64 U32 U16 U8 BOOL)",
-                            file, key, json_string_value(jd));
-            goto done;
-        }
-        size_t rank = json_array_size(js);
-        if (rank > TC_MAX_DIMS) {
-            rc = tc_err_set(e, TC_E_LIMIT, "%s @0x8: tensor '%s': %zu dimensions (at most %d)",
-                            file, key, rank, TC_MAX_DIMS);
-            goto done;
-        }
-        t->n_dims = (int)rank;
+    }
+    for (size_t i = 0; i < n; i++) {
+        st_ent *t = &ents[i];
+        const char *key = t->name;
         uint64_t count = 1;
-        for (size_t d = 0; d < rank; d++) {
-            uint64_t dim;
-            json_t *jx = json_array_get(js, d);
-            if (st_json_u64(jx, &dim) != 0) {
-                if (json_is_integer(jx))
-                    rc = tc_err_set(e, TC_E_FORMAT,
-                                    "%s @0x8: tensor '%s': shape[%zu] = %" JSON_INTEGER_FORMAT
-                                    " is negative",
-                                    file, key, d, json_integer_value(jx));
-                else
-                    rc = tc_err_set(e, TC_E_FORMAT,
-                                    "%s @0x8: tensor '%s': shape[%zu] is not an integer", file, key,
-                                    d);
-                goto done;
-            }
-            t->shape[d] = (int64_t)dim;
-            if (!tc_mul_ok(count, dim, &count)) {
+        for (int d = 0; d < t->n_dims; d++)
+            if (!tc_mul_ok(count, (uint64_t)t->shape[d], &count)) {
                 rc = tc_err_set(e, TC_E_FORMAT,
                                 "%s @0x8: tensor '%s': element count overflows 64 bits", file, key);
                 goto done;
             }
-        }
         uint64_t nbytes;
         if (!tc_mul_ok(count, tc_dtype_get(t->dtype)->size, &nbytes) || nbytes > INT64_MAX) {
             rc = tc_err_set(e, TC_E_FORMAT, "%s @0x8: tensor '%s': byte size overflows 64 bits",
                             file, key);
-            goto done;
-        }
-        if (json_array_size(jo) != 2 || st_json_u64(json_array_get(jo, 0), &t->begin) ||
-            st_json_u64(json_array_get(jo, 1), &t->end)) {
-            rc = tc_err_set(e, TC_E_FORMAT,
-                            "%s @0x8: tensor '%s': data_offsets must be two integers >= 0", file,
-                            key);
             goto done;
         }
         if (t->begin > t->end) {
@@ -981,10 +892,19 @@ static tc_status st_parse_map(tc_map *m, tc_graph *g, json_t *weight_map, const 
                             "%s @%#" PRIx64 ": tensor '%s': data_offsets span %" PRIu64
                             " bytes, but its shape and dtype %s need %" PRIu64,
                             file, data_off + t->begin, key, t->end - t->begin,
-                            json_string_value(jd), nbytes);
+                            st_dtype_name(t->dtype), nbytes);
             goto done;
         }
-        n++;
+    }
+    if (h.meta) { /* only the metadata goes through jansson (capped by the scanner) */
+        json_error_t je;
+        meta = json_loadb(h.meta, h.meta_len,
+                          JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL | JSON_DECODE_ANY, &je);
+        if (meta == NULL) {
+            rc =
+                tc_err_set(e, TC_E_FORMAT, "%s: __metadata__ is not valid JSON: %s", file, je.text);
+            goto done;
+        }
     }
     /* the ranges, in offset order, must tile the data section exactly */
     qsort(ents, n, sizeof *ents, st_ent_cmp);
@@ -1052,8 +972,8 @@ static tc_status st_parse_map(tc_map *m, tc_graph *g, json_t *weight_map, const 
     }
     rc = tc_graph_add_source(g, file, size, e);
 done:
-    tc_free(ents);
-    json_decref(root);
+    tc_st_header_free(&h);
+    json_decref(meta);
     return rc;
 }
 

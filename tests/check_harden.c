@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <inttypes.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -263,6 +265,105 @@ START_TEST(test_quantize_extension)
 }
 END_TEST
 
+/* A safetensors header of n zero-size tensors (names tNNNNNNN). Returns the header bytes. */
+static uint64_t write_many_st(const char *path, long n)
+{
+    FILE *f = fopen(path, "wb");
+    ck_assert_ptr_nonnull(f);
+    uint64_t len = 0;
+    fwrite(&len, 8, 1, f); /* patched below */
+    len += (uint64_t)fprintf(f, "{\"__metadata__\":{\"format\":\"pt\"}");
+    for (long i = 0; i < n; i++)
+        len += (uint64_t)fprintf(
+            f, ",\"t%07ld\":{\"dtype\":\"F32\",\"shape\":[0],\"data_offsets\":[0,0]}", i);
+    len += (uint64_t)fprintf(f, "}");
+    while (len % 8) {
+        fputc(' ', f);
+        len++;
+    }
+    fseek(f, 0, SEEK_SET);
+    fwrite(&len, 8, 1, f);
+    fclose(f);
+    return len;
+}
+
+/* Run `inspect path` and return its exit code; *rss_kb its peak RSS (measured in a forked child
+ * of its own, as RUSAGE_CHILDREN keeps the maximum over all children ever waited for). */
+static int inspect_rss(const char *path, long *rss_kb)
+{
+    int fd[2];
+    ck_assert_int_eq(pipe(fd), 0);
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        close(fd[0]);
+        long r[2];
+        r[0] = tc_sh("'%s' inspect '%s' >/dev/null", TC_BIN, path);
+        struct rusage ru;
+        getrusage(RUSAGE_CHILDREN, &ru);
+        r[1] = ru.ru_maxrss;
+        ssize_t w = write(fd[1], r, sizeof r);
+        _exit(w == (ssize_t)sizeof r ? 0 : 1);
+    }
+    close(fd[1]);
+    long r[2] = {-1, 0};
+    ck_assert_int_eq(read(fd[0], r, sizeof r), (ssize_t)sizeof r);
+    close(fd[0]);
+    int st;
+    waitpid(pid, &st, 0);
+    *rss_kb = r[1];
+    return (int)r[0];
+}
+
+/* Headers cost memory in proportion to their size (no JSON tree of a safetensors header, string
+ * arrays packed), and the tensor count of a safetensors file is capped. */
+START_TEST(test_header_memory_bounded)
+{
+    tc_make_tmpdir(dir, sizeof dir, "tc_hard");
+    int quick = tc_test_quick(); /* sanitizer builds: smaller, and RSS is not theirs to judge */
+    char p[1024];
+    snprintf(p, sizeof p, "%s/many.safetensors", dir);
+    long n = quick ? 20000 : 300000;
+    uint64_t hb = write_many_st(p, n);
+    long rss;
+    ck_assert_int_eq(inspect_rss(p, &rss), 0);
+    fprintf(stderr, "harden: safetensors header of %ld tensors (%.1f MB): max RSS %.1f MB\n", n,
+            (double)hb / 1e6, (double)rss / 1024.0);
+    if (!quick)
+        ck_assert_msg((uint64_t)rss * 1024 <= 8 * hb + (64u << 20),
+                      "RSS %ld KB for a %" PRIu64 " byte header", rss, hb);
+    /* GGUF: one array of empty strings (8 header bytes each) */
+    snprintf(p, sizeof p, "%s/strs.gguf", dir);
+    FILE *f = fopen(p, "wb");
+    ck_assert_ptr_nonnull(f);
+    uint64_t ns = quick ? 100000 : 2000000, hdr[2] = {0, 1}, klen = 1;
+    uint32_t ver = 3, types[2] = {9, 8};
+    fwrite("GGUF", 1, 4, f);
+    fwrite(&ver, 4, 1, f);
+    fwrite(hdr, 8, 2, f);
+    fwrite(&klen, 8, 1, f);
+    fputc('k', f);
+    fwrite(types, 4, 2, f);
+    fwrite(&ns, 8, 1, f);
+    ck_assert_int_eq(ftruncate(fileno(f), (off_t)(ftell(f) + (long)(8 * ns))), 0);
+    fclose(f);
+    ck_assert_int_eq(inspect_rss(p, &rss), 0);
+    fprintf(stderr, "harden: GGUF of %" PRIu64 " empty strings (%.1f MB): max RSS %.1f MB\n", ns,
+            (double)(8 * ns) / 1e6, (double)rss / 1024.0);
+    if (!quick)
+        ck_assert_msg((uint64_t)rss * 1024 <= 8 * (8 * ns) + (64u << 20), "RSS %ld KB", rss);
+    if (!quick) { /* one tensor over the cap: refused, with the cap named */
+        snprintf(p, sizeof p, "%s/over.safetensors", dir);
+        write_many_st(p, (1L << 20) + 1);
+        char args[1200], out[4096], err[4096];
+        snprintf(args, sizeof args, "inspect '%s'", p);
+        ck_assert_int_eq(tc_run_cli(NULL, args, out, sizeof out, err, sizeof err), 3);
+        ck_assert_msg(strstr(err, "more than 1048576 tensors") != NULL, "%s", err);
+    }
+    tc_rm_rf(dir);
+}
+END_TEST
+
 Suite *harden_suite(void)
 {
     Suite *s = suite_create("harden");
@@ -278,6 +379,7 @@ Suite *harden_suite(void)
     tcase_add_test(tc, test_sigkill_leaves_nothing);
     tcase_add_test(tc, test_tc_isa_checked);
     tcase_add_test(tc, test_quantize_extension);
+    tcase_add_test(tc, test_header_memory_bounded);
     suite_add_tcase(s, tc);
     return s;
 }
