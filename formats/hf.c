@@ -1733,9 +1733,6 @@ static int forced_f32(const tc_tensor *t)
 {
     const char *n = tc_tensor_name(t);
     int nd = tc_tensor_n_dims(t);
-    int real_dims = 0;
-    for (int i = 0; i < nd; i++)
-        real_dims += tc_tensor_shape(t)[i] > 1 || nd == 1;
     return nd <= 1 || tc_ends_with(n, "_norm.weight") || !tc_ends_with(n, ".weight") ||
            strstr(n, ".ffn_gate_inp.") || strstr(n, ".ffn_gate_inp_shexp.") ||
            strcmp(n, "rope_freqs.weight") == 0 || strncmp(n, "rope_factors", 12) == 0;

@@ -907,7 +907,8 @@ static tc_status st_parse_map(tc_map *m, tc_graph *g, json_t *weight_map, const 
         }
     }
     /* the ranges, in offset order, must tile the data section exactly */
-    qsort(ents, n, sizeof *ents, st_ent_cmp);
+    if (n > 1)
+        qsort(ents, n, sizeof *ents, st_ent_cmp);
     uint64_t at = 0;
     for (size_t i = 0; i < n; i++) {
         if (ents[i].begin < at) {
