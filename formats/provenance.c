@@ -24,14 +24,15 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xxhash.h>
 
-#define PROV_CHUNK (4u << 20)
+#define PROV_CHUNK       (4u << 20)
+#define PROV_MAX_THREADS 8 /* source files hashed at once (one thread each) */
 
 typedef struct prov_region {
     size_t tensor, source;
@@ -63,8 +64,10 @@ struct tc_prov {
     size_t n_reg;
     uint8_t *covered; /* per tensor */
     tc_value v[TC_PROV_N_KV];
-    pthread_t thread;
-    int thread_started;
+    pthread_t threads[PROV_MAX_THREADS];
+    int n_threads;
+    _Atomic size_t next_src; /* the next source file a hashing thread takes */
+    pthread_mutex_t mu;      /* guards err */
     tc_err err;
 };
 
@@ -91,63 +94,70 @@ static void prov_feed(tc_prov *p, EVP_MD_CTX *md, const unsigned char *buf, uint
     }
 }
 
+static void prov_fail(tc_prov *p, const tc_err *e)
+{
+    pthread_mutex_lock(&p->mu);
+    if (p->err.code == TC_OK)
+        p->err = *e;
+    pthread_mutex_unlock(&p->mu);
+}
+
+static int prov_failed(tc_prov *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int f = p->err.code != TC_OK;
+    pthread_mutex_unlock(&p->mu);
+    return f;
+}
+
+/* A hashing thread: takes source files one at a time (several threads hash several files at
+ * once: SHA-256 is the costly part of provenance, and the writer is mostly waiting on I/O). */
 static void *prov_hash_sources(void *arg)
 {
     tc_prov *p = arg;
-    unsigned char *buf = NULL;
+    unsigned char *buf = tc_malloc(PROV_CHUNK);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    if (md == NULL) {
-        tc_err_set(&p->err, TC_E_NOMEM, "out of memory hashing the sources");
+    tc_err e = {0};
+    if (md == NULL || buf == NULL) {
+        tc_err_set(&e, TC_E_NOMEM, "out of memory hashing the sources");
+        prov_fail(p, &e);
         goto out;
     }
-    for (size_t i = 0; i < p->n_src; i++) {
+    for (;;) {
+        size_t i = atomic_fetch_add(&p->next_src, 1);
+        if (i >= p->n_src || prov_failed(p))
+            break;
+        /* read(), not a map: a map's resident pages would count as ours (the whole source) */
         int fd = open(p->paths[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         if (fd < 0) {
-            tc_err_sys(&p->err, TC_E_IO, errno, "%s: cannot hash the source", p->paths[i]);
+            tc_err_sys(&e, TC_E_IO, errno, "%s: cannot hash the source", p->paths[i]);
+            prov_fail(p, &e);
             break;
         }
+        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
         EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-        /* this file's regions (sorted by offset) */
+        /* this file's regions (sorted by source, then offset) */
         size_t r0 = 0;
         while (r0 < p->n_reg && p->reg[r0].source < i)
             r0++;
         size_t r1 = r0;
         while (r1 < p->n_reg && p->reg[r1].source == i)
             r1++;
-        /* a regular file is hashed through a read-only map of its pages (no copy: the writer
-         * is reading the same pages); anything else, or a failed map, with read() */
-        struct stat st;
-        void *map = MAP_FAILED;
-        if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-            (uint64_t)st.st_size <= SIZE_MAX)
-            map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-        if (map != MAP_FAILED) {
-            (void)posix_madvise(map, (size_t)st.st_size, POSIX_MADV_SEQUENTIAL);
-            for (uint64_t pos = 0; pos < (uint64_t)st.st_size; pos += PROV_CHUNK) {
-                uint64_t k = (uint64_t)st.st_size - pos < PROV_CHUNK ? (uint64_t)st.st_size - pos
-                                                                     : PROV_CHUNK;
-                prov_feed(p, md, (const unsigned char *)map + pos, pos, (size_t)k, &r0, r1);
+        uint64_t pos = 0;
+        int bad = 0;
+        for (;;) {
+            ssize_t r = read(fd, buf, PROV_CHUNK);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r < 0) {
+                tc_err_sys(&e, TC_E_IO, errno, "%s: read failed", p->paths[i]);
+                prov_fail(p, &e);
+                bad = 1;
             }
-            munmap(map, (size_t)st.st_size);
-        } else {
-            posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-            if (buf == NULL && (buf = tc_malloc(PROV_CHUNK)) == NULL) {
-                close(fd);
-                tc_err_set(&p->err, TC_E_NOMEM, "out of memory hashing the sources");
+            if (r <= 0)
                 break;
-            }
-            uint64_t pos = 0;
-            for (;;) {
-                ssize_t r = read(fd, buf, PROV_CHUNK);
-                if (r < 0 && errno == EINTR)
-                    continue;
-                if (r < 0)
-                    tc_err_sys(&p->err, TC_E_IO, errno, "%s: read failed", p->paths[i]);
-                if (r <= 0)
-                    break;
-                prov_feed(p, md, buf, pos, (size_t)r, &r0, r1);
-                pos += (uint64_t)r;
-            }
+            prov_feed(p, md, buf, pos, (size_t)r, &r0, r1);
+            pos += (uint64_t)r;
         }
         close(fd);
         unsigned char d[EVP_MAX_MD_SIZE];
@@ -159,7 +169,7 @@ static void *prov_hash_sources(void *arg)
             h[2 * k] = hexd[d[k] >> 4];
             h[2 * k + 1] = hexd[d[k] & 15];
         }
-        if (p->err.code != TC_OK)
+        if (bad)
             break;
     }
 out:
@@ -168,12 +178,19 @@ out:
     return NULL;
 }
 
+static void prov_join(tc_prov *p)
+{
+    for (int i = 0; i < p->n_threads; i++)
+        pthread_join(p->threads[i], NULL);
+    p->n_threads = 0;
+}
+
 void tc_prov_free(tc_prov *p)
 {
     if (p == NULL)
         return;
-    if (p->thread_started)
-        pthread_join(p->thread, NULL);
+    prov_join(p);
+    pthread_mutex_destroy(&p->mu);
     tc_free(p->src_names);
     tc_free(p->src_sizes);
     tc_free(p->src_sha);
@@ -194,6 +211,7 @@ tc_status tc_prov_begin(const tc_graph *g, const char *command, tc_prov **out, t
     tc_prov *p = tc_calloc(1, sizeof *p);
     if (p == NULL)
         return tc_err_set(e, TC_E_NOMEM, "out of memory");
+    pthread_mutex_init(&p->mu, NULL);
     snprintf(p->command, sizeof p->command, "%s", command ? command : "");
     p->n_src = tc_graph_n_sources(g);
     p->n_tensors = tc_graph_n_tensors(g);
@@ -260,9 +278,14 @@ tc_status tc_prov_begin(const tc_graph *g, const char *command, tc_prov **out, t
     p->v[5] = (tc_value){.type = TC_V_STR, .s = {"xxh64", 5}};
     p->v[6] = (tc_value){.type = TC_V_ARR, .arr = {TC_V_U64, p->n_tensors, p->xxh}};
     if (p->n_src > 0) {
-        if (pthread_create(&p->thread, NULL, prov_hash_sources, p) == 0)
-            p->thread_started = 1;
-        else
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        size_t want = p->n_src < (size_t)PROV_MAX_THREADS ? p->n_src : PROV_MAX_THREADS;
+        if (cores > 0 && want > (size_t)cores)
+            want = (size_t)cores;
+        for (size_t t = 0; t < want; t++)
+            if (pthread_create(&p->threads[p->n_threads], NULL, prov_hash_sources, p) == 0)
+                p->n_threads++;
+        if (p->n_threads == 0)
             prov_hash_sources(p); /* no thread: hash here */
     }
     *out = p;
@@ -292,10 +315,7 @@ int tc_prov_covers(const tc_prov *p, size_t i)
 
 tc_status tc_prov_finish(tc_prov *p, tc_err *e)
 {
-    if (p->thread_started) {
-        pthread_join(p->thread, NULL);
-        p->thread_started = 0;
-    }
+    prov_join(p);
     for (size_t k = 0; k < p->n_reg; k++)
         p->xxh[p->reg[k].tensor] = XXH64_digest(p->reg[k].st);
     if (p->err.code != TC_OK) {

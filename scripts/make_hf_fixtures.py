@@ -652,6 +652,62 @@ def phi3(out, hidden=64, layers=2, heads=4, kv=2, ff=128, dtype=torch.bfloat16):
     save_expected(d, x @ W["lm_head.weight"].T)
 
 
+def gemma3(out, hidden=64, layers=2, heads=4, kv=2, ff=128, dtype=torch.bfloat16):
+    """Gemma 3 (text): q/k RMS norms, pre/post norms around attention and MLP (all 1 + w), local
+    layers with rope_local_base_freq (llama.cpp's fixed pattern: 5 local, then 1 global; both
+    layers here are local), attention scaled by query_pre_attn_scalar ** -0.5."""
+    hd = 16
+    W = {"model.embed_tokens.weight": rnd(VOCAB, hidden, scale=0.5),
+         "model.norm.weight": rnd(hidden, scale=0.1)}
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        for n in ("input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm",
+                  "post_feedforward_layernorm"):
+            W[p + n + ".weight"] = rnd(hidden, scale=0.1)
+        W[p + "self_attn.q_norm.weight"] = rnd(hd, scale=0.1)
+        W[p + "self_attn.k_norm.weight"] = rnd(hd, scale=0.1)
+        W[p + "self_attn.q_proj.weight"] = rnd(heads * hd, hidden)
+        W[p + "self_attn.k_proj.weight"] = rnd(kv * hd, hidden)
+        W[p + "self_attn.v_proj.weight"] = rnd(kv * hd, hidden)
+        W[p + "self_attn.o_proj.weight"] = rnd(hidden, heads * hd)
+        W[p + "mlp.gate_proj.weight"] = rnd(ff, hidden)
+        W[p + "mlp.up_proj.weight"] = rnd(ff, hidden)
+        W[p + "mlp.down_proj.weight"] = rnd(hidden, ff)
+    eps, theta, local, qpas = 1e-6, 1000000.0, 10000.0, hd
+    cfg = {"architectures": ["Gemma3ForCausalLM"], "model_type": "gemma3_text",
+           "hidden_size": hidden, "intermediate_size": ff, "num_hidden_layers": layers,
+           "num_attention_heads": heads, "num_key_value_heads": kv, "head_dim": hd,
+           "vocab_size": VOCAB, "rms_norm_eps": eps, "rope_theta": theta,
+           "rope_local_base_freq": local, "query_pre_attn_scalar": qpas,
+           "sliding_window": 4096, "sliding_window_pattern": 6, "final_logit_softcapping": None,
+           "attn_logit_softcapping": None, "rope_scaling": None, "max_position_embeddings": 512,
+           "hidden_activation": "gelu_pytorch_tanh", "bos_token_id": 1, "eos_token_id": 2,
+           "pad_token_id": 0, "torch_dtype": "bfloat16"}
+    d = os.path.join(out, "gemma3")
+    W = write_common(d, cfg, W, dtype, license="gemma")
+    T = len(TOKENS)
+    pos = torch.arange(T)
+    x = W["model.embed_tokens.weight"][TOKENS] * torch.tensor(hidden ** 0.5, dtype=torch.bfloat16).double()
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        th = local if (i + 1) % 6 else theta
+        h = rms(x, W[p + "input_layernorm.weight"], eps, True)
+        q = rms((h @ W[p + "self_attn.q_proj.weight"].T).view(T, heads, hd),
+                W[p + "self_attn.q_norm.weight"], eps, True)
+        k = rms((h @ W[p + "self_attn.k_proj.weight"].T).view(T, kv, hd),
+                W[p + "self_attn.k_norm.weight"], eps, True)
+        q, k = rope(q, pos, th, hd), rope(k, pos, th, hd)
+        v = (h @ W[p + "self_attn.v_proj.weight"].T).view(T, kv, hd)
+        a = attention(q, k, v, heads, kv, qpas ** -0.5) @ W[p + "self_attn.o_proj.weight"].T
+        x = x + rms(a, W[p + "post_attention_layernorm.weight"], eps, True)
+        h = rms(x, W[p + "pre_feedforward_layernorm.weight"], eps, True)
+        g = torch.nn.functional.gelu(h @ W[p + "mlp.gate_proj.weight"].T, approximate="tanh")
+        m = (g * (h @ W[p + "mlp.up_proj.weight"].T)) @ W[p + "mlp.down_proj.weight"].T
+        x = x + rms(m, W[p + "post_feedforward_layernorm.weight"], eps, True)
+    x = rms(x, W["model.norm.weight"], eps, True)
+    save_expected(d, x @ W["model.embed_tokens.weight"].T)
+
+
 def main():
     if sys.argv[1] == "--wrap-tokenizer":
         wrap_tokenizer(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]),
@@ -678,6 +734,7 @@ def main():
     deepseek2(out)
     deepseek2(out, v3_fp8=[16, 16])
     phi3(out)
+    gemma3(out)
     print(f"wrote fixtures into {out}")
 
 
