@@ -16,159 +16,6 @@
 #define CARD_MAX      (1u << 20)
 #define CARD_MAX_LIST 256
 
-/* ---- a small front-matter reader: scalars, [flow, lists] and "- block" lists ---- */
-
-typedef struct fm_entry {
-    char *key;
-    char **vals;
-    size_t n;
-    int is_list;
-} fm_entry;
-
-typedef struct fm {
-    fm_entry *e;
-    size_t n;
-} fm;
-
-static char *fm_trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    char *end = s + strlen(s);
-    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-        *--end = 0;
-    return s;
-}
-
-/* A scalar: quotes removed (with \" and '' escapes), an unquoted " #comment" dropped. */
-static char *fm_scalar(char *s)
-{
-    s = fm_trim(s);
-    if (*s == '"' || *s == '\'') {
-        char q = *s, *o = s, *r = s + 1;
-        while (*r && !(*r == q && !(q == '\'' && r[1] == '\''))) {
-            if (q == '"' && *r == '\\' && r[1])
-                r++;
-            else if (q == '\'' && *r == '\'' && r[1] == '\'')
-                r++;
-            *o++ = *r++;
-        }
-        *o = 0;
-        return s;
-    }
-    for (char *c = s; *c; c++)
-        if (*c == '#' && (c == s || c[-1] == ' ' || c[-1] == '\t')) {
-            *c = 0;
-            break;
-        }
-    return fm_trim(s);
-}
-
-static fm_entry *fm_add(fm *f, const char *key)
-{
-    fm_entry *ne = tc_realloc(f->e, (f->n + 1) * sizeof *ne);
-    if (ne == NULL)
-        return NULL;
-    f->e = ne;
-    fm_entry *x = &f->e[f->n];
-    memset(x, 0, sizeof *x);
-    x->key = tc_strdup(key);
-    if (x->key == NULL)
-        return NULL;
-    f->n++;
-    return x;
-}
-
-static int fm_push(fm_entry *x, const char *v)
-{
-    if (x->n >= CARD_MAX_LIST || *v == 0)
-        return 0;
-    char **nv = tc_realloc(x->vals, (x->n + 1) * sizeof *nv);
-    if (nv == NULL)
-        return -1;
-    x->vals = nv;
-    if ((x->vals[x->n] = tc_strdup(v)) == NULL)
-        return -1;
-    x->n++;
-    return 0;
-}
-
-static void fm_free(fm *f)
-{
-    for (size_t i = 0; i < f->n; i++) {
-        for (size_t k = 0; k < f->e[i].n; k++)
-            tc_free(f->e[i].vals[k]);
-        tc_free(f->e[i].vals);
-        tc_free(f->e[i].key);
-    }
-    tc_free(f->e);
-}
-
-static const fm_entry *fm_get(const fm *f, const char *key)
-{
-    for (size_t i = 0; i < f->n; i++)
-        if (strcmp(f->e[i].key, key) == 0)
-            return &f->e[i];
-    return NULL;
-}
-
-static void fm_parse(char *text, fm *f)
-{
-    if (strncmp(text, "\xEF\xBB\xBF", 3) == 0)
-        text += 3;
-    if (strncmp(text, "---", 3) != 0 || (text[3] != '\n' && text[3] != '\r'))
-        return;
-    char *line = strchr(text, '\n');
-    fm_entry *cur = NULL;
-    while (line) {
-        line++;
-        char *next = strchr(line, '\n');
-        if (next)
-            *next = 0;
-        char *l = line;
-        size_t ll = strlen(l);
-        if (ll && l[ll - 1] == '\r')
-            l[--ll] = 0;
-        if (strcmp(l, "---") == 0)
-            break;
-        for (char *t = l; *t; t++)
-            if (*t == '\t')
-                *t = ' ';
-        int indent = (int)strspn(l, " ");
-        char *body = l + indent;
-        if (*body == '#' || *body == 0) {
-            line = next;
-            continue;
-        }
-        if (body[0] == '-' && (body[1] == ' ' || body[1] == 0)) {
-            if (cur && cur->is_list)
-                fm_push(cur, fm_scalar(body + 1));
-        } else if (indent == 0) {
-            char *colon = strchr(body, ':');
-            cur = NULL;
-            if (colon && colon != body) {
-                *colon = 0;
-                cur = fm_add(f, fm_trim(body));
-                char *v = fm_trim(colon + 1);
-                if (cur && *v == '[') {
-                    char *end = strrchr(v, ']');
-                    if (end)
-                        *end = 0;
-                    cur->is_list = 1;
-                    for (char *sv = NULL, *tok = strtok_r(v + 1, ",", &sv); tok;
-                         tok = strtok_r(NULL, ",", &sv))
-                        fm_push(cur, fm_scalar(tok));
-                } else if (cur && *fm_scalar(v) == 0) {
-                    cur->is_list = 1; /* a block list (or map) follows */
-                } else if (cur) {
-                    fm_push(cur, fm_scalar(v));
-                }
-            }
-        }
-        line = next;
-    }
-}
-
 /* ---- name decomposition (gguf-py metadata.py) ---- */
 
 static int ci_match_version(const char *p)
@@ -494,7 +341,7 @@ static tc_status set_str(tc_graph *g, const char *k, const char *v, tc_err *e)
     return v && *v ? tc_graph_set_str(g, k, v, e) : TC_OK;
 }
 
-static tc_status set_list(tc_graph *g, const char *key, const fm_entry *a, const fm_entry *b,
+static tc_status set_list(tc_graph *g, const char *key, const tc_fm_entry *a, const tc_fm_entry *b,
                           tc_err *e)
 {
     size_t n = (a ? a->n : 0) + (b ? b->n : 0);
@@ -514,11 +361,11 @@ static tc_status set_list(tc_graph *g, const char *key, const fm_entry *a, const
     return rc;
 }
 
-static const char *fm_first(const fm *f, const char *a, const char *b)
+static const char *fm_first(const tc_fm *f, const char *a, const char *b)
 {
-    const fm_entry *x = fm_get(f, a);
+    const tc_fm_entry *x = tc_fm_get(f, a);
     if (!x && b)
-        x = fm_get(f, b);
+        x = tc_fm_get(f, b);
     return x && x->n && !x->is_list ? x->vals[0] : NULL;
 }
 
@@ -566,7 +413,7 @@ tc_status tc_hf_card(const char *dir, const json_t *config_raw, const tc_hf_para
 {
     TC_TRY(tc_graph_set_str(g, "general.type", "model", e));
     TC_TRY(sampling(dir, g, e));
-    fm f = {0};
+    tc_fm f = {0};
     char *rp = tc_path_join(dir, "README.md");
     FILE *fp = rp ? fopen(rp, "rb") : NULL;
     char *text = NULL;
@@ -575,7 +422,7 @@ tc_status tc_hf_card(const char *dir, const json_t *config_raw, const tc_hf_para
         if (text) {
             size_t n = fread(text, 1, CARD_MAX, fp);
             text[n] = 0;
-            fm_parse(text, &f);
+            tc_fm_parse(text, &f);
         }
         fclose(fp);
     }
@@ -635,10 +482,11 @@ tc_status tc_hf_card(const char *dir, const json_t *config_raw, const tc_hf_para
     if (rc == TC_OK)
         rc = tc_license_from_dir(g, dir, e);
     if (rc == TC_OK)
-        rc = set_list(g, "general.tags", fm_get(&f, "tags"), fm_get(&f, "pipeline_tag"), e);
+        rc = set_list(g, "general.tags", tc_fm_get(&f, "tags"), tc_fm_get(&f, "pipeline_tag"), e);
     if (rc == TC_OK)
-        rc = set_list(g, "general.languages", fm_get(&f, "languages"), fm_get(&f, "language"), e);
-    fm_free(&f);
+        rc = set_list(g, "general.languages", tc_fm_get(&f, "languages"), tc_fm_get(&f, "language"),
+                      e);
+    tc_fm_free(&f);
     tc_free(text);
     return rc;
 }

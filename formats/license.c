@@ -28,7 +28,7 @@ static char *slurp(const char *path, size_t *n)
     return buf;
 }
 
-/* Trim spaces and one level of matching quotes in place. */
+/* Trim spaces (and a trailing CR) in place. */
 static char *trim(char *s)
 {
     while (*s == ' ' || *s == '\t')
@@ -36,72 +36,38 @@ static char *trim(char *s)
     char *end = s + strlen(s);
     while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
         *--end = 0;
-    if (end - s >= 2 && (s[0] == '"' || s[0] == '\'') && end[-1] == s[0]) {
-        end[-1] = 0;
-        s++;
-    }
     return s;
 }
 
-/* Parse README front matter; fills id/name/link (tc_malloc'd) where found. */
+/* README front matter (front_matter.c reads it as YAML would: BOM, CRLF, quotes, comments):
+ * license (a scalar, or a list joined with ","), license_name, license_link; tc_malloc'd. */
 static void parse_front_matter(char *text, char **id, char **name, char **link)
 {
-    if (strncmp(text, "---", 3) != 0)
-        return;
-    char *line = strchr(text, '\n');
-    char list[512] = "";
-    int in_license_list = 0;
-    while (line) {
-        line++;
-        char *next = strchr(line, '\n');
-        if (next)
-            *next = 0;
-        if (strncmp(line, "---", 3) == 0)
-            break;
-        if (in_license_list) {
-            char *l = line;
-            while (*l == ' ')
-                l++;
-            if (*l == '-') {
-                char *v = trim(l + 1);
-                if (*v && strlen(list) + strlen(v) + 2 < sizeof list) {
-                    if (*list)
-                        strcat(list, ",");
-                    strcat(list, v);
-                }
-                line = next;
-                continue;
+    tc_fm f = {0};
+    tc_fm_parse(text, &f);
+    const tc_fm_entry *x = tc_fm_get(&f, "license");
+    if (x && x->n) {
+        size_t len = 1;
+        for (size_t i = 0; i < x->n; i++)
+            len += strlen(x->vals[i]) + 1;
+        char *v = tc_malloc(len);
+        if (v) {
+            v[0] = 0;
+            for (size_t i = 0; i < x->n; i++) {
+                if (i)
+                    strcat(v, ",");
+                strcat(v, x->vals[i]);
             }
-            in_license_list = 0;
+            *id = v;
         }
-        if (strncmp(line, "license:", 8) == 0) {
-            char *v = trim(line + 8);
-            if (*v == 0)
-                in_license_list = 1;
-            else if (*v == '[') { /* inline list */
-                v++;
-                char *close = strchr(v, ']');
-                if (close)
-                    *close = 0;
-                for (char *tok = strtok(v, ","); tok; tok = strtok(NULL, ",")) {
-                    char *t = trim(tok);
-                    if (*t && strlen(list) + strlen(t) + 2 < sizeof list) {
-                        if (*list)
-                            strcat(list, ",");
-                        strcat(list, t);
-                    }
-                }
-            } else if (*id == NULL)
-                *id = tc_strdup(v);
-        } else if (strncmp(line, "license_name:", 13) == 0 && *name == NULL) {
-            *name = tc_strdup(trim(line + 13));
-        } else if (strncmp(line, "license_link:", 13) == 0 && *link == NULL) {
-            *link = tc_strdup(trim(line + 13));
-        }
-        line = next;
     }
-    if (*id == NULL && *list)
-        *id = tc_strdup(list);
+    x = tc_fm_get(&f, "license_name");
+    if (x && x->n && *name == NULL)
+        *name = tc_strdup(x->vals[0]);
+    x = tc_fm_get(&f, "license_link");
+    if (x && x->n && *link == NULL)
+        *link = tc_strdup(x->vals[0]);
+    tc_fm_free(&f);
 }
 
 tc_status tc_license_from_dir(tc_graph *g, const char *path, tc_err *e)

@@ -136,6 +136,22 @@ char *tc_path_dir(const char *path);
 const char *tc_path_base(const char *path);
 /* 1 when `s` ends with `suffix`. */
 int tc_ends_with(const char *s, const char *suffix);
+/* A model card's front matter (front_matter.c): top-level keys with their scalar or list values. */
+typedef struct tc_fm_entry {
+    char *key;
+    char **vals;
+    size_t n;
+    int is_list;
+} tc_fm_entry;
+typedef struct tc_fm {
+    tc_fm_entry *e;
+    size_t n;
+} tc_fm;
+/* Parse `text` (modified in place) into *f (zeroed by the caller); no front matter: nothing. */
+void tc_fm_parse(char *text, tc_fm *f);
+const tc_fm_entry *tc_fm_get(const tc_fm *f, const char *key);
+void tc_fm_free(tc_fm *f);
+
 /* A note for the user through tc_set_notice's callback (silent without one). */
 void tc_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Set by tc_write() for the writer it calls: outputs opened meanwhile skip fsync. */

@@ -9,6 +9,7 @@
 #include "tc_test_util.h"
 #include "tensorcast.h"
 
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -174,6 +175,53 @@ START_TEST(test_cli_allow_class)
 }
 END_TEST
 
+/* README front matter read as YAML reads it: a BOM, CRLF lines, quoted values with their
+ * escapes, "# comments" after unquoted values, block lists (expectations from the YAML spec). */
+START_TEST(test_front_matter_as_yaml)
+{
+    static const struct {
+        const char *readme, *id, *name;
+    } cases[] = {
+        {"\xef\xbb\xbf---\r\nlicense: \"apache-2.0\" # the licence\r\n---\r\n# card\r\n",
+         "apache-2.0", NULL},
+        {"---\nlicense: mit # see LICENSE\n---\n", "mit", NULL},
+        {"---\nlicense: other\nlicense_name: 'it''s ours'\n---\n", "other", "it's ours"},
+        {"---\nlicense: other\nlicense_name: \"a \\\"q\\\" b\"\n---\n", "other", "a \"q\" b"},
+        {"---\nlicense:\n  - mit\n  - apache-2.0\n---\n", "mit,apache-2.0", NULL},
+        {"---\nlicense: ['mit', \"bsd-3-clause\"]\n---\n", "mit,bsd-3-clause", NULL},
+        {"no front matter\nlicense: mit\n", NULL, NULL},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char dir[512], p[1024];
+        tc_make_tmpdir(dir, sizeof dir, "tc_fm");
+        snprintf(p, sizeof p, "%s/config.json", dir);
+        FILE *f = fopen(p, "w");
+        fputs("{}", f);
+        fclose(f);
+        snprintf(p, sizeof p, "%s/README.md", dir);
+        f = fopen(p, "wb");
+        fputs(cases[i].readme, f);
+        fclose(f);
+        tc_graph *g = tc_graph_new();
+        tc_err e = {0};
+        ck_assert_int_eq(tc_license_from_dir(g, dir, &e), TC_OK);
+        tc_license l;
+        tc_graph_license(g, &l);
+        if (cases[i].id)
+            ck_assert_msg(l.id && strcmp(l.id, cases[i].id) == 0, "case %zu: id '%s', want '%s'", i,
+                          l.id ? l.id : "(none)", cases[i].id);
+        else
+            ck_assert_msg(l.id == NULL, "case %zu: id '%s' from no front matter", i, l.id);
+        if (cases[i].name)
+            ck_assert_msg(l.name && strcmp(l.name, cases[i].name) == 0,
+                          "case %zu: name '%s', want '%s'", i, l.name ? l.name : "(none)",
+                          cases[i].name);
+        tc_graph_free(g);
+        tc_rm_rf(dir);
+    }
+}
+END_TEST
+
 Suite *license_suite(void)
 {
     Suite *s = suite_create("license");
@@ -182,6 +230,7 @@ Suite *license_suite(void)
     tcase_add_test(tc, test_model_licence_titles);
     tcase_add_test(tc, test_classify_ids_and_names);
     tcase_add_test(tc, test_cli_allow_class);
+    tcase_add_test(tc, test_front_matter_as_yaml);
     suite_add_tcase(s, tc);
     return s;
 }
