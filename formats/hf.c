@@ -148,7 +148,7 @@ static int64_t cfg_int(const hf_model *m, const char *const *keys, int64_t dflt)
     if (v && json_is_integer(v))
         return (int64_t)json_integer_value(v);
     if (v && json_is_real(v) && json_real_value(v) == floor(json_real_value(v)))
-        return (int64_t)json_real_value(v);
+        return tc_json_i64(json_real_value(v));
     return dflt;
 }
 
@@ -205,7 +205,7 @@ static tc_status kv_u32_cfg(hf_model *m, const char *suffix, const char *const *
         return TC_OK;
     if (!json_is_number(v))
         return tc_err_set(e, TC_E_FORMAT, "%s/config.json: %s is not a number", m->dir, keys[0]);
-    return kv_u32(m, suffix, (int64_t)json_number_value(v), e);
+    return kv_u32(m, suffix, tc_json_i64(json_number_value(v)), e);
 }
 
 static tc_status kv_f32_cfg(hf_model *m, const char *suffix, const char *const *keys, tc_err *e)
@@ -287,7 +287,8 @@ static tc_status rope_scaling_kv(hf_model *m, const rope_p *r, tc_err *e)
                               "%s/config.json: yarn rope scaling needs "
                               "original_max_position_embeddings",
                               m->dir);
-        TC_TRY(kv_u32(m, "rope.scaling.original_context_length", (int64_t)json_number_value(o), e));
+        TC_TRY(kv_u32(m, "rope.scaling.original_context_length", tc_json_i64(json_number_value(o)),
+                      e));
         static const char *const yk[][3] = {{"extrapolation_factor", NULL, "yarn_ext_factor"},
                                             {"attention_factor", "attn_factor", "yarn_attn_factor"},
                                             {"beta_fast", NULL, "yarn_beta_fast"},
@@ -324,7 +325,7 @@ static tc_status hp_generic(hf_model *m, tc_err *e)
                                    "intermediate_size", "n_inner", "hidden_dim"),
                               NULL);
     if (ff && json_is_number(ff))
-        TC_TRY(kv_u32(m, "feed_forward_length", (int64_t)json_number_value(ff), e));
+        TC_TRY(kv_u32(m, "feed_forward_length", tc_json_i64(json_number_value(ff)), e));
     TC_TRY(kv_u32(m, "attention.head_count", m->n_head, e));
     /* every class here has num_key_value_heads (default: num_attention_heads) */
     TC_TRY(kv_u32(m, "attention.head_count_kv", m->n_head_kv, e));
@@ -491,7 +492,7 @@ static int64_t phi3_rope_dims(const hf_model *m)
 {
     double partial = 1.0;
     cfg_num(m, KEYS("partial_rotary_factor"), &partial);
-    return (int64_t)(partial * (double)m->n_embd) / m->n_head;
+    return tc_json_i64(partial * (double)m->n_embd) / m->n_head;
 }
 
 static tc_status hp_phi3(hf_model *m, tc_err *e)

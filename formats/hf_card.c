@@ -398,9 +398,10 @@ static tc_status sampling(const char *dir, tc_graph *g, tc_err *e)
             if (json_is_string(v))
                 rc = tc_graph_set_str(g, keys[i].key, json_string_value(v), e);
         } else if (json_is_number(v)) {
-            tc_value val = keys[i].is_int
-                               ? (tc_value){.type = TC_V_I32, .i = (int64_t)json_number_value(v)}
-                               : (tc_value){.type = TC_V_F32, .f = (float)json_number_value(v)};
+            tc_value val =
+                keys[i].is_int
+                    ? (tc_value){.type = TC_V_I32, .i = tc_json_i64(json_number_value(v))}
+                    : (tc_value){.type = TC_V_F32, .f = (float)json_number_value(v)};
             rc = tc_graph_set(g, keys[i].key, &val, e);
         }
     }

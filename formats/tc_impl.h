@@ -152,6 +152,16 @@ void tc_fm_parse(char *text, tc_fm *f);
 const tc_fm_entry *tc_fm_get(const tc_fm *f, const char *key);
 void tc_fm_free(tc_fm *f);
 
+/* A JSON number as int64, saturated (a cast of an out-of-range double is undefined). */
+static inline int64_t tc_json_i64(double v)
+{
+    if (!(v > -9.2e18))
+        return v != v ? 0 : INT64_MIN;
+    if (!(v < 9.2e18))
+        return INT64_MAX;
+    return (int64_t)v;
+}
+
 /* A note for the user through tc_set_notice's callback (silent without one). */
 void tc_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Set by tc_write() for the writer it calls: outputs opened meanwhile skip fsync. */

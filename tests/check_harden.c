@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -225,7 +226,17 @@ START_TEST(test_sigkill_leaves_nothing)
                    "[ $n -lt 2000 ] || exit 7)",
                    dir, TC_BIN, dir);
     ck_assert_msg(rc != 7, "the output was never seen open");
-    ck_assert_int_eq(tc_sh("ls -a '%s' | grep -c 'tmp-' | grep -qx 0", dir), 0);
+    /* where the file system has no O_TMPFILE (overlayfs before Linux 6.6, ...) the writer falls
+     * back to a named temporary, which a SIGKILL leaves behind for the next run to point out */
+    int anon = open(dir, O_TMPFILE | O_RDWR, 0600);
+    if (anon >= 0) {
+        close(anon);
+        ck_assert_int_eq(tc_sh("ls -a '%s' | grep -c 'tmp-' | grep -qx 0", dir), 0);
+    } else {
+        fprintf(stderr, "harden: no O_TMPFILE in %s: checking the named fallback\n", dir);
+        ck_assert_int_eq(tc_sh("ls -a '%s' | grep -c 'tmp-' | grep -qx 1", dir), 0);
+        ck_assert_int_eq(tc_sh("cd '%s' && rm -f .out.gguf.tmp-*", dir), 0);
+    }
     ck_assert_int_eq(tc_sh("test -e '%s/out.gguf'", dir), 1);
     /* a stale temporary (as a run without O_TMPFILE would leave): named, not removed */
     ck_assert_int_eq(tc_sh("cd '%s' && echo x > .out.gguf.tmp-AbC123", dir), 0);
