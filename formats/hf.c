@@ -1524,6 +1524,14 @@ static tc_status load_config(hf_model *m, tc_err *e)
                           "%s/config.json: needs num_hidden_layers (1..512), hidden_size and "
                           "num_attention_heads",
                           m->dir);
+    /* sizes far beyond any model: products of two of them must not overflow */
+    const int64_t big = (int64_t)1 << 24;
+    if (m->n_embd > big || m->n_head > big || m->n_head_kv > big || m->n_ff < 0 || m->n_ff > big ||
+        m->head_dim < 0 || m->head_dim > big || m->n_expert < 0 || m->n_expert > big)
+        return tc_err_set(e, TC_E_FORMAT,
+                          "%s/config.json: a size (hidden, heads, head_dim, intermediate, experts) "
+                          "is out of range",
+                          m->dir);
     const json_t *qc = json_object_get(m->cfg, "quantization_config");
     if (json_is_object(qc)) {
         const json_t *qm = json_object_get(qc, "quant_method");
@@ -1554,10 +1562,11 @@ static tc_status load_config(hf_model *m, tc_err *e)
         m->qk_rope = cfg_int(m, KEYS("qk_rope_head_dim"), 0);
         m->v_head = cfg_int(m, KEYS("v_head_dim"), 0);
         m->kv_lora = cfg_int(m, KEYS("kv_lora_rank"), 512);
-        if (m->qk_nope <= 0 || m->qk_rope <= 0 || m->v_head <= 0)
+        if (m->qk_nope <= 0 || m->qk_rope <= 0 || m->v_head <= 0 || m->qk_nope > big ||
+            m->qk_rope > big || m->v_head > big || m->kv_lora <= 0 || m->kv_lora > big)
             return tc_err_set(e, TC_E_FORMAT,
-                              "%s/config.json: DeepSeek needs qk_nope_head_dim, qk_rope_head_dim "
-                              "and v_head_dim",
+                              "%s/config.json: DeepSeek needs qk_nope_head_dim, qk_rope_head_dim, "
+                              "v_head_dim and kv_lora_rank (each 1..16777216)",
                               m->dir);
         /* MLA stored as MQA: one KV head; rms eps default 1e-6 */
         json_object_set_new(m->cfg, "num_key_value_heads", json_integer(1));
