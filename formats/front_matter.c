@@ -10,7 +10,7 @@
 
 #define FM_MAX_LIST 256 /* values kept per key */
 
-static char *fm_trim(char *s)
+char *tc_fm_trim(char *s)
 {
     while (*s == ' ' || *s == '\t')
         s++;
@@ -23,7 +23,7 @@ static char *fm_trim(char *s)
 /* A scalar: quotes removed (with \" and '' escapes), an unquoted " #comment" dropped. */
 static char *fm_scalar(char *s)
 {
-    s = fm_trim(s);
+    s = tc_fm_trim(s);
     if (*s == '"' || *s == '\'') {
         char q = *s, *o = s, *r = s + 1;
         while (*r && !(*r == q && !(q == '\'' && r[1] == '\''))) {
@@ -41,7 +41,7 @@ static char *fm_scalar(char *s)
             *c = 0;
             break;
         }
-    return fm_trim(s);
+    return tc_fm_trim(s);
 }
 
 static tc_fm_entry *fm_add(tc_fm *f, const char *key)
@@ -128,8 +128,8 @@ void tc_fm_parse(char *text, tc_fm *f)
             cur = NULL;
             if (colon && colon != body) {
                 *colon = 0;
-                cur = fm_add(f, fm_trim(body));
-                char *v = fm_trim(colon + 1);
+                cur = fm_add(f, tc_fm_trim(body));
+                char *v = tc_fm_trim(colon + 1);
                 if (cur && *v == '[') {
                     char *end = strrchr(v, ']');
                     if (end)

@@ -28,17 +28,6 @@ static char *slurp(const char *path, size_t *n)
     return buf;
 }
 
-/* Trim spaces (and a trailing CR) in place. */
-static char *trim(char *s)
-{
-    while (*s == ' ' || *s == '\t')
-        s++;
-    char *end = s + strlen(s);
-    while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-        *--end = 0;
-    return s;
-}
-
 /* README front matter (front_matter.c reads it as YAML would: BOM, CRLF, quotes, comments):
  * license (a scalar, or a list joined with ","), license_name, license_link; tc_malloc'd. */
 static void parse_front_matter(char *text, char **id, char **name, char **link)
@@ -126,7 +115,7 @@ tc_status tc_license_from_dir(tc_graph *g, const char *path, tc_err *e)
                         *eol = 0;
                     if (strlen(s) > 120)
                         s[120] = 0;
-                    name = tc_strdup(trim(s));
+                    name = tc_strdup(tc_fm_trim(s));
                 }
                 source = names[i];
             }

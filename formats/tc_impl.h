@@ -151,6 +151,8 @@ typedef struct tc_fm {
 void tc_fm_parse(char *text, tc_fm *f);
 const tc_fm_entry *tc_fm_get(const tc_fm *f, const char *key);
 void tc_fm_free(tc_fm *f);
+/* Spaces, tabs and a trailing CR trimmed in place. */
+char *tc_fm_trim(char *s);
 
 /* A JSON number as int64, saturated (a cast of an out-of-range double is undefined). */
 static inline int64_t tc_json_i64(double v)
