@@ -455,50 +455,40 @@ START_TEST(test_bad_directories)
         TC_SKIP("python3 with torch not found (apt install python3-torch)");
     char d[1024];
     snprintf(d, sizeof d, "%s/bad", fx);
-    struct {
-        const char *prep, *expect;
+    /* each case: a copy of a good fixture, spoiled by a shell command */
+    static const struct {
+        const char *model, *prep, *args, *expect;
     } cases[] = {
-        {"rm \"$d/model-00002-of-00002.safetensors\"", "missing shard"},
-        {"sed -i 's/\"num_attention_heads\": 4/\"num_attention_heads\": 3/' \"$d/config.json\"",
+        {"llama", "rm \"$d/model-00002-of-00002.safetensors\"", "", "missing shard"},
+        {"llama",
+         "sed -i 's/\"num_attention_heads\": 4/\"num_attention_heads\": 3/' \"$d/config.json\"", "",
          "config.json contradicts the weights"},
-        {"sed -i 's/LlamaForCausalLM/FrobnicatorForCausalLM/' \"$d/config.json\"",
+        {"llama", "sed -i 's/LlamaForCausalLM/FrobnicatorForCausalLM/' \"$d/config.json\"", "",
          "FrobnicatorForCausalLM is not supported"},
-        {"printf '{\"architectures\": [\"LlamaForCausalLM\"' > \"$d/config.json\"", "config.json"},
-        {"printf 'garbage' > \"$d/tokenizer.model\"", "tokenizer.model"},
-        {"sed -i 's/\"vocab_size\": 512/\"vocab_size\": 600/' \"$d/config.json\"", "rows"},
+        {"llama", "printf '{\"architectures\": [\"LlamaForCausalLM\"' > \"$d/config.json\"", "",
+         "config.json"},
+        {"llama", "printf 'garbage' > \"$d/tokenizer.model\"", "", "tokenizer.model"},
+        {"llama", "sed -i 's/\"vocab_size\": 512/\"vocab_size\": 600/' \"$d/config.json\"", "",
+         "rows"},
+        /* FP8: scales that do not cover the weight's blocks, and an unsupported quant_method */
+        {"deepseek3-fp8",
+         "sed -z -i 's/\"weight_block_size\": \\[[^]]*\\]/\"weight_block_size\": [8, 8]/' "
+         "\"$d/config.json\"",
+         "--tokenizer-pre default", "does not fit weight"},
+        {"deepseek3-fp8",
+         "sed -i 's/\"quant_method\": \"fp8\"/\"quant_method\": \"gptq\"/' \"$d/config.json\"",
+         "--tokenizer-pre default", "quant_method \"gptq\""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        ck_assert_int_eq(tc_sh("rm -rf '%s' && cp -r '%s/llama' '%s' && d='%s' && %s", d, fx, d, d,
-                               cases[i].prep),
+        ck_assert_int_eq(tc_sh("rm -rf '%s' && cp -r '%s/%s' '%s' && d='%s' && %s", d, fx,
+                               cases[i].model, d, d, cases[i].prep),
                          0);
         char args[2048];
-        snprintf(args, sizeof args, "convert '%s' '%s/out.gguf'", d, fx);
+        snprintf(args, sizeof args, "convert '%s' '%s/out.gguf' %s", d, fx, cases[i].args);
         int rc = tc_run_cli(NULL, args, out_buf, sizeof out_buf, err_buf, sizeof err_buf);
         ck_assert_msg(rc == 3 || rc == 4, "case %zu: exit %d (%s)", i, rc, err_buf);
         ck_assert_msg(strstr(err_buf, cases[i].expect) != NULL, "case %zu: '%s' not in: %s", i,
                       cases[i].expect, err_buf);
-        ck_assert_int_eq(tc_sh("ls -a '%s' | grep -q 'out\\.gguf'", fx), 1);
-    }
-    /* FP8: scales that do not cover the weight's blocks, and an unsupported quant_method */
-    struct {
-        const char *prep, *expect;
-    } fp8[] = {
-        {"sed -z -i 's/\"weight_block_size\": \\[[^]]*\\]/\"weight_block_size\": [8, 8]/' "
-         "\"$d/config.json\"",
-         "does not fit weight"},
-        {"sed -i 's/\"quant_method\": \"fp8\"/\"quant_method\": \"gptq\"/' \"$d/config.json\"",
-         "quant_method \"gptq\""},
-    };
-    for (size_t i = 0; i < sizeof fp8 / sizeof fp8[0]; i++) {
-        ck_assert_int_eq(tc_sh("rm -rf '%s' && cp -r '%s/deepseek3-fp8' '%s' && d='%s' && %s", d,
-                               fx, d, d, fp8[i].prep),
-                         0);
-        char args[2048];
-        snprintf(args, sizeof args, "convert '%s' '%s/out.gguf' --tokenizer-pre default", d, fx);
-        int rc = tc_run_cli(NULL, args, out_buf, sizeof out_buf, err_buf, sizeof err_buf);
-        ck_assert_msg(rc == 3 || rc == 4, "fp8 case %zu: exit %d (%s)", i, rc, err_buf);
-        ck_assert_msg(strstr(err_buf, fp8[i].expect) != NULL, "fp8 case %zu: '%s' not in: %s", i,
-                      fp8[i].expect, err_buf);
         ck_assert_int_eq(tc_sh("ls -a '%s' | grep -q 'out\\.gguf'", fx), 1);
     }
     /* Mistral repositories carry consolidated.safetensors beside model-*.safetensors: the
