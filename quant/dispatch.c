@@ -190,6 +190,8 @@ size_t tc_quantize_rows_isa(tc_isa isa, int t, const float *src, void *dst, int6
     }
     if (t >= TC_DTYPE_GGML_COUNT || k->quantize[t] == NULL)
         return 0;
+    if (imatrix == NULL && tc_requires_imatrix(t))
+        return 0; /* as ggml_quantize_chunk, which asserts */
     if (n_rows > 0)
         k->quantize[t](src, dst, n_rows, n_per_row, imatrix);
     return (size_t)total;

@@ -46,7 +46,8 @@ int tc_requires_imatrix(int t);
  * Convert `n_rows` rows of `n_per_row` floats at `src` to type `t` at `dst`, exactly as ggml's
  * ggml_quantize_chunk() does for the same arguments. `imatrix` is NULL or `n_per_row` weights.
  * @return bytes written (n_rows * tc_row_size(t, n_per_row)), or 0 when `t` cannot be
- *         quantized to or `n_per_row` is not a multiple of the block size.
+ *         quantized to, `n_per_row` is not a multiple of the block size, or `t` needs an
+ *         importance matrix (tc_requires_imatrix) and `imatrix` is NULL.
  */
 size_t tc_quantize_rows(int t, const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
                         const float *imatrix);

@@ -200,6 +200,100 @@ START_TEST(ggml_quantized_rows_match_ggml)
 }
 END_TEST
 
+/* ===== Quantizing vs ggml_quantize_chunk ===== */
+
+/* First differing byte of two quantized buffers, reported as row / block / byte. */
+static void expect_same_quant(int t, const uint8_t *want, const uint8_t *got, int64_t n_rows,
+                              int64_t n_per_row, const char *what)
+{
+    size_t rs = tc_row_size(t, n_per_row), bs = tc_dtype_get(t)->size;
+    if (memcmp(want, got, rs * (size_t)n_rows) == 0)
+        return;
+    size_t k = 0;
+    while (want[k] == got[k])
+        k++;
+    ck_abort_msg("%s: %s n_per_row=%lld: row %zu block %zu byte %zu: ggml %02x, ours %02x",
+                 tc_dtype_get(t)->name, what, (long long)n_per_row, k / rs, (k % rs) / bs,
+                 (k % rs) % bs, want[k], got[k]);
+}
+
+/*
+ * Every corpus kind, several row lengths and seeds, with an importance matrix, one with zeros,
+ * and none where ggml allows none: our bytes (every ISA with its own kernel) against ggml's.
+ * A type we cannot quantize yet must say so (tc_quantize_rows returns 0) instead of writing
+ * anything; that is checked too, so the test fails the day a kernel is registered untested.
+ */
+START_TEST(quantize_matches_ggml)
+{
+    const int t = iq_types[_i];
+    const int64_t max_n = 4096;
+    float *src = malloc(sizeof(float) * (size_t)max_n);
+    float *imat = malloc(sizeof(float) * (size_t)max_n);
+    uint8_t *want = malloc(tc_row_size(t, max_n));
+    uint8_t *got = malloc(tc_row_size(t, max_n));
+    ck_assert(src && imat && want && got);
+    if (!tc_can_quantize(t)) {
+        tc_corpus_fill(src, 256, 0, 1);
+        tc_corpus_imatrix(imat, 256, 1, 0);
+        ck_assert_uint_eq(tc_quantize_rows(t, src, got, 1, 256, imat), 0);
+        goto out;
+    }
+    tc_ggml_quantize_chunk_fn quant = tc_oracle_quantize(t);
+    if (quant == NULL)
+        TC_SKIP("%s/llama/libggml-base.so (ggml_quantize_chunk) not found; run "
+                "scripts/get_oracle.sh",
+                TC_ORACLE_DIR);
+    static const int64_t lens[] = {256, 512, 2048};
+    const int n_lens = quick() ? 2 : (int)(sizeof lens / sizeof lens[0]);
+    const int n_seeds = quick() ? 1 : 2;
+    const int64_t budget = quick() ? 1024 : 4096; /* elements per case */
+    int cases = 0;
+    for (int kind = 0; kind < TC_CORPUS_KINDS; kind++)
+        for (int li = 0; li < n_lens; li++)
+            for (int seed = 1; seed <= n_seeds; seed++)
+                for (int mode = 0; mode < 3; mode++) {
+                    if (mode == 0 && tc_requires_imatrix(t))
+                        continue; /* ggml asserts; we refuse (checked below) */
+                    int64_t n_per_row = lens[li];
+                    int64_t n_rows = budget / n_per_row > 0 ? budget / n_per_row : 1;
+                    tc_corpus_fill(src, n_rows * n_per_row, kind,
+                                   (uint64_t)(seed * 1000 + li * 10 + mode + 100 * t));
+                    if (mode > 0)
+                        tc_corpus_imatrix(imat, n_per_row, (uint64_t)(seed + 77 * li), mode == 2);
+                    const float *w = mode ? imat : NULL;
+                    size_t nbytes = tc_row_size(t, n_per_row) * (size_t)n_rows;
+                    memset(want, 0, nbytes);
+                    ck_assert_uint_eq(quant(t, src, want, 0, n_rows, n_per_row, w), nbytes);
+                    for (int isa = 0; isa < TC_ISA_COUNT; isa++) {
+                        const tc_kernel_table *k = tc_kernels(isa);
+                        if (!tc_isa_supported((tc_isa)isa) || k == NULL ||
+                            (isa > 0 && k->quantize[t] == tc_kernels(0)->quantize[t]))
+                            continue;
+                        char what[128];
+                        snprintf(what, sizeof what, "kind %d seed %d imatrix %s [%s]", kind, seed,
+                                 mode == 0   ? "none"
+                                 : mode == 1 ? "yes"
+                                             : "with zeros",
+                                 tc_isa_name((tc_isa)isa));
+                        memset(got, 0xa5, nbytes);
+                        ck_assert_uint_eq(
+                            tc_quantize_rows_isa((tc_isa)isa, t, src, got, n_rows, n_per_row, w),
+                            nbytes);
+                        expect_same_quant(t, want, got, n_rows, n_per_row, what);
+                    }
+                    cases++;
+                }
+    ck_assert_int_gt(cases, 0);
+    if (tc_requires_imatrix(t)) /* as ggml: no importance data, no quantization */
+        ck_assert_uint_eq(tc_quantize_rows(t, src, got, 1, 256, NULL), 0);
+out:
+    free(src);
+    free(imat);
+    free(want);
+    free(got);
+}
+END_TEST
+
 /* ===== Oracle-free checks ===== */
 
 static int in_set(int v, const int *set, int n)
@@ -319,9 +413,10 @@ Suite *quant_iq_suite(void)
     tcase_add_loop_test(tc, random_blocks_match_ggml, 0, N_IQ);
     suite_add_tcase(s, tc);
     TCase *tq = tcase_create("ggml_rows");
-    tcase_set_timeout(tq, 120);
+    tcase_set_timeout(tq, 600);
     tcase_add_unchecked_fixture(tq, init_ggml_iq, NULL);
     tcase_add_loop_test(tq, ggml_quantized_rows_match_ggml, 0, N_IQ);
+    tcase_add_loop_test(tq, quantize_matches_ggml, 0, N_IQ);
     suite_add_tcase(s, tq);
     return s;
 }
