@@ -87,6 +87,9 @@ static void build_tables(void)
         tc_ref_register_legacy(k);
         tc_ref_register_k(k);
         tc_ref_register_iq(k);
+        tc_ref_register_iq2_quant(k);
+        tc_ref_register_iq3_quant(k);
+        tc_ref_register_iq1_quant(k);
         if (i == TC_ISA_AVX2 || i == TC_ISA_AVX512) {
             tc_avx2_register_iq(k);
             tc_avx2_register(k);

@@ -32,10 +32,14 @@ typedef struct tc_kernel_table {
 } tc_kernel_table;
 
 /* Scalar reference kernels, by family (each file fills only its own types). */
-void tc_ref_register_legacy(tc_kernel_table *k); /* ref_legacy.c: Q4_0..Q8_0, TQ*, MXFP4, NVFP4,
-                                                    Q1_0, Q2_0, IQ4_NL, IQ4_XS */
-void tc_ref_register_k(tc_kernel_table *k);      /* ref_k.c: Q2_K..Q6_K, Q8_K */
-void tc_ref_register_iq(tc_kernel_table *k);     /* ref_iq.c: IQ1_*, IQ2_*, IQ3_* (grid types) */
+void tc_ref_register_legacy(tc_kernel_table *k);    /* ref_legacy.c: Q4_0..Q8_0, TQ*, MXFP4, NVFP4,
+                                                       Q1_0, Q2_0, IQ4_NL, IQ4_XS */
+void tc_ref_register_k(tc_kernel_table *k);         /* ref_k.c: Q2_K..Q6_K, Q8_K */
+void tc_ref_register_iq(tc_kernel_table *k);        /* ref_iq.c: IQ1_*, IQ2_*, IQ3_* (grid types),
+                                                       dequantizers */
+void tc_ref_register_iq2_quant(tc_kernel_table *k); /* ref_iq2_quant.c: IQ2_XXS, IQ2_XS */
+void tc_ref_register_iq3_quant(tc_kernel_table *k); /* ref_iq3_quant.c: IQ3_XXS, IQ3_S, IQ2_S */
+void tc_ref_register_iq1_quant(tc_kernel_table *k); /* ref_iq1_quant.c: IQ1_S, IQ1_M */
 
 /* ISA kernels: override entries of a table already filled with the reference. Each is defined
  * in its own file, compiled with that ISA's flags; on other architectures it does nothing. */
