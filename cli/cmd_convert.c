@@ -1,7 +1,6 @@
 /* cmd_convert.c - `tensorcast convert IN OUT [--to F] [--type T] ...`. */
 #include "cli.h"
 #include "hf.h"
-#include "mix.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -250,10 +249,8 @@ int cmd_convert(int argc, char **argv)
         in_bytes += tc_tensor_nbytes(t);
         if (type >= 0 && (di->is_float || di->is_quant))
             target = (to_gguf && tc_tensor_n_dims(t) <= 1) ? TC_DTYPE_F32 : type;
-        else if (di->is_quant && !to_gguf)
-            target = TC_DTYPE_F32; /* safetensors has no block types: dequantize */
-        else if (to_gguf && (dt == TC_DTYPE_F8_E4M3 || dt == TC_DTYPE_F8_E5M2))
-            target = TC_DTYPE_F16; /* GGUF has no fp8; f16 holds every fp8 value exactly */
+        else if (of->stores_as)
+            target = of->stores_as(dt); /* what the format cannot hold, converted */
         if (target != dt && tc_tensor_convert(t, target, NULL, &e) != TC_OK) {
             rc = cli_fail(&e);
             goto done;

@@ -33,6 +33,11 @@ tc_status tc_err_set(tc_err *e, tc_status code, const char *fmt, ...)
     return code;
 }
 
+tc_status tc_err_nomem(tc_err *e)
+{
+    return tc_err_set(e, TC_E_NOMEM, "out of memory");
+}
+
 tc_status tc_err_sys(tc_err *e, tc_status code, int errnum, const char *fmt, ...)
 {
     va_list ap;

@@ -1174,7 +1174,7 @@ static tc_status gguf_write(const tc_graph *g, const char *path, tc_write_opts *
         if ((rc = gguf_header(g, parts, pi, np, alignment, add_align, prov, prov_off, &hb, e)) !=
             TC_OK)
             break;
-        if ((rc = tc_out_open(pt->path, &pt->out, e)) != TC_OK)
+        if ((rc = tc_out_open(pt->path, opt != NULL && opt->no_sync, &pt->out, e)) != TC_OK)
             break;
         if ((rc = tc_out_write(pt->out, hb.p, hb.n, e)) != TC_OK)
             break;
@@ -1251,5 +1251,11 @@ done:
     return rc;
 }
 
-const tc_format tc_format_gguf = {"gguf",    gguf_exts,     gguf_probe,
-                                  gguf_read, gguf_read_map, gguf_write};
+/* GGUF holds every ggml type; fp8 is not one, and f16 holds every fp8 value exactly. */
+static int gguf_stores_as(int dtype)
+{
+    return dtype == TC_DTYPE_F8_E4M3 || dtype == TC_DTYPE_F8_E5M2 ? TC_DTYPE_F16 : dtype;
+}
+
+const tc_format tc_format_gguf = {"gguf",        gguf_exts,  gguf_probe,    gguf_read,
+                                  gguf_read_map, gguf_write, gguf_stores_as};

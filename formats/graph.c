@@ -384,6 +384,39 @@ void tc_graph_sort_tensors(tc_graph *g, int (*cmp)(const tc_tensor *a, const tc_
     index_rebuild(&g->tix, g->n_tensors, tensor_name_at, g);
 }
 
+static int ptr_cmp(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t) * (tc_tensor *const *)a, y = (uintptr_t) * (tc_tensor *const *)b;
+    return (x > y) - (x < y);
+}
+
+tc_status tc_graph_order_tensors(tc_graph *g, const tc_tensor *const *order, size_t n, tc_err *e)
+{
+    if (n != g->n_tensors)
+        return tc_err_set(e, TC_E_USAGE, "tensor order: %zu tensors for a graph of %zu", n,
+                          g->n_tensors);
+    if (n == 0)
+        return TC_OK;
+    tc_tensor **a = tc_malloc(n * sizeof *a), **b = tc_malloc(n * sizeof *b);
+    if (a == NULL || b == NULL) {
+        tc_free(a);
+        tc_free(b);
+        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+    }
+    memcpy(a, order, n * sizeof *a);
+    memcpy(b, g->tensors, n * sizeof *b);
+    qsort(a, n, sizeof *a, ptr_cmp);
+    qsort(b, n, sizeof *b, ptr_cmp);
+    int same = memcmp(a, b, n * sizeof *a) == 0;
+    tc_free(a);
+    tc_free(b);
+    if (!same)
+        return tc_err_set(e, TC_E_USAGE, "tensor order: not a permutation of the graph's tensors");
+    memcpy(g->tensors, order, n * sizeof *g->tensors);
+    index_rebuild(&g->tix, g->n_tensors, tensor_name_at, g);
+    return TC_OK;
+}
+
 /* ===== Tensors ===== */
 
 const char *tc_tensor_name(const tc_tensor *t)
@@ -502,8 +535,9 @@ tc_status tc_tensor_read(const tc_tensor *t, uint64_t e0, uint64_t n, void *dst,
 /* ===== Conversion (lazy) ===== */
 
 typedef struct convert_ctx {
-    tc_tensor inner; /* the tensor as it was: its own dtype and source */
-    float *imatrix;
+    tc_tensor inner;         /* the tensor as it was: its own dtype and source */
+    float *imatrix;          /* NULL, or n_groups rows of importance weights */
+    uint64_t rows_per_group; /* rows quantized with each imatrix row */
 } convert_ctx;
 
 static void convert_free(void *p)
@@ -551,11 +585,22 @@ static tc_status convert_read(void *ctx, const tc_tensor *t, uint64_t e0, uint64
             goto done;
         }
         if (quant) {
-            /* the imatrix is per column: the same for every row */
-            if (tc_quantize_rows(t->dtype, f, out, (int64_t)k / row, row, c->imatrix) == 0) {
-                rc = tc_err_set(e, TC_E_UNSUPPORTED, "tensor '%s': cannot quantize to %s", t->name,
-                                tc_dtype_get(t->dtype)->name);
-                goto done;
+            /* the imatrix is per column, one row of it per group of rows (per expert) */
+            uint64_t r0 = e0 / (uint64_t)row, nr = k / (uint64_t)row,
+                     rs = tc_row_size(t->dtype, row);
+            for (uint64_t r = r0; r < r0 + nr;) {
+                uint64_t gi = c->imatrix ? r / c->rows_per_group : 0;
+                uint64_t end = c->imatrix ? (gi + 1) * c->rows_per_group : r0 + nr;
+                if (end > r0 + nr)
+                    end = r0 + nr;
+                const float *w = c->imatrix ? c->imatrix + gi * (uint64_t)row : NULL;
+                if (tc_quantize_rows(t->dtype, f + (r - r0) * (uint64_t)row, out + (r - r0) * rs,
+                                     (int64_t)(end - r), row, w) == 0) {
+                    rc = tc_err_set(e, TC_E_UNSUPPORTED, "tensor '%s': cannot quantize to %s",
+                                    t->name, tc_dtype_get(t->dtype)->name);
+                    goto done;
+                }
+                r = end;
             }
         } else if (tc_cast_from_f32(t->dtype, f, out, (int64_t)k) != 0) {
             rc = tc_err_set(e, TC_E_UNSUPPORTED, "tensor '%s': cannot convert f32 to %s", t->name,
@@ -573,6 +618,12 @@ done:
 }
 
 tc_status tc_tensor_convert(tc_tensor *t, int dtype, const float *imatrix, tc_err *e)
+{
+    return tc_tensor_convert_grouped(t, dtype, imatrix, 1, e);
+}
+
+tc_status tc_tensor_convert_grouped(tc_tensor *t, int dtype, const float *imatrix,
+                                    uint64_t n_groups, tc_err *e)
 {
     const tc_dtype_info *to = tc_dtype_get(dtype), *from = tc_dtype_get(t->dtype);
     if (dtype == t->dtype && imatrix == NULL)
@@ -595,16 +646,23 @@ tc_status tc_tensor_convert(tc_tensor *t, int dtype, const float *imatrix, tc_er
     uint64_t nbytes = t->n_elems ? tc_row_size(dtype, (int64_t)t->n_elems) : 0;
     if (t->n_elems && nbytes == 0)
         return tc_err_set(e, TC_E_FORMAT, "tensor '%s': byte size overflows", t->name);
+    uint64_t n_rows = tc_tensor_n_rows(t), wn;
+    if (imatrix && (n_groups == 0 || n_rows % n_groups != 0 ||
+                    __builtin_mul_overflow(n_groups, (uint64_t)row, &wn) || wn > SIZE_MAX / 4))
+        return tc_err_set(e, TC_E_USAGE,
+                          "tensor '%s': %" PRIu64 " importance rows for %" PRIu64 " rows", t->name,
+                          n_groups, n_rows);
     convert_ctx *c = tc_calloc(1, sizeof *c);
     if (c == NULL)
         return tc_err_set(e, TC_E_NOMEM, "out of memory");
     if (imatrix) {
-        c->imatrix = tc_malloc((size_t)row * sizeof(float));
+        c->imatrix = tc_malloc((size_t)wn * sizeof(float));
         if (c->imatrix == NULL) {
             tc_free(c);
             return tc_err_set(e, TC_E_NOMEM, "out of memory");
         }
-        memcpy(c->imatrix, imatrix, (size_t)row * sizeof(float));
+        memcpy(c->imatrix, imatrix, (size_t)wn * sizeof(float));
+        c->rows_per_group = n_rows / n_groups;
     }
     c->inner = *t; /* takes over the source */
     memset(&t->src, 0, sizeof t->src);

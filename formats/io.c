@@ -261,7 +261,7 @@ int tc_out_cleanup_all_count(void)
     return n;
 }
 
-static tc_status tc_out_open_real(const char *path, tc_out **out, tc_err *e);
+static tc_status tc_out_open_real(const char *path, int no_sync, tc_out **out, tc_err *e);
 
 static void (*notice_fn)(void *, const char *);
 static void *notice_ctx;
@@ -437,17 +437,17 @@ tc_status tc_out_check_inputs(const tc_graph *g, const char *path, tc_err *e)
     return TC_OK;
 }
 
-tc_status tc_out_open(const char *path, tc_out **out, tc_err *e)
+tc_status tc_out_open(const char *path, int no_sync, tc_out **out, tc_err *e)
 {
     *out = NULL;
     char *real = NULL;
     TC_TRY(tc_out_resolve(path, &real, e));
-    tc_status rrc = tc_out_open_real(real, out, e);
+    tc_status rrc = tc_out_open_real(real, no_sync, out, e);
     tc_free(real);
     return rrc;
 }
 
-static tc_status tc_out_open_real(const char *path, tc_out **out, tc_err *e)
+static tc_status tc_out_open_real(const char *path, int no_sync, tc_out **out, tc_err *e)
 {
     *out = NULL;
     if (tc_is_dir(path))
@@ -490,7 +490,7 @@ static tc_status tc_out_open_real(const char *path, tc_out **out, tc_err *e)
         (void)flock(o->fd, LOCK_EX | LOCK_NB);
         live_add(o);
     }
-    o->nosync = tc_out_nosync;
+    o->nosync = no_sync != 0;
     fchmod(o->fd, 0644);
     *out = o;
     return TC_OK;
@@ -510,8 +510,6 @@ static void kick_writeback(tc_out *o)
                           SYNC_FILE_RANGE_WRITE);
     o->wb_done = o->fdpos;
 }
-
-_Thread_local int tc_out_nosync;
 
 static tc_status write_all(tc_out *o, const uint8_t *p, size_t n, tc_err *e)
 {

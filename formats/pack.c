@@ -123,7 +123,7 @@ tc_status tc_pack_write(const char *out, const tc_pack_member *m, size_t n, cons
     time_t mtime = sde && *sde ? (time_t)strtoll(sde, NULL, 10) : 0;
 
     tc_out *o = NULL;
-    TC_TRY(tc_out_open(out, &o, e));
+    TC_TRY(tc_out_open(out, 0, &o, e));
     pack_io io = {o, e, TC_OK};
     struct archive *a = archive_write_new();
     char *sums = NULL;

@@ -144,8 +144,5 @@ tc_status tc_write(const tc_graph *g, const char *path, const char *format, tc_w
                           format ? format : path);
     if (f->write == NULL)
         return tc_err_set(e, TC_E_UNSUPPORTED, "tensorcast cannot write %s files", f->name);
-    tc_out_nosync = opt != NULL && opt->no_sync;
-    tc_status rc = f->write(g, path, opt, e);
-    tc_out_nosync = 0;
-    return rc;
+    return f->write(g, path, opt, e);
 }

@@ -1403,7 +1403,7 @@ static tc_status st_write_one(const tc_graph *g, const char *path, size_t lo, si
     }
     uint8_t le[8];
     tc_put64(le, hlen);
-    rc = tc_out_open(path, &o, e);
+    rc = tc_out_open(path, opt != NULL && opt->no_sync, &o, e);
     if (rc == TC_OK)
         rc = tc_out_write(o, le, 8, e);
     if (rc == TC_OK)
@@ -1648,7 +1648,7 @@ static tc_status safetensors_write(const tc_graph *g, const char *path, tc_write
         rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
         goto sfail;
     }
-    rc = tc_out_open(names[n_shards], &outs[n_shards], e);
+    rc = tc_out_open(names[n_shards], opt != NULL && opt->no_sync, &outs[n_shards], e);
     if (rc == TC_OK)
         rc = tc_out_write(outs[n_shards], itext, strlen(itext), e);
     if (rc == TC_OK)
@@ -1695,5 +1695,13 @@ sdone:
     return rc;
 }
 
-const tc_format tc_format_safetensors = {"safetensors",    safetensors_exts,     safetensors_probe,
-                                         safetensors_read, safetensors_read_map, safetensors_write};
+/* safetensors has no block types: they are dequantized. */
+static int safetensors_stores_as(int dtype)
+{
+    const tc_dtype_info *d = tc_dtype_get(dtype);
+    return d && d->is_quant ? TC_DTYPE_F32 : dtype;
+}
+
+const tc_format tc_format_safetensors = {
+    "safetensors",        safetensors_exts,  safetensors_probe,    safetensors_read,
+    safetensors_read_map, safetensors_write, safetensors_stores_as};

@@ -166,8 +166,6 @@ static inline int64_t tc_json_i64(double v)
 
 /* A note for the user through tc_set_notice's callback (silent without one). */
 void tc_notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Set by tc_write() for the writer it calls: outputs opened meanwhile skip fsync. */
-extern _Thread_local int tc_out_nosync;
 /* Hash every byte written to `o` from now on into `xxh64_state` (an XXH64_state_t), or stop
  * with NULL. */
 void tc_out_tap(tc_out *o, void *xxh64_state);

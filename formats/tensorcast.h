@@ -61,6 +61,8 @@ typedef struct tc_err {
 
 /* Record the first error on `e` (later calls keep it) and return `code`. `e` may be NULL. */
 tc_status tc_err_set(tc_err *e, tc_status code, const char *fmt, ...) TC_PRINTF(3, 4);
+/* TC_E_NOMEM with the message "out of memory". */
+tc_status tc_err_nomem(tc_err *e);
 /* Same, appending ": strerror(errnum)" and keeping errnum in sys_errno. */
 tc_status tc_err_sys(tc_err *e, tc_status code, int errnum, const char *fmt, ...) TC_PRINTF(4, 5);
 void tc_err_clear(tc_err *e);
@@ -206,6 +208,11 @@ int tc_tensor_mapped(const tc_tensor *t, const tc_map **m, uint64_t *off);
  * TC_E_UNSUPPORTED when one side cannot be converted or the row is not a multiple of the block.
  */
 tc_status tc_tensor_convert(tc_tensor *t, int dtype, const float *imatrix, tc_err *e);
+/* Same with `n_groups` rows of importance weights (n_groups * row_len values): the tensor's
+ * rows split into n_groups equal runs (the experts of a 3-D tensor), run k quantized with
+ * weights row k, as llama-quantize does per expert. TC_E_USAGE when the rows do not split. */
+tc_status tc_tensor_convert_grouped(tc_tensor *t, int dtype, const float *imatrix,
+                                    uint64_t n_groups, tc_err *e);
 
 /* ===== Graph ===== */
 
@@ -227,6 +234,9 @@ tc_status tc_graph_rename_tensor(tc_graph *g, tc_tensor *t, const char *name, tc
 void tc_graph_remove_tensor(tc_graph *g, tc_tensor *t);
 /* Reorder tensors: `cmp` as for qsort over tensor pointers (stable). */
 void tc_graph_sort_tensors(tc_graph *g, int (*cmp)(const tc_tensor *a, const tc_tensor *b));
+/* Put the tensors in the given order: `order` holds each of the graph's n tensors once
+ * (TC_E_USAGE otherwise, and the graph is unchanged). */
+tc_status tc_graph_order_tensors(tc_graph *g, const tc_tensor *const *order, size_t n, tc_err *e);
 
 /* Metadata: ordered key/value pairs. */
 size_t tc_graph_n_kv(const tc_graph *g);
@@ -274,8 +284,8 @@ typedef struct tc_out tc_out;
 
 /* Open a temporary file beside `path` (same directory, so the final rename is atomic). A symlink
  * is followed to the file it names (replaced there, the link kept, as cp does); a directory,
- * device, FIFO or socket is refused (TC_E_USAGE). */
-tc_status tc_out_open(const char *path, tc_out **out /* OUT */, tc_err *e);
+ * device, FIFO or socket is refused (TC_E_USAGE). `no_sync`: finishing skips the fsync. */
+tc_status tc_out_open(const char *path, int no_sync, tc_out **out /* OUT */, tc_err *e);
 /* The file `path` resolves to as an output (see tc_out_open); *real is tc_malloc'd. */
 tc_status tc_out_resolve(const char *path, char **real /* OUT */, tc_err *e);
 /* TC_E_USAGE when `path` exists and is the same file (device and inode) as one of g's
@@ -350,6 +360,9 @@ typedef struct tc_format {
     tc_status (*read_map)(tc_map *m, tc_graph *g, const tc_read_opts *opt, tc_err *e);
     /* Write `g` to `path`; NULL: read-only format. */
     tc_status (*write)(const tc_graph *g, const char *path, tc_write_opts *opt, tc_err *e);
+    /* The dtype a tensor of `dtype` is stored as when written (itself when the format holds it,
+     * e.g. safetensors dequantizes block types to f32); NULL: read-only format. */
+    int (*stores_as)(int dtype);
 } tc_format;
 
 size_t tc_format_count(void);
@@ -540,6 +553,79 @@ void tc_imatrix_filter(tc_imatrix *im, const char *const *include, size_t n_incl
 const char *tc_imatrix_dataset(const tc_imatrix *im);
 int64_t tc_imatrix_chunks(const tc_imatrix *im);
 int tc_imatrix_is_legacy(const tc_imatrix *im);
+
+/* ===== Quantizing as llama-quantize does (formats/quantize.c) ===== */
+
+/*
+ * One llama-quantize run, in two steps: plan (every tensor's type, from the preset's rules and
+ * the model's hyper-parameters, in llama.cpp's tensor order), then apply the plan to the graph
+ * it was made for (metadata keys as llama-quantize writes them, tensors reordered and turned
+ * into lazy conversions). Write the graph with tc_write_gguf() and the file is byte-identical
+ * in every tensor to llama_model_quantize() on the same input, without a temporary file.
+ */
+typedef struct tc_quant_opts {
+    const char *preset;             /* preset name or ftype number ("Q4_K_M", "15", "COPY") */
+    const tc_imatrix *imatrix;      /* NULL or importance data (must outlive the plan) */
+    const char *imatrix_file;       /* recorded as quantize.imatrix.file (NULL: not recorded) */
+    int output_tensor_type;         /* --output-tensor-type: a tc_dtype, or -1 */
+    int token_embedding_type;       /* --token-embedding-type: a tc_dtype, or -1 */
+    size_t n_overrides;             /* --tensor-type REGEX=TYPE, first match wins: */
+    const char *const *override_re; /*   POSIX extended regexes, matched lower-cased */
+    const int *override_type;       /*   their tc_dtypes */
+    int pure;                       /* --pure: no per-tensor bumps (fallbacks still apply) */
+    int leave_output;               /* --leave-output-tensor */
+    int allow_requantize;           /* --allow-requantize */
+    int keep_split;                 /* --keep-split: order and parts as the input's GGUF split */
+    int dry_run;                    /* plan only: types that cannot be produced are not errors */
+} tc_quant_opts;
+
+/* Defaults: everything off, both tensor types -1. */
+void tc_quant_opts_init(tc_quant_opts *o);
+
+/* One tensor of the plan (in output order). */
+typedef struct tc_quant_step {
+    const tc_tensor *in;         /* the tensor as planned (before tc_quant_apply) */
+    const char *name;            /* its name */
+    int from, to;                /* tc_dtype before and after */
+    int fallback;                /* the preset's type did not fit the row: a fallback type */
+    int imatrix;                 /* quantized with importance data */
+    uint64_t in_bytes, out_bytes;
+    uint32_t part;               /* --keep-split: output part (from 0), else 0 */
+} tc_quant_step;
+
+typedef struct tc_quant_plan tc_quant_plan;
+
+/*
+ * Plan `g` (not modified) for `o`. Errors, each with a message naming the tensor or file:
+ * TC_E_USAGE for an unknown preset, a bad --tensor-type regex, a preset that needs an importance
+ * matrix when none is given; TC_E_UNSUPPORTED when the graph has no general.architecture (its
+ * tensors lack llama.cpp's names, so the preset's rules cannot apply; --pure and the float
+ * presets are allowed), a type tensorcast cannot produce yet, requantizing without
+ * allow_requantize, an importance matrix of the wrong size or missing a tensor that needs it.
+ */
+tc_status tc_quant_plan_new(const tc_graph *g, const tc_quant_opts *o,
+                            tc_quant_plan **out /* OUT */, tc_err *e);
+void tc_quant_plan_free(tc_quant_plan *p); /* NULL is a no-op */
+size_t tc_quant_plan_len(const tc_quant_plan *p);
+const tc_quant_step *tc_quant_plan_step(const tc_quant_plan *p, size_t i);
+/* The preset planned for. */
+const tc_preset *tc_quant_plan_preset(const tc_quant_plan *p);
+/* --keep-split: the output part of each tensor in output order (for tc_write_opts.part_of),
+ * else NULL. */
+const uint32_t *tc_quant_plan_parts(const tc_quant_plan *p);
+/* Totals: fallbacks; quantized tensors and how many of them had importance data; the first
+ * tensor that needs importance data (NULL if none) and the type it needs it for. */
+typedef struct tc_quant_totals {
+    size_t n_fallback, n_quantized, n_imatrix;
+    const char *needs_imatrix;
+    int needs_imatrix_type;
+    uint64_t in_bytes, out_bytes, n_elements;
+} tc_quant_totals;
+const tc_quant_totals *tc_quant_plan_totals(const tc_quant_plan *p);
+
+/* Rewrite `g` (the graph the plan was made for) as planned. On error `g` may be half done:
+ * free it. */
+tc_status tc_quant_apply(const tc_quant_plan *p, tc_graph *g, tc_err *e);
 
 #ifdef __cplusplus
 }

@@ -14,6 +14,8 @@
 #ifndef TC_MIX_H
 #define TC_MIX_H
 
+#include "quant.h"
+
 #include <regex.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,58 +24,6 @@
 extern "C" {
 #endif
 
-/* llama.cpp's llama_ftype numbering (include/llama.h): general.file_type of a GGUF. */
-typedef enum tc_ftype {
-    TC_FTYPE_ALL_F32 = 0,
-    TC_FTYPE_F16 = 1,
-    TC_FTYPE_Q4_0 = 2,
-    TC_FTYPE_Q4_1 = 3,
-    TC_FTYPE_Q8_0 = 7,
-    TC_FTYPE_Q5_0 = 8,
-    TC_FTYPE_Q5_1 = 9,
-    TC_FTYPE_Q2_K = 10,
-    TC_FTYPE_Q3_K_S = 11,
-    TC_FTYPE_Q3_K_M = 12,
-    TC_FTYPE_Q3_K_L = 13,
-    TC_FTYPE_Q4_K_S = 14,
-    TC_FTYPE_Q4_K_M = 15,
-    TC_FTYPE_Q5_K_S = 16,
-    TC_FTYPE_Q5_K_M = 17,
-    TC_FTYPE_Q6_K = 18,
-    TC_FTYPE_IQ2_XXS = 19,
-    TC_FTYPE_IQ2_XS = 20,
-    TC_FTYPE_Q2_K_S = 21,
-    TC_FTYPE_IQ3_XS = 22,
-    TC_FTYPE_IQ3_XXS = 23,
-    TC_FTYPE_IQ1_S = 24,
-    TC_FTYPE_IQ4_NL = 25,
-    TC_FTYPE_IQ3_S = 26,
-    TC_FTYPE_IQ3_M = 27,
-    TC_FTYPE_IQ2_S = 28,
-    TC_FTYPE_IQ2_M = 29,
-    TC_FTYPE_IQ4_XS = 30,
-    TC_FTYPE_IQ1_M = 31,
-    TC_FTYPE_BF16 = 32,
-    TC_FTYPE_TQ1_0 = 36,
-    TC_FTYPE_TQ2_0 = 37,
-    TC_FTYPE_MXFP4_MOE = 38,
-    TC_FTYPE_COPY = 1000 /* not a llama ftype: --only-copy, every tensor keeps its type */
-} tc_ftype;
-
-/* One preset as llama-quantize names it. */
-typedef struct tc_preset {
-    const char *name;  /* "Q4_K_M" */
-    int ftype;         /* tc_ftype */
-    int default_type;  /* tc_dtype every quantizable tensor starts from */
-    const char *about; /* one line for --help */
-} tc_preset;
-
-/* The presets, in llama-quantize's list order; NULL past the end. */
-const tc_preset *tc_preset_at(size_t i);
-/* Look a preset up by name (case-insensitive) or by its ftype number ("15"); NULL if unknown. */
-const tc_preset *tc_preset_find(const char *name);
-/* The preset of an ftype number, NULL if unknown. */
-const tc_preset *tc_preset_by_ftype(int ftype);
 
 /* What the rules need to know about the model (from GGUF `<arch>.*` keys or config.json). */
 typedef struct tc_mix_model {

@@ -189,7 +189,7 @@ START_TEST(stream_threads_identical)
         char path[512];
         snprintf(path, sizeof path, "%s/out%d.bin", tmpdir, threads);
         tc_out *o;
-        ck_assert_int_eq(tc_out_open(path, &o, &e), TC_OK);
+        ck_assert_int_eq(tc_out_open(path, 0, &o, &e), TC_OK);
         tc_write_opts wo = {.threads = threads};
         uint64_t done = 0;
         ck_assert_int_eq(tc_out_write_tensor(o, t, &wo, &done, tc_tensor_nbytes(t), &e), TC_OK);
@@ -231,7 +231,7 @@ START_TEST(stream_error_no_partial)
         char path[512];
         snprintf(path, sizeof path, "%s/out.bin", tmpdir);
         tc_out *o;
-        ck_assert_int_eq(tc_out_open(path, &o, &e), TC_OK);
+        ck_assert_int_eq(tc_out_open(path, 0, &o, &e), TC_OK);
         tc_write_opts wo = {.threads = threads};
         ck_assert_int_eq(tc_out_write_tensor(o, t, &wo, NULL, 0, &e), TC_E_FORMAT);
         ck_assert_ptr_nonnull(strstr(e.msg, "injected"));
@@ -255,7 +255,7 @@ START_TEST(write_error_no_partial)
     char path[512];
     snprintf(path, sizeof path, "%s/big.bin", tmpdir);
     tc_out *o;
-    ck_assert_int_eq(tc_out_open(path, &o, &e), TC_OK);
+    ck_assert_int_eq(tc_out_open(path, 0, &o, &e), TC_OK);
     tc_status rc = tc_out_zeros(o, 3u << 20, &e);
     if (rc == TC_OK)
         rc = tc_out_commit(o, &e);

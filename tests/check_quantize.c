@@ -142,23 +142,41 @@ static void quant_both(const lo_api *a, const char *in, int ftype, const imx *x,
 }
 
 static const int presets[] = {
-    TC_FTYPE_Q4_0,    TC_FTYPE_Q4_1,      TC_FTYPE_Q5_0,   TC_FTYPE_Q5_1,   TC_FTYPE_Q8_0,
-    TC_FTYPE_Q2_K,    TC_FTYPE_Q3_K_S,    TC_FTYPE_Q3_K_M, TC_FTYPE_Q3_K_L, TC_FTYPE_Q4_K_S,
-    TC_FTYPE_Q4_K_M,  TC_FTYPE_Q5_K_S,    TC_FTYPE_Q5_K_M, TC_FTYPE_Q6_K,   TC_FTYPE_IQ4_NL,
-    TC_FTYPE_IQ4_XS,  TC_FTYPE_TQ1_0,     TC_FTYPE_TQ2_0,  TC_FTYPE_F16,    TC_FTYPE_BF16,
-    TC_FTYPE_ALL_F32, TC_FTYPE_MXFP4_MOE, TC_FTYPE_COPY,
+    TC_FTYPE_Q4_0,    TC_FTYPE_Q4_1,      TC_FTYPE_Q5_0,    TC_FTYPE_Q5_1,    TC_FTYPE_Q8_0,
+    TC_FTYPE_Q2_K,    TC_FTYPE_Q3_K_S,    TC_FTYPE_Q3_K_M,  TC_FTYPE_Q3_K_L,  TC_FTYPE_Q4_K_S,
+    TC_FTYPE_Q4_K_M,  TC_FTYPE_Q5_K_S,    TC_FTYPE_Q5_K_M,  TC_FTYPE_Q6_K,    TC_FTYPE_IQ4_NL,
+    TC_FTYPE_IQ4_XS,  TC_FTYPE_TQ1_0,     TC_FTYPE_TQ2_0,   TC_FTYPE_F16,     TC_FTYPE_BF16,
+    TC_FTYPE_ALL_F32, TC_FTYPE_MXFP4_MOE, TC_FTYPE_COPY,    TC_FTYPE_IQ2_XXS, TC_FTYPE_IQ2_XS,
+    TC_FTYPE_IQ2_S,   TC_FTYPE_IQ2_M,     TC_FTYPE_IQ3_XXS, TC_FTYPE_IQ3_XS,  TC_FTYPE_IQ3_S,
+    TC_FTYPE_IQ3_M,   TC_FTYPE_IQ1_S,     TC_FTYPE_IQ1_M,
 };
 
-/* The types a preset can produce whose quantizer tensorcast lacks (none expected). */
-static int preset_supported(int ftype)
+/* Whether tensorcast can run preset `ftype` on the model at `in`: every type its plan produces
+ * has a quantizer here, and (without an imatrix) the plan needs no importance data. A skip is
+ * printed with the reason; a preset that cannot run is never silently counted as tested. */
+static int preset_runs(int ftype, const char *in, int with_imatrix, const char *label)
 {
-    static const int used[] = {TC_DTYPE_Q4_0, TC_DTYPE_Q4_1, TC_DTYPE_Q5_0, TC_DTYPE_Q5_1,
-                               TC_DTYPE_Q8_0, TC_DTYPE_Q2_K, TC_DTYPE_Q3_K, TC_DTYPE_Q4_K,
-                               TC_DTYPE_Q5_K, TC_DTYPE_Q6_K};
-    for (size_t i = 0; i < sizeof used / sizeof used[0]; i++)
-        if (!tc_can_quantize(used[i]))
-            return 0;
-    return ftype == TC_FTYPE_COPY || tc_can_quantize(tc_preset_by_ftype(ftype)->default_type);
+    tc_err e = {0};
+    tc_graph *g = NULL;
+    ck_assert_msg(tc_read(in, &g, NULL, &e) == TC_OK, "%s", e.msg);
+    tc_quant_opts o;
+    tc_quant_opts_init(&o);
+    o.preset = tc_preset_by_ftype(ftype)->name;
+    o.dry_run = 1;
+    tc_quant_plan *p = NULL;
+    ck_assert_msg(tc_quant_plan_new(g, &o, &p, &e) == TC_OK, "%s: %s", o.preset, e.msg);
+    const char *why = NULL;
+    for (size_t i = 0; i < tc_quant_plan_len(p) && !why; i++) {
+        const tc_quant_step *s = tc_quant_plan_step(p, i);
+        if (s->to != s->from && !tc_can_quantize(s->to))
+            why = tc_dtype_get(s->to)->name;
+    }
+    int needs = tc_quant_plan_totals(p)->needs_imatrix != NULL;
+    tc_quant_plan_free(p);
+    tc_graph_free(g);
+    if (why)
+        fprintf(stderr, "SKIP %s %s: no %s quantizer in this build\n", label, o.preset, why);
+    return why == NULL && (with_imatrix || !needs);
 }
 
 /* `f16`: 0 f32 weights, 1 f16, 30 bf16 (ggml type ids) */
@@ -187,11 +205,8 @@ static void model_sweep(const lo_shape *s, int f16, const char *label, int with_
     for (size_t i = 0; i < sizeof presets / sizeof presets[0]; i++) {
         int ft = presets[i];
         char what[128], arg[600];
-        if (!preset_supported(ft)) {
-            fprintf(stderr, "SKIP %s %s: no quantizer for its types in this build\n", label,
-                    tc_preset_by_ftype(ft)->name);
+        if (!preset_runs(ft, in, with_imatrix, label))
             continue;
-        }
         snprintf(what, sizeof what, "%s %s", label, tc_preset_by_ftype(ft)->name);
         if (!with_imatrix) {
             quant_both(&a, in, ft, NULL, "", what);
@@ -696,6 +711,113 @@ static void teardown(void)
     }
 }
 
+/* The library's plan API on its own: planning leaves the graph alone, applying gives every
+ * tensor its planned type in the planned order, and misuse is refused with the documented
+ * codes. (What the bytes must be is the sweeps' job, against llama.cpp.) */
+START_TEST(test_plan_api)
+{
+    char args[1024];
+    const char *f32 = tpath("tiny-f32.gguf");
+    snprintf(args, sizeof args, "convert -q '%s/fixtures/tiny-llama' '%s' --type f32", TC_SRC_DIR,
+             f32);
+    ck_assert_msg(run(args) == 0, "convert: %s", err_buf);
+    tc_err e = {0};
+    tc_graph *g = NULL, *other = NULL;
+    ck_assert_msg(tc_read(f32, &g, NULL, &e) == TC_OK, "%s", e.msg);
+    ck_assert_msg(tc_read(f32, &other, NULL, &e) == TC_OK, "%s", e.msg);
+    size_t nt = tc_graph_n_tensors(g);
+    ck_assert_uint_gt(nt, 2);
+
+    tc_quant_opts o;
+    tc_quant_opts_init(&o);
+    ck_assert_int_eq(o.output_tensor_type, -1);
+    ck_assert_int_eq(o.token_embedding_type, -1);
+    tc_quant_plan *p = NULL;
+    o.preset = "Q9_Z";
+    e = (tc_err){0};
+    ck_assert_int_eq(tc_quant_plan_new(g, &o, &p, &e), TC_E_USAGE);
+    ck_assert_ptr_null(p);
+    o.preset = "Q8_0";
+    const char *re[] = {"ATTN_V"}; /* lower-cased like llama-quantize: matches attn_v */
+    int ty[] = {TC_DTYPE_Q4_0};
+    o.n_overrides = 1;
+    o.override_re = re;
+    o.override_type = ty;
+    ck_assert_msg(tc_quant_plan_new(g, &o, &p, &e) == TC_OK, "%s", e.msg);
+    ck_assert_ptr_eq(tc_quant_plan_preset(p), tc_preset_find("q8_0"));
+    ck_assert_uint_eq(tc_quant_plan_len(p), nt);
+    ck_assert_ptr_null(tc_quant_plan_parts(p));
+    size_t n_q8 = 0, n_q4 = 0;
+    for (size_t i = 0; i < nt; i++) {
+        const tc_quant_step *s = tc_quant_plan_step(p, i);
+        ck_assert_int_eq(tc_tensor_dtype(tc_graph_find(g, s->name)), TC_DTYPE_F32); /* untouched */
+        ck_assert_int_eq(s->from, TC_DTYPE_F32);
+        n_q8 += s->to == TC_DTYPE_Q8_0;
+        if (strstr(s->name, "attn_v.weight")) {
+            ck_assert_int_eq(s->to, TC_DTYPE_Q4_0);
+            n_q4++;
+        }
+        if (strstr(s->name, "norm"))
+            ck_assert_int_eq(s->to, TC_DTYPE_F32); /* 1-D: never quantized */
+        if (i > 0) /* llama.cpp's order: blk.N by number, not as strings */
+            ck_assert_int_le(tc_mix_name_cmp(tc_quant_plan_step(p, i - 1)->name, s->name), 0);
+    }
+    ck_assert_uint_gt(n_q8, 0);
+    ck_assert_uint_gt(n_q4, 0);
+    ck_assert_ptr_null(tc_quant_plan_step(p, nt));
+
+    e = (tc_err){0};
+    ck_assert_int_eq(tc_quant_apply(p, other, &e), TC_E_USAGE); /* not the planned graph */
+    ck_assert_msg(tc_quant_apply(p, g, &e) == TC_OK, "%s", e.msg);
+    for (size_t i = 0; i < nt; i++) {
+        const tc_quant_step *s = tc_quant_plan_step(p, i);
+        ck_assert_str_eq(tc_tensor_name(tc_graph_tensor(g, i)), s->name);
+        ck_assert_int_eq(tc_tensor_dtype(tc_graph_tensor(g, i)), s->to);
+    }
+    uint64_t ft = 0;
+    ck_assert(tc_value_to_u64(tc_graph_get(g, "general.file_type"), &ft));
+    ck_assert_uint_eq(ft, TC_FTYPE_Q8_0);
+    ck_assert_str_eq(tc_graph_kv_key(g, tc_graph_n_kv(g) - 1), "general.file_type");
+    tc_quant_plan_free(p);
+    tc_graph_free(g);
+
+    /* a graph without llama.cpp's names: refused unless --pure */
+    g = tc_graph_new();
+    tc_tensor *t;
+    const int64_t shape[2] = {4, 64};
+    ck_assert(tc_graph_add_tensor(g, "proj.weight", TC_DTYPE_F32, 2, shape, &t, &e) == TC_OK);
+    tc_quant_opts_init(&o);
+    o.preset = "Q4_K_M";
+    e = (tc_err){0};
+    ck_assert_int_eq(tc_quant_plan_new(g, &o, &p, &e), TC_E_UNSUPPORTED);
+    ck_assert_msg(strstr(e.msg, "general.architecture") != NULL, "%s", e.msg);
+    o.pure = 1;
+    o.preset = "Q8_0";
+    ck_assert_msg(tc_quant_plan_new(g, &o, &p, &e) == TC_OK, "%s", e.msg);
+    ck_assert_int_eq(tc_quant_plan_step(p, 0)->to, TC_DTYPE_Q8_0);
+    tc_quant_plan_free(p);
+    tc_graph_free(g);
+
+    /* llama.cpp names and rows of 256: Q2_K_S needs importance data */
+    g = tc_graph_new();
+    const int64_t sq[2] = {256, 256};
+    ck_assert(tc_graph_set_str(g, "general.architecture", "llama", &e) == TC_OK);
+    ck_assert(tc_graph_add_tensor(g, "blk.0.attn_q.weight", TC_DTYPE_F32, 2, sq, &t, &e) == TC_OK);
+    tc_quant_opts_init(&o);
+    o.preset = "Q2_K_S";
+    e = (tc_err){0};
+    ck_assert_int_eq(tc_quant_plan_new(g, &o, &p, &e), TC_E_USAGE);
+    ck_assert_ptr_nonnull(strstr(e.msg, "importance matrix"));
+    o.dry_run = 1; /* planning only: allowed, and it says what is needed */
+    ck_assert_msg(tc_quant_plan_new(g, &o, &p, &e) == TC_OK, "%s", e.msg);
+    ck_assert_str_eq(tc_quant_plan_totals(p)->needs_imatrix, "blk.0.attn_q.weight");
+    ck_assert_int_eq(tc_quant_plan_totals(p)->needs_imatrix_type, TC_DTYPE_Q2_K);
+    tc_quant_plan_free(p);
+    tc_graph_free(g);
+    tc_graph_free(other);
+}
+END_TEST
+
 Suite *quantize_suite(void)
 {
     Suite *s = suite_create("quantize");
@@ -709,6 +831,7 @@ Suite *quantize_suite(void)
         {"imatrix_loader", test_imatrix_loader},
         {"json_options", test_json_options},
         {"diff", test_diff},
+        {"plan_api", test_plan_api},
     };
     for (size_t i = 0; i < sizeof sweeps / sizeof sweeps[0]; i++)
         tc_add_case(s, sweeps[i].name, test_sweep, (int)i, 600, teardown);
