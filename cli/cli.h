@@ -37,7 +37,16 @@ void cli_fmt_count(uint64_t n, char *buf, size_t cap);
 
 /* Options several commands share: their getopt_long codes (use the CLI_OPT_* entries in the
  * command's option table) and values. */
-enum { CLI_O_SPLIT = 0x1000, CLI_O_SPLITN, CLI_O_THREADS, CLI_O_JSON, CLI_O_NOSYNC, CLI_O_NOPROV };
+enum {
+    CLI_O_SPLIT = 0x1000,
+    CLI_O_SPLITN,
+    CLI_O_THREADS,
+    CLI_O_JSON,
+    CLI_O_NOSYNC,
+    CLI_O_NOPROV,
+    CLI_O_INCLUDE,
+    CLI_O_EXCLUDE
+};
 #define CLI_OPT_SPLIT                                                                              \
     {                                                                                              \
         "split-max-size", required_argument, 0, CLI_O_SPLIT                                        \
@@ -60,6 +69,13 @@ enum { CLI_O_SPLIT = 0x1000, CLI_O_SPLITN, CLI_O_THREADS, CLI_O_JSON, CLI_O_NOSY
     {                                                                                              \
         "no-provenance", no_argument, 0, CLI_O_NOPROV                                              \
     }
+/* --include REGEX / --exclude REGEX: which tensors to write (repeatable) */
+#define CLI_OPT_SELECT                                                                             \
+    {"include", required_argument, 0, CLI_O_INCLUDE},                                              \
+    {                                                                                              \
+        "exclude", required_argument, 0, CLI_O_EXCLUDE                                             \
+    }
+#define CLI_SELECT_MAX 64
 #define CLI_OPT_QUIET                                                                              \
     {                                                                                              \
         "quiet", no_argument, 0, 'q'                                                               \
@@ -71,7 +87,14 @@ typedef struct cli_opts {
     int json, quiet;   /* --json, -q/--quiet */
     int no_sync;       /* --no-sync: skip fsync before the rename */
     int no_provenance; /* --no-provenance: no tensorcast.provenance.* keys */
+    const char *include[CLI_SELECT_MAX], *exclude[CLI_SELECT_MAX]; /* --include/--exclude */
+    size_t n_include, n_exclude;
 } cli_opts;
+/* Apply --include/--exclude to `g` (a note on stderr says how many were dropped unless quiet);
+ * an error is printed and its exit code returned, else 0. */
+int cli_select(tc_graph *g, const cli_opts *o);
+/* `s` with the POSIX extended regex metacharacters backslash-escaped (truncated to fit). */
+void cli_regex_quote(const char *s, char *out, size_t cap);
 /* Take getopt_long's result `c` (value `arg`) for command `cmd` if it is one of the shared
  * options: 0 when taken, TC_EXIT_USAGE after a usage error for a bad value, -1 when `c` is not
  * one of them. */

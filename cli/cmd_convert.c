@@ -49,6 +49,10 @@ static const char convert_help[] =
     "<stem>.safetensors.index.json\n"
     "  --split-max-size SIZE   GGUF: split into <stem>-00001-of-0000N.gguf of at most SIZE\n"
     "  --split-max-tensors N   GGUF: at most N tensors per split\n"
+    "  --include REGEX         write only tensors whose name matches REGEX (POSIX extended,\n"
+    "                          anywhere in the name; repeatable)\n"
+    "  --exclude REGEX         leave out tensors matching REGEX, e.g. --exclude 'mask$'\n"
+    "                          for bool masks and integer buffers (repeatable)\n"
     "  --threads N             worker threads for casts (default: all cores)\n"
     "  --no-sync               do not fsync the output before renaming it into place\n"
     "                          (faster; after a crash the file may be incomplete)\n"
@@ -118,6 +122,7 @@ int cmd_convert(int argc, char **argv)
                                          CLI_OPT_SPLITN,
                                          CLI_OPT_THREADS,
                                          CLI_OPT_NOSYNC,
+                                         CLI_OPT_SELECT,
                                          CLI_OPT_JSON,
                                          CLI_OPT_QUIET,
                                          {"help", no_argument, 0, 'h'},
@@ -231,7 +236,11 @@ int cmd_convert(int argc, char **argv)
     } else if (tc_read(in, &g, NULL, &e) != TC_OK) {
         return cli_fail(&e);
     }
-    int rc = TC_EXIT_OK;
+    int rc = cli_select(g, &co);
+    if (rc != 0) {
+        tc_graph_free(g);
+        return rc;
+    }
     for (size_t i = 0; i < tc_graph_n_sources(g); i++)
         if (same_file(tc_graph_source(g, i, NULL), out) || same_file(in, out)) {
             fprintf(stderr, "%s: refusing to overwrite the input %s\n", tc_prog, out);
@@ -251,6 +260,16 @@ int cmd_convert(int argc, char **argv)
             target = (to_gguf && tc_tensor_n_dims(t) <= 1) ? TC_DTYPE_F32 : type;
         else if (of->stores_as)
             target = of->stores_as(dt); /* what the format cannot hold, converted */
+        if (target < 0) {
+            char re[512];
+            cli_regex_quote(tc_tensor_name(t), re, sizeof re);
+            tc_err_set(&e, TC_E_UNSUPPORTED,
+                       "tensor '%s': type %s cannot be stored in %s; leave it out with "
+                       "--exclude '^%s$'",
+                       tc_tensor_name(t), di->name, of->name, re);
+            rc = cli_fail(&e);
+            goto done;
+        }
         if (target != dt && tc_tensor_convert(t, target, NULL, &e) != TC_OK) {
             rc = cli_fail(&e);
             goto done;

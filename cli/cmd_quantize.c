@@ -45,6 +45,9 @@ static void quantize_help(FILE *f)
         "  --tokenizer-pre NAME        (Hugging Face directory input) the llama.cpp\n"
         "                              pre-tokenizer name to write instead of detecting it\n"
         "  --model-name NAME           (Hugging Face directory input) general.name\n"
+        "  --include REGEX             quantize and write only the tensors matching REGEX\n"
+        "                              (POSIX extended, names as written; repeatable)\n"
+        "  --exclude REGEX             leave out the tensors matching REGEX (repeatable)\n"
         "  --threads N                 worker threads (default: all cores)\n"
         "  --no-sync                   do not fsync the output before renaming it into place\n"
         "                              (faster; after a crash the file may be incomplete)\n"
@@ -115,6 +118,7 @@ int cmd_quantize(int argc, char **argv)
                                          CLI_OPT_SPLITN,
                                          CLI_OPT_THREADS,
                                          CLI_OPT_NOSYNC,
+                                         CLI_OPT_SELECT,
                                          CLI_OPT_JSON,
                                          {"verbose", no_argument, 0, 'v'},
                                          CLI_OPT_QUIET,
@@ -271,6 +275,8 @@ int cmd_quantize(int argc, char **argv)
         rc = cli_fail(&e);
         goto done;
     }
+    if ((rc = cli_select(g, &co)) != 0)
+        goto done;
     if (out) {
         struct stat so, si;
         for (size_t i = 0; i < tc_graph_n_sources(g); i++)

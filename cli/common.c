@@ -305,9 +305,49 @@ int cli_common_opt(const char *cmd, int c, const char *arg, cli_opts *o)
     case 'q':
         o->quiet = 1;
         return 0;
+    case CLI_O_INCLUDE:
+    case CLI_O_EXCLUDE:
+        if ((c == CLI_O_INCLUDE ? o->n_include : o->n_exclude) == CLI_SELECT_MAX)
+            return cli_usage_error(cmd, "too many --include/--exclude (max %d each)",
+                                   CLI_SELECT_MAX);
+        if (c == CLI_O_INCLUDE)
+            o->include[o->n_include++] = arg;
+        else
+            o->exclude[o->n_exclude++] = arg;
+        return 0;
     default:
         return -1;
     }
+}
+
+void cli_regex_quote(const char *s, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (; *s && k + 3 < cap; s++) {
+        if (strchr(".[]()*+?{}|^$\\", *s))
+            out[k++] = '\\';
+        out[k++] = *s;
+    }
+    out[k] = '\0';
+}
+
+int cli_select(tc_graph *g, const cli_opts *o)
+{
+    if (o->n_include == 0 && o->n_exclude == 0)
+        return 0;
+    tc_err e = {0};
+    size_t dropped = 0, before = tc_graph_n_tensors(g);
+    if (tc_graph_select_tensors(g, o->include, o->n_include, o->exclude, o->n_exclude, &dropped,
+                                &e) != TC_OK)
+        return cli_fail(&e);
+    if (tc_graph_n_tensors(g) == 0) {
+        tc_err_set(&e, TC_E_USAGE, "--include/--exclude left none of the %zu tensors", before);
+        return cli_fail(&e);
+    }
+    if (!o->quiet && !o->json)
+        fprintf(stderr, "%s: writing %zu of %zu tensors (--include/--exclude)\n", tc_prog,
+                before - dropped, before);
+    return 0;
 }
 
 void cli_print_json(const json_t *o, size_t flags)

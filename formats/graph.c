@@ -6,6 +6,7 @@
 #include "tc_impl.h"
 
 #include <stdio.h>
+#include <regex.h>
 #include <stdlib.h>
 
 /* ===== Arena ===== */
@@ -382,6 +383,59 @@ void tc_graph_sort_tensors(tc_graph *g, int (*cmp)(const tc_tensor *a, const tc_
         tc_free(tmp);
     }
     index_rebuild(&g->tix, g->n_tensors, tensor_name_at, g);
+}
+
+#define SELECT_MAX_RE 64 /* --include / --exclude patterns of one call */
+
+tc_status tc_graph_select_tensors(tc_graph *g, const char *const *include, size_t n_include,
+                                  const char *const *exclude, size_t n_exclude, size_t *n_dropped,
+                                  tc_err *e)
+{
+    if (n_dropped)
+        *n_dropped = 0;
+    if (n_include > SELECT_MAX_RE || n_exclude > SELECT_MAX_RE)
+        return tc_err_set(e, TC_E_USAGE, "more than %d --include or --exclude patterns",
+                          SELECT_MAX_RE);
+    regex_t re[2 * SELECT_MAX_RE];
+    size_t n_re = 0;
+    tc_status rc = TC_OK;
+    for (size_t i = 0; i < n_include + n_exclude; i++) {
+        const char *pat = i < n_include ? include[i] : exclude[i - n_include];
+        int r = regcomp(&re[n_re], pat, REG_EXTENDED | REG_NOSUB);
+        if (r != 0) {
+            char why[128];
+            regerror(r, &re[n_re], why, sizeof why);
+            rc = tc_err_set(e, TC_E_USAGE, "--%s '%s': bad regular expression (%s)",
+                            i < n_include ? "include" : "exclude", pat, why);
+            goto out;
+        }
+        n_re++;
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < g->n_tensors; i++) {
+        tc_tensor *t = g->tensors[i];
+        int in = n_include == 0, ex = 0;
+        for (size_t k = 0; k < n_include && !in; k++)
+            in = regexec(&re[k], t->name, 0, NULL, 0) == 0;
+        for (size_t k = 0; k < n_exclude && in && !ex; k++)
+            ex = regexec(&re[n_include + k], t->name, 0, NULL, 0) == 0;
+        if (in && !ex) {
+            g->tensors[kept++] = t;
+            continue;
+        }
+        source_release(&t->src);
+        tc_free(t);
+        if (n_dropped)
+            (*n_dropped)++;
+    }
+    if (kept != g->n_tensors) {
+        g->n_tensors = kept;
+        index_rebuild(&g->tix, g->n_tensors, tensor_name_at, g);
+    }
+out:
+    for (size_t i = 0; i < n_re; i++)
+        regfree(&re[i]);
+    return rc;
 }
 
 static int ptr_cmp(const void *a, const void *b)

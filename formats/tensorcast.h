@@ -234,6 +234,13 @@ tc_status tc_graph_rename_tensor(tc_graph *g, tc_tensor *t, const char *name, tc
 void tc_graph_remove_tensor(tc_graph *g, tc_tensor *t);
 /* Reorder tensors: `cmp` as for qsort over tensor pointers (stable). */
 void tc_graph_sort_tensors(tc_graph *g, int (*cmp)(const tc_tensor *a, const tc_tensor *b));
+/* Keep only the tensors whose name matches one of `include` (all when n_include is 0) and none
+ * of `exclude` (POSIX extended regexes, searched anywhere in the name, like grep -E). The
+ * dropped tensors' sources are released; *n_dropped (may be NULL) counts them. A bad regex is
+ * TC_E_USAGE naming it, and then nothing is dropped. */
+tc_status tc_graph_select_tensors(tc_graph *g, const char *const *include, size_t n_include,
+                                  const char *const *exclude, size_t n_exclude, size_t *n_dropped,
+                                  tc_err *e);
 /* Put the tensors in the given order: `order` holds each of the graph's n tensors once
  * (TC_E_USAGE otherwise, and the graph is unchanged). */
 tc_status tc_graph_order_tensors(tc_graph *g, const tc_tensor *const *order, size_t n, tc_err *e);
@@ -361,7 +368,8 @@ typedef struct tc_format {
     /* Write `g` to `path`; NULL: read-only format. */
     tc_status (*write)(const tc_graph *g, const char *path, tc_write_opts *opt, tc_err *e);
     /* The dtype a tensor of `dtype` is stored as when written (itself when the format holds it,
-     * e.g. safetensors dequantizes block types to f32); NULL: read-only format. */
+     * e.g. safetensors dequantizes block types to f32), -1 when the format cannot hold it at
+     * all; NULL: read-only format. */
     int (*stores_as)(int dtype);
 } tc_format;
 
@@ -584,13 +592,13 @@ void tc_quant_opts_init(tc_quant_opts *o);
 
 /* One tensor of the plan (in output order). */
 typedef struct tc_quant_step {
-    const tc_tensor *in;         /* the tensor as planned (before tc_quant_apply) */
-    const char *name;            /* its name */
-    int from, to;                /* tc_dtype before and after */
-    int fallback;                /* the preset's type did not fit the row: a fallback type */
-    int imatrix;                 /* quantized with importance data */
+    const tc_tensor *in; /* the tensor as planned (before tc_quant_apply) */
+    const char *name;    /* its name */
+    int from, to;        /* tc_dtype before and after */
+    int fallback;        /* the preset's type did not fit the row: a fallback type */
+    int imatrix;         /* quantized with importance data */
     uint64_t in_bytes, out_bytes;
-    uint32_t part;               /* --keep-split: output part (from 0), else 0 */
+    uint32_t part; /* --keep-split: output part (from 0), else 0 */
 } tc_quant_step;
 
 typedef struct tc_quant_plan tc_quant_plan;

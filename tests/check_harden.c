@@ -193,6 +193,59 @@ START_TEST(test_quantize_honest)
 }
 END_TEST
 
+/* --include/--exclude choose the tensors written; a tensor the output format cannot hold is
+ * refused with the --exclude that leaves it out */
+START_TEST(test_tensor_select)
+{
+    tc_make_tmpdir(dir, sizeof dir, "tc_hard");
+    const char *st = "fixtures/safetensors/good/all_dtypes.safetensors";
+    ck_assert_int_eq(tc_sh("cd '%s' && '%s' convert %s '%s/a.gguf' 2>'%s/err'", TC_SRC_DIR, TC_BIN,
+                           st, dir, dir),
+                     3);
+    ck_assert_int_eq(tc_sh("grep -q 'cannot be stored in gguf' '%s/err' && grep -qF "
+                           "\"leave it out with --exclude '^u\" '%s/err' && grep -qF '\\.w$' "
+                           "'%s/err' && test ! -e '%s/a.gguf'",
+                           dir, dir, dir, dir),
+                     0);
+    ck_assert_int_eq(
+        tc_sh("cd '%s' && '%s' convert %s '%s/a.gguf' -q --exclude '^u(8|16|32|64)\\.' "
+              "--exclude bool",
+              TC_SRC_DIR, TC_BIN, st, dir),
+        0);
+    tc_err e = {0};
+    tc_graph *g = NULL;
+    char p[600];
+    snprintf(p, sizeof p, "%s/a.gguf", dir);
+    ck_assert_msg(tc_read(p, &g, NULL, &e) == TC_OK, "%s", e.msg);
+    ck_assert_uint_eq(tc_graph_n_tensors(g), 13);
+    ck_assert_ptr_null(tc_graph_find(g, "u8.w"));
+    ck_assert_ptr_null(tc_graph_find(g, "bool.w"));
+    ck_assert_ptr_nonnull(tc_graph_find(g, "i8.w"));
+    tc_graph_free(g);
+    /* a bad regex, or nothing left: usage errors, nothing written */
+    ck_assert_int_eq(tc_sh("cd '%s' && '%s' convert %s '%s/b.gguf' --exclude '(' 2>/dev/null",
+                           TC_SRC_DIR, TC_BIN, st, dir),
+                     2);
+    ck_assert_int_eq(tc_sh("cd '%s' && '%s' convert %s '%s/b.gguf' --include zzz 2>/dev/null",
+                           TC_SRC_DIR, TC_BIN, st, dir),
+                     2);
+    ck_assert_int_eq(tc_sh("test ! -e '%s/b.gguf'", dir), 0);
+    /* quantize: names as written (an HF directory's are llama.cpp's) */
+    ck_assert_int_eq(tc_sh("'%s' quantize '%s/fixtures/tiny-llama' '%s/q.gguf' Q8_0 -q "
+                           "--exclude 'attn_v' --include '^blk\\.|^token_embd'",
+                           TC_BIN, TC_SRC_DIR, dir),
+                     0);
+    snprintf(p, sizeof p, "%s/q.gguf", dir);
+    ck_assert_msg(tc_read(p, &g, NULL, &e) == TC_OK, "%s", e.msg);
+    ck_assert_ptr_nonnull(tc_graph_find(g, "token_embd.weight"));
+    ck_assert_ptr_nonnull(tc_graph_find(g, "blk.0.attn_q.weight"));
+    ck_assert_ptr_null(tc_graph_find(g, "blk.0.attn_v.weight"));
+    ck_assert_ptr_null(tc_graph_find(g, "output_norm.weight"));
+    tc_graph_free(g);
+    tc_rm_rf(dir);
+}
+END_TEST
+
 /* A run killed with SIGKILL while writing leaves no temporary (O_TMPFILE: the file has no name
  * until it is complete); a temporary left by some earlier run is pointed out. */
 START_TEST(test_sigkill_leaves_nothing)
@@ -391,6 +444,7 @@ Suite *harden_suite(void)
     tcase_add_test(tc, test_tc_isa_checked);
     tcase_add_test(tc, test_quantize_extension);
     tcase_add_test(tc, test_header_memory_bounded);
+    tcase_add_test(tc, test_tensor_select);
     suite_add_tcase(s, tc);
     return s;
 }
