@@ -228,7 +228,7 @@ static tc_status arc_extract_one(arc_ctx *c, struct archive *a, const arc_member
     struct statvfs vs;
     if (mb->size != UINT64_MAX && fstatvfs(fd, &vs) == 0 &&
         (uint64_t)vs.f_bavail * vs.f_frsize < mb->size)
-        rc = tc_err_set(e, TC_E_LIMIT,
+        rc = tc_err_set(e, TC_E_IO, /* a full disk: exit 4, like ENOSPC */
                         "%s: member '%s' needs %" PRIu64 " bytes in the temporary directory, only "
                         "%" PRIu64 " are free (set TMPDIR)",
                         c->path, mb->name, mb->size, (uint64_t)vs.f_bavail * vs.f_frsize);

@@ -606,8 +606,9 @@ static tc_status npz_tmpfile(const char *what, uint64_t need, int *fd_out, tc_er
     struct statvfs vs;
     if (fstatvfs(fd, &vs) == 0 && (uint64_t)vs.f_bavail * vs.f_frsize < need) {
         close(fd);
-        return tc_err_set(e, TC_E_LIMIT,
-                          "%s: inflating needs %" PRIu64 " bytes in %s, only %" PRIu64 " are free",
+        return tc_err_set(e, TC_E_IO, /* a full disk: exit 4, like ENOSPC */
+                          "%s: inflating needs %" PRIu64 " bytes in %s, only %" PRIu64
+                          " are free (set TMPDIR)",
                           what, need, dir, (uint64_t)vs.f_bavail * vs.f_frsize);
     }
     *fd_out = fd;

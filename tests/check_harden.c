@@ -246,6 +246,33 @@ START_TEST(test_tensor_select)
 }
 END_TEST
 
+/* A temporary directory too small for an archive's member is an I/O error (exit 4, as a full
+ * disk is), naming TMPDIR. A tmpfs of 64 KiB in a private mount namespace stands for it. */
+START_TEST(test_tmpdir_full)
+{
+    tc_make_tmpdir(dir, sizeof dir, "tc_hard");
+    ck_assert_int_eq(tc_sh("cd '%s' && cp '%s/fixtures/safetensors/good/all_dtypes.safetensors' "
+                           "model.safetensors && head -c 300000 /dev/urandom >pad.bin && tar czf "
+                           "m.tar.gz model.safetensors pad.bin && mkdir small",
+                           dir, TC_SRC_DIR),
+                     0);
+    if (tc_sh("unshare -m sh -c 'mount -t tmpfs -o size=64k none %s/small' 2>/dev/null", dir) !=
+        0) {
+        tc_rm_rf(dir);
+        TC_SKIP_NA("cannot mount a small tmpfs in a private mount namespace here (unshare -m)");
+    }
+    ck_assert_int_eq(tc_sh("unshare -m sh -c 'mount -t tmpfs -o size=64k none %s/small && "
+                           "TMPDIR=%s/small %s inspect %s/m.tar.gz' 2>'%s/err'",
+                           dir, dir, TC_BIN, dir, dir),
+                     4);
+    ck_assert_int_eq(tc_sh("grep -q 'set TMPDIR' '%s/err'", dir), 0);
+    /* with room, the same archive reads */
+    ck_assert_int_eq(tc_sh("TMPDIR='%s' '%s' inspect '%s/m.tar.gz' >/dev/null", dir, TC_BIN, dir),
+                     0);
+    tc_rm_rf(dir);
+}
+END_TEST
+
 /* A run killed with SIGKILL while writing leaves no temporary (O_TMPFILE: the file has no name
  * until it is complete); a temporary left by some earlier run is pointed out. */
 START_TEST(test_sigkill_leaves_nothing)
@@ -445,6 +472,7 @@ Suite *harden_suite(void)
     tcase_add_test(tc, test_quantize_extension);
     tcase_add_test(tc, test_header_memory_bounded);
     tcase_add_test(tc, test_tensor_select);
+    tcase_add_test(tc, test_tmpdir_full);
     suite_add_tcase(s, tc);
     return s;
 }
