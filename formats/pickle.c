@@ -373,7 +373,83 @@ static int pk_name_eq(const uint8_t *p, uint64_t n, const char *s)
     return n == sl && memcmp(p, s, sl) == 0;
 }
 
-/* Resolve module.name on the allow-list or fail with TC_E_UNSAFE naming it. */
+/*
+ * Modules whose globals are refused outright, by their first component (and "torch" itself:
+ * torch.load, torch.hub, ...; its allow-listed symbols are matched before this). Nothing is run
+ * either way; a name from these in a checkpoint means it was made to run code, and the user is
+ * told so instead of getting a file with an entry quietly skipped.
+ */
+static int pk_denied(const uint8_t *mod, uint64_t mn)
+{
+    static const char *const deny[] = {
+        "os",
+        "posix",
+        "nt",
+        "subprocess",
+        "builtins",
+        "__builtin__",
+        "sys",
+        "shutil",
+        "socket",
+        "importlib",
+        "runpy",
+        "pty",
+        "pickle",
+        "_pickle",
+        "cPickle",
+        "marshal",
+        "ctypes",
+        "code",
+        "codeop",
+        "webbrowser",
+        "types",
+        "operator",
+        "functools",
+        "io",
+        "_io",
+        "pathlib",
+        "tempfile",
+        "glob",
+        "asyncio",
+        "multiprocessing",
+        "threading",
+        "_thread",
+        "signal",
+        "urllib",
+        "http",
+        "requests",
+        "platform",
+        "pdb",
+        "bdb",
+        "timeit",
+        "trace",
+        "cProfile",
+        "profile",
+        "commands",
+        "popen2",
+        "dill",
+        "joblib",
+        "torch",
+        "_posixsubprocess",
+        "inspect",
+        "gc",
+        "weakref",
+        "copyreg",
+        "copy_reg",
+        "sqlite3",
+        "zipimport",
+    };
+    uint64_t first = 0;
+    while (first < mn && mod[first] != '.')
+        first++;
+    for (size_t i = 0; i < sizeof deny / sizeof deny[0]; i++)
+        if (pk_name_eq(mod, first, deny[i]))
+            return 1;
+    return 0;
+}
+
+/* Resolve module.name: the allow-list's symbol, TC_E_UNSAFE naming it when denied, else an
+ * opaque placeholder. */
 static tc_status pk_global(pk_vm *vm, const uint8_t *mod, uint64_t mn, const uint8_t *name,
                            uint64_t nn)
 {
@@ -397,8 +473,50 @@ static tc_status pk_global(pk_vm *vm, const uint8_t *mod, uint64_t mn, const uin
     for (uint64_t i = 0; i < nn && i < 100; i++)
         shown[k++] = (name[i] < 0x20 || name[i] == 0x7f) ? '?' : (char)name[i];
     shown[k] = 0;
-    return VM_ERR(vm, TC_E_UNSAFE,
-                  "pickle global '%s' is not allowed (tensorcast never runs pickle code)", shown);
+    if (pk_denied(mod, mn))
+        return VM_ERR(vm, TC_E_UNSAFE,
+                      "pickle global '%s' is not allowed (tensorcast never runs pickle code)",
+                      shown);
+    /* anything else: a placeholder carrying its name */
+    uint8_t *nm = pk_blob_new(vm, k + 1);
+    tc_pkobj *o = nm ? pk_obj(vm, TC_PK_GLOBAL) : NULL;
+    if (o == NULL)
+        return pk_code(vm);
+    memcpy(nm, shown, k + 1);
+    o->g.sym = TC_PK_SYM_OPAQUE;
+    o->g.dtype = -1;
+    o->g.name = (const char *)nm;
+    return pk_push(vm, o);
+}
+
+const char *tc_pk_opaque_in(const tc_pkobj *o, int depth)
+{
+    if (o == NULL || depth < 0)
+        return NULL;
+    switch (o->kind) {
+    case TC_PK_GLOBAL:
+        return o->g.sym == TC_PK_SYM_OPAQUE ? o->g.name : NULL;
+    case TC_PK_CALL: {
+        const char *n = tc_pk_opaque_in(o->call.fn, depth - 1);
+        if (n == NULL)
+            n = tc_pk_opaque_in(o->call.args, depth - 1);
+        if (n == NULL)
+            n = tc_pk_opaque_in(o->call.state, depth - 1);
+        return n;
+    }
+    case TC_PK_TUPLE:
+    case TC_PK_LIST:
+    case TC_PK_DICT:
+    case TC_PK_SET:
+        for (uint64_t i = 0; i < o->seq.n; i++) {
+            const char *n = tc_pk_opaque_in(o->seq.v[i], depth - 1);
+            if (n)
+                return n;
+        }
+        return NULL;
+    default:
+        return NULL;
+    }
 }
 
 /* ===== Calls on allowed symbols ===== */

@@ -2,11 +2,16 @@
  * pickle.h - private to formats/: a data-only pickle machine (protocols 0-5 opcodes that a
  * PyTorch state dict uses).
  *
- * Nothing is ever executed. GLOBAL / STACK_GLOBAL resolve only names on a fixed allow-list
- * (torch rebuild functions, storage and dtype symbols, OrderedDict, ...) into inert symbols;
- * any other name is TC_E_UNSAFE. REDUCE / NEWOBJ / BUILD on an allowed symbol build a symbolic
- * "call" node (or, for plain containers such as OrderedDict() and set(list), the container).
- * BINPERSID builds a "persistent id" node the caller resolves (PyTorch's storages).
+ * Nothing is ever executed. GLOBAL / STACK_GLOBAL resolve names on a fixed allow-list (torch
+ * rebuild functions, storage and dtype symbols, OrderedDict, ...) into inert symbols. A name on
+ * the deny-list (modules that reach the OS, the interpreter or other code: os, subprocess,
+ * builtins, torch.load, ...) is TC_E_UNSAFE at once; any other name becomes an opaque
+ * placeholder (TC_PK_SYM_OPAQUE) that calls build inert nodes around, so a checkpoint whose
+ * non-tensor entries hold, say, numpy.core.multiarray.scalar still reads: the reader skips and
+ * lists those entries and refuses a tensor that depends on one. REDUCE / NEWOBJ / BUILD on an
+ * allowed symbol build a symbolic "call" node (or, for plain containers such as OrderedDict() and
+ * set(list), the container). BINPERSID builds a "persistent id" node the caller resolves (PyTorch's
+ * storages).
  *
  * Hard limits: stack depth, marks, memo size, object count, string length <= bytes left.
  * Objects live in an arena owned by the tc_pk handle; strings point into the input buffer,
@@ -59,7 +64,8 @@ typedef enum tc_pk_sym {
     TC_PK_SYM_CODECS_ENCODE,
     TC_PK_SYM_SET,
     TC_PK_SYM_FROZENSET,
-    TC_PK_SYM_BYTEARRAY
+    TC_PK_SYM_BYTEARRAY,
+    TC_PK_SYM_OPAQUE /* any other global outside the deny-list: a named placeholder, never run */
 } tc_pk_sym;
 
 typedef struct tc_pkobj tc_pkobj;
@@ -104,5 +110,8 @@ tc_status tc_pk_load(tc_pk *pk, const uint8_t *data, uint64_t n, const char *wha
 
 /* 1 when o is a STR equal to the NUL-terminated `s`. */
 int tc_pk_str_eq(const tc_pkobj *o, const char *s);
+/* "module.name" of the first placeholder global (TC_PK_SYM_OPAQUE) in `o` or what it holds,
+ * searched `depth` levels deep; NULL when there is none. */
+const char *tc_pk_opaque_in(const tc_pkobj *o, int depth);
 
 #endif

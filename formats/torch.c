@@ -55,13 +55,31 @@ static void th_ctx_free(th_ctx *c)
     tc_free(c->d);
 }
 
-static void th_skip(th_ctx *c, const char *name)
+/* A skipped entry for the note; `global`: the placeholder global it holds (not run), or NULL. */
+static void th_skip(th_ctx *c, const char *name, const char *global)
 {
     if (c->n_skipped < TC_TORCH_MAX_NOTE) {
         size_t l = strlen(c->skipped);
-        snprintf(c->skipped + l, sizeof c->skipped - l, "%s'%.60s'", l ? ", " : "", name);
+        if (global)
+            snprintf(c->skipped + l, sizeof c->skipped - l, "%s'%.60s' (%.80s, not run)",
+                     l ? ", " : "", name, global);
+        else
+            snprintf(c->skipped + l, sizeof c->skipped - l, "%s'%.60s'", l ? ", " : "", name);
     }
     c->n_skipped++;
+}
+
+/* A tensor whose rebuild depends on a placeholder global: refused, naming it. */
+static tc_status th_depends(th_ctx *c, const char *name, const tc_pkobj *args, tc_status rc)
+{
+    const char *og = tc_pk_opaque_in(args, 8);
+    if (og == NULL)
+        return rc;
+    c->e->code = TC_OK; /* replace the less precise message */
+    return tc_err_set(c->e, TC_E_UNSAFE,
+                      "%s: tensor '%s' depends on pickle global '%s', which tensorcast does not "
+                      "run (only its allow-list of torch rebuild functions is understood)",
+                      c->what, name, og);
 }
 
 static int64_t th_int(const tc_pkobj *o, int *ok)
@@ -143,6 +161,8 @@ static int th_tensor_of(th_ctx *c, const char *name, const tc_pkobj *o, th_desc 
     case TC_PK_SYM_REBUILD_TENSOR_V2:
     case TC_PK_SYM_REBUILD_TENSOR_V3:
         *rc = th_rebuild(c, name, fn->g.sym, args, d);
+        if (*rc != TC_OK)
+            *rc = th_depends(c, name, args, *rc);
         return *rc == TC_OK ? 1 : -1;
     case TC_PK_SYM_REBUILD_PARAMETER:
     case TC_PK_SYM_REBUILD_PARAMETER_WITH_STATE:
@@ -158,6 +178,8 @@ static int th_tensor_of(th_ctx *c, const char *name, const tc_pkobj *o, th_desc 
             if (sym == TC_PK_SYM_REBUILD_TENSOR || sym == TC_PK_SYM_REBUILD_TENSOR_V2 ||
                 sym == TC_PK_SYM_REBUILD_TENSOR_V3) {
                 *rc = th_rebuild(c, name, sym, args->seq.v[2], d);
+                if (*rc != TC_OK)
+                    *rc = th_depends(c, name, args, *rc);
                 return *rc == TC_OK ? 1 : -1;
             }
         }
@@ -166,8 +188,9 @@ static int th_tensor_of(th_ctx *c, const char *name, const tc_pkobj *o, th_desc 
     default:
         return 0;
     }
-    *rc = tc_err_set(c->e, TC_E_FORMAT, "%s: tensor '%s': unexpected arguments to %s", c->what,
-                     name, fn->g.name);
+    *rc = th_depends(c, name, args,
+                     tc_err_set(c->e, TC_E_FORMAT, "%s: tensor '%s': unexpected arguments to %s",
+                                c->what, name, fn->g.name));
     return -1;
 }
 
@@ -212,12 +235,18 @@ static tc_status th_walk(th_ctx *c, const char *prefix, const tc_pkobj *o, int d
                               c->what);
         return th_add(c, prefix, &d);
     }
+    const char *og = o->kind == TC_PK_DICT ? NULL : tc_pk_opaque_in(o, 8);
     if (o->kind != TC_PK_DICT) {
+        if (prefix[0] == 0 && og)
+            return tc_err_set(c->e, TC_E_UNSAFE,
+                              "%s: the checkpoint is built by pickle global '%s', which "
+                              "tensorcast does not run",
+                              c->what, og);
         if (prefix[0] == 0)
             return tc_err_set(c->e, TC_E_UNSUPPORTED,
                               "%s: the checkpoint holds no dict of tensors at its top level",
                               c->what);
-        th_skip(c, prefix);
+        th_skip(c, prefix, og);
         return TC_OK;
     }
     size_t pl = strlen(prefix);
@@ -233,7 +262,7 @@ static tc_status th_walk(th_ctx *c, const char *prefix, const tc_pkobj *o, int d
             kl = (size_t)snprintf(kb, sizeof kb, "%" PRId64, k->i);
             ks = kb;
         } else {
-            th_skip(c, "(non-string key)");
+            th_skip(c, "(non-string key)", NULL);
             continue;
         }
         if (pl + 1 + kl >= TC_MAX_NAME || memchr(ks, 0, kl))

@@ -4,6 +4,7 @@
 usage: make_fixtures.py OUTDIR            good + bad checkpoints and OUTDIR/manifest.json
        make_fixtures.py --bad DIR         the tiny committed malicious/malformed files + .expect
        make_fixtures.py --seeds DIR       fuzz seeds (DIR/pickle, DIR/zip)
+       make_fixtures.py --placeholder F   a checkpoint with an unknown class outside its tensors
        make_fixtures.py --big FILE MB     a ~MB megabyte torch.save of random tensors (benchmark)
 
 manifest.json: {"good": [{"path", "tensors": {name: {"dtype", "shape", "sha256"}}, "notes": [..]}],
@@ -227,9 +228,14 @@ def write_bad(d, canary, small_only=False):
     buf = io.BytesIO()
     torch.save({"w": torch.ones(2), "payload": Evil(touch)}, buf)
     add("torch_save_reduce.pt", buf.getvalue(), "UNSAFE", "is not allowed (tensorcast never runs")
-    buf = io.BytesIO()
-    torch.save({"w": torch.ones(2), "obj": Unknown()}, buf)
-    add("unknown_class.pt", buf.getvalue(), "UNSAFE", "pickle global '__main__.Unknown'")
+    # a checkpoint that is one object of an unknown class: nothing to read, refused
+    add_zip("top_unknown.pt", b"\x80\x02cnumpy.core.multiarray\nscalar\n)R.", "UNSAFE",
+            "built by pickle global 'numpy.core.multiarray.scalar'")
+    # a tensor rebuilt from a storage made by a class tensorcast does not know
+    add_zip("tensor_needs_unknown.pt",
+            b"\x80\x02}(X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n(cfoo\nBar\n)R"
+            b"K\x00K\x02\x85K\x01\x85\x89ccollections\nOrderedDict\n)RtRu.", "UNSAFE",
+            "depends on pickle global 'foo.Bar'")
     add("legacy_os_system.pt", legacy_stream(p_call("os", "system", touch)), "UNSAFE",
         "pickle global 'os.system'")
     # memo bomb: one value stored at memo index 2^32-2
@@ -443,6 +449,10 @@ def main():
             stem = name.rsplit(".", 1)[0]
             with open(os.path.join(a[1], stem + ".expect"), "w") as f:
                 f.write("%s\n%s\n" % (STATUS_NAMES[status], substr))
+        return
+    if len(a) == 2 and a[0] == "--placeholder":
+        # a real checkpoint whose non-tensor entry is an object of the training script's class
+        torch.save({"w": torch.ones(2), "obj": Unknown(), "best_acc": 0.5}, a[1])
         return
     if len(a) == 2 and a[0] == "--seeds":
         write_seeds(a[1])

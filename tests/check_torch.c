@@ -224,6 +224,45 @@ START_TEST(torch_rejects_bad)
 }
 END_TEST
 
+/* A checkpoint saved by real PyTorch whose non-tensor entry is an object of a class tensorcast
+ * does not know (the training script's): the tensors read, the entry is skipped and listed
+ * with its global, and nothing ran. A pickle built by such a global at the top is refused. */
+static tc_status pk_run(tc_pk *pk, const void *b, size_t n, tc_pkobj **out, tc_err *e);
+
+START_TEST(torch_placeholder_globals)
+{
+    char p[512];
+    snprintf(p, sizeof p, "%s/fixtures/torch/placeholder.pt", TC_SRC_DIR);
+    tc_graph *g = NULL;
+    tc_err e = {0};
+    ck_assert_msg(tc_read(p, &g, NULL, &e) == TC_OK, "%s", e.msg);
+    ck_assert_uint_eq(tc_graph_n_tensors(g), 1);
+    const tc_tensor *t = tc_graph_find(g, "w");
+    ck_assert_ptr_nonnull(t);
+    float v[2] = {0, 0};
+    ck_assert(tc_tensor_read(t, 0, 2, v, &e) == TC_OK);
+    ck_assert(v[0] == 1.0f && v[1] == 1.0f);
+    int listed = 0;
+    for (size_t i = 0; i < tc_graph_n_notes(g); i++)
+        listed |= strstr(tc_graph_note(g, i), "'obj' (__main__.Unknown, not run)") != NULL &&
+                  strstr(tc_graph_note(g, i), "'best_acc'") != NULL;
+    ck_assert_msg(listed, "no note lists the skipped 'obj' with its global");
+    tc_graph_free(g);
+
+    /* in the machine itself: a placeholder that knows its name, and calls on it stay inert */
+    tc_pk *pk = tc_pk_new();
+    ck_assert_ptr_nonnull(pk);
+    tc_pkobj *o = NULL;
+    static const char ph[] = "\x80\x02"
+                             "cnumpy.core.multiarray\nscalar\n)R.";
+    ck_assert_msg(pk_run(pk, ph, sizeof ph - 1, &o, &e) == TC_OK, "%s", e.msg);
+    ck_assert_int_eq(o->kind, TC_PK_CALL);
+    ck_assert_int_eq(o->call.fn->g.sym, TC_PK_SYM_OPAQUE);
+    ck_assert_str_eq(tc_pk_opaque_in(o, 4), "numpy.core.multiarray.scalar");
+    tc_pk_free(pk);
+}
+END_TEST
+
 /* The committed fixtures/torch/bad/ cases through the library (check_cli runs them via the CLI). */
 START_TEST(torch_committed_bad)
 {
@@ -683,6 +722,7 @@ Suite *torch_suite(void)
     tcase_add_test(tc, torch_views_mapped_in_place);
     tcase_add_test(tc, torch_rejects_bad);
     tcase_add_test(tc, torch_committed_bad);
+    tcase_add_test(tc, torch_placeholder_globals);
     tcase_add_test(tc, zip_crc_and_caps);
     tcase_add_test(tc, zip_malformed);
     tcase_add_test(tc, pickle_python_containers);
