@@ -1,12 +1,13 @@
 /*
  * fuzz_pickle.c - the data-only pickle machine on arbitrary bytes, then a bounded walk of the
  * result: every string must lie inside the input (or be an arena blob), every global must be an
- * allow-listed symbol (nothing else can ever be produced, so nothing else can run), and every
- * container's count must fit its capacity.
+ * allow-listed symbol or a named inert placeholder (nothing else can ever be produced, so nothing
+ * can run), and every container's count must fit its capacity.
  */
 #include "pickle.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -36,8 +37,10 @@ static void walk(const tc_pkobj *o, int depth)
             walk(o->seq.v[i], depth + 1);
         break;
     case TC_PK_GLOBAL:
-        if (o->g.sym < TC_PK_SYM_REBUILD_TENSOR || o->g.sym > TC_PK_SYM_BYTEARRAY)
+        if (o->g.sym < TC_PK_SYM_REBUILD_TENSOR || o->g.sym > TC_PK_SYM_OPAQUE)
             abort();
+        if (o->g.sym == TC_PK_SYM_OPAQUE && (o->g.name == NULL || strlen(o->g.name) > 201))
+            abort(); /* "module.name", each part cut at 100 bytes */
         break;
     case TC_PK_CALL:
         if (o->call.fn->kind != TC_PK_GLOBAL || o->call.args->kind != TC_PK_TUPLE)
