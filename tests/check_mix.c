@@ -88,6 +88,11 @@ static const variant plain = {"default", 0, 0, -1, -1, 0, NULL, 0};
 
 static int n_compared;
 
+/* TC_MIX_GOLDEN_DIR=fixtures/mix: the sweeps also write llama.cpp's answers there, one line per
+ * preset and variant: "PRESET VARIANT ok TYPE,TYPE,..." (tensors in llama.cpp's order) or
+ * "PRESET VARIANT refused", so that test_golden checks the rules without the oracle. */
+static FILE *golden;
+
 /* Quantize `m` (already written to `in`) with the oracle and compare. */
 static void compare(const lo_api *a, const lo_model *m, const char *in, const char *model_label,
                     int ftype, const variant *v)
@@ -159,6 +164,16 @@ static void compare(const lo_api *a, const lo_model *m, const char *in, const ch
     int n = mix_types(m, &o, mn, mt, &needs_im, msg, sizeof msg);
     int mix_ok = n >= 0 && !(needs_im && !v->imatrix);
 
+    if (golden && (v->label == plain.label || strcmp(v->label, "imatrix") == 0)) {
+        fprintf(golden, "%s %s %s", pname, v->label, rc == 0 ? "ok" : "refused");
+        if (rc == 0) {
+            int on_n = dry ? lo_log_n : lo_read_types(a, out, on, ot, LO_MAX_TENSORS);
+            for (int i = 0; i < on_n; i++)
+                fprintf(golden, "%c%s", i ? ',' : ' ',
+                        dry ? lo_log_types[i] : tc_dtype_get(ot[i])->name);
+        }
+        fputc('\n', golden);
+    }
     ck_assert_msg((rc == 0) == mix_ok,
                   "%s %s (%s): llama_model_quantize %s (%s), tensorcast %s (%s%s)", model_label,
                   pname, v->label, rc == 0 ? "succeeded" : "failed", lo_last_error,
@@ -223,6 +238,13 @@ static void sweep(const lo_shape *s, const char *label)
     variant vi = plain;
     vi.label = "imatrix";
     vi.imatrix = 1;
+    const char *gd = getenv("TC_MIX_GOLDEN_DIR");
+    if (gd && *gd) {
+        char gp[600];
+        snprintf(gp, sizeof gp, "%s/%s.expect", gd, label);
+        golden = fopen(gp, "w");
+        ck_assert_msg(golden != NULL, "cannot write %s", gp);
+    }
     for (int i = 0; i < N_FTYPES; i++) {
         int ft = all_ftypes[i];
         /* without imatrix: both must refuse the presets that need one */
@@ -230,6 +252,10 @@ static void sweep(const lo_shape *s, const char *label)
         if (needs_imatrix_ftype(ft) || ft == TC_FTYPE_Q4_0 || ft == TC_FTYPE_Q5_0 ||
             ft == TC_FTYPE_IQ4_NL || ft == TC_FTYPE_IQ4_XS)
             compare(&a, &m, in, label, ft, &vi);
+    }
+    if (golden) {
+        fclose(golden);
+        golden = NULL;
     }
     unlink(in);
 }
@@ -246,6 +272,61 @@ static const struct {
     {"odd", "odd-rows", {.n_layer = 8, .n_head = 8, .n_head_kv = 8, .odd = 1}},
     {"qkv", "fused-qkv", {.n_layer = 8, .n_head = 8, .n_head_kv = 8, .qkv = 1}},
 };
+
+/* The same rules against the committed answers of llama.cpp (fixtures/mix/LABEL.expect, see
+ * TC_MIX_GOLDEN_DIR): no oracle needed, so tc_mix is checked on every machine. */
+START_TEST(test_golden)
+{
+    static lo_model m;
+    lo_build(&m, &sweeps[_i].shape);
+    char gp[600];
+    snprintf(gp, sizeof gp, "%s/fixtures/mix/%s.expect", TC_SRC_DIR, sweeps[_i].label);
+    FILE *f = fopen(gp, "r");
+    ck_assert_msg(f != NULL, "%s is missing (TC_MIX_GOLDEN_DIR=fixtures/mix regenerates it)", gp);
+    static char line[1 << 16];
+    static char mn[LO_MAX_TENSORS][64];
+    static int mt[LO_MAX_TENSORS];
+    int lines = 0;
+    while (fgets(line, sizeof line, f)) {
+        char pname[32], vlabel[32], status[16];
+        int off = 0;
+        ck_assert_msg(sscanf(line, "%31s %31s %15s %n", pname, vlabel, status, &off) == 3,
+                      "%s: bad line %d", gp, lines + 1);
+        const tc_preset *pr = tc_preset_find(pname);
+        ck_assert_msg(pr != NULL, "%s: unknown preset %s", gp, pname);
+        tc_mix_opts o;
+        memset(&o, 0, sizeof o);
+        o.ftype = pr->ftype;
+        o.output_tensor_type = o.token_embedding_type = -1;
+        o.has_imatrix = strcmp(vlabel, "imatrix") == 0;
+        char msg[256] = "";
+        int needs_im = 0;
+        int n = mix_types(&m, &o, mn, mt, &needs_im, msg, sizeof msg);
+        int ok = n >= 0 && !(needs_im && !o.has_imatrix);
+        ck_assert_msg(ok == (strcmp(status, "ok") == 0), "%s %s (%s): llama.cpp %s, tensorcast %s",
+                      sweeps[_i].label, pname, vlabel, status, ok ? "ok" : "refused");
+        if (ok) {
+            char *p = line + off;
+            for (int i = 0; i < n; i++) {
+                size_t l = strcspn(p, ",\n");
+                ck_assert_msg(l > 0, "%s %s (%s): llama.cpp lists fewer tensors", sweeps[_i].label,
+                              pname, vlabel);
+                char tn[16];
+                snprintf(tn, sizeof tn, "%.*s", (int)l, p);
+                ck_assert_msg(tc_dtype_from_name(tn) == mt[i],
+                              "%s %s (%s): %s: llama.cpp chose %s, tensorcast %s", sweeps[_i].label,
+                              pname, vlabel, mn[i], tn, tc_dtype_get(mt[i])->name);
+                p += l + (p[l] == ',');
+            }
+            ck_assert_msg(*p == '\n' || *p == '\0', "%s %s (%s): llama.cpp lists more tensors",
+                          sweeps[_i].label, pname, vlabel);
+        }
+        lines++;
+    }
+    fclose(f);
+    ck_assert_int_ge(lines, N_FTYPES);
+}
+END_TEST
 
 START_TEST(test_sweep)
 {
@@ -441,5 +522,8 @@ Suite *mix_suite(void)
         tc_add_case(s, sweeps[i].name, test_sweep, (int)i, 600, teardown);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         tc_add_case(s, cases[i].name, cases[i].test, -1, 600, teardown);
+    TCase *tg = tcase_create("golden");
+    tcase_add_loop_test(tg, test_golden, 0, (int)(sizeof sweeps / sizeof sweeps[0]));
+    suite_add_tcase(s, tg);
     return s;
 }
