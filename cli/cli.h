@@ -45,7 +45,8 @@ enum {
     CLI_O_NOSYNC,
     CLI_O_NOPROV,
     CLI_O_INCLUDE,
-    CLI_O_EXCLUDE
+    CLI_O_EXCLUDE,
+    CLI_O_PART
 };
 #define CLI_OPT_SPLIT                                                                              \
     {                                                                                              \
@@ -76,6 +77,11 @@ enum {
         "exclude", required_argument, 0, CLI_O_EXCLUDE                                             \
     }
 #define CLI_SELECT_MAX 64
+/* --part I/N: write only this run's share of a split GGUF set (see tc_write_opts.part_index) */
+#define CLI_OPT_PART                                                                               \
+    {                                                                                              \
+        "part", required_argument, 0, CLI_O_PART                                                   \
+    }
 #define CLI_OPT_QUIET                                                                              \
     {                                                                                              \
         "quiet", no_argument, 0, 'q'                                                               \
@@ -89,6 +95,7 @@ typedef struct cli_opts {
     int no_provenance; /* --no-provenance: no tensorcast.provenance.* keys */
     const char *include[CLI_SELECT_MAX], *exclude[CLI_SELECT_MAX]; /* --include/--exclude */
     size_t n_include, n_exclude;
+    uint32_t part_i, part_n; /* --part I/N, 0/0: all */
 } cli_opts;
 /* Apply --include/--exclude to `g` (a note on stderr says how many were dropped unless quiet);
  * an error is printed and its exit code returned, else 0. */

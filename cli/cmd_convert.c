@@ -49,6 +49,8 @@ static const char convert_help[] =
     "<stem>.safetensors.index.json\n"
     "  --split-max-size SIZE   GGUF: split into <stem>-00001-of-0000N.gguf of at most SIZE\n"
     "  --split-max-tensors N   GGUF: at most N tensors per split\n"
+    "  --part I/N              GGUF split: write only files I, I+N, ... of the set,\n"
+    "                          byte-identical to the full run's (one run per machine)\n"
     "  --include REGEX         write only tensors whose name matches REGEX (POSIX extended,\n"
     "                          anywhere in the name; repeatable)\n"
     "  --exclude REGEX         leave out tensors matching REGEX, e.g. --exclude 'mask$'\n"
@@ -123,6 +125,7 @@ int cmd_convert(int argc, char **argv)
                                          CLI_OPT_THREADS,
                                          CLI_OPT_NOSYNC,
                                          CLI_OPT_SELECT,
+                                         CLI_OPT_PART,
                                          CLI_OPT_JSON,
                                          CLI_OPT_QUIET,
                                          {"help", no_argument, 0, 'h'},
@@ -208,6 +211,9 @@ int cmd_convert(int argc, char **argv)
     if (shard && to_gguf)
         return cli_usage_error("convert", "--max-shard-size is for safetensors; GGUF uses "
                                           "--split-max-size");
+    if (co.part_n && (!to_gguf || !(co.split || co.splitn)))
+        return cli_usage_error("convert", "--part is for split GGUF outputs: add "
+                                          "--split-max-size or --split-max-tensors");
     if ((co.split || co.splitn) && !to_gguf)
         return cli_usage_error("convert", "--split-max-size/--split-max-tensors are for GGUF; "
                                           "safetensors uses --max-shard-size");

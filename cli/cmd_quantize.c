@@ -39,6 +39,9 @@ static void quantize_help(FILE *f)
         "  --dry-run                   plan only: print types and sizes, write nothing\n"
         "  --split-max-size SIZE       split the output into parts of at most SIZE\n"
         "  --split-max-tensors N       at most N tensors per part\n"
+        "  --part I/N                  write only files I, I+N, I+2N, ... of the split set\n"
+        "                              (byte-identical to the full run's; N runs on N\n"
+        "                              machines, in any order, write the whole set)\n"
         "  --keep-split                split the output like the input: a split GGUF set\n"
         "                              gives <stem>-0000k-of-0000N.gguf parts holding the\n"
         "                              tensors of the matching input parts\n"
@@ -119,6 +122,7 @@ int cmd_quantize(int argc, char **argv)
                                          CLI_OPT_THREADS,
                                          CLI_OPT_NOSYNC,
                                          CLI_OPT_SELECT,
+                                         CLI_OPT_PART,
                                          CLI_OPT_JSON,
                                          {"verbose", no_argument, 0, 'v'},
                                          CLI_OPT_QUIET,
@@ -220,6 +224,11 @@ int cmd_quantize(int argc, char **argv)
     if (n_inc && n_exc) {
         rc = cli_usage_error("quantize", "--include-weights and --exclude-weights cannot be "
                                          "used together");
+        goto free_patterns;
+    }
+    if (co.part_n && !(co.split || co.splitn || qo.keep_split)) {
+        rc = cli_usage_error("quantize", "--part is for split outputs: add --split-max-size, "
+                                         "--split-max-tensors or --keep-split");
         goto free_patterns;
     }
     if (qo.keep_split && (co.split || co.splitn)) {

@@ -305,6 +305,15 @@ int cli_common_opt(const char *cmd, int c, const char *arg, cli_opts *o)
     case 'q':
         o->quiet = 1;
         return 0;
+    case CLI_O_PART: {
+        unsigned i = 0, n = 0;
+        char tail;
+        if (sscanf(arg, "%u/%u%c", &i, &n, &tail) != 2 || i < 1 || n < 1 || i > n || n > 9999)
+            return cli_usage_error(cmd, "bad --part '%s' (I/N with 1 <= I <= N, e.g. 2/8)", arg);
+        o->part_i = i;
+        o->part_n = n;
+        return 0;
+    }
     case CLI_O_INCLUDE:
     case CLI_O_EXCLUDE:
         if ((c == CLI_O_INCLUDE ? o->n_include : o->n_exclude) == CLI_SELECT_MAX)
@@ -382,6 +391,9 @@ void cli_print_written(const tc_write_opts *wo)
 {
     for (size_t i = 0; i < wo->n_written; i++)
         printf("  wrote %s\n", wo->written[i]);
+    if (wo->part_count && wo->n_written == 0)
+        printf("  part %u/%u: no file of the set falls to this part\n", wo->part_index,
+               wo->part_count);
 }
 
 void cli_free_written(tc_write_opts *wo)
@@ -427,9 +439,9 @@ static void provenance_command(char *buf, size_t cap)
         if (i < optind &&
             (strcmp(a, "-q") == 0 || strcmp(a, "--quiet") == 0 || strcmp(a, "--json") == 0 ||
              strcmp(a, "--no-sync") == 0 || strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0 ||
-             strncmp(a, "--threads=", 10) == 0))
+             strncmp(a, "--threads=", 10) == 0 || strncmp(a, "--part=", 7) == 0))
             continue;
-        if (i < optind && strcmp(a, "--threads") == 0) {
+        if (i < optind && (strcmp(a, "--threads") == 0 || strcmp(a, "--part") == 0)) {
             i++;
             continue;
         }
@@ -456,6 +468,8 @@ tc_status cli_write(const tc_graph *g, const char *out, const char *format, cons
     wo->threads = (int)co->threads;
     wo->no_sync = co->no_sync;
     wo->part_of = part_of;
+    wo->part_index = co->part_i;
+    wo->part_count = co->part_n;
     char prov[1024];
     if (!co->no_provenance && cmd_argv) {
         provenance_command(prov, sizeof prov);

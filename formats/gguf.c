@@ -265,6 +265,32 @@ typedef struct gguf_tinfo {
     tc_tensor *tt; /* its tensor in the graph */
 } gguf_tinfo;
 
+/*
+ * A later part of a split set written with provenance records the xxh64 of its own tensors
+ * (see gguf_header): append them to the list part 1 gave, so the graph holds one digest per
+ * tensor in order, as for a single file. Anything else about them is left to verify.
+ */
+static tc_status gguf_append_digests(tc_graph *g, const tc_graph *part_kv, tc_err *e)
+{
+    const char *key = TC_PROV_PREFIX "tensor_xxh64";
+    const tc_value *add = tc_graph_get(part_kv, key), *have = tc_graph_get(g, key);
+    if (add == NULL || have == NULL || add->type != TC_V_ARR || have->type != TC_V_ARR ||
+        add->arr.elem != TC_V_U64 || have->arr.elem != TC_V_U64 || add->arr.n == 0)
+        return TC_OK;
+    uint64_t n = have->arr.n + add->arr.n;
+    if (n < have->arr.n || n > SIZE_MAX / 8)
+        return tc_err_set(e, TC_E_LIMIT, "split set: too many tensor digests");
+    uint64_t *all = tc_malloc((size_t)n * 8);
+    if (all == NULL)
+        return tc_err_nomem(e);
+    memcpy(all, have->arr.data, (size_t)have->arr.n * 8);
+    memcpy(all + have->arr.n, add->arr.data, (size_t)add->arr.n * 8);
+    tc_value v = {.type = TC_V_ARR, .arr = {TC_V_U64, n, all}};
+    tc_status rc = tc_graph_set(g, key, &v, e);
+    tc_free(all);
+    return rc;
+}
+
 /* What a file says about the split set it belongs to. */
 typedef struct gguf_split {
     int has;         /* split.count present */
@@ -456,6 +482,8 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
         if (rc != TC_OK)
             goto fail;
     }
+    if (!with_kv && (rc = gguf_append_digests(g, kvg, e)) != TC_OK)
+        goto fail;
     if (with_kv && drop_split) {
         /* bookkeeping of the file layout, not of the model */
         for (size_t i = tc_graph_n_kv(g); i-- > 0;)
@@ -920,9 +948,26 @@ typedef struct gguf_part {
     size_t t0, t1;
     char *path;
     tc_out *out;
+    int mine;         /* written by this run (tc_write_opts.part_index) */
+    uint64_t xxh_off; /* where the tensor digests' value sits in the header */
 } gguf_part;
 
-/* Build the header of part `pi` of `np` (np == 1: a plain file without split.* keys). */
+/* The provenance digests of part `pt`'s tensors: a view of the whole list. */
+static tc_value part_digests(const tc_prov *prov, const gguf_part *pt)
+{
+    tc_value v = *tc_prov_value(prov, TC_PROV_XXH);
+    v.arr.data = (const uint64_t *)v.arr.data + pt->t0;
+    v.arr.n = pt->t1 - pt->t0;
+    return v;
+}
+
+/*
+ * Build the header of part `pi` of `np` (np == 1: a plain file without split.* keys). With
+ * provenance, part 0 carries its keys and every part the xxh64 of its own tensors (so parts
+ * can be written on different machines: see tc_write_opts.part_index); `prov_off` gets the
+ * offsets of the values patched at the end (the source digests in part 0, and the part's
+ * tensor digests at TC_PROV_XXH).
+ */
 static tc_status gguf_header(const tc_graph *g, const gguf_part *parts, size_t pi, size_t np,
                              uint32_t alignment, int add_align, const tc_prov *prov,
                              uint64_t prov_off[TC_PROV_N_KV], gguf_buf *b, tc_err *e)
@@ -933,8 +978,8 @@ static tc_status gguf_header(const tc_graph *g, const gguf_part *parts, size_t p
         for (size_t i = 0; i < n_kv_g; i++)
             if (!gguf_is_split_key(tc_graph_kv_key(g, i)) && !tc_prov_is_key(tc_graph_kv_key(g, i)))
                 n_kv++;
-    if (pi == 0 && prov)
-        n_kv += TC_PROV_N_KV;
+    if (prov)
+        n_kv += pi == 0 ? TC_PROV_N_KV : 1;
     if (pi == 0 && add_align)
         n_kv++;
     /* later parts carry only the split keys, plus the alignment when it is not the default
@@ -980,9 +1025,15 @@ static tc_status gguf_header(const tc_graph *g, const gguf_part *parts, size_t p
         /* provenance last; the offsets of the values patched once the data is written */
         for (size_t i = 0; prov && i < TC_PROV_N_KV; i++) {
             const char *k = tc_prov_key(i);
+            tc_value v = i == TC_PROV_XXH ? part_digests(prov, pt) : *tc_prov_value(prov, i);
             prov_off[i] = b->n + 8 + strlen(k) + 4;
-            buf_kv(b, k, tc_prov_value(prov, i));
+            buf_kv(b, k, &v);
         }
+    } else if (prov) {
+        const char *k = tc_prov_key(TC_PROV_XXH);
+        tc_value v = part_digests(prov, pt);
+        prov_off[TC_PROV_XXH] = b->n + 8 + strlen(k) + 4;
+        buf_kv(b, k, &v);
     }
     uint64_t off = 0;
     for (size_t i = pt->t0; i < pt->t1; i++) {
@@ -1129,6 +1180,14 @@ static tc_status gguf_write(const tc_graph *g, const char *path, tc_write_opts *
         rc = tc_err_set(e, TC_E_LIMIT, "%s: too many tensors for split.tensors.count", path);
         goto done;
     }
+    /* --part i/N: this run writes the files k (from 1) with (k - 1) mod N == i - 1 */
+    uint32_t pn = opt ? opt->part_count : 0, pidx = opt ? opt->part_index : 0;
+    if (pn && (pidx < 1 || pidx > pn)) {
+        rc = tc_err_set(e, TC_E_USAGE, "part %u of %u does not exist", pidx, pn);
+        goto done;
+    }
+    for (size_t i = 0; i < np; i++)
+        parts[i].mine = pn == 0 || i % pn == pidx - 1;
 
     /* ---- names ---- */
     size_t stem = strlen(path);
@@ -1149,6 +1208,8 @@ static tc_status gguf_write(const tc_graph *g, const char *path, tc_write_opts *
 
     /* ---- every file we will write: not an input, not a device (before writing any) ---- */
     for (size_t i = 0; i < np && rc == TC_OK; i++) {
+        if (!parts[i].mine)
+            continue;
         char *real = NULL;
         rc = tc_out_resolve(parts[i].path, &real, e);
         if (rc == TC_OK)
@@ -1160,8 +1221,15 @@ static tc_status gguf_write(const tc_graph *g, const char *path, tc_write_opts *
 
     /* ---- stream every part into a temporary file ---- */
     uint64_t done_b = 0;
+    if (pn) { /* progress counts what this run writes */
+        total = 0;
+        for (size_t pi = 0; pi < np; pi++)
+            for (size_t i = parts[pi].t0; parts[pi].mine && i < parts[pi].t1; i++)
+                total += tc_tensor_nbytes(tc_graph_tensor(g, i));
+    }
     if (opt && opt->provenance) {
-        if ((rc = tc_prov_begin(g, opt->provenance, &prov, e)) != TC_OK)
+        /* the sources are hashed by the run that writes part 1, which records them */
+        if ((rc = tc_prov_begin(g, opt->provenance, parts[0].mine, &prov, e)) != TC_OK)
             goto done;
         if ((xst = XXH64_createState()) == NULL) {
             rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
@@ -1170,10 +1238,16 @@ static tc_status gguf_write(const tc_graph *g, const char *path, tc_write_opts *
     }
     for (size_t pi = 0; pi < np && rc == TC_OK; pi++) {
         gguf_part *pt = &parts[pi];
+        if (!pt->mine)
+            continue;
         hb.n = 0;
-        if ((rc = gguf_header(g, parts, pi, np, alignment, add_align, prov, prov_off, &hb, e)) !=
+        uint64_t off_here[TC_PROV_N_KV] = {0};
+        if ((rc = gguf_header(g, parts, pi, np, alignment, add_align, prov, off_here, &hb, e)) !=
             TC_OK)
             break;
+        if (pi == 0)
+            memcpy(prov_off, off_here, sizeof off_here);
+        pt->xxh_off = off_here[TC_PROV_XXH];
         if ((rc = tc_out_open(pt->path, opt != NULL && opt->no_sync, &pt->out, e)) != TC_OK)
             break;
         if ((rc = tc_out_write(pt->out, hb.p, hb.n, e)) != TC_OK)
@@ -1198,42 +1272,52 @@ static tc_status gguf_write(const tc_graph *g, const char *path, tc_write_opts *
             if (rc == TC_OK)
                 rc = tc_out_zeros(pt->out, pad_to(nb, alignment) - nb, e);
         }
-        if (rc == TC_OK && !(prov && pi == 0)) /* part 0 waits for its patches */
+        if (rc == TC_OK && !prov) /* with provenance, parts wait for their patches */
             rc = tc_out_finish(pt->out, e);
     }
     if (rc == TC_OK && prov) {
-        /* the digests are known now: patch them into part 0's header (same sizes) */
+        /* the digests are known now: patch them into the headers (same sizes) */
         rc = tc_prov_finish(prov, e);
-        for (int k = 0; rc == TC_OK && k < TC_PROV_N_KV; k++) {
-            if (k != TC_PROV_SHA && k != TC_PROV_XXH)
+        for (size_t pi = 0; pi < np && rc == TC_OK; pi++) {
+            if (!parts[pi].mine)
                 continue;
-            gguf_buf vb = {0};
-            const tc_value *v = tc_prov_value(prov, (size_t)k);
-            tc_value tmp = *v;
-            buf_kv(&vb, "", &tmp); /* key "" (8 bytes of length), then type and value */
-            if (vb.oom)
-                rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
-            else
-                rc = tc_out_pwrite(parts[0].out, prov_off[k], vb.p + 8 + 4, vb.n - 8 - 4, e);
-            tc_free(vb.p);
+            for (int k = 0; rc == TC_OK && k < TC_PROV_N_KV; k++) {
+                if (!(k == TC_PROV_XXH || (k == TC_PROV_SHA && pi == 0)))
+                    continue;
+                gguf_buf vb = {0};
+                tc_value v = k == TC_PROV_XXH ? part_digests(prov, &parts[pi])
+                                              : *tc_prov_value(prov, (size_t)k);
+                buf_kv(&vb, "", &v); /* key "" (8 bytes of length), then type and value */
+                if (vb.oom)
+                    rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                else
+                    rc = tc_out_pwrite(parts[pi].out,
+                                       k == TC_PROV_XXH ? parts[pi].xxh_off : prov_off[k],
+                                       vb.p + 8 + 4, vb.n - 8 - 4, e);
+                tc_free(vb.p);
+            }
+            if (rc == TC_OK)
+                rc = tc_out_finish(parts[pi].out, e);
         }
-        if (rc == TC_OK)
-            rc = tc_out_finish(parts[0].out, e);
     }
     /* ---- all complete: record the names, then rename them into place ---- */
     size_t recorded = 0, committed = 0;
     for (size_t pi = 0; pi < np && rc == TC_OK; pi++)
-        if ((rc = tc_opts_add_written(opt, parts[pi].path, e)) == TC_OK && opt)
+        if (parts[pi].mine && (rc = tc_opts_add_written(opt, parts[pi].path, e)) == TC_OK && opt)
             recorded++;
+    size_t last = 0;
     for (size_t pi = 0; pi < np && rc == TC_OK; pi++) {
+        if (!parts[pi].mine)
+            continue;
         rc = tc_out_commit(parts[pi].out, e);
         parts[pi].out = NULL;
         if (rc == TC_OK)
-            committed++;
+            committed++, last = pi + 1;
     }
     if (rc != TC_OK) { /* none of the set is left, and none is reported */
-        for (size_t pi = 0; pi < committed; pi++)
-            unlink(parts[pi].path);
+        for (size_t pi = 0; pi < last && committed > 0; pi++)
+            if (parts[pi].mine)
+                unlink(parts[pi].path);
         for (; recorded > 0; recorded--)
             tc_free(opt->written[--opt->n_written]);
     }

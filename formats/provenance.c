@@ -205,7 +205,8 @@ void tc_prov_free(tc_prov *p)
     tc_free(p);
 }
 
-tc_status tc_prov_begin(const tc_graph *g, const char *command, tc_prov **out, tc_err *e)
+tc_status tc_prov_begin(const tc_graph *g, const char *command, int hash_sources, tc_prov **out,
+                        tc_err *e)
 {
     *out = NULL;
     tc_prov *p = tc_calloc(1, sizeof *p);
@@ -244,7 +245,7 @@ tc_status tc_prov_begin(const tc_graph *g, const char *command, tc_prov **out, t
         tc_prov_free(p);
         return tc_err_set(e, TC_E_NOMEM, "out of memory");
     }
-    for (size_t t = 0; t < p->n_tensors; t++) {
+    for (size_t t = 0; hash_sources && t < p->n_tensors; t++) {
         const tc_tensor *tt = tc_graph_tensor(g, t);
         const tc_map *m;
         uint64_t off;
@@ -277,7 +278,7 @@ tc_status tc_prov_begin(const tc_graph *g, const char *command, tc_prov **out, t
     p->v[4] = (tc_value){.type = TC_V_ARR, .arr = {TC_V_STR, p->n_src, p->src_sha}};
     p->v[5] = (tc_value){.type = TC_V_STR, .s = {"xxh64", 5}};
     p->v[6] = (tc_value){.type = TC_V_ARR, .arr = {TC_V_U64, p->n_tensors, p->xxh}};
-    if (p->n_src > 0) {
+    if (p->n_src > 0 && hash_sources) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         size_t want = p->n_src < (size_t)PROV_MAX_THREADS ? p->n_src : PROV_MAX_THREADS;
         if (cores > 0 && want > (size_t)cores)

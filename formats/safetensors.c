@@ -1493,6 +1493,9 @@ static void st_unrecord(tc_write_opts *opt, size_t n0)
 static tc_status safetensors_write(const tc_graph *g, const char *path, tc_write_opts *opt,
                                    tc_err *e)
 {
+    if (opt && opt->part_count)
+        return tc_err_set(e, TC_E_USAGE, "%s: writing part of a set is for GGUF split outputs",
+                          path);
     size_t nt = tc_graph_n_tensors(g);
     uint64_t total = 0;
     for (size_t i = 0; i < nt; i++) {
@@ -1544,7 +1547,7 @@ static tc_status safetensors_write(const tc_graph *g, const char *path, tc_write
         if (meta == NULL && (meta = json_object()) == NULL)
             rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
         if (rc == TC_OK)
-            rc = tc_prov_begin(g, opt->provenance, &prov, e);
+            rc = tc_prov_begin(g, opt->provenance, 1, &prov, e);
         if (rc == TC_OK)
             rc = st_prov_meta(prov, meta, e);
         if (rc == TC_OK && (poff = tc_calloc(n_shards, sizeof *poff)) == NULL)

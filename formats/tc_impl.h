@@ -184,8 +184,11 @@ tc_status tc_graph_attach(tc_graph *g, tc_graph *child, tc_err *e);
 #define TC_PROV_SHA    4 /* index of the source_sha256 key (patched at the end) */
 #define TC_PROV_XXH    6 /* index of the tensor_xxh64 key (patched at the end) */
 typedef struct tc_prov tc_prov;
-/* Start: the keys with placeholders for the digests, and a thread hashing the sources. */
-tc_status tc_prov_begin(const tc_graph *g, const char *command, tc_prov **out, tc_err *e);
+/* Start: the keys with placeholders for the digests, and (`hash_sources`) threads hashing the
+ * sources. Without them the source digests stay placeholders and every tensor is hashed as
+ * written (a --part run that does not write part 1, which alone records the sources). */
+tc_status tc_prov_begin(const tc_graph *g, const char *command, int hash_sources, tc_prov **out,
+                        tc_err *e);
 const char *tc_prov_key(size_t i);
 const tc_value *tc_prov_value(const tc_prov *p, size_t i); /* current values */
 void tc_prov_set_tensor(tc_prov *p, size_t i, uint64_t xxh64);

@@ -336,6 +336,12 @@ typedef struct tc_write_opts {
     /* GGUF: the output part of each tensor, in graph order, non-decreasing from 0 (a new part
      * starts where the value changes), or NULL. Overrides the two limits above. */
     const uint32_t *part_of;
+    /* GGUF split outputs: write only the files k (from 1) with (k - 1) mod part_count ==
+     * part_index - 1, byte for byte as the run without them writes them (0: every file). N
+     * runs with part_index 1..N, anywhere and in any order, together write the whole set;
+     * only the tensors of their own files are read. Each file records the provenance digests
+     * of its own tensors; the sources are hashed by the run that writes file 1. */
+    uint32_t part_index, part_count;
     uint32_t alignment; /* GGUF data alignment (0: general.alignment or 32) */
     int threads;        /* worker threads for lazy conversions (0: all cores) */
     int no_sync;        /* 1: do not fsync outputs before renaming them (faster; a crash

@@ -169,7 +169,7 @@ static void write_and_check(tc_graph *g, const char *name, uint32_t align, uint6
 
     /* compare: metadata equals the graph's (+ alignment), tensors byte-identical in order */
     kv_want *kv = malloc((tc_graph_n_kv(g) + 8) * sizeof *kv);
-    size_t n_kv = expected_kvs(g, 0, 1, eff, kv);
+    size_t n_kv = expected_kvs(g, 0, 1, eff, 0, tc_graph_n_tensors(g), kv);
     ck_assert_uint_eq(tc_graph_n_kv(back), n_kv);
     for (size_t i = 0; i < n_kv; i++) {
         ck_assert_str_eq(tc_graph_kv_key(back, i), kv[i].key);
@@ -199,7 +199,7 @@ static void write_and_check(tc_graph *g, const char *name, uint32_t align, uint6
                 break;
             t1 = i + 1;
         }
-        size_t nk = expected_kvs(g, p, want_parts, eff, kv);
+        size_t nk = expected_kvs(g, p, want_parts, eff, t0, t1, kv);
         if (have_ggml)
             check_with_ggml(&a, pp, kv, nk, g, t0, t1, back, eff);
         if (node)

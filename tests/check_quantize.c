@@ -818,6 +818,64 @@ START_TEST(test_plan_api)
 }
 END_TEST
 
+/* --part i/N: N runs in any order (here through the Slurm script with its variables set by hand)
+ * write exactly the files of the run without --part; the assembled set verifies; the
+ * Kubernetes Indexed Job's command agrees with its completions. */
+START_TEST(test_part)
+{
+    const char *d = tpath("");
+    const char *src = TC_SRC_DIR;
+    ck_assert_int_eq(tc_sh("mkdir -p '%s/one' '%s/many' && '%s' quantize '%s/fixtures/tiny-llama' "
+                           "'%s/one/m.gguf' Q8_0 --split-max-tensors 5 -q",
+                           d, d, TC_BIN, src, d),
+                     0);
+    int n_files = 0;
+    char p[700];
+    for (int k = 1; k < 100; k++) {
+        snprintf(p, sizeof p, "%s/one/m-%05d-of-00005.gguf", d, k);
+        if (access(p, F_OK) != 0)
+            break;
+        n_files = k;
+    }
+    ck_assert_int_eq(n_files, 5);
+    static const int order[] = {3, 1, 2};
+    for (int j = 0; j < 3; j++)
+        ck_assert_int_eq(tc_sh("SLURM_ARRAY_TASK_ID=%d SLURM_ARRAY_TASK_COUNT=3 TENSORCAST='%s' "
+                               "'%s/scripts/slurm-quantize.sh' quantize '%s/fixtures/tiny-llama' "
+                               "'%s/many/m.gguf' Q8_0 --split-max-tensors 5",
+                               order[j], TC_BIN, src, src, d),
+                         0);
+    for (int k = 1; k <= 5; k++)
+        ck_assert_msg(tc_sh("cmp -s '%s/one/m-%05d-of-00005.gguf' '%s/many/m-%05d-of-00005.gguf'",
+                            d, k, d, k) == 0,
+                      "file %d of the set differs between one run and three --part runs", k);
+    ck_assert_int_eq(tc_sh("'%s' verify '%s/many/m-00001-of-00005.gguf' >/dev/null", TC_BIN, d), 0);
+    /* more parts than files: the extra runs write nothing and say so */
+    ck_assert_int_eq(tc_sh("cd '%s' && '%s' quantize '%s/fixtures/tiny-llama' '%s/x.gguf' Q8_0 "
+                           "--split-max-tensors 5 --part 7/7 | grep -q 'no file of the set' && "
+                           "! ls '%s' | grep -q '^x-'",
+                           d, TC_BIN, src, d, d),
+                     0);
+    /* usage errors */
+    ck_assert_int_eq(tc_sh("'%s' quantize '%s/fixtures/tiny-llama' '%s/y.gguf' Q8_0 --part 1/2 "
+                           "2>/dev/null",
+                           TC_BIN, src, d),
+                     2);
+    ck_assert_int_eq(tc_sh("'%s' quantize '%s/fixtures/tiny-llama' '%s/y.gguf' Q8_0 "
+                           "--split-max-tensors 5 --part 4/3 2>/dev/null",
+                           TC_BIN, src, d),
+                     2);
+    ck_assert_int_eq(tc_sh("'%s' convert '%s/fixtures/tiny-llama' '%s/y.safetensors' --part 1/2 "
+                           "2>/dev/null",
+                           TC_BIN, src, d),
+                     2);
+    /* the Kubernetes Indexed Job: parsed as YAML, its command runs --part (index + 1)/N with N
+     * its completions and parallelism */
+    ck_assert_int_eq(
+        tc_sh("python3 '%s/tests/k8s_job_check.py' '%s/scripts/k8s-quantize.yaml'", src, src), 0);
+}
+END_TEST
+
 Suite *quantize_suite(void)
 {
     Suite *s = suite_create("quantize");
@@ -832,6 +890,7 @@ Suite *quantize_suite(void)
         {"json_options", test_json_options},
         {"diff", test_diff},
         {"plan_api", test_plan_api},
+        {"part", test_part},
     };
     for (size_t i = 0; i < sizeof sweeps / sizeof sweeps[0]; i++)
         tc_add_case(s, sweeps[i].name, test_sweep, (int)i, 600, teardown);

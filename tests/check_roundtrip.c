@@ -145,7 +145,7 @@ static void check_set_with_oracles(const tc_graph *whole, char **files, size_t n
                 break;
             t1++;
         }
-        size_t nk = expected_kvs(whole, (int)p, (int)n_files, 32, kv);
+        size_t nk = expected_kvs(whole, (int)p, (int)n_files, 32, t0, t1, kv);
         if (have_ggml)
             check_with_ggml(&a, files[p], kv, nk, whole, t0, t1, whole, 32);
         if (node)

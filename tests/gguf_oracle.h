@@ -398,10 +398,23 @@ static inline void check_with_hf(const char *path, const kv_want *kv, size_t n_k
 
 /* The KVs a written file must hold, in order: split keys first (split output), then the graph's
  * (general.alignment appended when non-default and absent). */
+/*
+ * The KVs part `part` of `n_parts` must hold, holding tensors [t0, t1) of `g` (the whole set's
+ * graph as read back: its provenance tensor digests cover every tensor). With provenance each
+ * part records the xxh64 of its own tensors: part 0 among its keys, later parts as their last.
+ */
 static inline size_t expected_kvs(const tc_graph *g, int part, int n_parts, uint32_t align,
-                                  kv_want *out)
+                                  size_t t0, size_t t1, kv_want *out)
 {
     size_t n = 0;
+    const char *xk = "tensorcast.provenance.tensor_xxh64";
+    const tc_value *xv = tc_graph_get(g, xk);
+    tc_value xpart = {0};
+    if (xv && xv->type == TC_V_ARR && xv->arr.elem == TC_V_U64 && xv->arr.n >= t1) {
+        xpart = *xv;
+        xpart.arr.data = (const uint64_t *)xv->arr.data + t0;
+        xpart.arr.n = t1 - t0;
+    }
     if (n_parts > 1) {
         out[n++] = (kv_want){"split.no", {.type = TC_V_U16, .u = (uint64_t)part}};
         out[n++] = (kv_want){"split.count", {.type = TC_V_U16, .u = (uint64_t)n_parts}};
@@ -411,6 +424,8 @@ static inline size_t expected_kvs(const tc_graph *g, int part, int n_parts, uint
     if (part != 0) {
         if (align != 32)
             out[n++] = (kv_want){"general.alignment", {.type = TC_V_U32, .u = align}};
+        if (xv)
+            out[n++] = (kv_want){xk, xpart};
         return n;
     }
     int has_align = 0;
@@ -421,6 +436,8 @@ static inline size_t expected_kvs(const tc_graph *g, int part, int n_parts, uint
             has_align = 1;
             out[n].v.u = align;
         }
+        if (xv && strcmp(out[n].key, xk) == 0)
+            out[n].v = xpart;
         n++;
     }
     if (!has_align && align != 32)
