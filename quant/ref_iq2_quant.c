@@ -121,21 +121,37 @@ static inline uint8_t iq2_group_signs(const float *xb, const float *weight, floa
  * ggml's iq2_find_best_neighbour: of the n points listed at nb[1..n] (nb[0] = n), the one
  * nearest to xval at `scale` by sum of w*(scale*q - x)^2 (first of equal distances); its levels
  * go to L, its index is returned. The lists are never empty.
+ *
+ * A grid value q is 1, 3 or 5, so each element's term w*(scale*q - x)^2 takes only 3 values:
+ * they are computed once, exactly as ggml computes them for every point ((w*diff)*diff), and
+ * each point's distance adds its 8 terms from 0 in element order as ggml does: the same floats.
+ * The terms sit at term[8*i + q]; adding 8*i to byte i of the point (whose bytes are q) turns
+ * it into 8 such indices at once.
  */
 static inline int iq2_best_neighbour(const uint16_t *nb, const uint64_t *grid, const float *xval,
                                      const float *w, float scale, int8_t *L)
 {
+    float term[64];
+    for (int i = 0; i < 8; ++i)
+        for (int q = 1; q <= 5; q += 2) {
+            float diff = scale * (float)q - xval[i];
+            term[8 * i + q] = w[i] * diff * diff;
+        }
+    const uint64_t row = 0x3830282018100800u; /* 8*i in byte i */
     const int n = nb[0];
     float best_d2 = FLT_MAX;
     int best = nb[1];
     for (int j = 1; j <= n; ++j) {
-        const uint64_t g = grid[nb[j]];
+        const uint64_t t = grid[nb[j]] + row; /* no carries: bytes are at most 5 + 56 */
         float d2 = 0;
-        for (int i = 0; i < 8; ++i) {
-            float q = (float)(int8_t)(uint8_t)(g >> 8 * i);
-            float diff = scale * q - xval[i];
-            d2 += w[i] * diff * diff;
-        }
+        d2 += term[t & 0xff];
+        d2 += term[(t >> 8) & 0xff];
+        d2 += term[(t >> 16) & 0xff];
+        d2 += term[(t >> 24) & 0xff];
+        d2 += term[(t >> 32) & 0xff];
+        d2 += term[(t >> 40) & 0xff];
+        d2 += term[(t >> 48) & 0xff];
+        d2 += term[t >> 56];
         if (d2 < best_d2) {
             best_d2 = d2;
             best = nb[j];
@@ -143,7 +159,7 @@ static inline int iq2_best_neighbour(const uint16_t *nb, const uint64_t *grid, c
     }
     const uint64_t g = grid[best];
     for (int i = 0; i < 8; ++i)
-        L[i] = (int8_t)(((int8_t)(uint8_t)(g >> 8 * i) - 1) / 2);
+        L[i] = (int8_t)((((g >> 8 * i) & 7) - 1) / 2);
     return best;
 }
 
