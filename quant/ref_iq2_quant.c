@@ -35,6 +35,12 @@
  *   7 stored sign bits of each group.
  * ggml aborts when a final group is off the grid; that cannot happen for finite input (the
  * levels always come from the grid), and here index 0 is written instead.
+ *
+ * The one place this is not a transcription is the neighbour search, the hot loop: each
+ * element's three possible terms are computed once per search instead of once per candidate
+ * point. It is an exact rearrangement (the same products, summed in the same order), never a
+ * reassociation. (Tried and dropped, for being slower: leaving a candidate once a partial sum
+ * reaches the best distance, which is exact because the terms are >= 0 but mispredicts.)
  */
 #include "blocks.h"
 #include "iq_grid.h"
@@ -93,7 +99,7 @@ static inline uint8_t iq2_group_signs(const float *xb, const float *weight, floa
     int nflip = 0;
     unsigned s = 0;
     for (int i = 0; i < 8; ++i) {
-        if (xb[i] >= 0) { /* -0.0 and NaN-free input: as ggml's `>= 0` */
+        if (xb[i] >= 0) { /* -0.0 counts as non-negative, as in ggml */
             xval[i] = xb[i];
         } else {
             xval[i] = -xb[i];
