@@ -2,7 +2,7 @@
  * ref_iq.c - scalar reference dequantizers for ggml's lattice ("grid") types: IQ2_XXS, IQ2_XS,
  * IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M. Each follows ggml-quants.c dequantize_row_<type>
  * operation for operation, so the floats are bit-identical to ggml's (NaN/Inf/subnormal d
- * included). Quantizing to these types is not implemented yet: quantize stays NULL.
+ * included). The quantizers are in ref_iq1_quant.c, ref_iq2_quant.c and ref_iq3_quant.c.
  *
  * Shared conventions of the 256-element blocks (ggml-common.h):
  * - 8 sub-blocks of 32 elements; a sub-block is 4 groups of 8 (or 8 groups of 4 for IQ3).

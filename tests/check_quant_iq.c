@@ -284,6 +284,38 @@ START_TEST(quantize_matches_ggml)
                     cases++;
                 }
     ck_assert_int_gt(cases, 0);
+    /* Crafted: in each group of 8 one tiny negative value carries nearly all the importance,
+     * so the best scale comes out negative (ggml's "should never happen" branch, which flips
+     * the stored signs); which position holds it, and the scales, vary. */
+    for (int it = 0; it < (quick() ? 8 : 64); it++) {
+        uint64_t s = 1000 + (uint64_t)it;
+        const int64_t n = 1024;
+        for (int64_t i = 0; i < n; i++) {
+            float jit = 0.5f + tc_rng_uniform(&s);
+            if (i % 8 == it % 8) {
+                src[i] = -0.001f * jit * (float)(it % 3 + 1);
+                imat[i] = 0.1f * jit;
+            } else {
+                src[i] = jit * (tc_rng_uniform(&s) < 0.1f ? 0.3f : 1.0f);
+                imat[i] = 1e-6f * (0.5f + tc_rng_uniform(&s)) * (it % 5 == 0 ? 1000.0f : 1.0f);
+            }
+            if (tc_rng_uniform(&s) < 0.02f)
+                src[i] = -src[i];
+        }
+        size_t nbytes = tc_row_size(t, n);
+        memset(want, 0, nbytes);
+        ck_assert_uint_eq(quant(t, src, want, 0, 1, n, imat), nbytes);
+        for (int isa = 0; isa < TC_ISA_COUNT; isa++) {
+            if (!tc_isa_supported((tc_isa)isa) || tc_kernels(isa) == NULL)
+                continue;
+            char what[96];
+            snprintf(what, sizeof what, "crafted negative-scale row %d [%s]", it,
+                     tc_isa_name((tc_isa)isa));
+            memset(got, 0xa5, nbytes);
+            ck_assert_uint_eq(tc_quantize_rows_isa((tc_isa)isa, t, src, got, 1, n, imat), nbytes);
+            expect_same_quant(t, want, got, 1, n, what);
+        }
+    }
     if (tc_requires_imatrix(t)) /* as ggml: no importance data, no quantization */
         ck_assert_uint_eq(tc_quantize_rows(t, src, got, 1, 256, NULL), 0);
 out:
