@@ -29,7 +29,8 @@ static const char bench_help[] =
     "  --rows R       rows per run (default 256)\n"
     "  --cols C       row length (default 4096)\n"
     "  --reps K       repetitions (default 7)\n"
-    "  --imatrix      use random importance weights (the imatrix code paths)\n"
+    "  --imatrix      use random importance weights (the imatrix code paths; IQ2_XXS,\n"
+    "                 IQ2_XS and IQ1_S always get them, as ggml requires)\n"
     "  --json         machine-readable output\n";
 
 typedef size_t (*ggml_quantize_chunk_fn)(int type, const float *src, void *dst, int64_t start,
@@ -128,10 +129,11 @@ int cmd_bench(int argc, char **argv)
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     static const int default_types[] = {
-        TC_DTYPE_Q4_0,   TC_DTYPE_Q4_1,   TC_DTYPE_Q5_0,  TC_DTYPE_Q5_1,  TC_DTYPE_Q8_0,
-        TC_DTYPE_Q2_K,   TC_DTYPE_Q3_K,   TC_DTYPE_Q4_K,  TC_DTYPE_Q5_K,  TC_DTYPE_Q6_K,
-        TC_DTYPE_IQ4_NL, TC_DTYPE_IQ4_XS, TC_DTYPE_TQ1_0, TC_DTYPE_TQ2_0, TC_DTYPE_MXFP4,
-        TC_DTYPE_F16,    TC_DTYPE_BF16};
+        TC_DTYPE_Q4_0,    TC_DTYPE_Q4_1,   TC_DTYPE_Q5_0,  TC_DTYPE_Q5_1,    TC_DTYPE_Q8_0,
+        TC_DTYPE_Q2_K,    TC_DTYPE_Q3_K,   TC_DTYPE_Q4_K,  TC_DTYPE_Q5_K,    TC_DTYPE_Q6_K,
+        TC_DTYPE_IQ4_NL,  TC_DTYPE_IQ4_XS, TC_DTYPE_TQ1_0, TC_DTYPE_TQ2_0,   TC_DTYPE_MXFP4,
+        TC_DTYPE_IQ2_XXS, TC_DTYPE_IQ2_XS, TC_DTYPE_IQ2_S, TC_DTYPE_IQ3_XXS, TC_DTYPE_IQ3_S,
+        TC_DTYPE_IQ1_S,   TC_DTYPE_IQ1_M,  TC_DTYPE_F16,   TC_DTYPE_BF16};
     int types[64], n_types = 0, json = 0, use_imat = 0, c;
     uint64_t threads = 1, rows = 256, cols = 4096, reps = 7;
     const char *oracle_path = NULL;
@@ -259,7 +261,8 @@ int cmd_bench(int argc, char **argv)
                           .dst = dst,
                           .deq = deq,
                           .cols = (int64_t)cols,
-                          .imatrix = use_imat ? imat : NULL,
+                          /* types ggml quantizes only with importance data get it anyway */
+                          .imatrix = use_imat || tc_requires_imatrix(t) ? imat : NULL,
                           .oracle = oq};
         double qmin, qmed, omin = 0, omed = 0, dmin, dmed;
         for (uint64_t r = 0; r < reps; r++)
