@@ -285,6 +285,37 @@ START_TEST(test_tmpdir_full)
 }
 END_TEST
 
+/* A full disk (ENOSPC on a 48 KiB tmpfs in a private mount namespace) is an I/O error, exit 4,
+ * for each writer and a split set, and leaves nothing: no output, no part, no temporary. */
+START_TEST(test_disk_full)
+{
+    tc_make_tmpdir(dir, sizeof dir, "tc_hard");
+    ck_assert_int_eq(tc_sh("mkdir '%s/small'", dir), 0);
+    if (tc_sh("unshare -m sh -c 'mount -t tmpfs -o size=48k none %s/small' 2>/dev/null", dir) !=
+        0) {
+        tc_rm_rf(dir);
+        TC_SKIP_NA("cannot mount a small tmpfs in a private mount namespace here (unshare -m)");
+    }
+    static const char *const cmds[] = {
+        "convert $S/fixtures/tiny-llama $D/o.gguf --type f32",
+        "convert $S/fixtures/tiny-llama/model.safetensors $D/o.safetensors --type f32",
+        "convert $S/fixtures/tiny-llama $D/o.gguf --type f32 --split-max-tensors 4",
+        "quantize $S/fixtures/tiny-llama $D/o.gguf Q8_0 --split-max-tensors 4",
+    };
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
+        /* the mount lives as long as the shell: run and list in the same one */
+        int rc = tc_sh("unshare -m sh -c 'S=%s; D=%s/small; mount -t tmpfs -o size=48k none $D && "
+                       "%s %s -q 2>%s/err; rc=$?; ls -A $D >%s/left; exit $rc'",
+                       TC_SRC_DIR, dir, TC_BIN, cmds[i], dir, dir);
+        ck_assert_msg(rc == 4, "%s: exit %d, want 4", cmds[i], rc);
+        ck_assert_msg(tc_sh("grep -q 'No space left on device' '%s/err'", dir) == 0,
+                      "%s: no ENOSPC message", cmds[i]);
+        ck_assert_msg(tc_sh("test ! -s '%s/left'", dir) == 0, "%s: left files behind", cmds[i]);
+    }
+    tc_rm_rf(dir);
+}
+END_TEST
+
 /* A run killed with SIGKILL while writing leaves no temporary (O_TMPFILE: the file has no name
  * until it is complete); a temporary left by some earlier run is pointed out. */
 START_TEST(test_sigkill_leaves_nothing)
@@ -485,6 +516,7 @@ Suite *harden_suite(void)
     tcase_add_test(tc, test_header_memory_bounded);
     tcase_add_test(tc, test_tensor_select);
     tcase_add_test(tc, test_tmpdir_full);
+    tcase_add_test(tc, test_disk_full);
     suite_add_tcase(s, tc);
     return s;
 }
