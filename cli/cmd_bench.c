@@ -19,7 +19,7 @@ static const char bench_help[] =
     "Measure quantize and dequantize throughput on gaussian f32 rows: MB/s of f32 input for\n"
     "quantize, GB/s of f32 output for dequantize, min and median over K repetitions. With\n"
     "llama.cpp's libggml-base.so (--oracle, $TC_ORACLE_LIB, or .oracle/llama/libggml-base.so\n"
-    "as installed by scripts/get_oracle.sh) its ggml_quantize_chunk runs on the same data and\n"
+    "as installed by scripts/oracle/get_oracle.sh) its ggml_quantize_chunk runs on the same data and\n"
     "threads in the same run; the ratio and whether the bytes are identical are printed.\n"
     "\n"
     "  --type T,...   types (default: every type tensorcast can quantize to)\n"

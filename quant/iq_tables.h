@@ -1,7 +1,7 @@
 /*
  * iq_tables.h - private to quant/: ggml's lattice tables for the IQ grid types (IQ2_XXS, IQ2_XS,
  * IQ2_S, IQ3_XXS, IQ3_S, IQ1_S, IQ1_M). The data lives in iq_tables.c, which
- * scripts/gen_iq_tables.c generates from llama.cpp's libggml-base.so (see there).
+ * scripts/gen/iq_tables.c generates from llama.cpp's libggml-base.so (see there).
  *
  * Each grid entry packs one group of elements, byte j (from the least significant) = element j,
  * exactly as ggml stores iq2xxs_grid & co.: unsigned magnitudes for the 2- and 3-bit grids,

@@ -8,7 +8,7 @@
  * INT32_MIN, so blocks holding Inf/NaN, or whose inverse scale overflows, go to the reference
  * kernel (saved at registration), one block at a time.
  *
- * On other architectures tc_neon_register does nothing. scripts/check_neon.sh compiles this
+ * On other architectures tc_neon_register does nothing. scripts/ci/check_neon.sh compiles this
  * file for aarch64 and, under qemu-aarch64, checks it against the reference.
  */
 #include "kernels.h"

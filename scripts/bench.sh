@@ -27,7 +27,7 @@ case "$what" in
 convert)
   gib=${2:-2}; rounds=${3:-5}
   src="$work/synth-f16.safetensors"
-  [ -f "$src" ] || python3 scripts/make_synthetic.py "$src" "$gib" F16
+  [ -f "$src" ] || python3 scripts/fixtures/synthetic_safetensors.py "$src" "$gib" F16
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(free -g | awk '/Mem:/{print $2}') GiB RAM"
   echo "input: $(du -h "$src" | cut -f1) F16 safetensors"
   # Two like-for-like comparisons per round. Page cache only: a plain `cp` against
@@ -70,8 +70,8 @@ convert)
   ;;
 quantize)
   layers=${2:-22}; rounds=${3:-3}; preset=${4:-Q4_K_M}; threads=${5:-2}
-  bash scripts/get_oracle.sh >/dev/null
-  cc -O2 -Itests -Iquant -Iformats scripts/quant_oracle.c -o "$work/quant_oracle" -ldl -lm
+  bash scripts/oracle/get_oracle.sh >/dev/null
+  cc -O2 -Itests -Iquant -Iformats scripts/oracle/quant_oracle.c -o "$work/quant_oracle" -ldl -lm
   export TC_ORACLE_DIR=$PWD/.oracle
   src="$work/synth-$layers-f16.gguf"
   [ -f "$src" ] || "$work/quant_oracle" make "$src" "$layers" 2048 5632 f16
@@ -150,11 +150,11 @@ kernels)
   ;;
 hf)
   layers=${2:-22}; rounds=${3:-3}; threads=${4:-2}
-  bash scripts/get_oracle.sh >/dev/null
-  cc -O2 -Itests -Iquant -Iformats scripts/quant_oracle.c -o "$work/quant_oracle" -ldl -lm
+  bash scripts/oracle/get_oracle.sh >/dev/null
+  cc -O2 -Itests -Iquant -Iformats scripts/oracle/quant_oracle.c -o "$work/quant_oracle" -ldl -lm
   export TC_ORACLE_DIR=$PWD/.oracle
   src="$work/hf-$layers"
-  [ -f "$src/config.json" ] || /usr/bin/python3 scripts/make_synthetic_hf.py "$src" "$layers" BF16 2
+  [ -f "$src/config.json" ] || /usr/bin/python3 scripts/fixtures/synthetic_hf.py "$src" "$layers" BF16 2
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernels: $("$TC" --version | sed 's/.*kernels: //; s/)//')"
   echo "input: $(du -sh "$src" | cut -f1) BF16 Hugging Face directory ($layers layers)"
   cps=(); bfs=(); fs=(); r1=(); r2=()

@@ -17,7 +17,7 @@ for a in "$@"; do
   esac
 done
 bash scripts/setup.sh --test --no-build
-bash scripts/get_oracle.sh
+bash scripts/oracle/get_oracle.sh
 jobs=$(nproc)
 
 echo "== build (gcc, -Werror)"
@@ -34,7 +34,7 @@ cc "$inst/c.c" $(PKG_CONFIG_PATH="$inst/lib/pkgconfig" pkg-config --cflags --lib
 rm -rf "$inst"
 
 echo "== NEON kernels (aarch64 cross compile; run against the reference under qemu)"
-sh scripts/check_neon.sh
+sh scripts/ci/check_neon.sh
 
 if [ "$asan" = 1 ]; then
   echo "== build (gcc, -fsanitize=address,undefined)"

@@ -1,5 +1,5 @@
 /*
- * check_archive.c - model files inside archives. scripts/make_npy_fixtures.py (run at test time,
+ * check_archive.c - model files inside archives. scripts/fixtures/npy_files.py (run at test time,
  * needs NumPy) writes tar/tar.gz/tar.xz/tar.zst/zip archives holding a .npy, an .npz and a model
  * directory (a safetensors file written from the spec by the script, config.json, README.md with
  * a licence); each tensor's bytes are compared with NumPy's own dump. Also: plain tar members are
@@ -89,7 +89,7 @@ START_TEST(archive_oracle)
     int rc = tc_npy_oracle_dir(tmpdir, sizeof tmpdir, "tc_arc");
     if (rc == 77)
         TC_SKIP("python3 with numpy is not installed");
-    ck_assert_msg(rc == 0, "make_npy_fixtures.py oracle failed (%d)", rc);
+    ck_assert_msg(rc == 0, "npy_files.py oracle failed (%d)", rc);
     char p[512];
     snprintf(p, sizeof p, "%s/skipped.txt", tmpdir);
     size_t n = 0;

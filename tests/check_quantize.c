@@ -477,7 +477,7 @@ START_TEST(test_imatrix_loader)
             ck_assert_ptr_null(strstr(tc_imatrix_name(im, i), "exps"));
         tc_imatrix_free(im);
     }
-    /* the fuzz seeds written by scripts/gen_imatrix_seeds.py (an independent GGUF writer) */
+    /* the fuzz seeds written by scripts/fixtures/imatrix_seeds.py (an independent GGUF writer) */
     for (int k = 0; k < 2; k++) {
         char p[1024];
         snprintf(p, sizeof p, "%s/fixtures/fuzz/imatrix/%s", TC_SRC_DIR,

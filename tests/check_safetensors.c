@@ -22,7 +22,7 @@ static void fixture(char *buf, size_t cap, const char *rel)
 static int py_check(const char *py, const char *file, const char *ref)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s '%s/scripts/gen_safetensors_fixtures.py' check '%s' %s%s%s", py,
+    snprintf(cmd, sizeof cmd, "%s '%s/scripts/fixtures/safetensors_files.py' check '%s' %s%s%s", py,
              TC_SRC_DIR, file, ref ? "'" : "", ref ? ref : "", ref ? "'" : "");
     int st = system(cmd);
     return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
@@ -95,7 +95,7 @@ static void assert_same_kv(const tc_graph *a, const tc_graph *b)
 
 /* ===== Reading ===== */
 
-/* all_dtypes.safetensors was written by scripts/gen_safetensors_fixtures.py from numpy arrays
+/* all_dtypes.safetensors was written by scripts/fixtures/safetensors_files.py from numpy arrays
  * (f16/bf16 rounded by PyTorch, fp8 bytes decoded from the bit layout in Python); its .values
  * file holds what numpy/PyTorch say each element is. */
 START_TEST(values_match_numpy)

@@ -1,4 +1,4 @@
-/* check_torch.c - PyTorch checkpoints against real PyTorch: scripts/make_fixtures.py writes
+/* check_torch.c - PyTorch checkpoints against real PyTorch: scripts/fixtures/torch_checkpoints.py writes
  * checkpoints with torch.save (every dtype, views, transposes, slices, tied weights, nested
  * dicts, legacy format, protocols 2/4/5, zip64, big-endian, shards) and the sha256 of every
  * tensor's bytes as torch sees them; here every tensor read through tc_tensor_read must match.
@@ -31,7 +31,7 @@ static int make_fixtures(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "%s/torch_fixtures", tc_test_env("TC_BUILD_DIR", "/tmp"));
     char script[512], manifest[600];
-    snprintf(script, sizeof script, "%s/scripts/make_fixtures.py", TC_SRC_DIR);
+    snprintf(script, sizeof script, "%s/scripts/fixtures/torch_checkpoints.py", TC_SRC_DIR);
     snprintf(manifest, sizeof manifest, "%s/manifest.json", tmpdir);
     struct stat ss, ms;
     ck_assert_int_eq(stat(script, &ss), 0);
@@ -42,7 +42,7 @@ static int make_fixtures(void)
     tc_rm_rf(tmpdir);
     char cmd[1400];
     snprintf(cmd, sizeof cmd, "%s '%s' '%s'", python, script, tmpdir);
-    ck_assert_msg(system(cmd) == 0, "make_fixtures.py failed: %s", cmd);
+    ck_assert_msg(system(cmd) == 0, "torch_checkpoints.py failed: %s", cmd);
     return 1;
 }
 
@@ -440,7 +440,7 @@ static tc_status pk_run(tc_pk *pk, const void *b, size_t n, tc_pkobj **out, tc_e
 }
 
 /* Python's pickle.dumps([{1, 2}, frozenset([3]), bytearray(b"ab"), b"xy", (1.5, None, True),
- * -12345678901234, 2**70, "\u00e9"], protocol=2), written by make_fixtures.py --seeds. */
+ * -12345678901234, 2**70, "\u00e9"], protocol=2), written by torch_checkpoints.py --seeds. */
 START_TEST(pickle_python_containers)
 {
     char p[512];

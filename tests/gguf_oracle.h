@@ -1,7 +1,7 @@
 /*
  * gguf_oracle.h - the two independent GGUF readers the tests compare against: ggml's own C
  * reader/writer in libggml-base.so (llama.cpp, looked up with dlsym) and @huggingface/gguf
- * (node, through scripts/gguf_oracle.mjs). Shared by check_gguf.c and check_roundtrip.c.
+ * (node, through scripts/oracle/gguf_oracle.mjs). Shared by check_gguf.c and check_roundtrip.c.
  */
 #ifndef TC_GGUF_ORACLE_H
 #define TC_GGUF_ORACLE_H
@@ -254,7 +254,7 @@ static inline int have_node(void)
 static inline json_t *hf_dump(const char *path)
 {
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "TC_ORACLE_DIR='%s' node '%s/scripts/gguf_oracle.mjs' '%s'",
+    snprintf(cmd, sizeof cmd, "TC_ORACLE_DIR='%s' node '%s/scripts/oracle/gguf_oracle.mjs' '%s'",
              TC_ORACLE_DIR, TC_SRC_DIR, path);
     FILE *f = popen(cmd, "r");
     ck_assert_ptr_nonnull(f);

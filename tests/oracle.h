@@ -1,11 +1,12 @@
 /*
  * oracle.h - the llama.cpp oracle for tests: libggml-base.so / libllama.so from the npm package
- * @node-llama-cpp/linux-x64 (scripts/get_oracle.sh puts them in $TC_ORACLE_DIR/llama/).
+ * @node-llama-cpp/linux-x64 (scripts/oracle/get_oracle.sh puts them in $TC_ORACLE_DIR/llama/).
  * Tests look functions up by name and skip (TC_SKIP) when the library is not there.
  */
 #ifndef TC_ORACLE_H
 #define TC_ORACLE_H
 
+#include "tc_dtype.h"
 #include "tc_test.h"
 
 #include <dlfcn.h>
@@ -115,6 +116,22 @@ static inline void tc_corpus_imatrix(float *w, int64_t n, uint64_t seed, int zer
         float u = tc_rng_uniform(&s);
         w[i] = zeros && (i % 7 == 3) ? 0.0f : u * u * 10.0f + 1e-3f;
     }
+}
+
+/* Compare `n_rows` rows of type `t` quantized by ggml (`want`) and by us (`got`); on a mismatch
+ * fail naming the case, row, block and byte. */
+static inline void tc_expect_same_quant(const uint8_t *want, const uint8_t *got, int64_t n_rows,
+                                        int64_t n_per_row, int t, const char *what)
+{
+    size_t rs = tc_row_size(t, n_per_row), bs = tc_dtype_get(t)->size;
+    if (memcmp(want, got, rs * (size_t)n_rows) == 0)
+        return;
+    size_t k = 0;
+    while (want[k] == got[k])
+        k++;
+    ck_abort_msg("%s: %s n_per_row=%lld: row %zu block %zu byte %zu: ggml %02x, ours %02x",
+                 tc_dtype_get(t)->name, what, (long long)n_per_row, k / rs, (k % rs) / bs,
+                 (k % rs) % bs, want[k], got[k]);
 }
 
 #endif /* TC_ORACLE_H */

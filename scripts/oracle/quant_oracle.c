@@ -2,7 +2,7 @@
  * quant_oracle.c - llama.cpp's quantizer from the command line, for comparisons and timing
  * against `tensorcast quantize` (uses the oracle libraries under $TC_ORACLE_DIR/llama).
  *
- *   cc -O2 -Itests -Iquant -Iformats scripts/quant_oracle.c -o quant_oracle -ldl -lm
+ *   cc -O2 -Itests -Iquant -Iformats scripts/oracle/quant_oracle.c -o quant_oracle -ldl -lm
  *   quant_oracle make OUT.gguf N_LAYER N_EMBD N_FF [f16]  synthetic llama model (GQA 4)
  *   quant_oracle quantize IN OUT FTYPE [THREADS [keep-split]]  llama_model_quantize, timed
  *   quant_oracle types FILE                                tensor names and types

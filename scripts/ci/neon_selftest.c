@@ -1,5 +1,5 @@
 /*
- * neon_selftest.c - run by scripts/check_neon.sh under qemu-aarch64 (when installed): the NEON
+ * neon_selftest.c - run by scripts/ci/check_neon.sh under qemu-aarch64 (when installed): the NEON
  * kernel table (quant/neon.c) against the scalar reference table (ref_legacy.c, ref_k.c),
  * byte for byte on quantize and bit for bit on dequantize, over random and special inputs.
  * Prints one line per type and exits non-zero on the first difference.

@@ -1,11 +1,11 @@
 #!/bin/sh
 # check_neon.sh - compile quant/neon.c for aarch64 (warnings are errors), and when qemu-aarch64
-# is installed, run scripts/neon_selftest.c: the NEON kernels against the scalar reference,
+# is installed, run scripts/ci/neon_selftest.c: the NEON kernels against the scalar reference,
 # byte for byte. Skips (exit 0, with a message) when no aarch64 compiler is available.
 # Cross compilers tried: aarch64-linux-gnu-gcc (Debian: apt-get install gcc-aarch64-linux-gnu
 # libc6-dev-arm64-cross), then clang --target=aarch64-linux-gnu with that sysroot.
 set -eu
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 flags="-std=c11 -O2 -Wall -Wextra -Wshadow -Wvla -Wformat=2 -Werror -ffp-contract=off -Iquant"
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT INT TERM
@@ -38,6 +38,6 @@ if [ -z "$qemu" ] || [ ! -d /usr/aarch64-linux-gnu/lib ]; then
     exit 0
 fi
 # shellcheck disable=SC2086
-$cc $flags -static scripts/neon_selftest.c quant/neon.c quant/ref_legacy.c quant/ref_k.c \
+$cc $flags -static scripts/ci/neon_selftest.c quant/neon.c quant/ref_legacy.c quant/ref_k.c \
     quant/types.c -o "$out/neon_selftest" -lm
 "$qemu" "$out/neon_selftest"

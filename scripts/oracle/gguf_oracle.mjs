@@ -12,7 +12,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const oracleDir = path.resolve(process.env.TC_ORACLE_DIR || path.join(here, "..", ".oracle"));
+const oracleDir = path.resolve(process.env.TC_ORACLE_DIR || path.join(here, "..", "..", ".oracle"));
 const require = createRequire(path.join(oracleDir, "package.json"));
 
 function plain(v) {

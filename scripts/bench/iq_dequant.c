@@ -1,9 +1,9 @@
 /*
- * bench_iq_dequant.c - single-core throughput of the IQ grid-type dequantizers (GB/s of f32
+ * iq_dequant.c - single-core throughput of the IQ grid-type dequantizers (GB/s of f32
  * output): tensorcast's scalar reference, its AVX2 kernels, and llama.cpp's dequantize_row_<type>.
  *
  * Build and run (from the repository root, after building into build/):
- *   cc -O2 -std=gnu11 -Iquant -o /tmp/bench_iq scripts/bench_iq_dequant.c build/libtensorcast.a \
+ *   cc -O2 -std=gnu11 -Iquant -o /tmp/bench_iq scripts/bench/iq_dequant.c build/libtensorcast.a \
  *      -ldl -lm -lpthread
  *   /tmp/bench_iq .oracle/llama/libggml-base.so [n_elements]
  * Data: random block bytes with d = 1.0; best of 7 runs over the whole buffer.
