@@ -13,6 +13,9 @@
 #        convert to GGUF BF16 / F16 vs cp (+ sync), peak RSS; Q4_K_M in one pass vs our own
 #        --type auto + llama_model_quantize (the oracle libllama.so) and vs our two-step path;
 #        tokenizer work (a 150 k-token tokenizer.json and the check-text hash)
+#   scripts/bench.sh verify   [ROUNDS=5]
+#        verify --sha256 of a cached 2 GB file vs openssl dgst -sha256 (and peak RSS); a Hugging
+#        Face cache snapshot of 4 shards verified with --threads 2 vs --threads 1
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=${1:-convert}
@@ -211,6 +214,53 @@ hf)
     rm -f "$work/v.gguf"
   fi
   ;;
+verify)
+  rounds=${2:-5}
+  src="$work/synth-f16.safetensors"
+  [ -f "$src" ] || python3 scripts/fixtures/synthetic_safetensors.py "$src" 2 F16
+  echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+  sum=$(openssl dgst -sha256 -r "$src" | cut -d' ' -f1)
+  cat "$src" >/dev/null # in the page cache for both sides
+  ts=(); os=(); rs=()
+  for r in $(seq "$rounds"); do
+    if [ $((r % 2)) = 1 ]; then
+      t0=$(now); openssl dgst -sha256 "$src" >/dev/null; t1=$(now); o=$(awk "BEGIN{print $t1 - $t0}")
+      t0=$(now); "$TC" verify "$src" --sha256 "$sum" --quiet; t1=$(now); t=$(awk "BEGIN{print $t1 - $t0}")
+    else
+      t0=$(now); "$TC" verify "$src" --sha256 "$sum" --quiet; t1=$(now); t=$(awk "BEGIN{print $t1 - $t0}")
+      t0=$(now); openssl dgst -sha256 "$src" >/dev/null; t1=$(now); o=$(awk "BEGIN{print $t1 - $t0}")
+    fi
+    ts+=("$t"); os+=("$o"); rs+=("$(awk "BEGIN{print $o / $t}")")
+    printf 'round %d: openssl %.2f s, tensorcast verify --sha256 %.2f s\n' "$r" "$o" "$t"
+  done
+  /usr/bin/time -v "$TC" verify "$src" --sha256 "$sum" --quiet 2>"$work/time.txt"
+  printf 'verify --sha256 of %s: median %.2f s vs openssl %.2f s, speed ratio %.2f (target >= 0.90), peak RSS %s MiB (target <= 64)\n' \
+    "$(du -h "$src" | cut -f1)" "$(printf '%s\n' "${ts[@]}" | median)" "$(printf '%s\n' "${os[@]}" | median)" \
+    "$(printf '%s\n' "${rs[@]}" | median)" "$(awk -F: '/Maximum resident/{printf "%.1f", $2/1024}' "$work/time.txt")"
+  # a Hugging Face cache snapshot of four 512 MiB shards (blobs named by their SHA-256)
+  repo="$work/hub/models--bench--four"
+  if [ ! -d "$repo/snapshots/main" ]; then
+    mkdir -p "$repo/blobs" "$repo/snapshots/main" "$repo/refs"
+    for k in 1 2 3 4; do
+      f="$work/shard$k.safetensors"
+      python3 scripts/fixtures/synthetic_safetensors.py "$f" 0.5 F16
+      h=$(openssl dgst -sha256 -r "$f" | cut -d' ' -f1)
+      mv "$f" "$repo/blobs/$h"
+      ln -s "../../blobs/$h" "$repo/snapshots/main/model-0000$k-of-00004.safetensors"
+    done
+    echo main >"$repo/refs/main"
+  fi
+  cat "$repo"/blobs/* >/dev/null
+  t1s=(); t2s=(); rr=()
+  for r in $(seq "$rounds"); do
+    t0=$(now); "$TC" verify "$repo/snapshots/main" --threads 1 --quiet; t1=$(now); a=$(awk "BEGIN{print $t1 - $t0}")
+    t0=$(now); "$TC" verify "$repo/snapshots/main" --threads 2 --quiet; t1=$(now); b=$(awk "BEGIN{print $t1 - $t0}")
+    t1s+=("$a"); t2s+=("$b"); rr+=("$(awk "BEGIN{print $a / $b}")")
+    printf 'round %d: snapshot of 4 shards, --threads 1 %.2f s, --threads 2 %.2f s\n' "$r" "$a" "$b"
+  done
+  printf 'snapshot verify: --threads 1 %.2f s, --threads 2 %.2f s, median speed-up %.2f (target >= 1.6)\n' \
+    "$(printf '%s\n' "${t1s[@]}" | median)" "$(printf '%s\n' "${t2s[@]}" | median)" "$(printf '%s\n' "${rr[@]}" | median)"
+  ;;
 *)
-  echo "usage: scripts/bench.sh convert|quantize|torch|kernels|hf [...]" >&2; exit 2 ;;
+  echo "usage: scripts/bench.sh convert|quantize|torch|kernels|hf|verify [...]" >&2; exit 2 ;;
 esac
