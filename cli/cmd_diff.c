@@ -69,7 +69,7 @@ static tc_status diff_tensor(const tc_tensor *a, const tc_tensor *b, diff_stats 
     void *raw = malloc((rawa > rawb ? rawa : rawb) + 1);
     tc_status rc = TC_OK;
     if (fa == NULL || fb == NULL || raw == NULL) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto done;
     }
     for (uint64_t r = 0; r < rows; r += per) {

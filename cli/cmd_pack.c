@@ -184,7 +184,7 @@ static char *tensor_sums(const tc_graph *g, const mlist *l, const char *model_me
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     uint8_t *buf = malloc(4u << 20);
     if (!out || !md || !buf) {
-        tc_err_set(e, TC_E_NOMEM, "out of memory");
+        tc_err_nomem(e);
         goto fail;
     }
     out[0] = 0;
@@ -218,7 +218,7 @@ static char *tensor_sums(const tc_graph *g, const mlist *l, const char *model_me
             cap = need * 2;
             char *no = realloc(out, cap);
             if (no == NULL) {
-                tc_err_set(e, TC_E_NOMEM, "out of memory");
+                tc_err_nomem(e);
                 goto fail;
             }
             out = no;

@@ -118,7 +118,7 @@ static tc_status check_tensor(const tc_tensor *t, int want_hash, int want_values
     tc_status rc = TC_OK;
     memset(r, 0, sizeof *r);
     if (buf == NULL || (want_values && f == NULL) || (want_hash && ctx == NULL)) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto done;
     }
     if (ctx)

@@ -32,7 +32,7 @@ static tc_status digest_tensor(const tc_tensor *t, int want_sha1, int want_sha25
                *s2 = want_sha256 ? EVP_MD_CTX_new() : NULL;
     tc_status rc = TC_OK;
     if (!buf || !x || (want_sha1 && !s1) || (want_sha256 && !s2)) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto out;
     }
     XXH64_reset(x, 0);

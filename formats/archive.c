@@ -149,7 +149,7 @@ static tc_status arc_push(arc_ctx *c, arc_member *mb, tc_err *e)
         size_t cap = c->cap ? 2 * c->cap : 16;
         arc_member *nm = tc_realloc(c->m, cap * sizeof *nm);
         if (nm == NULL)
-            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(e);
         c->m = nm;
         c->cap = cap;
     }
@@ -164,7 +164,7 @@ static tc_status arc_open(const char *path, struct archive **out, tc_err *e)
     *out = NULL;
     struct archive *a = archive_read_new();
     if (a == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     /* built-in decompressors and formats only: nothing here may start an external program */
     archive_read_support_filter_gzip(a);
     archive_read_support_filter_zstd(a);
@@ -214,7 +214,7 @@ static tc_status arc_extract_one(arc_ctx *c, struct archive *a, const arc_member
     TC_TRY(arc_mkdirs(c->tmpdir, mb->name, 0, e));
     char *p = tc_path_join(c->tmpdir, mb->name);
     if (p == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     int fd = open(p, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0) {
         int er = errno;
@@ -353,7 +353,7 @@ static tc_status arc_scan(arc_ctx *c, arc_mode mode, tc_err *e)
             mb.kind = ARC_LINK;
             mb.size = 0;
             if (record && (mb.target = tc_strdup(tgt)) == NULL) {
-                rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                rc = tc_err_nomem(e);
                 break;
             }
         } else if (ft == AE_IFDIR) {
@@ -399,7 +399,7 @@ static tc_status arc_scan(arc_ctx *c, arc_mode mode, tc_err *e)
         if (record) {
             if ((mb.name = tc_strdup(name)) == NULL) {
                 tc_free(mb.target);
-                rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                rc = tc_err_nomem(e);
                 break;
             }
             if ((rc = arc_push(c, &mb, e)) != TC_OK) {
@@ -425,7 +425,7 @@ static tc_status arc_resolve_links(arc_ctx *c, int side_only, tc_err *e)
         tc_status rc = TC_OK;
         struct stat st;
         if (to == NULL || from == NULL)
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
         else if (lstat(to, &st) != 0 || !S_ISREG(st.st_mode))
             rc = tc_graph_add_note(c->g, e,
                                    "%s: skipped link '%s' (its target '%s' is not a "
@@ -467,7 +467,7 @@ static tc_status arc_mktmp(arc_ctx *c, tc_err *e)
         dir = "/tmp";
     c->tmpdir = tc_path_join(dir, "tensorcast-arc-XXXXXX");
     if (c->tmpdir == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     if (mkdtemp(c->tmpdir) == NULL) {
         int er = errno;
         tc_free(c->tmpdir);
@@ -543,7 +543,7 @@ static tc_status arc_adopt(tc_graph *g, arc_hold *h, const tc_map *sub, tc_map *
         }
         arc_lazy *l = tc_malloc(sizeof *l);
         if (l == NULL) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             break;
         }
         atomic_fetch_add(&h->refs, 1);
@@ -638,7 +638,7 @@ static tc_status arc_read_single(arc_ctx *c, const arc_member *mb, tc_graph *g,
         char *what = tc_malloc(strlen(c->path) + strlen(mb->name) + 2);
         if (what == NULL) {
             tc_map_unref(parent);
-            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(e);
         }
         sprintf(what, "%s/%s", c->path, mb->name); /* its base name is the member's */
         rc = tc_map_memory(tc_map_data(parent) + mb->data_off, (size_t)mb->size, what, &m, e);
@@ -646,7 +646,7 @@ static tc_status arc_read_single(arc_ctx *c, const arc_member *mb, tc_graph *g,
         inplace = 1;
     } else {
         file = tc_path_join(c->tmpdir, mb->name);
-        rc = file ? tc_map_open(file, &m, e) : tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = file ? tc_map_open(file, &m, e) : tc_err_nomem(e);
     }
     if (rc == TC_OK && (f = arc_pick(m, tc_map_path(m))) == NULL)
         rc = tc_err_set(e, TC_E_UNSUPPORTED,
@@ -659,7 +659,7 @@ static tc_status arc_read_single(arc_ctx *c, const arc_member *mb, tc_graph *g,
         if (h == NULL || (h->g = tc_graph_new()) == NULL) {
             tc_free(h);
             h = NULL;
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
         }
     }
     if (rc == TC_OK) {
@@ -788,7 +788,7 @@ static tc_status arc_read_dir(arc_ctx *c, tc_graph *g, const tc_read_opts *opt, 
     if (h == NULL || (h->g = tc_graph_new()) == NULL) {
         tc_free(h);
         tc_free(root);
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     }
     h->refs = 1;
     rc = f->read(root, h->g, opt, e);
@@ -917,7 +917,7 @@ static tc_status arc_read(const char *path, tc_graph *g, const tc_read_opts *opt
             char *d = tc_path_dir(only->name);
             char *ld =
                 d ? (strcmp(d, ".") ? tc_path_join(c.tmpdir, d) : tc_strdup(c.tmpdir)) : NULL;
-            rc = ld ? tc_license_from_dir(g, ld, e) : tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = ld ? tc_license_from_dir(g, ld, e) : tc_err_nomem(e);
             tc_free(ld);
             tc_free(d);
         }

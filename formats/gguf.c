@@ -161,7 +161,7 @@ static tc_status gguf_read_array(gguf_rd *r, uint32_t elem, uint64_t n, int dept
     if (elem == TC_V_STR) {
         tc_str *s = scratch_alloc(&r->scratch, (size_t)n * sizeof *s);
         if (s == NULL)
-            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(e);
         for (uint64_t i = 0; i < n; i++)
             TC_TRY(gguf_read_str(r, &s[i], "string array element"));
         v->arr.data = s;
@@ -169,7 +169,7 @@ static tc_status gguf_read_array(gguf_rd *r, uint32_t elem, uint64_t n, int dept
     }
     tc_value *a = scratch_alloc(&r->scratch, (size_t)n * sizeof *a);
     if (a == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     for (uint64_t i = 0; i < n; i++)
         TC_TRY(gguf_read_value(r, TC_V_ARR, depth + 1, &a[i]));
     v->arr.data = a;
@@ -405,13 +405,13 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
     if (!with_kv) {
         kvg = tc_graph_new();
         if (kvg == NULL)
-            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(e);
         dst = kvg;
     }
     uint32_t alignment = GGUF_DEFAULT_ALIGN;
     keybuf = tc_malloc(65536);
     if (keybuf == NULL) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto fail;
     }
     for (uint64_t i = 0; i < n_kv; i++) {
@@ -494,7 +494,7 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
     /* ---- tensor infos ---- */
     ti = tc_calloc(n_tensors ? (size_t)n_tensors : 1, sizeof *ti);
     if (ti == NULL) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto fail;
     }
     while (n_ti < n_tensors) {
@@ -516,7 +516,7 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
         }
         t->name = tc_malloc((size_t)nm.len + 1);
         if (t->name == NULL) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             goto fail;
         }
         memcpy(t->name, nm.p, (size_t)nm.len);
@@ -634,7 +634,7 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
         idx = tc_malloc((size_t)n_tensors * sizeof *idx);
         tmp = tc_malloc((size_t)n_tensors * sizeof *tmp);
         if (idx == NULL || tmp == NULL) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             goto fail;
         }
         for (size_t i = 0; i < n_tensors; i++)
@@ -749,7 +749,7 @@ static tc_status gguf_read(const char *path, tc_graph *g, const tc_read_opts *op
     /* a split set: read every part, whichever one was named */
     char *part = tc_malloc(plen + 32);
     if (part == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     tc_status rc = TC_OK;
     uint64_t total = 0;
     uint32_t ver = 3;
@@ -1136,7 +1136,7 @@ static tc_status gguf_write(const tc_graph *g, const char *path, tc_write_opts *
     XXH64_state_t *xst = NULL;
     uint64_t prov_off[TC_PROV_N_KV] = {0};
     if (parts == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     parts[np++].t0 = 0;
     uint64_t cur_b = 0, cur_t = 0;
     const uint32_t *part_of = opt ? opt->part_of : NULL;
@@ -1157,7 +1157,7 @@ static tc_status gguf_write(const tc_graph *g, const char *path, tc_write_opts *
             if (np == cap) {
                 gguf_part *nparts = tc_realloc(parts, 2 * cap * sizeof *parts);
                 if (nparts == NULL) {
-                    rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                    rc = tc_err_nomem(e);
                     goto done;
                 }
                 memset(nparts + cap, 0, cap * sizeof *parts);
@@ -1196,7 +1196,7 @@ static tc_status gguf_write(const tc_graph *g, const char *path, tc_write_opts *
     for (size_t i = 0; i < np; i++) {
         parts[i].path = tc_malloc(stem + 32);
         if (parts[i].path == NULL) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             goto done;
         }
         if (np == 1)
@@ -1232,7 +1232,7 @@ static tc_status gguf_write(const tc_graph *g, const char *path, tc_write_opts *
         if ((rc = tc_prov_begin(g, opt->provenance, parts[0].mine, &prov, e)) != TC_OK)
             goto done;
         if ((xst = XXH64_createState()) == NULL) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             goto done;
         }
     }
@@ -1289,7 +1289,7 @@ static tc_status gguf_write(const tc_graph *g, const char *path, tc_write_opts *
                                               : *tc_prov_value(prov, (size_t)k);
                 buf_kv(&vb, "", &v); /* key "" (8 bytes of length), then type and value */
                 if (vb.oom)
-                    rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                    rc = tc_err_nomem(e);
                 else
                     rc = tc_out_pwrite(parts[pi].out,
                                        k == TC_PROV_XXH ? parts[pi].xxh_off : prov_off[k],

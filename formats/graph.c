@@ -222,7 +222,7 @@ tc_status tc_graph_attach(tc_graph *g, tc_graph *child, tc_err *e)
     tc_graph **na = tc_realloc(g->attached, (g->n_attached + 1) * sizeof *na);
     if (na == NULL) {
         tc_graph_free(child);
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     }
     g->attached = na;
     g->attached[g->n_attached++] = child;
@@ -287,7 +287,7 @@ tc_status tc_graph_add_tensor(tc_graph *g, const char *name, int dtype, int n_di
         size_t cap = g->cap_tensors ? 2 * g->cap_tensors : 64;
         tc_tensor **nt = tc_realloc(g->tensors, cap * sizeof *nt);
         if (nt == NULL)
-            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(e);
         g->tensors = nt;
         g->cap_tensors = cap;
     }
@@ -295,7 +295,7 @@ tc_status tc_graph_add_tensor(tc_graph *g, const char *name, int dtype, int n_di
     const char *nm = tc_graph_strdup(g, name, nl);
     if (t == NULL || nm == NULL) {
         tc_free(t);
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     }
     t->name = nm;
     t->dtype = dtype;
@@ -308,7 +308,7 @@ tc_status tc_graph_add_tensor(tc_graph *g, const char *name, int dtype, int n_di
     if (index_add(&g->tix, g->n_tensors - 1, g->n_tensors, tensor_name_at, g) != 0) {
         g->n_tensors--;
         tc_free(t);
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     }
     *out = t;
     return TC_OK;
@@ -323,10 +323,10 @@ tc_status tc_graph_rename_tensor(tc_graph *g, tc_tensor *t, const char *name, tc
                           t->name, name);
     const char *nm = tc_graph_strdup(g, name, strlen(name));
     if (nm == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     t->name = nm;
     if (index_rebuild(&g->tix, g->n_tensors, tensor_name_at, g) != 0)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     return TC_OK;
 }
 
@@ -455,7 +455,7 @@ tc_status tc_graph_order_tensors(tc_graph *g, const tc_tensor *const *order, siz
     if (a == NULL || b == NULL) {
         tc_free(a);
         tc_free(b);
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     }
     memcpy(a, order, n * sizeof *a);
     memcpy(b, g->tensors, n * sizeof *b);
@@ -708,12 +708,12 @@ tc_status tc_tensor_convert_grouped(tc_tensor *t, int dtype, const float *imatri
                           n_groups, n_rows);
     convert_ctx *c = tc_calloc(1, sizeof *c);
     if (c == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     if (imatrix) {
         c->imatrix = tc_malloc((size_t)wn * sizeof(float));
         if (c->imatrix == NULL) {
             tc_free(c);
-            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(e);
         }
         memcpy(c->imatrix, imatrix, (size_t)wn * sizeof(float));
         c->rows_per_group = n_rows / n_groups;
@@ -893,7 +893,7 @@ tc_status tc_graph_set(tc_graph *g, const char *key, const tc_value *v, tc_err *
     tc_value copy;
     int r = value_copy(g, &copy, v, 0);
     if (r == -1)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     if (r == -2)
         return tc_err_set(e, TC_E_LIMIT, "metadata '%s': array too large or nested too deep", key);
     long i = index_find(&g->kix, key, kv_key_at, g);
@@ -905,19 +905,19 @@ tc_status tc_graph_set(tc_graph *g, const char *key, const tc_value *v, tc_err *
         size_t cap = g->cap_kv ? 2 * g->cap_kv : 32;
         kv_entry *nk = tc_realloc(g->kv, cap * sizeof *nk);
         if (nk == NULL)
-            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(e);
         g->kv = nk;
         g->cap_kv = cap;
     }
     const char *k = tc_graph_strdup(g, key, kl);
     if (k == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     g->kv[g->n_kv].key = k;
     g->kv[g->n_kv].val = copy;
     g->n_kv++;
     if (index_add(&g->kix, g->n_kv - 1, g->n_kv, kv_key_at, g) != 0) {
         g->n_kv--;
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     }
     return TC_OK;
 }
@@ -975,7 +975,7 @@ tc_status tc_graph_set_license(tc_graph *g, const char *id, const char *name, co
     if (source) {
         g->license_source = tc_graph_strdup(g, source, strlen(source));
         if (g->license_source == NULL)
-            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(e);
     }
     return TC_OK;
 }
@@ -987,7 +987,7 @@ tc_status tc_graph_set_format(tc_graph *g, const char *format, const char *versi
     g->format = format ? tc_graph_strdup(g, format, strlen(format)) : NULL;
     g->format_version = version ? tc_graph_strdup(g, version, strlen(version)) : NULL;
     if ((format && !g->format) || (version && !g->format_version))
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     return TC_OK;
 }
 
@@ -1005,14 +1005,14 @@ tc_status tc_graph_add_source(tc_graph *g, const char *path, uint64_t size, tc_e
 {
     const char **s = tc_realloc(g->sources, (g->n_sources + 1) * sizeof *s);
     if (s == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     g->sources = s;
     uint64_t *z = tc_realloc(g->source_sizes, (g->n_sources + 1) * sizeof *z);
     if (z == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     g->source_sizes = z;
     if ((s[g->n_sources] = tc_graph_strdup(g, path, strlen(path))) == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     z[g->n_sources] = size;
     g->n_sources++;
     return TC_OK;
@@ -1043,10 +1043,10 @@ tc_status tc_graph_add_note(tc_graph *g, tc_err *e, const char *fmt, ...)
         return TC_OK;
     const char **n = tc_realloc(g->notes, (g->n_notes + 1) * sizeof *n);
     if (n == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     g->notes = n;
     if ((n[g->n_notes] = tc_graph_strdup(g, buf, strlen(buf))) == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     g->n_notes++;
     return TC_OK;
 }

@@ -150,7 +150,7 @@ static tc_status im_add(tc_imatrix *im, const char *path, char *name, float *v, 
         if (ne == NULL) {
             tc_free(name);
             tc_free(v);
-            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(e);
         }
         im->e = ne;
         im->cap = nc;
@@ -204,7 +204,7 @@ static tc_status im_load_legacy(tc_imatrix *im, const tc_map *m, const char *pat
         TC_TRY(tc_cur_take(&c, (uint64_t)len, &p));
         char *name = im_strndup(p, (size_t)len);
         if (name == NULL)
-            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(e);
         tc_status rc = im_i32(&c, &ncall);
         if (rc == TC_OK)
             rc = im_i32(&c, &nval);
@@ -224,7 +224,7 @@ static tc_status im_load_legacy(tc_imatrix *im, const tc_map *m, const char *pat
         float *v = rc == TC_OK ? tc_malloc((size_t)nval * sizeof(float)) : NULL;
         if (v == NULL) {
             tc_free(name);
-            return rc != TC_OK ? rc : tc_err_set(e, TC_E_NOMEM, "out of memory");
+            return rc != TC_OK ? rc : tc_err_nomem(e);
         }
         for (int32_t k = 0; k < nval; k++) {
             uint32_t u = tc_le32(p + 4 * (size_t)k);
@@ -248,7 +248,7 @@ static tc_status im_load_legacy(tc_imatrix *im, const tc_map *m, const char *pat
         TC_TRY(tc_cur_take(&c, (uint64_t)dlen, &p));
         im->chunks = last_call;
         if (dlen > 0 && (im->dataset = im_strndup(p, (size_t)dlen)) == NULL)
-            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(e);
     }
     return TC_OK;
 }
@@ -267,7 +267,7 @@ static tc_status im_read_f32(const tc_tensor *t, const char *path, float **out, 
                           tc_tensor_name(t), *n);
     float *v = tc_malloc((size_t)*n * sizeof(float));
     if (v == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     tc_status rc = tc_tensor_read(t, 0, *n, v, e);
     if (rc != TC_OK) {
         tc_free(v);
@@ -281,7 +281,7 @@ static tc_status im_load_gguf(tc_imatrix *im, tc_map *m, const char *path, tc_er
 {
     tc_graph *g = tc_graph_new();
     if (g == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     tc_status rc = tc_format_gguf.read_map(m, g, NULL, e);
     float *sums = NULL, *counts = NULL;
     if (rc != TC_OK)
@@ -321,7 +321,7 @@ static tc_status im_load_gguf(tc_imatrix *im, tc_map *m, const char *path, tc_er
         counts = NULL;
         char *name = im_strndup((const uint8_t *)nm, blen);
         if (name == NULL) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             goto fail;
         }
         float *v = sums;
@@ -343,7 +343,7 @@ static tc_status im_load_gguf(tc_imatrix *im, tc_map *m, const char *path, tc_er
     if (v && v->type == TC_V_ARR && v->arr.elem == TC_V_STR && v->arr.n > 0) {
         const tc_str *s = v->arr.data;
         if ((im->dataset = im_strndup((const uint8_t *)s->p, (size_t)s->len)) == NULL) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             goto fail;
         }
     }
@@ -361,7 +361,7 @@ tc_status tc_imatrix_load_map(tc_map *m, tc_imatrix **out, tc_err *e)
     const char *path = tc_map_path(m) ? tc_map_path(m) : "imatrix";
     tc_imatrix *im = tc_calloc(1, sizeof *im);
     if (im == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     tc_status rc;
     if (tc_map_size(m) >= 4 && memcmp(tc_map_data(m), "GGUF", 4) == 0)
         rc = im_load_gguf(im, m, path, e);

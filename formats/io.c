@@ -53,7 +53,7 @@ tc_status tc_map_open(const char *path, tc_map **out, tc_err *e)
         tc_free(m);
         tc_free(p);
         close(fd);
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     }
     m->refs = 1;
     m->fd = fd;
@@ -86,7 +86,7 @@ tc_status tc_map_memory(const void *data, size_t n, const char *name, tc_map **o
     if (m == NULL || p == NULL) {
         tc_free(m);
         tc_free(p);
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     }
     m->refs = 1;
     m->fd = -1;
@@ -367,7 +367,7 @@ tc_status tc_out_resolve(const char *path, char **real, tc_err *e)
     *real = NULL;
     char *cur = tc_strdup(path);
     if (cur == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     for (int hops = 0;; hops++) {
         struct stat st;
         if (lstat(cur, &st) != 0) {
@@ -399,7 +399,7 @@ tc_status tc_out_resolve(const char *path, char **real, tc_err *e)
             }
             tc_free(cur);
             if (next == NULL)
-                return tc_err_set(e, TC_E_NOMEM, "out of memory");
+                return tc_err_nomem(e);
             cur = next;
             continue;
         }
@@ -454,7 +454,7 @@ static tc_status tc_out_open_real(const char *path, int no_sync, tc_out **out, t
         return tc_err_set(e, TC_E_IO, "%s: is a directory", path);
     tc_out *o = tc_calloc(1, sizeof *o);
     if (o == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     o->fd = -1;
     o->slot = -1;
     o->path = tc_strdup(path);
@@ -465,7 +465,7 @@ static tc_status tc_out_open_real(const char *path, int no_sync, tc_out **out, t
     if (o->path == NULL || dir == NULL || o->tmp == NULL || o->buf == NULL) {
         tc_free(dir);
         tc_out_abort(o);
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     }
     /* ".name.tmp-XXXXXX" in the target's directory: hidden, and on the same file system. First
      * an unnamed O_TMPFILE (named only once complete, so a killed run leaves nothing), else a
@@ -838,7 +838,7 @@ tc_status tc_out_write_tensor(tc_out *o, const tc_tensor *t, const tc_write_opts
     j.slot_len = tc_calloc((size_t)j.n_slots, sizeof *j.slot_len);
     j.slot_state = tc_calloc((size_t)j.n_slots, sizeof *j.slot_state);
     if (j.slots == NULL || j.slot_len == NULL || j.slot_state == NULL) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto done;
     }
 

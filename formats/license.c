@@ -67,7 +67,7 @@ tc_status tc_license_from_dir(tc_graph *g, const char *path, tc_err *e)
         return TC_OK;
     char *dir = tc_is_dir(path) ? tc_strdup(path) : tc_path_dir(path);
     if (dir == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     /* a single file counts as part of a model directory only when config.json sits beside it
      * (a GGUF in ~/Downloads must not pick up an unrelated README) */
     char *cfg = tc_path_join(dir, "config.json");

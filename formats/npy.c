@@ -454,7 +454,7 @@ static tc_status npy_gather_runs(const npy_src *s, uint64_t r0, uint64_t k, uint
     size_t isz = (size_t)s->itemsize;
     uint8_t *run = tc_malloc((size_t)(k * isz));
     if (run == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     int64_t idx[TC_MAX_DIMS] = {0};
     uint64_t fo = 0; /* column-major offset of the inner position */
     tc_status rc = TC_OK;
@@ -542,7 +542,7 @@ static tc_status npy_add(tc_graph *g, const char *name, tc_map *m, uint64_t base
         return tc_tensor_set_mapped(t, m, base + h->data_off, e);
     npy_src *s = tc_calloc(1, sizeof *s);
     if (s == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     *s = tmp;
     s->m = tc_map_ref(m);
     return tc_tensor_set_lazy(t, npy_src_read, s, npy_src_free, e);
@@ -592,7 +592,7 @@ static tc_status npz_tmpfile(const char *what, uint64_t need, int *fd_out, tc_er
         dir = "/tmp";
     char *tmpl = tc_path_join(dir, "tensorcast-npz-XXXXXX");
     if (tmpl == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     int fd = mkostemp(tmpl, O_CLOEXEC);
     if (fd < 0) {
         int er = errno;
@@ -643,7 +643,7 @@ static tc_status npz_inflate_run(const tc_map *zm, const tc_zip_entry *en, const
     memset(&s, 0, sizeof s);
     if (buf == NULL || inflateInit2(&s, -MAX_WBITS) != Z_OK) {
         tc_free(buf);
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     }
     const uint8_t *src = tc_map_data(zm) + en->data_off; /* in bounds: tc_zip_open checked */
     uint64_t in_left = en->csize, produced = 0;
@@ -785,7 +785,7 @@ static tc_status npz_deflated(tc_graph *g, const char *name, const tc_zip *z,
         hl = n0;
     uint8_t *head = tc_malloc((size_t)hl + 1);
     if (head == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     npy_hdr h;
     tc_status rc = npz_inflate_run(tc_zip_map(z), en, what, -1, head, hl, e);
     if (rc == TC_OK)
@@ -799,7 +799,7 @@ static tc_status npz_deflated(tc_graph *g, const char *name, const tc_zip *z,
     if (l == NULL || w == NULL) {
         tc_free(l);
         tc_free(w);
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     }
     pthread_mutex_init(&l->mu, NULL);
     l->zm = tc_map_ref(tc_zip_map(z));
@@ -816,7 +816,7 @@ static tc_status npz_member(tc_graph *g, const tc_zip *z, const tc_zip_entry *en
     size_t nl = strlen(en->name);
     char *name = tc_malloc(nl + 1);
     if (name == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     memcpy(name, en->name, nl - 4); /* caller checked the ".npy" suffix */
     name[nl - 4] = 0;
     tc_status rc;
@@ -858,7 +858,7 @@ static tc_status npz_read(tc_map *m, tc_graph *g, tc_err *e)
         tc_free(what);
         what = tc_malloc(strlen(path) + nl + 2);
         if (what == NULL) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             break;
         }
         sprintf(what, "%s:%s", path, en->name);

@@ -76,7 +76,7 @@ static tc_status pack_entry(struct archive *a, const char *name, uint64_t size, 
 {
     struct archive_entry *en = archive_entry_new();
     if (en == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     archive_entry_set_pathname(en, name);
     archive_entry_set_size(en, (la_int64_t)size);
     archive_entry_set_filetype(en, AE_IFREG);
@@ -131,7 +131,7 @@ tc_status tc_pack_write(const char *out, const tc_pack_member *m, size_t n, cons
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     tc_status rc = TC_OK;
     if (a == NULL || buf == NULL || md == NULL) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto fail;
     }
     archive_write_set_format_pax_restricted(a);
@@ -157,7 +157,7 @@ tc_status tc_pack_write(const char *out, const tc_pack_member *m, size_t n, cons
     size_t sums_len = 0, sums_cap = n * 80 + 64;
     sums = tc_malloc(sums_cap);
     if (sums == NULL) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto fail;
     }
     uint64_t done = 0;
@@ -217,7 +217,7 @@ tc_status tc_pack_write(const char *out, const tc_pack_member *m, size_t n, cons
         if (need > sums_cap) {
             char *ns = tc_realloc(sums, need * 2);
             if (ns == NULL) {
-                rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                rc = tc_err_nomem(e);
                 break;
             }
             sums = ns;
@@ -262,13 +262,13 @@ static tc_status add_result(tc_bundle_result **r, size_t *n, const char *name, i
         return tc_err_set(e, TC_E_LIMIT, "bundle: more than %u members", PACK_MAX_MEMB);
     tc_bundle_result *nr = tc_realloc(*r, (*n + 1) * sizeof **r);
     if (nr == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     *r = nr;
     tc_bundle_result *x = &nr[*n];
     memset(x, 0, sizeof *x);
     x->name = tc_strdup(name);
     if (x->name == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     x->status = status;
     snprintf(x->expected, sizeof x->expected, "%s", exp ? exp : "");
     snprintf(x->actual, sizeof x->actual, "%s", act ? act : "");
@@ -300,7 +300,7 @@ tc_status tc_bundle_check(const char *path, tc_bundle_result **out, size_t *n_ou
     size_t tsums_len = 0;
     struct archive *a = archive_read_new();
     if (a == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     archive_read_support_filter_all(a);
     archive_read_support_format_tar(a);
     if (archive_read_open_filename(a, path, 1 << 16) != ARCHIVE_OK) {
@@ -314,7 +314,7 @@ tc_status tc_bundle_check(const char *path, tc_bundle_result **out, size_t *n_ou
     size_t sums_len = 0;
     unsigned char *buf = tc_malloc(PACK_CHUNK);
     EVP_MD_CTX *md = EVP_MD_CTX_new();
-    tc_status rc = buf && md ? TC_OK : tc_err_set(e, TC_E_NOMEM, "out of memory");
+    tc_status rc = buf && md ? TC_OK : tc_err_nomem(e);
     struct archive_entry *en;
     int r;
     while (rc == TC_OK && (r = archive_read_next_header(a, &en)) == ARCHIVE_OK) {
@@ -355,7 +355,7 @@ tc_status tc_bundle_check(const char *path, tc_bundle_result **out, size_t *n_ou
                 }
                 char *ns = tc_realloc(sums, sums_len + (size_t)got + 1);
                 if (ns == NULL) {
-                    rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                    rc = tc_err_nomem(e);
                     break;
                 }
                 sums = ns;
@@ -381,7 +381,7 @@ tc_status tc_bundle_check(const char *path, tc_bundle_result **out, size_t *n_ou
         seen[n_seen].listed = 0;
         hex32(d, seen[n_seen].sha);
         if (seen[n_seen].name == NULL) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             break;
         }
         n_seen++;

@@ -112,7 +112,7 @@ static tc_pkobj *pk_obj(pk_vm *vm, tc_pk_kind kind)
     if (pk->chunks == NULL || pk->chunks->used == PK_CHUNK) {
         pk_chunk *c = tc_malloc(sizeof *c);
         if (c == NULL) {
-            tc_err_set(vm->c.err, TC_E_NOMEM, "out of memory");
+            tc_err_nomem(vm->c.err);
             return NULL;
         }
         c->next = pk->chunks;
@@ -130,7 +130,7 @@ static uint8_t *pk_blob_new(pk_vm *vm, uint64_t n)
 {
     pk_blob *b = n < SIZE_MAX - sizeof(pk_blob) ? tc_malloc(sizeof(pk_blob) + (size_t)n + 1) : NULL;
     if (b == NULL) {
-        tc_err_set(vm->c.err, TC_E_NOMEM, "out of memory");
+        tc_err_nomem(vm->c.err);
         return NULL;
     }
     b->next = vm->pk->blobs;
@@ -144,7 +144,7 @@ static tc_status pk_seq_push(pk_vm *vm, tc_pkobj *s, tc_pkobj *v)
         uint64_t cap = s->seq.cap ? s->seq.cap * 2 : 4;
         tc_pkobj **nv = tc_realloc(s->seq.v, (size_t)cap * sizeof *nv);
         if (nv == NULL)
-            return tc_err_set(vm->c.err, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(vm->c.err);
         s->seq.v = nv;
         s->seq.cap = cap;
     }
@@ -162,7 +162,7 @@ static tc_status pk_push(pk_vm *vm, tc_pkobj *o)
         uint64_t cap = vm->stack_cap ? vm->stack_cap * 2 : 64;
         tc_pkobj **ns = tc_realloc(vm->stack, (size_t)cap * sizeof *ns);
         if (ns == NULL)
-            return tc_err_set(vm->c.err, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(vm->c.err);
         vm->stack = ns;
         vm->stack_cap = cap;
     }
@@ -634,7 +634,7 @@ static tc_status pk_memo_put(pk_vm *vm, uint64_t idx)
             cap = TC_PK_MAX_MEMO;
         tc_pkobj **nm = tc_realloc(vm->memo, (size_t)cap * sizeof *nm);
         if (nm == NULL)
-            return tc_err_set(vm->c.err, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(vm->c.err);
         memset(nm + vm->memo_cap, 0, (size_t)(cap - vm->memo_cap) * sizeof *nm);
         vm->memo = nm;
         vm->memo_cap = cap;
@@ -742,7 +742,7 @@ static tc_status pk_step(pk_vm *vm, uint8_t op, int *stop)
             uint64_t cap = vm->marks_cap ? vm->marks_cap * 2 : 16;
             uint64_t *nm = tc_realloc(vm->marks, (size_t)cap * sizeof *nm);
             if (nm == NULL)
-                return tc_err_set(vm->c.err, TC_E_NOMEM, "out of memory");
+                return tc_err_nomem(vm->c.err);
             vm->marks = nm;
             vm->marks_cap = cap;
         }

@@ -211,7 +211,7 @@ tc_status tc_prov_begin(const tc_graph *g, const char *command, int hash_sources
     *out = NULL;
     tc_prov *p = tc_calloc(1, sizeof *p);
     if (p == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     pthread_mutex_init(&p->mu, NULL);
     snprintf(p->command, sizeof p->command, "%s", command ? command : "");
     p->n_src = tc_graph_n_sources(g);
@@ -225,7 +225,7 @@ tc_status tc_prov_begin(const tc_graph *g, const char *command, int hash_sources
     p->xxh = tc_calloc(p->n_tensors ? p->n_tensors : 1, sizeof *p->xxh);
     if (!p->src_names || !p->src_sizes || !p->src_sha || !p->sha_text || !p->paths || !p->xxh) {
         tc_prov_free(p);
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     }
     for (size_t i = 0; i < p->n_src; i++) {
         uint64_t sz = 0;
@@ -243,7 +243,7 @@ tc_status tc_prov_begin(const tc_graph *g, const char *command, int hash_sources
     p->reg = tc_calloc(p->n_tensors ? p->n_tensors : 1, sizeof *p->reg);
     if (p->covered == NULL || p->reg == NULL) {
         tc_prov_free(p);
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     }
     for (size_t t = 0; hash_sources && t < p->n_tensors; t++) {
         const tc_tensor *tt = tc_graph_tensor(g, t);
@@ -263,7 +263,7 @@ tc_status tc_prov_begin(const tc_graph *g, const char *command, int hash_sources
         r->len = tc_tensor_nbytes(tt);
         if ((r->st = XXH64_createState()) == NULL) {
             tc_prov_free(p);
-            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(e);
         }
         XXH64_reset(r->st, 0);
         p->covered[t] = 1;

@@ -119,7 +119,7 @@ tc_status tc_read(const char *path, tc_graph **out, const tc_read_opts *opt, tc_
     TC_TRY(tc_format_detect(path, &f, e));
     tc_graph *g = tc_graph_new();
     if (g == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     tc_status rc = f->read(path, g, opt, e);
     if (rc == TC_OK && tc_graph_format(g) == NULL)
         rc = tc_graph_set_format(g, f->name, NULL, e);

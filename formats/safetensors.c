@@ -439,7 +439,7 @@ static tc_status vp_string(st_vp *vp, tc_str *out)
     size_t cap = (size_t)(q - vp->p) + 1;
     char *d = tc_malloc(cap);
     if (d == NULL)
-        return tc_err_set(vp->e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(vp->e);
     size_t n = 0;
     for (;;) {
         if (vp->p >= vp->end) {
@@ -633,7 +633,7 @@ static tc_status vp_value(st_vp *vp, int depth, tc_vtype base, tc_value *out)
             cap = cap ? 2 * cap : 16;
             uint8_t *nd = tc_realloc(data, (size_t)cap * es);
             if (nd == NULL) {
-                rc = tc_err_set(vp->e, TC_E_NOMEM, "out of memory");
+                rc = tc_err_nomem(vp->e);
                 break;
             }
             data = nd;
@@ -841,7 +841,7 @@ static tc_status st_parse_map(tc_map *m, tc_graph *g, json_t *weight_map, const 
     if (n > 1) {
         const char **nm = tc_malloc(n * sizeof *nm);
         if (nm == NULL) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             goto done;
         }
         for (size_t i = 0; i < n; i++)
@@ -1035,7 +1035,7 @@ static tc_status st_read_index(const char *path, tc_graph *g, tc_err *e)
     size_t nw = json_object_size(wm);
     files = tc_calloc(nw ? nw : 1, sizeof *files);
     if (files == NULL) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto done;
     }
     const char *key;
@@ -1063,13 +1063,13 @@ static tc_status st_read_index(const char *path, tc_graph *g, tc_err *e)
     }
     dir = tc_path_dir(path);
     if (dir == NULL) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto done;
     }
     for (size_t i = 0; i < n_files && rc == TC_OK; i++) {
         char *p = tc_path_join(dir, files[i]);
         if (p == NULL) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             break;
         }
         struct stat st;
@@ -1103,7 +1103,7 @@ static tc_status st_read_dir(const char *path, tc_graph *g, tc_err *e)
 {
     char *idx = tc_path_join(path, "model.safetensors.index.json");
     if (idx == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     struct stat st;
     if (stat(idx, &st) == 0) {
         tc_status rc = st_read_index(idx, g, e);
@@ -1126,7 +1126,7 @@ static tc_status st_read_dir(const char *path, tc_graph *g, tc_err *e)
             tc_free(one_index);
             one_index = tc_strdup(de->d_name);
             if (one_index == NULL) {
-                rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                rc = tc_err_nomem(e);
                 break;
             }
             continue;
@@ -1142,13 +1142,13 @@ static tc_status st_read_dir(const char *path, tc_graph *g, tc_err *e)
             cap = cap ? 2 * cap : 16;
             char **nn = tc_realloc(names, cap * sizeof *names);
             if (nn == NULL) {
-                rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                rc = tc_err_nomem(e);
                 break;
             }
             names = nn;
         }
         if ((names[n] = tc_strdup(de->d_name)) == NULL) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             break;
         }
         n++;
@@ -1156,7 +1156,7 @@ static tc_status st_read_dir(const char *path, tc_graph *g, tc_err *e)
     closedir(d);
     if (rc == TC_OK && n_index == 1) {
         char *p = tc_path_join(path, one_index);
-        rc = p ? st_read_index(p, g, e) : tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = p ? st_read_index(p, g, e) : tc_err_nomem(e);
         tc_free(p);
         goto done;
     }
@@ -1167,7 +1167,7 @@ static tc_status st_read_dir(const char *path, tc_graph *g, tc_err *e)
     qsort(names, n, sizeof *names, st_name_cmp);
     for (size_t i = 0; i < n && rc == TC_OK; i++) {
         char *p = tc_path_join(path, names[i]);
-        rc = p ? st_read_file(p, g, NULL, NULL, e) : tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = p ? st_read_file(p, g, NULL, NULL, e) : tc_err_nomem(e);
         tc_free(p);
     }
 done:
@@ -1217,7 +1217,7 @@ static tc_status st_build_metadata(const tc_graph *g, json_t **out, tc_err *e)
     st_buf b = {0};
     tc_status rc = TC_OK;
     if (meta == NULL || types == NULL) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto done;
     }
     for (size_t i = 0; i < tc_graph_n_kv(g); i++) {
@@ -1262,7 +1262,7 @@ static tc_status st_build_metadata(const tc_graph *g, json_t **out, tc_err *e)
             goto done;
         }
         if (b.oom) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             goto done;
         }
         json_t *s = json_stringn(b.p ? b.p : "", b.n);
@@ -1276,7 +1276,7 @@ static tc_status st_build_metadata(const tc_graph *g, json_t **out, tc_err *e)
         char *t = json_dumps(types, JSON_COMPACT);
         if (t == NULL || json_object_set_new(meta, ST_KV_TYPES, json_string(t)) != 0) {
             free(t);
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             goto done;
         }
         free(t);
@@ -1356,7 +1356,7 @@ static tc_status st_write_one(const tc_graph *g, const char *path, size_t lo, si
     tc_out *o = NULL;
     tc_status rc = TC_OK;
     if (hdr == NULL || (meta && json_object_set(hdr, "__metadata__", meta) != 0)) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto fail;
     }
     uint64_t off = 0;
@@ -1389,7 +1389,7 @@ static tc_status st_write_one(const tc_graph *g, const char *path, size_t lo, si
     }
     text = json_dumps(hdr, JSON_COMPACT);
     if (text == NULL) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto fail;
     }
     size_t len = strlen(text);
@@ -1416,7 +1416,7 @@ static tc_status st_write_one(const tc_graph *g, const char *path, size_t lo, si
         if (poff[0] == 8 || poff[1] == 8)
             rc = tc_err_set(e, TC_E_USAGE, "%s: provenance keys missing from the header", path);
         if (rc == TC_OK && (xst = XXH64_createState()) == NULL)
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
     }
     for (size_t i = lo; i < hi && rc == TC_OK; i++) {
         int tap = prov && !tc_prov_covers(prov, i);
@@ -1469,7 +1469,7 @@ static tc_status st_prov_patch(tc_prov *prov, tc_out **outs, uint64_t (*poff)[2]
         snprintf(h, sizeof h, "%016" PRIx64, xs[i]);
         buf_add(&xxh, h, 16);
     }
-    tc_status rc = sha.oom || xxh.oom ? tc_err_set(e, TC_E_NOMEM, "out of memory") : TC_OK;
+    tc_status rc = sha.oom || xxh.oom ? tc_err_nomem(e) : TC_OK;
     for (size_t s = 0; s < n && rc == TC_OK; s++) {
         if (sha.n)
             rc = tc_out_pwrite(outs[s], poff[s][0], sha.p, sha.n, e);
@@ -1516,7 +1516,7 @@ static tc_status safetensors_write(const tc_graph *g, const char *path, tc_write
     if (max > 0 && total > max) {
         first = tc_malloc((nt + 2) * sizeof *first);
         if (first == NULL)
-            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(e);
         n_shards = 0;
         uint64_t cur = 0;
         for (size_t i = 0; i < nt; i++) {
@@ -1545,13 +1545,13 @@ static tc_status safetensors_write(const tc_graph *g, const char *path, tc_write
     uint64_t(*poff)[2] = NULL;
     if (opt && opt->provenance) {
         if (meta == NULL && (meta = json_object()) == NULL)
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
         if (rc == TC_OK)
             rc = tc_prov_begin(g, opt->provenance, 1, &prov, e);
         if (rc == TC_OK)
             rc = st_prov_meta(prov, meta, e);
         if (rc == TC_OK && (poff = tc_calloc(n_shards, sizeof *poff)) == NULL)
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
         if (rc != TC_OK) {
             tc_prov_free(prov);
             json_decref(meta);
@@ -1616,13 +1616,13 @@ static tc_status safetensors_write(const tc_graph *g, const char *path, tc_write
     char *itext = NULL;
     size_t renamed = 0, n0 = opt ? opt->n_written : 0;
     if (outs == NULL || names == NULL || index == NULL || wm == NULL || im == NULL) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto sfail;
     }
     for (size_t s = 0; s < n_outs; s++) {
         size_t cap = stem_len + 64;
         if ((names[s] = tc_malloc(cap)) == NULL) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             goto sfail;
         }
         if (s < n_shards)
@@ -1637,7 +1637,7 @@ static tc_status safetensors_write(const tc_graph *g, const char *path, tc_write
         for (size_t i = first[s]; i < first[s + 1] && rc == TC_OK; i++)
             if (json_object_set_new(wm, tc_tensor_name(tc_graph_tensor(g, i)),
                                     json_string(tc_path_base(names[s]))) != 0)
-                rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                rc = tc_err_nomem(e);
     }
     if (rc == TC_OK && prov)
         rc = st_prov_patch(prov, outs, poff, n_shards, e);
@@ -1648,7 +1648,7 @@ static tc_status safetensors_write(const tc_graph *g, const char *path, tc_write
     json_object_set(index, "weight_map", wm);
     itext = json_dumps(index, JSON_INDENT(2));
     if (itext == NULL) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto sfail;
     }
     rc = tc_out_open(names[n_shards], opt != NULL && opt->no_sync, &outs[n_shards], e);

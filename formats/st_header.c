@@ -566,7 +566,7 @@ tc_status tc_st_header_scan(const uint8_t *text, uint64_t len, const char *file,
                     size_t nc = h->cap ? h->cap * 2 : 256;
                     st_hdr_ent *ne = tc_realloc(h->ents, nc * sizeof *ne);
                     if (ne == NULL) {
-                        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                        rc = tc_err_nomem(e);
                         goto fail;
                     }
                     h->ents = ne;

@@ -159,7 +159,7 @@ static tc_status add_entry(tc_store *s, const char *file, const char *path, cons
         size_t nc = s->cap ? s->cap * 2 : 16;
         tc_store_entry *ne = tc_realloc(s->e, nc * sizeof *ne);
         if (ne == NULL)
-            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(e);
         s->e = ne;
         s->cap = nc;
     }
@@ -173,7 +173,7 @@ static tc_status add_entry(tc_store *s, const char *file, const char *path, cons
     x->media_type = media ? tc_strdup(media) : NULL;
     x->status = TC_STORE_UNCHECKED;
     if (!x->file || (path && !x->path) || (expected && !x->expected) || (media && !x->media_type))
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     s->n++;
     return TC_OK;
 }
@@ -206,14 +206,14 @@ static tc_status hf_walk(tc_store *s, const char *dir, const char *rel, int dept
             if (nv == NULL) {
                 rc = nc > STORE_MAX_FILES
                          ? tc_err_set(e, TC_E_LIMIT, "%s: more than %u files", dir, STORE_MAX_FILES)
-                         : tc_err_set(e, TC_E_NOMEM, "out of memory");
+                         : tc_err_nomem(e);
                 break;
             }
             names = nv;
             cap = nc;
         }
         if ((names[nn] = tc_strdup(de->d_name)) == NULL) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             break;
         }
         nn++;
@@ -226,7 +226,7 @@ static tc_status hf_walk(tc_store *s, const char *dir, const char *rel, int dept
         char *r = *rel ? tc_path_join(rel, names[i]) : tc_strdup(names[i]);
         struct stat lst, st;
         if (full == NULL || r == NULL) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
         } else if (lstat(full, &lst) != 0) {
             rc = tc_err_sys(e, TC_E_IO, errno, "%s", full);
         } else if (S_ISDIR(lst.st_mode)) {
@@ -303,7 +303,7 @@ static tc_status hf_open(tc_store *s, const char *path, tc_err *e)
         tc_free(snaps);
     }
     if (rc == TC_OK && snap == NULL)
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
     if (rc == TC_OK) {
         s->root = snap;
         snap = NULL;
@@ -350,7 +350,7 @@ static tc_status local_walk(tc_store *s, const char *meta_dir, const char *rel, 
         char *full = tc_path_join(meta_dir, de->d_name);
         char *r = *rel ? tc_path_join(rel, de->d_name) : tc_strdup(de->d_name);
         if (full == NULL || r == NULL) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
         } else if (tc_is_dir(full)) {
             rc = local_walk(s, full, r, depth + 1, e);
         } else if (tc_ends_with(de->d_name, ".metadata")) {
@@ -365,7 +365,7 @@ static tc_status local_walk(tc_store *s, const char *meta_dir, const char *rel, 
             const char *algo = is_hex(etag, 64) ? "sha256" : is_hex(etag, 40) ? "git-sha1" : NULL;
             char *data = tc_path_join(s->root, r);
             if (data == NULL)
-                rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                rc = tc_err_nomem(e);
             if (rc == TC_OK)
                 rc = add_entry(s, r, data, algo, algo ? etag : NULL, UINT64_MAX, NULL, e);
             if (rc == TC_OK && !algo)
@@ -388,8 +388,7 @@ static tc_status local_open(tc_store *s, const char *path, tc_err *e)
 {
     s->root = tc_strdup(path);
     char *dl = tc_path_join(path, ".cache/huggingface/download");
-    tc_status rc =
-        s->root && dl ? local_walk(s, dl, "", 0, e) : tc_err_set(e, TC_E_NOMEM, "out of memory");
+    tc_status rc = s->root && dl ? local_walk(s, dl, "", 0, e) : tc_err_nomem(e);
     tc_free(dl);
     if (rc == TC_OK && s->n > 1)
         qsort(s->e, s->n, sizeof *s->e, entry_cmp);
@@ -415,7 +414,7 @@ static tc_status ollama_open(tc_store *s, const char *manifest, tc_err *e)
     size_t rn = (size_t)(m - manifest);
     s->root = tc_malloc(rn + 2);
     if (s->root == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     if (rn == 0)
         snprintf(s->root, 2, ".");
     else
@@ -463,7 +462,7 @@ static tc_status ollama_open(tc_store *s, const char *manifest, tc_err *e)
         snprintf(label, sizeof label, "%s (%s)", blob, kind);
         rc = bp ? add_entry(s, label, bp, "sha256", digest + 7, (uint64_t)json_integer_value(jsz),
                             media, e)
-                : tc_err_set(e, TC_E_NOMEM, "out of memory");
+                : tc_err_nomem(e);
         if (rc == TC_OK && stat(bp, &st) != 0)
             s->e[s->n - 1].status = TC_STORE_MISSING;
         if (rc == TC_OK && media && strcmp(media, "application/vnd.ollama.image.model") == 0 &&
@@ -522,7 +521,7 @@ tc_status tc_store_ollama_manifest(const char *ref, const char *models_dir, char
         snprintf(rel, sizeof rel, "manifests/%s/%s", name, tag);
     *out = tc_path_join(models_dir, rel);
     if (*out == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     struct stat st;
     if (stat(*out, &st) != 0) {
         tc_status rc = tc_err_set(e, TC_E_IO, "ollama model %s: no manifest at %s", ref, *out);
@@ -538,7 +537,7 @@ tc_status tc_store_open(const char *path, tc_store **out, tc_err *e)
     *out = NULL;
     tc_store *s = tc_calloc(1, sizeof *s);
     if (s == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     s->kind = tc_store_detect(path);
     tc_status rc;
     switch (s->kind) {

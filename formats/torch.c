@@ -200,13 +200,13 @@ static tc_status th_add(th_ctx *c, const char *name, const th_desc *d)
         size_t cap = c->cap ? c->cap * 2 : 64;
         th_desc *nd = tc_realloc(c->d, cap * sizeof *nd);
         if (nd == NULL)
-            return tc_err_set(c->e, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(c->e);
         c->d = nd;
         c->cap = cap;
     }
     c->d[c->n] = *d;
     if ((c->d[c->n].name = tc_strdup(name)) == NULL)
-        return tc_err_set(c->e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(c->e);
     c->n++;
     return TC_OK;
 }
@@ -270,7 +270,7 @@ static tc_status th_walk(th_ctx *c, const char *prefix, const tc_pkobj *o, int d
                               "%s: key '%.60s...' is too long or holds a NUL byte", c->what, ks);
         char *name = tc_malloc(pl + kl + 2);
         if (name == NULL)
-            return tc_err_set(c->e, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(c->e);
         if (pl)
             snprintf(name, pl + kl + 2, "%s.%.*s", prefix, (int)kl, ks);
         else
@@ -471,7 +471,7 @@ static tc_status th_place(th_ctx *c, const th_desc *d, tc_map *m, uint64_t st_of
         return tc_tensor_set_mapped(t, m, base, c->e);
     th_view *v = tc_calloc(1, sizeof *v);
     if (v == NULL)
-        return tc_err_set(c->e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(c->e);
     v->map = tc_map_ref(m);
     v->base = base;
     v->esize = es;
@@ -548,7 +548,7 @@ static tc_status th_read_zip(tc_map *m, tc_graph *g, tc_err *e)
     root = tc_malloc(rl + 64);
     ename = tc_malloc(rl + TC_MAX_NAME + 16);
     if (root == NULL || ename == NULL) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto fail;
     }
     memcpy(root, pkl->name, rl);
@@ -592,7 +592,7 @@ static tc_status th_read_zip(tc_map *m, tc_graph *g, tc_err *e)
     snprintf(pwhat, sizeof pwhat, "%s:%s", what, pkl->name);
     tc_pkobj *top = NULL;
     if ((pk = tc_pk_new()) == NULL) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto fail;
     }
     if ((rc = tc_pk_load(pk, pdata, pn, pwhat, poff, NULL, &top, e)) != TC_OK)
@@ -661,7 +661,7 @@ static tc_status th_read_legacy(tc_map *m, tc_graph *g, tc_err *e)
     tc_status rc = TC_OK;
     tc_pkobj *magic = NULL, *proto = NULL, *sys = NULL, *top = NULL, *keys = NULL;
     if (pk == NULL) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto fail;
     }
 #define TH_LOAD(obj)                                                                               \
@@ -699,7 +699,7 @@ static tc_status th_read_legacy(tc_map *m, tc_graph *g, tc_err *e)
     }
     sts = tc_calloc(keys->seq.n ? (size_t)keys->seq.n : 1, sizeof *sts);
     if (sts == NULL) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto fail;
     }
     for (uint64_t k = 0; k < keys->seq.n; k++) {
@@ -841,7 +841,7 @@ static tc_status th_read_index(const char *index, tc_graph *g, tc_err *e)
     const char *key;
     json_t *val;
     if (dir == NULL) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto done;
     }
     if (!json_is_object(wm)) {
@@ -850,7 +850,7 @@ static tc_status th_read_index(const char *index, tc_graph *g, tc_err *e)
     }
     json_t *seen = json_object();
     if (seen == NULL) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto done;
     }
     json_object_foreach(wm, key, val)
@@ -870,7 +870,7 @@ static tc_status th_read_index(const char *index, tc_graph *g, tc_err *e)
         json_object_set_new(seen, f, json_true());
         char *p = tc_path_join(dir, f);
         if (p == NULL) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             break;
         }
         rc = th_read_file(p, g, e);
@@ -899,7 +899,7 @@ static tc_status th_read_dir(const char *dir, tc_graph *g, tc_err *e)
 {
     char *index = tc_path_join(dir, "pytorch_model.bin.index.json");
     if (index == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     FILE *f = fopen(index, "rb");
     if (f) {
         fclose(f);
@@ -929,7 +929,7 @@ static tc_status th_read_dir(const char *dir, tc_graph *g, tc_err *e)
             names = nn;
         }
         if ((names[n] = tc_strdup(de->d_name)) == NULL) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             break;
         }
         n++;
@@ -949,7 +949,7 @@ static tc_status th_read_dir(const char *dir, tc_graph *g, tc_err *e)
             continue;
         char *p = tc_path_join(dir, names[i]);
         if (p == NULL)
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
         else
             rc = th_read_file(p, g, e);
         tc_free(p);

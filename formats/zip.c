@@ -238,7 +238,7 @@ tc_status tc_zip_open(tc_map *m, tc_zip **out, tc_err *e)
     *out = NULL;
     tc_zip *z = tc_calloc(1, sizeof *z);
     if (z == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     z->map = tc_map_ref(m);
     z->path = tc_map_path(m);
     tc_status rc;
@@ -250,7 +250,7 @@ tc_status tc_zip_open(tc_map *m, tc_zip **out, tc_err *e)
     z->by_name = tc_calloc(eo.n_entries ? (size_t)eo.n_entries : 1, sizeof *z->by_name);
     z->names = tc_malloc((size_t)eo.cd_size + (size_t)eo.n_entries + 1);
     if (z->ents == NULL || z->by_name == NULL || z->names == NULL) {
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
         goto fail;
     }
     const uint8_t *d = tc_map_data(m);
