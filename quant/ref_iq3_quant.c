@@ -3,7 +3,7 @@
  * ggml's quantize_iq3_xxs / quantize_iq3_s / quantize_iq2_s (ggml-quants.c:
  * quantize_row_iq3_xxs_impl(256, ...), quantize_row_iq3_s_impl, quantize_row_iq2_s_impl and the
  * neighbour searches iq3_find_best_neighbour / iq2_find_best_neighbour).
- * (IQ3_S and IQ2_S: not written yet.)
+ * (IQ2_S: not written yet.)
  *
  * The three share one algorithm, per sub-block (32 elements for IQ3, 16 for IQ2_S):
  * 1. weights w = imatrix * sqrt(sigma2 + x^2) (sigma2 = 2 * mean x^2 of the 256-block), or a
@@ -344,7 +344,79 @@ static void tc_iq3_xxs_quant_ref(const float *src, void *dst, int64_t n_rows, in
                           y);
 }
 
+/* ---- IQ3_S: 110 bytes = d, qs[64] (low 8 index bits), qh[8] (9th bits), signs[32],
+ * scales[4] ---- */
+
+static void iq3_s_block(const tc_iq3_search *g, const float *x, const float *qw, uint8_t *y)
+{
+    float scales[8], w[32], wa[32], xval[32];
+    int8_t L[32];
+    float max_scale = 0;
+    memset(y, 0, IQ3S_SIZE);
+    uint8_t *qs = y + IQ3S_QS, *qh = y + IQ3S_QH, *signs = y + IQ3S_SIGNS;
+    const float sigma2 = block_sigma2(x);
+
+    for (int ib = 0; ib < 8; ib++) {
+        const float *xb = x + 32 * ib;
+        sub_weights(32, xb, qw ? qw + 32 * ib : NULL, sigma2, 0, w, wa);
+        unsigned block_signs[4];
+        for (int k = 0; k < 4; k++)
+            block_signs[k] = split_signs8(xb + 8 * k, xval + 8 * k);
+        float max = xval[0];
+        for (int i = 1; i < 32; i++)
+            max = MAXF(max, xval[i]);
+        if (!max) { /* note: qs and signs are not advanced (see the header) */
+            scales[ib] = 0;
+            continue;
+        }
+        float scale = iq3_search(g, xval, w, wa, max, 0, L);
+        if (scale < 0) {
+            scale = -scale;
+            for (int k = 0; k < 4; k++)
+                block_signs[k] = ~block_signs[k] & 255;
+        }
+        for (int k = 0; k < 8; k++) {
+            int gi = iq3_index(g, L + 4 * k);
+            qs[k] = (uint8_t)gi;
+            qh[ib] |= (uint8_t)((gi >> 8) << k);
+        }
+        qs += 8;
+        for (int k = 0; k < 4; k++)
+            signs[k] = (uint8_t)block_signs[k];
+        signs += 4;
+        scales[ib] = scale;
+        max_scale = MAXF(max_scale, scale);
+    }
+
+    if (!max_scale)
+        return;
+    float d = max_scale / 31;
+    put_f16(y, d * 1.033f);
+    float id = 1 / d;
+    for (int ib = 0; ib < 8; ib += 2) {
+        int l1 = clampi(nearest_int(0.5f * (id * scales[ib] - 1)), 15);
+        int l2 = clampi(nearest_int(0.5f * (id * scales[ib + 1] - 1)), 15);
+        y[IQ3S_SCALES + ib / 2] = (uint8_t)(l1 | l2 << 4);
+    }
+}
+
+static void tc_iq3_s_quant_ref(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
+                               const float *imatrix)
+{
+    const tc_iq3_search *g = tc_iq3_search_get(512);
+    const int64_t nb = n_per_row / QK_K;
+    uint8_t *y = dst;
+    if (g == NULL) {
+        memset(dst, 0, (size_t)(n_rows * nb) * IQ3S_SIZE);
+        return;
+    }
+    for (int64_t r = 0; r < n_rows; r++)
+        for (int64_t i = 0; i < nb; i++, y += IQ3S_SIZE)
+            iq3_s_block(g, src + r * n_per_row + i * QK_K, imatrix ? imatrix + i * QK_K : NULL, y);
+}
+
 void tc_ref_register_iq3_quant(tc_kernel_table *k)
 {
     k->quantize[TC_DTYPE_IQ3_XXS] = tc_iq3_xxs_quant_ref;
+    k->quantize[TC_DTYPE_IQ3_S] = tc_iq3_s_quant_ref;
 }
