@@ -3,7 +3,6 @@
  * ggml's quantize_iq3_xxs / quantize_iq3_s / quantize_iq2_s (ggml-quants.c:
  * quantize_row_iq3_xxs_impl(256, ...), quantize_row_iq3_s_impl, quantize_row_iq2_s_impl and the
  * neighbour searches iq3_find_best_neighbour / iq2_find_best_neighbour).
- * (IQ2_S: not written yet.)
  *
  * The three share one algorithm, per sub-block (32 elements for IQ3, 16 for IQ2_S):
  * 1. weights w = imatrix * sqrt(sigma2 + x^2) (sigma2 = 2 * mean x^2 of the 256-block), or a
@@ -128,6 +127,31 @@ static int iq3_best_neighbour(const uint16_t *nb, const uint32_t *grid, const fl
         best = 0;
     for (int i = 0; i < 4; i++)
         L[i] = (int8_t)(((uint8_t)(grid[best] >> 8 * i) - 1) / 2);
+    return best;
+}
+
+/* iq2_find_best_neighbour: the same over 8 elements of an int8 grid. */
+static int iq2_best_neighbour(const uint16_t *nb, const uint64_t *grid, const float *xval,
+                              const float *w, float scale, int8_t *L)
+{
+    float best_d2 = FLT_MAX;
+    int best = -1;
+    for (int j = 1; j <= nb[0]; j++) {
+        uint64_t g = grid[nb[j]];
+        float d2 = 0;
+        for (int i = 0; i < 8; i++) {
+            float diff = scale * (float)(int8_t)(uint8_t)(g >> 8 * i) - xval[i];
+            d2 += w[i] * diff * diff;
+        }
+        if (d2 < best_d2) {
+            best_d2 = d2;
+            best = nb[j];
+        }
+    }
+    if (best < 0)
+        best = 0;
+    for (int i = 0; i < 8; i++)
+        L[i] = (int8_t)(((int8_t)(uint8_t)(grid[best] >> 8 * i) - 1) / 2);
     return best;
 }
 
@@ -415,8 +439,140 @@ static void tc_iq3_s_quant_ref(const float *src, void *dst, int64_t n_rows, int6
             iq3_s_block(g, src + r * n_per_row + i * QK_K, imatrix ? imatrix + i * QK_K : NULL, y);
 }
 
+/* ===== IQ2_S: 82 bytes = d, qs[32] (low 8 index bits), signs[32], qh[8] (2 high bits per
+ * group), scales[8] (two 4-bit scales); sub-blocks of 16, groups of 8, levels 0..2 ===== */
+
+/* The 2-bit code of 8 levels (always < 43692). */
+static inline int iq2_code(const int8_t *L)
+{
+    int u = 0;
+    for (int i = 0; i < 8; i++)
+        u |= L[i] << 2 * i;
+    return u;
+}
+
+/* Steps 2 and 3 for one IQ2_S sub-block of 16 (see iq3_search; flags start true, only
+ * off-grid groups are re-rounded, trial scales (5 + is*0.1)/max for is = -9..9). */
+static float iq2_s_search(const tc_iq2_search *g, const float *xval, const float *w,
+                          const float *wa, float max, int8_t L[16])
+{
+    const int kMaxQ = 3;
+    int8_t Laux[16];
+    int on_grid[2] = {1, 1}, on_grid_aux[2];
+    float best = 0;
+    float scale = max / (2 * kMaxQ - 1);
+    memset(L, 0, 16);
+    for (int is = -9; is <= 9; is++) {
+        float id = (2 * kMaxQ - 1 + (float)is * 0.1f) / max;
+        float this_scale = 1 / id;
+        for (int k = 0; k < 2; k++) {
+            for (int i = 0; i < 8; i++)
+                Laux[8 * k + i] = (int8_t)level_of(id, xval[8 * k + i], kMaxQ - 1);
+            int m = g->map[iq2_code(Laux + 8 * k)];
+            on_grid_aux[k] = m >= 0;
+            if (m < 0)
+                iq2_best_neighbour(g->neighbours - m - 1, g->grid, xval + 8 * k, wa + 8 * k,
+                                   this_scale, Laux + 8 * k);
+        }
+        float sumqx, sumq2;
+        fit_sums(16, w, xval, Laux, &sumqx, &sumq2);
+        if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
+            scale = sumqx / sumq2;
+            best = scale * sumqx;
+            memcpy(L, Laux, 16);
+            on_grid[0] = on_grid_aux[0];
+            on_grid[1] = on_grid_aux[1];
+        }
+    }
+    if ((!on_grid[0] || !on_grid[1]) && scale > 0) {
+        float id = 1 / scale;
+        for (int k = 0; k < 2; k++) {
+            if (on_grid[k])
+                continue;
+            for (int i = 0; i < 8; i++)
+                L[8 * k + i] = (int8_t)level_of(id, xval[8 * k + i], kMaxQ - 1);
+            int m = g->map[iq2_code(L + 8 * k)];
+            if (m < 0)
+                iq2_best_neighbour(g->neighbours - m - 1, g->grid, xval + 8 * k, wa + 8 * k, scale,
+                                   L + 8 * k);
+        }
+        float sumqx, sumq2;
+        fit_sums(16, w, xval, L, &sumqx, &sumq2);
+        if (sumq2 > 0)
+            scale = sumqx / sumq2;
+    }
+    return scale;
+}
+
+static void iq2_s_block(const tc_iq2_search *g, const float *x, const float *qw, uint8_t *y)
+{
+    float scales[16], w[16], wa[16], xval[16];
+    int8_t L[16];
+    float max_scale = 0;
+    memset(y, 0, IQ2S_SIZE);
+    const float sigma2 = block_sigma2(x);
+
+    for (int ib = 0; ib < 16; ib++) {
+        const float *xb = x + 16 * ib;
+        sub_weights(16, xb, qw ? qw + 16 * ib : NULL, sigma2, 1, w, wa);
+        unsigned block_signs[2];
+        for (int k = 0; k < 2; k++)
+            block_signs[k] = split_signs8(xb + 8 * k, xval + 8 * k);
+        float max = xval[0];
+        for (int i = 1; i < 16; i++)
+            max = MAXF(max, xval[i]);
+        if (max < GROUP_MAX_EPS_IQ2_S) {
+            scales[ib] = 0;
+            continue;
+        }
+        float scale = iq2_s_search(g, xval, w, wa, max, L);
+        if (scale < 0) {
+            scale = -scale;
+            for (int k = 0; k < 2; k++)
+                block_signs[k] = ~block_signs[k] & 255;
+        }
+        for (int k = 0; k < 2; k++) {
+            int gi = g->map[iq2_code(L + 8 * k)];
+            if (gi < 0) /* unreachable (L holds grid points); ggml aborts */
+                gi = 0;
+            const int i8 = 2 * ib + k;
+            y[IQ2S_QS + i8] = (uint8_t)gi;
+            y[IQ2S_QH + i8 / 4] |= (uint8_t)((gi >> 8) << 2 * (i8 % 4));
+            y[IQ2S_SIGNS + i8] = (uint8_t)block_signs[k];
+        }
+        scales[ib] = scale;
+        max_scale = MAXF(max_scale, scale);
+    }
+
+    if (!max_scale)
+        return;
+    float d = max_scale / 31;
+    put_f16(y, d * 0.9875f);
+    float id = 1 / d;
+    for (int ib = 0; ib < 16; ib++) {
+        int l = clampi(nearest_int(0.5f * (id * scales[ib] - 1)), 15);
+        y[IQ2S_SCALES + ib / 2] |= (uint8_t)(ib % 2 ? l << 4 : l);
+    }
+}
+
+static void tc_iq2_s_quant_ref(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
+                               const float *imatrix)
+{
+    const tc_iq2_search *g = tc_iq2_search_get(TC_DTYPE_IQ2_S);
+    const int64_t nb = n_per_row / QK_K;
+    uint8_t *y = dst;
+    if (g == NULL) {
+        memset(dst, 0, (size_t)(n_rows * nb) * IQ2S_SIZE);
+        return;
+    }
+    for (int64_t r = 0; r < n_rows; r++)
+        for (int64_t i = 0; i < nb; i++, y += IQ2S_SIZE)
+            iq2_s_block(g, src + r * n_per_row + i * QK_K, imatrix ? imatrix + i * QK_K : NULL, y);
+}
+
 void tc_ref_register_iq3_quant(tc_kernel_table *k)
 {
     k->quantize[TC_DTYPE_IQ3_XXS] = tc_iq3_xxs_quant_ref;
     k->quantize[TC_DTYPE_IQ3_S] = tc_iq3_s_quant_ref;
+    k->quantize[TC_DTYPE_IQ2_S] = tc_iq2_s_quant_ref;
 }
