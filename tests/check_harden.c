@@ -316,6 +316,44 @@ START_TEST(test_disk_full)
 }
 END_TEST
 
+/* An I/O error from the disk (EIO on a write, a kernel copy or a late fsync, injected by the
+ * LD_PRELOAD shim tests/fault/fault_inject.c) fails every writer with exit 4 and the message,
+ * leaving nothing in the output directory. */
+START_TEST(test_eio)
+{
+    const char *lib = getenv("TC_FAULT_LIB");
+    if (lib == NULL || access(lib, R_OK) != 0)
+        TC_SKIP_NA("the fault-injection shim (TC_FAULT_LIB) is not built here");
+    tc_make_tmpdir(dir, sizeof dir, "tc_hard");
+    ck_assert_int_eq(tc_sh("mkdir '%s/out'", dir), 0);
+    static const struct {
+        const char *fault, *cmd;
+    } cases[] = {
+        {"TC_FAULT_EIO_AFTER=100000", "convert $S/fixtures/tiny-llama $D/o.gguf --type f32"},
+        {"TC_FAULT_EIO_AFTER=0", "convert $S/fixtures/tiny-llama/model.safetensors $D/o.gguf"},
+        {"TC_FAULT_EIO_AFTER=100000",
+         "convert $S/fixtures/tiny-llama/model.safetensors $D/o.safetensors --type f32"},
+        {"TC_FAULT_EIO_AFTER=150000",
+         "quantize $S/fixtures/tiny-llama $D/o.gguf Q8_0 --split-max-tensors 4"},
+        {"TC_FAULT_FSYNC_EIO=1", "convert $S/fixtures/tiny-llama $D/o.gguf --type f32"},
+        {"TC_FAULT_FSYNC_EIO=1",
+         "convert $S/fixtures/tiny-llama/model.safetensors $D/o.safetensors --max-shard-size 100K"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int rc = tc_sh("S='%s' D='%s/out' %s LD_PRELOAD='%s' "
+                       "ASAN_OPTIONS=\"${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0\" "
+                       "sh -c '%s %s -q' 2>'%s/err'",
+                       TC_SRC_DIR, dir, cases[i].fault, lib, TC_BIN, cases[i].cmd, dir);
+        ck_assert_msg(rc == 4, "%s %s: exit %d, want 4", cases[i].fault, cases[i].cmd, rc);
+        ck_assert_msg(tc_sh("grep -q 'Input/output error' '%s/err'", dir) == 0,
+                      "%s %s: no EIO message", cases[i].fault, cases[i].cmd);
+        ck_assert_msg(tc_sh("test -z \"$(ls -A '%s/out')\"", dir) == 0, "%s %s: left files behind",
+                      cases[i].fault, cases[i].cmd);
+    }
+    tc_rm_rf(dir);
+}
+END_TEST
+
 /* A run killed with SIGKILL while writing leaves no temporary (O_TMPFILE: the file has no name
  * until it is complete); a temporary left by some earlier run is pointed out. */
 START_TEST(test_sigkill_leaves_nothing)
@@ -517,6 +555,7 @@ Suite *harden_suite(void)
     tcase_add_test(tc, test_tensor_select);
     tcase_add_test(tc, test_tmpdir_full);
     tcase_add_test(tc, test_disk_full);
+    tcase_add_test(tc, test_eio);
     suite_add_tcase(s, tc);
     return s;
 }
