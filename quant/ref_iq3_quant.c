@@ -105,19 +105,27 @@ static inline void fit_sums(int n, const float *w, const float *xval, const int8
  * iq3_find_best_neighbour: of the listed grid points (nb[0] = count, then indices), the one
  * minimizing sum w*(scale*q - x)^2 (w = sqrt of the weights; ((w*diff)*diff) summed in element
  * order), first on ties. Writes its levels to L and returns its index.
+ *
+ * Each term depends only on the element and its level, so all 4 x 8 of them are computed once
+ * (the same floats ggml computes per point) and a point's d2 is 4 lookups summed in ggml's order.
  */
 static int iq3_best_neighbour(const uint16_t *nb, const uint32_t *grid, const float *xval,
                               const float *w, float scale, int8_t *L)
 {
+    float e[4][8];
+    for (int i = 0; i < 4; i++)
+        for (int l = 0; l < 8; l++) {
+            float diff = scale * (float)(2 * l + 1) - xval[i];
+            e[i][l] = w[i] * diff * diff;
+        }
     float best_d2 = FLT_MAX;
     int best = -1;
     for (int j = 1; j <= nb[0]; j++) {
-        uint32_t g = grid[nb[j]];
+        uint32_t g = grid[nb[j]]; /* byte i = 2*l + 1 */
         float d2 = 0;
-        for (int i = 0; i < 4; i++) {
-            float diff = scale * (float)(uint8_t)(g >> 8 * i) - xval[i];
-            d2 += w[i] * diff * diff;
-        }
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++)
+            d2 += e[i][(g >> (8 * i + 1)) & 7];
         if (d2 < best_d2) {
             best_d2 = d2;
             best = nb[j];
@@ -126,23 +134,31 @@ static int iq3_best_neighbour(const uint16_t *nb, const uint32_t *grid, const fl
     if (best < 0) /* every d2 NaN or >= FLT_MAX: ggml asserts */
         best = 0;
     for (int i = 0; i < 4; i++)
-        L[i] = (int8_t)(((uint8_t)(grid[best] >> 8 * i) - 1) / 2);
+        L[i] = (int8_t)((grid[best] >> (8 * i + 1)) & 7);
     return best;
 }
 
-/* iq2_find_best_neighbour: the same over 8 elements of an int8 grid. */
+/* iq2_find_best_neighbour: the same over 8 elements of the 2-bit grid (levels 0..2, int8
+ * bytes 1, 3, 5), with its 8 x 3 terms computed once. */
 static int iq2_best_neighbour(const uint16_t *nb, const uint64_t *grid, const float *xval,
                               const float *w, float scale, int8_t *L)
 {
+    float e[8][4];
+    for (int i = 0; i < 8; i++) {
+        for (int l = 0; l < 3; l++) {
+            float diff = scale * (float)(2 * l + 1) - xval[i];
+            e[i][l] = w[i] * diff * diff;
+        }
+        e[i][3] = 0; /* no grid byte has level 3 */
+    }
     float best_d2 = FLT_MAX;
     int best = -1;
     for (int j = 1; j <= nb[0]; j++) {
         uint64_t g = grid[nb[j]];
         float d2 = 0;
-        for (int i = 0; i < 8; i++) {
-            float diff = scale * (float)(int8_t)(uint8_t)(g >> 8 * i) - xval[i];
-            d2 += w[i] * diff * diff;
-        }
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++)
+            d2 += e[i][(g >> (8 * i + 1)) & 3];
         if (d2 < best_d2) {
             best_d2 = d2;
             best = nb[j];
@@ -151,7 +167,7 @@ static int iq2_best_neighbour(const uint16_t *nb, const uint64_t *grid, const fl
     if (best < 0)
         best = 0;
     for (int i = 0; i < 8; i++)
-        L[i] = (int8_t)(((int8_t)(uint8_t)(grid[best] >> 8 * i) - 1) / 2);
+        L[i] = (int8_t)((grid[best] >> (8 * i + 1)) & 3);
     return best;
 }
 
