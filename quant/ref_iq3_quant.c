@@ -84,16 +84,33 @@ static inline int level_of(float id, float x, int hi)
     return clampi(nearest_int(0.5f * (id * x - 1)), hi);
 }
 
-/* Sub-block sums of the weighted fit with levels L: sumqx = sum (w*x)*q, sumq2 = sum (w*q)*q,
- * q = 2L+1 (ggml's order; each is its own sequential chain). */
-static inline void fit_sums(int n, const float *w, const float *xval, const int8_t *L, float *sumqx,
-                            float *sumq2)
+/*
+ * The weighted fit of a sub-block with levels L: sumqx = sum (w*x)*q, sumq2 = sum (w*q)*q,
+ * q = 2L+1, each a sequential chain in element order (ggml's). The terms depend only on the
+ * element and its level, so fit_terms() computes them once per sub-block for the nl levels
+ * (the same floats ggml recomputes in every trial) and fit_sums() adds them up by lookup.
+ * Tables are [element][8 levels].
+ */
+static inline void fit_terms(int n, int nl, const float *w, const float *xval, float *txq,
+                             float *tq2)
+{
+    for (int i = 0; i < n; i++) {
+        float wx = w[i] * xval[i];
+        for (int l = 0; l < nl; l++) {
+            float q = (float)(2 * l + 1);
+            txq[8 * i + l] = wx * q;
+            tq2[8 * i + l] = w[i] * q * q;
+        }
+    }
+}
+
+static inline void fit_sums(int n, const float *txq, const float *tq2, const int8_t *L,
+                            float *sumqx, float *sumq2)
 {
     float sx = 0, s2 = 0;
     for (int i = 0; i < n; i++) {
-        float q = (float)(2 * L[i] + 1);
-        sx += w[i] * xval[i] * q;
-        s2 += w[i] * q * q;
+        sx += txq[8 * i + L[i]];
+        s2 += tq2[8 * i + L[i]];
     }
     *sumqx = sx;
     *sumq2 = s2;
@@ -105,19 +122,27 @@ static inline void fit_sums(int n, const float *w, const float *xval, const int8
  * iq3_find_best_neighbour: of the listed grid points (nb[0] = count, then indices), the one
  * minimizing sum w*(scale*q - x)^2 (w = sqrt of the weights; ((w*diff)*diff) summed in element
  * order), first on ties. Writes its levels to L and returns its index.
+ *
+ * Each term depends only on the element and its level, so all 4 x 8 of them are computed once
+ * (the same floats ggml computes per point) and a point's d2 is 4 lookups summed in ggml's order.
  */
 static int iq3_best_neighbour(const uint16_t *nb, const uint32_t *grid, const float *xval,
                               const float *w, float scale, int8_t *L)
 {
+    float e[4][8];
+    for (int i = 0; i < 4; i++)
+        for (int l = 0; l < 8; l++) {
+            float diff = scale * (float)(2 * l + 1) - xval[i];
+            e[i][l] = w[i] * diff * diff;
+        }
     float best_d2 = FLT_MAX;
     int best = -1;
     for (int j = 1; j <= nb[0]; j++) {
-        uint32_t g = grid[nb[j]];
+        uint32_t g = grid[nb[j]]; /* byte i = 2*l + 1 */
         float d2 = 0;
-        for (int i = 0; i < 4; i++) {
-            float diff = scale * (float)(uint8_t)(g >> 8 * i) - xval[i];
-            d2 += w[i] * diff * diff;
-        }
+#pragma GCC unroll 4
+        for (int i = 0; i < 4; i++)
+            d2 += e[i][(g >> (8 * i + 1)) & 7];
         if (d2 < best_d2) {
             best_d2 = d2;
             best = nb[j];
@@ -126,23 +151,31 @@ static int iq3_best_neighbour(const uint16_t *nb, const uint32_t *grid, const fl
     if (best < 0) /* every d2 NaN or >= FLT_MAX: ggml asserts */
         best = 0;
     for (int i = 0; i < 4; i++)
-        L[i] = (int8_t)(((uint8_t)(grid[best] >> 8 * i) - 1) / 2);
+        L[i] = (int8_t)((grid[best] >> (8 * i + 1)) & 7);
     return best;
 }
 
-/* iq2_find_best_neighbour: the same over 8 elements of an int8 grid. */
+/* iq2_find_best_neighbour: the same over 8 elements of the 2-bit grid (levels 0..2, int8
+ * bytes 1, 3, 5), with its 8 x 3 terms computed once. */
 static int iq2_best_neighbour(const uint16_t *nb, const uint64_t *grid, const float *xval,
                               const float *w, float scale, int8_t *L)
 {
+    float e[8][4];
+    for (int i = 0; i < 8; i++) {
+        for (int l = 0; l < 3; l++) {
+            float diff = scale * (float)(2 * l + 1) - xval[i];
+            e[i][l] = w[i] * diff * diff;
+        }
+        e[i][3] = 0; /* no grid byte has level 3 */
+    }
     float best_d2 = FLT_MAX;
     int best = -1;
     for (int j = 1; j <= nb[0]; j++) {
         uint64_t g = grid[nb[j]];
         float d2 = 0;
-        for (int i = 0; i < 8; i++) {
-            float diff = scale * (float)(int8_t)(uint8_t)(g >> 8 * i) - xval[i];
-            d2 += w[i] * diff * diff;
-        }
+#pragma GCC unroll 8
+        for (int i = 0; i < 8; i++)
+            d2 += e[i][(g >> (8 * i + 1)) & 3];
         if (d2 < best_d2) {
             best_d2 = d2;
             best = nb[j];
@@ -151,7 +184,7 @@ static int iq2_best_neighbour(const uint16_t *nb, const uint64_t *grid, const fl
     if (best < 0)
         best = 0;
     for (int i = 0; i < 8; i++)
-        L[i] = (int8_t)(((int8_t)(uint8_t)(grid[best] >> 8 * i) - 1) / 2);
+        L[i] = (int8_t)((grid[best] >> (8 * i + 1)) & 3);
     return best;
 }
 
@@ -186,6 +219,8 @@ static float iq3_search(const tc_iq3_search *g, const float *xval, const float *
     int on_grid[8], on_grid_aux[8];
     float best = 0;
     float scale = max / (2 * kMaxQ - 1);
+    float txq[32 * 8], tq2[32 * 8];
+    fit_terms(32, 8, w, xval, txq, tq2);
     memset(L, 0, 32);
     for (int k = 0; k < 8; k++)
         on_grid[k] = xxs;
@@ -202,7 +237,7 @@ static float iq3_search(const tc_iq3_search *g, const float *xval, const float *
                                    this_scale, Laux + 4 * k);
         }
         float sumqx, sumq2;
-        fit_sums(32, w, xval, Laux, &sumqx, &sumq2);
+        fit_sums(32, txq, tq2, Laux, &sumqx, &sumq2);
         if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
             scale = sumqx / sumq2;
             best = scale * sumqx;
@@ -229,7 +264,7 @@ static float iq3_search(const tc_iq3_search *g, const float *xval, const float *
                 memcpy(L + 4 * k, l, 4);
         }
         float sumqx, sumq2;
-        fit_sums(32, w, xval, L, &sumqx, &sumq2);
+        fit_sums(32, txq, tq2, L, &sumqx, &sumq2);
         if (sumq2 > 0)
             scale = sumqx / sumq2;
     }
@@ -461,6 +496,8 @@ static float iq2_s_search(const tc_iq2_search *g, const float *xval, const float
     int on_grid[2] = {1, 1}, on_grid_aux[2];
     float best = 0;
     float scale = max / (2 * kMaxQ - 1);
+    float txq[16 * 8], tq2[16 * 8];
+    fit_terms(16, 3, w, xval, txq, tq2);
     memset(L, 0, 16);
     for (int is = -9; is <= 9; is++) {
         float id = (2 * kMaxQ - 1 + (float)is * 0.1f) / max;
@@ -475,7 +512,7 @@ static float iq2_s_search(const tc_iq2_search *g, const float *xval, const float
                                    this_scale, Laux + 8 * k);
         }
         float sumqx, sumq2;
-        fit_sums(16, w, xval, Laux, &sumqx, &sumq2);
+        fit_sums(16, txq, tq2, Laux, &sumqx, &sumq2);
         if (sumq2 > 0 && sumqx * sumqx > best * sumq2) {
             scale = sumqx / sumq2;
             best = scale * sumqx;
@@ -497,7 +534,7 @@ static float iq2_s_search(const tc_iq2_search *g, const float *xval, const float
                                    L + 8 * k);
         }
         float sumqx, sumq2;
-        fit_sums(16, w, xval, L, &sumqx, &sumq2);
+        fit_sums(16, txq, tq2, L, &sumqx, &sumq2);
         if (sumq2 > 0)
             scale = sumqx / sumq2;
     }
