@@ -301,6 +301,32 @@ START_TEST(quantize_matches_ggml)
             tc_expect_same_quant(want, got, 1, n, t, what);
         }
     }
+    /* Crafted: zeroed sub-blocks of 32 and of 16 and zeroed groups of 4 among ordinary values
+     * (pruned weights): IQ3_S skips an all-zero sub-block before moving its index pointers on,
+     * so the later sub-blocks' bytes land early, exactly as ggml's do. */
+    for (int zk = 0; zk < 3; zk++)
+        for (int mode = 0; mode < 2; mode++) {
+            const int64_t n = 1024, span = zk == 0 ? 32 : zk == 1 ? 16 : 4;
+            tc_corpus_fill(src, n, 0, 77 + (uint64_t)(zk * 2 + mode));
+            for (int64_t i = 0; i < n; i++)
+                if ((i / span) % 3 == 1)
+                    src[i] = 0.0f;
+            tc_corpus_imatrix(imat, n, 9 + (uint64_t)zk, mode);
+            size_t nbytes = tc_row_size(t, n);
+            memset(want, 0, nbytes);
+            ck_assert_uint_eq(quant(t, src, want, 0, 1, n, imat), nbytes);
+            for (int isa = 0; isa < TC_ISA_COUNT; isa++) {
+                if (!tc_isa_supported((tc_isa)isa) || tc_kernels(isa) == NULL)
+                    continue;
+                char what[96];
+                snprintf(what, sizeof what, "zeroed runs of %d, imatrix %s [%s]", (int)span,
+                         mode ? "with zeros" : "yes", tc_isa_name((tc_isa)isa));
+                memset(got, 0xa5, nbytes);
+                ck_assert_uint_eq(tc_quantize_rows_isa((tc_isa)isa, t, src, got, 1, n, imat),
+                                  nbytes);
+                tc_expect_same_quant(want, got, 1, n, t, what);
+            }
+        }
     if (tc_requires_imatrix(t)) /* as ggml: no importance data, no quantization */
         ck_assert_uint_eq(tc_quantize_rows(t, src, got, 1, 256, NULL), 0);
 out:
