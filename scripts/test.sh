@@ -31,6 +31,12 @@ cmake --install build-test --prefix "$inst" >/dev/null
 printf '#include <tensorcast.h>\nint main(void){tc_graph *g=tc_graph_new();int ok=g&&tc_dtype_get(TC_DTYPE_Q4_K);tc_graph_free(g);return !ok;}\n' >"$inst/c.c"
 cc "$inst/c.c" $(PKG_CONFIG_PATH="$inst/lib/pkgconfig" pkg-config --cflags --libs tensorcast) -o "$inst/c"
 "$inst/c" && "$inst/bin/tensorcast" --version
+# the README's library example, against the CLI: the same bytes
+cc tests/lib_example.c $(PKG_CONFIG_PATH="$inst/lib/pkgconfig" pkg-config --cflags --libs tensorcast) -o "$inst/ex"
+"$inst/bin/tensorcast" convert fixtures/tiny-llama "$inst/m.gguf" --type f32 -q
+"$inst/ex" "$inst/m.gguf" "$inst/lib.gguf" Q4_K_M >/dev/null
+"$inst/bin/tensorcast" quantize "$inst/m.gguf" "$inst/cli.gguf" Q4_K_M -q --no-provenance
+cmp "$inst/lib.gguf" "$inst/cli.gguf" && echo "library example: same bytes as tensorcast quantize"
 rm -rf "$inst"
 
 echo "== NEON kernels (aarch64 cross compile; run against the reference under qemu)"
