@@ -213,7 +213,7 @@ int tc_to_f32_isa(tc_isa isa, int t, const void *src, float *dst, int64_t n)
     if (k == NULL || d == NULL || n < 0)
         return -1;
     if (!d->is_quant)
-        return tc_cast_to_f32(t, src, dst, n);
+        return tc_cast_to_f32_isa(isa, t, src, dst, n);
     if (t >= TC_DTYPE_GGML_COUNT || k->dequantize[t] == NULL || n % d->blck != 0)
         return -1;
     if (n > 0)

@@ -69,6 +69,8 @@ int tc_cast_from_f32(int t, const float *src, void *dst, int64_t n);
 /* The same with the kernels of `isa` (f32 -> f16 uses F16C from AVX2 up; bit-identical to the
  * scalar routine, which TC_ISA_SCALAR selects). */
 int tc_cast_from_f32_isa(tc_isa isa, int t, const float *src, void *dst, int64_t n);
+/* f16 -> f32 uses F16C from AVX2 up (bit-identical to the scalar routine). */
+int tc_cast_to_f32_isa(tc_isa isa, int t, const void *src, float *dst, int64_t n);
 
 /* ===== llama-quantize presets (quant/mix.c) ===== */
 
