@@ -409,7 +409,8 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
         dst = kvg;
     }
     uint32_t alignment = GGUF_DEFAULT_ALIGN;
-    keybuf = tc_malloc(65536);
+    _Static_assert(TC_MAX_KEY == 65535, "the messages below say 65535");
+    keybuf = tc_malloc(TC_MAX_KEY + 1);
     if (keybuf == NULL) {
         rc = tc_err_nomem(e);
         goto fail;
@@ -422,12 +423,12 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
         r.key = "?";
         if ((rc = gguf_read_str(&r, &k, "key")) != TC_OK)
             goto fail;
-        if (k.len == 0 || k.len > 65535 || memchr(k.p, 0, (size_t)k.len) != NULL) {
+        if (k.len == 0 || k.len > TC_MAX_KEY || memchr(k.p, 0, (size_t)k.len) != NULL) {
             rc =
                 tc_err_set(e, TC_E_FORMAT, "%s @%#" PRIx64 ": key %" PRIu64 " is %s", r.path, at, i,
-                           k.len == 0      ? "empty"
-                           : k.len > 65535 ? "longer than 65535 bytes"
-                                           : "holding a NUL byte");
+                           k.len == 0           ? "empty"
+                           : k.len > TC_MAX_KEY ? "longer than 65535 bytes"
+                                                : "holding a NUL byte");
             goto fail;
         }
         memcpy(keybuf, k.p, (size_t)k.len);

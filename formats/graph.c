@@ -886,8 +886,9 @@ const char *tc_graph_get_str(const tc_graph *g, const char *key)
 tc_status tc_graph_set(tc_graph *g, const char *key, const tc_value *v, tc_err *e)
 {
     size_t kl = strlen(key);
-    if (kl == 0 || kl > 65535)
-        return tc_err_set(e, TC_E_FORMAT, "metadata key of %zu bytes (must be 1..65535)", kl);
+    if (kl == 0 || kl > TC_MAX_KEY)
+        return tc_err_set(e, TC_E_FORMAT, "metadata key of %zu bytes (must be 1..%d)", kl,
+                          TC_MAX_KEY);
     if ((unsigned)v->type >= TC_V_COUNT)
         return tc_err_set(e, TC_E_USAGE, "metadata '%s': bad value type %d", key, (int)v->type);
     tc_value copy;

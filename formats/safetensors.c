@@ -724,10 +724,10 @@ static tc_status st_read_metadata(tc_graph *g, json_t *meta, const char *file, t
     json_t *val;
     json_object_foreach(meta, key, val)
     {
-        if (key[0] == 0 || strlen(key) > 65535)
+        if (key[0] == 0 || strlen(key) > TC_MAX_KEY)
             return tc_err_set(e, TC_E_FORMAT,
-                              "%s @0x8: __metadata__ key of %zu bytes (must be 1..65535)", file,
-                              strlen(key));
+                              "%s @0x8: __metadata__ key of %zu bytes (must be 1..%d)", file,
+                              strlen(key), TC_MAX_KEY);
         if (!json_is_string(val))
             return tc_err_set(e, TC_E_FORMAT,
                               "%s @0x8: __metadata__ '%s' is not a string (__metadata__ must map "

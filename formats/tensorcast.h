@@ -164,6 +164,8 @@ int tc_value_to_i64(const tc_value *v, int64_t *out);
 
 #define TC_MAX_DIMS 8 /* safetensors/PyTorch allow more than GGUF's 4; writers check their own */
 #define TC_MAX_NAME 4096
+#define TC_MAX_KEY  65535 /* bytes of a metadata key (GGUF's and safetensors' readers, the graph)  \
+                           */
 
 typedef struct tc_graph tc_graph;
 typedef struct tc_tensor tc_tensor;
@@ -252,7 +254,7 @@ const tc_value *tc_graph_kv_value(const tc_graph *g, size_t i);
 const tc_value *tc_graph_get(const tc_graph *g, const char *key); /* NULL when absent */
 /* The string value of `key`, or NULL when absent or not a string. */
 const char *tc_graph_get_str(const tc_graph *g, const char *key);
-/* Set (deep copy; replaces in place or appends). Keys: non-empty, < 65536 bytes. */
+/* Set (deep copy; replaces in place or appends). Keys: 1..TC_MAX_KEY bytes. */
 tc_status tc_graph_set(tc_graph *g, const char *key, const tc_value *v, tc_err *e);
 tc_status tc_graph_set_str(tc_graph *g, const char *key, const char *s, tc_err *e);
 tc_status tc_graph_set_u32(tc_graph *g, const char *key, uint32_t v, tc_err *e);

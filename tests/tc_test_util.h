@@ -128,6 +128,61 @@ static inline void tc_read_expect(const char *path, char *buf, size_t cap, char 
         *nl = 0;
 }
 
+/* What a suite checks about one bad fixture beyond the common checks (may be NULL). */
+typedef void (*tc_bad_extra_fn)(const char *input, const char *name, tc_status rc,
+                                const tc_err *e, void *ctx);
+
+/*
+ * Every case of a fixtures/<format>/bad directory: each input file (anything but the .expect
+ * files and dot files) with its <stem>.expect (stem: the name without its last extension, else
+ * without all of them, else the whole name). Each is read with tc_read and must fail with the
+ * expected status, a message holding the expected text (and the file's name when
+ * `name_in_msg`), and no graph; `extra` adds the suite's own checks. Returns the count.
+ */
+static inline int tc_check_bad_dir(const char *dir, int name_in_msg, tc_bad_extra_fn extra,
+                                   void *ctx)
+{
+    DIR *d = opendir(dir);
+    ck_assert_msg(d != NULL, "cannot open %s", dir);
+    struct dirent *de;
+    int n = 0;
+    while ((de = readdir(d))) {
+        const char *name = de->d_name;
+        size_t nl = strlen(name);
+        if (name[0] == '.' || (nl >= 7 && strcmp(name + nl - 7, ".expect") == 0))
+            continue;
+        char in[2048], ex[2048], stem[512];
+        snprintf(in, sizeof in, "%s/%s", dir, name);
+        const char *cut[3] = {strrchr(name, '.'), strchr(name, '.'), NULL};
+        int found = 0;
+        for (int k = 0; k < 3 && !found; k++) {
+            size_t l = cut[k] ? (size_t)(cut[k] - name) : strlen(name);
+            if (k < 2 && cut[k] == NULL)
+                continue;
+            snprintf(stem, sizeof stem, "%.*s", (int)l, name);
+            snprintf(ex, sizeof ex, "%s/%s.expect", dir, stem);
+            found = access(ex, F_OK) == 0;
+        }
+        ck_assert_msg(found, "%s: no .expect for it", in);
+        char text[1024], *want, *sub;
+        tc_read_expect(ex, text, sizeof text, &want, &sub);
+        tc_graph *g = NULL;
+        tc_err e = {0};
+        tc_status rc = tc_read(in, &g, NULL, &e);
+        ck_assert_msg(strcmp(tc_status_name(rc), want) == 0, "%s: status %s, want %s (%s)", in,
+                      tc_status_name(rc), want, e.msg);
+        ck_assert_msg(strstr(e.msg, sub) != NULL, "%s: '%s' lacks '%s'", in, e.msg, sub);
+        ck_assert_msg(!name_in_msg || strstr(e.msg, name) != NULL, "%s: '%s' does not name it",
+                      in, e.msg);
+        ck_assert_ptr_null(g);
+        if (extra)
+            extra(in, name, rc, &e, ctx);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
 /* A system() status as a shell would report it: the exit code, or 128 + signal. */
 /* Run a shell command made with printf-style arguments; its exit status (-1 when killed). */
 static inline int tc_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
