@@ -335,6 +335,63 @@ static void sort_idx(size_t *idx, size_t *tmp, size_t n, const gguf_tinfo *ti)
  * is set its metadata goes into `g` (in file order, minus split.* keys when `drop_split`);
  * otherwise KVs are only checked. The split.* keys are returned in `sp`; the version in `ver`.
  */
+/* The fixed header: magic, version (2 or 3, little-endian), tensor and KV counts within their
+ * caps and within the bytes left. */
+static tc_status gguf_parse_header(gguf_rd *r, tc_map *m, uint32_t *ver, uint64_t *n_tensors,
+                                   uint64_t *n_kv, tc_err *e)
+{
+    uint32_t version;
+    if (tc_map_size(m) == 0)
+        return tc_err_set(e, TC_E_FORMAT, "%s: empty file (a GGUF file starts with 'GGUF')",
+                          r->path);
+    if (tc_map_size(m) < 4 || memcmp(tc_map_data(m), GGUF_MAGIC, 4) != 0) {
+        const uint8_t *d = tc_map_data(m);
+        size_t n = tc_map_size(m) < 4 ? (size_t)tc_map_size(m) : 4;
+        char shown[5] = {0};
+        for (size_t i = 0; i < n && i < sizeof shown - 1; i++)
+            shown[i] = (d[i] >= 0x20 && d[i] < 0x7f) ? (char)d[i] : '?';
+        return tc_err_set(e, TC_E_FORMAT, "%s @0: bad magic '%s' (a GGUF file starts with 'GGUF')",
+                          r->path, shown);
+    }
+    r->c.p += 4;
+    TC_TRY(tc_cur_u32(&r->c, &version));
+    if ((version & 0xffffu) == 0 && version != 0) {
+        uint32_t sw = __builtin_bswap32(version);
+        return tc_err_set(e, TC_E_UNSUPPORTED,
+                          "%s @0x4: big-endian GGUF (version %u stored byte-swapped) is not "
+                          "supported; convert it with gguf_convert_endian.py",
+                          r->path, sw);
+    }
+    if (version == 1)
+        return tc_err_set(e, TC_E_UNSUPPORTED,
+                          "%s @0x4: GGUF version 1 is not supported (only versions 2 and 3)",
+                          r->path);
+    if (version < 2 || version > 3)
+        return tc_err_set(e, TC_E_UNSUPPORTED,
+                          "%s @0x4: GGUF version %u is not supported (only versions 2 and 3)",
+                          r->path, version);
+    *ver = version;
+    TC_TRY(tc_cur_u64(&r->c, n_tensors));
+    TC_TRY(tc_cur_u64(&r->c, n_kv));
+    if (*n_tensors > TC_GGUF_MAX_TENSORS)
+        return tc_err_set(e, TC_E_LIMIT, "%s @0x8: %" PRIu64 " tensors is over the cap of %u",
+                          r->path, *n_tensors, TC_GGUF_MAX_TENSORS);
+    if (*n_kv > TC_GGUF_MAX_KV)
+        return tc_err_set(e, TC_E_LIMIT,
+                          "%s @0x10: %" PRIu64 " key/value pairs is over the cap of %u", r->path,
+                          *n_kv, TC_GGUF_MAX_KV);
+    /* smallest KV: 8-byte length, 1-byte key, u32 type, 1-byte value; smallest tensor info:
+     * 8-byte length, 1-byte name, u32 n_dims, u32 type, u64 offset */
+    uint64_t need_kv, need_ti, need;
+    if (!tc_mul_ok(*n_kv, 14, &need_kv) || !tc_mul_ok(*n_tensors, 25, &need_ti) ||
+        !tc_add_ok(need_kv, need_ti, &need) || need > tc_cur_left(&r->c))
+        return tc_err_set(e, TC_E_FORMAT,
+                          "%s @0x8: %" PRIu64 " tensors and %" PRIu64
+                          " key/value pairs cannot fit in the %" PRIu64 " bytes left",
+                          r->path, *n_tensors, *n_kv, tc_cur_left(&r->c));
+    return TC_OK;
+}
+
 static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split, gguf_split *sp,
                             uint32_t *ver, tc_err *e)
 {
@@ -348,57 +405,9 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
     size_t *idx = NULL, *tmp = NULL;
     uint64_t n_tensors = 0, n_kv = 0, n_ti = 0;
     tc_status rc = TC_OK;
-    uint32_t version;
     char *keybuf = NULL;
 
-    if (tc_map_size(m) == 0)
-        return tc_err_set(e, TC_E_FORMAT, "%s: empty file (a GGUF file starts with 'GGUF')",
-                          r.path);
-    if (tc_map_size(m) < 4 || memcmp(tc_map_data(m), GGUF_MAGIC, 4) != 0) {
-        const uint8_t *d = tc_map_data(m);
-        size_t n = tc_map_size(m) < 4 ? (size_t)tc_map_size(m) : 4;
-        char shown[5] = {0};
-        for (size_t i = 0; i < n && i < sizeof shown - 1; i++)
-            shown[i] = (d[i] >= 0x20 && d[i] < 0x7f) ? (char)d[i] : '?';
-        return tc_err_set(e, TC_E_FORMAT, "%s @0: bad magic '%s' (a GGUF file starts with 'GGUF')",
-                          r.path, shown);
-    }
-    r.c.p += 4;
-    TC_TRY(tc_cur_u32(&r.c, &version));
-    if ((version & 0xffffu) == 0 && version != 0) {
-        uint32_t sw = __builtin_bswap32(version);
-        return tc_err_set(e, TC_E_UNSUPPORTED,
-                          "%s @0x4: big-endian GGUF (version %u stored byte-swapped) is not "
-                          "supported; convert it with gguf_convert_endian.py",
-                          r.path, sw);
-    }
-    if (version == 1)
-        return tc_err_set(e, TC_E_UNSUPPORTED,
-                          "%s @0x4: GGUF version 1 is not supported (only versions 2 and 3)",
-                          r.path);
-    if (version < 2 || version > 3)
-        return tc_err_set(e, TC_E_UNSUPPORTED,
-                          "%s @0x4: GGUF version %u is not supported (only versions 2 and 3)",
-                          r.path, version);
-    *ver = version;
-    TC_TRY(tc_cur_u64(&r.c, &n_tensors));
-    TC_TRY(tc_cur_u64(&r.c, &n_kv));
-    if (n_tensors > TC_GGUF_MAX_TENSORS)
-        return tc_err_set(e, TC_E_LIMIT, "%s @0x8: %" PRIu64 " tensors is over the cap of %u",
-                          r.path, n_tensors, TC_GGUF_MAX_TENSORS);
-    if (n_kv > TC_GGUF_MAX_KV)
-        return tc_err_set(e, TC_E_LIMIT,
-                          "%s @0x10: %" PRIu64 " key/value pairs is over the cap of %u", r.path,
-                          n_kv, TC_GGUF_MAX_KV);
-    /* smallest KV: 8-byte length, 1-byte key, u32 type, 1-byte value; smallest tensor info:
-     * 8-byte length, 1-byte name, u32 n_dims, u32 type, u64 offset */
-    uint64_t need_kv, need_ti, need;
-    if (!tc_mul_ok(n_kv, 14, &need_kv) || !tc_mul_ok(n_tensors, 25, &need_ti) ||
-        !tc_add_ok(need_kv, need_ti, &need) || need > tc_cur_left(&r.c))
-        return tc_err_set(e, TC_E_FORMAT,
-                          "%s @0x8: %" PRIu64 " tensors and %" PRIu64
-                          " key/value pairs cannot fit in the %" PRIu64 " bytes left",
-                          r.path, n_tensors, n_kv, tc_cur_left(&r.c));
+    TC_TRY(gguf_parse_header(&r, m, ver, &n_tensors, &n_kv, e));
 
     /* ---- key/value pairs ---- */
     tc_graph *dst = g;
@@ -411,38 +420,26 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
     uint32_t alignment = GGUF_DEFAULT_ALIGN;
     _Static_assert(TC_MAX_KEY == 65535, "the messages below say 65535");
     keybuf = tc_malloc(TC_MAX_KEY + 1);
-    if (keybuf == NULL) {
-        rc = tc_err_nomem(e);
-        goto fail;
-    }
+    TC_FAIL_IF(keybuf == NULL, TC_E_NOMEM, "out of memory");
     for (uint64_t i = 0; i < n_kv; i++) {
         uint64_t at = tc_cur_off(&r.c);
         tc_str k;
         uint32_t type;
         tc_value v;
         r.key = "?";
-        if ((rc = gguf_read_str(&r, &k, "key")) != TC_OK)
-            goto fail;
-        if (k.len == 0 || k.len > TC_MAX_KEY || memchr(k.p, 0, (size_t)k.len) != NULL) {
-            rc =
-                tc_err_set(e, TC_E_FORMAT, "%s @%#" PRIx64 ": key %" PRIu64 " is %s", r.path, at, i,
-                           k.len == 0           ? "empty"
-                           : k.len > TC_MAX_KEY ? "longer than 65535 bytes"
-                                                : "holding a NUL byte");
-            goto fail;
-        }
+        TC_TRY_GOTO(gguf_read_str(&r, &k, "key"));
+        TC_FAIL_IF(k.len == 0 || k.len > TC_MAX_KEY || memchr(k.p, 0, (size_t)k.len) != NULL,
+                   TC_E_FORMAT, "%s @%#" PRIx64 ": key %" PRIu64 " is %s", r.path, at, i,
+                   k.len == 0           ? "empty"
+                   : k.len > TC_MAX_KEY ? "longer than 65535 bytes"
+                                        : "holding a NUL byte");
         memcpy(keybuf, k.p, (size_t)k.len);
         keybuf[k.len] = 0;
         r.key = keybuf;
-        if (tc_graph_get(dst, keybuf) != NULL) {
-            rc = tc_err_set(e, TC_E_FORMAT, "%s @%#" PRIx64 ": duplicate key '%s'", r.path, at,
-                            keybuf);
-            goto fail;
-        }
-        if ((rc = tc_cur_u32(&r.c, &type)) != TC_OK)
-            goto fail;
-        if ((rc = gguf_read_value(&r, type, 0, &v)) != TC_OK)
-            goto fail;
+        TC_FAIL_IF(tc_graph_get(dst, keybuf) != NULL, TC_E_FORMAT,
+                   "%s @%#" PRIx64 ": duplicate key '%s'", r.path, at, keybuf);
+        TC_TRY_GOTO(tc_cur_u32(&r.c, &type));
+        TC_TRY_GOTO(gguf_read_value(&r, type, 0, &v));
         if (strcmp(keybuf, "general.alignment") == 0) {
             if (v.type != TC_V_U32 || v.u == 0 || (v.u & (v.u - 1)) != 0 ||
                 v.u > TC_GGUF_MAX_ALIGN) {
@@ -462,11 +459,9 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
             int is_int = tc_value_to_u64(&v, &u), is_sint = tc_value_to_i64(&v, &s);
             int known = strcmp(keybuf, "split.no") == 0 || strcmp(keybuf, "split.count") == 0 ||
                         strcmp(keybuf, "split.tensors.count") == 0;
-            if (known && (v.type == TC_V_BOOL || (!is_int && !is_sint))) {
-                rc = tc_err_set(e, TC_E_FORMAT, "%s @%#" PRIx64 ": %s must be an integer, not %s",
-                                r.path, at, keybuf, tc_vtype_name(v.type));
-                goto fail;
-            }
+            TC_FAIL_IF(known && (v.type == TC_V_BOOL || (!is_int && !is_sint)), TC_E_FORMAT,
+                       "%s @%#" PRIx64 ": %s must be an integer, not %s", r.path, at, keybuf,
+                       tc_vtype_name(v.type));
             if (strcmp(keybuf, "split.no") == 0) {
                 sp->has_no = is_int;
                 sp->no = is_int ? u : UINT64_MAX;
@@ -494,16 +489,12 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
 
     /* ---- tensor infos ---- */
     ti = tc_calloc(n_tensors ? (size_t)n_tensors : 1, sizeof *ti);
-    if (ti == NULL) {
-        rc = tc_err_nomem(e);
-        goto fail;
-    }
+    TC_FAIL_IF(ti == NULL, TC_E_NOMEM, "out of memory");
     while (n_ti < n_tensors) {
         gguf_tinfo *t = &ti[n_ti++]; /* counted now: the cleanup frees its name */
         tc_str nm;
         t->at = tc_cur_off(&r.c);
-        if ((rc = gguf_read_str(&r, &nm, "tensor name")) != TC_OK)
-            goto fail;
+        TC_TRY_GOTO(gguf_read_str(&r, &nm, "tensor name"));
         if (nm.len == 0 || nm.len >= TC_MAX_NAME || memchr(nm.p, 0, (size_t)nm.len) ||
             !tc_utf8_valid(nm.p, (size_t)nm.len)) {
             rc =
@@ -516,41 +507,25 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
             goto fail;
         }
         t->name = tc_malloc((size_t)nm.len + 1);
-        if (t->name == NULL) {
-            rc = tc_err_nomem(e);
-            goto fail;
-        }
+        TC_FAIL_IF(t->name == NULL, TC_E_NOMEM, "out of memory");
         memcpy(t->name, nm.p, (size_t)nm.len);
         t->name[nm.len] = 0;
-        if (tc_graph_find(g, t->name) != NULL) {
-            rc = tc_err_set(e, TC_E_FORMAT, "%s @%#" PRIx64 ": duplicate tensor name '%s'", r.path,
-                            t->at, t->name);
-            goto fail;
-        }
+        TC_FAIL_IF(tc_graph_find(g, t->name) != NULL, TC_E_FORMAT,
+                   "%s @%#" PRIx64 ": duplicate tensor name '%s'", r.path, t->at, t->name);
         uint64_t here = tc_cur_off(&r.c);
-        if ((rc = tc_cur_u32(&r.c, &t->n_dims)) != TC_OK) {
-            goto fail;
-        }
-        if (t->n_dims > GGUF_MAX_DIMS) {
-            rc = tc_err_set(e, TC_E_FORMAT,
-                            "%s @%#" PRIx64 ": tensor '%s': %u dimensions (GGUF allows at most %d)",
-                            r.path, here, t->name, t->n_dims, GGUF_MAX_DIMS);
-            goto fail;
-        }
+        TC_TRY_GOTO(tc_cur_u32(&r.c, &t->n_dims));
+        TC_FAIL_IF(t->n_dims > GGUF_MAX_DIMS, TC_E_FORMAT,
+                   "%s @%#" PRIx64 ": tensor '%s': %u dimensions (GGUF allows at most %d)", r.path,
+                   here, t->name, t->n_dims, GGUF_MAX_DIMS);
         uint64_t count = 1;
         int overflow = 0;
         for (uint32_t d = 0; d < t->n_dims; d++) {
             uint64_t x;
             here = tc_cur_off(&r.c);
-            if ((rc = tc_cur_u64(&r.c, &x)) != TC_OK) {
-                goto fail;
-            }
-            if (x > (uint64_t)INT64_MAX) {
-                rc = tc_err_set(e, TC_E_FORMAT,
-                                "%s @%#" PRIx64 ": tensor '%s': ne[%u] = %" PRId64 " < 0", r.path,
-                                here, t->name, d, (int64_t)x);
-                goto fail;
-            }
+            TC_TRY_GOTO(tc_cur_u64(&r.c, &x));
+            TC_FAIL_IF(x > (uint64_t)INT64_MAX, TC_E_FORMAT,
+                       "%s @%#" PRIx64 ": tensor '%s': ne[%u] = %" PRId64 " < 0", r.path, here,
+                       t->name, d, (int64_t)x);
             t->ne[d] = (int64_t)x;
             if (!tc_mul_ok(count, x, &count) || count > (uint64_t)INT64_MAX)
                 overflow = 1;
@@ -559,104 +534,72 @@ static tc_status gguf_parse(tc_map *m, tc_graph *g, int with_kv, int drop_split,
         for (uint32_t d = 0; d < t->n_dims; d++)
             if (t->ne[d] == 0)
                 overflow = 0, count = 0;
-        if (overflow) {
-            rc =
-                tc_err_set(e, TC_E_FORMAT, "%s @%#" PRIx64 ": tensor '%s': element count overflows",
-                           r.path, t->at, t->name);
-            goto fail;
-        }
+        TC_FAIL_IF(overflow, TC_E_FORMAT, "%s @%#" PRIx64 ": tensor '%s': element count overflows",
+                   r.path, t->at, t->name);
         here = tc_cur_off(&r.c);
-        if ((rc = tc_cur_u32(&r.c, &t->type)) != TC_OK) {
-            goto fail;
-        }
+        TC_TRY_GOTO(tc_cur_u32(&r.c, &t->type));
         const tc_dtype_info *di = t->type < TC_DTYPE_GGML_COUNT ? tc_dtype_get((int)t->type) : NULL;
-        if (di == NULL) {
-            rc = tc_err_set(e, TC_E_UNSUPPORTED,
-                            "%s @%#" PRIx64 ": tensor '%s': unknown or retired ggml type id %u",
-                            r.path, here, t->name, t->type);
-            goto fail;
-        }
+        TC_FAIL_IF(di == NULL, TC_E_UNSUPPORTED,
+                   "%s @%#" PRIx64 ": tensor '%s': unknown or retired ggml type id %u", r.path,
+                   here, t->name, t->type);
         int64_t ne0 = t->n_dims ? t->ne[0] : 1;
-        if (ne0 % di->blck != 0) {
-            rc = tc_err_set(e, TC_E_FORMAT,
-                            "%s @%#" PRIx64 ": tensor '%s': ne[0] = %" PRId64
-                            " is not a multiple of the %s block size %u",
-                            r.path, t->at, t->name, ne0, di->name, di->blck);
-            goto fail;
-        }
+        TC_FAIL_IF(ne0 % di->blck != 0, TC_E_FORMAT,
+                   "%s @%#" PRIx64 ": tensor '%s': ne[0] = %" PRId64
+                   " is not a multiple of the %s block size %u",
+                   r.path, t->at, t->name, ne0, di->name, di->blck);
         t->nbytes = count ? tc_row_size((int)t->type, (int64_t)count) : 0;
-        if (count && t->nbytes == 0) {
-            rc = tc_err_set(e, TC_E_FORMAT, "%s @%#" PRIx64 ": tensor '%s': byte size overflows",
-                            r.path, t->at, t->name);
-            goto fail;
-        }
-        if ((rc = tc_cur_u64(&r.c, &t->offset)) != TC_OK)
-            goto fail;
+        TC_FAIL_IF(count && t->nbytes == 0, TC_E_FORMAT,
+                   "%s @%#" PRIx64 ": tensor '%s': byte size overflows", r.path, t->at, t->name);
+        TC_TRY_GOTO(tc_cur_u64(&r.c, &t->offset));
         /* into the graph now (its name index catches duplicates in O(1)); the data source is
          * set once the data section is known. Shapes outermost first. */
         int64_t shape[GGUF_MAX_DIMS];
         for (uint32_t d = 0; d < t->n_dims; d++)
             shape[d] = t->ne[t->n_dims - 1 - d];
-        if ((rc = tc_graph_add_tensor(g, t->name, (int)t->type, (int)t->n_dims, shape, &t->tt,
-                                      e)) != TC_OK)
-            goto fail;
+        TC_TRY_GOTO(
+            tc_graph_add_tensor(g, t->name, (int)t->type, (int)t->n_dims, shape, &t->tt, e));
     }
 
     /* ---- data section: starts at the aligned end of the header ---- */
     uint64_t hdr_end = tc_cur_off(&r.c), size = tc_map_size(m);
     uint64_t data_off = (hdr_end + alignment - 1) / alignment * alignment;
     uint64_t data_len = data_off <= size ? size - data_off : 0;
-    if (n_tensors > 0 && data_off > size) {
-        rc = tc_err_set(e, TC_E_FORMAT,
-                        "%s @%#" PRIx64 ": truncated: the data section should start at %#" PRIx64
-                        " but the file has %" PRIu64 " bytes",
-                        r.path, hdr_end, data_off, size);
-        goto fail;
-    }
+    TC_FAIL_IF(n_tensors > 0 && data_off > size, TC_E_FORMAT,
+               "%s @%#" PRIx64 ": truncated: the data section should start at %#" PRIx64
+               " but the file has %" PRIu64 " bytes",
+               r.path, hdr_end, data_off, size);
     for (uint64_t i = 0; i < n_tensors; i++) {
         gguf_tinfo *t = &ti[i];
         uint64_t end;
-        if (t->offset % alignment != 0) {
-            rc = tc_err_set(e, TC_E_FORMAT,
-                            "%s @%#" PRIx64 ": tensor '%s': offset %" PRIu64
-                            " is not a multiple of the alignment %u",
-                            r.path, t->at, t->name, t->offset, alignment);
-            goto fail;
-        }
-        if (!tc_add_ok(t->offset, t->nbytes, &end) || end > data_len) {
-            rc = tc_err_set(e, TC_E_FORMAT,
-                            "%s @%#" PRIx64 ": tensor '%s': data [%" PRIu64 ", +%" PRIu64
-                            ") is outside the data section (%" PRIu64 " bytes at %#" PRIx64 ")",
-                            r.path, t->at, t->name, t->offset, t->nbytes, data_len, data_off);
-            goto fail;
-        }
+        TC_FAIL_IF(t->offset % alignment != 0, TC_E_FORMAT,
+                   "%s @%#" PRIx64 ": tensor '%s': offset %" PRIu64
+                   " is not a multiple of the alignment %u",
+                   r.path, t->at, t->name, t->offset, alignment);
+        TC_FAIL_IF(!tc_add_ok(t->offset, t->nbytes, &end) || end > data_len, TC_E_FORMAT,
+                   "%s @%#" PRIx64 ": tensor '%s': data [%" PRIu64 ", +%" PRIu64
+                   ") is outside the data section (%" PRIu64 " bytes at %#" PRIx64 ")",
+                   r.path, t->at, t->name, t->offset, t->nbytes, data_len, data_off);
     }
     if (n_tensors > 1) {
         idx = tc_malloc((size_t)n_tensors * sizeof *idx);
         tmp = tc_malloc((size_t)n_tensors * sizeof *tmp);
-        if (idx == NULL || tmp == NULL) {
-            rc = tc_err_nomem(e);
-            goto fail;
-        }
+        TC_FAIL_IF(idx == NULL || tmp == NULL, TC_E_NOMEM, "out of memory");
         for (size_t i = 0; i < n_tensors; i++)
             idx[i] = i;
         sort_idx(idx, tmp, (size_t)n_tensors, ti);
         for (size_t i = 1; i < n_tensors; i++) {
             const gguf_tinfo *a = &ti[idx[i - 1]], *b = &ti[idx[i]];
-            if (a->nbytes > 0 && b->nbytes > 0 && a->offset + a->nbytes > b->offset) {
-                rc = tc_err_set(e, TC_E_FORMAT,
-                                "%s @%#" PRIx64 ": tensor '%s': data at %" PRIu64
-                                " overlaps tensor '%s' ([%" PRIu64 ", +%" PRIu64 "))",
-                                r.path, b->at, b->name, b->offset, a->name, a->offset, a->nbytes);
-                goto fail;
-            }
+            TC_FAIL_IF(a->nbytes > 0 && b->nbytes > 0 && a->offset + a->nbytes > b->offset,
+                       TC_E_FORMAT,
+                       "%s @%#" PRIx64 ": tensor '%s': data at %" PRIu64
+                       " overlaps tensor '%s' ([%" PRIu64 ", +%" PRIu64 "))",
+                       r.path, b->at, b->name, b->offset, a->name, a->offset, a->nbytes);
         }
     }
 
     /* ---- map the data in place ---- */
     for (uint64_t i = 0; i < n_tensors; i++)
-        if ((rc = tc_tensor_set_mapped(ti[i].tt, m, data_off + ti[i].offset, e)) != TC_OK)
-            goto fail;
+        TC_TRY_GOTO(tc_tensor_set_mapped(ti[i].tt, m, data_off + ti[i].offset, e));
 
 fail:
     for (uint64_t i = 0; i < n_ti && ti; i++)

@@ -178,6 +178,24 @@ tc_status tc_opts_add_written(tc_write_opts *opt, const char *path, tc_err *e);
  * another graph's tensors. */
 tc_status tc_graph_attach(tc_graph *g, tc_graph *child, tc_err *e);
 
+/*
+ * Early exits of a function with a `tc_status rc`, a `tc_err *e` and a `fail:` label that
+ * cleans up (zstd's RETURN_ERROR_IF idea): TC_FAIL_IF sets the error and jumps there when `cond`
+ * holds; TC_TRY_GOTO keeps a callee's status and jumps there when it is not TC_OK.
+ */
+#define TC_FAIL_IF(cond, code, ...)                                                                \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            rc = tc_err_set(e, (code), __VA_ARGS__);                                               \
+            goto fail;                                                                             \
+        }                                                                                          \
+    } while (0)
+#define TC_TRY_GOTO(expr)                                                                          \
+    do {                                                                                           \
+        if ((rc = (expr)) != TC_OK)                                                                \
+            goto fail;                                                                             \
+    } while (0)
+
 /* ===== Provenance (provenance.c) ===== */
 #define TC_PROV_PREFIX "tensorcast.provenance."
 #define TC_PROV_N_KV   7
