@@ -1,10 +1,39 @@
 /* check_dtype.c - the dtype table and plain casts. */
 #include "fp16.h"
 #include "quant.h"
+#include "quant_types.h"
 #include "tc_test.h"
 
 #include <math.h>
 #include <string.h>
+
+/* Every block type tensorcast quantizes or dequantizes is in exactly one quantizer suite's list
+ * (quant_types.h), so a type added to the table cannot be left untested. */
+START_TEST(every_block_type_has_a_suite)
+{
+    int covered = 0;
+    for (int t = 0; t < TC_DTYPE_COUNT; t++) {
+        const tc_dtype_info *d = tc_dtype_get(t);
+        int in = 0;
+        for (int k = 0; k < TC_N_LEGACY_TYPES; k++)
+            in += tc_legacy_types[k] == t;
+        for (int k = 0; k < TC_N_K_TYPES; k++)
+            in += tc_k_types[k] == t;
+        for (int k = 0; k < TC_N_IQ_TYPES; k++)
+            in += tc_iq_types[k] == t;
+        if (d == NULL || !d->is_quant) {
+            ck_assert_msg(in == 0, "type %d is listed but is not a block type", t);
+            continue;
+        }
+        if (!tc_can_quantize(t) && !tc_can_dequantize(t))
+            continue; /* known to the table only (Q8_1): nothing of ours to test */
+        ck_assert_msg(in == 1, "%s is in %d quantizer suites' lists (quant_types.h), not 1",
+                      d->name, in);
+        covered++;
+    }
+    ck_assert_int_eq(covered, TC_N_LEGACY_TYPES + TC_N_K_TYPES + TC_N_IQ_TYPES);
+}
+END_TEST
 
 START_TEST(row_size_rules)
 {
@@ -86,6 +115,7 @@ Suite *dtype_suite(void)
 {
     Suite *s = suite_create("dtype");
     TCase *tc = tcase_create("table");
+    tcase_add_test(tc, every_block_type_has_a_suite);
     tcase_add_test(tc, row_size_rules);
     tcase_add_test(tc, f16_round_to_nearest_even);
     tcase_add_test(tc, bf16_and_f8);

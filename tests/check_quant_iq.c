@@ -11,15 +11,15 @@
 #include "kernels.h"
 #include "oracle.h"
 #include "quant.h"
+#include "quant_types.h"
 #include "tc_test.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const int iq_types[] = {TC_DTYPE_IQ2_XXS, TC_DTYPE_IQ2_XS, TC_DTYPE_IQ2_S, TC_DTYPE_IQ3_XXS,
-                               TC_DTYPE_IQ3_S,   TC_DTYPE_IQ1_S,  TC_DTYPE_IQ1_M};
-#define N_IQ ((int)(sizeof iq_types / sizeof iq_types[0]))
+#define iq_types tc_iq_types /* the types this file covers (quant_types.h) */
+#define N_IQ     TC_N_IQ_TYPES
 
 static int quick(void)
 {

@@ -10,6 +10,7 @@
 #include "kernels.h"
 #include "oracle.h"
 #include "quant.h"
+#include "quant_types.h"
 #include "tc_test.h"
 
 #include <math.h>
@@ -28,7 +29,8 @@ static const struct ktype {
     {TC_DTYPE_Q2_K, "q2_K"}, {TC_DTYPE_Q3_K, "q3_K"}, {TC_DTYPE_Q4_K, "q4_K"},
     {TC_DTYPE_Q5_K, "q5_K"}, {TC_DTYPE_Q6_K, "q6_K"}, {TC_DTYPE_Q8_K, "q8_K"},
 };
-#define N_KTYPES  (int)(sizeof ktypes / sizeof ktypes[0])
+#define N_KTYPES (int)(sizeof ktypes / sizeof ktypes[0])
+_Static_assert(N_KTYPES == TC_N_K_TYPES, "ktypes is quant_types.h's tc_k_types with names");
 #define N_QUANT_K 5 /* the first five go through ggml_quantize_chunk; Q8_K has row functions */
 
 static int quick(void)

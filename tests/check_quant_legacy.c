@@ -12,18 +12,15 @@
  */
 #include "oracle.h"
 #include "quant.h"
+#include "quant_types.h"
 #include "tc_test.h"
 
 #include <math.h>
 #include <string.h>
 
-/* The types this file covers. */
-static const int legacy_types[] = {
-    TC_DTYPE_Q4_0,  TC_DTYPE_Q4_1,   TC_DTYPE_Q5_0,   TC_DTYPE_Q5_1,  TC_DTYPE_Q8_0,
-    TC_DTYPE_Q1_0,  TC_DTYPE_Q2_0,   TC_DTYPE_TQ1_0,  TC_DTYPE_TQ2_0, TC_DTYPE_MXFP4,
-    TC_DTYPE_NVFP4, TC_DTYPE_IQ4_NL, TC_DTYPE_IQ4_XS,
-};
-#define N_LEGACY ((int)(sizeof legacy_types / sizeof legacy_types[0]))
+/* The types this file covers (quant_types.h). */
+#define legacy_types tc_legacy_types
+#define N_LEGACY     TC_N_LEGACY_TYPES
 
 static int quick(void)
 {
