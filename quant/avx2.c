@@ -36,8 +36,6 @@
 #include <immintrin.h>
 #include <string.h>
 
-#define QK_K 256
-
 /* The reference kernels this file falls back to (filled at registration, read-only after). */
 static tc_quant_fn ref_quant[TC_DTYPE_GGML_COUNT];
 
@@ -463,12 +461,6 @@ static void q2_k_dequant(const void *src, float *y, int64_t n)
     }
 }
 
-static inline int q3_k_scale(const uint8_t *s, int j)
-{
-    int sc = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
-    return (sc | (((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
-}
-
 static void q3_k_dequant(const void *src, float *y, int64_t n)
 {
     const uint8_t *b = src;
@@ -486,9 +478,9 @@ static void q3_k_dequant(const void *src, float *y, int64_t n)
                 __m256i sub =
                     _mm256_and_si256(_mm256_cmpeq_epi8(_mm256_and_si256(hm, mb), zero), four);
                 __m256i w = _mm256_sub_epi8(_mm256_and_si256(_mm256_srli_epi16(v, shift), m3), sub);
-                __m256 dl = _mm256_set1_ps(d_all * (float)q3_k_scale(b + 96, is++));
+                __m256 dl = _mm256_set1_ps(d_all * (float)tc_q3_k_scale(b + 96, is++));
                 store16_i8(y, _mm256_castsi256_si128(w), dl);
-                dl = _mm256_set1_ps(d_all * (float)q3_k_scale(b + 96, is++));
+                dl = _mm256_set1_ps(d_all * (float)tc_q3_k_scale(b + 96, is++));
                 store16_i8(y + 16, _mm256_extracti128_si256(w, 1), dl);
             }
         }
@@ -908,25 +900,6 @@ static inline int imat_tame(const float *w, int64_t n)
     return _mm256_testz_ps(bad, bad);
 }
 
-static inline void put_f16(uint8_t *p, float f)
-{
-    tc_st_u16(p, tc_f32_to_f16(f));
-}
-
-static inline void put_scale_min_k4(uint8_t *s, const uint8_t *ls, const uint8_t *lm)
-{
-    for (int j = 0; j < 8; ++j) {
-        if (j < 4) {
-            s[j] = ls[j];
-            s[j + 4] = lm[j];
-        } else {
-            s[j + 4] = (uint8_t)((ls[j] & 0xF) | ((lm[j] & 0xF) << 4));
-            s[j - 4] = (uint8_t)(s[j - 4] | ((ls[j] >> 4) << 6));
-            s[j] = (uint8_t)(s[j] | ((lm[j] >> 4) << 6));
-        }
-    }
-}
-
 /* Levels of sub-block j (n each) from searches stored lane-major: T holds groups of W lanes,
  * element i of lane j at T[(j / W) * n * W + i * W + j % W] (a __m256 or __m512 array). */
 static inline void lane_levels_w(const float *T, int W, int n, int j, uint8_t *L)
@@ -1041,9 +1014,9 @@ void tc_avx2_q45_k_finish(const float *x, uint8_t *y, int nmax, int imat, int cl
             ls[j] = a < 63 ? a : 63;
             lm[j] = b < 63 ? b : 63;
         }
-        put_scale_min_k4(y + 4, ls, lm);
-        put_f16(y, max_scale / 63.f);
-        put_f16(y + 2, max_min / 63.f);
+        tc_put_scale_min_k4(y + 4, ls, lm);
+        tc_put_f16(y, max_scale / 63.f);
+        tc_put_f16(y + 2, max_min / 63.f);
     } else {
         uint8_t Ls[8], Lm[8];
         const float d_block = tc_ref_make_qp_quants(8, 63, scales, Ls, sw);
@@ -1053,9 +1026,9 @@ void tc_avx2_q45_k_finish(const float *x, uint8_t *y, int nmax, int imat, int cl
                 Ls[j] = Ls[j] < 63 ? Ls[j] : 63;
                 Lm[j] = Lm[j] < 63 ? Lm[j] : 63;
             }
-        put_scale_min_k4(y + 4, Ls, Lm);
-        put_f16(y, d_block);
-        put_f16(y + 2, m_block);
+        tc_put_scale_min_k4(y + 4, Ls, Lm);
+        tc_put_f16(y, d_block);
+        tc_put_f16(y + 2, m_block);
     }
     q45_k_finish(x, y, nmax, T, W);
 }
@@ -1092,11 +1065,11 @@ void tc_avx2_q6_k_finish(const float *x, uint8_t *y, const float *scales, const 
     }
     if (max_abs_scale < GROUP_MAX_EPS) {
         memset(y, 0, 210);
-        put_f16(y + 208, 0.f);
+        tc_put_f16(y + 208, 0.f);
         return;
     }
     float iscale = -128.f / max_scale;
-    put_f16(y + 208, 1 / iscale);
+    tc_put_f16(y + 208, 1 / iscale);
     int8_t sc[16];
     for (int ib = 0; ib < 16; ++ib) {
         int v = tc_nearest_int(iscale * scales[ib]);
@@ -1230,8 +1203,8 @@ void tc_avx2_q2_k_finish(const float *x, uint8_t *y, int imat, float *scales, fl
         uint8_t Ls[16], Lm[16];
         const float dm = tc_ref_make_qp_quants(16, 15, scales, Ls, sw);
         const float mm = tc_ref_make_qp_quants(16, 15, mins, Lm, sw);
-        put_f16(y + 80, dm);
-        put_f16(y + 82, mm);
+        tc_put_f16(y + 80, dm);
+        tc_put_f16(y + 82, mm);
         for (int j = 0; j < 16; ++j)
             y[j] = (uint8_t)(Ls[j] | (Lm[j] << 4));
     } else {
@@ -1246,10 +1219,10 @@ void tc_avx2_q2_k_finish(const float *x, uint8_t *y, int imat, float *scales, fl
             const float iscale = 15.f / max_scale;
             for (int j = 0; j < 16; ++j)
                 y[j] = (uint8_t)tc_nearest_int(iscale * scales[j]);
-            put_f16(y + 80, max_scale / 15.f);
+            tc_put_f16(y + 80, max_scale / 15.f);
         } else {
             memset(y, 0, 16);
-            put_f16(y + 80, 0.f);
+            tc_put_f16(y + 80, 0.f);
         }
         if (max_min > 0) {
             const float iscale = 15.f / max_min;
@@ -1257,9 +1230,9 @@ void tc_avx2_q2_k_finish(const float *x, uint8_t *y, int imat, float *scales, fl
                 unsigned l = (unsigned)tc_nearest_int(iscale * mins[j]);
                 y[j] = (uint8_t)(y[j] | (l << 4));
             }
-            put_f16(y + 82, max_min / 15.f);
+            tc_put_f16(y + 82, max_min / 15.f);
         } else {
-            put_f16(y + 82, 0.f);
+            tc_put_f16(y + 82, 0.f);
         }
     }
     q2_k_requant(x, y, T, W);
@@ -1297,7 +1270,7 @@ static void q2_k_block(const float *x, const float *qw, uint8_t *y)
 
 static inline int q3_scale_of(const uint8_t *s, int j)
 {
-    return q3_k_scale(s, j);
+    return tc_q3_k_scale(s, j);
 }
 
 static inline void q3_put_scale(uint8_t *s, int j, int l)
@@ -1327,7 +1300,7 @@ void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scal
         const float d_block = _mm256_cvtss_f32(qx8(16, 32, st, swt, Ls));
         for (int j = 0; j < 16; ++j)
             q3_put_scale(ys, j, (int)(int8_t)(int)_mm256_cvtss_f32(Ls[j]));
-        put_f16(y + 108, d_block);
+        tc_put_f16(y + 108, d_block);
     } else {
         float max_scale = 0, amax = 0;
         for (int j = 0; j < 16; ++j) {
@@ -1344,9 +1317,9 @@ void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scal
                 l = l < -32 ? -32 : l > 31 ? 31 : l;
                 q3_put_scale(ys, j, l + 32);
             }
-            put_f16(y + 108, 1 / iscale);
+            tc_put_f16(y + 108, 1 / iscale);
         } else {
-            put_f16(y + 108, 0.f);
+            tc_put_f16(y + 108, 0.f);
         }
     }
     /* requantize (levels biased by 4) */

@@ -11,6 +11,7 @@
  * Only quant/avx2.c is compiled with -mavx2, so every function here carries its own target
  * attribute; helpers are static so no AVX2 code can be picked for a scalar caller.
  */
+#include "blocks.h"
 #include "avx2_iq.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
@@ -22,7 +23,6 @@
 #include <stdint.h>
 
 #define TC_AVX2 __attribute__((target("avx2,fma,f16c")))
-#define QK_K    256
 
 /* IQ1 delta by its sign bit (a lookup: the bit is random in real data) */
 static const float iq1_delta[2] = {TC_IQ1_DELTA, -TC_IQ1_DELTA};

@@ -20,8 +20,6 @@
 #include <immintrin.h>
 #include <string.h>
 
-#define QK_K 256
-
 static tc_quant_fn prev_quant[TC_DTYPE_GGML_COUNT];
 
 static inline __m512 abs16(__m512 v)

@@ -22,6 +22,8 @@
 
 /* ===== Block layouts (ggml-common.h) ===== */
 
+#define QK_K 256 /* elements of a super-block (k-quants, IQ grid types, IQ4_XS) */
+
 typedef struct tc_block_q4_0 {
     uint16_t d;     /* fp16 scale */
     uint8_t qs[16]; /* byte j: low nibble element j, high nibble element j+16 */
@@ -122,6 +124,17 @@ static inline void tc_st_u16(uint8_t *p, uint16_t v)
 static inline uint16_t tc_ld_u16(const uint8_t *p)
 {
     return (uint16_t)(p[0] | (p[1] << 8));
+}
+
+/* A block's fp16 field: stored from a float (round to nearest even), read back as a float. */
+static inline void tc_put_f16(uint8_t *p, float f)
+{
+    tc_st_u16(p, tc_f32_to_f16(f));
+}
+
+static inline float tc_get_f16(const uint8_t *p)
+{
+    return tc_f16_to_f32(tc_ld_u16(p));
 }
 
 static inline void tc_st_u32(uint8_t *p, uint32_t v)

@@ -24,7 +24,6 @@
 extern "C" {
 #endif
 
-
 /* What the rules need to know about the model (from GGUF `<arch>.*` keys or config.json). */
 typedef struct tc_mix_model {
     const char *arch;  /* general.architecture ("llama", "falcon", ...) */

@@ -19,8 +19,6 @@
 
 #include <arm_neon.h>
 
-#define QK_K 256
-
 static tc_quant_fn ref_q8_0;
 
 /* y[0..7] = (float)b[i] * d for the 8 signed bytes b */

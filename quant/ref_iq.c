@@ -14,13 +14,12 @@
  *   (sign bit flipped, NaN included), not multiplied by -1 (which keeps a NaN's sign on x86).
  * All multi-byte fields are little-endian; they are assembled from bytes here.
  */
+#include "blocks.h"
 #include "fp16.h"
 #include "iq_tables.h"
 #include "kernels.h"
 
 #include <stdint.h>
-
-#define QK_K 256
 
 /* IQ1 delta by its sign bit (a lookup: the bit is random in real data) */
 static const float iq1_delta[2] = {TC_IQ1_DELTA, -TC_IQ1_DELTA};

@@ -52,7 +52,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#define QK_K          256
 #define GROUP_MAX_EPS 1e-15f
 #define IQ2_KMAXQ     3 /* levels 0..2: odd values 1, 3, 5 */
 

@@ -32,6 +32,7 @@
  *   are all 0 keep the indices and signs they were given (only d and scales stay 0).
  * - The imatrix is indexed by position in the row, the same weights for every row.
  */
+#include "blocks.h"
 #include "fp16.h"
 #include "iq_grid.h"
 #include "kernels.h"
@@ -40,8 +41,6 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
-
-#define QK_K 256
 
 #define GROUP_MAX_EPS_IQ3_XXS 1e-8f
 #define GROUP_MAX_EPS_IQ2_S   1e-8f
@@ -56,23 +55,6 @@ enum { IQ3S_QS = 2, IQ3S_QH = 66, IQ3S_SIGNS = 74, IQ3S_SCALES = 106 };
 /* IQ2_S: d, qs[32] grid low bits, signs[32], qh[8], scales[8] */
 enum { IQ2S_QS = 2, IQ2S_SIGNS = 34, IQ2S_QH = 66, IQ2S_SCALES = 74 };
 
-static inline void put_f16(uint8_t *p, float f)
-{
-    uint16_t h = tc_f32_to_f16(f);
-    p[0] = (uint8_t)(h & 0xff);
-    p[1] = (uint8_t)(h >> 8);
-}
-
-/* Round to nearest, ties to even, through the float adder: ggml's nearest_int. Out of range
- * (ggml asserts, compiled out in release) and NaN give the same garbage as ggml. */
-static inline int nearest_int(float f)
-{
-    float v = f + 12582912.f;
-    int32_t i;
-    memcpy(&i, &v, sizeof i);
-    return (i & 0x007fffff) - 0x00400000;
-}
-
 static inline int clampi(int l, int hi)
 {
     return l < 0 ? 0 : l > hi ? hi : l; /* ggml's MAX(0, MIN(hi, l)) */
@@ -81,7 +63,7 @@ static inline int clampi(int l, int hi)
 /* 0.5*(id*x - 1) rounded and clamped to a level 0..hi, in ggml's operation order. */
 static inline int level_of(float id, float x, int hi)
 {
-    return clampi(nearest_int(0.5f * (id * x - 1)), hi);
+    return clampi(tc_nearest_int(0.5f * (id * x - 1)), hi);
 }
 
 /*
@@ -378,10 +360,10 @@ static void iq3_xxs_block(const tc_iq3_search *g, const float *x, const float *q
         return;
     }
     float d = max_scale / 31;
-    put_f16(y, d * 1.0125f);
+    tc_put_f16(y, d * 1.0125f);
     float id = 1 / d;
     for (int ib = 0; ib < 8; ib++) {
-        int l = clampi(nearest_int(0.5f * (id * scales[ib] - 1)), 15);
+        int l = clampi(tc_nearest_int(0.5f * (id * scales[ib] - 1)), 15);
         q3[64 + 4 * ib + 3] |= (uint8_t)(l << 4); /* bits 28..31 of the LE word */
     }
     memcpy(y + 2, q3, 96);
@@ -450,11 +432,11 @@ static void iq3_s_block(const tc_iq3_search *g, const float *x, const float *qw,
     if (!max_scale)
         return;
     float d = max_scale / 31;
-    put_f16(y, d * 1.033f);
+    tc_put_f16(y, d * 1.033f);
     float id = 1 / d;
     for (int ib = 0; ib < 8; ib += 2) {
-        int l1 = clampi(nearest_int(0.5f * (id * scales[ib] - 1)), 15);
-        int l2 = clampi(nearest_int(0.5f * (id * scales[ib + 1] - 1)), 15);
+        int l1 = clampi(tc_nearest_int(0.5f * (id * scales[ib] - 1)), 15);
+        int l2 = clampi(tc_nearest_int(0.5f * (id * scales[ib + 1] - 1)), 15);
         y[IQ3S_SCALES + ib / 2] = (uint8_t)(l1 | l2 << 4);
     }
 }
@@ -584,10 +566,10 @@ static void iq2_s_block(const tc_iq2_search *g, const float *x, const float *qw,
     if (!max_scale)
         return;
     float d = max_scale / 31;
-    put_f16(y, d * 0.9875f);
+    tc_put_f16(y, d * 0.9875f);
     float id = 1 / d;
     for (int ib = 0; ib < 16; ib++) {
-        int l = clampi(nearest_int(0.5f * (id * scales[ib] - 1)), 15);
+        int l = clampi(tc_nearest_int(0.5f * (id * scales[ib] - 1)), 15);
         y[IQ2S_SCALES + ib / 2] |= (uint8_t)(ib % 2 ? l << 4 : l);
     }
 }

@@ -21,6 +21,7 @@
  * equal the previous step's (it provably cannot change the result). Vector code may drop the
  * skip and keep everything else.
  */
+#include "blocks.h"
 #include "fp16.h"
 #include "kernels.h"
 #include "ref_k.h"
@@ -29,7 +30,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#define QK_K          256
 #define GROUP_MAX_EPS 1e-15f
 
 /* ===== Block layouts (ggml-common.h; byte offsets, all multi-byte fields little-endian) ===== */
@@ -47,29 +47,7 @@ enum { Q6K_QL = 0, Q6K_QH = 128, Q6K_SCALES = 192, Q6K_D = 208, Q6K_SIZE = 210 }
 /* Q8_K, 292 bytes: f32 d; i8 qs[256]; i16 bsums[16] */
 enum { Q8K_D = 0, Q8K_QS = 4, Q8K_BSUMS = 260, Q8K_SIZE = 292 };
 
-static inline void put_f16(uint8_t *p, float f)
-{
-    uint16_t h = tc_f32_to_f16(f);
-    p[0] = (uint8_t)(h & 0xff);
-    p[1] = (uint8_t)(h >> 8);
-}
-
-static inline float get_f16(const uint8_t *p)
-{
-    return tc_f16_to_f32((uint16_t)(p[0] | (p[1] << 8)));
-}
-
 /* ===== Helpers (ggml-quants.c "Helper functions") ===== */
-
-/* Round to nearest, ties to even, through the float adder: ggml's nearest_int. Outside
- * |f| <= 4194303 (ggml asserts, compiled out in release) the result is the same garbage. */
-static inline int nearest_int(float f)
-{
-    float v = f + 12582912.f;
-    int32_t i;
-    memcpy(&i, &v, sizeof i);
-    return (i & 0x007fffff) - 0x00400000;
-}
 
 static inline int imin(int a, int b)
 {
@@ -117,7 +95,7 @@ TC_ALWAYS_INLINE float make_qx_quants(int n, int nmax, const float *x, int8_t *L
         int is = t <= 9 ? t - 10 : t - 9;
         float iscale = t == 0 ? (float)-nmax / max : -((float)nmax + 0.1f * (float)is) / max;
         for (int i = 0; i < n; ++i) {
-            lv[t][i] = imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i])));
+            lv[t][i] = imax(-nmax, imin(nmax - 1, tc_nearest_int(iscale * x[i])));
             fl[i][t] = (float)lv[t][i];
         }
         sumlx[t] = suml2[t] = 0;
@@ -179,7 +157,7 @@ TC_ALWAYS_INLINE float make_q3_quants(int n, int nmax, const float *x, int8_t *L
     float iscale = (float)-nmax / max;
     float sumlx = 0, suml2 = 0;
     for (int i = 0; i < n; ++i) {
-        int l = imax(-nmax, imin(nmax - 1, nearest_int(iscale * x[i])));
+        int l = imax(-nmax, imin(nmax - 1, tc_nearest_int(iscale * x[i])));
         L[i] = (int8_t)l;
         sumlx += wx[i] * (float)l;
         suml2 += w[i] * (float)l * (float)l;
@@ -190,7 +168,7 @@ TC_ALWAYS_INLINE float make_q3_quants(int n, int nmax, const float *x, int8_t *L
             float slx = sumlx - wx[i] * (float)L[i];
             if (slx > 0) {
                 float sl2 = suml2 - w[i] * (float)L[i] * (float)L[i];
-                int new_l = nearest_int(x[i] * sl2 / slx);
+                int new_l = tc_nearest_int(x[i] * sl2 / slx);
                 new_l = imax(-nmax, imin(nmax - 1, new_l));
                 if (new_l != L[i]) {
                     slx += wx[i] * (float)new_l;
@@ -217,7 +195,7 @@ TC_ALWAYS_INLINE float make_q3_quants(int n, int nmax, const float *x, int8_t *L
  * L in [0, nmax], x ~ scale*L - the_min, searching nstep+1 scales; weights are never NULL here.
  * The two differ only in the all-equal exit (max == min vs max <= min, the same for any input).
  * Version note: later ggml (after the libggml-base this is checked against) guards the search's
- * rounding in qkx3 with `v > 0 ? nearest_int(MIN(v, nmax)) : 0`, which differs from the clamp
+ * rounding in qkx3 with `v > 0 ? tc_nearest_int(MIN(v, nmax)) : 0`, which differs from the clamp
  * below when the best min so far sits near max and v overflows nearest_int's range (rare,
  * found by differential fuzzing); the oracle build in .oracle/llama still clamps, so we do too.
  */
@@ -250,7 +228,7 @@ static inline float make_qkx_quants(int n, int nmax, const float *x, const float
     float best_error = 0;
     int la[32] = {0}; /* ggml's Laux: the levels of the step being tried */
     for (int i = 0; i < n; ++i) {
-        int l = nearest_int(iscale * (x[i] - min));
+        int l = tc_nearest_int(iscale * (x[i] - min));
         L[i] = (uint8_t)imax(0, imin(nmax, l));
         float diff = scale * (float)L[i] + min - x[i];
         diff = use_mad ? fabsf(diff) : diff * diff;
@@ -267,7 +245,7 @@ static inline float make_qkx_quants(int n, int nmax, const float *x, const float
          * best_error or already lost to it), so the step changes nothing. */
         int same = is > 0; /* la[] holds the previous step's levels from step 1 on */
         for (int i = 0; i < n; ++i) {
-            int l = imax(0, imin(nmax, nearest_int(iscale * (x[i] - min))));
+            int l = imax(0, imin(nmax, tc_nearest_int(iscale * (x[i] - min))));
             same &= la[i] == l;
             la[i] = l;
         }
@@ -324,7 +302,7 @@ float tc_ref_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const f
     }
     float iscale = (float)nmax / max;
     for (int i = 0; i < n; ++i)
-        L[i] = (uint8_t)nearest_int(iscale * x[i]);
+        L[i] = (uint8_t)tc_nearest_int(iscale * x[i]);
     float scale = 1 / iscale;
     float best_mse = 0;
     for (int i = 0; i < n; ++i) {
@@ -338,7 +316,7 @@ float tc_ref_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const f
         float scale_is = 1 / iscale_is;
         float mse = 0;
         for (int i = 0; i < n; ++i) {
-            int l = imin(nmax, nearest_int(iscale_is * x[i]));
+            int l = imin(nmax, tc_nearest_int(iscale_is * x[i]));
             float diff = x[i] - scale_is * (float)l;
             mse += qw[i] * diff * diff;
         }
@@ -349,7 +327,7 @@ float tc_ref_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const f
     }
     float sumlx = 0, suml2 = 0;
     for (int i = 0; i < n; ++i) {
-        int l = imin(nmax, nearest_int(iscale * x[i]));
+        int l = imin(nmax, tc_nearest_int(iscale * x[i]));
         L[i] = (uint8_t)l;
         float w = qw[i];
         sumlx += w * x[i] * (float)l;
@@ -362,7 +340,7 @@ float tc_ref_make_qp_quants(int n, int nmax, const float *x, uint8_t *L, const f
             float slx = sumlx - w * x[i] * (float)L[i];
             float sl2 = suml2 - w * (float)L[i] * (float)L[i];
             if (slx > 0 && sl2 > 0) {
-                int new_l = imin(nmax, nearest_int(x[i] * sl2 / slx));
+                int new_l = imin(nmax, tc_nearest_int(x[i] * sl2 / slx));
                 if (new_l != L[i]) {
                     slx += w * x[i] * (float)new_l;
                     sl2 += w * (float)new_l * (float)new_l;
@@ -393,21 +371,6 @@ static inline void get_scale_min_k4(int j, const uint8_t *q, uint8_t *d, uint8_t
     }
 }
 
-/* Q4_K/Q5_K: store 8 scales and 8 mins (each taken as a byte, as ggml's uint8_t) in 12 bytes. */
-static inline void put_scale_min_k4(uint8_t *s, const uint8_t *ls, const uint8_t *lm)
-{
-    for (int j = 0; j < 8; ++j) {
-        if (j < 4) {
-            s[j] = ls[j];
-            s[j + 4] = lm[j];
-        } else {
-            s[j + 4] = (uint8_t)((ls[j] & 0xF) | ((lm[j] & 0xF) << 4));
-            s[j - 4] = (uint8_t)(s[j - 4] | ((ls[j] >> 4) << 6));
-            s[j] = (uint8_t)(s[j] | ((lm[j] >> 4) << 6));
-        }
-    }
-}
-
 /* Q2_K/Q3_K: four 2-bit planes per 128 elements. */
 static inline void pack_2bit(uint8_t *qs, const uint8_t *L)
 {
@@ -422,14 +385,14 @@ static inline void pack_2bit(uint8_t *qs, const uint8_t *L)
 /* Requantize against the stored (fp16) super-scales; sub-blocks with a zero scale keep L. */
 static inline void q2_k_finish(const float *x, uint8_t *y, uint8_t *L)
 {
-    const float d_all = get_f16(y + Q2K_D), m_all = get_f16(y + Q2K_DMIN);
+    const float d_all = tc_get_f16(y + Q2K_D), m_all = tc_get_f16(y + Q2K_DMIN);
     for (int j = 0; j < QK_K / 16; ++j) {
         const float d = d_all * (float)(y[Q2K_SCALES + j] & 0xF);
         if (!d)
             continue;
         const float dm = m_all * (float)(y[Q2K_SCALES + j] >> 4);
         for (int ii = 0; ii < 16; ++ii) {
-            int l = nearest_int((x[16 * j + ii] + dm) / d);
+            int l = tc_nearest_int((x[16 * j + ii] + dm) / d);
             L[16 * j + ii] = (uint8_t)imax(0, imin(3, l));
         }
     }
@@ -455,21 +418,21 @@ static void q2_k_block_ref(const float *x, uint8_t *y)
     if (max_scale > 0) {
         float iscale = 15.f / max_scale;
         for (int j = 0; j < QK_K / 16; ++j)
-            y[Q2K_SCALES + j] = (uint8_t)nearest_int(iscale * scales[j]);
-        put_f16(y + Q2K_D, max_scale / 15.f);
+            y[Q2K_SCALES + j] = (uint8_t)tc_nearest_int(iscale * scales[j]);
+        tc_put_f16(y + Q2K_D, max_scale / 15.f);
     } else {
         memset(y + Q2K_SCALES, 0, 16);
-        put_f16(y + Q2K_D, 0.f);
+        tc_put_f16(y + Q2K_D, 0.f);
     }
     if (max_min > 0) {
         float iscale = 15.f / max_min;
         for (int j = 0; j < QK_K / 16; ++j) {
-            unsigned l = (unsigned)nearest_int(iscale * mins[j]);
+            unsigned l = (unsigned)tc_nearest_int(iscale * mins[j]);
             y[Q2K_SCALES + j] = (uint8_t)(y[Q2K_SCALES + j] | (l << 4));
         }
-        put_f16(y + Q2K_DMIN, max_min / 15.f);
+        tc_put_f16(y + Q2K_DMIN, max_min / 15.f);
     } else {
-        put_f16(y + Q2K_DMIN, 0.f);
+        tc_put_f16(y + Q2K_DMIN, 0.f);
     }
     q2_k_finish(x, y, L);
 }
@@ -494,8 +457,8 @@ static void q2_k_block_imat(const float *x, const float *qw, uint8_t *y)
     }
     float dm = tc_ref_make_qp_quants(QK_K / 16, 15, scales, Ls, sw);
     float mm = tc_ref_make_qp_quants(QK_K / 16, 15, mins, Lm, sw);
-    put_f16(y + Q2K_D, dm);
-    put_f16(y + Q2K_DMIN, mm);
+    tc_put_f16(y + Q2K_D, dm);
+    tc_put_f16(y + Q2K_DMIN, mm);
     for (int j = 0; j < QK_K / 16; ++j)
         y[Q2K_SCALES + j] = (uint8_t)(Ls[j] | (Lm[j] << 4));
     q2_k_finish(x, y, L);
@@ -503,7 +466,7 @@ static void q2_k_block_imat(const float *x, const float *qw, uint8_t *y)
 
 static void q2_k_dequant_block(const uint8_t *b, float *y)
 {
-    const float d = get_f16(b + Q2K_D), min = get_f16(b + Q2K_DMIN);
+    const float d = tc_get_f16(b + Q2K_D), min = tc_get_f16(b + Q2K_DMIN);
     const uint8_t *q = b + Q2K_QS;
     int is = 0;
     for (int n = 0; n < QK_K; n += 128) {
@@ -526,13 +489,6 @@ static void q2_k_dequant_block(const uint8_t *b, float *y)
 
 /* ===== Q3_K ===== */
 
-/* 6-bit scale j of a Q3_K block, unbiased (-32..31). */
-static inline int q3_k_scale(const uint8_t *s, int j)
-{
-    int sc = j < 8 ? s[j] & 0xF : s[j - 8] >> 4;
-    return (sc | (((s[8 + j % 4] >> (2 * (j / 4))) & 3) << 4)) - 32;
-}
-
 /* Store biased 6-bit scale l (0..63) of sub-block j; `s` starts zeroed. */
 static inline void q3_k_put_scale(uint8_t *s, int j, int l)
 {
@@ -547,13 +503,13 @@ static inline void q3_k_put_scale(uint8_t *s, int j, int l)
 /* Requantize against the stored scales (L biased by 4 in 0..7), then hmask + 2-bit planes. */
 static inline void q3_k_finish(const float *x, uint8_t *y, int8_t *L)
 {
-    const float d_all = get_f16(y + Q3K_D);
+    const float d_all = tc_get_f16(y + Q3K_D);
     for (int j = 0; j < QK_K / 16; ++j) {
-        float d = d_all * (float)q3_k_scale(y + Q3K_SCALES, j);
+        float d = d_all * (float)tc_q3_k_scale(y + Q3K_SCALES, j);
         if (!d)
             continue;
         for (int ii = 0; ii < 16; ++ii) {
-            int l = nearest_int(x[16 * j + ii] / d);
+            int l = tc_nearest_int(x[16 * j + ii] / d);
             L[16 * j + ii] = (int8_t)(imax(-4, imin(3, l)) + 4);
         }
     }
@@ -589,12 +545,12 @@ static void q3_k_block_ref(const float *x, uint8_t *y)
     if (max_scale != 0) {
         float iscale = -32.f / max_scale;
         for (int j = 0; j < QK_K / 16; ++j) {
-            int8_t l = (int8_t)nearest_int(iscale * scales[j]);
+            int8_t l = (int8_t)tc_nearest_int(iscale * scales[j]);
             q3_k_put_scale(y + Q3K_SCALES, j, imax(-32, imin(31, l)) + 32);
         }
-        put_f16(y + Q3K_D, 1 / iscale);
+        tc_put_f16(y + Q3K_D, 1 / iscale);
     } else {
-        put_f16(y + Q3K_D, 0.f);
+        tc_put_f16(y + Q3K_D, 0.f);
     }
     q3_k_finish(x, y, L);
 }
@@ -621,23 +577,23 @@ static void q3_k_block_imat(const float *x, const float *qw, uint8_t *y)
     float d_block = make_qx_quants(QK_K / 16, 32, scales, Ls, sw);
     for (int j = 0; j < QK_K / 16; ++j)
         q3_k_put_scale(y + Q3K_SCALES, j, Ls[j]);
-    put_f16(y + Q3K_D, d_block);
+    tc_put_f16(y + Q3K_D, d_block);
     q3_k_finish(x, y, L);
 }
 
 static void q3_k_dequant_block(const uint8_t *b, float *y)
 {
-    const float d_all = get_f16(b + Q3K_D);
+    const float d_all = tc_get_f16(b + Q3K_D);
     const uint8_t *q = b + Q3K_QS, *hm = b + Q3K_HMASK;
     uint8_t m = 1;
     int is = 0;
     for (int n = 0; n < QK_K; n += 128) {
         int shift = 0;
         for (int j = 0; j < 4; ++j) {
-            float dl = d_all * (float)q3_k_scale(b + Q3K_SCALES, is++);
+            float dl = d_all * (float)tc_q3_k_scale(b + Q3K_SCALES, is++);
             for (int l = 0; l < 16; ++l)
                 *y++ = dl * (float)(((q[l] >> shift) & 3) - ((hm[l] & m) ? 0 : 4));
-            dl = d_all * (float)q3_k_scale(b + Q3K_SCALES, is++);
+            dl = d_all * (float)tc_q3_k_scale(b + Q3K_SCALES, is++);
             for (int l = 0; l < 16; ++l)
                 *y++ = dl * (float)(((q[l + 16] >> shift) & 3) - ((hm[l + 16] & m) ? 0 : 4));
             shift += 2;
@@ -653,7 +609,7 @@ static void q3_k_dequant_block(const uint8_t *b, float *y)
 static inline void q45_k_requant(const float *x, const uint8_t *y_d, const uint8_t *scales,
                                  int nmax, uint8_t *L)
 {
-    const float d_all = get_f16(y_d), m_all = get_f16(y_d + 2);
+    const float d_all = tc_get_f16(y_d), m_all = tc_get_f16(y_d + 2);
     for (int j = 0; j < QK_K / 32; ++j) {
         uint8_t sc, m;
         get_scale_min_k4(j, scales, &sc, &m);
@@ -662,7 +618,7 @@ static inline void q45_k_requant(const float *x, const uint8_t *y_d, const uint8
             continue;
         const float dm = m_all * (float)m;
         for (int ii = 0; ii < 32; ++ii) {
-            int l = nearest_int((x[32 * j + ii] + dm) / d);
+            int l = tc_nearest_int((x[32 * j + ii] + dm) / d);
             L[32 * j + ii] = (uint8_t)imax(0, imin(nmax, l));
         }
     }
@@ -692,14 +648,14 @@ static inline void q45_k_scales_ref(const float *x, uint8_t *y, int nmax, float 
     float inv_scale = max_scale > 0 ? 63.f / max_scale : 0.f;
     float inv_min = max_min > 0 ? 63.f / max_min : 0.f;
     for (int j = 0; j < QK_K / 32; ++j) {
-        uint8_t a = (uint8_t)nearest_int(inv_scale * scales[j]);
-        uint8_t b = (uint8_t)nearest_int(inv_min * mins[j]);
+        uint8_t a = (uint8_t)tc_nearest_int(inv_scale * scales[j]);
+        uint8_t b = (uint8_t)tc_nearest_int(inv_min * mins[j]);
         ls[j] = a < 63 ? a : 63;
         lm[j] = b < 63 ? b : 63;
     }
-    put_scale_min_k4(y + 4, ls, lm);
-    put_f16(y, max_scale / 63.f);
-    put_f16(y + 2, max_min / 63.f);
+    tc_put_scale_min_k4(y + 4, ls, lm);
+    tc_put_f16(y, max_scale / 63.f);
+    tc_put_f16(y + 2, max_min / 63.f);
 }
 
 /* Weighted (imatrix) scale search of Q4_K/Q5_K; Q5_K also clamps the 6-bit levels (clamp63). */
@@ -729,9 +685,9 @@ static inline void q45_k_scales_imat(const float *x, const float *qw, uint8_t *y
             Ls[j] = Ls[j] < 63 ? Ls[j] : 63;
             Lm[j] = Lm[j] < 63 ? Lm[j] : 63;
         }
-    put_scale_min_k4(y + 4, Ls, Lm);
-    put_f16(y, d_block);
-    put_f16(y + 2, m_block);
+    tc_put_scale_min_k4(y + 4, Ls, Lm);
+    tc_put_f16(y, d_block);
+    tc_put_f16(y + 2, m_block);
 }
 
 static inline void q4_k_pack(uint8_t *q, const uint8_t *L)
@@ -801,7 +757,7 @@ static void q5_k_block_imat(const float *x, const float *qw, uint8_t *y)
 
 static void q4_k_dequant_block(const uint8_t *b, float *y)
 {
-    const float d = get_f16(b + Q4K_D), min = get_f16(b + Q4K_DMIN);
+    const float d = tc_get_f16(b + Q4K_D), min = tc_get_f16(b + Q4K_DMIN);
     const uint8_t *q = b + Q4K_QS;
     int is = 0;
     for (int j = 0; j < QK_K; j += 64) {
@@ -821,7 +777,7 @@ static void q4_k_dequant_block(const uint8_t *b, float *y)
 
 static void q5_k_dequant_block(const uint8_t *b, float *y)
 {
-    const float d = get_f16(b + Q5K_D), min = get_f16(b + Q5K_DMIN);
+    const float d = tc_get_f16(b + Q5K_D), min = tc_get_f16(b + Q5K_DMIN);
     const uint8_t *ql = b + Q5K_QS, *qh = b + Q5K_QH;
     int is = 0;
     unsigned u1 = 1, u2 = 2;
@@ -863,21 +819,21 @@ TC_ALWAYS_INLINE void q6_k_block(const float *x, const float *qw, uint8_t *y)
     }
     if (max_abs_scale < GROUP_MAX_EPS) {
         memset(y, 0, Q6K_SIZE);
-        put_f16(y + Q6K_D, 0.f);
+        tc_put_f16(y + Q6K_D, 0.f);
         return;
     }
     float iscale = -128.f / max_scale;
-    put_f16(y + Q6K_D, 1 / iscale);
+    tc_put_f16(y + Q6K_D, 1 / iscale);
     int8_t *sc = (int8_t *)(y + Q6K_SCALES);
     for (int ib = 0; ib < QK_K / 16; ++ib)
-        sc[ib] = (int8_t)imin(127, nearest_int(iscale * scales[ib]));
-    const float d_all = get_f16(y + Q6K_D);
+        sc[ib] = (int8_t)imin(127, tc_nearest_int(iscale * scales[ib]));
+    const float d_all = tc_get_f16(y + Q6K_D);
     for (int j = 0; j < QK_K / 16; ++j) {
         float d = d_all * (float)sc[j];
         if (!d)
             continue;
         for (int ii = 0; ii < 16; ++ii) {
-            int l = nearest_int(x[16 * j + ii] / d);
+            int l = tc_nearest_int(x[16 * j + ii] / d);
             L[16 * j + ii] = (int8_t)(imax(-32, imin(31, l)) + 32);
         }
     }
@@ -896,7 +852,7 @@ TC_ALWAYS_INLINE void q6_k_block(const float *x, const float *qw, uint8_t *y)
 
 static void q6_k_dequant_block(const uint8_t *b, float *y)
 {
-    const float d = get_f16(b + Q6K_D);
+    const float d = tc_get_f16(b + Q6K_D);
     const uint8_t *ql = b + Q6K_QL, *qh = b + Q6K_QH;
     const int8_t *sc = (const int8_t *)(b + Q6K_SCALES);
     for (int n = 0; n < QK_K; n += 128) {
@@ -938,7 +894,7 @@ static void q8_k_block(const float *x, uint8_t *y)
     const float iscale = -127.f / max;
     int8_t qs[QK_K];
     for (int j = 0; j < QK_K; ++j)
-        qs[j] = (int8_t)imin(127, nearest_int(iscale * x[j]));
+        qs[j] = (int8_t)imin(127, tc_nearest_int(iscale * x[j]));
     memcpy(y + Q8K_QS, qs, QK_K);
     for (int j = 0; j < QK_K / 16; ++j) {
         int sum = 0;
