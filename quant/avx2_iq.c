@@ -27,16 +27,6 @@
 /* IQ1 delta by its sign bit (a lookup: the bit is random in real data) */
 static const float iq1_delta[2] = {TC_IQ1_DELTA, -TC_IQ1_DELTA};
 
-static inline uint16_t ld16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static inline uint32_t ld32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* Sign-bit mask of 8 lanes: lane j = 0x80000000 when bit j of `s` is set. */
 TC_AVX2 static inline __m256 sign_lanes(unsigned s)
 {
@@ -70,10 +60,10 @@ TC_AVX2 static void tc_iq2_xxs_dequant_avx2(const void *src, float *y, int64_t n
 {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK_K; i++, b += 66) {
-        const float d = tc_f16_to_f32(ld16(b));
+        const float d = tc_f16_to_f32(tc_ld_u16(b));
         for (int ib = 0; ib < 8; ib++) {
             const uint8_t *q = b + 2 + 8 * ib;
-            const uint32_t aux = ld32(q + 4);
+            const uint32_t aux = tc_ld_u32(q + 4);
             const __m256 db = _mm256_set1_ps(d * (0.5f + (float)(aux >> 28)) * 0.25f);
             for (int l = 0; l < 4; l++, y += 8)
                 put8(y, db, tc_iq2xxs_grid[q[l]], tc_iq2_ksigns[(aux >> 7 * l) & 127]);
@@ -85,13 +75,13 @@ TC_AVX2 static void tc_iq2_xs_dequant_avx2(const void *src, float *y, int64_t n)
 {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK_K; i++, b += 74) {
-        const float d = tc_f16_to_f32(ld16(b));
+        const float d = tc_f16_to_f32(tc_ld_u16(b));
         const uint8_t *sc = b + 66;
         for (int ib = 0; ib < 8; ib++) {
             const __m256 db[2] = {_mm256_set1_ps(d * (0.5f + (float)(sc[ib] & 0xf)) * 0.25f),
                                   _mm256_set1_ps(d * (0.5f + (float)(sc[ib] >> 4)) * 0.25f)};
             for (int l = 0; l < 4; l++, y += 8) {
-                const uint16_t q = ld16(b + 2 + 2 * (4 * ib + l));
+                const uint16_t q = tc_ld_u16(b + 2 + 2 * (4 * ib + l));
                 put8(y, db[l / 2], tc_iq2xs_grid[q & 511], tc_iq2_ksigns[q >> 9]);
             }
         }
@@ -102,7 +92,7 @@ TC_AVX2 static void tc_iq2_s_dequant_avx2(const void *src, float *y, int64_t n)
 {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK_K; i++, b += 82) {
-        const float d = tc_f16_to_f32(ld16(b));
+        const float d = tc_f16_to_f32(tc_ld_u16(b));
         const uint8_t *qs = b + 2, *signs = b + 34, *qh = b + 66, *sc = b + 74;
         for (int ib = 0; ib < 8; ib++) {
             const __m256 db[2] = {_mm256_set1_ps(d * (0.5f + (float)(sc[ib] & 0xf)) * 0.25f),
@@ -119,10 +109,10 @@ TC_AVX2 static void tc_iq3_xxs_dequant_avx2(const void *src, float *y, int64_t n
 {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK_K; i++, b += 98) {
-        const float d = tc_f16_to_f32(ld16(b));
+        const float d = tc_f16_to_f32(tc_ld_u16(b));
         for (int ib = 0; ib < 8; ib++) {
             const uint8_t *qs = b + 2 + 8 * ib;
-            const uint32_t aux = ld32(b + 66 + 4 * ib);
+            const uint32_t aux = tc_ld_u32(b + 66 + 4 * ib);
             const __m256 db = _mm256_set1_ps(d * (0.5f + (float)(aux >> 28)) * 0.5f);
             for (int l = 0; l < 4; l++, y += 8)
                 put8(y, db, pair(tc_iq3xxs_grid[qs[2 * l]], tc_iq3xxs_grid[qs[2 * l + 1]]),
@@ -135,7 +125,7 @@ TC_AVX2 static void tc_iq3_s_dequant_avx2(const void *src, float *y, int64_t n)
 {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK_K; i++, b += 110) {
-        const float d = tc_f16_to_f32(ld16(b));
+        const float d = tc_f16_to_f32(tc_ld_u16(b));
         const uint8_t *qs = b + 2, *qh = b + 66, *signs = b + 74, *sc = b + 106;
         for (int ib = 0; ib < 8; ib++) {
             const int s = ib & 1 ? sc[ib / 2] >> 4 : sc[ib / 2] & 0xf;
@@ -154,9 +144,9 @@ TC_AVX2 static void tc_iq1_s_dequant_avx2(const void *src, float *y, int64_t n)
 {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK_K; i++, b += 50) {
-        const float d = tc_f16_to_f32(ld16(b));
+        const float d = tc_f16_to_f32(tc_ld_u16(b));
         for (int ib = 0; ib < 8; ib++) {
-            const unsigned qh = ld16(b + 34 + 2 * ib);
+            const unsigned qh = tc_ld_u16(b + 34 + 2 * ib);
             const __m256 dl = _mm256_set1_ps(d * (float)(2 * ((qh >> 12) & 7) + 1));
             const __m256 delta = _mm256_set1_ps(iq1_delta[qh >> 15]);
             for (int l = 0; l < 4; l++, y += 8) {
@@ -174,7 +164,7 @@ TC_AVX2 static void tc_iq1_m_dequant_avx2(const void *src, float *y, int64_t n)
         const uint8_t *qs = b, *qh = b + 32;
         uint16_t sc[4];
         for (int k = 0; k < 4; k++)
-            sc[k] = ld16(b + 48 + 2 * k);
+            sc[k] = tc_ld_u16(b + 48 + 2 * k);
         const uint16_t h = (uint16_t)((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) |
                                       ((sc[2] >> 4) & 0x0f00) | (sc[3] & 0xf000));
         const float d = tc_f16_to_f32(h);

@@ -24,16 +24,6 @@
 /* IQ1 delta by its sign bit (a lookup: the bit is random in real data) */
 static const float iq1_delta[2] = {TC_IQ1_DELTA, -TC_IQ1_DELTA};
 
-static inline uint16_t ld16(const uint8_t *p)
-{
-    return (uint16_t)(p[0] | p[1] << 8);
-}
-
-static inline uint32_t ld32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-
 /* -v when `neg` is 1, v when 0: the sign bit flipped without a branch (random signs would
  * mispredict), exactly what the negation does, NaN included. */
 static inline float flip(float v, unsigned neg)
@@ -68,10 +58,10 @@ static void tc_iq2_xxs_dequant_ref(const void *src, float *y, int64_t n)
 {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK_K; i++, b += 66) {
-        const float d = tc_f16_to_f32(ld16(b));
+        const float d = tc_f16_to_f32(tc_ld_u16(b));
         for (int ib = 0; ib < 8; ib++) {
             const uint8_t *q = b + 2 + 8 * ib;
-            const uint32_t aux = ld32(q + 4);
+            const uint32_t aux = tc_ld_u32(q + 4);
             const float db = d * (0.5f + (float)(aux >> 28)) * 0.25f;
             for (int l = 0; l < 4; l++, y += 8)
                 put8(y, db, tc_iq2xxs_grid[q[l]], tc_iq2_ksigns[(aux >> 7 * l) & 127]);
@@ -85,13 +75,13 @@ static void tc_iq2_xs_dequant_ref(const void *src, float *y, int64_t n)
 {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK_K; i++, b += 74) {
-        const float d = tc_f16_to_f32(ld16(b));
+        const float d = tc_f16_to_f32(tc_ld_u16(b));
         const uint8_t *sc = b + 66;
         for (int ib = 0; ib < 8; ib++) {
             const float db[2] = {d * (0.5f + (float)(sc[ib] & 0xf)) * 0.25f,
                                  d * (0.5f + (float)(sc[ib] >> 4)) * 0.25f};
             for (int l = 0; l < 4; l++, y += 8) {
-                const uint16_t q = ld16(b + 2 + 2 * (4 * ib + l));
+                const uint16_t q = tc_ld_u16(b + 2 + 2 * (4 * ib + l));
                 put8(y, db[l / 2], tc_iq2xs_grid[q & 511], tc_iq2_ksigns[q >> 9]);
             }
         }
@@ -104,7 +94,7 @@ static void tc_iq2_s_dequant_ref(const void *src, float *y, int64_t n)
 {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK_K; i++, b += 82) {
-        const float d = tc_f16_to_f32(ld16(b));
+        const float d = tc_f16_to_f32(tc_ld_u16(b));
         const uint8_t *qs = b + 2, *signs = b + 34, *qh = b + 66, *sc = b + 74;
         for (int ib = 0; ib < 8; ib++) {
             const float db[2] = {d * (0.5f + (float)(sc[ib] & 0xf)) * 0.25f,
@@ -123,10 +113,10 @@ static void tc_iq3_xxs_dequant_ref(const void *src, float *y, int64_t n)
 {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK_K; i++, b += 98) {
-        const float d = tc_f16_to_f32(ld16(b));
+        const float d = tc_f16_to_f32(tc_ld_u16(b));
         for (int ib = 0; ib < 8; ib++) {
             const uint8_t *qs = b + 2 + 8 * ib;
-            const uint32_t aux = ld32(b + 66 + 4 * ib);
+            const uint32_t aux = tc_ld_u32(b + 66 + 4 * ib);
             const float db = d * (0.5f + (float)(aux >> 28)) * 0.5f;
             for (int l = 0; l < 4; l++, y += 8) {
                 const unsigned s = tc_iq2_ksigns[(aux >> 7 * l) & 127];
@@ -143,7 +133,7 @@ static void tc_iq3_s_dequant_ref(const void *src, float *y, int64_t n)
 {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK_K; i++, b += 110) {
-        const float d = tc_f16_to_f32(ld16(b));
+        const float d = tc_f16_to_f32(tc_ld_u16(b));
         const uint8_t *qs = b + 2, *qh = b + 66, *signs = b + 74, *sc = b + 106;
         for (int ib = 0; ib < 8; ib++) {
             const int s = ib & 1 ? sc[ib / 2] >> 4 : sc[ib / 2] & 0xf;
@@ -165,9 +155,9 @@ static void tc_iq1_s_dequant_ref(const void *src, float *y, int64_t n)
 {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / QK_K; i++, b += 50) {
-        const float d = tc_f16_to_f32(ld16(b));
+        const float d = tc_f16_to_f32(tc_ld_u16(b));
         for (int ib = 0; ib < 8; ib++) {
-            const unsigned qh = ld16(b + 34 + 2 * ib);
+            const unsigned qh = tc_ld_u16(b + 34 + 2 * ib);
             const float dl = d * (float)(2 * ((qh >> 12) & 7) + 1);
             const float delta = iq1_delta[qh >> 15];
             for (int l = 0; l < 4; l++, y += 8) {
@@ -188,7 +178,7 @@ static void tc_iq1_m_dequant_ref(const void *src, float *y, int64_t n)
         const uint8_t *qs = b, *qh = b + 32;
         uint16_t sc[4];
         for (int k = 0; k < 4; k++)
-            sc[k] = ld16(b + 48 + 2 * k);
+            sc[k] = tc_ld_u16(b + 48 + 2 * k);
         const uint16_t h = (uint16_t)((sc[0] >> 12) | ((sc[1] >> 8) & 0x00f0) |
                                       ((sc[2] >> 4) & 0x0f00) | (sc[3] & 0xf000));
         const float d = tc_f16_to_f32(h);
