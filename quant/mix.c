@@ -36,17 +36,17 @@ static const tc_preset presets[] = {
     {"IQ3_XXS", TC_FTYPE_IQ3_XXS, D(IQ3_XXS), " 3.06 bpw quantization (needs imatrix)"},
     {"IQ3_S", TC_FTYPE_IQ3_S, D(IQ3_S), " 3.44 bpw quantization"},
     {"IQ3_M", TC_FTYPE_IQ3_M, D(IQ3_S), " 3.66 bpw quantization mix"},
-    {"Q3_K", TC_FTYPE_Q3_K_M, D(Q3_K), " alias for Q3_K_M"},
+    {"Q3_K", TC_FTYPE_Q3_K_M, D(Q3_K), " alias for Q3_K_M", "Q3_K_M"},
     {"IQ3_XS", TC_FTYPE_IQ3_XS, D(IQ3_S), " 3.3 bpw quantization"},
     {"Q3_K_S", TC_FTYPE_Q3_K_S, D(Q3_K), " 3.41G, +1.6321 ppl @ Llama-3-8B"},
     {"Q3_K_M", TC_FTYPE_Q3_K_M, D(Q3_K), " 3.74G, +0.6569 ppl @ Llama-3-8B"},
     {"Q3_K_L", TC_FTYPE_Q3_K_L, D(Q3_K), " 4.03G, +0.5562 ppl @ Llama-3-8B"},
     {"IQ4_NL", TC_FTYPE_IQ4_NL, D(IQ4_NL), " 4.50 bpw non-linear quantization"},
     {"IQ4_XS", TC_FTYPE_IQ4_XS, D(IQ4_XS), " 4.25 bpw non-linear quantization"},
-    {"Q4_K", TC_FTYPE_Q4_K_M, D(Q4_K), " alias for Q4_K_M"},
+    {"Q4_K", TC_FTYPE_Q4_K_M, D(Q4_K), " alias for Q4_K_M", "Q4_K_M"},
     {"Q4_K_S", TC_FTYPE_Q4_K_S, D(Q4_K), " 4.37G, +0.2689 ppl @ Llama-3-8B"},
     {"Q4_K_M", TC_FTYPE_Q4_K_M, D(Q4_K), " 4.58G, +0.1754 ppl @ Llama-3-8B"},
-    {"Q5_K", TC_FTYPE_Q5_K_M, D(Q5_K), " alias for Q5_K_M"},
+    {"Q5_K", TC_FTYPE_Q5_K_M, D(Q5_K), " alias for Q5_K_M", "Q5_K_M"},
     {"Q5_K_S", TC_FTYPE_Q5_K_S, D(Q5_K), " 5.21G, +0.1049 ppl @ Llama-3-8B"},
     {"Q5_K_M", TC_FTYPE_Q5_K_M, D(Q5_K), " 5.33G, +0.0569 ppl @ Llama-3-8B"},
     {"Q6_K", TC_FTYPE_Q6_K, D(Q6_K), " 6.14G, +0.0217 ppl @ Llama-3-8B"},
@@ -65,10 +65,9 @@ const tc_preset *tc_preset_at(size_t i)
 
 const tc_preset *tc_preset_by_ftype(int ftype)
 {
-    /* The first row with this ftype is the canonical name (aliases come before only for Q3_K,
-     * Q4_K, Q5_K: skip rows whose description says "alias"). */
+    /* The row with this ftype that is not an alias is the canonical name. */
     for (size_t i = 0; i < N_PRESETS; i++)
-        if (presets[i].ftype == ftype && strncmp(presets[i].about, " alias", 6) != 0)
+        if (presets[i].ftype == ftype && presets[i].alias_of == NULL)
             return &presets[i];
     return NULL;
 }

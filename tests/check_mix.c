@@ -452,6 +452,21 @@ END_TEST
 /* Pure rules without the oracle: llama.cpp's documented use_more_bits example and order. */
 START_TEST(test_rules_offline)
 {
+    /* presets: an alias names its canonical preset, and the ftype leads back to that one */
+    int aliases = 0;
+    for (size_t i = 0; tc_preset_at(i); i++) {
+        const tc_preset *p = tc_preset_at(i);
+        if (p->alias_of == NULL)
+            continue;
+        const tc_preset *c = tc_preset_find(p->alias_of);
+        ck_assert_ptr_nonnull(c);
+        ck_assert_ptr_null(c->alias_of);
+        ck_assert_int_eq(c->ftype, p->ftype);
+        ck_assert_ptr_eq(tc_preset_by_ftype(p->ftype), c);
+        aliases++;
+    }
+    ck_assert_int_eq(aliases, 3); /* Q3_K, Q4_K, Q5_K, as llama-quantize lists them */
+    ck_assert_str_eq(tc_preset_by_ftype(TC_FTYPE_Q4_K_M)->name, "Q4_K_M");
     /* weight_name_comparer: non-block tensors first, then by block number, then by name */
     ck_assert_int_lt(tc_mix_name_cmp("token_embd.weight", "blk.0.attn_q.weight"), 0);
     ck_assert_int_lt(tc_mix_name_cmp("blk.2.ffn_up.weight", "blk.10.attn_k.weight"), 0);
