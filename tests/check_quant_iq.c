@@ -202,6 +202,25 @@ END_TEST
 
 /* ===== Quantizing vs ggml_quantize_chunk ===== */
 
+/* One row of n values quantized by ggml (`quant`) and by every ISA table here: same bytes. */
+static void one_row_all_isas(tc_ggml_quantize_chunk_fn quant, int t, const float *src,
+                             const float *imat, int64_t n, uint8_t *want, uint8_t *got,
+                             const char *what)
+{
+    size_t nbytes = tc_row_size(t, n);
+    memset(want, 0, nbytes);
+    ck_assert_uint_eq(quant(t, src, want, 0, 1, n, imat), nbytes);
+    for (int isa = 0; isa < TC_ISA_COUNT; isa++) {
+        if (!tc_isa_supported((tc_isa)isa) || tc_kernels(isa) == NULL)
+            continue;
+        char label[160];
+        snprintf(label, sizeof label, "%s [%s]", what, tc_isa_name((tc_isa)isa));
+        memset(got, 0xa5, nbytes);
+        ck_assert_uint_eq(tc_quantize_rows_isa((tc_isa)isa, t, src, got, 1, n, imat), nbytes);
+        tc_expect_same_quant(want, got, 1, n, t, label);
+    }
+}
+
 /*
  * Every corpus kind, several row lengths and seeds, with an importance matrix, one with zeros,
  * and none where ggml allows none: our bytes (every ISA with its own kernel) against ggml's.
@@ -287,19 +306,9 @@ START_TEST(quantize_matches_ggml)
             if (tc_rng_uniform(&s) < 0.02f)
                 src[i] = -src[i];
         }
-        size_t nbytes = tc_row_size(t, n);
-        memset(want, 0, nbytes);
-        ck_assert_uint_eq(quant(t, src, want, 0, 1, n, imat), nbytes);
-        for (int isa = 0; isa < TC_ISA_COUNT; isa++) {
-            if (!tc_isa_supported((tc_isa)isa) || tc_kernels(isa) == NULL)
-                continue;
-            char what[96];
-            snprintf(what, sizeof what, "crafted negative-scale row %d [%s]", it,
-                     tc_isa_name((tc_isa)isa));
-            memset(got, 0xa5, nbytes);
-            ck_assert_uint_eq(tc_quantize_rows_isa((tc_isa)isa, t, src, got, 1, n, imat), nbytes);
-            tc_expect_same_quant(want, got, 1, n, t, what);
-        }
+        char what[96];
+        snprintf(what, sizeof what, "crafted negative-scale row %d", it);
+        one_row_all_isas(quant, t, src, imat, n, want, got, what);
     }
     /* Crafted: zeroed sub-blocks of 32 and of 16 and zeroed groups of 4 among ordinary values
      * (pruned weights): IQ3_S skips an all-zero sub-block before moving its index pointers on,
@@ -312,20 +321,10 @@ START_TEST(quantize_matches_ggml)
                 if ((i / span) % 3 == 1)
                     src[i] = 0.0f;
             tc_corpus_imatrix(imat, n, 9 + (uint64_t)zk, mode);
-            size_t nbytes = tc_row_size(t, n);
-            memset(want, 0, nbytes);
-            ck_assert_uint_eq(quant(t, src, want, 0, 1, n, imat), nbytes);
-            for (int isa = 0; isa < TC_ISA_COUNT; isa++) {
-                if (!tc_isa_supported((tc_isa)isa) || tc_kernels(isa) == NULL)
-                    continue;
-                char what[96];
-                snprintf(what, sizeof what, "zeroed runs of %d, imatrix %s [%s]", (int)span,
-                         mode ? "with zeros" : "yes", tc_isa_name((tc_isa)isa));
-                memset(got, 0xa5, nbytes);
-                ck_assert_uint_eq(tc_quantize_rows_isa((tc_isa)isa, t, src, got, 1, n, imat),
-                                  nbytes);
-                tc_expect_same_quant(want, got, 1, n, t, what);
-            }
+            char what[96];
+            snprintf(what, sizeof what, "zeroed runs of %d, imatrix %s", (int)span,
+                     mode ? "with zeros" : "yes");
+            one_row_all_isas(quant, t, src, imat, n, want, got, what);
         }
     if (tc_requires_imatrix(t)) /* as ggml: no importance data, no quantization */
         ck_assert_uint_eq(tc_quantize_rows(t, src, got, 1, 256, NULL), 0);

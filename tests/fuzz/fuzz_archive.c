@@ -2,6 +2,7 @@
  * fuzz_archive.c - the archive reader (tc_format_archive.read, libarchive underneath) on arbitrary
  * bytes, handed over as an in-memory file (memfd); every tensor it accepts is read back in full.
  */
+#include "fuzz_util.h"
 #include "tensorcast.h"
 
 #include <stdint.h>
@@ -31,16 +32,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     tc_err e = {0};
     tc_graph *g = tc_graph_new();
     if (g && tc_format_archive.read(path, g, NULL, &e) == TC_OK) {
-        for (size_t i = 0; i < tc_graph_n_tensors(g); i++) {
-            const tc_tensor *t = tc_graph_tensor(g, i);
-            uint64_t nb = tc_tensor_nbytes(t);
-            if (nb == 0 || nb > (1u << 20))
-                continue;
-            void *buf = malloc((size_t)nb);
-            if (buf)
-                tc_tensor_read(t, 0, tc_tensor_n_elements(t), buf, &e);
-            free(buf);
-        }
+        tc_fuzz_read_tensors(g);
     }
     tc_graph_free(g);
     close(fd);

@@ -3,19 +3,12 @@
  * tensor of a graph that was accepted (its ranges must really be inside the buffer). When a
  * graph reads, it is also written back and read again (round trip), and must compare equal.
  */
+#include "fuzz_util.h"
 #include "tc_impl.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
-
-static void fuzz_check(int cond, const char *what)
-{
-    if (!cond) {
-        fprintf(stderr, "fuzz_gguf: %s\n", what);
-        abort();
-    }
-}
 
 static int dropped_key(const char *k)
 {
@@ -35,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     tc_status st = tc_format_gguf.read_map(m, g, NULL, &e);
     if (st != TC_OK) {
-        fuzz_check(e.msg[0] != 0, "error without a message");
+        tc_fuzz_check("fuzz_gguf", e.msg[0] != 0, "error without a message");
     } else {
         for (size_t i = 0; i < tc_graph_n_tensors(g); i++) {
             const tc_tensor *t = tc_graph_tensor(g, i);
@@ -43,9 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (n > (64u << 20))
                 continue;
             uint8_t *buf = malloc(n ? (size_t)n : 1);
-            fuzz_check(buf != NULL, "malloc");
-            fuzz_check(tc_tensor_read(t, 0, tc_tensor_n_elements(t), buf, &e) == TC_OK,
-                       "an accepted tensor cannot be read");
+            tc_fuzz_check("fuzz_gguf", buf != NULL, "malloc");
+            tc_fuzz_check("fuzz_gguf",
+                          tc_tensor_read(t, 0, tc_tensor_n_elements(t), buf, &e) == TC_OK,
+                          "an accepted tensor cannot be read");
             free(buf);
         }
         /* round trip through the writer (small inputs only: it writes a file) */
@@ -57,10 +51,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 tc_graph *g2 = tc_graph_new();
                 tc_map *m2;
                 tc_err re = {0};
-                fuzz_check(tc_map_open(path, &m2, &re) == TC_OK, "cannot open what we wrote");
-                fuzz_check(tc_format_gguf.read_map(m2, g2, NULL, &re) == TC_OK,
-                           "cannot read what we wrote");
-                fuzz_check(tc_graph_n_tensors(g2) == tc_graph_n_tensors(g), "tensor count");
+                tc_fuzz_check("fuzz_gguf", tc_map_open(path, &m2, &re) == TC_OK,
+                              "cannot open what we wrote");
+                tc_fuzz_check("fuzz_gguf", tc_format_gguf.read_map(m2, g2, NULL, &re) == TC_OK,
+                              "cannot read what we wrote");
+                tc_fuzz_check("fuzz_gguf", tc_graph_n_tensors(g2) == tc_graph_n_tensors(g),
+                              "tensor count");
                 /* every key kept, in order; the writer drops split.* keys (it writes one
                  * file) and replaces tensorcast.provenance.* (a stale record would lie) */
                 size_t j = 0;
@@ -70,8 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         continue;
                     while (j < tc_graph_n_kv(g2) && dropped_key(tc_graph_kv_key(g2, j)))
                         j++;
-                    fuzz_check(j < tc_graph_n_kv(g2), "kv count");
-                    fuzz_check(strcmp(k, tc_graph_kv_key(g2, j)) == 0, "kv order");
+                    tc_fuzz_check("fuzz_gguf", j < tc_graph_n_kv(g2), "kv count");
+                    tc_fuzz_check("fuzz_gguf", strcmp(k, tc_graph_kv_key(g2, j)) == 0, "kv order");
                     j++;
                 }
                 tc_map_unref(m2);

@@ -2,6 +2,7 @@
  * fuzz_npy.c - the .npy/.npz reader (tc_format_npy.read_map) on arbitrary bytes; every tensor the
  * reader accepts is read back in full (lazy byte-swap / Fortran-order sources included).
  */
+#include "fuzz_util.h"
 #include "tensorcast.h"
 
 #include <stdint.h>
@@ -19,16 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     if (tc_format_npy.read_map(m, g, NULL, &e) == TC_OK) {
-        for (size_t i = 0; i < tc_graph_n_tensors(g); i++) {
-            const tc_tensor *t = tc_graph_tensor(g, i);
-            uint64_t nb = tc_tensor_nbytes(t);
-            if (nb == 0 || nb > (1u << 20))
-                continue;
-            void *buf = malloc((size_t)nb);
-            if (buf)
-                tc_tensor_read(t, 0, tc_tensor_n_elements(t), buf, &e);
-            free(buf);
-        }
+        tc_fuzz_read_tensors(g);
     }
     tc_map_unref(m);
     tc_graph_free(g);

@@ -3,19 +3,12 @@
  * arbitrary bytes. An accepted model has at least one piece; a rejected one says why; the answer
  * does not depend on bytes past the input (the input is copied to an exact-size buffer).
  */
+#include "fuzz_util.h"
 #include "hf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static void fuzz_check(int cond, const char *what)
-{
-    if (!cond) {
-        fprintf(stderr, "fuzz_spm: %s\n", what);
-        abort();
-    }
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -28,16 +21,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     uint64_t n = 0;
     tc_status st = tc_hf_spm_check(copy, size, &n, &e);
     if (st != TC_OK) {
-        fuzz_check(st == TC_E_FORMAT || st == TC_E_LIMIT || st == TC_E_NOMEM, "unexpected status");
-        fuzz_check(e.msg[0] != 0, "error without a message");
+        tc_fuzz_check("fuzz_spm", st == TC_E_FORMAT || st == TC_E_LIMIT || st == TC_E_NOMEM,
+                      "unexpected status");
+        tc_fuzz_check("fuzz_spm", e.msg[0] != 0, "error without a message");
     } else {
-        fuzz_check(n > 0, "accepted a model without pieces");
-        fuzz_check(size > 0, "accepted empty input");
+        tc_fuzz_check("fuzz_spm", n > 0, "accepted a model without pieces");
+        tc_fuzz_check("fuzz_spm", size > 0, "accepted empty input");
     }
     tc_err e2 = {0};
     uint64_t n2 = 0;
-    fuzz_check(tc_hf_spm_check(copy, size, &n2, &e2) == st, "not deterministic");
-    fuzz_check(st != TC_OK || n2 == n, "piece count changed");
+    tc_fuzz_check("fuzz_spm", tc_hf_spm_check(copy, size, &n2, &e2) == st, "not deterministic");
+    tc_fuzz_check("fuzz_spm", st != TC_OK || n2 == n, "piece count changed");
     free(copy);
     return 0;
 }

@@ -4,6 +4,7 @@
  * bundle (.tar) there, then listed and verified. Nothing may crash, hang or leak; a refused
  * input must carry a message.
  */
+#include "fuzz_util.h"
 #include "tensorcast.h"
 
 #include <stdio.h>
@@ -13,23 +14,6 @@
 #include <unistd.h>
 
 static char root[256];
-
-static void fuzz_check(int cond, const char *what)
-{
-    if (!cond) {
-        fprintf(stderr, "fuzz_store: %s\n", what);
-        abort();
-    }
-}
-
-static void write_file(const char *path, const uint8_t *d, size_t n)
-{
-    FILE *f = fopen(path, "wb");
-    fuzz_check(f != NULL, "cannot write the scratch file");
-    if (n)
-        fwrite(d, 1, n, f);
-    fclose(f);
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -41,37 +25,40 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                  "mkdir -p '%s/models/manifests/registry.ollama.ai/library/m' "
                  "'%s/models/blobs'",
                  root, root);
-        fuzz_check(system(p) == 0, "cannot make the scratch directory");
+        tc_fuzz_check("fuzz_store", system(p) == 0, "cannot make the scratch directory");
     }
     char path[1024];
     snprintf(path, sizeof path, "%s/models/manifests/registry.ollama.ai/library/m/latest", root);
-    write_file(path, data, size);
+    tc_fuzz_write_file("fuzz_store", path, data, size);
     tc_err e = {0};
     tc_store *s = NULL;
     if (tc_store_open(path, &s, &e) == TC_OK) {
-        fuzz_check(tc_store_kind_of(s) == TC_STORE_OLLAMA, "wrong store kind");
+        tc_fuzz_check("fuzz_store", tc_store_kind_of(s) == TC_STORE_OLLAMA, "wrong store kind");
         tc_store_verify(s, 1, NULL, &e);
         for (size_t i = 0; i < tc_store_count(s); i++)
-            fuzz_check(tc_store_entry_at(s, i)->status != TC_STORE_UNCHECKED ||
-                           tc_store_entry_at(s, i)->algo == NULL,
-                       "an entry left unchecked");
+            tc_fuzz_check("fuzz_store",
+                          tc_store_entry_at(s, i)->status != TC_STORE_UNCHECKED ||
+                              tc_store_entry_at(s, i)->algo == NULL,
+                          "an entry left unchecked");
         tc_store_free(s);
     } else {
-        fuzz_check(s == NULL && e.msg[0] != 0, "refused without a message, or output set");
+        tc_fuzz_check("fuzz_store", s == NULL && e.msg[0] != 0,
+                      "refused without a message, or output set");
     }
     snprintf(path, sizeof path, "%s/b.tar", root);
-    write_file(path, data, size);
+    tc_fuzz_write_file("fuzz_store", path, data, size);
     tc_err_clear(&e);
     tc_bundle_result *r = NULL;
     size_t n = 0;
     char *ts = NULL;
     if (tc_bundle_check(path, &r, &n, &ts, &e) == TC_OK) {
         for (size_t i = 0; i < n; i++)
-            fuzz_check(r[i].name != NULL, "a result without a name");
+            tc_fuzz_check("fuzz_store", r[i].name != NULL, "a result without a name");
         tc_bundle_results_free(r, n);
         tc_free(ts);
     } else {
-        fuzz_check(r == NULL && ts == NULL && e.msg[0] != 0, "refused without a message");
+        tc_fuzz_check("fuzz_store", r == NULL && ts == NULL && e.msg[0] != 0,
+                      "refused without a message");
     }
     return 0;
 }
