@@ -161,179 +161,39 @@ int tc_hf_pre_known(const char *name)
     return 0;
 }
 
-void tc_hf_strv_free(char **v, size_t n)
-{
-    for (size_t i = 0; v && i < n; i++)
-        tc_free(v[i]);
-    tc_free(v);
-}
-
-/* ===== a string -> int hash table ===== */
-
-typedef struct strmap {
-    const char **key;
-    int64_t *val;
-    size_t cap, n;
-} strmap;
-
-static uint64_t fnv(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
-    return h;
-}
-
-static int sm_init(strmap *m, size_t n)
-{
-    m->cap = 16;
-    while (m->cap < n * 2 + 16)
-        m->cap *= 2;
-    m->key = tc_calloc(m->cap, sizeof *m->key);
-    m->val = tc_calloc(m->cap, sizeof *m->val);
-    m->n = 0;
-    return m->key && m->val ? 0 : -1;
-}
-
-static void sm_free(strmap *m)
-{
-    tc_free(m->key);
-    tc_free(m->val);
-}
-
-/* first insertion wins; keys are borrowed */
-static void sm_put(strmap *m, const char *k, int64_t v)
-{
-    size_t i = fnv(k, strlen(k)) & (m->cap - 1);
-    while (m->key[i]) {
-        if (strcmp(m->key[i], k) == 0)
-            return;
-        i = (i + 1) & (m->cap - 1);
-    }
-    m->key[i] = k;
-    m->val[i] = v;
-    m->n++;
-}
-
-static int64_t sm_getn(const strmap *m, const char *k, size_t n)
-{
-    size_t i = fnv(k, n) & (m->cap - 1);
-    while (m->key[i]) {
-        if (strncmp(m->key[i], k, n) == 0 && m->key[i][n] == 0)
-            return m->val[i];
-        i = (i + 1) & (m->cap - 1);
-    }
-    return -1;
-}
-
 /* ===== merges ===== */
 
-static char *join_pair(const char *a, const char *b)
+/* The number of merges, after the checks tc_hf_bpe_merges makes. */
+static tc_status merges_count(const tc_hf_tok *tok, const char *what, size_t *n, tc_err *e)
 {
-    size_t la = strlen(a), lb = strlen(b), n = 0;
-    for (size_t i = 0; i < la; i++)
-        n += a[i] == ' ' ? 2 : 1;
-    for (size_t i = 0; i < lb; i++)
-        n += b[i] == ' ' ? 2 : 1;
-    char *o = tc_malloc(n + 2), *w = o;
-    if (o == NULL)
-        return NULL;
-    for (const char *p = a;; p = b) {
-        for (; *p; p++) {
-            if (*p == ' ') { /* a literal space inside a part -> U+0120 */
-                *w++ = (char)0xc4;
-                *w++ = (char)0xa0;
-            } else {
-                *w++ = *p;
-            }
-        }
-        if (p == b + lb)
-            break;
-        *w++ = ' ';
-    }
-    *w = 0;
-    return o;
+    *n = 0;
+    if (tok->merges_kind == TC_HF_OTHER)
+        return tc_err_set(e, TC_E_FORMAT, "%s: model.merges is not a list", what);
+    size_t nm = tok->merges_kind == TC_HF_HELD ? tok->merges.n : 0;
+    if (nm > BPE_MAX_MERGES)
+        return tc_err_set(e, TC_E_LIMIT, "%s: %zu merges", what, nm);
+    if (tok->merges_bad < nm)
+        return tc_err_set(e, TC_E_FORMAT,
+                          "%s: model.merges[%zu] is neither \"a b\" nor [\"a\", \"b\"]", what,
+                          tok->merges_bad);
+    *n = nm;
+    return TC_OK;
 }
 
-tc_status tc_hf_bpe_merges(const json_t *tokenizer, const char *what, char ***merges, size_t *n,
+tc_status tc_hf_bpe_merges(const tc_hf_tok *tok, const char *what, tc_str **merges, size_t *n,
                            tc_err *e)
 {
     *merges = NULL;
     *n = 0;
-    const json_t *m = json_object_get(json_object_get(tokenizer, "model"), "merges");
-    size_t nm = json_array_size(m);
-    if (m && !json_is_array(m))
-        return tc_err_set(e, TC_E_FORMAT, "%s/tokenizer.json: model.merges is not a list", what);
-    if (nm > BPE_MAX_MERGES)
-        return tc_err_set(e, TC_E_LIMIT, "%s/tokenizer.json: %zu merges", what, nm);
-    if (nm == 0) {
-        /* merges.txt: skip a '#' first line and blank lines; "a b" lines with two fields */
-        char *p = what ? tc_path_join(what, "merges.txt") : NULL;
-        FILE *f = p ? fopen(p, "r") : NULL;
-        tc_free(p);
-        if (f == NULL)
-            return TC_OK;
-        char line[8192];
-        size_t cap = 0, k = 0;
-        char **v = NULL;
-        int first = 1;
-        while (fgets(line, sizeof line, f)) {
-            if (first && line[0] == '#') {
-                first = 0;
-                continue;
-            }
-            first = 0;
-            char *a = strtok(line, " \t\r\n"), *b = a ? strtok(NULL, " \t\r\n") : NULL;
-            if (!a || !b || strtok(NULL, " \t\r\n"))
-                continue;
-            if (k == cap) {
-                cap = cap ? cap * 2 : 1024;
-                char **nv = k < BPE_MAX_MERGES ? tc_realloc(v, cap * sizeof *nv) : NULL;
-                if (nv == NULL) {
-                    fclose(f);
-                    tc_hf_strv_free(v, k);
-                    return tc_err_set(e, TC_E_NOMEM, "merges.txt: out of memory or too long");
-                }
-                v = nv;
-            }
-            size_t la = strlen(a), lb = strlen(b);
-            v[k] = tc_malloc(la + lb + 2);
-            if (v[k] == NULL) {
-                fclose(f);
-                tc_hf_strv_free(v, k);
-                return tc_err_set(e, TC_E_NOMEM, "out of memory");
-            }
-            snprintf(v[k], la + lb + 2, "%s %s", a, b);
-            k++;
-        }
-        fclose(f);
-        *merges = v;
-        *n = k;
+    size_t nm = 0;
+    TC_TRY(merges_count(tok, what, &nm, e));
+    if (nm == 0)
         return TC_OK;
-    }
-    char **v = tc_calloc(nm, sizeof *v);
+    tc_str *v = tc_malloc(nm * sizeof *v);
     if (v == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < nm; i++) {
-        const json_t *x = json_array_get(m, i);
-        if (json_is_string(x)) {
-            v[i] = tc_strdup(json_string_value(x));
-        } else if (json_is_array(x) && json_array_size(x) == 2 &&
-                   json_is_string(json_array_get(x, 0)) && json_is_string(json_array_get(x, 1))) {
-            v[i] = join_pair(json_string_value(json_array_get(x, 0)),
-                             json_string_value(json_array_get(x, 1)));
-        } else {
-            tc_hf_strv_free(v, i);
-            return tc_err_set(e, TC_E_FORMAT,
-                              "%s/tokenizer.json: model.merges[%zu] is neither \"a b\" nor "
-                              "[\"a\", \"b\"]",
-                              what, i);
-        }
-        if (v[i] == NULL) {
-            tc_hf_strv_free(v, i);
-            return tc_err_set(e, TC_E_NOMEM, "out of memory");
-        }
-    }
+        return tc_err_nomem(e);
+    for (size_t i = 0; i < nm; i++)
+        v[i] = (tc_str){tc_hf_str(&tok->merges, i), tc_hf_str_len(&tok->merges, i)};
     *merges = v;
     *n = nm;
     return TC_OK;
@@ -381,13 +241,17 @@ static void pl_free(plist *l)
 }
 
 typedef struct bpe {
-    const json_t *tok;
-    strmap vocab, ranks;
-    char **merges;
-    size_t n_merges;
+    const tc_hf_tok *tok;
+    tc_hf_index ranks; /* merge -> its rank (the first of equal merges) */
     int ignore_merges;
-    tc_err *e;
 } bpe;
+
+/* The id of token s[0..n), or -1 (a negative id in the file is not found either). */
+static int64_t bpe_id(const bpe *b, const char *s, size_t n)
+{
+    long i = tc_hf_tok_vocab_find(b->tok, s, n);
+    return i < 0 ? -1 : b->tok->vocab_id[i];
+}
 
 /* Split each text piece with a regex; behavior as HF tokenizers' SplitDelimiterBehavior. */
 static tc_status split_regex(plist *in, const char *pattern, int literal, const char *behavior,
@@ -641,7 +505,7 @@ static tc_status normalize(const json_t *n, tc_err *e)
 static tc_status bpe_word(bpe *b, const char *w, int64_t **ids, size_t *n, size_t *cap, tc_err *e)
 {
     size_t len = strlen(w);
-    int64_t whole = sm_getn(&b->vocab, w, len);
+    int64_t whole = bpe_id(b, w, len);
     if (b->ignore_merges && whole >= 0) {
         if (*n == *cap) {
             *cap = *cap ? *cap * 2 : 64;
@@ -679,7 +543,7 @@ static tc_status bpe_word(bpe *b, const char *w, int64_t **ids, size_t *n, size_
             memcpy(buf, w + st[i], la);
             buf[la] = ' ';
             memcpy(buf + la + 1, w + st[i + 1], lb);
-            int64_t r = sm_getn(&b->ranks, buf, la + 1 + lb);
+            long r = tc_hf_index_find(&b->ranks, &b->tok->merges, buf, la + 1 + lb);
             if (r >= 0 && (best < 0 || r < best)) {
                 best = r;
                 bi = i;
@@ -694,7 +558,7 @@ static tc_status bpe_word(bpe *b, const char *w, int64_t **ids, size_t *n, size_
     }
     tc_status rc = TC_OK;
     for (size_t i = 0; i < ns && rc == TC_OK; i++) {
-        int64_t id = sm_getn(&b->vocab, w + st[i], ln[i]);
+        int64_t id = bpe_id(b, w + st[i], ln[i]);
         if (id < 0) {
             rc = tc_err_set(e, TC_E_UNSUPPORTED,
                             "tokenizer.json: BPE symbol '%.*s' is not in the vocabulary",
@@ -778,43 +642,32 @@ static tc_status post_process(const json_t *pp, int64_t **ids, size_t *n, size_t
     return TC_OK;
 }
 
-static tc_status bpe_load(bpe *b, const json_t *tok, tc_err *e)
+static tc_status bpe_load(bpe *b, const tc_hf_tok *tok, tc_err *e)
 {
     memset(b, 0, sizeof *b);
     b->tok = tok;
-    const json_t *model = json_object_get(tok, "model");
-    const json_t *vocab = json_object_get(model, "vocab");
+    const json_t *model = json_object_get(tok->doc, "model");
     const char *mt = json_string_value(json_object_get(model, "type"));
-    if (!json_is_object(vocab) || (mt && strcmp(mt, "BPE") != 0))
+    if (tok->vocab_kind != TC_HF_HELD || (mt && strcmp(mt, "BPE") != 0))
         return tc_err_set(e, TC_E_UNSUPPORTED, "tokenizer.json: model is not BPE with a vocab");
     b->ignore_merges = json_is_true(json_object_get(model, "ignore_merges"));
-    if (sm_init(&b->vocab, json_object_size(vocab) +
-                               json_array_size(json_object_get(tok, "added_tokens"))) != 0)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)vocab, k, v)
-    {
-        if (!json_is_integer(v))
-            return tc_err_set(e, TC_E_FORMAT, "tokenizer.json: vocab['%s'] is not an id", k);
-        sm_put(&b->vocab, k, (int64_t)json_integer_value(v));
-    }
-    TC_TRY(tc_hf_bpe_merges(tok, NULL, &b->merges, &b->n_merges, e));
-    if (sm_init(&b->ranks, b->n_merges) != 0)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
-    for (size_t i = 0; i < b->n_merges; i++)
-        sm_put(&b->ranks, b->merges[i], (int64_t)i);
+    if (tok->vocab_nonint < tok->vocab.n)
+        return tc_err_set(e, TC_E_FORMAT, "tokenizer.json: vocab['%s'] is not an id",
+                          tc_hf_str(&tok->vocab, tok->vocab_nonint));
+    size_t nm = 0;
+    TC_TRY(merges_count(tok, "tokenizer.json", &nm, e));
+    /* a merge's rank is its index in the tokenizer's table */
+    if (tc_hf_index_build(&b->ranks, &tok->merges) != 0)
+        return tc_err_nomem(e);
     return TC_OK;
 }
 
 static void bpe_free(bpe *b)
 {
-    sm_free(&b->vocab);
-    sm_free(&b->ranks);
-    tc_hf_strv_free(b->merges, b->n_merges);
+    tc_hf_index_free(&b->ranks);
 }
 
-tc_status tc_hf_bpe_encode(const json_t *tokenizer, const char *text, size_t len, int32_t **ids,
+tc_status tc_hf_bpe_encode(const tc_hf_tok *tokenizer, const char *text, size_t len, int32_t **ids,
                            size_t *n_ids, tc_err *e)
 {
     *ids = NULL;
@@ -822,10 +675,10 @@ tc_status tc_hf_bpe_encode(const json_t *tokenizer, const char *text, size_t len
     bpe b;
     tc_status rc = bpe_load(&b, tokenizer, e);
     if (rc == TC_OK)
-        rc = normalize(json_object_get(tokenizer, "normalizer"), e);
+        rc = normalize(json_object_get(tokenizer->doc, "normalizer"), e);
     plist l = {0};
     /* added tokens first: longest match at each position */
-    const json_t *at = json_object_get(tokenizer, "added_tokens");
+    const json_t *at = json_object_get(tokenizer->doc, "added_tokens");
     size_t start = 0;
     for (size_t pos = 0; rc == TC_OK && pos <= len;) {
         int64_t best_id = -1;
@@ -853,7 +706,7 @@ tc_status tc_hf_bpe_encode(const json_t *tokenizer, const char *text, size_t len
     }
     int byte_done = 0;
     if (rc == TC_OK)
-        rc = pre_tokenize(json_object_get(tokenizer, "pre_tokenizer"), &l, &byte_done, e);
+        rc = pre_tokenize(json_object_get(tokenizer->doc, "pre_tokenizer"), &l, &byte_done, e);
     if (rc == TC_OK && !byte_done)
         rc = byte_level(&l, 0, 0, e);
     int64_t *v = NULL;
@@ -875,7 +728,7 @@ tc_status tc_hf_bpe_encode(const json_t *tokenizer, const char *text, size_t len
         }
     }
     if (rc == TC_OK)
-        rc = post_process(json_object_get(tokenizer, "post_processor"), &v, &n, &cap, e);
+        rc = post_process(json_object_get(tokenizer->doc, "post_processor"), &v, &n, &cap, e);
     if (rc == TC_OK) {
         *ids = tc_malloc((n ? n : 1) * sizeof **ids);
         if (*ids == NULL)
@@ -891,7 +744,7 @@ tc_status tc_hf_bpe_encode(const json_t *tokenizer, const char *text, size_t len
 }
 
 /* sha256 of Python's str(list): "[1, 2, 3]" */
-static tc_status check_hash(const json_t *tok, char hex[65], tc_err *e)
+static tc_status check_hash(const tc_hf_tok *tok, char hex[65], tc_err *e)
 {
     int32_t *ids = NULL;
     size_t n = 0;
@@ -916,7 +769,7 @@ static tc_status check_hash(const json_t *tok, char hex[65], tc_err *e)
     return TC_OK;
 }
 
-tc_status tc_hf_bpe_pre(const json_t *tokenizer, char hash[65], const char **name, tc_err *e)
+tc_status tc_hf_bpe_pre(const tc_hf_tok *tokenizer, char hash[65], const char **name, tc_err *e)
 {
     TC_TRY(check_hash(tokenizer, hash, e));
     *name = tc_hf_pre_for_hash(hash);
@@ -925,15 +778,15 @@ tc_status tc_hf_bpe_pre(const json_t *tokenizer, char hash[65], const char **nam
 
 /* ===== the vocabulary ===== */
 
-tc_status tc_hf_bpe_vocab(const char *dir, const json_t *tok, const json_t *tok_config,
+tc_status tc_hf_bpe_vocab(const char *dir, const tc_hf_tok *tok, const json_t *tok_config,
                           uint64_t vocab_size, const char *pre_override, tc_graph *g,
                           uint64_t *n_vocab, tc_err *e)
 {
     (void)tok_config;
     *n_vocab = 0;
-    const json_t *vocab = json_object_get(json_object_get(tok, "model"), "vocab");
-    const json_t *added = json_object_get(tok, "added_tokens");
-    if (!json_is_object(vocab))
+    const tc_hf_strs *vocab = &tok->vocab;
+    const json_t *added = json_object_get(tok->doc, "added_tokens");
+    if (tok->vocab_kind != TC_HF_HELD)
         return tc_err_set(e, TC_E_FORMAT, "%s/tokenizer.json: no model.vocab object", dir);
     /* pre-tokenizer first: a tokenizer we cannot name is refused before anything is built */
     const char *pre = pre_override;
@@ -955,20 +808,15 @@ tc_status tc_hf_bpe_vocab(const char *dir, const json_t *tok, const json_t *tok_
                               "(e.g. llama-bpe, qwen2, deepseek-v3, gpt-4o, smollm)",
                               dir, hash);
     }
-    uint64_t max_id = 0, nv = 0;
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)vocab, k, v)
-    {
-        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
-            (uint64_t)json_integer_value(v) >= BPE_MAX_VOCAB)
+    uint64_t max_id = 0;
+    for (size_t i = 0; i < vocab->n; i++) {
+        int64_t id = tok->vocab_id[i];
+        if (i >= tok->vocab_nonint || id < 0 || id >= BPE_MAX_VOCAB)
             return tc_err_set(e, TC_E_FORMAT,
-                              "%s/tokenizer.json: vocab['%s'] is not an id in "
-                              "0..%u",
-                              dir, k, BPE_MAX_VOCAB - 1);
-        if ((uint64_t)json_integer_value(v) + 1 > max_id)
-            max_id = (uint64_t)json_integer_value(v) + 1;
-        nv++;
+                              "%s/tokenizer.json: vocab['%s'] is not an id in 0..%u", dir,
+                              tc_hf_str(vocab, i), BPE_MAX_VOCAB - 1);
+        if ((uint64_t)id + 1 > max_id)
+            max_id = (uint64_t)id + 1;
     }
     for (size_t i = 0; i < json_array_size(added); i++) {
         const json_t *id = json_object_get(json_array_get(added, i), "id");
@@ -992,13 +840,9 @@ tc_status tc_hf_bpe_vocab(const char *dir, const json_t *tok, const json_t *tok_
     int32_t *type = tc_calloc(n, sizeof *type);
     char **pads = tc_calloc(n, sizeof *pads);
     tc_status rc = text && type && pads ? TC_OK : tc_err_set(e, TC_E_NOMEM, "out of memory");
-    json_object_foreach((json_t *)vocab, k, v)
-    {
-        if (rc != TC_OK)
-            break;
-        uint64_t id = (uint64_t)json_integer_value(v);
-        text[id] = k;
-        type[id] = 1;
+    for (size_t i = 0; rc == TC_OK && i < vocab->n; i++) {
+        text[tok->vocab_id[i]] = tc_hf_str(vocab, i);
+        type[tok->vocab_id[i]] = 1;
     }
     for (size_t i = 0; rc == TC_OK && i < json_array_size(added); i++) {
         const json_t *x = json_array_get(added, i);

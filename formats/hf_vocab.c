@@ -514,7 +514,8 @@ tc_status tc_hf_spm_check(const uint8_t *b, size_t n, uint64_t *count, tc_err *e
 typedef struct hfv_ctx {
     const char *dir;
     const json_t *config;
-    json_t *tokenizer;        /* tokenizer.json or NULL */
+    tc_hf_tok *tok;           /* tokenizer.json or NULL */
+    json_t *tokenizer;        /* its tree (tok->doc) or NULL */
     json_t *tokenizer_config; /* tokenizer_config.json or NULL (object when present) */
     tc_graph *g;
     const tc_hf_opts *o;
@@ -827,10 +828,10 @@ static int added_cmp(const void *a, const void *b)
 static tc_status llama_hf_vocab(const hfv_ctx *x, hfv_vocab *v)
 {
     memset(v, 0, sizeof *v);
-    json_t *vocab = json_object_get(json_object_get(x->tokenizer, "model"), "vocab");
-    if (!json_is_object(vocab))
+    const tc_hf_tok *tj = x->tok;
+    if (tj->vocab_kind != TC_HF_HELD)
         return tc_err_set(x->e, TC_E_FORMAT, "tokenizer.json: model.vocab is not an object");
-    uint64_t base = json_object_size(vocab);
+    uint64_t base = tj->vocab.n;
     if (base > HFV_MAX_PIECES)
         return tc_err_set(x->e, TC_E_LIMIT, "tokenizer.json: model.vocab over %u tokens",
                           HFV_MAX_PIECES);
@@ -844,22 +845,19 @@ static tc_status llama_hf_vocab(const hfv_ctx *x, hfv_vocab *v)
         rc = tc_err_set(x->e, TC_E_NOMEM, "out of memory");
     if (rc == TC_OK && at && !json_is_array(at))
         rc = tc_err_set(x->e, TC_E_FORMAT, "tokenizer.json: added_tokens is not an array");
-    const char *k;
-    json_t *val;
-    if (rc == TC_OK)
-        json_object_foreach(vocab, k, val)
-        {
-            if (!json_is_integer(val) || json_integer_value(val) < 0) {
-                rc = tc_err_set(x->e, TC_E_FORMAT,
-                                "tokenizer.json: model.vocab[\"%s\"] is not a token id", k);
-                break;
-            }
-            uint64_t id = (uint64_t)json_integer_value(val);
-            if (id < base) {
-                rev[id] = k;
-                rlen[id] = strlen(k);
-            }
+    for (size_t i = 0; rc == TC_OK && i < base; i++) {
+        if (i >= tj->vocab_nonint || tj->vocab_id[i] < 0) {
+            rc = tc_err_set(x->e, TC_E_FORMAT,
+                            "tokenizer.json: model.vocab[\"%s\"] is not a token id",
+                            tc_hf_str(&tj->vocab, i));
+            break;
         }
+        uint64_t id = (uint64_t)tj->vocab_id[i];
+        if (id < base) {
+            rev[id] = tc_hf_str(&tj->vocab, i);
+            rlen[id] = tc_hf_str_len(&tj->vocab, i);
+        }
+    }
     for (uint64_t i = 0; rc == TC_OK && i < base; i++)
         if (!rev[i])
             rc = tc_err_set(x->e, TC_E_FORMAT,
@@ -926,8 +924,9 @@ typedef struct sv {
     int flag_val[HFV_MAX_TYPES];
     int nflags;
     json_t *chat_template; /* owned ref, or NULL */
-    char **merges;
+    tc_str *merges;        /* tc_malloc'd; views into the tokenizer or into merges_txt */
     size_t nmerges;
+    char *merges_txt; /* merges.txt as read, the merges joined in place */
     int load_merges;
     int has_n_vocab;
     uint64_t n_vocab;
@@ -949,7 +948,8 @@ static void sv_init(sv *s, const char *const *types, int ntypes, int load_merges
 static void sv_free(sv *s)
 {
     json_decref(s->chat_template);
-    tc_hf_strv_free(s->merges, s->nmerges);
+    tc_free(s->merges);
+    tc_free(s->merges_txt);
     memset(s, 0, sizeof *s);
 }
 
@@ -1302,7 +1302,7 @@ static tc_status sv_load(sv *s, const hfv_ctx *x)
     json_t *added = NULL;
     if (tok) {
         if (s->load_merges)
-            TC_TRY(tc_hf_bpe_merges(tok, "tokenizer.json", &s->merges, &s->nmerges, e));
+            TC_TRY(tc_hf_bpe_merges(x->tok, "tokenizer.json", &s->merges, &s->nmerges, e));
         added = json_object_get(tok, "added_tokens");
         if (added && !json_is_array(added))
             return tc_err_set(e, TC_E_FORMAT, "tokenizer.json: added_tokens is not an array");
@@ -1380,6 +1380,8 @@ static tc_status sv_load(sv *s, const hfv_ctx *x)
         char *buf = NULL;
         size_t len = 0;
         rc = read_file_opt(x->dir, "merges.txt", HFV_MAX_JSON, &buf, &len, e);
+        if (rc == TC_OK && buf && !tc_utf8_valid(buf, len))
+            rc = tc_err_set(e, TC_E_FORMAT, "merges.txt: not valid UTF-8");
         if (rc == TC_OK && buf) {
             size_t cap = 0;
             int line_no = 0;
@@ -1414,7 +1416,7 @@ static tc_status sv_load(sv *s, const hfv_ctx *x)
                     continue;
                 if (s->nmerges == cap) {
                     size_t nc = cap ? cap * 2 : 1024;
-                    char **nv = tc_realloc(s->merges, nc * sizeof *nv);
+                    tc_str *nv = tc_realloc(s->merges, nc * sizeof *nv);
                     if (!nv) {
                         rc = tc_err_set(e, TC_E_NOMEM, "out of memory for merges");
                         break;
@@ -1422,21 +1424,14 @@ static tc_status sv_load(sv *s, const hfv_ctx *x)
                     s->merges = nv;
                     cap = nc;
                 }
+                /* "a b" in place: the second field moves left next to the first */
                 size_t l0 = strlen(f[0]), l1 = strlen(f[1]);
-                char *m = tc_malloc(l0 + l1 + 2);
-                if (!m) {
-                    rc = tc_err_set(e, TC_E_NOMEM, "out of memory for merges");
-                    break;
-                }
-                memcpy(m, f[0], l0);
-                m[l0] = ' ';
-                memcpy(m + l0 + 1, f[1], l1 + 1);
-                s->merges[s->nmerges++] = m;
+                f[0][l0] = ' ';
+                memmove(f[0] + l0 + 1, f[1], l1 + 1);
+                s->merges[s->nmerges++] = (tc_str){f[0], l0 + 1 + l1};
             }
-            if (rc == TC_OK && !tc_utf8_valid(buf, len))
-                rc = tc_err_set(e, TC_E_FORMAT, "merges.txt: not valid UTF-8");
         }
-        tc_free(buf);
+        s->merges_txt = buf; /* the merges point into it */
     }
     return rc;
 }
@@ -1549,8 +1544,10 @@ static tc_status write_chat_template(tc_graph *g, const json_t *ct, tc_err *e)
 
 static tc_status sv_write(const sv *s, tc_graph *g, tc_err *e)
 {
-    if (s->nmerges)
-        TC_TRY(set_str_array(g, "tokenizer.ggml.merges", NULL, s->merges, s->nmerges, e));
+    if (s->nmerges) {
+        tc_value v = {.type = TC_V_ARR, .arr = {TC_V_STR, s->nmerges, s->merges}};
+        TC_TRY(tc_graph_set(g, "tokenizer.ggml.merges", &v, e));
+    }
     for (int i = 0; i < s->nids; i++) {
         const char *k = id_key(s->id_typ[i]);
         if (k)
@@ -1635,7 +1632,7 @@ static tc_status path_gpt2(const hfv_ctx *x, uint64_t *n_vocab)
     uint64_t vs = 0;
     int have = 0;
     TC_TRY(cfg_uint(x, "vocab_size", &vs, &have));
-    TC_TRY(tc_hf_bpe_vocab(x->dir, x->tokenizer, x->tokenizer_config, vs,
+    TC_TRY(tc_hf_bpe_vocab(x->dir, x->tok, x->tokenizer_config, vs,
                            x->o ? x->o->tokenizer_pre : NULL, x->g, n_vocab, x->e));
     return special_vocab_default(x, 1, 0, 0);
 }
@@ -1661,9 +1658,8 @@ tc_status tc_hf_vocab(const char *dir, const json_t *config, const char *hf_arch
                           o->tokenizer_pre);
     hfv_ctx x = {.dir = dir, .config = config, .g = g, .o = o, .e = e};
     uint64_t n = 0;
-    tc_status rc = tc_hf_json_load(dir, "tokenizer.json", HFV_MAX_JSON, 1, &x.tokenizer, e);
-    if (rc == TC_OK && x.tokenizer && !json_is_object(x.tokenizer))
-        rc = tc_err_set(e, TC_E_FORMAT, "tokenizer.json: not an object");
+    tc_status rc = tc_hf_tok_load(dir, "tokenizer.json", HFV_MAX_JSON, 1, &x.tok, e);
+    x.tokenizer = x.tok ? x.tok->doc : NULL;
     if (rc == TC_OK)
         rc = tc_hf_json_load(dir, "tokenizer_config.json", HFV_MAX_JSON, 1, &x.tokenizer_config, e);
     if (rc == TC_OK && x.tokenizer_config && !json_is_object(x.tokenizer_config))
@@ -1752,7 +1748,7 @@ tc_status tc_hf_vocab(const char *dir, const json_t *config, const char *hf_arch
         rc = tc_err_set(e, TC_E_UNSUPPORTED, "no tokenizer mapping for architecture %s", gguf_arch);
     }
 out:
-    json_decref(x.tokenizer);
+    tc_hf_tok_free(x.tok);
     json_decref(x.tokenizer_config);
     if (rc == TC_OK)
         *n_vocab = n;

