@@ -32,7 +32,7 @@ tc_status tc_hf_json_load(const char *dir, const char *name, size_t cap, int opt
     *out = NULL;
     char *p = tc_path_join(dir, name);
     if (p == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     struct stat st;
     tc_status rc = TC_OK;
     if (stat(p, &st) != 0) {
@@ -760,7 +760,7 @@ static const tc_tensor *find_src(const hf_model *m, const char *name)
 static tc_status prepare_fp8(hf_model *m, tc_err *e)
 {
     if ((m->fp8g = tc_graph_new()) == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     for (size_t f = 0; f < m->n_files; f++) {
         tc_graph *g = m->files[f].g;
         for (size_t i = 0; i < tc_graph_n_tensors(g); i++) {
@@ -805,7 +805,7 @@ static tc_status prepare_fp8(hf_model *m, tc_err *e)
                 return tc_err_set(e, TC_E_FORMAT, "%s: two scales for '%s'", m->dir, wn);
             fp8_src *ctx = tc_malloc(sizeof *ctx);
             if (ctx == NULL)
-                return tc_err_set(e, TC_E_NOMEM, "out of memory");
+                return tc_err_nomem(e);
             *ctx = c;
             tc_tensor *vt;
             int64_t shape[2] = {c.rows, c.cols};
@@ -867,7 +867,7 @@ static tc_status find_weight_files(hf_model *m, char ***out, size_t *n_out, tc_e
         if (nv == NULL || (nv[*c] = tc_strdup(n)) == NULL) {
             if (nv)
                 *v = nv;
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             break;
         }
         *v = nv;
@@ -974,7 +974,7 @@ static out_t *out_add(hf_model *m, tc_err *e)
         size_t nc = m->cap_out ? m->cap_out * 2 : 64;
         out_t *no = tc_realloc(m->out, nc * sizeof *no);
         if (no == NULL) {
-            tc_err_set(e, TC_E_NOMEM, "out of memory");
+            tc_err_nomem(e);
             return NULL;
         }
         m->out = no;
@@ -1116,7 +1116,7 @@ static tc_status emit_experts(hf_model *m, int64_t l, exp_buf *b, tc_err *e)
         o->n_parts = (size_t)m->n_expert;
         o->parts = tc_calloc(o->n_parts, sizeof *o->parts);
         if (o->parts == NULL)
-            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(e);
         const tc_tensor *t0 = b->t[(size_t)w * o->n_parts];
         o->dtype = tc_tensor_dtype(t0);
         if (tc_tensor_n_dims(t0) != 2)
@@ -1163,7 +1163,7 @@ static tc_status gen_rope_freqs(hf_model *m, const rope_p *r, tc_err *e)
     o->owned_n = (uint64_t)(dim / 2);
     o->owned = tc_malloc((size_t)o->owned_n * sizeof(float));
     if (o->owned == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     float low_wl = old / low, high_wl = old / high;
     for (int64_t i = 0; i < dim / 2; i++) {
         /* freqs = 1 / base ** (arange(0, dim, 2) / dim): the exponent in float32 */
@@ -1224,7 +1224,7 @@ static tc_status gen_phi3_rope(hf_model *m, tc_err *e)
         o->owned_n = (uint64_t)half;
         o->owned = tc_malloc((size_t)half * sizeof(float));
         if (o->owned == NULL)
-            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(e);
         for (int64_t i = 0; i < half; i++) {
             const json_t *v = json_array_get(fs[k], (size_t)i);
             if (!json_is_number(v))
@@ -1263,14 +1263,14 @@ static tc_status collect(hf_model *m, tc_err *e)
                               m->dir, (long long)m->n_expert);
         eb = tc_calloc((size_t)m->n_layer, sizeof *eb);
         if (eb == NULL)
-            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(e);
     }
     for (size_t f = 0; f < m->n_files && rc == TC_OK; f++) {
         tc_graph *g = m->files[f].g;
         size_t nt = tc_graph_n_tensors(g);
         const tc_tensor **ts = tc_malloc((nt ? nt : 1) * sizeof *ts);
         if (ts == NULL) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             break;
         }
         for (size_t i = 0; i < nt; i++)
@@ -1325,7 +1325,7 @@ static tc_status collect(hf_model *m, tc_err *e)
                 exp_buf *b = &eb[l];
                 if (b->t == NULL &&
                     (b->t = tc_calloc(3 * (size_t)m->n_expert, sizeof *b->t)) == NULL) {
-                    rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                    rc = tc_err_nomem(e);
                     break;
                 }
                 size_t slot = (size_t)which * (size_t)m->n_expert + (size_t)ex;
@@ -1434,14 +1434,14 @@ static tc_status materialise(hf_model *m, tc_err *e)
                 size_t nb = (size_t)src->owned_n * sizeof(float);
                 float *buf = tc_malloc(nb ? nb : 1);
                 if (buf == NULL)
-                    return tc_err_set(e, TC_E_NOMEM, "out of memory");
+                    return tc_err_nomem(e);
                 memcpy(buf, src->owned, nb);
                 TC_TRY(tc_tensor_set_owned(t, buf, nb, e));
                 continue;
             }
             out_t *ctx = tc_malloc(sizeof *ctx);
             if (ctx == NULL)
-                return tc_err_set(e, TC_E_NOMEM, "out of memory");
+                return tc_err_nomem(e);
             *ctx = *src;
             src->parts = NULL; /* owned by ctx now */
             tc_read_fn fn = src->op == OP_PERMUTE                    ? read_permute
@@ -1453,7 +1453,7 @@ static tc_status materialise(hf_model *m, tc_err *e)
                 ctx->parts = tc_malloc(sizeof *ctx->parts);
                 if (ctx->parts == NULL) {
                     tc_free(ctx);
-                    return tc_err_set(e, TC_E_NOMEM, "out of memory");
+                    return tc_err_nomem(e);
                 }
                 ctx->parts[0] = src->src;
                 ctx->n_parts = 1;
@@ -1471,7 +1471,7 @@ static tc_status load_config(hf_model *m, tc_err *e)
     TC_TRY(tc_hf_json_load(m->dir, "config.json", HF_MAX_JSON, 0, &m->raw, e));
     m->cfg = json_deep_copy(m->raw);
     if (m->cfg == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     static const char *const renames[] = {"llm_config", "lm_config", "language_config", "lfm"};
     json_t *tc = json_object_get(m->cfg, "text_config");
     for (size_t i = 0; !tc && i < 4; i++)
@@ -1636,18 +1636,18 @@ tc_status tc_hf_read(const char *dir, const tc_hf_opts *o, tc_graph **out, tc_er
     size_t n_names = 0;
     tc_status rc = load_config(&m, e);
     if (rc == TC_OK && (m.g = tc_graph_new()) == NULL)
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
     if (rc == TC_OK && !(o && o->vocab_only))
         rc = find_weight_files(&m, &names, &n_names, e);
     if (rc == TC_OK && n_names)
         rc = check_index(&m, names, n_names, e);
     if (rc == TC_OK && n_names && (m.files = tc_calloc(n_names, sizeof *m.files)) == NULL)
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
     for (size_t i = 0; rc == TC_OK && i < n_names; i++) {
         m.files[i].path = tc_path_join(dir, names[i]);
         m.n_files++;
         if (m.files[i].path == NULL)
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
         else
             rc = tc_read(m.files[i].path, &m.files[i].g, NULL, e);
         for (size_t k = 0; rc == TC_OK && k < tc_graph_n_sources(m.files[i].g); k++) {
@@ -1689,7 +1689,7 @@ tc_status tc_hf_read(const char *dir, const tc_hf_opts *o, tc_graph **out, tc_er
             t->op = OP_STACK;
             t->parts = tc_malloc(sizeof *t->parts);
             if (t->parts == NULL) {
-                rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                rc = tc_err_nomem(e);
                 break;
             }
             t->parts[0] = t->src;

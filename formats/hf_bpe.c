@@ -271,7 +271,7 @@ static tc_status split_regex(plist *in, const char *pattern, int literal, const 
     }
     pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
     plist out = {0};
-    tc_status rc = md ? TC_OK : tc_err_set(e, TC_E_NOMEM, "out of memory");
+    tc_status rc = md ? TC_OK : tc_err_nomem(e);
     int iso = strcmp(behavior, "Isolated") == 0, rem = strcmp(behavior, "Removed") == 0,
         prev = strcmp(behavior, "MergedWithPrevious") == 0,
         next = strcmp(behavior, "MergedWithNext") == 0, cont = strcmp(behavior, "Contiguous") == 0;
@@ -280,7 +280,7 @@ static tc_status split_regex(plist *in, const char *pattern, int literal, const 
     for (size_t i = 0; rc == TC_OK && i < in->n; i++) {
         if (in->p[i].id >= 0) {
             if (pl_add(&out, "", 0, in->p[i].id) != 0)
-                rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                rc = tc_err_nomem(e);
             continue;
         }
         const char *s = in->p[i].s;
@@ -289,7 +289,7 @@ static tc_status split_regex(plist *in, const char *pattern, int literal, const 
         size_t segcap = 64, nseg = 0;
         size_t(*seg)[3] = tc_malloc(segcap * sizeof *seg);
         if (seg == NULL) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             break;
         }
         while (pos <= len) {
@@ -340,7 +340,7 @@ static tc_status split_regex(plist *in, const char *pattern, int literal, const 
             int delim = (int)seg[k][2];
             if (iso || (rem && !delim)) {
                 if (pl_add(&out, s + a, b - a, -1) != 0)
-                    rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                    rc = tc_err_nomem(e);
             } else if (prev) {
                 if (!have) {
                     cur0 = a;
@@ -349,13 +349,13 @@ static tc_status split_regex(plist *in, const char *pattern, int literal, const 
                 cur1 = b;
                 if (delim) {
                     if (pl_add(&out, s + cur0, cur1 - cur0, -1) != 0)
-                        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                        rc = tc_err_nomem(e);
                     have = 0;
                 }
             } else if (next) {
                 if (delim && have) {
                     if (pl_add(&out, s + cur0, cur1 - cur0, -1) != 0)
-                        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                        rc = tc_err_nomem(e);
                     have = 0;
                 }
                 if (!have) {
@@ -369,14 +369,14 @@ static tc_status split_regex(plist *in, const char *pattern, int literal, const 
                     continue;
                 }
                 if (have && pl_add(&out, s + cur0, cur1 - cur0, -1) != 0)
-                    rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                    rc = tc_err_nomem(e);
                 cur0 = a;
                 cur1 = b;
                 have = 1;
             }
         }
         if (rc == TC_OK && have && !iso && !rem && pl_add(&out, s + cur0, cur1 - cur0, -1) != 0)
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
         tc_free(seg);
     }
     pcre2_match_data_free(md);
@@ -437,7 +437,7 @@ static tc_status byte_level(plist *l, int add_prefix_space, int use_regex, tc_er
         size_t n = strlen(s);
         char *o = tc_malloc(n * 2 + 4), *w = o;
         if (o == NULL)
-            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(e);
         if (add_prefix_space && i == 0 && s[0] != ' ')
             w += put_cp(w, byte_cp(' '));
         for (size_t k = 0; k < n; k++)
@@ -511,7 +511,7 @@ static tc_status bpe_word(bpe *b, const char *w, int64_t **ids, size_t *n, size_
             *cap = *cap ? *cap * 2 : 64;
             int64_t *ni = tc_realloc(*ids, *cap * sizeof *ni);
             if (ni == NULL)
-                return tc_err_set(e, TC_E_NOMEM, "out of memory");
+                return tc_err_nomem(e);
             *ids = ni;
         }
         (*ids)[(*n)++] = whole;
@@ -525,7 +525,7 @@ static tc_status bpe_word(bpe *b, const char *w, int64_t **ids, size_t *n, size_
         tc_free(st);
         tc_free(ln);
         tc_free(buf);
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     }
     for (size_t i = 0; i < len;) {
         size_t k = 1;
@@ -569,7 +569,7 @@ static tc_status bpe_word(bpe *b, const char *w, int64_t **ids, size_t *n, size_
             *cap = *cap ? *cap * 2 : 64;
             int64_t *ni = tc_realloc(*ids, *cap * sizeof *ni);
             if (ni == NULL) {
-                rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                rc = tc_err_nomem(e);
                 break;
             }
             *ids = ni;
@@ -631,7 +631,7 @@ static tc_status post_process(const json_t *pp, int64_t **ids, size_t *n, size_t
     if (need > *cap) {
         int64_t *ni = tc_realloc(*ids, (need + 1) * sizeof *ni);
         if (ni == NULL)
-            return tc_err_set(e, TC_E_NOMEM, "out of memory");
+            return tc_err_nomem(e);
         *ids = ni;
         *cap = need + 1;
     }
@@ -695,7 +695,7 @@ tc_status tc_hf_bpe_encode(const tc_hf_tok *tokenizer, const char *text, size_t 
         if (best_id >= 0 || pos == len) {
             if (pl_add(&l, text + start, pos - start, -1) != 0 ||
                 (best_id >= 0 && pl_add(&l, "", 0, best_id) != 0))
-                rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                rc = tc_err_nomem(e);
             if (pos == len)
                 break;
             pos += best_len;
@@ -717,7 +717,7 @@ tc_status tc_hf_bpe_encode(const tc_hf_tok *tokenizer, const char *text, size_t 
                 cap = cap ? cap * 2 : 64;
                 int64_t *nv = tc_realloc(v, cap * sizeof *nv);
                 if (nv == NULL) {
-                    rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                    rc = tc_err_nomem(e);
                     break;
                 }
                 v = nv;
@@ -732,7 +732,7 @@ tc_status tc_hf_bpe_encode(const tc_hf_tok *tokenizer, const char *text, size_t 
     if (rc == TC_OK) {
         *ids = tc_malloc((n ? n : 1) * sizeof **ids);
         if (*ids == NULL)
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
         for (size_t i = 0; rc == TC_OK && i < n; i++)
             (*ids)[i] = (int32_t)v[i];
         *n_ids = n;
@@ -753,7 +753,7 @@ static tc_status check_hash(const tc_hf_tok *tok, char hex[65], tc_err *e)
     char *s = tc_malloc(cap);
     if (s == NULL) {
         tc_free(ids);
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     }
     s[k++] = '[';
     for (size_t i = 0; i < n; i++)
@@ -839,7 +839,7 @@ tc_status tc_hf_bpe_vocab(const char *dir, const tc_hf_tok *tok, const json_t *t
     const char **text = tc_calloc(n, sizeof *text);
     int32_t *type = tc_calloc(n, sizeof *type);
     char **pads = tc_calloc(n, sizeof *pads);
-    tc_status rc = text && type && pads ? TC_OK : tc_err_set(e, TC_E_NOMEM, "out of memory");
+    tc_status rc = text && type && pads ? TC_OK : tc_err_nomem(e);
     for (size_t i = 0; rc == TC_OK && i < vocab->n; i++) {
         text[tok->vocab_id[i]] = tc_hf_str(vocab, i);
         type[tok->vocab_id[i]] = 1;
@@ -863,7 +863,7 @@ tc_status tc_hf_bpe_vocab(const char *dir, const tc_hf_tok *tok, const json_t *t
             /* user-defined: U+2581 -> space */
             char *o = tc_malloc(cl + 1), *w = o;
             if (o == NULL) {
-                rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                rc = tc_err_nomem(e);
                 break;
             }
             for (const char *r = c; *r;) {
@@ -883,14 +883,14 @@ tc_status tc_hf_bpe_vocab(const char *dir, const tc_hf_tok *tok, const json_t *t
     }
     tc_str *s = rc == TC_OK ? tc_malloc((size_t)n * sizeof *s) : NULL;
     if (rc == TC_OK && s == NULL)
-        rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(e);
     for (uint64_t i = 0; rc == TC_OK && i < n; i++) {
         if (text[i] == NULL) {
             char b[32];
             snprintf(b, sizeof b, "[PAD%llu]", (unsigned long long)i);
             pads[i] = tc_strdup(b);
             if (pads[i] == NULL) {
-                rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                rc = tc_err_nomem(e);
                 break;
             }
             text[i] = pads[i];

@@ -349,7 +349,7 @@ static tc_status set_list(tc_graph *g, const char *key, const tc_fm_entry *a, co
         return TC_OK;
     tc_str *v = tc_calloc(n, sizeof *v);
     if (v == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     size_t k = 0;
     for (size_t i = 0; a && i < a->n; i++)
         v[k++] = (tc_str){a->vals[i], strlen(a->vals[i])};

@@ -268,7 +268,7 @@ static tc_status read_file_opt(const char *dir, const char *name, size_t cap, ch
     *len = 0;
     char *path = tc_path_join(dir, name);
     if (!path)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
         tc_free(path);
@@ -312,7 +312,7 @@ static tc_status file_exists(const char *dir, const char *name, int *yes, tc_err
 {
     char *path = tc_path_join(dir, name);
     if (!path)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     struct stat st;
     *yes = stat(path, &st) == 0 && S_ISREG(st.st_mode);
     tc_free(path);
@@ -544,7 +544,7 @@ static tc_status spm_load(const hfv_ctx *x, spm_piece **pieces, uint64_t *np, tc
     *map = NULL;
     char *path = tc_path_join(x->dir, "tokenizer.model");
     if (!path)
-        return tc_err_set(x->e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(x->e);
     tc_status rc = tc_map_open(path, map, x->e);
     tc_free(path);
     TC_TRY(rc);
@@ -842,7 +842,7 @@ static tc_status llama_hf_vocab(const hfv_ctx *x, hfv_vocab *v)
     added_ent *ad = tc_calloc(nat ? nat : 1, sizeof *ad);
     tc_status rc = TC_OK;
     if (!rev || !rlen || !ad)
-        rc = tc_err_set(x->e, TC_E_NOMEM, "out of memory");
+        rc = tc_err_nomem(x->e);
     if (rc == TC_OK && at && !json_is_array(at))
         rc = tc_err_set(x->e, TC_E_FORMAT, "tokenizer.json: added_tokens is not an array");
     for (size_t i = 0; rc == TC_OK && i < base; i++) {
@@ -1006,7 +1006,7 @@ static tc_status sv_set_id_int(sv *s, const char *typ, uint32_t v, tc_err *e)
 {
     json_t *j = json_integer(v);
     if (!j)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     tc_status rc = sv_set_id(s, typ, j, "converter", e);
     json_decref(j);
     return rc;
@@ -1232,7 +1232,7 @@ static tc_status sv_chat_template(sv *s, const hfv_ctx *x, const json_t *tcfg)
                     tc_free(dup);
                     if (nv)
                         names = nv;
-                    rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                    rc = tc_err_nomem(e);
                     break;
                 }
                 names = nv;
@@ -1245,7 +1245,7 @@ static tc_status sv_chat_template(sv *s, const hfv_ctx *x, const json_t *tcfg)
             json_t *list = json_array();
             json_t *def = json_pack("{s:s,s:O}", "name", "default", "template", alt);
             if (!list || !def || json_array_append_new(list, def))
-                rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                rc = tc_err_nomem(e);
             for (size_t i = 0; rc == TC_OK && i < nn; i++) {
                 char rel[1024];
                 snprintf(rel, sizeof rel, "additional_chat_templates/%s", names[i]);
@@ -1257,7 +1257,7 @@ static tc_status sv_chat_template(sv *s, const hfv_ctx *x, const json_t *tcfg)
                 json_t *ent = json_object();
                 if (!ent || json_object_set_new(ent, "name", json_stringn(names[i], l)) ||
                     json_object_set_new(ent, "template", t) || json_array_append_new(list, ent))
-                    rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+                    rc = tc_err_nomem(e);
             }
             if (rc == TC_OK)
                 jhold(&alt, list);
@@ -1310,7 +1310,7 @@ static tc_status sv_load(sv *s, const hfv_ctx *x)
     }
     json_t *tcfg = x->tokenizer_config ? json_deep_copy(x->tokenizer_config) : NULL;
     if (x->tokenizer_config && !tcfg)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     if (py_truthy(tok)) {
         json_t *bos = NULL, *cls = NULL, *eos = NULL, *sep = NULL;
         if (tcfg) {
@@ -1464,7 +1464,7 @@ static tc_status write_chat_template(tc_graph *g, const json_t *ct, tc_err *e)
     json_t *c;
     names = tc_calloc(json_array_size(ct) + 1, sizeof *names);
     if (!names)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     json_array_foreach(ct, i, c)
     {
         if (!json_is_object(c)) {
@@ -1485,7 +1485,7 @@ static tc_status write_chat_template(tc_graph *g, const json_t *ct, tc_err *e)
         size_t sl = jn ? json_string_length(jn) : 0;
         char *nm = tc_malloc(sl + 1);
         if (!nm) {
-            rc = tc_err_set(e, TC_E_NOMEM, "out of memory");
+            rc = tc_err_nomem(e);
             break;
         }
         size_t w = 0;

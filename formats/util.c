@@ -101,10 +101,10 @@ tc_status tc_opts_add_written(tc_write_opts *opt, const char *path, tc_err *e)
         return TC_OK;
     char **w = tc_realloc(opt->written, (opt->n_written + 1) * sizeof *w);
     if (w == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     opt->written = w;
     if ((w[opt->n_written] = tc_strdup(path)) == NULL)
-        return tc_err_set(e, TC_E_NOMEM, "out of memory");
+        return tc_err_nomem(e);
     opt->n_written++;
     return TC_OK;
 }
