@@ -158,6 +158,8 @@ START_TEST(test_success_outputs)
     snprintf(a, sizeof a, "verify '%s/b.tar.zst' --json", dir);
     check(a, 0, "verify");
     check("bench --type q8_0 --reps 1 --json", 0, "bench");
+    check("bench --type q8_0 --reps 1 --cpu-time --json", 0, "bench");
+    ck_assert_msg(strstr(out_buf, "\"clock\": \"cpu\"") != NULL, "--cpu-time: %.300s", out_buf);
 }
 END_TEST
 
