@@ -193,30 +193,37 @@ static inline VF LN(q3x)(int nmax, const VF *xt, VF *Lt)
     }
     const VM tiny = M_CMP(amax, F_SET1(GROUP_MAX_EPS), _CMP_LT_OQ);
     const VF iscale = F_DIV(F_SET1((float)-nmax), max);
-    VF sumlx = zero, suml2 = zero;
+    /* lx[i] = wx[i]*L[i] and l2[i] = (w[i]*L[i])*L[i], the terms the reference recomputes for
+     * each test, kept and refreshed where L changes: the same products, computed less often */
+    VF sumlx = zero, suml2 = zero, lx[16], l2[16];
     for (int i = 0; i < n; ++i) {
         VF l = I_TO_F(LN(clampf)(F_MUL(iscale, xt[i]), -nmax, nmax - 1));
         Lt[i] = l;
-        sumlx = F_ADD(sumlx, F_MUL(wx[i], l));
-        suml2 = F_ADD(suml2, F_MUL(F_MUL(w[i], l), l));
+        lx[i] = F_MUL(wx[i], l);
+        l2[i] = F_MUL(F_MUL(w[i], l), l);
+        sumlx = F_ADD(sumlx, lx[i]);
+        suml2 = F_ADD(suml2, l2[i]);
     }
     for (int itry = 0; itry < 5; ++itry) {
         VM changed = M_ZERO;
         for (int i = 0; i < n; ++i) {
-            VF slx = F_SUB(sumlx, F_MUL(wx[i], Lt[i]));
+            VF slx = F_SUB(sumlx, lx[i]);
             VM c1 = M_CMP(slx, zero, _CMP_GT_OQ);
-            VF sl2 = F_SUB(suml2, F_MUL(F_MUL(w[i], Lt[i]), Lt[i]));
+            VF sl2 = F_SUB(suml2, l2[i]);
             VF nl = I_TO_F(LN(clampf)(F_DIV(F_MUL(xt[i], sl2), slx), -nmax, nmax - 1));
             VM c2 = M_AND(c1, M_CMP(nl, Lt[i], _CMP_NEQ_UQ));
             if (!M_ANY(c2))
                 continue;
-            slx = F_ADD(slx, F_MUL(wx[i], nl));
-            sl2 = F_ADD(sl2, F_MUL(F_MUL(w[i], nl), nl));
+            VF nlx = F_MUL(wx[i], nl), nl2 = F_MUL(F_MUL(w[i], nl), nl);
+            slx = F_ADD(slx, nlx);
+            sl2 = F_ADD(sl2, nl2);
             VM better = M_AND(
                 M_CMP(sl2, zero, _CMP_GT_OQ),
                 M_CMP(F_MUL(F_MUL(slx, slx), suml2), F_MUL(F_MUL(sumlx, sumlx), sl2), _CMP_GT_OQ));
             VM upd = M_AND(c2, better);
             Lt[i] = F_BLEND(Lt[i], nl, upd);
+            lx[i] = F_BLEND(lx[i], nlx, upd);
+            l2[i] = F_BLEND(l2[i], nl2, upd);
             sumlx = F_BLEND(sumlx, slx, upd);
             suml2 = F_BLEND(suml2, sl2, upd);
             changed = M_OR(changed, upd);
@@ -246,7 +253,7 @@ static inline void LN(q3x2)(int nmax, const VF *xtA, VF *LtA, VF *rA, const VF *
     const VF zero = F_ZERO;
     const VF *xt[2] = {xtA, xtB};
     VF *Lt[2] = {LtA, LtB};
-    VF w[2][16], wx[2][16], sumlx[2], suml2[2];
+    VF w[2][16], wx[2][16], lx[2][16], l2[2][16], sumlx[2], suml2[2]; /* lx, l2: as in q3x */
     VM tiny[2];
     for (int s = 0; s < 2; s++) {
         VF max = zero, amax = zero;
@@ -264,8 +271,10 @@ static inline void LN(q3x2)(int nmax, const VF *xtA, VF *LtA, VF *rA, const VF *
         for (int i = 0; i < n; ++i) {
             VF l = I_TO_F(LN(clampf)(F_MUL(iscale, xt[s][i]), -nmax, nmax - 1));
             Lt[s][i] = l;
-            sumlx[s] = F_ADD(sumlx[s], F_MUL(wx[s][i], l));
-            suml2[s] = F_ADD(suml2[s], F_MUL(F_MUL(w[s][i], l), l));
+            lx[s][i] = F_MUL(wx[s][i], l);
+            l2[s][i] = F_MUL(F_MUL(w[s][i], l), l);
+            sumlx[s] = F_ADD(sumlx[s], lx[s][i]);
+            suml2[s] = F_ADD(suml2[s], l2[s][i]);
         }
     }
     for (int itry = 0; itry < 5; ++itry) {
@@ -274,22 +283,25 @@ static inline void LN(q3x2)(int nmax, const VF *xtA, VF *LtA, VF *rA, const VF *
             VF slx[2], sl2[2], nl[2];
             VM c2[2];
             for (int s = 0; s < 2; s++) {
-                slx[s] = F_SUB(sumlx[s], F_MUL(wx[s][i], Lt[s][i]));
+                slx[s] = F_SUB(sumlx[s], lx[s][i]);
                 VM c1 = M_CMP(slx[s], zero, _CMP_GT_OQ);
-                sl2[s] = F_SUB(suml2[s], F_MUL(F_MUL(w[s][i], Lt[s][i]), Lt[s][i]));
+                sl2[s] = F_SUB(suml2[s], l2[s][i]);
                 nl[s] = I_TO_F(LN(clampf)(F_DIV(F_MUL(xt[s][i], sl2[s]), slx[s]), -nmax, nmax - 1));
                 c2[s] = M_AND(c1, M_CMP(nl[s], Lt[s][i], _CMP_NEQ_UQ));
             }
             if (!M_ANY(M_OR(c2[0], c2[1])))
                 continue;
             for (int s = 0; s < 2; s++) {
-                VF x2 = F_ADD(slx[s], F_MUL(wx[s][i], nl[s]));
-                VF y2 = F_ADD(sl2[s], F_MUL(F_MUL(w[s][i], nl[s]), nl[s]));
+                VF nlx = F_MUL(wx[s][i], nl[s]), nl2 = F_MUL(F_MUL(w[s][i], nl[s]), nl[s]);
+                VF x2 = F_ADD(slx[s], nlx);
+                VF y2 = F_ADD(sl2[s], nl2);
                 VM better = M_AND(M_CMP(y2, zero, _CMP_GT_OQ),
                                   M_CMP(F_MUL(F_MUL(x2, x2), suml2[s]),
                                         F_MUL(F_MUL(sumlx[s], sumlx[s]), y2), _CMP_GT_OQ));
                 VM upd = M_AND(c2[s], better);
                 Lt[s][i] = F_BLEND(Lt[s][i], nl[s], upd);
+                lx[s][i] = F_BLEND(lx[s][i], nlx, upd);
+                l2[s][i] = F_BLEND(l2[s][i], nl2, upd);
                 sumlx[s] = F_BLEND(sumlx[s], x2, upd);
                 suml2[s] = F_BLEND(suml2[s], y2, upd);
                 changed = M_OR(changed, upd);
