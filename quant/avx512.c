@@ -545,6 +545,36 @@ static void q45_k_pair16(const float *x, const float *qw, uint8_t *y, size_t bs,
                          16);
 }
 
+/* Four consecutive blocks without an imatrix: two pairs whose searches run interleaved
+ * (qkxk with K = 2); each pair is finished as q45_k_pair16 finishes it. */
+static void q45_k_quad16(const float *x, uint8_t *y, size_t bs, int nmax, float rmin, int nstep,
+                         int clamp63)
+{
+    __m512 xt[2][32], wt[2][32], Lt[2][32], sc[2], mn[2];
+    for (int p = 0; p < 2; p++) {
+        transpose16(x + 2 * QK_K * p, 32, 32, xt[p]);
+        __m512 sum_x2 = _mm512_setzero_ps();
+        for (int i = 0; i < 32; i++)
+            sum_x2 = _mm512_add_ps(sum_x2, _mm512_mul_ps(xt[p][i], xt[p][i]));
+        const __m512 av_x = _mm512_sqrt_ps(_mm512_div_ps(sum_x2, _mm512_set1_ps(32.f)));
+        for (int i = 0; i < 32; i++)
+            wt[p][i] = _mm512_add_ps(av_x, abs16(xt[p][i]));
+    }
+    const __m512 *xs[2] = {xt[0], xt[1]}, *ws[2] = {wt[0], wt[1]};
+    __m512 *Ls[2] = {Lt[0], Lt[1]};
+    qkxk16(2, 32, nmax, xs, ws, Ls, rmin, 0.1f, nstep, 0, 0, sc, mn);
+    for (int p = 0; p < 2; p++) {
+        float S[16], M[16], W[16] = {0};
+        _mm512_storeu_ps(S, sc[p]);
+        _mm512_storeu_ps(M, mn[p]);
+        const float *T = (const float *)Lt[p];
+        const float *xp = x + 2 * QK_K * p;
+        uint8_t *yp = y + 2 * bs * p;
+        tc_avx2_q45_k_finish(xp, yp, nmax, 0, clamp63, S, M, W, T, 16);
+        tc_avx2_q45_k_finish(xp + QK_K, yp + bs, nmax, 0, clamp63, S + 8, M + 8, W + 8, T + 8, 16);
+    }
+}
+
 static inline void q45_k_rows(int t, const float *x, uint8_t *y, int64_t n_rows, int64_t n_per_row,
                               const float *imatrix)
 {
@@ -558,7 +588,10 @@ static inline void q45_k_rows(int t, const float *x, uint8_t *y, int64_t n_rows,
     for (int64_t r = 0; r < n_rows; r++)
         for (int64_t i = 0; i < nb;) {
             const float *qw = imatrix ? imatrix + QK_K * i : NULL;
-            if (i + 1 < nb && block_tame16(x, 2 * QK_K)) {
+            if (!qw && i + 3 < nb && block_tame16(x, 4 * QK_K)) {
+                q45_k_quad16(x, y, bs, five ? 31 : 15, five ? -0.5f : -1.f, five ? 15 : 20, five);
+                i += 4, x += 4 * QK_K, y += 4 * bs;
+            } else if (i + 1 < nb && block_tame16(x, 2 * QK_K)) {
                 q45_k_pair16(x, qw, y, bs, five ? 31 : 15, five ? -0.5f : -1.f, five ? 15 : 20,
                              five);
                 i += 2, x += 2 * QK_K, y += 2 * bs;

@@ -46,74 +46,126 @@ static inline VF LN(levf)(VF f, VF lo, VF hi)
 
 /*
  * make_qkx_quants (ref_k.c; make_qkx3_quants_w of ref_legacy.c is v3 = 1, use_mad = 0, rmin
- * -0.9, rdelta 0.05, nstep 36) on the lanes' sub-blocks of n values: xt/wt the transposed
- * values and weights; Lt receives the levels as floats, *scale_out and *the_min_out the results.
+ * -0.9, rdelta 0.05, nstep 36) on K independent sets of lanes at once (K = 1 or 2), each set's
+ * lanes holding sub-blocks of n values: xt[s]/wt[s] the transposed values and weights; Lt[s]
+ * receives the levels as floats, scale_out[s] and the_min_out[s] the results. Each trial's
+ * sums are serial chains of adds (their order is the reference's); with two sets the chains
+ * of one fill the other's latency.
  */
+static inline void LN(qkxk)(int K, int n, int nmax, const VF *const *xt, const VF *const *wt,
+                            VF *const *Lt, float rmin, float rdelta, int nstep, int use_mad, int v3,
+                            VF *scale_out, VF *the_min_out)
+{
+    const VF zero = F_ZERO;
+    VF min[2], max[2], sum_w[2], sum_x[2], scale[2], best_error[2], mxm[2];
+    VM done[2];
+    /* xm[s][i] = x[i] - min, which the reference recomputes in every trial, kept and refreshed
+     * when min changes; mxm = max |xm[i]|, to know when the cheaper float rounding is exact */
+    VF la[2][32], xm[2][32];
+    for (int s = 0; s < K; s++) {
+        const VF *x = xt[s], *w = wt[s];
+        min[s] = x[0], max[s] = x[0], sum_w[s] = w[0], sum_x[s] = F_MUL(w[0], x[0]);
+        for (int i = 1; i < n; ++i) {
+            min[s] = F_MIN(x[i], min[s]);
+            max[s] = F_MAX(x[i], max[s]);
+            sum_w[s] = F_ADD(sum_w[s], w[i]);
+            sum_x[s] = F_ADD(sum_x[s], F_MUL(w[i], x[i]));
+        }
+        min[s] = F_BLEND(min[s], zero, M_CMP(min[s], zero, _CMP_GT_OQ));
+        done[s] = v3 ? M_CMP(max[s], min[s], _CMP_LE_OQ) : M_CMP(max[s], min[s], _CMP_EQ_OQ);
+        VF iscale = F_DIV(F_SET1((float)nmax), F_SUB(max[s], min[s]));
+        scale[s] = F_DIV(F_SET1(1.0f), iscale);
+        best_error[s] = zero;
+        mxm[s] = zero;
+        for (int i = 0; i < n; ++i) {
+            xm[s][i] = F_SUB(x[i], min[s]);
+            mxm[s] = F_MAX(mxm[s], F_ABS(xm[s][i]));
+            VF l = I_TO_F(LN(clampf)(F_MUL(iscale, xm[s][i]), 0, nmax));
+            Lt[s][i] = l;
+            VF diff = F_SUB(F_ADD(F_MUL(scale[s], l), min[s]), x[i]);
+            diff = use_mad ? F_ABS(diff) : F_MUL(diff, diff);
+            best_error[s] = F_ADD(best_error[s], F_MUL(w[i], diff));
+        }
+    }
+    const VF lvl_lo = zero, lvl_hi = F_SET1((float)nmax);
+    for (int is = 0; is <= nstep; ++is) {
+        const float num = rmin + rdelta * (float)is + (float)nmax;
+        VF iscale[2], sum_l[2], sum_l2[2], sum_xl[2];
+        int exact_f = 1;
+        for (int s = 0; s < K; s++) {
+            iscale[s] = F_DIV(F_SET1(num), F_SUB(max[s], min[s]));
+            /* |iscale * xm[i]| <= |iscale| * mxm (rounding is monotonic): below 2^21 in every
+             * lane that counts, levf's (f + 1.5*2^23) - 1.5*2^23 rounds as clampf does; a lane
+             * that is done may hold Inf/NaN, and its levels are never used */
+            const VM far = M_ANDNOT(
+                done[s], M_CMP(F_MUL(F_ABS(iscale[s]), mxm[s]), F_SET1(0x1p21f), _CMP_NLT_UQ));
+            exact_f &= !M_ANY(far);
+            sum_l[s] = sum_l2[s] = sum_xl[s] = zero;
+        }
+        for (int i = 0; i < n; ++i)
+            for (int s = 0; s < K; s++) {
+                VF f = F_MUL(iscale[s], xm[s][i]);
+                VF l = exact_f ? LN(levf)(f, lvl_lo, lvl_hi) : I_TO_F(LN(clampf)(f, 0, nmax));
+                la[s][i] = l;
+                VF wl = F_MUL(wt[s][i], l);
+                sum_l[s] = F_ADD(sum_l[s], wl);
+                sum_l2[s] = F_ADD(sum_l2[s], F_MUL(wl, l));
+                sum_xl[s] = F_ADD(sum_xl[s], F_MUL(wl, xt[s][i]));
+            }
+        VF this_scale[2], this_min[2], cur_error[2];
+        VM ok[2];
+        int any_ok = 0;
+        for (int s = 0; s < K; s++) {
+            VF D = F_SUB(F_MUL(sum_w[s], sum_l2[s]), F_MUL(sum_l[s], sum_l[s]));
+            ok[s] = M_ANDNOT(done[s], M_CMP(D, zero, _CMP_GT_OQ));
+            any_ok |= M_ANY(ok[s]);
+            this_scale[s] = F_DIV(F_SUB(F_MUL(sum_w[s], sum_xl[s]), F_MUL(sum_x[s], sum_l[s])), D);
+            this_min[s] = F_DIV(F_SUB(F_MUL(sum_l2[s], sum_x[s]), F_MUL(sum_l[s], sum_xl[s])), D);
+            VM pos = M_CMP(this_min[s], zero, _CMP_GT_OQ);
+            this_min[s] = F_BLEND(this_min[s], zero, pos);
+            this_scale[s] = F_BLEND(this_scale[s], F_DIV(sum_xl[s], sum_l2[s]), pos);
+            cur_error[s] = zero;
+        }
+        if (!any_ok)
+            continue;
+        for (int i = 0; i < n; ++i)
+            for (int s = 0; s < K; s++) {
+                VF diff = F_SUB(F_ADD(F_MUL(this_scale[s], la[s][i]), this_min[s]), xt[s][i]);
+                diff = use_mad ? F_ABS(diff) : F_MUL(diff, diff);
+                cur_error[s] = F_ADD(cur_error[s], F_MUL(wt[s][i], diff));
+            }
+        for (int s = 0; s < K; s++) {
+            VM upd = M_AND(ok[s], M_CMP(cur_error[s], best_error[s], _CMP_LT_OQ));
+            if (!M_ANY(upd))
+                continue;
+            for (int i = 0; i < n; ++i)
+                Lt[s][i] = F_BLEND(Lt[s][i], la[s][i], upd);
+            best_error[s] = F_BLEND(best_error[s], cur_error[s], upd);
+            scale[s] = F_BLEND(scale[s], this_scale[s], upd);
+            min[s] = F_BLEND(min[s], this_min[s], upd);
+            mxm[s] = zero;
+            for (int i = 0; i < n; ++i) {
+                xm[s][i] = F_SUB(xt[s][i], min[s]);
+                mxm[s] = F_MAX(mxm[s], F_ABS(xm[s][i]));
+            }
+        }
+    }
+    for (int s = 0; s < K; s++) {
+        for (int i = 0; i < n; ++i)
+            Lt[s][i] = F_BLEND(Lt[s][i], zero, done[s]);
+        scale_out[s] = F_BLEND(scale[s], zero, done[s]);
+        the_min_out[s] = F_NEG(min[s]); /* the reference's -min: a sign flip, also of zero */
+    }
+}
+
+/* make_qkx_quants on one set of lanes (see LN(qkxk)) */
 static inline void LN(qkx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt, float rmin,
                            float rdelta, int nstep, int use_mad, int v3, VF *scale_out,
                            VF *the_min_out)
 {
-    const VF zero = F_ZERO;
-    VF min = xt[0], max = xt[0], sum_w = wt[0], sum_x = F_MUL(wt[0], xt[0]);
-    for (int i = 1; i < n; ++i) {
-        min = F_MIN(xt[i], min);
-        max = F_MAX(xt[i], max);
-        sum_w = F_ADD(sum_w, wt[i]);
-        sum_x = F_ADD(sum_x, F_MUL(wt[i], xt[i]));
-    }
-    min = F_BLEND(min, zero, M_CMP(min, zero, _CMP_GT_OQ));
-    const VM done = v3 ? M_CMP(max, min, _CMP_LE_OQ) : M_CMP(max, min, _CMP_EQ_OQ);
-    VF iscale = F_DIV(F_SET1((float)nmax), F_SUB(max, min));
-    VF scale = F_DIV(F_SET1(1.0f), iscale);
-    VF best_error = zero;
-    for (int i = 0; i < n; ++i) {
-        VF l = I_TO_F(LN(clampf)(F_MUL(iscale, F_SUB(xt[i], min)), 0, nmax));
-        Lt[i] = l;
-        VF diff = F_SUB(F_ADD(F_MUL(scale, l), min), xt[i]);
-        diff = use_mad ? F_ABS(diff) : F_MUL(diff, diff);
-        best_error = F_ADD(best_error, F_MUL(wt[i], diff));
-    }
-    VF la[32];
-    for (int is = 0; is <= nstep; ++is) {
-        const float num = rmin + rdelta * (float)is + (float)nmax;
-        iscale = F_DIV(F_SET1(num), F_SUB(max, min));
-        VF sum_l = zero, sum_l2 = zero, sum_xl = zero;
-        for (int i = 0; i < n; ++i) {
-            VF l = I_TO_F(LN(clampf)(F_MUL(iscale, F_SUB(xt[i], min)), 0, nmax));
-            la[i] = l;
-            VF wl = F_MUL(wt[i], l);
-            sum_l = F_ADD(sum_l, wl);
-            sum_l2 = F_ADD(sum_l2, F_MUL(wl, l));
-            sum_xl = F_ADD(sum_xl, F_MUL(wl, xt[i]));
-        }
-        VF D = F_SUB(F_MUL(sum_w, sum_l2), F_MUL(sum_l, sum_l));
-        VM ok = M_ANDNOT(done, M_CMP(D, zero, _CMP_GT_OQ));
-        if (!M_ANY(ok))
-            continue;
-        VF this_scale = F_DIV(F_SUB(F_MUL(sum_w, sum_xl), F_MUL(sum_x, sum_l)), D);
-        VF this_min = F_DIV(F_SUB(F_MUL(sum_l2, sum_x), F_MUL(sum_l, sum_xl)), D);
-        VM pos = M_CMP(this_min, zero, _CMP_GT_OQ);
-        this_min = F_BLEND(this_min, zero, pos);
-        this_scale = F_BLEND(this_scale, F_DIV(sum_xl, sum_l2), pos);
-        VF cur_error = zero;
-        for (int i = 0; i < n; ++i) {
-            VF diff = F_SUB(F_ADD(F_MUL(this_scale, la[i]), this_min), xt[i]);
-            diff = use_mad ? F_ABS(diff) : F_MUL(diff, diff);
-            cur_error = F_ADD(cur_error, F_MUL(wt[i], diff));
-        }
-        VM upd = M_AND(ok, M_CMP(cur_error, best_error, _CMP_LT_OQ));
-        if (!M_ANY(upd))
-            continue;
-        for (int i = 0; i < n; ++i)
-            Lt[i] = F_BLEND(Lt[i], la[i], upd);
-        best_error = F_BLEND(best_error, cur_error, upd);
-        scale = F_BLEND(scale, this_scale, upd);
-        min = F_BLEND(min, this_min, upd);
-    }
-    for (int i = 0; i < n; ++i)
-        Lt[i] = F_BLEND(Lt[i], zero, done);
-    *scale_out = F_BLEND(scale, zero, done);
-    *the_min_out = F_NEG(min); /* the reference's -min: a sign flip, also of zero */
+    const VF *x[1] = {xt}, *w[1] = {wt};
+    VF *L[1] = {Lt};
+    LN(qkxk)(1, n, nmax, x, w, L, rmin, rdelta, nstep, use_mad, v3, scale_out, the_min_out);
 }
 
 /*
