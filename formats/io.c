@@ -162,8 +162,9 @@ tc_status tc_map_read(const tc_map *m, uint64_t off, void *dst, size_t n, tc_err
 
 /* ===== Output files ===== */
 
-#define OUT_BUF   (1u << 20)
+#define OUT_BUF   (1u << 20) /* a multiple of DIO_ALIGN */
 #define OUT_SLOTS 256
+#define DIO_ALIGN 4096u /* O_DIRECT: buffer address, file offset and length (any block size) */
 
 /* Temporary files still open, for tc_out_cleanup_all() (async-signal-safe: reads only). */
 static char *_Atomic live_tmp[OUT_SLOTS];
@@ -173,7 +174,8 @@ struct tc_out {
     char *path; /* final name */
     char *tmp;  /* temporary name beside it */
     int slot;
-    uint8_t *buf;
+    uint8_t *mem; /* the allocation holding buf */
+    uint8_t *buf; /* OUT_BUF bytes, DIO_ALIGN-aligned */
     size_t nbuf;
     uint64_t pos;
     uint64_t fdpos;   /* bytes handed to the kernel */
@@ -182,6 +184,7 @@ struct tc_out {
     int made;           /* the temporary file exists on disk (under o->tmp) */
     int anon;           /* O_TMPFILE: no name until tc_out_finish links it as o->tmp */
     int nosync;         /* no write-back kicks, no fsync (tc_write_opts.no_sync) */
+    int direct;         /* O_DIRECT: whole aligned buffers only, the tail padded then truncated */
     XXH64_state_t *tap; /* every byte written is also hashed here (tc_out_tap), or NULL */
     uint8_t **pool;     /* streaming slots kept from tensor to tensor (fresh buffers per tensor
                            page-fault their way through memory), freed with the output */
@@ -461,8 +464,10 @@ static tc_status tc_out_open_real(const char *path, int no_sync, tc_out **out, t
     char *dir = tc_path_dir(path);
     size_t tl = strlen(path) + 32;
     o->tmp = tc_malloc(tl);
-    o->buf = tc_malloc(OUT_BUF);
-    if (o->path == NULL || dir == NULL || o->tmp == NULL || o->buf == NULL) {
+    o->mem = tc_malloc(OUT_BUF + DIO_ALIGN);
+    if (o->mem)
+        o->buf = o->mem + (DIO_ALIGN - (uintptr_t)o->mem % DIO_ALIGN) % DIO_ALIGN;
+    if (o->path == NULL || dir == NULL || o->tmp == NULL || o->mem == NULL) {
         tc_free(dir);
         tc_out_abort(o);
         return tc_err_nomem(e);
@@ -492,8 +497,25 @@ static tc_status tc_out_open_real(const char *path, int no_sync, tc_out **out, t
     }
     o->nosync = no_sync != 0;
     fchmod(o->fd, 0644);
+    /* A durable output goes to the disk directly: no copy into the page cache, and no dirty
+     * pages for the final fsync to wait on (here 2.1 GB: 1.0 s against 2.5-5.4 s for write +
+     * fsync). File systems without O_DIRECT (tmpfs) refuse the flag: buffered then. */
+    if (!o->nosync && getenv("TC_NO_DIRECT_IO") == NULL) {
+        int fl = fcntl(o->fd, F_GETFL);
+        o->direct = fl >= 0 && fcntl(o->fd, F_SETFL, fl | O_DIRECT) == 0;
+    }
     *out = o;
     return TC_OK;
+}
+
+/* Leave O_DIRECT (a file system that took the flag but refuses an aligned write): buffered. */
+static int direct_off(tc_out *o)
+{
+    int fl = fcntl(o->fd, F_GETFL);
+    if (fl < 0 || fcntl(o->fd, F_SETFL, fl & ~O_DIRECT) != 0)
+        return -1;
+    o->direct = 0;
+    return 0;
 }
 
 /*
@@ -504,7 +526,7 @@ static tc_status tc_out_open_real(const char *path, int no_sync, tc_out **out, t
 #define WB_STEP (32u << 20)
 static void kick_writeback(tc_out *o)
 {
-    if (o->nosync || o->fdpos - o->wb_done < WB_STEP)
+    if (o->nosync || o->direct || o->fdpos - o->wb_done < WB_STEP)
         return;
     (void)sync_file_range(o->fd, (off_t)o->wb_done, (off_t)(o->fdpos - o->wb_done),
                           SYNC_FILE_RANGE_WRITE);
@@ -517,6 +539,8 @@ static tc_status write_all(tc_out *o, const uint8_t *p, size_t n, tc_err *e)
         ssize_t w = write(o->fd, p, n);
         if (w < 0 && errno == EINTR)
             continue;
+        if (w < 0 && errno == EINVAL && o->direct && direct_off(o) == 0)
+            continue;
         if (w < 0)
             return tc_err_sys(e, TC_E_IO, errno, "%s: write failed", o->path);
         p += w;
@@ -527,10 +551,59 @@ static tc_status write_all(tc_out *o, const uint8_t *p, size_t n, tc_err *e)
     return TC_OK;
 }
 
+/* Hand the buffer to the kernel. With O_DIRECT only a full buffer goes (every write then
+ * starts at a multiple of OUT_BUF); the rest waits for more bytes or for tc_out_finish. */
 static tc_status out_flush(tc_out *o, tc_err *e)
 {
+    if (o->direct && o->nbuf < OUT_BUF)
+        return TC_OK;
     tc_status rc = write_all(o, o->buf, o->nbuf, e);
     o->nbuf = 0;
+    return rc;
+}
+
+/* Append n bytes through the buffer (O_DIRECT: every byte goes through it, aligned). */
+static tc_status out_append(tc_out *o, const uint8_t *p, size_t n, tc_err *e)
+{
+    while (n > 0) {
+        size_t k = OUT_BUF - o->nbuf < n ? OUT_BUF - o->nbuf : n;
+        memcpy(o->buf + o->nbuf, p, k);
+        o->nbuf += k;
+        p += k;
+        n -= k;
+        if (o->nbuf == OUT_BUF)
+            TC_TRY(out_flush(o, e));
+    }
+    return TC_OK;
+}
+
+/* O_DIRECT: rewrite [off, off + n) of what is already in the file, whole aligned blocks read,
+ * patched and written back. */
+static tc_status direct_patch(tc_out *o, uint64_t off, const uint8_t *p, size_t n, tc_err *e)
+{
+    uint8_t *mem = tc_malloc(2 * DIO_ALIGN + DIO_ALIGN);
+    if (mem == NULL)
+        return tc_err_nomem(e);
+    uint8_t *blk = mem + (DIO_ALIGN - (uintptr_t)mem % DIO_ALIGN) % DIO_ALIGN;
+    tc_status rc = TC_OK;
+    while (n > 0 && rc == TC_OK) {
+        uint64_t a = off - off % DIO_ALIGN; /* one or two blocks around the next piece */
+        size_t in = (size_t)(off - a), k = 2 * DIO_ALIGN - in < n ? 2 * DIO_ALIGN - in : n;
+        size_t len = (in + k + DIO_ALIGN - 1) / DIO_ALIGN * DIO_ALIGN;
+        ssize_t r = pread(o->fd, blk, len, (off_t)a);
+        if (r != (ssize_t)len) {
+            rc = tc_err_sys(e, TC_E_IO, r < 0 ? errno : EIO, "%s: read back failed", o->path);
+            break;
+        }
+        memcpy(blk + in, p, k);
+        ssize_t w = pwrite(o->fd, blk, len, (off_t)a);
+        if (w != (ssize_t)len)
+            rc = tc_err_sys(e, TC_E_IO, w < 0 ? errno : ENOSPC, "%s: write failed", o->path);
+        off += k;
+        p += k;
+        n -= k;
+    }
+    tc_free(mem);
     return rc;
 }
 
@@ -544,8 +617,16 @@ tc_status tc_out_pwrite(tc_out *o, uint64_t off, const void *data, size_t n, tc_
     if (o->finished || off > o->pos || n > o->pos - off)
         return tc_err_set(e, TC_E_USAGE, "%s: patch [%" PRIu64 ", +%zu) outside what was written",
                           o->path, off, n);
-    TC_TRY(out_flush(o, e));
     const uint8_t *p = data;
+    if (o->direct) { /* the part still in the buffer is patched there */
+        if (off + n > o->fdpos) {
+            size_t skip = off >= o->fdpos ? 0 : (size_t)(o->fdpos - off);
+            memcpy(o->buf + (off + skip - o->fdpos), p + skip, n - skip);
+            n = skip;
+        }
+        return n ? direct_patch(o, off, p, n, e) : TC_OK;
+    }
+    TC_TRY(out_flush(o, e));
     while (n > 0) {
         ssize_t w = pwrite(o->fd, p, n, (off_t)off);
         if (w < 0 && errno == EINTR)
@@ -565,6 +646,8 @@ tc_status tc_out_write(tc_out *o, const void *data, size_t n, tc_err *e)
     if (o->tap)
         XXH64_update(o->tap, data, n);
     o->pos += n;
+    if (o->direct)
+        return out_append(o, p, n, e);
     if (o->nbuf + n <= OUT_BUF) {
         memcpy(o->buf + o->nbuf, p, n);
         o->nbuf += n;
@@ -595,6 +678,24 @@ tc_status tc_out_copy(tc_out *o, const tc_map *m, uint64_t off, uint64_t n, tc_e
     if (!tc_add_ok(off, n, &end) || end > m->size)
         return tc_err_set(e, TC_E_FORMAT, "%s: region [%" PRIu64 ", +%" PRIu64 ") past the end",
                           m->path, off, n);
+    if (o->direct) { /* through the aligned buffer: read straight into it */
+        o->pos += n;
+        while (n > 0) {
+            size_t k = OUT_BUF - o->nbuf < n ? OUT_BUF - o->nbuf : (size_t)n;
+            uint8_t *d = o->buf + o->nbuf;
+            if (m->fd >= 0)
+                TC_TRY(tc_map_read(m, off, d, k, e));
+            else
+                memcpy(d, m->data + off, k);
+            if (o->tap)
+                XXH64_update(o->tap, d, k);
+            o->nbuf += k;
+            off += k;
+            n -= k;
+            TC_TRY(out_flush(o, e));
+        }
+        return TC_OK;
+    }
     TC_TRY(out_flush(o, e));
     o->pos += n;
     if (m->fd >= 0 && o->tap) {
@@ -656,6 +757,16 @@ tc_status tc_out_finish(tc_out *o, tc_err *e)
 {
     if (o->finished)
         return TC_OK;
+    if (o->direct && o->nbuf > 0) { /* the tail: padded to a block, then cut to size */
+        size_t len = (o->nbuf + DIO_ALIGN - 1) / DIO_ALIGN * DIO_ALIGN;
+        memset(o->buf + o->nbuf, 0, len - o->nbuf);
+        uint64_t end = o->fdpos + o->nbuf;
+        TC_TRY(write_all(o, o->buf, len, e));
+        o->nbuf = 0;
+        if (ftruncate(o->fd, (off_t)end) != 0)
+            return tc_err_sys(e, TC_E_IO, errno, "%s: cannot set the file's size", o->path);
+        o->fdpos = end;
+    }
     TC_TRY(out_flush(o, e));
     if (!o->nosync && fsync(o->fd) != 0 && errno != EINVAL)
         return tc_err_sys(e, TC_E_IO, errno, "%s: fsync failed", o->path);
@@ -674,8 +785,8 @@ tc_status tc_out_finish(tc_out *o, tc_err *e)
     }
     o->fd = -1;
     o->finished = 1;
-    tc_free(o->buf); /* a finished output waiting for its rename holds no buffer */
-    o->buf = NULL;
+    tc_free(o->mem); /* a finished output waiting for its rename holds no buffer */
+    o->mem = o->buf = NULL;
     pool_free(o);
     return TC_OK;
 }
@@ -693,7 +804,7 @@ tc_status tc_out_commit(tc_out *o, tc_err *e)
     live_del(o);
     tc_free(o->tmp);
     tc_free(o->path);
-    tc_free(o->buf);
+    tc_free(o->mem);
     pool_free(o);
     tc_free(o);
     return TC_OK;
@@ -713,7 +824,7 @@ void tc_out_abort(tc_out *o)
     live_del(o);
     tc_free(o->tmp);
     tc_free(o->path);
-    tc_free(o->buf);
+    tc_free(o->mem);
     pool_free(o);
     tc_free(o);
 }

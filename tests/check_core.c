@@ -217,6 +217,90 @@ START_TEST(stream_threads_identical)
 }
 END_TEST
 
+/* One sequence of appends, copies and patches (across block boundaries, in what reached the
+ * disk and in what is still buffered) gives the same file whichever way it is written: O_DIRECT
+ * where the file system takes it (the default for a durable output), buffered
+ * (TC_NO_DIRECT_IO), page cache only (no_sync). */
+static void out_script(const char *path, int no_sync, uint8_t *img, uint64_t *size)
+{
+    tc_err e = {0};
+    enum { SRC = (3 << 20) + 777 };
+    static uint8_t src[SRC];
+    for (size_t i = 0; i < SRC; i++)
+        src[i] = (uint8_t)(i * 31 + (i >> 11));
+    tc_map *m;
+    ck_assert_int_eq(tc_map_memory(src, SRC, "src", &m, &e), TC_OK);
+    tc_out *o;
+    ck_assert_int_eq(tc_out_open(path, no_sync, &o, &e), TC_OK);
+    uint64_t pos = 0;
+#define APPEND(p, n)                                                                               \
+    do {                                                                                           \
+        ck_assert_int_eq(tc_out_write(o, (p), (n), &e), TC_OK);                                    \
+        memcpy(img + pos, (p), (n));                                                               \
+        pos += (n);                                                                                \
+    } while (0)
+    APPEND(src, 1);
+    APPEND(src + 5, 4095);
+    APPEND(src + 100, (2u << 20) + 17);
+    ck_assert_int_eq(tc_out_zeros(o, 5000, &e), TC_OK);
+    memset(img + pos, 0, 5000);
+    pos += 5000;
+    ck_assert_int_eq(tc_out_copy(o, m, 3, SRC - 3, &e), TC_OK);
+    memcpy(img + pos, src + 3, SRC - 3);
+    pos += SRC - 3;
+    APPEND(src + 9, 333);
+#undef APPEND
+    ck_assert_uint_eq(tc_out_tell(o), pos);
+    /* patches: the first bytes, across a block boundary, over three blocks, across the 1 MiB
+     * buffer boundaries, at the very end (still buffered) */
+    static const uint64_t at[][2] = {
+        {0, 10}, {4090, 20}, {8000, 9000}, {(1u << 20) - 7, 30}, {(2u << 20) - 4000, 12000},
+        {0, 0}};
+    uint8_t patch[12000];
+    for (size_t i = 0; i < sizeof patch; i++)
+        patch[i] = (uint8_t)(0xA5 ^ i);
+    for (int k = 0; at[k][1]; k++) {
+        ck_assert_int_eq(tc_out_pwrite(o, at[k][0], patch, (size_t)at[k][1], &e), TC_OK);
+        memcpy(img + at[k][0], patch, (size_t)at[k][1]);
+    }
+    ck_assert_int_eq(tc_out_pwrite(o, pos - 50, patch, 50, &e), TC_OK);
+    memcpy(img + pos - 50, patch, 50);
+    ck_assert_int_eq(tc_out_pwrite(o, pos - 10, patch, 11, &e), TC_E_USAGE);
+    ck_assert_int_eq(tc_out_commit(o, &e), TC_OK);
+    tc_map_unref(m);
+    *size = pos;
+}
+
+START_TEST(direct_and_buffered_same)
+{
+    tc_make_tmpdir(tmpdir, sizeof tmpdir, "tc_core");
+    const size_t cap = 8u << 20;
+    uint8_t *img = malloc(cap);
+    ck_assert_ptr_nonnull(img);
+    for (int mode = 0; mode < 3; mode++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/o%d.bin", tmpdir, mode);
+        if (mode == 1)
+            setenv("TC_NO_DIRECT_IO", "1", 1);
+        uint64_t size = 0;
+        memset(img, 0, cap);
+        out_script(path, mode == 2, img, &size);
+        unsetenv("TC_NO_DIRECT_IO");
+        tc_err e = {0};
+        tc_map *m;
+        ck_assert_int_eq(tc_map_open(path, &m, &e), TC_OK);
+        ck_assert_uint_eq(tc_map_size(m), size);
+        ck_assert_msg(memcmp(tc_map_data(m), img, (size_t)size) == 0, "mode %d: bytes differ",
+                      mode);
+        tc_map_unref(m);
+        unlink(path);
+    }
+    free(img);
+    ck_assert_int_eq(tc_dir_entries(tmpdir), 0);
+    rmdir(tmpdir);
+}
+END_TEST
+
 /* An error in the middle of a stream leaves nothing under the target name, and no temp file. */
 START_TEST(stream_error_no_partial)
 {
@@ -326,6 +410,7 @@ Suite *core_suite(void)
     tcase_add_test(tc, lazy_convert);
     tcase_add_test(tc, stream_threads_identical);
     tcase_add_test(tc, stream_error_no_partial);
+    tcase_add_test(tc, direct_and_buffered_same);
     tcase_add_test(tc, write_error_no_partial);
     tcase_add_test(tc, oom_walk);
     tcase_add_test(tc, paths_and_utf8);
