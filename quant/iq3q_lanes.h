@@ -1,0 +1,493 @@
+/*
+ * iq3q_lanes.h - private to quant/: the IQ3_XXS / IQ3_S quantizers with W float lanes, a
+ * template shared by avx2_iq3q.c (W = 8) and avx512_iq3q.c (W = 16). The including file defines
+ * the vector types and ops below (and may use AVX2 directly: both files have it), then includes
+ * this once. Bit-identical to ref_iq3_quant.c (read its header first: the algorithm and ggml's
+ * traps are described there).
+ *
+ * Blocks with Inf or NaN (in x or in the importance weights) go to the reference. With finite
+ * input every NaN that can still arise (0 * Inf, Inf - Inf, the square root of a negative
+ * weight) is the one default NaN, so which operand an operation propagates cannot matter; the
+ * selects below keep the reference's comparisons exactly (strict ones strict, NaN false).
+ *
+ * What runs in lanes, and why each float is the reference's:
+ * - Weights, their square roots, magnitudes and signs run 8 elements at a time, the same
+ *   operation per element as the reference. IQ3_XXS's parity element is the first smallest
+ *   (w*x)*x of its 8: without NaN that is the first lane equal to the smallest (+0 and -0 are
+ *   equal in both); with a NaN among them the reference's own loop decides. The sub-block's
+ *   largest magnitude is a max over lanes: the values are never NaN here, so only the sign of a
+ *   zero maximum could differ, and a zero maximum skips the sub-block either way.
+ * - The trial scales of a sub-block run in lanes (lane t = trial t): id = (15 + is*0.2f) / max
+ *   and 1/id are the reference's operations; rounding an element to a level is its
+ *   0.5f * (id*x - 1), nearest_int's 1.5*2^23 trick and the clamp, per lane; the 4 levels of a
+ *   group make its 12-bit code in the lane.
+ * - The trials' fits sum (w*x)*q and (w*q)*q over the 32 elements in the reference's order,
+ *   from 0, in the same lanes. A term depends on the element and the level only: the 8 possible
+ *   terms of an element are computed once (the same products) in the 8 lanes of a table (twice
+ *   over for 16 lanes) and each lane picks its own by the level bits of its code (a permute).
+ *   The choice of the best trial is the reference's loop in trial order; the candidate scale
+ *   sumqx/sumq2 and best = scale*sumqx of every trial are computed by the same operations
+ *   beforehand, the update is a select.
+ * - The neighbour search of an off-grid group runs W candidates at once (lane = candidate,
+ *   from the code lists of iq3q.h): the 8 possible terms w*(scale*q - x)^2 of each of the 4
+ *   elements are the reference's ((w*diff)*diff) in the 8 lanes of a table, each lane picks its
+ *   own by its code and adds them in element order. The reference starts the sum from 0; 0 + t
+ *   differs from t only when t is -0, and then only in the sign of a zero result, which no
+ *   comparison sees (-0 == +0), so the lanes start from the first term. The reference keeps the
+ *   first strictly smaller distance below FLT_MAX: a lane's distance becomes FLT_MAX when it is
+ *   not below FLT_MAX (NaN included: min(d, FLT_MAX) returns FLT_MAX then), each lane keeps its
+ *   first strictly smaller one, and the lanes are merged by (distance, list position): the
+ *   smallest distance, the first position holding it. No distance below FLT_MAX: grid point 0,
+ *   as the reference.
+ * - The requantization of the winning trial's groups, the final refit, the sign flip, the grid
+ *   indices and the block scales are the reference's steps on the same values (the refit's
+ *   sums through the same tables, all lanes alike).
+ *
+ * Required from the includer:
+ *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
+ *   F_MIN(a, b) = a < b ? a : b (b when either is NaN)   I_TO_F (int32 to float)
+ *   M_CMP(a, b, pred)  F_BLEND(a, b, m), I_BLEND(a, b, m) = m ? b : a
+ *   I_SET1 I_ZERO I_ADD I_SUB I_MIN I_MAX I_AND I_OR I_SRLI(v, n) I_SLLI(v, n) F_BITS (reinterpret)
+ *   I_LOADU I_STOREU, I_LOAD_U16(const uint16_t *): W uint16 zero-extended
+ *   F_PERM(t, i): lane l = t[i[l] mod W] (tables here repeat every 8 lanes, so only the 3 low
+ *   bits of an index matter)   F_FIRST(v): lane 0 as a float   F_HMIN(v): the smallest lane in
+ * every lane (v without NaN) I_HMIN(v): the smallest int32 lane as an int   M_BITS(m): lane j at
+ * bit j TC_ISA_ATTR: empty or a target attribute
+ */
+
+#include "blocks.h"
+#include "iq3q.h"
+#include "tc_dtype.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+enum { NT_MAX = 31, NV_MAX = (NT_MAX + W - 1) / W }; /* trials: 31 IQ3_XXS, 19 IQ3_S */
+
+#define IQ3_MAXQ    8     /* kMaxQ: levels 0..7, q = 1, 3, ..., 15 */
+#define IQ3_XXS_EPS 1e-8f /* GROUP_MAX_EPS_IQ3_XXS */
+
+/* q = 2l + 1 for level l in lane l mod 8 */
+static const float qlev[16] = {1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15};
+static const int32_t lane_index[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+/* ggml's MAX: which operand a NaN comparison picks matters. */
+static inline float maxf_ggml(float a, float b)
+{
+    return a > b ? a : b;
+}
+
+static inline int clampi15(int l)
+{
+    return l < 0 ? 0 : l > 15 ? 15 : l;
+}
+
+/* The codes of the group of 4 values xv at the lanes' inverse scales id (level_of per element). */
+TC_ISA_ATTR static inline VI group_codes(VF id, const float *xv)
+{
+    const VF one = F_SET1(1.0f), half = F_SET1(0.5f), magic = F_SET1(12582912.f);
+    VI code = I_ZERO;
+    for (int j = 0; j < 4; j++) {
+        const VF f = F_MUL(half, F_SUB(F_MUL(id, F_BCAST(xv + j)), one));
+        VI l = I_SUB(I_AND(F_BITS(F_ADD(f, magic)), I_SET1(0x007fffff)), I_SET1(0x00400000));
+        l = I_MAX(I_ZERO, I_MIN(I_SET1(IQ3_MAXQ - 1), l));
+        code = I_OR(code, I_SLLI(l, 3 * j));
+    }
+    return code;
+}
+
+/*
+ * iq3_best_neighbour: of the list at lst (count, then padded codes), the code of the point
+ * nearest to the group xv at `scale` by sum of w*(scale*q - x)^2 (wv = the square roots of the
+ * weights), the first of equal distances; T->code0 when no distance is below FLT_MAX.
+ */
+TC_ISA_ATTR static inline int nb_search(const tc_iq3_lists *T, const uint16_t *lst, const float *xv,
+                                        const float *wv, float scale)
+{
+    const int n = lst[0];
+    const uint16_t *codes = lst + 1;
+    const VF sq = F_MUL(F_SET1(scale), F_LOADU(qlev)), fmax = F_SET1(FLT_MAX);
+    VF e0, e1, e2, e3;
+    {
+        const VF d0 = F_SUB(sq, F_BCAST(xv + 0)), d1 = F_SUB(sq, F_BCAST(xv + 1));
+        const VF d2 = F_SUB(sq, F_BCAST(xv + 2)), d3 = F_SUB(sq, F_BCAST(xv + 3));
+        e0 = F_MUL(F_MUL(F_BCAST(wv + 0), d0), d0);
+        e1 = F_MUL(F_MUL(F_BCAST(wv + 1), d1), d1);
+        e2 = F_MUL(F_MUL(F_BCAST(wv + 2), d2), d2);
+        e3 = F_MUL(F_MUL(F_BCAST(wv + 3), d3), d3);
+    }
+#define NB_DIST(C)                                                                                 \
+    F_ADD(F_ADD(F_ADD(F_PERM(e0, C), F_PERM(e1, I_SRLI(C, 3))), F_PERM(e2, I_SRLI(C, 6))),         \
+          F_PERM(e3, I_SRLI(C, 9)))
+    VI C = I_LOAD_U16(codes);
+    VF best = F_MIN(NB_DIST(C), fmax); /* FLT_MAX unless strictly below it */
+    if (n <= W) {
+        const VF m = F_HMIN(best);
+        const unsigned eq = M_BITS(M_CMP(best, m, _CMP_EQ_OQ));
+        return F_FIRST(m) < FLT_MAX ? codes[__builtin_ctz(eq)] : T->code0;
+    }
+    VI pos = I_LOADU(lane_index), bpos = pos;
+    for (int c = W; c < n; c += W) {
+        pos = I_ADD(pos, I_SET1(W));
+        C = I_LOAD_U16(codes + c);
+        const VF d = NB_DIST(C);
+        const VM lt = M_CMP(d, best, _CMP_LT_OQ);
+        best = F_BLEND(best, d, lt);
+        bpos = I_BLEND(bpos, pos, lt);
+    }
+#undef NB_DIST
+    const VF m = F_HMIN(best);
+    if (!(F_FIRST(m) < FLT_MAX))
+        return T->code0;
+    const VM eq = M_CMP(best, m, _CMP_EQ_OQ);
+    return codes[I_HMIN(I_BLEND(I_SET1(0x7fffffff), bpos, eq))];
+}
+
+/* Per element i of a sub-block: (w*x)*q and (w*q)*q for the 8 levels (lane l mod 8). */
+typedef struct sums_tab {
+    VF wxq[32], wqq[32];
+} sums_tab;
+
+TC_ISA_ATTR static inline void sums_prep(const float *w, const float *xval, sums_tab *st)
+{
+    const VF q = F_LOADU(qlev);
+    for (int i = 0; i < 32; i++) {
+        st->wxq[i] = F_MUL(F_SET1(w[i] * xval[i]), q);
+        st->wqq[i] = F_MUL(F_MUL(F_SET1(w[i]), q), q);
+    }
+}
+
+/* fit_sums of the lanes' levels: group k's codes in cod[k]. */
+TC_ISA_ATTR static inline void lane_sums(const sums_tab *st, const VI *cod, VF *sumqx, VF *sumq2)
+{
+    VF sx = F_ZERO, s2 = F_ZERO;
+    for (int k = 0; k < 8; k++)
+        for (int j = 0; j < 4; j++) {
+            const VI idx = I_SRLI(cod[k], 3 * j);
+            sx = F_ADD(sx, F_PERM(st->wxq[4 * k + j], idx));
+            s2 = F_ADD(s2, F_PERM(st->wqq[4 * k + j], idx));
+        }
+    *sumqx = sx;
+    *sumq2 = s2;
+}
+
+/* The reference's fit_sums of one set of codes (lane 0 of lane_sums). */
+TC_ISA_ATTR static inline void code_sums(const sums_tab *st, const int *codes, float *sumqx,
+                                         float *sumq2)
+{
+    VI cod[8];
+    for (int k = 0; k < 8; k++)
+        cod[k] = I_SET1(codes[k]);
+    VF sx, s2;
+    lane_sums(st, cod, &sx, &s2);
+    *sumqx = F_FIRST(sx);
+    *sumq2 = F_FIRST(s2);
+}
+
+/*
+ * iq3_search of the reference (steps 2 and 3) for one sub-block: xval, weights w, their square
+ * roots wa, max (> 0); `xxs` selects IQ3_XXS's variant. Writes the 8 groups' codes to L and
+ * returns the scale.
+ */
+TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, const float *w,
+                                    const float *wa, float max, int xxs, int L[8])
+{
+    const int nis = xxs ? 15 : 9, nt = 2 * nis + 1, nv = (nt + W - 1) / W;
+    float sc[NV_MAX * W], sumqx[NV_MAX * W], sumq2[NV_MAX * W];
+    int32_t cod[8][NV_MAX * W];
+    /* trial scales; padding lanes repeat the last trial */
+    for (int v = 0; v < nv; v++) {
+        const VI is = I_MIN(I_SET1(nis), I_ADD(I_LOADU(lane_index), I_SET1(v * W - nis)));
+        const VF id = F_DIV(
+            F_ADD(F_SET1((float)(2 * IQ3_MAXQ - 1)), F_MUL(I_TO_F(is), F_SET1(0.2f))), F_SET1(max));
+        F_STOREU(sc + v * W, F_DIV(F_SET1(1.0f), id));
+        for (int k = 0; k < 8; k++)
+            I_STOREU(cod[k] + v * W, group_codes(id, xval + 4 * k));
+    }
+    /* the off-grid groups of every trial (branch-free), then their neighbour searches */
+    uint16_t work[8 * NT_MAX];
+    int32_t wmap[8 * NT_MAX];
+    unsigned ong[8];
+    int nw = 0;
+    for (int k = 0; k < 8; k++) {
+        unsigned on = 0;
+        for (int t = 0; t < nt; t++) {
+            const int32_t m = T->map[cod[k][t]];
+            work[nw] = (uint16_t)(k << 5 | t);
+            wmap[nw] = m;
+            nw += m < 0;
+            on |= (unsigned)(m >= 0) << t;
+        }
+        ong[k] = on;
+    }
+    for (int j = 0; j < nw; j++) {
+        const int k = work[j] >> 5, t = work[j] & 31;
+        cod[k][t] = nb_search(T, T->list - wmap[j] - 1, xval + 4 * k, wa + 4 * k, sc[t]);
+    }
+    /* the trials' fits */
+    sums_tab st;
+    sums_prep(w, xval, &st);
+    for (int v = 0; v < nv; v++) {
+        VI c[8];
+        for (int k = 0; k < 8; k++)
+            c[k] = I_LOADU(cod[k] + v * W);
+        VF sx, s2;
+        lane_sums(&st, c, &sx, &s2);
+        F_STOREU(sumqx + v * W, sx);
+        F_STOREU(sumq2 + v * W, s2);
+    }
+    /* the reference's choice, in trial order */
+    float cs[NV_MAX * W], cb[NV_MAX * W];
+    for (int v = 0; v < nv; v++) {
+        const VF sx = F_LOADU(sumqx + v * W), q = F_DIV(sx, F_LOADU(sumq2 + v * W));
+        F_STOREU(cs + v * W, q);
+        F_STOREU(cb + v * W, F_MUL(q, sx));
+    }
+    float best = 0, scale = max / (2 * IQ3_MAXQ - 1);
+    int tb = -1;
+    for (int t = 0; t < nt; t++) {
+        const int win = (sumq2[t] > 0) & (sumqx[t] * sumqx[t] > best * sumq2[t]);
+        best = win ? cb[t] : best;
+        scale = win ? cs[t] : scale;
+        tb = win ? t : tb;
+    }
+    unsigned on = xxs ? 0xffu : 0; /* bit k: group k on the grid */
+    for (int k = 0; k < 8; k++) {
+        L[k] = tb >= 0 ? cod[k][tb] : 0;
+        if (tb >= 0)
+            on = (on & ~(1u << k)) | ((ong[k] >> tb) & 1) << k;
+    }
+    if (on != 0xffu && scale > 0) {
+        const float id = 1 / scale;
+        for (int k = 0; k < 8; k++) {
+            if (xxs && (on >> k & 1))
+                continue;
+            int32_t c[W];
+            I_STOREU(c, group_codes(F_SET1(id), xval + 4 * k));
+            const int32_t m = T->map[c[0]];
+            /* note: the fitted scale here, not 1/id */
+            L[k] = m >= 0 ? c[0] : nb_search(T, T->list - m - 1, xval + 4 * k, wa + 4 * k, scale);
+        }
+        float sx, s2;
+        code_sums(&st, L, &sx, &s2);
+        if (s2 > 0)
+            scale = sx / s2;
+    }
+    return scale;
+}
+
+/* ===== Step 1: weights, magnitudes, signs ===== */
+
+/* sigma2 = 2 * sum(x^2) / 256 over the block, summed in order (ref's block_sigma2). */
+static inline float block_sigma2(const float *x)
+{
+    float sumx2 = 0;
+    for (int i = 0; i < QK_K; i++)
+        sumx2 += x[i] * x[i];
+    return 2 * sumx2 / QK_K;
+}
+
+/* The first i of the smallest (w*x)*x over 8 elements, as the reference's loop. */
+TC_ISA_ATTR static inline int parity_min(const float *wk, const float *xk)
+{
+    const __m256 w = _mm256_loadu_ps(wk), x = _mm256_loadu_ps(xk);
+    const __m256 p = _mm256_mul_ps(_mm256_mul_ps(w, x), x);
+    if (_mm256_movemask_ps(_mm256_cmp_ps(p, p, _CMP_UNORD_Q)) == 0) {
+        __m256 mn = _mm256_min_ps(p, _mm256_permute2f128_ps(p, p, 1));
+        mn = _mm256_min_ps(mn, _mm256_shuffle_ps(mn, mn, _MM_SHUFFLE(1, 0, 3, 2)));
+        mn = _mm256_min_ps(mn, _mm256_shuffle_ps(mn, mn, _MM_SHUFFLE(2, 3, 0, 1)));
+        return __builtin_ctz((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(p, mn, _CMP_EQ_OQ)));
+    }
+    int imin = 0;
+    float min = wk[0] * xk[0] * xk[0];
+    for (int i = 1; i < 8; i++) {
+        float ax = wk[i] * xk[i] * xk[i];
+        if (ax < min) {
+            min = ax;
+            imin = i;
+        }
+    }
+    return imin;
+}
+
+/*
+ * sub_weights and the sign split of the reference for a sub-block of 32 (x finite): w, wa,
+ * xval, the 4 sign bytes (IQ3_XXS: 7 bits after the parity flip) and the largest xval.
+ */
+TC_ISA_ATTR static inline float sub_prep(const float *xb, const float *qw, float sigma2, int xxs,
+                                         float *w, float *wa, float *xval, unsigned *signs)
+{
+    const __m256 zero = _mm256_setzero_ps(), sbit = _mm256_set1_ps(-0.0f);
+    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    for (int k = 0; k < 4; k++) {
+        const __m256 x = _mm256_loadu_ps(xb + 8 * k);
+        const __m256 x2 = _mm256_mul_ps(x, x);
+        const __m256 wk =
+            qw ? _mm256_mul_ps(_mm256_loadu_ps(qw + 8 * k),
+                               _mm256_sqrt_ps(_mm256_add_ps(_mm256_set1_ps(sigma2), x2)))
+               : x2;
+        _mm256_storeu_ps(w + 8 * k, wk);
+        _mm256_storeu_ps(wa + 8 * k, _mm256_sqrt_ps(wk));
+        const __m256 neg = _mm256_cmp_ps(x, zero, _CMP_LT_OQ); /* !(x >= 0): x is not NaN */
+        __m256 xv = _mm256_blendv_ps(x, _mm256_xor_ps(x, sbit), neg);
+        unsigned s = (unsigned)_mm256_movemask_ps(neg);
+        if (xxs && (__builtin_popcount(s) & 1)) {
+            const int imin = parity_min(w + 8 * k, xb + 8 * k);
+            s ^= 1u << imin;
+            const __m256 at = _mm256_castsi256_ps(_mm256_cmpeq_epi32(
+                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(imin)));
+            xv = _mm256_xor_ps(xv, _mm256_and_ps(at, sbit));
+        }
+        if (xxs)
+            s &= 127;
+        _mm256_storeu_ps(xval + 8 * k, xv);
+        signs[k] = s;
+        vmax = _mm256_max_ps(vmax, xv);
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+/* ===== Blocks ===== */
+
+TC_ISA_ATTR static void xxs_block(const tc_iq3_lists *T, const float *x, const float *qw,
+                                  uint8_t *y)
+{
+    float scales[8], w[32], wa[32], xval[32];
+    uint8_t q3[96] = {0};
+    float max_scale = 0;
+    const float sigma2 = qw ? block_sigma2(x) : 0;
+    for (int ib = 0; ib < 8; ib++) {
+        unsigned bs[4];
+        const float max =
+            sub_prep(x + 32 * ib, qw ? qw + 32 * ib : NULL, sigma2, 1, w, wa, xval, bs);
+        if (max < IQ3_XXS_EPS) {
+            scales[ib] = 0;
+            continue;
+        }
+        int L[8];
+        float scale = sub_search(T, xval, w, wa, max, 1, L);
+        if (scale < 0) {
+            scale = -scale;
+            for (int k = 0; k < 4; k++)
+                bs[k] = ~bs[k] & 127;
+        }
+        for (int k = 0; k < 8; k++) {
+            const int32_t gi = T->map[L[k]];
+            q3[8 * ib + k] = (uint8_t)(gi < 0 ? 0 : gi);
+        }
+        const uint32_t ss = bs[0] | bs[1] << 7 | bs[2] << 14 | bs[3] << 21;
+        for (int j = 0; j < 4; j++)
+            q3[64 + 4 * ib + j] = (uint8_t)(ss >> 8 * j);
+        scales[ib] = scale;
+        max_scale = maxf_ggml(max_scale, scale);
+    }
+    if (!max_scale) {
+        memset(y, 0, IQ3XXS_BYTES);
+        return;
+    }
+    const float d = max_scale / 31;
+    tc_put_f16(y, d * 1.0125f);
+    const float id = 1 / d;
+    for (int ib = 0; ib < 8; ib++) {
+        const int l = clampi15(tc_nearest_int(0.5f * (id * scales[ib] - 1)));
+        q3[64 + 4 * ib + 3] |= (uint8_t)(l << 4);
+    }
+    memcpy(y + 2, q3, 96);
+}
+
+TC_ISA_ATTR static void s_block(const tc_iq3_lists *T, const float *x, const float *qw, uint8_t *y)
+{
+    enum { QS = 2, QH = 66, SIGNS = 74, SCALES = 106 };
+    float scales[8], w[32], wa[32], xval[32];
+    float max_scale = 0;
+    memset(y, 0, IQ3S_BYTES);
+    uint8_t *qs = y + QS, *qh = y + QH, *signs = y + SIGNS;
+    const float sigma2 = qw ? block_sigma2(x) : 0;
+    for (int ib = 0; ib < 8; ib++) {
+        unsigned bs[4];
+        const float max =
+            sub_prep(x + 32 * ib, qw ? qw + 32 * ib : NULL, sigma2, 0, w, wa, xval, bs);
+        if (!max) { /* qs and signs are not advanced (ref_iq3_quant.c) */
+            scales[ib] = 0;
+            continue;
+        }
+        int L[8];
+        float scale = sub_search(T, xval, w, wa, max, 0, L);
+        if (scale < 0) {
+            scale = -scale;
+            for (int k = 0; k < 4; k++)
+                bs[k] = ~bs[k] & 255;
+        }
+        for (int k = 0; k < 8; k++) {
+            int32_t gi = T->map[L[k]];
+            gi = gi < 0 ? 0 : gi;
+            qs[k] = (uint8_t)gi;
+            qh[ib] |= (uint8_t)((gi >> 8) << k);
+        }
+        qs += 8;
+        for (int k = 0; k < 4; k++)
+            signs[k] = (uint8_t)bs[k];
+        signs += 4;
+        scales[ib] = scale;
+        max_scale = maxf_ggml(max_scale, scale);
+    }
+    if (!max_scale)
+        return;
+    const float d = max_scale / 31;
+    tc_put_f16(y, d * 1.033f);
+    const float id = 1 / d;
+    for (int ib = 0; ib < 8; ib += 2) {
+        const int l1 = clampi15(tc_nearest_int(0.5f * (id * scales[ib] - 1)));
+        const int l2 = clampi15(tc_nearest_int(0.5f * (id * scales[ib + 1] - 1)));
+        y[SCALES + ib / 2] = (uint8_t)(l1 | l2 << 4);
+    }
+}
+
+/* ===== Row driver ===== */
+
+/* n values all finite (no Inf, no NaN). */
+TC_ISA_ATTR static inline int all_finite(const float *x, int n)
+{
+    const __m256i e = _mm256_set1_epi32(0x7f800000);
+    __m256i bad = _mm256_setzero_si256();
+    for (int i = 0; i < n; i += 8) {
+        __m256i b = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + i)), e);
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(b, e));
+    }
+    return _mm256_testz_si256(bad, bad);
+}
+
+/* The reference's row driver; blocks with Inf or NaN (in x or the weights) by the reference. */
+TC_ISA_ATTR static void iq3q_rows(int xxs, const float *src, void *dst, int64_t n_rows,
+                                  int64_t n_per_row, const float *imatrix)
+{
+    const int gsize = xxs ? 256 : 512;
+    const size_t bsize = xxs ? IQ3XXS_BYTES : IQ3S_BYTES;
+    const int64_t nb = n_per_row / QK_K;
+    const tc_iq3_search *S = tc_iq3_search_get(gsize);
+    const tc_iq3_lists *T = tc_iq3_lists_get(gsize);
+    uint8_t *y = dst;
+    if (S == NULL) { /* as the reference: zero blocks rather than a crash */
+        memset(y, 0, (size_t)(n_rows * nb) * bsize);
+        return;
+    }
+    for (int64_t r = 0; r < n_rows; r++)
+        for (int64_t i = 0; i < nb; i++, y += bsize) {
+            const float *x = src + r * n_per_row + i * QK_K;
+            const float *qw = imatrix ? imatrix + i * QK_K : NULL;
+            if (T == NULL || !all_finite(x, QK_K) || (qw && !all_finite(qw, QK_K))) {
+                if (xxs)
+                    tc_ref_iq3_xxs_block(S, x, qw, y);
+                else
+                    tc_ref_iq3_s_block(S, x, qw, y);
+            } else if (xxs) {
+                xxs_block(T, x, qw, y);
+            } else {
+                s_block(T, x, qw, y);
+            }
+        }
+}
