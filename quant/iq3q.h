@@ -22,9 +22,11 @@ void tc_ref_iq3_s_block(const tc_iq3_search *g, const float *x, const float *qw,
  * The neighbour lists of a 3-bit grid (iq_grid.h) as level codes, for searching up to
  * TC_IQ3_LANES candidates at a time. A code packs the 4 levels of a group, 3 bits each
  * (l0 | l1 << 3 | l2 << 6 | l3 << 9, as iq_grid.h's map index). map[code] is the grid index
- * when the point is on the grid, else -(o + 1): list[o] is the count n, list[o + 1 ...] the
- * codes of the n listed points in the reference's order, then copies of the last one up to a
- * multiple of TC_IQ3_LANES (a copy ties with the original and comes later: it never wins).
+ * when the point is on the grid, else ~(o << 4 | c8 << 2 | c16) (negative): list[o] is the
+ * count n, list[o + 1 ...] the codes of the n listed points in the reference's order, then
+ * copies of the last one up to a multiple of TC_IQ3_LANES (a copy ties with the original and
+ * comes later: it never wins); c8 = 0, 1, 2 for n <= 8, <= 16, more, c16 = 0, 1 for n <= 16,
+ * more (how many vectors of 8 or 16 candidates a search takes).
  */
 #define TC_IQ3_LANES 16
 

@@ -97,15 +97,29 @@ TC_ISA_ATTR static inline VI group_codes(VF id, const float *xv)
     return code;
 }
 
+/* The list of an off-grid map entry m (iq3q.h), and its class for W lanes: 0 one vector of
+ * candidates, 1 two (W = 8 only), the last class any number. */
+#define NB_LIST(T, m) ((T)->list + ((uint32_t) ~(m) >> 4))
+#if W == 8
+#define NB_CLS_SHIFT 2
+#define NB_NCLS      3
+#else
+#define NB_CLS_SHIFT 0
+#define NB_NCLS      2
+#endif
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
 /*
  * iq3_best_neighbour: of the list at lst (count, then padded codes), the code of the point
  * nearest to the group xv at `scale` by sum of w*(scale*q - x)^2 (wv = the square roots of the
- * weights), the first of equal distances; T->code0 when no distance is below FLT_MAX.
+ * weights), the first of equal distances; T->code0 when no distance is below FLT_MAX. nvec: 1
+ * or 2 when the list is known to fit in that many vectors, 0 for any length.
  */
-TC_ISA_ATTR static inline int nb_search(const tc_iq3_lists *T, const uint16_t *lst, const float *xv,
-                                        const float *wv, float scale)
+TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const tc_iq3_lists *T, const uint16_t *lst,
+                                               const float *xv, const float *wv, float scale,
+                                               int nvec)
 {
-    const int n = lst[0];
     const uint16_t *codes = lst + 1;
     const VF sq = F_MUL(F_SET1(scale), F_LOADU(qlev)), fmax = F_SET1(FLT_MAX);
     VF e0, e1, e2, e3;
@@ -122,11 +136,12 @@ TC_ISA_ATTR static inline int nb_search(const tc_iq3_lists *T, const uint16_t *l
           F_PERM(e3, I_SRLI(C, 9)))
     VI C = I_LOAD_U16(codes);
     VF best = F_MIN(NB_DIST(C), fmax); /* FLT_MAX unless strictly below it */
-    if (n <= W) {
+    if (nvec == 1) {
         const VF m = F_HMIN(best);
         const unsigned eq = M_BITS(M_CMP(best, m, _CMP_EQ_OQ));
         return F_FIRST(m) < FLT_MAX ? codes[__builtin_ctz(eq)] : T->code0;
     }
+    const int n = nvec ? nvec * W : lst[0];
     VI pos = I_LOADU(lane_index), bpos = pos;
     for (int c = W; c < n; c += W) {
         pos = I_ADD(pos, I_SET1(W));
@@ -205,26 +220,40 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
         for (int k = 0; k < 8; k++)
             I_STOREU(cod[k] + v * W, group_codes(id, xval + 4 * k));
     }
-    /* the off-grid groups of every trial (branch-free), then their neighbour searches */
-    uint16_t work[8 * NT_MAX];
-    int32_t wmap[8 * NT_MAX];
-    unsigned ong[8];
-    int nw = 0;
-    for (int k = 0; k < 8; k++) {
-        unsigned on = 0;
-        for (int t = 0; t < nt; t++) {
-            const int32_t m = T->map[cod[k][t]];
-            work[nw] = (uint16_t)(k << 5 | t);
-            wmap[nw] = m;
-            nw += m < 0;
-            on |= (unsigned)(m >= 0) << t;
+    /* the off-grid groups of every trial, by class (branch-free), then their searches */
+    int32_t wid[NB_NCLS][8 * NV_MAX * W], wmap[NB_NCLS][8 * NV_MAX * W];
+    int nw[NB_NCLS] = {0};
+    unsigned ong[8] = {0};
+    for (int v = 0; v < nv; v++) {
+        const unsigned valid = nt - v * W >= W ? (1u << W) - 1 : (1u << (nt - v * W)) - 1;
+        const VI lane = I_ADD(I_LOADU(lane_index), I_SET1(v * W));
+        for (int k = 0; k < 8; k++) {
+            const VI m = I_GATHER(T->map, I_LOADU(cod[k] + v * W));
+            const unsigned off = M_BITS(M_ICMPGT(I_ZERO, m)) & valid;
+            ong[k] |= (~off & valid) << v * W;
+            const VI cls = I_AND(I_SRLI(I_SUB(I_SET1(-1), m), NB_CLS_SHIFT), I_SET1(3));
+            const VI id = I_OR(lane, I_SET1(k << 5));
+            for (int c = 0; c < NB_NCLS; c++) {
+                const unsigned b = off & M_BITS(M_ICMPEQ(cls, I_SET1(c)));
+                I_COMPRESS_STORE(wid[c] + nw[c], id, b);
+                I_COMPRESS_STORE(wmap[c] + nw[c], m, b);
+                nw[c] += __builtin_popcount(b);
+            }
         }
-        ong[k] = on;
     }
-    for (int j = 0; j < nw; j++) {
-        const int k = work[j] >> 5, t = work[j] & 31;
-        cod[k][t] = nb_search(T, T->list - wmap[j] - 1, xval + 4 * k, wa + 4 * k, sc[t]);
+#define NB_RUN(c, nvec)                                                                            \
+    for (int j = 0; j < nw[c]; j++) {                                                              \
+        const int k = wid[c][j] >> 5, t = wid[c][j] & 31;                                          \
+        cod[k][t] = nb_search(T, NB_LIST(T, wmap[c][j]), xval + 4 * k, wa + 4 * k, sc[t], nvec);   \
     }
+    NB_RUN(0, 1);
+#if W == 8
+    NB_RUN(1, 2);
+    NB_RUN(2, 0);
+#else
+    NB_RUN(1, 0);
+#endif
+#undef NB_RUN
     /* the trials' fits */
     sums_tab st;
     sums_prep(w, xval, &st);
@@ -267,7 +296,7 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
             I_STOREU(c, group_codes(F_SET1(id), xval + 4 * k));
             const int32_t m = T->map[c[0]];
             /* note: the fitted scale here, not 1/id */
-            L[k] = m >= 0 ? c[0] : nb_search(T, T->list - m - 1, xval + 4 * k, wa + 4 * k, scale);
+            L[k] = m >= 0 ? c[0] : nb_search(T, NB_LIST(T, m), xval + 4 * k, wa + 4 * k, scale, 0);
         }
         float sx, s2;
         code_sums(&st, L, &sx, &s2);
