@@ -83,7 +83,8 @@ static inline int clampi15(int l)
     return l < 0 ? 0 : l > 15 ? 15 : l;
 }
 
-/* The codes of the group of 4 values xv at the lanes' inverse scales id (level_of per element). */
+/* The code4s of the group of 4 values xv at the lanes' inverse scales id (level_of per
+ * element). */
 TC_ISA_ATTR static inline VI group_codes(VF id, const float *xv)
 {
     const VF one = F_SET1(1.0f), half = F_SET1(0.5f), magic = F_SET1(12582912.f);
@@ -92,26 +93,46 @@ TC_ISA_ATTR static inline VI group_codes(VF id, const float *xv)
         const VF f = F_MUL(half, F_SUB(F_MUL(id, F_BCAST(xv + j)), one));
         VI l = I_SUB(I_AND(F_BITS(F_ADD(f, magic)), I_SET1(0x007fffff)), I_SET1(0x00400000));
         l = I_MAX(I_ZERO, I_MIN(I_SET1(IQ3_MAXQ - 1), l));
-        code = I_OR(code, I_SLLI(l, 3 * j));
+        code = I_OR(code, I_SLLI(l, 4 * j));
     }
     return code;
 }
 
-/* The list of an off-grid map entry m (iq3q.h), and its class for W lanes: 0 one vector of
- * candidates, 1 two (W = 8 only), the last class any number. */
-#define NB_LIST(T, m) ((T)->list + ((uint32_t) ~(m) >> 4))
-#if W == 8
-#define NB_CLS_SHIFT 2
-#define NB_NCLS      3
-#else
-#define NB_CLS_SHIFT 0
-#define NB_NCLS      2
-#endif
+/* code4 to code3 (the map index) in lanes */
+TC_ISA_ATTR static inline VI lane_code3(VI c)
+{
+    const VI a = I_OR(I_AND(c, I_SET1(0x007)), I_AND(I_SRLI(c, 1), I_SET1(0x038)));
+    const VI b = I_OR(I_AND(I_SRLI(c, 2), I_SET1(0x1c0)), I_AND(I_SRLI(c, 3), I_SET1(0xe00)));
+    return I_OR(a, b);
+}
+
+/* The list of an off-grid map entry m (iq3q.h) and its class: 0 at most 8 candidates, 1 at
+ * most 16, 2 more. */
+#define NB_LIST(T, m) ((T)->list + ((uint32_t) ~(m) >> 2))
+#define NB_CLASS(m)   ((uint32_t) ~(m)&3)
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
+/* The 8 possible terms w*(scale*q - x)^2 of each element of the group xv (wv the square roots
+ * of the weights) at the levels of the lanes (lane l mod 8), as the reference: (w*diff)*diff. */
+#define NB_TERMS(sq, xv, wv)                                                                       \
+    VF e0, e1, e2, e3;                                                                             \
+    do {                                                                                           \
+        const VF d0_ = F_SUB(sq, F_BCAST((xv) + 0)), d1_ = F_SUB(sq, F_BCAST((xv) + 1));           \
+        const VF d2_ = F_SUB(sq, F_BCAST((xv) + 2)), d3_ = F_SUB(sq, F_BCAST((xv) + 3));           \
+        e0 = F_MUL(F_MUL(F_BCAST((wv) + 0), d0_), d0_);                                            \
+        e1 = F_MUL(F_MUL(F_BCAST((wv) + 1), d1_), d1_);                                            \
+        e2 = F_MUL(F_MUL(F_BCAST((wv) + 2), d2_), d2_);                                            \
+        e3 = F_MUL(F_MUL(F_BCAST((wv) + 3), d3_), d3_);                                            \
+    } while (0)
+
+/* The distances of the lanes' candidates (code4s in C), terms added in element order. */
+#define NB_DIST(C)                                                                                 \
+    F_ADD(F_ADD(F_ADD(F_PERM(e0, C), F_PERM(e1, I_SRLI(C, 4))), F_PERM(e2, I_SRLI(C, 8))),         \
+          F_PERM(e3, I_SRLI(C, 12)))
+
 /*
- * iq3_best_neighbour: of the list at lst (count, then padded codes), the code of the point
+ * iq3_best_neighbour: of the list at lst (count, then padded code4s), the code4 of the point
  * nearest to the group xv at `scale` by sum of w*(scale*q - x)^2 (wv = the square roots of the
  * weights), the first of equal distances; T->code0 when no distance is below FLT_MAX. nvec: 1
  * or 2 when the list is known to fit in that many vectors, 0 for any length.
@@ -122,42 +143,83 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const tc_iq3_lists *T, const uint
 {
     const uint16_t *codes = lst + 1;
     const VF sq = F_MUL(F_SET1(scale), F_LOADU(qlev)), fmax = F_SET1(FLT_MAX);
-    VF e0, e1, e2, e3;
-    {
-        const VF d0 = F_SUB(sq, F_BCAST(xv + 0)), d1 = F_SUB(sq, F_BCAST(xv + 1));
-        const VF d2 = F_SUB(sq, F_BCAST(xv + 2)), d3 = F_SUB(sq, F_BCAST(xv + 3));
-        e0 = F_MUL(F_MUL(F_BCAST(wv + 0), d0), d0);
-        e1 = F_MUL(F_MUL(F_BCAST(wv + 1), d1), d1);
-        e2 = F_MUL(F_MUL(F_BCAST(wv + 2), d2), d2);
-        e3 = F_MUL(F_MUL(F_BCAST(wv + 3), d3), d3);
-    }
-#define NB_DIST(C)                                                                                 \
-    F_ADD(F_ADD(F_ADD(F_PERM(e0, C), F_PERM(e1, I_SRLI(C, 3))), F_PERM(e2, I_SRLI(C, 6))),         \
-          F_PERM(e3, I_SRLI(C, 9)))
-    VI C = I_LOAD_U16(codes);
-    VF best = F_MIN(NB_DIST(C), fmax); /* FLT_MAX unless strictly below it */
+    NB_TERMS(sq, xv, wv);
+    VF best = F_MIN(NB_DIST(I_LOAD_U16(codes)), fmax); /* FLT_MAX unless strictly below it */
     if (nvec == 1) {
         const VF m = F_HMIN(best);
         const unsigned eq = M_BITS(M_CMP(best, m, _CMP_EQ_OQ));
         return F_FIRST(m) < FLT_MAX ? codes[__builtin_ctz(eq)] : T->code0;
     }
-    const int n = nvec ? nvec * W : lst[0];
+    if (nvec == 2) {
+        /* lane j holds candidate j, or j + W where lt: any tied first-vector lane comes first */
+        const VF d = NB_DIST(I_LOAD_U16(codes + W));
+        const VM lt = M_CMP(d, best, _CMP_LT_OQ);
+        best = F_BLEND(best, d, lt);
+        const VF m = F_HMIN(best);
+        const unsigned eq = M_BITS(M_CMP(best, m, _CMP_EQ_OQ)), first = eq & ~M_BITS(lt);
+        const int p = first ? __builtin_ctz(first) : W + __builtin_ctz(eq);
+        return F_FIRST(m) < FLT_MAX ? codes[p] : T->code0;
+    }
+    const int n = lst[0];
     VI pos = I_LOADU(lane_index), bpos = pos;
     for (int c = W; c < n; c += W) {
         pos = I_ADD(pos, I_SET1(W));
-        C = I_LOAD_U16(codes + c);
-        const VF d = NB_DIST(C);
+        const VF d = NB_DIST(I_LOAD_U16(codes + c));
         const VM lt = M_CMP(d, best, _CMP_LT_OQ);
         best = F_BLEND(best, d, lt);
         bpos = I_BLEND(bpos, pos, lt);
     }
-#undef NB_DIST
     const VF m = F_HMIN(best);
     if (!(F_FIRST(m) < FLT_MAX))
         return T->code0;
     const VM eq = M_CMP(best, m, _CMP_EQ_OQ);
     return codes[I_HMIN(I_BLEND(I_SET1(0x7fffffff), bpos, eq))];
 }
+
+#if W == 16
+/*
+ * Two searches in the two halves of 16 lanes, lists of at most 8 candidates (class 0): lanes
+ * 8..15 hold search b's terms (each lane its own operations, as above) and its candidates'
+ * indices have bit 3 set, so they read the upper half of the term tables. The smallest
+ * distance and the first lane holding it are found in each half separately.
+ */
+TC_ISA_ATTR static ALWAYS_INLINE void nb_search_pair(const tc_iq3_lists *T, const uint16_t *la,
+                                                     const float *xa, const float *wa_, float sa,
+                                                     const uint16_t *lb, const float *xb,
+                                                     const float *wb, float sb, int32_t *ra,
+                                                     int32_t *rb)
+{
+    const __mmask16 hi = 0xff00;
+    const __m512 q = _mm512_loadu_ps(qlev), fmax = _mm512_set1_ps(FLT_MAX);
+    const __m512 sq =
+        _mm512_mul_ps(_mm512_mask_mov_ps(_mm512_set1_ps(sa), hi, _mm512_set1_ps(sb)), q);
+    __m512 e[4];
+    for (int i = 0; i < 4; i++) {
+        const __m512 x = _mm512_mask_mov_ps(_mm512_set1_ps(xa[i]), hi, _mm512_set1_ps(xb[i]));
+        const __m512 w = _mm512_mask_mov_ps(_mm512_set1_ps(wa_[i]), hi, _mm512_set1_ps(wb[i]));
+        const __m512 d = _mm512_sub_ps(sq, x);
+        e[i] = _mm512_mul_ps(_mm512_mul_ps(w, d), d);
+    }
+    const __m256i cab =
+        _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(la + 1))),
+                                _mm_loadu_si128((const __m128i *)(lb + 1)), 1);
+    const __m512i C =
+        _mm512_or_si512(_mm512_cvtepu16_epi32(cab), _mm512_maskz_set1_epi32(hi, 0x8888));
+    __m512 d2 = _mm512_add_ps(_mm512_permutexvar_ps(C, e[0]),
+                              _mm512_permutexvar_ps(_mm512_srli_epi32(C, 4), e[1]));
+    d2 = _mm512_add_ps(d2, _mm512_permutexvar_ps(_mm512_srli_epi32(C, 8), e[2]));
+    d2 = _mm512_add_ps(d2, _mm512_permutexvar_ps(_mm512_srli_epi32(C, 12), e[3]));
+    const __m512 best = _mm512_min_ps(d2, fmax);
+    __m512 m = _mm512_min_ps(best, _mm512_shuffle_f32x4(best, best, _MM_SHUFFLE(2, 3, 0, 1)));
+    m = _mm512_min_ps(m, _mm512_permute_ps(m, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = _mm512_min_ps(m, _mm512_permute_ps(m, _MM_SHUFFLE(2, 3, 0, 1)));
+    const unsigned eq = (unsigned)_mm512_mask_cmp_ps_mask(_mm512_cmp_ps_mask(m, fmax, _CMP_LT_OQ),
+                                                          best, m, _CMP_EQ_OQ);
+    const unsigned ea = eq & 0xff, eb = eq >> 8;
+    *ra = ea ? la[1 + __builtin_ctz(ea)] : T->code0;
+    *rb = eb ? lb[1 + __builtin_ctz(eb)] : T->code0;
+}
+#endif
 
 /* Per element i of a sub-block: (w*x)*q and (w*q)*q for the 8 levels (lane l mod 8). */
 typedef struct sums_tab {
@@ -173,13 +235,13 @@ TC_ISA_ATTR static inline void sums_prep(const float *w, const float *xval, sums
     }
 }
 
-/* fit_sums of the lanes' levels: group k's codes in cod[k]. */
+/* fit_sums of the lanes' levels: group k's code4s in cod[k]. */
 TC_ISA_ATTR static inline void lane_sums(const sums_tab *st, const VI *cod, VF *sumqx, VF *sumq2)
 {
     VF sx = F_ZERO, s2 = F_ZERO;
     for (int k = 0; k < 8; k++)
         for (int j = 0; j < 4; j++) {
-            const VI idx = I_SRLI(cod[k], 3 * j);
+            const VI idx = I_SRLI(cod[k], 4 * j);
             sx = F_ADD(sx, F_PERM(st->wxq[4 * k + j], idx));
             s2 = F_ADD(s2, F_PERM(st->wqq[4 * k + j], idx));
         }
@@ -187,7 +249,7 @@ TC_ISA_ATTR static inline void lane_sums(const sums_tab *st, const VI *cod, VF *
     *sumq2 = s2;
 }
 
-/* The reference's fit_sums of one set of codes (lane 0 of lane_sums). */
+/* The reference's fit_sums of one set of code4s (lane 0 of lane_sums). */
 TC_ISA_ATTR static inline void code_sums(const sums_tab *st, const int *codes, float *sumqx,
                                          float *sumq2)
 {
@@ -200,9 +262,24 @@ TC_ISA_ATTR static inline void code_sums(const sums_tab *st, const int *codes, f
     *sumq2 = F_FIRST(s2);
 }
 
+/* A search by the class of its list. */
+TC_ISA_ATTR static inline int nb_search_any(const tc_iq3_lists *T, int32_t m, const float *xv,
+                                            const float *wv, float scale)
+{
+    const uint16_t *lst = NB_LIST(T, m);
+    switch (NB_CLASS(m)) {
+    case 0:
+        return nb_search(T, lst, xv, wv, scale, 1);
+    case 1:
+        return W == 8 ? nb_search(T, lst, xv, wv, scale, 2) : nb_search(T, lst, xv, wv, scale, 1);
+    default:
+        return nb_search(T, lst, xv, wv, scale, 0);
+    }
+}
+
 /*
  * iq3_search of the reference (steps 2 and 3) for one sub-block: xval, weights w, their square
- * roots wa, max (> 0); `xxs` selects IQ3_XXS's variant. Writes the 8 groups' codes to L and
+ * roots wa, max (> 0); `xxs` selects IQ3_XXS's variant. Writes the 8 groups' code4s to L and
  * returns the scale.
  */
 TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, const float *w,
@@ -221,39 +298,48 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
             I_STOREU(cod[k] + v * W, group_codes(id, xval + 4 * k));
     }
     /* the off-grid groups of every trial, by class (branch-free), then their searches */
-    int32_t wid[NB_NCLS][8 * NV_MAX * W], wmap[NB_NCLS][8 * NV_MAX * W];
-    int nw[NB_NCLS] = {0};
+    int32_t wid[3][8 * NV_MAX * W], wmap[3][8 * NV_MAX * W];
+    int nw[3] = {0, 0, 0};
     unsigned ong[8] = {0};
-    for (int v = 0; v < nv; v++) {
-        const unsigned valid = nt - v * W >= W ? (1u << W) - 1 : (1u << (nt - v * W)) - 1;
-        const VI lane = I_ADD(I_LOADU(lane_index), I_SET1(v * W));
-        for (int k = 0; k < 8; k++) {
-            const VI m = I_GATHER(T->map, I_LOADU(cod[k] + v * W));
+    for (int k = 0; k < 8; k++)
+        for (int v = 0; v < nv; v++) {
+            const unsigned valid = nt - v * W >= W ? (1u << W) - 1 : (1u << (nt - v * W)) - 1;
+            const VI m = I_GATHER(T->map, lane_code3(I_LOADU(cod[k] + v * W)));
             const unsigned off = M_BITS(M_ICMPGT(I_ZERO, m)) & valid;
             ong[k] |= (~off & valid) << v * W;
-            const VI cls = I_AND(I_SRLI(I_SUB(I_SET1(-1), m), NB_CLS_SHIFT), I_SET1(3));
-            const VI id = I_OR(lane, I_SET1(k << 5));
-            for (int c = 0; c < NB_NCLS; c++) {
+            const VI cls = I_AND(I_SUB(I_SET1(-1), m), I_SET1(3));
+            const VI id = I_ADD(I_LOADU(lane_index), I_SET1(k * NV_MAX * W + v * W));
+            for (int c = 0; c < 3; c++) {
                 const unsigned b = off & M_BITS(M_ICMPEQ(cls, I_SET1(c)));
                 I_COMPRESS_STORE(wid[c] + nw[c], id, b);
                 I_COMPRESS_STORE(wmap[c] + nw[c], m, b);
                 nw[c] += __builtin_popcount(b);
             }
         }
+    int32_t *const cflat = cod[0];
+#define NB_ARGS(c, j)                                                                              \
+    NB_LIST(T, wmap[c][j]), xval + 4 * (wid[c][j] / (NV_MAX * W)),                                 \
+        wa + 4 * (wid[c][j] / (NV_MAX * W)), sc[wid[c][j] % (NV_MAX * W)]
+#if W == 16
+    {
+        int j = 0;
+        for (; j + 1 < nw[0]; j += 2)
+            nb_search_pair(T, NB_ARGS(0, j), NB_ARGS(0, j + 1), cflat + wid[0][j],
+                           cflat + wid[0][j + 1]);
+        if (j < nw[0])
+            cflat[wid[0][j]] = nb_search(T, NB_ARGS(0, j), 1);
     }
-#define NB_RUN(c, nvec)                                                                            \
-    for (int j = 0; j < nw[c]; j++) {                                                              \
-        const int k = wid[c][j] >> 5, t = wid[c][j] & 31;                                          \
-        cod[k][t] = nb_search(T, NB_LIST(T, wmap[c][j]), xval + 4 * k, wa + 4 * k, sc[t], nvec);   \
-    }
-    NB_RUN(0, 1);
-#if W == 8
-    NB_RUN(1, 2);
-    NB_RUN(2, 0);
+    for (int j = 0; j < nw[1]; j++)
+        cflat[wid[1][j]] = nb_search(T, NB_ARGS(1, j), 1);
 #else
-    NB_RUN(1, 0);
+    for (int j = 0; j < nw[0]; j++)
+        cflat[wid[0][j]] = nb_search(T, NB_ARGS(0, j), 1);
+    for (int j = 0; j < nw[1]; j++)
+        cflat[wid[1][j]] = nb_search(T, NB_ARGS(1, j), 2);
 #endif
-#undef NB_RUN
+    for (int j = 0; j < nw[2]; j++)
+        cflat[wid[2][j]] = nb_search(T, NB_ARGS(2, j), 0);
+#undef NB_ARGS
     /* the trials' fits */
     sums_tab st;
     sums_prep(w, xval, &st);
@@ -294,9 +380,9 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
                 continue;
             int32_t c[W];
             I_STOREU(c, group_codes(F_SET1(id), xval + 4 * k));
-            const int32_t m = T->map[c[0]];
+            const int32_t m = T->map[tc_iq3_code3(c[0])];
             /* note: the fitted scale here, not 1/id */
-            L[k] = m >= 0 ? c[0] : nb_search(T, NB_LIST(T, m), xval + 4 * k, wa + 4 * k, scale, 0);
+            L[k] = m >= 0 ? c[0] : nb_search_any(T, m, xval + 4 * k, wa + 4 * k, scale);
         }
         float sx, s2;
         code_sums(&st, L, &sx, &s2);
@@ -405,7 +491,7 @@ TC_ISA_ATTR static void xxs_block(const tc_iq3_lists *T, const float *x, const f
                 bs[k] = ~bs[k] & 127;
         }
         for (int k = 0; k < 8; k++) {
-            const int32_t gi = T->map[L[k]];
+            const int32_t gi = T->map[tc_iq3_code3(L[k])];
             q3[8 * ib + k] = (uint8_t)(gi < 0 ? 0 : gi);
         }
         const uint32_t ss = bs[0] | bs[1] << 7 | bs[2] << 14 | bs[3] << 21;
@@ -452,7 +538,7 @@ TC_ISA_ATTR static void s_block(const tc_iq3_lists *T, const float *x, const flo
                 bs[k] = ~bs[k] & 255;
         }
         for (int k = 0; k < 8; k++) {
-            int32_t gi = T->map[L[k]];
+            int32_t gi = T->map[tc_iq3_code3(L[k])];
             gi = gi < 0 ? 0 : gi;
             qs[k] = (uint8_t)gi;
             qh[ib] |= (uint8_t)((gi >> 8) << k);

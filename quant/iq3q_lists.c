@@ -1,7 +1,7 @@
 /*
  * iq3q_lists.c - the IQ3_XXS / IQ3_S neighbour lists as level codes (iq3q.h), for the SIMD
  * quantizers: the lists of iq_grid.h, the same points in the same order, each point given by its
- * code (3 bits per element) instead of its grid index, padded for whole vectors of candidates.
+ * code4 (a nibble per element) instead of its grid index, padded for whole vectors of candidates.
  * Plain C: built once per grid.
  */
 #include "iq3q.h"
@@ -15,12 +15,12 @@ static tc_iq3_lists lists[2];
 static int lists_ok[2];
 static pthread_once_t lists_once[2] = {PTHREAD_ONCE_INIT, PTHREAD_ONCE_INIT};
 
-/* The level code of grid point g (bytes 2*l + 1). */
+/* The code4 of grid point g (bytes 2*l + 1). */
 static uint16_t grid_code(uint32_t g)
 {
     unsigned c = 0;
     for (int i = 0; i < 4; i++)
-        c |= ((g >> (8 * i + 1)) & 7) << 3 * i;
+        c |= ((g >> (8 * i + 1)) & 7) << 4 * i;
     return (uint16_t)c;
 }
 
@@ -58,8 +58,7 @@ static void lists_build(int gi)
         const uint16_t *nb = S->neighbours - m - 1;
         const int n = nb[0];
         const int padded = (n + TC_IQ3_LANES - 1) / TC_IQ3_LANES * TC_IQ3_LANES;
-        const int c8 = (n > 8) + (n > 16), c16 = n > 16;
-        map[code] = ~(int32_t)(at << 4 | (size_t)c8 << 2 | (size_t)c16);
+        map[code] = ~(int32_t)(at << 2 | (size_t)((n > 8) + (n > 16)));
         list[at] = (uint16_t)n;
         for (int j = 0; j < padded; j++)
             list[at + 1 + (size_t)j] = grid_code(S->grid[nb[1 + (j < n ? j : n - 1)]]);
