@@ -26,7 +26,7 @@ void tc_ref_iq3_s_block(const tc_iq3_search *g, const float *x, const float *qw,
  * map[code3] is the grid index when the point is on the grid, else ~(o << 2 | c) (negative):
  * list[o] is the count n, list[o + 1 ...] the code4 of the n listed points in the reference's
  * order, then copies of the last one up to a multiple of TC_IQ3_LANES (a copy ties with the
- * original and comes later: it never wins); c = 0, 1, 2 for n <= 8, <= 16, more.
+ * original and comes later: it never wins); c = 0, 1, 2, 3 for n <= 8, <= 16, <= 32, more.
  */
 #define TC_IQ3_LANES 16
 

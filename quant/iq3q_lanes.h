@@ -64,6 +64,7 @@
 #include <string.h>
 
 enum { NT_MAX = 31, NV_MAX = (NT_MAX + W - 1) / W }; /* trials: 31 IQ3_XXS, 19 IQ3_S */
+_Static_assert(NV_MAX *W == 32, "a group's trials at 32 * k + t");
 
 #define IQ3_MAXQ    8     /* kMaxQ: levels 0..7, q = 1, 3, ..., 15 */
 #define IQ3_XXS_EPS 1e-8f /* GROUP_MAX_EPS_IQ3_XXS */
@@ -107,7 +108,7 @@ TC_ISA_ATTR static inline VI lane_code3(VI c)
 }
 
 /* The list of an off-grid map entry m (iq3q.h) and its class: 0 at most 8 candidates, 1 at
- * most 16, 2 more. */
+ * most 16, 2 at most 32, 3 more. */
 #define NB_LIST(T, m) ((T)->list + ((uint32_t) ~(m) >> 2))
 #define NB_CLASS(m)   ((uint32_t) ~(m)&3)
 
@@ -271,7 +272,9 @@ TC_ISA_ATTR static inline int nb_search_any(const tc_iq3_lists *T, int32_t m, co
     case 0:
         return nb_search(T, lst, xv, wv, scale, 1);
     case 1:
-        return W == 8 ? nb_search(T, lst, xv, wv, scale, 2) : nb_search(T, lst, xv, wv, scale, 1);
+        return nb_search(T, lst, xv, wv, scale, W == 8 ? 2 : 1);
+    case 2:
+        return nb_search(T, lst, xv, wv, scale, W == 8 ? 0 : 2);
     default:
         return nb_search(T, lst, xv, wv, scale, 0);
     }
@@ -298,8 +301,9 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
             I_STOREU(cod[k] + v * W, group_codes(id, xval + 4 * k));
     }
     /* the off-grid groups of every trial, by class (branch-free), then their searches */
-    int32_t wid[3][8 * NV_MAX * W], wmap[3][8 * NV_MAX * W];
-    int nw[3] = {0, 0, 0};
+    uint32_t wid[4][8 * NV_MAX * W];
+    int32_t wmap[4][8 * NV_MAX * W];
+    int nw[4] = {0, 0, 0, 0};
     unsigned ong[8] = {0};
     for (int k = 0; k < 8; k++)
         for (int v = 0; v < nv; v++) {
@@ -308,18 +312,18 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
             const unsigned off = M_BITS(M_ICMPGT(I_ZERO, m)) & valid;
             ong[k] |= (~off & valid) << v * W;
             const VI cls = I_AND(I_SUB(I_SET1(-1), m), I_SET1(3));
-            const VI id = I_ADD(I_LOADU(lane_index), I_SET1(k * NV_MAX * W + v * W));
-            for (int c = 0; c < 3; c++) {
+            const VI id = I_ADD(I_LOADU(lane_index), I_SET1(k * 32 + v * W));
+            for (int c = 0; c < 4; c++) {
                 const unsigned b = off & M_BITS(M_ICMPEQ(cls, I_SET1(c)));
-                I_COMPRESS_STORE(wid[c] + nw[c], id, b);
+                I_COMPRESS_STORE((int32_t *)wid[c] + nw[c], id, b);
                 I_COMPRESS_STORE(wmap[c] + nw[c], m, b);
                 nw[c] += __builtin_popcount(b);
             }
         }
-    int32_t *const cflat = cod[0];
+    int32_t *const cflat = cod[0]; /* trial t of group k at 32 * k + t */
 #define NB_ARGS(c, j)                                                                              \
-    NB_LIST(T, wmap[c][j]), xval + 4 * (wid[c][j] / (NV_MAX * W)),                                 \
-        wa + 4 * (wid[c][j] / (NV_MAX * W)), sc[wid[c][j] % (NV_MAX * W)]
+    NB_LIST(T, wmap[c][j]), xval + 4 * (wid[c][j] >> 5), wa + 4 * (wid[c][j] >> 5),                \
+        sc[wid[c][j] & 31]
 #if W == 16
     {
         int j = 0;
@@ -331,14 +335,18 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
     }
     for (int j = 0; j < nw[1]; j++)
         cflat[wid[1][j]] = nb_search(T, NB_ARGS(1, j), 1);
+    for (int j = 0; j < nw[2]; j++)
+        cflat[wid[2][j]] = nb_search(T, NB_ARGS(2, j), 2);
 #else
     for (int j = 0; j < nw[0]; j++)
         cflat[wid[0][j]] = nb_search(T, NB_ARGS(0, j), 1);
     for (int j = 0; j < nw[1]; j++)
         cflat[wid[1][j]] = nb_search(T, NB_ARGS(1, j), 2);
-#endif
     for (int j = 0; j < nw[2]; j++)
         cflat[wid[2][j]] = nb_search(T, NB_ARGS(2, j), 0);
+#endif
+    for (int j = 0; j < nw[3]; j++)
+        cflat[wid[3][j]] = nb_search(T, NB_ARGS(3, j), 0);
 #undef NB_ARGS
     /* the trials' fits */
     sums_tab st;
