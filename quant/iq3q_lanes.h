@@ -263,21 +263,57 @@ TC_ISA_ATTR static inline void code_sums(const sums_tab *st, const int *codes, f
     *sumq2 = F_FIRST(s2);
 }
 
-/* A search by the class of its list. */
+/* A search by the class of its list (lists are padded to 16 candidates: W = 8 may always read
+ * two vectors, W = 16 one). */
 TC_ISA_ATTR static inline int nb_search_any(const tc_iq3_lists *T, int32_t m, const float *xv,
                                             const float *wv, float scale)
 {
     const uint16_t *lst = NB_LIST(T, m);
-    switch (NB_CLASS(m)) {
-    case 0:
-        return nb_search(T, lst, xv, wv, scale, 1);
-    case 1:
+    const unsigned cls = NB_CLASS(m);
+    if (cls <= 1)
         return nb_search(T, lst, xv, wv, scale, W == 8 ? 2 : 1);
-    case 2:
-        return nb_search(T, lst, xv, wv, scale, W == 8 ? 0 : 2);
-    default:
-        return nb_search(T, lst, xv, wv, scale, 0);
+    if (W == 16 && cls == 2)
+        return nb_search(T, lst, xv, wv, scale, 2);
+    return nb_search(T, lst, xv, wv, scale, 0);
+}
+
+/* code4 to code3 in 8 lanes */
+TC_ISA_ATTR static inline __m256i code3_8(__m256i c)
+{
+    const __m256i a =
+        _mm256_or_si256(_mm256_and_si256(c, _mm256_set1_epi32(0x007)),
+                        _mm256_and_si256(_mm256_srli_epi32(c, 1), _mm256_set1_epi32(0x038)));
+    const __m256i b =
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(c, 2), _mm256_set1_epi32(0x1c0)),
+                        _mm256_and_si256(_mm256_srli_epi32(c, 3), _mm256_set1_epi32(0xe00)));
+    return _mm256_or_si256(a, b);
+}
+
+/*
+ * The code4s of the 8 groups of a sub-block at one inverse scale (lane k = group k): the levels
+ * of the 32 elements in element order (level_of, the same operations per element), each moved
+ * to its nibble, the 4 nibbles of a group added (they do not overlap: an OR) by two horizontal
+ * adds, which leave the groups in the order 0, 2, 4, 6, 1, 3, 5, 7.
+ */
+TC_ISA_ATTR static inline __m256i groups_codes8(float idf, const float *xval)
+{
+    const __m256 id = _mm256_set1_ps(idf), one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f),
+                 magic = _mm256_set1_ps(12582912.f);
+    const __m256i sh = _mm256_setr_epi32(0, 4, 8, 12, 0, 4, 8, 12);
+    __m256i l[4];
+    for (int q = 0; q < 4; q++) {
+        const __m256 f = _mm256_mul_ps(
+            half, _mm256_sub_ps(_mm256_mul_ps(id, _mm256_loadu_ps(xval + 8 * q)), one));
+        __m256i v = _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(_mm256_add_ps(f, magic)),
+                                                      _mm256_set1_epi32(0x007fffff)),
+                                     _mm256_set1_epi32(0x00400000));
+        v = _mm256_max_epi32(_mm256_setzero_si256(),
+                             _mm256_min_epi32(_mm256_set1_epi32(IQ3_MAXQ - 1), v));
+        l[q] = _mm256_sllv_epi32(v, sh);
     }
+    const __m256i h =
+        _mm256_hadd_epi32(_mm256_hadd_epi32(l[0], l[1]), _mm256_hadd_epi32(l[2], l[3]));
+    return _mm256_permutevar8x32_epi32(h, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
 /*
@@ -382,15 +418,22 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
             on = (on & ~(1u << k)) | ((ong[k] >> tb) & 1) << k;
     }
     if (on != 0xffu && scale > 0) {
-        const float id = 1 / scale;
-        for (int k = 0; k < 8; k++) {
-            if (xxs && (on >> k & 1))
-                continue;
-            int32_t c[W];
-            I_STOREU(c, group_codes(F_SET1(id), xval + 4 * k));
-            const int32_t m = T->map[tc_iq3_code3(c[0])];
+        /* IQ3_XXS re-rounds the off-grid groups, IQ3_S all */
+        const __m256i c = groups_codes8(1 / scale, xval);
+        const __m256i m = _mm256_i32gather_epi32(T->map, code3_8(c), 4);
+        int32_t gc[8], gm[8];
+        _mm256_storeu_si256((__m256i *)gc, c);
+        _mm256_storeu_si256((__m256i *)gm, m);
+        const unsigned redo = xxs ? ~on & 0xffu : 0xffu;
+        const unsigned off = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(
+                                 _mm256_cmpgt_epi32(_mm256_setzero_si256(), m))) &
+                             redo;
+        for (int k = 0; k < 8; k++)
+            L[k] = redo >> k & 1 ? gc[k] : L[k];
+        for (unsigned b = off; b; b &= b - 1) {
+            const int k = __builtin_ctz(b);
             /* note: the fitted scale here, not 1/id */
-            L[k] = m >= 0 ? c[0] : nb_search_any(T, m, xval + 4 * k, wa + 4 * k, scale);
+            L[k] = nb_search_any(T, gm[k], xval + 4 * k, wa + 4 * k, scale);
         }
         float sx, s2;
         code_sums(&st, L, &sx, &s2);
