@@ -135,8 +135,8 @@ TC_ISA_ATTR static inline VI lane_code3(VI c)
 /*
  * iq3_best_neighbour: of the list at lst (count, then padded code4s), the code4 of the point
  * nearest to the group xv at `scale` by sum of w*(scale*q - x)^2 (wv = the square roots of the
- * weights), the first of equal distances; T->code0 when no distance is below FLT_MAX. nvec: 1
- * or 2 when the list is known to fit in that many vectors, 0 for any length.
+ * weights), the first of equal distances; T->code0 when no distance is below FLT_MAX. nvec: the
+ * number of vectors of candidates when the padded list is known to hold that many, 0 for any.
  */
 TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const tc_iq3_lists *T, const uint16_t *lst,
                                                const float *xv, const float *wv, float scale,
@@ -161,7 +161,7 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const tc_iq3_lists *T, const uint
         const int p = first ? __builtin_ctz(first) : W + __builtin_ctz(eq);
         return F_FIRST(m) < FLT_MAX ? codes[p] : T->code0;
     }
-    const int n = lst[0];
+    const int n = nvec ? nvec * W : lst[0];
     VI pos = I_LOADU(lane_index), bpos = pos;
     for (int c = W; c < n; c += W) {
         pos = I_ADD(pos, I_SET1(W));
@@ -272,8 +272,8 @@ TC_ISA_ATTR static inline int nb_search_any(const tc_iq3_lists *T, int32_t m, co
     const unsigned cls = NB_CLASS(m);
     if (cls <= 1)
         return nb_search(T, lst, xv, wv, scale, W == 8 ? 2 : 1);
-    if (W == 16 && cls == 2)
-        return nb_search(T, lst, xv, wv, scale, 2);
+    if (cls == 2)
+        return nb_search(T, lst, xv, wv, scale, W == 8 ? 4 : 2);
     return nb_search(T, lst, xv, wv, scale, 0);
 }
 
@@ -379,7 +379,7 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
     for (int j = 0; j < nw[1]; j++)
         cflat[wid[1][j]] = nb_search(T, NB_ARGS(1, j), 2);
     for (int j = 0; j < nw[2]; j++)
-        cflat[wid[2][j]] = nb_search(T, NB_ARGS(2, j), 0);
+        cflat[wid[2][j]] = nb_search(T, NB_ARGS(2, j), 4);
 #endif
     for (int j = 0; j < nw[3]; j++)
         cflat[wid[3][j]] = nb_search(T, NB_ARGS(3, j), 0);
