@@ -338,13 +338,14 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
     }
     /* the off-grid groups of every trial, by class (branch-free), then their searches */
     uint32_t wid[4][8 * NV_MAX * W];
-    int32_t wmap[4][8 * NV_MAX * W];
+    int32_t mall[8 * NV_MAX * W]; /* the map entries of all codes, at 32 * k + t */
     int nw[4] = {0, 0, 0, 0};
     unsigned ong[8] = {0};
     for (int k = 0; k < 8; k++)
         for (int v = 0; v < nv; v++) {
             const unsigned valid = nt - v * W >= W ? (1u << W) - 1 : (1u << (nt - v * W)) - 1;
             const VI m = I_GATHER(T->map, lane_code3(I_LOADU(cod[k] + v * W)));
+            I_STOREU(mall + 32 * k + v * W, m);
             const unsigned off = M_BITS(M_ICMPGT(I_ZERO, m)) & valid;
             ong[k] |= (~off & valid) << v * W;
             const VI cls = I_AND(I_SUB(I_SET1(-1), m), I_SET1(3));
@@ -352,13 +353,12 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
             for (int c = 0; c < 4; c++) {
                 const unsigned b = off & M_BITS(M_ICMPEQ(cls, I_SET1(c)));
                 I_COMPRESS_STORE((int32_t *)wid[c] + nw[c], id, b);
-                I_COMPRESS_STORE(wmap[c] + nw[c], m, b);
                 nw[c] += __builtin_popcount(b);
             }
         }
     int32_t *const cflat = cod[0]; /* trial t of group k at 32 * k + t */
 #define NB_ARGS(c, j)                                                                              \
-    NB_LIST(T, wmap[c][j]), xval + 4 * (wid[c][j] >> 5), wa + 4 * (wid[c][j] >> 5),                \
+    NB_LIST(T, mall[wid[c][j]]), xval + 4 * (wid[c][j] >> 5), wa + 4 * (wid[c][j] >> 5),           \
         sc[wid[c][j] & 31]
 #if W == 16
     {
