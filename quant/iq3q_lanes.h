@@ -3,7 +3,9 @@
  * template shared by avx2_iq3q.c (W = 8) and avx512_iq3q.c (W = 16). The including file defines
  * the vector types and ops below (and may use AVX2 directly: both files have it), then includes
  * this once. Bit-identical to ref_iq3_quant.c (read its header first: the algorithm and ggml's
- * traps are described there).
+ * traps are described there). quant/ builds with -ffp-contract=off and nothing here is fused or
+ * reassociated: every float a lane computes is one the reference computes, by the same
+ * operations on the same operands in the same order.
  *
  * Blocks with Inf or NaN (in x or in the importance weights) go to the reference. With finite
  * input every NaN that can still arise (0 * Inf, Inf - Inf, the square root of a negative
@@ -19,40 +21,48 @@
  *   zero maximum could differ, and a zero maximum skips the sub-block either way.
  * - The trial scales of a sub-block run in lanes (lane t = trial t): id = (15 + is*0.2f) / max
  *   and 1/id are the reference's operations; rounding an element to a level is its
- *   0.5f * (id*x - 1), nearest_int's 1.5*2^23 trick and the clamp, per lane; the 4 levels of a
- *   group make its 12-bit code in the lane.
- * - The trials' fits sum (w*x)*q and (w*q)*q over the 32 elements in the reference's order,
- *   from 0, in the same lanes. A term depends on the element and the level only: the 8 possible
- *   terms of an element are computed once (the same products) in the 8 lanes of a table (twice
- *   over for 16 lanes) and each lane picks its own by the level bits of its code (a permute).
- *   The choice of the best trial is the reference's loop in trial order; the candidate scale
- *   sumqx/sumq2 and best = scale*sumqx of every trial are computed by the same operations
- *   beforehand, the update is a select.
+ *   0.5f * (id*x - 1), nearest_int's 1.5*2^23 trick (the mask form, whatever f is) and the
+ *   clamp, per lane; the 4 levels of a group make its code in the lane, one nibble per level
+ *   (iq3q.h). Padding lanes repeat the last trial and are never read.
+ * - Which trials' groups are off the grid comes from gathers of the map; those groups are
+ *   compacted into work lists by the length of their neighbour list (no data-dependent
+ *   branch per search).
  * - The neighbour search of an off-grid group runs W candidates at once (lane = candidate,
  *   from the code lists of iq3q.h): the 8 possible terms w*(scale*q - x)^2 of each of the 4
- *   elements are the reference's ((w*diff)*diff) in the 8 lanes of a table, each lane picks its
- *   own by its code and adds them in element order. The reference starts the sum from 0; 0 + t
- *   differs from t only when t is -0, and then only in the sign of a zero result, which no
- *   comparison sees (-0 == +0), so the lanes start from the first term. The reference keeps the
- *   first strictly smaller distance below FLT_MAX: a lane's distance becomes FLT_MAX when it is
- *   not below FLT_MAX (NaN included: min(d, FLT_MAX) returns FLT_MAX then), each lane keeps its
- *   first strictly smaller one, and the lanes are merged by (distance, list position): the
- *   smallest distance, the first position holding it. No distance below FLT_MAX: grid point 0,
- *   as the reference.
- * - The requantization of the winning trial's groups, the final refit, the sign flip, the grid
- *   indices and the block scales are the reference's steps on the same values (the refit's
- *   sums through the same tables, all lanes alike).
+ *   elements are the reference's ((w*diff)*diff) in the 8 lanes of a table (repeated in both
+ *   halves for W = 16), each lane picks its own by its code (a permute) and adds them in
+ *   element order. The reference starts the sum from 0; 0 + t differs from t only when t is -0,
+ *   and then only in the sign of a zero result, which no comparison sees (-0 == +0), so the
+ *   lanes start from the first term. The reference keeps the first strictly smaller distance
+ *   below FLT_MAX: a lane's distance becomes FLT_MAX when it is not below FLT_MAX (NaN
+ *   included: min(d, FLT_MAX) returns FLT_MAX then), each lane keeps its first strictly smaller
+ *   one, and the lanes are merged by (distance, list position): the smallest distance, the
+ *   first position holding it. No distance below FLT_MAX: grid point 0, as the reference. With
+ *   16 lanes, two searches of lists of at most 8 run in the two halves (nb_search_pair): each
+ *   half has its own terms and its own minimum, the same operations per lane.
+ * - The trials' fits sum (w*x)*q and (w*q)*q over the 32 elements in the reference's order,
+ *   from 0, in the trial lanes. A term depends on the element and the level only: the 8
+ *   possible terms of an element are computed once (the same products) in the 8 lanes of a
+ *   table and each lane picks its own by the level in its code (a permute). The choice of the
+ *   best trial is the reference's loop in trial order; the candidate scale sumqx/sumq2 and
+ *   best = scale*sumqx of every trial are computed by the same operations beforehand, the
+ *   update is a select.
+ * - The requantization at the fitted scale rounds the 8 groups at once (lane = element, then
+ *   the nibbles of a group added: they do not overlap, so the sum is an OR), searches the
+ *   off-grid ones as above, and refits through the same tables (every lane the same code).
+ *   The sign flip, the grid indices and the block scales are the reference's scalar steps.
  *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
- *   F_MIN(a, b) = a < b ? a : b (b when either is NaN)   I_TO_F (int32 to float)
- *   M_CMP(a, b, pred)  F_BLEND(a, b, m), I_BLEND(a, b, m) = m ? b : a
+ *   F_MIN(a, b) = a < b ? a : b (b when either is NaN), I_TO_F (int32 to float), F_FIRST (lane 0)
+ *   M_CMP(a, b, pred), F_BLEND(a, b, m), I_BLEND(a, b, m) = m ? b : a, M_BITS(m): lane j at bit j
  *   I_SET1 I_ZERO I_ADD I_SUB I_MIN I_MAX I_AND I_OR I_SRLI(v, n) I_SLLI(v, n) F_BITS (reinterpret)
  *   I_LOADU I_STOREU, I_LOAD_U16(const uint16_t *): W uint16 zero-extended
- *   F_PERM(t, i): lane l = t[i[l] mod W] (tables here repeat every 8 lanes, so only the 3 low
- *   bits of an index matter)   F_FIRST(v): lane 0 as a float   F_HMIN(v): the smallest lane in
- * every lane (v without NaN) I_HMIN(v): the smallest int32 lane as an int   M_BITS(m): lane j at
- * bit j TC_ISA_ATTR: empty or a target attribute
+ *   F_PERM(t, i): lane l = t[i[l] mod W] (tables repeat every 8 lanes, index bit 3 is clear)
+ *   F_HMIN(v): the smallest lane in every lane (v without NaN), I_HMIN(v): the smallest int32
+ *   M_ICMPGT, M_ICMPEQ (int32 compares to a mask), I_GATHER(const int32_t *base, VI idx)
+ *   I_COMPRESS_STORE(int32_t *p, VI v, unsigned bits): the lanes of the set bits, in order, at p
+ *   (may write W values)   TC_ISA_ATTR: empty or a target attribute
  */
 
 #include "blocks.h"
@@ -64,7 +74,7 @@
 #include <string.h>
 
 enum { NT_MAX = 31, NV_MAX = (NT_MAX + W - 1) / W }; /* trials: 31 IQ3_XXS, 19 IQ3_S */
-_Static_assert(NV_MAX *W == 32, "a group's trials at 32 * k + t");
+_Static_assert((NV_MAX * W) == 32, "a group's trials at 32 * k + t");
 
 #define IQ3_MAXQ    8     /* kMaxQ: levels 0..7, q = 1, 3, ..., 15 */
 #define IQ3_XXS_EPS 1e-8f /* GROUP_MAX_EPS_IQ3_XXS */
@@ -337,8 +347,8 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
             I_STOREU(cod[k] + v * W, group_codes(id, xval + 4 * k));
     }
     /* the off-grid groups of every trial, by class (branch-free), then their searches */
-    uint32_t wid[4][8 * NV_MAX * W];
-    int32_t mall[8 * NV_MAX * W]; /* the map entries of all codes, at 32 * k + t */
+    uint32_t wid[4][8 * NV_MAX * W + W]; /* + W: a compress-store writes W values */
+    int32_t mall[8 * NV_MAX * W];        /* the map entries of all codes, at 32 * k + t */
     int nw[4] = {0, 0, 0, 0};
     unsigned ong[8] = {0};
     for (int k = 0; k < 8; k++)
