@@ -34,6 +34,7 @@
  */
 #include "blocks.h"
 #include "fp16.h"
+#include "iq3q.h"
 #include "iq_grid.h"
 #include "kernels.h"
 
@@ -300,7 +301,7 @@ static inline unsigned split_signs8(const float *x, float *xval)
 /* ---- IQ3_XXS: 98 bytes = d, qs[64] (grid index per group of 4), 8 x u32 (4 x 7 sign bits |
  * scale << 28) ---- */
 
-static void iq3_xxs_block(const tc_iq3_search *g, const float *x, const float *qw, uint8_t *y)
+void tc_ref_iq3_xxs_block(const tc_iq3_search *g, const float *x, const float *qw, uint8_t *y)
 {
     float scales[8], w[32], wa[32], xval[32];
     int8_t L[32];
@@ -381,14 +382,14 @@ static void tc_iq3_xxs_quant_ref(const float *src, void *dst, int64_t n_rows, in
     }
     for (int64_t r = 0; r < n_rows; r++)
         for (int64_t i = 0; i < nb; i++, y += IQ3XXS_SIZE)
-            iq3_xxs_block(g, src + r * n_per_row + i * QK_K, imatrix ? imatrix + i * QK_K : NULL,
-                          y);
+            tc_ref_iq3_xxs_block(g, src + r * n_per_row + i * QK_K,
+                                 imatrix ? imatrix + i * QK_K : NULL, y);
 }
 
 /* ---- IQ3_S: 110 bytes = d, qs[64] (low 8 index bits), qh[8] (9th bits), signs[32],
  * scales[4] ---- */
 
-static void iq3_s_block(const tc_iq3_search *g, const float *x, const float *qw, uint8_t *y)
+void tc_ref_iq3_s_block(const tc_iq3_search *g, const float *x, const float *qw, uint8_t *y)
 {
     float scales[8], w[32], wa[32], xval[32];
     int8_t L[32];
@@ -453,7 +454,8 @@ static void tc_iq3_s_quant_ref(const float *src, void *dst, int64_t n_rows, int6
     }
     for (int64_t r = 0; r < n_rows; r++)
         for (int64_t i = 0; i < nb; i++, y += IQ3S_SIZE)
-            iq3_s_block(g, src + r * n_per_row + i * QK_K, imatrix ? imatrix + i * QK_K : NULL, y);
+            tc_ref_iq3_s_block(g, src + r * n_per_row + i * QK_K,
+                               imatrix ? imatrix + i * QK_K : NULL, y);
 }
 
 /* ===== IQ2_S: 82 bytes = d, qs[32] (low 8 index bits), signs[32], qh[8] (2 high bits per

@@ -1,0 +1,178 @@
+/*
+ * avx2_iq3q.c - AVX2 quantizers for IQ3_XXS and IQ3_S, bit-identical to ref_iq3_quant.c (and so
+ * to ggml's quantize_iq3_xxs / quantize_iq3_s): iq3q_lanes.h with 8 lanes (8 trial scales, or 8
+ * candidates of a neighbour list, at once), which explains why every float is the reference's.
+ * Every lane runs the reference's operations in its order on its own trial or candidate; no
+ * FMA (the reference has no fused multiply-add), no reassociated sum.
+ */
+#include "iq3q.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+
+#include <immintrin.h>
+#include <stdint.h>
+
+#define TC_ISA_ATTR
+#define W                8
+#define VF               __m256
+#define VI               __m256i
+#define VM               __m256
+#define F_SET1           _mm256_set1_ps
+#define F_ZERO           _mm256_setzero_ps()
+#define F_ADD            _mm256_add_ps
+#define F_SUB            _mm256_sub_ps
+#define F_MUL            _mm256_mul_ps
+#define F_DIV            _mm256_div_ps
+#define F_MIN            _mm256_min_ps
+#define F_LOADU          _mm256_loadu_ps
+#define F_STOREU         _mm256_storeu_ps
+#define F_BCAST          _mm256_broadcast_ss
+#define F_FIRST          _mm256_cvtss_f32
+#define I_TO_F           _mm256_cvtepi32_ps
+#define M_CMP            _mm256_cmp_ps
+#define F_BLEND(a, b, m) _mm256_blendv_ps(a, b, m)
+#define I_BLEND(a, b, m)                                                                           \
+    _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b), m))
+#define I_SET1         _mm256_set1_epi32
+#define I_ZERO         _mm256_setzero_si256()
+#define I_ADD          _mm256_add_epi32
+#define I_SUB          _mm256_sub_epi32
+#define I_MIN          _mm256_min_epi32
+#define I_MAX          _mm256_max_epi32
+#define I_AND          _mm256_and_si256
+#define I_OR           _mm256_or_si256
+#define I_SRLI         _mm256_srli_epi32
+#define I_SLLI         _mm256_slli_epi32
+#define F_BITS         _mm256_castps_si256
+#define I_LOADU(p)     _mm256_loadu_si256((const __m256i *)(p))
+#define I_STOREU(p, v) _mm256_storeu_si256((__m256i *)(p), v)
+#define I_LOAD_U16(p)  _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)(p)))
+#define F_PERM(t, i)   _mm256_permutevar8x32_ps(t, i)
+#define M_BITS(m)      ((unsigned)_mm256_movemask_ps(m))
+
+static inline __m256 hmin8(__m256 v)
+{
+    v = _mm256_min_ps(v, _mm256_permute2f128_ps(v, v, 1));
+    v = _mm256_min_ps(v, _mm256_shuffle_ps(v, v, _MM_SHUFFLE(1, 0, 3, 2)));
+    return _mm256_min_ps(v, _mm256_shuffle_ps(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
+}
+
+static inline int hmin8i(__m256i v)
+{
+    __m128i m = _mm_min_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    m = _mm_min_epi32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = _mm_min_epi32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(m);
+}
+
+#define F_HMIN hmin8
+#define I_HMIN hmin8i
+
+/* left_pack[m]: the lanes of the set bits of m, in order, one byte each (then zeros) */
+static const uint64_t left_pack[256] = {
+    0x0000000000000000ull, 0x0000000000000000ull, 0x0000000000000001ull, 0x0000000000000100ull,
+    0x0000000000000002ull, 0x0000000000000200ull, 0x0000000000000201ull, 0x0000000000020100ull,
+    0x0000000000000003ull, 0x0000000000000300ull, 0x0000000000000301ull, 0x0000000000030100ull,
+    0x0000000000000302ull, 0x0000000000030200ull, 0x0000000000030201ull, 0x0000000003020100ull,
+    0x0000000000000004ull, 0x0000000000000400ull, 0x0000000000000401ull, 0x0000000000040100ull,
+    0x0000000000000402ull, 0x0000000000040200ull, 0x0000000000040201ull, 0x0000000004020100ull,
+    0x0000000000000403ull, 0x0000000000040300ull, 0x0000000000040301ull, 0x0000000004030100ull,
+    0x0000000000040302ull, 0x0000000004030200ull, 0x0000000004030201ull, 0x0000000403020100ull,
+    0x0000000000000005ull, 0x0000000000000500ull, 0x0000000000000501ull, 0x0000000000050100ull,
+    0x0000000000000502ull, 0x0000000000050200ull, 0x0000000000050201ull, 0x0000000005020100ull,
+    0x0000000000000503ull, 0x0000000000050300ull, 0x0000000000050301ull, 0x0000000005030100ull,
+    0x0000000000050302ull, 0x0000000005030200ull, 0x0000000005030201ull, 0x0000000503020100ull,
+    0x0000000000000504ull, 0x0000000000050400ull, 0x0000000000050401ull, 0x0000000005040100ull,
+    0x0000000000050402ull, 0x0000000005040200ull, 0x0000000005040201ull, 0x0000000504020100ull,
+    0x0000000000050403ull, 0x0000000005040300ull, 0x0000000005040301ull, 0x0000000504030100ull,
+    0x0000000005040302ull, 0x0000000504030200ull, 0x0000000504030201ull, 0x0000050403020100ull,
+    0x0000000000000006ull, 0x0000000000000600ull, 0x0000000000000601ull, 0x0000000000060100ull,
+    0x0000000000000602ull, 0x0000000000060200ull, 0x0000000000060201ull, 0x0000000006020100ull,
+    0x0000000000000603ull, 0x0000000000060300ull, 0x0000000000060301ull, 0x0000000006030100ull,
+    0x0000000000060302ull, 0x0000000006030200ull, 0x0000000006030201ull, 0x0000000603020100ull,
+    0x0000000000000604ull, 0x0000000000060400ull, 0x0000000000060401ull, 0x0000000006040100ull,
+    0x0000000000060402ull, 0x0000000006040200ull, 0x0000000006040201ull, 0x0000000604020100ull,
+    0x0000000000060403ull, 0x0000000006040300ull, 0x0000000006040301ull, 0x0000000604030100ull,
+    0x0000000006040302ull, 0x0000000604030200ull, 0x0000000604030201ull, 0x0000060403020100ull,
+    0x0000000000000605ull, 0x0000000000060500ull, 0x0000000000060501ull, 0x0000000006050100ull,
+    0x0000000000060502ull, 0x0000000006050200ull, 0x0000000006050201ull, 0x0000000605020100ull,
+    0x0000000000060503ull, 0x0000000006050300ull, 0x0000000006050301ull, 0x0000000605030100ull,
+    0x0000000006050302ull, 0x0000000605030200ull, 0x0000000605030201ull, 0x0000060503020100ull,
+    0x0000000000060504ull, 0x0000000006050400ull, 0x0000000006050401ull, 0x0000000605040100ull,
+    0x0000000006050402ull, 0x0000000605040200ull, 0x0000000605040201ull, 0x0000060504020100ull,
+    0x0000000006050403ull, 0x0000000605040300ull, 0x0000000605040301ull, 0x0000060504030100ull,
+    0x0000000605040302ull, 0x0000060504030200ull, 0x0000060504030201ull, 0x0006050403020100ull,
+    0x0000000000000007ull, 0x0000000000000700ull, 0x0000000000000701ull, 0x0000000000070100ull,
+    0x0000000000000702ull, 0x0000000000070200ull, 0x0000000000070201ull, 0x0000000007020100ull,
+    0x0000000000000703ull, 0x0000000000070300ull, 0x0000000000070301ull, 0x0000000007030100ull,
+    0x0000000000070302ull, 0x0000000007030200ull, 0x0000000007030201ull, 0x0000000703020100ull,
+    0x0000000000000704ull, 0x0000000000070400ull, 0x0000000000070401ull, 0x0000000007040100ull,
+    0x0000000000070402ull, 0x0000000007040200ull, 0x0000000007040201ull, 0x0000000704020100ull,
+    0x0000000000070403ull, 0x0000000007040300ull, 0x0000000007040301ull, 0x0000000704030100ull,
+    0x0000000007040302ull, 0x0000000704030200ull, 0x0000000704030201ull, 0x0000070403020100ull,
+    0x0000000000000705ull, 0x0000000000070500ull, 0x0000000000070501ull, 0x0000000007050100ull,
+    0x0000000000070502ull, 0x0000000007050200ull, 0x0000000007050201ull, 0x0000000705020100ull,
+    0x0000000000070503ull, 0x0000000007050300ull, 0x0000000007050301ull, 0x0000000705030100ull,
+    0x0000000007050302ull, 0x0000000705030200ull, 0x0000000705030201ull, 0x0000070503020100ull,
+    0x0000000000070504ull, 0x0000000007050400ull, 0x0000000007050401ull, 0x0000000705040100ull,
+    0x0000000007050402ull, 0x0000000705040200ull, 0x0000000705040201ull, 0x0000070504020100ull,
+    0x0000000007050403ull, 0x0000000705040300ull, 0x0000000705040301ull, 0x0000070504030100ull,
+    0x0000000705040302ull, 0x0000070504030200ull, 0x0000070504030201ull, 0x0007050403020100ull,
+    0x0000000000000706ull, 0x0000000000070600ull, 0x0000000000070601ull, 0x0000000007060100ull,
+    0x0000000000070602ull, 0x0000000007060200ull, 0x0000000007060201ull, 0x0000000706020100ull,
+    0x0000000000070603ull, 0x0000000007060300ull, 0x0000000007060301ull, 0x0000000706030100ull,
+    0x0000000007060302ull, 0x0000000706030200ull, 0x0000000706030201ull, 0x0000070603020100ull,
+    0x0000000000070604ull, 0x0000000007060400ull, 0x0000000007060401ull, 0x0000000706040100ull,
+    0x0000000007060402ull, 0x0000000706040200ull, 0x0000000706040201ull, 0x0000070604020100ull,
+    0x0000000007060403ull, 0x0000000706040300ull, 0x0000000706040301ull, 0x0000070604030100ull,
+    0x0000000706040302ull, 0x0000070604030200ull, 0x0000070604030201ull, 0x0007060403020100ull,
+    0x0000000000070605ull, 0x0000000007060500ull, 0x0000000007060501ull, 0x0000000706050100ull,
+    0x0000000007060502ull, 0x0000000706050200ull, 0x0000000706050201ull, 0x0000070605020100ull,
+    0x0000000007060503ull, 0x0000000706050300ull, 0x0000000706050301ull, 0x0000070605030100ull,
+    0x0000000706050302ull, 0x0000070605030200ull, 0x0000070605030201ull, 0x0007060503020100ull,
+    0x0000000007060504ull, 0x0000000706050400ull, 0x0000000706050401ull, 0x0000070605040100ull,
+    0x0000000706050402ull, 0x0000070605040200ull, 0x0000070605040201ull, 0x0007060504020100ull,
+    0x0000000706050403ull, 0x0000070605040300ull, 0x0000070605040301ull, 0x0007060504030100ull,
+    0x0000070605040302ull, 0x0007060504030200ull, 0x0007060504030201ull, 0x0706050403020100ull,
+};
+
+/* the lanes of v at the set bits of `bits` to p, in order (8 values written) */
+static inline void compress_store8(int32_t *p, __m256i v, unsigned bits)
+{
+    const __m256i idx = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)&left_pack[bits]));
+    _mm256_storeu_si256((__m256i *)p, _mm256_permutevar8x32_epi32(v, idx));
+}
+
+#define I_COMPRESS_STORE compress_store8
+#define I_GATHER(b, i)   _mm256_i32gather_epi32((const int *)(b), i, 4)
+#define M_ICMPGT(a, b)   _mm256_castsi256_ps(_mm256_cmpgt_epi32(a, b))
+#define M_ICMPEQ(a, b)   _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b))
+
+#include "iq3q_lanes.h"
+
+static void tc_iq3_xxs_quant_avx2(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
+                                  const float *imatrix)
+{
+    iq3q_rows(1, src, dst, n_rows, n_per_row, imatrix);
+}
+
+static void tc_iq3_s_quant_avx2(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
+                                const float *imatrix)
+{
+    iq3q_rows(0, src, dst, n_rows, n_per_row, imatrix);
+}
+
+void tc_avx2_register_iq3q(tc_kernel_table *k)
+{
+    k->quantize[TC_DTYPE_IQ3_XXS] = tc_iq3_xxs_quant_avx2;
+    k->quantize[TC_DTYPE_IQ3_S] = tc_iq3_s_quant_avx2;
+}
+
+#else
+
+void tc_avx2_register_iq3q(tc_kernel_table *k)
+{
+    (void)k;
+}
+
+#endif

@@ -1,0 +1,669 @@
+/*
+ * iq3q_lanes.h - private to quant/: the IQ3_XXS / IQ3_S quantizers with W float lanes, a
+ * template shared by avx2_iq3q.c (W = 8) and avx512_iq3q.c (W = 16). The including file defines
+ * the vector types and ops below (and may use AVX2 directly: both files have it), then includes
+ * this once. Bit-identical to ref_iq3_quant.c (read its header first: the algorithm and ggml's
+ * traps are described there). quant/ builds with -ffp-contract=off and nothing here is fused or
+ * reassociated: every float a lane computes is one the reference computes, by the same
+ * operations on the same operands in the same order.
+ *
+ * Blocks with Inf or NaN (in x or in the importance weights) go to the reference. With finite
+ * input every NaN that can still arise (0 * Inf, Inf - Inf, the square root of a negative
+ * weight) is the one default NaN, so which operand an operation propagates cannot matter; the
+ * selects below keep the reference's comparisons exactly (strict ones strict, NaN false).
+ *
+ * What runs in lanes, and why each float is the reference's:
+ * - Weights, their square roots, magnitudes and signs run 8 elements at a time, the same
+ *   operation per element as the reference. IQ3_XXS's parity element is the first smallest
+ *   (w*x)*x of its 8: without NaN that is the first lane equal to the smallest (+0 and -0 are
+ *   equal in both); with a NaN among them the reference's own loop decides. The sub-block's
+ *   largest magnitude is a max over lanes: the values are never NaN here, so only the sign of a
+ *   zero maximum could differ, and a zero maximum skips the sub-block either way.
+ * - The trial scales of a sub-block run in lanes (lane t = trial t): id = (15 + is*0.2f) / max
+ *   and 1/id are the reference's operations; rounding an element to a level is its
+ *   0.5f * (id*x - 1), nearest_int's 1.5*2^23 trick (the mask form, whatever f is) and the
+ *   clamp, per lane; the 4 levels of a group make its code in the lane, one nibble per level
+ *   (iq3q.h). Padding lanes repeat the last trial and are never read.
+ * - Which trials' groups are off the grid comes from gathers of the map; those groups are
+ *   compacted into work lists by the length of their neighbour list (no data-dependent
+ *   branch per search).
+ * - The neighbour search of an off-grid group runs W candidates at once (lane = candidate,
+ *   from the code lists of iq3q.h): the 8 possible terms w*(scale*q - x)^2 of each of the 4
+ *   elements are the reference's ((w*diff)*diff) in the 8 lanes of a table (repeated in both
+ *   halves for W = 16), each lane picks its own by its code (a permute) and adds them in
+ *   element order. The reference starts the sum from 0; 0 + t differs from t only when t is -0,
+ *   and then only in the sign of a zero result, which no comparison sees (-0 == +0), so the
+ *   lanes start from the first term. The reference keeps the first strictly smaller distance
+ *   below FLT_MAX: a lane's distance becomes FLT_MAX when it is not below FLT_MAX (NaN
+ *   included: min(d, FLT_MAX) returns FLT_MAX then), each lane keeps its first strictly smaller
+ *   one, and the lanes are merged by (distance, list position): the smallest distance, the
+ *   first position holding it. No distance below FLT_MAX: grid point 0, as the reference. With
+ *   16 lanes, two searches of lists of at most 8 run in the two halves (nb_search_pair): each
+ *   half has its own terms and its own minimum, the same operations per lane.
+ * - The trials' fits sum (w*x)*q and (w*q)*q over the 32 elements in the reference's order,
+ *   from 0, in the trial lanes. A term depends on the element and the level only: the 8
+ *   possible terms of an element are computed once (the same products) in the 8 lanes of a
+ *   table and each lane picks its own by the level in its code (a permute). The choice of the
+ *   best trial is the reference's loop in trial order; the candidate scale sumqx/sumq2 and
+ *   best = scale*sumqx of every trial are computed by the same operations beforehand, the
+ *   update is a select.
+ * - The requantization at the fitted scale rounds the 8 groups at once (lane = element, then
+ *   the nibbles of a group added: they do not overlap, so the sum is an OR), searches the
+ *   off-grid ones as above, and refits through the same tables (every lane the same code).
+ *   The sign flip, the grid indices and the block scales are the reference's scalar steps.
+ *
+ * Required from the includer:
+ *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
+ *   F_MIN(a, b) = a < b ? a : b (b when either is NaN), I_TO_F (int32 to float), F_FIRST (lane 0)
+ *   M_CMP(a, b, pred), F_BLEND(a, b, m), I_BLEND(a, b, m) = m ? b : a, M_BITS(m): lane j at bit j
+ *   I_SET1 I_ZERO I_ADD I_SUB I_MIN I_MAX I_AND I_OR I_SRLI(v, n) I_SLLI(v, n) F_BITS (reinterpret)
+ *   I_LOADU I_STOREU, I_LOAD_U16(const uint16_t *): W uint16 zero-extended
+ *   F_PERM(t, i): lane l = t[i[l] mod W] (tables repeat every 8 lanes, index bit 3 is clear)
+ *   F_HMIN(v): the smallest lane in every lane (v without NaN), I_HMIN(v): the smallest int32
+ *   M_ICMPGT, M_ICMPEQ (int32 compares to a mask), I_GATHER(const int32_t *base, VI idx)
+ *   I_COMPRESS_STORE(int32_t *p, VI v, unsigned bits): the lanes of the set bits, in order, at p
+ *   (may write W values)   TC_ISA_ATTR: empty or a target attribute
+ */
+
+#include "blocks.h"
+#include "iq3q.h"
+#include "tc_dtype.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+enum { NT_MAX = 31, NV_MAX = (NT_MAX + W - 1) / W }; /* trials: 31 IQ3_XXS, 19 IQ3_S */
+_Static_assert((NV_MAX * W) == 32, "a group's trials at 32 * k + t");
+
+#define IQ3_MAXQ    8     /* kMaxQ: levels 0..7, q = 1, 3, ..., 15 */
+#define IQ3_XXS_EPS 1e-8f /* GROUP_MAX_EPS_IQ3_XXS */
+
+/* q = 2l + 1 for level l in lane l mod 8 */
+static const float qlev[16] = {1, 3, 5, 7, 9, 11, 13, 15, 1, 3, 5, 7, 9, 11, 13, 15};
+static const int32_t lane_index[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+/* ggml's MAX: which operand a NaN comparison picks matters. */
+static inline float maxf_ggml(float a, float b)
+{
+    return a > b ? a : b;
+}
+
+static inline int clampi15(int l)
+{
+    return l < 0 ? 0 : l > 15 ? 15 : l;
+}
+
+/* The code4s of the group of 4 values xv at the lanes' inverse scales id (level_of per
+ * element). */
+TC_ISA_ATTR static inline VI group_codes(VF id, const float *xv)
+{
+    const VF one = F_SET1(1.0f), half = F_SET1(0.5f), magic = F_SET1(12582912.f);
+    VI code = I_ZERO;
+    for (int j = 0; j < 4; j++) {
+        const VF f = F_MUL(half, F_SUB(F_MUL(id, F_BCAST(xv + j)), one));
+        VI l = I_SUB(I_AND(F_BITS(F_ADD(f, magic)), I_SET1(0x007fffff)), I_SET1(0x00400000));
+        l = I_MAX(I_ZERO, I_MIN(I_SET1(IQ3_MAXQ - 1), l));
+        code = I_OR(code, I_SLLI(l, 4 * j));
+    }
+    return code;
+}
+
+/* code4 to code3 (the map index) in lanes */
+TC_ISA_ATTR static inline VI lane_code3(VI c)
+{
+    const VI a = I_OR(I_AND(c, I_SET1(0x007)), I_AND(I_SRLI(c, 1), I_SET1(0x038)));
+    const VI b = I_OR(I_AND(I_SRLI(c, 2), I_SET1(0x1c0)), I_AND(I_SRLI(c, 3), I_SET1(0xe00)));
+    return I_OR(a, b);
+}
+
+/* The list of an off-grid map entry m (iq3q.h) and its class: 0 at most 8 candidates, 1 at
+ * most 16, 2 at most 32, 3 more. */
+#define NB_LIST(T, m) ((T)->list + ((uint32_t) ~(m) >> 2))
+#define NB_CLASS(m)   ((uint32_t) ~(m)&3)
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* The 8 possible terms w*(scale*q - x)^2 of each element of the group xv (wv the square roots
+ * of the weights) at the levels of the lanes (lane l mod 8), as the reference: (w*diff)*diff. */
+#define NB_TERMS(sq, xv, wv)                                                                       \
+    VF e0, e1, e2, e3;                                                                             \
+    do {                                                                                           \
+        const VF d0_ = F_SUB(sq, F_BCAST((xv) + 0)), d1_ = F_SUB(sq, F_BCAST((xv) + 1));           \
+        const VF d2_ = F_SUB(sq, F_BCAST((xv) + 2)), d3_ = F_SUB(sq, F_BCAST((xv) + 3));           \
+        e0 = F_MUL(F_MUL(F_BCAST((wv) + 0), d0_), d0_);                                            \
+        e1 = F_MUL(F_MUL(F_BCAST((wv) + 1), d1_), d1_);                                            \
+        e2 = F_MUL(F_MUL(F_BCAST((wv) + 2), d2_), d2_);                                            \
+        e3 = F_MUL(F_MUL(F_BCAST((wv) + 3), d3_), d3_);                                            \
+    } while (0)
+
+/* The distances of the lanes' candidates (code4s in C), terms added in element order. */
+#define NB_DIST(C)                                                                                 \
+    F_ADD(F_ADD(F_ADD(F_PERM(e0, C), F_PERM(e1, I_SRLI(C, 4))), F_PERM(e2, I_SRLI(C, 8))),         \
+          F_PERM(e3, I_SRLI(C, 12)))
+
+/*
+ * iq3_best_neighbour: of the list at lst (count, then padded code4s), the code4 of the point
+ * nearest to the group xv at `scale` by sum of w*(scale*q - x)^2 (wv = the square roots of the
+ * weights), the first of equal distances; T->code0 when no distance is below FLT_MAX. nvec: the
+ * number of vectors of candidates when the padded list is known to hold that many, 0 for any.
+ */
+TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const tc_iq3_lists *T, const uint16_t *lst,
+                                               const float *xv, const float *wv, float scale,
+                                               int nvec)
+{
+    const uint16_t *codes = lst + 1;
+    const VF sq = F_MUL(F_SET1(scale), F_LOADU(qlev)), fmax = F_SET1(FLT_MAX);
+    NB_TERMS(sq, xv, wv);
+    VF best = F_MIN(NB_DIST(I_LOAD_U16(codes)), fmax); /* FLT_MAX unless strictly below it */
+    if (nvec == 1) {
+        const VF m = F_HMIN(best);
+        const unsigned eq = M_BITS(M_CMP(best, m, _CMP_EQ_OQ));
+        return F_FIRST(m) < FLT_MAX ? codes[__builtin_ctz(eq)] : T->code0;
+    }
+    if (nvec == 2) {
+        /* lane j holds candidate j, or j + W where lt: any tied first-vector lane comes first */
+        const VF d = NB_DIST(I_LOAD_U16(codes + W));
+        const VM lt = M_CMP(d, best, _CMP_LT_OQ);
+        best = F_BLEND(best, d, lt);
+        const VF m = F_HMIN(best);
+        const unsigned eq = M_BITS(M_CMP(best, m, _CMP_EQ_OQ)), first = eq & ~M_BITS(lt);
+        const int p = first ? __builtin_ctz(first) : W + __builtin_ctz(eq);
+        return F_FIRST(m) < FLT_MAX ? codes[p] : T->code0;
+    }
+    const int n = nvec ? nvec * W : lst[0];
+    VI pos = I_LOADU(lane_index), bpos = pos;
+    for (int c = W; c < n; c += W) {
+        pos = I_ADD(pos, I_SET1(W));
+        const VF d = NB_DIST(I_LOAD_U16(codes + c));
+        const VM lt = M_CMP(d, best, _CMP_LT_OQ);
+        best = F_BLEND(best, d, lt);
+        bpos = I_BLEND(bpos, pos, lt);
+    }
+    const VF m = F_HMIN(best);
+    if (!(F_FIRST(m) < FLT_MAX))
+        return T->code0;
+    const VM eq = M_CMP(best, m, _CMP_EQ_OQ);
+    return codes[I_HMIN(I_BLEND(I_SET1(0x7fffffff), bpos, eq))];
+}
+
+#if W == 16
+/*
+ * Two searches in the two halves of 16 lanes, lists of at most 8 candidates (class 0): lanes
+ * 8..15 hold search b's terms (each lane its own operations, as above) and its candidates'
+ * indices have bit 3 set, so they read the upper half of the term tables. The smallest
+ * distance and the first lane holding it are found in each half separately.
+ */
+TC_ISA_ATTR static ALWAYS_INLINE void nb_search_pair(const tc_iq3_lists *T, const uint16_t *la,
+                                                     const float *xa, const float *wa_, float sa,
+                                                     const uint16_t *lb, const float *xb,
+                                                     const float *wb, float sb, int32_t *ra,
+                                                     int32_t *rb)
+{
+    const __mmask16 hi = 0xff00;
+    const __m512 q = _mm512_loadu_ps(qlev), fmax = _mm512_set1_ps(FLT_MAX);
+    const __m512 sq =
+        _mm512_mul_ps(_mm512_mask_mov_ps(_mm512_set1_ps(sa), hi, _mm512_set1_ps(sb)), q);
+    __m512 e[4];
+    for (int i = 0; i < 4; i++) {
+        const __m512 x = _mm512_mask_mov_ps(_mm512_set1_ps(xa[i]), hi, _mm512_set1_ps(xb[i]));
+        const __m512 w = _mm512_mask_mov_ps(_mm512_set1_ps(wa_[i]), hi, _mm512_set1_ps(wb[i]));
+        const __m512 d = _mm512_sub_ps(sq, x);
+        e[i] = _mm512_mul_ps(_mm512_mul_ps(w, d), d);
+    }
+    const __m256i cab =
+        _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(la + 1))),
+                                _mm_loadu_si128((const __m128i *)(lb + 1)), 1);
+    const __m512i C =
+        _mm512_or_si512(_mm512_cvtepu16_epi32(cab), _mm512_maskz_set1_epi32(hi, 0x8888));
+    __m512 d2 = _mm512_add_ps(_mm512_permutexvar_ps(C, e[0]),
+                              _mm512_permutexvar_ps(_mm512_srli_epi32(C, 4), e[1]));
+    d2 = _mm512_add_ps(d2, _mm512_permutexvar_ps(_mm512_srli_epi32(C, 8), e[2]));
+    d2 = _mm512_add_ps(d2, _mm512_permutexvar_ps(_mm512_srli_epi32(C, 12), e[3]));
+    const __m512 best = _mm512_min_ps(d2, fmax);
+    __m512 m = _mm512_min_ps(best, _mm512_shuffle_f32x4(best, best, _MM_SHUFFLE(2, 3, 0, 1)));
+    m = _mm512_min_ps(m, _mm512_permute_ps(m, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = _mm512_min_ps(m, _mm512_permute_ps(m, _MM_SHUFFLE(2, 3, 0, 1)));
+    const unsigned eq = (unsigned)_mm512_mask_cmp_ps_mask(_mm512_cmp_ps_mask(m, fmax, _CMP_LT_OQ),
+                                                          best, m, _CMP_EQ_OQ);
+    const unsigned ea = eq & 0xff, eb = eq >> 8;
+    *ra = ea ? la[1 + __builtin_ctz(ea)] : T->code0;
+    *rb = eb ? lb[1 + __builtin_ctz(eb)] : T->code0;
+}
+#endif
+
+/* Per element i of a sub-block: (w*x)*q and (w*q)*q for the 8 levels (lane l mod 8). */
+typedef struct sums_tab {
+    VF wxq[32], wqq[32];
+} sums_tab;
+
+TC_ISA_ATTR static inline void sums_prep(const float *w, const float *xval, sums_tab *st)
+{
+    const VF q = F_LOADU(qlev);
+    for (int i = 0; i < 32; i++) {
+        st->wxq[i] = F_MUL(F_SET1(w[i] * xval[i]), q);
+        st->wqq[i] = F_MUL(F_MUL(F_SET1(w[i]), q), q);
+    }
+}
+
+/* fit_sums of the lanes' levels: group k's code4s in cod[k]. */
+TC_ISA_ATTR static inline void lane_sums(const sums_tab *st, const VI *cod, VF *sumqx, VF *sumq2)
+{
+    VF sx = F_ZERO, s2 = F_ZERO;
+    for (int k = 0; k < 8; k++)
+        for (int j = 0; j < 4; j++) {
+            const VI idx = I_SRLI(cod[k], 4 * j);
+            sx = F_ADD(sx, F_PERM(st->wxq[4 * k + j], idx));
+            s2 = F_ADD(s2, F_PERM(st->wqq[4 * k + j], idx));
+        }
+    *sumqx = sx;
+    *sumq2 = s2;
+}
+
+/* The reference's fit_sums of one set of code4s (lane 0 of lane_sums). */
+TC_ISA_ATTR static inline void code_sums(const sums_tab *st, const int *codes, float *sumqx,
+                                         float *sumq2)
+{
+    VI cod[8];
+    for (int k = 0; k < 8; k++)
+        cod[k] = I_SET1(codes[k]);
+    VF sx, s2;
+    lane_sums(st, cod, &sx, &s2);
+    *sumqx = F_FIRST(sx);
+    *sumq2 = F_FIRST(s2);
+}
+
+/* A search by the class of its list (lists are padded to 16 candidates: W = 8 may always read
+ * two vectors, W = 16 one). */
+TC_ISA_ATTR static inline int nb_search_any(const tc_iq3_lists *T, int32_t m, const float *xv,
+                                            const float *wv, float scale)
+{
+    const uint16_t *lst = NB_LIST(T, m);
+    const unsigned cls = NB_CLASS(m);
+    if (cls <= 1)
+        return nb_search(T, lst, xv, wv, scale, W == 8 ? 2 : 1);
+    if (cls == 2)
+        return nb_search(T, lst, xv, wv, scale, W == 8 ? 4 : 2);
+    return nb_search(T, lst, xv, wv, scale, 0);
+}
+
+/* code4 to code3 in 8 lanes */
+TC_ISA_ATTR static inline __m256i code3_8(__m256i c)
+{
+    const __m256i a =
+        _mm256_or_si256(_mm256_and_si256(c, _mm256_set1_epi32(0x007)),
+                        _mm256_and_si256(_mm256_srli_epi32(c, 1), _mm256_set1_epi32(0x038)));
+    const __m256i b =
+        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(c, 2), _mm256_set1_epi32(0x1c0)),
+                        _mm256_and_si256(_mm256_srli_epi32(c, 3), _mm256_set1_epi32(0xe00)));
+    return _mm256_or_si256(a, b);
+}
+
+/*
+ * The code4s of the 8 groups of a sub-block at one inverse scale (lane k = group k): the levels
+ * of the 32 elements in element order (level_of, the same operations per element), each moved
+ * to its nibble, the 4 nibbles of a group added (they do not overlap: an OR) by two horizontal
+ * adds, which leave the groups in the order 0, 2, 4, 6, 1, 3, 5, 7.
+ */
+TC_ISA_ATTR static inline __m256i groups_codes8(float idf, const float *xval)
+{
+    const __m256 id = _mm256_set1_ps(idf), one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f),
+                 magic = _mm256_set1_ps(12582912.f);
+    const __m256i sh = _mm256_setr_epi32(0, 4, 8, 12, 0, 4, 8, 12);
+    __m256i l[4];
+    for (int q = 0; q < 4; q++) {
+        const __m256 f = _mm256_mul_ps(
+            half, _mm256_sub_ps(_mm256_mul_ps(id, _mm256_loadu_ps(xval + 8 * q)), one));
+        __m256i v = _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(_mm256_add_ps(f, magic)),
+                                                      _mm256_set1_epi32(0x007fffff)),
+                                     _mm256_set1_epi32(0x00400000));
+        v = _mm256_max_epi32(_mm256_setzero_si256(),
+                             _mm256_min_epi32(_mm256_set1_epi32(IQ3_MAXQ - 1), v));
+        l[q] = _mm256_sllv_epi32(v, sh);
+    }
+    const __m256i h =
+        _mm256_hadd_epi32(_mm256_hadd_epi32(l[0], l[1]), _mm256_hadd_epi32(l[2], l[3]));
+    return _mm256_permutevar8x32_epi32(h, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+}
+
+/*
+ * iq3_search of the reference (steps 2 and 3) for one sub-block: xval, weights w, their square
+ * roots wa, max (> 0); `xxs` selects IQ3_XXS's variant. Writes the 8 groups' code4s to L and
+ * returns the scale.
+ */
+TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, const float *w,
+                                    const float *wa, float max, int xxs, int L[8])
+{
+    const int nis = xxs ? 15 : 9, nt = 2 * nis + 1, nv = (nt + W - 1) / W;
+    float sc[NV_MAX * W], sumqx[NV_MAX * W], sumq2[NV_MAX * W];
+    int32_t cod[8][NV_MAX * W];
+    /* trial scales; padding lanes repeat the last trial */
+    for (int v = 0; v < nv; v++) {
+        const VI is = I_MIN(I_SET1(nis), I_ADD(I_LOADU(lane_index), I_SET1(v * W - nis)));
+        const VF id = F_DIV(
+            F_ADD(F_SET1((float)(2 * IQ3_MAXQ - 1)), F_MUL(I_TO_F(is), F_SET1(0.2f))), F_SET1(max));
+        F_STOREU(sc + v * W, F_DIV(F_SET1(1.0f), id));
+        for (int k = 0; k < 8; k++)
+            I_STOREU(cod[k] + v * W, group_codes(id, xval + 4 * k));
+    }
+    /* the off-grid groups of every trial, by class (branch-free), then their searches */
+    uint32_t wid[4][8 * NV_MAX * W + W]; /* + W: a compress-store writes W values */
+    int32_t mall[8 * NV_MAX * W];        /* the map entries of all codes, at 32 * k + t */
+    int nw[4] = {0, 0, 0, 0};
+    unsigned ong[8] = {0};
+    for (int k = 0; k < 8; k++)
+        for (int v = 0; v < nv; v++) {
+            const unsigned valid = nt - v * W >= W ? (1u << W) - 1 : (1u << (nt - v * W)) - 1;
+            const VI m = I_GATHER(T->map, lane_code3(I_LOADU(cod[k] + v * W)));
+            I_STOREU(mall + 32 * k + v * W, m);
+            const unsigned off = M_BITS(M_ICMPGT(I_ZERO, m)) & valid;
+            ong[k] |= (~off & valid) << v * W;
+            const VI cls = I_AND(I_SUB(I_SET1(-1), m), I_SET1(3));
+            const VI id = I_ADD(I_LOADU(lane_index), I_SET1(k * 32 + v * W));
+            for (int c = 0; c < 4; c++) {
+                const unsigned b = off & M_BITS(M_ICMPEQ(cls, I_SET1(c)));
+                I_COMPRESS_STORE((int32_t *)wid[c] + nw[c], id, b);
+                nw[c] += __builtin_popcount(b);
+            }
+        }
+    int32_t *const cflat = cod[0]; /* trial t of group k at 32 * k + t */
+#define NB_ARGS(c, j)                                                                              \
+    NB_LIST(T, mall[wid[c][j]]), xval + 4 * (wid[c][j] >> 5), wa + 4 * (wid[c][j] >> 5),           \
+        sc[wid[c][j] & 31]
+#if W == 16
+    {
+        int j = 0;
+        for (; j + 1 < nw[0]; j += 2)
+            nb_search_pair(T, NB_ARGS(0, j), NB_ARGS(0, j + 1), cflat + wid[0][j],
+                           cflat + wid[0][j + 1]);
+        if (j < nw[0])
+            cflat[wid[0][j]] = nb_search(T, NB_ARGS(0, j), 1);
+    }
+    for (int j = 0; j < nw[1]; j++)
+        cflat[wid[1][j]] = nb_search(T, NB_ARGS(1, j), 1);
+    for (int j = 0; j < nw[2]; j++)
+        cflat[wid[2][j]] = nb_search(T, NB_ARGS(2, j), 2);
+#else
+    for (int j = 0; j < nw[0]; j++)
+        cflat[wid[0][j]] = nb_search(T, NB_ARGS(0, j), 1);
+    for (int j = 0; j < nw[1]; j++)
+        cflat[wid[1][j]] = nb_search(T, NB_ARGS(1, j), 2);
+    for (int j = 0; j < nw[2]; j++)
+        cflat[wid[2][j]] = nb_search(T, NB_ARGS(2, j), 4);
+#endif
+    for (int j = 0; j < nw[3]; j++)
+        cflat[wid[3][j]] = nb_search(T, NB_ARGS(3, j), 0);
+#undef NB_ARGS
+    /* the trials' fits */
+    sums_tab st;
+    sums_prep(w, xval, &st);
+    for (int v = 0; v < nv; v++) {
+        VI c[8];
+        for (int k = 0; k < 8; k++)
+            c[k] = I_LOADU(cod[k] + v * W);
+        VF sx, s2;
+        lane_sums(&st, c, &sx, &s2);
+        F_STOREU(sumqx + v * W, sx);
+        F_STOREU(sumq2 + v * W, s2);
+    }
+    /* the reference's choice, in trial order */
+    float cs[NV_MAX * W], cb[NV_MAX * W];
+    for (int v = 0; v < nv; v++) {
+        const VF sx = F_LOADU(sumqx + v * W), q = F_DIV(sx, F_LOADU(sumq2 + v * W));
+        F_STOREU(cs + v * W, q);
+        F_STOREU(cb + v * W, F_MUL(q, sx));
+    }
+    float best = 0, scale = max / (2 * IQ3_MAXQ - 1);
+    int tb = -1;
+    for (int t = 0; t < nt; t++) {
+        const int win = (sumq2[t] > 0) & (sumqx[t] * sumqx[t] > best * sumq2[t]);
+        best = win ? cb[t] : best;
+        scale = win ? cs[t] : scale;
+        tb = win ? t : tb;
+    }
+    unsigned on = xxs ? 0xffu : 0; /* bit k: group k on the grid */
+    for (int k = 0; k < 8; k++) {
+        L[k] = tb >= 0 ? cod[k][tb] : 0;
+        if (tb >= 0)
+            on = (on & ~(1u << k)) | ((ong[k] >> tb) & 1) << k;
+    }
+    if (on != 0xffu && scale > 0) {
+        /* IQ3_XXS re-rounds the off-grid groups, IQ3_S all */
+        const __m256i c = groups_codes8(1 / scale, xval);
+        const __m256i m = _mm256_i32gather_epi32(T->map, code3_8(c), 4);
+        int32_t gc[8], gm[8];
+        _mm256_storeu_si256((__m256i *)gc, c);
+        _mm256_storeu_si256((__m256i *)gm, m);
+        const unsigned redo = xxs ? ~on & 0xffu : 0xffu;
+        const unsigned off = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(
+                                 _mm256_cmpgt_epi32(_mm256_setzero_si256(), m))) &
+                             redo;
+        for (int k = 0; k < 8; k++)
+            L[k] = redo >> k & 1 ? gc[k] : L[k];
+        for (unsigned b = off; b; b &= b - 1) {
+            const int k = __builtin_ctz(b);
+            /* note: the fitted scale here, not 1/id */
+            L[k] = nb_search_any(T, gm[k], xval + 4 * k, wa + 4 * k, scale);
+        }
+        float sx, s2;
+        code_sums(&st, L, &sx, &s2);
+        if (s2 > 0)
+            scale = sx / s2;
+    }
+    return scale;
+}
+
+/* ===== Step 1: weights, magnitudes, signs ===== */
+
+/* sigma2 = 2 * sum(x^2) / 256 over the block, summed in order (ref's block_sigma2). */
+static inline float block_sigma2(const float *x)
+{
+    float sumx2 = 0;
+    for (int i = 0; i < QK_K; i++)
+        sumx2 += x[i] * x[i];
+    return 2 * sumx2 / QK_K;
+}
+
+/* The first i of the smallest (w*x)*x over 8 elements, as the reference's loop. */
+TC_ISA_ATTR static inline int parity_min(const float *wk, const float *xk)
+{
+    const __m256 w = _mm256_loadu_ps(wk), x = _mm256_loadu_ps(xk);
+    const __m256 p = _mm256_mul_ps(_mm256_mul_ps(w, x), x);
+    if (_mm256_movemask_ps(_mm256_cmp_ps(p, p, _CMP_UNORD_Q)) == 0) {
+        __m256 mn = _mm256_min_ps(p, _mm256_permute2f128_ps(p, p, 1));
+        mn = _mm256_min_ps(mn, _mm256_shuffle_ps(mn, mn, _MM_SHUFFLE(1, 0, 3, 2)));
+        mn = _mm256_min_ps(mn, _mm256_shuffle_ps(mn, mn, _MM_SHUFFLE(2, 3, 0, 1)));
+        return __builtin_ctz((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(p, mn, _CMP_EQ_OQ)));
+    }
+    int imin = 0;
+    float min = wk[0] * xk[0] * xk[0];
+    for (int i = 1; i < 8; i++) {
+        float ax = wk[i] * xk[i] * xk[i];
+        if (ax < min) {
+            min = ax;
+            imin = i;
+        }
+    }
+    return imin;
+}
+
+/*
+ * sub_weights and the sign split of the reference for a sub-block of 32 (x finite): w, wa,
+ * xval, the 4 sign bytes (IQ3_XXS: 7 bits after the parity flip) and the largest xval.
+ */
+TC_ISA_ATTR static inline float sub_prep(const float *xb, const float *qw, float sigma2, int xxs,
+                                         float *w, float *wa, float *xval, unsigned *signs)
+{
+    const __m256 zero = _mm256_setzero_ps(), sbit = _mm256_set1_ps(-0.0f);
+    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    for (int k = 0; k < 4; k++) {
+        const __m256 x = _mm256_loadu_ps(xb + 8 * k);
+        const __m256 x2 = _mm256_mul_ps(x, x);
+        const __m256 wk =
+            qw ? _mm256_mul_ps(_mm256_loadu_ps(qw + 8 * k),
+                               _mm256_sqrt_ps(_mm256_add_ps(_mm256_set1_ps(sigma2), x2)))
+               : x2;
+        _mm256_storeu_ps(w + 8 * k, wk);
+        _mm256_storeu_ps(wa + 8 * k, _mm256_sqrt_ps(wk));
+        const __m256 neg = _mm256_cmp_ps(x, zero, _CMP_LT_OQ); /* !(x >= 0): x is not NaN */
+        __m256 xv = _mm256_blendv_ps(x, _mm256_xor_ps(x, sbit), neg);
+        unsigned s = (unsigned)_mm256_movemask_ps(neg);
+        if (xxs && (__builtin_popcount(s) & 1)) {
+            const int imin = parity_min(w + 8 * k, xb + 8 * k);
+            s ^= 1u << imin;
+            const __m256 at = _mm256_castsi256_ps(_mm256_cmpeq_epi32(
+                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(imin)));
+            xv = _mm256_xor_ps(xv, _mm256_and_ps(at, sbit));
+        }
+        if (xxs)
+            s &= 127;
+        _mm256_storeu_ps(xval + 8 * k, xv);
+        signs[k] = s;
+        vmax = _mm256_max_ps(vmax, xv);
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+/* ===== Blocks ===== */
+
+TC_ISA_ATTR static void xxs_block(const tc_iq3_lists *T, const float *x, const float *qw,
+                                  uint8_t *y)
+{
+    float scales[8], w[32], wa[32], xval[32];
+    uint8_t q3[96] = {0};
+    float max_scale = 0;
+    const float sigma2 = qw ? block_sigma2(x) : 0;
+    for (int ib = 0; ib < 8; ib++) {
+        unsigned bs[4];
+        const float max =
+            sub_prep(x + 32 * ib, qw ? qw + 32 * ib : NULL, sigma2, 1, w, wa, xval, bs);
+        if (max < IQ3_XXS_EPS) {
+            scales[ib] = 0;
+            continue;
+        }
+        int L[8];
+        float scale = sub_search(T, xval, w, wa, max, 1, L);
+        if (scale < 0) {
+            scale = -scale;
+            for (int k = 0; k < 4; k++)
+                bs[k] = ~bs[k] & 127;
+        }
+        for (int k = 0; k < 8; k++) {
+            const int32_t gi = T->map[tc_iq3_code3(L[k])];
+            q3[8 * ib + k] = (uint8_t)(gi < 0 ? 0 : gi);
+        }
+        const uint32_t ss = bs[0] | bs[1] << 7 | bs[2] << 14 | bs[3] << 21;
+        for (int j = 0; j < 4; j++)
+            q3[64 + 4 * ib + j] = (uint8_t)(ss >> 8 * j);
+        scales[ib] = scale;
+        max_scale = maxf_ggml(max_scale, scale);
+    }
+    if (!max_scale) {
+        memset(y, 0, IQ3XXS_BYTES);
+        return;
+    }
+    const float d = max_scale / 31;
+    tc_put_f16(y, d * 1.0125f);
+    const float id = 1 / d;
+    for (int ib = 0; ib < 8; ib++) {
+        const int l = clampi15(tc_nearest_int(0.5f * (id * scales[ib] - 1)));
+        q3[64 + 4 * ib + 3] |= (uint8_t)(l << 4);
+    }
+    memcpy(y + 2, q3, 96);
+}
+
+TC_ISA_ATTR static void s_block(const tc_iq3_lists *T, const float *x, const float *qw, uint8_t *y)
+{
+    enum { QS = 2, QH = 66, SIGNS = 74, SCALES = 106 };
+    float scales[8], w[32], wa[32], xval[32];
+    float max_scale = 0;
+    memset(y, 0, IQ3S_BYTES);
+    uint8_t *qs = y + QS, *qh = y + QH, *signs = y + SIGNS;
+    const float sigma2 = qw ? block_sigma2(x) : 0;
+    for (int ib = 0; ib < 8; ib++) {
+        unsigned bs[4];
+        const float max =
+            sub_prep(x + 32 * ib, qw ? qw + 32 * ib : NULL, sigma2, 0, w, wa, xval, bs);
+        if (!max) { /* qs and signs are not advanced (ref_iq3_quant.c) */
+            scales[ib] = 0;
+            continue;
+        }
+        int L[8];
+        float scale = sub_search(T, xval, w, wa, max, 0, L);
+        if (scale < 0) {
+            scale = -scale;
+            for (int k = 0; k < 4; k++)
+                bs[k] = ~bs[k] & 255;
+        }
+        for (int k = 0; k < 8; k++) {
+            int32_t gi = T->map[tc_iq3_code3(L[k])];
+            gi = gi < 0 ? 0 : gi;
+            qs[k] = (uint8_t)gi;
+            qh[ib] |= (uint8_t)((gi >> 8) << k);
+        }
+        qs += 8;
+        for (int k = 0; k < 4; k++)
+            signs[k] = (uint8_t)bs[k];
+        signs += 4;
+        scales[ib] = scale;
+        max_scale = maxf_ggml(max_scale, scale);
+    }
+    if (!max_scale)
+        return;
+    const float d = max_scale / 31;
+    tc_put_f16(y, d * 1.033f);
+    const float id = 1 / d;
+    for (int ib = 0; ib < 8; ib += 2) {
+        const int l1 = clampi15(tc_nearest_int(0.5f * (id * scales[ib] - 1)));
+        const int l2 = clampi15(tc_nearest_int(0.5f * (id * scales[ib + 1] - 1)));
+        y[SCALES + ib / 2] = (uint8_t)(l1 | l2 << 4);
+    }
+}
+
+/* ===== Row driver ===== */
+
+/* n values all finite (no Inf, no NaN). */
+TC_ISA_ATTR static inline int all_finite(const float *x, int n)
+{
+    const __m256i e = _mm256_set1_epi32(0x7f800000);
+    __m256i bad = _mm256_setzero_si256();
+    for (int i = 0; i < n; i += 8) {
+        __m256i b = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + i)), e);
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(b, e));
+    }
+    return _mm256_testz_si256(bad, bad);
+}
+
+/* The reference's row driver; blocks with Inf or NaN (in x or the weights) by the reference. */
+TC_ISA_ATTR static void iq3q_rows(int xxs, const float *src, void *dst, int64_t n_rows,
+                                  int64_t n_per_row, const float *imatrix)
+{
+    const int gsize = xxs ? 256 : 512;
+    const size_t bsize = xxs ? IQ3XXS_BYTES : IQ3S_BYTES;
+    const int64_t nb = n_per_row / QK_K;
+    const tc_iq3_search *S = tc_iq3_search_get(gsize);
+    const tc_iq3_lists *T = tc_iq3_lists_get(gsize);
+    uint8_t *y = dst;
+    if (S == NULL) { /* as the reference: zero blocks rather than a crash */
+        memset(y, 0, (size_t)(n_rows * nb) * bsize);
+        return;
+    }
+    for (int64_t r = 0; r < n_rows; r++)
+        for (int64_t i = 0; i < nb; i++, y += bsize) {
+            const float *x = src + r * n_per_row + i * QK_K;
+            const float *qw = imatrix ? imatrix + i * QK_K : NULL;
+            if (T == NULL || !all_finite(x, QK_K) || (qw && !all_finite(qw, QK_K))) {
+                if (xxs)
+                    tc_ref_iq3_xxs_block(S, x, qw, y);
+                else
+                    tc_ref_iq3_s_block(S, x, qw, y);
+            } else if (xxs) {
+                xxs_block(T, x, qw, y);
+            } else {
+                s_block(T, x, qw, y);
+            }
+        }
+}
