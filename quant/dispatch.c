@@ -93,6 +93,7 @@ static void build_tables(void)
         if (i == TC_ISA_AVX2 || i == TC_ISA_AVX512) {
             tc_avx2_register_iq(k);
             tc_avx2_register(k);
+            tc_avx2_register_iq2q(k);
         }
         if (i == TC_ISA_AVX512)
             tc_avx512_register(k);

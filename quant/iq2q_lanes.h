@@ -1,0 +1,427 @@
+/*
+ * iq2q_lanes.h - private to quant/: the IQ2_XXS / IQ2_XS quantizers with W float lanes, a
+ * template shared by avx2_iq2q.c (W = 8) and avx512_iq2q.c (W = 16). The including file
+ * defines the vector types and ops below (and may use AVX2 directly: both files have it), then
+ * includes this once. Bit-identical to ref_iq2_quant.c for finite input (the row driver sends
+ * blocks with Inf or NaN, in x or in the importance weights, to the reference).
+ *
+ * What runs in lanes, and why each float is the reference's:
+ * - The trial scales of a sub-block run in lanes (lane t = trial t): rounding each element to a
+ *   level is the reference's 0.5f * (id * x - 1), nearest_int's 1.5*2^23 trick and the clamp,
+ *   per lane; the 8 levels of a group become its map code (2 bits each) in the lane.
+ * - The trials' sums sum w*x*q and sum w*q*q run in the same lanes, element by element in the
+ *   reference's order from 0. A product depends on the element and q only, and q is 1, 3 or 5:
+ *   (w*x)*q and (w*q)*q are computed once per element for the three q (the same products) and
+ *   each lane picks its own by the level bits of its code (a permute). The choice of the best
+ *   trial is the reference's scalar loop over those sums, in trial order.
+ * - The neighbour search runs W candidates at once (lane = candidate, from the code lists of
+ *   iq2q.h): an element's term w*(scale*q - x)^2 takes three values, computed as the reference
+ *   does ((w*diff)*diff), each lane picks its own by its code and adds the 8 terms from 0 in
+ *   element order, as the reference does for each point. Each lane keeps its first strictly
+ *   smaller distance; the lanes' results are merged by (distance, list position), which is the
+ *   reference's first strictly smaller distance over the whole list. Padding lanes have every
+ *   element at level 3, whose term is +Inf (or NaN): they never win.
+ * - Weights, signs and the maximum run 8 elements at a time (one group); the parity fix-up and
+ *   everything after the trials (requantization, sign flip, block scales) is the reference's
+ *   scalar code on the same values.
+ *
+ * Required from the includer:
+ *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_LOADU F_STOREU, F_BCAST(const float *)
+ *   M_CMP(a, b, pred)  F_BLEND(a, b, m), I_BLEND(a, b, m) = m ? b : a
+ *   I_SET1 I_ZERO I_ADD I_SUB I_MIN I_MAX I_AND I_OR I_SRLI(v, n) I_SLLI(v, n) F_BITS (reinterpret)
+ *   I_LOADU I_STOREU, I_LOAD_U16(const uint16_t *): W uint16 zero-extended
+ *   F_PERM(t, i): lane l = t[i[l] mod W]   TC_ISA_ATTR: empty or a target attribute
+ *   F_HMIN(v): the smallest lane in every lane (v without NaN); I_HMIN(v): the smallest lane
+ */
+
+#include "iq2q.h"
+#include "kernels.h"
+#include "ref_k.h"
+#include "tc_dtype.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#define GROUP_MAX_EPS 1e-15f
+
+enum { NV_MAX = (19 + W - 1) / W }; /* trial vectors: 19 trials at most (IQ2_XS) */
+
+/* q of levels 0..2 in positions p & 3 (a permute reads the low bits of the index); position 3
+ * is level 3, which only padding has: +Inf for the distances, 0 for the sums. */
+static const float qpat_inf[16] = {1, 3, 5, INFINITY, 1, 3, 5, INFINITY,
+                                   1, 3, 5, INFINITY, 1, 3, 5, INFINITY};
+static const float qpat_zero[16] = {1, 3, 5, 0, 1, 3, 5, 0, 1, 3, 5, 0, 1, 3, 5, 0};
+static const int32_t lane_index[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+/* Codes of the group of 8 values xv at the lanes' inverse scales id (iq2_level per element). */
+TC_ISA_ATTR static inline VI group_codes(VF id, const float *xv)
+{
+    const VF one = F_SET1(1.0f), half = F_SET1(0.5f), magic = F_SET1(12582912.f);
+    VI code = I_ZERO;
+    for (int j = 0; j < 8; j++) {
+        VF f = F_MUL(half, F_SUB(F_MUL(id, F_BCAST(xv + j)), one));
+        VI l = I_SUB(I_AND(F_BITS(F_ADD(f, magic)), I_SET1(0x007fffff)), I_SET1(0x00400000));
+        l = I_MAX(I_ZERO, I_MIN(I_SET1(IQ2_KMAXQ - 1), l));
+        code = I_OR(code, I_SLLI(l, 2 * j));
+    }
+    return code;
+}
+
+/*
+ * iq2_best_neighbour: of the list at lst (count, then padded codes), the code of the point
+ * nearest to xv at `scale` by sum of w*(scale*q - x)^2, the first of equal distances.
+ */
+TC_ISA_ATTR static inline int nb_search(const uint16_t *lst, const float *xv, const float *wv,
+                                        float scale)
+{
+    const int n = lst[0];
+    const uint16_t *codes = lst + 1;
+    const VF sq = F_MUL(F_SET1(scale), F_LOADU(qpat_inf));
+    VF T[8];
+    for (int j = 0; j < 8; j++) {
+        VF d = F_SUB(sq, F_BCAST(xv + j));
+        T[j] = F_MUL(F_MUL(F_BCAST(wv + j), d), d);
+    }
+    VF best = F_SET1(FLT_MAX);
+    VI pos = I_LOADU(lane_index), bpos = pos;
+    for (int c = 0; c < n; c += W, pos = I_ADD(pos, I_SET1(W))) {
+        const VI C = I_LOAD_U16(codes + c);
+        VF d2 = F_ADD(F_ZERO, F_PERM(T[0], C));
+        d2 = F_ADD(d2, F_PERM(T[1], I_SRLI(C, 2)));
+        d2 = F_ADD(d2, F_PERM(T[2], I_SRLI(C, 4)));
+        d2 = F_ADD(d2, F_PERM(T[3], I_SRLI(C, 6)));
+        d2 = F_ADD(d2, F_PERM(T[4], I_SRLI(C, 8)));
+        d2 = F_ADD(d2, F_PERM(T[5], I_SRLI(C, 10)));
+        d2 = F_ADD(d2, F_PERM(T[6], I_SRLI(C, 12)));
+        d2 = F_ADD(d2, F_PERM(T[7], I_SRLI(C, 14)));
+        const VM lt = M_CMP(d2, best, _CMP_LT_OQ);
+        best = F_BLEND(best, d2, lt);
+        bpos = I_BLEND(bpos, pos, lt);
+    }
+    /* the smallest distance (no NaN: a lane only takes a strictly smaller one), then the
+     * first position holding it */
+    const VF m = F_HMIN(best);
+    return codes[I_HMIN(I_BLEND(I_SET1(INT32_MAX), bpos, M_CMP(best, m, _CMP_EQ_OQ)))];
+}
+
+/* Per element i of a sub-block: (w*x)*q and (w*q)*q for q = 1, 3, 5 at positions p & 3. */
+typedef struct sums_tab {
+    VF wxq[32], wqq[32];
+} sums_tab;
+
+TC_ISA_ATTR static inline void sums_prep(int n, const float *weight, const float *xval,
+                                         sums_tab *st)
+{
+    const VF q = F_LOADU(qpat_zero);
+    for (int i = 0; i < n; i++) {
+        st->wxq[i] = F_MUL(F_SET1(weight[i] * xval[i]), q);
+        st->wqq[i] = F_MUL(F_MUL(F_SET1(weight[i]), q), q);
+    }
+}
+
+/* iq2_sums of the lanes' levels: group k's codes in cod[k] (ng groups). */
+TC_ISA_ATTR static inline void lane_sums(int ng, const sums_tab *st, const VI *cod, VF *sumqx,
+                                         VF *sumq2)
+{
+    VF sx = F_ZERO, s2 = F_ZERO;
+    for (int k = 0; k < ng; k++)
+        for (int j = 0; j < 8; j++) {
+            const VI idx = I_SRLI(cod[k], 2 * j);
+            sx = F_ADD(sx, F_PERM(st->wxq[8 * k + j], idx));
+            s2 = F_ADD(s2, F_PERM(st->wqq[8 * k + j], idx));
+        }
+    *sumqx = sx;
+    *sumq2 = s2;
+}
+
+/* The sums of one set of codes (one per group), as the reference's iq2_sums. */
+TC_ISA_ATTR static inline void code_sums(int ng, const sums_tab *st, const int *codes, float *sumqx,
+                                         float *sumq2)
+{
+    VI cod[4];
+    for (int k = 0; k < ng; k++)
+        cod[k] = I_SET1(codes[k]);
+    VF sx, s2;
+    lane_sums(ng, st, cod, &sx, &s2);
+    float a[W], b[W];
+    F_STOREU(a, sx);
+    F_STOREU(b, s2);
+    *sumqx = a[0];
+    *sumq2 = b[0];
+}
+
+/*
+ * Steps 1-2 for a sub-block of ng groups: weights, their square roots, xval and the sign bits;
+ * returns the largest xval (exact: no NaN here, and a zero's sign does not matter, it is only
+ * compared with GROUP_MAX_EPS).
+ */
+TC_ISA_ATTR static inline float sub_prep(int ng, const float *xb, const float *qw, float sigma2,
+                                         float *weight, float *waux, float *xval, uint8_t *signs)
+{
+    const __m256 zero = _mm256_setzero_ps(), sbit = _mm256_set1_ps(-0.0f);
+    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    for (int k = 0; k < ng; k++) {
+        const __m256 x = _mm256_loadu_ps(xb + 8 * k);
+        const __m256 w = _mm256_mul_ps(
+            _mm256_loadu_ps(qw + 8 * k),
+            _mm256_sqrt_ps(_mm256_add_ps(_mm256_set1_ps(sigma2), _mm256_mul_ps(x, x))));
+        _mm256_storeu_ps(weight + 8 * k, w);
+        _mm256_storeu_ps(waux + 8 * k, _mm256_sqrt_ps(w));
+        const __m256 neg = _mm256_cmp_ps(x, zero, _CMP_LT_OQ); /* !(x >= 0): x is not NaN */
+        __m256 xv = _mm256_blendv_ps(x, _mm256_xor_ps(x, sbit), neg);
+        unsigned s = (unsigned)_mm256_movemask_ps(neg);
+        if (__builtin_popcount(s) & 1) {
+            const float *wk = weight + 8 * k, *xk = xb + 8 * k;
+            int imin = 0;
+            float min = wk[0] * xk[0] * xk[0];
+            for (int i = 1; i < 8; ++i) {
+                float ax = wk[i] * xk[i] * xk[i];
+                if (ax < min) {
+                    min = ax;
+                    imin = i;
+                }
+            }
+            s ^= 1u << imin;
+            const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            const __m256 at =
+                _mm256_castsi256_ps(_mm256_cmpeq_epi32(lane, _mm256_set1_epi32(imin)));
+            xv = _mm256_xor_ps(xv, _mm256_and_ps(at, sbit));
+        }
+        _mm256_storeu_ps(xval + 8 * k, xv);
+        signs[k] = (uint8_t)(s & 127);
+        vmax = _mm256_max_ps(vmax, xv);
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+/*
+ * The trials of a sub-block (ng groups, nt trial inverse scales id[] and scales sc[]): cod[k]
+ * receives group k's code in each trial, on the grid (the neighbour search done), ong[k] bit t
+ * whether trial t's group k was on the grid already; sumqx/sumq2 the trials' sums.
+ */
+TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt, const float *id,
+                                          const float *sc, const float *xval, const float *waux,
+                                          const sums_tab *st, int32_t cod[][NV_MAX * W],
+                                          unsigned *ong, float *sumqx, float *sumq2)
+{
+    const int nv = (nt + W - 1) / W;
+    for (int v = 0; v < nv; v++) {
+        const VF idv = F_LOADU(id + v * W);
+        for (int k = 0; k < ng; k++)
+            I_STOREU(cod[k] + v * W, group_codes(idv, xval + 8 * k));
+    }
+    for (int k = 0; k < ng; k++) {
+        unsigned on = 0;
+        for (int t = 0; t < nt; t++) {
+            const int32_t m = T->map[cod[k][t]];
+            if (m >= 0)
+                on |= 1u << t;
+            else
+                cod[k][t] = nb_search(T->list - m - 1, xval + 8 * k, waux + 8 * k, sc[t]);
+        }
+        ong[k] = on;
+    }
+    for (int v = 0; v < nv; v++) {
+        VI c[4];
+        for (int k = 0; k < ng; k++)
+            c[k] = I_LOADU(cod[k] + v * W);
+        VF sx, s2;
+        lane_sums(ng, st, c, &sx, &s2);
+        F_STOREU(sumqx + v * W, sx);
+        F_STOREU(sumq2 + v * W, s2);
+    }
+}
+
+/* iq2_snap_group at inverse scale id and scale: the group's code on the grid. */
+TC_ISA_ATTR static inline int snap_one(const tc_iq2_lists *T, float id, float scale,
+                                       const float *xv, const float *wv, int *on_grid)
+{
+    int32_t c[W];
+    I_STOREU(c, group_codes(F_SET1(id), xv));
+    const int32_t m = T->map[c[0]];
+    if (on_grid)
+        *on_grid = m >= 0;
+    return m >= 0 ? c[0] : nb_search(T->list - m - 1, xv, wv, scale);
+}
+
+/* ===== IQ2_XXS: iq2_xxs_sub of ref_iq2_quant.c ===== */
+
+/* Returns NaN (a scale never is) for a sub-block the reference must do: see below. */
+TC_ISA_ATTR static float xxs_sub(const tc_iq2_lists *T, const float *xb, const float *qw,
+                                 float sigma2, uint32_t q2[2])
+{
+    float weight[32], waux[32], xval[32];
+    uint8_t signs[4], Lqp[32];
+    const float max = sub_prep(4, xb, qw, sigma2, weight, waux, xval, signs);
+    if (max < GROUP_MAX_EPS)
+        return 0;
+    float scale = tc_ref_make_qp_quants(32, IQ2_KMAXQ + 1, xval, Lqp, weight);
+    float eff_max = scale * IQ2_KMAXQ;
+    if (eff_max <= 0)
+        return 0;
+    enum { NT = 13 };
+    float id[NV_MAX * W], sc[NV_MAX * W], sumqx[NV_MAX * W], sumq2[NV_MAX * W];
+    for (int t = 0; t < NV_MAX * W; t++) {
+        const int is = t < NT ? t - 6 : 6; /* padding lanes repeat the last trial */
+        id[t] = (2 * IQ2_KMAXQ - 1 + (float)is * 0.1f) / eff_max;
+        sc[t] = 1 / id[t];
+    }
+    sums_tab st;
+    sums_prep(32, weight, xval, &st);
+    int32_t cod[4][NV_MAX * W];
+    unsigned ong[4];
+    sub_trials(T, 4, NT, id, sc, xval, waux, &st, cod, ong, sumqx, sumq2);
+    float best = 0;
+    int L[4] = {0, 0, 0, 0}, won = 0;
+    for (int t = 0; t < NT; t++)
+        if (sumq2[t] > 0 && sumqx[t] * sumqx[t] > best * sumq2[t]) {
+            scale = sumqx[t] / sumq2[t];
+            best = scale * sumqx[t];
+            for (int k = 0; k < 4; k++)
+                L[k] = cod[k][t];
+            won = 1;
+        }
+    /* No trial won and make_qp_quants' scale is NaN (it is when huge weights overflow): the
+     * reference then stores make_qp_quants' levels, which need not be on the grid (ggml aborts
+     * there); left to it. */
+    if (!won && !(scale > 0))
+        return NAN;
+    if (scale > 0) {
+        const float idb = 1 / scale;
+        for (int k = 0; k < 4; ++k)
+            L[k] = snap_one(T, idb, scale, xval + 8 * k, waux + 8 * k, NULL);
+        float sx, s2;
+        code_sums(4, &st, L, &sx, &s2);
+        if (s2 > 0)
+            scale = sx / s2;
+    }
+    if (scale < 0) {
+        scale = -scale;
+        for (int k = 0; k < 4; ++k)
+            signs[k] = (uint8_t)(~signs[k] & 127);
+    }
+    for (int k = 0; k < 4; ++k) {
+        q2[0] |= (uint32_t)T->map[L[k]] << 8 * k;
+        q2[1] |= (uint32_t)signs[k] << 7 * k;
+    }
+    return scale;
+}
+
+/* ===== IQ2_XS: iq2_xs_sub of ref_iq2_quant.c ===== */
+
+TC_ISA_ATTR static float xs_sub(const tc_iq2_lists *T, const float *xb, const float *qw,
+                                float sigma2, uint16_t q2[2])
+{
+    float weight[16], waux[16], xval[16];
+    uint8_t signs[2];
+    const float max = sub_prep(2, xb, qw, sigma2, weight, waux, xval, signs);
+    if (max < GROUP_MAX_EPS)
+        return 0;
+    enum { NT = 19 };
+    float id[NV_MAX * W], sc[NV_MAX * W], sumqx[NV_MAX * W], sumq2[NV_MAX * W];
+    for (int t = 0; t < NV_MAX * W; t++) {
+        const int is = t < NT ? t - 9 : 9;
+        id[t] = (2 * IQ2_KMAXQ - 1 + (float)is * 0.1f) / max;
+        sc[t] = 1 / id[t];
+    }
+    sums_tab st;
+    sums_prep(16, weight, xval, &st);
+    int32_t cod[2][NV_MAX * W];
+    unsigned ong[2];
+    sub_trials(T, 2, NT, id, sc, xval, waux, &st, cod, ong, sumqx, sumq2);
+    int L[2] = {0, 0}, on_grid[2] = {1, 1}; /* code 0: the grid's point 0 */
+    float best = 0;
+    float scale = max / (2 * IQ2_KMAXQ - 1);
+    for (int t = 0; t < NT; t++)
+        if (sumq2[t] > 0 && sumqx[t] * sumqx[t] > best * sumq2[t]) {
+            scale = sumqx[t] / sumq2[t];
+            best = scale * sumqx[t];
+            for (int k = 0; k < 2; k++) {
+                L[k] = cod[k][t];
+                on_grid[k] = (ong[k] >> t) & 1;
+            }
+        }
+    if ((!on_grid[0] || !on_grid[1]) && scale > 0) {
+        const float idb = 1 / scale;
+        for (int k = 0; k < 2; ++k)
+            if (!on_grid[k])
+                L[k] = snap_one(T, idb, scale, xval + 8 * k, waux + 8 * k, NULL);
+        float sx, s2;
+        code_sums(2, &st, L, &sx, &s2);
+        if (s2 > 0)
+            scale = sx / s2;
+    }
+    if (scale < 0) {
+        scale = -scale;
+        for (int k = 0; k < 2; ++k)
+            signs[k] = (uint8_t)(~signs[k] & 127);
+    }
+    for (int k = 0; k < 2; ++k)
+        q2[k] = (uint16_t)(T->map[L[k]] | signs[k] << 9);
+    return scale;
+}
+
+/* ===== Row drivers ===== */
+
+/* All 256 values finite (no Inf, no NaN). */
+TC_ISA_ATTR static inline int block_finite(const float *x)
+{
+    const __m256i e = _mm256_set1_epi32(0x7f800000);
+    __m256i bad = _mm256_setzero_si256();
+    for (int i = 0; i < QK_K; i += 8) {
+        __m256i b = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + i)), e);
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(b, e));
+    }
+    return _mm256_testz_si256(bad, bad);
+}
+
+/* The reference's row driver, blocks with Inf or NaN (in x or the weights) by the reference. */
+TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_rows,
+                                  int64_t n_per_row, const float *qw)
+{
+    const int xs = t == TC_DTYPE_IQ2_XS;
+    const size_t bsize = xs ? IQ2XS_SIZE : IQ2XXS_SIZE;
+    const int64_t nb = n_per_row / QK_K;
+    const tc_iq2_search *S = tc_iq2_search_get(t);
+    const tc_iq2_lists *T = tc_iq2_lists_get(t);
+    uint8_t *y = dst;
+    if (S == NULL || qw == NULL) { /* as the reference: zero blocks rather than a crash */
+        memset(y, 0, (size_t)(n_rows * nb) * bsize);
+        return;
+    }
+    for (int64_t r = 0; r < n_rows; ++r)
+        for (int64_t i = 0; i < nb; ++i, y += bsize) {
+            const float *x = src + r * n_per_row + i * QK_K, *w = qw + i * QK_K;
+            if (T == NULL || !block_finite(x) || !block_finite(w)) {
+                if (xs)
+                    tc_ref_iq2_xs_block(S, x, w, y);
+                else
+                    tc_ref_iq2_xxs_block(S, x, w, y);
+                continue;
+            }
+            const float sigma2 = tc_iq2_sigma2(x);
+            if (xs) {
+                uint16_t q2[32] = {0};
+                float scales[16];
+                for (int ib = 0; ib < 16; ++ib)
+                    scales[ib] = xs_sub(T, x + 16 * ib, w + 16 * ib, sigma2, q2 + 2 * ib);
+                tc_iq2_xs_finish(scales, q2, y);
+            } else {
+                uint32_t q2[16] = {0};
+                float scales[8];
+                int punt = 0;
+                for (int ib = 0; ib < 8 && !punt; ++ib) {
+                    scales[ib] = xxs_sub(T, x + 32 * ib, w + 32 * ib, sigma2, q2 + 2 * ib);
+                    punt = isnan(scales[ib]);
+                }
+                if (punt)
+                    tc_ref_iq2_xxs_block(S, x, w, y);
+                else
+                    tc_iq2_xxs_finish(scales, q2, y);
+            }
+        }
+}
