@@ -50,16 +50,8 @@ static inline __m256 hmin8(__m256 v)
     return _mm256_min_ps(v, _mm256_shuffle_ps(v, v, _MM_SHUFFLE(2, 3, 0, 1)));
 }
 
-static inline int hmin8i(__m256i v)
-{
-    __m128i m = _mm_min_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    m = _mm_min_epi32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
-    m = _mm_min_epi32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
-    return _mm_cvtsi128_si32(m);
-}
-
-#define F_HMIN hmin8
-#define I_HMIN hmin8i
+#define F_HMIN    hmin8
+#define M_BITS(m) ((unsigned)_mm256_movemask_ps(m))
 
 #include "iq2q_lanes.h"
 

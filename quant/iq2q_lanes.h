@@ -31,7 +31,7 @@
  *   I_SET1 I_ZERO I_ADD I_SUB I_MIN I_MAX I_AND I_OR I_SRLI(v, n) I_SLLI(v, n) F_BITS (reinterpret)
  *   I_LOADU I_STOREU, I_LOAD_U16(const uint16_t *): W uint16 zero-extended
  *   F_PERM(t, i): lane l = t[i[l] mod W]   TC_ISA_ATTR: empty or a target attribute
- *   F_HMIN(v): the smallest lane in every lane (v without NaN); I_HMIN(v): the smallest lane
+ *   F_HMIN(v): the smallest lane in every lane (v without NaN); M_BITS(m): lane j at bit j
  */
 
 #include "iq2q.h"
@@ -79,10 +79,20 @@ TC_ISA_ATTR static inline int nb_search(const uint16_t *lst, const float *xv, co
     const uint16_t *codes = lst + 1;
     const VF sq = F_MUL(F_SET1(scale), F_LOADU(qpat_inf));
     VF T[8];
-    for (int j = 0; j < 8; j++) {
-        VF d = F_SUB(sq, F_BCAST(xv + j));
-        T[j] = F_MUL(F_MUL(F_BCAST(wv + j), d), d);
-    }
+#define NB_TERM(j)                                                                                 \
+    do {                                                                                           \
+        const VF d = F_SUB(sq, F_BCAST(xv + j));                                                   \
+        T[j] = F_MUL(F_MUL(F_BCAST(wv + j), d), d);                                                \
+    } while (0)
+    NB_TERM(0);
+    NB_TERM(1);
+    NB_TERM(2);
+    NB_TERM(3);
+    NB_TERM(4);
+    NB_TERM(5);
+    NB_TERM(6);
+    NB_TERM(7);
+#undef NB_TERM
     VF best = F_SET1(FLT_MAX);
     VI pos = I_LOADU(lane_index), bpos = pos;
     for (int c = 0; c < n; c += W, pos = I_ADD(pos, I_SET1(W))) {
@@ -101,8 +111,14 @@ TC_ISA_ATTR static inline int nb_search(const uint16_t *lst, const float *xv, co
     }
     /* the smallest distance (no NaN: a lane only takes a strictly smaller one), then the
      * first position holding it */
-    const VF m = F_HMIN(best);
-    return codes[I_HMIN(I_BLEND(I_SET1(INT32_MAX), bpos, M_CMP(best, m, _CMP_EQ_OQ)))];
+    const unsigned eq = M_BITS(M_CMP(best, F_HMIN(best), _CMP_EQ_OQ));
+    int32_t bp[W];
+    I_STOREU(bp, bpos);
+    int p = bp[__builtin_ctz(eq)];
+    for (unsigned e = eq & (eq - 1); e; e &= e - 1) /* lanes tied: the first position */
+        if (bp[__builtin_ctz(e)] < p)
+            p = bp[__builtin_ctz(e)];
+    return codes[p];
 }
 
 /* Per element i of a sub-block: (w*x)*q and (w*q)*q for q = 1, 3, 5 at positions p & 3. */
@@ -248,18 +264,110 @@ TC_ISA_ATTR static inline int snap_one(const tc_iq2_lists *T, float id, float sc
     return m >= 0 ? c[0] : nb_search(T->list - m - 1, xv, wv, scale);
 }
 
+/*
+ * make_qp_quants(32, 4, xval, L, weight) of ref_k.c for the 8 sub-blocks of an IQ2_XXS block
+ * at once (lane j = sub-block j; xval and weight of sub-block j at x[32 * j], w[32 * j]):
+ * returns the 8 scales. Each lane runs the reference's float operations in its order, the
+ * branches as selects; the levels keep the reference's types: L[i] is a uint8_t (a negative
+ * level, from the one negative xval of a group, wraps to 256 + l), the trial loops use the int.
+ * A lane whose refinement pass changes nothing is at a fixed point, so the passes the other
+ * lanes still need leave it unchanged, as the reference's early exit does.
+ */
+TC_ISA_ATTR static inline __m256 qp_lanes(const float *x, const float *w)
+{
+    enum { n = 32, nmax = IQ2_KMAXQ + 1 };
+    const __m256i stride = _mm256_setr_epi32(0, 32, 64, 96, 128, 160, 192, 224);
+    __m256 xt[n], wt[n], wx[n];
+    const __m256 zero = _mm256_setzero_ps(), magic = _mm256_set1_ps(12582912.f);
+    const __m256i mant = _mm256_set1_epi32(0x007fffff), bias = _mm256_set1_epi32(0x00400000),
+                  inmax = _mm256_set1_epi32(nmax), b255 = _mm256_set1_epi32(255);
+#define QP_NEAREST(f)                                                                              \
+    _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(_mm256_add_ps(f, magic)), mant), bias)
+    __m256 max = zero;
+    for (int i = 0; i < n; i++) {
+        xt[i] = _mm256_i32gather_ps(x + i, stride, 4);
+        wt[i] = _mm256_i32gather_ps(w + i, stride, 4);
+        wx[i] = _mm256_mul_ps(wt[i], xt[i]); /* w * x[i], the first product of w * x[i] * l */
+        max = _mm256_max_ps(max, xt[i]);     /* max > x ? max : x */
+    }
+    __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)nmax), max);
+    __m256 scale = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale);
+    __m256 best_mse = zero;
+    for (int i = 0; i < n; i++) {
+        __m256i l = _mm256_and_si256(QP_NEAREST(_mm256_mul_ps(iscale, xt[i])), b255);
+        __m256 diff = _mm256_sub_ps(xt[i], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(l)));
+        best_mse = _mm256_add_ps(best_mse, _mm256_mul_ps(_mm256_mul_ps(wt[i], diff), diff));
+    }
+    for (int is = -4; is <= 4; ++is) {
+        if (is == 0)
+            continue;
+        const __m256 iscale_is = _mm256_div_ps(_mm256_set1_ps(0.1f * (float)is + (float)nmax), max);
+        const __m256 scale_is = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale_is);
+        __m256 mse = zero;
+        for (int i = 0; i < n; i++) {
+            __m256i l = _mm256_min_epi32(inmax, QP_NEAREST(_mm256_mul_ps(iscale_is, xt[i])));
+            __m256 diff = _mm256_sub_ps(xt[i], _mm256_mul_ps(scale_is, _mm256_cvtepi32_ps(l)));
+            mse = _mm256_add_ps(mse, _mm256_mul_ps(_mm256_mul_ps(wt[i], diff), diff));
+        }
+        const __m256 lt = _mm256_cmp_ps(mse, best_mse, _CMP_LT_OQ);
+        best_mse = _mm256_blendv_ps(best_mse, mse, lt);
+        iscale = _mm256_blendv_ps(iscale, iscale_is, lt);
+    }
+    __m256i L[n];
+    __m256 sumlx = zero, suml2 = zero;
+    for (int i = 0; i < n; i++) {
+        __m256i l = _mm256_min_epi32(inmax, QP_NEAREST(_mm256_mul_ps(iscale, xt[i])));
+        L[i] = _mm256_and_si256(l, b255);
+        __m256 fl = _mm256_cvtepi32_ps(l);
+        sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(wx[i], fl));
+        suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], fl), fl));
+    }
+    for (int itry = 0; itry < 5; ++itry) {
+        __m256 changed = zero;
+        for (int i = 0; i < n; i++) {
+            const __m256 fL = _mm256_cvtepi32_ps(L[i]);
+            __m256 slx = _mm256_sub_ps(sumlx, _mm256_mul_ps(wx[i], fL));
+            __m256 sl2 = _mm256_sub_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], fL), fL));
+            const __m256 pos = _mm256_and_ps(_mm256_cmp_ps(slx, zero, _CMP_GT_OQ),
+                                             _mm256_cmp_ps(sl2, zero, _CMP_GT_OQ));
+            const __m256i nl =
+                _mm256_min_epi32(inmax, QP_NEAREST(_mm256_div_ps(_mm256_mul_ps(xt[i], sl2), slx)));
+            const __m256 ne =
+                _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(nl, L[i])), pos);
+            if (_mm256_testz_ps(ne, ne))
+                continue;
+            const __m256 fnl = _mm256_cvtepi32_ps(nl);
+            slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[i], fnl));
+            sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(wt[i], fnl), fnl));
+            const __m256 better =
+                _mm256_cmp_ps(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2),
+                              _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2), _CMP_GT_OQ);
+            const __m256 upd = _mm256_and_ps(ne, better);
+            L[i] = _mm256_castps_si256(_mm256_blendv_ps(
+                _mm256_castsi256_ps(L[i]), _mm256_castsi256_ps(_mm256_and_si256(nl, b255)), upd));
+            sumlx = _mm256_blendv_ps(sumlx, slx, upd);
+            suml2 = _mm256_blendv_ps(suml2, sl2, upd);
+            changed = _mm256_or_ps(changed, upd);
+        }
+        if (_mm256_testz_ps(changed, changed))
+            break;
+    }
+#undef QP_NEAREST
+    const __m256 r = _mm256_div_ps(sumlx, suml2);
+    return _mm256_and_ps(r, _mm256_cmp_ps(suml2, zero, _CMP_GT_OQ));
+}
+
 /* ===== IQ2_XXS: iq2_xxs_sub of ref_iq2_quant.c ===== */
 
-/* Returns NaN (a scale never is) for a sub-block the reference must do: see below. */
-TC_ISA_ATTR static float xxs_sub(const tc_iq2_lists *T, const float *xb, const float *qw,
-                                 float sigma2, uint32_t q2[2])
+/* The sub-block's weights, their square roots, xval, sign bits and largest xval (sub_prep) and
+ * make_qp_quants' scale for it; returns NaN (a scale never is) for a sub-block the reference
+ * must do: see below. */
+TC_ISA_ATTR static float xxs_sub(const tc_iq2_lists *T, const float *weight, const float *waux,
+                                 const float *xval, uint8_t *signs, float max, float scale,
+                                 uint32_t q2[2])
 {
-    float weight[32], waux[32], xval[32];
-    uint8_t signs[4], Lqp[32];
-    const float max = sub_prep(4, xb, qw, sigma2, weight, waux, xval, signs);
     if (max < GROUP_MAX_EPS)
         return 0;
-    float scale = tc_ref_make_qp_quants(32, IQ2_KMAXQ + 1, xval, Lqp, weight);
     float eff_max = scale * IQ2_KMAXQ;
     if (eff_max <= 0)
         return 0;
@@ -412,10 +520,16 @@ TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_
                 tc_iq2_xs_finish(scales, q2, y);
             } else {
                 uint32_t q2[16] = {0};
-                float scales[8];
+                float scales[8], weight[8][32], waux[8][32], xval[8][32], max[8], qp[8];
+                uint8_t signs[8][4];
+                for (int ib = 0; ib < 8; ++ib)
+                    max[ib] = sub_prep(4, x + 32 * ib, w + 32 * ib, sigma2, weight[ib], waux[ib],
+                                       xval[ib], signs[ib]);
+                _mm256_storeu_ps(qp, qp_lanes(xval[0], weight[0]));
                 int punt = 0;
                 for (int ib = 0; ib < 8 && !punt; ++ib) {
-                    scales[ib] = xxs_sub(T, x + 32 * ib, w + 32 * ib, sigma2, q2 + 2 * ib);
+                    scales[ib] = xxs_sub(T, weight[ib], waux[ib], xval[ib], signs[ib], max[ib],
+                                         qp[ib], q2 + 2 * ib);
                     punt = isnan(scales[ib]);
                 }
                 if (punt)
