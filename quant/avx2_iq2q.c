@@ -20,6 +20,7 @@
 #define F_ADD            _mm256_add_ps
 #define F_SUB            _mm256_sub_ps
 #define F_MUL            _mm256_mul_ps
+#define F_DIV            _mm256_div_ps
 #define F_LOADU          _mm256_loadu_ps
 #define F_STOREU         _mm256_storeu_ps
 #define F_BCAST          _mm256_broadcast_ss

@@ -21,6 +21,7 @@
 #define F_ADD            _mm512_add_ps
 #define F_SUB            _mm512_sub_ps
 #define F_MUL            _mm512_mul_ps
+#define F_DIV            _mm512_div_ps
 #define F_LOADU          _mm512_loadu_ps
 #define F_STOREU         _mm512_storeu_ps
 #define F_BCAST(p)       _mm512_set1_ps(*(p))

@@ -26,7 +26,7 @@
  *   scalar code on the same values.
  *
  * Required from the includer:
- *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_LOADU F_STOREU, F_BCAST(const float *)
+ *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
  *   M_CMP(a, b, pred)  F_BLEND(a, b, m), I_BLEND(a, b, m) = m ? b : a
  *   I_SET1 I_ZERO I_ADD I_SUB I_MIN I_MAX I_AND I_OR I_SRLI(v, n) I_SLLI(v, n) F_BITS (reinterpret)
  *   I_LOADU I_STOREU, I_LOAD_U16(const uint16_t *): W uint16 zero-extended
@@ -188,14 +188,26 @@ TC_ISA_ATTR static inline float sub_prep(int ng, const float *xb, const float *q
         __m256 xv = _mm256_blendv_ps(x, _mm256_xor_ps(x, sbit), neg);
         unsigned s = (unsigned)_mm256_movemask_ps(neg);
         if (__builtin_popcount(s) & 1) {
-            const float *wk = weight + 8 * k, *xk = xb + 8 * k;
-            int imin = 0;
-            float min = wk[0] * xk[0] * xk[0];
-            for (int i = 1; i < 8; ++i) {
-                float ax = wk[i] * xk[i] * xk[i];
-                if (ax < min) {
-                    min = ax;
-                    imin = i;
+            /* the first smallest weight*x*x: without NaN, the first lane equal to the
+             * smallest; with one, the reference's loop */
+            const __m256 p = _mm256_mul_ps(_mm256_mul_ps(w, x), x);
+            __m256 mn = _mm256_min_ps(p, _mm256_permute2f128_ps(p, p, 1));
+            mn = _mm256_min_ps(mn, _mm256_shuffle_ps(mn, mn, _MM_SHUFFLE(1, 0, 3, 2)));
+            mn = _mm256_min_ps(mn, _mm256_shuffle_ps(mn, mn, _MM_SHUFFLE(2, 3, 0, 1)));
+            int imin;
+            if (_mm256_movemask_ps(_mm256_cmp_ps(p, p, _CMP_UNORD_Q)) == 0) {
+                imin =
+                    __builtin_ctz((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(p, mn, _CMP_EQ_OQ)));
+            } else {
+                const float *wk = weight + 8 * k, *xk = xb + 8 * k;
+                float min = wk[0] * xk[0] * xk[0];
+                imin = 0;
+                for (int i = 1; i < 8; ++i) {
+                    float ax = wk[i] * xk[i] * xk[i];
+                    if (ax < min) {
+                        min = ax;
+                        imin = i;
+                    }
                 }
             }
             s ^= 1u << imin;
@@ -250,6 +262,34 @@ TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt,
         F_STOREU(sumqx + v * W, sx);
         F_STOREU(sumq2 + v * W, s2);
     }
+}
+
+/*
+ * The reference's choice among the trials' sums, in trial order: a trial wins when sumq2 > 0
+ * and sumqx^2 > best * sumq2, then scale = sumqx / sumq2 and best = scale * sumqx. The
+ * candidates' scale and best are computed for all trials at once (the same operations), the
+ * choice is a chain of selects. Returns the last winner (-1: none; *scale unchanged).
+ */
+TC_ISA_ATTR static inline int best_trial(int nt, const float *sumqx, const float *sumq2,
+                                         float *scale)
+{
+    float s[NV_MAX * W], b[NV_MAX * W];
+    for (int v = 0; v < (nt + W - 1) / W; v++) {
+        const VF sx = F_LOADU(sumqx + v * W), s2 = F_LOADU(sumq2 + v * W);
+        const VF q = F_DIV(sx, s2);
+        F_STOREU(s + v * W, q);
+        F_STOREU(b + v * W, F_MUL(q, sx));
+    }
+    float best = 0, sc = *scale;
+    int tb = -1;
+    for (int t = 0; t < nt; t++) {
+        const int win = (sumq2[t] > 0) & (sumqx[t] * sumqx[t] > best * sumq2[t]);
+        best = win ? b[t] : best;
+        sc = win ? s[t] : sc;
+        tb = win ? t : tb;
+    }
+    *scale = sc;
+    return tb;
 }
 
 /* iq2_snap_group at inverse scale id and scale: the group's code on the grid. */
@@ -383,16 +423,12 @@ TC_ISA_ATTR static float xxs_sub(const tc_iq2_lists *T, const float *weight, con
     int32_t cod[4][NV_MAX * W];
     unsigned ong[4];
     sub_trials(T, 4, NT, id, sc, xval, waux, &st, cod, ong, sumqx, sumq2);
-    float best = 0;
-    int L[4] = {0, 0, 0, 0}, won = 0;
-    for (int t = 0; t < NT; t++)
-        if (sumq2[t] > 0 && sumqx[t] * sumqx[t] > best * sumq2[t]) {
-            scale = sumqx[t] / sumq2[t];
-            best = scale * sumqx[t];
-            for (int k = 0; k < 4; k++)
-                L[k] = cod[k][t];
-            won = 1;
-        }
+    const int tb = best_trial(NT, sumqx, sumq2, &scale);
+    const int won = tb >= 0;
+    int L[4] = {0, 0, 0, 0};
+    if (won)
+        for (int k = 0; k < 4; k++)
+            L[k] = cod[k][tb];
     /* No trial won and make_qp_quants' scale is NaN (it is when huge weights overflow): the
      * reference then stores make_qp_quants' levels, which need not be on the grid (ggml aborts
      * there); left to it. */
@@ -442,16 +478,12 @@ TC_ISA_ATTR static float xs_sub(const tc_iq2_lists *T, const float *xb, const fl
     unsigned ong[2];
     sub_trials(T, 2, NT, id, sc, xval, waux, &st, cod, ong, sumqx, sumq2);
     int L[2] = {0, 0}, on_grid[2] = {1, 1}; /* code 0: the grid's point 0 */
-    float best = 0;
     float scale = max / (2 * IQ2_KMAXQ - 1);
-    for (int t = 0; t < NT; t++)
-        if (sumq2[t] > 0 && sumqx[t] * sumqx[t] > best * sumq2[t]) {
-            scale = sumqx[t] / sumq2[t];
-            best = scale * sumqx[t];
-            for (int k = 0; k < 2; k++) {
-                L[k] = cod[k][t];
-                on_grid[k] = (ong[k] >> t) & 1;
-            }
+    const int tb = best_trial(NT, sumqx, sumq2, &scale);
+    if (tb >= 0)
+        for (int k = 0; k < 2; k++) {
+            L[k] = cod[k][tb];
+            on_grid[k] = (ong[k] >> tb) & 1;
         }
     if ((!on_grid[0] || !on_grid[1]) && scale > 0) {
         const float idb = 1 / scale;
