@@ -93,12 +93,21 @@ TC_ISA_ATTR static inline int nb_search(const uint16_t *lst, const float *xv, co
     NB_TERM(6);
     NB_TERM(7);
 #undef NB_TERM
+#if W == 16
+    /* the first two terms' sum (0 + t0) + t1 for each pair of levels, at the 4 low code bits */
+    const VI lane = I_LOADU(lane_index);
+    const VF P01 = F_ADD(F_ADD(F_ZERO, F_PERM(T[0], lane)), F_PERM(T[1], I_SRLI(lane, 2)));
+#endif
     VF best = F_SET1(FLT_MAX);
     VI pos = I_LOADU(lane_index), bpos = pos;
     for (int c = 0; c < n; c += W, pos = I_ADD(pos, I_SET1(W))) {
         const VI C = I_LOAD_U16(codes + c);
+#if W == 16
+        VF d2 = F_PERM(P01, C);
+#else
         VF d2 = F_ADD(F_ZERO, F_PERM(T[0], C));
         d2 = F_ADD(d2, F_PERM(T[1], I_SRLI(C, 2)));
+#endif
         d2 = F_ADD(d2, F_PERM(T[2], I_SRLI(C, 4)));
         d2 = F_ADD(d2, F_PERM(T[3], I_SRLI(C, 6)));
         d2 = F_ADD(d2, F_PERM(T[4], I_SRLI(C, 8)));
