@@ -29,39 +29,6 @@ static inline float tc_iq2_sigma2(const float *x)
     return sumx2 / QK_K;
 }
 
-/*
- * Signs of one group of 8 (step 2 of the reference): xval = |xb| except for the element that
- * keeps its sign when the count of negatives is odd; returns the 7 stored sign bits.
- */
-static inline uint8_t tc_iq2_group_signs(const float *xb, const float *weight, float *xval)
-{
-    int nflip = 0;
-    unsigned s = 0;
-    for (int i = 0; i < 8; ++i) {
-        if (xb[i] >= 0) { /* -0.0 counts as non-negative, as in ggml */
-            xval[i] = xb[i];
-        } else {
-            xval[i] = -xb[i];
-            ++nflip;
-            s |= 1u << i;
-        }
-    }
-    if (nflip % 2) {
-        int imin = 0;
-        float min = weight[0] * xb[0] * xb[0];
-        for (int i = 1; i < 8; ++i) {
-            float ax = weight[i] * xb[i] * xb[i];
-            if (ax < min) { /* strict: the first of equal minima */
-                min = ax;
-                imin = i;
-            }
-        }
-        xval[imin] = -xval[imin];
-        s ^= 1u << imin;
-    }
-    return (uint8_t)(s & 127);
-}
-
 /* One whole block (QK_K values, importance weights qw) by the reference. */
 void tc_ref_iq2_xxs_block(const tc_iq2_search *S, const float *x, const float *qw, uint8_t *y);
 void tc_ref_iq2_xs_block(const tc_iq2_search *S, const float *x, const float *qw, uint8_t *y);

@@ -2,10 +2,16 @@
  * iq2q_lanes.h - private to quant/: the IQ2_XXS / IQ2_XS quantizers with W float lanes, a
  * template shared by avx2_iq2q.c (W = 8) and avx512_iq2q.c (W = 16). The including file
  * defines the vector types and ops below (and may use AVX2 directly: both files have it), then
- * includes this once. Bit-identical to ref_iq2_quant.c for finite input (the row driver sends
- * blocks with Inf or NaN, in x or in the importance weights, to the reference).
+ * includes this once. Bit-identical to ref_iq2_quant.c. Blocks with Inf or NaN (in x or in the
+ * importance weights) go to the reference; with finite input every NaN that arises (0 * Inf,
+ * Inf - Inf, sqrt of a negative weight) is the same default NaN, so which operand an operation
+ * propagates cannot matter, and the selects below keep the reference's comparisons (strict ones
+ * strict, NaN false) exactly.
  *
  * What runs in lanes, and why each float is the reference's:
+ * - IQ2_XXS's make_qp_quants runs for the 8 sub-blocks of a block at once (lane = sub-block):
+ *   the reference's operations per lane, branches as selects, its uint8_t levels wrapping as
+ *   they do there (qp_lanes).
  * - The trial scales of a sub-block run in lanes (lane t = trial t): rounding each element to a
  *   level is the reference's 0.5f * (id * x - 1), nearest_int's 1.5*2^23 trick and the clamp,
  *   per lane; the 8 levels of a group become its map code (2 bits each) in the lane.
@@ -13,17 +19,22 @@
  *   reference's order from 0. A product depends on the element and q only, and q is 1, 3 or 5:
  *   (w*x)*q and (w*q)*q are computed once per element for the three q (the same products) and
  *   each lane picks its own by the level bits of its code (a permute). The choice of the best
- *   trial is the reference's scalar loop over those sums, in trial order.
+ *   trial is the reference's loop in trial order, its candidate scale and best computed for
+ *   every trial at once by the same operations, the update a select.
  * - The neighbour search runs W candidates at once (lane = candidate, from the code lists of
  *   iq2q.h): an element's term w*(scale*q - x)^2 takes three values, computed as the reference
  *   does ((w*diff)*diff), each lane picks its own by its code and adds the 8 terms from 0 in
- *   element order, as the reference does for each point. Each lane keeps its first strictly
- *   smaller distance; the lanes' results are merged by (distance, list position), which is the
- *   reference's first strictly smaller distance over the whole list. Padding lanes have every
- *   element at level 3, whose term is +Inf (or NaN): they never win.
- * - Weights, signs and the maximum run 8 elements at a time (one group); the parity fix-up and
- *   everything after the trials (requantization, sign flip, block scales) is the reference's
- *   scalar code on the same values.
+ *   element order, as the reference does for each point (with 16 lanes the first two terms come
+ *   from one table of the 9 sums (0 + t0) + t1: the same additions). Each lane keeps its first
+ *   strictly smaller distance; the lanes' results are merged by (distance, list position),
+ *   which is the reference's first strictly smaller distance over the whole list. Padding lanes
+ *   have every element at level 3, whose term is +Inf (or NaN): they never win.
+ * - Weights, signs, the parity element (the first smallest w*x*x, by the reference's loop when
+ *   a NaN is among them) and the maximum run 8 elements at a time (one group); the
+ *   requantization, sign flip and block scales are the reference's steps on the same values.
+ * - One case is left to the reference: an IQ2_XXS sub-block where no trial wins and
+ *   make_qp_quants' scale is NaN (huge weights overflow); the reference then stores
+ *   make_qp_quants' own levels, which need not be valid grid codes.
  *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
@@ -409,8 +420,8 @@ TC_ISA_ATTR static inline __m256 qp_lanes(const float *x, const float *w)
 /* ===== IQ2_XXS: iq2_xxs_sub of ref_iq2_quant.c ===== */
 
 /* The sub-block's weights, their square roots, xval, sign bits and largest xval (sub_prep) and
- * make_qp_quants' scale for it; returns NaN (a scale never is) for a sub-block the reference
- * must do: see below. */
+ * make_qp_quants' scale for it; returns NaN for a block the reference must do (see below; a NaN
+ * scale out of the sums, possible with huge weights, is left to it as well). */
 TC_ISA_ATTR static float xxs_sub(const tc_iq2_lists *T, const float *weight, const float *waux,
                                  const float *xval, uint8_t *signs, float max, float scale,
                                  uint32_t q2[2])

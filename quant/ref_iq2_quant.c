@@ -81,6 +81,39 @@ static inline int iq2_code(const int8_t *L)
 }
 
 /*
+ * Signs of one group of 8 (step 2 above): xval = |xb| except for the element that
+ * keeps its sign when the count of negatives is odd; returns the 7 stored sign bits.
+ */
+static inline uint8_t iq2_group_signs(const float *xb, const float *weight, float *xval)
+{
+    int nflip = 0;
+    unsigned s = 0;
+    for (int i = 0; i < 8; ++i) {
+        if (xb[i] >= 0) { /* -0.0 counts as non-negative, as in ggml */
+            xval[i] = xb[i];
+        } else {
+            xval[i] = -xb[i];
+            ++nflip;
+            s |= 1u << i;
+        }
+    }
+    if (nflip % 2) {
+        int imin = 0;
+        float min = weight[0] * xb[0] * xb[0];
+        for (int i = 1; i < 8; ++i) {
+            float ax = weight[i] * xb[i] * xb[i];
+            if (ax < min) { /* strict: the first of equal minima */
+                min = ax;
+                imin = i;
+            }
+        }
+        xval[imin] = -xval[imin];
+        s ^= 1u << imin;
+    }
+    return (uint8_t)(s & 127);
+}
+
+/*
  * ggml's iq2_find_best_neighbour: of the n points listed at nb[1..n] (nb[0] = n), the one
  * nearest to xval at `scale` by sum of w*(scale*q - x)^2 (first of equal distances); its levels
  * go to L, its index is returned. The lists are never empty.
@@ -179,7 +212,7 @@ static float iq2_xxs_sub(const tc_iq2_search *S, const float *xb, const float *q
     for (int i = 0; i < 32; ++i)
         waux[i] = sqrtf(weight[i]);
     for (int k = 0; k < 4; ++k)
-        signs[k] = tc_iq2_group_signs(xb + 8 * k, weight + 8 * k, xval + 8 * k);
+        signs[k] = iq2_group_signs(xb + 8 * k, weight + 8 * k, xval + 8 * k);
     float max = xval[0];
     for (int i = 1; i < 32; ++i)
         max = tc_fmax_ggml(max, xval[i]);
@@ -273,7 +306,7 @@ static float iq2_xs_sub(const tc_iq2_search *S, const float *xb, const float *qw
     for (int i = 0; i < 16; ++i)
         waux[i] = sqrtf(weight[i]);
     for (int k = 0; k < 2; ++k)
-        signs[k] = tc_iq2_group_signs(xb + 8 * k, weight + 8 * k, xval + 8 * k);
+        signs[k] = iq2_group_signs(xb + 8 * k, weight + 8 * k, xval + 8 * k);
     float max = xval[0];
     for (int i = 1; i < 16; ++i)
         max = tc_fmax_ggml(max, xval[i]);
