@@ -175,9 +175,15 @@ static inline int iq2_snap_group(const tc_iq2_search *S, float id, float scale, 
     return 0;
 }
 
-/* The grid index of 8 levels known to be on the grid (0 if not: ggml aborts there). */
+/* The grid index of 8 levels known to be on the grid (0 if not: ggml aborts there). The levels
+ * are checked first: when no trial wins and make_qp_quants' scale is NaN (weights so large that
+ * its sums overflow), L still holds make_qp_quants' levels, which may be -1 (a wrapped 255) or
+ * 3..4, and their code would index outside the map. */
 static inline int iq2_index(const tc_iq2_search *S, const int8_t *L)
 {
+    for (int i = 0; i < 8; ++i)
+        if (L[i] < 0 || L[i] >= IQ2_KMAXQ)
+            return 0;
     const int m = S->map[iq2_code(L)];
     return m >= 0 ? m : 0;
 }
