@@ -36,6 +36,11 @@
  *   make_qp_quants' scale is NaN (huge weights overflow); the reference then stores
  *   make_qp_quants' own levels, which need not be valid grid codes.
  *
+ * Tested (tests/check_quant_iq.c): quantize_matches_ggml runs every ISA this CPU has against
+ * ggml_quantize_chunk (12 data kinds, row lengths, seeds, importance matrices with and without
+ * zeros, negative-scale and zeroed-run rows, degenerate blocks); iq2_simd_matches_scalar_nonfinite
+ * checks the hand-offs to the reference (Inf/NaN values or weights, overflowing weights).
+ *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
  *   M_CMP(a, b, pred)  F_BLEND(a, b, m), I_BLEND(a, b, m) = m ? b : a
