@@ -94,12 +94,14 @@ static void build_tables(void)
         if (i == TC_ISA_AVX2 || i == TC_ISA_AVX512) {
             tc_avx2_register_iq(k);
             tc_avx2_register(k);
+            tc_avx2_register_iq2q(k);
             tc_avx2_register_iq3q(k);
         }
-        if (i == TC_ISA_AVX512)
+        if (i == TC_ISA_AVX512) {
             tc_avx512_register(k);
-        if (i == TC_ISA_AVX512)
+            tc_avx512_register_iq2q(k);
             tc_avx512_register_iq3q(k);
+        }
         if (i == TC_ISA_NEON)
             tc_neon_register(k);
         table_ok[i] = 1;

@@ -46,6 +46,8 @@ void tc_ref_register_iq1_quant(tc_kernel_table *k); /* ref_iq1_quant.c: IQ1_S, I
 void tc_avx2_register(tc_kernel_table *k);
 void tc_avx512_register(tc_kernel_table *k);
 void tc_neon_register(tc_kernel_table *k);
+void tc_avx2_register_iq2q(tc_kernel_table *k);   /* avx2_iq2q.c: IQ2_XXS, IQ2_XS quantizers */
+void tc_avx512_register_iq2q(tc_kernel_table *k); /* avx512_iq2q.c: the same, 16 lanes */
 
 /* The table of `isa` (NULL when unsupported here). Built once, thread-safe. */
 const tc_kernel_table *tc_kernels(int isa);

@@ -42,8 +42,7 @@
  * reassociation. (Tried and dropped, for being slower: leaving a candidate once a partial sum
  * reaches the best distance, which is exact because the terms are >= 0 but mispredicts.)
  */
-#include "blocks.h"
-#include "iq_grid.h"
+#include "iq2q.h"
 #include "kernels.h"
 #include "ref_k.h"
 
@@ -53,9 +52,6 @@
 #include <string.h>
 
 #define GROUP_MAX_EPS 1e-15f
-#define IQ2_KMAXQ     3 /* levels 0..2: odd values 1, 3, 5 */
-
-enum { IQ2XXS_SIZE = 66, IQ2XS_SIZE = 74 };
 
 static inline void put16(uint8_t *p, uint16_t v)
 {
@@ -67,11 +63,6 @@ static inline void put32(uint8_t *p, uint32_t v)
 {
     for (int j = 0; j < 4; j++)
         p[j] = (uint8_t)(v >> 8 * j);
-}
-
-static inline int iclamp(int v, int lo, int hi)
-{
-    return v < lo ? lo : v > hi ? hi : v;
 }
 
 /* The level 0..2 of x at inverse scale id, as ggml rounds it. */
@@ -90,8 +81,8 @@ static inline int iq2_code(const int8_t *L)
 }
 
 /*
- * Signs of one group of 8 (step 2 above): xval = |xb| except for the element that keeps its
- * sign when the count of negatives is odd; returns the 7 stored sign bits.
+ * Signs of one group of 8 (step 2 above): xval = |xb| except for the element that
+ * keeps its sign when the count of negatives is odd; returns the 7 stored sign bits.
  */
 static inline uint8_t iq2_group_signs(const float *xb, const float *weight, float *xval)
 {
@@ -184,9 +175,15 @@ static inline int iq2_snap_group(const tc_iq2_search *S, float id, float scale, 
     return 0;
 }
 
-/* The grid index of 8 levels known to be on the grid (0 if not: ggml aborts there). */
+/* The grid index of 8 levels known to be on the grid (0 if not: ggml aborts there). The levels
+ * are checked first: when no trial wins and make_qp_quants' scale is NaN (weights so large that
+ * its sums overflow), L still holds make_qp_quants' levels, which may be -1 (a wrapped 255) or
+ * 3..4, and their code would index outside the map. */
 static inline int iq2_index(const tc_iq2_search *S, const int8_t *L)
 {
+    for (int i = 0; i < 8; ++i)
+        if (L[i] < 0 || L[i] >= IQ2_KMAXQ)
+            return 0;
     const int m = S->map[iq2_code(L)];
     return m >= 0 ? m : 0;
 }
@@ -204,15 +201,6 @@ static inline void iq2_sums(int n, const float *weight, const float *xval, const
     }
     *sumqx = sx;
     *sumq2 = s2;
-}
-
-/* Step 1: the mean square of the block's 256 values, summed in order. */
-static inline float iq2_sigma2(const float *x)
-{
-    float sumx2 = 0;
-    for (int i = 0; i < QK_K; ++i)
-        sumx2 += x[i] * x[i];
-    return sumx2 / QK_K;
 }
 
 /* ===== IQ2_XXS: 66 bytes = f16 d, then per 32-element sub-block two LE u32: the 4 groups' grid
@@ -278,15 +266,21 @@ static float iq2_xxs_sub(const tc_iq2_search *S, const float *xb, const float *q
     return scale;
 }
 
-static void iq2_xxs_block(const tc_iq2_search *S, const float *x, const float *qw, uint8_t *y)
+void tc_ref_iq2_xxs_block(const tc_iq2_search *S, const float *x, const float *qw, uint8_t *y)
 {
     uint32_t q2[16] = {0};
-    float scales[8], max_scale = 0;
-    const float sigma2 = iq2_sigma2(x);
-    for (int ib = 0; ib < 8; ++ib) {
+    float scales[8];
+    const float sigma2 = tc_iq2_sigma2(x);
+    for (int ib = 0; ib < 8; ++ib)
         scales[ib] = iq2_xxs_sub(S, x + 32 * ib, qw + 32 * ib, sigma2, q2 + 2 * ib);
+    tc_iq2_xxs_finish(scales, q2, y);
+}
+
+void tc_iq2_xxs_finish(const float *scales, uint32_t *q2, uint8_t *y)
+{
+    float max_scale = 0;
+    for (int ib = 0; ib < 8; ++ib)
         max_scale = tc_fmax_ggml(max_scale, scales[ib]);
-    }
     if (!max_scale) {
         memset(y, 0, IQ2XXS_SIZE);
         return;
@@ -365,15 +359,21 @@ static float iq2_xs_sub(const tc_iq2_search *S, const float *xb, const float *qw
     return scale;
 }
 
-static void iq2_xs_block(const tc_iq2_search *S, const float *x, const float *qw, uint8_t *y)
+void tc_ref_iq2_xs_block(const tc_iq2_search *S, const float *x, const float *qw, uint8_t *y)
 {
     uint16_t q2[32] = {0};
-    float scales[16], max_scale = 0;
-    const float sigma2 = iq2_sigma2(x);
-    for (int ib = 0; ib < 16; ++ib) {
+    float scales[16];
+    const float sigma2 = tc_iq2_sigma2(x);
+    for (int ib = 0; ib < 16; ++ib)
         scales[ib] = iq2_xs_sub(S, x + 16 * ib, qw + 16 * ib, sigma2, q2 + 2 * ib);
+    tc_iq2_xs_finish(scales, q2, y);
+}
+
+void tc_iq2_xs_finish(const float *scales, const uint16_t *q2, uint8_t *y)
+{
+    float max_scale = 0;
+    for (int ib = 0; ib < 16; ++ib)
         max_scale = tc_fmax_ggml(max_scale, scales[ib]);
-    }
     if (!max_scale) {
         memset(y, 0, IQ2XS_SIZE);
         return;
@@ -412,9 +412,9 @@ static void iq2_quant_rows(int t, const float *src, void *dst, int64_t n_rows, i
         for (int64_t i = 0; i < nb; ++i, y += bsize) {
             const float *x = src + r * n_per_row + i * QK_K;
             if (xs)
-                iq2_xs_block(S, x, qw + i * QK_K, y);
+                tc_ref_iq2_xs_block(S, x, qw + i * QK_K, y);
             else
-                iq2_xxs_block(S, x, qw + i * QK_K, y);
+                tc_ref_iq2_xxs_block(S, x, qw + i * QK_K, y);
         }
 }
 

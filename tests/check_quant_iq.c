@@ -370,6 +370,54 @@ START_TEST(quantize_matches_ggml)
             snprintf(what, sizeof what, "degenerate row %d, imatrix %s", dk, mode ? "yes" : "none");
             one_row_all_isas(quant, t, src, mode ? imat : NULL, n, want, got, what);
         }
+    /* Degenerate blocks, a different kind in each 256-value block and the kinds rotating
+     * between rows: one nonzero value, all equal and negative, tiny, huge, mostly negative, an
+     * odd count of negatives in every group, two magnitudes, subnormals among zeros; with
+     * importance weights all ones, varied, or with zeros and near-zero ones. */
+    for (int it = 0; it < (quick() ? 6 : 32); it++) {
+        uint64_t s = 5000 + (uint64_t)it;
+        const int64_t n = 2048;
+        for (int64_t i = 0; i < n; i++) {
+            const int64_t b = i / 256, j = i % 256;
+            const float g = 2.0f * tc_rng_uniform(&s) - 1.0f;
+            switch ((b + it) % 8) {
+            case 0:
+                src[i] = j == (it * 37) % 256 ? (it % 2 ? -3.5f : 3.5f) : 0.0f;
+                break;
+            case 1:
+                src[i] = -0.25f;
+                break;
+            case 2:
+                src[i] = 1e-20f * g;
+                break;
+            case 3:
+                src[i] = 1e10f * g;
+                break;
+            case 4:
+                src[i] = j % 9 == 4 ? 0.01f * fabsf(g) : -fabsf(g) - 0.05f;
+                break;
+            case 5:
+                src[i] = (j % 8 == it % 8 ? -1.0f : 1.0f) * (fabsf(g) + 0.1f);
+                break;
+            case 6:
+                src[i] = (j % 16 < 8 ? 1.0f : -1.0f) * (float)(1 + j % 3);
+                break;
+            default:
+                src[i] = 1e-42f * (float)(int)(g * 8.0f);
+                break;
+            }
+        }
+        for (int64_t i = 0; i < n; i++)
+            imat[i] = it % 3 == 0 ? 1.0f : 0.0f;
+        if (it % 3)
+            tc_corpus_imatrix(imat, n, 300 + (uint64_t)it, it % 3 == 2);
+        if (it % 3 == 2)
+            for (int64_t i = 5; i < n; i += 11)
+                imat[i] = 1e-30f;
+        char what[96];
+        snprintf(what, sizeof what, "degenerate blocks %d", it);
+        one_row_all_isas(quant, t, src, imat, n, want, got, what);
+    }
     if (tc_requires_imatrix(t)) /* as ggml: no importance data, no quantization */
         ck_assert_uint_eq(tc_quantize_rows(t, src, got, 1, 256, NULL), 0);
 out:
@@ -389,10 +437,7 @@ END_TEST
 START_TEST(quantize_nonfinite_matches_reference)
 {
     const int t = iq_types[_i];
-    /* IQ2_XXS left out: its reference (ref_iq2_quant.c) indexes map[] with make_qp_quants'
-     * levels when that scale is NaN, and a negative level makes a negative index (UBSan: left
-     * shift of a negative value in iq2_code, then a wild read). To be fixed there. */
-    if (!tc_can_quantize(t) || t == TC_DTYPE_IQ2_XXS)
+    if (!tc_can_quantize(t))
         return;
     const int64_t n = 1024;
     float *src = malloc(sizeof(float) * (size_t)n), *imat = malloc(sizeof(float) * (size_t)n);
@@ -570,6 +615,77 @@ static void init_ggml_iq(void)
             (void)tc_oracle_quantize(iq_types[i]);
 }
 
+/*
+ * IQ2_XXS / IQ2_XS SIMD quantizers against the scalar reference where ggml cannot be asked
+ * (it aborts or asserts): Inf and NaN values, and importance weights that are Inf, NaN,
+ * negative or so large that the sums overflow (the kernels hand such blocks, or the IQ2_XXS
+ * sub-blocks whose scale comes out NaN, to the reference: this checks that they do).
+ */
+START_TEST(iq2_simd_matches_scalar_nonfinite)
+{
+    static const int types[] = {TC_DTYPE_IQ2_XXS, TC_DTYPE_IQ2_XS};
+    const int t = types[_i];
+    const int64_t n = 2048;
+    float *src = malloc(sizeof(float) * (size_t)n), *imat = malloc(sizeof(float) * (size_t)n);
+    uint8_t *want = malloc(tc_row_size(t, n)), *got = malloc(tc_row_size(t, n));
+    ck_assert(src && imat && want && got);
+    for (int it = 0; it < (quick() ? 8 : 40); it++) {
+        uint64_t s = 9000 + (uint64_t)it;
+        tc_corpus_fill(src, n, it % TC_CORPUS_KINDS, (uint64_t)it + 1);
+        tc_corpus_imatrix(imat, n, (uint64_t)it + 7, it % 2);
+        for (int64_t b = 0; b < n / 256; b++) {
+            const int64_t at = b * 256 + (int64_t)(tc_rng_next(&s) % 256);
+            switch ((b + it) % 8) {
+            case 0:
+                src[at] = NAN;
+                break;
+            case 1:
+                src[at] = (it % 2) ? -INFINITY : INFINITY;
+                break;
+            case 2:
+                imat[at] = INFINITY;
+                break;
+            case 3:
+                imat[at] = NAN;
+                break;
+            case 4:
+                imat[at] = -1.0f;
+                break;
+            case 5: /* huge weights: the sums overflow, some products too (and with them
+                     * IQ2_XXS's make_qp_quants scale, Inf / Inf) */
+                for (int64_t i = b * 256; i < (b + 1) * 256; i++)
+                    imat[i] = (it % 2 ? 1e37f : 1e30f) * (1.0f + 30.0f * tc_rng_uniform(&s)),
+                    src[i] = 8.0f * tc_rng_uniform(&s) - 4.0f;
+                break;
+            case 6: /* huge values with large weights */
+                for (int64_t i = b * 256; i < (b + 1) * 256; i++)
+                    src[i] = 1e17f * (2.0f * tc_rng_uniform(&s) - 1.0f), imat[i] = 1e6f;
+                break;
+            default:
+                break;
+            }
+        }
+        const size_t nbytes = tc_row_size(t, n);
+        memset(want, 0x5a, nbytes);
+        ck_assert_uint_eq(tc_quantize_rows_isa(TC_ISA_SCALAR, t, src, want, 1, n, imat), nbytes);
+        for (int isa = 1; isa < TC_ISA_COUNT; isa++) {
+            if (!tc_isa_supported((tc_isa)isa) || tc_kernels(isa) == NULL)
+                continue;
+            char what[96];
+            snprintf(what, sizeof what, "non-finite row %d [%s] vs scalar", it,
+                     tc_isa_name((tc_isa)isa));
+            memset(got, 0xa5, nbytes);
+            ck_assert_uint_eq(tc_quantize_rows_isa((tc_isa)isa, t, src, got, 1, n, imat), nbytes);
+            tc_expect_same_quant(want, got, 1, n, t, what);
+        }
+    }
+    free(src);
+    free(imat);
+    free(want);
+    free(got);
+}
+END_TEST
+
 Suite *quant_iq_suite(void)
 {
     Suite *s = suite_create("quant_iq");
@@ -579,6 +695,7 @@ Suite *quant_iq_suite(void)
     tcase_add_test(tc, hand_decoded_blocks);
     tcase_add_loop_test(tc, random_blocks_match_ggml, 0, N_IQ);
     tcase_add_loop_test(tc, quantize_nonfinite_matches_reference, 0, N_IQ);
+    tcase_add_loop_test(tc, iq2_simd_matches_scalar_nonfinite, 0, 2);
     suite_add_tcase(s, tc);
     TCase *tq = tcase_create("ggml_rows");
     tcase_set_timeout(tq, 600);

@@ -1,0 +1,598 @@
+/*
+ * iq2q_lanes.h - private to quant/: the IQ2_XXS / IQ2_XS quantizers with W float lanes, a
+ * template shared by avx2_iq2q.c (W = 8) and avx512_iq2q.c (W = 16). The including file
+ * defines the vector types and ops below (and may use AVX2 directly: both files have it), then
+ * includes this once. Bit-identical to ref_iq2_quant.c. Blocks with Inf or NaN (in x or in the
+ * importance weights) go to the reference; with finite input every NaN that arises (0 * Inf,
+ * Inf - Inf, sqrt of a negative weight) is the same default NaN, so which operand an operation
+ * propagates cannot matter, and the selects below keep the reference's comparisons (strict ones
+ * strict, NaN false) exactly.
+ *
+ * What runs in lanes, and why each float is the reference's:
+ * - IQ2_XXS's make_qp_quants runs for the 8 sub-blocks of a block at once (lane = sub-block):
+ *   the reference's operations per lane, branches as selects, its uint8_t levels wrapping as
+ *   they do there (qp_lanes).
+ * - The trial scales of a sub-block run in lanes (lane t = trial t): rounding each element to a
+ *   level is the reference's 0.5f * (id * x - 1), nearest_int's 1.5*2^23 trick and the clamp,
+ *   per lane; the 8 levels of a group become its map code (2 bits each) in the lane.
+ * - The trials' sums sum w*x*q and sum w*q*q run in the same lanes, element by element in the
+ *   reference's order from 0. A product depends on the element and q only, and q is 1, 3 or 5:
+ *   (w*x)*q and (w*q)*q are computed once per element for the three q (the same products) and
+ *   each lane picks its own by the level bits of its code (a permute). The choice of the best
+ *   trial is the reference's loop in trial order, its candidate scale and best computed for
+ *   every trial at once by the same operations, the update a select.
+ * - The neighbour search runs W candidates at once (lane = candidate, from the code lists of
+ *   iq2q.h): an element's term w*(scale*q - x)^2 takes three values, computed as the reference
+ *   does ((w*diff)*diff), each lane picks its own by its code and adds the 8 terms from 0 in
+ *   element order, as the reference does for each point (with 16 lanes the first two terms come
+ *   from one table of the 9 sums (0 + t0) + t1: the same additions). Each lane keeps its first
+ *   strictly smaller distance; the lanes' results are merged by (distance, list position),
+ *   which is the reference's first strictly smaller distance over the whole list. Padding lanes
+ *   have every element at level 3, whose term is +Inf (or NaN): they never win.
+ * - Weights, signs, the parity element (the first smallest w*x*x, by the reference's loop when
+ *   a NaN is among them) and the maximum run 8 elements at a time (one group); the
+ *   requantization, sign flip and block scales are the reference's steps on the same values.
+ * - One case is left to the reference: an IQ2_XXS sub-block where no trial wins and
+ *   make_qp_quants' scale is NaN (huge weights overflow); the reference then stores
+ *   make_qp_quants' own levels, which need not be valid grid codes.
+ *
+ * Tested (tests/check_quant_iq.c): quantize_matches_ggml runs every ISA this CPU has against
+ * ggml_quantize_chunk (12 data kinds, row lengths, seeds, importance matrices with and without
+ * zeros, negative-scale and zeroed-run rows, degenerate blocks); iq2_simd_matches_scalar_nonfinite
+ * checks the hand-offs to the reference (Inf/NaN values or weights, overflowing weights).
+ *
+ * Required from the includer:
+ *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
+ *   M_CMP(a, b, pred)  F_BLEND(a, b, m), I_BLEND(a, b, m) = m ? b : a
+ *   I_SET1 I_ZERO I_ADD I_SUB I_MIN I_MAX I_AND I_OR I_SRLI(v, n) I_SLLI(v, n) F_BITS (reinterpret)
+ *   I_LOADU I_STOREU, I_LOAD_U16(const uint16_t *): W uint16 zero-extended
+ *   F_PERM(t, i): lane l = t[i[l] mod W]   TC_ISA_ATTR: empty or a target attribute
+ *   F_HMIN(v): the smallest lane in every lane (v without NaN); M_BITS(m): lane j at bit j
+ */
+
+#include "iq2q.h"
+#include "kernels.h"
+#include "ref_k.h"
+#include "tc_dtype.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#define GROUP_MAX_EPS 1e-15f
+
+enum { NV_MAX = (19 + W - 1) / W }; /* trial vectors: 19 trials at most (IQ2_XS) */
+
+/* q of levels 0..2 in positions p & 3 (a permute reads the low bits of the index); position 3
+ * is level 3, which only padding has: +Inf for the distances, 0 for the sums. */
+static const float qpat_inf[16] = {1, 3, 5, INFINITY, 1, 3, 5, INFINITY,
+                                   1, 3, 5, INFINITY, 1, 3, 5, INFINITY};
+static const float qpat_zero[16] = {1, 3, 5, 0, 1, 3, 5, 0, 1, 3, 5, 0, 1, 3, 5, 0};
+static const int32_t lane_index[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+/* Codes of the group of 8 values xv at the lanes' inverse scales id (iq2_level per element). */
+TC_ISA_ATTR static inline VI group_codes(VF id, const float *xv)
+{
+    const VF one = F_SET1(1.0f), half = F_SET1(0.5f), magic = F_SET1(12582912.f);
+    VI code = I_ZERO;
+    for (int j = 0; j < 8; j++) {
+        VF f = F_MUL(half, F_SUB(F_MUL(id, F_BCAST(xv + j)), one));
+        VI l = I_SUB(I_AND(F_BITS(F_ADD(f, magic)), I_SET1(0x007fffff)), I_SET1(0x00400000));
+        l = I_MAX(I_ZERO, I_MIN(I_SET1(IQ2_KMAXQ - 1), l));
+        code = I_OR(code, I_SLLI(l, 2 * j));
+    }
+    return code;
+}
+
+/*
+ * iq2_best_neighbour: of the list at lst (count, then padded codes), the code of the point
+ * nearest to xv at `scale` by sum of w*(scale*q - x)^2, the first of equal distances.
+ */
+TC_ISA_ATTR static inline int nb_search(const uint16_t *lst, const float *xv, const float *wv,
+                                        float scale)
+{
+    const int n = lst[0];
+    const uint16_t *codes = lst + 1;
+    const VF sq = F_MUL(F_SET1(scale), F_LOADU(qpat_inf));
+    VF T[8];
+#define NB_TERM(j)                                                                                 \
+    do {                                                                                           \
+        const VF d = F_SUB(sq, F_BCAST(xv + j));                                                   \
+        T[j] = F_MUL(F_MUL(F_BCAST(wv + j), d), d);                                                \
+    } while (0)
+    NB_TERM(0);
+    NB_TERM(1);
+    NB_TERM(2);
+    NB_TERM(3);
+    NB_TERM(4);
+    NB_TERM(5);
+    NB_TERM(6);
+    NB_TERM(7);
+#undef NB_TERM
+#if W == 16
+    /* the first two terms' sum (0 + t0) + t1 for each pair of levels, at the 4 low code bits */
+    const VI lane = I_LOADU(lane_index);
+    const VF P01 = F_ADD(F_ADD(F_ZERO, F_PERM(T[0], lane)), F_PERM(T[1], I_SRLI(lane, 2)));
+#endif
+    VF best = F_SET1(FLT_MAX);
+    VI pos = I_LOADU(lane_index), bpos = pos;
+    for (int c = 0; c < n; c += W, pos = I_ADD(pos, I_SET1(W))) {
+        const VI C = I_LOAD_U16(codes + c);
+#if W == 16
+        VF d2 = F_PERM(P01, C);
+#else
+        VF d2 = F_ADD(F_ZERO, F_PERM(T[0], C));
+        d2 = F_ADD(d2, F_PERM(T[1], I_SRLI(C, 2)));
+#endif
+        d2 = F_ADD(d2, F_PERM(T[2], I_SRLI(C, 4)));
+        d2 = F_ADD(d2, F_PERM(T[3], I_SRLI(C, 6)));
+        d2 = F_ADD(d2, F_PERM(T[4], I_SRLI(C, 8)));
+        d2 = F_ADD(d2, F_PERM(T[5], I_SRLI(C, 10)));
+        d2 = F_ADD(d2, F_PERM(T[6], I_SRLI(C, 12)));
+        d2 = F_ADD(d2, F_PERM(T[7], I_SRLI(C, 14)));
+        const VM lt = M_CMP(d2, best, _CMP_LT_OQ);
+        best = F_BLEND(best, d2, lt);
+        bpos = I_BLEND(bpos, pos, lt);
+    }
+    /* the smallest distance (no NaN: a lane only takes a strictly smaller one), then the
+     * first position holding it */
+    const unsigned eq = M_BITS(M_CMP(best, F_HMIN(best), _CMP_EQ_OQ));
+    int32_t bp[W];
+    I_STOREU(bp, bpos);
+    int p = bp[__builtin_ctz(eq)];
+    for (unsigned e = eq & (eq - 1); e; e &= e - 1) /* lanes tied: the first position */
+        if (bp[__builtin_ctz(e)] < p)
+            p = bp[__builtin_ctz(e)];
+    return codes[p];
+}
+
+/* Per element i of a sub-block: (w*x)*q and (w*q)*q for q = 1, 3, 5 at positions p & 3. */
+typedef struct sums_tab {
+    VF wxq[32], wqq[32];
+} sums_tab;
+
+TC_ISA_ATTR static inline void sums_prep(int n, const float *weight, const float *xval,
+                                         sums_tab *st)
+{
+    const VF q = F_LOADU(qpat_zero);
+    for (int i = 0; i < n; i++) {
+        st->wxq[i] = F_MUL(F_SET1(weight[i] * xval[i]), q);
+        st->wqq[i] = F_MUL(F_MUL(F_SET1(weight[i]), q), q);
+    }
+}
+
+/* iq2_sums of the lanes' levels: group k's codes in cod[k] (ng groups). */
+TC_ISA_ATTR static inline void lane_sums(int ng, const sums_tab *st, const VI *cod, VF *sumqx,
+                                         VF *sumq2)
+{
+    VF sx = F_ZERO, s2 = F_ZERO;
+    for (int k = 0; k < ng; k++)
+        for (int j = 0; j < 8; j++) {
+            const VI idx = I_SRLI(cod[k], 2 * j);
+            sx = F_ADD(sx, F_PERM(st->wxq[8 * k + j], idx));
+            s2 = F_ADD(s2, F_PERM(st->wqq[8 * k + j], idx));
+        }
+    *sumqx = sx;
+    *sumq2 = s2;
+}
+
+/* The sums of one set of codes (one per group), as the reference's iq2_sums. */
+TC_ISA_ATTR static inline void code_sums(int ng, const sums_tab *st, const int *codes, float *sumqx,
+                                         float *sumq2)
+{
+    VI cod[4];
+    for (int k = 0; k < ng; k++)
+        cod[k] = I_SET1(codes[k]);
+    VF sx, s2;
+    lane_sums(ng, st, cod, &sx, &s2);
+    float a[W], b[W];
+    F_STOREU(a, sx);
+    F_STOREU(b, s2);
+    *sumqx = a[0];
+    *sumq2 = b[0];
+}
+
+/*
+ * Steps 1-2 for a sub-block of ng groups: weights, their square roots, xval and the sign bits;
+ * returns the largest xval (exact: no NaN here, and a zero's sign does not matter, it is only
+ * compared with GROUP_MAX_EPS).
+ */
+TC_ISA_ATTR static inline float sub_prep(int ng, const float *xb, const float *qw, float sigma2,
+                                         float *weight, float *waux, float *xval, uint8_t *signs)
+{
+    const __m256 zero = _mm256_setzero_ps(), sbit = _mm256_set1_ps(-0.0f);
+    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    for (int k = 0; k < ng; k++) {
+        const __m256 x = _mm256_loadu_ps(xb + 8 * k);
+        const __m256 w = _mm256_mul_ps(
+            _mm256_loadu_ps(qw + 8 * k),
+            _mm256_sqrt_ps(_mm256_add_ps(_mm256_set1_ps(sigma2), _mm256_mul_ps(x, x))));
+        _mm256_storeu_ps(weight + 8 * k, w);
+        _mm256_storeu_ps(waux + 8 * k, _mm256_sqrt_ps(w));
+        const __m256 neg = _mm256_cmp_ps(x, zero, _CMP_LT_OQ); /* !(x >= 0): x is not NaN */
+        __m256 xv = _mm256_blendv_ps(x, _mm256_xor_ps(x, sbit), neg);
+        unsigned s = (unsigned)_mm256_movemask_ps(neg);
+        if (__builtin_popcount(s) & 1) {
+            /* the first smallest weight*x*x: without NaN, the first lane equal to the
+             * smallest; with one, the reference's loop */
+            const __m256 p = _mm256_mul_ps(_mm256_mul_ps(w, x), x);
+            __m256 mn = _mm256_min_ps(p, _mm256_permute2f128_ps(p, p, 1));
+            mn = _mm256_min_ps(mn, _mm256_shuffle_ps(mn, mn, _MM_SHUFFLE(1, 0, 3, 2)));
+            mn = _mm256_min_ps(mn, _mm256_shuffle_ps(mn, mn, _MM_SHUFFLE(2, 3, 0, 1)));
+            int imin;
+            if (_mm256_movemask_ps(_mm256_cmp_ps(p, p, _CMP_UNORD_Q)) == 0) {
+                imin =
+                    __builtin_ctz((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(p, mn, _CMP_EQ_OQ)));
+            } else {
+                const float *wk = weight + 8 * k, *xk = xb + 8 * k;
+                float min = wk[0] * xk[0] * xk[0];
+                imin = 0;
+                for (int i = 1; i < 8; ++i) {
+                    float ax = wk[i] * xk[i] * xk[i];
+                    if (ax < min) {
+                        min = ax;
+                        imin = i;
+                    }
+                }
+            }
+            s ^= 1u << imin;
+            const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+            const __m256 at =
+                _mm256_castsi256_ps(_mm256_cmpeq_epi32(lane, _mm256_set1_epi32(imin)));
+            xv = _mm256_xor_ps(xv, _mm256_and_ps(at, sbit));
+        }
+        _mm256_storeu_ps(xval + 8 * k, xv);
+        signs[k] = (uint8_t)(s & 127);
+        vmax = _mm256_max_ps(vmax, xv);
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    return _mm_cvtss_f32(m);
+}
+
+/*
+ * The trials of a sub-block (ng groups, nt trial inverse scales id[] and scales sc[]): cod[k]
+ * receives group k's code in each trial, on the grid (the neighbour search done), ong[k] bit t
+ * whether trial t's group k was on the grid already; sumqx/sumq2 the trials' sums.
+ */
+TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt, const float *id,
+                                          const float *sc, const float *xval, const float *waux,
+                                          const sums_tab *st, int32_t cod[][NV_MAX * W],
+                                          unsigned *ong, float *sumqx, float *sumq2)
+{
+    const int nv = (nt + W - 1) / W;
+    for (int v = 0; v < nv; v++) {
+        const VF idv = F_LOADU(id + v * W);
+        for (int k = 0; k < ng; k++)
+            I_STOREU(cod[k] + v * W, group_codes(idv, xval + 8 * k));
+    }
+    for (int k = 0; k < ng; k++) {
+        unsigned on = 0;
+        for (int t = 0; t < nt; t++) {
+            const int32_t m = T->map[cod[k][t]];
+            if (m >= 0)
+                on |= 1u << t;
+            else
+                cod[k][t] = nb_search(T->list - m - 1, xval + 8 * k, waux + 8 * k, sc[t]);
+        }
+        ong[k] = on;
+    }
+    for (int v = 0; v < nv; v++) {
+        VI c[4];
+        for (int k = 0; k < ng; k++)
+            c[k] = I_LOADU(cod[k] + v * W);
+        VF sx, s2;
+        lane_sums(ng, st, c, &sx, &s2);
+        F_STOREU(sumqx + v * W, sx);
+        F_STOREU(sumq2 + v * W, s2);
+    }
+}
+
+/*
+ * The reference's choice among the trials' sums, in trial order: a trial wins when sumq2 > 0
+ * and sumqx^2 > best * sumq2, then scale = sumqx / sumq2 and best = scale * sumqx. The
+ * candidates' scale and best are computed for all trials at once (the same operations), the
+ * choice is a chain of selects. Returns the last winner (-1: none; *scale unchanged).
+ */
+TC_ISA_ATTR static inline int best_trial(int nt, const float *sumqx, const float *sumq2,
+                                         float *scale)
+{
+    float s[NV_MAX * W], b[NV_MAX * W];
+    for (int v = 0; v < (nt + W - 1) / W; v++) {
+        const VF sx = F_LOADU(sumqx + v * W), s2 = F_LOADU(sumq2 + v * W);
+        const VF q = F_DIV(sx, s2);
+        F_STOREU(s + v * W, q);
+        F_STOREU(b + v * W, F_MUL(q, sx));
+    }
+    float best = 0, sc = *scale;
+    int tb = -1;
+    for (int t = 0; t < nt; t++) {
+        const int win = (sumq2[t] > 0) & (sumqx[t] * sumqx[t] > best * sumq2[t]);
+        best = win ? b[t] : best;
+        sc = win ? s[t] : sc;
+        tb = win ? t : tb;
+    }
+    *scale = sc;
+    return tb;
+}
+
+/* iq2_snap_group at inverse scale id and scale: the group's code on the grid. */
+TC_ISA_ATTR static inline int snap_one(const tc_iq2_lists *T, float id, float scale,
+                                       const float *xv, const float *wv, int *on_grid)
+{
+    int32_t c[W];
+    I_STOREU(c, group_codes(F_SET1(id), xv));
+    const int32_t m = T->map[c[0]];
+    if (on_grid)
+        *on_grid = m >= 0;
+    return m >= 0 ? c[0] : nb_search(T->list - m - 1, xv, wv, scale);
+}
+
+/*
+ * make_qp_quants(32, 4, xval, L, weight) of ref_k.c for the 8 sub-blocks of an IQ2_XXS block
+ * at once (lane j = sub-block j; xval and weight of sub-block j at x[32 * j], w[32 * j]):
+ * returns the 8 scales. Each lane runs the reference's float operations in its order, the
+ * branches as selects; the levels keep the reference's types: L[i] is a uint8_t (a negative
+ * level, from the one negative xval of a group, wraps to 256 + l), the trial loops use the int.
+ * A lane whose refinement pass changes nothing is at a fixed point, so the passes the other
+ * lanes still need leave it unchanged, as the reference's early exit does.
+ */
+TC_ISA_ATTR static inline __m256 qp_lanes(const float *x, const float *w)
+{
+    enum { n = 32, nmax = IQ2_KMAXQ + 1 };
+    const __m256i stride = _mm256_setr_epi32(0, 32, 64, 96, 128, 160, 192, 224);
+    __m256 xt[n], wt[n], wx[n];
+    const __m256 zero = _mm256_setzero_ps(), magic = _mm256_set1_ps(12582912.f);
+    const __m256i mant = _mm256_set1_epi32(0x007fffff), bias = _mm256_set1_epi32(0x00400000),
+                  inmax = _mm256_set1_epi32(nmax), b255 = _mm256_set1_epi32(255);
+#define QP_NEAREST(f)                                                                              \
+    _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(_mm256_add_ps(f, magic)), mant), bias)
+    __m256 max = zero;
+    for (int i = 0; i < n; i++) {
+        xt[i] = _mm256_i32gather_ps(x + i, stride, 4);
+        wt[i] = _mm256_i32gather_ps(w + i, stride, 4);
+        wx[i] = _mm256_mul_ps(wt[i], xt[i]); /* w * x[i], the first product of w * x[i] * l */
+        max = _mm256_max_ps(max, xt[i]);     /* max > x ? max : x */
+    }
+    __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)nmax), max);
+    __m256 scale = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale);
+    __m256 best_mse = zero;
+    for (int i = 0; i < n; i++) {
+        __m256i l = _mm256_and_si256(QP_NEAREST(_mm256_mul_ps(iscale, xt[i])), b255);
+        __m256 diff = _mm256_sub_ps(xt[i], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(l)));
+        best_mse = _mm256_add_ps(best_mse, _mm256_mul_ps(_mm256_mul_ps(wt[i], diff), diff));
+    }
+    for (int is = -4; is <= 4; ++is) {
+        if (is == 0)
+            continue;
+        const __m256 iscale_is = _mm256_div_ps(_mm256_set1_ps(0.1f * (float)is + (float)nmax), max);
+        const __m256 scale_is = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale_is);
+        __m256 mse = zero;
+        for (int i = 0; i < n; i++) {
+            __m256i l = _mm256_min_epi32(inmax, QP_NEAREST(_mm256_mul_ps(iscale_is, xt[i])));
+            __m256 diff = _mm256_sub_ps(xt[i], _mm256_mul_ps(scale_is, _mm256_cvtepi32_ps(l)));
+            mse = _mm256_add_ps(mse, _mm256_mul_ps(_mm256_mul_ps(wt[i], diff), diff));
+        }
+        const __m256 lt = _mm256_cmp_ps(mse, best_mse, _CMP_LT_OQ);
+        best_mse = _mm256_blendv_ps(best_mse, mse, lt);
+        iscale = _mm256_blendv_ps(iscale, iscale_is, lt);
+    }
+    __m256i L[n];
+    __m256 sumlx = zero, suml2 = zero;
+    for (int i = 0; i < n; i++) {
+        __m256i l = _mm256_min_epi32(inmax, QP_NEAREST(_mm256_mul_ps(iscale, xt[i])));
+        L[i] = _mm256_and_si256(l, b255);
+        __m256 fl = _mm256_cvtepi32_ps(l);
+        sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(wx[i], fl));
+        suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], fl), fl));
+    }
+    for (int itry = 0; itry < 5; ++itry) {
+        __m256 changed = zero;
+        for (int i = 0; i < n; i++) {
+            const __m256 fL = _mm256_cvtepi32_ps(L[i]);
+            __m256 slx = _mm256_sub_ps(sumlx, _mm256_mul_ps(wx[i], fL));
+            __m256 sl2 = _mm256_sub_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], fL), fL));
+            const __m256 pos = _mm256_and_ps(_mm256_cmp_ps(slx, zero, _CMP_GT_OQ),
+                                             _mm256_cmp_ps(sl2, zero, _CMP_GT_OQ));
+            const __m256i nl =
+                _mm256_min_epi32(inmax, QP_NEAREST(_mm256_div_ps(_mm256_mul_ps(xt[i], sl2), slx)));
+            const __m256 ne =
+                _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(nl, L[i])), pos);
+            if (_mm256_testz_ps(ne, ne))
+                continue;
+            const __m256 fnl = _mm256_cvtepi32_ps(nl);
+            slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[i], fnl));
+            sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(wt[i], fnl), fnl));
+            const __m256 better =
+                _mm256_cmp_ps(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2),
+                              _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2), _CMP_GT_OQ);
+            const __m256 upd = _mm256_and_ps(ne, better);
+            L[i] = _mm256_castps_si256(_mm256_blendv_ps(
+                _mm256_castsi256_ps(L[i]), _mm256_castsi256_ps(_mm256_and_si256(nl, b255)), upd));
+            sumlx = _mm256_blendv_ps(sumlx, slx, upd);
+            suml2 = _mm256_blendv_ps(suml2, sl2, upd);
+            changed = _mm256_or_ps(changed, upd);
+        }
+        if (_mm256_testz_ps(changed, changed))
+            break;
+    }
+#undef QP_NEAREST
+    const __m256 r = _mm256_div_ps(sumlx, suml2);
+    return _mm256_and_ps(r, _mm256_cmp_ps(suml2, zero, _CMP_GT_OQ));
+}
+
+/* ===== IQ2_XXS: iq2_xxs_sub of ref_iq2_quant.c ===== */
+
+/* The sub-block's weights, their square roots, xval, sign bits and largest xval (sub_prep) and
+ * make_qp_quants' scale for it; returns NaN for a block the reference must do (see below; a NaN
+ * scale out of the sums, possible with huge weights, is left to it as well). */
+TC_ISA_ATTR static float xxs_sub(const tc_iq2_lists *T, const float *weight, const float *waux,
+                                 const float *xval, uint8_t *signs, float max, float scale,
+                                 uint32_t q2[2])
+{
+    if (max < GROUP_MAX_EPS)
+        return 0;
+    float eff_max = scale * IQ2_KMAXQ;
+    if (eff_max <= 0)
+        return 0;
+    enum { NT = 13 };
+    float id[NV_MAX * W], sc[NV_MAX * W], sumqx[NV_MAX * W], sumq2[NV_MAX * W];
+    for (int t = 0; t < NV_MAX * W; t++) {
+        const int is = t < NT ? t - 6 : 6; /* padding lanes repeat the last trial */
+        id[t] = (2 * IQ2_KMAXQ - 1 + (float)is * 0.1f) / eff_max;
+        sc[t] = 1 / id[t];
+    }
+    sums_tab st;
+    sums_prep(32, weight, xval, &st);
+    int32_t cod[4][NV_MAX * W];
+    unsigned ong[4];
+    sub_trials(T, 4, NT, id, sc, xval, waux, &st, cod, ong, sumqx, sumq2);
+    const int tb = best_trial(NT, sumqx, sumq2, &scale);
+    const int won = tb >= 0;
+    int L[4] = {0, 0, 0, 0};
+    if (won)
+        for (int k = 0; k < 4; k++)
+            L[k] = cod[k][tb];
+    /* No trial won and make_qp_quants' scale is NaN (it is when huge weights overflow): the
+     * reference then stores make_qp_quants' levels, which need not be on the grid (ggml aborts
+     * there); left to it. */
+    if (!won && !(scale > 0))
+        return NAN;
+    if (scale > 0) {
+        const float idb = 1 / scale;
+        for (int k = 0; k < 4; ++k)
+            L[k] = snap_one(T, idb, scale, xval + 8 * k, waux + 8 * k, NULL);
+        float sx, s2;
+        code_sums(4, &st, L, &sx, &s2);
+        if (s2 > 0)
+            scale = sx / s2;
+    }
+    if (scale < 0) {
+        scale = -scale;
+        for (int k = 0; k < 4; ++k)
+            signs[k] = (uint8_t)(~signs[k] & 127);
+    }
+    for (int k = 0; k < 4; ++k) {
+        q2[0] |= (uint32_t)T->map[L[k]] << 8 * k;
+        q2[1] |= (uint32_t)signs[k] << 7 * k;
+    }
+    return scale;
+}
+
+/* ===== IQ2_XS: iq2_xs_sub of ref_iq2_quant.c ===== */
+
+TC_ISA_ATTR static float xs_sub(const tc_iq2_lists *T, const float *xb, const float *qw,
+                                float sigma2, uint16_t q2[2])
+{
+    float weight[16], waux[16], xval[16];
+    uint8_t signs[2];
+    const float max = sub_prep(2, xb, qw, sigma2, weight, waux, xval, signs);
+    if (max < GROUP_MAX_EPS)
+        return 0;
+    enum { NT = 19 };
+    float id[NV_MAX * W], sc[NV_MAX * W], sumqx[NV_MAX * W], sumq2[NV_MAX * W];
+    for (int t = 0; t < NV_MAX * W; t++) {
+        const int is = t < NT ? t - 9 : 9;
+        id[t] = (2 * IQ2_KMAXQ - 1 + (float)is * 0.1f) / max;
+        sc[t] = 1 / id[t];
+    }
+    sums_tab st;
+    sums_prep(16, weight, xval, &st);
+    int32_t cod[2][NV_MAX * W];
+    unsigned ong[2];
+    sub_trials(T, 2, NT, id, sc, xval, waux, &st, cod, ong, sumqx, sumq2);
+    int L[2] = {0, 0}, on_grid[2] = {1, 1}; /* code 0: the grid's point 0 */
+    float scale = max / (2 * IQ2_KMAXQ - 1);
+    const int tb = best_trial(NT, sumqx, sumq2, &scale);
+    if (tb >= 0)
+        for (int k = 0; k < 2; k++) {
+            L[k] = cod[k][tb];
+            on_grid[k] = (ong[k] >> tb) & 1;
+        }
+    if ((!on_grid[0] || !on_grid[1]) && scale > 0) {
+        const float idb = 1 / scale;
+        for (int k = 0; k < 2; ++k)
+            if (!on_grid[k])
+                L[k] = snap_one(T, idb, scale, xval + 8 * k, waux + 8 * k, NULL);
+        float sx, s2;
+        code_sums(2, &st, L, &sx, &s2);
+        if (s2 > 0)
+            scale = sx / s2;
+    }
+    if (scale < 0) {
+        scale = -scale;
+        for (int k = 0; k < 2; ++k)
+            signs[k] = (uint8_t)(~signs[k] & 127);
+    }
+    for (int k = 0; k < 2; ++k)
+        q2[k] = (uint16_t)(T->map[L[k]] | signs[k] << 9);
+    return scale;
+}
+
+/* ===== Row drivers ===== */
+
+/* All 256 values finite (no Inf, no NaN). */
+TC_ISA_ATTR static inline int block_finite(const float *x)
+{
+    const __m256i e = _mm256_set1_epi32(0x7f800000);
+    __m256i bad = _mm256_setzero_si256();
+    for (int i = 0; i < QK_K; i += 8) {
+        __m256i b = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + i)), e);
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(b, e));
+    }
+    return _mm256_testz_si256(bad, bad);
+}
+
+/* The reference's row driver, blocks with Inf or NaN (in x or the weights) by the reference. */
+TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_rows,
+                                  int64_t n_per_row, const float *qw)
+{
+    const int xs = t == TC_DTYPE_IQ2_XS;
+    const size_t bsize = xs ? IQ2XS_SIZE : IQ2XXS_SIZE;
+    const int64_t nb = n_per_row / QK_K;
+    const tc_iq2_search *S = tc_iq2_search_get(t);
+    const tc_iq2_lists *T = tc_iq2_lists_get(t);
+    uint8_t *y = dst;
+    if (S == NULL || qw == NULL) { /* as the reference: zero blocks rather than a crash */
+        memset(y, 0, (size_t)(n_rows * nb) * bsize);
+        return;
+    }
+    for (int64_t r = 0; r < n_rows; ++r)
+        for (int64_t i = 0; i < nb; ++i, y += bsize) {
+            const float *x = src + r * n_per_row + i * QK_K, *w = qw + i * QK_K;
+            if (T == NULL || !block_finite(x) || !block_finite(w)) {
+                if (xs)
+                    tc_ref_iq2_xs_block(S, x, w, y);
+                else
+                    tc_ref_iq2_xxs_block(S, x, w, y);
+                continue;
+            }
+            const float sigma2 = tc_iq2_sigma2(x);
+            if (xs) {
+                uint16_t q2[32] = {0};
+                float scales[16];
+                for (int ib = 0; ib < 16; ++ib)
+                    scales[ib] = xs_sub(T, x + 16 * ib, w + 16 * ib, sigma2, q2 + 2 * ib);
+                tc_iq2_xs_finish(scales, q2, y);
+            } else {
+                uint32_t q2[16] = {0};
+                float scales[8], weight[8][32], waux[8][32], xval[8][32], max[8], qp[8];
+                uint8_t signs[8][4];
+                for (int ib = 0; ib < 8; ++ib)
+                    max[ib] = sub_prep(4, x + 32 * ib, w + 32 * ib, sigma2, weight[ib], waux[ib],
+                                       xval[ib], signs[ib]);
+                _mm256_storeu_ps(qp, qp_lanes(xval[0], weight[0]));
+                int punt = 0;
+                for (int ib = 0; ib < 8 && !punt; ++ib) {
+                    scales[ib] = xxs_sub(T, weight[ib], waux[ib], xval[ib], signs[ib], max[ib],
+                                         qp[ib], q2 + 2 * ib);
+                    punt = isnan(scales[ib]);
+                }
+                if (punt)
+                    tc_ref_iq2_xxs_block(S, x, w, y);
+                else
+                    tc_iq2_xxs_finish(scales, q2, y);
+            }
+        }
+}
