@@ -312,7 +312,9 @@ static int cmp_by_offset(const void *a, const void *b, void *ctx)
     return x < y ? -1 : x > y;
 }
 
-/* qsort_r is a GNU extension; a small merge sort keeps this portable. */
+/* Tensor indices in data-offset order, for the overlap check. A merge sort: it is stable (equal
+ * offsets keep file order, so the error names the same pair on every libc), which qsort is not,
+ * and it takes the tensor table without qsort_r. */
 static void sort_idx(size_t *idx, size_t *tmp, size_t n, const gguf_tinfo *ti)
 {
     if (n < 2)

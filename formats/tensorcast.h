@@ -582,7 +582,7 @@ TC_API int tc_imatrix_is_legacy(const tc_imatrix *im);
  * One llama-quantize run, in two steps: plan (every tensor's type, from the preset's rules and
  * the model's hyper-parameters, in llama.cpp's tensor order), then apply the plan to the graph
  * it was made for (metadata keys as llama-quantize writes them, tensors reordered and turned
- * into lazy conversions). Write the graph with tc_write_gguf() and the file is byte-identical
+ * into lazy conversions). Write the graph with tc_write() as "gguf" and the file is byte-identical
  * in every tensor to llama_model_quantize() on the same input, without a temporary file.
  */
 typedef struct tc_quant_opts {

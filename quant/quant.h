@@ -15,7 +15,7 @@ extern "C" {
 typedef enum tc_isa {
     TC_ISA_SCALAR = 0,
     TC_ISA_AVX2 = 1,   /* AVX2 + FMA + F16C */
-    TC_ISA_AVX512 = 2, /* AVX-512 F + BW + VL */
+    TC_ISA_AVX512 = 2, /* AVX-512 F + BW + DQ + VL (and AVX2 + FMA + F16C) */
     TC_ISA_NEON = 3,
     TC_ISA_COUNT = 4
 } tc_isa;
