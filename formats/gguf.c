@@ -1283,11 +1283,11 @@ done:
 
 /* GGUF holds every ggml type; fp8 is not one, and f16 holds every fp8 value exactly; unsigned
  * integers and bool have no ggml type. */
-static int gguf_stores_as(int dtype)
+static tc_dtype gguf_stores_as(tc_dtype dtype)
 {
     if (dtype == TC_DTYPE_F8_E4M3 || dtype == TC_DTYPE_F8_E5M2)
         return TC_DTYPE_F16;
-    return dtype >= 0 && dtype < TC_DTYPE_GGML_COUNT ? dtype : -1;
+    return dtype >= 0 && dtype < TC_DTYPE_GGML_COUNT ? dtype : TC_DTYPE_NONE;
 }
 
 const tc_format tc_format_gguf = {"gguf",        gguf_exts,  gguf_probe,    gguf_read,

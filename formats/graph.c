@@ -245,7 +245,7 @@ tc_tensor *tc_graph_find(const tc_graph *g, const char *name)
     return i < 0 ? NULL : g->tensors[i];
 }
 
-tc_status tc_graph_add_tensor(tc_graph *g, const char *name, int dtype, int n_dims,
+tc_status tc_graph_add_tensor(tc_graph *g, const char *name, tc_dtype dtype, int n_dims,
                               const int64_t *shape, tc_tensor **out, tc_err *e)
 {
     *out = NULL;
@@ -477,7 +477,7 @@ const char *tc_tensor_name(const tc_tensor *t)
 {
     return t->name;
 }
-int tc_tensor_dtype(const tc_tensor *t)
+tc_dtype tc_tensor_dtype(const tc_tensor *t)
 {
     return t->dtype;
 }
@@ -671,12 +671,12 @@ done:
     return rc;
 }
 
-tc_status tc_tensor_convert(tc_tensor *t, int dtype, const float *imatrix, tc_err *e)
+tc_status tc_tensor_convert(tc_tensor *t, tc_dtype dtype, const float *imatrix, tc_err *e)
 {
     return tc_tensor_convert_grouped(t, dtype, imatrix, 1, e);
 }
 
-tc_status tc_tensor_convert_grouped(tc_tensor *t, int dtype, const float *imatrix,
+tc_status tc_tensor_convert_grouped(tc_tensor *t, tc_dtype dtype, const float *imatrix,
                                     uint64_t n_groups, tc_err *e)
 {
     const tc_dtype_info *to = tc_dtype_get(dtype), *from = tc_dtype_get(t->dtype);

@@ -172,7 +172,7 @@ typedef struct tc_graph tc_graph;
 typedef struct tc_tensor tc_tensor;
 
 TC_API const char *tc_tensor_name(const tc_tensor *t);
-TC_API int tc_tensor_dtype(const tc_tensor *t);
+TC_API tc_dtype tc_tensor_dtype(const tc_tensor *t);
 TC_API int tc_tensor_n_dims(const tc_tensor *t);
 TC_API const int64_t *tc_tensor_shape(const tc_tensor *t); /* outermost first, n_dims entries */
 TC_API uint64_t tc_tensor_n_elements(const tc_tensor *t);
@@ -210,11 +210,11 @@ TC_API int tc_tensor_mapped(const tc_tensor *t, const tc_map **m, uint64_t *off)
  * row_len weights, copied) as importance weights). Same dtype: no-op.
  * TC_E_UNSUPPORTED when one side cannot be converted or the row is not a multiple of the block.
  */
-TC_API tc_status tc_tensor_convert(tc_tensor *t, int dtype, const float *imatrix, tc_err *e);
+TC_API tc_status tc_tensor_convert(tc_tensor *t, tc_dtype dtype, const float *imatrix, tc_err *e);
 /* Same with `n_groups` rows of importance weights (n_groups * row_len values): the tensor's
  * rows split into n_groups equal runs (the experts of a 3-D tensor), run k quantized with
  * weights row k, as llama-quantize does per expert. TC_E_USAGE when the rows do not split. */
-TC_API tc_status tc_tensor_convert_grouped(tc_tensor *t, int dtype, const float *imatrix,
+TC_API tc_status tc_tensor_convert_grouped(tc_tensor *t, tc_dtype dtype, const float *imatrix,
                                            uint64_t n_groups, tc_err *e);
 
 /* ===== Graph ===== */
@@ -230,7 +230,7 @@ TC_API tc_tensor *tc_graph_find(const tc_graph *g, const char *name);
  * non-empty, shorter than TC_MAX_NAME and unique; n_dims <= TC_MAX_DIMS; dims >= 0; the element
  * count and byte size do not overflow; the innermost dim is a multiple of the dtype block size.
  */
-TC_API tc_status tc_graph_add_tensor(tc_graph *g, const char *name, int dtype, int n_dims,
+TC_API tc_status tc_graph_add_tensor(tc_graph *g, const char *name, tc_dtype dtype, int n_dims,
                                      const int64_t *shape, tc_tensor **out /* OUT */, tc_err *e);
 TC_API tc_status tc_graph_rename_tensor(tc_graph *g, tc_tensor *t, const char *name, tc_err *e);
 /* Drop a tensor (its source is released). */
@@ -379,9 +379,9 @@ typedef struct tc_format {
     /* Write `g` to `path`; NULL: read-only format. */
     tc_status (*write)(const tc_graph *g, const char *path, tc_write_opts *opt, tc_err *e);
     /* The dtype a tensor of `dtype` is stored as when written (itself when the format holds it,
-     * e.g. safetensors dequantizes block types to f32), -1 when the format cannot hold it at
-     * all; NULL: read-only format. */
-    int (*stores_as)(int dtype);
+     * e.g. safetensors dequantizes block types to f32), TC_DTYPE_NONE when the format cannot
+     * hold it at all; NULL: read-only format. */
+    tc_dtype (*stores_as)(tc_dtype dtype);
 } tc_format;
 
 TC_API size_t tc_format_count(void);

@@ -34,13 +34,13 @@ TC_API int tc_isa_env_check(char *msg, size_t cap);
 
 /* 1 when rows of f32 can be converted to `t` (plain float types and the quantized types that
  * have a quantizer), 0 otherwise. */
-TC_API int tc_can_quantize(int t);
+TC_API int tc_can_quantize(tc_dtype t);
 
 /* 1 when `t` can be converted to f32 (every known type but U64/I64 beyond 2^24 loses bits). */
-TC_API int tc_can_dequantize(int t);
+TC_API int tc_can_dequantize(tc_dtype t);
 
 /* 1 when quantizing to `t` needs an importance matrix (ggml_quantize_requires_imatrix). */
-TC_API int tc_requires_imatrix(int t);
+TC_API int tc_requires_imatrix(tc_dtype t);
 
 /*
  * Convert `n_rows` rows of `n_per_row` floats at `src` to type `t` at `dst`, exactly as ggml's
@@ -49,28 +49,28 @@ TC_API int tc_requires_imatrix(int t);
  *         quantized to, `n_per_row` is not a multiple of the block size, or `t` needs an
  *         importance matrix (tc_requires_imatrix) and `imatrix` is NULL.
  */
-TC_API size_t tc_quantize_rows(int t, const float *src, void *dst, int64_t n_rows,
+TC_API size_t tc_quantize_rows(tc_dtype t, const float *src, void *dst, int64_t n_rows,
                                int64_t n_per_row, const float *imatrix);
 
 /* Same with a given ISA's kernels (tests and benchmarks). Unsupported ISA: returns 0. */
-TC_API size_t tc_quantize_rows_isa(tc_isa isa, int t, const float *src, void *dst, int64_t n_rows,
-                                   int64_t n_per_row, const float *imatrix);
+TC_API size_t tc_quantize_rows_isa(tc_isa isa, tc_dtype t, const float *src, void *dst,
+                                   int64_t n_rows, int64_t n_per_row, const float *imatrix);
 
 /*
  * Convert `n` elements of type `t` at `src` to f32 at `dst` (dequantize for block types;
  * `n` must then be a multiple of the block size). @return 0, or -1 when unsupported.
  */
-TC_API int tc_to_f32(int t, const void *src, float *dst, int64_t n);
-TC_API int tc_to_f32_isa(tc_isa isa, int t, const void *src, float *dst, int64_t n);
+TC_API int tc_to_f32(tc_dtype t, const void *src, float *dst, int64_t n);
+TC_API int tc_to_f32_isa(tc_isa isa, tc_dtype t, const void *src, float *dst, int64_t n);
 
 /* Plain-type conversions (no block types): used by the dispatchers above. */
-TC_API int tc_cast_to_f32(int t, const void *src, float *dst, int64_t n);
-TC_API int tc_cast_from_f32(int t, const float *src, void *dst, int64_t n);
+TC_API int tc_cast_to_f32(tc_dtype t, const void *src, float *dst, int64_t n);
+TC_API int tc_cast_from_f32(tc_dtype t, const float *src, void *dst, int64_t n);
 /* The same with the kernels of `isa` (f32 -> f16 uses F16C from AVX2 up; bit-identical to the
  * scalar routine, which TC_ISA_SCALAR selects). */
-TC_API int tc_cast_from_f32_isa(tc_isa isa, int t, const float *src, void *dst, int64_t n);
+TC_API int tc_cast_from_f32_isa(tc_isa isa, tc_dtype t, const float *src, void *dst, int64_t n);
 /* f16 -> f32 uses F16C from AVX2 up (bit-identical to the scalar routine). */
-TC_API int tc_cast_to_f32_isa(tc_isa isa, int t, const void *src, float *dst, int64_t n);
+TC_API int tc_cast_to_f32_isa(tc_isa isa, tc_dtype t, const void *src, float *dst, int64_t n);
 
 /* ===== llama-quantize presets (quant/mix.c) ===== */
 

@@ -29,6 +29,7 @@ extern "C" {
 #endif
 
 typedef enum tc_dtype {
+    TC_DTYPE_NONE = -1, /* no type: "unknown name", "cannot hold" (keeps the enum signed) */
     TC_DTYPE_F32 = 0,
     TC_DTYPE_F16 = 1,
     TC_DTYPE_Q4_0 = 2,
@@ -89,15 +90,15 @@ typedef struct tc_dtype_info {
 } tc_dtype_info;
 
 /* Facts about `t`, or NULL when `t` is not a type tensorcast knows (retired ggml ids included). */
-TC_API const tc_dtype_info *tc_dtype_get(int t);
+TC_API const tc_dtype_info *tc_dtype_get(tc_dtype t);
 
 /* Look a type up by its ggml name ("q4_K", case-insensitive) or safetensors name ("BF16").
- * @return the type, or -1 when no type has that name. */
-TC_API int tc_dtype_from_name(const char *name);
+ * @return the type, or TC_DTYPE_NONE (-1) when no type has that name. */
+TC_API tc_dtype tc_dtype_from_name(const char *name);
 
 /* Bytes needed for `n` elements of type `t`; 0 when `t` is unknown, `n` < 0, `n` is not a
  * multiple of the block size, or the size would overflow. */
-TC_API uint64_t tc_row_size(int t, int64_t n);
+TC_API uint64_t tc_row_size(tc_dtype t, int64_t n);
 
 #ifdef __cplusplus
 }
