@@ -740,6 +740,55 @@ size_t tc_vtype_size(tc_vtype t)
     return (unsigned)t < TC_V_COUNT ? sz[t] : 0;
 }
 
+/* The scalar of type `t` (not STR/ARR) encoded at `p`: little-endian, tc_vtype_size(t) bytes
+ * (BOOL one byte) - GGUF's encoding and the graph's packed arrays. */
+tc_value tc_value_load(tc_vtype t, const uint8_t *p)
+{
+    tc_value v = {.type = t};
+    switch (t) {
+    case TC_V_U8:
+    case TC_V_BOOL:
+        v.u = p[0];
+        break;
+    case TC_V_I8:
+        v.i = (int8_t)p[0];
+        break;
+    case TC_V_U16:
+        v.u = tc_le16(p);
+        break;
+    case TC_V_I16:
+        v.i = (int16_t)tc_le16(p);
+        break;
+    case TC_V_U32:
+        v.u = tc_le32(p);
+        break;
+    case TC_V_I32:
+        v.i = (int32_t)tc_le32(p);
+        break;
+    case TC_V_U64:
+        v.u = tc_le64(p);
+        break;
+    case TC_V_I64:
+        v.i = (int64_t)tc_le64(p);
+        break;
+    case TC_V_F32: {
+        uint32_t bits = tc_le32(p);
+        float f;
+        memcpy(&f, &bits, 4);
+        v.f = f;
+        break;
+    }
+    case TC_V_F64: {
+        uint64_t bits = tc_le64(p);
+        memcpy(&v.f, &bits, 8);
+        break;
+    }
+    default:
+        break;
+    }
+    return v;
+}
+
 const char *tc_vtype_name(tc_vtype t)
 {
     return (unsigned)t < TC_V_COUNT ? vtype_names[t] : "?";
