@@ -186,57 +186,22 @@ static tc_status gguf_read_value(gguf_rd *r, uint32_t type, int depth, tc_value 
     switch (type) {
     case TC_V_U8:
     case TC_V_BOOL:
-        TC_TRY(tc_cur_take(&r->c, 1, &p));
-        v->u = p[0];
+    case TC_V_I8:
+    case TC_V_U16:
+    case TC_V_I16:
+    case TC_V_U32:
+    case TC_V_I32:
+    case TC_V_U64:
+    case TC_V_I64:
+    case TC_V_F32:
+    case TC_V_F64:
+        TC_TRY(tc_cur_take(&r->c, tc_vtype_size((tc_vtype)type), &p));
         if (type == TC_V_BOOL && p[0] > 1)
             return tc_err_set(r->c.err, TC_E_FORMAT,
                               "%s @%#" PRIx64 ": key '%s': bool value %u (must be 0 or 1)", r->path,
                               at, r->key, p[0]);
+        *v = tc_value_load((tc_vtype)type, p);
         return TC_OK;
-    case TC_V_I8:
-        TC_TRY(tc_cur_take(&r->c, 1, &p));
-        v->i = (int8_t)p[0];
-        return TC_OK;
-    case TC_V_U16:
-        TC_TRY(tc_cur_take(&r->c, 2, &p));
-        v->u = tc_le16(p);
-        return TC_OK;
-    case TC_V_I16:
-        TC_TRY(tc_cur_take(&r->c, 2, &p));
-        v->i = (int16_t)tc_le16(p);
-        return TC_OK;
-    case TC_V_U32:
-        TC_TRY(tc_cur_take(&r->c, 4, &p));
-        v->u = tc_le32(p);
-        return TC_OK;
-    case TC_V_I32:
-        TC_TRY(tc_cur_take(&r->c, 4, &p));
-        v->i = (int32_t)tc_le32(p);
-        return TC_OK;
-    case TC_V_U64:
-        TC_TRY(tc_cur_take(&r->c, 8, &p));
-        v->u = tc_le64(p);
-        return TC_OK;
-    case TC_V_I64:
-        TC_TRY(tc_cur_take(&r->c, 8, &p));
-        v->i = (int64_t)tc_le64(p);
-        return TC_OK;
-    case TC_V_F32: {
-        float f;
-        uint32_t u;
-        TC_TRY(tc_cur_take(&r->c, 4, &p));
-        u = tc_le32(p);
-        memcpy(&f, &u, 4);
-        v->f = f;
-        return TC_OK;
-    }
-    case TC_V_F64: {
-        uint64_t u = 0;
-        TC_TRY(tc_cur_take(&r->c, 8, &p));
-        u = tc_le64(p);
-        memcpy(&v->f, &u, 8);
-        return TC_OK;
-    }
     case TC_V_STR:
         return gguf_read_str(r, &v->s, "string value");
     case TC_V_ARR: {
@@ -312,7 +277,9 @@ static int cmp_by_offset(const void *a, const void *b, void *ctx)
     return x < y ? -1 : x > y;
 }
 
-/* qsort_r is a GNU extension; a small merge sort keeps this portable. */
+/* Tensor indices in data-offset order, for the overlap check. A merge sort: it is stable (equal
+ * offsets keep file order, so the error names the same pair on every libc), which qsort is not,
+ * and it takes the tensor table without qsort_r. */
 static void sort_idx(size_t *idx, size_t *tmp, size_t n, const gguf_tinfo *ti)
 {
     if (n < 2)
@@ -1281,11 +1248,11 @@ done:
 
 /* GGUF holds every ggml type; fp8 is not one, and f16 holds every fp8 value exactly; unsigned
  * integers and bool have no ggml type. */
-static int gguf_stores_as(int dtype)
+static tc_dtype gguf_stores_as(tc_dtype dtype)
 {
     if (dtype == TC_DTYPE_F8_E4M3 || dtype == TC_DTYPE_F8_E5M2)
         return TC_DTYPE_F16;
-    return dtype >= 0 && dtype < TC_DTYPE_GGML_COUNT ? dtype : -1;
+    return dtype >= 0 && dtype < TC_DTYPE_GGML_COUNT ? dtype : TC_DTYPE_NONE;
 }
 
 const tc_format tc_format_gguf = {"gguf",        gguf_exts,  gguf_probe,    gguf_read,

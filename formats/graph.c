@@ -245,7 +245,7 @@ tc_tensor *tc_graph_find(const tc_graph *g, const char *name)
     return i < 0 ? NULL : g->tensors[i];
 }
 
-tc_status tc_graph_add_tensor(tc_graph *g, const char *name, int dtype, int n_dims,
+tc_status tc_graph_add_tensor(tc_graph *g, const char *name, tc_dtype dtype, int n_dims,
                               const int64_t *shape, tc_tensor **out, tc_err *e)
 {
     *out = NULL;
@@ -477,7 +477,7 @@ const char *tc_tensor_name(const tc_tensor *t)
 {
     return t->name;
 }
-int tc_tensor_dtype(const tc_tensor *t)
+tc_dtype tc_tensor_dtype(const tc_tensor *t)
 {
     return t->dtype;
 }
@@ -671,12 +671,12 @@ done:
     return rc;
 }
 
-tc_status tc_tensor_convert(tc_tensor *t, int dtype, const float *imatrix, tc_err *e)
+tc_status tc_tensor_convert(tc_tensor *t, tc_dtype dtype, const float *imatrix, tc_err *e)
 {
     return tc_tensor_convert_grouped(t, dtype, imatrix, 1, e);
 }
 
-tc_status tc_tensor_convert_grouped(tc_tensor *t, int dtype, const float *imatrix,
+tc_status tc_tensor_convert_grouped(tc_tensor *t, tc_dtype dtype, const float *imatrix,
                                     uint64_t n_groups, tc_err *e)
 {
     const tc_dtype_info *to = tc_dtype_get(dtype), *from = tc_dtype_get(t->dtype);
@@ -738,6 +738,55 @@ size_t tc_vtype_size(tc_vtype t)
 {
     static const uint8_t sz[TC_V_COUNT] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
     return (unsigned)t < TC_V_COUNT ? sz[t] : 0;
+}
+
+/* The scalar of type `t` (not STR/ARR) encoded at `p`: little-endian, tc_vtype_size(t) bytes
+ * (BOOL one byte) - GGUF's encoding and the graph's packed arrays. */
+tc_value tc_value_load(tc_vtype t, const uint8_t *p)
+{
+    tc_value v = {.type = t};
+    switch (t) {
+    case TC_V_U8:
+    case TC_V_BOOL:
+        v.u = p[0];
+        break;
+    case TC_V_I8:
+        v.i = (int8_t)p[0];
+        break;
+    case TC_V_U16:
+        v.u = tc_le16(p);
+        break;
+    case TC_V_I16:
+        v.i = (int16_t)tc_le16(p);
+        break;
+    case TC_V_U32:
+        v.u = tc_le32(p);
+        break;
+    case TC_V_I32:
+        v.i = (int32_t)tc_le32(p);
+        break;
+    case TC_V_U64:
+        v.u = tc_le64(p);
+        break;
+    case TC_V_I64:
+        v.i = (int64_t)tc_le64(p);
+        break;
+    case TC_V_F32: {
+        uint32_t bits = tc_le32(p);
+        float f;
+        memcpy(&f, &bits, 4);
+        v.f = f;
+        break;
+    }
+    case TC_V_F64: {
+        uint64_t bits = tc_le64(p);
+        memcpy(&v.f, &bits, 8);
+        break;
+    }
+    default:
+        break;
+    }
+    return v;
 }
 
 const char *tc_vtype_name(tc_vtype t)

@@ -1101,7 +1101,7 @@ sdone:
 }
 
 /* safetensors has no block types: they are dequantized. */
-static int safetensors_stores_as(int dtype)
+static tc_dtype safetensors_stores_as(tc_dtype dtype)
 {
     const tc_dtype_info *d = tc_dtype_get(dtype);
     return d && d->is_quant ? TC_DTYPE_F32 : dtype;

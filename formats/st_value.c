@@ -150,54 +150,6 @@ static void st_json_float(st_buf *b, double f, int is_f32)
     buf_str(b, tmp);
 }
 
-/* Load element i of a packed numeric array as a scalar tc_value. */
-static tc_value st_arr_elem(tc_vtype t, const uint8_t *p)
-{
-    tc_value v = {.type = t};
-    switch (t) {
-    case TC_V_U8:
-    case TC_V_BOOL:
-        v.u = p[0];
-        break;
-    case TC_V_I8:
-        v.i = (int8_t)p[0];
-        break;
-    case TC_V_U16:
-        v.u = tc_le16(p);
-        break;
-    case TC_V_I16:
-        v.i = (int16_t)tc_le16(p);
-        break;
-    case TC_V_U32:
-        v.u = tc_le32(p);
-        break;
-    case TC_V_I32:
-        v.i = (int32_t)tc_le32(p);
-        break;
-    case TC_V_U64:
-        v.u = tc_le64(p);
-        break;
-    case TC_V_I64:
-        v.i = (int64_t)tc_le64(p);
-        break;
-    case TC_V_F32: {
-        uint32_t bits = tc_le32(p);
-        float f;
-        memcpy(&f, &bits, 4);
-        v.f = f;
-        break;
-    }
-    case TC_V_F64: {
-        uint64_t bits = tc_le64(p);
-        memcpy(&v.f, &bits, 8);
-        break;
-    }
-    default:
-        break;
-    }
-    return v;
-}
-
 /* Append v as JSON text; -1 when a string is not UTF-8. */
 int tc_stv_json(st_buf *b, const tc_value *v)
 {
@@ -244,7 +196,7 @@ int tc_stv_json(st_buf *b, const tc_value *v)
                 return -1;
         } else {
             size_t es = tc_vtype_size(v->arr.elem);
-            tc_value x = st_arr_elem(v->arr.elem, (const uint8_t *)v->arr.data + i * es);
+            tc_value x = tc_value_load(v->arr.elem, (const uint8_t *)v->arr.data + i * es);
             if (tc_stv_json(b, &x))
                 return -1;
         }

@@ -122,6 +122,10 @@ static inline tc_status tc_cur_u64(tc_cur *c, uint64_t *v)
     return TC_OK;
 }
 
+/* The scalar of type `t` (not STR/ARR) encoded at `p` (tc_vtype_size(t) bytes, little-endian):
+ * a GGUF value, an element of a tc_value array. graph.c */
+tc_value tc_value_load(tc_vtype t, const uint8_t *p);
+
 /* ===== Misc helpers shared by formats ===== */
 
 /* 1 when s[0..n) is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */

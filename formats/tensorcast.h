@@ -60,14 +60,15 @@ typedef struct tc_err {
 } tc_err;
 
 /* Record the first error on `e` (later calls keep it) and return `code`. `e` may be NULL. */
-tc_status tc_err_set(tc_err *e, tc_status code, const char *fmt, ...) TC_PRINTF(3, 4);
+TC_API tc_status tc_err_set(tc_err *e, tc_status code, const char *fmt, ...) TC_PRINTF(3, 4);
 /* TC_E_NOMEM with the message "out of memory". */
-tc_status tc_err_nomem(tc_err *e);
+TC_API tc_status tc_err_nomem(tc_err *e);
 /* Same, appending ": strerror(errnum)" and keeping errnum in sys_errno. */
-tc_status tc_err_sys(tc_err *e, tc_status code, int errnum, const char *fmt, ...) TC_PRINTF(4, 5);
-void tc_err_clear(tc_err *e);
+TC_API tc_status tc_err_sys(tc_err *e, tc_status code, int errnum, const char *fmt, ...)
+    TC_PRINTF(4, 5);
+TC_API void tc_err_clear(tc_err *e);
 /* "format error", "I/O error", ... */
-const char *tc_status_name(tc_status s);
+TC_API const char *tc_status_name(tc_status s);
 
 #define TC_TRY(expr)                                                                               \
     do {                                                                                           \
@@ -79,32 +80,32 @@ const char *tc_status_name(tc_status s);
 /* ===== Memory ===== */
 
 /* All library allocation goes through these; tc_free(NULL) is a no-op. */
-void *tc_malloc(size_t n);
-void *tc_calloc(size_t n, size_t size);
-void *tc_realloc(void *p, size_t n);
-void tc_free(void *p);
-char *tc_strdup(const char *s);
+TC_API void *tc_malloc(size_t n);
+TC_API void *tc_calloc(size_t n, size_t size);
+TC_API void *tc_realloc(void *p, size_t n);
+TC_API void tc_free(void *p);
+TC_API char *tc_strdup(const char *s);
 /* Test hook: make the `nth` allocation from now on fail (0 = the next one); -1 turns it off.
  * @return how many allocations happened since the last call. */
-long tc_alloc_fail_after(long nth);
+TC_API long tc_alloc_fail_after(long nth);
 
 /* ===== Mapped input files ===== */
 
 typedef struct tc_map tc_map; /* refcounted, read-only view of a whole file */
 
 /* Map `path` read-only (PROT_READ, MAP_PRIVATE). An empty file gives a map of size 0. */
-tc_status tc_map_open(const char *path, tc_map **out /* OUT */, tc_err *e);
+TC_API tc_status tc_map_open(const char *path, tc_map **out /* OUT */, tc_err *e);
 /* Wrap caller memory (not copied; must outlive the map). `name` is used in messages. */
-tc_status tc_map_memory(const void *data, size_t n, const char *name, tc_map **out /* OUT */,
-                        tc_err *e);
-tc_map *tc_map_ref(tc_map *m);
-void tc_map_unref(tc_map *m); /* NULL is a no-op */
-const uint8_t *tc_map_data(const tc_map *m);
-uint64_t tc_map_size(const tc_map *m);
-const char *tc_map_path(const tc_map *m);
-int tc_map_fd(const tc_map *m); /* -1 for memory maps */
+TC_API tc_status tc_map_memory(const void *data, size_t n, const char *name, tc_map **out /* OUT */,
+                               tc_err *e);
+TC_API tc_map *tc_map_ref(tc_map *m);
+TC_API void tc_map_unref(tc_map *m); /* NULL is a no-op */
+TC_API const uint8_t *tc_map_data(const tc_map *m);
+TC_API uint64_t tc_map_size(const tc_map *m);
+TC_API const char *tc_map_path(const tc_map *m);
+TC_API int tc_map_fd(const tc_map *m); /* -1 for memory maps */
 /* Copy bytes [off, off+n) out of the map (pread for files, so pages are not kept resident). */
-tc_status tc_map_read(const tc_map *m, uint64_t off, void *dst, size_t n, tc_err *e);
+TC_API tc_status tc_map_read(const tc_map *m, uint64_t off, void *dst, size_t n, tc_err *e);
 
 /* ===== Metadata values (GGUF's value types, same numbering) ===== */
 
@@ -151,33 +152,33 @@ typedef struct tc_value {
 } tc_value;
 
 /* Byte size of one scalar of type `t` (0 for STR/ARR). */
-size_t tc_vtype_size(tc_vtype t);
+TC_API size_t tc_vtype_size(tc_vtype t);
 /* "u8", "i32", "f32", "bool", "str", "arr", ... */
-const char *tc_vtype_name(tc_vtype t);
+TC_API const char *tc_vtype_name(tc_vtype t);
 /* Parse a name from tc_vtype_name(); -1 if unknown. */
-int tc_vtype_from_name(const char *name);
+TC_API int tc_vtype_from_name(const char *name);
 /* Integer value of a scalar integer/bool value; 0 when it is not one or does not fit. */
-int tc_value_to_u64(const tc_value *v, uint64_t *out);
-int tc_value_to_i64(const tc_value *v, int64_t *out);
+TC_API int tc_value_to_u64(const tc_value *v, uint64_t *out);
+TC_API int tc_value_to_i64(const tc_value *v, int64_t *out);
 
 /* ===== Tensors ===== */
 
 #define TC_MAX_DIMS 8 /* safetensors/PyTorch allow more than GGUF's 4; writers check their own */
 #define TC_MAX_NAME 4096
-#define TC_MAX_KEY  65535 /* bytes of a metadata key (GGUF's and safetensors' readers, the graph)  \
-                           */
+/* bytes of a metadata key (GGUF's and safetensors' readers, the graph) */
+#define TC_MAX_KEY 65535
 
 typedef struct tc_graph tc_graph;
 typedef struct tc_tensor tc_tensor;
 
-const char *tc_tensor_name(const tc_tensor *t);
-int tc_tensor_dtype(const tc_tensor *t);
-int tc_tensor_n_dims(const tc_tensor *t);
-const int64_t *tc_tensor_shape(const tc_tensor *t); /* outermost first, n_dims entries */
-uint64_t tc_tensor_n_elements(const tc_tensor *t);
-uint64_t tc_tensor_nbytes(const tc_tensor *t);
-int64_t tc_tensor_row_len(const tc_tensor *t); /* innermost dim; 1 for a 0-d scalar */
-uint64_t tc_tensor_n_rows(const tc_tensor *t); /* n_elements / row_len (0 when empty) */
+TC_API const char *tc_tensor_name(const tc_tensor *t);
+TC_API tc_dtype tc_tensor_dtype(const tc_tensor *t);
+TC_API int tc_tensor_n_dims(const tc_tensor *t);
+TC_API const int64_t *tc_tensor_shape(const tc_tensor *t); /* outermost first, n_dims entries */
+TC_API uint64_t tc_tensor_n_elements(const tc_tensor *t);
+TC_API uint64_t tc_tensor_nbytes(const tc_tensor *t);
+TC_API int64_t tc_tensor_row_len(const tc_tensor *t); /* innermost dim; 1 for a 0-d scalar */
+TC_API uint64_t tc_tensor_n_rows(const tc_tensor *t); /* n_elements / row_len (0 when empty) */
 
 /*
  * Lazy source: produce elements [e0, e0+n) of the tensor in its dtype into `dst`
@@ -188,20 +189,20 @@ typedef tc_status (*tc_read_fn)(void *ctx, const tc_tensor *t, uint64_t e0, uint
                                 tc_err *e);
 
 /* Give the tensor bytes [off, off+nbytes) of `m` (checked in bounds; takes a reference). */
-tc_status tc_tensor_set_mapped(tc_tensor *t, tc_map *m, uint64_t off, tc_err *e);
+TC_API tc_status tc_tensor_set_mapped(tc_tensor *t, tc_map *m, uint64_t off, tc_err *e);
 /* Give the tensor a buffer from tc_malloc of exactly nbytes; the graph owns it from now on
  * (also on failure). */
-tc_status tc_tensor_set_owned(tc_tensor *t, void *data, uint64_t nbytes, tc_err *e);
+TC_API tc_status tc_tensor_set_owned(tc_tensor *t, void *data, uint64_t nbytes, tc_err *e);
 /* Give the tensor a lazy source; `free_ctx(ctx)` runs when the graph is freed (also on
  * failure). */
-tc_status tc_tensor_set_lazy(tc_tensor *t, tc_read_fn fn, void *ctx, void (*free_ctx)(void *),
-                             tc_err *e);
+TC_API tc_status tc_tensor_set_lazy(tc_tensor *t, tc_read_fn fn, void *ctx,
+                                    void (*free_ctx)(void *), tc_err *e);
 
 /* Read elements [e0, e0+n) (block-aligned) of `t` into dst. Thread-safe. */
-tc_status tc_tensor_read(const tc_tensor *t, uint64_t e0, uint64_t n, void *dst, tc_err *e);
+TC_API tc_status tc_tensor_read(const tc_tensor *t, uint64_t e0, uint64_t n, void *dst, tc_err *e);
 /* 1 and the map/offset when the tensor is a plain region of a file (writers copy it with
  * copy_file_range), else 0. */
-int tc_tensor_mapped(const tc_tensor *t, const tc_map **m, uint64_t *off);
+TC_API int tc_tensor_mapped(const tc_tensor *t, const tc_map **m, uint64_t *off);
 
 /*
  * Make `t` read as `dtype`: a lazy conversion through f32 (casts round to nearest even; NaN and
@@ -209,56 +210,57 @@ int tc_tensor_mapped(const tc_tensor *t, const tc_map **m, uint64_t *off);
  * row_len weights, copied) as importance weights). Same dtype: no-op.
  * TC_E_UNSUPPORTED when one side cannot be converted or the row is not a multiple of the block.
  */
-tc_status tc_tensor_convert(tc_tensor *t, int dtype, const float *imatrix, tc_err *e);
+TC_API tc_status tc_tensor_convert(tc_tensor *t, tc_dtype dtype, const float *imatrix, tc_err *e);
 /* Same with `n_groups` rows of importance weights (n_groups * row_len values): the tensor's
  * rows split into n_groups equal runs (the experts of a 3-D tensor), run k quantized with
  * weights row k, as llama-quantize does per expert. TC_E_USAGE when the rows do not split. */
-tc_status tc_tensor_convert_grouped(tc_tensor *t, int dtype, const float *imatrix,
-                                    uint64_t n_groups, tc_err *e);
+TC_API tc_status tc_tensor_convert_grouped(tc_tensor *t, tc_dtype dtype, const float *imatrix,
+                                           uint64_t n_groups, tc_err *e);
 
 /* ===== Graph ===== */
 
-tc_graph *tc_graph_new(void);    /* NULL when out of memory */
-void tc_graph_free(tc_graph *g); /* NULL is a no-op */
+TC_API tc_graph *tc_graph_new(void);    /* NULL when out of memory */
+TC_API void tc_graph_free(tc_graph *g); /* NULL is a no-op */
 
-size_t tc_graph_n_tensors(const tc_graph *g);
-tc_tensor *tc_graph_tensor(const tc_graph *g, size_t i);
-tc_tensor *tc_graph_find(const tc_graph *g, const char *name);
+TC_API size_t tc_graph_n_tensors(const tc_graph *g);
+TC_API tc_tensor *tc_graph_tensor(const tc_graph *g, size_t i);
+TC_API tc_tensor *tc_graph_find(const tc_graph *g, const char *name);
 /*
  * Append a tensor without a data source yet (set one with tc_tensor_set_*). Checks: name
  * non-empty, shorter than TC_MAX_NAME and unique; n_dims <= TC_MAX_DIMS; dims >= 0; the element
  * count and byte size do not overflow; the innermost dim is a multiple of the dtype block size.
  */
-tc_status tc_graph_add_tensor(tc_graph *g, const char *name, int dtype, int n_dims,
-                              const int64_t *shape, tc_tensor **out /* OUT */, tc_err *e);
-tc_status tc_graph_rename_tensor(tc_graph *g, tc_tensor *t, const char *name, tc_err *e);
+TC_API tc_status tc_graph_add_tensor(tc_graph *g, const char *name, tc_dtype dtype, int n_dims,
+                                     const int64_t *shape, tc_tensor **out /* OUT */, tc_err *e);
+TC_API tc_status tc_graph_rename_tensor(tc_graph *g, tc_tensor *t, const char *name, tc_err *e);
 /* Drop a tensor (its source is released). */
-void tc_graph_remove_tensor(tc_graph *g, tc_tensor *t);
+TC_API void tc_graph_remove_tensor(tc_graph *g, tc_tensor *t);
 /* Reorder tensors: `cmp` as for qsort over tensor pointers (stable). */
-void tc_graph_sort_tensors(tc_graph *g, int (*cmp)(const tc_tensor *a, const tc_tensor *b));
+TC_API void tc_graph_sort_tensors(tc_graph *g, int (*cmp)(const tc_tensor *a, const tc_tensor *b));
 /* Keep only the tensors whose name matches one of `include` (all when n_include is 0) and none
  * of `exclude` (POSIX extended regexes, searched anywhere in the name, like grep -E). The
  * dropped tensors' sources are released; *n_dropped (may be NULL) counts them. A bad regex is
  * TC_E_USAGE naming it, and then nothing is dropped. */
-tc_status tc_graph_select_tensors(tc_graph *g, const char *const *include, size_t n_include,
-                                  const char *const *exclude, size_t n_exclude, size_t *n_dropped,
-                                  tc_err *e);
+TC_API tc_status tc_graph_select_tensors(tc_graph *g, const char *const *include, size_t n_include,
+                                         const char *const *exclude, size_t n_exclude,
+                                         size_t *n_dropped, tc_err *e);
 /* Put the tensors in the given order: `order` holds each of the graph's n tensors once
  * (TC_E_USAGE otherwise, and the graph is unchanged). */
-tc_status tc_graph_order_tensors(tc_graph *g, const tc_tensor *const *order, size_t n, tc_err *e);
+TC_API tc_status tc_graph_order_tensors(tc_graph *g, const tc_tensor *const *order, size_t n,
+                                        tc_err *e);
 
 /* Metadata: ordered key/value pairs. */
-size_t tc_graph_n_kv(const tc_graph *g);
-const char *tc_graph_kv_key(const tc_graph *g, size_t i);
-const tc_value *tc_graph_kv_value(const tc_graph *g, size_t i);
-const tc_value *tc_graph_get(const tc_graph *g, const char *key); /* NULL when absent */
+TC_API size_t tc_graph_n_kv(const tc_graph *g);
+TC_API const char *tc_graph_kv_key(const tc_graph *g, size_t i);
+TC_API const tc_value *tc_graph_kv_value(const tc_graph *g, size_t i);
+TC_API const tc_value *tc_graph_get(const tc_graph *g, const char *key); /* NULL when absent */
 /* The string value of `key`, or NULL when absent or not a string. */
-const char *tc_graph_get_str(const tc_graph *g, const char *key);
+TC_API const char *tc_graph_get_str(const tc_graph *g, const char *key);
 /* Set (deep copy; replaces in place or appends). Keys: 1..TC_MAX_KEY bytes. */
-tc_status tc_graph_set(tc_graph *g, const char *key, const tc_value *v, tc_err *e);
-tc_status tc_graph_set_str(tc_graph *g, const char *key, const char *s, tc_err *e);
-tc_status tc_graph_set_u32(tc_graph *g, const char *key, uint32_t v, tc_err *e);
-int tc_graph_del(tc_graph *g, const char *key); /* 1 when something was removed */
+TC_API tc_status tc_graph_set(tc_graph *g, const char *key, const tc_value *v, tc_err *e);
+TC_API tc_status tc_graph_set_str(tc_graph *g, const char *key, const char *s, tc_err *e);
+TC_API tc_status tc_graph_set_u32(tc_graph *g, const char *key, uint32_t v, tc_err *e);
+TC_API int tc_graph_del(tc_graph *g, const char *key); /* 1 when something was removed */
 
 /* Licence, kept in the standard GGUF keys general.license (SPDX id), general.license.name and
  * general.license.link, plus where it was found. */
@@ -268,24 +270,25 @@ typedef struct tc_license {
     const char *link;   /* URL, or NULL */
     const char *source; /* where it came from ("GGUF general.license", "README.md", ...) */
 } tc_license;
-void tc_graph_license(const tc_graph *g, tc_license *out);
+TC_API void tc_graph_license(const tc_graph *g, tc_license *out);
 /* Set any of the three fields (NULL leaves it as is; "" removes it) and the source note. */
-tc_status tc_graph_set_license(tc_graph *g, const char *id, const char *name, const char *link,
-                               const char *source, tc_err *e);
+TC_API tc_status tc_graph_set_license(tc_graph *g, const char *id, const char *name,
+                                      const char *link, const char *source, tc_err *e);
 
 /* Provenance and reader notes. */
-tc_status tc_graph_set_format(tc_graph *g, const char *format, const char *version, tc_err *e);
-const char *tc_graph_format(const tc_graph *g);         /* "gguf", "safetensors", ... */
-const char *tc_graph_format_version(const tc_graph *g); /* "3", ... or NULL */
-tc_status tc_graph_add_source(tc_graph *g, const char *path, uint64_t size, tc_err *e);
-size_t tc_graph_n_sources(const tc_graph *g);
-const char *tc_graph_source(const tc_graph *g, size_t i, uint64_t *size);
+TC_API tc_status tc_graph_set_format(tc_graph *g, const char *format, const char *version,
+                                     tc_err *e);
+TC_API const char *tc_graph_format(const tc_graph *g);         /* "gguf", "safetensors", ... */
+TC_API const char *tc_graph_format_version(const tc_graph *g); /* "3", ... or NULL */
+TC_API tc_status tc_graph_add_source(tc_graph *g, const char *path, uint64_t size, tc_err *e);
+TC_API size_t tc_graph_n_sources(const tc_graph *g);
+TC_API const char *tc_graph_source(const tc_graph *g, size_t i, uint64_t *size);
 /* Notes a reader leaves for `inspect` ("skipped non-tensor entry 'epoch'"). */
-tc_status tc_graph_add_note(tc_graph *g, tc_err *e, const char *fmt, ...) TC_PRINTF(3, 4);
-size_t tc_graph_n_notes(const tc_graph *g);
-const char *tc_graph_note(const tc_graph *g, size_t i);
+TC_API tc_status tc_graph_add_note(tc_graph *g, tc_err *e, const char *fmt, ...) TC_PRINTF(3, 4);
+TC_API size_t tc_graph_n_notes(const tc_graph *g);
+TC_API const char *tc_graph_note(const tc_graph *g, size_t i);
 /* Copy a string into the graph's arena (lives as long as the graph). NULL on OOM. */
-const char *tc_graph_strdup(tc_graph *g, const char *s, size_t n);
+TC_API const char *tc_graph_strdup(tc_graph *g, const char *s, size_t n);
 
 /* ===== Output files ===== */
 
@@ -294,31 +297,31 @@ typedef struct tc_out tc_out;
 /* Open a temporary file beside `path` (same directory, so the final rename is atomic). A symlink
  * is followed to the file it names (replaced there, the link kept, as cp does); a directory,
  * device, FIFO or socket is refused (TC_E_USAGE). `no_sync`: finishing skips the fsync. */
-tc_status tc_out_open(const char *path, int no_sync, tc_out **out /* OUT */, tc_err *e);
+TC_API tc_status tc_out_open(const char *path, int no_sync, tc_out **out /* OUT */, tc_err *e);
 /* The file `path` resolves to as an output (see tc_out_open); *real is tc_malloc'd. */
-tc_status tc_out_resolve(const char *path, char **real /* OUT */, tc_err *e);
+TC_API tc_status tc_out_resolve(const char *path, char **real /* OUT */, tc_err *e);
 /* TC_E_USAGE when `path` exists and is the same file (device and inode) as one of g's
  * sources: writers check every file they will write (parts, shards, index) before any. */
-tc_status tc_out_check_inputs(const tc_graph *g, const char *path, tc_err *e);
-tc_status tc_out_write(tc_out *o, const void *data, size_t n, tc_err *e);
-tc_status tc_out_zeros(tc_out *o, uint64_t n, tc_err *e);
+TC_API tc_status tc_out_check_inputs(const tc_graph *g, const char *path, tc_err *e);
+TC_API tc_status tc_out_write(tc_out *o, const void *data, size_t n, tc_err *e);
+TC_API tc_status tc_out_zeros(tc_out *o, uint64_t n, tc_err *e);
 /* Append bytes [off, off+n) of `m` (copy_file_range when possible, else pread/write). */
-tc_status tc_out_copy(tc_out *o, const tc_map *m, uint64_t off, uint64_t n, tc_err *e);
-uint64_t tc_out_tell(const tc_out *o);
-const char *tc_out_path(const tc_out *o); /* the final path */
+TC_API tc_status tc_out_copy(tc_out *o, const tc_map *m, uint64_t off, uint64_t n, tc_err *e);
+TC_API uint64_t tc_out_tell(const tc_out *o);
+TC_API const char *tc_out_path(const tc_out *o); /* the final path */
 /* Flush, fsync and close the temporary file (not yet renamed). */
-tc_status tc_out_finish(tc_out *o, tc_err *e);
+TC_API tc_status tc_out_finish(tc_out *o, tc_err *e);
 /* Finish if needed, rename into place, free. On failure the temp file is removed and freed. */
-tc_status tc_out_commit(tc_out *o, tc_err *e);
+TC_API tc_status tc_out_commit(tc_out *o, tc_err *e);
 /* Remove the temporary file and free (NULL is a no-op). */
-void tc_out_abort(tc_out *o);
+TC_API void tc_out_abort(tc_out *o);
 /* Async-signal-safe: unlink every temporary file still open (for a SIGINT handler). */
-void tc_out_cleanup_all(void);
+TC_API void tc_out_cleanup_all(void);
 /* Where the library says something worth knowing that is not an error (e.g. a temporary file
  * left beside an output by an earlier run that was killed). NULL (the default): silent. */
-void tc_set_notice(void (*fn)(void *ctx, const char *msg), void *ctx);
+TC_API void tc_set_notice(void (*fn)(void *ctx, const char *msg), void *ctx);
 /* Same, returning how many were removed. */
-int tc_out_cleanup_all_count(void);
+TC_API int tc_out_cleanup_all_count(void);
 
 /* ===== Formats ===== */
 
@@ -358,8 +361,8 @@ typedef struct tc_write_opts {
 } tc_write_opts;
 
 /* Stream one tensor's payload into `o`, chunk by chunk (threads from opts). */
-tc_status tc_out_write_tensor(tc_out *o, const tc_tensor *t, const tc_write_opts *opt,
-                              uint64_t *progress_done, uint64_t progress_total, tc_err *e);
+TC_API tc_status tc_out_write_tensor(tc_out *o, const tc_tensor *t, const tc_write_opts *opt,
+                                     uint64_t *progress_done, uint64_t progress_total, tc_err *e);
 
 #define TC_PROBE_BYTES 4096
 
@@ -376,31 +379,32 @@ typedef struct tc_format {
     /* Write `g` to `path`; NULL: read-only format. */
     tc_status (*write)(const tc_graph *g, const char *path, tc_write_opts *opt, tc_err *e);
     /* The dtype a tensor of `dtype` is stored as when written (itself when the format holds it,
-     * e.g. safetensors dequantizes block types to f32), -1 when the format cannot hold it at
-     * all; NULL: read-only format. */
-    int (*stores_as)(int dtype);
+     * e.g. safetensors dequantizes block types to f32), TC_DTYPE_NONE when the format cannot
+     * hold it at all; NULL: read-only format. */
+    tc_dtype (*stores_as)(tc_dtype dtype);
 } tc_format;
 
-size_t tc_format_count(void);
-const tc_format *tc_format_at(size_t i);
-const tc_format *tc_format_by_name(const char *name);
+TC_API size_t tc_format_count(void);
+TC_API const tc_format *tc_format_at(size_t i);
+TC_API const tc_format *tc_format_by_name(const char *name);
 /* The writable format whose extension `path` ends with, or NULL. */
-const tc_format *tc_format_for_path(const char *path);
+TC_API const tc_format *tc_format_for_path(const char *path);
 /* The reader that bids highest for `path`; TC_E_UNSUPPORTED when none does. */
-tc_status tc_format_detect(const char *path, const tc_format **out /* OUT */, tc_err *e);
+TC_API tc_status tc_format_detect(const char *path, const tc_format **out /* OUT */, tc_err *e);
 
 /* Read any supported input (file or directory) into a new graph. */
-tc_status tc_read(const char *path, tc_graph **out /* OUT */, const tc_read_opts *opt, tc_err *e);
+TC_API tc_status tc_read(const char *path, tc_graph **out /* OUT */, const tc_read_opts *opt,
+                         tc_err *e);
 /* Write `g` as `format` ("gguf", "safetensors"; NULL: from the extension of `path`). */
-tc_status tc_write(const tc_graph *g, const char *path, const char *format, tc_write_opts *opt,
-                   tc_err *e);
+TC_API tc_status tc_write(const tc_graph *g, const char *path, const char *format,
+                          tc_write_opts *opt, tc_err *e);
 
 /* ===== Integrity ===== */
 
 /* When `path` is a zip container (PyTorch checkpoint, .npz, .zip), recompute the CRC-32 of every
  * member (streaming) and compare it with the central directory: TC_E_CHECKSUM naming the first
  * member that differs. *n_checked gets the number of members checked (0: not a zip). */
-tc_status tc_verify_zip_crc(const char *path, uint64_t *n_checked, tc_err *e);
+TC_API tc_status tc_verify_zip_crc(const char *path, uint64_t *n_checked, tc_err *e);
 
 /* ===== Stores: downloads checked against the digests their store records (store.c) ===== */
 
@@ -437,24 +441,26 @@ typedef struct tc_store_entry {
 typedef struct tc_store tc_store;
 
 /* What kind of store `path` is in (TC_STORE_NONE: a plain file or directory). */
-tc_store_kind tc_store_detect(const char *path);
-const char *tc_store_kind_name(tc_store_kind k); /* "hf-cache", "hf-local-dir", "ollama" */
-const char *tc_store_status_name(int status);
+TC_API tc_store_kind tc_store_detect(const char *path);
+TC_API const char *tc_store_kind_name(tc_store_kind k); /* "hf-cache", "hf-local-dir", "ollama" */
+TC_API const char *tc_store_status_name(int status);
 /* List what the store records for `path` (nothing hashed yet). A cache repository uses the
  * snapshot refs/main names (or its only snapshot). */
-tc_status tc_store_open(const char *path, tc_store **out /* OUT */, tc_err *e);
+TC_API tc_status tc_store_open(const char *path, tc_store **out /* OUT */, tc_err *e);
 /* Hash every listed file (`threads` at once, 0: all cores) and set each entry's status. */
-tc_status tc_store_verify(tc_store *s, int threads, const tc_progress *progress, tc_err *e);
-void tc_store_free(tc_store *s);
-tc_store_kind tc_store_kind_of(const tc_store *s);
-const char *tc_store_root(const tc_store *s);         /* snapshot / local dir / models dir */
-const char *tc_store_model(const tc_store *s);        /* ollama: the model layer's blob, or NULL */
-const char *tc_store_license_text(const tc_store *s); /* ollama: the licence layer, or NULL */
-size_t tc_store_count(const tc_store *s);
-const tc_store_entry *tc_store_entry_at(const tc_store *s, size_t i);
+TC_API tc_status tc_store_verify(tc_store *s, int threads, const tc_progress *progress, tc_err *e);
+TC_API void tc_store_free(tc_store *s);
+TC_API tc_store_kind tc_store_kind_of(const tc_store *s);
+TC_API const char *tc_store_root(const tc_store *s);  /* snapshot / local dir / models dir */
+TC_API const char *tc_store_model(const tc_store *s); /* ollama: the model layer's blob, or NULL */
+/* ollama: the licence layer, or NULL */
+TC_API const char *tc_store_license_text(const tc_store *s);
+TC_API size_t tc_store_count(const tc_store *s);
+TC_API const tc_store_entry *tc_store_entry_at(const tc_store *s, size_t i);
 /* The manifest of ollama model `ref` ([REGISTRY/][NAMESPACE/]MODEL[:TAG]) under `models_dir`
  * (NULL: $OLLAMA_MODELS, else ~/.ollama/models); *out is tc_malloc'd. */
-tc_status tc_store_ollama_manifest(const char *ref, const char *models_dir, char **out, tc_err *e);
+TC_API tc_status tc_store_ollama_manifest(const char *ref, const char *models_dir, char **out,
+                                          tc_err *e);
 
 /* ===== Bundles for devices (pack.c) ===== */
 
@@ -473,8 +479,8 @@ typedef struct tc_pack_opts {
 /* Write a .tar.zst / .tar.gz / .tar.xz / .tar bundle of the members, in order, then a
  * SHA256SUMS member that `sha256sum -c` accepts after extraction. Streaming, deterministic
  * (mtime SOURCE_DATE_EPOCH or 0, owner 0:0, mode 0644), temporary file renamed when complete. */
-tc_status tc_pack_write(const char *out, const tc_pack_member *members, size_t n,
-                        const tc_pack_opts *opt, tc_err *e);
+TC_API tc_status tc_pack_write(const char *out, const tc_pack_member *members, size_t n,
+                               const tc_pack_opts *opt, tc_err *e);
 
 enum {
     TC_BUNDLE_OK = 0,
@@ -490,23 +496,23 @@ typedef struct tc_bundle_result {
 } tc_bundle_result;
 
 /* 1 when `path` is named like a bundle (.tar.zst, .tar, .tar.gz, .tgz, .tar.xz). */
-int tc_bundle_detect(const char *path);
+TC_API int tc_bundle_detect(const char *path);
 /* Hash every member of a bundle (streaming) against its SHA256SUMS. TC_E_FORMAT when there is
  * no SHA256SUMS or no valid line in it; TC_E_CHECKSUM when the archive itself is damaged. */
-tc_status tc_bundle_check(const char *path, tc_bundle_result **out /* OUT */, size_t *n,
-                          char **tensor_sums /* OUT, may be NULL */, tc_err *e);
+TC_API tc_status tc_bundle_check(const char *path, tc_bundle_result **out /* OUT */, size_t *n,
+                                 char **tensor_sums /* OUT, may be NULL */, tc_err *e);
 /* The member `tensorcast pack` adds with one "sha256  <hex>  <member>:<tensor>" line per tensor,
  * so that a damaged model member can be narrowed to the tensors at fault. tc_bundle_check
  * returns its text (tc_malloc'd) through `tensor_sums` when asked. */
 #define TC_BUNDLE_TENSOR_SUMS "TENSORS.sha256"
-void tc_bundle_results_free(tc_bundle_result *r, size_t n);
+TC_API void tc_bundle_results_free(tc_bundle_result *r, size_t n);
 
 /* ===== Licence files ===== */
 
 /* Look for licence information beside a model directory (README.md front matter `license:`,
  * `license_name:`, `license_link:`; a LICENSE file) and record it in `g` where the graph has
  * none. `dir` may be a file path: its directory is used. */
-tc_status tc_license_from_dir(tc_graph *g, const char *dir, tc_err *e);
+TC_API tc_status tc_license_from_dir(tc_graph *g, const char *dir, tc_err *e);
 
 /*
  * What a licence lets a user do (formats/license_class.c: a table of SPDX / Hugging Face Hub
@@ -530,14 +536,14 @@ typedef struct tc_license_facts {
 
 /* Classify a licence from its id (SPDX or Hub id; `other`/`unknown` defer to the name) and/or
  * name (a Hub license_name or the title of the text). Static strings; never fails. */
-void tc_license_classify(const char *id, const char *name, tc_license_facts *out);
+TC_API void tc_license_classify(const char *id, const char *name, tc_license_facts *out);
 /* "permissive", "copyleft", "restricted-use", "non-commercial", "proprietary", "unknown". */
-const char *tc_license_class_name(tc_license_class c);
+TC_API const char *tc_license_class_name(tc_license_class c);
 /* Parse a name from tc_license_class_name(); -1 if unknown. */
-int tc_license_class_from_name(const char *s);
+TC_API int tc_license_class_from_name(const char *s);
 /* Recognise a licence text (a LICENSE file: the SPDX texts and the model licences by their
  * titles); its canonical id, or NULL. */
-const char *tc_license_identify_text(const char *text, size_t n);
+TC_API const char *tc_license_identify_text(const char *text, size_t n);
 
 /* ===== Importance matrices (llama-imatrix output; formats/imatrix.c) ===== */
 
@@ -550,25 +556,25 @@ const char *tc_license_identify_text(const char *text, size_t n);
  */
 typedef struct tc_imatrix tc_imatrix;
 
-tc_status tc_imatrix_load(const char *path, tc_imatrix **out /* OUT */, tc_err *e);
+TC_API tc_status tc_imatrix_load(const char *path, tc_imatrix **out /* OUT */, tc_err *e);
 /* Same from a map (fuzzers, archive members); the map's name is used in messages. */
-tc_status tc_imatrix_load_map(tc_map *m, tc_imatrix **out /* OUT */, tc_err *e);
-void tc_imatrix_free(tc_imatrix *im); /* NULL is a no-op */
-size_t tc_imatrix_count(const tc_imatrix *im);
+TC_API tc_status tc_imatrix_load_map(tc_map *m, tc_imatrix **out /* OUT */, tc_err *e);
+TC_API void tc_imatrix_free(tc_imatrix *im); /* NULL is a no-op */
+TC_API size_t tc_imatrix_count(const tc_imatrix *im);
 /* Entry `i`: its tensor name, and its `*n` values (valid until the matrix is freed). */
-const char *tc_imatrix_name(const tc_imatrix *im, size_t i);
-const float *tc_imatrix_values(const tc_imatrix *im, size_t i, uint64_t *n);
+TC_API const char *tc_imatrix_name(const tc_imatrix *im, size_t i);
+TC_API const float *tc_imatrix_values(const tc_imatrix *im, size_t i, uint64_t *n);
 /* The values for tensor `name`, or NULL when the matrix has none. */
-const float *tc_imatrix_find(const tc_imatrix *im, const char *name, uint64_t *n);
+TC_API const float *tc_imatrix_find(const tc_imatrix *im, const char *name, uint64_t *n);
 /* llama-quantize's --include-weights / --exclude-weights: keep only entries whose name contains
  * one of `include` (when n_include > 0), then drop those containing one of `exclude`. */
-void tc_imatrix_filter(tc_imatrix *im, const char *const *include, size_t n_include,
-                       const char *const *exclude, size_t n_exclude);
+TC_API void tc_imatrix_filter(tc_imatrix *im, const char *const *include, size_t n_include,
+                              const char *const *exclude, size_t n_exclude);
 /* The first dataset name recorded (NULL if none), the number of chunks (-1 if unknown), and
  * whether the file was the legacy .dat format. */
-const char *tc_imatrix_dataset(const tc_imatrix *im);
-int64_t tc_imatrix_chunks(const tc_imatrix *im);
-int tc_imatrix_is_legacy(const tc_imatrix *im);
+TC_API const char *tc_imatrix_dataset(const tc_imatrix *im);
+TC_API int64_t tc_imatrix_chunks(const tc_imatrix *im);
+TC_API int tc_imatrix_is_legacy(const tc_imatrix *im);
 
 /* ===== Quantizing as llama-quantize does (formats/quantize.c) ===== */
 
@@ -576,7 +582,7 @@ int tc_imatrix_is_legacy(const tc_imatrix *im);
  * One llama-quantize run, in two steps: plan (every tensor's type, from the preset's rules and
  * the model's hyper-parameters, in llama.cpp's tensor order), then apply the plan to the graph
  * it was made for (metadata keys as llama-quantize writes them, tensors reordered and turned
- * into lazy conversions). Write the graph with tc_write_gguf() and the file is byte-identical
+ * into lazy conversions). Write the graph with tc_write() as "gguf" and the file is byte-identical
  * in every tensor to llama_model_quantize() on the same input, without a temporary file.
  */
 typedef struct tc_quant_opts {
@@ -596,7 +602,7 @@ typedef struct tc_quant_opts {
 } tc_quant_opts;
 
 /* Defaults: everything off, both tensor types -1. */
-void tc_quant_opts_init(tc_quant_opts *o);
+TC_API void tc_quant_opts_init(tc_quant_opts *o);
 
 /* One tensor of the plan (in output order). */
 typedef struct tc_quant_step {
@@ -619,16 +625,16 @@ typedef struct tc_quant_plan tc_quant_plan;
  * presets are allowed), a type tensorcast cannot produce yet, requantizing without
  * allow_requantize, an importance matrix of the wrong size or missing a tensor that needs it.
  */
-tc_status tc_quant_plan_new(const tc_graph *g, const tc_quant_opts *o,
-                            tc_quant_plan **out /* OUT */, tc_err *e);
-void tc_quant_plan_free(tc_quant_plan *p); /* NULL is a no-op */
-size_t tc_quant_plan_len(const tc_quant_plan *p);
-const tc_quant_step *tc_quant_plan_step(const tc_quant_plan *p, size_t i);
+TC_API tc_status tc_quant_plan_new(const tc_graph *g, const tc_quant_opts *o,
+                                   tc_quant_plan **out /* OUT */, tc_err *e);
+TC_API void tc_quant_plan_free(tc_quant_plan *p); /* NULL is a no-op */
+TC_API size_t tc_quant_plan_len(const tc_quant_plan *p);
+TC_API const tc_quant_step *tc_quant_plan_step(const tc_quant_plan *p, size_t i);
 /* The preset planned for. */
-const tc_preset *tc_quant_plan_preset(const tc_quant_plan *p);
+TC_API const tc_preset *tc_quant_plan_preset(const tc_quant_plan *p);
 /* --keep-split: the output part of each tensor in output order (for tc_write_opts.part_of),
  * else NULL. */
-const uint32_t *tc_quant_plan_parts(const tc_quant_plan *p);
+TC_API const uint32_t *tc_quant_plan_parts(const tc_quant_plan *p);
 /* Totals: fallbacks; quantized tensors and how many of them had importance data; the first
  * tensor that needs importance data (NULL if none) and the type it needs it for. */
 typedef struct tc_quant_totals {
@@ -637,11 +643,11 @@ typedef struct tc_quant_totals {
     int needs_imatrix_type;
     uint64_t in_bytes, out_bytes, n_elements;
 } tc_quant_totals;
-const tc_quant_totals *tc_quant_plan_totals(const tc_quant_plan *p);
+TC_API const tc_quant_totals *tc_quant_plan_totals(const tc_quant_plan *p);
 
 /* Rewrite `g` (the graph the plan was made for) as planned. On error `g` may be half done:
  * free it. */
-tc_status tc_quant_apply(const tc_quant_plan *p, tc_graph *g, tc_err *e);
+TC_API tc_status tc_quant_apply(const tc_quant_plan *p, tc_graph *g, tc_err *e);
 
 #ifdef __cplusplus
 }

@@ -90,12 +90,12 @@ static float f8_e5m2_to_f32(uint8_t b)
     return tc_f16_to_f32((uint16_t)(b << 8));
 }
 
-int tc_cast_to_f32(int t, const void *src, float *dst, int64_t n)
+int tc_cast_to_f32(tc_dtype t, const void *src, float *dst, int64_t n)
 {
     return tc_cast_to_f32_isa(TC_ISA_SCALAR, t, src, dst, n);
 }
 
-int tc_cast_to_f32_isa(tc_isa isa, int t, const void *src, float *dst, int64_t n)
+int tc_cast_to_f32_isa(tc_isa isa, tc_dtype t, const void *src, float *dst, int64_t n)
 {
     const uint8_t *s = src;
     int64_t i;
@@ -167,12 +167,12 @@ int tc_cast_to_f32_isa(tc_isa isa, int t, const void *src, float *dst, int64_t n
     }
 }
 
-int tc_cast_from_f32(int t, const float *src, void *dst, int64_t n)
+int tc_cast_from_f32(tc_dtype t, const float *src, void *dst, int64_t n)
 {
     return tc_cast_from_f32_isa(tc_isa_active(), t, src, dst, n);
 }
 
-int tc_cast_from_f32_isa(tc_isa isa, int t, const float *src, void *dst, int64_t n)
+int tc_cast_from_f32_isa(tc_isa isa, tc_dtype t, const float *src, void *dst, int64_t n)
 {
     uint8_t *d = dst;
     int64_t i;

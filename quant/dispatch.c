@@ -160,7 +160,7 @@ static int is_plain_float(int t)
     return t == TC_DTYPE_F32 || t == TC_DTYPE_F16 || t == TC_DTYPE_BF16 || t == TC_DTYPE_F64;
 }
 
-int tc_can_quantize(int t)
+int tc_can_quantize(tc_dtype t)
 {
     if (is_plain_float(t))
         return 1;
@@ -168,7 +168,7 @@ int tc_can_quantize(int t)
     return t >= 0 && t < TC_DTYPE_GGML_COUNT && k->quantize[t] != NULL;
 }
 
-int tc_can_dequantize(int t)
+int tc_can_dequantize(tc_dtype t)
 {
     const tc_dtype_info *d = tc_dtype_get(t);
     if (d == NULL)
@@ -178,12 +178,12 @@ int tc_can_dequantize(int t)
     return t < TC_DTYPE_GGML_COUNT && tc_kernels(TC_ISA_SCALAR)->dequantize[t] != NULL;
 }
 
-int tc_requires_imatrix(int t)
+int tc_requires_imatrix(tc_dtype t)
 {
     return t == TC_DTYPE_IQ2_XXS || t == TC_DTYPE_IQ2_XS || t == TC_DTYPE_IQ1_S;
 }
 
-size_t tc_quantize_rows_isa(tc_isa isa, int t, const float *src, void *dst, int64_t n_rows,
+size_t tc_quantize_rows_isa(tc_isa isa, tc_dtype t, const float *src, void *dst, int64_t n_rows,
                             int64_t n_per_row, const float *imatrix)
 {
     const tc_kernel_table *k = tc_kernels((int)isa);
@@ -206,13 +206,13 @@ size_t tc_quantize_rows_isa(tc_isa isa, int t, const float *src, void *dst, int6
     return (size_t)total;
 }
 
-size_t tc_quantize_rows(int t, const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
+size_t tc_quantize_rows(tc_dtype t, const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
                         const float *imatrix)
 {
     return tc_quantize_rows_isa(tc_isa_active(), t, src, dst, n_rows, n_per_row, imatrix);
 }
 
-int tc_to_f32_isa(tc_isa isa, int t, const void *src, float *dst, int64_t n)
+int tc_to_f32_isa(tc_isa isa, tc_dtype t, const void *src, float *dst, int64_t n)
 {
     const tc_kernel_table *k = tc_kernels((int)isa);
     const tc_dtype_info *d = tc_dtype_get(t);
@@ -227,7 +227,7 @@ int tc_to_f32_isa(tc_isa isa, int t, const void *src, float *dst, int64_t n)
     return 0;
 }
 
-int tc_to_f32(int t, const void *src, float *dst, int64_t n)
+int tc_to_f32(tc_dtype t, const void *src, float *dst, int64_t n)
 {
     return tc_to_f32_isa(tc_isa_active(), t, src, dst, n);
 }

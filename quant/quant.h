@@ -15,32 +15,32 @@ extern "C" {
 typedef enum tc_isa {
     TC_ISA_SCALAR = 0,
     TC_ISA_AVX2 = 1,   /* AVX2 + FMA + F16C */
-    TC_ISA_AVX512 = 2, /* AVX-512 F + BW + VL */
+    TC_ISA_AVX512 = 2, /* AVX-512 F + BW + DQ + VL (and AVX2 + FMA + F16C) */
     TC_ISA_NEON = 3,
     TC_ISA_COUNT = 4
 } tc_isa;
 
 /* Name of an ISA ("scalar", "avx2", "avx512", "neon"). */
-const char *tc_isa_name(tc_isa isa);
+TC_API const char *tc_isa_name(tc_isa isa);
 
 /* 1 when this CPU (and OS) can run kernels built for `isa`, and they are compiled in. */
-int tc_isa_supported(tc_isa isa);
+TC_API int tc_isa_supported(tc_isa isa);
 
 /* The ISA used by tc_quantize_rows()/tc_to_f32(): the best supported one, or the one named by
  * the environment variable TC_ISA (scalar|avx2|avx512|neon) when set and supported. */
-tc_isa tc_isa_active(void);
+TC_API tc_isa tc_isa_active(void);
 /* 0 when TC_ISA is unset or names a kernel set this CPU runs; else -1 and a message. */
-int tc_isa_env_check(char *msg, size_t cap);
+TC_API int tc_isa_env_check(char *msg, size_t cap);
 
 /* 1 when rows of f32 can be converted to `t` (plain float types and the quantized types that
  * have a quantizer), 0 otherwise. */
-int tc_can_quantize(int t);
+TC_API int tc_can_quantize(tc_dtype t);
 
 /* 1 when `t` can be converted to f32 (every known type but U64/I64 beyond 2^24 loses bits). */
-int tc_can_dequantize(int t);
+TC_API int tc_can_dequantize(tc_dtype t);
 
 /* 1 when quantizing to `t` needs an importance matrix (ggml_quantize_requires_imatrix). */
-int tc_requires_imatrix(int t);
+TC_API int tc_requires_imatrix(tc_dtype t);
 
 /*
  * Convert `n_rows` rows of `n_per_row` floats at `src` to type `t` at `dst`, exactly as ggml's
@@ -49,28 +49,28 @@ int tc_requires_imatrix(int t);
  *         quantized to, `n_per_row` is not a multiple of the block size, or `t` needs an
  *         importance matrix (tc_requires_imatrix) and `imatrix` is NULL.
  */
-size_t tc_quantize_rows(int t, const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
-                        const float *imatrix);
+TC_API size_t tc_quantize_rows(tc_dtype t, const float *src, void *dst, int64_t n_rows,
+                               int64_t n_per_row, const float *imatrix);
 
 /* Same with a given ISA's kernels (tests and benchmarks). Unsupported ISA: returns 0. */
-size_t tc_quantize_rows_isa(tc_isa isa, int t, const float *src, void *dst, int64_t n_rows,
-                            int64_t n_per_row, const float *imatrix);
+TC_API size_t tc_quantize_rows_isa(tc_isa isa, tc_dtype t, const float *src, void *dst,
+                                   int64_t n_rows, int64_t n_per_row, const float *imatrix);
 
 /*
  * Convert `n` elements of type `t` at `src` to f32 at `dst` (dequantize for block types;
  * `n` must then be a multiple of the block size). @return 0, or -1 when unsupported.
  */
-int tc_to_f32(int t, const void *src, float *dst, int64_t n);
-int tc_to_f32_isa(tc_isa isa, int t, const void *src, float *dst, int64_t n);
+TC_API int tc_to_f32(tc_dtype t, const void *src, float *dst, int64_t n);
+TC_API int tc_to_f32_isa(tc_isa isa, tc_dtype t, const void *src, float *dst, int64_t n);
 
 /* Plain-type conversions (no block types): used by the dispatchers above. */
-int tc_cast_to_f32(int t, const void *src, float *dst, int64_t n);
-int tc_cast_from_f32(int t, const float *src, void *dst, int64_t n);
+TC_API int tc_cast_to_f32(tc_dtype t, const void *src, float *dst, int64_t n);
+TC_API int tc_cast_from_f32(tc_dtype t, const float *src, void *dst, int64_t n);
 /* The same with the kernels of `isa` (f32 -> f16 uses F16C from AVX2 up; bit-identical to the
  * scalar routine, which TC_ISA_SCALAR selects). */
-int tc_cast_from_f32_isa(tc_isa isa, int t, const float *src, void *dst, int64_t n);
+TC_API int tc_cast_from_f32_isa(tc_isa isa, tc_dtype t, const float *src, void *dst, int64_t n);
 /* f16 -> f32 uses F16C from AVX2 up (bit-identical to the scalar routine). */
-int tc_cast_to_f32_isa(tc_isa isa, int t, const void *src, float *dst, int64_t n);
+TC_API int tc_cast_to_f32_isa(tc_isa isa, tc_dtype t, const void *src, float *dst, int64_t n);
 
 /* ===== llama-quantize presets (quant/mix.c) ===== */
 
@@ -122,11 +122,11 @@ typedef struct tc_preset {
 } tc_preset;
 
 /* The presets, in llama-quantize's list order; NULL past the end. */
-const tc_preset *tc_preset_at(size_t i);
+TC_API const tc_preset *tc_preset_at(size_t i);
 /* Look a preset up by name (case-insensitive) or by its ftype number ("15"); NULL if unknown. */
-const tc_preset *tc_preset_find(const char *name);
+TC_API const tc_preset *tc_preset_find(const char *name);
 /* The preset of an ftype number, NULL if unknown. */
-const tc_preset *tc_preset_by_ftype(int ftype);
+TC_API const tc_preset *tc_preset_by_ftype(int ftype);
 
 #ifdef __cplusplus
 }

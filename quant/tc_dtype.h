@@ -3,7 +3,7 @@
  *
  * The values below TC_DTYPE_GGML_COUNT are ggml's own type ids, exactly as a GGUF tensor info
  * stores them (ggml include/ggml.h). Ids ggml has retired (4, 5, 31-33, 36-38) have no row in
- * the table: tc_dtype_info() returns NULL for them, so nobody divides by a zero block size.
+ * the table: tc_dtype_get() returns NULL for them, so nobody divides by a zero block size.
  * Types that only safetensors/PyTorch/NumPy have (unsigned integers, bool, fp8) follow from 64.
  *
  * This header is part of the installed public API and depends on nothing else.
@@ -14,11 +14,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Marks the public functions of the installed headers: the only symbols libtensorcast exports
+ * (it is built with -fvisibility=hidden). */
+#ifndef TC_API
+#if defined(__GNUC__)
+#define TC_API __attribute__((visibility("default")))
+#else
+#define TC_API
+#endif
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 typedef enum tc_dtype {
+    TC_DTYPE_NONE = -1, /* no type: "unknown name", "cannot hold" (keeps the enum signed) */
     TC_DTYPE_F32 = 0,
     TC_DTYPE_F16 = 1,
     TC_DTYPE_Q4_0 = 2,
@@ -79,15 +90,15 @@ typedef struct tc_dtype_info {
 } tc_dtype_info;
 
 /* Facts about `t`, or NULL when `t` is not a type tensorcast knows (retired ggml ids included). */
-const tc_dtype_info *tc_dtype_get(int t);
+TC_API const tc_dtype_info *tc_dtype_get(tc_dtype t);
 
 /* Look a type up by its ggml name ("q4_K", case-insensitive) or safetensors name ("BF16").
- * @return the type, or -1 when no type has that name. */
-int tc_dtype_from_name(const char *name);
+ * @return the type, or TC_DTYPE_NONE (-1) when no type has that name. */
+TC_API tc_dtype tc_dtype_from_name(const char *name);
 
 /* Bytes needed for `n` elements of type `t`; 0 when `t` is unknown, `n` < 0, `n` is not a
  * multiple of the block size, or the size would overflow. */
-uint64_t tc_row_size(int t, int64_t n);
+TC_API uint64_t tc_row_size(tc_dtype t, int64_t n);
 
 #ifdef __cplusplus
 }

@@ -58,7 +58,7 @@ static const tc_dtype_info dtypes[TC_DTYPE_COUNT] = {
     F(F8_E5M2, "f8_e5m2", "F8_E5M2", 1),
 };
 
-const tc_dtype_info *tc_dtype_get(int t)
+const tc_dtype_info *tc_dtype_get(tc_dtype t)
 {
     if (t < 0 || t >= TC_DTYPE_COUNT || dtypes[t].name == NULL)
         return NULL;
@@ -73,10 +73,10 @@ static int name_eq(const char *a, const char *b)
     return *a == *b;
 }
 
-int tc_dtype_from_name(const char *name)
+tc_dtype tc_dtype_from_name(const char *name)
 {
     if (name == NULL)
-        return -1;
+        return TC_DTYPE_NONE;
     for (int t = 0; t < TC_DTYPE_COUNT; t++) {
         if (dtypes[t].name == NULL)
             continue;
@@ -84,10 +84,10 @@ int tc_dtype_from_name(const char *name)
             (dtypes[t].st_name && strcmp(name, dtypes[t].st_name) == 0))
             return t;
     }
-    return -1;
+    return TC_DTYPE_NONE;
 }
 
-uint64_t tc_row_size(int t, int64_t n)
+uint64_t tc_row_size(tc_dtype t, int64_t n)
 {
     const tc_dtype_info *d = tc_dtype_get(t);
     uint64_t r;
