@@ -908,8 +908,8 @@ START_TEST(tokjson_reader)
     tc_hf_tok_free(t);
     static const char *const fast[] = {
         "{\"model\": {\"merges\": [], \"vocab\": {}}}",
-        "{\"a\": [1, {\"model\": 2}], \"model\": {\"merges\": [\"x y\"], \"x\": {\"vocab\": 1},"
-        " \"vocab\": {\"x\": 1}}, \"b\": \"}\"}",
+        ("{\"a\": [1, {\"model\": 2}], \"model\": {\"merges\": [\"x y\"], \"x\": {\"vocab\": 1},"
+         " \"vocab\": {\"x\": 1}}, \"b\": \"}\"}"),
         "{\"mod\\u0065l\": {\"vocab\": {\"k\": 1}}}",
         "{\"model\": {\"vocab\": {\"k\": 1}, \"merges\": null}}",
     };
