@@ -56,6 +56,11 @@
  *   signed x, at the scale of step 3; the refit after it needs sumqx > 0 as well as sumq2 > 0;
  * - IQ1_M's final refit reads each group's index back from the stored qs/qh, which is the index
  *   chosen (the shift bits sit outside the 3 bits it reads).
+ * Not a transcription, but exact rearrangements (the same products, added in the same order):
+ * the split searches compute each product that depends on one boundary only once per boundary
+ * instead of once per split, and the neighbour search computes each element's three possible
+ * terms once per search instead of once per candidate point.
+ *
  * ggml aborts where a neighbour search finds nothing (every distance NaN or infinite; its
  * fallback scan of the whole grid reads out of bounds) or a scale comes out negative; here the
  * first listed neighbour is taken and a negative (NaN-born) scale clamps to 0 by the sub-scale's
@@ -223,16 +228,31 @@ static float iq1_s_sub(const tc_iq2_search *S, const float *xb, const float *wei
         sumx[j + 1] = sumx[j] + weight[i] * xb[i];
         sumw[j + 1] = sumw[j] + weight[i];
     }
+    /* The fit of split (i1, i2) for shift +:
+     *   sumqx = (S[i1]-S[0])*q0 + (S[i2]-S[i1])*q1 + (S[32]-S[i2])*q2
+     *   sumq2 = (W[i1]-W[0])*q0*q0 + (W[i2]-W[i1])*q1*q1 + (W[32]-W[i2])*q2*q2
+     * (and with the q of shift -). The first terms depend on i1 only, the last on i2 only:
+     * computed once each, the same products, added in ggml's order. q1 = +-1/8 and rounding is
+     * symmetric, so the middle terms of the two shifts are the same up to sign. */
+    float cx_p[BS + 1], cx_m[BS + 1], cw_p[BS + 1], cw_m[BS + 1];
+    for (int i2 = 0; i2 <= BS; ++i2) {
+        const float dx2 = sumx[BS] - sumx[i2], dw2 = sumw[BS] - sumw[i2];
+        cx_p[i2] = dx2 * x_p[2];
+        cx_m[i2] = dx2 * x_m[2];
+        cw_p[i2] = dw2 * x_p[2] * x_p[2];
+        cw_m[i2] = dw2 * x_m[2] * x_m[2];
+    }
     float best_score = -FLT_MAX, scale = max;
     int besti1 = -1, besti2 = -1, best_shift = 0;
     for (int i1 = 0; i1 <= BS; ++i1) {
+        const float dx0 = sumx[i1] - sumx[0], dw0 = sumw[i1] - sumw[0];
+        const float ax_p = dx0 * x_p[0], ax_m = dx0 * x_m[0];
+        const float aw_p = dw0 * x_p[0] * x_p[0], aw_m = dw0 * x_m[0] * x_m[0];
         for (int i2 = i1; i2 <= BS; ++i2) {
-            const float dx0 = sumx[i1] - sumx[0], dx1 = sumx[i2] - sumx[i1],
-                        dx2 = sumx[BS] - sumx[i2];
-            const float dw0 = sumw[i1] - sumw[0], dw1 = sumw[i2] - sumw[i1],
-                        dw2 = sumw[BS] - sumw[i2];
-            float sumqx = dx0 * x_p[0] + dx1 * x_p[1] + dx2 * x_p[2];
-            float sumq2 = dw0 * x_p[0] * x_p[0] + dw1 * x_p[1] * x_p[1] + dw2 * x_p[2] * x_p[2];
+            const float dx1 = sumx[i2] - sumx[i1], dw1 = sumw[i2] - sumw[i1];
+            const float bx = dx1 * x_p[1], bw = dw1 * x_p[1] * x_p[1]; /* x_m[1] = -x_p[1] */
+            float sumqx = ax_p + bx + cx_p[i2];
+            float sumq2 = aw_p + bw + cw_p[i2];
             if (sumq2 > 0 && sumqx * sumqx > best_score * sumq2) {
                 scale = sumqx / sumq2;
                 best_score = scale * sumqx;
@@ -240,8 +260,8 @@ static float iq1_s_sub(const tc_iq2_search *S, const float *xb, const float *wei
                 besti2 = i2;
                 best_shift = 1;
             }
-            sumqx = dx0 * x_m[0] + dx1 * x_m[1] + dx2 * x_m[2];
-            sumq2 = dw0 * x_m[0] * x_m[0] + dw1 * x_m[1] * x_m[1] + dw2 * x_m[2] * x_m[2];
+            sumqx = ax_m - bx + cx_m[i2];
+            sumq2 = aw_m + bw + cw_m[i2];
             if (sumq2 > 0 && sumqx * sumqx > best_score * sumq2) {
                 scale = sumqx / sumq2;
                 best_score = scale * sumqx;
@@ -361,16 +381,32 @@ static float iq1_m_sub(const tc_iq2_search *S, const float *xb, const float *wei
     const float cm1 = x_m[0] * x_m[0] - x_m[1] * x_m[1], cm2 = x_m[1] * x_m[1] - x_m[2] * x_m[2];
     float best_score = -FLT_MAX, scale = max;
     int besti1 = -1, besti2 = -1, best_k = -1;
-    /* shift codes: 0 (+, +), 1 (+, -), 2 (-, +), 3 (-, -) for (group 0, group 1) */
+    /* shift codes: 0 (+, +), 1 (+, -), 2 (-, +), 3 (-, -) for (group 0, group 1). The products
+     * that depend on one boundary only are computed once (the same floats, added in ggml's
+     * order): T*q2 per group, W*q2*q2 + V[i1]*c1 per i1, V[i2]*c2 per i2. */
+    float kx_p[2], kx_m[2], b2_p[2][BS + 1], b2_m[2][BS + 1];
+    for (int h = 0; h < 2; ++h) {
+        kx_p[h] = txs[h] * p2;
+        kx_m[h] = txs[h] * m2;
+        for (int i2 = 0; i2 <= BS; ++i2) {
+            b2_p[h][i2] = pw[h][i2] * cp2;
+            b2_m[h][i2] = pw[h][i2] * cm2;
+        }
+    }
     for (int i1 = 0; i1 <= BS; ++i1) {
+        float a2_p[2], a2_m[2];
+        for (int h = 0; h < 2; ++h) {
+            a2_p[h] = tws[h] * p2 * p2 + pw[h][i1] * cp1;
+            a2_m[h] = tws[h] * m2 * m2 + pw[h][i1] * cm1;
+        }
         for (int i2 = i1; i2 <= BS; ++i2) {
             float qx_p[2], qx_m[2], q2_p[2], q2_m[2];
             for (int h = 0; h < 2; ++h) {
                 const float sx = px[h][i1] + px[h][i2];
-                qx_p[h] = txs[h] * p2 - sx;
-                qx_m[h] = txs[h] * m2 - sx;
-                q2_p[h] = tws[h] * p2 * p2 + pw[h][i1] * cp1 + pw[h][i2] * cp2;
-                q2_m[h] = tws[h] * m2 * m2 + pw[h][i1] * cm1 + pw[h][i2] * cm2;
+                qx_p[h] = kx_p[h] - sx;
+                qx_m[h] = kx_m[h] - sx;
+                q2_p[h] = a2_p[h] + b2_p[h][i2];
+                q2_m[h] = a2_m[h] + b2_m[h][i2];
             }
             const float sumqx[4] = {qx_p[0] + qx_p[1], qx_p[0] + qx_m[1], qx_m[0] + qx_p[1],
                                     qx_m[0] + qx_m[1]};
