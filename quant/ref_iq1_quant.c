@@ -251,20 +251,23 @@ static float iq1_s_sub(const tc_iq2_search *S, const float *xb, const float *wei
         for (int i2 = i1; i2 <= BS; ++i2) {
             const float dx1 = sumx[i2] - sumx[i1], dw1 = sumw[i2] - sumw[i1];
             const float bx = dx1 * x_p[1], bw = dw1 * x_p[1] * x_p[1]; /* x_m[1] = -x_p[1] */
-            float sumqx = ax_p + bx + cx_p[i2];
-            float sumq2 = aw_p + bw + cw_p[i2];
-            if (sumq2 > 0 && sumqx * sumqx > best_score * sumq2) {
-                scale = sumqx / sumq2;
-                best_score = scale * sumqx;
+            const float sumqx_p = ax_p + bx + cx_p[i2], sumq2_p = aw_p + bw + cw_p[i2];
+            const float sumqx_m = ax_m - bx + cx_m[i2], sumq2_m = aw_m + bw + cw_m[i2];
+            /* most splits lose to the best so far: test both shifts at once first (exact, since
+             * the best does not change until one of them wins) */
+            if (!((sumq2_p > 0) & (sumqx_p * sumqx_p > best_score * sumq2_p)) &&
+                !((sumq2_m > 0) & (sumqx_m * sumqx_m > best_score * sumq2_m)))
+                continue;
+            if (sumq2_p > 0 && sumqx_p * sumqx_p > best_score * sumq2_p) {
+                scale = sumqx_p / sumq2_p;
+                best_score = scale * sumqx_p;
                 besti1 = i1;
                 besti2 = i2;
                 best_shift = 1;
             }
-            sumqx = ax_m - bx + cx_m[i2];
-            sumq2 = aw_m + bw + cw_m[i2];
-            if (sumq2 > 0 && sumqx * sumqx > best_score * sumq2) {
-                scale = sumqx / sumq2;
-                best_score = scale * sumqx;
+            if (sumq2_m > 0 && sumqx_m * sumqx_m > best_score * sumq2_m) {
+                scale = sumqx_m / sumq2_m;
+                best_score = scale * sumqx_m;
                 besti1 = i1;
                 besti2 = i2;
                 best_shift = -1;
@@ -412,7 +415,12 @@ static float iq1_m_sub(const tc_iq2_search *S, const float *xb, const float *wei
                                     qx_m[0] + qx_m[1]};
             const float sumq2[4] = {q2_p[0] + q2_p[1], q2_p[0] + q2_m[1], q2_m[0] + q2_p[1],
                                     q2_m[0] + q2_m[1]};
-            for (int k = 0; k < 4; ++k) {
+            /* most splits lose to the best so far: test all 4 at once first (exact, since the
+             * best does not change until one of them wins) */
+            int any = 0;
+            for (int k = 0; k < 4; ++k)
+                any |= (sumq2[k] > 0) & (sumqx[k] * sumqx[k] > best_score * sumq2[k]);
+            for (int k = 0; any && k < 4; ++k) {
                 if (sumq2[k] > 0 && sumqx[k] * sumqx[k] > best_score * sumq2[k]) {
                     scale = sumqx[k] / sumq2[k];
                     best_score = scale * sumqx[k];
