@@ -30,7 +30,7 @@
  * element, MAX is ggml's `a > b ? a : b`. Traps kept on purpose:
  * - the sort: ggml calls qsort on (value, index) pairs comparing the values only, so equal
  *   values (constant rows, zeros, -0.0 next to 0.0) are ordered by whatever qsort does. glibc's
- *   qsort (2.36 and every release since 2.38 reinstated it) is a top-down merge sort for arrays
+ *   qsort (2.36 here, the libc the oracle runs on) is a top-down merge sort for arrays
  *   this small: halves of n/2 and n - n/2, and a merge that takes the left element unless the
  *   comparator says it is greater. iq1_sort() is that merge sort, so ties - and an inconsistent
  *   comparator (NaN) - come out as glibc orders them.
