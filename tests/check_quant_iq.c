@@ -418,6 +418,25 @@ START_TEST(quantize_matches_ggml)
         snprintf(what, sizeof what, "degenerate blocks %d", it);
         one_row_all_isas(quant, t, src, imat, n, want, got, what);
     }
+    /* Crafted: importance only where x is 0 (and, in every other sub-block, nowhere): fits of
+     * scale exactly 0 (IQ1_S and IQ1_M still store the points they picked under d = 0), and
+     * the same with a few tiny nonzero weights elsewhere. */
+    for (int it = 0; it < 4; it++) {
+        const int64_t n = 1024;
+        tc_corpus_fill(src, n, 0, 500 + (uint64_t)it);
+        uint64_t s = 77 + (uint64_t)it;
+        for (int64_t i = 0; i < n; i++) {
+            int zero = i % 5 == 2;
+            if (zero)
+                src[i] = 0.0f;
+            imat[i] = zero && (i / 64) % 2 == 0 ? 1.0f + tc_rng_uniform(&s) : 0.0f;
+            if (it >= 2 && !zero && tc_rng_uniform(&s) < 0.05f)
+                imat[i] = 1e-30f;
+        }
+        char what[96];
+        snprintf(what, sizeof what, "importance only on zeros, variant %d", it);
+        one_row_all_isas(quant, t, src, imat, n, want, got, what);
+    }
     if (tc_requires_imatrix(t)) /* as ggml: no importance data, no quantization */
         ck_assert_uint_eq(tc_quantize_rows(t, src, got, 1, 256, NULL), 0);
 out:
