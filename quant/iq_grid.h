@@ -19,6 +19,7 @@
 #ifndef TC_IQ_GRID_H
 #define TC_IQ_GRID_H
 
+#include <float.h>
 #include <stdint.h>
 
 typedef struct tc_iq2_search {
@@ -40,5 +41,38 @@ const tc_iq2_search *tc_iq2_search_get(int t);
 
 /* `grid_size` 256 (IQ3_XXS) or 512 (IQ3_S). */
 const tc_iq3_search *tc_iq3_search_get(int grid_size);
+
+/*
+ * The neighbour search's inner loop (ggml's iq2/iq1 find_best_neighbour): of the points listed
+ * at nb[1..n] (nb[0] = n) of a 2-bit grid whose bytes are 1, 3 or 5, the first of those with the
+ * smallest distance, each distance the sum from 0, in element order, of term[8*i + byte i].
+ * Adding 8*i to byte i of the point turns it into the 8 term indices at once (no carries:
+ * bytes are at most 5 + 56).
+ */
+static inline int tc_iq_nearest_listed(const uint16_t *nb, const uint64_t *grid,
+                                       const float term[64])
+{
+    const uint64_t row = 0x3830282018100800u; /* 8*i in byte i */
+    const int n = nb[0];
+    float best_d2 = FLT_MAX;
+    int best = nb[1];
+    for (int j = 1; j <= n; ++j) {
+        const uint64_t t = grid[nb[j]] + row;
+        float d2 = 0; /* unrolled: this is the quantizers' hottest loop */
+        d2 += term[t & 0xff];
+        d2 += term[(t >> 8) & 0xff];
+        d2 += term[(t >> 16) & 0xff];
+        d2 += term[(t >> 24) & 0xff];
+        d2 += term[(t >> 32) & 0xff];
+        d2 += term[(t >> 40) & 0xff];
+        d2 += term[(t >> 48) & 0xff];
+        d2 += term[t >> 56];
+        if (d2 < best_d2) {
+            best_d2 = d2;
+            best = nb[j];
+        }
+    }
+    return best;
+}
 
 #endif /* TC_IQ_GRID_H */

@@ -133,26 +133,7 @@ static inline int iq2_best_neighbour(const uint16_t *nb, const uint64_t *grid, c
             float diff = scale * (float)q - xval[i];
             term[8 * i + q] = w[i] * diff * diff;
         }
-    const uint64_t row = 0x3830282018100800u; /* 8*i in byte i */
-    const int n = nb[0];
-    float best_d2 = FLT_MAX;
-    int best = nb[1];
-    for (int j = 1; j <= n; ++j) {
-        const uint64_t t = grid[nb[j]] + row; /* no carries: bytes are at most 5 + 56 */
-        float d2 = 0;
-        d2 += term[t & 0xff];
-        d2 += term[(t >> 8) & 0xff];
-        d2 += term[(t >> 16) & 0xff];
-        d2 += term[(t >> 24) & 0xff];
-        d2 += term[(t >> 32) & 0xff];
-        d2 += term[(t >> 40) & 0xff];
-        d2 += term[(t >> 48) & 0xff];
-        d2 += term[t >> 56];
-        if (d2 < best_d2) {
-            best_d2 = d2;
-            best = nb[j];
-        }
-    }
+    const int best = tc_iq_nearest_listed(nb, grid, term);
     const uint64_t g = grid[best];
     for (int i = 0; i < 8; ++i)
         L[i] = (int8_t)((((g >> 8 * i) & 7) - 1) / 2);
