@@ -589,11 +589,11 @@ typedef struct tc_quant_opts {
     const char *preset;             /* preset name or ftype number ("Q4_K_M", "15", "COPY") */
     const tc_imatrix *imatrix;      /* NULL or importance data (must outlive the plan) */
     const char *imatrix_file;       /* recorded as quantize.imatrix.file (NULL: not recorded) */
-    int output_tensor_type;         /* --output-tensor-type: a tc_dtype, or -1 */
-    int token_embedding_type;       /* --token-embedding-type: a tc_dtype, or -1 */
+    tc_dtype output_tensor_type;    /* --output-tensor-type, or TC_DTYPE_NONE */
+    tc_dtype token_embedding_type;  /* --token-embedding-type, or TC_DTYPE_NONE */
     size_t n_overrides;             /* --tensor-type REGEX=TYPE, first match wins: */
     const char *const *override_re; /*   POSIX extended regexes, matched lower-cased */
-    const int *override_type;       /*   their tc_dtypes */
+    const int *override_type;       /*   their tc_dtypes (int: callers fill plain arrays) */
     int pure;                       /* --pure: no per-tensor bumps (fallbacks still apply) */
     int leave_output;               /* --leave-output-tensor */
     int allow_requantize;           /* --allow-requantize */
@@ -601,14 +601,14 @@ typedef struct tc_quant_opts {
     int dry_run;                    /* plan only: types that cannot be produced are not errors */
 } tc_quant_opts;
 
-/* Defaults: everything off, both tensor types -1. */
+/* Defaults: everything off, both tensor types TC_DTYPE_NONE. */
 TC_API void tc_quant_opts_init(tc_quant_opts *o);
 
 /* One tensor of the plan (in output order). */
 typedef struct tc_quant_step {
     const tc_tensor *in; /* the tensor as planned (before tc_quant_apply) */
     const char *name;    /* its name */
-    int from, to;        /* tc_dtype before and after */
+    tc_dtype from, to;   /* before and after */
     int fallback;        /* the preset's type did not fit the row: a fallback type */
     int imatrix;         /* quantized with importance data */
     uint64_t in_bytes, out_bytes;
@@ -640,7 +640,7 @@ TC_API const uint32_t *tc_quant_plan_parts(const tc_quant_plan *p);
 typedef struct tc_quant_totals {
     size_t n_fallback, n_quantized, n_imatrix;
     const char *needs_imatrix;
-    int needs_imatrix_type;
+    tc_dtype needs_imatrix_type;
     uint64_t in_bytes, out_bytes, n_elements;
 } tc_quant_totals;
 TC_API const tc_quant_totals *tc_quant_plan_totals(const tc_quant_plan *p);

@@ -114,10 +114,10 @@ typedef enum tc_ftype {
 
 /* One preset as llama-quantize names it. */
 typedef struct tc_preset {
-    const char *name;     /* "Q4_K_M" */
-    int ftype;            /* tc_ftype */
-    int default_type;     /* tc_dtype every quantizable tensor starts from */
-    const char *about;    /* one line for --help */
+    const char *name;      /* "Q4_K_M" */
+    int ftype;             /* tc_ftype */
+    tc_dtype default_type; /* every quantizable tensor starts from it */
+    const char *about;     /* one line for --help */
     const char *alias_of; /* the canonical name this one stands for ("Q4_K" -> "Q4_K_M"), or NULL */
 } tc_preset;
 
