@@ -24,7 +24,7 @@
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <pthread.h>
-#include <stdatomic.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
@@ -41,6 +41,16 @@ typedef struct prov_region {
     uint64_t off, len;
     XXH64_state_t *st;
 } prov_region;
+
+/* A source file being hashed: the SHA-256 so far, and the next byte and region to feed. */
+typedef struct prov_file {
+    int fd;
+    EVP_MD_CTX *md;
+    uint64_t pos;
+    size_t r0, r1; /* its regions: reg[r0, r1) still to feed */
+    int state;     /* 0 not started, 1 open, 2 done */
+    int busy;      /* a thread is feeding it */
+} prov_file;
 
 static int region_cmp(const void *a, const void *b)
 {
@@ -68,8 +78,10 @@ struct tc_prov {
     tc_value v[TC_PROV_N_KV];
     pthread_t threads[PROV_MAX_THREADS];
     int n_threads;
-    _Atomic size_t next_src; /* the next source file a hashing thread takes */
-    pthread_mutex_t mu;      /* guards err */
+    prov_file *files;   /* per source: its hashing state, taken by one thread at a time */
+    pthread_mutex_t mu; /* guards err, stop and the files' busy/state */
+    pthread_cond_t cv;  /* a file was let go */
+    int stop;           /* tc_prov_free before the end: threads leave */
     tc_err err;
 };
 
@@ -104,80 +116,145 @@ static void prov_fail(tc_prov *p, const tc_err *e)
     pthread_mutex_unlock(&p->mu);
 }
 
-static int prov_failed(tc_prov *p)
+/* What one turn of a thread hashes before it lets another take the file: with 256 KiB reads
+ * the file changes hands at most every 4 MiB. */
+#define PROV_TURN (16 * PROV_CHUNK)
+
+/* Hash one turn of a source file nobody is hashing: 1 if there was one, 0 if none is free. A
+ * file moves between threads only between turns (its SHA-256 is one sequential stream), so the
+ * writer's thread can take over the files the idle-priority threads have not finished. */
+static int prov_turn(tc_prov *p, unsigned char *buf)
 {
     pthread_mutex_lock(&p->mu);
-    int f = p->err.code != TC_OK;
-    pthread_mutex_unlock(&p->mu);
-    return f;
-}
-
-/* A hashing thread: takes source files one at a time (several threads hash several files at
- * once: SHA-256 is the costly part of provenance, and the writer is mostly waiting on I/O). */
-static void *prov_hash_sources(void *arg)
-{
-    tc_prov *p = arg;
-    unsigned char *buf = tc_malloc(PROV_CHUNK);
-    EVP_MD_CTX *md = EVP_MD_CTX_new();
-    tc_err e = {0};
-    if (md == NULL || buf == NULL) {
-        tc_err_set(&e, TC_E_NOMEM, "out of memory hashing the sources");
-        prov_fail(p, &e);
-        goto out;
+    size_t i = 0;
+    while (i < p->n_src && (p->files[i].busy || p->files[i].state == 2))
+        i++;
+    if (i == p->n_src || p->stop || p->err.code != TC_OK) {
+        pthread_mutex_unlock(&p->mu);
+        return 0;
     }
-    for (;;) {
-        size_t i = atomic_fetch_add(&p->next_src, 1);
-        if (i >= p->n_src || prov_failed(p))
-            break;
+    prov_file *f = &p->files[i];
+    f->busy = 1;
+    pthread_mutex_unlock(&p->mu);
+
+    tc_err e = {0};
+    int end = 0;
+    if (f->state == 0) {
         /* read(), not a map: a map's resident pages would count as ours (the whole source) */
-        int fd = open(p->paths[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-        if (fd < 0) {
+        f->fd = open(p->paths[i], O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        f->md = f->fd >= 0 ? EVP_MD_CTX_new() : NULL;
+        if (f->fd < 0)
             tc_err_sys(&e, TC_E_IO, errno, "%s: cannot hash the source", p->paths[i]);
-            prov_fail(p, &e);
+        else if (f->md == NULL || !EVP_DigestInit_ex(f->md, EVP_sha256(), NULL))
+            tc_err_set(&e, TC_E_NOMEM, "out of memory hashing the sources");
+        else
+            posix_fadvise(f->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+        /* this file's regions (sorted by source, then offset) */
+        f->r0 = 0;
+        while (f->r0 < p->n_reg && p->reg[f->r0].source < i)
+            f->r0++;
+        f->r1 = f->r0;
+        while (f->r1 < p->n_reg && p->reg[f->r1].source == i)
+            f->r1++;
+        f->state = 1;
+    }
+    for (size_t done = 0; e.code == TC_OK && done < PROV_TURN;) {
+        ssize_t r = read(f->fd, buf, PROV_CHUNK);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0)
+            tc_err_sys(&e, TC_E_IO, errno, "%s: read failed", p->paths[i]);
+        if (r <= 0) {
+            end = 1;
             break;
         }
-        posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-        EVP_DigestInit_ex(md, EVP_sha256(), NULL);
-        /* this file's regions (sorted by source, then offset) */
-        size_t r0 = 0;
-        while (r0 < p->n_reg && p->reg[r0].source < i)
-            r0++;
-        size_t r1 = r0;
-        while (r1 < p->n_reg && p->reg[r1].source == i)
-            r1++;
-        uint64_t pos = 0;
-        int bad = 0;
-        for (;;) {
-            ssize_t r = read(fd, buf, PROV_CHUNK);
-            if (r < 0 && errno == EINTR)
-                continue;
-            if (r < 0) {
-                tc_err_sys(&e, TC_E_IO, errno, "%s: read failed", p->paths[i]);
-                prov_fail(p, &e);
-                bad = 1;
-            }
-            if (r <= 0)
-                break;
-            prov_feed(p, md, buf, pos, (size_t)r, &r0, r1);
-            pos += (uint64_t)r;
-        }
-        close(fd);
+        prov_feed(p, f->md, buf, f->pos, (size_t)r, &f->r0, f->r1);
+        f->pos += (uint64_t)r;
+        done += (size_t)r;
+    }
+    if (e.code == TC_OK && end) {
         unsigned char d[EVP_MAX_MD_SIZE];
         unsigned dn = 0;
-        EVP_DigestFinal_ex(md, d, &dn);
+        EVP_DigestFinal_ex(f->md, d, &dn);
         static const char hexd[] = "0123456789abcdef";
         char *h = (char *)p->src_sha[i].p;
         for (unsigned k = 0; k < 32; k++) {
             h[2 * k] = hexd[d[k] >> 4];
             h[2 * k + 1] = hexd[d[k] & 15];
         }
-        if (bad)
-            break;
     }
-out:
-    EVP_MD_CTX_free(md);
+    if (end || e.code != TC_OK) {
+        if (f->fd >= 0)
+            close(f->fd);
+        f->fd = -1;
+        EVP_MD_CTX_free(f->md);
+        f->md = NULL;
+    }
+    if (e.code != TC_OK)
+        prov_fail(p, &e);
+    pthread_mutex_lock(&p->mu);
+    if (end || e.code != TC_OK)
+        f->state = 2;
+    f->busy = 0;
+    pthread_cond_broadcast(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return 1;
+}
+
+/*
+ * A hashing thread. It runs at idle priority: SHA-256 is most of provenance's cost (about
+ * 0.7 s of CPU a GB), and it must not take a core from the threads that feed the disk or
+ * quantize, or the conversion waits on it. While the writer waits on the disk the cores are
+ * idle and the sources get hashed then; what is left when the writer is done, its own thread
+ * hashes at normal priority (tc_prov_finish), so a busy machine slows hashing no more than a
+ * serial second pass would.
+ */
+static void *prov_hash_thread(void *arg)
+{
+    tc_prov *p = arg;
+    struct sched_param sp = {0};
+    (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+    unsigned char *buf = tc_malloc(PROV_CHUNK);
+    while (buf && prov_turn(p, buf))
+        ;
     tc_free(buf);
     return NULL;
+}
+
+/* The writer's thread, done writing: hashes what is left, taking each file as soon as no
+ * other thread holds it, until every file is done. */
+static void prov_help(tc_prov *p)
+{
+    unsigned char *buf = tc_malloc(PROV_CHUNK);
+    if (buf == NULL) {
+        tc_err e = {0};
+        tc_err_set(&e, TC_E_NOMEM, "out of memory hashing the sources");
+        prov_fail(p, &e);
+    }
+    while (buf) {
+        if (prov_turn(p, buf))
+            continue;
+        pthread_mutex_lock(&p->mu);
+        for (;;) {
+            size_t i = 0, left = 0, free_one = 0;
+            for (; i < p->n_src; i++)
+                if (p->files[i].state != 2) {
+                    left++;
+                    free_one += !p->files[i].busy;
+                }
+            if (left == 0 || free_one || p->stop || p->err.code != TC_OK)
+                break;
+            pthread_cond_wait(&p->cv, &p->mu);
+        }
+        int again = 0;
+        for (size_t i = 0; i < p->n_src; i++)
+            again |= p->files[i].state != 2;
+        again = again && !p->stop && p->err.code == TC_OK;
+        pthread_mutex_unlock(&p->mu);
+        if (!again)
+            break;
+    }
+    tc_free(buf);
 }
 
 static void prov_join(tc_prov *p)
@@ -191,8 +268,18 @@ void tc_prov_free(tc_prov *p)
 {
     if (p == NULL)
         return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = 1;
+    pthread_mutex_unlock(&p->mu);
     prov_join(p);
+    for (size_t i = 0; p->files && i < p->n_src; i++) {
+        if (p->files[i].fd >= 0)
+            close(p->files[i].fd);
+        EVP_MD_CTX_free(p->files[i].md);
+    }
+    tc_free(p->files);
     pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->cv);
     tc_free(p->src_names);
     tc_free(p->src_sizes);
     tc_free(p->src_sha);
@@ -215,6 +302,7 @@ tc_status tc_prov_begin(const tc_graph *g, const char *command, int hash_sources
     if (p == NULL)
         return tc_err_nomem(e);
     pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->cv, NULL);
     snprintf(p->command, sizeof p->command, "%s", command ? command : "");
     p->n_src = tc_graph_n_sources(g);
     p->n_tensors = tc_graph_n_tensors(g);
@@ -225,7 +313,12 @@ tc_status tc_prov_begin(const tc_graph *g, const char *command, int hash_sources
     p->sha_text = tc_calloc(ns, 65);
     p->paths = tc_calloc(ns, sizeof *p->paths);
     p->xxh = tc_calloc(p->n_tensors ? p->n_tensors : 1, sizeof *p->xxh);
-    if (!p->src_names || !p->src_sizes || !p->src_sha || !p->sha_text || !p->paths || !p->xxh) {
+    p->files = tc_calloc(ns, sizeof *p->files);
+    if (p->files)
+        for (size_t i = 0; i < ns; i++)
+            p->files[i].fd = -1;
+    if (!p->src_names || !p->src_sizes || !p->src_sha || !p->sha_text || !p->paths || !p->xxh ||
+        !p->files) {
         tc_prov_free(p);
         return tc_err_nomem(e);
     }
@@ -285,11 +378,17 @@ tc_status tc_prov_begin(const tc_graph *g, const char *command, int hash_sources
         size_t want = p->n_src < (size_t)PROV_MAX_THREADS ? p->n_src : PROV_MAX_THREADS;
         if (cores > 0 && want > (size_t)cores)
             want = (size_t)cores;
+        /* TC_PROV_THREADS=N: at most N idle-priority threads (0: the writer's thread hashes
+         * everything once it is done writing), for tests and benchmarks */
+        const char *ev = getenv("TC_PROV_THREADS");
+        if (ev && *ev >= '0' && *ev <= '9' && (size_t)atoi(ev) < want)
+            want = (size_t)atoi(ev);
         for (size_t t = 0; t < want; t++)
-            if (pthread_create(&p->threads[p->n_threads], NULL, prov_hash_sources, p) == 0)
+            if (pthread_create(&p->threads[p->n_threads], NULL, prov_hash_thread, p) == 0)
                 p->n_threads++;
-        if (p->n_threads == 0)
-            prov_hash_sources(p); /* no thread: hash here */
+    } else {
+        for (size_t i = 0; i < p->n_src; i++)
+            p->files[i].state = 2; /* nothing to hash (the digests stay zeros) */
     }
     *out = p;
     return TC_OK;
@@ -318,6 +417,7 @@ int tc_prov_covers(const tc_prov *p, size_t i)
 
 tc_status tc_prov_finish(tc_prov *p, tc_err *e)
 {
+    prov_help(p);
     prov_join(p);
     for (size_t k = 0; k < p->n_reg; k++)
         p->xxh[p->reg[k].tensor] = XXH64_digest(p->reg[k].st);

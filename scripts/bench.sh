@@ -13,9 +13,10 @@
 #        convert to GGUF BF16 / F16 vs cp (+ sync), peak RSS; Q4_K_M in one pass vs our own
 #        --type auto + llama_model_quantize (the oracle libllama.so) and vs our two-step path;
 #        tokenizer work (a 150 k-token tokenizer.json and the check-text hash)
-#   scripts/bench.sh provenance [LAYERS=22] [ROUNDS=5]
+#   scripts/bench.sh provenance [LAYERS=22] [ROUNDS=5] [durable|no-sync]
 #        the same BF16 directory converted to GGUF BF16 (copied) and F16 (cast) with and without
-#        --no-provenance, alternating which goes first: what the source SHA-256s cost
+#        --no-provenance, alternating which goes first: what the source SHA-256s cost. durable
+#        (the default convert: fsync'd, disk-bound) or no-sync (--no-sync: page cache, CPU-bound)
 #   scripts/bench.sh verify   [ROUNDS=5]
 #        verify --sha256 of a cached 2 GB file vs openssl dgst -sha256 (and peak RSS); a Hugging
 #        Face cache snapshot of 4 shards verified with --threads 2 vs --threads 1
@@ -265,15 +266,17 @@ verify)
     "$(printf '%s\n' "${t1s[@]}" | median)" "$(printf '%s\n' "${t2s[@]}" | median)" "$(printf '%s\n' "${rr[@]}" | median)"
   ;;
 provenance)
-  layers=${2:-22}; rounds=${3:-5}
+  layers=${2:-22}; rounds=${3:-5}; mode=${4:-durable}
+  case "$mode" in durable) ns=() ;; no-sync) ns=(--no-sync) ;; *) echo "mode: durable or no-sync" >&2; exit 2 ;; esac
   src="$work/hf-$layers"
   [ -f "$src/config.json" ] || /usr/bin/python3 scripts/fixtures/synthetic_hf.py "$src" "$layers" BF16 2
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-  echo "input: $(du -sh "$src" | cut -f1) BF16 Hugging Face directory ($layers layers)"
+  echo "input: $(du -sh "$src" | cut -f1) BF16 Hugging Face directory ($layers layers), $mode outputs"
+  cat "$src"/*.safetensors >/dev/null
   for ty in bf16 f16; do
     ws=(); wos=(); rr=()
     for r in $(seq "$rounds"); do
-      one() { rm -f "$work/o.gguf"; sync; local t0 t1; t0=$(now); "$TC" convert "$src" "$work/o.gguf" --type "$ty" --quiet "$@"; t1=$(now); awk "BEGIN{print $t1 - $t0}"; }
+      one() { rm -f "$work/o.gguf"; sync; local t0 t1; t0=$(now); "$TC" convert "$src" "$work/o.gguf" --type "$ty" --quiet "${ns[@]}" "$@"; t1=$(now); awk "BEGIN{print $t1 - $t0}"; }
       if [ $((r % 2)) = 1 ]; then a=$(one); b=$(one --no-provenance); else b=$(one --no-provenance); a=$(one); fi
       ws+=("$a"); wos+=("$b"); rr+=("$(awk "BEGIN{print ($a / $b - 1) * 100}")")
       printf 'round %d: -> GGUF %s with provenance %.2f s, --no-provenance %.2f s\n' "$r" "$ty" "$a" "$b"

@@ -171,6 +171,41 @@ START_TEST(test_split_quantize_and_opt_out)
 }
 END_TEST
 
+/* Sources bigger than a hashing turn (4 MiB), four of them: each file's SHA-256 changes hands
+ * between the idle-priority threads and the writer's thread at turn boundaries, and the copied
+ * tensors' xxh64 come from the same pass. Whatever the number of threads, the digests are
+ * sha256sum's and verify finds every tensor intact. */
+START_TEST(test_many_sources_handed_over)
+{
+    tc_make_tmpdir(dir, sizeof dir, "tc_prov");
+    ck_assert_int_eq(
+        tc_sh("cd '%s' && /usr/bin/python3 '%s/scripts/fixtures/synthetic_safetensors.py' "
+              "big.safetensors 0.03 F16 1024 >/dev/null && '%s' convert big.safetensors "
+              "sh.safetensors --max-shard-size 9MB -q --no-provenance && rm big.safetensors",
+              dir, TC_SRC_DIR, TC_BIN),
+        0);
+    /* the expected record, from coreutils: ["h1","h2","h3","h4"] in shard order */
+    ck_assert_int_eq(tc_sh("cd '%s' && ls sh-0000?-of-00004.safetensors | wc -l | grep -qx 4 && "
+                           "sha256sum sh-0000?-of-00004.safetensors | cut -d' ' -f1 | "
+                           "sed 's/.*/\"&\"/' | paste -sd, - | sed 's/^/[/; s/$/]/' > want.txt",
+                           dir),
+                     0);
+    static const char *const threads[] = {"0", "1", "2", NULL};
+    for (int i = 0; i <= 3; i++) {
+        char env[64] = "";
+        if (threads[i]) /* else the default */
+            snprintf(env, sizeof env, "TC_PROV_THREADS=%s ", threads[i]);
+        ck_assert_msg(
+            tc_sh("cd '%s' && rm -f o.gguf && %s'%s' convert sh.safetensors.index.json o.gguf "
+                  "-q && '%s' inspect o.gguf | grep 'source_sha256: arr = \\[str x 4\\]' "
+                  "| grep -qF \"$(cat want.txt)\" && '%s' verify o.gguf -q",
+                  dir, env, TC_BIN, TC_BIN, TC_BIN) == 0,
+            "threads %s: source digests or tensor digests wrong", env);
+    }
+    tc_rm_rf(dir);
+}
+END_TEST
+
 /* safetensors: the same record in __metadata__ strings, sharded outputs included */
 START_TEST(test_safetensors)
 {
@@ -214,6 +249,7 @@ Suite *provenance_suite(void)
     tcase_add_test(tc, test_recorded_and_checked);
     tcase_add_test(tc, test_split_quantize_and_opt_out);
     tcase_add_test(tc, test_safetensors);
+    tcase_add_test(tc, test_many_sources_handed_over);
     suite_add_tcase(s, tc);
     return s;
 }
