@@ -887,6 +887,17 @@ static inline void transpose8(const float *x, int stride, int n, __m256 *xt)
     }
 }
 
+/* xt[i] lane j = rows[j][i], i < n (a multiple of 8): rows of a ragged group may repeat */
+static inline void transpose8_rows(const float *const *rows, int n, __m256 *xt)
+{
+    for (int i = 0; i < n; i += 8) {
+        __m256 r[8];
+        for (int j = 0; j < 8; j++)
+            r[j] = _mm256_loadu_ps(rows[j] + i);
+        tc_tr8x8(r, xt + i);
+    }
+}
+
 /* 0 when the block of n values has Inf/NaN or a magnitude that could overflow the searches'
  * sums (there the result can hang on which NaN an operation keeps: the reference decides). */
 static inline int block_tame(const float *x, int n)
@@ -1427,15 +1438,14 @@ static void iq4_nl_quant(const float *src, void *dst, int64_t n_rows, int64_t n_
                 continue;
             }
             __m256 xt[32], qwt[32], wt[32];
-            int off[8];
-            for (int b = 0; b < 8; b++)
-                off[b] = 32 * (b < nl ? b : nl - 1);
-            const __m256i idx = _mm256_loadu_si256((const __m256i *)off);
-            for (int i = 0; i < 32; i++)
-                xt[i] = _mm256_i32gather_ps(x + i, idx, 4);
+            const float *rx[8], *rw[8];
+            for (int b = 0; b < 8; b++) {
+                rx[b] = x + 32 * (b < nl ? b : nl - 1);
+                rw[b] = imatrix ? imatrix + 32 * (ib0 + (b < nl ? b : nl - 1)) : NULL;
+            }
+            transpose8_rows(rx, 32, xt);
             if (imatrix)
-                for (int i = 0; i < 32; i++)
-                    qwt[i] = _mm256_i32gather_ps(imatrix + 32 * ib0 + i, idx, 4);
+                transpose8_rows(rw, 32, qwt);
             __m256 s2 = _mm256_setzero_ps();
             for (int i = 0; i < 32; i++)
                 s2 = _mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]));
@@ -1534,17 +1544,17 @@ static void legacy_imat_rows(int t, const float *src, uint8_t *y, int64_t n_rows
         const __m256 s2 = _mm256_set1_ps(sum_x2_seq(src, (int)npr) / (float)npr);
         for (int64_t ib0 = 0; ib0 < nb; ib0 += 8) {
             const int nl = nb - ib0 < 8 ? (int)(nb - ib0) : 8;
-            int off[8];
-            for (int b = 0; b < 8; b++)
-                off[b] = 32 * (b < nl ? b : nl - 1);
-            const __m256i idx = _mm256_loadu_si256((const __m256i *)off);
-            __m256 xt[32], wt[32], Lt[32], sc8, mn8 = _mm256_setzero_ps();
-            for (int i = 0; i < 32; i++) {
-                xt[i] = _mm256_i32gather_ps(src + 32 * ib0 + i, idx, 4);
-                __m256 qw = _mm256_i32gather_ps(imatrix + 32 * ib0 + i, idx, 4);
-                wt[i] = _mm256_mul_ps(
-                    _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]))), qw);
+            const float *rx[8], *rw[8];
+            for (int b = 0; b < 8; b++) {
+                rx[b] = src + 32 * (ib0 + (b < nl ? b : nl - 1));
+                rw[b] = imatrix + 32 * (ib0 + (b < nl ? b : nl - 1));
             }
+            __m256 xt[32], wt[32], Lt[32], sc8, mn8 = _mm256_setzero_ps();
+            transpose8_rows(rx, 32, xt);
+            transpose8_rows(rw, 32, wt); /* the imatrix weights, then in place: */
+            for (int i = 0; i < 32; i++)
+                wt[i] = _mm256_mul_ps(
+                    _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]))), wt[i]);
             if (asym)
                 qkx8(32, nmax, xt, wt, Lt, -0.9f, 0.05f, 36, 0, 1, &sc8, &mn8);
             else

@@ -100,6 +100,22 @@ static inline void transpose16(const float *x, int stride, int n, __m512 *xt)
     }
 }
 
+/* xt[i] lane j = rows[j][i], i < n (a multiple of 8): rows of a ragged group may repeat */
+static inline void transpose16_rows(const float *const *rows, int n, __m512 *xt)
+{
+    for (int i = 0; i < n; i += 8) {
+        __m256 r[8], lo[8], hi[8];
+        for (int j = 0; j < 8; j++)
+            r[j] = _mm256_loadu_ps(rows[j] + i);
+        tc_tr8x8(r, lo);
+        for (int j = 0; j < 8; j++)
+            r[j] = _mm256_loadu_ps(rows[j + 8] + i);
+        tc_tr8x8(r, hi);
+        for (int k = 0; k < 8; k++)
+            xt[i + k] = _mm512_insertf32x8(_mm512_castps256_ps512(lo[k]), hi[k], 1);
+    }
+}
+
 /* 0 when n values (a multiple of 16) hold Inf/NaN or a magnitude >= 2^50 (see avx2.c) */
 static inline int block_tame16(const float *x, int n)
 {
@@ -651,17 +667,17 @@ static void iq4_nl_quant(const float *src, void *dst, int64_t n_rows, int64_t n_
                 prev_quant[TC_DTYPE_IQ4_NL](x, yb, 1, 32 * nl, imatrix ? imatrix + 32 * ib0 : NULL);
                 continue;
             }
-            int off[16];
-            for (int b = 0; b < 16; b++)
-                off[b] = 32 * (b < nl ? b : nl - 1);
-            const __m512i idx = _mm512_loadu_si512(off);
-            __m512 xt[32], qwt[32], wt[32], s2 = _mm512_setzero_ps();
-            for (int i = 0; i < 32; i++) {
-                xt[i] = _mm512_i32gather_ps(idx, x + i, 4);
-                s2 = _mm512_add_ps(s2, _mm512_mul_ps(xt[i], xt[i]));
-                if (imatrix)
-                    qwt[i] = _mm512_i32gather_ps(idx, imatrix + 32 * ib0 + i, 4);
+            const float *rx[16], *rw[16];
+            for (int b = 0; b < 16; b++) {
+                rx[b] = x + 32 * (b < nl ? b : nl - 1);
+                rw[b] = imatrix ? imatrix + 32 * (ib0 + (b < nl ? b : nl - 1)) : NULL;
             }
+            __m512 xt[32], qwt[32], wt[32], s2 = _mm512_setzero_ps();
+            transpose16_rows(rx, 32, xt);
+            for (int i = 0; i < 32; i++)
+                s2 = _mm512_add_ps(s2, _mm512_mul_ps(xt[i], xt[i]));
+            if (imatrix)
+                transpose16_rows(rw, 32, qwt);
             s2 = _mm512_mul_ps(s2, _mm512_set1_ps(2.f / 32));
             iq4_weights16(xt, imatrix ? qwt : NULL, s2, wt);
             float scales[16];
