@@ -1,0 +1,74 @@
+/*
+ * avx2_iq2s.c - AVX2 quantizer for IQ2_S, bit-identical to ref_iq3_quant.c (and so to ggml's
+ * quantize_iq2_s): iq2s_lanes.h with 8 lanes (8 sub-blocks at once, or 8 candidates of a
+ * neighbour list), which explains why every float is the reference's. No FMA: the reference has
+ * no fused multiply-add.
+ */
+#include "iq2s.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+
+#include "grid_ops_avx2.h"
+
+static inline int hmin8i(__m256i v)
+{
+    __m128i m = _mm_min_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    m = _mm_min_epi32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = _mm_min_epi32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
+    return _mm_cvtsi128_si32(m);
+}
+
+/* left_pack[m]: the lanes of the set bits of m, in order, one byte each (then zeros); filled by
+ * the register function, which the dispatcher runs once before any kernel. */
+static uint64_t left_pack[256];
+
+static void left_pack_fill(void)
+{
+    for (unsigned m = 0; m < 256; m++) {
+        uint64_t v = 0;
+        int at = 0;
+        for (unsigned l = 0; l < 8; l++)
+            if (m >> l & 1)
+                v |= (uint64_t)l << 8 * at++;
+        left_pack[m] = v;
+    }
+}
+
+/* the lanes of v at the set bits of `bits` to p, in order (8 values written) */
+static inline void compress_store8(int32_t *p, __m256i v, unsigned bits)
+{
+    const __m256i idx = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)&left_pack[bits]));
+    _mm256_storeu_si256((__m256i *)p, _mm256_permutevar8x32_epi32(v, idx));
+}
+
+#define I_HMIN           hmin8i
+#define I_COMPRESS_STORE compress_store8
+#define I_GATHER(b, i)   _mm256_i32gather_epi32((const int *)(b), i, 4)
+#define F_GATHER(b, i)   _mm256_i32gather_ps(b, i, 4)
+#define F_LOAD8          _mm256_loadu_ps
+#define M_ICMPGT(a, b)   _mm256_castsi256_ps(_mm256_cmpgt_epi32(a, b))
+#define M_ICMPEQ(a, b)   _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b))
+#define M_AND            _mm256_and_ps
+
+#include "iq2s_lanes.h"
+
+static void tc_iq2_s_quant_avx2(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
+                                const float *imatrix)
+{
+    iq2s_rows(src, dst, n_rows, n_per_row, imatrix);
+}
+
+void tc_avx2_register_iq2s(tc_kernel_table *k)
+{
+    left_pack_fill();
+    k->quantize[TC_DTYPE_IQ2_S] = tc_iq2_s_quant_avx2;
+}
+
+#else
+
+void tc_avx2_register_iq2s(tc_kernel_table *k)
+{
+    (void)k;
+}
+
+#endif
