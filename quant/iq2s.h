@@ -1,8 +1,8 @@
 /*
  * iq2s.h - private to quant/: what the IQ2_S quantizers share: the scalar reference's whole-block
  * quantizer and block finish (ref_iq3_quant.c), which the SIMD kernels (avx2_iq2s.c,
- * avx512_iq2s.c) use for the blocks they hand over and for the block scales, and the neighbour
- * lists laid out for searching many candidates at once (iq2s_lists.c).
+ * avx512_iq2s.c) use for the blocks they hand over and for the block scales, and the search
+ * tables laid out for the SIMD kernels (iq2s_lists.c).
  */
 #ifndef TC_IQ2S_H
 #define TC_IQ2S_H
@@ -28,22 +28,27 @@ void tc_ref_iq2_s_block(const tc_iq2_search *g, const float *x, const float *qw,
 void tc_iq2_s_finish(float max_scale, const float *scales, uint8_t *y);
 
 /*
- * The IQ2_S neighbour lists for searching many candidates at once. map[code] (code: 2 bits per
- * element, as iq_grid.h's, levels 0..2) is the grid index when the point is on the grid, else
- * ~(o << 2 | c) (negative), c = 0, 1, 2, 3 for lists of at most 8, 16, 32 or more points.
- * code[o] and word[o] are the count n, then code[o + 1 ...] the codes of the n listed points in
- * the reference's order and word[o + 1 ...] the same points as term indices: nibble j is
- * 4 * (j mod 4) + level j (the lane of a table holding 4 elements' terms at 4 levels each), both
- * padded with copies of the last point to a multiple of TC_IQ2S_LANES (a copy ties with the
- * original and comes later: it never wins).
+ * The IQ2_S search tables for the SIMD kernels. A group of 8 levels 0..2 has two codes: code2
+ * (2 bits per element, iq_grid.h's map index) and code3 (sum of level j * 3^j, < 6561, a map
+ * small enough for the first-level cache). Both maps hold one entry per group:
+ * - on the grid: grid index << 16 | code2 (>= 0);
+ * - off the grid: INT32_MIN | class << 29 | list number << 16 | code2 (< 0), class 0, 1, 2, 3
+ *   for lists of at most 8, 16, 32 or more points. list[list number] is the offset o of its list
+ *   in lst[]: lst[o] is the count n, lst[o + 1 ...] the n listed points in the reference's order
+ *   as term indices (nibble j = 4 * (j mod 4) + level j: the lane of a table holding 4 elements'
+ *   terms at 4 levels each), then their n grid indices as uint16. No padding: the searches mask
+ *   the lanes past n.
+ * entry[g] is grid point g's entry. Codes with a level 3 never occur; map2 gives them grid point
+ * 0's entry.
  */
-#define TC_IQ2S_LANES 16
-
 typedef struct tc_iq2s_lists {
-    const int32_t *map; /* 43692 entries */
-    const uint16_t *code;
-    const uint32_t *word;
-    int code0; /* the code of grid point 0, what the reference takes when no distance is finite */
+    const int32_t *map3;  /* 6561 entries */
+    const int32_t *map2;  /* 43692 entries */
+    const int32_t *entry; /* 1024 entries */
+    const uint32_t *list;
+    const uint32_t *lst;
+    int32_t init; /* the levels the reference starts from (all 0): code 0's entry, or grid point
+                     0 at code 0 if that is off the grid (its stand-in for an index it lacks) */
 } tc_iq2s_lists;
 
 /* Built once, thread-safely; never freed; NULL when out of memory. */

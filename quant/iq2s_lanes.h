@@ -46,10 +46,13 @@
  *   and the block scales are the reference's scalar steps.
  *
  * Required from the includer (besides grid_ops_avx2.h / grid_ops_avx512.h's ops):
- *   F_GATHER(const float *base, VI idx), I_GATHER(const int32_t *base, VI idx)
- *   F_LOAD8(const float *p): 8 floats in the low lanes (the rest unused)
- *   M_ICMPGT, M_ICMPEQ (int32 compares to a mask), M_AND(a, b), M_NOT(a)
- *   I_HMIN(v): the smallest int32 lane
+ *   I_GATHER(const int32_t *base, VI idx), F_LOAD8(const float *p): 8 floats in the low lanes
+ *   (the rest unused), F_SQRT, F_NEG (sign flipped), M_ICMPGT (int32 compare to a mask),
+ *   M_AND(a, b), I_MASK_ADD(v, m, k): v + k in the lanes of m, I_HMIN(v): the smallest int32 lane,
+ *   TRANSPOSE16(const float *p, VF out[16]): out[i] lane b = p[16 * b + i]
+ *   W_LOAD(const uint32_t *p, int k): the first min(k, W) values at p (k >= 1), the other lanes
+ *   not read; W_MIN_FMAX(VF d, int k, VF fmax): min(d, fmax) in the first min(k, W) lanes, fmax
+ *   in the others
  *   I_COMPRESS_STORE(int32_t *p, VI v, unsigned bits): the lanes of the set bits, in order, at p
  *   (may write W values)
  */
@@ -72,16 +75,34 @@
 /* q = 2l + 1 for level l at position l mod 4 (position 3: no point has level 3) */
 static const float qpat[16] = {1, 3, 5, 0, 1, 3, 5, 0, 1, 3, 5, 0, 1, 3, 5, 0};
 static const int32_t lane_index[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
-static const int32_t lane_x16[16] = {0,   16,  32,  48,  64,  80,  96,  112,
-                                     128, 144, 160, 176, 192, 208, 224, 240};
 
 /* A group's xval and wa at lane 4*e + l of table e / (W/4): e the element, l the level. */
 typedef struct grp_tab {
     VF x[NTV], w[NTV];
 } grp_tab;
 
-/* The codes of the group of 8 values (element j of the lanes' sub-blocks in xv[j]) at the lanes'
- * inverse scales id (level_of per element). */
+/*
+ * The code3 of the group of 8 values (element j of the lanes' sub-blocks in xv[j]) at the lanes'
+ * trial inverse scales id. The reference's level is clamp(nearest_int(0.5f * (p - 1)), 0, 2) of
+ * p = id*x; in a trial p <= (5.9f / max) * max (it never reaches 2^22) and p >= 0 or NaN, and
+ * then that level is (p > 2) + (p >= 4): 0.5f * (p - 1) is exact near 1 and 3, nearest_int's
+ * 1.5*2^23 trick rounds half to even (0.5 -> 0, 1.5 -> 2), a NaN gives 0 both ways.
+ */
+TC_ISA_ATTR static ALWAYS_INLINE VI trial_code3(VF id, const VF *xv)
+{
+    const VF two = F_SET1(2.0f), four = F_SET1(4.0f);
+    VI c = I_ZERO;
+    int p3 = 1;
+    for (int j = 0; j < 8; j++, p3 *= 3) {
+        const VF p = F_MUL(id, xv[j]);
+        c = I_MASK_ADD(c, M_CMP(p, two, _CMP_GT_OQ), p3);
+        c = I_MASK_ADD(c, M_CMP(p, four, _CMP_GE_OQ), p3);
+    }
+    return c;
+}
+
+/* The code2 of the group of 8 values xv at the lanes' inverse scales id (level_of per element:
+ * any id, the reference's operations). */
 TC_ISA_ATTR static ALWAYS_INLINE VI group_codes(VF id, const VF *xv)
 {
     const VF one = F_SET1(1.0f), half = F_SET1(0.5f), magic = F_SET1(12582912.f);
@@ -106,10 +127,11 @@ TC_ISA_ATTR static ALWAYS_INLINE VI group_codes(VF id, const VF *xv)
           F_PERM(e[28 / W], I_SRLI(N, 28)))
 
 /*
- * iq2_best_neighbour of the reference: of the candidates at wd (term indices, padded), the list
+ * iq2_best_neighbour of the reference: of the n candidates at wd (term indices), the list
  * position of the point nearest to the group g at `scale` by sum of w*(scale*q - x)^2, the first
  * of equal distances; -1 when no distance is below FLT_MAX. nvec: the number of vectors of
- * candidates when the padded list is known to hold that many, 0 for any (n candidates).
+ * candidates when n is known to need that many (1 or 2), 0 for any. Lanes past n load nothing
+ * and hold FLT_MAX, which never wins.
  */
 TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const uint32_t *wd, int nvec, int n,
                                                const grp_tab *g, float scale)
@@ -120,16 +142,17 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const uint32_t *wd, int nvec, int
         const VF d = F_SUB(sq, g->x[v]);
         e[v] = F_MUL(F_MUL(g->w[v], d), d);
     }
-    VF best = F_MIN(NB_DIST(I_LOADU(wd)), fmax); /* FLT_MAX unless strictly below it */
     if (nvec == 1) {
+        const VF best = W_MIN_FMAX(NB_DIST(W_LOAD(wd, n)), n, fmax);
         const VF m = F_HMIN(best);
         if (!(F_FIRST(m) < FLT_MAX))
             return -1;
         return __builtin_ctz(M_BITS(M_CMP(best, m, _CMP_EQ_OQ)));
     }
+    VF best = F_MIN(NB_DIST(I_LOADU(wd)), fmax); /* FLT_MAX unless strictly below it */
     if (nvec == 2) {
         /* lane j holds candidate j, or j + W where lt: any tied first-vector lane comes first */
-        const VF d = NB_DIST(I_LOADU(wd + W));
+        const VF d = W_MIN_FMAX(NB_DIST(W_LOAD(wd + W, n - W)), n - W, fmax);
         const VM lt = M_CMP(d, best, _CMP_LT_OQ);
         best = F_BLEND(best, d, lt);
         const VF m = F_HMIN(best);
@@ -138,11 +161,10 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const uint32_t *wd, int nvec, int
         const unsigned eq = M_BITS(M_CMP(best, m, _CMP_EQ_OQ)), first = eq & ~M_BITS(lt);
         return first ? __builtin_ctz(first) : W + __builtin_ctz(eq);
     }
-    const int nc = nvec ? nvec * W : n;
     VI pos = I_LOADU(lane_index), bpos = pos;
-    for (int c = W; c < nc; c += W) {
+    for (int c = W; c < n; c += W) {
         pos = I_ADD(pos, I_SET1(W));
-        const VF d = NB_DIST(I_LOADU(wd + c));
+        const VF d = W_MIN_FMAX(NB_DIST(W_LOAD(wd + c, n - c)), n - c, fmax);
         const VM lt = M_CMP(d, best, _CMP_LT_OQ);
         best = F_BLEND(best, d, lt);
         bpos = I_BLEND(bpos, pos, lt);
@@ -154,32 +176,34 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const uint32_t *wd, int nvec, int
     return I_HMIN(I_BLEND(I_SET1(0x7fffffff), bpos, eq));
 }
 
-/* The code the search of map entry m (off the grid) finds for group g at `scale`, whatever the
- * length of its list (padded to 16 candidates: W = 8 may always read two vectors, W = 16 one). */
-TC_ISA_ATTR static inline int nb_search_any(const tc_iq2s_lists *T, int32_t m, const grp_tab *g,
-                                            float scale)
+/* The entry of the point the search of off-grid entry e finds for group g at `scale` (cls0: e's
+ * class is known to be 0). */
+TC_ISA_ATTR static ALWAYS_INLINE int32_t search_entry(const tc_iq2s_lists *T, int32_t e, int cls0,
+                                                      const grp_tab *g, float scale)
 {
-    const uint32_t o = (uint32_t)~m >> 2, cls = (uint32_t)~m & 3;
-    const uint32_t *wd = T->word + o + 1;
+    const uint32_t cls = cls0 ? 0 : (uint32_t)e >> 29 & 3;
+    const uint32_t *lst = T->lst + T->list[(uint32_t)e >> 16 & 0x1fff];
+    const int n = (int)lst[0];
     int p;
-    if (cls <= 1)
-        p = nb_search(wd, W == 8 ? 2 : 1, 0, g, scale);
-    else if (cls == 2)
-        p = nb_search(wd, W == 8 ? 4 : 2, 0, g, scale);
+    if (cls == 0 || (W == 16 && cls == 1))
+        p = nb_search(lst + 1, 1, n, g, scale);
+    else if (cls == 1 || (W == 16 && cls == 2))
+        p = nb_search(lst + 1, 2, n, g, scale);
     else
-        p = nb_search(wd, 0, (int)T->word[o], g, scale);
-    return p >= 0 ? T->code[o + 1 + (uint32_t)p] : T->code0;
+        p = nb_search(lst + 1, 0, n, g, scale);
+    return T->entry[p >= 0 ? ((const uint16_t *)(lst + 1 + n))[p] : 0];
 }
 
-/* fit_sums of the reference for the lanes' codes c0, c1 (groups 0 and 1): sum (w*x)*q and
+/* fit_sums of the reference for the lanes' groups (entries e0, e1: their code2 in the low 16
+ * bits, and q's table repeats every 4 lanes, so the bits above do not matter): sum (w*x)*q and
  * (w*q)*q from 0 in element order; ws, wxs: w and w*xval of element i of the lanes. */
-TC_ISA_ATTR static ALWAYS_INLINE void lane_sums(const VF *ws, const VF *wxs, VI c0, VI c1,
+TC_ISA_ATTR static ALWAYS_INLINE void lane_sums(const VF *ws, const VF *wxs, VI e0, VI e1,
                                                 VF *sumqx, VF *sumq2)
 {
     const VF q = F_LOADU(qpat);
     VF sx = F_ZERO, s2 = F_ZERO;
     for (int i = 0; i < 16; i++) {
-        const VF qi = F_PERM(q, I_SRLI(i < 8 ? c0 : c1, 2 * (i & 7)));
+        const VF qi = F_PERM(q, I_SRLI(i < 8 ? e0 : e1, 2 * (i & 7)));
         sx = F_ADD(sx, F_MUL(wxs[i], qi));
         s2 = F_ADD(s2, F_MUL(F_MUL(ws[i], qi), qi));
     }
@@ -196,26 +220,38 @@ static inline float block_sigma2(const float *x)
     return 2 * sumx2 / QK_K;
 }
 
-/* Per element of the block, as the reference's sub_weights and split_signs8: w, wa, xval,
- * w*xval; per group of 8 its sign bits. */
-TC_ISA_ATTR static inline void block_prep(const float *x, const float *qw, float sigma2, float *w,
-                                          float *wa, float *xval, float *wx, uint8_t *signs)
+/* Per element of the block, in element order, as the reference's sub_weights and
+ * split_signs8: xval and wa (for the search tables), the sign bits of each group of 8. */
+TC_ISA_ATTR static inline void block_prep(const float *x, const float *qw, float sigma2, float *wa,
+                                          float *xval, uint8_t *signs)
 {
     const __m256 zero = _mm256_setzero_ps(), sbit = _mm256_set1_ps(-0.0f);
     const __m256 s2 = _mm256_set1_ps(sigma2), s4 = _mm256_set1_ps(0.25f * sigma2);
     for (int g = 0; g < 32; g++) {
         const __m256 xv = _mm256_loadu_ps(x + 8 * g);
-        const __m256 x2 = _mm256_mul_ps(xv, xv);
+        const __m256 xv2 = _mm256_mul_ps(xv, xv);
         const __m256 wk =
-            qw ? _mm256_mul_ps(_mm256_loadu_ps(qw + 8 * g), _mm256_sqrt_ps(_mm256_add_ps(s2, x2)))
-               : _mm256_add_ps(s4, x2);
+            qw ? _mm256_mul_ps(_mm256_loadu_ps(qw + 8 * g), _mm256_sqrt_ps(_mm256_add_ps(s2, xv2)))
+               : _mm256_add_ps(s4, xv2);
         const __m256 neg = _mm256_cmp_ps(xv, zero, _CMP_LT_OQ); /* !(x >= 0): x is not NaN */
-        const __m256 av = _mm256_blendv_ps(xv, _mm256_xor_ps(xv, sbit), neg);
-        _mm256_storeu_ps(w + 8 * g, wk);
         _mm256_storeu_ps(wa + 8 * g, _mm256_sqrt_ps(wk));
-        _mm256_storeu_ps(xval + 8 * g, av);
-        _mm256_storeu_ps(wx + 8 * g, _mm256_mul_ps(wk, av));
+        _mm256_storeu_ps(xval + 8 * g, _mm256_blendv_ps(xv, _mm256_xor_ps(xv, sbit), neg));
         signs[g] = (uint8_t)_mm256_movemask_ps(neg);
+    }
+}
+
+/* The same per lane (element i of the lanes' sub-blocks in xt[i], weights qt[i] or none): xval,
+ * w and w*xval. */
+TC_ISA_ATTR static inline void lane_prep(const VF *xt, const VF *qt, float sigma2, VF *xs, VF *ws,
+                                         VF *wxs)
+{
+    const VF s2 = F_SET1(sigma2), s4 = F_SET1(0.25f * sigma2), zero = F_ZERO;
+    for (int i = 0; i < 16; i++) {
+        const VF x2 = F_MUL(xt[i], xt[i]);
+        const VF w = qt ? F_MUL(qt[i], F_SQRT(F_ADD(s2, x2))) : F_ADD(s4, x2);
+        xs[i] = F_BLEND(xt[i], F_NEG(xt[i]), M_CMP(xt[i], zero, _CMP_LT_OQ));
+        ws[i] = w;
+        wxs[i] = F_MUL(w, xs[i]);
     }
 }
 
@@ -223,13 +259,14 @@ TC_ISA_ATTR static inline void block_prep(const float *x, const float *qw, float
 TC_ISA_ATTR static void iq2s_block(const tc_iq2s_lists *T, const float *x, const float *qw,
                                    uint8_t *y)
 {
-    float w[QK_K], wa[QK_K], xval[QK_K], wx[QK_K];
+    float wa[QK_K], xval[QK_K];
     uint8_t signs[32];
     grp_tab tabs[32];
     float scales[16];
-    int valid_all[16];
+    unsigned valid_all = 0;
     memset(y, 0, IQ2S_SIZE);
-    block_prep(x, qw, block_sigma2(x), w, wa, xval, wx, signs);
+    const float sigma2 = block_sigma2(x);
+    block_prep(x, qw, sigma2, wa, xval, signs);
     for (int g = 0; g < 32; g++)
         for (int v = 0; v < NTV; v++) {
             /* lane 4*e + l of table v: element v*(W/4) + e */
@@ -239,74 +276,67 @@ TC_ISA_ATTR static void iq2s_block(const tc_iq2s_lists *T, const float *x, const
         }
     for (int pass = 0; pass < NPASS; pass++) {
         const int b0 = pass * W; /* the lanes' first sub-block */
-        const VI gidx = I_LOADU(lane_x16);
         VF xs[16], ws[16], wxs[16];
-        for (int i = 0; i < 16; i++) {
-            xs[i] = F_GATHER(xval + 16 * b0 + i, gidx);
-            ws[i] = F_GATHER(w + 16 * b0 + i, gidx);
-            wxs[i] = F_GATHER(wx + 16 * b0 + i, gidx);
+        {
+            VF xt[16], qt[16];
+            TRANSPOSE16(x + 16 * b0, xt);
+            if (qw)
+                TRANSPOSE16(qw + 16 * b0, qt);
+            lane_prep(xt, qw ? qt : NULL, sigma2, xs, ws, wxs);
         }
         VF maxv = xs[0];
         for (int i = 1; i < 16; i++) /* MAX(max, xval): max > xval ? max : xval */
             maxv = F_BLEND(xs[i], maxv, M_CMP(maxv, xs[i], _CMP_GT_OQ));
         const unsigned valid = M_BITS(M_CMP(maxv, F_SET1(IQ2S_EPS), _CMP_NLT_UQ));
-        for (int b = 0; b < W; b++)
-            valid_all[b0 + b] = valid >> b & 1;
+        valid_all |= valid << b0;
         if (!valid)
             continue;
 
-        /* the trials: codes, map entries, the off-grid groups by class */
+        /* the trials: entries, the off-grid groups to search (W = 8: class 0 apart) */
+        enum { NBK = W == 8 ? 2 : 1 };
         int32_t cod[IQ2S_NT][2][W], mall[IQ2S_NT][2][W];
         float sc[IQ2S_NT][W];
-        int32_t wid[4][IQ2S_NT * 2 * W + W]; /* + W: a compress-store writes W values */
-        int nw[4] = {0, 0, 0, 0};
+        int32_t wid[NBK][IQ2S_NT * 2 * W + W]; /* + W: a compress-store writes W values */
+        int nw[NBK] = {0};
         for (int t = 0; t < IQ2S_NT; t++) {
             const VF id = F_DIV(F_SET1(5 + (float)(t - 9) * 0.1f), maxv);
             F_STOREU(sc[t], F_DIV(F_SET1(1.0f), id));
             for (int k = 0; k < 2; k++) {
-                const VI c = group_codes(id, xs + 8 * k);
-                const VI m = I_GATHER(T->map, c);
-                I_STOREU(cod[t][k], c);
+                const VI m = I_GATHER(T->map3, trial_code3(id, xs + 8 * k));
+                I_STOREU(cod[t][k], m);
                 I_STOREU(mall[t][k], m);
                 const unsigned off = M_BITS(M_ICMPGT(I_ZERO, m)) & valid;
                 if (!off)
                     continue;
-                const VI cls = I_AND(I_SUB(I_SET1(-1), m), I_SET1(3));
                 const VI fid = I_ADD(I_LOADU(lane_index), I_SET1((2 * t + k) * W));
-                for (int cl = 0; cl < 4; cl++) {
-                    const unsigned bits = off & M_BITS(M_ICMPEQ(cls, I_SET1(cl)));
-                    I_COMPRESS_STORE(wid[cl] + nw[cl], fid, bits);
-                    nw[cl] += __builtin_popcount(bits);
+                if (NBK == 1) {
+                    I_COMPRESS_STORE(wid[0] + nw[0], fid, off);
+                    nw[0] += __builtin_popcount(off);
+                } else {
+                    const unsigned c0 =
+                        off & ~M_BITS(M_ICMPGT(I_AND(m, I_SET1(0x60000000)), I_ZERO));
+                    I_COMPRESS_STORE(wid[0] + nw[0], fid, c0);
+                    nw[0] += __builtin_popcount(c0);
+                    I_COMPRESS_STORE(wid[NBK - 1] + nw[NBK - 1], fid, off & ~c0);
+                    nw[NBK - 1] += __builtin_popcount(off & ~c0);
                 }
             }
         }
         /* the searches, flat index f = (2t + k) * W + b */
         int32_t *const cflat = &cod[0][0][0];
-        const int32_t *const mflat = &mall[0][0][0];
         const float *const sflat = &sc[0][0];
-#define NB_TASK(f, nvec)                                                                           \
-    do {                                                                                           \
-        const int32_t m_ = mflat[f];                                                               \
-        const uint32_t o_ = (uint32_t)~m_ >> 2;                                                    \
-        const int p_ = nb_search(T->word + o_ + 1, nvec, (int)T->word[o_],                         \
-                                 &tabs[2 * (b0 + (f) % W) + ((f) / W & 1)],                        \
-                                 sflat[(f) / (2 * W) * W + (f) % W]);                              \
-        cflat[f] = p_ >= 0 ? T->code[o_ + 1 + (uint32_t)p_] : T->code0;                            \
-    } while (0)
-        for (int j = 0; j < nw[0]; j++)
-            NB_TASK(wid[0][j], 1);
-        for (int j = 0; j < nw[1]; j++)
-            NB_TASK(wid[1][j], W == 8 ? 2 : 1);
-        for (int j = 0; j < nw[2]; j++)
-            NB_TASK(wid[2][j], W == 8 ? 4 : 2);
-        for (int j = 0; j < nw[3]; j++)
-            NB_TASK(wid[3][j], 0);
-#undef NB_TASK
+        for (int bk = 0; bk < NBK; bk++)
+            for (int j = 0; j < nw[bk]; j++) {
+                const int f = wid[bk][j], b = f % W;
+                cflat[f] =
+                    search_entry(T, cflat[f], NBK == 2 && bk == 0,
+                                 &tabs[2 * (b0 + b) + (f / W & 1)], sflat[f / (2 * W) * W + b]);
+            }
 
         /* the trials' fits and the reference's choice, in trial order */
         const VF zero = F_ZERO;
         VF best = zero, scale = F_DIV(maxv, F_SET1(5.0f));
-        VI L0 = I_ZERO, L1 = I_ZERO, M0 = I_ZERO, M1 = I_ZERO; /* M: map entries, < 0 off grid */
+        VI L0 = I_SET1(T->init), L1 = L0, M0 = I_ZERO, M1 = I_ZERO; /* M < 0: off the grid */
         for (int t = 0; t < IQ2S_NT; t++) {
             const VI c0 = I_LOADU(cod[t][0]), c1 = I_LOADU(cod[t][1]);
             VF sx, s2;
@@ -327,16 +357,13 @@ TC_ISA_ATTR static void iq2s_block(const tc_iq2s_lists *T, const float *x, const
         const unsigned need = (off0 | off1) & M_BITS(M_CMP(scale, zero, _CMP_GT_OQ)) & valid;
         if (need) {
             const VF id = F_DIV(F_SET1(1.0f), scale);
-            int32_t L[2][W], c[2][W], m[2][W];
+            int32_t L[2][W], m[2][W];
             float s[W];
             I_STOREU(L[0], L0);
             I_STOREU(L[1], L1);
             F_STOREU(s, scale);
-            for (int k = 0; k < 2; k++) {
-                const VI ck = group_codes(id, xs + 8 * k);
-                I_STOREU(c[k], ck);
-                I_STOREU(m[k], I_GATHER(T->map, ck));
-            }
+            for (int k = 0; k < 2; k++)
+                I_STOREU(m[k], I_GATHER(T->map2, group_codes(id, xs + 8 * k)));
             for (unsigned bb = need; bb; bb &= bb - 1) {
                 const int b = __builtin_ctz(bb);
                 for (int k = 0; k < 2; k++) {
@@ -344,8 +371,8 @@ TC_ISA_ATTR static void iq2s_block(const tc_iq2s_lists *T, const float *x, const
                         continue;
                     /* note: the fitted scale here, not 1/id */
                     L[k][b] = m[k][b] >= 0
-                                  ? c[k][b]
-                                  : nb_search_any(T, m[k][b], &tabs[2 * (b0 + b) + k], s[b]);
+                                  ? m[k][b]
+                                  : search_entry(T, m[k][b], 0, &tabs[2 * (b0 + b) + k], s[b]);
                 }
             }
             L0 = I_LOADU(L[0]);
@@ -360,25 +387,21 @@ TC_ISA_ATTR static void iq2s_block(const tc_iq2s_lists *T, const float *x, const
             scale = F_LOADU(s);
         }
 
-        /* the sign flip, the grid indices, the sub-block's bytes */
+        /* the sign flip, the grid indices, the sub-blocks' bytes */
         int32_t L[2][W];
         float s[W];
         I_STOREU(L[0], L0);
         I_STOREU(L[1], L1);
         F_STOREU(s, scale);
-        for (int b = 0; b < W; b++) {
-            const int ib = b0 + b;
-            if (!(valid >> b & 1))
-                continue;
+        for (unsigned bb = valid; bb; bb &= bb - 1) {
+            const int b = __builtin_ctz(bb), ib = b0 + b;
             unsigned flip = 0;
             if (s[b] < 0) {
                 s[b] = -s[b];
                 flip = 255;
             }
             for (int k = 0; k < 2; k++) {
-                int gi = T->map[L[k][b]];
-                if (gi < 0) /* unreachable (L holds grid points); ggml aborts */
-                    gi = 0;
+                const int gi = L[k][b] >> 16; /* entries of grid points: >= 0 */
                 const int i8 = 2 * ib + k;
                 y[IQ2S_QS + i8] = (uint8_t)gi;
                 y[IQ2S_QH + i8 / 4] |= (uint8_t)((gi >> 8) << 2 * (i8 % 4));
@@ -389,7 +412,7 @@ TC_ISA_ATTR static void iq2s_block(const tc_iq2s_lists *T, const float *x, const
     }
     float max_scale = 0;
     for (int ib = 0; ib < 16; ib++) {
-        if (!valid_all[ib]) {
+        if (!(valid_all >> ib & 1)) {
             scales[ib] = 0;
             continue;
         }
