@@ -34,6 +34,7 @@
  */
 #include "blocks.h"
 #include "fp16.h"
+#include "iq2s.h"
 #include "iq3q.h"
 #include "iq_grid.h"
 #include "kernels.h"
@@ -50,11 +51,9 @@
 #define MAXF(a, b) ((a) > (b) ? (a) : (b))
 
 /* Block sizes (ggml-common.h) */
-enum { IQ3XXS_SIZE = 98, IQ3S_SIZE = 110, IQ2S_SIZE = 82 };
+enum { IQ3XXS_SIZE = 98, IQ3S_SIZE = 110 };
 /* IQ3_S: d, qs[64], qh[8], signs[32], scales[4] */
 enum { IQ3S_QS = 2, IQ3S_QH = 66, IQ3S_SIGNS = 74, IQ3S_SCALES = 106 };
-/* IQ2_S: d, qs[32] grid low bits, signs[32], qh[8], scales[8] */
-enum { IQ2S_QS = 2, IQ2S_SIGNS = 34, IQ2S_QH = 66, IQ2S_SCALES = 74 };
 
 static inline int clampi(int l, int hi)
 {
@@ -525,7 +524,20 @@ static float iq2_s_search(const tc_iq2_search *g, const float *xval, const float
     return scale;
 }
 
-static void iq2_s_block(const tc_iq2_search *g, const float *x, const float *qw, uint8_t *y)
+void tc_iq2_s_finish(float max_scale, const float *scales, uint8_t *y)
+{
+    if (!max_scale)
+        return;
+    float d = max_scale / 31;
+    tc_put_f16(y, d * 0.9875f);
+    float id = 1 / d;
+    for (int ib = 0; ib < 16; ib++) {
+        int l = clampi(tc_nearest_int(0.5f * (id * scales[ib] - 1)), 15);
+        y[IQ2S_SCALES + ib / 2] |= (uint8_t)(ib % 2 ? l << 4 : l);
+    }
+}
+
+void tc_ref_iq2_s_block(const tc_iq2_search *g, const float *x, const float *qw, uint8_t *y)
 {
     float scales[16], w[16], wa[16], xval[16];
     int8_t L[16];
@@ -564,16 +576,7 @@ static void iq2_s_block(const tc_iq2_search *g, const float *x, const float *qw,
         scales[ib] = scale;
         max_scale = MAXF(max_scale, scale);
     }
-
-    if (!max_scale)
-        return;
-    float d = max_scale / 31;
-    tc_put_f16(y, d * 0.9875f);
-    float id = 1 / d;
-    for (int ib = 0; ib < 16; ib++) {
-        int l = clampi(tc_nearest_int(0.5f * (id * scales[ib] - 1)), 15);
-        y[IQ2S_SCALES + ib / 2] |= (uint8_t)(ib % 2 ? l << 4 : l);
-    }
+    tc_iq2_s_finish(max_scale, scales, y);
 }
 
 static void tc_iq2_s_quant_ref(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
@@ -588,7 +591,8 @@ static void tc_iq2_s_quant_ref(const float *src, void *dst, int64_t n_rows, int6
     }
     for (int64_t r = 0; r < n_rows; r++)
         for (int64_t i = 0; i < nb; i++, y += IQ2S_SIZE)
-            iq2_s_block(g, src + r * n_per_row + i * QK_K, imatrix ? imatrix + i * QK_K : NULL, y);
+            tc_ref_iq2_s_block(g, src + r * n_per_row + i * QK_K,
+                               imatrix ? imatrix + i * QK_K : NULL, y);
 }
 
 void tc_ref_register_iq3_quant(tc_kernel_table *k)

@@ -635,14 +635,14 @@ static void init_ggml_iq(void)
 }
 
 /*
- * IQ2_XXS / IQ2_XS SIMD quantizers against the scalar reference where ggml cannot be asked
+ * IQ2_XXS / IQ2_XS / IQ2_S SIMD quantizers against the scalar reference where ggml cannot be asked
  * (it aborts or asserts): Inf and NaN values, and importance weights that are Inf, NaN,
  * negative or so large that the sums overflow (the kernels hand such blocks, or the IQ2_XXS
  * sub-blocks whose scale comes out NaN, to the reference: this checks that they do).
  */
 START_TEST(iq2_simd_matches_scalar_nonfinite)
 {
-    static const int types[] = {TC_DTYPE_IQ2_XXS, TC_DTYPE_IQ2_XS};
+    static const int types[] = {TC_DTYPE_IQ2_XXS, TC_DTYPE_IQ2_XS, TC_DTYPE_IQ2_S};
     const int t = types[_i];
     const int64_t n = 2048;
     float *src = malloc(sizeof(float) * (size_t)n), *imat = malloc(sizeof(float) * (size_t)n);
@@ -685,8 +685,10 @@ START_TEST(iq2_simd_matches_scalar_nonfinite)
             }
         }
         const size_t nbytes = tc_row_size(t, n);
+        /* IQ2_S also without importance data, where ggml allows it */
+        const float *w = t == TC_DTYPE_IQ2_S && it % 4 == 3 ? NULL : imat;
         memset(want, 0x5a, nbytes);
-        ck_assert_uint_eq(tc_quantize_rows_isa(TC_ISA_SCALAR, t, src, want, 1, n, imat), nbytes);
+        ck_assert_uint_eq(tc_quantize_rows_isa(TC_ISA_SCALAR, t, src, want, 1, n, w), nbytes);
         for (int isa = 1; isa < TC_ISA_COUNT; isa++) {
             if (!tc_isa_supported((tc_isa)isa) || tc_kernels(isa) == NULL)
                 continue;
@@ -694,7 +696,7 @@ START_TEST(iq2_simd_matches_scalar_nonfinite)
             snprintf(what, sizeof what, "non-finite row %d [%s] vs scalar", it,
                      tc_isa_name((tc_isa)isa));
             memset(got, 0xa5, nbytes);
-            ck_assert_uint_eq(tc_quantize_rows_isa((tc_isa)isa, t, src, got, 1, n, imat), nbytes);
+            ck_assert_uint_eq(tc_quantize_rows_isa((tc_isa)isa, t, src, got, 1, n, w), nbytes);
             tc_expect_same_quant(want, got, 1, n, t, what);
         }
     }
@@ -714,7 +716,7 @@ Suite *quant_iq_suite(void)
     tcase_add_test(tc, hand_decoded_blocks);
     tcase_add_loop_test(tc, random_blocks_match_ggml, 0, N_IQ);
     tcase_add_loop_test(tc, quantize_nonfinite_matches_reference, 0, N_IQ);
-    tcase_add_loop_test(tc, iq2_simd_matches_scalar_nonfinite, 0, 2);
+    tcase_add_loop_test(tc, iq2_simd_matches_scalar_nonfinite, 0, 3);
     suite_add_tcase(s, tc);
     TCase *tq = tcase_create("ggml_rows");
     tcase_set_timeout(tq, 600);
