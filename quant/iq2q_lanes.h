@@ -25,10 +25,11 @@
  *   iq2q.h): an element's term w*(scale*q - x)^2 takes three values, computed as the reference
  *   does ((w*diff)*diff), each lane picks its own by its code and adds the 8 terms from 0 in
  *   element order, as the reference does for each point (with 16 lanes the first two terms come
- *   from one table of the 9 sums (0 + t0) + t1: the same additions). Each lane keeps its first
- *   strictly smaller distance; the lanes' results are merged by (distance, list position),
- *   which is the reference's first strictly smaller distance over the whole list. Padding lanes
- *   have every element at level 3, whose term is +Inf (or NaN): they never win.
+ *   from one table of the 9 sums (0 + t0) + t1: the same additions; with 8 lanes the sum starts
+ *   at t0, which differs from 0 + t0 only in the sign of a zero: equal under < and ==). Each lane
+ * keeps its first strictly smaller distance; the lanes' results are merged by (distance, list
+ * position), which is the reference's first strictly smaller distance over the whole list. Padding
+ * lanes have every element at level 3, whose term is +Inf (or NaN): they never win.
  * - Weights, signs, the parity element (the first smallest w*x*x, by the reference's loop when
  *   a NaN is among them) and the maximum run 8 elements at a time (one group); the
  *   requantization, sign flip and block scales are the reference's steps on the same values.
@@ -121,7 +122,9 @@ TC_ISA_ATTR static inline int nb_search(const uint16_t *lst, const float *xv, co
 #if W == 16
         VF d2 = F_PERM(P01, C);
 #else
-        VF d2 = F_ADD(F_ZERO, F_PERM(T[0], C));
+        /* from the first term, not 0 + it: that only ever changes the sign of a zero
+         * distance, which neither comparison below can see */
+        VF d2 = F_PERM(T[0], C);
         d2 = F_ADD(d2, F_PERM(T[1], I_SRLI(C, 2)));
 #endif
         d2 = F_ADD(d2, F_PERM(T[2], I_SRLI(C, 4)));
