@@ -9,6 +9,7 @@
 #if defined(__x86_64__) && defined(__GNUC__)
 
 #include "grid_ops_avx2.h"
+#include "tr8x8.h"
 
 static inline int hmin8i(__m256i v)
 {
@@ -44,23 +45,10 @@ static inline void compress_store8(int32_t *p, __m256i v, unsigned bits)
 /* 8 x 8 transpose of rows p[stride * r + 0..7] into out[c] (lane r) */
 static inline void transpose8(const float *p, int stride, __m256 *out)
 {
-    __m256 t[8], u[8];
-    for (int k = 0; k < 4; k++) {
-        const __m256 a = _mm256_loadu_ps(p + stride * 2 * k),
-                     b = _mm256_loadu_ps(p + stride * (2 * k + 1));
-        t[2 * k] = _mm256_unpacklo_ps(a, b);
-        t[2 * k + 1] = _mm256_unpackhi_ps(a, b);
-    }
-    for (int k = 0; k < 2; k++) { /* u[4k + m]: column 4j + m of rows 4k..4k+3 in half j */
-        u[4 * k] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0x44);
-        u[4 * k + 1] = _mm256_shuffle_ps(t[4 * k], t[4 * k + 2], 0xee);
-        u[4 * k + 2] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0x44);
-        u[4 * k + 3] = _mm256_shuffle_ps(t[4 * k + 1], t[4 * k + 3], 0xee);
-    }
-    for (int m = 0; m < 4; m++) {
-        out[m] = _mm256_permute2f128_ps(u[m], u[4 + m], 0x20);
-        out[4 + m] = _mm256_permute2f128_ps(u[m], u[4 + m], 0x31);
-    }
+    __m256 r[8];
+    for (int k = 0; k < 8; k++)
+        r[k] = _mm256_loadu_ps(p + stride * k);
+    tc_tr8x8(r, out);
 }
 
 /* out[i] lane b = p[16 * b + i], b < 8 */
