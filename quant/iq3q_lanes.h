@@ -89,20 +89,26 @@ static inline float maxf_ggml(float a, float b)
     return a > b ? a : b;
 }
 
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
 static inline int clampi15(int l)
 {
     return l < 0 ? 0 : l > 15 ? 15 : l;
 }
 
 /* The code4s of the group of 4 values xv at the lanes' inverse scales id (level_of per
- * element). */
-TC_ISA_ATTR static inline VI group_codes(VF id, const float *xv)
+ * element). `small`: every |id*x| is far below 2^22, so nearest_int's 1.5*2^23 trick and a
+ * conversion in the current rounding mode give the same integer (both round f once, in that
+ * mode); otherwise the trick's mask form, which the clamp may turn into any level. */
+TC_ISA_ATTR static ALWAYS_INLINE VI group_codes(VF id, const float *xv, int small)
 {
     const VF one = F_SET1(1.0f), half = F_SET1(0.5f), magic = F_SET1(12582912.f);
     VI code = I_ZERO;
     for (int j = 0; j < 4; j++) {
         const VF f = F_MUL(half, F_SUB(F_MUL(id, F_BCAST(xv + j)), one));
-        VI l = I_SUB(I_AND(F_BITS(F_ADD(f, magic)), I_SET1(0x007fffff)), I_SET1(0x00400000));
+        VI l = small
+                   ? F_TO_I(f)
+                   : I_SUB(I_AND(F_BITS(F_ADD(f, magic)), I_SET1(0x007fffff)), I_SET1(0x00400000));
         l = I_MAX(I_ZERO, I_MIN(I_SET1(IQ3_MAXQ - 1), l));
         code = I_OR(code, I_SLLI(l, 4 * j));
     }
@@ -121,8 +127,6 @@ TC_ISA_ATTR static inline VI lane_code3(VI c)
  * most 16, 2 at most 32, 3 more. */
 #define NB_LIST(T, m) ((T)->list + ((uint32_t) ~(m) >> 2))
 #define NB_CLASS(m)   ((uint32_t) ~(m)&3)
-
-#define ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* The 8 possible terms w*(scale*q - x)^2 of each element of the group xv (wv the square roots
  * of the weights) at the levels of the lanes (lane l mod 8), as the reference: (w*diff)*diff. */
@@ -326,6 +330,17 @@ TC_ISA_ATTR static inline __m256i groups_codes8(float idf, const float *xval)
     return _mm256_permutevar8x32_epi32(h, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
+/* the smallest of 32 xval (not NaN) */
+TC_ISA_ATTR static inline float xval_min(const float *xval)
+{
+    __m256 m = _mm256_min_ps(_mm256_min_ps(_mm256_loadu_ps(xval), _mm256_loadu_ps(xval + 8)),
+                             _mm256_min_ps(_mm256_loadu_ps(xval + 16), _mm256_loadu_ps(xval + 24)));
+    __m128 h = _mm_min_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_min_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_min_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
 /*
  * iq3_search of the reference (steps 2 and 3) for one sub-block: xval, weights w, their square
  * roots wa, max (> 0); `xxs` selects IQ3_XXS's variant. Writes the 8 groups' code4s to L and
@@ -337,14 +352,21 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
     const int nis = xxs ? 15 : 9, nt = 2 * nis + 1, nv = (nt + W - 1) / W;
     float sc[NV_MAX * W], sumqx[NV_MAX * W], sumq2[NV_MAX * W];
     int32_t cod[8][NV_MAX * W];
+    /* id <= 18.0001/max: with every xval in [-4 max, max] (always, but for an IQ3_XXS parity
+     * flip of a large value of small weight) |f| < 37 */
+    const int small = xval_min(xval) >= -4 * max;
     /* trial scales; padding lanes repeat the last trial */
     for (int v = 0; v < nv; v++) {
         const VI is = I_MIN(I_SET1(nis), I_ADD(I_LOADU(lane_index), I_SET1(v * W - nis)));
         const VF id = F_DIV(
             F_ADD(F_SET1((float)(2 * IQ3_MAXQ - 1)), F_MUL(I_TO_F(is), F_SET1(0.2f))), F_SET1(max));
         F_STOREU(sc + v * W, F_DIV(F_SET1(1.0f), id));
-        for (int k = 0; k < 8; k++)
-            I_STOREU(cod[k] + v * W, group_codes(id, xval + 4 * k));
+        if (small)
+            for (int k = 0; k < 8; k++)
+                I_STOREU(cod[k] + v * W, group_codes(id, xval + 4 * k, 1));
+        else
+            for (int k = 0; k < 8; k++)
+                I_STOREU(cod[k] + v * W, group_codes(id, xval + 4 * k, 0));
     }
     /* the off-grid groups of every trial, by class (branch-free), then their searches */
     uint32_t wid[4][8 * NV_MAX * W + W]; /* + W: a compress-store writes W values */
