@@ -196,34 +196,42 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const tc_iq3_lists *T, const uint
  * Two searches in the two halves of 16 lanes, lists of at most 8 candidates (class 0): lanes
  * 8..15 hold search b's terms (each lane its own operations, as above) and its candidates'
  * indices have bit 3 set, so they read the upper half of the term tables. The smallest
- * distance and the first lane holding it are found in each half separately.
+ * distance and the first lane holding it are found in each half separately. `same`: both groups
+ * are one (the same x and weights in both halves; the trials differ).
  */
 TC_ISA_ATTR static ALWAYS_INLINE void nb_search_pair(const tc_iq3_lists *T, const uint16_t *la,
                                                      const float *xa, const float *wa_, float sa,
                                                      const uint16_t *lb, const float *xb,
                                                      const float *wb, float sb, int32_t *ra,
-                                                     int32_t *rb)
+                                                     int32_t *rb, int same)
 {
     const __mmask16 hi = 0xff00;
     const __m512 q = _mm512_loadu_ps(qlev), fmax = _mm512_set1_ps(FLT_MAX);
     const __m512 sq =
         _mm512_mul_ps(_mm512_mask_mov_ps(_mm512_set1_ps(sa), hi, _mm512_set1_ps(sb)), q);
-    __m512 e[4];
-    for (int i = 0; i < 4; i++) {
-        const __m512 x = _mm512_mask_mov_ps(_mm512_set1_ps(xa[i]), hi, _mm512_set1_ps(xb[i]));
-        const __m512 w = _mm512_mask_mov_ps(_mm512_set1_ps(wa_[i]), hi, _mm512_set1_ps(wb[i]));
-        const __m512 d = _mm512_sub_ps(sq, x);
-        e[i] = _mm512_mul_ps(_mm512_mul_ps(w, d), d);
-    }
+    /* the terms of element i: lanes 0..7 group a's, 8..15 group b's */
+#define PAIR_TERM(i)                                                                               \
+    ({                                                                                             \
+        const __m512 x_ =                                                                          \
+            same ? _mm512_set1_ps(xa[i])                                                           \
+                 : _mm512_mask_mov_ps(_mm512_set1_ps(xa[i]), hi, _mm512_set1_ps(xb[i]));           \
+        const __m512 w_ =                                                                          \
+            same ? _mm512_set1_ps(wa_[i])                                                          \
+                 : _mm512_mask_mov_ps(_mm512_set1_ps(wa_[i]), hi, _mm512_set1_ps(wb[i]));          \
+        const __m512 d_ = _mm512_sub_ps(sq, x_);                                                   \
+        _mm512_mul_ps(_mm512_mul_ps(w_, d_), d_);                                                  \
+    })
+    const __m512 e0 = PAIR_TERM(0), e1 = PAIR_TERM(1), e2 = PAIR_TERM(2), e3 = PAIR_TERM(3);
+#undef PAIR_TERM
     const __m256i cab =
         _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(la + 1))),
                                 _mm_loadu_si128((const __m128i *)(lb + 1)), 1);
     const __m512i C =
         _mm512_or_si512(_mm512_cvtepu16_epi32(cab), _mm512_maskz_set1_epi32(hi, 0x8888));
-    __m512 d2 = _mm512_add_ps(_mm512_permutexvar_ps(C, e[0]),
-                              _mm512_permutexvar_ps(_mm512_srli_epi32(C, 4), e[1]));
-    d2 = _mm512_add_ps(d2, _mm512_permutexvar_ps(_mm512_srli_epi32(C, 8), e[2]));
-    d2 = _mm512_add_ps(d2, _mm512_permutexvar_ps(_mm512_srli_epi32(C, 12), e[3]));
+    __m512 d2 = _mm512_add_ps(_mm512_permutexvar_ps(C, e0),
+                              _mm512_permutexvar_ps(_mm512_srli_epi32(C, 4), e1));
+    d2 = _mm512_add_ps(d2, _mm512_permutexvar_ps(_mm512_srli_epi32(C, 8), e2));
+    d2 = _mm512_add_ps(d2, _mm512_permutexvar_ps(_mm512_srli_epi32(C, 12), e3));
     const __m512 best = _mm512_min_ps(d2, fmax);
     __m512 m = _mm512_min_ps(best, _mm512_shuffle_f32x4(best, best, _MM_SHUFFLE(2, 3, 0, 1)));
     m = _mm512_min_ps(m, _mm512_permute_ps(m, _MM_SHUFFLE(1, 0, 3, 2)));
@@ -395,9 +403,15 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
 #if W == 16
     {
         int j = 0;
-        for (; j + 1 < nw[0]; j += 2)
-            nb_search_pair(T, NB_ARGS(0, j), NB_ARGS(0, j + 1), cflat + wid[0][j],
-                           cflat + wid[0][j + 1]);
+        /* the lists are in group order: most pairs are of one group */
+        for (; j + 1 < nw[0]; j += 2) {
+            if ((wid[0][j] ^ wid[0][j + 1]) >> 5 == 0)
+                nb_search_pair(T, NB_ARGS(0, j), NB_ARGS(0, j + 1), cflat + wid[0][j],
+                               cflat + wid[0][j + 1], 1);
+            else
+                nb_search_pair(T, NB_ARGS(0, j), NB_ARGS(0, j + 1), cflat + wid[0][j],
+                               cflat + wid[0][j + 1], 0);
+        }
         if (j < nw[0])
             cflat[wid[0][j]] = nb_search(T, NB_ARGS(0, j), 1);
     }
