@@ -91,11 +91,6 @@ static inline float maxf_ggml(float a, float b)
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
-static inline int clampi15(int l)
-{
-    return l < 0 ? 0 : l > 15 ? 15 : l;
-}
-
 /* The code4s of the group of 4 values xv at the lanes' inverse scales id (level_of per
  * element). `small`: every |id*x| is far below 2^22, so nearest_int's 1.5*2^23 trick and a
  * conversion in the current rounding mode give the same integer (both round f once, in that
@@ -192,6 +187,24 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const tc_iq3_lists *T, const uint
 }
 
 #if W == 16
+/* The terms of both searches of a pair (NB_TERMS in the two halves): lanes 0..7 search a's,
+ * 8..15 search b's; x and weights by plain broadcasts when both are of one group. */
+#define PAIR_TERM(i)                                                                               \
+    ({                                                                                             \
+        const __m512 x_ =                                                                          \
+            same ? _mm512_set1_ps(xa[i])                                                           \
+                 : _mm512_mask_mov_ps(_mm512_set1_ps(xa[i]), hi, _mm512_set1_ps(xb[i]));           \
+        const __m512 w_ =                                                                          \
+            same ? _mm512_set1_ps(wa_[i])                                                          \
+                 : _mm512_mask_mov_ps(_mm512_set1_ps(wa_[i]), hi, _mm512_set1_ps(wb[i]));          \
+        const __m512 d_ = _mm512_sub_ps(sq, x_);                                                   \
+        _mm512_mul_ps(_mm512_mul_ps(w_, d_), d_);                                                  \
+    })
+#define PAIR_TERMS()                                                                               \
+    const __m512 sq = _mm512_mul_ps(                                                               \
+        _mm512_mask_mov_ps(_mm512_set1_ps(sa), hi, _mm512_set1_ps(sb)), _mm512_loadu_ps(qlev));    \
+    const __m512 e0 = PAIR_TERM(0), e1 = PAIR_TERM(1), e2 = PAIR_TERM(2), e3 = PAIR_TERM(3)
+
 /*
  * Two searches in the two halves of 16 lanes, lists of at most 8 candidates (class 0): lanes
  * 8..15 hold search b's terms (each lane its own operations, as above) and its candidates'
@@ -206,23 +219,8 @@ TC_ISA_ATTR static ALWAYS_INLINE void nb_search_pair(const tc_iq3_lists *T, cons
                                                      int32_t *rb, int same)
 {
     const __mmask16 hi = 0xff00;
-    const __m512 q = _mm512_loadu_ps(qlev), fmax = _mm512_set1_ps(FLT_MAX);
-    const __m512 sq =
-        _mm512_mul_ps(_mm512_mask_mov_ps(_mm512_set1_ps(sa), hi, _mm512_set1_ps(sb)), q);
-    /* the terms of element i: lanes 0..7 group a's, 8..15 group b's */
-#define PAIR_TERM(i)                                                                               \
-    ({                                                                                             \
-        const __m512 x_ =                                                                          \
-            same ? _mm512_set1_ps(xa[i])                                                           \
-                 : _mm512_mask_mov_ps(_mm512_set1_ps(xa[i]), hi, _mm512_set1_ps(xb[i]));           \
-        const __m512 w_ =                                                                          \
-            same ? _mm512_set1_ps(wa_[i])                                                          \
-                 : _mm512_mask_mov_ps(_mm512_set1_ps(wa_[i]), hi, _mm512_set1_ps(wb[i]));          \
-        const __m512 d_ = _mm512_sub_ps(sq, x_);                                                   \
-        _mm512_mul_ps(_mm512_mul_ps(w_, d_), d_);                                                  \
-    })
-    const __m512 e0 = PAIR_TERM(0), e1 = PAIR_TERM(1), e2 = PAIR_TERM(2), e3 = PAIR_TERM(3);
-#undef PAIR_TERM
+    const __m512 fmax = _mm512_set1_ps(FLT_MAX);
+    PAIR_TERMS();
     const __m256i cab =
         _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(la + 1))),
                                 _mm_loadu_si128((const __m128i *)(lb + 1)), 1);
@@ -241,6 +239,48 @@ TC_ISA_ATTR static ALWAYS_INLINE void nb_search_pair(const tc_iq3_lists *T, cons
     const unsigned ea = eq & 0xff, eb = eq >> 8;
     *ra = ea ? la[1 + __builtin_ctz(ea)] : T->code0;
     *rb = eb ? lb[1 + __builtin_ctz(eb)] : T->code0;
+}
+/*
+ * Two searches of lists of at most 16 candidates (class 1) sharing one set of term tables
+ * (PAIR_TERMS): search b's candidates read the upper halves (index bit 3 set). Each search's
+ * distances fill a vector; the two are reduced together, a's minimum to lanes 0..7 and b's to
+ * 8..15 (min without NaN: the FLT_MAX clamp removed them), then each keeps its first lane
+ * holding its minimum, as nb_search with one vector.
+ */
+TC_ISA_ATTR static ALWAYS_INLINE void nb_search_pair16(const tc_iq3_lists *T, const uint16_t *la,
+                                                       const float *xa, const float *wa_, float sa,
+                                                       const uint16_t *lb, const float *xb,
+                                                       const float *wb, float sb, int32_t *ra,
+                                                       int32_t *rb, int same)
+{
+    const __mmask16 hi = 0xff00;
+    const __m512 fmax = _mm512_set1_ps(FLT_MAX);
+    PAIR_TERMS();
+    const __m512i CA = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(la + 1)));
+    const __m512i CB =
+        _mm512_or_si512(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(lb + 1))),
+                        _mm512_set1_epi32(0x8888));
+    __m512 da = _mm512_add_ps(_mm512_permutexvar_ps(CA, e0),
+                              _mm512_permutexvar_ps(_mm512_srli_epi32(CA, 4), e1));
+    __m512 db = _mm512_add_ps(_mm512_permutexvar_ps(CB, e0),
+                              _mm512_permutexvar_ps(_mm512_srli_epi32(CB, 4), e1));
+    da = _mm512_add_ps(da, _mm512_permutexvar_ps(_mm512_srli_epi32(CA, 8), e2));
+    db = _mm512_add_ps(db, _mm512_permutexvar_ps(_mm512_srli_epi32(CB, 8), e2));
+    da = _mm512_add_ps(da, _mm512_permutexvar_ps(_mm512_srli_epi32(CA, 12), e3));
+    db = _mm512_add_ps(db, _mm512_permutexvar_ps(_mm512_srli_epi32(CB, 12), e3));
+    const __m512 ba = _mm512_min_ps(da, fmax), bb = _mm512_min_ps(db, fmax);
+    __m512 m = _mm512_min_ps(_mm512_shuffle_f32x4(ba, bb, _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_f32x4(ba, bb, _MM_SHUFFLE(3, 2, 3, 2)));
+    m = _mm512_min_ps(m, _mm512_shuffle_f32x4(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
+    m = _mm512_min_ps(m, _mm512_permute_ps(m, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = _mm512_min_ps(m, _mm512_permute_ps(m, _MM_SHUFFLE(2, 3, 0, 1)));
+    const unsigned fin = (unsigned)_mm512_cmp_ps_mask(m, fmax, _CMP_LT_OQ);
+    const unsigned ea = (unsigned)_mm512_cmp_ps_mask(
+        ba, _mm512_shuffle_f32x4(m, m, _MM_SHUFFLE(0, 0, 0, 0)), _CMP_EQ_OQ);
+    const unsigned eb = (unsigned)_mm512_cmp_ps_mask(
+        bb, _mm512_shuffle_f32x4(m, m, _MM_SHUFFLE(2, 2, 2, 2)), _CMP_EQ_OQ);
+    *ra = fin & 1 ? la[1 + __builtin_ctz(ea)] : T->code0;
+    *rb = fin >> 8 & 1 ? lb[1 + __builtin_ctz(eb)] : T->code0;
 }
 #endif
 
@@ -415,8 +455,19 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
         if (j < nw[0])
             cflat[wid[0][j]] = nb_search(T, NB_ARGS(0, j), 1);
     }
-    for (int j = 0; j < nw[1]; j++)
-        cflat[wid[1][j]] = nb_search(T, NB_ARGS(1, j), 1);
+    {
+        int j = 0;
+        for (; j + 1 < nw[1]; j += 2) {
+            if ((wid[1][j] ^ wid[1][j + 1]) >> 5 == 0)
+                nb_search_pair16(T, NB_ARGS(1, j), NB_ARGS(1, j + 1), cflat + wid[1][j],
+                                 cflat + wid[1][j + 1], 1);
+            else
+                nb_search_pair16(T, NB_ARGS(1, j), NB_ARGS(1, j + 1), cflat + wid[1][j],
+                                 cflat + wid[1][j + 1], 0);
+        }
+        if (j < nw[1])
+            cflat[wid[1][j]] = nb_search(T, NB_ARGS(1, j), 1);
+    }
     for (int j = 0; j < nw[2]; j++)
         cflat[wid[2][j]] = nb_search(T, NB_ARGS(2, j), 2);
 #else
@@ -597,23 +648,12 @@ TC_ISA_ATTR static void xxs_block(const tc_iq3_lists *T, const float *x, const f
         scales[ib] = scale;
         max_scale = maxf_ggml(max_scale, scale);
     }
-    if (!max_scale) {
-        memset(y, 0, IQ3XXS_BYTES);
-        return;
-    }
-    const float d = max_scale / 31;
-    tc_put_f16(y, d * 1.0125f);
-    const float id = 1 / d;
-    for (int ib = 0; ib < 8; ib++) {
-        const int l = clampi15(tc_nearest_int(0.5f * (id * scales[ib] - 1)));
-        q3[64 + 4 * ib + 3] |= (uint8_t)(l << 4);
-    }
-    memcpy(y + 2, q3, 96);
+    tc_iq3_xxs_finish(scales, max_scale, q3, y);
 }
 
 TC_ISA_ATTR static void s_block(const tc_iq3_lists *T, const float *x, const float *qw, uint8_t *y)
 {
-    enum { QS = 2, QH = 66, SIGNS = 74, SCALES = 106 };
+    enum { QS = 2, QH = 66, SIGNS = 74 };
     float scales[8], w[32], wa[32], xval[32];
     float max_scale = 0;
     memset(y, 0, IQ3S_BYTES);
@@ -647,16 +687,7 @@ TC_ISA_ATTR static void s_block(const tc_iq3_lists *T, const float *x, const flo
         scales[ib] = scale;
         max_scale = maxf_ggml(max_scale, scale);
     }
-    if (!max_scale)
-        return;
-    const float d = max_scale / 31;
-    tc_put_f16(y, d * 1.033f);
-    const float id = 1 / d;
-    for (int ib = 0; ib < 8; ib += 2) {
-        const int l1 = clampi15(tc_nearest_int(0.5f * (id * scales[ib] - 1)));
-        const int l2 = clampi15(tc_nearest_int(0.5f * (id * scales[ib + 1] - 1)));
-        y[SCALES + ib / 2] = (uint8_t)(l1 | l2 << 4);
-    }
+    tc_iq3_s_finish(scales, max_scale, y);
 }
 
 /* ===== Row driver ===== */
