@@ -421,6 +421,9 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
     int32_t mall[8 * NV_MAX * W];        /* the map entries of all codes, at 32 * k + t */
     int nw[4] = {0, 0, 0, 0};
     unsigned ong[8] = {0};
+    /* one counter per class in a register: through memory they chain the vectors by
+     * store-forwarding */
+    int n0 = 0, n1 = 0, n2 = 0, n3 = 0;
     for (int k = 0; k < 8; k++)
         for (int v = 0; v < nv; v++) {
             const unsigned valid = nt - v * W >= W ? (1u << W) - 1 : (1u << (nt - v * W)) - 1;
@@ -430,12 +433,22 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
             ong[k] |= (~off & valid) << v * W;
             const VI cls = I_AND(I_SUB(I_SET1(-1), m), I_SET1(3));
             const VI id = I_ADD(I_LOADU(lane_index), I_SET1(k * 32 + v * W));
-            for (int c = 0; c < 4; c++) {
-                const unsigned b = off & M_BITS(M_ICMPEQ(cls, I_SET1(c)));
-                I_COMPRESS_STORE((int32_t *)wid[c] + nw[c], id, b);
-                nw[c] += __builtin_popcount(b);
-            }
+#define CLASS_LIST(c, n)                                                                           \
+    do {                                                                                           \
+        const unsigned b_ = off & M_BITS(M_ICMPEQ(cls, I_SET1(c)));                                \
+        I_COMPRESS_STORE((int32_t *)wid[c] + n, id, b_);                                           \
+        n += __builtin_popcount(b_);                                                               \
+    } while (0)
+            CLASS_LIST(0, n0);
+            CLASS_LIST(1, n1);
+            CLASS_LIST(2, n2);
+            CLASS_LIST(3, n3);
+#undef CLASS_LIST
         }
+    nw[0] = n0;
+    nw[1] = n1;
+    nw[2] = n2;
+    nw[3] = n3;
     int32_t *const cflat = cod[0]; /* trial t of group k at 32 * k + t */
 #define NB_ARGS(c, j)                                                                              \
     NB_LIST(T, mall[wid[c][j]]), xval + 4 * (wid[c][j] >> 5), wa + 4 * (wid[c][j] >> 5),           \
