@@ -95,12 +95,12 @@ static inline float maxf_ggml(float a, float b)
  * element). `small`: every |id*x| is far below 2^22, so nearest_int's 1.5*2^23 trick and a
  * conversion in the current rounding mode give the same integer (both round f once, in that
  * mode); otherwise the trick's mask form, which the clamp may turn into any level. */
-TC_ISA_ATTR static ALWAYS_INLINE VI group_codes(VF id, const float *xv, int small)
+TC_ISA_ATTR static ALWAYS_INLINE VI group_codes_x(VF id, const VF *x, int small)
 {
     const VF one = F_SET1(1.0f), half = F_SET1(0.5f), magic = F_SET1(12582912.f);
     VI code = I_ZERO;
     for (int j = 0; j < 4; j++) {
-        const VF f = F_MUL(half, F_SUB(F_MUL(id, F_BCAST(xv + j)), one));
+        const VF f = F_MUL(half, F_SUB(F_MUL(id, x[j]), one));
         VI l = small
                    ? F_TO_I(f)
                    : I_SUB(I_AND(F_BITS(F_ADD(f, magic)), I_SET1(0x007fffff)), I_SET1(0x00400000));
@@ -108,6 +108,12 @@ TC_ISA_ATTR static ALWAYS_INLINE VI group_codes(VF id, const float *xv, int smal
         code = I_OR(code, I_SLLI(l, 4 * j));
     }
     return code;
+}
+
+TC_ISA_ATTR static ALWAYS_INLINE VI group_codes(VF id, const float *xv, int small)
+{
+    const VF x[4] = {F_BCAST(xv), F_BCAST(xv + 1), F_BCAST(xv + 2), F_BCAST(xv + 3)};
+    return group_codes_x(id, x, small);
 }
 
 /* code4 to code3 (the map index) in lanes */
@@ -378,6 +384,16 @@ TC_ISA_ATTR static inline __m256i groups_codes8(float idf, const float *xval)
     return _mm256_permutevar8x32_epi32(h, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
+#if W == 16
+/* IQ3_S's packed trials 16..18 (sub_search): lane q is group q / 3, trial 16 + q % 3; 4 * group
+ * and the work id 32 * group + trial (the padding lanes repeat the last) */
+static const int32_t tail_k4[32] = {0,  0,  0,  4,  4,  4,  8,  8,  8,  12, 12, 12, 16, 16, 16, 20,
+                                    20, 20, 24, 24, 24, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28};
+static const int32_t tail_id[32] = {16,  17,  18,  48,  49,  50,  80,  81,  82,  112, 113,
+                                    114, 144, 145, 146, 176, 177, 178, 208, 209, 210, 240,
+                                    241, 242, 242, 242, 242, 242, 242, 242, 242, 242};
+#endif
+
 /* the smallest of 32 xval (not NaN) */
 TC_ISA_ATTR static inline float xval_min(const float *xval)
 {
@@ -403,12 +419,26 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
     /* id <= 18.0001/max: with every xval in [-4 max, max] (always, but for an IQ3_XXS parity
      * flip of a large value of small weight) |f| < 37 */
     const int small = xval_min(xval) >= -4 * max;
+#if W == 16
+    /* IQ3_S: trials 16..18 of the 8 groups in two vectors (lane 3k + t - 16), not in 8 mostly
+     * empty ones */
+    const int tail = !xxs;
+    VF id_hi = F_ZERO;
+#else
+    const int tail = 0;
+#endif
+    const int nvg = tail ? 1 : nv; /* vectors of trials by group */
     /* trial scales; padding lanes repeat the last trial */
     for (int v = 0; v < nv; v++) {
         const VI is = I_MIN(I_SET1(nis), I_ADD(I_LOADU(lane_index), I_SET1(v * W - nis)));
         const VF id = F_DIV(
             F_ADD(F_SET1((float)(2 * IQ3_MAXQ - 1)), F_MUL(I_TO_F(is), F_SET1(0.2f))), F_SET1(max));
         F_STOREU(sc + v * W, F_DIV(F_SET1(1.0f), id));
+#if W == 16
+        id_hi = id;
+#endif
+        if (v >= nvg)
+            continue;
         if (small)
             for (int k = 0; k < 8; k++)
                 I_STOREU(cod[k] + v * W, group_codes(id, xval + 4 * k, 1));
@@ -424,8 +454,29 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
     /* one counter per class in a register: through memory they chain the vectors by
      * store-forwarding */
     int n0 = 0, n1 = 0, n2 = 0, n3 = 0;
+#if W == 16
+    int32_t tcod[32], tmap[32];
+    if (tail) {
+        const __m512 xlo = _mm512_loadu_ps(xval), xhi = _mm512_loadu_ps(xval + 16);
+        for (int u = 0; u < 2; u++) {
+            const __m512i k4 = _mm512_loadu_si512((const void *)(tail_k4 + 16 * u));
+            const __m512i tt = _mm512_loadu_si512((const void *)(tail_id + 16 * u));
+            const __m512 x[4] = {_mm512_permutex2var_ps(xlo, k4, xhi),
+                                 _mm512_permutex2var_ps(xlo, I_ADD(k4, I_SET1(1)), xhi),
+                                 _mm512_permutex2var_ps(xlo, I_ADD(k4, I_SET1(2)), xhi),
+                                 _mm512_permutex2var_ps(xlo, I_ADD(k4, I_SET1(3)), xhi)};
+            const __m512 idl = _mm512_permutexvar_ps(tt, id_hi); /* t & 15: lane of id_hi */
+            I_STOREU(tcod + 16 * u, small ? group_codes_x(idl, x, 1) : group_codes_x(idl, x, 0));
+        }
+        for (int k = 0; k < 8; k++) {
+            I_STOREU(cod[k] + 16, I_ZERO);
+            for (int i = 0; i < 3; i++)
+                cod[k][16 + i] = tcod[3 * k + i];
+        }
+    }
+#endif
     for (int k = 0; k < 8; k++)
-        for (int v = 0; v < nv; v++) {
+        for (int v = 0; v < nvg; v++) {
             const unsigned valid = nt - v * W >= W ? (1u << W) - 1 : (1u << (nt - v * W)) - 1;
             const VI m = I_GATHER(T->map, lane_code3(I_LOADU(cod[k] + v * W)));
             I_STOREU(mall + 32 * k + v * W, m);
@@ -443,8 +494,31 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
             CLASS_LIST(1, n1);
             CLASS_LIST(2, n2);
             CLASS_LIST(3, n3);
-#undef CLASS_LIST
         }
+#if W == 16
+    if (tail) {
+        unsigned offt = 0;
+        for (int u = 0; u < 2; u++) {
+            const unsigned valid = u ? 0xffu : 0xffffu;
+            const VI m = I_GATHER(T->map, lane_code3(I_LOADU(tcod + 16 * u)));
+            I_STOREU(tmap + 16 * u, m);
+            const unsigned off = M_BITS(M_ICMPGT(I_ZERO, m)) & valid;
+            offt |= off << 16 * u;
+            const VI cls = I_AND(I_SUB(I_SET1(-1), m), I_SET1(3));
+            const VI id = I_LOADU(tail_id + 16 * u);
+            CLASS_LIST(0, n0);
+            CLASS_LIST(1, n1);
+            CLASS_LIST(2, n2);
+            CLASS_LIST(3, n3);
+        }
+        for (int k = 0; k < 8; k++) {
+            ong[k] |= (~offt >> 3 * k & 7) << 16;
+            for (int i = 0; i < 3; i++)
+                mall[32 * k + 16 + i] = tmap[3 * k + i];
+        }
+    }
+#endif
+#undef CLASS_LIST
     nw[0] = n0;
     nw[1] = n1;
     nw[2] = n2;
