@@ -26,6 +26,7 @@
 #define F_BCAST          _mm256_broadcast_ss
 #define F_FIRST          _mm256_cvtss_f32
 #define I_TO_F           _mm256_cvtepi32_ps
+#define F_TO_I           _mm256_cvtps_epi32 /* in the current rounding mode */
 #define M_CMP            _mm256_cmp_ps
 #define F_BLEND(a, b, m) _mm256_blendv_ps(a, b, m)
 #define I_BLEND(a, b, m)                                                                           \

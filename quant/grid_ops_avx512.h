@@ -26,6 +26,7 @@
 #define F_BCAST(p)       _mm512_set1_ps(*(p))
 #define F_FIRST          _mm512_cvtss_f32
 #define I_TO_F           _mm512_cvtepi32_ps
+#define F_TO_I           _mm512_cvtps_epi32 /* in the current rounding mode */
 #define M_CMP            _mm512_cmp_ps_mask
 #define F_BLEND(a, b, m) _mm512_mask_blend_ps(m, a, b)
 #define I_BLEND(a, b, m) _mm512_mask_blend_epi32(m, a, b)

@@ -7,12 +7,51 @@
 #ifndef TC_IQ3Q_H
 #define TC_IQ3Q_H
 
+#include "blocks.h"
 #include "iq_grid.h"
 #include "kernels.h"
 
 #include <stdint.h>
+#include <string.h>
 
 enum { IQ3XXS_BYTES = 98, IQ3S_BYTES = 110 };
+
+/* 4-bit sub-block scale l of a block of scale d = max_scale / 31 (1/d = id), as ggml. */
+static inline int tc_iq3_scale4(float id, float scale)
+{
+    const int l = tc_nearest_int(0.5f * (id * scale - 1));
+    return l < 0 ? 0 : l > 15 ? 15 : l;
+}
+
+/* The end of an IQ3_XXS block: q3 holds qs[64] then the 8 sign words (scale bits clear); d and
+ * the 8 scales (0 for a skipped sub-block) go in, the whole block zero when all are. */
+static inline void tc_iq3_xxs_finish(const float *scales, float max_scale, uint8_t *q3, uint8_t *y)
+{
+    if (!max_scale) {
+        memset(y, 0, IQ3XXS_BYTES);
+        return;
+    }
+    const float d = max_scale / 31;
+    tc_put_f16(y, d * 1.0125f);
+    const float id = 1 / d;
+    for (int ib = 0; ib < 8; ib++)
+        q3[64 + 4 * ib + 3] |= (uint8_t)(tc_iq3_scale4(id, scales[ib]) << 4); /* bits 28..31 */
+    memcpy(y + 2, q3, 96);
+}
+
+/* The end of an IQ3_S block (y zeroed beforehand, qs, qh and signs in place): d and the
+ * scales; nothing when all scales are 0. */
+static inline void tc_iq3_s_finish(const float *scales, float max_scale, uint8_t *y)
+{
+    if (!max_scale)
+        return;
+    const float d = max_scale / 31;
+    tc_put_f16(y, d * 1.033f);
+    const float id = 1 / d;
+    for (int ib = 0; ib < 8; ib += 2)
+        y[106 + ib / 2] =
+            (uint8_t)(tc_iq3_scale4(id, scales[ib]) | tc_iq3_scale4(id, scales[ib + 1]) << 4);
+}
 
 /* One whole block (256 values, importance weights qw or NULL) by the reference. */
 void tc_ref_iq3_xxs_block(const tc_iq3_search *g, const float *x, const float *qw, uint8_t *y);

@@ -89,24 +89,31 @@ static inline float maxf_ggml(float a, float b)
     return a > b ? a : b;
 }
 
-static inline int clampi15(int l)
-{
-    return l < 0 ? 0 : l > 15 ? 15 : l;
-}
+#define ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* The code4s of the group of 4 values xv at the lanes' inverse scales id (level_of per
- * element). */
-TC_ISA_ATTR static inline VI group_codes(VF id, const float *xv)
+ * element). `small`: every |id*x| is far below 2^22, so nearest_int's 1.5*2^23 trick and a
+ * conversion in the current rounding mode give the same integer (both round f once, in that
+ * mode); otherwise the trick's mask form, which the clamp may turn into any level. */
+TC_ISA_ATTR static ALWAYS_INLINE VI group_codes_x(VF id, const VF *x, int small)
 {
     const VF one = F_SET1(1.0f), half = F_SET1(0.5f), magic = F_SET1(12582912.f);
     VI code = I_ZERO;
     for (int j = 0; j < 4; j++) {
-        const VF f = F_MUL(half, F_SUB(F_MUL(id, F_BCAST(xv + j)), one));
-        VI l = I_SUB(I_AND(F_BITS(F_ADD(f, magic)), I_SET1(0x007fffff)), I_SET1(0x00400000));
+        const VF f = F_MUL(half, F_SUB(F_MUL(id, x[j]), one));
+        VI l = small
+                   ? F_TO_I(f)
+                   : I_SUB(I_AND(F_BITS(F_ADD(f, magic)), I_SET1(0x007fffff)), I_SET1(0x00400000));
         l = I_MAX(I_ZERO, I_MIN(I_SET1(IQ3_MAXQ - 1), l));
         code = I_OR(code, I_SLLI(l, 4 * j));
     }
     return code;
+}
+
+TC_ISA_ATTR static ALWAYS_INLINE VI group_codes(VF id, const float *xv, int small)
+{
+    const VF x[4] = {F_BCAST(xv), F_BCAST(xv + 1), F_BCAST(xv + 2), F_BCAST(xv + 3)};
+    return group_codes_x(id, x, small);
 }
 
 /* code4 to code3 (the map index) in lanes */
@@ -121,8 +128,6 @@ TC_ISA_ATTR static inline VI lane_code3(VI c)
  * most 16, 2 at most 32, 3 more. */
 #define NB_LIST(T, m) ((T)->list + ((uint32_t) ~(m) >> 2))
 #define NB_CLASS(m)   ((uint32_t) ~(m)&3)
-
-#define ALWAYS_INLINE inline __attribute__((always_inline))
 
 /* The 8 possible terms w*(scale*q - x)^2 of each element of the group xv (wv the square roots
  * of the weights) at the levels of the lanes (lane l mod 8), as the reference: (w*diff)*diff. */
@@ -188,38 +193,49 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const tc_iq3_lists *T, const uint
 }
 
 #if W == 16
+/* The terms of both searches of a pair (NB_TERMS in the two halves): lanes 0..7 search a's,
+ * 8..15 search b's; x and weights by plain broadcasts when both are of one group. */
+#define PAIR_TERM(i)                                                                               \
+    ({                                                                                             \
+        const __m512 x_ =                                                                          \
+            same ? _mm512_set1_ps(xa[i])                                                           \
+                 : _mm512_mask_mov_ps(_mm512_set1_ps(xa[i]), hi, _mm512_set1_ps(xb[i]));           \
+        const __m512 w_ =                                                                          \
+            same ? _mm512_set1_ps(wa_[i])                                                          \
+                 : _mm512_mask_mov_ps(_mm512_set1_ps(wa_[i]), hi, _mm512_set1_ps(wb[i]));          \
+        const __m512 d_ = _mm512_sub_ps(sq, x_);                                                   \
+        _mm512_mul_ps(_mm512_mul_ps(w_, d_), d_);                                                  \
+    })
+#define PAIR_TERMS()                                                                               \
+    const __m512 sq = _mm512_mul_ps(                                                               \
+        _mm512_mask_mov_ps(_mm512_set1_ps(sa), hi, _mm512_set1_ps(sb)), _mm512_loadu_ps(qlev));    \
+    const __m512 e0 = PAIR_TERM(0), e1 = PAIR_TERM(1), e2 = PAIR_TERM(2), e3 = PAIR_TERM(3)
+
 /*
  * Two searches in the two halves of 16 lanes, lists of at most 8 candidates (class 0): lanes
  * 8..15 hold search b's terms (each lane its own operations, as above) and its candidates'
  * indices have bit 3 set, so they read the upper half of the term tables. The smallest
- * distance and the first lane holding it are found in each half separately.
+ * distance and the first lane holding it are found in each half separately. `same`: both groups
+ * are one (the same x and weights in both halves; the trials differ).
  */
 TC_ISA_ATTR static ALWAYS_INLINE void nb_search_pair(const tc_iq3_lists *T, const uint16_t *la,
                                                      const float *xa, const float *wa_, float sa,
                                                      const uint16_t *lb, const float *xb,
                                                      const float *wb, float sb, int32_t *ra,
-                                                     int32_t *rb)
+                                                     int32_t *rb, int same)
 {
     const __mmask16 hi = 0xff00;
-    const __m512 q = _mm512_loadu_ps(qlev), fmax = _mm512_set1_ps(FLT_MAX);
-    const __m512 sq =
-        _mm512_mul_ps(_mm512_mask_mov_ps(_mm512_set1_ps(sa), hi, _mm512_set1_ps(sb)), q);
-    __m512 e[4];
-    for (int i = 0; i < 4; i++) {
-        const __m512 x = _mm512_mask_mov_ps(_mm512_set1_ps(xa[i]), hi, _mm512_set1_ps(xb[i]));
-        const __m512 w = _mm512_mask_mov_ps(_mm512_set1_ps(wa_[i]), hi, _mm512_set1_ps(wb[i]));
-        const __m512 d = _mm512_sub_ps(sq, x);
-        e[i] = _mm512_mul_ps(_mm512_mul_ps(w, d), d);
-    }
+    const __m512 fmax = _mm512_set1_ps(FLT_MAX);
+    PAIR_TERMS();
     const __m256i cab =
         _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(la + 1))),
                                 _mm_loadu_si128((const __m128i *)(lb + 1)), 1);
     const __m512i C =
         _mm512_or_si512(_mm512_cvtepu16_epi32(cab), _mm512_maskz_set1_epi32(hi, 0x8888));
-    __m512 d2 = _mm512_add_ps(_mm512_permutexvar_ps(C, e[0]),
-                              _mm512_permutexvar_ps(_mm512_srli_epi32(C, 4), e[1]));
-    d2 = _mm512_add_ps(d2, _mm512_permutexvar_ps(_mm512_srli_epi32(C, 8), e[2]));
-    d2 = _mm512_add_ps(d2, _mm512_permutexvar_ps(_mm512_srli_epi32(C, 12), e[3]));
+    __m512 d2 = _mm512_add_ps(_mm512_permutexvar_ps(C, e0),
+                              _mm512_permutexvar_ps(_mm512_srli_epi32(C, 4), e1));
+    d2 = _mm512_add_ps(d2, _mm512_permutexvar_ps(_mm512_srli_epi32(C, 8), e2));
+    d2 = _mm512_add_ps(d2, _mm512_permutexvar_ps(_mm512_srli_epi32(C, 12), e3));
     const __m512 best = _mm512_min_ps(d2, fmax);
     __m512 m = _mm512_min_ps(best, _mm512_shuffle_f32x4(best, best, _MM_SHUFFLE(2, 3, 0, 1)));
     m = _mm512_min_ps(m, _mm512_permute_ps(m, _MM_SHUFFLE(1, 0, 3, 2)));
@@ -229,6 +245,48 @@ TC_ISA_ATTR static ALWAYS_INLINE void nb_search_pair(const tc_iq3_lists *T, cons
     const unsigned ea = eq & 0xff, eb = eq >> 8;
     *ra = ea ? la[1 + __builtin_ctz(ea)] : T->code0;
     *rb = eb ? lb[1 + __builtin_ctz(eb)] : T->code0;
+}
+/*
+ * Two searches of lists of at most 16 candidates (class 1) sharing one set of term tables
+ * (PAIR_TERMS): search b's candidates read the upper halves (index bit 3 set). Each search's
+ * distances fill a vector; the two are reduced together, a's minimum to lanes 0..7 and b's to
+ * 8..15 (min without NaN: the FLT_MAX clamp removed them), then each keeps its first lane
+ * holding its minimum, as nb_search with one vector.
+ */
+TC_ISA_ATTR static ALWAYS_INLINE void nb_search_pair16(const tc_iq3_lists *T, const uint16_t *la,
+                                                       const float *xa, const float *wa_, float sa,
+                                                       const uint16_t *lb, const float *xb,
+                                                       const float *wb, float sb, int32_t *ra,
+                                                       int32_t *rb, int same)
+{
+    const __mmask16 hi = 0xff00;
+    const __m512 fmax = _mm512_set1_ps(FLT_MAX);
+    PAIR_TERMS();
+    const __m512i CA = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(la + 1)));
+    const __m512i CB =
+        _mm512_or_si512(_mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(lb + 1))),
+                        _mm512_set1_epi32(0x8888));
+    __m512 da = _mm512_add_ps(_mm512_permutexvar_ps(CA, e0),
+                              _mm512_permutexvar_ps(_mm512_srli_epi32(CA, 4), e1));
+    __m512 db = _mm512_add_ps(_mm512_permutexvar_ps(CB, e0),
+                              _mm512_permutexvar_ps(_mm512_srli_epi32(CB, 4), e1));
+    da = _mm512_add_ps(da, _mm512_permutexvar_ps(_mm512_srli_epi32(CA, 8), e2));
+    db = _mm512_add_ps(db, _mm512_permutexvar_ps(_mm512_srli_epi32(CB, 8), e2));
+    da = _mm512_add_ps(da, _mm512_permutexvar_ps(_mm512_srli_epi32(CA, 12), e3));
+    db = _mm512_add_ps(db, _mm512_permutexvar_ps(_mm512_srli_epi32(CB, 12), e3));
+    const __m512 ba = _mm512_min_ps(da, fmax), bb = _mm512_min_ps(db, fmax);
+    __m512 m = _mm512_min_ps(_mm512_shuffle_f32x4(ba, bb, _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_f32x4(ba, bb, _MM_SHUFFLE(3, 2, 3, 2)));
+    m = _mm512_min_ps(m, _mm512_shuffle_f32x4(m, m, _MM_SHUFFLE(2, 3, 0, 1)));
+    m = _mm512_min_ps(m, _mm512_permute_ps(m, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = _mm512_min_ps(m, _mm512_permute_ps(m, _MM_SHUFFLE(2, 3, 0, 1)));
+    const unsigned fin = (unsigned)_mm512_cmp_ps_mask(m, fmax, _CMP_LT_OQ);
+    const unsigned ea = (unsigned)_mm512_cmp_ps_mask(
+        ba, _mm512_shuffle_f32x4(m, m, _MM_SHUFFLE(0, 0, 0, 0)), _CMP_EQ_OQ);
+    const unsigned eb = (unsigned)_mm512_cmp_ps_mask(
+        bb, _mm512_shuffle_f32x4(m, m, _MM_SHUFFLE(2, 2, 2, 2)), _CMP_EQ_OQ);
+    *ra = fin & 1 ? la[1 + __builtin_ctz(ea)] : T->code0;
+    *rb = fin >> 8 & 1 ? lb[1 + __builtin_ctz(eb)] : T->code0;
 }
 #endif
 
@@ -326,6 +384,27 @@ TC_ISA_ATTR static inline __m256i groups_codes8(float idf, const float *xval)
     return _mm256_permutevar8x32_epi32(h, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
+#if W == 16
+/* IQ3_S's packed trials 16..18 (sub_search): lane q is group q / 3, trial 16 + q % 3; 4 * group
+ * and the work id 32 * group + trial (the padding lanes repeat the last) */
+static const int32_t tail_k4[32] = {0,  0,  0,  4,  4,  4,  8,  8,  8,  12, 12, 12, 16, 16, 16, 20,
+                                    20, 20, 24, 24, 24, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28, 28};
+static const int32_t tail_id[32] = {16,  17,  18,  48,  49,  50,  80,  81,  82,  112, 113,
+                                    114, 144, 145, 146, 176, 177, 178, 208, 209, 210, 240,
+                                    241, 242, 242, 242, 242, 242, 242, 242, 242, 242};
+#endif
+
+/* the smallest of 32 xval (not NaN) */
+TC_ISA_ATTR static inline float xval_min(const float *xval)
+{
+    __m256 m = _mm256_min_ps(_mm256_min_ps(_mm256_loadu_ps(xval), _mm256_loadu_ps(xval + 8)),
+                             _mm256_min_ps(_mm256_loadu_ps(xval + 16), _mm256_loadu_ps(xval + 24)));
+    __m128 h = _mm_min_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_min_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_min_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
 /*
  * iq3_search of the reference (steps 2 and 3) for one sub-block: xval, weights w, their square
  * roots wa, max (> 0); `xxs` selects IQ3_XXS's variant. Writes the 8 groups' code4s to L and
@@ -337,22 +416,67 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
     const int nis = xxs ? 15 : 9, nt = 2 * nis + 1, nv = (nt + W - 1) / W;
     float sc[NV_MAX * W], sumqx[NV_MAX * W], sumq2[NV_MAX * W];
     int32_t cod[8][NV_MAX * W];
+    /* id <= 18.0001/max: with every xval in [-4 max, max] (always, but for an IQ3_XXS parity
+     * flip of a large value of small weight) |f| < 37 */
+    const int small = xval_min(xval) >= -4 * max;
+#if W == 16
+    /* IQ3_S: trials 16..18 of the 8 groups in two vectors (lane 3k + t - 16), not in 8 mostly
+     * empty ones */
+    const int tail = !xxs;
+    VF id_hi = F_ZERO;
+#else
+    const int tail = 0;
+#endif
+    const int nvg = tail ? 1 : nv; /* vectors of trials by group */
     /* trial scales; padding lanes repeat the last trial */
     for (int v = 0; v < nv; v++) {
         const VI is = I_MIN(I_SET1(nis), I_ADD(I_LOADU(lane_index), I_SET1(v * W - nis)));
         const VF id = F_DIV(
             F_ADD(F_SET1((float)(2 * IQ3_MAXQ - 1)), F_MUL(I_TO_F(is), F_SET1(0.2f))), F_SET1(max));
         F_STOREU(sc + v * W, F_DIV(F_SET1(1.0f), id));
-        for (int k = 0; k < 8; k++)
-            I_STOREU(cod[k] + v * W, group_codes(id, xval + 4 * k));
+#if W == 16
+        id_hi = id;
+#endif
+        if (v >= nvg)
+            continue;
+        if (small)
+            for (int k = 0; k < 8; k++)
+                I_STOREU(cod[k] + v * W, group_codes(id, xval + 4 * k, 1));
+        else
+            for (int k = 0; k < 8; k++)
+                I_STOREU(cod[k] + v * W, group_codes(id, xval + 4 * k, 0));
     }
     /* the off-grid groups of every trial, by class (branch-free), then their searches */
     uint32_t wid[4][8 * NV_MAX * W + W]; /* + W: a compress-store writes W values */
     int32_t mall[8 * NV_MAX * W];        /* the map entries of all codes, at 32 * k + t */
     int nw[4] = {0, 0, 0, 0};
     unsigned ong[8] = {0};
+    /* one counter per class in a register: through memory they chain the vectors by
+     * store-forwarding */
+    int n0 = 0, n1 = 0, n2 = 0, n3 = 0;
+#if W == 16
+    int32_t tcod[32], tmap[32];
+    if (tail) {
+        const __m512 xlo = _mm512_loadu_ps(xval), xhi = _mm512_loadu_ps(xval + 16);
+        for (int u = 0; u < 2; u++) {
+            const __m512i k4 = _mm512_loadu_si512((const void *)(tail_k4 + 16 * u));
+            const __m512i tt = _mm512_loadu_si512((const void *)(tail_id + 16 * u));
+            const __m512 x[4] = {_mm512_permutex2var_ps(xlo, k4, xhi),
+                                 _mm512_permutex2var_ps(xlo, I_ADD(k4, I_SET1(1)), xhi),
+                                 _mm512_permutex2var_ps(xlo, I_ADD(k4, I_SET1(2)), xhi),
+                                 _mm512_permutex2var_ps(xlo, I_ADD(k4, I_SET1(3)), xhi)};
+            const __m512 idl = _mm512_permutexvar_ps(tt, id_hi); /* t & 15: lane of id_hi */
+            I_STOREU(tcod + 16 * u, small ? group_codes_x(idl, x, 1) : group_codes_x(idl, x, 0));
+        }
+        for (int k = 0; k < 8; k++) {
+            I_STOREU(cod[k] + 16, I_ZERO);
+            for (int i = 0; i < 3; i++)
+                cod[k][16 + i] = tcod[3 * k + i];
+        }
+    }
+#endif
     for (int k = 0; k < 8; k++)
-        for (int v = 0; v < nv; v++) {
+        for (int v = 0; v < nvg; v++) {
             const unsigned valid = nt - v * W >= W ? (1u << W) - 1 : (1u << (nt - v * W)) - 1;
             const VI m = I_GATHER(T->map, lane_code3(I_LOADU(cod[k] + v * W)));
             I_STOREU(mall + 32 * k + v * W, m);
@@ -360,12 +484,45 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
             ong[k] |= (~off & valid) << v * W;
             const VI cls = I_AND(I_SUB(I_SET1(-1), m), I_SET1(3));
             const VI id = I_ADD(I_LOADU(lane_index), I_SET1(k * 32 + v * W));
-            for (int c = 0; c < 4; c++) {
-                const unsigned b = off & M_BITS(M_ICMPEQ(cls, I_SET1(c)));
-                I_COMPRESS_STORE((int32_t *)wid[c] + nw[c], id, b);
-                nw[c] += __builtin_popcount(b);
-            }
+#define CLASS_LIST(c, n)                                                                           \
+    do {                                                                                           \
+        const unsigned b_ = off & M_BITS(M_ICMPEQ(cls, I_SET1(c)));                                \
+        I_COMPRESS_STORE((int32_t *)wid[c] + n, id, b_);                                           \
+        n += __builtin_popcount(b_);                                                               \
+    } while (0)
+            CLASS_LIST(0, n0);
+            CLASS_LIST(1, n1);
+            CLASS_LIST(2, n2);
+            CLASS_LIST(3, n3);
         }
+#if W == 16
+    if (tail) {
+        unsigned offt = 0;
+        for (int u = 0; u < 2; u++) {
+            const unsigned valid = u ? 0xffu : 0xffffu;
+            const VI m = I_GATHER(T->map, lane_code3(I_LOADU(tcod + 16 * u)));
+            I_STOREU(tmap + 16 * u, m);
+            const unsigned off = M_BITS(M_ICMPGT(I_ZERO, m)) & valid;
+            offt |= off << 16 * u;
+            const VI cls = I_AND(I_SUB(I_SET1(-1), m), I_SET1(3));
+            const VI id = I_LOADU(tail_id + 16 * u);
+            CLASS_LIST(0, n0);
+            CLASS_LIST(1, n1);
+            CLASS_LIST(2, n2);
+            CLASS_LIST(3, n3);
+        }
+        for (int k = 0; k < 8; k++) {
+            ong[k] |= (~offt >> 3 * k & 7) << 16;
+            for (int i = 0; i < 3; i++)
+                mall[32 * k + 16 + i] = tmap[3 * k + i];
+        }
+    }
+#endif
+#undef CLASS_LIST
+    nw[0] = n0;
+    nw[1] = n1;
+    nw[2] = n2;
+    nw[3] = n3;
     int32_t *const cflat = cod[0]; /* trial t of group k at 32 * k + t */
 #define NB_ARGS(c, j)                                                                              \
     NB_LIST(T, mall[wid[c][j]]), xval + 4 * (wid[c][j] >> 5), wa + 4 * (wid[c][j] >> 5),           \
@@ -373,14 +530,31 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
 #if W == 16
     {
         int j = 0;
-        for (; j + 1 < nw[0]; j += 2)
-            nb_search_pair(T, NB_ARGS(0, j), NB_ARGS(0, j + 1), cflat + wid[0][j],
-                           cflat + wid[0][j + 1]);
+        /* the lists are in group order: most pairs are of one group */
+        for (; j + 1 < nw[0]; j += 2) {
+            if ((wid[0][j] ^ wid[0][j + 1]) >> 5 == 0)
+                nb_search_pair(T, NB_ARGS(0, j), NB_ARGS(0, j + 1), cflat + wid[0][j],
+                               cflat + wid[0][j + 1], 1);
+            else
+                nb_search_pair(T, NB_ARGS(0, j), NB_ARGS(0, j + 1), cflat + wid[0][j],
+                               cflat + wid[0][j + 1], 0);
+        }
         if (j < nw[0])
             cflat[wid[0][j]] = nb_search(T, NB_ARGS(0, j), 1);
     }
-    for (int j = 0; j < nw[1]; j++)
-        cflat[wid[1][j]] = nb_search(T, NB_ARGS(1, j), 1);
+    {
+        int j = 0;
+        for (; j + 1 < nw[1]; j += 2) {
+            if ((wid[1][j] ^ wid[1][j + 1]) >> 5 == 0)
+                nb_search_pair16(T, NB_ARGS(1, j), NB_ARGS(1, j + 1), cflat + wid[1][j],
+                                 cflat + wid[1][j + 1], 1);
+            else
+                nb_search_pair16(T, NB_ARGS(1, j), NB_ARGS(1, j + 1), cflat + wid[1][j],
+                                 cflat + wid[1][j + 1], 0);
+        }
+        if (j < nw[1])
+            cflat[wid[1][j]] = nb_search(T, NB_ARGS(1, j), 1);
+    }
     for (int j = 0; j < nw[2]; j++)
         cflat[wid[2][j]] = nb_search(T, NB_ARGS(2, j), 2);
 #else
@@ -561,23 +735,12 @@ TC_ISA_ATTR static void xxs_block(const tc_iq3_lists *T, const float *x, const f
         scales[ib] = scale;
         max_scale = maxf_ggml(max_scale, scale);
     }
-    if (!max_scale) {
-        memset(y, 0, IQ3XXS_BYTES);
-        return;
-    }
-    const float d = max_scale / 31;
-    tc_put_f16(y, d * 1.0125f);
-    const float id = 1 / d;
-    for (int ib = 0; ib < 8; ib++) {
-        const int l = clampi15(tc_nearest_int(0.5f * (id * scales[ib] - 1)));
-        q3[64 + 4 * ib + 3] |= (uint8_t)(l << 4);
-    }
-    memcpy(y + 2, q3, 96);
+    tc_iq3_xxs_finish(scales, max_scale, q3, y);
 }
 
 TC_ISA_ATTR static void s_block(const tc_iq3_lists *T, const float *x, const float *qw, uint8_t *y)
 {
-    enum { QS = 2, QH = 66, SIGNS = 74, SCALES = 106 };
+    enum { QS = 2, QH = 66, SIGNS = 74 };
     float scales[8], w[32], wa[32], xval[32];
     float max_scale = 0;
     memset(y, 0, IQ3S_BYTES);
@@ -611,16 +774,7 @@ TC_ISA_ATTR static void s_block(const tc_iq3_lists *T, const float *x, const flo
         scales[ib] = scale;
         max_scale = maxf_ggml(max_scale, scale);
     }
-    if (!max_scale)
-        return;
-    const float d = max_scale / 31;
-    tc_put_f16(y, d * 1.033f);
-    const float id = 1 / d;
-    for (int ib = 0; ib < 8; ib += 2) {
-        const int l1 = clampi15(tc_nearest_int(0.5f * (id * scales[ib] - 1)));
-        const int l2 = clampi15(tc_nearest_int(0.5f * (id * scales[ib + 1] - 1)));
-        y[SCALES + ib / 2] = (uint8_t)(l1 | l2 << 4);
-    }
+    tc_iq3_s_finish(scales, max_scale, y);
 }
 
 /* ===== Row driver ===== */

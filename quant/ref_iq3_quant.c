@@ -53,7 +53,7 @@
 /* Block sizes (ggml-common.h) */
 enum { IQ3XXS_SIZE = 98, IQ3S_SIZE = 110 };
 /* IQ3_S: d, qs[64], qh[8], signs[32], scales[4] */
-enum { IQ3S_QS = 2, IQ3S_QH = 66, IQ3S_SIGNS = 74, IQ3S_SCALES = 106 };
+enum { IQ3S_QS = 2, IQ3S_QH = 66, IQ3S_SIGNS = 74 }; /* then the scales, 106 */
 
 static inline int clampi(int l, int hi)
 {
@@ -355,18 +355,7 @@ void tc_ref_iq3_xxs_block(const tc_iq3_search *g, const float *x, const float *q
         max_scale = MAXF(max_scale, scale);
     }
 
-    if (!max_scale) { /* the whole block zero, d included */
-        memset(y, 0, IQ3XXS_SIZE);
-        return;
-    }
-    float d = max_scale / 31;
-    tc_put_f16(y, d * 1.0125f);
-    float id = 1 / d;
-    for (int ib = 0; ib < 8; ib++) {
-        int l = clampi(tc_nearest_int(0.5f * (id * scales[ib] - 1)), 15);
-        q3[64 + 4 * ib + 3] |= (uint8_t)(l << 4); /* bits 28..31 of the LE word */
-    }
-    memcpy(y + 2, q3, 96);
+    tc_iq3_xxs_finish(scales, max_scale, q3, y);
 }
 
 static void tc_iq3_xxs_quant_ref(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
@@ -429,16 +418,7 @@ void tc_ref_iq3_s_block(const tc_iq3_search *g, const float *x, const float *qw,
         max_scale = MAXF(max_scale, scale);
     }
 
-    if (!max_scale)
-        return;
-    float d = max_scale / 31;
-    tc_put_f16(y, d * 1.033f);
-    float id = 1 / d;
-    for (int ib = 0; ib < 8; ib += 2) {
-        int l1 = clampi(tc_nearest_int(0.5f * (id * scales[ib] - 1)), 15);
-        int l2 = clampi(tc_nearest_int(0.5f * (id * scales[ib + 1] - 1)), 15);
-        y[IQ3S_SCALES + ib / 2] = (uint8_t)(l1 | l2 << 4);
-    }
+    tc_iq3_s_finish(scales, max_scale, y);
 }
 
 static void tc_iq3_s_quant_ref(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
