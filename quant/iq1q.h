@@ -1,0 +1,106 @@
+/*
+ * iq1q.h - private to quant/: what the IQ1_S / IQ1_M quantizers share: pieces of the scalar
+ * reference (ref_iq1_quant.c) that the SIMD kernels (avx2_iq1q.c, avx512_iq1q.c, through
+ * iq1q_lanes.h) run unchanged, the reference's whole-block quantizers (for the blocks the SIMD
+ * kernels hand back) and the neighbour lists laid out for searching many candidates at once.
+ */
+#ifndef TC_IQ1Q_H
+#define TC_IQ1Q_H
+
+#include "blocks.h"
+#include "iq_grid.h"
+#include "kernels.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#define GROUP_MAX_EPS_IQ1_S 1e-12f
+#define GROUP_MAX_EPS_IQ1_M 1e-7f
+#define IQ1_DELTA           0.125f /* IQ1S_DELTA, IQ1M_DELTA */
+
+enum { IQ1S_SIZE = 50, IQ1M_SIZE = 56 };
+
+/* The quant values of levels 0..2 for a positive / negative shift (exact in float). */
+static const float tc_iq1_xp[3] = {-1 + IQ1_DELTA, IQ1_DELTA, 1 + IQ1_DELTA};
+static const float tc_iq1_xm[3] = {-1 - IQ1_DELTA, -IQ1_DELTA, 1 - IQ1_DELTA};
+
+/* The quant values of IQ1_M's group k (0, 1) under shift code c: bit 1 group 0, bit 0 group 1 */
+static inline const float *tc_iq1_m_xx(int c, int k)
+{
+    return (k == 0 ? c < 2 : c % 2 == 0) ? tc_iq1_xp : tc_iq1_xm;
+}
+
+/* The map code of 8 levels: 2 bits each, element i at bits 2i. */
+static inline int tc_iq1_code(const int8_t *L)
+{
+    int u = 0;
+    for (int i = 0; i < 8; ++i)
+        u |= L[i] << 2 * i;
+    return u;
+}
+
+/* Step 1's sigma2: 2 * mean square of the block's 256 values, summed in order. */
+static inline float tc_iq1_sigma2(const float *x)
+{
+    float sumx2 = 0;
+    for (int i = 0; i < QK_K; ++i)
+        sumx2 += x[i] * x[i];
+    return 2 * sumx2 / QK_K;
+}
+
+/*
+ * The refit after a neighbour search: the least-squares scale of the ng groups' chosen points
+ * (xx[k] the quant values of group k), summed element by element from 0 as ggml does; `scale`
+ * when the fit is not positive.
+ */
+static inline float tc_iq1_refit(const tc_iq2_search *S, const uint16_t *index, int ng,
+                                 const float *xb, const float *weight, const float *const *xx,
+                                 float scale)
+{
+    float sumqx = 0, sumq2 = 0;
+    for (int k = 0; k < ng; ++k) {
+        const uint64_t g = S->grid[index[k]];
+        const float *q3 = xx[k];
+        for (int j = 0; j < 8; ++j) {
+            float w = weight[8 * k + j];
+            float q = q3[(((g >> 8 * j) & 0xff) - 1) / 2];
+            sumqx += w * q * xb[8 * k + j];
+            sumq2 += w * q * q;
+        }
+    }
+    return sumqx > 0 && sumq2 > 0 ? sumqx / sumq2 : scale;
+}
+
+/* One whole block (256 values, importance weights qw; IQ1_M: or NULL) by the reference. */
+void tc_ref_iq1_s_block(const tc_iq2_search *S, const float *x, const float *qw, uint8_t *y);
+void tc_ref_iq1_m_block(const tc_iq2_search *S, const float *x, const float *qw, uint8_t *y);
+
+/* The end of a block: from the sub-blocks' scales (>= 0), shifts (IQ1_S +1/-1, IQ1_M codes
+ * 0..3) and grid indices (4 per IQ1_S sub-block, 2 per IQ1_M one) to the block's bytes at y.
+ * IQ1_M refits d over the block: x and its weights too. */
+void tc_iq1_s_finish(const float *scales, const int *shifts, const uint16_t *index, uint8_t *y);
+void tc_iq1_m_finish(const tc_iq2_search *S, const float *x, const float *weight,
+                     const float *scales, const int *shifts, const uint16_t *index, uint8_t *y);
+
+/*
+ * The IQ1 neighbour lists (iq_grid.h's, shared by IQ1_S and IQ1_M) as level codes, for
+ * searching TC_IQ1_LANES candidates at a time: off[code] (code: 2 bits per element, as
+ * iq_grid.h's) for a point off the grid is the offset o in list: list[o] the count n,
+ * list[o + 1 ...] the codes of the n listed points in the reference's order, padded with 0xffff
+ * (every element at the impossible level 3) to a multiple of TC_IQ1_LANES. Position p of a list
+ * is the reference's neighbours entry p + 1. NULL when out of memory.
+ */
+#define TC_IQ1_LANES 16
+
+typedef struct tc_iq1_lists {
+    const int32_t *off; /* 43692 entries */
+    const uint16_t *list;
+} tc_iq1_lists;
+
+/* Built once, thread-safely; never freed. */
+const tc_iq1_lists *tc_iq1_lists_get(void);
+
+void tc_avx2_register_iq1q(tc_kernel_table *k);   /* avx2_iq1q.c: IQ1_S, IQ1_M quantizers */
+void tc_avx512_register_iq1q(tc_kernel_table *k); /* avx512_iq1q.c: the same, 16 lanes */
+
+#endif /* TC_IQ1Q_H */
