@@ -30,6 +30,38 @@ static inline const float *tc_iq1_m_xx(int c, int k)
     return (k == 0 ? c < 2 : c % 2 == 0) ? tc_iq1_xp : tc_iq1_xm;
 }
 
+/* ggml's iq1_sort_helper as glibc's merge uses it: the left element goes first unless the
+ * comparator says it is greater (NaN compares equal to everything). */
+static inline int tc_iq1_sort_le(float l, float r)
+{
+    return !(l > r);
+}
+
+/*
+ * glibc's qsort for these sizes (msort.c msort_with_tmp): sort idx[0..n) by x[idx[]] with a
+ * top-down merge sort, first half n/2. `tmp` holds n ints.
+ */
+static inline void tc_iq1_sort(int *idx, int n, const float *x, int *tmp)
+{
+    if (n <= 1)
+        return;
+    const int n1 = n / 2, n2 = n - n1;
+    int *b1 = idx, *b2 = idx + n1;
+    tc_iq1_sort(b1, n1, x, tmp);
+    tc_iq1_sort(b2, n2, x, tmp);
+    int i = 0, j = 0, o = 0;
+    while (i < n1 && j < n2) {
+        if (tc_iq1_sort_le(x[b1[i]], x[b2[j]]))
+            tmp[o++] = b1[i++];
+        else
+            tmp[o++] = b2[j++];
+    }
+    while (i < n1)
+        tmp[o++] = b1[i++];
+    /* the rest of the second half is already in place */
+    memcpy(idx, tmp, (size_t)o * sizeof *idx);
+}
+
 /* The map code of 8 levels: 2 bits each, element i at bits 2i. */
 static inline int tc_iq1_code(const int8_t *L)
 {

@@ -88,38 +88,6 @@ static inline int iclamp(int v, int lo, int hi)
     return v < lo ? lo : v > hi ? hi : v; /* ggml's MAX(lo, MIN(hi, v)) on ints */
 }
 
-/* ggml's iq1_sort_helper as glibc's merge uses it: the left element goes first unless the
- * comparator says it is greater (NaN compares equal to everything). */
-static inline int sort_le(float l, float r)
-{
-    return !(l > r);
-}
-
-/*
- * glibc's qsort for these sizes (msort.c msort_with_tmp): sort idx[0..n) by x[idx[]] with a
- * top-down merge sort, first half n/2. `tmp` holds n ints.
- */
-static void iq1_sort(int *idx, int n, const float *x, int *tmp)
-{
-    if (n <= 1)
-        return;
-    const int n1 = n / 2, n2 = n - n1;
-    int *b1 = idx, *b2 = idx + n1;
-    iq1_sort(b1, n1, x, tmp);
-    iq1_sort(b2, n2, x, tmp);
-    int i = 0, j = 0, o = 0;
-    while (i < n1 && j < n2) {
-        if (sort_le(x[b1[i]], x[b2[j]]))
-            tmp[o++] = b1[i++];
-        else
-            tmp[o++] = b2[j++];
-    }
-    while (i < n1)
-        tmp[o++] = b1[i++];
-    /* the rest of the second half is already in place */
-    memcpy(idx, tmp, (size_t)o * sizeof *idx);
-}
-
 /*
  * ggml's iq1_find_best_neighbour2: of the n points listed at nb[1..n] (nb[0] = n), the one
  * nearest to xval at `scale` by sum of w*(scale*xg[l] - x)^2 (first of equal distances); its
@@ -177,7 +145,7 @@ static float iq1_s_sub(const tc_iq2_search *S, const float *xb, const float *wei
         return 0;
     for (int j = 0; j < BS; ++j)
         idx[j] = j;
-    iq1_sort(idx, BS, xb, tmp);
+    tc_iq1_sort(idx, BS, xb, tmp);
     sumx[0] = sumw[0] = 0;
     for (int j = 0; j < BS; ++j) {
         int i = idx[j];
@@ -312,7 +280,7 @@ static float iq1_m_sub(const tc_iq2_search *S, const float *xb, const float *wei
         return 0;
     for (int j = 0; j < BS; ++j)
         idx[j] = j;
-    iq1_sort(idx, BS, xb, tmp);
+    tc_iq1_sort(idx, BS, xb, tmp);
     /* prefix sums of w*x and w over the sorted elements, kept per half of the sub-block (the
      * halves are the two groups, each with its own shift) */
     float px[2][BS + 1], pw[2][BS + 1];
