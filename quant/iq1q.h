@@ -115,18 +115,19 @@ void tc_iq1_m_finish(const tc_iq2_search *S, const float *x, const float *weight
                      const float *scales, const int *shifts, const uint16_t *index, uint8_t *y);
 
 /*
- * The IQ1 neighbour lists (iq_grid.h's, shared by IQ1_S and IQ1_M) as level codes, for
- * searching TC_IQ1_LANES candidates at a time: off[code] (code: 2 bits per element, as
- * iq_grid.h's) for a point off the grid is the offset o in list: list[o] the count n,
- * list[o + 1 ...] the codes of the n listed points in the reference's order, padded with 0xffff
- * (every element at the impossible level 3) to a multiple of TC_IQ1_LANES. Position p of a list
- * is the reference's neighbours entry p + 1. NULL when out of memory.
+ * The IQ1 neighbour lists (iq_grid.h's, shared by IQ1_S and IQ1_M) laid out for searching
+ * TC_IQ1_LANES candidates at a time, indexed by the base-3 code of a group's levels (sum of
+ * L[i] * 3^i: a table small enough to stay in cache). map[c3] >= 0 is the grid index of a point
+ * on the grid; otherwise -map[c3] - 1 is the offset o in list: list[o] the count n, list[o + 1
+ * ...] the n listed points in the reference's order, each as its level code (2 bits per element,
+ * iq_grid.h's) in the low 16 bits and its grid index in the high 16, padded with code 0xffff
+ * (every element at the impossible level 3) to a multiple of TC_IQ1_LANES.
  */
 #define TC_IQ1_LANES 16
 
 typedef struct tc_iq1_lists {
-    const int32_t *off; /* 43692 entries */
-    const uint16_t *list;
+    const int32_t *map; /* 6561 entries */
+    const uint32_t *list;
 } tc_iq1_lists;
 
 /* Built once, thread-safely; never freed. */

@@ -102,7 +102,8 @@ TC_ISA_ATTR static inline void block_weights(const float *x, const float *qw, fl
 
 /* The reference's sort of n (16 or 32) finite values: idx[] ascending, equal values in
  * glibc's merge sort order. */
-TC_ISA_ATTR static inline void sort_sub(const float *x, int n, int *idx)
+TC_ISA_ATTR static inline __attribute__((always_inline)) void sort_sub(const float *x, int n,
+                                                                       int *idx)
 {
     VI cnt[32 / W];
     VF xv[32 / W];
@@ -133,14 +134,14 @@ TC_ISA_ATTR static inline void sort_sub(const float *x, int n, int *idx)
 }
 
 /*
- * iq1_find_best_neighbour2 over the list at lst (count, then padded codes): the list position
- * of the point nearest to xv at `scale` by sum of w*(scale*q - x)^2, the first of equal ones.
+ * iq1_find_best_neighbour2 over the list at lst (count, then padded entries): the grid index of
+ * the point nearest to xv at `scale` by sum of w*(scale*q - x)^2, the first of equal ones.
  */
-TC_ISA_ATTR static inline int nb_search(const uint16_t *lst, const float *xv, const float *wv,
+TC_ISA_ATTR static inline int nb_search(const uint32_t *lst, const float *xv, const float *wv,
                                         float scale, const float *qpat)
 {
-    const int n = lst[0];
-    const uint16_t *codes = lst + 1;
+    const int n = (int)lst[0];
+    const uint32_t *ent = lst + 1;
     const VF sq = F_MUL(F_SET1(scale), F_LOADU(qpat));
     VF T[8];
     for (int j = 0; j < 8; j++) {
@@ -149,8 +150,10 @@ TC_ISA_ATTR static inline int nb_search(const uint16_t *lst, const float *xv, co
     }
     VF best = F_SET1(FLT_MAX);
     VI pos = I_LOADU(lane_index), bpos = pos;
+    /* a permute reads the low bits of the shifted entry: the terms repeat every 4 lanes, so
+     * only the 2 bits of the element's level count */
     for (int c = 0; c < n; c += W, pos = I_ADD(pos, I_SET1(W))) {
-        const VI C = I_LOAD_U16(codes + c);
+        const VI C = I_LOADU(ent + c);
         VF d2 = F_ADD(F_ZERO, F_PERM(T[0], C));
         d2 = F_ADD(d2, F_PERM(T[1], I_SRLI(C, 2)));
         d2 = F_ADD(d2, F_PERM(T[2], I_SRLI(C, 4)));
@@ -172,21 +175,21 @@ TC_ISA_ATTR static inline int nb_search(const uint16_t *lst, const float *xv, co
     for (unsigned e = eq & (eq - 1); e; e &= e - 1)
         if (bp[__builtin_ctz(e)] < p)
             p = bp[__builtin_ctz(e)];
-    return p;
+    return (int)(ent[p] >> 16);
 }
 
 /* iq1_snap: the grid index of group levels L, or of its best neighbour (then *off = 1). */
-TC_ISA_ATTR static inline uint16_t snap(const tc_iq2_search *S, const tc_iq1_lists *T,
-                                        const int8_t *L, const float *xb, const float *w,
-                                        float scale, const float *qpat, int *off)
+TC_ISA_ATTR static inline uint16_t snap(const tc_iq1_lists *T, const int8_t *L, const float *xb,
+                                        const float *w, float scale, const float *qpat, int *off)
 {
-    const int code = tc_iq1_code(L);
-    const int m = S->map[code];
+    int c3 = 0;
+    for (int i = 7; i >= 0; i--)
+        c3 = 3 * c3 + L[i];
+    const int m = T->map[c3];
     if (m >= 0)
         return (uint16_t)m;
     *off = 1;
-    const uint16_t *nb = S->neighbours - m - 1;
-    return nb[1 + nb_search(T->list + T->off[code], xb, w, scale, qpat)];
+    return (uint16_t)nb_search(T->list - m - 1, xb, w, scale, qpat);
 }
 
 /* The result of a lane's split search. */
@@ -293,7 +296,7 @@ TC_ISA_ATTR static float s_finish_sub(const tc_iq2_search *S, const tc_iq1_lists
     const float *qpat = k == 1 ? qpat_p : qpat_m;
     int off = 0;
     for (int g = 0; g < BS / 8; ++g)
-        index[g] = snap(S, T, L + 8 * g, xb + 8 * g, weight + 8 * g, scale, qpat, &off);
+        index[g] = snap(T, L + 8 * g, xb + 8 * g, weight + 8 * g, scale, qpat, &off);
     if (off) {
         const float *xk[4] = {xx, xx, xx, xx};
         scale = tc_iq1_refit(S, index, BS / 8, xb, weight, xk, scale);
@@ -472,7 +475,7 @@ TC_ISA_ATTR static float m_finish_sub(const tc_iq2_search *S, const tc_iq1_lists
     int off = 0;
     for (int g = 0; g < BS / 8; ++g) {
         const float *qpat = tc_iq1_m_xx(k, g) == tc_iq1_xp ? qpat_p : qpat_m;
-        index[g] = snap(S, T, L + 8 * g, xb + 8 * g, weight + 8 * g, scale, qpat, &off);
+        index[g] = snap(T, L + 8 * g, xb + 8 * g, weight + 8 * g, scale, qpat, &off);
     }
     if (off) {
         const float *xk[2] = {tc_iq1_m_xx(k, 0), tc_iq1_m_xx(k, 1)};

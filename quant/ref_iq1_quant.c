@@ -435,8 +435,6 @@ void tc_ref_iq1_m_block(const tc_iq2_search *S, const float *x, const float *qw,
 
 /* ===== The neighbour lists as level codes, for the SIMD kernels (iq1q.h) ===== */
 
-#define IQ1_KMAP 43692
-
 static tc_iq1_lists lists;
 static int lists_ok;
 static pthread_once_t lists_once = PTHREAD_ONCE_INIT;
@@ -455,38 +453,41 @@ static void lists_build(void)
     const tc_iq2_search *S = tc_iq2_search_get(TC_DTYPE_IQ1_S);
     if (S == NULL)
         return;
-    int32_t *off = calloc(IQ1_KMAP, sizeof *off);
-    uint16_t *list = NULL;
-    for (int pass = 0; pass < 2 && off; pass++) {
+    int32_t *map = malloc(6561 * sizeof *map);
+    uint32_t *list = NULL;
+    for (int pass = 0; pass < 2 && map; pass++) {
         size_t at = 0;
         for (int c3 = 0; c3 < 6561; c3++) {
             int code = 0;
             for (int i = 0, t = c3; i < 8; i++, t /= 3)
                 code |= t % 3 << 2 * i;
             const int m = S->map[code];
-            if (m >= 0)
+            if (m >= 0) {
+                map[c3] = m;
                 continue;
+            }
             const uint16_t *nb = S->neighbours - m - 1;
             const int n = nb[0];
             const size_t padded = (size_t)(n + TC_IQ1_LANES - 1) / TC_IQ1_LANES * TC_IQ1_LANES;
             if (pass == 1) {
-                off[code] = (int32_t)at;
-                list[at] = (uint16_t)n;
+                map[c3] = -(int32_t)at - 1;
+                list[at] = (uint32_t)n;
                 for (size_t j = 0; j < padded; j++)
-                    list[at + 1 + j] =
-                        j < (size_t)n ? (uint16_t)grid_code(S->grid[nb[1 + j]]) : 0xffff;
+                    list[at + 1 + j] = j < (size_t)n ? (uint32_t)grid_code(S->grid[nb[1 + j]]) |
+                                                           (uint32_t)nb[1 + j] << 16
+                                                     : 0xffff;
             }
             at += 1 + padded;
         }
         if (pass == 0 && (list = malloc((at + TC_IQ1_LANES) * sizeof *list)) == NULL)
             break;
     }
-    if (off == NULL || list == NULL) {
-        free(off);
+    if (map == NULL || list == NULL) {
+        free(map);
         free(list);
         return;
     }
-    lists = (tc_iq1_lists){off, list};
+    lists = (tc_iq1_lists){map, list};
     lists_ok = 1;
 }
 
