@@ -11,6 +11,7 @@
 #include "grid_ops_avx2.h"
 
 #define M_AND(a, b)   _mm256_and_ps(a, b)
+#define M_OR(a, b)    _mm256_or_ps(a, b)
 #define I_COUNT(v, m) _mm256_sub_epi32(v, _mm256_castps_si256(m))
 
 #include "iq1q_lanes.h"

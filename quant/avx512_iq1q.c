@@ -11,6 +11,7 @@
 #include "grid_ops_avx512.h"
 
 #define M_AND(a, b)   ((__mmask16)((a) & (b)))
+#define M_OR(a, b)    ((__mmask16)((a) | (b)))
 #define I_COUNT(v, m) _mm512_mask_sub_epi32(v, m, v, _mm512_set1_epi32(-1))
 
 #include "iq1q_lanes.h"

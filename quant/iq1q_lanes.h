@@ -29,7 +29,7 @@
  * - Level assignment, the sign flip, the refit and the block's bytes are the reference's code.
  *
  * Required from the includer, besides grid_ops_*.h:
- *   M_AND(a, b): both masks;  I_COUNT(v, m): v + 1 in the lanes of m
+ *   M_AND(a, b), M_OR(a, b): both masks, either mask;  I_COUNT(v, m): v + 1 in the lanes of m
  */
 
 #include "iq1q.h"
@@ -434,18 +434,30 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
                                  F_ADD(qx_m[0], qx_p[1]), F_ADD(qx_m[0], qx_m[1])};
             const VF sumq2[4] = {F_ADD(q2_p[0], q2_p[1]), F_ADD(q2_p[0], q2_m[1]),
                                  F_ADD(q2_m[0], q2_p[1]), F_ADD(q2_m[0], q2_m[1])};
+            /* most steps change no lane's best: test all 4 against it at once first (exact,
+             * since a lane's best only changes by a win) */
+            VF qq[4];
+            VM any = M_CMP(zero, zero, _CMP_FALSE_OQ);
             for (int k = 0; k < 4; k++) {
-                const VM m =
-                    M_AND(M_CMP(sumq2[k], zero, _CMP_GT_OQ),
-                          M_CMP(F_MUL(sumqx[k], sumqx[k]), F_MUL(best, sumq2[k]), _CMP_GT_OQ));
-                if (M_BITS(m)) {
-                    const VF sc = F_DIV(sumqx[k], sumq2[k]);
-                    best = F_BLEND(best, F_MUL(sc, sumqx[k]), m);
-                    scale = F_BLEND(scale, sc, m);
-                    bi1 = I_BLEND(bi1, I_SET1(i1), m);
-                    bi2 = I_BLEND(bi2, I_SET1(i2), m);
-                    bk = I_BLEND(bk, I_SET1(k), m);
-                }
+                qq[k] = F_MUL(sumqx[k], sumqx[k]);
+                any = M_OR(any, M_AND(M_CMP(sumq2[k], zero, _CMP_GT_OQ),
+                                      M_CMP(qq[k], F_MUL(best, sumq2[k]), _CMP_GT_OQ)));
+            }
+            if (!M_BITS(any))
+                continue;
+            VF sc[4], bs[4];
+            for (int k = 0; k < 4; k++) {
+                sc[k] = F_DIV(sumqx[k], sumq2[k]);
+                bs[k] = F_MUL(sc[k], sumqx[k]);
+            }
+            for (int k = 0; k < 4; k++) {
+                const VM m = M_AND(M_CMP(sumq2[k], zero, _CMP_GT_OQ),
+                                   M_CMP(qq[k], F_MUL(best, sumq2[k]), _CMP_GT_OQ));
+                best = F_BLEND(best, bs[k], m);
+                scale = F_BLEND(scale, sc[k], m);
+                bi1 = I_BLEND(bi1, I_SET1(i1), m);
+                bi2 = I_BLEND(bi2, I_SET1(i2), m);
+                bk = I_BLEND(bk, I_SET1(k), m);
             }
         }
     }
