@@ -198,6 +198,20 @@ typedef struct split_res {
     float scale[W];
 } split_res;
 
+/* Unpacks the lanes' best splits: sel = marker | i1 << 8 | i2 << 2 | shift, 0 for none. IQ1_S
+ * marks with its shift (1 for +, 2 for -), IQ1_M with bit 16. */
+TC_ISA_ATTR static inline void store_res(split_res *r, VI sel, VF scale)
+{
+    int32_t s[W];
+    I_STOREU(s, sel);
+    F_STOREU(r->scale, scale);
+    for (int l = 0; l < W; l++) {
+        r->i1[l] = s[l] ? (s[l] >> 8) & 0xff : -1;
+        r->i2[l] = (s[l] >> 2) & 0x3f;
+        r->k[l] = s[l] >> 16 ? s[l] & 3 : (s[l] & 3) == 1 ? 1 : -1;
+    }
+}
+
 /* ===== IQ1_S ===== */
 
 /*
@@ -234,7 +248,7 @@ TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws,
     }
     const VF zero = F_ZERO;
     VF best = F_SET1(-FLT_MAX), scale = F_ZERO;
-    VI bi1 = I_SET1(-1), bi2 = I_SET1(-1), bk = I_ZERO;
+    VI sel = I_ZERO; /* the best split: i1 << 8 | i2 << 2 | shift (1 +, 2 -), 0 none */
     for (int i1 = 0; i1 <= BS; i1++) {
         const VF sx1 = PX[i1], sw1 = PW[i1];
         const VF dx0 = F_SUB(sx1, PX[0]), dw0 = F_SUB(sw1, PW[0]);
@@ -247,34 +261,25 @@ TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws,
             const VF q2_p = F_ADD(F_ADD(aw_p, bw), CWP[i2]);
             const VF qx_m = F_ADD(F_SUB(ax_m, bx), CXM[i2]);
             const VF q2_m = F_ADD(F_ADD(aw_m, bw), CWM[i2]);
-            const VM mp = M_AND(M_CMP(q2_p, zero, _CMP_GT_OQ),
-                                M_CMP(F_MUL(qx_p, qx_p), F_MUL(best, q2_p), _CMP_GT_OQ));
-            if (M_BITS(mp)) {
-                const VF sc = F_DIV(qx_p, q2_p);
-                best = F_BLEND(best, F_MUL(sc, qx_p), mp);
-                scale = F_BLEND(scale, sc, mp);
-                bi1 = I_BLEND(bi1, I_SET1(i1), mp);
-                bi2 = I_BLEND(bi2, I_SET1(i2), mp);
-                bk = I_BLEND(bk, I_SET1(1), mp);
-            }
-            const VM mm = M_AND(M_CMP(q2_m, zero, _CMP_GT_OQ),
-                                M_CMP(F_MUL(qx_m, qx_m), F_MUL(best, q2_m), _CMP_GT_OQ));
-            if (M_BITS(mm)) {
-                const VF sc = F_DIV(qx_m, q2_m);
-                best = F_BLEND(best, F_MUL(sc, qx_m), mm);
-                scale = F_BLEND(scale, sc, mm);
-                bi1 = I_BLEND(bi1, I_SET1(i1), mm);
-                bi2 = I_BLEND(bi2, I_SET1(i2), mm);
-                bk = I_BLEND(bk, I_SET1(-1), mm);
-            }
+            /* most steps change no lane's best: test both shifts against it at once first
+             * (exact, since a lane's best only changes by a win) */
+            const VF qq_p = F_MUL(qx_p, qx_p), qq_m = F_MUL(qx_m, qx_m);
+            const VM pos_p = M_CMP(q2_p, zero, _CMP_GT_OQ), pos_m = M_CMP(q2_m, zero, _CMP_GT_OQ);
+            const VM mp = M_AND(pos_p, M_CMP(qq_p, F_MUL(best, q2_p), _CMP_GT_OQ));
+            if (!M_BITS(M_OR(mp, M_AND(pos_m, M_CMP(qq_m, F_MUL(best, q2_m), _CMP_GT_OQ)))))
+                continue;
+            const VF sc_p = F_DIV(qx_p, q2_p), sc_m = F_DIV(qx_m, q2_m);
+            best = F_BLEND(best, F_MUL(sc_p, qx_p), mp);
+            scale = F_BLEND(scale, sc_p, mp);
+            sel = I_BLEND(sel, I_SET1(i1 << 8 | i2 << 2 | 1), mp);
+            const VM mm = M_AND(pos_m, M_CMP(qq_m, F_MUL(best, q2_m), _CMP_GT_OQ));
+            best = F_BLEND(best, F_MUL(sc_m, qx_m), mm);
+            scale = F_BLEND(scale, sc_m, mm);
+            sel = I_BLEND(sel, I_SET1(i1 << 8 | i2 << 2 | 2), mm);
         }
     }
-    I_STOREU(r->i1, bi1);
-    I_STOREU(r->i2, bi2);
-    I_STOREU(r->k, bk);
-    F_STOREU(r->scale, scale);
+    store_res(r, sel, scale);
 }
-
 /* The rest of iq1_s_sub for one lane: levels, sign flip, grid points, refit. */
 TC_ISA_ATTR static float s_finish_sub(const tc_iq2_search *S, const tc_iq1_lists *T,
                                       const float *xb, const float *weight, const int *idx, int i1,
@@ -414,7 +419,7 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
     }
     const VF zero = F_ZERO;
     VF best = F_SET1(-FLT_MAX), scale = F_ZERO;
-    VI bi1 = I_SET1(-1), bi2 = I_SET1(-1), bk = I_ZERO;
+    VI sel = I_ZERO; /* the best split: i1 << 8 | i2 << 2 | shift code, 0x10000 | ...; 0 none */
     for (int i1 = 0; i1 <= BS; i1++) {
         VF a2_p[2], a2_m[2];
         for (int h = 0; h < 2; h++) {
@@ -455,16 +460,11 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
                                    M_CMP(qq[k], F_MUL(best, sumq2[k]), _CMP_GT_OQ));
                 best = F_BLEND(best, bs[k], m);
                 scale = F_BLEND(scale, sc[k], m);
-                bi1 = I_BLEND(bi1, I_SET1(i1), m);
-                bi2 = I_BLEND(bi2, I_SET1(i2), m);
-                bk = I_BLEND(bk, I_SET1(k), m);
+                sel = I_BLEND(sel, I_SET1(1 << 16 | i1 << 8 | i2 << 2 | k), m);
             }
         }
     }
-    I_STOREU(r->i1, bi1);
-    I_STOREU(r->i2, bi2);
-    I_STOREU(r->k, bk);
-    F_STOREU(r->scale, scale);
+    store_res(r, sel, scale);
 }
 
 /* The rest of iq1_m_sub for one lane: levels, sign flip, grid points, refit. */
