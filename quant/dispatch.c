@@ -3,6 +3,7 @@
  * the ISA's overrides), chosen from CPUID or forced with TC_ISA=scalar|avx2|avx512|neon.
  */
 #include "avx2_iq.h"
+#include "iq1q.h"
 #include "iq2s.h"
 #include "iq3q.h"
 #include "kernels.h"
@@ -98,12 +99,14 @@ static void build_tables(void)
             tc_avx2_register_iq2q(k);
             tc_avx2_register_iq3q(k);
             tc_avx2_register_iq2s(k);
+            tc_avx2_register_iq1q(k);
         }
         if (i == TC_ISA_AVX512) {
             tc_avx512_register(k);
             tc_avx512_register_iq2q(k);
             tc_avx512_register_iq3q(k);
             tc_avx512_register_iq2s(k);
+            tc_avx512_register_iq1q(k);
         }
         if (i == TC_ISA_NEON)
             tc_neon_register(k);

@@ -66,73 +66,26 @@
  * first listed neighbour is taken and a negative (NaN-born) scale clamps to 0 by the sub-scale's
  * clamp: kernels never fail.
  */
-#include "blocks.h"
-#include "iq_grid.h"
-#include "kernels.h"
+#include "iq1q.h"
 
 #include <float.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
-#define GROUP_MAX_EPS_IQ1_S 1e-12f
-#define GROUP_MAX_EPS_IQ1_M 1e-7f
-#define IQ1_DELTA           0.125f /* IQ1S_DELTA, IQ1M_DELTA */
-
-enum { IQ1S_SIZE = 50, IQ1M_SIZE = 56 };
 /* IQ1_S: d, qs[32] (low 8 index bits), qh[8] u16 (3 x 3 high index bits, scale, shift) */
 enum { IQ1S_QS = 2, IQ1S_QH = 34 };
 /* IQ1_M: qs[32], qh[16] (per sub-block: 2 x 3 high bits + shift bits 3 and 7), scales[8] */
 enum { IQ1M_QS = 0, IQ1M_QH = 32, IQ1M_SCALES = 48 };
 
-/* The quant values of levels 0..2 for a positive / negative shift (exact in float). */
-static const float x_p[3] = {-1 + IQ1_DELTA, IQ1_DELTA, 1 + IQ1_DELTA};
-static const float x_m[3] = {-1 - IQ1_DELTA, -IQ1_DELTA, 1 - IQ1_DELTA};
+#define x_p tc_iq1_xp
+#define x_m tc_iq1_xm
 
 static inline int iclamp(int v, int lo, int hi)
 {
     return v < lo ? lo : v > hi ? hi : v; /* ggml's MAX(lo, MIN(hi, v)) on ints */
-}
-
-/* ggml's iq1_sort_helper as glibc's merge uses it: the left element goes first unless the
- * comparator says it is greater (NaN compares equal to everything). */
-static inline int sort_le(float l, float r)
-{
-    return !(l > r);
-}
-
-/*
- * glibc's qsort for these sizes (msort.c msort_with_tmp): sort idx[0..n) by x[idx[]] with a
- * top-down merge sort, first half n/2. `tmp` holds n ints.
- */
-static void iq1_sort(int *idx, int n, const float *x, int *tmp)
-{
-    if (n <= 1)
-        return;
-    const int n1 = n / 2, n2 = n - n1;
-    int *b1 = idx, *b2 = idx + n1;
-    iq1_sort(b1, n1, x, tmp);
-    iq1_sort(b2, n2, x, tmp);
-    int i = 0, j = 0, o = 0;
-    while (i < n1 && j < n2) {
-        if (sort_le(x[b1[i]], x[b2[j]]))
-            tmp[o++] = b1[i++];
-        else
-            tmp[o++] = b2[j++];
-    }
-    while (i < n1)
-        tmp[o++] = b1[i++];
-    /* the rest of the second half is already in place */
-    memcpy(idx, tmp, (size_t)o * sizeof *idx);
-}
-
-/* The map code of 8 levels: 2 bits each, element i at bits 2i. */
-static inline int iq1_code(const int8_t *L)
-{
-    int u = 0;
-    for (int i = 0; i < 8; ++i)
-        u |= L[i] << 2 * i;
-    return u;
 }
 
 /*
@@ -158,20 +111,11 @@ static int iq1_best_neighbour(const uint16_t *nb, const uint64_t *grid, const fl
 static inline int iq1_snap(const tc_iq2_search *S, const int8_t *L, const float *xb, const float *w,
                            float scale, const float *xg, int *off)
 {
-    const int m = S->map[iq1_code(L)];
+    const int m = S->map[tc_iq1_code(L)];
     if (m >= 0)
         return m;
     *off = 1;
     return iq1_best_neighbour(S->neighbours - m - 1, S->grid, xb, w, scale, xg);
-}
-
-/* Step 1's sigma2: 2 * mean square of the block's 256 values, summed in order. */
-static inline float iq1_sigma2(const float *x)
-{
-    float sumx2 = 0;
-    for (int i = 0; i < QK_K; ++i)
-        sumx2 += x[i] * x[i];
-    return 2 * sumx2 / QK_K;
 }
 
 /* max |x| over n values, ggml's MAX. */
@@ -201,7 +145,7 @@ static float iq1_s_sub(const tc_iq2_search *S, const float *xb, const float *wei
         return 0;
     for (int j = 0; j < BS; ++j)
         idx[j] = j;
-    iq1_sort(idx, BS, xb, tmp);
+    tc_iq1_sort(idx, BS, xb, tmp);
     sumx[0] = sumw[0] = 0;
     for (int j = 0; j < BS; ++j) {
         int i = idx[j];
@@ -269,39 +213,24 @@ static float iq1_s_sub(const tc_iq2_search *S, const float *xb, const float *wei
     for (int k = 0; k < BS / 8; ++k)
         index[k] = (uint16_t)iq1_snap(S, L + 8 * k, xb + 8 * k, weight + 8 * k, scale, xx, &off);
     if (off) {
-        float sumqx = 0, sumq2 = 0;
-        for (int k = 0; k < BS / 8; ++k) {
-            const uint64_t g = S->grid[index[k]];
-            for (int j = 0; j < 8; ++j) {
-                float w = weight[8 * k + j];
-                float q = xx[(((g >> 8 * j) & 0xff) - 1) / 2];
-                sumqx += w * q * xb[8 * k + j];
-                sumq2 += w * q * q;
-            }
-        }
-        if (sumqx > 0 && sumq2 > 0)
-            scale = sumqx / sumq2;
+        const float *xk[4] = {xx, xx, xx, xx};
+        scale = tc_iq1_refit(S, index, BS / 8, xb, weight, xk, scale);
     }
     *shift = best_shift;
     return scale;
 }
 
-static void iq1_s_block(const tc_iq2_search *S, const float *x, const float *qw, uint8_t *y)
+void tc_iq1_s_finish(const float *scales, const int *shifts, const uint16_t *index, uint8_t *y)
 {
-    float weight[QK_K], scales[8], max_scale = 0;
-    int shifts[8];
     uint16_t qh[8];
-    const float sigma2 = iq1_sigma2(x);
-    for (int i = 0; i < QK_K; ++i)
-        weight[i] = qw[i] * sqrtf(sigma2 + x[i] * x[i]);
+    float max_scale = 0;
     memset(y, 0, IQ1S_SIZE);
     for (int ib = 0; ib < 8; ++ib) {
-        uint16_t index[4];
-        scales[ib] = iq1_s_sub(S, x + 32 * ib, weight + 32 * ib, &shifts[ib], index);
+        const uint16_t *ix = index + 4 * ib;
         uint16_t h = 0;
         for (int k = 0; k < 4; ++k) {
-            y[IQ1S_QS + 4 * ib + k] = (uint8_t)index[k];
-            h = (uint16_t)(h | (index[k] >> 8) << 3 * k);
+            y[IQ1S_QS + 4 * ib + k] = (uint8_t)ix[k];
+            h = (uint16_t)(h | (ix[k] >> 8) << 3 * k);
         }
         qh[ib] = h;
         tc_st_u16(y + IQ1S_QH + 2 * ib, h);
@@ -320,15 +249,22 @@ static void iq1_s_block(const tc_iq2_search *S, const float *x, const float *qw,
     }
 }
 
+void tc_ref_iq1_s_block(const tc_iq2_search *S, const float *x, const float *qw, uint8_t *y)
+{
+    float weight[QK_K], scales[8];
+    int shifts[8];
+    uint16_t index[32];
+    const float sigma2 = tc_iq1_sigma2(x);
+    for (int i = 0; i < QK_K; ++i)
+        weight[i] = qw[i] * sqrtf(sigma2 + x[i] * x[i]);
+    for (int ib = 0; ib < 8; ++ib)
+        scales[ib] = iq1_s_sub(S, x + 32 * ib, weight + 32 * ib, &shifts[ib], index + 4 * ib);
+    tc_iq1_s_finish(scales, shifts, index, y);
+}
+
 /* ===== IQ1_M: 56 bytes = qs[32], qh[16] (sub-block ib: group 0's high index bits in 0..2 and
  * its negative shift in bit 3, group 1's in 4..6 and 7), scales[8] as 4 LE u16: 4 x 3-bit
  * sub-scales in bits 0..11, a nibble of fp16(d) in 12..15 ===== */
-
-/* The quant values of group k (0, 1) under IQ1_M shift code c: bit 1 group 0, bit 0 group 1 */
-static inline const float *iq1_m_xx(int c, int k)
-{
-    return (k == 0 ? c < 2 : c % 2 == 0) ? x_p : x_m;
-}
 
 /* One sub-block of 16: its scale (>= 0, 0 when skipped), shift code 0..3 and 2 grid indices. */
 static float iq1_m_sub(const tc_iq2_search *S, const float *xb, const float *weight, int *shift,
@@ -344,7 +280,7 @@ static float iq1_m_sub(const tc_iq2_search *S, const float *xb, const float *wei
         return 0;
     for (int j = 0; j < BS; ++j)
         idx[j] = j;
-    iq1_sort(idx, BS, xb, tmp);
+    tc_iq1_sort(idx, BS, xb, tmp);
     /* prefix sums of w*x and w over the sorted elements, kept per half of the sub-block (the
      * halves are the two groups, each with its own shift) */
     float px[2][BS + 1], pw[2][BS + 1];
@@ -424,44 +360,23 @@ static float iq1_m_sub(const tc_iq2_search *S, const float *xb, const float *wei
     int off = 0;
     for (int k = 0; k < BS / 8; ++k)
         index[k] = (uint16_t)iq1_snap(S, L + 8 * k, xb + 8 * k, weight + 8 * k, scale,
-                                      iq1_m_xx(best_k, k), &off);
+                                      tc_iq1_m_xx(best_k, k), &off);
     if (off) {
-        float sumqx = 0, sumq2 = 0;
-        for (int k = 0; k < BS / 8; ++k) {
-            const float *xx = iq1_m_xx(best_k, k);
-            const uint64_t g = S->grid[index[k]];
-            for (int j = 0; j < 8; ++j) {
-                float w = weight[8 * k + j];
-                float q = xx[(((g >> 8 * j) & 0xff) - 1) / 2];
-                sumqx += w * q * xb[8 * k + j];
-                sumq2 += w * q * q;
-            }
-        }
-        if (sumqx > 0 && sumq2 > 0)
-            scale = sumqx / sumq2;
+        const float *xk[2] = {tc_iq1_m_xx(best_k, 0), tc_iq1_m_xx(best_k, 1)};
+        scale = tc_iq1_refit(S, index, BS / 8, xb, weight, xk, scale);
     }
     *shift = best_k;
     return scale;
 }
 
-static void iq1_m_block(const tc_iq2_search *S, const float *x, const float *qw, uint8_t *y)
+void tc_iq1_m_finish(const tc_iq2_search *S, const float *x, const float *weight,
+                     const float *scales, const int *shifts, const uint16_t *index, uint8_t *y)
 {
     static const uint8_t masks[4] = {0x00, 0x80, 0x08, 0x88};
-    float weight[QK_K], scales[16], max_scale = 0;
-    int shifts[16];
-    uint16_t index[32];
-    if (qw != NULL) {
-        const float sigma2 = iq1_sigma2(x);
-        for (int i = 0; i < QK_K; ++i)
-            weight[i] = qw[i] * sqrtf(sigma2 + x[i] * x[i]);
-    } else {
-        for (int i = 0; i < QK_K; ++i)
-            weight[i] = x[i] * x[i];
-    }
+    float max_scale = 0;
     memset(y, 0, IQ1M_SIZE);
     for (int ib = 0; ib < 16; ++ib) {
         const uint16_t *ix = index + 2 * ib;
-        scales[ib] = iq1_m_sub(S, x + 16 * ib, weight + 16 * ib, &shifts[ib], index + 2 * ib);
         y[IQ1M_QS + 2 * ib] = (uint8_t)ix[0];
         y[IQ1M_QS + 2 * ib + 1] = (uint8_t)ix[1];
         y[IQ1M_QH + ib] = (uint8_t)((ix[0] >> 8) | (ix[1] >> 8) << 4);
@@ -479,7 +394,7 @@ static void iq1_m_block(const tc_iq2_search *S, const float *x, const float *qw,
         y[IQ1M_QH + ib] |= masks[shifts[ib]];
         const float *xb = x + 16 * ib, *wb = weight + 16 * ib;
         for (int k = 0; k < 2; ++k) {
-            const float *xx = iq1_m_xx(shifts[ib], k);
+            const float *xx = tc_iq1_m_xx(shifts[ib], k);
             const uint64_t g = S->grid[index[2 * ib + k]];
             for (int j = 0; j < 8; ++j) {
                 float w = wb[8 * k + j];
@@ -498,6 +413,88 @@ static void iq1_m_block(const tc_iq2_search *S, const float *x, const float *qw,
     sc[3] = (uint16_t)(sc[3] | (h & 0xf000));
     for (int k = 0; k < 4; ++k)
         tc_st_u16(y + IQ1M_SCALES + 2 * k, sc[k]);
+}
+
+void tc_ref_iq1_m_block(const tc_iq2_search *S, const float *x, const float *qw, uint8_t *y)
+{
+    float weight[QK_K], scales[16];
+    int shifts[16];
+    uint16_t index[32];
+    if (qw != NULL) {
+        const float sigma2 = tc_iq1_sigma2(x);
+        for (int i = 0; i < QK_K; ++i)
+            weight[i] = qw[i] * sqrtf(sigma2 + x[i] * x[i]);
+    } else {
+        for (int i = 0; i < QK_K; ++i)
+            weight[i] = x[i] * x[i];
+    }
+    for (int ib = 0; ib < 16; ++ib)
+        scales[ib] = iq1_m_sub(S, x + 16 * ib, weight + 16 * ib, &shifts[ib], index + 2 * ib);
+    tc_iq1_m_finish(S, x, weight, scales, shifts, index, y);
+}
+
+/* ===== The neighbour lists as level codes, for the SIMD kernels (iq1q.h) ===== */
+
+static tc_iq1_lists lists;
+static int lists_ok;
+static pthread_once_t lists_once = PTHREAD_ONCE_INIT;
+
+/* The level code of grid point g (bytes 2l+1). */
+static int grid_code(uint64_t g)
+{
+    int c = 0;
+    for (int i = 0; i < 8; i++)
+        c |= (int)(((g >> 8 * i) & 0xff) - 1) / 2 << 2 * i;
+    return c;
+}
+
+static void lists_build(void)
+{
+    const tc_iq2_search *S = tc_iq2_search_get(TC_DTYPE_IQ1_S);
+    if (S == NULL)
+        return;
+    int32_t *map = malloc(6561 * sizeof *map);
+    uint32_t *list = NULL;
+    for (int pass = 0; pass < 2 && map; pass++) {
+        size_t at = 0;
+        for (int c3 = 0; c3 < 6561; c3++) {
+            int code = 0;
+            for (int i = 0, t = c3; i < 8; i++, t /= 3)
+                code |= t % 3 << 2 * i;
+            const int m = S->map[code];
+            if (m >= 0) {
+                map[c3] = m;
+                continue;
+            }
+            const uint16_t *nb = S->neighbours - m - 1;
+            const int n = nb[0];
+            const size_t padded = (size_t)(n + TC_IQ1_LANES - 1) / TC_IQ1_LANES * TC_IQ1_LANES;
+            if (pass == 1) {
+                map[c3] = -(int32_t)at - 1;
+                list[at] = (uint32_t)n;
+                for (size_t j = 0; j < padded; j++)
+                    list[at + 1 + j] = j < (size_t)n ? (uint32_t)grid_code(S->grid[nb[1 + j]]) |
+                                                           (uint32_t)nb[1 + j] << 16
+                                                     : 0xffff;
+            }
+            at += 1 + padded;
+        }
+        if (pass == 0 && (list = malloc((at + TC_IQ1_LANES) * sizeof *list)) == NULL)
+            break;
+    }
+    if (map == NULL || list == NULL) {
+        free(map);
+        free(list);
+        return;
+    }
+    lists = (tc_iq1_lists){map, list};
+    lists_ok = 1;
+}
+
+const tc_iq1_lists *tc_iq1_lists_get(void)
+{
+    pthread_once(&lists_once, lists_build);
+    return lists_ok ? &lists : NULL;
 }
 
 /* ===== Row drivers: the same importance weights for every row, as ggml's quantize_iq1_* ===== */
@@ -520,9 +517,9 @@ static void iq1_quant_rows(int t, const float *src, void *dst, int64_t n_rows, i
             const float *x = src + r * n_per_row + i * QK_K;
             const float *w = qw ? qw + i * QK_K : NULL;
             if (m)
-                iq1_m_block(S, x, w, y);
+                tc_ref_iq1_m_block(S, x, w, y);
             else
-                iq1_s_block(S, x, w, y);
+                tc_ref_iq1_s_block(S, x, w, y);
         }
 }
 

@@ -437,6 +437,46 @@ START_TEST(quantize_matches_ggml)
         snprintf(what, sizeof what, "importance only on zeros, variant %d", it);
         one_row_all_isas(quant, t, src, imat, n, want, got, what);
     }
+    /* Crafted for IQ1_S / IQ1_M: every group exactly a grid point plus its shift, times a
+     * sub-block scale of 15, 6, 2, 10, 4, 14, 8 or 12 sixteenths. The fits are then exact, d is
+     * 1/16 and the 3-bit sub-scales nearest_int(0.5 * (s/d - 1)) land on exact halves (2.5, 0.5,
+     * 4.5, ...): ggml rounds those to even. Checked with a probe: blocks 0 and 2 (IQ1_M without
+     * importance data) and several past block 16 (IQ1_S, importance all ones) hit such ties. */
+    if (t == TC_DTYPE_IQ1_S || t == TC_DTYPE_IQ1_M) {
+        static const float tie_sc[8] = {15, 6, 2, 10, 4, 14, 8, 12};
+        const int per = t == TC_DTYPE_IQ1_S ? 4 : 2; /* groups per sub-block */
+        uint32_t s = 12345;
+        float dlast = 0.125f;
+        for (int half = 0; half < 2; half++) {
+            const int64_t n = 4096;
+            for (int64_t b = 0; b < n / 256; b++) {
+                const int it = half * 16 + (int)b;
+                for (int g = 0; g < 32; g++) {
+                    s = s * 1664525u + 1013904223u;
+                    const int pt = (int)((s >> 8) % 2048);
+                    s = s * 1664525u + 1013904223u;
+                    float dl = ((s >> 20) & 1) ? 0.125f : -0.125f;
+                    if (per == 4 && g % 4)
+                        dl = dlast; /* IQ1_S: one shift per sub-block */
+                    dlast = dl;
+                    const float scale = tie_sc[(g / per + it) % 8] * 0.0625f;
+                    for (int j = 0; j < 8; j++)
+                        src[b * 256 + 8 * g + j] =
+                            scale * ((float)(int8_t)(uint8_t)(tc_iq1s_grid[pt] >> 8 * j) + dl);
+                }
+            }
+            for (int64_t i = 0; i < n; i++)
+                imat[i] = 1.0f;
+            for (int mode = 0; mode < 2; mode++) {
+                if (mode == 0 && tc_requires_imatrix(t))
+                    continue;
+                char what[96];
+                snprintf(what, sizeof what, "exact sub-scale ties, rows %d, imatrix %s", half,
+                         mode ? "ones" : "none");
+                one_row_all_isas(quant, t, src, mode ? imat : NULL, n, want, got, what);
+            }
+        }
+    }
     if (tc_requires_imatrix(t)) /* as ggml: no importance data, no quantization */
         ck_assert_uint_eq(tc_quantize_rows(t, src, got, 1, 256, NULL), 0);
 out:

@@ -1,0 +1,552 @@
+/*
+ * iq1q_lanes.h - private to quant/: the IQ1_S / IQ1_M quantizers with W float lanes, a template
+ * shared by avx2_iq1q.c (W = 8) and avx512_iq1q.c (W = 16). The including file defines the
+ * vector types and ops (grid_ops_*.h plus the few below; AVX2 may be used directly: both files
+ * have it), then includes this once. Bit-identical to ref_iq1_quant.c. Blocks with Inf or NaN
+ * (in x or in the importance weights) go to the reference; with finite input every NaN that
+ * arises (0 * Inf, Inf - Inf when sums overflow) is the same default NaN, so which operand an
+ * operation propagates cannot matter, and the selects below keep the reference's comparisons
+ * (strict ones strict, NaN false) exactly.
+ *
+ * What runs in lanes, and why each float is the reference's:
+ * - The split search runs W sub-blocks at once (lane = sub-block, from one or two blocks): the
+ *   sorted prefix sums are built in lanes (element by element from 0, as the reference), the
+ *   per-boundary products likewise, then every split (i1, i2) and shift is the reference's
+ *   expression on the same floats, visited in the reference's order. Each lane keeps its own
+ *   best: a split wins where sumq2 > 0 and sumqx^2 > best*sumq2 against that lane's best at
+ *   that moment, exactly the reference's sequential rule, since a lane's best only changes by
+ *   its own updates (selects).
+ * - The sort: with no two equal values in a sub-block (x finite, so no NaN), glibc's merge sort
+ *   and any other sort agree; an element's place is the count of smaller values, counted in
+ *   lanes. When two values are equal (-0 and 0 included) the reference's merge sort runs.
+ * - The neighbour search runs W candidates at once (lane = candidate, from the code lists of
+ *   iq1q.h): an element's term w*(scale*q - x)^2 takes three values, computed as the reference
+ *   does ((w*diff)*diff); each lane picks its own by its code and adds the 8 terms from 0 in
+ *   element order. Each lane keeps its first strictly smaller distance; the lanes' results are
+ *   merged by (distance, list position), the reference's first strictly smaller distance over
+ *   the list. Padding lanes have every element at level 3, whose term is +Inf or NaN: they
+ *   never win.
+ * - Level assignment, the sign flip, the refit and the block's bytes are the reference's code.
+ *
+ * Required from the includer, besides grid_ops_*.h:
+ *   M_AND(a, b), M_OR(a, b): both masks, either mask;  I_COUNT(v, m): v + 1 in the lanes of m
+ */
+
+#include "iq1q.h"
+#include "kernels.h"
+#include "tc_dtype.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#define XP0 (-1 + IQ1_DELTA)
+#define XP1 IQ1_DELTA
+#define XP2 (1 + IQ1_DELTA)
+#define XM0 (-1 - IQ1_DELTA)
+#define XM1 (-IQ1_DELTA)
+#define XM2 (1 - IQ1_DELTA)
+
+/* q of levels 0..2 at positions p & 3 (a permute reads the low bits of the index); position 3
+ * is level 3, which only padding has: +Inf. */
+static const float qpat_p[16] = {XP0, XP1, XP2, INFINITY, XP0, XP1, XP2, INFINITY,
+                                 XP0, XP1, XP2, INFINITY, XP0, XP1, XP2, INFINITY};
+static const float qpat_m[16] = {XM0, XM1, XM2, INFINITY, XM0, XM1, XM2, INFINITY,
+                                 XM0, XM1, XM2, INFINITY, XM0, XM1, XM2, INFINITY};
+static const int32_t lane_index[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+static const float zero_sub[32];
+
+/* All 256 values finite (no Inf, no NaN). */
+TC_ISA_ATTR static inline int block_finite(const float *x)
+{
+    const __m256i e = _mm256_set1_epi32(0x7f800000);
+    __m256i bad = _mm256_setzero_si256();
+    for (int i = 0; i < QK_K; i += 8) {
+        __m256i b = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + i)), e);
+        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(b, e));
+    }
+    return _mm256_testz_si256(bad, bad);
+}
+
+/* max |x| over n (a multiple of 8) finite values: the reference's max, NaN-free. */
+TC_ISA_ATTR static inline float amax8(const float *x, int n)
+{
+    const __m256 abs = _mm256_castsi256_ps(_mm256_set1_epi32(0x7fffffff));
+    __m256 m = _mm256_setzero_ps();
+    for (int i = 0; i < n; i += 8)
+        m = _mm256_max_ps(m, _mm256_and_ps(abs, _mm256_loadu_ps(x + i)));
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_movehdup_ps(h));
+    return _mm_cvtss_f32(h);
+}
+
+/* The weights of a block: qw * sqrt(sigma2 + x^2), or x^2 without importance data. */
+TC_ISA_ATTR static inline void block_weights(const float *x, const float *qw, float *weight)
+{
+    if (qw == NULL) {
+        for (int i = 0; i < QK_K; i += 8) {
+            const __m256 v = _mm256_loadu_ps(x + i);
+            _mm256_storeu_ps(weight + i, _mm256_mul_ps(v, v));
+        }
+        return;
+    }
+    const __m256 s2 = _mm256_set1_ps(tc_iq1_sigma2(x));
+    for (int i = 0; i < QK_K; i += 8) {
+        const __m256 v = _mm256_loadu_ps(x + i);
+        _mm256_storeu_ps(weight + i,
+                         _mm256_mul_ps(_mm256_loadu_ps(qw + i),
+                                       _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(v, v)))));
+    }
+}
+
+/* The reference's sort of n (16 or 32) finite values: idx[] ascending, equal values in
+ * glibc's merge sort order. */
+TC_ISA_ATTR static inline __attribute__((always_inline)) void sort_sub(const float *x, int n,
+                                                                       int *idx)
+{
+    VI cnt[32 / W];
+    VF xv[32 / W];
+    const int nv = n / W;
+    for (int v = 0; v < nv; v++) {
+        cnt[v] = I_ZERO;
+        xv[v] = F_LOADU(x + v * W);
+    }
+    for (int j = 0; j < n; j++) {
+        const VF b = F_BCAST(x + j);
+        for (int v = 0; v < nv; v++)
+            cnt[v] = I_COUNT(cnt[v], M_CMP(b, xv[v], _CMP_LT_OQ));
+    }
+    int32_t rank[32];
+    for (int v = 0; v < nv; v++)
+        I_STOREU(rank + v * W, cnt[v]);
+    uint32_t seen = 0;
+    for (int i = 0; i < n; i++) {
+        seen |= 1u << rank[i];
+        idx[rank[i]] = i;
+    }
+    if (seen != (n == 32 ? 0xffffffffu : (1u << n) - 1)) { /* equal values: places shared */
+        int tmp[32];
+        for (int i = 0; i < n; i++)
+            idx[i] = i;
+        tc_iq1_sort(idx, n, x, tmp);
+    }
+}
+
+/*
+ * iq1_find_best_neighbour2 over the list at lst (count, then padded entries): the grid index of
+ * the point nearest to xv at `scale` by sum of w*(scale*q - x)^2, the first of equal ones.
+ */
+TC_ISA_ATTR static inline int nb_search(const uint32_t *lst, const float *xv, const float *wv,
+                                        float scale, const float *qpat)
+{
+    const int n = (int)lst[0];
+    const uint32_t *ent = lst + 1;
+    const VF sq = F_MUL(F_SET1(scale), F_LOADU(qpat));
+    VF T[8];
+    for (int j = 0; j < 8; j++) {
+        const VF d = F_SUB(sq, F_BCAST(xv + j));
+        T[j] = F_MUL(F_MUL(F_BCAST(wv + j), d), d);
+    }
+    VF best = F_SET1(FLT_MAX);
+    VI pos = I_LOADU(lane_index), bpos = pos;
+    /* a permute reads the low bits of the shifted entry: the terms repeat every 4 lanes, so
+     * only the 2 bits of the element's level count */
+    for (int c = 0; c < n; c += W, pos = I_ADD(pos, I_SET1(W))) {
+        const VI C = I_LOADU(ent + c);
+        VF d2 = F_ADD(F_ZERO, F_PERM(T[0], C));
+        d2 = F_ADD(d2, F_PERM(T[1], I_SRLI(C, 2)));
+        d2 = F_ADD(d2, F_PERM(T[2], I_SRLI(C, 4)));
+        d2 = F_ADD(d2, F_PERM(T[3], I_SRLI(C, 6)));
+        d2 = F_ADD(d2, F_PERM(T[4], I_SRLI(C, 8)));
+        d2 = F_ADD(d2, F_PERM(T[5], I_SRLI(C, 10)));
+        d2 = F_ADD(d2, F_PERM(T[6], I_SRLI(C, 12)));
+        d2 = F_ADD(d2, F_PERM(T[7], I_SRLI(C, 14)));
+        const VM lt = M_CMP(d2, best, _CMP_LT_OQ);
+        best = F_BLEND(best, d2, lt);
+        bpos = I_BLEND(bpos, pos, lt);
+    }
+    /* the smallest distance (no NaN: a lane only takes a strictly smaller one), then the
+     * first position holding it */
+    const unsigned eq = M_BITS(M_CMP(best, F_HMIN(best), _CMP_EQ_OQ));
+    int32_t bp[W];
+    I_STOREU(bp, bpos);
+    int p = bp[__builtin_ctz(eq)];
+    for (unsigned e = eq & (eq - 1); e; e &= e - 1)
+        if (bp[__builtin_ctz(e)] < p)
+            p = bp[__builtin_ctz(e)];
+    return (int)(ent[p] >> 16);
+}
+
+/* iq1_snap: the grid index of group levels L, or of its best neighbour (then *off = 1). */
+TC_ISA_ATTR static inline uint16_t snap(const tc_iq1_lists *T, const int8_t *L, const float *xb,
+                                        const float *w, float scale, const float *qpat, int *off)
+{
+    int c3 = 0;
+    for (int i = 7; i >= 0; i--)
+        c3 = 3 * c3 + L[i];
+    const int m = T->map[c3];
+    if (m >= 0)
+        return (uint16_t)m;
+    *off = 1;
+    return (uint16_t)nb_search(T->list - m - 1, xb, w, scale, qpat);
+}
+
+/* The result of a lane's split search. */
+typedef struct split_res {
+    int32_t i1[W], i2[W], k[W];
+    float scale[W];
+} split_res;
+
+/* Unpacks the lanes' best splits: sel = marker | i1 << 8 | i2 << 2 | shift, 0 for none. IQ1_S
+ * marks with its shift (1 for +, 2 for -), IQ1_M with bit 16. */
+TC_ISA_ATTR static inline void store_res(split_res *r, VI sel, VF scale)
+{
+    int32_t s[W];
+    I_STOREU(s, sel);
+    F_STOREU(r->scale, scale);
+    for (int l = 0; l < W; l++) {
+        r->i1[l] = s[l] ? (s[l] >> 8) & 0xff : -1;
+        r->i2[l] = (s[l] >> 2) & 0x3f;
+        r->k[l] = s[l] >> 16 ? s[l] & 3 : (s[l] & 3) == 1 ? 1 : -1;
+    }
+}
+
+/* ===== IQ1_S ===== */
+
+/*
+ * The split search of W sub-blocks of 32 (lane l: values xs[l], weights ws[l], sorted order
+ * idx[l]); r->i1 < 0 where no split has sumq2 > 0, else the best split, r->k its shift (+1/-1)
+ * and r->scale its scale.
+ */
+TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws, int idx[][32],
+                                 split_res *r)
+{
+    enum { BS = 32 };
+    float tv[BS][W], tw[BS][W];
+    for (int l = 0; l < W; l++)
+        for (int j = 0; j < BS; j++) {
+            const int i = idx[l][j];
+            tv[j][l] = ws[l][i] * xs[l][i];
+            tw[j][l] = ws[l][i];
+        }
+    VF PX[BS + 1], PW[BS + 1];
+    PX[0] = PW[0] = F_ZERO;
+    for (int j = 0; j < BS; j++) {
+        PX[j + 1] = F_ADD(PX[j], F_LOADU(tv[j]));
+        PW[j + 1] = F_ADD(PW[j], F_LOADU(tw[j]));
+    }
+    const VF xp0 = F_SET1(XP0), xp1 = F_SET1(XP1), xp2 = F_SET1(XP2);
+    const VF xm0 = F_SET1(XM0), xm2 = F_SET1(XM2);
+    VF CXP[BS + 1], CXM[BS + 1], CWP[BS + 1], CWM[BS + 1];
+    for (int i2 = 0; i2 <= BS; i2++) {
+        const VF dx2 = F_SUB(PX[BS], PX[i2]), dw2 = F_SUB(PW[BS], PW[i2]);
+        CXP[i2] = F_MUL(dx2, xp2);
+        CXM[i2] = F_MUL(dx2, xm2);
+        CWP[i2] = F_MUL(F_MUL(dw2, xp2), xp2);
+        CWM[i2] = F_MUL(F_MUL(dw2, xm2), xm2);
+    }
+    const VF zero = F_ZERO;
+    VF best = F_SET1(-FLT_MAX), scale = F_ZERO;
+    VI sel = I_ZERO; /* the best split: i1 << 8 | i2 << 2 | shift (1 +, 2 -), 0 none */
+    for (int i1 = 0; i1 <= BS; i1++) {
+        const VF sx1 = PX[i1], sw1 = PW[i1];
+        const VF dx0 = F_SUB(sx1, PX[0]), dw0 = F_SUB(sw1, PW[0]);
+        const VF ax_p = F_MUL(dx0, xp0), ax_m = F_MUL(dx0, xm0);
+        const VF aw_p = F_MUL(F_MUL(dw0, xp0), xp0), aw_m = F_MUL(F_MUL(dw0, xm0), xm0);
+        for (int i2 = i1; i2 <= BS; i2++) {
+            const VF dx1 = F_SUB(PX[i2], sx1), dw1 = F_SUB(PW[i2], sw1);
+            const VF bx = F_MUL(dx1, xp1), bw = F_MUL(F_MUL(dw1, xp1), xp1);
+            const VF qx_p = F_ADD(F_ADD(ax_p, bx), CXP[i2]);
+            const VF q2_p = F_ADD(F_ADD(aw_p, bw), CWP[i2]);
+            const VF qx_m = F_ADD(F_SUB(ax_m, bx), CXM[i2]);
+            const VF q2_m = F_ADD(F_ADD(aw_m, bw), CWM[i2]);
+            /* most steps change no lane's best: test both shifts against it at once first
+             * (exact, since a lane's best only changes by a win) */
+            const VF qq_p = F_MUL(qx_p, qx_p), qq_m = F_MUL(qx_m, qx_m);
+            const VM pos_p = M_CMP(q2_p, zero, _CMP_GT_OQ), pos_m = M_CMP(q2_m, zero, _CMP_GT_OQ);
+            const VM mp = M_AND(pos_p, M_CMP(qq_p, F_MUL(best, q2_p), _CMP_GT_OQ));
+            if (!M_BITS(M_OR(mp, M_AND(pos_m, M_CMP(qq_m, F_MUL(best, q2_m), _CMP_GT_OQ)))))
+                continue;
+            const VF sc_p = F_DIV(qx_p, q2_p), sc_m = F_DIV(qx_m, q2_m);
+            best = F_BLEND(best, F_MUL(sc_p, qx_p), mp);
+            scale = F_BLEND(scale, sc_p, mp);
+            sel = I_BLEND(sel, I_SET1(i1 << 8 | i2 << 2 | 1), mp);
+            const VM mm = M_AND(pos_m, M_CMP(qq_m, F_MUL(best, q2_m), _CMP_GT_OQ));
+            best = F_BLEND(best, F_MUL(sc_m, qx_m), mm);
+            scale = F_BLEND(scale, sc_m, mm);
+            sel = I_BLEND(sel, I_SET1(i1 << 8 | i2 << 2 | 2), mm);
+        }
+    }
+    store_res(r, sel, scale);
+}
+/* The rest of iq1_s_sub for one lane: levels, sign flip, grid points, refit. */
+TC_ISA_ATTR static float s_finish_sub(const tc_iq2_search *S, const tc_iq1_lists *T,
+                                      const float *xb, const float *weight, const int *idx, int i1,
+                                      int i2, int k, float scale, int *shift, uint16_t index[4])
+{
+    enum { BS = 32 };
+    int8_t L[BS];
+    if (i1 < 0)
+        return 0;
+    for (int j = 0; j < BS; ++j)
+        L[idx[j]] = (int8_t)(j < i1 ? 0 : j < i2 ? 1 : 2);
+    if (scale < 0) {
+        for (int j = 0; j < BS; ++j)
+            L[j] = (int8_t)(2 - L[j]);
+        scale = -scale;
+        k = -k;
+    }
+    const float *xx = k == 1 ? tc_iq1_xp : tc_iq1_xm;
+    const float *qpat = k == 1 ? qpat_p : qpat_m;
+    int off = 0;
+    for (int g = 0; g < BS / 8; ++g)
+        index[g] = snap(T, L + 8 * g, xb + 8 * g, weight + 8 * g, scale, qpat, &off);
+    if (off) {
+        const float *xk[4] = {xx, xx, xx, xx};
+        scale = tc_iq1_refit(S, index, BS / 8, xb, weight, xk, scale);
+    }
+    *shift = k;
+    return scale;
+}
+
+/* IQ1_S rows: W / 8 blocks at a time, their sub-blocks in the lanes. */
+TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
+                                   const float *qw)
+{
+    enum { CB = W / 8 };
+    const int64_t nb = n_per_row / QK_K, total = n_rows * nb;
+    const tc_iq2_search *S = tc_iq2_search_get(TC_DTYPE_IQ1_S);
+    const tc_iq1_lists *T = tc_iq1_lists_get();
+    uint8_t *y = dst;
+    if (S == NULL || qw == NULL) { /* as the reference: zero blocks rather than a crash */
+        memset(y, 0, (size_t)total * IQ1S_SIZE);
+        return;
+    }
+    for (int64_t b0 = 0; b0 < total; b0 += CB) {
+        float weight[CB][QK_K];
+        const float *xs[W], *ws[W];
+        int idx[W][32], skip[W], live[CB];
+        for (int c = 0; c < CB; c++) {
+            const int64_t b = b0 + c;
+            const float *x = b < total ? src + b * QK_K : zero_sub, *w = qw + (b % nb) * QK_K;
+            live[c] = b < total && T != NULL && block_finite(x) && block_finite(w);
+            if (b < total && !live[c])
+                tc_ref_iq1_s_block(S, x, w, y + b * IQ1S_SIZE);
+            if (live[c])
+                block_weights(x, w, weight[c]);
+            for (int ib = 0; ib < 8; ib++) {
+                const int l = 8 * c + ib;
+                xs[l] = live[c] ? x + 32 * ib : zero_sub;
+                ws[l] = live[c] ? weight[c] + 32 * ib : zero_sub;
+                skip[l] = !live[c] || amax8(xs[l], 32) < GROUP_MAX_EPS_IQ1_S;
+                if (skip[l]) {
+                    xs[l] = ws[l] = zero_sub; /* no split has sumq2 > 0 */
+                    for (int j = 0; j < 32; j++)
+                        idx[l][j] = j;
+                } else {
+                    sort_sub(xs[l], 32, idx[l]);
+                }
+            }
+        }
+        split_res r;
+        s_search(xs, ws, idx, &r);
+        for (int c = 0; c < CB; c++) {
+            if (!live[c])
+                continue;
+            float scales[8];
+            int shifts[8];
+            uint16_t index[32];
+            for (int ib = 0; ib < 8; ib++) {
+                const int l = 8 * c + ib;
+                shifts[ib] = 1;
+                memset(index + 4 * ib, 0, 4 * sizeof *index);
+                scales[ib] = skip[l]
+                                 ? 0
+                                 : s_finish_sub(S, T, xs[l], ws[l], idx[l], r.i1[l], r.i2[l],
+                                                r.k[l], r.scale[l], &shifts[ib], index + 4 * ib);
+            }
+            tc_iq1_s_finish(scales, shifts, index, y + (b0 + c) * IQ1S_SIZE);
+        }
+    }
+}
+
+/* ===== IQ1_M ===== */
+
+/*
+ * The split search of W sub-blocks of 16 (lane l: values xs[l], weights ws[l], sorted order
+ * idx[l]); r->i1 < 0 where no split has sumq2 > 0, else the best split, r->k its shift code
+ * and r->scale its scale.
+ */
+TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws, int idx[][16],
+                                 split_res *r)
+{
+    enum { BS = 16 };
+    float tv[BS][W], tw[BS][W];
+    int32_t th[BS][W];
+    for (int l = 0; l < W; l++)
+        for (int j = 0; j < BS; j++) {
+            const int i = idx[l][j];
+            tv[j][l] = ws[l][i] * xs[l][i];
+            tw[j][l] = ws[l][i];
+            th[j][l] = i < BS / 2 ? 0 : -1;
+        }
+    /* per group h, prefix sums over the sorted elements of that group only (the others carry
+     * the previous sum over, as the reference copies it) */
+    VF PX[2][BS + 1], PW[2][BS + 1];
+    PX[0][0] = PX[1][0] = PW[0][0] = PW[1][0] = F_ZERO;
+    for (int j = 0; j < BS; j++) {
+        const VF v = F_LOADU(tv[j]), w = F_LOADU(tw[j]);
+        const VM h1 = M_CMP(I_TO_F(I_LOADU(th[j])), F_ZERO, _CMP_LT_OQ);
+        PX[0][j + 1] = F_BLEND(F_ADD(PX[0][j], v), PX[0][j], h1);
+        PW[0][j + 1] = F_BLEND(F_ADD(PW[0][j], w), PW[0][j], h1);
+        PX[1][j + 1] = F_BLEND(PX[1][j], F_ADD(PX[1][j], v), h1);
+        PW[1][j + 1] = F_BLEND(PW[1][j], F_ADD(PW[1][j], w), h1);
+    }
+    const float cp1 = XP0 * XP0 - XP1 * XP1, cp2 = XP1 * XP1 - XP2 * XP2;
+    const float cm1 = XM0 * XM0 - XM1 * XM1, cm2 = XM1 * XM1 - XM2 * XM2;
+    const VF p2 = F_SET1(XP2), m2 = F_SET1(XM2);
+    VF kx_p[2], kx_m[2], aw_p[2], aw_m[2], B2P[2][BS + 1], B2M[2][BS + 1];
+    for (int h = 0; h < 2; h++) {
+        kx_p[h] = F_MUL(PX[h][BS], p2);
+        kx_m[h] = F_MUL(PX[h][BS], m2);
+        aw_p[h] = F_MUL(F_MUL(PW[h][BS], p2), p2);
+        aw_m[h] = F_MUL(F_MUL(PW[h][BS], m2), m2);
+        for (int i2 = 0; i2 <= BS; i2++) {
+            B2P[h][i2] = F_MUL(PW[h][i2], F_SET1(cp2));
+            B2M[h][i2] = F_MUL(PW[h][i2], F_SET1(cm2));
+        }
+    }
+    const VF zero = F_ZERO;
+    VF best = F_SET1(-FLT_MAX), scale = F_ZERO;
+    VI sel = I_ZERO; /* the best split: i1 << 8 | i2 << 2 | shift code, 0x10000 | ...; 0 none */
+    for (int i1 = 0; i1 <= BS; i1++) {
+        VF a2_p[2], a2_m[2];
+        for (int h = 0; h < 2; h++) {
+            a2_p[h] = F_ADD(aw_p[h], F_MUL(PW[h][i1], F_SET1(cp1)));
+            a2_m[h] = F_ADD(aw_m[h], F_MUL(PW[h][i1], F_SET1(cm1)));
+        }
+        for (int i2 = i1; i2 <= BS; i2++) {
+            VF qx_p[2], qx_m[2], q2_p[2], q2_m[2];
+            for (int h = 0; h < 2; h++) {
+                const VF sx = F_ADD(PX[h][i1], PX[h][i2]);
+                qx_p[h] = F_SUB(kx_p[h], sx);
+                qx_m[h] = F_SUB(kx_m[h], sx);
+                q2_p[h] = F_ADD(a2_p[h], B2P[h][i2]);
+                q2_m[h] = F_ADD(a2_m[h], B2M[h][i2]);
+            }
+            const VF sumqx[4] = {F_ADD(qx_p[0], qx_p[1]), F_ADD(qx_p[0], qx_m[1]),
+                                 F_ADD(qx_m[0], qx_p[1]), F_ADD(qx_m[0], qx_m[1])};
+            const VF sumq2[4] = {F_ADD(q2_p[0], q2_p[1]), F_ADD(q2_p[0], q2_m[1]),
+                                 F_ADD(q2_m[0], q2_p[1]), F_ADD(q2_m[0], q2_m[1])};
+            /* most steps change no lane's best: test all 4 against it at once first (exact,
+             * since a lane's best only changes by a win) */
+            VF qq[4];
+            VM any = M_CMP(zero, zero, _CMP_FALSE_OQ);
+            for (int k = 0; k < 4; k++) {
+                qq[k] = F_MUL(sumqx[k], sumqx[k]);
+                any = M_OR(any, M_AND(M_CMP(sumq2[k], zero, _CMP_GT_OQ),
+                                      M_CMP(qq[k], F_MUL(best, sumq2[k]), _CMP_GT_OQ)));
+            }
+            if (!M_BITS(any))
+                continue;
+            VF sc[4], bs[4];
+            for (int k = 0; k < 4; k++) {
+                sc[k] = F_DIV(sumqx[k], sumq2[k]);
+                bs[k] = F_MUL(sc[k], sumqx[k]);
+            }
+            for (int k = 0; k < 4; k++) {
+                const VM m = M_AND(M_CMP(sumq2[k], zero, _CMP_GT_OQ),
+                                   M_CMP(qq[k], F_MUL(best, sumq2[k]), _CMP_GT_OQ));
+                best = F_BLEND(best, bs[k], m);
+                scale = F_BLEND(scale, sc[k], m);
+                sel = I_BLEND(sel, I_SET1(1 << 16 | i1 << 8 | i2 << 2 | k), m);
+            }
+        }
+    }
+    store_res(r, sel, scale);
+}
+
+/* The rest of iq1_m_sub for one lane: levels, sign flip, grid points, refit. */
+TC_ISA_ATTR static float m_finish_sub(const tc_iq2_search *S, const tc_iq1_lists *T,
+                                      const float *xb, const float *weight, const int *idx, int i1,
+                                      int i2, int k, float scale, int *shift, uint16_t index[2])
+{
+    enum { BS = 16 };
+    int8_t L[BS];
+    if (i1 < 0)
+        return 0;
+    for (int j = 0; j < BS; ++j)
+        L[idx[j]] = (int8_t)(j < i1 ? 0 : j < i2 ? 1 : 2);
+    if (scale < 0) {
+        for (int j = 0; j < BS; ++j)
+            L[j] = (int8_t)(2 - L[j]);
+        scale = -scale;
+        k = 3 - k;
+    }
+    int off = 0;
+    for (int g = 0; g < BS / 8; ++g) {
+        const float *qpat = tc_iq1_m_xx(k, g) == tc_iq1_xp ? qpat_p : qpat_m;
+        index[g] = snap(T, L + 8 * g, xb + 8 * g, weight + 8 * g, scale, qpat, &off);
+    }
+    if (off) {
+        const float *xk[2] = {tc_iq1_m_xx(k, 0), tc_iq1_m_xx(k, 1)};
+        scale = tc_iq1_refit(S, index, BS / 8, xb, weight, xk, scale);
+    }
+    *shift = k;
+    return scale;
+}
+
+/* IQ1_M rows: one block at a time, its 16 sub-blocks in 16 / W passes of the lanes. */
+TC_ISA_ATTR static void iq1_m_rows(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
+                                   const float *qw)
+{
+    const int64_t nb = n_per_row / QK_K, total = n_rows * nb;
+    const tc_iq2_search *S = tc_iq2_search_get(TC_DTYPE_IQ1_M);
+    const tc_iq1_lists *T = tc_iq1_lists_get();
+    uint8_t *y = dst;
+    if (S == NULL) {
+        memset(y, 0, (size_t)total * IQ1M_SIZE);
+        return;
+    }
+    for (int64_t b = 0; b < total; b++, y += IQ1M_SIZE) {
+        const float *x = src + b * QK_K, *w = qw ? qw + (b % nb) * QK_K : NULL;
+        if (T == NULL || !block_finite(x) || (w != NULL && !block_finite(w))) {
+            tc_ref_iq1_m_block(S, x, w, y);
+            continue;
+        }
+        float weight[QK_K], scales[16];
+        int shifts[16];
+        uint16_t index[32];
+        block_weights(x, w, weight);
+        for (int p = 0; p < 16; p += W) {
+            const float *xs[W], *ws[W];
+            int idx[W][16], skip[W];
+            for (int l = 0; l < W; l++) {
+                const int ib = p + l;
+                xs[l] = x + 16 * ib;
+                ws[l] = weight + 16 * ib;
+                skip[l] = amax8(xs[l], 16) < GROUP_MAX_EPS_IQ1_M;
+                if (skip[l]) {
+                    xs[l] = ws[l] = zero_sub;
+                    for (int j = 0; j < 16; j++)
+                        idx[l][j] = j;
+                } else {
+                    sort_sub(xs[l], 16, idx[l]);
+                }
+            }
+            split_res r;
+            m_search(xs, ws, idx, &r);
+            for (int l = 0; l < W; l++) {
+                const int ib = p + l;
+                shifts[ib] = 0;
+                index[2 * ib] = index[2 * ib + 1] = 0;
+                scales[ib] = skip[l]
+                                 ? 0
+                                 : m_finish_sub(S, T, xs[l], ws[l], idx[l], r.i1[l], r.i2[l],
+                                                r.k[l], r.scale[l], &shifts[ib], index + 2 * ib);
+            }
+        }
+        tc_iq1_m_finish(S, x, weight, scales, shifts, index, y);
+    }
+}
