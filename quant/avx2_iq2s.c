@@ -11,14 +11,6 @@
 #include "grid_ops_avx2.h"
 #include "tr8x8.h"
 
-static inline int hmin8i(__m256i v)
-{
-    __m128i m = _mm_min_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    m = _mm_min_epi32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
-    m = _mm_min_epi32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
-    return _mm_cvtsi128_si32(m);
-}
-
 /* left_pack[m]: the lanes of the set bits of m, in order, one byte each (then zeros); filled by
  * the register function, which the dispatcher runs once before any kernel. */
 static uint64_t left_pack[256];
@@ -72,7 +64,7 @@ static inline __m256i first_lanes(int k)
 #define F_NEG(v)    _mm256_xor_ps(v, _mm256_set1_ps(-0.0f))
 #define I_MASK_ADD(v, m, k)                                                                        \
     _mm256_add_epi32(v, _mm256_and_si256(_mm256_castps_si256(m), _mm256_set1_epi32(k)))
-#define I_HMIN           hmin8i
+#define I_HMIN           tc_hmin8i
 #define I_COMPRESS_STORE compress_store8
 #define I_GATHER(b, i)   _mm256_i32gather_epi32((const int *)(b), i, 4)
 #define F_LOAD8          _mm256_loadu_ps

@@ -11,15 +11,7 @@
 
 #include "grid_ops_avx2.h"
 
-static inline int hmin8i(__m256i v)
-{
-    __m128i m = _mm_min_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-    m = _mm_min_epi32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(1, 0, 3, 2)));
-    m = _mm_min_epi32(m, _mm_shuffle_epi32(m, _MM_SHUFFLE(2, 3, 0, 1)));
-    return _mm_cvtsi128_si32(m);
-}
-
-#define I_HMIN hmin8i
+#define I_HMIN tc_hmin8i
 
 /* left_pack[m]: the lanes of the set bits of m, in order, one byte each (then zeros) */
 static const uint64_t left_pack[256] = {

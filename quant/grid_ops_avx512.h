@@ -6,6 +6,8 @@
 #ifndef TC_GRID_OPS_AVX512_H
 #define TC_GRID_OPS_AVX512_H
 
+#include "grid_x86.h"
+
 #include <immintrin.h>
 #include <stdint.h>
 

@@ -56,18 +56,6 @@ static const float qpat_m[16] = {XM0, XM1, XM2, INFINITY, XM0, XM1, XM2, INFINIT
 static const int32_t lane_index[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 static const float zero_sub[32];
 
-/* All 256 values finite (no Inf, no NaN). */
-TC_ISA_ATTR static inline int block_finite(const float *x)
-{
-    const __m256i e = _mm256_set1_epi32(0x7f800000);
-    __m256i bad = _mm256_setzero_si256();
-    for (int i = 0; i < QK_K; i += 8) {
-        __m256i b = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + i)), e);
-        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(b, e));
-    }
-    return _mm256_testz_si256(bad, bad);
-}
-
 /* max |x| over n (a multiple of 8) finite values: the reference's max, NaN-free. */
 TC_ISA_ATTR static inline float amax8(const float *x, int n)
 {
@@ -330,7 +318,7 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
         for (int c = 0; c < CB; c++) {
             const int64_t b = b0 + c;
             const float *x = b < total ? src + b * QK_K : zero_sub, *w = qw + (b % nb) * QK_K;
-            live[c] = b < total && T != NULL && block_finite(x) && block_finite(w);
+            live[c] = b < total && T != NULL && tc_all_finite(x, QK_K) && tc_all_finite(w, QK_K);
             if (b < total && !live[c])
                 tc_ref_iq1_s_block(S, x, w, y + b * IQ1S_SIZE);
             if (live[c])
@@ -511,7 +499,7 @@ TC_ISA_ATTR static void iq1_m_rows(const float *src, void *dst, int64_t n_rows, 
     }
     for (int64_t b = 0; b < total; b++, y += IQ1M_SIZE) {
         const float *x = src + b * QK_K, *w = qw ? qw + (b % nb) * QK_K : NULL;
-        if (T == NULL || !block_finite(x) || (w != NULL && !block_finite(w))) {
+        if (T == NULL || !tc_all_finite(x, QK_K) || (w != NULL && !tc_all_finite(w, QK_K))) {
             tc_ref_iq1_m_block(S, x, w, y);
             continue;
         }

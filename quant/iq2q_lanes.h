@@ -535,18 +535,6 @@ TC_ISA_ATTR static float xs_sub(const tc_iq2_lists *T, const float *xb, const fl
 
 /* ===== Row drivers ===== */
 
-/* All 256 values finite (no Inf, no NaN). */
-TC_ISA_ATTR static inline int block_finite(const float *x)
-{
-    const __m256i e = _mm256_set1_epi32(0x7f800000);
-    __m256i bad = _mm256_setzero_si256();
-    for (int i = 0; i < QK_K; i += 8) {
-        __m256i b = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + i)), e);
-        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(b, e));
-    }
-    return _mm256_testz_si256(bad, bad);
-}
-
 /* The reference's row driver, blocks with Inf or NaN (in x or the weights) by the reference. */
 TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_rows,
                                   int64_t n_per_row, const float *qw)
@@ -564,7 +552,7 @@ TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_
     for (int64_t r = 0; r < n_rows; ++r)
         for (int64_t i = 0; i < nb; ++i, y += bsize) {
             const float *x = src + r * n_per_row + i * QK_K, *w = qw + i * QK_K;
-            if (T == NULL || !block_finite(x) || !block_finite(w)) {
+            if (T == NULL || !tc_all_finite(x, QK_K) || !tc_all_finite(w, QK_K)) {
                 if (xs)
                     tc_ref_iq2_xs_block(S, x, w, y);
                 else

@@ -423,18 +423,6 @@ TC_ISA_ATTR static void iq2s_block(const tc_iq2s_lists *T, const float *x, const
 
 /* ===== Row driver ===== */
 
-/* n values all finite (no Inf, no NaN). */
-TC_ISA_ATTR static inline int all_finite(const float *x, int n)
-{
-    const __m256i e = _mm256_set1_epi32(0x7f800000);
-    __m256i bad = _mm256_setzero_si256();
-    for (int i = 0; i < n; i += 8) {
-        __m256i b = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + i)), e);
-        bad = _mm256_or_si256(bad, _mm256_cmpeq_epi32(b, e));
-    }
-    return _mm256_testz_si256(bad, bad);
-}
-
 /* The reference's row driver; blocks with Inf or NaN (in x or the weights) by the reference. */
 TC_ISA_ATTR static void iq2s_rows(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
                                   const float *imatrix)
@@ -451,7 +439,7 @@ TC_ISA_ATTR static void iq2s_rows(const float *src, void *dst, int64_t n_rows, i
         for (int64_t i = 0; i < nb; i++, y += IQ2S_SIZE) {
             const float *x = src + r * n_per_row + i * QK_K;
             const float *qw = imatrix ? imatrix + i * QK_K : NULL;
-            if (T == NULL || !all_finite(x, QK_K) || (qw && !all_finite(qw, QK_K)))
+            if (T == NULL || !tc_all_finite(x, QK_K) || (qw && !tc_all_finite(qw, QK_K)))
                 tc_ref_iq2_s_block(S, x, qw, y);
             else
                 iq2s_block(T, x, qw, y);
