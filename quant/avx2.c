@@ -149,40 +149,20 @@ static inline __m256 roundf8(__m256 x)
 
 /* ===== The lane-parallel searches (simd_lanes.h), 8 lanes ===== */
 
-#define VF               __m256
-#define VI               __m256i
-#define VM               __m256
-#define F_SET1           _mm256_set1_ps
-#define F_ZERO           _mm256_setzero_ps()
-#define F_ADD            _mm256_add_ps
-#define F_SUB            _mm256_sub_ps
-#define F_MUL            _mm256_mul_ps
-#define F_DIV            _mm256_div_ps
-#define F_SQRT           _mm256_sqrt_ps
-#define F_ABS            abs8
-#define F_NEG(a)         _mm256_xor_ps(a, _mm256_set1_ps(-0.0f))
-#define F_MIN            _mm256_min_ps
-#define F_MAX            _mm256_max_ps
-#define M_CMP            _mm256_cmp_ps
-#define M_AND            _mm256_and_ps
-#define M_OR             _mm256_or_ps
-#define M_ANDNOT         _mm256_andnot_ps
-#define M_ANY(m)         (!_mm256_testz_ps(m, m))
-#define M_ZERO           _mm256_setzero_ps()
-#define F_BLEND          _mm256_blendv_ps
-#define I_BLEND(a, b, m) _mm256_blendv_epi8(a, b, _mm256_castps_si256(m))
-#define I_SET1           _mm256_set1_epi32
-#define I_ZERO           _mm256_setzero_si256()
-#define I_ADD            _mm256_add_epi32
-#define I_SUB            _mm256_sub_epi32
-#define I_MIN            _mm256_min_epi32
-#define I_MAX            _mm256_max_epi32
-#define I_AND            _mm256_and_si256
-#define F_BITS           _mm256_castps_si256
-#define I_TO_F           _mm256_cvtepi32_ps
-#define I_INC_IF(c, m)   _mm256_sub_epi32(c, _mm256_castps_si256(m))
-#define LUT16(t, i)      lut16_f(t, i)
-#define LN(name)         name##8
+#include "ops_avx2.h"
+
+#define F_SQRT         _mm256_sqrt_ps
+#define F_ABS          abs8
+#define F_NEG(a)       _mm256_xor_ps(a, _mm256_set1_ps(-0.0f))
+#define F_MAX          _mm256_max_ps
+#define M_AND          _mm256_and_ps
+#define M_OR           _mm256_or_ps
+#define M_ANDNOT       _mm256_andnot_ps
+#define M_ANY(m)       (!_mm256_testz_ps(m, m))
+#define M_ZERO         _mm256_setzero_ps()
+#define I_INC_IF(c, m) _mm256_sub_epi32(c, _mm256_castps_si256(m))
+#define LUT16(t, i)    lut16_f(t, i)
+#define LN(name)       name##8
 
 /* t[i] for i in 0..15 */
 static inline __m256 lut16_f(const float *t, __m256i i)

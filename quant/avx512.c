@@ -34,41 +34,21 @@ static inline __m512 lut16_z(const float *t, __m512i i)
     return _mm512_permutexvar_ps(i, _mm512_loadu_ps(t));
 }
 
-#define VF     __m512
-#define VI     __m512i
-#define VM     __mmask16
-#define F_SET1 _mm512_set1_ps
-#define F_ZERO _mm512_setzero_ps()
-#define F_ADD  _mm512_add_ps
-#define F_SUB  _mm512_sub_ps
-#define F_MUL  _mm512_mul_ps
-#define F_DIV  _mm512_div_ps
+#include "ops_avx512.h"
+
 #define F_SQRT _mm512_sqrt_ps
 #define F_ABS  abs16
 #define F_NEG(a)                                                                                   \
     _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(a), _mm512_set1_epi32(INT32_MIN)))
-#define F_MIN            _mm512_min_ps
-#define F_MAX            _mm512_max_ps
-#define M_CMP            _mm512_cmp_ps_mask
-#define M_AND(a, b)      ((__mmask16)((a) & (b)))
-#define M_OR(a, b)       ((__mmask16)((a) | (b)))
-#define M_ANDNOT(a, b)   ((__mmask16)(~(a) & (b)))
-#define M_ANY(m)         ((m) != 0)
-#define M_ZERO           ((__mmask16)0)
-#define F_BLEND(a, b, m) _mm512_mask_blend_ps(m, a, b)
-#define I_BLEND(a, b, m) _mm512_mask_blend_epi32(m, a, b)
-#define I_SET1           _mm512_set1_epi32
-#define I_ZERO           _mm512_setzero_si512()
-#define I_ADD            _mm512_add_epi32
-#define I_SUB            _mm512_sub_epi32
-#define I_MIN            _mm512_min_epi32
-#define I_MAX            _mm512_max_epi32
-#define I_AND            _mm512_and_si512
-#define F_BITS           _mm512_castps_si512
-#define I_TO_F           _mm512_cvtepi32_ps
-#define I_INC_IF(c, m)   _mm512_mask_add_epi32(c, m, c, _mm512_set1_epi32(1))
-#define LUT16(t, i)      lut16_z(t, i)
-#define LN(name)         name##16
+#define F_MAX          _mm512_max_ps
+#define M_AND(a, b)    ((__mmask16)((a) & (b)))
+#define M_OR(a, b)     ((__mmask16)((a) | (b)))
+#define M_ANDNOT(a, b) ((__mmask16)(~(a) & (b)))
+#define M_ANY(m)       ((m) != 0)
+#define M_ZERO         ((__mmask16)0)
+#define I_INC_IF(c, m) _mm512_mask_add_epi32(c, m, c, _mm512_set1_epi32(1))
+#define LUT16(t, i)    lut16_z(t, i)
+#define LN(name)       name##16
 
 #include "simd_lanes.h"
 

@@ -1,53 +1,33 @@
 /*
  * grid_ops_avx512.h - private to quant/: the vector operations the grid quantizers' lane
- * templates (iq2q_lanes.h, iq3q_lanes.h) are written in, for AVX-512 (16 lanes). Include once,
+ * templates (iq1q_lanes.h, iq2q_lanes.h, iq2s_lanes.h, iq3q_lanes.h) are written in: the common
+ * ones of ops_avx512.h and those below, for AVX-512 (16 lanes). Include once,
  * from a file compiled with the AVX-512 flags, before the template.
  */
 #ifndef TC_GRID_OPS_AVX512_H
 #define TC_GRID_OPS_AVX512_H
 
 #include "grid_x86.h"
+#include "ops_avx512.h"
 
 #include <immintrin.h>
 #include <stdint.h>
 
 #define TC_ISA_ATTR
-#define W                16
-#define VF               __m512
-#define VI               __m512i
-#define VM               __mmask16
-#define F_SET1           _mm512_set1_ps
-#define F_ZERO           _mm512_setzero_ps()
-#define F_ADD            _mm512_add_ps
-#define F_SUB            _mm512_sub_ps
-#define F_MUL            _mm512_mul_ps
-#define F_DIV            _mm512_div_ps
-#define F_MIN            _mm512_min_ps
-#define F_LOADU          _mm512_loadu_ps
-#define F_STOREU         _mm512_storeu_ps
-#define F_BCAST(p)       _mm512_set1_ps(*(p))
-#define F_FIRST          _mm512_cvtss_f32
-#define I_TO_F           _mm512_cvtepi32_ps
-#define F_TO_I           _mm512_cvtps_epi32 /* in the current rounding mode */
-#define M_CMP            _mm512_cmp_ps_mask
-#define F_BLEND(a, b, m) _mm512_mask_blend_ps(m, a, b)
-#define I_BLEND(a, b, m) _mm512_mask_blend_epi32(m, a, b)
-#define I_SET1           _mm512_set1_epi32
-#define I_ZERO           _mm512_setzero_si512()
-#define I_ADD            _mm512_add_epi32
-#define I_SUB            _mm512_sub_epi32
-#define I_MIN            _mm512_min_epi32
-#define I_MAX            _mm512_max_epi32
-#define I_AND            _mm512_and_si512
-#define I_OR             _mm512_or_si512
-#define I_SRLI           _mm512_srli_epi32
-#define I_SLLI           _mm512_slli_epi32
-#define F_BITS           _mm512_castps_si512
-#define I_LOADU(p)       _mm512_loadu_si512((const void *)(p))
-#define I_STOREU(p, v)   _mm512_storeu_si512((void *)(p), v)
-#define I_LOAD_U16(p)    _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p)))
-#define F_PERM(t, i)     _mm512_permutexvar_ps(i, t)
-#define F_HMIN(v)        _mm512_set1_ps(_mm512_reduce_min_ps(v))
-#define M_BITS(m)        ((unsigned)(m))
+#define W              16
+#define F_LOADU        _mm512_loadu_ps
+#define F_STOREU       _mm512_storeu_ps
+#define F_BCAST(p)     _mm512_set1_ps(*(p))
+#define F_FIRST        _mm512_cvtss_f32
+#define F_TO_I         _mm512_cvtps_epi32 /* in the current rounding mode */
+#define I_OR           _mm512_or_si512
+#define I_SRLI         _mm512_srli_epi32
+#define I_SLLI         _mm512_slli_epi32
+#define I_LOADU(p)     _mm512_loadu_si512((const void *)(p))
+#define I_STOREU(p, v) _mm512_storeu_si512((void *)(p), v)
+#define I_LOAD_U16(p)  _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)(p)))
+#define F_PERM(t, i)   _mm512_permutexvar_ps(i, t)
+#define F_HMIN(v)      _mm512_set1_ps(_mm512_reduce_min_ps(v))
+#define M_BITS(m)      ((unsigned)(m))
 
 #endif /* TC_GRID_OPS_AVX512_H */
