@@ -288,6 +288,33 @@ TC_ISA_ATTR static ALWAYS_INLINE void nb_search_pair16(const tc_iq3_lists *T, co
     *ra = fin & 1 ? la[1 + __builtin_ctz(ea)] : T->code0;
     *rb = fin >> 8 & 1 ? lb[1 + __builtin_ctz(eb)] : T->code0;
 }
+/*
+ * The searches of a work list of class `cls` (0: lists of at most 8, 1: at most 16; entries
+ * 32 * group + trial), two at a time, the odd one alone; the results to cflat at the entries.
+ * The lists are in group order: most pairs are of one group (`same`, a constant in each call).
+ */
+TC_ISA_ATTR static ALWAYS_INLINE void search_pairs(const tc_iq3_lists *T, const uint32_t *wid,
+                                                   int nw, const int32_t *mall, const float *xval,
+                                                   const float *wa, const float *sc, int32_t *cflat,
+                                                   int cls)
+{
+#define PAIR_ARGS(u) NB_LIST(T, mall[u]), xval + 4 * ((u) >> 5), wa + 4 * ((u) >> 5), sc[(u)&31]
+#define PAIR(same)                                                                                 \
+    (cls ? nb_search_pair16(T, PAIR_ARGS(a), PAIR_ARGS(b), cflat + a, cflat + b, same)             \
+         : nb_search_pair(T, PAIR_ARGS(a), PAIR_ARGS(b), cflat + a, cflat + b, same))
+    int j = 0;
+    for (; j + 1 < nw; j += 2) {
+        const uint32_t a = wid[j], b = wid[j + 1];
+        if ((a ^ b) >> 5 == 0)
+            PAIR(1);
+        else
+            PAIR(0);
+    }
+    if (j < nw)
+        cflat[wid[j]] = nb_search(T, PAIR_ARGS(wid[j]), 1);
+#undef PAIR
+#undef PAIR_ARGS
+}
 #endif
 
 /* Per element i of a sub-block: (w*x)*q and (w*q)*q for the 8 levels (lane l mod 8). */
@@ -528,33 +555,8 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
     NB_LIST(T, mall[wid[c][j]]), xval + 4 * (wid[c][j] >> 5), wa + 4 * (wid[c][j] >> 5),           \
         sc[wid[c][j] & 31]
 #if W == 16
-    {
-        int j = 0;
-        /* the lists are in group order: most pairs are of one group */
-        for (; j + 1 < nw[0]; j += 2) {
-            if ((wid[0][j] ^ wid[0][j + 1]) >> 5 == 0)
-                nb_search_pair(T, NB_ARGS(0, j), NB_ARGS(0, j + 1), cflat + wid[0][j],
-                               cflat + wid[0][j + 1], 1);
-            else
-                nb_search_pair(T, NB_ARGS(0, j), NB_ARGS(0, j + 1), cflat + wid[0][j],
-                               cflat + wid[0][j + 1], 0);
-        }
-        if (j < nw[0])
-            cflat[wid[0][j]] = nb_search(T, NB_ARGS(0, j), 1);
-    }
-    {
-        int j = 0;
-        for (; j + 1 < nw[1]; j += 2) {
-            if ((wid[1][j] ^ wid[1][j + 1]) >> 5 == 0)
-                nb_search_pair16(T, NB_ARGS(1, j), NB_ARGS(1, j + 1), cflat + wid[1][j],
-                                 cflat + wid[1][j + 1], 1);
-            else
-                nb_search_pair16(T, NB_ARGS(1, j), NB_ARGS(1, j + 1), cflat + wid[1][j],
-                                 cflat + wid[1][j + 1], 0);
-        }
-        if (j < nw[1])
-            cflat[wid[1][j]] = nb_search(T, NB_ARGS(1, j), 1);
-    }
+    search_pairs(T, wid[0], nw[0], mall, xval, wa, sc, cflat, 0);
+    search_pairs(T, wid[1], nw[1], mall, xval, wa, sc, cflat, 1);
     for (int j = 0; j < nw[2]; j++)
         cflat[wid[2][j]] = nb_search(T, NB_ARGS(2, j), 2);
 #else
