@@ -902,13 +902,15 @@ static inline void transpose8_rows(const float *const *rows, int n, __m256 *xt)
  * sums (there the result can hang on which NaN an operation keeps: the reference decides). */
 static inline int block_tame(const float *x, int n)
 {
-    __m256 m = _mm256_setzero_ps();
+    /* |x| as int32 bits orders like |x| and puts Inf and every NaN above 2^50: one max over
+     * the block (a float max would drop a NaN) and one compare */
+    const __m256i mag = _mm256_set1_epi32(0x7FFFFFFF);
+    __m256i m = _mm256_setzero_si256();
     for (int i = 0; i < n; i += 8)
-        m = _mm256_max_ps(m, abs8(_mm256_loadu_ps(x + i)));
-    __m256 bad = _mm256_cmp_ps(m, _mm256_set1_ps(0x1p50f), _CMP_NLT_UQ);
-    for (int i = 0; i < n; i += 8)
-        bad = _mm256_or_ps(bad, nonfinite8(_mm256_loadu_ps(x + i)));
-    return _mm256_testz_ps(bad, bad);
+        m = _mm256_max_epi32(m,
+                             _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + i)), mag));
+    __m256i bad = _mm256_cmpgt_epi32(m, _mm256_set1_epi32(0x587FFFFF)); /* >= bits of 2^50 */
+    return _mm256_testz_si256(bad, bad);
 }
 
 /* 1 when every importance weight is finite and below 2^50: otherwise (NaN, Inf, huge weights)
