@@ -1292,19 +1292,36 @@ static void q2_k_block(const float *x, const float *qw, uint8_t *y)
     tc_avx2_q2_k_finish(x, y, qw != NULL, scales, mins, sw, (const float *)Lt, 8);
 }
 
-static inline int q3_scale_of(const uint8_t *s, int j)
+/* ggml's nearest_int per lane, unclamped: bits(f + 1.5*2^23) & 0x7fffff - 0x400000 */
+static inline __m256i nearest_int8(__m256 f)
 {
-    return tc_q3_k_scale(s, j);
+    __m256i i = _mm256_castps_si256(_mm256_add_ps(f, _mm256_set1_ps(12582912.f)));
+    return _mm256_sub_epi32(_mm256_and_si256(i, _mm256_set1_epi32(0x007fffff)),
+                            _mm256_set1_epi32(0x00400000));
 }
 
-static inline void q3_put_scale(uint8_t *s, int j, int l)
+/* The 16 biased 6-bit scales (0..63; a: sub-blocks 0..7, b: 8..15) into the 12 scale bytes
+ * (low nibbles of j and j + 8 share byte j; the high 2 bits of j, j + 4, j + 8, j + 12 share
+ * byte 8 + j % 4, as ggml packs them one by one) and d[j] = d_all * (float)(scale - 32), the
+ * reference's sub-block scale read back from the bytes. */
+static inline void q3_scales(uint8_t *ys, __m256i a, __m256i b, float d_all, float *d)
 {
-    if (j < 8)
-        s[j] = (uint8_t)(l & 0xF);
-    else
-        s[j - 8] = (uint8_t)(s[j - 8] | ((l & 0xF) << 4));
-    l >>= 4;
-    s[j % 4 + 8] = (uint8_t)(s[j % 4 + 8] | (l << (2 * (j / 4))));
+    const __m256i bias = _mm256_set1_epi32(32);
+    const __m256 dv = _mm256_set1_ps(d_all);
+    _mm256_storeu_ps(d, _mm256_mul_ps(dv, _mm256_cvtepi32_ps(_mm256_sub_epi32(a, bias))));
+    _mm256_storeu_ps(d + 8, _mm256_mul_ps(dv, _mm256_cvtepi32_ps(_mm256_sub_epi32(b, bias))));
+    __m128i s = _mm_packus_epi16(
+        _mm_packus_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1)),
+        _mm_packus_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1)));
+    __m128i lo = _mm_and_si128(s, _mm_set1_epi8(0x0F));
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(s, 4), _mm_set1_epi8(0x03));
+    lo = _mm_or_si128(lo, _mm_slli_epi16(_mm_srli_si128(lo, 8), 4));
+    hi = _mm_or_si128(_mm_or_si128(hi, _mm_slli_epi16(_mm_srli_si128(hi, 4), 2)),
+                      _mm_or_si128(_mm_slli_epi16(_mm_srli_si128(hi, 8), 4),
+                                   _mm_slli_epi16(_mm_srli_si128(hi, 12), 6)));
+    _mm_storel_epi64((__m128i *)ys, lo);
+    uint32_t h = (uint32_t)_mm_cvtsi128_si32(hi);
+    memcpy(ys + 8, &h, 4);
 }
 
 /* Q3_K after the sub-block search (scales, weight sums sw with an imatrix; biased levels
@@ -1313,7 +1330,7 @@ void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scal
                          const float *T, int W)
 {
     uint8_t *ys = y + 96;
-    memset(ys, 0, 12);
+    float d[16];
     if (imat) {
         /* make_qx_quants(16, 32, scales, Ls, sw): the same search on one lane (all lanes alike) */
         __m256 st[16], swt[16], Ls[16];
@@ -1322,9 +1339,14 @@ void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scal
             swt[i] = _mm256_set1_ps(sw[i]);
         }
         const float d_block = _mm256_cvtss_f32(qx8(16, 32, st, swt, Ls));
+        /* lane 0 of each Ls[j] (levels 0..63) into sub-block order */
+        float lv[16];
         for (int j = 0; j < 16; ++j)
-            q3_put_scale(ys, j, (int)(int8_t)(int)_mm256_cvtss_f32(Ls[j]));
+            lv[j] = _mm256_cvtss_f32(Ls[j]);
         tc_put_f16(y + 108, d_block);
+        q3_scales(ys, _mm256_cvttps_epi32(_mm256_loadu_ps(lv)),
+                  _mm256_cvttps_epi32(_mm256_loadu_ps(lv + 8)), tc_f16_to_f32(tc_ld_u16(y + 108)),
+                  d);
     } else {
         float max_scale = 0, amax = 0;
         for (int j = 0; j < 16; ++j) {
@@ -1334,28 +1356,34 @@ void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scal
                 max_scale = scales[j];
             }
         }
+        __m256i a = _mm256_setzero_si256(), b = a; /* all-zero bytes (scale -32), d_all 0 */
         if (max_scale != 0) {
             const float iscale = -32.f / max_scale;
-            for (int j = 0; j < 16; ++j) {
-                int l = (int8_t)tc_nearest_int(iscale * scales[j]);
-                l = l < -32 ? -32 : l > 31 ? 31 : l;
-                q3_put_scale(ys, j, l + 32);
-            }
+            const __m256 is = _mm256_set1_ps(iscale);
+            /* (int8_t)nearest_int(iscale * scales[j]) clamped to [-32, 31], plus 32 */
+            __m256i la = nearest_int8(_mm256_mul_ps(is, _mm256_loadu_ps(scales)));
+            __m256i lb = nearest_int8(_mm256_mul_ps(is, _mm256_loadu_ps(scales + 8)));
+            la = _mm256_srai_epi32(_mm256_slli_epi32(la, 24), 24);
+            lb = _mm256_srai_epi32(_mm256_slli_epi32(lb, 24), 24);
+            const __m256i lo = _mm256_set1_epi32(-32), hi = _mm256_set1_epi32(31);
+            a = _mm256_add_epi32(_mm256_max_epi32(lo, _mm256_min_epi32(hi, la)),
+                                 _mm256_set1_epi32(32));
+            b = _mm256_add_epi32(_mm256_max_epi32(lo, _mm256_min_epi32(hi, lb)),
+                                 _mm256_set1_epi32(32));
             tc_put_f16(y + 108, 1 / iscale);
         } else {
             tc_put_f16(y + 108, 0.f);
         }
+        q3_scales(ys, a, b, tc_f16_to_f32(tc_ld_u16(y + 108)), d);
     }
     /* requantize (levels biased by 4) */
     uint8_t L[QK_K];
-    const float d_all = tc_f16_to_f32(tc_ld_u16(y + 108));
     for (int j = 0; j < 16; ++j) {
-        const float d = d_all * (float)q3_scale_of(ys, j);
-        if (!d) {
+        if (!d[j]) {
             lane_levels_w(T, W, 16, j, L + 16 * j);
             continue;
         }
-        const __m256 dv = _mm256_set1_ps(d);
+        const __m256 dv = _mm256_set1_ps(d[j]);
         __m256i q0 = clampf8(_mm256_div_ps(_mm256_loadu_ps(x + 16 * j), dv), -4, 3);
         __m256i q1 = clampf8(_mm256_div_ps(_mm256_loadu_ps(x + 16 * j + 8), dv), -4, 3);
         q0 = _mm256_add_epi32(q0, _mm256_set1_epi32(4));
