@@ -1410,6 +1410,79 @@ void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scal
     pack_2bit(y + 32, U);
 }
 
+/*
+ * make_q3_quants (ref_k.c, nmax 4) on 8 sub-blocks of 16 in lanes, weights x^2: returns the
+ * scales, Lt the biased levels (l + 4). lx[i] = wx[i]*L[i] and l2[i] = (w[i]*L[i])*L[i], the
+ * terms the reference recomputes for each test, are kept and refreshed where L changes (the
+ * same products, computed less often). The levels stay int32 during the refinement, so the test
+ * every element takes ("does any lane move") is an integer compare of the clamped nearest_int
+ * with L, folded into the branch's vtestps (no conversion back to float on that path). The
+ * refinement is a serial chain per lane; a lane whose pass changes nothing is at a fixed point,
+ * so the passes the other lanes still need leave it as the reference's early exit does.
+ */
+static inline __m256 q3_search8(const __m256 *xt, __m256 *Lt)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i lo = _mm256_set1_epi32(-4), hi = _mm256_set1_epi32(3);
+    __m256 max = zero, amax = zero, w[16], wx[16], lx[16], l2[16];
+    __m256i L[16];
+    for (int i = 0; i < 16; ++i) {
+        __m256 ax = abs8(xt[i]);
+        __m256 gt = _mm256_cmp_ps(ax, amax, _CMP_GT_OQ);
+        amax = _mm256_blendv_ps(amax, ax, gt);
+        max = _mm256_blendv_ps(max, xt[i], gt);
+        w[i] = _mm256_mul_ps(xt[i], xt[i]);
+        wx[i] = _mm256_mul_ps(w[i], xt[i]);
+    }
+    const __m256 tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(GROUP_MAX_EPS), _CMP_LT_OQ);
+    const __m256 iscale = _mm256_div_ps(_mm256_set1_ps(-4.f), max);
+    __m256 sumlx = zero, suml2 = zero;
+    for (int i = 0; i < 16; ++i) {
+        L[i] = clampf8(_mm256_mul_ps(iscale, xt[i]), -4, 3);
+        __m256 l = _mm256_cvtepi32_ps(L[i]);
+        lx[i] = _mm256_mul_ps(wx[i], l);
+        l2[i] = _mm256_mul_ps(_mm256_mul_ps(w[i], l), l);
+        sumlx = _mm256_add_ps(sumlx, lx[i]);
+        suml2 = _mm256_add_ps(suml2, l2[i]);
+    }
+    for (int itry = 0; itry < 5; ++itry) {
+        __m256 changed = zero;
+        for (int i = 0; i < 16; ++i) {
+            __m256 slx = _mm256_sub_ps(sumlx, lx[i]);
+            __m256 c1 = _mm256_cmp_ps(slx, zero, _CMP_GT_OQ);
+            __m256 sl2 = _mm256_sub_ps(suml2, l2[i]);
+            __m256 q = _mm256_div_ps(_mm256_mul_ps(xt[i], sl2), slx);
+            __m256i ni = _mm256_max_epi32(lo, _mm256_min_epi32(hi, nearest_int8(q)));
+            __m256 eq = _mm256_castsi256_ps(_mm256_cmpeq_epi32(ni, L[i]));
+            if (_mm256_testc_ps(eq, c1)) /* no lane with c1 && ni != L */
+                continue;
+            __m256 c2 = _mm256_andnot_ps(eq, c1);
+            __m256 nl = _mm256_cvtepi32_ps(ni);
+            __m256 nlx = _mm256_mul_ps(wx[i], nl), nl2 = _mm256_mul_ps(_mm256_mul_ps(w[i], nl), nl);
+            slx = _mm256_add_ps(slx, nlx);
+            sl2 = _mm256_add_ps(sl2, nl2);
+            __m256 better = _mm256_and_ps(
+                _mm256_cmp_ps(sl2, zero, _CMP_GT_OQ),
+                _mm256_cmp_ps(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2),
+                              _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2), _CMP_GT_OQ));
+            __m256 upd = _mm256_and_ps(c2, better);
+            L[i] = _mm256_blendv_epi8(L[i], ni, _mm256_castps_si256(upd));
+            lx[i] = _mm256_blendv_ps(lx[i], nlx, upd);
+            l2[i] = _mm256_blendv_ps(l2[i], nl2, upd);
+            sumlx = _mm256_blendv_ps(sumlx, slx, upd);
+            suml2 = _mm256_blendv_ps(suml2, sl2, upd);
+            changed = _mm256_or_ps(changed, upd);
+        }
+        if (_mm256_testz_ps(changed, changed))
+            break;
+    }
+    for (int i = 0; i < 16; ++i)
+        Lt[i] = _mm256_andnot_ps(tiny,
+                                 _mm256_cvtepi32_ps(_mm256_add_epi32(L[i], _mm256_set1_epi32(4))));
+    __m256 r = _mm256_and_ps(_mm256_cmp_ps(suml2, zero, _CMP_GT_OQ), _mm256_div_ps(sumlx, suml2));
+    return _mm256_andnot_ps(tiny, r);
+}
+
 static void q3_k_block(const float *x, const float *qw, uint8_t *y)
 {
     __m256 Lt[2][16];
@@ -1430,7 +1503,7 @@ static void q3_k_block(const float *x, const float *qw, uint8_t *y)
             _mm256_storeu_ps(sw + 8 * g, sw8);
             _mm256_storeu_ps(scales + 8 * g, qx8(16, 4, xt, wt, Lt[g]));
         } else {
-            _mm256_storeu_ps(scales + 8 * g, q3x8(4, xt, Lt[g]));
+            _mm256_storeu_ps(scales + 8 * g, q3_search8(xt, Lt[g]));
         }
     }
     tc_avx2_q3_k_finish(x, y, qw != NULL, scales, sw, (const float *)Lt, 8);
