@@ -882,13 +882,15 @@ static inline void transpose8_rows(const float *const *rows, int n, __m256 *xt)
  * sums (there the result can hang on which NaN an operation keeps: the reference decides). */
 static inline int block_tame(const float *x, int n)
 {
-    __m256 m = _mm256_setzero_ps();
+    /* |x| as int32 bits orders like |x| and puts Inf and every NaN above 2^50: one max over
+     * the block (a float max would drop a NaN) and one compare */
+    const __m256i mag = _mm256_set1_epi32(0x7FFFFFFF);
+    __m256i m = _mm256_setzero_si256();
     for (int i = 0; i < n; i += 8)
-        m = _mm256_max_ps(m, abs8(_mm256_loadu_ps(x + i)));
-    __m256 bad = _mm256_cmp_ps(m, _mm256_set1_ps(0x1p50f), _CMP_NLT_UQ);
-    for (int i = 0; i < n; i += 8)
-        bad = _mm256_or_ps(bad, nonfinite8(_mm256_loadu_ps(x + i)));
-    return _mm256_testz_ps(bad, bad);
+        m = _mm256_max_epi32(m,
+                             _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(x + i)), mag));
+    __m256i bad = _mm256_cmpgt_epi32(m, _mm256_set1_epi32(0x587FFFFF)); /* >= bits of 2^50 */
+    return _mm256_testz_si256(bad, bad);
 }
 
 /* 1 when every importance weight is finite and below 2^50: otherwise (NaN, Inf, huge weights)
@@ -1270,19 +1272,36 @@ static void q2_k_block(const float *x, const float *qw, uint8_t *y)
     tc_avx2_q2_k_finish(x, y, qw != NULL, scales, mins, sw, (const float *)Lt, 8);
 }
 
-static inline int q3_scale_of(const uint8_t *s, int j)
+/* ggml's nearest_int per lane, unclamped: bits(f + 1.5*2^23) & 0x7fffff - 0x400000 */
+static inline __m256i nearest_int8(__m256 f)
 {
-    return tc_q3_k_scale(s, j);
+    __m256i i = _mm256_castps_si256(_mm256_add_ps(f, _mm256_set1_ps(12582912.f)));
+    return _mm256_sub_epi32(_mm256_and_si256(i, _mm256_set1_epi32(0x007fffff)),
+                            _mm256_set1_epi32(0x00400000));
 }
 
-static inline void q3_put_scale(uint8_t *s, int j, int l)
+/* The 16 biased 6-bit scales (0..63; a: sub-blocks 0..7, b: 8..15) into the 12 scale bytes
+ * (low nibbles of j and j + 8 share byte j; the high 2 bits of j, j + 4, j + 8, j + 12 share
+ * byte 8 + j % 4, as ggml packs them one by one) and d[j] = d_all * (float)(scale - 32), the
+ * reference's sub-block scale read back from the bytes. */
+static inline void q3_scales(uint8_t *ys, __m256i a, __m256i b, float d_all, float *d)
 {
-    if (j < 8)
-        s[j] = (uint8_t)(l & 0xF);
-    else
-        s[j - 8] = (uint8_t)(s[j - 8] | ((l & 0xF) << 4));
-    l >>= 4;
-    s[j % 4 + 8] = (uint8_t)(s[j % 4 + 8] | (l << (2 * (j / 4))));
+    const __m256i bias = _mm256_set1_epi32(32);
+    const __m256 dv = _mm256_set1_ps(d_all);
+    _mm256_storeu_ps(d, _mm256_mul_ps(dv, _mm256_cvtepi32_ps(_mm256_sub_epi32(a, bias))));
+    _mm256_storeu_ps(d + 8, _mm256_mul_ps(dv, _mm256_cvtepi32_ps(_mm256_sub_epi32(b, bias))));
+    __m128i s = _mm_packus_epi16(
+        _mm_packus_epi32(_mm256_castsi256_si128(a), _mm256_extracti128_si256(a, 1)),
+        _mm_packus_epi32(_mm256_castsi256_si128(b), _mm256_extracti128_si256(b, 1)));
+    __m128i lo = _mm_and_si128(s, _mm_set1_epi8(0x0F));
+    __m128i hi = _mm_and_si128(_mm_srli_epi16(s, 4), _mm_set1_epi8(0x03));
+    lo = _mm_or_si128(lo, _mm_slli_epi16(_mm_srli_si128(lo, 8), 4));
+    hi = _mm_or_si128(_mm_or_si128(hi, _mm_slli_epi16(_mm_srli_si128(hi, 4), 2)),
+                      _mm_or_si128(_mm_slli_epi16(_mm_srli_si128(hi, 8), 4),
+                                   _mm_slli_epi16(_mm_srli_si128(hi, 12), 6)));
+    _mm_storel_epi64((__m128i *)ys, lo);
+    uint32_t h = (uint32_t)_mm_cvtsi128_si32(hi);
+    memcpy(ys + 8, &h, 4);
 }
 
 /* Q3_K after the sub-block search (scales, weight sums sw with an imatrix; biased levels
@@ -1291,7 +1310,7 @@ void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scal
                          const float *T, int W)
 {
     uint8_t *ys = y + 96;
-    memset(ys, 0, 12);
+    float d[16];
     if (imat) {
         /* make_qx_quants(16, 32, scales, Ls, sw): the same search on one lane (all lanes alike) */
         __m256 st[16], swt[16], Ls[16];
@@ -1300,9 +1319,14 @@ void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scal
             swt[i] = _mm256_set1_ps(sw[i]);
         }
         const float d_block = _mm256_cvtss_f32(qx8(16, 32, st, swt, Ls));
+        /* lane 0 of each Ls[j] (levels 0..63) into sub-block order */
+        float lv[16];
         for (int j = 0; j < 16; ++j)
-            q3_put_scale(ys, j, (int)(int8_t)(int)_mm256_cvtss_f32(Ls[j]));
+            lv[j] = _mm256_cvtss_f32(Ls[j]);
         tc_put_f16(y + 108, d_block);
+        q3_scales(ys, _mm256_cvttps_epi32(_mm256_loadu_ps(lv)),
+                  _mm256_cvttps_epi32(_mm256_loadu_ps(lv + 8)), tc_f16_to_f32(tc_ld_u16(y + 108)),
+                  d);
     } else {
         float max_scale = 0, amax = 0;
         for (int j = 0; j < 16; ++j) {
@@ -1312,28 +1336,34 @@ void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scal
                 max_scale = scales[j];
             }
         }
+        __m256i a = _mm256_setzero_si256(), b = a; /* all-zero bytes (scale -32), d_all 0 */
         if (max_scale != 0) {
             const float iscale = -32.f / max_scale;
-            for (int j = 0; j < 16; ++j) {
-                int l = (int8_t)tc_nearest_int(iscale * scales[j]);
-                l = l < -32 ? -32 : l > 31 ? 31 : l;
-                q3_put_scale(ys, j, l + 32);
-            }
+            const __m256 is = _mm256_set1_ps(iscale);
+            /* (int8_t)nearest_int(iscale * scales[j]) clamped to [-32, 31], plus 32 */
+            __m256i la = nearest_int8(_mm256_mul_ps(is, _mm256_loadu_ps(scales)));
+            __m256i lb = nearest_int8(_mm256_mul_ps(is, _mm256_loadu_ps(scales + 8)));
+            la = _mm256_srai_epi32(_mm256_slli_epi32(la, 24), 24);
+            lb = _mm256_srai_epi32(_mm256_slli_epi32(lb, 24), 24);
+            const __m256i lo = _mm256_set1_epi32(-32), hi = _mm256_set1_epi32(31);
+            a = _mm256_add_epi32(_mm256_max_epi32(lo, _mm256_min_epi32(hi, la)),
+                                 _mm256_set1_epi32(32));
+            b = _mm256_add_epi32(_mm256_max_epi32(lo, _mm256_min_epi32(hi, lb)),
+                                 _mm256_set1_epi32(32));
             tc_put_f16(y + 108, 1 / iscale);
         } else {
             tc_put_f16(y + 108, 0.f);
         }
+        q3_scales(ys, a, b, tc_f16_to_f32(tc_ld_u16(y + 108)), d);
     }
     /* requantize (levels biased by 4) */
     uint8_t L[QK_K];
-    const float d_all = tc_f16_to_f32(tc_ld_u16(y + 108));
     for (int j = 0; j < 16; ++j) {
-        const float d = d_all * (float)q3_scale_of(ys, j);
-        if (!d) {
+        if (!d[j]) {
             lane_levels_w(T, W, 16, j, L + 16 * j);
             continue;
         }
-        const __m256 dv = _mm256_set1_ps(d);
+        const __m256 dv = _mm256_set1_ps(d[j]);
         __m256i q0 = clampf8(_mm256_div_ps(_mm256_loadu_ps(x + 16 * j), dv), -4, 3);
         __m256i q1 = clampf8(_mm256_div_ps(_mm256_loadu_ps(x + 16 * j + 8), dv), -4, 3);
         q0 = _mm256_add_epi32(q0, _mm256_set1_epi32(4));
@@ -1360,6 +1390,79 @@ void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scal
     pack_2bit(y + 32, U);
 }
 
+/*
+ * make_q3_quants (ref_k.c, nmax 4) on 8 sub-blocks of 16 in lanes, weights x^2: returns the
+ * scales, Lt the biased levels (l + 4). lx[i] = wx[i]*L[i] and l2[i] = (w[i]*L[i])*L[i], the
+ * terms the reference recomputes for each test, are kept and refreshed where L changes (the
+ * same products, computed less often). The levels stay int32 during the refinement, so the test
+ * every element takes ("does any lane move") is an integer compare of the clamped nearest_int
+ * with L, folded into the branch's vtestps (no conversion back to float on that path). The
+ * refinement is a serial chain per lane; a lane whose pass changes nothing is at a fixed point,
+ * so the passes the other lanes still need leave it as the reference's early exit does.
+ */
+static inline __m256 q3_search8(const __m256 *xt, __m256 *Lt)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i lo = _mm256_set1_epi32(-4), hi = _mm256_set1_epi32(3);
+    __m256 max = zero, amax = zero, w[16], wx[16], lx[16], l2[16];
+    __m256i L[16];
+    for (int i = 0; i < 16; ++i) {
+        __m256 ax = abs8(xt[i]);
+        __m256 gt = _mm256_cmp_ps(ax, amax, _CMP_GT_OQ);
+        amax = _mm256_blendv_ps(amax, ax, gt);
+        max = _mm256_blendv_ps(max, xt[i], gt);
+        w[i] = _mm256_mul_ps(xt[i], xt[i]);
+        wx[i] = _mm256_mul_ps(w[i], xt[i]);
+    }
+    const __m256 tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(GROUP_MAX_EPS), _CMP_LT_OQ);
+    const __m256 iscale = _mm256_div_ps(_mm256_set1_ps(-4.f), max);
+    __m256 sumlx = zero, suml2 = zero;
+    for (int i = 0; i < 16; ++i) {
+        L[i] = clampf8(_mm256_mul_ps(iscale, xt[i]), -4, 3);
+        __m256 l = _mm256_cvtepi32_ps(L[i]);
+        lx[i] = _mm256_mul_ps(wx[i], l);
+        l2[i] = _mm256_mul_ps(_mm256_mul_ps(w[i], l), l);
+        sumlx = _mm256_add_ps(sumlx, lx[i]);
+        suml2 = _mm256_add_ps(suml2, l2[i]);
+    }
+    for (int itry = 0; itry < 5; ++itry) {
+        __m256 changed = zero;
+        for (int i = 0; i < 16; ++i) {
+            __m256 slx = _mm256_sub_ps(sumlx, lx[i]);
+            __m256 c1 = _mm256_cmp_ps(slx, zero, _CMP_GT_OQ);
+            __m256 sl2 = _mm256_sub_ps(suml2, l2[i]);
+            __m256 q = _mm256_div_ps(_mm256_mul_ps(xt[i], sl2), slx);
+            __m256i ni = _mm256_max_epi32(lo, _mm256_min_epi32(hi, nearest_int8(q)));
+            __m256 eq = _mm256_castsi256_ps(_mm256_cmpeq_epi32(ni, L[i]));
+            if (_mm256_testc_ps(eq, c1)) /* no lane with c1 && ni != L */
+                continue;
+            __m256 c2 = _mm256_andnot_ps(eq, c1);
+            __m256 nl = _mm256_cvtepi32_ps(ni);
+            __m256 nlx = _mm256_mul_ps(wx[i], nl), nl2 = _mm256_mul_ps(_mm256_mul_ps(w[i], nl), nl);
+            slx = _mm256_add_ps(slx, nlx);
+            sl2 = _mm256_add_ps(sl2, nl2);
+            __m256 better = _mm256_and_ps(
+                _mm256_cmp_ps(sl2, zero, _CMP_GT_OQ),
+                _mm256_cmp_ps(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2),
+                              _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2), _CMP_GT_OQ));
+            __m256 upd = _mm256_and_ps(c2, better);
+            L[i] = _mm256_blendv_epi8(L[i], ni, _mm256_castps_si256(upd));
+            lx[i] = _mm256_blendv_ps(lx[i], nlx, upd);
+            l2[i] = _mm256_blendv_ps(l2[i], nl2, upd);
+            sumlx = _mm256_blendv_ps(sumlx, slx, upd);
+            suml2 = _mm256_blendv_ps(suml2, sl2, upd);
+            changed = _mm256_or_ps(changed, upd);
+        }
+        if (_mm256_testz_ps(changed, changed))
+            break;
+    }
+    for (int i = 0; i < 16; ++i)
+        Lt[i] = _mm256_andnot_ps(tiny,
+                                 _mm256_cvtepi32_ps(_mm256_add_epi32(L[i], _mm256_set1_epi32(4))));
+    __m256 r = _mm256_and_ps(_mm256_cmp_ps(suml2, zero, _CMP_GT_OQ), _mm256_div_ps(sumlx, suml2));
+    return _mm256_andnot_ps(tiny, r);
+}
+
 static void q3_k_block(const float *x, const float *qw, uint8_t *y)
 {
     __m256 Lt[2][16];
@@ -1380,7 +1483,7 @@ static void q3_k_block(const float *x, const float *qw, uint8_t *y)
             _mm256_storeu_ps(sw + 8 * g, sw8);
             _mm256_storeu_ps(scales + 8 * g, qx8(16, 4, xt, wt, Lt[g]));
         } else {
-            _mm256_storeu_ps(scales + 8 * g, q3x8(4, xt, Lt[g]));
+            _mm256_storeu_ps(scales + 8 * g, q3_search8(xt, Lt[g]));
         }
     }
     tc_avx2_q3_k_finish(x, y, qw != NULL, scales, sw, (const float *)Lt, 8);

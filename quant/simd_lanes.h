@@ -226,71 +226,6 @@ static inline VF LN(qx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt)
 }
 
 /*
- * make_q3_quants (ref_k.c) on the lanes' sub-blocks of 16, weights x^2: returns the scales, Lt
- * the biased levels (l + nmax). A lane whose pass changes nothing is at a fixed point, so the
- * passes the other lanes still need leave it as the reference's early exit does.
- */
-static inline VF LN(q3x)(int nmax, const VF *xt, VF *Lt)
-{
-    const int n = 16;
-    const VF zero = F_ZERO;
-    VF max = zero, amax = zero, w[16], wx[16];
-    for (int i = 0; i < n; ++i) {
-        VF ax = F_ABS(xt[i]);
-        VM gt = M_CMP(ax, amax, _CMP_GT_OQ);
-        amax = F_BLEND(amax, ax, gt);
-        max = F_BLEND(max, xt[i], gt);
-        w[i] = F_MUL(xt[i], xt[i]);
-        wx[i] = F_MUL(w[i], xt[i]);
-    }
-    const VM tiny = M_CMP(amax, F_SET1(GROUP_MAX_EPS), _CMP_LT_OQ);
-    const VF iscale = F_DIV(F_SET1((float)-nmax), max);
-    /* lx[i] = wx[i]*L[i] and l2[i] = (w[i]*L[i])*L[i], the terms the reference recomputes for
-     * each test, kept and refreshed where L changes: the same products, computed less often */
-    VF sumlx = zero, suml2 = zero, lx[16], l2[16];
-    for (int i = 0; i < n; ++i) {
-        VF l = I_TO_F(LN(clampf)(F_MUL(iscale, xt[i]), -nmax, nmax - 1));
-        Lt[i] = l;
-        lx[i] = F_MUL(wx[i], l);
-        l2[i] = F_MUL(F_MUL(w[i], l), l);
-        sumlx = F_ADD(sumlx, lx[i]);
-        suml2 = F_ADD(suml2, l2[i]);
-    }
-    for (int itry = 0; itry < 5; ++itry) {
-        VM changed = M_ZERO;
-        for (int i = 0; i < n; ++i) {
-            VF slx = F_SUB(sumlx, lx[i]);
-            VM c1 = M_CMP(slx, zero, _CMP_GT_OQ);
-            VF sl2 = F_SUB(suml2, l2[i]);
-            VF nl = I_TO_F(LN(clampf)(F_DIV(F_MUL(xt[i], sl2), slx), -nmax, nmax - 1));
-            VM c2 = M_AND(c1, M_CMP(nl, Lt[i], _CMP_NEQ_UQ));
-            if (!M_ANY(c2))
-                continue;
-            VF nlx = F_MUL(wx[i], nl), nl2 = F_MUL(F_MUL(w[i], nl), nl);
-            slx = F_ADD(slx, nlx);
-            sl2 = F_ADD(sl2, nl2);
-            VM better = M_AND(
-                M_CMP(sl2, zero, _CMP_GT_OQ),
-                M_CMP(F_MUL(F_MUL(slx, slx), suml2), F_MUL(F_MUL(sumlx, sumlx), sl2), _CMP_GT_OQ));
-            VM upd = M_AND(c2, better);
-            Lt[i] = F_BLEND(Lt[i], nl, upd);
-            lx[i] = F_BLEND(lx[i], nlx, upd);
-            l2[i] = F_BLEND(l2[i], nl2, upd);
-            sumlx = F_BLEND(sumlx, slx, upd);
-            suml2 = F_BLEND(suml2, sl2, upd);
-            changed = M_OR(changed, upd);
-        }
-        if (!M_ANY(changed))
-            break;
-    }
-    const VF bias = F_SET1((float)nmax);
-    for (int i = 0; i < n; ++i)
-        Lt[i] = F_BLEND(F_ADD(Lt[i], bias), zero, tiny);
-    VF r = F_BLEND(zero, F_DIV(sumlx, suml2), M_CMP(suml2, zero, _CMP_GT_OQ));
-    return F_BLEND(r, zero, tiny);
-}
-
-/*
  * make_q3_quants (ref_k.c) with weights x^2 on two independent sets of lanes at once (A and B,
  * sub-blocks of 16): returns the scales in *rA / *rB, LtA / LtB the biased levels (l + nmax).
  * The refinement is a serial chain per lane (each element's test uses the sums the previous one
@@ -305,7 +240,9 @@ static inline void LN(q3x2)(int nmax, const VF *xtA, VF *LtA, VF *rA, const VF *
     const VF zero = F_ZERO;
     const VF *xt[2] = {xtA, xtB};
     VF *Lt[2] = {LtA, LtB};
-    VF w[2][16], wx[2][16], lx[2][16], l2[2][16], sumlx[2], suml2[2]; /* lx, l2: as in q3x */
+    /* lx = wx*L and l2 = (w*L)*L, the terms the reference recomputes for each test, kept and
+     * refreshed where L changes (the same products, computed less often) */
+    VF w[2][16], wx[2][16], lx[2][16], l2[2][16], sumlx[2], suml2[2];
     VM tiny[2];
     for (int s = 0; s < 2; s++) {
         VF max = zero, amax = zero;
