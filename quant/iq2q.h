@@ -9,6 +9,7 @@
 #include "blocks.h"
 #include "iq_grid.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 #define IQ2_KMAXQ 3 /* levels 0..2: odd values 1, 3, 5 */
@@ -54,5 +55,24 @@ typedef struct tc_iq2_lists {
 
 /* `t` TC_DTYPE_IQ2_XXS or TC_DTYPE_IQ2_XS. Built once, thread-safely; never freed. */
 const tc_iq2_lists *tc_iq2_lists_get(int t);
+
+/*
+ * What the IQ2 list builders (this one, iq2q_lists.c, and IQ2_S's, iq2s_lists.c) share: the walk
+ * over the 3^8 groups of levels 0..2 in base-3 order (c3 = sum of level j * 3^j; code: 2 bits
+ * per element, iq_grid.h's map index). A group on the grid goes to on_grid with its grid index;
+ * one off it to off_grid with its neighbour list nb in iq_grid.h's form (count, then grid
+ * indices) and the room taken by the records before it, and returns the room its own record
+ * takes (0: failure). The walk returns the total room (0 on failure); run it once to size the
+ * tables, once to fill them.
+ */
+typedef struct tc_iq2_visit {
+    void (*on_grid)(void *ctx, int c3, int code, int index);
+    size_t (*off_grid)(void *ctx, int c3, int code, const uint16_t *nb, size_t at);
+} tc_iq2_visit;
+
+size_t tc_iq2_walk(const tc_iq2_search *S, const tc_iq2_visit *v, void *ctx);
+
+/* The code of a grid point (bytes 1/3/5: levels 0..2). */
+int tc_iq2_grid_code(uint64_t g);
 
 #endif /* TC_IQ2Q_H */
