@@ -200,6 +200,22 @@ TC_ISA_ATTR static inline void store_res(split_res *r, VI sel, VF scale)
     }
 }
 
+/* The levels of a lane's best split (sorted elements below i1 at 0, below i2 at 1, the rest at
+ * 2) and, where its scale is negative, the reference's mirror: levels 2 - L and the scale made
+ * positive. Returns whether it mirrored (the caller mirrors its shift). */
+TC_ISA_ATTR static inline int split_levels(const int *idx, int n, int i1, int i2, float *scale,
+                                           int8_t *L)
+{
+    for (int j = 0; j < n; ++j)
+        L[idx[j]] = (int8_t)(j < i1 ? 0 : j < i2 ? 1 : 2);
+    if (!(*scale < 0))
+        return 0;
+    for (int j = 0; j < n; ++j)
+        L[j] = (int8_t)(2 - L[j]);
+    *scale = -*scale;
+    return 1;
+}
+
 /* ===== IQ1_S ===== */
 
 /*
@@ -277,14 +293,8 @@ TC_ISA_ATTR static float s_finish_sub(const tc_iq2_search *S, const tc_iq1_lists
     int8_t L[BS];
     if (i1 < 0)
         return 0;
-    for (int j = 0; j < BS; ++j)
-        L[idx[j]] = (int8_t)(j < i1 ? 0 : j < i2 ? 1 : 2);
-    if (scale < 0) {
-        for (int j = 0; j < BS; ++j)
-            L[j] = (int8_t)(2 - L[j]);
-        scale = -scale;
-        k = -k;
-    }
+    if (split_levels(idx, BS, i1, i2, &scale, L))
+        k = -k; /* the shift mirrors with the levels */
     const float *xx = k == 1 ? tc_iq1_xp : tc_iq1_xm;
     const float *qpat = k == 1 ? qpat_p : qpat_m;
     int off = 0;
@@ -464,14 +474,8 @@ TC_ISA_ATTR static float m_finish_sub(const tc_iq2_search *S, const tc_iq1_lists
     int8_t L[BS];
     if (i1 < 0)
         return 0;
-    for (int j = 0; j < BS; ++j)
-        L[idx[j]] = (int8_t)(j < i1 ? 0 : j < i2 ? 1 : 2);
-    if (scale < 0) {
-        for (int j = 0; j < BS; ++j)
-            L[j] = (int8_t)(2 - L[j]);
-        scale = -scale;
-        k = 3 - k;
-    }
+    if (split_levels(idx, BS, i1, i2, &scale, L))
+        k = 3 - k; /* the shift mirrors with the levels */
     int off = 0;
     for (int g = 0; g < BS / 8; ++g) {
         const float *qpat = tc_iq1_m_xx(k, g) == tc_iq1_xp ? qpat_p : qpat_m;
