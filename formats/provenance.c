@@ -82,6 +82,7 @@ struct tc_prov {
     pthread_mutex_t mu; /* guards err, stop and the files' busy/state */
     pthread_cond_t cv;  /* a file was let go */
     int stop;           /* tc_prov_free before the end: threads leave */
+    int cpu_bound;      /* some tensor is quantized on the way: hash at normal priority */
     tc_err err;
 };
 
@@ -202,18 +203,25 @@ static int prov_turn(tc_prov *p, unsigned char *buf)
 }
 
 /*
- * A hashing thread. It runs at idle priority: SHA-256 is most of provenance's cost (about
- * 0.7 s of CPU a GB), and it must not take a core from the threads that feed the disk or
- * quantize, or the conversion waits on it. While the writer waits on the disk the cores are
- * idle and the sources get hashed then; what is left when the writer is done, its own thread
- * hashes at normal priority (tc_prov_finish), so a busy machine slows hashing no more than a
- * serial second pass would.
+ * A hashing thread. SHA-256 is most of provenance's cost (about 0.6 s of CPU a GB), and where
+ * it runs depends on what bounds the job:
+ * - A conversion between float types (or a copy) waits on the disk. The hashing threads then
+ *   run at idle priority, so they never take a core from the threads that feed the disk; the
+ *   cores are idle while the writer waits, and the sources get hashed then.
+ * - A quantization is bound by the CPU: at idle priority the hashing threads would get nothing
+ *   until the quantizers are done, and a single source would then be hashed by one thread while
+ *   the other cores idle. They run
+ *   at normal priority then and take their share of the cores from the start: the same CPU
+ *   time, spread over every core.
+ * What is left when the writer is done, its own thread hashes at normal priority
+ * (tc_prov_finish), so a busy machine slows hashing no more than a serial second pass would.
  */
 static void *prov_hash_thread(void *arg)
 {
     tc_prov *p = arg;
     struct sched_param sp = {0};
-    (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
+    if (!p->cpu_bound)
+        (void)pthread_setschedparam(pthread_self(), SCHED_IDLE, &sp);
     unsigned char *buf = tc_malloc(PROV_CHUNK);
     while (buf && prov_turn(p, buf))
         ;
@@ -344,7 +352,10 @@ tc_status tc_prov_begin(const tc_graph *g, const char *command, int hash_sources
         const tc_tensor *tt = tc_graph_tensor(g, t);
         const tc_map *m;
         uint64_t off;
-        if (!tc_tensor_mapped(tt, &m, &off) || tc_map_fd(m) < 0)
+        int mapped = tc_tensor_mapped(tt, &m, &off);
+        if (!mapped && tc_dtype_get(tc_tensor_dtype(tt))->is_quant)
+            p->cpu_bound = 1;
+        if (!mapped || tc_map_fd(m) < 0)
             continue;
         size_t k = 0;
         while (k < p->n_src && strcmp(p->paths[k], tc_map_path(m)) != 0)
@@ -378,7 +389,7 @@ tc_status tc_prov_begin(const tc_graph *g, const char *command, int hash_sources
         size_t want = p->n_src < (size_t)PROV_MAX_THREADS ? p->n_src : PROV_MAX_THREADS;
         if (cores > 0 && want > (size_t)cores)
             want = (size_t)cores;
-        /* TC_PROV_THREADS=N: at most N idle-priority threads (0: the writer's thread hashes
+        /* TC_PROV_THREADS=N: at most N hashing threads (0: the writer's thread hashes
          * everything once it is done writing), for tests and benchmarks */
         const char *ev = getenv("TC_PROV_THREADS");
         if (ev && *ev >= '0' && *ev <= '9' && (size_t)atoi(ev) < want)

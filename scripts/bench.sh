@@ -85,23 +85,27 @@ quantize)
   ftype=$("$TC" quantize --help | awk -v p="$preset" '$3 == p {print $1; exit}')
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernels: $("$TC" --version | sed 's/.*kernels: //; s/)//')"
   echo "input: $(du -h "$src" | cut -f1) F16 GGUF, preset $preset (ftype $ftype), $threads threads"
-  ratios=(); tcs=(); ors=()
+  ratios=(); tcs=(); ors=(); nps=(); costs=()
   for r in $(seq "$rounds"); do
-    rm -f "$work/q-tc.gguf" "$work/q-or.gguf"
+    rm -f "$work/q-tc.gguf" "$work/q-or.gguf" "$work/q-np.gguf"
     t0=$(now); "$work/quant_oracle" quantize "$src" "$work/q-or.gguf" "$ftype" "$threads" >/dev/null 2>&1; t1=$(now)
     "$TC" quantize "$src" "$work/q-tc.gguf" "$preset" --threads "$threads" --quiet; t2=$(now)
-    o=$(awk "BEGIN{print $t1 - $t0}"); t=$(awk "BEGIN{print $t2 - $t1}")
-    ors+=("$o"); tcs+=("$t"); ratios+=("$(awk "BEGIN{print $o / $t}")")
-    # the timed run records provenance (the default), so the files differ in those keys; an
-    # untimed --no-provenance run must then give llama.cpp's bytes
-    "$TC" quantize "$src" "$work/q-np.gguf" "$preset" --threads "$threads" --quiet --no-provenance
+    # the run above records provenance (the default), so its file differs from llama.cpp's in
+    # those keys; a --no-provenance run must give llama.cpp's bytes, and its time is what the
+    # provenance costs
+    "$TC" quantize "$src" "$work/q-np.gguf" "$preset" --threads "$threads" --quiet --no-provenance; t3=$(now)
+    o=$(awk "BEGIN{print $t1 - $t0}"); t=$(awk "BEGIN{print $t2 - $t1}"); n=$(awk "BEGIN{print $t3 - $t2}")
+    ors+=("$o"); tcs+=("$t"); nps+=("$n"); ratios+=("$(awk "BEGIN{print $o / $t}")")
+    costs+=("$(awk "BEGIN{print ($t / $n - 1) * 100}")")
     same=$(cmp -s "$work/q-np.gguf" "$work/q-or.gguf" && echo "identical to llama.cpp with --no-provenance" || echo "FILES DIFFER")
     rm -f "$work/q-np.gguf"
-    printf 'round %d: llama.cpp %.2f s, tensorcast %.2f s, speed-up %.2fx, %s\n' "$r" "$o" "$t" "$(awk "BEGIN{print $o / $t}")" "$same"
+    printf 'round %d: llama.cpp %.2f s, tensorcast %.2f s (--no-provenance %.2f s), speed-up %.2fx, %s\n' \
+      "$r" "$o" "$t" "$n" "$(awk "BEGIN{print $o / $t}")" "$same"
   done
-  printf 'median: llama.cpp %.2f s, tensorcast %.2f s, median speed-up %.2fx\n' \
+  printf 'median: llama.cpp %.2f s, tensorcast %.2f s, median speed-up %.2fx; --no-provenance %.2f s, provenance costs %.0f %%\n' \
     "$(printf '%s\n' "${ors[@]}" | median)" "$(printf '%s\n' "${tcs[@]}" | median)" \
-    "$(printf '%s\n' "${ratios[@]}" | median)"
+    "$(printf '%s\n' "${ratios[@]}" | median)" "$(printf '%s\n' "${nps[@]}" | median)" \
+    "$(printf '%s\n' "${costs[@]}" | median)"
   rm -f "$work/q-tc.gguf"
   /usr/bin/time -v "$TC" quantize "$src" "$work/q-tc.gguf" "$preset" --threads "$threads" --quiet 2> "$work/time.txt"
   echo "peak RSS, tensorcast quantize $preset: $(awk -F: '/Maximum resident/{print $2/1024}' "$work/time.txt") MiB"
