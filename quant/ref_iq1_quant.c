@@ -67,6 +67,7 @@
  * clamp: kernels never fail.
  */
 #include "iq1q.h"
+#include "iq2q.h"
 
 #include <float.h>
 #include <math.h>
@@ -83,10 +84,7 @@ enum { IQ1M_QS = 0, IQ1M_QH = 32, IQ1M_SCALES = 48 };
 #define x_p tc_iq1_xp
 #define x_m tc_iq1_xm
 
-static inline int iclamp(int v, int lo, int hi)
-{
-    return v < lo ? lo : v > hi ? hi : v; /* ggml's MAX(lo, MIN(hi, v)) on ints */
-}
+/* iclamp (iq2q.h): ggml's MAX(lo, MIN(hi, v)) on ints */
 
 /*
  * ggml's iq1_find_best_neighbour2: of the n points listed at nb[1..n] (nb[0] = n), the one
@@ -439,13 +437,37 @@ static tc_iq1_lists lists;
 static int lists_ok;
 static pthread_once_t lists_once = PTHREAD_ONCE_INIT;
 
-/* The level code of grid point g (bytes 2l+1). */
-static int grid_code(uint64_t g)
+/* The walk's state (iq2q.h's tc_iq2_walk, shared with the IQ2 builders): the tables being
+ * filled (list NULL: only sizing). IQ1's map is indexed by the base-3 code c3; its records are
+ * the count, then each point as code | grid index << 16, padded to whole vectors with 0xffff. */
+typedef struct iq1_build {
+    const tc_iq2_search *S;
+    int32_t *map;
+    uint32_t *list;
+} iq1_build;
+
+static void iq1_on_grid(void *ctx, int c3, int code, int index)
 {
-    int c = 0;
-    for (int i = 0; i < 8; i++)
-        c |= (int)(((g >> 8 * i) & 0xff) - 1) / 2 << 2 * i;
-    return c;
+    (void)code;
+    ((iq1_build *)ctx)->map[c3] = index;
+}
+
+static size_t iq1_off_grid(void *ctx, int c3, int code, const uint16_t *nb, size_t at)
+{
+    iq1_build *b = ctx;
+    (void)code;
+    const int n = nb[0];
+    const size_t padded = (size_t)(n + TC_IQ1_LANES - 1) / TC_IQ1_LANES * TC_IQ1_LANES;
+    if (b->list) {
+        b->map[c3] = -(int32_t)at - 1;
+        b->list[at] = (uint32_t)n;
+        for (size_t j = 0; j < padded; j++)
+            b->list[at + 1 + j] =
+                j < (size_t)n
+                    ? (uint32_t)tc_iq2_grid_code(b->S->grid[nb[1 + j]]) | (uint32_t)nb[1 + j] << 16
+                    : 0xffff;
+    }
+    return 1 + padded;
 }
 
 static void lists_build(void)
@@ -453,42 +475,17 @@ static void lists_build(void)
     const tc_iq2_search *S = tc_iq2_search_get(TC_DTYPE_IQ1_S);
     if (S == NULL)
         return;
-    int32_t *map = malloc(6561 * sizeof *map);
-    uint32_t *list = NULL;
-    for (int pass = 0; pass < 2 && map; pass++) {
-        size_t at = 0;
-        for (int c3 = 0; c3 < 6561; c3++) {
-            int code = 0;
-            for (int i = 0, t = c3; i < 8; i++, t /= 3)
-                code |= t % 3 << 2 * i;
-            const int m = S->map[code];
-            if (m >= 0) {
-                map[c3] = m;
-                continue;
-            }
-            const uint16_t *nb = S->neighbours - m - 1;
-            const int n = nb[0];
-            const size_t padded = (size_t)(n + TC_IQ1_LANES - 1) / TC_IQ1_LANES * TC_IQ1_LANES;
-            if (pass == 1) {
-                map[c3] = -(int32_t)at - 1;
-                list[at] = (uint32_t)n;
-                for (size_t j = 0; j < padded; j++)
-                    list[at + 1 + j] = j < (size_t)n ? (uint32_t)grid_code(S->grid[nb[1 + j]]) |
-                                                           (uint32_t)nb[1 + j] << 16
-                                                     : 0xffff;
-            }
-            at += 1 + padded;
-        }
-        if (pass == 0 && (list = malloc((at + TC_IQ1_LANES) * sizeof *list)) == NULL)
-            break;
-    }
-    if (map == NULL || list == NULL) {
-        free(map);
-        free(list);
+    static const tc_iq2_visit visit = {iq1_on_grid, iq1_off_grid};
+    iq1_build b = {S, malloc(6561 * sizeof *b.map), NULL};
+    size_t room = b.map ? tc_iq2_walk(S, &visit, &b) : 0;
+    if (room && (b.list = malloc((room + TC_IQ1_LANES) * sizeof *b.list)) != NULL &&
+        tc_iq2_walk(S, &visit, &b) == room) {
+        lists = (tc_iq1_lists){b.map, b.list};
+        lists_ok = 1;
         return;
     }
-    lists = (tc_iq1_lists){map, list};
-    lists_ok = 1;
+    free(b.map);
+    free(b.list);
 }
 
 const tc_iq1_lists *tc_iq1_lists_get(void)
