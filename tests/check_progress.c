@@ -17,10 +17,11 @@ static char dir[512];
 static void make_input(void)
 {
     tc_make_tmpdir(dir, sizeof dir, "tc_prog");
-    ck_assert_int_eq(tc_sh("python3 '%s/scripts/fixtures/synthetic_safetensors.py' '%s/in.safetensors' 0.2 F32 "
-                           ">/dev/null",
-                           TC_SRC_DIR, dir),
-                     0);
+    ck_assert_int_eq(
+        tc_sh("python3 '%s/scripts/fixtures/synthetic_safetensors.py' '%s/in.safetensors' 0.2 F32 "
+              ">/dev/null",
+              TC_SRC_DIR, dir),
+        0);
 }
 
 START_TEST(test_bar_on_a_terminal)
@@ -55,13 +56,16 @@ START_TEST(test_interrupt)
     if (tc_sh("command -v script >/dev/null && command -v pkill >/dev/null") != 0)
         TC_SKIP("util-linux script or procps pkill not found");
     make_input();
-    /* start under a terminal; interrupt once the bar has appeared */
+    /* start under a terminal; interrupt once the bar has appeared. The job must outlast the
+     * bar by far: a cast of this input takes 0.3 s and its bar first shows at about 70 %, so
+     * a loaded machine could see it finish before the signal. The scalar Q4_K quantizer on one
+     * thread takes about 3 s, its bar showing from 4 %. */
     ck_assert_int_eq(
-        tc_sh("cd '%s' && (script -fqec \"'%s' convert in.safetensors out.gguf --type "
-              "bf16 --threads 1 --no-sync\" ts.txt >/dev/null &) ; for i in $(seq 100); "
-              "do grep -aq 'converting \\[' ts.txt 2>/dev/null && break; sleep 0.05; "
-              "done; pkill -INT -f '^%s convert in.safetensors out.gguf'; "
-              "for i in $(seq 100); do grep -aq 'Script done' ts.txt && "
+        tc_sh("cd '%s' && (script -fqec \"TC_ISA=scalar '%s' quantize in.safetensors out.gguf "
+              "Q4_K --pure --threads 1 --no-sync\" ts.txt >/dev/null &) ; for i in $(seq 400); "
+              "do grep -aq 'quantizing \\[' ts.txt 2>/dev/null && break; sleep 0.05; "
+              "done; pkill -INT -f '^%s quantize in.safetensors out.gguf'; "
+              "for i in $(seq 400); do grep -aq 'Script done' ts.txt && "
               "break; sleep 0.05; done",
               dir, TC_BIN, TC_BIN),
         0);
