@@ -222,6 +222,34 @@ static void one_row_all_isas(tc_ggml_quantize_chunk_fn quant, int t, const float
 }
 
 /*
+ * Every grid type has its own AVX2 and AVX-512 quantizer, registered: the comparisons above skip
+ * an ISA whose table holds the scalar kernel (the bytes would be identical anyway), so a lost
+ * registration would pass them silently and only show in the benchmarks.
+ */
+START_TEST(simd_kernels_registered)
+{
+    const int t = iq_types[_i];
+    const tc_kernel_table *scalar = tc_kernels(TC_ISA_SCALAR);
+    const tc_kernel_table *avx2 = tc_kernels(TC_ISA_AVX2);
+    const tc_kernel_table *avx512 = tc_kernels(TC_ISA_AVX512);
+    int checked = 0;
+    if (tc_isa_supported(TC_ISA_AVX2) && avx2 != NULL) {
+        ck_assert_msg(avx2->quantize[t] != NULL && avx2->quantize[t] != scalar->quantize[t],
+                      "%s: no AVX2 quantizer registered", tc_dtype_get(t)->name);
+        checked++;
+    }
+    if (tc_isa_supported(TC_ISA_AVX512) && avx512 != NULL) {
+        ck_assert_msg(avx512->quantize[t] != NULL && avx512->quantize[t] != scalar->quantize[t] &&
+                          (avx2 == NULL || avx512->quantize[t] != avx2->quantize[t]),
+                      "%s: no AVX-512 quantizer registered", tc_dtype_get(t)->name);
+        checked++;
+    }
+    if (checked == 0)
+        TC_SKIP("this CPU runs neither AVX2 nor AVX-512");
+}
+END_TEST
+
+/*
  * Every corpus kind, several row lengths and seeds, with an importance matrix, one with zeros,
  * and none where ggml allows none: our bytes (every ISA with its own kernel) against ggml's.
  * A type we cannot quantize yet must say so (tc_quantize_rows returns 0) instead of writing
@@ -757,6 +785,7 @@ Suite *quant_iq_suite(void)
     tcase_add_loop_test(tc, random_blocks_match_ggml, 0, N_IQ);
     tcase_add_loop_test(tc, quantize_nonfinite_matches_reference, 0, N_IQ);
     tcase_add_loop_test(tc, iq2_simd_matches_scalar_nonfinite, 0, 3);
+    tcase_add_loop_test(tc, simd_kernels_registered, 0, N_IQ);
     suite_add_tcase(s, tc);
     TCase *tq = tcase_create("ggml_rows");
     tcase_set_timeout(tq, 600);
