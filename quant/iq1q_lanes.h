@@ -32,6 +32,7 @@
  *   M_AND(a, b), M_OR(a, b): both masks, either mask;  I_COUNT(v, m): v + 1 in the lanes of m
  */
 
+#include "grid_lanes.h"
 #include "iq1q.h"
 #include "kernels.h"
 #include "tc_dtype.h"
@@ -154,16 +155,7 @@ TC_ISA_ATTR static inline int nb_search(const uint32_t *lst, const float *xv, co
         best = F_BLEND(best, d2, lt);
         bpos = I_BLEND(bpos, pos, lt);
     }
-    /* the smallest distance (no NaN: a lane only takes a strictly smaller one), then the
-     * first position holding it */
-    const unsigned eq = M_BITS(M_CMP(best, F_HMIN(best), _CMP_EQ_OQ));
-    int32_t bp[W];
-    I_STOREU(bp, bpos);
-    int p = bp[__builtin_ctz(eq)];
-    for (unsigned e = eq & (eq - 1); e; e &= e - 1)
-        if (bp[__builtin_ctz(e)] < p)
-            p = bp[__builtin_ctz(e)];
-    return (int)(ent[p] >> 16);
+    return (int)(ent[tc_lanes_first_best(best, bpos)] >> 16);
 }
 
 /* iq1_snap: the grid index of group levels L, or of its best neighbour (then *off = 1). */

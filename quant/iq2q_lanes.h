@@ -51,6 +51,7 @@
  *   F_HMIN(v): the smallest lane in every lane (v without NaN); M_BITS(m): lane j at bit j
  */
 
+#include "grid_lanes.h"
 #include "iq2q.h"
 #include "kernels.h"
 #include "ref_k.h"
@@ -137,16 +138,7 @@ TC_ISA_ATTR static inline int nb_search(const uint16_t *lst, const float *xv, co
         best = F_BLEND(best, d2, lt);
         bpos = I_BLEND(bpos, pos, lt);
     }
-    /* the smallest distance (no NaN: a lane only takes a strictly smaller one), then the
-     * first position holding it */
-    const unsigned eq = M_BITS(M_CMP(best, F_HMIN(best), _CMP_EQ_OQ));
-    int32_t bp[W];
-    I_STOREU(bp, bpos);
-    int p = bp[__builtin_ctz(eq)];
-    for (unsigned e = eq & (eq - 1); e; e &= e - 1) /* lanes tied: the first position */
-        if (bp[__builtin_ctz(e)] < p)
-            p = bp[__builtin_ctz(e)];
-    return codes[p];
+    return codes[tc_lanes_first_best(best, bpos)];
 }
 
 /* Per element i of a sub-block: (w*x)*q and (w*q)*q for q = 1, 3, 5 at positions p & 3. */
