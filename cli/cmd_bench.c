@@ -20,8 +20,8 @@ static const char bench_help[] =
     "quantize, GB/s of f32 output for dequantize, min and median over K repetitions. With\n"
     "llama.cpp's libggml-base.so (--oracle, $TC_ORACLE_LIB, or .oracle/llama/libggml-base.so\n"
     "as installed by scripts/oracle/get_oracle.sh) its ggml_quantize_chunk runs on the same\n"
-    "data and threads in the same run; the ratio and whether the bytes are identical are\n"
-    "printed.\n"
+    "data and threads in the same run, rounds alternating with ours; the ratio (the median\n"
+    "of the rounds' ratios) and whether the bytes are identical are printed.\n"
     "\n"
     "  --type T,...   types (default: every type tensorcast can quantize to)\n"
     "  --isa I        scalar|avx2|avx512|neon (default: the best this CPU runs; TC_ISA also "
@@ -254,7 +254,8 @@ int cmd_bench(int argc, char **argv)
     float *src = malloc(n * sizeof(float)), *deq = malloc(n * sizeof(float));
     float *imat = malloc(cols * sizeof(float));
     uint8_t *dst = malloc(n * 4 + 4096), *odst = malloc(n * 4 + 4096);
-    double *times = malloc(reps * sizeof(double));
+    double *times = malloc(3 * reps * sizeof(double));
+    double *otimes = times ? times + reps : NULL, *ratios = times ? times + 2 * reps : NULL;
     if (!src || !deq || !imat || !dst || !odst || !times) {
         fprintf(stderr, "%s: out of memory\n", tc_prog);
         return TC_EXIT_IO;
@@ -295,21 +296,28 @@ int cmd_bench(int argc, char **argv)
                           /* types ggml quantizes only with importance data get it anyway */
                           .imatrix = use_imat || tc_requires_imatrix(t) ? imat : NULL,
                           .oracle = oq};
-        double qmin, qmed, omin = 0, omed = 0, dmin, dmed;
-        for (uint64_t r = 0; r < reps; r++)
-            times[r] = run_once(0, (int)threads, base, (int64_t)rows);
-        min_median(times, (int)reps, &qmin, &qmed);
+        double qmin, qmed, omin = 0, omed = 0, rmin = 0, rmed = 0, dmin, dmed;
         int same = -1;
         if (oq) {
+            /* rounds alternate the two sides, so a change in the machine's load or clock
+             * between them touches both; the ratio is the median of the rounds' ratios */
             if (oinit)
                 oinit(t);
             bench_job ob = base;
             ob.dst = odst;
-            for (uint64_t r = 0; r < reps; r++)
-                times[r] = run_once(1, (int)threads, ob, (int64_t)rows);
-            min_median(times, (int)reps, &omin, &omed);
+            for (uint64_t r = 0; r < reps; r++) {
+                times[r] = run_once(0, (int)threads, base, (int64_t)rows);
+                otimes[r] = run_once(1, (int)threads, ob, (int64_t)rows);
+                ratios[r] = otimes[r] / times[r];
+            }
+            min_median(otimes, (int)reps, &omin, &omed);
+            min_median(ratios, (int)reps, &rmin, &rmed);
             same = memcmp(dst, odst, (size_t)(tc_row_size(t, (int64_t)cols) * rows)) == 0;
+        } else {
+            for (uint64_t r = 0; r < reps; r++)
+                times[r] = run_once(0, (int)threads, base, (int64_t)rows);
         }
+        min_median(times, (int)reps, &qmin, &qmed);
         for (uint64_t r = 0; r < reps; r++)
             times[r] = run_once(2, (int)threads, base, (int64_t)rows);
         min_median(times, (int)reps, &dmin, &dmed);
@@ -328,13 +336,14 @@ int cmd_bench(int argc, char **argv)
             if (oq) {
                 json_object_set_new(o, "oracle_mb_s_best", cli_json_real(mb / omin));
                 json_object_set_new(o, "oracle_mb_s_median", cli_json_real(mb / omed));
-                json_object_set_new(o, "ratio_median", cli_json_real(omed / qmed));
+                json_object_set_new(o, "ratio_median", cli_json_real(rmed));
+                json_object_set_new(o, "ratio_min", cli_json_real(rmin));
                 json_object_set_new(o, "identical", json_boolean(same));
             }
             json_array_append_new(jarr, o);
         } else if (oq) {
             printf("%-8s %12.1f %12.1f %12.1f %7.1fx %6s %14.2f\n", name, mb / qmin, mb / qmed,
-                   mb / omed, omed / qmed, same ? "yes" : "NO", mb / 1e3 / dmed);
+                   mb / omed, rmed, same ? "yes" : "NO", mb / 1e3 / dmed);
         } else {
             printf("%-8s %12.1f %12.1f %12s %8s %6s %14.2f\n", name, mb / qmin, mb / qmed, "-", "-",
                    "-", mb / 1e3 / dmed);
