@@ -82,7 +82,7 @@ quantize)
   export TC_ORACLE_DIR=$PWD/.oracle
   src="$work/synth-$layers-f16.gguf"
   [ -f "$src" ] || "$work/quant_oracle" make "$src" "$layers" 2048 5632 f16
-  ftype=$("$TC" quantize --help | awk -v p="$preset" '$3 == p {print $1; exit}')
+  ftype=$("$TC" quantize --help | awk -v p="$preset" '$3 == p && !f {print $1; f = 1}')
   echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), kernels: $("$TC" --version | sed 's/.*kernels: //; s/)//')"
   echo "input: $(du -h "$src" | cut -f1) F16 GGUF, preset $preset (ftype $ftype), $threads threads"
   ratios=(); tcs=(); ors=(); nps=(); costs=()
