@@ -641,11 +641,14 @@ static tc_status read_norm1(void *ctx, const tc_tensor *t, uint64_t e0, uint64_t
     (void)t;
     const out_t *o = ctx;
     int sdt = tc_tensor_dtype(o->src);
-    uint64_t es = elem_size_of(sdt);
+    uint64_t es = elem_size_of(sdt); /* up to 8 bytes (F64, I64) */
     float *f = dst;
     uint8_t tmp[4096];
+    if (es == 0 || es > 8)
+        return tc_err_set(e, TC_E_UNSUPPORTED, "tensor '%s': cannot read %s as f32", o->name,
+                          tc_dtype_get(sdt)->name);
     while (n > 0) {
-        uint64_t k = n < sizeof tmp / 4 ? n : sizeof tmp / 4;
+        uint64_t k = n < sizeof tmp / es ? n : sizeof tmp / es;
         TC_TRY(tc_tensor_read(o->src, e0, k, tmp, e));
         if (tc_cast_to_f32(sdt, tmp, f, (int64_t)k) != 0)
             return tc_err_set(e, TC_E_UNSUPPORTED, "tensor '%s': cannot read %s as f32", o->name,
@@ -654,7 +657,6 @@ static tc_status read_norm1(void *ctx, const tc_tensor *t, uint64_t e0, uint64_t
             float v = f[i] + 1.0f;
             f[i] = sdt == TC_DTYPE_F16 ? tc_f16_to_f32(tc_f32_to_f16(v)) : v;
         }
-        (void)es;
         f += k;
         e0 += k;
         n -= k;

@@ -45,9 +45,10 @@ static void drop_fixtures(void)
         tc_rm_rf(fx);
 }
 
-static const char *const models[] = {"llama", "llama-f32", "llama3-rope",   "mistral", "qwen3",
-                                     "qwen2", "mixtral",   "qwen3moe",      "gemma2",  "qwen2moe",
-                                     "gemma", "deepseek2", "deepseek3-fp8", "phi3",    "gemma3"};
+static const char *const models[] = {"llama",         "llama-f32", "llama3-rope", "mistral",
+                                     "qwen3",         "qwen2",     "mixtral",     "qwen3moe",
+                                     "gemma2",        "qwen2moe",  "gemma",       "deepseek2",
+                                     "deepseek3-fp8", "phi3",      "gemma3",      "gemma-f64"};
 #define N_MODELS (sizeof models / sizeof models[0])
 
 /* expected.json: tokens and logits */
