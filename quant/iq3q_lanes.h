@@ -52,6 +52,16 @@
  *   off-grid ones as above, and refits through the same tables (every lane the same code).
  *   The sign flip, the grid indices and the block scales are the reference's scalar steps.
  *
+ * Measured slower and dropped (Zen 4, AVX2 unless said; instruction counts do not predict the
+ * time here): one search per lane, 8 candidate steps (11 % fewer instructions, 12 multiplies a
+ * search instead of 9: about 15 % slower; commit 0abcf3e has it); the same with 16 lanes or 8
+ * in the AVX-512 kernel instead of nb_search_pair; each search's distances to a buffer, merged 8
+ * searches at a time by a transpose and a tournament; integer min/compare on the distances'
+ * bits for the merge; a byte-per-level list copy (permute indices as plain loads); list offsets
+ * and scales precomputed 8 at a time; x and weights kept per group across its searches;
+ * classes split at 4/8/16. Taking the first candidate instead of merging (wrong output) gains
+ * about 10 % on IQ3_XXS, skipping the class-0 searches about 45 %.
+ *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
  *   F_MIN(a, b) = a < b ? a : b (b when either is NaN), I_TO_F (int32 to float), F_FIRST (lane 0)
