@@ -1304,6 +1304,73 @@ static inline void q3_scales(uint8_t *ys, __m256i a, __m256i b, float d_all, flo
     memcpy(ys + 8, &h, 4);
 }
 
+/* The numerators of make_qx_quants' 19 trial scales for nmax 32: -nmax, then -(nmax + 0.1f*is)
+ * for is = -9..-1, 1..9 (padded to 24 with copies of the first) */
+#define Q3_NUM(is) (-(32.f + 0.1f * (float)(is)))
+static const float q3_num[24] = {
+    -32.f,      Q3_NUM(-9), Q3_NUM(-8), Q3_NUM(-7), Q3_NUM(-6), Q3_NUM(-5), Q3_NUM(-4), Q3_NUM(-3),
+    Q3_NUM(-2), Q3_NUM(-1), Q3_NUM(1),  Q3_NUM(2),  Q3_NUM(3),  Q3_NUM(4),  Q3_NUM(5),  Q3_NUM(6),
+    Q3_NUM(7),  Q3_NUM(8),  Q3_NUM(9),  -32.f,      -32.f,      -32.f,      -32.f,      -32.f};
+#undef Q3_NUM
+
+/*
+ * make_qx_quants(16, 32, scales, Ls, 1, sw) of Q3_K with an imatrix: the block's one search, its
+ * 19 trials in lanes (trial t in lane t % 8 of vector t / 8), each lane's sums over the 16 values
+ * in index order. The reference's sequence of updates then picks the trial in scalar (the same
+ * tests on the same sums), and the winner's levels are recomputed. Returns the scale, *a / *b
+ * the biased levels (0..63) of sub-blocks 0..7 / 8..15.
+ */
+static inline float q3_scale_search(const float *scales, const float *sw, __m256i *a, __m256i *b)
+{
+    float max = 0, amax = 0;
+    for (int i = 0; i < 16; ++i) {
+        const float ax = fabsf(scales[i]);
+        if (ax > amax) {
+            amax = ax;
+            max = scales[i];
+        }
+    }
+    if (amax < GROUP_MAX_EPS) {
+        *a = *b = _mm256_setzero_si256();
+        return 0.f;
+    }
+    const __m256 mv = _mm256_set1_ps(max), lo = _mm256_set1_ps(-32.f), hi = _mm256_set1_ps(31.f);
+    __m256 is[3], slx[3], sl2[3];
+    for (int v = 0; v < 3; v++) {
+        is[v] = _mm256_div_ps(_mm256_loadu_ps(q3_num + 8 * v), mv);
+        slx[v] = sl2[v] = _mm256_setzero_ps();
+    }
+    for (int i = 0; i < 16; ++i) {
+        const __m256 xi = _mm256_set1_ps(scales[i]), wi = _mm256_set1_ps(sw[i]);
+        const __m256 wxi = _mm256_set1_ps(sw[i] * scales[i]);
+        for (int v = 0; v < 3; v++) {
+            __m256 l = levf8(_mm256_mul_ps(is[v], xi), lo, hi);
+            slx[v] = _mm256_add_ps(slx[v], _mm256_mul_ps(wxi, l));
+            sl2[v] = _mm256_add_ps(sl2[v], _mm256_mul_ps(_mm256_mul_ps(wi, l), l));
+        }
+    }
+    float SX[24], S2[24];
+    for (int v = 0; v < 3; v++) {
+        _mm256_storeu_ps(SX + 8 * v, slx[v]);
+        _mm256_storeu_ps(S2 + 8 * v, sl2[v]);
+    }
+    float scale = S2[0] ? SX[0] / S2[0] : 0.0f;
+    float best = scale * SX[0];
+    int bt = 0;
+    for (int t = 1; t < 19; ++t)
+        if (S2[t] > 0 && SX[t] * SX[t] > best * S2[t]) {
+            scale = SX[t] / S2[t];
+            best = scale * SX[t];
+            bt = t;
+        }
+    const __m256 iv = _mm256_set1_ps(q3_num[bt] / max), bias = _mm256_set1_ps(32.f);
+    *a = _mm256_cvttps_epi32(
+        _mm256_add_ps(levf8(_mm256_mul_ps(iv, _mm256_loadu_ps(scales)), lo, hi), bias));
+    *b = _mm256_cvttps_epi32(
+        _mm256_add_ps(levf8(_mm256_mul_ps(iv, _mm256_loadu_ps(scales + 8)), lo, hi), bias));
+    return scale;
+}
+
 /* Q3_K after the sub-block search (scales, weight sums sw with an imatrix; biased levels
  * lane-major in T with W lanes): 6-bit scales, requantization, hmask and 2-bit planes. */
 void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scales, const float *sw,
@@ -1312,21 +1379,9 @@ void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scal
     uint8_t *ys = y + 96;
     float d[16];
     if (imat) {
-        /* make_qx_quants(16, 32, scales, Ls, sw): the same search on one lane (all lanes alike) */
-        __m256 st[16], swt[16], Ls[16];
-        for (int i = 0; i < 16; i++) {
-            st[i] = _mm256_set1_ps(scales[i]);
-            swt[i] = _mm256_set1_ps(sw[i]);
-        }
-        const float d_block = _mm256_cvtss_f32(qx8(16, 32, st, swt, Ls));
-        /* lane 0 of each Ls[j] (levels 0..63) into sub-block order */
-        float lv[16];
-        for (int j = 0; j < 16; ++j)
-            lv[j] = _mm256_cvtss_f32(Ls[j]);
-        tc_put_f16(y + 108, d_block);
-        q3_scales(ys, _mm256_cvttps_epi32(_mm256_loadu_ps(lv)),
-                  _mm256_cvttps_epi32(_mm256_loadu_ps(lv + 8)), tc_f16_to_f32(tc_ld_u16(y + 108)),
-                  d);
+        __m256i a, b;
+        tc_put_f16(y + 108, q3_scale_search(scales, sw, &a, &b));
+        q3_scales(ys, a, b, tc_f16_to_f32(tc_ld_u16(y + 108)), d);
     } else {
         float max_scale = 0, amax = 0;
         for (int j = 0; j < 16; ++j) {
