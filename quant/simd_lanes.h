@@ -171,6 +171,8 @@ static inline void LN(qkx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt, 
 /*
  * make_qx_quants (rmse_type 1; also make_qx_quants_w of ref_legacy.c) on the lanes' sub-blocks
  * of n values: weights wt, or x^2 when wt is NULL. Lt receives the biased levels (l + nmax).
+ * Each lane keeps the iscale of the pass it last took: its levels are the ones the reference
+ * recomputes there, computed once at the end.
  */
 static inline VF LN(qx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt)
 {
@@ -193,12 +195,12 @@ static inline VF LN(qx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt)
     VF sumlx = zero, suml2 = zero;
     for (int i = 0; i < n; ++i) {
         VF l = LN(levf)(F_MUL(iscale, xt[i]), lo, hi);
-        Lt[i] = l;
         sumlx = F_ADD(sumlx, F_MUL(wx[i], l));
         suml2 = F_ADD(suml2, F_MUL(F_MUL(w[i], l), l));
     }
     VF scale = F_BLEND(F_DIV(sumlx, suml2), zero, M_CMP(suml2, zero, _CMP_EQ_OQ));
     VF best = F_MUL(scale, sumlx);
+    VF best_iscale = iscale;
     for (int is = -9; is <= 9; ++is) {
         if (is == 0)
             continue;
@@ -213,15 +215,14 @@ static inline VF LN(qx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt)
                        M_CMP(F_MUL(sumlx, sumlx), F_MUL(best, suml2), _CMP_GT_OQ));
         if (!M_ANY(upd))
             continue;
-        for (int i = 0; i < n; ++i) /* the levels of this pass, as the reference recomputes them */
-            Lt[i] = F_BLEND(Lt[i], LN(levf)(F_MUL(iscale, xt[i]), lo, hi), upd);
         VF s = F_DIV(sumlx, suml2);
         scale = F_BLEND(scale, s, upd);
         best = F_BLEND(best, F_MUL(s, sumlx), upd);
+        best_iscale = F_BLEND(best_iscale, iscale, upd);
     }
     const VF bias = F_SET1((float)nmax);
     for (int i = 0; i < n; ++i)
-        Lt[i] = F_BLEND(F_ADD(Lt[i], bias), zero, tiny);
+        Lt[i] = F_BLEND(F_ADD(LN(levf)(F_MUL(best_iscale, xt[i]), lo, hi), bias), zero, tiny);
     return F_BLEND(scale, zero, tiny);
 }
 
