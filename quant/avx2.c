@@ -1521,27 +1521,40 @@ static inline __m256 q3_search8(const __m256 *xt, __m256 *Lt)
 static void q3_k_block(const float *x, const float *qw, uint8_t *y)
 {
     __m256 Lt[2][16];
-    float scales[16], sw[16];
-    const float sigma2 = qw ? 2 * sum_x2_seq(x, QK_K) / QK_K : 0;
+    float scales[16];
+    for (int g = 0; g < 2; g++) {
+        __m256 xt[16];
+        transpose8(x + 128 * g, 16, 16, xt);
+        _mm256_storeu_ps(scales + 8 * g, q3_search8(xt, Lt[g]));
+    }
+    (void)qw; /* only called without an imatrix */
+    tc_avx2_q3_k_finish(x, y, 0, scales, NULL, (const float *)Lt, 8);
+}
+
+/* Q3_K with an imatrix: sumx2 the block's sum of squares (sum_x2_seq); the searches also sum
+ * the squares of the next block, nx, into *nsumx2 (see LN(qx_side)). */
+static void q3_k_block_imat(const float *x, const float *qw, uint8_t *y, float sumx2,
+                            const float *nx, float *nsumx2)
+{
+    __m256 Lt[2][16];
+    float scales[16], sw[16], acc = 0;
+    const __m256 s2 = _mm256_set1_ps(2 * sumx2 / QK_K);
     for (int g = 0; g < 2; g++) {
         __m256 xt[16], wt[16], qwt[16];
         transpose8(x + 128 * g, 16, 16, xt);
-        if (qw) {
-            transpose8(qw + 128 * g, 16, 16, qwt);
-            const __m256 s2 = _mm256_set1_ps(sigma2);
-            __m256 sw8 = _mm256_setzero_ps();
-            for (int i = 0; i < 16; i++) {
-                wt[i] = _mm256_mul_ps(
-                    qwt[i], _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]))));
-                sw8 = _mm256_add_ps(sw8, wt[i]);
-            }
-            _mm256_storeu_ps(sw + 8 * g, sw8);
-            _mm256_storeu_ps(scales + 8 * g, qx8(16, 4, xt, wt, Lt[g]));
-        } else {
-            _mm256_storeu_ps(scales + 8 * g, q3_search8(xt, Lt[g]));
+        transpose8(qw + 128 * g, 16, 16, qwt);
+        __m256 sw8 = _mm256_setzero_ps();
+        for (int i = 0; i < 16; i++) {
+            wt[i] = _mm256_mul_ps(qwt[i],
+                                  _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]))));
+            sw8 = _mm256_add_ps(sw8, wt[i]);
         }
+        _mm256_storeu_ps(sw + 8 * g, sw8);
+        _mm256_storeu_ps(scales + 8 * g,
+                         qx_side8(16, 4, xt, wt, Lt[g], nx + 128 * g, 128, 8, &acc));
     }
-    tc_avx2_q3_k_finish(x, y, qw != NULL, scales, sw, (const float *)Lt, 8);
+    *nsumx2 = acc;
+    tc_avx2_q3_k_finish(x, y, 1, scales, sw, (const float *)Lt, 8);
 }
 
 /* ===== IQ4_NL / IQ4_XS (quantize_row_iq4_nl_impl, ntry 7): lane = 32-value sub-block ===== */
@@ -1725,6 +1738,30 @@ static void legacy_imat_rows(int t, const float *src, uint8_t *y, int64_t n_rows
 
 /* Row kernels of the k-quants: ggml indexes the imatrix from the row start, block by block. */
 
+void tc_avx2_k_rows_x2(tc_quant_fn fallback, tc_k_block_x2_fn blk, size_t bs, const float *x,
+                       void *dst, int64_t n_rows, int64_t n_per_row, const float *imatrix)
+{
+    if (!imat_tame(imatrix, n_per_row)) {
+        fallback(x, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
+    uint8_t *y = dst;
+    const int64_t nb = n_per_row / QK_K, total = n_rows * nb;
+    float sumx2 = sum_x2_seq(x, QK_K);
+    for (int64_t b = 0; b < total; b++, x += QK_K, y += bs) {
+        const float *qw = imatrix + QK_K * (b % nb);
+        const float *nx = b + 1 < total ? x + QK_K : x; /* the last block sums itself, unused */
+        float next;
+        if (block_tame(x, QK_K)) {
+            blk(x, qw, y, sumx2, nx, &next);
+        } else {
+            fallback(x, y, 1, QK_K, qw);
+            next = sum_x2_seq(nx, QK_K);
+        }
+        sumx2 = next;
+    }
+}
+
 void tc_avx2_k_rows(tc_quant_fn fallback, tc_k_block_fn blk, size_t bs, const float *x, void *dst,
                     int64_t n_rows, int64_t n_per_row, const float *imatrix)
 {
@@ -1767,7 +1804,16 @@ static void q5_k_blk(const float *x, const float *qw, uint8_t *y)
         tc_avx2_k_rows(ref_quant[TC_DTYPE_##T], blk, bs, x, dst, n_rows, n_per_row, imatrix);      \
     }
 K_QUANT(q2_k_quant, Q2_K, q2_k_block, 84)
-K_QUANT(q3_k_quant, Q3_K, q3_k_block, 110)
+
+static void q3_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    if (imatrix)
+        tc_avx2_k_rows_x2(ref_quant[TC_DTYPE_Q3_K], q3_k_block_imat, 110, x, dst, n_rows, n_per_row,
+                          imatrix);
+    else
+        tc_avx2_k_rows(ref_quant[TC_DTYPE_Q3_K], q3_k_block, 110, x, dst, n_rows, n_per_row, NULL);
+}
 K_QUANT(q4_k_quant, Q4_K, q4_k_blk, 144)
 K_QUANT(q5_k_quant, Q5_K, q5_k_blk, 176)
 

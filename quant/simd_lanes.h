@@ -173,8 +173,13 @@ static inline void LN(qkx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt, 
  * of n values: weights wt, or x^2 when wt is NULL. Lt receives the biased levels (l + nmax).
  * Each lane keeps the iscale of the pass it last took: its levels are the ones the reference
  * recomputes there, computed once at the end.
+ * LN(qx_side) also runs a scalar side chain, *side_acc += side[j]^2 for j < side_n in order,
+ * side_k terms at the start of each of the 18 trial passes (side_n <= 18 * side_k): the Q3_K
+ * row loops give it the next block's sum of squares, a serial chain of adds whose latency
+ * alone was over a tenth of a block's time, to run in the shadow of the search.
  */
-static inline VF LN(qx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt)
+static inline VF LN(qx_side)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt, const float *side,
+                             int side_n, int side_k, float *side_acc)
 {
     const VF zero = F_ZERO;
     VF max = zero, amax = zero;
@@ -201,9 +206,14 @@ static inline VF LN(qx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt)
     VF scale = F_BLEND(F_DIV(sumlx, suml2), zero, M_CMP(suml2, zero, _CMP_EQ_OQ));
     VF best = F_MUL(scale, sumlx);
     VF best_iscale = iscale;
-    for (int is = -9; is <= 9; ++is) {
+    float acc = side ? *side_acc : 0;
+    for (int is = -9, p = 0; is <= 9; ++is) {
         if (is == 0)
             continue;
+        if (side && p * side_k < side_n) /* the side chain's next side_k terms (see below) */
+            for (int k = 0; k < side_k; ++k)
+                acc += side[p * side_k + k] * side[p * side_k + k];
+        p++;
         iscale = F_DIV(F_SET1(-((float)nmax + 0.1f * (float)is)), max);
         sumlx = suml2 = zero;
         for (int i = 0; i < n; ++i) {
@@ -223,7 +233,14 @@ static inline VF LN(qx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt)
     const VF bias = F_SET1((float)nmax);
     for (int i = 0; i < n; ++i)
         Lt[i] = F_BLEND(F_ADD(LN(levf)(F_MUL(best_iscale, xt[i]), lo, hi), bias), zero, tiny);
+    if (side)
+        *side_acc = acc;
     return F_BLEND(scale, zero, tiny);
+}
+
+static inline VF LN(qx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt)
+{
+    return LN(qx_side)(n, nmax, xt, wt, Lt, NULL, 0, 0, NULL);
 }
 
 /*
