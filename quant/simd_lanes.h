@@ -223,8 +223,6 @@ static inline VF LN(qx_side)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt
         }
         VM upd = M_AND(M_CMP(suml2, zero, _CMP_GT_OQ),
                        M_CMP(F_MUL(sumlx, sumlx), F_MUL(best, suml2), _CMP_GT_OQ));
-        if (!M_ANY(upd))
-            continue;
         VF s = F_DIV(sumlx, suml2);
         scale = F_BLEND(scale, s, upd);
         best = F_BLEND(best, F_MUL(s, sumlx), upd);
