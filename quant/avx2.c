@@ -163,6 +163,7 @@ static inline __m256 roundf8(__m256 x)
 #define I_INC_IF(c, m) _mm256_sub_epi32(c, _mm256_castps_si256(m))
 #define LUT16(t, i)    lut16_f(t, i)
 #define LN(name)       name##8
+#define F_ROUNDN(f)    _mm256_round_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
 /* t[i] for i in 0..15 */
 static inline __m256 lut16_f(const float *t, __m256i i)

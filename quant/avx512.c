@@ -49,6 +49,7 @@ static inline __m512 lut16_z(const float *t, __m512i i)
 #define I_INC_IF(c, m) _mm512_mask_add_epi32(c, m, c, _mm512_set1_epi32(1))
 #define LUT16(t, i)    lut16_z(t, i)
 #define LN(name)       name##16
+#define F_ROUNDN(f)    _mm512_roundscale_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
 #include "simd_lanes.h"
 

@@ -18,6 +18,7 @@
  *   I_SET1 I_ZERO I_ADD I_SUB I_MIN I_MAX I_AND F_BITS(f) (reinterpret) I_TO_F (convert)
  *   I_INC_IF(c,m) = c + (m ? 1 : 0)
  *   LUT16(const float *t16, VI idx) = t16[idx] (idx in 0..15)
+ *   F_ROUNDN(f)                    round to nearest even (an integer-valued float)
  *   LN(name)                       name with the ISA suffix
  */
 
@@ -34,14 +35,16 @@ static inline VI LN(clampf)(VF f, int lo, int hi)
 }
 
 /*
- * nearest_int then clamp to [lo, hi], in floats: (f + 1.5*2^23) - 1.5*2^23 is the same round to
- * nearest even, exact while |f| < 2^22. Only for the symmetric searches (LN(qx)), where
- * |f| = |iscale * x| <= nmax + 1 in every lane whose result is kept (|x| <= |max|).
+ * nearest_int then clamp to [lo, hi], in floats: F_ROUNDN (round to nearest even, one
+ * instruction) is nearest_int's rounding while |f| < 2^22, but for the sign of a zero (-0.3
+ * gives -0, where nearest_int's bits give 0). The callers only add their levels to bias or
+ * multiply them into sums that start at +0, so the sign never shows. Only where |f| < 2^22 in
+ * every lane whose result is kept: LN(qx), where |f| = |iscale * x| <= nmax + 1 (|x| <= |max|),
+ * and LN(qkxk) after its check.
  */
 static inline VF LN(levf)(VF f, VF lo, VF hi)
 {
-    const VF magic = F_SET1(12582912.f);
-    return F_MAX(lo, F_MIN(hi, F_SUB(F_ADD(f, magic), magic)));
+    return F_MAX(lo, F_MIN(hi, F_ROUNDN(f)));
 }
 
 /*
@@ -95,7 +98,7 @@ static inline void LN(qkxk)(int K, int n, int nmax, const VF *const *xt, const V
         for (int s = 0; s < K; s++) {
             iscale[s] = F_DIV(F_SET1(num), F_SUB(max[s], min[s]));
             /* |iscale * xm[i]| <= |iscale| * mxm (rounding is monotonic): below 2^21 in every
-             * lane that counts, levf's (f + 1.5*2^23) - 1.5*2^23 rounds as clampf does; a lane
+             * lane that counts, levf rounds as clampf does (f >= 0: no -0 either); a lane
              * that is done may hold Inf/NaN, and its levels are never used */
             const VM far = M_ANDNOT(
                 done[s], M_CMP(F_MUL(F_ABS(iscale[s]), mxm[s]), F_SET1(0x1p21f), _CMP_NLT_UQ));
