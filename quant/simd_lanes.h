@@ -181,6 +181,16 @@ static inline void LN(qkx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt, 
  * row loops give it the next block's sum of squares, a serial chain of adds whose latency
  * alone was over a tenth of a block's time, to run in the shadow of the search.
  */
+/* keeps the compiler from moving a side chain out of the loop it was put in (GCC's loop
+ * distribution would give it a loop of its own, after the search) */
+#ifndef SIDE_PIN
+#if defined(__GNUC__)
+#define SIDE_PIN(v) __asm__ volatile("" : "+x"(v))
+#else
+#define SIDE_PIN(v) (void)(v)
+#endif
+#endif
+
 static inline VF LN(qx_side)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt, const float *side,
                              int side_n, int side_k, float *side_acc)
 {
@@ -213,9 +223,11 @@ static inline VF LN(qx_side)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt
     for (int is = -9, p = 0; is <= 9; ++is) {
         if (is == 0)
             continue;
-        if (side && p * side_k < side_n) /* the side chain's next side_k terms (see below) */
+        if (side && p * side_k < side_n) { /* the side chain's next side_k terms (see below) */
             for (int k = 0; k < side_k; ++k)
                 acc += side[p * side_k + k] * side[p * side_k + k];
+            SIDE_PIN(acc);
+        }
         p++;
         iscale = F_DIV(F_SET1(-((float)nmax + 0.1f * (float)is)), max);
         sumlx = suml2 = zero;
