@@ -1537,23 +1537,26 @@ static void q3_k_block(const float *x, const float *qw, uint8_t *y)
 static void q3_k_block_imat(const float *x, const float *qw, uint8_t *y, float sumx2,
                             const float *nx, float *nsumx2)
 {
-    __m256 Lt[2][16];
+    __m256 Lt[2][16], xt[2][16], wt[2][16], sc[2];
     float scales[16], sw[16], acc = 0;
     const __m256 s2 = _mm256_set1_ps(2 * sumx2 / QK_K);
     for (int g = 0; g < 2; g++) {
-        __m256 xt[16], wt[16], qwt[16];
-        transpose8(x + 128 * g, 16, 16, xt);
+        __m256 qwt[16];
+        transpose8(x + 128 * g, 16, 16, xt[g]);
         transpose8(qw + 128 * g, 16, 16, qwt);
         __m256 sw8 = _mm256_setzero_ps();
         for (int i = 0; i < 16; i++) {
-            wt[i] = _mm256_mul_ps(qwt[i],
-                                  _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]))));
-            sw8 = _mm256_add_ps(sw8, wt[i]);
+            wt[g][i] = _mm256_mul_ps(
+                qwt[i], _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[g][i], xt[g][i]))));
+            sw8 = _mm256_add_ps(sw8, wt[g][i]);
         }
         _mm256_storeu_ps(sw + 8 * g, sw8);
-        _mm256_storeu_ps(scales + 8 * g,
-                         qx_side8(16, 4, xt, wt, Lt[g], nx + 128 * g, 128, 8, &acc));
     }
+    const __m256 *xs[2] = {xt[0], xt[1]}, *ws[2] = {wt[0], wt[1]};
+    __m256 *Ls[2] = {Lt[0], Lt[1]};
+    qxk_side8(2, 16, 4, xs, ws, Ls, sc, nx, 256, 16, &acc);
+    _mm256_storeu_ps(scales, sc[0]);
+    _mm256_storeu_ps(scales + 8, sc[1]);
     *nsumx2 = acc;
     tc_avx2_q3_k_finish(x, y, 1, scales, sw, (const float *)Lt, 8);
 }

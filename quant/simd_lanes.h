@@ -191,34 +191,44 @@ static inline void LN(qkx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt, 
 #endif
 #endif
 
-static inline VF LN(qx_side)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt, const float *side,
-                             int side_n, int side_k, float *side_acc)
+static inline void LN(qxk_side)(int K, int n, int nmax, const VF *const *xt, const VF *const *wt,
+                                VF *const *Lt, VF *out, const float *side, int side_n, int side_k,
+                                float *side_acc)
 {
     const VF zero = F_ZERO;
-    VF max = zero, amax = zero;
-    for (int i = 0; i < n; ++i) {
-        VF ax = F_ABS(xt[i]);
-        VM gt = M_CMP(ax, amax, _CMP_GT_OQ);
-        amax = F_BLEND(amax, ax, gt);
-        max = F_BLEND(max, xt[i], gt);
-    }
-    const VM tiny = M_CMP(amax, F_SET1(GROUP_MAX_EPS), _CMP_LT_OQ);
     const VF lo = F_SET1((float)-nmax), hi = F_SET1((float)(nmax - 1));
-    VF w[32], wx[32]; /* w * x[i] is the first product of the reference's w * x[i] * l */
-    for (int i = 0; i < n; ++i) {
-        w[i] = wt ? wt[i] : F_MUL(xt[i], xt[i]);
-        wx[i] = F_MUL(w[i], xt[i]);
+    VF max[2], w[2][32], wx[2][32], scale[2], best[2], best_iscale[2], iscale[2], sumlx[2],
+        suml2[2];
+    VM tiny[2];
+    for (int s = 0; s < K; s++) {
+        VF amax = zero;
+        max[s] = zero;
+        for (int i = 0; i < n; ++i) {
+            VF ax = F_ABS(xt[s][i]);
+            VM gt = M_CMP(ax, amax, _CMP_GT_OQ);
+            amax = F_BLEND(amax, ax, gt);
+            max[s] = F_BLEND(max[s], xt[s][i], gt);
+        }
+        tiny[s] = M_CMP(amax, F_SET1(GROUP_MAX_EPS), _CMP_LT_OQ);
+        /* w * x[i] is the first product of the reference's w * x[i] * l */
+        for (int i = 0; i < n; ++i) {
+            w[s][i] = wt[s] ? wt[s][i] : F_MUL(xt[s][i], xt[s][i]);
+            wx[s][i] = F_MUL(w[s][i], xt[s][i]);
+        }
+        iscale[s] = F_DIV(F_SET1((float)-nmax), max[s]);
+        sumlx[s] = suml2[s] = zero;
     }
-    VF iscale = F_DIV(F_SET1((float)-nmax), max);
-    VF sumlx = zero, suml2 = zero;
-    for (int i = 0; i < n; ++i) {
-        VF l = LN(levf)(F_MUL(iscale, xt[i]), lo, hi);
-        sumlx = F_ADD(sumlx, F_MUL(wx[i], l));
-        suml2 = F_ADD(suml2, F_MUL(F_MUL(w[i], l), l));
+    for (int i = 0; i < n; ++i)
+        for (int s = 0; s < K; s++) {
+            VF l = LN(levf)(F_MUL(iscale[s], xt[s][i]), lo, hi);
+            sumlx[s] = F_ADD(sumlx[s], F_MUL(wx[s][i], l));
+            suml2[s] = F_ADD(suml2[s], F_MUL(F_MUL(w[s][i], l), l));
+        }
+    for (int s = 0; s < K; s++) {
+        scale[s] = F_BLEND(F_DIV(sumlx[s], suml2[s]), zero, M_CMP(suml2[s], zero, _CMP_EQ_OQ));
+        best[s] = F_MUL(scale[s], sumlx[s]);
+        best_iscale[s] = iscale[s];
     }
-    VF scale = F_BLEND(F_DIV(sumlx, suml2), zero, M_CMP(suml2, zero, _CMP_EQ_OQ));
-    VF best = F_MUL(scale, sumlx);
-    VF best_iscale = iscale;
     float acc = side ? *side_acc : 0;
     for (int is = -9, p = 0; is <= 9; ++is) {
         if (is == 0)
@@ -229,26 +239,43 @@ static inline VF LN(qx_side)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt
             SIDE_PIN(acc);
         }
         p++;
-        iscale = F_DIV(F_SET1(-((float)nmax + 0.1f * (float)is)), max);
-        sumlx = suml2 = zero;
-        for (int i = 0; i < n; ++i) {
-            VF l = LN(levf)(F_MUL(iscale, xt[i]), lo, hi);
-            sumlx = F_ADD(sumlx, F_MUL(wx[i], l));
-            suml2 = F_ADD(suml2, F_MUL(F_MUL(w[i], l), l));
+        for (int s = 0; s < K; s++) {
+            iscale[s] = F_DIV(F_SET1(-((float)nmax + 0.1f * (float)is)), max[s]);
+            sumlx[s] = suml2[s] = zero;
         }
-        VM upd = M_AND(M_CMP(suml2, zero, _CMP_GT_OQ),
-                       M_CMP(F_MUL(sumlx, sumlx), F_MUL(best, suml2), _CMP_GT_OQ));
-        VF s = F_DIV(sumlx, suml2);
-        scale = F_BLEND(scale, s, upd);
-        best = F_BLEND(best, F_MUL(s, sumlx), upd);
-        best_iscale = F_BLEND(best_iscale, iscale, upd);
+        for (int i = 0; i < n; ++i)
+            for (int s = 0; s < K; s++) {
+                VF l = LN(levf)(F_MUL(iscale[s], xt[s][i]), lo, hi);
+                sumlx[s] = F_ADD(sumlx[s], F_MUL(wx[s][i], l));
+                suml2[s] = F_ADD(suml2[s], F_MUL(F_MUL(w[s][i], l), l));
+            }
+        for (int s = 0; s < K; s++) {
+            VM upd = M_AND(M_CMP(suml2[s], zero, _CMP_GT_OQ),
+                           M_CMP(F_MUL(sumlx[s], sumlx[s]), F_MUL(best[s], suml2[s]), _CMP_GT_OQ));
+            VF q = F_DIV(sumlx[s], suml2[s]);
+            scale[s] = F_BLEND(scale[s], q, upd);
+            best[s] = F_BLEND(best[s], F_MUL(q, sumlx[s]), upd);
+            best_iscale[s] = F_BLEND(best_iscale[s], iscale[s], upd);
+        }
     }
     const VF bias = F_SET1((float)nmax);
-    for (int i = 0; i < n; ++i)
-        Lt[i] = F_BLEND(F_ADD(LN(levf)(F_MUL(best_iscale, xt[i]), lo, hi), bias), zero, tiny);
+    for (int s = 0; s < K; s++) {
+        for (int i = 0; i < n; ++i)
+            Lt[s][i] = F_BLEND(F_ADD(LN(levf)(F_MUL(best_iscale[s], xt[s][i]), lo, hi), bias), zero,
+                               tiny[s]);
+        out[s] = F_BLEND(scale[s], zero, tiny[s]);
+    }
     if (side)
         *side_acc = acc;
-    return F_BLEND(scale, zero, tiny);
+}
+
+static inline VF LN(qx_side)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt, const float *side,
+                             int side_n, int side_k, float *side_acc)
+{
+    const VF *x[1] = {xt}, *w[1] = {wt};
+    VF *L[1] = {Lt}, out[1];
+    LN(qxk_side)(1, n, nmax, x, w, L, out, side, side_n, side_k, side_acc);
+    return out[0];
 }
 
 static inline VF LN(qx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt)
