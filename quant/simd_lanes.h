@@ -171,16 +171,6 @@ static inline void LN(qkx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt, 
     LN(qkxk)(1, n, nmax, x, w, L, rmin, rdelta, nstep, use_mad, v3, scale_out, the_min_out);
 }
 
-/*
- * make_qx_quants (rmse_type 1; also make_qx_quants_w of ref_legacy.c) on the lanes' sub-blocks
- * of n values: weights wt, or x^2 when wt is NULL. Lt receives the biased levels (l + nmax).
- * Each lane keeps the iscale of the pass it last took: its levels are the ones the reference
- * recomputes there, computed once at the end.
- * LN(qx_side) also runs a scalar side chain, *side_acc += side[j]^2 for j < side_n in order,
- * side_k terms at the start of each of the 18 trial passes (side_n <= 18 * side_k): the Q3_K
- * row loops give it the next block's sum of squares, a serial chain of adds whose latency
- * alone was over a tenth of a block's time, to run in the shadow of the search.
- */
 /* keeps the compiler from moving a side chain out of the loop it was put in (GCC's loop
  * distribution would give it a loop of its own, after the search) */
 #ifndef SIDE_PIN
@@ -191,6 +181,17 @@ static inline void LN(qkx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt, 
 #endif
 #endif
 
+/*
+ * make_qx_quants (rmse_type 1; also make_qx_quants_w of ref_legacy.c) on the lanes' sub-blocks
+ * of n values, on K independent sets of lanes at once (K = 1 or 2; with two, one set's chains
+ * of adds fill the other's latency): weights wt[s], or x^2 when wt[s] is NULL; Lt[s] receives
+ * the biased levels (l + nmax), out[s] the scales. Each lane keeps the iscale of the pass it
+ * last took: its levels are the ones the reference recomputes there, computed once at the end.
+ * It also runs a scalar side chain, *side_acc += side[j]^2 for j < side_n in order, side_k
+ * terms at the start of each of the 18 trial passes (side_n <= 18 * side_k; side NULL: none):
+ * the Q3_K row loops give it the next block's sum of squares, a serial chain of adds whose
+ * latency alone was over a tenth of a block's time, to run in the shadow of the search.
+ */
 static inline void LN(qxk_side)(int K, int n, int nmax, const VF *const *xt, const VF *const *wt,
                                 VF *const *Lt, VF *out, const float *side, int side_n, int side_k,
                                 float *side_acc)
@@ -269,6 +270,7 @@ static inline void LN(qxk_side)(int K, int n, int nmax, const VF *const *xt, con
         *side_acc = acc;
 }
 
+/* LN(qxk_side) on one set of lanes */
 static inline VF LN(qx_side)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt, const float *side,
                              int side_n, int side_k, float *side_acc)
 {
@@ -278,6 +280,7 @@ static inline VF LN(qx_side)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt
     return out[0];
 }
 
+/* the same without a side chain */
 static inline VF LN(qx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt)
 {
     return LN(qx_side)(n, nmax, xt, wt, Lt, NULL, 0, 0, NULL);
