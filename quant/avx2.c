@@ -163,6 +163,7 @@ static inline __m256 roundf8(__m256 x)
 #define I_INC_IF(c, m) _mm256_sub_epi32(c, _mm256_castps_si256(m))
 #define LUT16(t, i)    lut16_f(t, i)
 #define LN(name)       name##8
+#define F_ROUNDN(f)    _mm256_round_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
 /* t[i] for i in 0..15 */
 static inline __m256 lut16_f(const float *t, __m256i i)
@@ -1304,6 +1305,73 @@ static inline void q3_scales(uint8_t *ys, __m256i a, __m256i b, float d_all, flo
     memcpy(ys + 8, &h, 4);
 }
 
+/* The numerators of make_qx_quants' 19 trial scales for nmax 32: -nmax, then -(nmax + 0.1f*is)
+ * for is = -9..-1, 1..9 (padded to 24 with copies of the first) */
+#define Q3_NUM(is) (-(32.f + 0.1f * (float)(is)))
+static const float q3_num[24] = {
+    -32.f,      Q3_NUM(-9), Q3_NUM(-8), Q3_NUM(-7), Q3_NUM(-6), Q3_NUM(-5), Q3_NUM(-4), Q3_NUM(-3),
+    Q3_NUM(-2), Q3_NUM(-1), Q3_NUM(1),  Q3_NUM(2),  Q3_NUM(3),  Q3_NUM(4),  Q3_NUM(5),  Q3_NUM(6),
+    Q3_NUM(7),  Q3_NUM(8),  Q3_NUM(9),  -32.f,      -32.f,      -32.f,      -32.f,      -32.f};
+#undef Q3_NUM
+
+/*
+ * make_qx_quants(16, 32, scales, Ls, 1, sw) of Q3_K with an imatrix: the block's one search, its
+ * 19 trials in lanes (trial t in lane t % 8 of vector t / 8), each lane's sums over the 16 values
+ * in index order. The reference's sequence of updates then picks the trial in scalar (the same
+ * tests on the same sums), and the winner's levels are recomputed. Returns the scale, *a / *b
+ * the biased levels (0..63) of sub-blocks 0..7 / 8..15.
+ */
+static inline float q3_scale_search(const float *scales, const float *sw, __m256i *a, __m256i *b)
+{
+    float max = 0, amax = 0;
+    for (int i = 0; i < 16; ++i) {
+        const float ax = fabsf(scales[i]);
+        if (ax > amax) {
+            amax = ax;
+            max = scales[i];
+        }
+    }
+    if (amax < GROUP_MAX_EPS) {
+        *a = *b = _mm256_setzero_si256();
+        return 0.f;
+    }
+    const __m256 mv = _mm256_set1_ps(max), lo = _mm256_set1_ps(-32.f), hi = _mm256_set1_ps(31.f);
+    __m256 is[3], slx[3], sl2[3];
+    for (int v = 0; v < 3; v++) {
+        is[v] = _mm256_div_ps(_mm256_loadu_ps(q3_num + 8 * v), mv);
+        slx[v] = sl2[v] = _mm256_setzero_ps();
+    }
+    for (int i = 0; i < 16; ++i) {
+        const __m256 xi = _mm256_set1_ps(scales[i]), wi = _mm256_set1_ps(sw[i]);
+        const __m256 wxi = _mm256_set1_ps(sw[i] * scales[i]);
+        for (int v = 0; v < 3; v++) {
+            __m256 l = levf8(_mm256_mul_ps(is[v], xi), lo, hi);
+            slx[v] = _mm256_add_ps(slx[v], _mm256_mul_ps(wxi, l));
+            sl2[v] = _mm256_add_ps(sl2[v], _mm256_mul_ps(_mm256_mul_ps(wi, l), l));
+        }
+    }
+    float SX[24], S2[24];
+    for (int v = 0; v < 3; v++) {
+        _mm256_storeu_ps(SX + 8 * v, slx[v]);
+        _mm256_storeu_ps(S2 + 8 * v, sl2[v]);
+    }
+    float scale = S2[0] ? SX[0] / S2[0] : 0.0f;
+    float best = scale * SX[0];
+    int bt = 0;
+    for (int t = 1; t < 19; ++t)
+        if (S2[t] > 0 && SX[t] * SX[t] > best * S2[t]) {
+            scale = SX[t] / S2[t];
+            best = scale * SX[t];
+            bt = t;
+        }
+    const __m256 iv = _mm256_set1_ps(q3_num[bt] / max), bias = _mm256_set1_ps(32.f);
+    *a = _mm256_cvttps_epi32(
+        _mm256_add_ps(levf8(_mm256_mul_ps(iv, _mm256_loadu_ps(scales)), lo, hi), bias));
+    *b = _mm256_cvttps_epi32(
+        _mm256_add_ps(levf8(_mm256_mul_ps(iv, _mm256_loadu_ps(scales + 8)), lo, hi), bias));
+    return scale;
+}
+
 /* Q3_K after the sub-block search (scales, weight sums sw with an imatrix; biased levels
  * lane-major in T with W lanes): 6-bit scales, requantization, hmask and 2-bit planes. */
 void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scales, const float *sw,
@@ -1312,21 +1380,9 @@ void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scal
     uint8_t *ys = y + 96;
     float d[16];
     if (imat) {
-        /* make_qx_quants(16, 32, scales, Ls, sw): the same search on one lane (all lanes alike) */
-        __m256 st[16], swt[16], Ls[16];
-        for (int i = 0; i < 16; i++) {
-            st[i] = _mm256_set1_ps(scales[i]);
-            swt[i] = _mm256_set1_ps(sw[i]);
-        }
-        const float d_block = _mm256_cvtss_f32(qx8(16, 32, st, swt, Ls));
-        /* lane 0 of each Ls[j] (levels 0..63) into sub-block order */
-        float lv[16];
-        for (int j = 0; j < 16; ++j)
-            lv[j] = _mm256_cvtss_f32(Ls[j]);
-        tc_put_f16(y + 108, d_block);
-        q3_scales(ys, _mm256_cvttps_epi32(_mm256_loadu_ps(lv)),
-                  _mm256_cvttps_epi32(_mm256_loadu_ps(lv + 8)), tc_f16_to_f32(tc_ld_u16(y + 108)),
-                  d);
+        __m256i a, b;
+        tc_put_f16(y + 108, q3_scale_search(scales, sw, &a, &b));
+        q3_scales(ys, a, b, tc_f16_to_f32(tc_ld_u16(y + 108)), d);
     } else {
         float max_scale = 0, amax = 0;
         for (int j = 0; j < 16; ++j) {
@@ -1466,27 +1522,43 @@ static inline __m256 q3_search8(const __m256 *xt, __m256 *Lt)
 static void q3_k_block(const float *x, const float *qw, uint8_t *y)
 {
     __m256 Lt[2][16];
-    float scales[16], sw[16];
-    const float sigma2 = qw ? 2 * sum_x2_seq(x, QK_K) / QK_K : 0;
+    float scales[16];
     for (int g = 0; g < 2; g++) {
-        __m256 xt[16], wt[16], qwt[16];
+        __m256 xt[16];
         transpose8(x + 128 * g, 16, 16, xt);
-        if (qw) {
-            transpose8(qw + 128 * g, 16, 16, qwt);
-            const __m256 s2 = _mm256_set1_ps(sigma2);
-            __m256 sw8 = _mm256_setzero_ps();
-            for (int i = 0; i < 16; i++) {
-                wt[i] = _mm256_mul_ps(
-                    qwt[i], _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[i], xt[i]))));
-                sw8 = _mm256_add_ps(sw8, wt[i]);
-            }
-            _mm256_storeu_ps(sw + 8 * g, sw8);
-            _mm256_storeu_ps(scales + 8 * g, qx8(16, 4, xt, wt, Lt[g]));
-        } else {
-            _mm256_storeu_ps(scales + 8 * g, q3_search8(xt, Lt[g]));
-        }
+        _mm256_storeu_ps(scales + 8 * g, q3_search8(xt, Lt[g]));
     }
-    tc_avx2_q3_k_finish(x, y, qw != NULL, scales, sw, (const float *)Lt, 8);
+    (void)qw; /* only called without an imatrix */
+    tc_avx2_q3_k_finish(x, y, 0, scales, NULL, (const float *)Lt, 8);
+}
+
+/* Q3_K with an imatrix: sumx2 the block's sum of squares (sum_x2_seq); the searches also sum
+ * the squares of the next block, nx, into *nsumx2 (see LN(qx_side)). */
+static void q3_k_block_imat(const float *x, const float *qw, uint8_t *y, float sumx2,
+                            const float *nx, float *nsumx2)
+{
+    __m256 Lt[2][16], xt[2][16], wt[2][16], sc[2];
+    float scales[16], sw[16], acc = 0;
+    const __m256 s2 = _mm256_set1_ps(2 * sumx2 / QK_K);
+    for (int g = 0; g < 2; g++) {
+        __m256 qwt[16];
+        transpose8(x + 128 * g, 16, 16, xt[g]);
+        transpose8(qw + 128 * g, 16, 16, qwt);
+        __m256 sw8 = _mm256_setzero_ps();
+        for (int i = 0; i < 16; i++) {
+            wt[g][i] = _mm256_mul_ps(
+                qwt[i], _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(xt[g][i], xt[g][i]))));
+            sw8 = _mm256_add_ps(sw8, wt[g][i]);
+        }
+        _mm256_storeu_ps(sw + 8 * g, sw8);
+    }
+    const __m256 *xs[2] = {xt[0], xt[1]}, *ws[2] = {wt[0], wt[1]};
+    __m256 *Ls[2] = {Lt[0], Lt[1]};
+    qxk_side8(2, 16, 4, xs, ws, Ls, sc, nx, 256, 16, &acc);
+    _mm256_storeu_ps(scales, sc[0]);
+    _mm256_storeu_ps(scales + 8, sc[1]);
+    *nsumx2 = acc;
+    tc_avx2_q3_k_finish(x, y, 1, scales, sw, (const float *)Lt, 8);
 }
 
 /* ===== IQ4_NL / IQ4_XS (quantize_row_iq4_nl_impl, ntry 7): lane = 32-value sub-block ===== */
@@ -1670,6 +1742,30 @@ static void legacy_imat_rows(int t, const float *src, uint8_t *y, int64_t n_rows
 
 /* Row kernels of the k-quants: ggml indexes the imatrix from the row start, block by block. */
 
+void tc_avx2_k_rows_x2(tc_quant_fn fallback, tc_k_block_x2_fn blk, size_t bs, const float *x,
+                       void *dst, int64_t n_rows, int64_t n_per_row, const float *imatrix)
+{
+    if (!imat_tame(imatrix, n_per_row)) {
+        fallback(x, dst, n_rows, n_per_row, imatrix);
+        return;
+    }
+    uint8_t *y = dst;
+    const int64_t nb = n_per_row / QK_K, total = n_rows * nb;
+    float sumx2 = sum_x2_seq(x, QK_K);
+    for (int64_t b = 0; b < total; b++, x += QK_K, y += bs) {
+        const float *qw = imatrix + QK_K * (b % nb);
+        const float *nx = b + 1 < total ? x + QK_K : x; /* the last block sums itself, unused */
+        float next;
+        if (block_tame(x, QK_K)) {
+            blk(x, qw, y, sumx2, nx, &next);
+        } else {
+            fallback(x, y, 1, QK_K, qw);
+            next = sum_x2_seq(nx, QK_K);
+        }
+        sumx2 = next;
+    }
+}
+
 void tc_avx2_k_rows(tc_quant_fn fallback, tc_k_block_fn blk, size_t bs, const float *x, void *dst,
                     int64_t n_rows, int64_t n_per_row, const float *imatrix)
 {
@@ -1712,7 +1808,16 @@ static void q5_k_blk(const float *x, const float *qw, uint8_t *y)
         tc_avx2_k_rows(ref_quant[TC_DTYPE_##T], blk, bs, x, dst, n_rows, n_per_row, imatrix);      \
     }
 K_QUANT(q2_k_quant, Q2_K, q2_k_block, 84)
-K_QUANT(q3_k_quant, Q3_K, q3_k_block, 110)
+
+static void q3_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
+                       const float *imatrix)
+{
+    if (imatrix)
+        tc_avx2_k_rows_x2(ref_quant[TC_DTYPE_Q3_K], q3_k_block_imat, 110, x, dst, n_rows, n_per_row,
+                          imatrix);
+    else
+        tc_avx2_k_rows(ref_quant[TC_DTYPE_Q3_K], q3_k_block, 110, x, dst, n_rows, n_per_row, NULL);
+}
 K_QUANT(q4_k_quant, Q4_K, q4_k_blk, 144)
 K_QUANT(q5_k_quant, Q5_K, q5_k_blk, 176)
 

@@ -31,4 +31,12 @@ typedef void (*tc_k_block_fn)(const float *x, const float *qw, uint8_t *y);
 void tc_avx2_k_rows(tc_quant_fn fallback, tc_k_block_fn blk, size_t bs, const float *x, void *dst,
                     int64_t n_rows, int64_t n_per_row, const float *imatrix);
 
+/* One k-quant block with an imatrix whose search needs the block's sum of squares: sumx2 is
+ * it (the reference's sequential sum), and the block writes the next block's (nx) to *nsumx2. */
+typedef void (*tc_k_block_x2_fn)(const float *x, const float *qw, uint8_t *y, float sumx2,
+                                 const float *nx, float *nsumx2);
+/* tc_avx2_k_rows with an imatrix (not NULL) for such blocks. */
+void tc_avx2_k_rows_x2(tc_quant_fn fallback, tc_k_block_x2_fn blk, size_t bs, const float *x,
+                       void *dst, int64_t n_rows, int64_t n_per_row, const float *imatrix);
+
 #endif /* TC_AVX2_K_H */

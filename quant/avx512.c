@@ -49,6 +49,7 @@ static inline __m512 lut16_z(const float *t, __m512i i)
 #define I_INC_IF(c, m) _mm512_mask_add_epi32(c, m, c, _mm512_set1_epi32(1))
 #define LUT16(t, i)    lut16_z(t, i)
 #define LN(name)       name##16
+#define F_ROUNDN(f)    _mm512_roundscale_ps(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
 
 #include "simd_lanes.h"
 
@@ -466,20 +467,28 @@ static void q2_k_block16(const float *x, const float *qw, uint8_t *y)
 K_QUANT(q2_k_quant, Q2_K, q2_k_block16, 84)
 K_QUANT(q6_k_quant, Q6_K, q6_k_block16, 210)
 
-static void q3_k_block16(const float *x, const float *qw, uint8_t *y)
+static void q3_k_block16(const float *x, uint8_t *y)
 {
-    __m512 xt[16], wt[16], Lt[16], Lt2[16], r2;
-    float scales[16], sw[16];
+    __m512 xt[16], Lt[16], Lt2[16], r, r2;
+    float scales[16];
     transpose16(x, 16, 16, xt);
-    if (qw) {
-        imat_weights16(xt, qw, 2 * sum_x2_seq(x, QK_K) / QK_K, wt, sw);
-        _mm512_storeu_ps(scales, qx16(16, 4, xt, wt, Lt));
-    } else {
-        __m512 r;
-        q3x216(4, xt, Lt, &r, xt, Lt2, &r2);
-        _mm512_storeu_ps(scales, r);
-    }
-    tc_avx2_q3_k_finish(x, y, qw != NULL, scales, sw, (const float *)Lt, 16);
+    q3x216(4, xt, Lt, &r, xt, Lt2, &r2);
+    _mm512_storeu_ps(scales, r);
+    tc_avx2_q3_k_finish(x, y, 0, scales, NULL, (const float *)Lt, 16);
+}
+
+/* Q3_K with an imatrix: the searches also sum the squares of the next block (see
+ * tc_avx2_k_rows_x2) */
+static void q3_k_block16_imat(const float *x, const float *qw, uint8_t *y, float sumx2,
+                              const float *nx, float *nsumx2)
+{
+    __m512 xt[16], wt[16], Lt[16];
+    float scales[16], sw[16], acc = 0;
+    transpose16(x, 16, 16, xt);
+    imat_weights16(xt, qw, 2 * sumx2 / QK_K, wt, sw);
+    _mm512_storeu_ps(scales, qx_side16(16, 4, xt, wt, Lt, nx, 256, 16, &acc));
+    *nsumx2 = acc;
+    tc_avx2_q3_k_finish(x, y, 1, scales, sw, (const float *)Lt, 16);
 }
 
 /* Two consecutive blocks without an imatrix: their searches interleaved (q3x2). */
@@ -500,8 +509,8 @@ static void q3_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
                        const float *imatrix)
 {
     if (imatrix) {
-        tc_avx2_k_rows(prev_quant[TC_DTYPE_Q3_K], q3_k_block16, 110, x, dst, n_rows, n_per_row,
-                       imatrix);
+        tc_avx2_k_rows_x2(prev_quant[TC_DTYPE_Q3_K], q3_k_block16_imat, 110, x, dst, n_rows,
+                          n_per_row, imatrix);
         return;
     }
     uint8_t *y = dst;
@@ -513,7 +522,7 @@ static void q3_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
             continue;
         }
         if (block_tame16(x, QK_K))
-            q3_k_block16(x, NULL, y);
+            q3_k_block16(x, y);
         else
             prev_quant[TC_DTYPE_Q3_K](x, y, 1, QK_K, NULL);
         i++, x += QK_K, y += 110;

@@ -18,6 +18,7 @@
  *   I_SET1 I_ZERO I_ADD I_SUB I_MIN I_MAX I_AND F_BITS(f) (reinterpret) I_TO_F (convert)
  *   I_INC_IF(c,m) = c + (m ? 1 : 0)
  *   LUT16(const float *t16, VI idx) = t16[idx] (idx in 0..15)
+ *   F_ROUNDN(f)                    round to nearest even (an integer-valued float)
  *   LN(name)                       name with the ISA suffix
  */
 
@@ -34,14 +35,16 @@ static inline VI LN(clampf)(VF f, int lo, int hi)
 }
 
 /*
- * nearest_int then clamp to [lo, hi], in floats: (f + 1.5*2^23) - 1.5*2^23 is the same round to
- * nearest even, exact while |f| < 2^22. Only for the symmetric searches (LN(qx)), where
- * |f| = |iscale * x| <= nmax + 1 in every lane whose result is kept (|x| <= |max|).
+ * nearest_int then clamp to [lo, hi], in floats: F_ROUNDN (round to nearest even, one
+ * instruction) is nearest_int's rounding while |f| < 2^22, but for the sign of a zero (-0.3
+ * gives -0, where nearest_int's bits give 0). The callers only add their levels to bias or
+ * multiply them into sums that start at +0, so the sign never shows. Only where |f| < 2^22 in
+ * every lane whose result is kept: LN(qx), where |f| = |iscale * x| <= nmax + 1 (|x| <= |max|),
+ * and LN(qkxk) after its check.
  */
 static inline VF LN(levf)(VF f, VF lo, VF hi)
 {
-    const VF magic = F_SET1(12582912.f);
-    return F_MAX(lo, F_MIN(hi, F_SUB(F_ADD(f, magic), magic)));
+    return F_MAX(lo, F_MIN(hi, F_ROUNDN(f)));
 }
 
 /*
@@ -95,7 +98,7 @@ static inline void LN(qkxk)(int K, int n, int nmax, const VF *const *xt, const V
         for (int s = 0; s < K; s++) {
             iscale[s] = F_DIV(F_SET1(num), F_SUB(max[s], min[s]));
             /* |iscale * xm[i]| <= |iscale| * mxm (rounding is monotonic): below 2^21 in every
-             * lane that counts, levf's (f + 1.5*2^23) - 1.5*2^23 rounds as clampf does; a lane
+             * lane that counts, levf rounds as clampf does (f >= 0: no -0 either); a lane
              * that is done may hold Inf/NaN, and its levels are never used */
             const VM far = M_ANDNOT(
                 done[s], M_CMP(F_MUL(F_ABS(iscale[s]), mxm[s]), F_SET1(0x1p21f), _CMP_NLT_UQ));
@@ -168,61 +171,119 @@ static inline void LN(qkx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt, 
     LN(qkxk)(1, n, nmax, x, w, L, rmin, rdelta, nstep, use_mad, v3, scale_out, the_min_out);
 }
 
+/* keeps the compiler from moving a side chain out of the loop it was put in (GCC's loop
+ * distribution would give it a loop of its own, after the search) */
+#ifndef SIDE_PIN
+#if defined(__GNUC__)
+#define SIDE_PIN(v) __asm__ volatile("" : "+x"(v))
+#else
+#define SIDE_PIN(v) (void)(v)
+#endif
+#endif
+
 /*
  * make_qx_quants (rmse_type 1; also make_qx_quants_w of ref_legacy.c) on the lanes' sub-blocks
- * of n values: weights wt, or x^2 when wt is NULL. Lt receives the biased levels (l + nmax).
+ * of n values, on K independent sets of lanes at once (K = 1 or 2; with two, one set's chains
+ * of adds fill the other's latency): weights wt[s], or x^2 when wt[s] is NULL; Lt[s] receives
+ * the biased levels (l + nmax), out[s] the scales. Each lane keeps the iscale of the pass it
+ * last took: its levels are the ones the reference recomputes there, computed once at the end.
+ * It also runs a scalar side chain, *side_acc += side[j]^2 for j < side_n in order, side_k
+ * terms at the start of each of the 18 trial passes (side_n <= 18 * side_k; side NULL: none):
+ * the Q3_K row loops give it the next block's sum of squares, a serial chain of adds whose
+ * latency alone was over a tenth of a block's time, to run in the shadow of the search.
  */
-static inline VF LN(qx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt)
+static inline void LN(qxk_side)(int K, int n, int nmax, const VF *const *xt, const VF *const *wt,
+                                VF *const *Lt, VF *out, const float *side, int side_n, int side_k,
+                                float *side_acc)
 {
     const VF zero = F_ZERO;
-    VF max = zero, amax = zero;
-    for (int i = 0; i < n; ++i) {
-        VF ax = F_ABS(xt[i]);
-        VM gt = M_CMP(ax, amax, _CMP_GT_OQ);
-        amax = F_BLEND(amax, ax, gt);
-        max = F_BLEND(max, xt[i], gt);
-    }
-    const VM tiny = M_CMP(amax, F_SET1(GROUP_MAX_EPS), _CMP_LT_OQ);
     const VF lo = F_SET1((float)-nmax), hi = F_SET1((float)(nmax - 1));
-    VF w[32], wx[32]; /* w * x[i] is the first product of the reference's w * x[i] * l */
-    for (int i = 0; i < n; ++i) {
-        w[i] = wt ? wt[i] : F_MUL(xt[i], xt[i]);
-        wx[i] = F_MUL(w[i], xt[i]);
+    VF max[2], w[2][32], wx[2][32], scale[2], best[2], best_iscale[2], iscale[2], sumlx[2],
+        suml2[2];
+    VM tiny[2];
+    for (int s = 0; s < K; s++) {
+        VF amax = zero;
+        max[s] = zero;
+        for (int i = 0; i < n; ++i) {
+            VF ax = F_ABS(xt[s][i]);
+            VM gt = M_CMP(ax, amax, _CMP_GT_OQ);
+            amax = F_BLEND(amax, ax, gt);
+            max[s] = F_BLEND(max[s], xt[s][i], gt);
+        }
+        tiny[s] = M_CMP(amax, F_SET1(GROUP_MAX_EPS), _CMP_LT_OQ);
+        /* w * x[i] is the first product of the reference's w * x[i] * l */
+        for (int i = 0; i < n; ++i) {
+            w[s][i] = wt[s] ? wt[s][i] : F_MUL(xt[s][i], xt[s][i]);
+            wx[s][i] = F_MUL(w[s][i], xt[s][i]);
+        }
+        iscale[s] = F_DIV(F_SET1((float)-nmax), max[s]);
+        sumlx[s] = suml2[s] = zero;
     }
-    VF iscale = F_DIV(F_SET1((float)-nmax), max);
-    VF sumlx = zero, suml2 = zero;
-    for (int i = 0; i < n; ++i) {
-        VF l = LN(levf)(F_MUL(iscale, xt[i]), lo, hi);
-        Lt[i] = l;
-        sumlx = F_ADD(sumlx, F_MUL(wx[i], l));
-        suml2 = F_ADD(suml2, F_MUL(F_MUL(w[i], l), l));
+    for (int i = 0; i < n; ++i)
+        for (int s = 0; s < K; s++) {
+            VF l = LN(levf)(F_MUL(iscale[s], xt[s][i]), lo, hi);
+            sumlx[s] = F_ADD(sumlx[s], F_MUL(wx[s][i], l));
+            suml2[s] = F_ADD(suml2[s], F_MUL(F_MUL(w[s][i], l), l));
+        }
+    for (int s = 0; s < K; s++) {
+        scale[s] = F_BLEND(F_DIV(sumlx[s], suml2[s]), zero, M_CMP(suml2[s], zero, _CMP_EQ_OQ));
+        best[s] = F_MUL(scale[s], sumlx[s]);
+        best_iscale[s] = iscale[s];
     }
-    VF scale = F_BLEND(F_DIV(sumlx, suml2), zero, M_CMP(suml2, zero, _CMP_EQ_OQ));
-    VF best = F_MUL(scale, sumlx);
-    for (int is = -9; is <= 9; ++is) {
+    float acc = side ? *side_acc : 0;
+    for (int is = -9, p = 0; is <= 9; ++is) {
         if (is == 0)
             continue;
-        iscale = F_DIV(F_SET1(-((float)nmax + 0.1f * (float)is)), max);
-        sumlx = suml2 = zero;
-        for (int i = 0; i < n; ++i) {
-            VF l = LN(levf)(F_MUL(iscale, xt[i]), lo, hi);
-            sumlx = F_ADD(sumlx, F_MUL(wx[i], l));
-            suml2 = F_ADD(suml2, F_MUL(F_MUL(w[i], l), l));
+        if (side && p * side_k < side_n) { /* the side chain's next side_k terms (see below) */
+            for (int k = 0; k < side_k; ++k)
+                acc += side[p * side_k + k] * side[p * side_k + k];
+            SIDE_PIN(acc);
         }
-        VM upd = M_AND(M_CMP(suml2, zero, _CMP_GT_OQ),
-                       M_CMP(F_MUL(sumlx, sumlx), F_MUL(best, suml2), _CMP_GT_OQ));
-        if (!M_ANY(upd))
-            continue;
-        for (int i = 0; i < n; ++i) /* the levels of this pass, as the reference recomputes them */
-            Lt[i] = F_BLEND(Lt[i], LN(levf)(F_MUL(iscale, xt[i]), lo, hi), upd);
-        VF s = F_DIV(sumlx, suml2);
-        scale = F_BLEND(scale, s, upd);
-        best = F_BLEND(best, F_MUL(s, sumlx), upd);
+        p++;
+        for (int s = 0; s < K; s++) {
+            iscale[s] = F_DIV(F_SET1(-((float)nmax + 0.1f * (float)is)), max[s]);
+            sumlx[s] = suml2[s] = zero;
+        }
+        for (int i = 0; i < n; ++i)
+            for (int s = 0; s < K; s++) {
+                VF l = LN(levf)(F_MUL(iscale[s], xt[s][i]), lo, hi);
+                sumlx[s] = F_ADD(sumlx[s], F_MUL(wx[s][i], l));
+                suml2[s] = F_ADD(suml2[s], F_MUL(F_MUL(w[s][i], l), l));
+            }
+        for (int s = 0; s < K; s++) {
+            VM upd = M_AND(M_CMP(suml2[s], zero, _CMP_GT_OQ),
+                           M_CMP(F_MUL(sumlx[s], sumlx[s]), F_MUL(best[s], suml2[s]), _CMP_GT_OQ));
+            VF q = F_DIV(sumlx[s], suml2[s]);
+            scale[s] = F_BLEND(scale[s], q, upd);
+            best[s] = F_BLEND(best[s], F_MUL(q, sumlx[s]), upd);
+            best_iscale[s] = F_BLEND(best_iscale[s], iscale[s], upd);
+        }
     }
     const VF bias = F_SET1((float)nmax);
-    for (int i = 0; i < n; ++i)
-        Lt[i] = F_BLEND(F_ADD(Lt[i], bias), zero, tiny);
-    return F_BLEND(scale, zero, tiny);
+    for (int s = 0; s < K; s++) {
+        for (int i = 0; i < n; ++i)
+            Lt[s][i] = F_BLEND(F_ADD(LN(levf)(F_MUL(best_iscale[s], xt[s][i]), lo, hi), bias), zero,
+                               tiny[s]);
+        out[s] = F_BLEND(scale[s], zero, tiny[s]);
+    }
+    if (side)
+        *side_acc = acc;
+}
+
+/* LN(qxk_side) on one set of lanes */
+static inline VF LN(qx_side)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt, const float *side,
+                             int side_n, int side_k, float *side_acc)
+{
+    const VF *x[1] = {xt}, *w[1] = {wt};
+    VF *L[1] = {Lt}, out[1];
+    LN(qxk_side)(1, n, nmax, x, w, L, out, side, side_n, side_k, side_acc);
+    return out[0];
+}
+
+/* the same without a side chain */
+static inline VF LN(qx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt)
+{
+    return LN(qx_side)(n, nmax, xt, wt, Lt, NULL, 0, 0, NULL);
 }
 
 /*
