@@ -141,6 +141,70 @@ TC_ISA_ATTR static inline int nb_search(const uint16_t *lst, const float *xv, co
     return codes[tc_lanes_first_best(best, bpos)];
 }
 
+#if W == 8
+/* The first position of the smallest distance among the 4 lanes of one 128-bit half whose bits
+ * are set in eq (lane 4 * h + l held positions l + 4i): tc_lanes_first_best for 4 lanes. */
+static inline int half_first_best(const int32_t *bp, unsigned eq)
+{
+    int p = bp[__builtin_ctz(eq)];
+    for (unsigned e = eq & (eq - 1); e; e &= e - 1)
+        if (bp[__builtin_ctz(e)] < p)
+            p = bp[__builtin_ctz(e)];
+    return p;
+}
+
+/*
+ * nb_search of one list at two scales at once (two trials whose group has the same code): the
+ * low 128-bit half of every vector searches at s0, the high half at s1, 4 candidates each per
+ * step. The term tables hold s0's terms in the low half and s1's in the high half, and an
+ * in-lane permute (which reads the low 2 bits of the index, the level) takes each half's term
+ * from its own table: per lane, the same terms summed in the same order as nb_search. The
+ * lists are padded with impossible codes to a multiple of 16 >= n, so reading 4 at a time
+ * stays inside them. Writes the two codes to r0 and r1.
+ */
+TC_ISA_ATTR static inline void nb_search2(const uint16_t *lst, const float *xv, const float *wv,
+                                          float s0, float s1, int32_t *r0, int32_t *r1)
+{
+    const int n = lst[0];
+    const uint16_t *codes = lst + 1;
+    const __m256 s01 =
+        _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_set1_ps(s0)), _mm_set1_ps(s1), 1);
+    const __m256 sq = _mm256_mul_ps(s01, _mm256_loadu_ps(qpat_inf));
+    __m256 T[8];
+    for (int j = 0; j < 8; j++) {
+        const __m256 d = _mm256_sub_ps(sq, _mm256_broadcast_ss(xv + j));
+        T[j] = _mm256_mul_ps(_mm256_mul_ps(_mm256_broadcast_ss(wv + j), d), d);
+    }
+    __m256 best = _mm256_set1_ps(FLT_MAX);
+    __m256i pos = _mm256_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3), bpos = pos;
+    const __m256i four = _mm256_set1_epi32(4);
+    for (int c = 0; c < n; c += 4, pos = _mm256_add_epi32(pos, four)) {
+        int64_t c4;
+        memcpy(&c4, codes + c, sizeof c4);
+        const __m256i C = _mm256_cvtepu16_epi32(_mm_set1_epi64x(c4));
+        __m256 d2 = _mm256_permutevar_ps(T[0], C);
+        d2 = _mm256_add_ps(d2, _mm256_permutevar_ps(T[1], _mm256_srli_epi32(C, 2)));
+        d2 = _mm256_add_ps(d2, _mm256_permutevar_ps(T[2], _mm256_srli_epi32(C, 4)));
+        d2 = _mm256_add_ps(d2, _mm256_permutevar_ps(T[3], _mm256_srli_epi32(C, 6)));
+        d2 = _mm256_add_ps(d2, _mm256_permutevar_ps(T[4], _mm256_srli_epi32(C, 8)));
+        d2 = _mm256_add_ps(d2, _mm256_permutevar_ps(T[5], _mm256_srli_epi32(C, 10)));
+        d2 = _mm256_add_ps(d2, _mm256_permutevar_ps(T[6], _mm256_srli_epi32(C, 12)));
+        d2 = _mm256_add_ps(d2, _mm256_permutevar_ps(T[7], _mm256_srli_epi32(C, 14)));
+        const __m256 lt = _mm256_cmp_ps(d2, best, _CMP_LT_OQ);
+        best = _mm256_blendv_ps(best, d2, lt);
+        bpos = _mm256_blendv_epi8(bpos, pos, _mm256_castps_si256(lt));
+    }
+    /* each half's smallest distance in its 4 lanes (no NaN: a lane only takes a smaller one) */
+    __m256 m = _mm256_min_ps(best, _mm256_permute_ps(best, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = _mm256_min_ps(m, _mm256_permute_ps(m, _MM_SHUFFLE(2, 3, 0, 1)));
+    const unsigned eq = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(best, m, _CMP_EQ_OQ));
+    int32_t bp[8];
+    _mm256_storeu_si256((__m256i *)bp, bpos);
+    *r0 = codes[half_first_best(bp, eq & 15)];
+    *r1 = codes[half_first_best(bp + 4, eq >> 4)];
+}
+#endif
+
 /* Per element i of a sub-block: (w*x)*q and (w*q)*q for q = 1, 3, 5 at positions p & 3. */
 typedef struct sums_tab {
     VF wxq[32], wqq[32];
@@ -266,10 +330,21 @@ TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt,
         unsigned on = 0;
         for (int t = 0; t < nt; t++) {
             const int32_t m = T->map[cod[k][t]];
-            if (m >= 0)
+            if (m >= 0) {
                 on |= 1u << t;
-            else
-                cod[k][t] = nb_search(T->list - m - 1, xval + 8 * k, waux + 8 * k, sc[t]);
+                continue;
+            }
+#if W == 8
+            /* the next trial rounds the group to the same code (off the grid too): both
+             * searches of that list at once */
+            if (t + 1 < nt && cod[k][t + 1] == cod[k][t]) {
+                nb_search2(T->list - m - 1, xval + 8 * k, waux + 8 * k, sc[t], sc[t + 1],
+                           &cod[k][t], &cod[k][t + 1]);
+                t++;
+                continue;
+            }
+#endif
+            cod[k][t] = nb_search(T->list - m - 1, xval + 8 * k, waux + 8 * k, sc[t]);
         }
         ong[k] = on;
     }
