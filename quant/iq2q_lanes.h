@@ -76,14 +76,18 @@ static const int32_t lane_index[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
 TC_ISA_ATTR static inline VI group_codes(VF id, const float *xv)
 {
     const VF one = F_SET1(1.0f), half = F_SET1(0.5f), magic = F_SET1(12582912.f);
+    /* nearest_int's (bits & 0x7fffff) - 0x400000 clamped to [0, 2] is (bits & 0x7fffff) clamped
+     * to [0x400000, 0x400002], less 0x400000; the 8 subtractions are made once at the end
+     * (each level shifted into place: sum (v - b) << 2j = sum v << 2j - sum b << 2j, mod 2^32) */
+    const VI bias = I_SET1(0x00400000), top = I_SET1(0x00400000 + IQ2_KMAXQ - 1);
     VI code = I_ZERO;
     for (int j = 0; j < 8; j++) {
         VF f = F_MUL(half, F_SUB(F_MUL(id, F_BCAST(xv + j)), one));
-        VI l = I_SUB(I_AND(F_BITS(F_ADD(f, magic)), I_SET1(0x007fffff)), I_SET1(0x00400000));
-        l = I_MAX(I_ZERO, I_MIN(I_SET1(IQ2_KMAXQ - 1), l));
-        code = I_OR(code, I_SLLI(l, 2 * j));
+        VI v = I_AND(F_BITS(F_ADD(f, magic)), I_SET1(0x007fffff));
+        v = I_MAX(bias, I_MIN(top, v));
+        code = I_ADD(code, I_SLLI(v, 2 * j));
     }
-    return code;
+    return I_SUB(code, I_SET1((int32_t)(0x00400000u * 0x5555u)));
 }
 
 /*
