@@ -391,18 +391,6 @@ TC_ISA_ATTR static inline int best_trial(int nt, const float *sumqx, const float
     return tb;
 }
 
-/* iq2_snap_group at inverse scale id and scale: the group's code on the grid. */
-TC_ISA_ATTR static inline int snap_one(const tc_iq2_lists *T, float id, float scale,
-                                       const float *xv, const float *wv, int *on_grid)
-{
-    int32_t c[W];
-    I_STOREU(c, group_codes(F_SET1(id), xv));
-    const int32_t m = T->map[c[0]];
-    if (on_grid)
-        *on_grid = m >= 0;
-    return m >= 0 ? c[0] : nb_search(T->list - m - 1, xv, wv, scale);
-}
-
 /*
  * make_qp_quants(32, 4, xval, L, weight) of ref_k.c for the 8 sub-blocks of an IQ2_XXS block
  * at once (lane j = sub-block j; xval and weight of sub-block j at x[32 * j], w[32 * j]):
@@ -496,6 +484,32 @@ TC_ISA_ATTR static inline __m256 qp_lanes(const float *x, const float *w)
     return _mm256_and_ps(r, _mm256_cmp_ps(suml2, zero, _CMP_GT_OQ));
 }
 
+/* group_codes of the ng (2 or 4) groups at xv (8 values each) at one inverse scale id, lane k =
+ * group k (the lanes past ng repeat group 0): the same operations per value, on the transposed
+ * groups. */
+static inline void codes4(float id, const float *xv, int ng, int32_t out[4])
+{
+    __m128 X[8];
+    for (int h = 0; h < 2; h++) {
+        for (int k = 0; k < 4; k++)
+            X[4 * h + k] = _mm_loadu_ps(xv + (k < ng ? 8 * k : 0) + 4 * h);
+        _MM_TRANSPOSE4_PS(X[4 * h], X[4 * h + 1], X[4 * h + 2], X[4 * h + 3]);
+    }
+    const __m128 idv = _mm_set1_ps(id), one = _mm_set1_ps(1.0f), half = _mm_set1_ps(0.5f),
+                 magic = _mm_set1_ps(12582912.f);
+    const __m128i bias = _mm_set1_epi32(0x00400000), top = _mm_set1_epi32(0x00400000 + 2),
+                  mant = _mm_set1_epi32(0x007fffff);
+    __m128i code = _mm_setzero_si128();
+    for (int j = 0; j < 8; j++) {
+        const __m128 f = _mm_mul_ps(half, _mm_sub_ps(_mm_mul_ps(idv, X[j]), one));
+        __m128i v = _mm_and_si128(_mm_castps_si128(_mm_add_ps(f, magic)), mant);
+        v = _mm_max_epi32(bias, _mm_min_epi32(top, v));
+        code = _mm_add_epi32(code, _mm_sll_epi32(v, _mm_cvtsi32_si128(2 * j)));
+    }
+    code = _mm_sub_epi32(code, _mm_set1_epi32((int32_t)(0x00400000u * 0x5555u)));
+    _mm_storeu_si128((__m128i *)out, code);
+}
+
 /* ===== IQ2_XXS: iq2_xxs_sub of ref_iq2_quant.c ===== */
 
 /* The sub-block's weights, their square roots, xval, sign bits and largest xval (sub_prep) and
@@ -534,9 +548,12 @@ TC_ISA_ATTR static float xxs_sub(const tc_iq2_lists *T, const float *weight, con
     if (!won && !(scale > 0))
         return NAN;
     if (scale > 0) {
-        const float idb = 1 / scale;
-        for (int k = 0; k < 4; ++k)
-            L[k] = snap_one(T, idb, scale, xval + 8 * k, waux + 8 * k, NULL);
+        int32_t c4[4];
+        codes4(1 / scale, xval, 4, c4);
+        for (int k = 0; k < 4; ++k) {
+            const int32_t m = T->map[c4[k]];
+            L[k] = m >= 0 ? c4[k] : nb_search(T->list - m - 1, xval + 8 * k, waux + 8 * k, scale);
+        }
         float sx, s2;
         code_sums(4, &st, L, &sx, &s2);
         if (s2 > 0)
@@ -585,10 +602,14 @@ TC_ISA_ATTR static float xs_sub(const tc_iq2_lists *T, const float *xb, const fl
             on_grid[k] = (ong[k] >> tb) & 1;
         }
     if ((!on_grid[0] || !on_grid[1]) && scale > 0) {
-        const float idb = 1 / scale;
+        int32_t c4[4];
+        codes4(1 / scale, xval, 2, c4);
         for (int k = 0; k < 2; ++k)
-            if (!on_grid[k])
-                L[k] = snap_one(T, idb, scale, xval + 8 * k, waux + 8 * k, NULL);
+            if (!on_grid[k]) {
+                const int32_t m = T->map[c4[k]];
+                L[k] =
+                    m >= 0 ? c4[k] : nb_search(T->list - m - 1, xval + 8 * k, waux + 8 * k, scale);
+            }
         float sx, s2;
         code_sums(2, &st, L, &sx, &s2);
         if (s2 > 0)
