@@ -29,7 +29,9 @@
  *   at t0, which differs from 0 + t0 only in the sign of a zero: equal under < and ==). Each lane
  * keeps its first strictly smaller distance; the lanes' results are merged by (distance, list
  * position), which is the reference's first strictly smaller distance over the whole list. Padding
- * lanes have every element at level 3, whose term is +Inf (or NaN): they never win.
+ * lanes have every element at level 3, whose term is +Inf (or NaN): they never win. With 8 lanes,
+ * two consecutive trials that round a group to the same code search that one list together
+ * (nb_search2: a 128-bit half per trial's scale, the same per-lane sums).
  * - Weights, signs, the parity element (the first smallest w*x*x, by the reference's loop when
  *   a NaN is among them) and the maximum run 8 elements at a time (one group); the
  *   requantization, sign flip and block scales are the reference's steps on the same values.
