@@ -29,7 +29,9 @@
  *   at t0, which differs from 0 + t0 only in the sign of a zero: equal under < and ==). Each lane
  * keeps its first strictly smaller distance; the lanes' results are merged by (distance, list
  * position), which is the reference's first strictly smaller distance over the whole list. Padding
- * lanes have every element at level 3, whose term is +Inf (or NaN): they never win.
+ * lanes have every element at level 3, whose term is +Inf (or NaN): they never win. With 8 lanes,
+ * two consecutive trials that round a group to the same code search that one list together
+ * (nb_search2: a 128-bit half per trial's scale, the same per-lane sums).
  * - Weights, signs, the parity element (the first smallest w*x*x, by the reference's loop when
  *   a NaN is among them) and the maximum run 8 elements at a time (one group); the
  *   requantization, sign flip and block scales are the reference's steps on the same values.
@@ -76,14 +78,18 @@ static const int32_t lane_index[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12,
 TC_ISA_ATTR static inline VI group_codes(VF id, const float *xv)
 {
     const VF one = F_SET1(1.0f), half = F_SET1(0.5f), magic = F_SET1(12582912.f);
+    /* nearest_int's (bits & 0x7fffff) - 0x400000 clamped to [0, 2] is (bits & 0x7fffff) clamped
+     * to [0x400000, 0x400002], less 0x400000; the 8 subtractions are made once at the end
+     * (each level shifted into place: sum (v - b) << 2j = sum v << 2j - sum b << 2j, mod 2^32) */
+    const VI bias = I_SET1(0x00400000), top = I_SET1(0x00400000 + IQ2_KMAXQ - 1);
     VI code = I_ZERO;
     for (int j = 0; j < 8; j++) {
         VF f = F_MUL(half, F_SUB(F_MUL(id, F_BCAST(xv + j)), one));
-        VI l = I_SUB(I_AND(F_BITS(F_ADD(f, magic)), I_SET1(0x007fffff)), I_SET1(0x00400000));
-        l = I_MAX(I_ZERO, I_MIN(I_SET1(IQ2_KMAXQ - 1), l));
-        code = I_OR(code, I_SLLI(l, 2 * j));
+        VI v = I_AND(F_BITS(F_ADD(f, magic)), I_SET1(0x007fffff));
+        v = I_MAX(bias, I_MIN(top, v));
+        code = I_ADD(code, I_SLLI(v, 2 * j));
     }
-    return code;
+    return I_SUB(code, I_SET1((int32_t)(0x00400000u * 0x5555u)));
 }
 
 /*
@@ -140,6 +146,70 @@ TC_ISA_ATTR static inline int nb_search(const uint16_t *lst, const float *xv, co
     }
     return codes[tc_lanes_first_best(best, bpos)];
 }
+
+#if W == 8
+/* The first position of the smallest distance among the 4 lanes of one 128-bit half whose bits
+ * are set in eq (lane 4 * h + l held positions l + 4i): tc_lanes_first_best for 4 lanes. */
+static inline int half_first_best(const int32_t *bp, unsigned eq)
+{
+    int p = bp[__builtin_ctz(eq)];
+    for (unsigned e = eq & (eq - 1); e; e &= e - 1)
+        if (bp[__builtin_ctz(e)] < p)
+            p = bp[__builtin_ctz(e)];
+    return p;
+}
+
+/*
+ * nb_search of one list at two scales at once (two trials whose group has the same code): the
+ * low 128-bit half of every vector searches at s0, the high half at s1, 4 candidates each per
+ * step. The term tables hold s0's terms in the low half and s1's in the high half, and an
+ * in-lane permute (which reads the low 2 bits of the index, the level) takes each half's term
+ * from its own table: per lane, the same terms summed in the same order as nb_search. The
+ * lists are padded with impossible codes to a multiple of 16 >= n, so reading 4 at a time
+ * stays inside them. Writes the two codes to r0 and r1.
+ */
+TC_ISA_ATTR static inline void nb_search2(const uint16_t *lst, const float *xv, const float *wv,
+                                          float s0, float s1, int32_t *r0, int32_t *r1)
+{
+    const int n = lst[0];
+    const uint16_t *codes = lst + 1;
+    const __m256 s01 =
+        _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_set1_ps(s0)), _mm_set1_ps(s1), 1);
+    const __m256 sq = _mm256_mul_ps(s01, _mm256_loadu_ps(qpat_inf));
+    __m256 T[8];
+    for (int j = 0; j < 8; j++) {
+        const __m256 d = _mm256_sub_ps(sq, _mm256_broadcast_ss(xv + j));
+        T[j] = _mm256_mul_ps(_mm256_mul_ps(_mm256_broadcast_ss(wv + j), d), d);
+    }
+    __m256 best = _mm256_set1_ps(FLT_MAX);
+    __m256i pos = _mm256_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3), bpos = pos;
+    const __m256i four = _mm256_set1_epi32(4);
+    for (int c = 0; c < n; c += 4, pos = _mm256_add_epi32(pos, four)) {
+        int64_t c4;
+        memcpy(&c4, codes + c, sizeof c4);
+        const __m256i C = _mm256_cvtepu16_epi32(_mm_set1_epi64x(c4));
+        __m256 d2 = _mm256_permutevar_ps(T[0], C);
+        d2 = _mm256_add_ps(d2, _mm256_permutevar_ps(T[1], _mm256_srli_epi32(C, 2)));
+        d2 = _mm256_add_ps(d2, _mm256_permutevar_ps(T[2], _mm256_srli_epi32(C, 4)));
+        d2 = _mm256_add_ps(d2, _mm256_permutevar_ps(T[3], _mm256_srli_epi32(C, 6)));
+        d2 = _mm256_add_ps(d2, _mm256_permutevar_ps(T[4], _mm256_srli_epi32(C, 8)));
+        d2 = _mm256_add_ps(d2, _mm256_permutevar_ps(T[5], _mm256_srli_epi32(C, 10)));
+        d2 = _mm256_add_ps(d2, _mm256_permutevar_ps(T[6], _mm256_srli_epi32(C, 12)));
+        d2 = _mm256_add_ps(d2, _mm256_permutevar_ps(T[7], _mm256_srli_epi32(C, 14)));
+        const __m256 lt = _mm256_cmp_ps(d2, best, _CMP_LT_OQ);
+        best = _mm256_blendv_ps(best, d2, lt);
+        bpos = _mm256_blendv_epi8(bpos, pos, _mm256_castps_si256(lt));
+    }
+    /* each half's smallest distance in its 4 lanes (no NaN: a lane only takes a smaller one) */
+    __m256 m = _mm256_min_ps(best, _mm256_permute_ps(best, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = _mm256_min_ps(m, _mm256_permute_ps(m, _MM_SHUFFLE(2, 3, 0, 1)));
+    const unsigned eq = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(best, m, _CMP_EQ_OQ));
+    int32_t bp[8];
+    _mm256_storeu_si256((__m256i *)bp, bpos);
+    *r0 = codes[half_first_best(bp, eq & 15)];
+    *r1 = codes[half_first_best(bp + 4, eq >> 4)];
+}
+#endif
 
 /* Per element i of a sub-block: (w*x)*q and (w*q)*q for q = 1, 3, 5 at positions p & 3. */
 typedef struct sums_tab {
@@ -266,10 +336,21 @@ TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt,
         unsigned on = 0;
         for (int t = 0; t < nt; t++) {
             const int32_t m = T->map[cod[k][t]];
-            if (m >= 0)
+            if (m >= 0) {
                 on |= 1u << t;
-            else
-                cod[k][t] = nb_search(T->list - m - 1, xval + 8 * k, waux + 8 * k, sc[t]);
+                continue;
+            }
+#if W == 8
+            /* the next trial rounds the group to the same code (off the grid too): both
+             * searches of that list at once */
+            if (t + 1 < nt && cod[k][t + 1] == cod[k][t]) {
+                nb_search2(T->list - m - 1, xval + 8 * k, waux + 8 * k, sc[t], sc[t + 1],
+                           &cod[k][t], &cod[k][t + 1]);
+                t++;
+                continue;
+            }
+#endif
+            cod[k][t] = nb_search(T->list - m - 1, xval + 8 * k, waux + 8 * k, sc[t]);
         }
         ong[k] = on;
     }
@@ -310,18 +391,6 @@ TC_ISA_ATTR static inline int best_trial(int nt, const float *sumqx, const float
     }
     *scale = sc;
     return tb;
-}
-
-/* iq2_snap_group at inverse scale id and scale: the group's code on the grid. */
-TC_ISA_ATTR static inline int snap_one(const tc_iq2_lists *T, float id, float scale,
-                                       const float *xv, const float *wv, int *on_grid)
-{
-    int32_t c[W];
-    I_STOREU(c, group_codes(F_SET1(id), xv));
-    const int32_t m = T->map[c[0]];
-    if (on_grid)
-        *on_grid = m >= 0;
-    return m >= 0 ? c[0] : nb_search(T->list - m - 1, xv, wv, scale);
 }
 
 /*
@@ -417,6 +486,32 @@ TC_ISA_ATTR static inline __m256 qp_lanes(const float *x, const float *w)
     return _mm256_and_ps(r, _mm256_cmp_ps(suml2, zero, _CMP_GT_OQ));
 }
 
+/* group_codes of the ng (2 or 4) groups at xv (8 values each) at one inverse scale id, lane k =
+ * group k (the lanes past ng repeat group 0): the same operations per value, on the transposed
+ * groups. */
+static inline void codes4(float id, const float *xv, int ng, int32_t out[4])
+{
+    __m128 X[8];
+    for (int h = 0; h < 2; h++) {
+        for (int k = 0; k < 4; k++)
+            X[4 * h + k] = _mm_loadu_ps(xv + (k < ng ? 8 * k : 0) + 4 * h);
+        _MM_TRANSPOSE4_PS(X[4 * h], X[4 * h + 1], X[4 * h + 2], X[4 * h + 3]);
+    }
+    const __m128 idv = _mm_set1_ps(id), one = _mm_set1_ps(1.0f), half = _mm_set1_ps(0.5f),
+                 magic = _mm_set1_ps(12582912.f);
+    const __m128i bias = _mm_set1_epi32(0x00400000), top = _mm_set1_epi32(0x00400000 + 2),
+                  mant = _mm_set1_epi32(0x007fffff);
+    __m128i code = _mm_setzero_si128();
+    for (int j = 0; j < 8; j++) {
+        const __m128 f = _mm_mul_ps(half, _mm_sub_ps(_mm_mul_ps(idv, X[j]), one));
+        __m128i v = _mm_and_si128(_mm_castps_si128(_mm_add_ps(f, magic)), mant);
+        v = _mm_max_epi32(bias, _mm_min_epi32(top, v));
+        code = _mm_add_epi32(code, _mm_sll_epi32(v, _mm_cvtsi32_si128(2 * j)));
+    }
+    code = _mm_sub_epi32(code, _mm_set1_epi32((int32_t)(0x00400000u * 0x5555u)));
+    _mm_storeu_si128((__m128i *)out, code);
+}
+
 /* ===== IQ2_XXS: iq2_xxs_sub of ref_iq2_quant.c ===== */
 
 /* The sub-block's weights, their square roots, xval, sign bits and largest xval (sub_prep) and
@@ -455,9 +550,12 @@ TC_ISA_ATTR static float xxs_sub(const tc_iq2_lists *T, const float *weight, con
     if (!won && !(scale > 0))
         return NAN;
     if (scale > 0) {
-        const float idb = 1 / scale;
-        for (int k = 0; k < 4; ++k)
-            L[k] = snap_one(T, idb, scale, xval + 8 * k, waux + 8 * k, NULL);
+        int32_t c4[4];
+        codes4(1 / scale, xval, 4, c4);
+        for (int k = 0; k < 4; ++k) {
+            const int32_t m = T->map[c4[k]];
+            L[k] = m >= 0 ? c4[k] : nb_search(T->list - m - 1, xval + 8 * k, waux + 8 * k, scale);
+        }
         float sx, s2;
         code_sums(4, &st, L, &sx, &s2);
         if (s2 > 0)
@@ -506,10 +604,14 @@ TC_ISA_ATTR static float xs_sub(const tc_iq2_lists *T, const float *xb, const fl
             on_grid[k] = (ong[k] >> tb) & 1;
         }
     if ((!on_grid[0] || !on_grid[1]) && scale > 0) {
-        const float idb = 1 / scale;
+        int32_t c4[4];
+        codes4(1 / scale, xval, 2, c4);
         for (int k = 0; k < 2; ++k)
-            if (!on_grid[k])
-                L[k] = snap_one(T, idb, scale, xval + 8 * k, waux + 8 * k, NULL);
+            if (!on_grid[k]) {
+                const int32_t m = T->map[c4[k]];
+                L[k] =
+                    m >= 0 ? c4[k] : nb_search(T->list - m - 1, xval + 8 * k, waux + 8 * k, scale);
+            }
         float sx, s2;
         code_sums(2, &st, L, &sx, &s2);
         if (s2 > 0)
