@@ -198,8 +198,8 @@ TC_ISA_ATTR static inline void store_res(split_res *r, VI sel, VF scale)
 TC_ISA_ATTR static inline int split_levels(const int *idx, int n, int i1, int i2, float *scale,
                                            int8_t *L)
 {
-    for (int j = 0; j < n; ++j)
-        L[idx[j]] = (int8_t)(j < i1 ? 0 : j < i2 ? 1 : 2);
+    for (int j = 0; j < n; ++j) /* branch-free: the boundaries differ in every sub-block */
+        L[idx[j]] = (int8_t)((j >= i1) + (j >= i2));
     if (!(*scale < 0))
         return 0;
     for (int j = 0; j < n; ++j)
