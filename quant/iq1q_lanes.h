@@ -126,11 +126,12 @@ TC_ISA_ATTR static inline __attribute__((always_inline)) void sort_sub(const flo
  * iq1_find_best_neighbour2 over the list at lst (count, then padded entries): the grid index of
  * the point nearest to xv at `scale` by sum of w*(scale*q - x)^2, the first of equal ones.
  */
-TC_ISA_ATTR static inline int nb_search(const uint32_t *lst, const float *xv, const float *wv,
-                                        float scale, const float *qpat)
+TC_ISA_ATTR static inline int nb_search(const tc_iq1_lists *tab, const uint16_t *lst,
+                                        const float *xv, const float *wv, float scale,
+                                        const float *qpat)
 {
-    const int n = (int)lst[0];
-    const uint32_t *ent = lst + 1;
+    const int n = lst[0];
+    const uint16_t *ent = lst + 1;
     const VF sq = F_MUL(F_SET1(scale), F_LOADU(qpat));
     VF T[8];
     for (int j = 0; j < 8; j++) {
@@ -142,7 +143,7 @@ TC_ISA_ATTR static inline int nb_search(const uint32_t *lst, const float *xv, co
     /* a permute reads the low bits of the shifted entry: the terms repeat every 4 lanes, so
      * only the 2 bits of the element's level count */
     for (int c = 0; c < n; c += W, pos = I_ADD(pos, I_SET1(W))) {
-        const VI C = I_LOADU(ent + c);
+        const VI C = I_LOAD_U16(ent + c);
         VF d2 = F_ADD(F_ZERO, F_PERM(T[0], C));
         d2 = F_ADD(d2, F_PERM(T[1], I_SRLI(C, 2)));
         d2 = F_ADD(d2, F_PERM(T[2], I_SRLI(C, 4)));
@@ -155,7 +156,7 @@ TC_ISA_ATTR static inline int nb_search(const uint32_t *lst, const float *xv, co
         best = F_BLEND(best, d2, lt);
         bpos = I_BLEND(bpos, pos, lt);
     }
-    return (int)(ent[tc_lanes_first_best(best, bpos)] >> 16);
+    return tab->map[tc_iq1_code3(ent[tc_lanes_first_best(best, bpos)])];
 }
 
 /* iq1_snap: the grid index of group levels L, or of its best neighbour (then *off = 1). */
@@ -169,7 +170,7 @@ TC_ISA_ATTR static inline uint16_t snap(const tc_iq1_lists *T, const int8_t *L, 
     if (m >= 0)
         return (uint16_t)m;
     *off = 1;
-    return (uint16_t)nb_search(T->list - m - 1, xb, w, scale, qpat);
+    return (uint16_t)nb_search(T, T->list - m - 1, xb, w, scale, qpat);
 }
 
 /* The result of a lane's split search. */

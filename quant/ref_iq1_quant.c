@@ -439,11 +439,11 @@ static pthread_once_t lists_once = PTHREAD_ONCE_INIT;
 
 /* The walk's state (iq2q.h's tc_iq2_walk, shared with the IQ2 builders): the tables being
  * filled (list NULL: only sizing). IQ1's map is indexed by the base-3 code c3; its records are
- * the count, then each point as code | grid index << 16, padded to whole vectors with 0xffff. */
+ * the count, then each point's level code, padded to whole vectors with 0xffff. */
 typedef struct iq1_build {
     const tc_iq2_search *S;
     int32_t *map;
-    uint32_t *list;
+    uint16_t *list;
 } iq1_build;
 
 static void iq1_on_grid(void *ctx, int c3, int code, int index)
@@ -460,12 +460,10 @@ static size_t iq1_off_grid(void *ctx, int c3, int code, const uint16_t *nb, size
     const size_t padded = (size_t)(n + TC_IQ1_LANES - 1) / TC_IQ1_LANES * TC_IQ1_LANES;
     if (b->list) {
         b->map[c3] = -(int32_t)at - 1;
-        b->list[at] = (uint32_t)n;
+        b->list[at] = (uint16_t)n;
         for (size_t j = 0; j < padded; j++)
             b->list[at + 1 + j] =
-                j < (size_t)n
-                    ? (uint32_t)tc_iq2_grid_code(b->S->grid[nb[1 + j]]) | (uint32_t)nb[1 + j] << 16
-                    : 0xffff;
+                j < (size_t)n ? (uint16_t)tc_iq2_grid_code(b->S->grid[nb[1 + j]]) : 0xffff;
     }
     return 1 + padded;
 }
