@@ -111,8 +111,17 @@ void tc_ref_iq1_m_block(const tc_iq2_search *S, const float *x, const float *qw,
  * 0..3) and grid indices (4 per IQ1_S sub-block, 2 per IQ1_M one) to the block's bytes at y.
  * IQ1_M refits d over the block: x and its weights too. */
 void tc_iq1_s_finish(const float *scales, const int *shifts, const uint16_t *index, uint8_t *y);
+/* IQ1_M's refit of d over the block: sum w*q*x and w*q*q element by element from 0 (q the
+ * group's quant value times the sub-scale 2*ls+1), sumqx/sumq2 when sumq2 > 0, else d. The
+ * reference's is tc_iq1_m_refit_d; a SIMD kernel may pass its own (the same floats). */
+typedef float (*tc_iq1_m_refit_fn)(const tc_iq2_search *S, const float *x, const float *weight,
+                                   const int *ls, const int *shifts, const uint16_t *index,
+                                   float d);
+float tc_iq1_m_refit_d(const tc_iq2_search *S, const float *x, const float *weight, const int *ls,
+                       const int *shifts, const uint16_t *index, float d);
 void tc_iq1_m_finish(const tc_iq2_search *S, const float *x, const float *weight,
-                     const float *scales, const int *shifts, const uint16_t *index, uint8_t *y);
+                     const float *scales, const int *shifts, const uint16_t *index, uint8_t *y,
+                     tc_iq1_m_refit_fn refit); /* refit NULL: tc_iq1_m_refit_d */
 
 /*
  * The IQ1 neighbour lists (iq_grid.h's, shared by IQ1_S and IQ1_M) laid out for searching

@@ -54,6 +54,10 @@ static const float qpat_p[16] = {XP0, XP1, XP2, INFINITY, XP0, XP1, XP2, INFINIT
                                  XP0, XP1, XP2, INFINITY, XP0, XP1, XP2, INFINITY};
 static const float qpat_m[16] = {XM0, XM1, XM2, INFINITY, XM0, XM1, XM2, INFINITY,
                                  XM0, XM1, XM2, INFINITY, XM0, XM1, XM2, INFINITY};
+/* IQ1_M: the pattern of group k under shift code c (tc_iq1_m_xx), by table: the codes vary
+ * from sub-block to sub-block, so a comparison mispredicts. */
+static const float *const m_qpat[4][2] = {
+    {qpat_p, qpat_p}, {qpat_p, qpat_m}, {qpat_m, qpat_p}, {qpat_m, qpat_m}};
 static const int32_t lane_index[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 static const float zero_sub[32];
 
@@ -471,7 +475,7 @@ TC_ISA_ATTR static float m_finish_sub(const tc_iq2_search *S, const tc_iq1_lists
         k = 3 - k; /* the shift mirrors with the levels */
     int off = 0;
     for (int g = 0; g < BS / 8; ++g) {
-        const float *qpat = tc_iq1_m_xx(k, g) == tc_iq1_xp ? qpat_p : qpat_m;
+        const float *qpat = m_qpat[k][g];
         index[g] = snap(T, L + 8 * g, xb + 8 * g, weight + 8 * g, scale, qpat, &off);
     }
     if (off) {
@@ -480,6 +484,36 @@ TC_ISA_ATTR static float m_finish_sub(const tc_iq2_search *S, const tc_iq1_lists
     }
     *shift = k;
     return scale;
+}
+
+/* tc_iq1_m_refit_d with the products in 8 lanes (a group's elements; (w*q)*x and (w*q)*q, as
+ * the reference associates them), then added one by one in the reference's order. */
+TC_ISA_ATTR static float m_refit_d(const tc_iq2_search *S, const float *x, const float *weight,
+                                   const int *ls, const int *shifts, const uint16_t *index, float d)
+{
+    float px[QK_K], p2[QK_K];
+    const __m256i one = _mm256_set1_epi32(1);
+    for (int ib = 0; ib < 16; ++ib) {
+        const __m256 mul = _mm256_set1_ps((float)(2 * ls[ib] + 1));
+        for (int k = 0; k < 2; ++k) {
+            const int o = 16 * ib + 8 * k;
+            const float *qpat = m_qpat[shifts[ib]][k];
+            const __m256i g = _mm256_cvtepu8_epi32(
+                _mm_loadl_epi64((const __m128i *)(S->grid + index[2 * ib + k])));
+            const __m256i lvl = _mm256_srli_epi32(_mm256_sub_epi32(g, one), 1);
+            const __m256 q =
+                _mm256_mul_ps(_mm256_permutevar8x32_ps(_mm256_loadu_ps(qpat), lvl), mul);
+            const __m256 wq = _mm256_mul_ps(_mm256_loadu_ps(weight + o), q);
+            _mm256_storeu_ps(px + o, _mm256_mul_ps(wq, _mm256_loadu_ps(x + o)));
+            _mm256_storeu_ps(p2 + o, _mm256_mul_ps(wq, q));
+        }
+    }
+    float sumqx = 0, sumq2 = 0;
+    for (int i = 0; i < QK_K; ++i) {
+        sumqx += px[i];
+        sumq2 += p2[i];
+    }
+    return sumq2 > 0 ? sumqx / sumq2 : d;
 }
 
 /* IQ1_M rows: one block at a time, its 16 sub-blocks in 16 / W passes of the lanes. */
@@ -532,6 +566,6 @@ TC_ISA_ATTR static void iq1_m_rows(const float *src, void *dst, int64_t n_rows, 
                                                 r.k[l], r.scale[l], &shifts[ib], index + 2 * ib);
             }
         }
-        tc_iq1_m_finish(S, x, weight, scales, shifts, index, y);
+        tc_iq1_m_finish(S, x, weight, scales, shifts, index, y, m_refit_d);
     }
 }
