@@ -177,6 +177,32 @@ TC_ISA_ATTR static inline uint16_t snap(const tc_iq1_lists *T, const int8_t *L, 
     return (uint16_t)nb_search(T, T->list - m - 1, xb, w, scale, qpat);
 }
 
+/* tc_iq1_refit with the products in 8 lanes (a group's elements, (w*q)*x and (w*q)*q as the
+ * reference associates them), added one by one in the reference's order; qp[k] the quant pattern
+ * of group k. */
+TC_ISA_ATTR static inline float refit(const tc_iq2_search *S, const uint16_t *index, int ng,
+                                      const float *xb, const float *weight, const float *const *qp,
+                                      float scale)
+{
+    float px[32], p2[32];
+    const __m256i one = _mm256_set1_epi32(1);
+    for (int k = 0; k < ng; ++k) {
+        const __m256i g =
+            _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(S->grid + index[k])));
+        const __m256 q = _mm256_permutevar8x32_ps(_mm256_loadu_ps(qp[k]),
+                                                  _mm256_srli_epi32(_mm256_sub_epi32(g, one), 1));
+        const __m256 wq = _mm256_mul_ps(_mm256_loadu_ps(weight + 8 * k), q);
+        _mm256_storeu_ps(px + 8 * k, _mm256_mul_ps(wq, _mm256_loadu_ps(xb + 8 * k)));
+        _mm256_storeu_ps(p2 + 8 * k, _mm256_mul_ps(wq, q));
+    }
+    float sumqx = 0, sumq2 = 0;
+    for (int i = 0; i < 8 * ng; ++i) {
+        sumqx += px[i];
+        sumq2 += p2[i];
+    }
+    return sumqx > 0 && sumq2 > 0 ? sumqx / sumq2 : scale;
+}
+
 /* The result of a lane's split search. */
 typedef struct split_res {
     int32_t i1[W], i2[W], k[W];
@@ -292,14 +318,13 @@ TC_ISA_ATTR static float s_finish_sub(const tc_iq2_search *S, const tc_iq1_lists
         return 0;
     if (split_levels(idx, BS, i1, i2, &scale, L))
         k = -k; /* the shift mirrors with the levels */
-    const float *xx = k == 1 ? tc_iq1_xp : tc_iq1_xm;
     const float *qpat = k == 1 ? qpat_p : qpat_m;
     int off = 0;
     for (int g = 0; g < BS / 8; ++g)
         index[g] = snap(T, L + 8 * g, xb + 8 * g, weight + 8 * g, scale, qpat, &off);
     if (off) {
-        const float *xk[4] = {xx, xx, xx, xx};
-        scale = tc_iq1_refit(S, index, BS / 8, xb, weight, xk, scale);
+        const float *qk[4] = {qpat, qpat, qpat, qpat};
+        scale = refit(S, index, BS / 8, xb, weight, qk, scale);
     }
     *shift = k;
     return scale;
@@ -478,10 +503,8 @@ TC_ISA_ATTR static float m_finish_sub(const tc_iq2_search *S, const tc_iq1_lists
         const float *qpat = m_qpat[k][g];
         index[g] = snap(T, L + 8 * g, xb + 8 * g, weight + 8 * g, scale, qpat, &off);
     }
-    if (off) {
-        const float *xk[2] = {tc_iq1_m_xx(k, 0), tc_iq1_m_xx(k, 1)};
-        scale = tc_iq1_refit(S, index, BS / 8, xb, weight, xk, scale);
-    }
+    if (off)
+        scale = refit(S, index, BS / 8, xb, weight, m_qpat[k], scale);
     *shift = k;
     return scale;
 }
