@@ -203,6 +203,15 @@ TC_ISA_ATTR static inline float refit(const tc_iq2_search *S, const uint16_t *in
     return sumqx > 0 && sumq2 > 0 ? sumqx / sumq2 : scale;
 }
 
+/* The split searches' pre-filter of a step: mask m of sumqx^2 > best * sumq2, and sumq2 > 0.
+ * Without the sumq2 test it is a superset, still exact (the wins are tested in full): fewer
+ * instructions, measured faster with AVX2 but slower with AVX-512, so kept there. */
+#if W == 8
+#define PRE_POS(q2, m) (m)
+#else
+#define PRE_POS(q2, m) M_AND(M_CMP(q2, F_ZERO, _CMP_GT_OQ), m)
+#endif
+
 /* The result of a lane's split search. */
 typedef struct split_res {
     int32_t i1[W], i2[W], k[W];
@@ -291,10 +300,12 @@ TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws,
             /* most steps change no lane's best: test both shifts against it at once first
              * (exact, since a lane's best only changes by a win) */
             const VF qq_p = F_MUL(qx_p, qx_p), qq_m = F_MUL(qx_m, qx_m);
-            const VM pos_p = M_CMP(q2_p, zero, _CMP_GT_OQ), pos_m = M_CMP(q2_m, zero, _CMP_GT_OQ);
-            const VM mp = M_AND(pos_p, M_CMP(qq_p, F_MUL(best, q2_p), _CMP_GT_OQ));
-            if (!M_BITS(M_OR(mp, M_AND(pos_m, M_CMP(qq_m, F_MUL(best, q2_m), _CMP_GT_OQ)))))
+            const VM gt_p = M_CMP(qq_p, F_MUL(best, q2_p), _CMP_GT_OQ);
+            if (!M_BITS(M_OR(PRE_POS(q2_p, gt_p),
+                             PRE_POS(q2_m, M_CMP(qq_m, F_MUL(best, q2_m), _CMP_GT_OQ)))))
                 continue;
+            const VM pos_m = M_CMP(q2_m, zero, _CMP_GT_OQ);
+            const VM mp = M_AND(M_CMP(q2_p, zero, _CMP_GT_OQ), gt_p);
             const VF sc_p = F_DIV(qx_p, q2_p), sc_m = F_DIV(qx_m, q2_m);
             best = F_BLEND(best, F_MUL(sc_p, qx_p), mp);
             scale = F_BLEND(scale, sc_p, mp);
@@ -465,8 +476,7 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
             VM any = M_CMP(zero, zero, _CMP_FALSE_OQ);
             for (int k = 0; k < 4; k++) {
                 qq[k] = F_MUL(sumqx[k], sumqx[k]);
-                any = M_OR(any, M_AND(M_CMP(sumq2[k], zero, _CMP_GT_OQ),
-                                      M_CMP(qq[k], F_MUL(best, sumq2[k]), _CMP_GT_OQ)));
+                any = M_OR(any, PRE_POS(sumq2[k], M_CMP(qq[k], F_MUL(best, sumq2[k]), _CMP_GT_OQ)));
             }
             if (!M_BITS(any))
                 continue;
