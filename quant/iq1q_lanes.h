@@ -485,12 +485,13 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
                 sc[k] = F_DIV(sumqx[k], sumq2[k]);
                 bs[k] = F_MUL(sc[k], sumqx[k]);
             }
+            const VI code = I_SET1(1 << 16 | i1 << 8 | i2 << 2); /* one broadcast, then + k */
             for (int k = 0; k < 4; k++) {
                 const VM m = M_AND(M_CMP(sumq2[k], zero, _CMP_GT_OQ),
                                    M_CMP(qq[k], F_MUL(best, sumq2[k]), _CMP_GT_OQ));
                 best = F_BLEND(best, bs[k], m);
                 scale = F_BLEND(scale, sc[k], m);
-                sel = I_BLEND(sel, I_SET1(1 << 16 | i1 << 8 | i2 << 2 | k), m);
+                sel = I_BLEND(sel, k ? I_ADD(code, I_SET1(k)) : code, m);
             }
         }
     }
