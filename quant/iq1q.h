@@ -111,8 +111,17 @@ void tc_ref_iq1_m_block(const tc_iq2_search *S, const float *x, const float *qw,
  * 0..3) and grid indices (4 per IQ1_S sub-block, 2 per IQ1_M one) to the block's bytes at y.
  * IQ1_M refits d over the block: x and its weights too. */
 void tc_iq1_s_finish(const float *scales, const int *shifts, const uint16_t *index, uint8_t *y);
+/* IQ1_M's refit of d over the block: sum w*q*x and w*q*q element by element from 0 (q the
+ * group's quant value times the sub-scale 2*ls+1), sumqx/sumq2 when sumq2 > 0, else d. The
+ * reference's is tc_iq1_m_refit_d; a SIMD kernel may pass its own (the same floats). */
+typedef float (*tc_iq1_m_refit_fn)(const tc_iq2_search *S, const float *x, const float *weight,
+                                   const int *ls, const int *shifts, const uint16_t *index,
+                                   float d);
+float tc_iq1_m_refit_d(const tc_iq2_search *S, const float *x, const float *weight, const int *ls,
+                       const int *shifts, const uint16_t *index, float d);
 void tc_iq1_m_finish(const tc_iq2_search *S, const float *x, const float *weight,
-                     const float *scales, const int *shifts, const uint16_t *index, uint8_t *y);
+                     const float *scales, const int *shifts, const uint16_t *index, uint8_t *y,
+                     tc_iq1_m_refit_fn refit); /* refit NULL: tc_iq1_m_refit_d */
 
 /*
  * The IQ1 neighbour lists (iq_grid.h's, shared by IQ1_S and IQ1_M) laid out for searching
@@ -120,15 +129,25 @@ void tc_iq1_m_finish(const tc_iq2_search *S, const float *x, const float *weight
  * L[i] * 3^i: a table small enough to stay in cache). map[c3] >= 0 is the grid index of a point
  * on the grid; otherwise -map[c3] - 1 is the offset o in list: list[o] the count n, list[o + 1
  * ...] the n listed points in the reference's order, each as its level code (2 bits per element,
- * iq_grid.h's) in the low 16 bits and its grid index in the high 16, padded with code 0xffff
- * (every element at the impossible level 3) to a multiple of TC_IQ1_LANES.
+ * iq_grid.h's), padded with code 0xffff (every element at the impossible level 3) to a multiple
+ * of TC_IQ1_LANES. A listed point's grid index is map[] at its base-3 code (tc_iq1_code3): the
+ * 16-bit entries keep the lists (about 700 KB) in a core's L2.
  */
 #define TC_IQ1_LANES 16
 
 typedef struct tc_iq1_lists {
     const int32_t *map; /* 6561 entries */
-    const uint32_t *list;
+    const uint16_t *list;
 } tc_iq1_lists;
+
+/* The base-3 code (map index) of a level code (2 bits per element, element i at bits 2i). */
+static inline int tc_iq1_code3(unsigned code)
+{
+    int c3 = 0;
+    for (int i = 7; i >= 0; i--)
+        c3 = 3 * c3 + (int)(code >> 2 * i & 3);
+    return c3;
+}
 
 /* Built once, thread-safely; never freed. */
 const tc_iq1_lists *tc_iq1_lists_get(void);

@@ -54,6 +54,10 @@ static const float qpat_p[16] = {XP0, XP1, XP2, INFINITY, XP0, XP1, XP2, INFINIT
                                  XP0, XP1, XP2, INFINITY, XP0, XP1, XP2, INFINITY};
 static const float qpat_m[16] = {XM0, XM1, XM2, INFINITY, XM0, XM1, XM2, INFINITY,
                                  XM0, XM1, XM2, INFINITY, XM0, XM1, XM2, INFINITY};
+/* IQ1_M: the pattern of group k under shift code c (tc_iq1_m_xx), by table: the codes vary
+ * from sub-block to sub-block, so a comparison mispredicts. */
+static const float *const m_qpat[4][2] = {
+    {qpat_p, qpat_p}, {qpat_p, qpat_m}, {qpat_m, qpat_p}, {qpat_m, qpat_m}};
 static const int32_t lane_index[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 static const float zero_sub[32];
 
@@ -126,11 +130,12 @@ TC_ISA_ATTR static inline __attribute__((always_inline)) void sort_sub(const flo
  * iq1_find_best_neighbour2 over the list at lst (count, then padded entries): the grid index of
  * the point nearest to xv at `scale` by sum of w*(scale*q - x)^2, the first of equal ones.
  */
-TC_ISA_ATTR static inline int nb_search(const uint32_t *lst, const float *xv, const float *wv,
-                                        float scale, const float *qpat)
+TC_ISA_ATTR static inline int nb_search(const tc_iq1_lists *tab, const uint16_t *lst,
+                                        const float *xv, const float *wv, float scale,
+                                        const float *qpat)
 {
-    const int n = (int)lst[0];
-    const uint32_t *ent = lst + 1;
+    const int n = lst[0];
+    const uint16_t *ent = lst + 1;
     const VF sq = F_MUL(F_SET1(scale), F_LOADU(qpat));
     VF T[8];
     for (int j = 0; j < 8; j++) {
@@ -142,7 +147,7 @@ TC_ISA_ATTR static inline int nb_search(const uint32_t *lst, const float *xv, co
     /* a permute reads the low bits of the shifted entry: the terms repeat every 4 lanes, so
      * only the 2 bits of the element's level count */
     for (int c = 0; c < n; c += W, pos = I_ADD(pos, I_SET1(W))) {
-        const VI C = I_LOADU(ent + c);
+        const VI C = I_LOAD_U16(ent + c);
         VF d2 = F_ADD(F_ZERO, F_PERM(T[0], C));
         d2 = F_ADD(d2, F_PERM(T[1], I_SRLI(C, 2)));
         d2 = F_ADD(d2, F_PERM(T[2], I_SRLI(C, 4)));
@@ -155,7 +160,7 @@ TC_ISA_ATTR static inline int nb_search(const uint32_t *lst, const float *xv, co
         best = F_BLEND(best, d2, lt);
         bpos = I_BLEND(bpos, pos, lt);
     }
-    return (int)(ent[tc_lanes_first_best(best, bpos)] >> 16);
+    return tab->map[tc_iq1_code3(ent[tc_lanes_first_best(best, bpos)])];
 }
 
 /* iq1_snap: the grid index of group levels L, or of its best neighbour (then *off = 1). */
@@ -169,8 +174,43 @@ TC_ISA_ATTR static inline uint16_t snap(const tc_iq1_lists *T, const int8_t *L, 
     if (m >= 0)
         return (uint16_t)m;
     *off = 1;
-    return (uint16_t)nb_search(T->list - m - 1, xb, w, scale, qpat);
+    return (uint16_t)nb_search(T, T->list - m - 1, xb, w, scale, qpat);
 }
+
+/* tc_iq1_refit with the products in 8 lanes (a group's elements, (w*q)*x and (w*q)*q as the
+ * reference associates them), added one by one in the reference's order; qp[k] the quant pattern
+ * of group k. */
+TC_ISA_ATTR static inline float refit(const tc_iq2_search *S, const uint16_t *index, int ng,
+                                      const float *xb, const float *weight, const float *const *qp,
+                                      float scale)
+{
+    float px[32], p2[32];
+    const __m256i one = _mm256_set1_epi32(1);
+    for (int k = 0; k < ng; ++k) {
+        const __m256i g =
+            _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(S->grid + index[k])));
+        const __m256 q = _mm256_permutevar8x32_ps(_mm256_loadu_ps(qp[k]),
+                                                  _mm256_srli_epi32(_mm256_sub_epi32(g, one), 1));
+        const __m256 wq = _mm256_mul_ps(_mm256_loadu_ps(weight + 8 * k), q);
+        _mm256_storeu_ps(px + 8 * k, _mm256_mul_ps(wq, _mm256_loadu_ps(xb + 8 * k)));
+        _mm256_storeu_ps(p2 + 8 * k, _mm256_mul_ps(wq, q));
+    }
+    float sumqx = 0, sumq2 = 0;
+    for (int i = 0; i < 8 * ng; ++i) {
+        sumqx += px[i];
+        sumq2 += p2[i];
+    }
+    return sumqx > 0 && sumq2 > 0 ? sumqx / sumq2 : scale;
+}
+
+/* The split searches' pre-filter of a step: mask m of sumqx^2 > best * sumq2, and sumq2 > 0.
+ * Without the sumq2 test it is a superset, still exact (the wins are tested in full): fewer
+ * instructions, measured faster with AVX2 but slower with AVX-512, so kept there. */
+#if W == 8
+#define PRE_POS(q2, m) (m)
+#else
+#define PRE_POS(q2, m) M_AND(M_CMP(q2, F_ZERO, _CMP_GT_OQ), m)
+#endif
 
 /* The result of a lane's split search. */
 typedef struct split_res {
@@ -198,8 +238,8 @@ TC_ISA_ATTR static inline void store_res(split_res *r, VI sel, VF scale)
 TC_ISA_ATTR static inline int split_levels(const int *idx, int n, int i1, int i2, float *scale,
                                            int8_t *L)
 {
-    for (int j = 0; j < n; ++j)
-        L[idx[j]] = (int8_t)(j < i1 ? 0 : j < i2 ? 1 : 2);
+    for (int j = 0; j < n; ++j) /* branch-free: the boundaries differ in every sub-block */
+        L[idx[j]] = (int8_t)((j >= i1) + (j >= i2));
     if (!(*scale < 0))
         return 0;
     for (int j = 0; j < n; ++j)
@@ -260,10 +300,12 @@ TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws,
             /* most steps change no lane's best: test both shifts against it at once first
              * (exact, since a lane's best only changes by a win) */
             const VF qq_p = F_MUL(qx_p, qx_p), qq_m = F_MUL(qx_m, qx_m);
-            const VM pos_p = M_CMP(q2_p, zero, _CMP_GT_OQ), pos_m = M_CMP(q2_m, zero, _CMP_GT_OQ);
-            const VM mp = M_AND(pos_p, M_CMP(qq_p, F_MUL(best, q2_p), _CMP_GT_OQ));
-            if (!M_BITS(M_OR(mp, M_AND(pos_m, M_CMP(qq_m, F_MUL(best, q2_m), _CMP_GT_OQ)))))
+            const VM gt_p = M_CMP(qq_p, F_MUL(best, q2_p), _CMP_GT_OQ);
+            if (!M_BITS(M_OR(PRE_POS(q2_p, gt_p),
+                             PRE_POS(q2_m, M_CMP(qq_m, F_MUL(best, q2_m), _CMP_GT_OQ)))))
                 continue;
+            const VM pos_m = M_CMP(q2_m, zero, _CMP_GT_OQ);
+            const VM mp = M_AND(M_CMP(q2_p, zero, _CMP_GT_OQ), gt_p);
             const VF sc_p = F_DIV(qx_p, q2_p), sc_m = F_DIV(qx_m, q2_m);
             best = F_BLEND(best, F_MUL(sc_p, qx_p), mp);
             scale = F_BLEND(scale, sc_p, mp);
@@ -287,14 +329,13 @@ TC_ISA_ATTR static float s_finish_sub(const tc_iq2_search *S, const tc_iq1_lists
         return 0;
     if (split_levels(idx, BS, i1, i2, &scale, L))
         k = -k; /* the shift mirrors with the levels */
-    const float *xx = k == 1 ? tc_iq1_xp : tc_iq1_xm;
     const float *qpat = k == 1 ? qpat_p : qpat_m;
     int off = 0;
     for (int g = 0; g < BS / 8; ++g)
         index[g] = snap(T, L + 8 * g, xb + 8 * g, weight + 8 * g, scale, qpat, &off);
     if (off) {
-        const float *xk[4] = {xx, xx, xx, xx};
-        scale = tc_iq1_refit(S, index, BS / 8, xb, weight, xk, scale);
+        const float *qk[4] = {qpat, qpat, qpat, qpat};
+        scale = refit(S, index, BS / 8, xb, weight, qk, scale);
     }
     *shift = k;
     return scale;
@@ -435,8 +476,7 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
             VM any = M_CMP(zero, zero, _CMP_FALSE_OQ);
             for (int k = 0; k < 4; k++) {
                 qq[k] = F_MUL(sumqx[k], sumqx[k]);
-                any = M_OR(any, M_AND(M_CMP(sumq2[k], zero, _CMP_GT_OQ),
-                                      M_CMP(qq[k], F_MUL(best, sumq2[k]), _CMP_GT_OQ)));
+                any = M_OR(any, PRE_POS(sumq2[k], M_CMP(qq[k], F_MUL(best, sumq2[k]), _CMP_GT_OQ)));
             }
             if (!M_BITS(any))
                 continue;
@@ -445,12 +485,13 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
                 sc[k] = F_DIV(sumqx[k], sumq2[k]);
                 bs[k] = F_MUL(sc[k], sumqx[k]);
             }
+            const VI code = I_SET1(1 << 16 | i1 << 8 | i2 << 2); /* one broadcast, then + k */
             for (int k = 0; k < 4; k++) {
                 const VM m = M_AND(M_CMP(sumq2[k], zero, _CMP_GT_OQ),
                                    M_CMP(qq[k], F_MUL(best, sumq2[k]), _CMP_GT_OQ));
                 best = F_BLEND(best, bs[k], m);
                 scale = F_BLEND(scale, sc[k], m);
-                sel = I_BLEND(sel, I_SET1(1 << 16 | i1 << 8 | i2 << 2 | k), m);
+                sel = I_BLEND(sel, k ? I_ADD(code, I_SET1(k)) : code, m);
             }
         }
     }
@@ -470,15 +511,43 @@ TC_ISA_ATTR static float m_finish_sub(const tc_iq2_search *S, const tc_iq1_lists
         k = 3 - k; /* the shift mirrors with the levels */
     int off = 0;
     for (int g = 0; g < BS / 8; ++g) {
-        const float *qpat = tc_iq1_m_xx(k, g) == tc_iq1_xp ? qpat_p : qpat_m;
+        const float *qpat = m_qpat[k][g];
         index[g] = snap(T, L + 8 * g, xb + 8 * g, weight + 8 * g, scale, qpat, &off);
     }
-    if (off) {
-        const float *xk[2] = {tc_iq1_m_xx(k, 0), tc_iq1_m_xx(k, 1)};
-        scale = tc_iq1_refit(S, index, BS / 8, xb, weight, xk, scale);
-    }
+    if (off)
+        scale = refit(S, index, BS / 8, xb, weight, m_qpat[k], scale);
     *shift = k;
     return scale;
+}
+
+/* tc_iq1_m_refit_d with the products in 8 lanes (a group's elements; (w*q)*x and (w*q)*q, as
+ * the reference associates them), then added one by one in the reference's order. */
+TC_ISA_ATTR static float m_refit_d(const tc_iq2_search *S, const float *x, const float *weight,
+                                   const int *ls, const int *shifts, const uint16_t *index, float d)
+{
+    float px[QK_K], p2[QK_K];
+    const __m256i one = _mm256_set1_epi32(1);
+    for (int ib = 0; ib < 16; ++ib) {
+        const __m256 mul = _mm256_set1_ps((float)(2 * ls[ib] + 1));
+        for (int k = 0; k < 2; ++k) {
+            const int o = 16 * ib + 8 * k;
+            const float *qpat = m_qpat[shifts[ib]][k];
+            const __m256i g = _mm256_cvtepu8_epi32(
+                _mm_loadl_epi64((const __m128i *)(S->grid + index[2 * ib + k])));
+            const __m256i lvl = _mm256_srli_epi32(_mm256_sub_epi32(g, one), 1);
+            const __m256 q =
+                _mm256_mul_ps(_mm256_permutevar8x32_ps(_mm256_loadu_ps(qpat), lvl), mul);
+            const __m256 wq = _mm256_mul_ps(_mm256_loadu_ps(weight + o), q);
+            _mm256_storeu_ps(px + o, _mm256_mul_ps(wq, _mm256_loadu_ps(x + o)));
+            _mm256_storeu_ps(p2 + o, _mm256_mul_ps(wq, q));
+        }
+    }
+    float sumqx = 0, sumq2 = 0;
+    for (int i = 0; i < QK_K; ++i) {
+        sumqx += px[i];
+        sumq2 += p2[i];
+    }
+    return sumq2 > 0 ? sumqx / sumq2 : d;
 }
 
 /* IQ1_M rows: one block at a time, its 16 sub-blocks in 16 / W passes of the lanes. */
@@ -531,6 +600,6 @@ TC_ISA_ATTR static void iq1_m_rows(const float *src, void *dst, int64_t n_rows, 
                                                 r.k[l], r.scale[l], &shifts[ib], index + 2 * ib);
             }
         }
-        tc_iq1_m_finish(S, x, weight, scales, shifts, index, y);
+        tc_iq1_m_finish(S, x, weight, scales, shifts, index, y, m_refit_d);
     }
 }

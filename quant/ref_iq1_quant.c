@@ -367,8 +367,29 @@ static float iq1_m_sub(const tc_iq2_search *S, const float *xb, const float *wei
     return scale;
 }
 
+float tc_iq1_m_refit_d(const tc_iq2_search *S, const float *x, const float *weight, const int *ls,
+                       const int *shifts, const uint16_t *index, float d)
+{
+    float sumqx = 0, sumq2 = 0;
+    for (int ib = 0; ib < 16; ++ib) {
+        const float *xb = x + 16 * ib, *wb = weight + 16 * ib;
+        for (int k = 0; k < 2; ++k) {
+            const float *xx = tc_iq1_m_xx(shifts[ib], k);
+            const uint64_t g = S->grid[index[2 * ib + k]];
+            for (int j = 0; j < 8; ++j) {
+                float w = wb[8 * k + j];
+                float q = xx[(((g >> 8 * j) & 0xff) - 1) / 2] * (float)(2 * ls[ib] + 1);
+                sumqx += w * q * xb[8 * k + j];
+                sumq2 += w * q * q;
+            }
+        }
+    }
+    return sumq2 > 0 ? sumqx / sumq2 : d;
+}
+
 void tc_iq1_m_finish(const tc_iq2_search *S, const float *x, const float *weight,
-                     const float *scales, const int *shifts, const uint16_t *index, uint8_t *y)
+                     const float *scales, const int *shifts, const uint16_t *index, uint8_t *y,
+                     tc_iq1_m_refit_fn refit)
 {
     static const uint8_t masks[4] = {0x00, 0x80, 0x08, 0x88};
     float max_scale = 0;
@@ -383,27 +404,16 @@ void tc_iq1_m_finish(const tc_iq2_search *S, const float *x, const float *weight
     if (!max_scale)
         return; /* no scales, no shift bits, but the indices stay */
     uint16_t sc[4] = {0, 0, 0, 0};
+    int ls[16];
     float d = max_scale / 15;
     float id = 1 / d;
-    float sumqx = 0, sumq2 = 0;
     for (int ib = 0; ib < 16; ++ib) {
         const int l = iclamp(tc_nearest_int(0.5f * (id * scales[ib] - 1)), 0, 7);
+        ls[ib] = l;
         sc[ib / 4] = (uint16_t)(sc[ib / 4] | l << 3 * (ib % 4));
         y[IQ1M_QH + ib] |= masks[shifts[ib]];
-        const float *xb = x + 16 * ib, *wb = weight + 16 * ib;
-        for (int k = 0; k < 2; ++k) {
-            const float *xx = tc_iq1_m_xx(shifts[ib], k);
-            const uint64_t g = S->grid[index[2 * ib + k]];
-            for (int j = 0; j < 8; ++j) {
-                float w = wb[8 * k + j];
-                float q = xx[(((g >> 8 * j) & 0xff) - 1) / 2] * (float)(2 * l + 1);
-                sumqx += w * q * xb[8 * k + j];
-                sumq2 += w * q * q;
-            }
-        }
     }
-    if (sumq2 > 0)
-        d = sumqx / sumq2;
+    d = (refit ? refit : tc_iq1_m_refit_d)(S, x, weight, ls, shifts, index, d);
     const uint16_t h = tc_f32_to_f16(d * 1.1125f); /* ggml's fudge factor */
     sc[0] = (uint16_t)(sc[0] | (h & 0x000f) << 12);
     sc[1] = (uint16_t)(sc[1] | (h & 0x00f0) << 8);
@@ -428,7 +438,7 @@ void tc_ref_iq1_m_block(const tc_iq2_search *S, const float *x, const float *qw,
     }
     for (int ib = 0; ib < 16; ++ib)
         scales[ib] = iq1_m_sub(S, x + 16 * ib, weight + 16 * ib, &shifts[ib], index + 2 * ib);
-    tc_iq1_m_finish(S, x, weight, scales, shifts, index, y);
+    tc_iq1_m_finish(S, x, weight, scales, shifts, index, y, NULL);
 }
 
 /* ===== The neighbour lists as level codes, for the SIMD kernels (iq1q.h) ===== */
@@ -439,11 +449,11 @@ static pthread_once_t lists_once = PTHREAD_ONCE_INIT;
 
 /* The walk's state (iq2q.h's tc_iq2_walk, shared with the IQ2 builders): the tables being
  * filled (list NULL: only sizing). IQ1's map is indexed by the base-3 code c3; its records are
- * the count, then each point as code | grid index << 16, padded to whole vectors with 0xffff. */
+ * the count, then each point's level code, padded to whole vectors with 0xffff. */
 typedef struct iq1_build {
     const tc_iq2_search *S;
     int32_t *map;
-    uint32_t *list;
+    uint16_t *list;
 } iq1_build;
 
 static void iq1_on_grid(void *ctx, int c3, int code, int index)
@@ -460,12 +470,10 @@ static size_t iq1_off_grid(void *ctx, int c3, int code, const uint16_t *nb, size
     const size_t padded = (size_t)(n + TC_IQ1_LANES - 1) / TC_IQ1_LANES * TC_IQ1_LANES;
     if (b->list) {
         b->map[c3] = -(int32_t)at - 1;
-        b->list[at] = (uint32_t)n;
+        b->list[at] = (uint16_t)n;
         for (size_t j = 0; j < padded; j++)
             b->list[at + 1 + j] =
-                j < (size_t)n
-                    ? (uint32_t)tc_iq2_grid_code(b->S->grid[nb[1 + j]]) | (uint32_t)nb[1 + j] << 16
-                    : 0xffff;
+                j < (size_t)n ? (uint16_t)tc_iq2_grid_code(b->S->grid[nb[1 + j]]) : 0xffff;
     }
     return 1 + padded;
 }
