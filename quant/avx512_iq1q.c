@@ -10,28 +10,14 @@
 
 #include "grid_ops_avx512.h"
 
-#define M_AND(a, b)   ((__mmask16)((a) & (b)))
-#define M_OR(a, b)    ((__mmask16)((a) | (b)))
 #define I_COUNT(v, m) _mm512_mask_sub_epi32(v, m, v, _mm512_set1_epi32(-1))
 
 #include "iq1q_lanes.h"
 
-static void tc_iq1_s_quant_avx512(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
-                                  const float *imatrix)
-{
-    iq1_s_rows(src, dst, n_rows, n_per_row, imatrix);
-}
-
-static void tc_iq1_m_quant_avx512(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
-                                  const float *imatrix)
-{
-    iq1_m_rows(src, dst, n_rows, n_per_row, imatrix);
-}
-
 void tc_avx512_register_iq1q(tc_kernel_table *k)
 {
-    k->quantize[TC_DTYPE_IQ1_S] = tc_iq1_s_quant_avx512;
-    k->quantize[TC_DTYPE_IQ1_M] = tc_iq1_m_quant_avx512;
+    k->quantize[TC_DTYPE_IQ1_S] = iq1_s_rows;
+    k->quantize[TC_DTYPE_IQ1_M] = iq1_m_rows;
 }
 
 #else

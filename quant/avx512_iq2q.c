@@ -12,22 +12,10 @@
 
 #include "iq2q_lanes.h"
 
-static void tc_iq2_xxs_quant_avx512(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
-                                    const float *imatrix)
-{
-    iq2q_rows(TC_DTYPE_IQ2_XXS, src, dst, n_rows, n_per_row, imatrix);
-}
-
-static void tc_iq2_xs_quant_avx512(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
-                                   const float *imatrix)
-{
-    iq2q_rows(TC_DTYPE_IQ2_XS, src, dst, n_rows, n_per_row, imatrix);
-}
-
 void tc_avx512_register_iq2q(tc_kernel_table *k)
 {
-    k->quantize[TC_DTYPE_IQ2_XXS] = tc_iq2_xxs_quant_avx512;
-    k->quantize[TC_DTYPE_IQ2_XS] = tc_iq2_xs_quant_avx512;
+    k->quantize[TC_DTYPE_IQ2_XXS] = iq2_xxs_rows;
+    k->quantize[TC_DTYPE_IQ2_XS] = iq2_xs_rows;
 }
 
 #else

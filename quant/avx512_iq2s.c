@@ -50,25 +50,13 @@ static inline __mmask16 first_lanes(int k)
 #define F_NEG(v)                                                                                   \
     _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(v), _mm512_set1_epi32(INT32_MIN)))
 #define I_MASK_ADD(v, m, k) _mm512_mask_add_epi32(v, m, v, _mm512_set1_epi32(k))
-#define I_HMIN(v)           _mm512_reduce_min_epi32(v)
-#define M_ICMPGT            _mm512_cmpgt_epi32_mask
-#define M_AND(a, b)         ((__mmask16)((a) & (b)))
-#define I_GATHER(b, i)      _mm512_i32gather_epi32(i, (const void *)(b), 4)
 #define F_LOAD8(p)          _mm512_castps256_ps512(_mm256_loadu_ps(p))
-#define I_COMPRESS_STORE(p, v, bits)                                                               \
-    _mm512_storeu_si512((void *)(p), _mm512_maskz_compress_epi32((__mmask16)(bits), v))
 
 #include "iq2s_lanes.h"
 
-static void tc_iq2_s_quant_avx512(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
-                                  const float *imatrix)
-{
-    iq2s_rows(src, dst, n_rows, n_per_row, imatrix);
-}
-
 void tc_avx512_register_iq2s(tc_kernel_table *k)
 {
-    k->quantize[TC_DTYPE_IQ2_S] = tc_iq2_s_quant_avx512;
+    k->quantize[TC_DTYPE_IQ2_S] = iq2s_rows;
 }
 
 #else

@@ -13,31 +13,12 @@
 
 #include "grid_ops_avx512.h"
 
-#define I_HMIN(v)      _mm512_reduce_min_epi32(v)
-#define M_ICMPGT       _mm512_cmpgt_epi32_mask
-#define M_ICMPEQ       _mm512_cmpeq_epi32_mask
-#define I_GATHER(b, i) _mm512_i32gather_epi32(i, (const void *)(b), 4)
-#define I_COMPRESS_STORE(p, v, bits)                                                               \
-    _mm512_storeu_si512((void *)(p), _mm512_maskz_compress_epi32((__mmask16)(bits), v))
-
 #include "iq3q_lanes.h"
-
-static void tc_iq3_xxs_quant_avx512(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
-                                    const float *imatrix)
-{
-    iq3q_rows(1, src, dst, n_rows, n_per_row, imatrix);
-}
-
-static void tc_iq3_s_quant_avx512(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
-                                  const float *imatrix)
-{
-    iq3q_rows(0, src, dst, n_rows, n_per_row, imatrix);
-}
 
 void tc_avx512_register_iq3q(tc_kernel_table *k)
 {
-    k->quantize[TC_DTYPE_IQ3_XXS] = tc_iq3_xxs_quant_avx512;
-    k->quantize[TC_DTYPE_IQ3_S] = tc_iq3_s_quant_avx512;
+    k->quantize[TC_DTYPE_IQ3_XXS] = iq3_xxs_rows;
+    k->quantize[TC_DTYPE_IQ3_S] = iq3_s_rows;
 }
 
 #else

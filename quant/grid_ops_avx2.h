@@ -38,4 +38,12 @@ static inline __m256 hmin8(__m256 v)
 #define F_HMIN    hmin8
 #define M_BITS(m) ((unsigned)_mm256_movemask_ps(m))
 
+#define M_AND(a, b)      _mm256_and_ps(a, b)
+#define M_OR(a, b)       _mm256_or_ps(a, b)
+#define M_ICMPGT(a, b)   _mm256_castsi256_ps(_mm256_cmpgt_epi32(a, b))
+#define M_ICMPEQ(a, b)   _mm256_castsi256_ps(_mm256_cmpeq_epi32(a, b))
+#define I_HMIN           tc_hmin8i
+#define I_GATHER(b, i)   _mm256_i32gather_epi32((const int *)(b), i, 4)
+#define I_COMPRESS_STORE tc_compress_store8
+
 #endif /* TC_GRID_OPS_AVX2_H */

@@ -30,4 +30,13 @@
 #define F_HMIN(v)      _mm512_set1_ps(_mm512_reduce_min_ps(v))
 #define M_BITS(m)      ((unsigned)(m))
 
+#define M_AND(a, b)    ((__mmask16)((a) & (b)))
+#define M_OR(a, b)     ((__mmask16)((a) | (b)))
+#define M_ICMPGT       _mm512_cmpgt_epi32_mask
+#define M_ICMPEQ       _mm512_cmpeq_epi32_mask
+#define I_HMIN(v)      _mm512_reduce_min_epi32(v)
+#define I_GATHER(b, i) _mm512_i32gather_epi32(i, (const void *)(b), 4)
+#define I_COMPRESS_STORE(p, v, bits)                                                               \
+    _mm512_storeu_si512((void *)(p), _mm512_maskz_compress_epi32((__mmask16)(bits), v))
+
 #endif /* TC_GRID_OPS_AVX512_H */

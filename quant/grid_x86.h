@@ -7,6 +7,18 @@
 #define TC_GRID_X86_H
 
 #include <immintrin.h>
+#include <stdint.h>
+
+/* tc_left_pack[m]: the lanes of the set bits of the byte m, in order, one byte each (then
+ * zeros): the permutation that moves the lanes a mask selects to the front (grid_x86.c) */
+extern const uint64_t tc_left_pack[256];
+
+/* the lanes of v at the set bits of `bits` (< 256) to p, in order; 8 values are written */
+static inline void tc_compress_store8(int32_t *p, __m256i v, unsigned bits)
+{
+    const __m256i idx = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)&tc_left_pack[bits]));
+    _mm256_storeu_si256((__m256i *)p, _mm256_permutevar8x32_epi32(v, idx));
+}
 
 /* n values (a multiple of 8) all finite: no Inf, no NaN. Blocks that are not go to the
  * reference, whose NaN handling the lanes do not copy. */

@@ -681,3 +681,16 @@ TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_
             }
         }
 }
+
+/* the kernels the ISA files register (tc_quant_fn) */
+TC_ISA_ATTR static void iq2_xxs_rows(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
+                                     const float *qw)
+{
+    iq2q_rows(TC_DTYPE_IQ2_XXS, src, dst, n_rows, n_per_row, qw);
+}
+
+TC_ISA_ATTR static void iq2_xs_rows(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
+                                    const float *qw)
+{
+    iq2q_rows(TC_DTYPE_IQ2_XS, src, dst, n_rows, n_per_row, qw);
+}

@@ -821,3 +821,16 @@ TC_ISA_ATTR static void iq3q_rows(int xxs, const float *src, void *dst, int64_t 
             }
         }
 }
+
+/* the kernels the ISA files register (tc_quant_fn) */
+TC_ISA_ATTR static void iq3_xxs_rows(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
+                                     const float *imatrix)
+{
+    iq3q_rows(1, src, dst, n_rows, n_per_row, imatrix);
+}
+
+TC_ISA_ATTR static void iq3_s_rows(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
+                                   const float *imatrix)
+{
+    iq3q_rows(0, src, dst, n_rows, n_per_row, imatrix);
+}
