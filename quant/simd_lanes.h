@@ -181,6 +181,22 @@ static inline void LN(qkx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt, 
 #endif
 #endif
 
+/* make_qx_quants' sums at the inverse scales iscale[s] of K sets of lanes: sumlx = sum of
+ * w x l, suml2 = sum of w l l, the levels l rounded from iscale * x, in the reference's order;
+ * the sets interleaved element by element, so their chains of adds overlap */
+static inline void LN(qx_sums)(int K, int n, const VF *iscale, const VF *const *xt, VF (*w)[32],
+                               VF (*wx)[32], VF lo, VF hi, VF *sumlx, VF *suml2)
+{
+    for (int s = 0; s < K; s++)
+        sumlx[s] = suml2[s] = F_ZERO;
+    for (int i = 0; i < n; ++i)
+        for (int s = 0; s < K; s++) {
+            VF l = LN(levf)(F_MUL(iscale[s], xt[s][i]), lo, hi);
+            sumlx[s] = F_ADD(sumlx[s], F_MUL(wx[s][i], l));
+            suml2[s] = F_ADD(suml2[s], F_MUL(F_MUL(w[s][i], l), l));
+        }
+}
+
 /*
  * make_qx_quants (rmse_type 1; also make_qx_quants_w of ref_legacy.c) on the lanes' sub-blocks
  * of n values, on K independent sets of lanes at once (K = 1 or 2; with two, one set's chains
@@ -217,14 +233,8 @@ static inline void LN(qxk_side)(int K, int n, int nmax, const VF *const *xt, con
             wx[s][i] = F_MUL(w[s][i], xt[s][i]);
         }
         iscale[s] = F_DIV(F_SET1((float)-nmax), max[s]);
-        sumlx[s] = suml2[s] = zero;
     }
-    for (int i = 0; i < n; ++i)
-        for (int s = 0; s < K; s++) {
-            VF l = LN(levf)(F_MUL(iscale[s], xt[s][i]), lo, hi);
-            sumlx[s] = F_ADD(sumlx[s], F_MUL(wx[s][i], l));
-            suml2[s] = F_ADD(suml2[s], F_MUL(F_MUL(w[s][i], l), l));
-        }
+    LN(qx_sums)(K, n, iscale, xt, w, wx, lo, hi, sumlx, suml2);
     for (int s = 0; s < K; s++) {
         scale[s] = F_BLEND(F_DIV(sumlx[s], suml2[s]), zero, M_CMP(suml2[s], zero, _CMP_EQ_OQ));
         best[s] = F_MUL(scale[s], sumlx[s]);
@@ -240,16 +250,9 @@ static inline void LN(qxk_side)(int K, int n, int nmax, const VF *const *xt, con
             SIDE_PIN(acc);
         }
         p++;
-        for (int s = 0; s < K; s++) {
+        for (int s = 0; s < K; s++)
             iscale[s] = F_DIV(F_SET1(-((float)nmax + 0.1f * (float)is)), max[s]);
-            sumlx[s] = suml2[s] = zero;
-        }
-        for (int i = 0; i < n; ++i)
-            for (int s = 0; s < K; s++) {
-                VF l = LN(levf)(F_MUL(iscale[s], xt[s][i]), lo, hi);
-                sumlx[s] = F_ADD(sumlx[s], F_MUL(wx[s][i], l));
-                suml2[s] = F_ADD(suml2[s], F_MUL(F_MUL(w[s][i], l), l));
-            }
+        LN(qx_sums)(K, n, iscale, xt, w, wx, lo, hi, sumlx, suml2);
         for (int s = 0; s < K; s++) {
             VM upd = M_AND(M_CMP(suml2[s], zero, _CMP_GT_OQ),
                            M_CMP(F_MUL(sumlx[s], sumlx[s]), F_MUL(best[s], suml2[s]), _CMP_GT_OQ));
