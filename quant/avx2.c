@@ -1060,14 +1060,8 @@ static void q45_k_block(const float *x, uint8_t *y, int nmax, float rmin, int ns
  * levels, lane-major in T with W lanes, where a scale is 0) and packing. */
 void tc_avx2_q6_k_finish(const float *x, uint8_t *y, const float *scales, const float *T, int W)
 {
-    float max_scale = 0, max_abs_scale = 0;
-    for (int ib = 0; ib < 16; ++ib) {
-        const float abs_scale = fabsf(scales[ib]);
-        if (abs_scale > max_abs_scale) {
-            max_abs_scale = abs_scale;
-            max_scale = scales[ib];
-        }
-    }
+    float max_abs_scale;
+    const float max_scale = tc_signed_amax(scales, 16, &max_abs_scale);
     if (max_abs_scale < GROUP_MAX_EPS) {
         memset(y, 0, 210);
         tc_put_f16(y + 208, 0.f);
@@ -1323,14 +1317,8 @@ static const float q3_num[24] = {
  */
 static inline float q3_scale_search(const float *scales, const float *sw, __m256i *a, __m256i *b)
 {
-    float max = 0, amax = 0;
-    for (int i = 0; i < 16; ++i) {
-        const float ax = fabsf(scales[i]);
-        if (ax > amax) {
-            amax = ax;
-            max = scales[i];
-        }
-    }
+    float amax;
+    const float max = tc_signed_amax(scales, 16, &amax);
     if (amax < GROUP_MAX_EPS) {
         *a = *b = _mm256_setzero_si256();
         return 0.f;

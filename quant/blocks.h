@@ -115,6 +115,23 @@ static const int8_t tc_kvalues_mxfp4[16] = {0, 1,  2,  3,  4,  6,  8,  12,
 
 /* ===== Byte access ===== */
 
+/* The first of x[0..n) with the largest magnitude (0 if none is above 0), *amax its
+ * magnitude: the scan that starts ggml's scale searches, comparisons in its order (a NaN is
+ * never taken). */
+static inline float tc_signed_amax(const float *x, int n, float *amax)
+{
+    float max = 0, a = 0;
+    for (int i = 0; i < n; ++i) {
+        const float ax = fabsf(x[i]);
+        if (ax > a) {
+            a = ax;
+            max = x[i];
+        }
+    }
+    *amax = a;
+    return max;
+}
+
 static inline void tc_st_u16(uint8_t *p, uint16_t v)
 {
     p[0] = (uint8_t)v;

@@ -75,14 +75,8 @@ static inline int imax(int a, int b)
 #define QX_LANES  20 /* trials rounded up to whole 4-float vectors; trial 19 is never used */
 TC_ALWAYS_INLINE float make_qx_quants(int n, int nmax, const float *x, int8_t *L, const float *w)
 {
-    float max = 0, amax = 0;
-    for (int i = 0; i < n; ++i) {
-        float ax = fabsf(x[i]);
-        if (ax > amax) {
-            amax = ax;
-            max = x[i];
-        }
-    }
+    float amax;
+    const float max = tc_signed_amax(x, n, &amax);
     if (amax < GROUP_MAX_EPS) {
         for (int i = 0; i < n; ++i)
             L[i] = 0;
@@ -136,14 +130,8 @@ TC_ALWAYS_INLINE float make_qx_quants_x2(int n, int nmax, const float *x, int8_t
  */
 TC_ALWAYS_INLINE float make_q3_quants(int n, int nmax, const float *x, int8_t *L)
 {
-    float max = 0, amax = 0;
-    for (int i = 0; i < n; ++i) {
-        float ax = fabsf(x[i]);
-        if (ax > amax) {
-            amax = ax;
-            max = x[i];
-        }
-    }
+    float amax;
+    const float max = tc_signed_amax(x, n, &amax);
     if (amax < GROUP_MAX_EPS) {
         for (int i = 0; i < n; ++i)
             L[i] = 0;
@@ -879,14 +867,8 @@ static void q6_k_dequant_block(const uint8_t *b, float *y)
 /* An all-zero block gets zero bsums too (ggml leaves them unwritten there). */
 static void q8_k_block(const float *x, uint8_t *y)
 {
-    float max = 0, amax = 0;
-    for (int j = 0; j < QK_K; ++j) {
-        float ax = fabsf(x[j]);
-        if (ax > amax) {
-            amax = ax;
-            max = x[j];
-        }
-    }
+    float amax;
+    const float max = tc_signed_amax(x, QK_K, &amax);
     if (!amax) {
         memset(y, 0, Q8K_SIZE);
         return;

@@ -70,14 +70,8 @@ static inline float imat_weight(float qw, float sigma2, float x)
  */
 static float make_qx_quants_w(int n, int nmax, const float *x, int8_t *L, const float *qw)
 {
-    float max = 0, amax = 0;
-    for (int i = 0; i < n; ++i) {
-        float ax = fabsf(x[i]);
-        if (ax > amax) {
-            amax = ax;
-            max = x[i];
-        }
-    }
+    float amax;
+    const float max = tc_signed_amax(x, n, &amax);
     if (amax < GROUP_MAX_EPS) {
         memset(L, 0, (size_t)n);
         return 0.f;
