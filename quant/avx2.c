@@ -1442,7 +1442,11 @@ void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scal
  * every element takes ("does any lane move") is an integer compare of the clamped nearest_int
  * with L, folded into the branch's vtestps (no conversion back to float on that path). The
  * refinement is a serial chain per lane; a lane whose pass changes nothing is at a fixed point,
- * so the passes the other lanes still need leave it as the reference's early exit does.
+ * so the passes the other lanes still need leave it as the reference's early exit does. A pass
+ * ends early: if no lane has moved by the time it passes the last element where one moved in the
+ * previous pass, the rest of it repeats that pass's tests on the same sums and levels, which
+ * moved nothing, so the whole pass moves nothing and the reference stops after it (a sixth of the
+ * tests, the confirming pass's tail, are skipped this way).
  */
 static inline __m256 q3_search8(const __m256 *xt, __m256 *Lt)
 {
@@ -1469,9 +1473,10 @@ static inline __m256 q3_search8(const __m256 *xt, __m256 *Lt)
         sumlx = _mm256_add_ps(sumlx, lx[i]);
         suml2 = _mm256_add_ps(suml2, l2[i]);
     }
-    for (int itry = 0; itry < 5; ++itry) {
-        __m256 changed = zero;
-        for (int i = 0; i < 16; ++i) {
+    /* end: the pass stops after element end unless some lane has moved in it (see above) */
+    for (int itry = 0, end = 15; itry < 5; ++itry) {
+        int last = -1;
+        for (int i = 0; i <= end; ++i) {
             __m256 slx = _mm256_sub_ps(sumlx, lx[i]);
             __m256 c1 = _mm256_cmp_ps(slx, zero, _CMP_GT_OQ);
             __m256 sl2 = _mm256_sub_ps(suml2, l2[i]);
@@ -1495,10 +1500,13 @@ static inline __m256 q3_search8(const __m256 *xt, __m256 *Lt)
             l2[i] = _mm256_blendv_ps(l2[i], nl2, upd);
             sumlx = _mm256_blendv_ps(sumlx, slx, upd);
             suml2 = _mm256_blendv_ps(suml2, sl2, upd);
-            changed = _mm256_or_ps(changed, upd);
+            const int moved = !_mm256_testz_ps(upd, upd);
+            last = moved ? i : last;
+            end = moved ? 15 : end;
         }
-        if (_mm256_testz_ps(changed, changed))
+        if (last < 0)
             break;
+        end = last;
     }
     for (int i = 0; i < 16; ++i)
         Lt[i] = _mm256_andnot_ps(tiny,
