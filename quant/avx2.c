@@ -1448,31 +1448,48 @@ void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scal
  * moved nothing, so the whole pass moves nothing and the reference stops after it (a sixth of the
  * tests, the confirming pass's tail, are skipped this way).
  */
-static inline __m256 q3_search8(const __m256 *xt, __m256 *Lt)
+typedef struct {
+    __m256 xt[16], w[16], wx[16], lx[16], l2[16], sumlx, suml2, tiny;
+    __m256i L[16];
+} q3_set8;
+
+/* the transpose of the 8 sub-blocks at x and the first levels and sums */
+static inline void q3_prep8(const float *x, q3_set8 *s)
 {
     const __m256 zero = _mm256_setzero_ps();
-    const __m256i lo = _mm256_set1_epi32(-4), hi = _mm256_set1_epi32(3);
-    __m256 max = zero, amax = zero, w[16], wx[16], lx[16], l2[16];
-    __m256i L[16];
+    __m256 max = zero, amax = zero;
+    const __m256 *xt = s->xt;
+    transpose8(x, 16, 16, s->xt);
     for (int i = 0; i < 16; ++i) {
         __m256 ax = abs8(xt[i]);
         __m256 gt = _mm256_cmp_ps(ax, amax, _CMP_GT_OQ);
         amax = _mm256_blendv_ps(amax, ax, gt);
         max = _mm256_blendv_ps(max, xt[i], gt);
-        w[i] = _mm256_mul_ps(xt[i], xt[i]);
-        wx[i] = _mm256_mul_ps(w[i], xt[i]);
+        s->w[i] = _mm256_mul_ps(xt[i], xt[i]);
+        s->wx[i] = _mm256_mul_ps(s->w[i], xt[i]);
     }
-    const __m256 tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(GROUP_MAX_EPS), _CMP_LT_OQ);
+    s->tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(GROUP_MAX_EPS), _CMP_LT_OQ);
     const __m256 iscale = _mm256_div_ps(_mm256_set1_ps(-4.f), max);
     __m256 sumlx = zero, suml2 = zero;
     for (int i = 0; i < 16; ++i) {
-        L[i] = clampf8(_mm256_mul_ps(iscale, xt[i]), -4, 3);
-        __m256 l = _mm256_cvtepi32_ps(L[i]);
-        lx[i] = _mm256_mul_ps(wx[i], l);
-        l2[i] = _mm256_mul_ps(_mm256_mul_ps(w[i], l), l);
-        sumlx = _mm256_add_ps(sumlx, lx[i]);
-        suml2 = _mm256_add_ps(suml2, l2[i]);
+        s->L[i] = clampf8(_mm256_mul_ps(iscale, xt[i]), -4, 3);
+        __m256 l = _mm256_cvtepi32_ps(s->L[i]);
+        s->lx[i] = _mm256_mul_ps(s->wx[i], l);
+        s->l2[i] = _mm256_mul_ps(_mm256_mul_ps(s->w[i], l), l);
+        sumlx = _mm256_add_ps(sumlx, s->lx[i]);
+        suml2 = _mm256_add_ps(suml2, s->l2[i]);
     }
+    s->sumlx = sumlx, s->suml2 = suml2;
+}
+
+/* the refinement: returns the scales, Lt the biased levels */
+static inline __m256 q3_refine8(q3_set8 *s, __m256 *Lt)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i lo = _mm256_set1_epi32(-4), hi = _mm256_set1_epi32(3);
+    const __m256 *xt = s->xt, *w = s->w, *wx = s->wx;
+    __m256 *lx = s->lx, *l2 = s->l2, sumlx = s->sumlx, suml2 = s->suml2;
+    __m256i *L = s->L;
     /* end: the pass stops after element end unless some lane has moved in it (see above) */
     for (int itry = 0, end = 15; itry < 5; ++itry) {
         int last = -1;
@@ -1509,23 +1526,47 @@ static inline __m256 q3_search8(const __m256 *xt, __m256 *Lt)
         end = last;
     }
     for (int i = 0; i < 16; ++i)
-        Lt[i] = _mm256_andnot_ps(tiny,
+        Lt[i] = _mm256_andnot_ps(s->tiny,
                                  _mm256_cvtepi32_ps(_mm256_add_epi32(L[i], _mm256_set1_epi32(4))));
     __m256 r = _mm256_and_ps(_mm256_cmp_ps(suml2, zero, _CMP_GT_OQ), _mm256_div_ps(sumlx, suml2));
-    return _mm256_andnot_ps(tiny, r);
+    return _mm256_andnot_ps(s->tiny, r);
 }
 
-static void q3_k_block(const float *x, const float *qw, uint8_t *y)
+/*
+ * Q3_K without an imatrix over nb consecutive blocks. The refinements are serial chains whose
+ * branches mispredict (about one test in ten moves a level), and the CPU discards the work it
+ * fetched after a mispredicted branch: so the independent work is placed before the chains
+ * in program order, where it runs in their shadow. Block b's second refinement comes after the
+ * next block's transposes and first passes; its finish comes before the next block's first
+ * refinement. The order of the operations within each block is unchanged.
+ */
+static void q3_k_blocks8(const float *x, uint8_t *y, int64_t nb)
 {
-    __m256 Lt[2][16];
-    float scales[16];
-    for (int g = 0; g < 2; g++) {
-        __m256 xt[16];
-        transpose8(x + 128 * g, 16, 16, xt);
-        _mm256_storeu_ps(scales + 8 * g, q3_search8(xt, Lt[g]));
+    q3_set8 S[2][2];
+    int cur = 0;
+    int64_t b = 0;
+    while (b < nb) {
+        if (!block_tame(x + QK_K * b, QK_K)) {
+            ref_quant[TC_DTYPE_Q3_K](x + QK_K * b, y + 110 * b, 1, QK_K, NULL);
+            b++;
+            continue;
+        }
+        q3_prep8(x + QK_K * b, &S[cur][0]);
+        q3_prep8(x + QK_K * b + 128, &S[cur][1]);
+        for (int next = 1; next; b++, cur ^= 1) {
+            const float *xb = x + QK_K * b;
+            __m256 Lt[2][16];
+            float scales[16];
+            next = b + 1 < nb && block_tame(xb + QK_K, QK_K);
+            _mm256_storeu_ps(scales, q3_refine8(&S[cur][0], Lt[0]));
+            if (next) {
+                q3_prep8(xb + QK_K, &S[cur ^ 1][0]);
+                q3_prep8(xb + QK_K + 128, &S[cur ^ 1][1]);
+            }
+            _mm256_storeu_ps(scales + 8, q3_refine8(&S[cur][1], Lt[1]));
+            tc_avx2_q3_k_finish(xb, y + 110 * b, 0, scales, NULL, (const float *)Lt, 8);
+        }
     }
-    (void)qw; /* only called without an imatrix */
-    tc_avx2_q3_k_finish(x, y, 0, scales, NULL, (const float *)Lt, 8);
 }
 
 /* Q3_K with an imatrix: sumx2 the block's sum of squares (sum_x2_seq); the searches also sum
@@ -1812,7 +1853,7 @@ static void q3_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
         tc_avx2_k_rows_x2(ref_quant[TC_DTYPE_Q3_K], q3_k_block_imat, 110, x, dst, n_rows, n_per_row,
                           imatrix);
     else
-        tc_avx2_k_rows(ref_quant[TC_DTYPE_Q3_K], q3_k_block, 110, x, dst, n_rows, n_per_row, NULL);
+        q3_k_blocks8(x, dst, n_rows * (n_per_row / QK_K));
 }
 K_QUANT(q4_k_quant, Q4_K, q4_k_blk, 144)
 K_QUANT(q5_k_quant, Q5_K, q5_k_blk, 176)
