@@ -295,7 +295,7 @@ static inline VF LN(qx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt)
  * The refinement is a serial chain per lane (each element's test uses the sums the previous one
  * left); running two sets interleaved lets their chains overlap. A lane whose pass changes
  * nothing is at a fixed point, so the passes other lanes still need leave it as the reference's
- * early exit does. (q3_search8's early end of a pass, avx2.c, is exact here too but measured 3 %
+ * early exit does. (q3_refine8's early end of a pass, avx2.c, is exact here too but measured 3 %
  * slower: with 2 x 16 lanes the last element that moved is nearly always one of the last few,
  * and the pass's variable end cost more than the few tests it saved.)
  */
