@@ -1400,23 +1400,26 @@ void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scal
         }
         q3_scales(ys, a, b, tc_f16_to_f32(tc_ld_u16(y + 108)), d);
     }
-    /* requantize (levels biased by 4) */
+    /* requantize (levels biased by 4), two sub-blocks (32 bytes) at a time: nearest_int(x / d)
+     * packed to bytes with signed saturation, which keeps the order, so clamping the bytes to
+     * [-4, 3] is the reference's clamp; sub-blocks whose d is 0 then take the search's levels */
     uint8_t L[QK_K];
-    for (int j = 0; j < 16; ++j) {
-        if (!d[j]) {
-            lane_levels_w(T, W, 16, j, L + 16 * j);
-            continue;
-        }
-        const __m256 dv = _mm256_set1_ps(d[j]);
-        __m256i q0 = clampf8(_mm256_div_ps(_mm256_loadu_ps(x + 16 * j), dv), -4, 3);
-        __m256i q1 = clampf8(_mm256_div_ps(_mm256_loadu_ps(x + 16 * j + 8), dv), -4, 3);
-        q0 = _mm256_add_epi32(q0, _mm256_set1_epi32(4));
-        q1 = _mm256_add_epi32(q1, _mm256_set1_epi32(4));
-        __m128i p = _mm_packus_epi16(
-            _mm_packus_epi32(_mm256_castsi256_si128(q0), _mm256_extracti128_si256(q0, 1)),
-            _mm_packus_epi32(_mm256_castsi256_si128(q1), _mm256_extracti128_si256(q1, 1)));
-        _mm_storeu_si128((__m128i *)(L + 16 * j), p);
+    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int j = 0; j < 16; j += 2) {
+        const __m256 d0 = _mm256_set1_ps(d[j]), d1 = _mm256_set1_ps(d[j + 1]);
+        const float *xj = x + 16 * j;
+        __m256i q0 = nearest_int8(_mm256_div_ps(_mm256_loadu_ps(xj), d0));
+        __m256i q1 = nearest_int8(_mm256_div_ps(_mm256_loadu_ps(xj + 8), d0));
+        __m256i q2 = nearest_int8(_mm256_div_ps(_mm256_loadu_ps(xj + 16), d1));
+        __m256i q3 = nearest_int8(_mm256_div_ps(_mm256_loadu_ps(xj + 24), d1));
+        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
+        p = _mm256_permutevar8x32_epi32(p, perm);
+        p = _mm256_max_epi8(_mm256_set1_epi8(-4), _mm256_min_epi8(_mm256_set1_epi8(3), p));
+        _mm256_storeu_si256((__m256i *)(L + 16 * j), _mm256_add_epi8(p, _mm256_set1_epi8(4)));
     }
+    for (int j = 0; j < 16; ++j)
+        if (!d[j])
+            lane_levels_w(T, W, 16, j, L + 16 * j);
     /* hmask bit j/32 of byte j%32 = level > 3; 2-bit planes of level & 3 */
     uint8_t U[QK_K];
     const __m256i three = _mm256_set1_epi8(3);
