@@ -5,7 +5,8 @@
  * - Q8_0 / Q4_0 quantize and Q4_0 / Q8_0 / Q4_K / Q6_K dequantize: the AVX2 kernels' arithmetic
  *   on 16 lanes (see avx2.c for why each step is exact).
  * - Q2_K, Q3_K, Q6_K: the sub-block searches of simd_lanes.h on 16 lanes, i.e. all 16
- *   sub-blocks of a block in one vector; the block is then finished by avx2.c (avx2_k.h).
+ *   sub-blocks of a block in one vector (Q3_K without an imatrix: q3_prep16 / q3_refine16
+ *   here); the block is then finished by avx2.c (avx2_k.h).
  * - IQ4_NL: the IQ4 search with 16 blocks of a row per vector.
  * Blocks holding Inf/NaN or huge values go to the kernel this table held before (the AVX2 one,
  * itself identical to the reference and falling back to it there).
@@ -524,7 +525,6 @@ static inline void q3_prep16(const float *x, q3_set16 *s)
 static inline __m512 q3_refine16(q3_set16 *s, __m512 *Lt)
 {
     const __m512 zero = _mm512_setzero_ps();
-    const __m512i lo = _mm512_set1_epi32(-4), hi = _mm512_set1_epi32(3);
     const __m512 *xt = s->xt, *w = s->w, *wx = s->wx;
     __m512 *lx = s->lx, *l2 = s->l2, sumlx = s->sumlx, suml2 = s->suml2;
     __m512i *L = s->L;
@@ -561,7 +561,6 @@ static inline __m512 q3_refine16(q3_set16 *s, __m512 *Lt)
             break;
         end = last;
     }
-    (void)lo, (void)hi;
     const __m512i bias = _mm512_set1_epi32(4);
     for (int i = 0; i < 16; ++i)
         Lt[i] = _mm512_maskz_cvtepi32_ps((__mmask16)~s->tiny, _mm512_add_epi32(L[i], bias));

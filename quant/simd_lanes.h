@@ -290,6 +290,8 @@ static inline VF LN(qx)(int n, int nmax, const VF *xt, const VF *wt, VF *Lt)
 }
 
 /*
+ * (Unused on x86 since the AVX-512 Q3_K runs one block per vector, q3_refine16 of avx512.c,
+ * 6 % faster than two blocks here: the merged branch below moves twice as often.)
  * make_q3_quants (ref_k.c) with weights x^2 on two independent sets of lanes at once (A and B,
  * sub-blocks of 16): returns the scales in *rA / *rB, LtA / LtB the biased levels (l + nmax).
  * The refinement is a serial chain per lane (each element's test uses the sums the previous one
