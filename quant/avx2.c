@@ -1521,15 +1521,20 @@ static inline __m256 q3_refine8(q3_set8 *s, __m256 *Lt)
                 _mm256_cmp_ps(sl2, zero, _CMP_GT_OQ),
                 _mm256_cmp_ps(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2),
                               _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2), _CMP_GT_OQ));
-            __m256 upd = _mm256_and_ps(c2, better);
+            /* nearly always every candidate lane moves (upd == c2): that branch, predicted,
+             * lets the next tests start from the new sums without waiting on the test above */
+            __m256 upd = c2;
+            if (__builtin_expect(!_mm256_testc_ps(better, c2), 0)) {
+                upd = _mm256_and_ps(c2, better);
+                if (_mm256_testz_ps(upd, upd))
+                    continue;
+            }
             L[i] = _mm256_blendv_epi8(L[i], ni, _mm256_castps_si256(upd));
             lx[i] = _mm256_blendv_ps(lx[i], nlx, upd);
             l2[i] = _mm256_blendv_ps(l2[i], nl2, upd);
             sumlx = _mm256_blendv_ps(sumlx, slx, upd);
             suml2 = _mm256_blendv_ps(suml2, sl2, upd);
-            const int moved = !_mm256_testz_ps(upd, upd);
-            last = moved ? i : last;
-            end = moved ? 15 : end;
+            last = i, end = 15;
         }
         if (last < 0)
             break;
