@@ -1491,7 +1491,9 @@ static inline void q3_prep8(const float *x, q3_set8 *s)
  * instead of nearest_int, clamp and compare; the bounds by level from a table, updated with the
  * level) was 1 % slower; the two halves' refinements in one loop, element by element with a
  * branch each (independent chains, unlike q3x2's merged branch), 1.6 % slower; the element loop
- * unrolled (#pragma GCC unroll 16), no change.
+ * unrolled (#pragma GCC unroll 16), no change; the candidate move's levels and sums computed
+ * before the branch (pinned there with an empty asm, so they are ready when it mispredicts),
+ * 2 % slower.
  */
 static inline __m256 q3_refine8(q3_set8 *s, __m256 *Lt)
 {
