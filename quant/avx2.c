@@ -1400,23 +1400,26 @@ void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scal
         }
         q3_scales(ys, a, b, tc_f16_to_f32(tc_ld_u16(y + 108)), d);
     }
-    /* requantize (levels biased by 4) */
+    /* requantize (levels biased by 4), two sub-blocks (32 bytes) at a time: nearest_int(x / d)
+     * packed to bytes with signed saturation, which keeps the order, so clamping the bytes to
+     * [-4, 3] is the reference's clamp; sub-blocks whose d is 0 then take the search's levels */
     uint8_t L[QK_K];
-    for (int j = 0; j < 16; ++j) {
-        if (!d[j]) {
-            lane_levels_w(T, W, 16, j, L + 16 * j);
-            continue;
-        }
-        const __m256 dv = _mm256_set1_ps(d[j]);
-        __m256i q0 = clampf8(_mm256_div_ps(_mm256_loadu_ps(x + 16 * j), dv), -4, 3);
-        __m256i q1 = clampf8(_mm256_div_ps(_mm256_loadu_ps(x + 16 * j + 8), dv), -4, 3);
-        q0 = _mm256_add_epi32(q0, _mm256_set1_epi32(4));
-        q1 = _mm256_add_epi32(q1, _mm256_set1_epi32(4));
-        __m128i p = _mm_packus_epi16(
-            _mm_packus_epi32(_mm256_castsi256_si128(q0), _mm256_extracti128_si256(q0, 1)),
-            _mm_packus_epi32(_mm256_castsi256_si128(q1), _mm256_extracti128_si256(q1, 1)));
-        _mm_storeu_si128((__m128i *)(L + 16 * j), p);
+    const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    for (int j = 0; j < 16; j += 2) {
+        const __m256 d0 = _mm256_set1_ps(d[j]), d1 = _mm256_set1_ps(d[j + 1]);
+        const float *xj = x + 16 * j;
+        __m256i q0 = nearest_int8(_mm256_div_ps(_mm256_loadu_ps(xj), d0));
+        __m256i q1 = nearest_int8(_mm256_div_ps(_mm256_loadu_ps(xj + 8), d0));
+        __m256i q2 = nearest_int8(_mm256_div_ps(_mm256_loadu_ps(xj + 16), d1));
+        __m256i q3 = nearest_int8(_mm256_div_ps(_mm256_loadu_ps(xj + 24), d1));
+        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(q0, q1), _mm256_packs_epi32(q2, q3));
+        p = _mm256_permutevar8x32_epi32(p, perm);
+        p = _mm256_max_epi8(_mm256_set1_epi8(-4), _mm256_min_epi8(_mm256_set1_epi8(3), p));
+        _mm256_storeu_si256((__m256i *)(L + 16 * j), _mm256_add_epi8(p, _mm256_set1_epi8(4)));
     }
+    for (int j = 0; j < 16; ++j)
+        if (!d[j])
+            lane_levels_w(T, W, 16, j, L + 16 * j);
     /* hmask bit j/32 of byte j%32 = level > 3; 2-bit planes of level & 3 */
     uint8_t U[QK_K];
     const __m256i three = _mm256_set1_epi8(3);
@@ -1442,36 +1445,67 @@ void tc_avx2_q3_k_finish(const float *x, uint8_t *y, int imat, const float *scal
  * every element takes ("does any lane move") is an integer compare of the clamped nearest_int
  * with L, folded into the branch's vtestps (no conversion back to float on that path). The
  * refinement is a serial chain per lane; a lane whose pass changes nothing is at a fixed point,
- * so the passes the other lanes still need leave it as the reference's early exit does.
+ * so the passes the other lanes still need leave it as the reference's early exit does. A pass
+ * ends early: if no lane has moved by the time it passes the last element where one moved in the
+ * previous pass, the rest of it repeats that pass's tests on the same sums and levels, which
+ * moved nothing, so the whole pass moves nothing and the reference stops after it (a sixth of the
+ * tests, the confirming pass's tail, are skipped this way).
  */
-static inline __m256 q3_search8(const __m256 *xt, __m256 *Lt)
+typedef struct {
+    __m256 xt[16], w[16], wx[16], lx[16], l2[16], sumlx, suml2, tiny;
+    __m256i L[16];
+} q3_set8;
+
+/* the transpose of the 8 sub-blocks at x and the first levels and sums */
+static inline void q3_prep8(const float *x, q3_set8 *s)
 {
     const __m256 zero = _mm256_setzero_ps();
-    const __m256i lo = _mm256_set1_epi32(-4), hi = _mm256_set1_epi32(3);
-    __m256 max = zero, amax = zero, w[16], wx[16], lx[16], l2[16];
-    __m256i L[16];
+    __m256 max = zero, amax = zero;
+    const __m256 *xt = s->xt;
+    transpose8(x, 16, 16, s->xt);
     for (int i = 0; i < 16; ++i) {
         __m256 ax = abs8(xt[i]);
         __m256 gt = _mm256_cmp_ps(ax, amax, _CMP_GT_OQ);
         amax = _mm256_blendv_ps(amax, ax, gt);
         max = _mm256_blendv_ps(max, xt[i], gt);
-        w[i] = _mm256_mul_ps(xt[i], xt[i]);
-        wx[i] = _mm256_mul_ps(w[i], xt[i]);
+        s->w[i] = _mm256_mul_ps(xt[i], xt[i]);
+        s->wx[i] = _mm256_mul_ps(s->w[i], xt[i]);
     }
-    const __m256 tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(GROUP_MAX_EPS), _CMP_LT_OQ);
+    s->tiny = _mm256_cmp_ps(amax, _mm256_set1_ps(GROUP_MAX_EPS), _CMP_LT_OQ);
     const __m256 iscale = _mm256_div_ps(_mm256_set1_ps(-4.f), max);
     __m256 sumlx = zero, suml2 = zero;
     for (int i = 0; i < 16; ++i) {
-        L[i] = clampf8(_mm256_mul_ps(iscale, xt[i]), -4, 3);
-        __m256 l = _mm256_cvtepi32_ps(L[i]);
-        lx[i] = _mm256_mul_ps(wx[i], l);
-        l2[i] = _mm256_mul_ps(_mm256_mul_ps(w[i], l), l);
-        sumlx = _mm256_add_ps(sumlx, lx[i]);
-        suml2 = _mm256_add_ps(suml2, l2[i]);
+        s->L[i] = clampf8(_mm256_mul_ps(iscale, xt[i]), -4, 3);
+        __m256 l = _mm256_cvtepi32_ps(s->L[i]);
+        s->lx[i] = _mm256_mul_ps(s->wx[i], l);
+        s->l2[i] = _mm256_mul_ps(_mm256_mul_ps(s->w[i], l), l);
+        sumlx = _mm256_add_ps(sumlx, s->lx[i]);
+        suml2 = _mm256_add_ps(suml2, s->l2[i]);
     }
-    for (int itry = 0; itry < 5; ++itry) {
-        __m256 changed = zero;
-        for (int i = 0; i < 16; ++i) {
+    s->sumlx = sumlx, s->suml2 = suml2;
+}
+
+/*
+ * The refinement: returns the scales, Lt the biased levels. Tried and slower (byte-identical):
+ * the branch's test as a compare of the quotient with its level's rounding interval (two compares
+ * instead of nearest_int, clamp and compare; the bounds by level from a table, updated with the
+ * level) was 1 % slower; the two halves' refinements in one loop, element by element with a
+ * branch each (independent chains, unlike q3x2's merged branch), 1.6 % slower; the element loop
+ * unrolled (#pragma GCC unroll 16), no change; the candidate move's levels and sums computed
+ * before the branch (pinned there with an empty asm, so they are ready when it mispredicts),
+ * 2 % slower.
+ */
+static inline __m256 q3_refine8(q3_set8 *s, __m256 *Lt)
+{
+    const __m256 zero = _mm256_setzero_ps();
+    const __m256i lo = _mm256_set1_epi32(-4), hi = _mm256_set1_epi32(3);
+    const __m256 *xt = s->xt, *w = s->w, *wx = s->wx;
+    __m256 *lx = s->lx, *l2 = s->l2, sumlx = s->sumlx, suml2 = s->suml2;
+    __m256i *L = s->L;
+    /* end: the pass stops after element end unless some lane has moved in it (see above) */
+    for (int itry = 0, end = 15; itry < 5; ++itry) {
+        int last = -1;
+        for (int i = 0; i <= end; ++i) {
             __m256 slx = _mm256_sub_ps(sumlx, lx[i]);
             __m256 c1 = _mm256_cmp_ps(slx, zero, _CMP_GT_OQ);
             __m256 sl2 = _mm256_sub_ps(suml2, l2[i]);
@@ -1489,35 +1523,67 @@ static inline __m256 q3_search8(const __m256 *xt, __m256 *Lt)
                 _mm256_cmp_ps(sl2, zero, _CMP_GT_OQ),
                 _mm256_cmp_ps(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2),
                               _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2), _CMP_GT_OQ));
-            __m256 upd = _mm256_and_ps(c2, better);
+            /* nearly always every candidate lane moves (upd == c2): that branch, predicted,
+             * lets the next tests start from the new sums without waiting on the test above */
+            __m256 upd = c2;
+            if (__builtin_expect(!_mm256_testc_ps(better, c2), 0)) {
+                upd = _mm256_and_ps(c2, better);
+                if (_mm256_testz_ps(upd, upd))
+                    continue;
+            }
             L[i] = _mm256_blendv_epi8(L[i], ni, _mm256_castps_si256(upd));
             lx[i] = _mm256_blendv_ps(lx[i], nlx, upd);
             l2[i] = _mm256_blendv_ps(l2[i], nl2, upd);
             sumlx = _mm256_blendv_ps(sumlx, slx, upd);
             suml2 = _mm256_blendv_ps(suml2, sl2, upd);
-            changed = _mm256_or_ps(changed, upd);
+            last = i, end = 15;
         }
-        if (_mm256_testz_ps(changed, changed))
+        if (last < 0)
             break;
+        end = last;
     }
     for (int i = 0; i < 16; ++i)
-        Lt[i] = _mm256_andnot_ps(tiny,
+        Lt[i] = _mm256_andnot_ps(s->tiny,
                                  _mm256_cvtepi32_ps(_mm256_add_epi32(L[i], _mm256_set1_epi32(4))));
     __m256 r = _mm256_and_ps(_mm256_cmp_ps(suml2, zero, _CMP_GT_OQ), _mm256_div_ps(sumlx, suml2));
-    return _mm256_andnot_ps(tiny, r);
+    return _mm256_andnot_ps(s->tiny, r);
 }
 
-static void q3_k_block(const float *x, const float *qw, uint8_t *y)
+/*
+ * Q3_K without an imatrix over nb consecutive blocks. The refinements are serial chains whose
+ * branches mispredict (about one test in ten moves a level), and the CPU discards the work it
+ * fetched after a mispredicted branch: so the independent work is placed before the chains
+ * in program order, where it runs in their shadow. Block b's second refinement comes after the
+ * next block's transposes and first passes; its finish comes before the next block's first
+ * refinement. The order of the operations within each block is unchanged.
+ */
+static void q3_k_blocks8(const float *x, uint8_t *y, int64_t nb)
 {
-    __m256 Lt[2][16];
-    float scales[16];
-    for (int g = 0; g < 2; g++) {
-        __m256 xt[16];
-        transpose8(x + 128 * g, 16, 16, xt);
-        _mm256_storeu_ps(scales + 8 * g, q3_search8(xt, Lt[g]));
+    q3_set8 S[2][2];
+    int cur = 0;
+    int64_t b = 0;
+    while (b < nb) {
+        if (!block_tame(x + QK_K * b, QK_K)) {
+            ref_quant[TC_DTYPE_Q3_K](x + QK_K * b, y + 110 * b, 1, QK_K, NULL);
+            b++;
+            continue;
+        }
+        q3_prep8(x + QK_K * b, &S[cur][0]);
+        q3_prep8(x + QK_K * b + 128, &S[cur][1]);
+        for (int next = 1; next; b++, cur ^= 1) {
+            const float *xb = x + QK_K * b;
+            __m256 Lt[2][16];
+            float scales[16];
+            next = b + 1 < nb && block_tame(xb + QK_K, QK_K);
+            _mm256_storeu_ps(scales, q3_refine8(&S[cur][0], Lt[0]));
+            if (next) {
+                q3_prep8(xb + QK_K, &S[cur ^ 1][0]);
+                q3_prep8(xb + QK_K + 128, &S[cur ^ 1][1]);
+            }
+            _mm256_storeu_ps(scales + 8, q3_refine8(&S[cur][1], Lt[1]));
+            tc_avx2_q3_k_finish(xb, y + 110 * b, 0, scales, NULL, (const float *)Lt, 8);
+        }
     }
-    (void)qw; /* only called without an imatrix */
-    tc_avx2_q3_k_finish(x, y, 0, scales, NULL, (const float *)Lt, 8);
 }
 
 /* Q3_K with an imatrix: sumx2 the block's sum of squares (sum_x2_seq); the searches also sum
@@ -1804,7 +1870,7 @@ static void q3_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
         tc_avx2_k_rows_x2(ref_quant[TC_DTYPE_Q3_K], q3_k_block_imat, 110, x, dst, n_rows, n_per_row,
                           imatrix);
     else
-        tc_avx2_k_rows(ref_quant[TC_DTYPE_Q3_K], q3_k_block, 110, x, dst, n_rows, n_per_row, NULL);
+        q3_k_blocks8(x, dst, n_rows * (n_per_row / QK_K));
 }
 K_QUANT(q4_k_quant, Q4_K, q4_k_blk, 144)
 K_QUANT(q5_k_quant, Q5_K, q5_k_blk, 176)

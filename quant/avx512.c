@@ -5,7 +5,8 @@
  * - Q8_0 / Q4_0 quantize and Q4_0 / Q8_0 / Q4_K / Q6_K dequantize: the AVX2 kernels' arithmetic
  *   on 16 lanes (see avx2.c for why each step is exact).
  * - Q2_K, Q3_K, Q6_K: the sub-block searches of simd_lanes.h on 16 lanes, i.e. all 16
- *   sub-blocks of a block in one vector; the block is then finished by avx2.c (avx2_k.h).
+ *   sub-blocks of a block in one vector (Q3_K without an imatrix: q3_prep16 / q3_refine16
+ *   here); the block is then finished by avx2.c (avx2_k.h).
  * - IQ4_NL: the IQ4 search with 16 blocks of a row per vector.
  * Blocks holding Inf/NaN or huge values go to the kernel this table held before (the AVX2 one,
  * itself identical to the reference and falling back to it there).
@@ -467,16 +468,6 @@ static void q2_k_block16(const float *x, const float *qw, uint8_t *y)
 K_QUANT(q2_k_quant, Q2_K, q2_k_block16, 84)
 K_QUANT(q6_k_quant, Q6_K, q6_k_block16, 210)
 
-static void q3_k_block16(const float *x, uint8_t *y)
-{
-    __m512 xt[16], Lt[16], Lt2[16], r, r2;
-    float scales[16];
-    transpose16(x, 16, 16, xt);
-    q3x216(4, xt, Lt, &r, xt, Lt2, &r2);
-    _mm512_storeu_ps(scales, r);
-    tc_avx2_q3_k_finish(x, y, 0, scales, NULL, (const float *)Lt, 16);
-}
-
 /* Q3_K with an imatrix: the searches also sum the squares of the next block (see
  * tc_avx2_k_rows_x2) */
 static void q3_k_block16_imat(const float *x, const float *qw, uint8_t *y, float sumx2,
@@ -491,18 +482,121 @@ static void q3_k_block16_imat(const float *x, const float *qw, uint8_t *y, float
     tc_avx2_q3_k_finish(x, y, 1, scales, sw, (const float *)Lt, 16);
 }
 
-/* Two consecutive blocks without an imatrix: their searches interleaved (q3x2). */
-static void q3_k_pair16(const float *x, uint8_t *y)
+/*
+ * make_q3_quants on one block's 16 sub-blocks in lanes, split as q3_prep8 / q3_refine8 of avx2.c
+ * (see there why each step is exact): the transpose and first levels and sums, then the
+ * refinement, a serial chain per lane with a branch per element ("does any lane move").
+ */
+typedef struct {
+    __m512 xt[16], w[16], wx[16], lx[16], l2[16], sumlx, suml2;
+    __m512i L[16];
+    __mmask16 tiny;
+} q3_set16;
+
+static inline void q3_prep16(const float *x, q3_set16 *s)
 {
-    __m512 xa[16], xb[16], La[16], Lb[16], ra, rb;
-    float sa[16], sb[16];
-    transpose16(x, 16, 16, xa);
-    transpose16(x + QK_K, 16, 16, xb);
-    q3x216(4, xa, La, &ra, xb, Lb, &rb);
-    _mm512_storeu_ps(sa, ra);
-    _mm512_storeu_ps(sb, rb);
-    tc_avx2_q3_k_finish(x, y, 0, sa, NULL, (const float *)La, 16);
-    tc_avx2_q3_k_finish(x + QK_K, y + 110, 0, sb, NULL, (const float *)Lb, 16);
+    const __m512 zero = _mm512_setzero_ps();
+    __m512 max = zero, amax = zero;
+    const __m512 *xt = s->xt;
+    transpose16(x, 16, 16, s->xt);
+    for (int i = 0; i < 16; ++i) {
+        __m512 ax = abs16(xt[i]);
+        __mmask16 gt = _mm512_cmp_ps_mask(ax, amax, _CMP_GT_OQ);
+        amax = _mm512_mask_blend_ps(gt, amax, ax);
+        max = _mm512_mask_blend_ps(gt, max, xt[i]);
+        s->w[i] = _mm512_mul_ps(xt[i], xt[i]);
+        s->wx[i] = _mm512_mul_ps(s->w[i], xt[i]);
+    }
+    s->tiny = _mm512_cmp_ps_mask(amax, _mm512_set1_ps(GROUP_MAX_EPS), _CMP_LT_OQ);
+    const __m512 iscale = _mm512_div_ps(_mm512_set1_ps(-4.f), max);
+    __m512 sumlx = zero, suml2 = zero;
+    for (int i = 0; i < 16; ++i) {
+        s->L[i] = clampf16(_mm512_mul_ps(iscale, xt[i]), -4, 3);
+        __m512 l = _mm512_cvtepi32_ps(s->L[i]);
+        s->lx[i] = _mm512_mul_ps(s->wx[i], l);
+        s->l2[i] = _mm512_mul_ps(_mm512_mul_ps(s->w[i], l), l);
+        sumlx = _mm512_add_ps(sumlx, s->lx[i]);
+        suml2 = _mm512_add_ps(suml2, s->l2[i]);
+    }
+    s->sumlx = sumlx, s->suml2 = suml2;
+}
+
+/* the refinement: returns the scales, Lt the biased levels */
+static inline __m512 q3_refine16(q3_set16 *s, __m512 *Lt)
+{
+    const __m512 zero = _mm512_setzero_ps();
+    const __m512 *xt = s->xt, *w = s->w, *wx = s->wx;
+    __m512 *lx = s->lx, *l2 = s->l2, sumlx = s->sumlx, suml2 = s->suml2;
+    __m512i *L = s->L;
+    /* end: the pass stops after element end unless some lane has moved in it (avx2.c) */
+    for (int itry = 0, end = 15; itry < 5; ++itry) {
+        int last = -1;
+        for (int i = 0; i <= end; ++i) {
+            __m512 slx = _mm512_sub_ps(sumlx, lx[i]);
+            __mmask16 c1 = _mm512_cmp_ps_mask(slx, zero, _CMP_GT_OQ);
+            __m512 sl2 = _mm512_sub_ps(suml2, l2[i]);
+            __m512 q = _mm512_div_ps(_mm512_mul_ps(xt[i], sl2), slx);
+            __m512i ni = clampf16(q, -4, 3);
+            __mmask16 c2 = _mm512_mask_cmpneq_epi32_mask(c1, ni, L[i]);
+            if (!c2)
+                continue;
+            __m512 nl = _mm512_cvtepi32_ps(ni);
+            __m512 nlx = _mm512_mul_ps(wx[i], nl), nl2 = _mm512_mul_ps(_mm512_mul_ps(w[i], nl), nl);
+            slx = _mm512_add_ps(slx, nlx);
+            sl2 = _mm512_add_ps(sl2, nl2);
+            __mmask16 upd = _mm512_mask_cmp_ps_mask(c2, sl2, zero, _CMP_GT_OQ);
+            upd = _mm512_mask_cmp_ps_mask(upd, _mm512_mul_ps(_mm512_mul_ps(slx, slx), suml2),
+                                          _mm512_mul_ps(_mm512_mul_ps(sumlx, sumlx), sl2),
+                                          _CMP_GT_OQ);
+            L[i] = _mm512_mask_blend_epi32(upd, L[i], ni);
+            lx[i] = _mm512_mask_blend_ps(upd, lx[i], nlx);
+            l2[i] = _mm512_mask_blend_ps(upd, l2[i], nl2);
+            sumlx = _mm512_mask_blend_ps(upd, sumlx, slx);
+            suml2 = _mm512_mask_blend_ps(upd, suml2, sl2);
+            /* (q3_refine8's predicted branch on upd == c2, avx2.c, measured no faster here) */
+            const int moved = upd != 0;
+            last = moved ? i : last;
+            end = moved ? 15 : end;
+        }
+        if (last < 0)
+            break;
+        end = last;
+    }
+    const __m512i bias = _mm512_set1_epi32(4);
+    for (int i = 0; i < 16; ++i)
+        Lt[i] = _mm512_maskz_cvtepi32_ps((__mmask16)~s->tiny, _mm512_add_epi32(L[i], bias));
+    __mmask16 pos = _mm512_mask_cmp_ps_mask((__mmask16)~s->tiny, suml2, zero, _CMP_GT_OQ);
+    return _mm512_maskz_div_ps(pos, sumlx, suml2);
+}
+
+/*
+ * Q3_K without an imatrix over nb consecutive blocks, ordered as q3_k_blocks8 of avx2.c: the
+ * next block's transpose and first pass before this block's refinement, its finish before the
+ * next block's refinement, so independent work precedes each mispredicting chain.
+ */
+static void q3_k_blocks16(const float *x, uint8_t *y, int64_t nb)
+{
+    q3_set16 S[2];
+    int cur = 0;
+    int64_t b = 0;
+    while (b < nb) {
+        if (!block_tame16(x + QK_K * b, QK_K)) {
+            prev_quant[TC_DTYPE_Q3_K](x + QK_K * b, y + 110 * b, 1, QK_K, NULL);
+            b++;
+            continue;
+        }
+        q3_prep16(x + QK_K * b, &S[cur]);
+        for (int next = 1; next; b++, cur ^= 1) {
+            const float *xb = x + QK_K * b;
+            __m512 Lt[16];
+            float scales[16];
+            next = b + 1 < nb && block_tame16(xb + QK_K, QK_K);
+            if (next)
+                q3_prep16(xb + QK_K, &S[cur ^ 1]);
+            _mm512_storeu_ps(scales, q3_refine16(&S[cur], Lt));
+            tc_avx2_q3_k_finish(xb, y + 110 * b, 0, scales, NULL, (const float *)Lt, 16);
+        }
+    }
 }
 
 static void q3_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_row,
@@ -513,20 +607,7 @@ static void q3_k_quant(const float *x, void *dst, int64_t n_rows, int64_t n_per_
                           n_per_row, imatrix);
         return;
     }
-    uint8_t *y = dst;
-    const int64_t nb = n_rows * n_per_row / QK_K;
-    for (int64_t i = 0; i < nb;) {
-        if (i + 1 < nb && block_tame16(x, 2 * QK_K)) {
-            q3_k_pair16(x, y);
-            i += 2, x += 2 * QK_K, y += 2 * 110;
-            continue;
-        }
-        if (block_tame16(x, QK_K))
-            q3_k_block16(x, y);
-        else
-            prev_quant[TC_DTYPE_Q3_K](x, y, 1, QK_K, NULL);
-        i++, x += QK_K, y += 110;
-    }
+    q3_k_blocks16(x, dst, n_rows * (n_per_row / QK_K));
 }
 
 /* Q4_K / Q5_K: two consecutive blocks of a row per vector (lanes 0-7 the first block's 8
