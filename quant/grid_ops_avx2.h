@@ -14,6 +14,8 @@
 #include <stdint.h>
 
 #define TC_ISA_ATTR
+/* the templates' 8-lane parts in 256-bit AVX2 intrinsics are compiled (AVX-512 files too) */
+#define TC_GRID_AVX2   1
 #define W              8
 #define F_LOADU        _mm256_loadu_ps
 #define F_STOREU       _mm256_storeu_ps

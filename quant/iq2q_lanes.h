@@ -1,8 +1,12 @@
 /*
  * iq2q_lanes.h - private to quant/: the IQ2_XXS / IQ2_XS quantizers with W float lanes, a
- * template shared by avx2_iq2q.c (W = 8) and avx512_iq2q.c (W = 16). The including file
- * defines the vector types and ops below (and may use AVX2 directly: both files have it), then
- * includes this once. Bit-identical to ref_iq2_quant.c. Blocks with Inf or NaN (in x or in the
+ * template shared by avx2_iq2q.c (W = 8), avx512_iq2q.c (W = 16) and neon_iq2q.c (W = 4). The
+ * including file defines the vector types and ops below, then includes this once. The parts
+ * written in 256-bit AVX2 intrinsics (make_qp_quants for 8 sub-blocks, the 8-element sub-block
+ * preparation, codes4, and nb_search2, two trials in the 128-bit halves) are compiled where
+ * TC_GRID_AVX2 is set (both x86 files: AVX-512 uses them at 8 lanes too); elsewhere the same
+ * operations in the W-lane ops (W = 4: qp_lanes in two passes of 4 sub-blocks, codes4 one
+ * vector, no nb_search2). Bit-identical to ref_iq2_quant.c. Blocks with Inf or NaN (in x or in the
  * importance weights) go to the reference; with finite input every NaN that arises (0 * Inf,
  * Inf - Inf, sqrt of a negative weight) is the same default NaN, so which operand an operation
  * propagates cannot matter, and the selects below keep the reference's comparisons (strict ones
@@ -42,7 +46,8 @@
  * Tested (tests/check_quant_iq.c): quantize_matches_ggml runs every ISA this CPU has against
  * ggml_quantize_chunk (12 data kinds, row lengths, seeds, importance matrices with and without
  * zeros, negative-scale and zeroed-run rows, degenerate blocks); iq2_simd_matches_scalar_nonfinite
- * checks the hand-offs to the reference (Inf/NaN values or weights, overflowing weights).
+ * checks the hand-offs to the reference (Inf/NaN values or weights, overflowing weights). The
+ * NEON instance: scripts/ci/check_neon.sh, against the reference under qemu-aarch64.
  *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
@@ -51,6 +56,8 @@
  *   I_LOADU I_STOREU, I_LOAD_U16(const uint16_t *): W uint16 zero-extended
  *   F_PERM(t, i): lane l = t[i[l] mod W]   TC_ISA_ATTR: empty or a target attribute
  *   F_HMIN(v): the smallest lane in every lane (v without NaN); M_BITS(m): lane j at bit j
+ * and, without TC_GRID_AVX2: F_SQRT F_NEG(sign flipped) I_TO_F M_AND M_OR M_ICMPEQ,
+ *   M_ANDNOT(a, b) = a and not b, M_ANY(m): some lane set
  */
 
 #include "grid_lanes.h"
@@ -262,6 +269,7 @@ TC_ISA_ATTR static inline void code_sums(int ng, const sums_tab *st, const int *
  * returns the largest xval (exact: no NaN here, and a zero's sign does not matter, it is only
  * compared with GROUP_MAX_EPS).
  */
+#if TC_GRID_AVX2
 TC_ISA_ATTR static inline float sub_prep(int ng, const float *xb, const float *qw, float sigma2,
                                          float *weight, float *waux, float *xval, uint8_t *signs)
 {
@@ -315,6 +323,45 @@ TC_ISA_ATTR static inline float sub_prep(int ng, const float *xb, const float *q
     m = _mm_max_ss(m, _mm_movehdup_ps(m));
     return _mm_cvtss_f32(m);
 }
+#else
+TC_ISA_ATTR static inline float sub_prep(int ng, const float *xb, const float *qw, float sigma2,
+                                         float *weight, float *waux, float *xval, uint8_t *signs)
+{
+    const VF zero = F_ZERO, s2 = F_SET1(sigma2);
+    float max = -INFINITY;
+    for (int k = 0; k < ng; k++) {
+        unsigned s = 0;
+        for (int h = 0; h < 8; h += W) {
+            const int o = 8 * k + h;
+            const VF x = F_LOADU(xb + o);
+            const VF w = F_MUL(F_LOADU(qw + o), F_SQRT(F_ADD(s2, F_MUL(x, x))));
+            F_STOREU(weight + o, w);
+            F_STOREU(waux + o, F_SQRT(w));
+            const VM neg = M_CMP(x, zero, _CMP_LT_OQ); /* !(x >= 0): x is not NaN */
+            F_STOREU(xval + o, F_BLEND(x, F_NEG(x), neg));
+            s |= M_BITS(neg) << h;
+        }
+        if (__builtin_popcount(s) & 1) { /* the first smallest weight*x*x: the reference's loop */
+            const float *wk = weight + 8 * k, *xk = xb + 8 * k;
+            float min = wk[0] * xk[0] * xk[0];
+            int imin = 0;
+            for (int i = 1; i < 8; ++i) {
+                float ax = wk[i] * xk[i] * xk[i];
+                if (ax < min) {
+                    min = ax;
+                    imin = i;
+                }
+            }
+            s ^= 1u << imin;
+            xval[8 * k + imin] = -xval[8 * k + imin];
+        }
+        signs[k] = (uint8_t)(s & 127);
+        for (int i = 0; i < 8; i++)
+            max = max > xval[8 * k + i] ? max : xval[8 * k + i];
+    }
+    return max;
+}
+#endif
 
 /*
  * The trials of a sub-block (ng groups, nt trial inverse scales id[] and scales sc[]): cod[k]
@@ -393,6 +440,7 @@ TC_ISA_ATTR static inline int best_trial(int nt, const float *sumqx, const float
     return tb;
 }
 
+#if TC_GRID_AVX2
 /*
  * make_qp_quants(32, 4, xval, L, weight) of ref_k.c for the 8 sub-blocks of an IQ2_XXS block
  * at once (lane j = sub-block j; xval and weight of sub-block j at x[32 * j], w[32 * j]):
@@ -511,6 +559,113 @@ static inline void codes4(float id, const float *xv, int ng, int32_t out[4])
     code = _mm_sub_epi32(code, _mm_set1_epi32((int32_t)(0x00400000u * 0x5555u)));
     _mm_storeu_si128((__m128i *)out, code);
 }
+#else
+/* qp_lanes with W lanes: the 8 sub-blocks in 8 / W passes (lane j = sub-block b0 + j), the same
+ * operations per lane; writes the 8 scales to out. MAX and the final mask are the x86
+ * instructions' meaning (max > x ? max : x; 0 unless suml2 > 0), as selects. */
+TC_ISA_ATTR static inline void qp_lanes(const float *x, const float *w, float *out)
+{
+    enum { n = 32, nmax = IQ2_KMAXQ + 1 };
+    const VF zero = F_ZERO, magic = F_SET1(12582912.f);
+    const VI mant = I_SET1(0x007fffff), bias = I_SET1(0x00400000), inmax = I_SET1(nmax),
+             b255 = I_SET1(255);
+#define QP_NEAREST(f) I_SUB(I_AND(F_BITS(F_ADD(f, magic)), mant), bias)
+    for (int b0 = 0; b0 < 8; b0 += W) {
+        VF xt[n], wt[n], wx[n];
+        VF max = zero;
+        for (int i = 0; i < n; i++) {
+            float tx[W], tw[W];
+            for (int l = 0; l < W; l++) {
+                tx[l] = x[32 * (b0 + l) + i];
+                tw[l] = w[32 * (b0 + l) + i];
+            }
+            xt[i] = F_LOADU(tx);
+            wt[i] = F_LOADU(tw);
+            wx[i] = F_MUL(wt[i], xt[i]);
+            max = F_BLEND(xt[i], max, M_CMP(max, xt[i], _CMP_GT_OQ));
+        }
+        VF iscale = F_DIV(F_SET1((float)nmax), max);
+        VF scale = F_DIV(F_SET1(1.0f), iscale);
+        VF best_mse = zero;
+        for (int i = 0; i < n; i++) {
+            VI l = I_AND(QP_NEAREST(F_MUL(iscale, xt[i])), b255);
+            VF diff = F_SUB(xt[i], F_MUL(scale, I_TO_F(l)));
+            best_mse = F_ADD(best_mse, F_MUL(F_MUL(wt[i], diff), diff));
+        }
+        for (int is = -4; is <= 4; ++is) {
+            if (is == 0)
+                continue;
+            const VF iscale_is = F_DIV(F_SET1(0.1f * (float)is + (float)nmax), max);
+            const VF scale_is = F_DIV(F_SET1(1.0f), iscale_is);
+            VF mse = zero;
+            for (int i = 0; i < n; i++) {
+                VI l = I_MIN(inmax, QP_NEAREST(F_MUL(iscale_is, xt[i])));
+                VF diff = F_SUB(xt[i], F_MUL(scale_is, I_TO_F(l)));
+                mse = F_ADD(mse, F_MUL(F_MUL(wt[i], diff), diff));
+            }
+            const VM lt = M_CMP(mse, best_mse, _CMP_LT_OQ);
+            best_mse = F_BLEND(best_mse, mse, lt);
+            iscale = F_BLEND(iscale, iscale_is, lt);
+        }
+        VI L[n];
+        VF sumlx = zero, suml2 = zero;
+        for (int i = 0; i < n; i++) {
+            VI l = I_MIN(inmax, QP_NEAREST(F_MUL(iscale, xt[i])));
+            L[i] = I_AND(l, b255);
+            VF fl = I_TO_F(l);
+            sumlx = F_ADD(sumlx, F_MUL(wx[i], fl));
+            suml2 = F_ADD(suml2, F_MUL(F_MUL(wt[i], fl), fl));
+        }
+        for (int itry = 0; itry < 5; ++itry) {
+            VM changed = M_CMP(zero, zero, _CMP_LT_OQ); /* none */
+            for (int i = 0; i < n; i++) {
+                const VF fL = I_TO_F(L[i]);
+                VF slx = F_SUB(sumlx, F_MUL(wx[i], fL));
+                VF sl2 = F_SUB(suml2, F_MUL(F_MUL(wt[i], fL), fL));
+                const VM pos = M_AND(M_CMP(slx, zero, _CMP_GT_OQ), M_CMP(sl2, zero, _CMP_GT_OQ));
+                const VI nl = I_MIN(inmax, QP_NEAREST(F_DIV(F_MUL(xt[i], sl2), slx)));
+                const VM ne = M_ANDNOT(pos, M_ICMPEQ(nl, L[i])); /* pos and nl != L[i] */
+                if (!M_ANY(ne))
+                    continue;
+                const VF fnl = I_TO_F(nl);
+                slx = F_ADD(slx, F_MUL(wx[i], fnl));
+                sl2 = F_ADD(sl2, F_MUL(F_MUL(wt[i], fnl), fnl));
+                const VM better = M_CMP(F_MUL(F_MUL(slx, slx), suml2),
+                                        F_MUL(F_MUL(sumlx, sumlx), sl2), _CMP_GT_OQ);
+                const VM upd = M_AND(ne, better);
+                L[i] = I_BLEND(L[i], I_AND(nl, b255), upd);
+                sumlx = F_BLEND(sumlx, slx, upd);
+                suml2 = F_BLEND(suml2, sl2, upd);
+                changed = M_OR(changed, upd);
+            }
+            if (!M_ANY(changed))
+                break;
+        }
+        F_STOREU(out + b0, F_BLEND(zero, F_DIV(sumlx, suml2), M_CMP(suml2, zero, _CMP_GT_OQ)));
+    }
+#undef QP_NEAREST
+}
+
+/* codes4 with W = 4 lanes (lane k = group k, the lanes past ng repeat group 0): group_codes'
+ * operations per value. */
+TC_ISA_ATTR static inline void codes4(float id, const float *xv, int ng, int32_t out[4])
+{
+    const VF idv = F_SET1(id), one = F_SET1(1.0f), half = F_SET1(0.5f), magic = F_SET1(12582912.f);
+    const VI bias = I_SET1(0x00400000), top = I_SET1(0x00400000 + 2), mant = I_SET1(0x007fffff);
+    VI code = I_ZERO;
+    for (int j = 0; j < 8; j++) {
+        float t[4];
+        for (int k = 0; k < 4; k++)
+            t[k] = xv[(k < ng ? 8 * k : 0) + j];
+        const VF f = F_MUL(half, F_SUB(F_MUL(idv, F_LOADU(t)), one));
+        VI v = I_AND(F_BITS(F_ADD(f, magic)), mant);
+        v = I_MAX(bias, I_MIN(top, v));
+        code = I_ADD(code, I_SLLI(v, 2 * j));
+    }
+    code = I_SUB(code, I_SET1((int32_t)(0x00400000u * 0x5555u)));
+    I_STOREU(out, code);
+}
+#endif
 
 /* ===== IQ2_XXS: iq2_xxs_sub of ref_iq2_quant.c ===== */
 
@@ -667,7 +822,11 @@ TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_
                 for (int ib = 0; ib < 8; ++ib)
                     max[ib] = sub_prep(4, x + 32 * ib, w + 32 * ib, sigma2, weight[ib], waux[ib],
                                        xval[ib], signs[ib]);
+#if TC_GRID_AVX2
                 _mm256_storeu_ps(qp, qp_lanes(xval[0], weight[0]));
+#else
+                qp_lanes(xval[0], weight[0], qp);
+#endif
                 int punt = 0;
                 for (int ib = 0; ib < 8 && !punt; ++ib) {
                     scales[ib] = xxs_sub(T, weight[ib], waux[ib], xval[ib], signs[ib], max[ib],
