@@ -1,15 +1,16 @@
 /*
  * neon_selftest.c - run by scripts/ci/check_neon.sh under qemu-aarch64 (when installed): the NEON
- * kernel table (quant/neon.c, neon_iq2q.c, neon_iq2s.c) against the scalar reference table
- * (ref_legacy.c, ref_k.c, ref_iq2_quant.c, ref_iq3_quant.c), byte for byte on quantize and bit for
- * bit on dequantize, over random and special inputs. The grid quantizers (IQ2_XXS, IQ2_XS, IQ2_S)
- * get their own cases: 1-3 rows of 256-1024, gaussian, tiny, huge, zero, constant, all-negative and
- * sparse rows and rows with Inf/NaN, each without importance weights, with positive ones, with
- * zeros among them, and with an Inf/NaN/huge weight; the rounds of those are argv[1] (default 3).
- * Prints one line per type and exits non-zero on the first difference.
+ * kernel table (quant/neon.c, neon_iq2q.c, neon_iq2s.c, neon_iq3q.c) against the scalar reference
+ * table (ref_legacy.c, ref_k.c, ref_iq2_quant.c, ref_iq3_quant.c), byte for byte on quantize and
+ * bit for bit on dequantize, over random and special inputs. The grid quantizers (IQ2_XXS, IQ2_XS,
+ * IQ2_S, IQ3_XXS, IQ3_S) get their own cases: 1-3 rows of 256-1024, gaussian, tiny, huge, zero,
+ * constant, all-negative and sparse rows and rows with Inf/NaN, each without importance weights,
+ * with positive ones, with zeros among them, and with an Inf/NaN/huge weight; the rounds of those
+ * are argv[1] (default 3). Prints one line per type and exits non-zero on the first difference.
  */
 #include "iq2q.h"
 #include "iq2s.h"
+#include "iq3q.h"
 #include "kernels.h"
 #include "tc_dtype.h"
 
@@ -55,7 +56,8 @@ static void fill(float *x, int n, int kind)
 /* the grid types: checked by grid_check (their own shapes, importance weights, degenerate rows) */
 static int is_grid(int t)
 {
-    return t == TC_DTYPE_IQ2_XXS || t == TC_DTYPE_IQ2_XS || t == TC_DTYPE_IQ2_S;
+    return t == TC_DTYPE_IQ2_XXS || t == TC_DTYPE_IQ2_XS || t == TC_DTYPE_IQ2_S ||
+           t == TC_DTYPE_IQ3_XXS || t == TC_DTYPE_IQ3_S;
 }
 
 /* Grid rows: kinds 0..5 of fill, then 6: a few huge values among gaussians, 7: one value per
@@ -134,7 +136,8 @@ int main(int argc, char **argv)
     tc_ref_register_iq3_quant(&ref);
     /* without their tables the grid kernels hand every block to the reference: nothing tested */
     if (tc_iq2_lists_get(TC_DTYPE_IQ2_XXS) == NULL || tc_iq2_lists_get(TC_DTYPE_IQ2_XS) == NULL ||
-        tc_iq2s_lists_get() == NULL) {
+        tc_iq2s_lists_get() == NULL || tc_iq3_lists_get(256) == NULL ||
+        tc_iq3_lists_get(512) == NULL) {
         printf("FAIL: grid search tables not built\n");
         return 1;
     }
@@ -142,6 +145,7 @@ int main(int argc, char **argv)
     tc_neon_register(&neon);
     tc_neon_register_iq2q(&neon);
     tc_neon_register_iq2s(&neon);
+    tc_neon_register_iq3q(&neon);
     enum { N = 256 * 24 };
     static float x[N], a[N], b[N];
     static uint8_t qa[N * 2], qb[N * 2];
