@@ -1,18 +1,19 @@
 /*
  * grid_ops_neon.h - private to quant/: the vector operations the grid quantizers' lane templates
- * (iq2q_lanes.h, iq2s_lanes.h) are written in, for AArch64 NEON (W = 4 float lanes). Include
- * once, from a file compiled only on __aarch64__, before the template. The same contracts as
- * grid_ops_avx2.h; where NEON's instruction differs from x86's the op below keeps x86's meaning,
+ * (iq2q_lanes.h, iq2s_lanes.h, iq3q_lanes.h) are written in, for AArch64 NEON (W = 4 float lanes).
+ * Include once, from a file compiled only on __aarch64__, before the template. The same contracts
+ * as grid_ops_avx2.h; where NEON's instruction differs from x86's the op below keeps x86's meaning,
  * which is the one the templates (and the scalar reference they copy) rely on:
  * - F_MIN(a, b) is a < b ? a : b (b when either is NaN, as minps), by compare and select: vminq
  *   would propagate the NaN and pick -0 over +0.
- * - M_CMP(a, b, pred) takes x86's predicate names (defined below when immintrin.h is absent);
+ * - M_CMP(a, b, pred) takes x86's predicate names (defined below with immintrin.h's values);
  *   ordered predicates are false on NaN, the unordered ones (NLT_UQ) their complements.
  * - Shifts by a count that need not be a compile-time constant (vshlq by a vector).
  * - F_PERM(t, i): lane l = t[i[l] mod 4] (a byte table lookup), I_GATHER: four lane loads,
  *   I_COMPRESS_STORE: a byte shuffle from a 16-entry table.
- * There is no F_TO_I: NEON's float->int conversion saturates where x86's gives INT32_MIN, and
- * the templates ported here round with nearest_int's 1.5*2^23 trick instead (bit operations).
+ * There is no F_TO_I here: NEON's float->int conversion saturates where x86's gives INT32_MIN, so
+ * it is defined only by neon_iq3q.c, whose template converts in a range known to be small; the
+ * other roundings are nearest_int's 1.5*2^23 trick (bit operations, the same on both).
  * quant/ builds with -ffp-contract=off: no vfma/vmla is formed from these separate multiplies
  * and adds.
  */
