@@ -26,11 +26,12 @@ if [ -z "$cc" ]; then
 fi
 
 neon_src="quant/neon.c quant/neon_iq2q.c quant/neon_iq2s.c quant/neon_iq3q.c"
-for f in $neon_src; do
+# dispatch.c too: it registers the NEON kernels (compiled only; the selftest registers them itself)
+for f in $neon_src quant/dispatch.c; do
     # shellcheck disable=SC2086
     $cc $flags -c "$f" -o "$out/$(basename "$f" .c).o"
 done
-echo "check_neon: $neon_src compile for aarch64 with $cc"
+echo "check_neon: $neon_src quant/dispatch.c compile for aarch64 with $cc"
 
 qemu=""
 for q in qemu-aarch64 qemu-aarch64-static; do
