@@ -1,16 +1,16 @@
 /*
  * iq2q_lanes.h - private to quant/: the IQ2_XXS / IQ2_XS quantizers with W float lanes, a
  * template shared by avx2_iq2q.c (W = 8), avx512_iq2q.c (W = 16) and neon_iq2q.c (W = 4). The
- * including file defines the vector types and ops below, then includes this once. The parts
- * written in 256-bit AVX2 intrinsics (make_qp_quants for 8 sub-blocks, the 8-element sub-block
- * preparation, codes4, and nb_search2, two trials in the 128-bit halves) are compiled where
- * TC_GRID_AVX2 is set (both x86 files: AVX-512 uses them at 8 lanes too); elsewhere the same
- * operations in the W-lane ops (W = 4: qp_lanes in two passes of 4 sub-blocks, codes4 one
- * vector, no nb_search2). Bit-identical to ref_iq2_quant.c. Blocks with Inf or NaN (in x or in the
- * importance weights) go to the reference; with finite input every NaN that arises (0 * Inf,
- * Inf - Inf, sqrt of a negative weight) is the same default NaN, so which operand an operation
- * propagates cannot matter, and the selects below keep the reference's comparisons (strict ones
- * strict, NaN false) exactly.
+ * including file defines the vector types and ops below, then includes this once. Where
+ * TC_GRID_AVX2 is set (both x86 files) make_qp_quants for 8 sub-blocks, the 8-element sub-block
+ * preparation and codes4 are grid_avx2.h's 8-lane AVX2 functions (AVX-512 uses them at 8 lanes
+ * too); elsewhere the same operations in the W-lane ops (W = 4: qp_lanes in two passes of 4
+ * sub-blocks, codes4 one vector). nb_search2 (two trials in the 128-bit halves) is AVX2's alone,
+ * written in its intrinsics under W == 8. Bit-identical to ref_iq2_quant.c. Blocks with Inf or NaN
+ * (in x or in the importance weights) go to the reference; with finite input every NaN that arises
+ * (0 * Inf, Inf - Inf, sqrt of a negative weight) is the same default NaN, so which operand an
+ * operation propagates cannot matter, and the selects below keep the reference's comparisons
+ * (strict ones strict, NaN false) exactly.
  *
  * What runs in lanes, and why each float is the reference's:
  * - IQ2_XXS's make_qp_quants runs for the 8 sub-blocks of a block at once (lane = sub-block):
@@ -61,6 +61,9 @@
  */
 
 #include "grid_lanes.h"
+#if TC_GRID_AVX2
+#include "grid_avx2.h"
+#endif
 #include "iq2q.h"
 #include "kernels.h"
 #include "ref_k.h"
@@ -270,59 +273,7 @@ TC_ISA_ATTR static inline void code_sums(int ng, const sums_tab *st, const int *
  * compared with GROUP_MAX_EPS).
  */
 #if TC_GRID_AVX2
-TC_ISA_ATTR static inline float sub_prep(int ng, const float *xb, const float *qw, float sigma2,
-                                         float *weight, float *waux, float *xval, uint8_t *signs)
-{
-    const __m256 zero = _mm256_setzero_ps(), sbit = _mm256_set1_ps(-0.0f);
-    __m256 vmax = _mm256_set1_ps(-INFINITY);
-    for (int k = 0; k < ng; k++) {
-        const __m256 x = _mm256_loadu_ps(xb + 8 * k);
-        const __m256 w = _mm256_mul_ps(
-            _mm256_loadu_ps(qw + 8 * k),
-            _mm256_sqrt_ps(_mm256_add_ps(_mm256_set1_ps(sigma2), _mm256_mul_ps(x, x))));
-        _mm256_storeu_ps(weight + 8 * k, w);
-        _mm256_storeu_ps(waux + 8 * k, _mm256_sqrt_ps(w));
-        const __m256 neg = _mm256_cmp_ps(x, zero, _CMP_LT_OQ); /* !(x >= 0): x is not NaN */
-        __m256 xv = _mm256_blendv_ps(x, _mm256_xor_ps(x, sbit), neg);
-        unsigned s = (unsigned)_mm256_movemask_ps(neg);
-        if (__builtin_popcount(s) & 1) {
-            /* the first smallest weight*x*x: without NaN, the first lane equal to the
-             * smallest; with one, the reference's loop */
-            const __m256 p = _mm256_mul_ps(_mm256_mul_ps(w, x), x);
-            __m256 mn = _mm256_min_ps(p, _mm256_permute2f128_ps(p, p, 1));
-            mn = _mm256_min_ps(mn, _mm256_shuffle_ps(mn, mn, _MM_SHUFFLE(1, 0, 3, 2)));
-            mn = _mm256_min_ps(mn, _mm256_shuffle_ps(mn, mn, _MM_SHUFFLE(2, 3, 0, 1)));
-            int imin;
-            if (_mm256_movemask_ps(_mm256_cmp_ps(p, p, _CMP_UNORD_Q)) == 0) {
-                imin =
-                    __builtin_ctz((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(p, mn, _CMP_EQ_OQ)));
-            } else {
-                const float *wk = weight + 8 * k, *xk = xb + 8 * k;
-                float min = wk[0] * xk[0] * xk[0];
-                imin = 0;
-                for (int i = 1; i < 8; ++i) {
-                    float ax = wk[i] * xk[i] * xk[i];
-                    if (ax < min) {
-                        min = ax;
-                        imin = i;
-                    }
-                }
-            }
-            s ^= 1u << imin;
-            const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-            const __m256 at =
-                _mm256_castsi256_ps(_mm256_cmpeq_epi32(lane, _mm256_set1_epi32(imin)));
-            xv = _mm256_xor_ps(xv, _mm256_and_ps(at, sbit));
-        }
-        _mm256_storeu_ps(xval + 8 * k, xv);
-        signs[k] = (uint8_t)(s & 127);
-        vmax = _mm256_max_ps(vmax, xv);
-    }
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    return _mm_cvtss_f32(m);
-}
+#define sub_prep tc_iq2q_sub_prep8
 #else
 TC_ISA_ATTR static inline float sub_prep(int ng, const float *xb, const float *qw, float sigma2,
                                          float *weight, float *waux, float *xval, uint8_t *signs)
@@ -440,7 +391,6 @@ TC_ISA_ATTR static inline int best_trial(int nt, const float *sumqx, const float
     return tb;
 }
 
-#if TC_GRID_AVX2
 /*
  * make_qp_quants(32, 4, xval, L, weight) of ref_k.c for the 8 sub-blocks of an IQ2_XXS block
  * at once (lane j = sub-block j; xval and weight of sub-block j at x[32 * j], w[32 * j]):
@@ -450,115 +400,9 @@ TC_ISA_ATTR static inline int best_trial(int nt, const float *sumqx, const float
  * A lane whose refinement pass changes nothing is at a fixed point, so the passes the other
  * lanes still need leave it unchanged, as the reference's early exit does.
  */
-TC_ISA_ATTR static inline __m256 qp_lanes(const float *x, const float *w)
-{
-    enum { n = 32, nmax = IQ2_KMAXQ + 1 };
-    const __m256i stride = _mm256_setr_epi32(0, 32, 64, 96, 128, 160, 192, 224);
-    __m256 xt[n], wt[n], wx[n];
-    const __m256 zero = _mm256_setzero_ps(), magic = _mm256_set1_ps(12582912.f);
-    const __m256i mant = _mm256_set1_epi32(0x007fffff), bias = _mm256_set1_epi32(0x00400000),
-                  inmax = _mm256_set1_epi32(nmax), b255 = _mm256_set1_epi32(255);
-#define QP_NEAREST(f)                                                                              \
-    _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(_mm256_add_ps(f, magic)), mant), bias)
-    __m256 max = zero;
-    for (int i = 0; i < n; i++) {
-        xt[i] = _mm256_i32gather_ps(x + i, stride, 4);
-        wt[i] = _mm256_i32gather_ps(w + i, stride, 4);
-        wx[i] = _mm256_mul_ps(wt[i], xt[i]); /* w * x[i], the first product of w * x[i] * l */
-        max = _mm256_max_ps(max, xt[i]);     /* max > x ? max : x */
-    }
-    __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)nmax), max);
-    __m256 scale = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale);
-    __m256 best_mse = zero;
-    for (int i = 0; i < n; i++) {
-        __m256i l = _mm256_and_si256(QP_NEAREST(_mm256_mul_ps(iscale, xt[i])), b255);
-        __m256 diff = _mm256_sub_ps(xt[i], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(l)));
-        best_mse = _mm256_add_ps(best_mse, _mm256_mul_ps(_mm256_mul_ps(wt[i], diff), diff));
-    }
-    for (int is = -4; is <= 4; ++is) {
-        if (is == 0)
-            continue;
-        const __m256 iscale_is = _mm256_div_ps(_mm256_set1_ps(0.1f * (float)is + (float)nmax), max);
-        const __m256 scale_is = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale_is);
-        __m256 mse = zero;
-        for (int i = 0; i < n; i++) {
-            __m256i l = _mm256_min_epi32(inmax, QP_NEAREST(_mm256_mul_ps(iscale_is, xt[i])));
-            __m256 diff = _mm256_sub_ps(xt[i], _mm256_mul_ps(scale_is, _mm256_cvtepi32_ps(l)));
-            mse = _mm256_add_ps(mse, _mm256_mul_ps(_mm256_mul_ps(wt[i], diff), diff));
-        }
-        const __m256 lt = _mm256_cmp_ps(mse, best_mse, _CMP_LT_OQ);
-        best_mse = _mm256_blendv_ps(best_mse, mse, lt);
-        iscale = _mm256_blendv_ps(iscale, iscale_is, lt);
-    }
-    __m256i L[n];
-    __m256 sumlx = zero, suml2 = zero;
-    for (int i = 0; i < n; i++) {
-        __m256i l = _mm256_min_epi32(inmax, QP_NEAREST(_mm256_mul_ps(iscale, xt[i])));
-        L[i] = _mm256_and_si256(l, b255);
-        __m256 fl = _mm256_cvtepi32_ps(l);
-        sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(wx[i], fl));
-        suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], fl), fl));
-    }
-    for (int itry = 0; itry < 5; ++itry) {
-        __m256 changed = zero;
-        for (int i = 0; i < n; i++) {
-            const __m256 fL = _mm256_cvtepi32_ps(L[i]);
-            __m256 slx = _mm256_sub_ps(sumlx, _mm256_mul_ps(wx[i], fL));
-            __m256 sl2 = _mm256_sub_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], fL), fL));
-            const __m256 pos = _mm256_and_ps(_mm256_cmp_ps(slx, zero, _CMP_GT_OQ),
-                                             _mm256_cmp_ps(sl2, zero, _CMP_GT_OQ));
-            const __m256i nl =
-                _mm256_min_epi32(inmax, QP_NEAREST(_mm256_div_ps(_mm256_mul_ps(xt[i], sl2), slx)));
-            const __m256 ne =
-                _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(nl, L[i])), pos);
-            if (_mm256_testz_ps(ne, ne))
-                continue;
-            const __m256 fnl = _mm256_cvtepi32_ps(nl);
-            slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[i], fnl));
-            sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(wt[i], fnl), fnl));
-            const __m256 better =
-                _mm256_cmp_ps(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2),
-                              _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2), _CMP_GT_OQ);
-            const __m256 upd = _mm256_and_ps(ne, better);
-            L[i] = _mm256_castps_si256(_mm256_blendv_ps(
-                _mm256_castsi256_ps(L[i]), _mm256_castsi256_ps(_mm256_and_si256(nl, b255)), upd));
-            sumlx = _mm256_blendv_ps(sumlx, slx, upd);
-            suml2 = _mm256_blendv_ps(suml2, sl2, upd);
-            changed = _mm256_or_ps(changed, upd);
-        }
-        if (_mm256_testz_ps(changed, changed))
-            break;
-    }
-#undef QP_NEAREST
-    const __m256 r = _mm256_div_ps(sumlx, suml2);
-    return _mm256_and_ps(r, _mm256_cmp_ps(suml2, zero, _CMP_GT_OQ));
-}
-
-/* group_codes of the ng (2 or 4) groups at xv (8 values each) at one inverse scale id, lane k =
- * group k (the lanes past ng repeat group 0): the same operations per value, on the transposed
- * groups. */
-static inline void codes4(float id, const float *xv, int ng, int32_t out[4])
-{
-    __m128 X[8];
-    for (int h = 0; h < 2; h++) {
-        for (int k = 0; k < 4; k++)
-            X[4 * h + k] = _mm_loadu_ps(xv + (k < ng ? 8 * k : 0) + 4 * h);
-        _MM_TRANSPOSE4_PS(X[4 * h], X[4 * h + 1], X[4 * h + 2], X[4 * h + 3]);
-    }
-    const __m128 idv = _mm_set1_ps(id), one = _mm_set1_ps(1.0f), half = _mm_set1_ps(0.5f),
-                 magic = _mm_set1_ps(12582912.f);
-    const __m128i bias = _mm_set1_epi32(0x00400000), top = _mm_set1_epi32(0x00400000 + 2),
-                  mant = _mm_set1_epi32(0x007fffff);
-    __m128i code = _mm_setzero_si128();
-    for (int j = 0; j < 8; j++) {
-        const __m128 f = _mm_mul_ps(half, _mm_sub_ps(_mm_mul_ps(idv, X[j]), one));
-        __m128i v = _mm_and_si128(_mm_castps_si128(_mm_add_ps(f, magic)), mant);
-        v = _mm_max_epi32(bias, _mm_min_epi32(top, v));
-        code = _mm_add_epi32(code, _mm_sll_epi32(v, _mm_cvtsi32_si128(2 * j)));
-    }
-    code = _mm_sub_epi32(code, _mm_set1_epi32((int32_t)(0x00400000u * 0x5555u)));
-    _mm_storeu_si128((__m128i *)out, code);
-}
+#if TC_GRID_AVX2
+#define qp_lanes tc_iq2q_qp_lanes8_to
+#define codes4   tc_iq2q_codes4
 #else
 /* qp_lanes with W lanes: the 8 sub-blocks in 8 / W passes (lane j = sub-block b0 + j), the same
  * operations per lane; writes the 8 scales to out. MAX and the final mask are the x86
@@ -822,11 +666,7 @@ TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_
                 for (int ib = 0; ib < 8; ++ib)
                     max[ib] = sub_prep(4, x + 32 * ib, w + 32 * ib, sigma2, weight[ib], waux[ib],
                                        xval[ib], signs[ib]);
-#if TC_GRID_AVX2
-                _mm256_storeu_ps(qp, qp_lanes(xval[0], weight[0]));
-#else
                 qp_lanes(xval[0], weight[0], qp);
-#endif
                 int punt = 0;
                 for (int ib = 0; ib < 8 && !punt; ++ib) {
                     scales[ib] = xxs_sub(T, weight[ib], waux[ib], xval[ib], signs[ib], max[ib],

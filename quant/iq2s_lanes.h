@@ -2,7 +2,7 @@
  * iq2s_lanes.h - private to quant/: the IQ2_S quantizer with W float lanes, a template shared by
  * avx2_iq2s.c (W = 8), avx512_iq2s.c (W = 16) and neon_iq2s.c (W = 4). The including file
  * defines the vector types and ops below, then includes this once. block_prep, 8 elements at a
- * time, is written in AVX2 intrinsics where TC_GRID_AVX2 is set (both x86 files), in the W-lane
+ * time, is grid_avx2.h's AVX2 function where TC_GRID_AVX2 is set (both x86 files), in the W-lane
  * ops elsewhere; with W = 4 a term table holds one element (a broadcast) and every neighbour
  * list takes the general search, its first vector masked like the others (lists may be shorter
  * than W).
@@ -62,6 +62,9 @@
  */
 
 #include "blocks.h"
+#if TC_GRID_AVX2
+#include "grid_avx2.h"
+#endif
 #include "iq2s.h"
 #include "tc_dtype.h"
 
@@ -231,23 +234,7 @@ static inline float block_sigma2(const float *x)
 /* Per element of the block, in element order, as the reference's sub_weights and
  * split_signs8: xval and wa (for the search tables), the sign bits of each group of 8. */
 #if TC_GRID_AVX2
-TC_ISA_ATTR static inline void block_prep(const float *x, const float *qw, float sigma2, float *wa,
-                                          float *xval, uint8_t *signs)
-{
-    const __m256 zero = _mm256_setzero_ps(), sbit = _mm256_set1_ps(-0.0f);
-    const __m256 s2 = _mm256_set1_ps(sigma2), s4 = _mm256_set1_ps(0.25f * sigma2);
-    for (int g = 0; g < 32; g++) {
-        const __m256 xv = _mm256_loadu_ps(x + 8 * g);
-        const __m256 xv2 = _mm256_mul_ps(xv, xv);
-        const __m256 wk =
-            qw ? _mm256_mul_ps(_mm256_loadu_ps(qw + 8 * g), _mm256_sqrt_ps(_mm256_add_ps(s2, xv2)))
-               : _mm256_add_ps(s4, xv2);
-        const __m256 neg = _mm256_cmp_ps(xv, zero, _CMP_LT_OQ); /* !(x >= 0): x is not NaN */
-        _mm256_storeu_ps(wa + 8 * g, _mm256_sqrt_ps(wk));
-        _mm256_storeu_ps(xval + 8 * g, _mm256_blendv_ps(xv, _mm256_xor_ps(xv, sbit), neg));
-        signs[g] = (uint8_t)_mm256_movemask_ps(neg);
-    }
-}
+#define block_prep tc_iq2s_block_prep8
 #else
 TC_ISA_ATTR static inline void block_prep(const float *x, const float *qw, float sigma2, float *wa,
                                           float *xval, uint8_t *signs)

@@ -1,17 +1,17 @@
 /*
  * iq3q_lanes.h - private to quant/: the IQ3_XXS / IQ3_S quantizers with W float lanes, a
  * template shared by avx2_iq3q.c (W = 8), avx512_iq3q.c (W = 16) and neon_iq3q.c (W = 4). The
- * including file defines the vector types and ops below, then includes this once. The parts
- * written in 256-bit AVX2 intrinsics (the 8-element sub-block preparation and parity search, the
- * smallest xval, the requantization's codes of 8 groups at once) are compiled where TC_GRID_AVX2
- * is set (both x86 files: AVX-512 uses them at 8 lanes too), the same operations in the W-lane
- * ops elsewhere (the parity element by the reference's loop); the W = 16 pair searches use
- * AVX-512 directly. The 8-entry level tables are VT (a VF for W >= 8; with W = 4 the includer's
- * two-vector type), and the searches read 8 / W, 16 / W, 32 / W vectors by class. Bit-identical to
- * ref_iq3_quant.c (read its header first: the algorithm and ggml's traps are described there).
- * quant/ builds with -ffp-contract=off and nothing here is fused or reassociated: every float a
- * lane computes is one the reference computes, by the same operations on the same operands in the
- * same order.
+ * including file defines the vector types and ops below, then includes this once. Where
+ * TC_GRID_AVX2 is set (both x86 files) the 8-element sub-block preparation and parity search, the
+ * smallest xval and the requantization's codes of 8 groups at once are grid_avx2.h's 8-lane AVX2
+ * functions (AVX-512 uses them at 8 lanes too), elsewhere the same operations in the W-lane ops
+ * (the parity element by the reference's loop); the W = 16 pair searches and IQ3_S's packed
+ * trials are AVX-512's alone, in its intrinsics under W == 16. The 8-entry level tables are VT (a
+ * VF for W >= 8; with W = 4 the includer's two-vector type), and the searches read 8 / W, 16 / W,
+ * 32 / W vectors by class. Bit-identical to ref_iq3_quant.c (read its header first: the algorithm
+ * and ggml's traps are described there). quant/ builds with -ffp-contract=off and nothing here is
+ * fused or reassociated: every float a lane computes is one the reference computes, by the same
+ * operations on the same operands in the same order.
  *
  * Blocks with Inf or NaN (in x or in the importance weights) go to the reference. With finite
  * input every NaN that can still arise (0 * Inf, Inf - Inf, the square root of a negative
@@ -84,6 +84,9 @@
  */
 
 #include "blocks.h"
+#if TC_GRID_AVX2
+#include "grid_avx2.h"
+#endif
 #include "iq3q.h"
 #include "tc_dtype.h"
 
@@ -403,47 +406,6 @@ TC_ISA_ATTR static inline int nb_search_any(const tc_iq3_lists *T, int32_t m, co
     return nb_search(T, lst, xv, wv, scale, 0);
 }
 
-#if TC_GRID_AVX2
-/* code4 to code3 in 8 lanes */
-TC_ISA_ATTR static inline __m256i code3_8(__m256i c)
-{
-    const __m256i a =
-        _mm256_or_si256(_mm256_and_si256(c, _mm256_set1_epi32(0x007)),
-                        _mm256_and_si256(_mm256_srli_epi32(c, 1), _mm256_set1_epi32(0x038)));
-    const __m256i b =
-        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(c, 2), _mm256_set1_epi32(0x1c0)),
-                        _mm256_and_si256(_mm256_srli_epi32(c, 3), _mm256_set1_epi32(0xe00)));
-    return _mm256_or_si256(a, b);
-}
-
-/*
- * The code4s of the 8 groups of a sub-block at one inverse scale (lane k = group k): the levels
- * of the 32 elements in element order (level_of, the same operations per element), each moved
- * to its nibble, the 4 nibbles of a group added (they do not overlap: an OR) by two horizontal
- * adds, which leave the groups in the order 0, 2, 4, 6, 1, 3, 5, 7.
- */
-TC_ISA_ATTR static inline __m256i groups_codes8(float idf, const float *xval)
-{
-    const __m256 id = _mm256_set1_ps(idf), one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f),
-                 magic = _mm256_set1_ps(12582912.f);
-    const __m256i sh = _mm256_setr_epi32(0, 4, 8, 12, 0, 4, 8, 12);
-    __m256i l[4];
-    for (int q = 0; q < 4; q++) {
-        const __m256 f = _mm256_mul_ps(
-            half, _mm256_sub_ps(_mm256_mul_ps(id, _mm256_loadu_ps(xval + 8 * q)), one));
-        __m256i v = _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(_mm256_add_ps(f, magic)),
-                                                      _mm256_set1_epi32(0x007fffff)),
-                                     _mm256_set1_epi32(0x00400000));
-        v = _mm256_max_epi32(_mm256_setzero_si256(),
-                             _mm256_min_epi32(_mm256_set1_epi32(IQ3_MAXQ - 1), v));
-        l[q] = _mm256_sllv_epi32(v, sh);
-    }
-    const __m256i h =
-        _mm256_hadd_epi32(_mm256_hadd_epi32(l[0], l[1]), _mm256_hadd_epi32(l[2], l[3]));
-    return _mm256_permutevar8x32_epi32(h, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-}
-#endif
-
 #if W == 16
 /* IQ3_S's packed trials 16..18 (sub_search): lane q is group q / 3, trial 16 + q % 3; 4 * group
  * and the work id 32 * group + trial (the padding lanes repeat the last) */
@@ -454,17 +416,38 @@ static const int32_t tail_id[32] = {16,  17,  18,  48,  49,  50,  80,  81,  82, 
                                     241, 242, 242, 242, 242, 242, 242, 242, 242, 242};
 #endif
 
+#if TC_GRID_AVX2
+#define requant8 tc_iq3q_requant8
+#else
+/* The requantization's codes of the 8 groups of a sub-block at inverse scale id, W groups at a
+ * time (lane = group; group_codes_x's mask form per value, as the reference's level_of) to gc,
+ * their map entries to gm; returns the groups off the grid (bit k: group k). */
+TC_ISA_ATTR static inline unsigned requant8(const int32_t *map, float id, const float *xval,
+                                            int32_t *gc, int32_t *gm)
+{
+    unsigned off = 0;
+    const VF idv = F_SET1(id);
+    for (int k0 = 0; k0 < 8; k0 += W) {
+        VF xg[4];
+        for (int j = 0; j < 4; j++) {
+            float t[W];
+            for (int l = 0; l < W; l++)
+                t[l] = xval[4 * (k0 + l) + j];
+            xg[j] = F_LOADU(t);
+        }
+        const VI c = group_codes_x(idv, xg, 0);
+        const VI m = I_GATHER(map, lane_code3(c));
+        I_STOREU(gc + k0, c);
+        I_STOREU(gm + k0, m);
+        off |= M_BITS(M_ICMPGT(I_ZERO, m)) << k0;
+    }
+    return off;
+}
+#endif
+
 /* the smallest of 32 xval (not NaN) */
 #if TC_GRID_AVX2
-TC_ISA_ATTR static inline float xval_min(const float *xval)
-{
-    __m256 m = _mm256_min_ps(_mm256_min_ps(_mm256_loadu_ps(xval), _mm256_loadu_ps(xval + 8)),
-                             _mm256_min_ps(_mm256_loadu_ps(xval + 16), _mm256_loadu_ps(xval + 24)));
-    __m128 h = _mm_min_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    h = _mm_min_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_min_ss(h, _mm_movehdup_ps(h));
-    return _mm_cvtss_f32(h);
-}
+#define xval_min tc_iq3q_xval_min
 #else
 static inline float xval_min(const float *xval)
 {
@@ -648,39 +631,9 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
     }
     if (on != 0xffu && scale > 0) {
         /* IQ3_XXS re-rounds the off-grid groups, IQ3_S all */
-#if TC_GRID_AVX2
-        const __m256i c = groups_codes8(1 / scale, xval);
-        const __m256i m = _mm256_i32gather_epi32(T->map, code3_8(c), 4);
         int32_t gc[8], gm[8];
-        _mm256_storeu_si256((__m256i *)gc, c);
-        _mm256_storeu_si256((__m256i *)gm, m);
         const unsigned redo = xxs ? ~on & 0xffu : 0xffu;
-        const unsigned off = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(
-                                 _mm256_cmpgt_epi32(_mm256_setzero_si256(), m))) &
-                             redo;
-#else
-        /* W groups at a time (lane = group): group_codes_x's mask form per value, as
-         * groups_codes8 */
-        int32_t gc[8], gm[8];
-        unsigned offm = 0;
-        const VF idv = F_SET1(1 / scale);
-        for (int k0 = 0; k0 < 8; k0 += W) {
-            VF xg[4];
-            for (int j = 0; j < 4; j++) {
-                float t[W];
-                for (int l = 0; l < W; l++)
-                    t[l] = xval[4 * (k0 + l) + j];
-                xg[j] = F_LOADU(t);
-            }
-            const VI c = group_codes_x(idv, xg, 0);
-            const VI m = I_GATHER(T->map, lane_code3(c));
-            I_STOREU(gc + k0, c);
-            I_STOREU(gm + k0, m);
-            offm |= M_BITS(M_ICMPGT(I_ZERO, m)) << k0;
-        }
-        const unsigned redo = xxs ? ~on & 0xffu : 0xffu;
-        const unsigned off = offm & redo;
-#endif
+        const unsigned off = requant8(T->map, 1 / scale, xval, gc, gm) & redo;
         for (int k = 0; k < 8; k++)
             L[k] = redo >> k & 1 ? gc[k] : L[k];
         for (unsigned b = off; b; b &= b - 1) {
@@ -708,68 +661,7 @@ static inline float block_sigma2(const float *x)
 }
 
 #if TC_GRID_AVX2
-/* The first i of the smallest (w*x)*x over 8 elements, as the reference's loop. */
-TC_ISA_ATTR static inline int parity_min(const float *wk, const float *xk)
-{
-    const __m256 w = _mm256_loadu_ps(wk), x = _mm256_loadu_ps(xk);
-    const __m256 p = _mm256_mul_ps(_mm256_mul_ps(w, x), x);
-    if (_mm256_movemask_ps(_mm256_cmp_ps(p, p, _CMP_UNORD_Q)) == 0) {
-        __m256 mn = _mm256_min_ps(p, _mm256_permute2f128_ps(p, p, 1));
-        mn = _mm256_min_ps(mn, _mm256_shuffle_ps(mn, mn, _MM_SHUFFLE(1, 0, 3, 2)));
-        mn = _mm256_min_ps(mn, _mm256_shuffle_ps(mn, mn, _MM_SHUFFLE(2, 3, 0, 1)));
-        return __builtin_ctz((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(p, mn, _CMP_EQ_OQ)));
-    }
-    int imin = 0;
-    float min = wk[0] * xk[0] * xk[0];
-    for (int i = 1; i < 8; i++) {
-        float ax = wk[i] * xk[i] * xk[i];
-        if (ax < min) {
-            min = ax;
-            imin = i;
-        }
-    }
-    return imin;
-}
-
-/*
- * sub_weights and the sign split of the reference for a sub-block of 32 (x finite): w, wa,
- * xval, the 4 sign bytes (IQ3_XXS: 7 bits after the parity flip) and the largest xval.
- */
-TC_ISA_ATTR static inline float sub_prep(const float *xb, const float *qw, float sigma2, int xxs,
-                                         float *w, float *wa, float *xval, unsigned *signs)
-{
-    const __m256 zero = _mm256_setzero_ps(), sbit = _mm256_set1_ps(-0.0f);
-    __m256 vmax = _mm256_set1_ps(-INFINITY);
-    for (int k = 0; k < 4; k++) {
-        const __m256 x = _mm256_loadu_ps(xb + 8 * k);
-        const __m256 x2 = _mm256_mul_ps(x, x);
-        const __m256 wk =
-            qw ? _mm256_mul_ps(_mm256_loadu_ps(qw + 8 * k),
-                               _mm256_sqrt_ps(_mm256_add_ps(_mm256_set1_ps(sigma2), x2)))
-               : x2;
-        _mm256_storeu_ps(w + 8 * k, wk);
-        _mm256_storeu_ps(wa + 8 * k, _mm256_sqrt_ps(wk));
-        const __m256 neg = _mm256_cmp_ps(x, zero, _CMP_LT_OQ); /* !(x >= 0): x is not NaN */
-        __m256 xv = _mm256_blendv_ps(x, _mm256_xor_ps(x, sbit), neg);
-        unsigned s = (unsigned)_mm256_movemask_ps(neg);
-        if (xxs && (__builtin_popcount(s) & 1)) {
-            const int imin = parity_min(w + 8 * k, xb + 8 * k);
-            s ^= 1u << imin;
-            const __m256 at = _mm256_castsi256_ps(_mm256_cmpeq_epi32(
-                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(imin)));
-            xv = _mm256_xor_ps(xv, _mm256_and_ps(at, sbit));
-        }
-        if (xxs)
-            s &= 127;
-        _mm256_storeu_ps(xval + 8 * k, xv);
-        signs[k] = s;
-        vmax = _mm256_max_ps(vmax, xv);
-    }
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    return _mm_cvtss_f32(m);
-}
+#define sub_prep tc_iq3q_sub_prep8
 #else
 /* The first i of the smallest (w*x)*x over 8 elements: the reference's loop. */
 static inline int parity_min(const float *wk, const float *xk)
