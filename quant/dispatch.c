@@ -108,8 +108,12 @@ static void build_tables(void)
             tc_avx512_register_iq2s(k);
             tc_avx512_register_iq1q(k);
         }
-        if (i == TC_ISA_NEON)
+        if (i == TC_ISA_NEON) {
             tc_neon_register(k);
+            tc_neon_register_iq2q(k);
+            tc_neon_register_iq2s(k);
+            tc_neon_register_iq3q(k);
+        }
         table_ok[i] = 1;
     }
     for (int i = TC_ISA_COUNT - 1; i >= 0; i--)

@@ -14,6 +14,8 @@
 #include <stdint.h>
 
 #define TC_ISA_ATTR
+/* the grid templates take their 8-lane parts from grid_avx2.h (AVX2 intrinsics; AVX-512 too) */
+#define TC_GRID_AVX2   1
 #define W              16
 #define F_LOADU        _mm512_loadu_ps
 #define F_STOREU       _mm512_storeu_ps

@@ -1,12 +1,16 @@
 /*
  * iq2q_lanes.h - private to quant/: the IQ2_XXS / IQ2_XS quantizers with W float lanes, a
- * template shared by avx2_iq2q.c (W = 8) and avx512_iq2q.c (W = 16). The including file
- * defines the vector types and ops below (and may use AVX2 directly: both files have it), then
- * includes this once. Bit-identical to ref_iq2_quant.c. Blocks with Inf or NaN (in x or in the
- * importance weights) go to the reference; with finite input every NaN that arises (0 * Inf,
- * Inf - Inf, sqrt of a negative weight) is the same default NaN, so which operand an operation
- * propagates cannot matter, and the selects below keep the reference's comparisons (strict ones
- * strict, NaN false) exactly.
+ * template shared by avx2_iq2q.c (W = 8), avx512_iq2q.c (W = 16) and neon_iq2q.c (W = 4). The
+ * including file defines the vector types and ops below, then includes this once. Where
+ * TC_GRID_AVX2 is set (both x86 files) make_qp_quants for 8 sub-blocks, the 8-element sub-block
+ * preparation and codes4 are grid_avx2.h's 8-lane AVX2 functions (AVX-512 uses them at 8 lanes
+ * too); elsewhere the same operations in the W-lane ops (W = 4: qp_lanes in two passes of 4
+ * sub-blocks, codes4 one vector). nb_search2 (two trials in the 128-bit halves) is AVX2's alone,
+ * written in its intrinsics under W == 8. Bit-identical to ref_iq2_quant.c. Blocks with Inf or NaN
+ * (in x or in the importance weights) go to the reference; with finite input every NaN that arises
+ * (0 * Inf, Inf - Inf, sqrt of a negative weight) is the same default NaN, so which operand an
+ * operation propagates cannot matter, and the selects below keep the reference's comparisons
+ * (strict ones strict, NaN false) exactly.
  *
  * What runs in lanes, and why each float is the reference's:
  * - IQ2_XXS's make_qp_quants runs for the 8 sub-blocks of a block at once (lane = sub-block):
@@ -42,7 +46,8 @@
  * Tested (tests/check_quant_iq.c): quantize_matches_ggml runs every ISA this CPU has against
  * ggml_quantize_chunk (12 data kinds, row lengths, seeds, importance matrices with and without
  * zeros, negative-scale and zeroed-run rows, degenerate blocks); iq2_simd_matches_scalar_nonfinite
- * checks the hand-offs to the reference (Inf/NaN values or weights, overflowing weights).
+ * checks the hand-offs to the reference (Inf/NaN values or weights, overflowing weights). The
+ * NEON instance: scripts/ci/check_neon.sh, against the reference under qemu-aarch64.
  *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
@@ -51,9 +56,14 @@
  *   I_LOADU I_STOREU, I_LOAD_U16(const uint16_t *): W uint16 zero-extended
  *   F_PERM(t, i): lane l = t[i[l] mod W]   TC_ISA_ATTR: empty or a target attribute
  *   F_HMIN(v): the smallest lane in every lane (v without NaN); M_BITS(m): lane j at bit j
+ * and, without TC_GRID_AVX2: F_SQRT F_NEG(sign flipped) I_TO_F M_AND M_OR M_ICMPEQ,
+ *   M_ANDNOT(a, b) = a and not b, M_ANY(m): some lane set
  */
 
 #include "grid_lanes.h"
+#if TC_GRID_AVX2
+#include "grid_avx2.h"
+#endif
 #include "iq2q.h"
 #include "kernels.h"
 #include "ref_k.h"
@@ -262,59 +272,47 @@ TC_ISA_ATTR static inline void code_sums(int ng, const sums_tab *st, const int *
  * returns the largest xval (exact: no NaN here, and a zero's sign does not matter, it is only
  * compared with GROUP_MAX_EPS).
  */
+#if TC_GRID_AVX2
+#define sub_prep tc_iq2q_sub_prep8
+#else
 TC_ISA_ATTR static inline float sub_prep(int ng, const float *xb, const float *qw, float sigma2,
                                          float *weight, float *waux, float *xval, uint8_t *signs)
 {
-    const __m256 zero = _mm256_setzero_ps(), sbit = _mm256_set1_ps(-0.0f);
-    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    const VF zero = F_ZERO, s2 = F_SET1(sigma2);
+    float max = -INFINITY;
     for (int k = 0; k < ng; k++) {
-        const __m256 x = _mm256_loadu_ps(xb + 8 * k);
-        const __m256 w = _mm256_mul_ps(
-            _mm256_loadu_ps(qw + 8 * k),
-            _mm256_sqrt_ps(_mm256_add_ps(_mm256_set1_ps(sigma2), _mm256_mul_ps(x, x))));
-        _mm256_storeu_ps(weight + 8 * k, w);
-        _mm256_storeu_ps(waux + 8 * k, _mm256_sqrt_ps(w));
-        const __m256 neg = _mm256_cmp_ps(x, zero, _CMP_LT_OQ); /* !(x >= 0): x is not NaN */
-        __m256 xv = _mm256_blendv_ps(x, _mm256_xor_ps(x, sbit), neg);
-        unsigned s = (unsigned)_mm256_movemask_ps(neg);
-        if (__builtin_popcount(s) & 1) {
-            /* the first smallest weight*x*x: without NaN, the first lane equal to the
-             * smallest; with one, the reference's loop */
-            const __m256 p = _mm256_mul_ps(_mm256_mul_ps(w, x), x);
-            __m256 mn = _mm256_min_ps(p, _mm256_permute2f128_ps(p, p, 1));
-            mn = _mm256_min_ps(mn, _mm256_shuffle_ps(mn, mn, _MM_SHUFFLE(1, 0, 3, 2)));
-            mn = _mm256_min_ps(mn, _mm256_shuffle_ps(mn, mn, _MM_SHUFFLE(2, 3, 0, 1)));
-            int imin;
-            if (_mm256_movemask_ps(_mm256_cmp_ps(p, p, _CMP_UNORD_Q)) == 0) {
-                imin =
-                    __builtin_ctz((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(p, mn, _CMP_EQ_OQ)));
-            } else {
-                const float *wk = weight + 8 * k, *xk = xb + 8 * k;
-                float min = wk[0] * xk[0] * xk[0];
-                imin = 0;
-                for (int i = 1; i < 8; ++i) {
-                    float ax = wk[i] * xk[i] * xk[i];
-                    if (ax < min) {
-                        min = ax;
-                        imin = i;
-                    }
+        unsigned s = 0;
+        for (int h = 0; h < 8; h += W) {
+            const int o = 8 * k + h;
+            const VF x = F_LOADU(xb + o);
+            const VF w = F_MUL(F_LOADU(qw + o), F_SQRT(F_ADD(s2, F_MUL(x, x))));
+            F_STOREU(weight + o, w);
+            F_STOREU(waux + o, F_SQRT(w));
+            const VM neg = M_CMP(x, zero, _CMP_LT_OQ); /* !(x >= 0): x is not NaN */
+            F_STOREU(xval + o, F_BLEND(x, F_NEG(x), neg));
+            s |= M_BITS(neg) << h;
+        }
+        if (__builtin_popcount(s) & 1) { /* the first smallest weight*x*x: the reference's loop */
+            const float *wk = weight + 8 * k, *xk = xb + 8 * k;
+            float min = wk[0] * xk[0] * xk[0];
+            int imin = 0;
+            for (int i = 1; i < 8; ++i) {
+                float ax = wk[i] * xk[i] * xk[i];
+                if (ax < min) {
+                    min = ax;
+                    imin = i;
                 }
             }
             s ^= 1u << imin;
-            const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-            const __m256 at =
-                _mm256_castsi256_ps(_mm256_cmpeq_epi32(lane, _mm256_set1_epi32(imin)));
-            xv = _mm256_xor_ps(xv, _mm256_and_ps(at, sbit));
+            xval[8 * k + imin] = -xval[8 * k + imin];
         }
-        _mm256_storeu_ps(xval + 8 * k, xv);
         signs[k] = (uint8_t)(s & 127);
-        vmax = _mm256_max_ps(vmax, xv);
+        for (int i = 0; i < 8; i++)
+            max = max > xval[8 * k + i] ? max : xval[8 * k + i];
     }
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    return _mm_cvtss_f32(m);
+    return max;
 }
+#endif
 
 /*
  * The trials of a sub-block (ng groups, nt trial inverse scales id[] and scales sc[]): cod[k]
@@ -402,115 +400,116 @@ TC_ISA_ATTR static inline int best_trial(int nt, const float *sumqx, const float
  * A lane whose refinement pass changes nothing is at a fixed point, so the passes the other
  * lanes still need leave it unchanged, as the reference's early exit does.
  */
-TC_ISA_ATTR static inline __m256 qp_lanes(const float *x, const float *w)
+#if TC_GRID_AVX2
+#define qp_lanes tc_iq2q_qp_lanes8_to
+#define codes4   tc_iq2q_codes4
+#else
+/* qp_lanes with W lanes: the 8 sub-blocks in 8 / W passes (lane j = sub-block b0 + j), the same
+ * operations per lane; writes the 8 scales to out. MAX and the final mask are the x86
+ * instructions' meaning (max > x ? max : x; 0 unless suml2 > 0), as selects. */
+TC_ISA_ATTR static inline void qp_lanes(const float *x, const float *w, float *out)
 {
     enum { n = 32, nmax = IQ2_KMAXQ + 1 };
-    const __m256i stride = _mm256_setr_epi32(0, 32, 64, 96, 128, 160, 192, 224);
-    __m256 xt[n], wt[n], wx[n];
-    const __m256 zero = _mm256_setzero_ps(), magic = _mm256_set1_ps(12582912.f);
-    const __m256i mant = _mm256_set1_epi32(0x007fffff), bias = _mm256_set1_epi32(0x00400000),
-                  inmax = _mm256_set1_epi32(nmax), b255 = _mm256_set1_epi32(255);
-#define QP_NEAREST(f)                                                                              \
-    _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(_mm256_add_ps(f, magic)), mant), bias)
-    __m256 max = zero;
-    for (int i = 0; i < n; i++) {
-        xt[i] = _mm256_i32gather_ps(x + i, stride, 4);
-        wt[i] = _mm256_i32gather_ps(w + i, stride, 4);
-        wx[i] = _mm256_mul_ps(wt[i], xt[i]); /* w * x[i], the first product of w * x[i] * l */
-        max = _mm256_max_ps(max, xt[i]);     /* max > x ? max : x */
-    }
-    __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)nmax), max);
-    __m256 scale = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale);
-    __m256 best_mse = zero;
-    for (int i = 0; i < n; i++) {
-        __m256i l = _mm256_and_si256(QP_NEAREST(_mm256_mul_ps(iscale, xt[i])), b255);
-        __m256 diff = _mm256_sub_ps(xt[i], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(l)));
-        best_mse = _mm256_add_ps(best_mse, _mm256_mul_ps(_mm256_mul_ps(wt[i], diff), diff));
-    }
-    for (int is = -4; is <= 4; ++is) {
-        if (is == 0)
-            continue;
-        const __m256 iscale_is = _mm256_div_ps(_mm256_set1_ps(0.1f * (float)is + (float)nmax), max);
-        const __m256 scale_is = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale_is);
-        __m256 mse = zero;
+    const VF zero = F_ZERO, magic = F_SET1(12582912.f);
+    const VI mant = I_SET1(0x007fffff), bias = I_SET1(0x00400000), inmax = I_SET1(nmax),
+             b255 = I_SET1(255);
+#define QP_NEAREST(f) I_SUB(I_AND(F_BITS(F_ADD(f, magic)), mant), bias)
+    for (int b0 = 0; b0 < 8; b0 += W) {
+        VF xt[n], wt[n], wx[n];
+        VF max = zero;
         for (int i = 0; i < n; i++) {
-            __m256i l = _mm256_min_epi32(inmax, QP_NEAREST(_mm256_mul_ps(iscale_is, xt[i])));
-            __m256 diff = _mm256_sub_ps(xt[i], _mm256_mul_ps(scale_is, _mm256_cvtepi32_ps(l)));
-            mse = _mm256_add_ps(mse, _mm256_mul_ps(_mm256_mul_ps(wt[i], diff), diff));
+            float tx[W], tw[W];
+            for (int l = 0; l < W; l++) {
+                tx[l] = x[32 * (b0 + l) + i];
+                tw[l] = w[32 * (b0 + l) + i];
+            }
+            xt[i] = F_LOADU(tx);
+            wt[i] = F_LOADU(tw);
+            wx[i] = F_MUL(wt[i], xt[i]);
+            max = F_BLEND(xt[i], max, M_CMP(max, xt[i], _CMP_GT_OQ));
         }
-        const __m256 lt = _mm256_cmp_ps(mse, best_mse, _CMP_LT_OQ);
-        best_mse = _mm256_blendv_ps(best_mse, mse, lt);
-        iscale = _mm256_blendv_ps(iscale, iscale_is, lt);
-    }
-    __m256i L[n];
-    __m256 sumlx = zero, suml2 = zero;
-    for (int i = 0; i < n; i++) {
-        __m256i l = _mm256_min_epi32(inmax, QP_NEAREST(_mm256_mul_ps(iscale, xt[i])));
-        L[i] = _mm256_and_si256(l, b255);
-        __m256 fl = _mm256_cvtepi32_ps(l);
-        sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(wx[i], fl));
-        suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], fl), fl));
-    }
-    for (int itry = 0; itry < 5; ++itry) {
-        __m256 changed = zero;
+        VF iscale = F_DIV(F_SET1((float)nmax), max);
+        VF scale = F_DIV(F_SET1(1.0f), iscale);
+        VF best_mse = zero;
         for (int i = 0; i < n; i++) {
-            const __m256 fL = _mm256_cvtepi32_ps(L[i]);
-            __m256 slx = _mm256_sub_ps(sumlx, _mm256_mul_ps(wx[i], fL));
-            __m256 sl2 = _mm256_sub_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], fL), fL));
-            const __m256 pos = _mm256_and_ps(_mm256_cmp_ps(slx, zero, _CMP_GT_OQ),
-                                             _mm256_cmp_ps(sl2, zero, _CMP_GT_OQ));
-            const __m256i nl =
-                _mm256_min_epi32(inmax, QP_NEAREST(_mm256_div_ps(_mm256_mul_ps(xt[i], sl2), slx)));
-            const __m256 ne =
-                _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(nl, L[i])), pos);
-            if (_mm256_testz_ps(ne, ne))
+            VI l = I_AND(QP_NEAREST(F_MUL(iscale, xt[i])), b255);
+            VF diff = F_SUB(xt[i], F_MUL(scale, I_TO_F(l)));
+            best_mse = F_ADD(best_mse, F_MUL(F_MUL(wt[i], diff), diff));
+        }
+        for (int is = -4; is <= 4; ++is) {
+            if (is == 0)
                 continue;
-            const __m256 fnl = _mm256_cvtepi32_ps(nl);
-            slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[i], fnl));
-            sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(wt[i], fnl), fnl));
-            const __m256 better =
-                _mm256_cmp_ps(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2),
-                              _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2), _CMP_GT_OQ);
-            const __m256 upd = _mm256_and_ps(ne, better);
-            L[i] = _mm256_castps_si256(_mm256_blendv_ps(
-                _mm256_castsi256_ps(L[i]), _mm256_castsi256_ps(_mm256_and_si256(nl, b255)), upd));
-            sumlx = _mm256_blendv_ps(sumlx, slx, upd);
-            suml2 = _mm256_blendv_ps(suml2, sl2, upd);
-            changed = _mm256_or_ps(changed, upd);
+            const VF iscale_is = F_DIV(F_SET1(0.1f * (float)is + (float)nmax), max);
+            const VF scale_is = F_DIV(F_SET1(1.0f), iscale_is);
+            VF mse = zero;
+            for (int i = 0; i < n; i++) {
+                VI l = I_MIN(inmax, QP_NEAREST(F_MUL(iscale_is, xt[i])));
+                VF diff = F_SUB(xt[i], F_MUL(scale_is, I_TO_F(l)));
+                mse = F_ADD(mse, F_MUL(F_MUL(wt[i], diff), diff));
+            }
+            const VM lt = M_CMP(mse, best_mse, _CMP_LT_OQ);
+            best_mse = F_BLEND(best_mse, mse, lt);
+            iscale = F_BLEND(iscale, iscale_is, lt);
         }
-        if (_mm256_testz_ps(changed, changed))
-            break;
+        VI L[n];
+        VF sumlx = zero, suml2 = zero;
+        for (int i = 0; i < n; i++) {
+            VI l = I_MIN(inmax, QP_NEAREST(F_MUL(iscale, xt[i])));
+            L[i] = I_AND(l, b255);
+            VF fl = I_TO_F(l);
+            sumlx = F_ADD(sumlx, F_MUL(wx[i], fl));
+            suml2 = F_ADD(suml2, F_MUL(F_MUL(wt[i], fl), fl));
+        }
+        for (int itry = 0; itry < 5; ++itry) {
+            VM changed = M_CMP(zero, zero, _CMP_LT_OQ); /* none */
+            for (int i = 0; i < n; i++) {
+                const VF fL = I_TO_F(L[i]);
+                VF slx = F_SUB(sumlx, F_MUL(wx[i], fL));
+                VF sl2 = F_SUB(suml2, F_MUL(F_MUL(wt[i], fL), fL));
+                const VM pos = M_AND(M_CMP(slx, zero, _CMP_GT_OQ), M_CMP(sl2, zero, _CMP_GT_OQ));
+                const VI nl = I_MIN(inmax, QP_NEAREST(F_DIV(F_MUL(xt[i], sl2), slx)));
+                const VM ne = M_ANDNOT(pos, M_ICMPEQ(nl, L[i])); /* pos and nl != L[i] */
+                if (!M_ANY(ne))
+                    continue;
+                const VF fnl = I_TO_F(nl);
+                slx = F_ADD(slx, F_MUL(wx[i], fnl));
+                sl2 = F_ADD(sl2, F_MUL(F_MUL(wt[i], fnl), fnl));
+                const VM better = M_CMP(F_MUL(F_MUL(slx, slx), suml2),
+                                        F_MUL(F_MUL(sumlx, sumlx), sl2), _CMP_GT_OQ);
+                const VM upd = M_AND(ne, better);
+                L[i] = I_BLEND(L[i], I_AND(nl, b255), upd);
+                sumlx = F_BLEND(sumlx, slx, upd);
+                suml2 = F_BLEND(suml2, sl2, upd);
+                changed = M_OR(changed, upd);
+            }
+            if (!M_ANY(changed))
+                break;
+        }
+        F_STOREU(out + b0, F_BLEND(zero, F_DIV(sumlx, suml2), M_CMP(suml2, zero, _CMP_GT_OQ)));
     }
 #undef QP_NEAREST
-    const __m256 r = _mm256_div_ps(sumlx, suml2);
-    return _mm256_and_ps(r, _mm256_cmp_ps(suml2, zero, _CMP_GT_OQ));
 }
 
-/* group_codes of the ng (2 or 4) groups at xv (8 values each) at one inverse scale id, lane k =
- * group k (the lanes past ng repeat group 0): the same operations per value, on the transposed
- * groups. */
-static inline void codes4(float id, const float *xv, int ng, int32_t out[4])
+/* codes4 with W = 4 lanes (lane k = group k, the lanes past ng repeat group 0): group_codes'
+ * operations per value. */
+TC_ISA_ATTR static inline void codes4(float id, const float *xv, int ng, int32_t out[4])
 {
-    __m128 X[8];
-    for (int h = 0; h < 2; h++) {
-        for (int k = 0; k < 4; k++)
-            X[4 * h + k] = _mm_loadu_ps(xv + (k < ng ? 8 * k : 0) + 4 * h);
-        _MM_TRANSPOSE4_PS(X[4 * h], X[4 * h + 1], X[4 * h + 2], X[4 * h + 3]);
-    }
-    const __m128 idv = _mm_set1_ps(id), one = _mm_set1_ps(1.0f), half = _mm_set1_ps(0.5f),
-                 magic = _mm_set1_ps(12582912.f);
-    const __m128i bias = _mm_set1_epi32(0x00400000), top = _mm_set1_epi32(0x00400000 + 2),
-                  mant = _mm_set1_epi32(0x007fffff);
-    __m128i code = _mm_setzero_si128();
+    const VF idv = F_SET1(id), one = F_SET1(1.0f), half = F_SET1(0.5f), magic = F_SET1(12582912.f);
+    const VI bias = I_SET1(0x00400000), top = I_SET1(0x00400000 + 2), mant = I_SET1(0x007fffff);
+    VI code = I_ZERO;
     for (int j = 0; j < 8; j++) {
-        const __m128 f = _mm_mul_ps(half, _mm_sub_ps(_mm_mul_ps(idv, X[j]), one));
-        __m128i v = _mm_and_si128(_mm_castps_si128(_mm_add_ps(f, magic)), mant);
-        v = _mm_max_epi32(bias, _mm_min_epi32(top, v));
-        code = _mm_add_epi32(code, _mm_sll_epi32(v, _mm_cvtsi32_si128(2 * j)));
+        float t[4];
+        for (int k = 0; k < 4; k++)
+            t[k] = xv[(k < ng ? 8 * k : 0) + j];
+        const VF f = F_MUL(half, F_SUB(F_MUL(idv, F_LOADU(t)), one));
+        VI v = I_AND(F_BITS(F_ADD(f, magic)), mant);
+        v = I_MAX(bias, I_MIN(top, v));
+        code = I_ADD(code, I_SLLI(v, 2 * j));
     }
-    code = _mm_sub_epi32(code, _mm_set1_epi32((int32_t)(0x00400000u * 0x5555u)));
-    _mm_storeu_si128((__m128i *)out, code);
+    code = I_SUB(code, I_SET1((int32_t)(0x00400000u * 0x5555u)));
+    I_STOREU(out, code);
 }
+#endif
 
 /* ===== IQ2_XXS: iq2_xxs_sub of ref_iq2_quant.c ===== */
 
@@ -667,7 +666,7 @@ TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_
                 for (int ib = 0; ib < 8; ++ib)
                     max[ib] = sub_prep(4, x + 32 * ib, w + 32 * ib, sigma2, weight[ib], waux[ib],
                                        xval[ib], signs[ib]);
-                _mm256_storeu_ps(qp, qp_lanes(xval[0], weight[0]));
+                qp_lanes(xval[0], weight[0], qp);
                 int punt = 0;
                 for (int ib = 0; ib < 8 && !punt; ++ib) {
                     scales[ib] = xxs_sub(T, weight[ib], waux[ib], xval[ib], signs[ib], max[ib],

@@ -57,5 +57,6 @@ const tc_iq2s_lists *tc_iq2s_lists_get(void);
 /* The SIMD kernels (no-ops on other architectures). */
 void tc_avx2_register_iq2s(tc_kernel_table *k);
 void tc_avx512_register_iq2s(tc_kernel_table *k);
+void tc_neon_register_iq2s(tc_kernel_table *k);
 
 #endif /* TC_IQ2S_H */

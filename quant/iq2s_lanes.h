@@ -1,7 +1,11 @@
 /*
  * iq2s_lanes.h - private to quant/: the IQ2_S quantizer with W float lanes, a template shared by
- * avx2_iq2s.c (W = 8) and avx512_iq2s.c (W = 16). The including file defines the vector types
- * and ops below (and may use AVX2 directly: both files have it), then includes this once.
+ * avx2_iq2s.c (W = 8), avx512_iq2s.c (W = 16) and neon_iq2s.c (W = 4). The including file
+ * defines the vector types and ops below, then includes this once. block_prep, 8 elements at a
+ * time, is grid_avx2.h's AVX2 function where TC_GRID_AVX2 is set (both x86 files), in the W-lane
+ * ops elsewhere; with W = 4 a term table holds one element (a broadcast) and every neighbour
+ * list takes the general search, its first vector masked like the others (lists may be shorter
+ * than W).
  * Bit-identical to ref_iq3_quant.c's IQ2_S (read its header first: the algorithm is described
  * there). quant/ builds with -ffp-contract=off and nothing here is fused or reassociated: every
  * float a lane computes is one the reference computes, by the same operations on the same
@@ -54,10 +58,13 @@
  *   not read; W_MIN_FMAX(VF d, int k, VF fmax): min(d, fmax) in the first min(k, W) lanes, fmax
  *   in the others
  *   I_COMPRESS_STORE(int32_t *p, VI v, unsigned bits): the lanes of the set bits, in order, at p
- *   (may write W values)
+ *   (may write W values); F_LOAD8 only with W >= 8
  */
 
 #include "blocks.h"
+#if TC_GRID_AVX2
+#include "grid_avx2.h"
+#endif
 #include "iq2s.h"
 #include "tc_dtype.h"
 
@@ -149,7 +156,11 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const uint32_t *wd, int nvec, int
             return -1;
         return __builtin_ctz(M_BITS(M_CMP(best, m, _CMP_EQ_OQ)));
     }
+#if W >= 8
     VF best = F_MIN(NB_DIST(I_LOADU(wd)), fmax); /* FLT_MAX unless strictly below it */
+#else
+    VF best = W_MIN_FMAX(NB_DIST(W_LOAD(wd, n)), n, fmax); /* lists as short as W */
+#endif
     if (nvec == 2) {
         /* lane j holds candidate j, or j + W where lt: any tied first-vector lane comes first */
         const VF d = W_MIN_FMAX(NB_DIST(W_LOAD(wd + W, n - W)), n - W, fmax);
@@ -185,9 +196,9 @@ TC_ISA_ATTR static ALWAYS_INLINE int32_t search_entry(const tc_iq2s_lists *T, in
     const uint32_t *lst = T->lst + T->list[(uint32_t)e >> 16 & 0x1fff];
     const int n = (int)lst[0];
     int p;
-    if (cls == 0 || (W == 16 && cls == 1))
+    if (W >= 8 && (cls == 0 || (W == 16 && cls == 1)))
         p = nb_search(lst + 1, 1, n, g, scale);
-    else if (cls == 1 || (W == 16 && cls == 2))
+    else if (W >= 8 && (cls == 1 || (W == 16 && cls == 2)))
         p = nb_search(lst + 1, 2, n, g, scale);
     else
         p = nb_search(lst + 1, 0, n, g, scale);
@@ -222,23 +233,28 @@ static inline float block_sigma2(const float *x)
 
 /* Per element of the block, in element order, as the reference's sub_weights and
  * split_signs8: xval and wa (for the search tables), the sign bits of each group of 8. */
+#if TC_GRID_AVX2
+#define block_prep tc_iq2s_block_prep8
+#else
 TC_ISA_ATTR static inline void block_prep(const float *x, const float *qw, float sigma2, float *wa,
                                           float *xval, uint8_t *signs)
 {
-    const __m256 zero = _mm256_setzero_ps(), sbit = _mm256_set1_ps(-0.0f);
-    const __m256 s2 = _mm256_set1_ps(sigma2), s4 = _mm256_set1_ps(0.25f * sigma2);
+    const VF zero = F_ZERO, s2 = F_SET1(sigma2), s4 = F_SET1(0.25f * sigma2);
     for (int g = 0; g < 32; g++) {
-        const __m256 xv = _mm256_loadu_ps(x + 8 * g);
-        const __m256 xv2 = _mm256_mul_ps(xv, xv);
-        const __m256 wk =
-            qw ? _mm256_mul_ps(_mm256_loadu_ps(qw + 8 * g), _mm256_sqrt_ps(_mm256_add_ps(s2, xv2)))
-               : _mm256_add_ps(s4, xv2);
-        const __m256 neg = _mm256_cmp_ps(xv, zero, _CMP_LT_OQ); /* !(x >= 0): x is not NaN */
-        _mm256_storeu_ps(wa + 8 * g, _mm256_sqrt_ps(wk));
-        _mm256_storeu_ps(xval + 8 * g, _mm256_blendv_ps(xv, _mm256_xor_ps(xv, sbit), neg));
-        signs[g] = (uint8_t)_mm256_movemask_ps(neg);
+        unsigned s = 0;
+        for (int h = 0; h < 8; h += W) {
+            const int o = 8 * g + h;
+            const VF xv = F_LOADU(x + o), xv2 = F_MUL(xv, xv);
+            const VF wk = qw ? F_MUL(F_LOADU(qw + o), F_SQRT(F_ADD(s2, xv2))) : F_ADD(s4, xv2);
+            const VM neg = M_CMP(xv, zero, _CMP_LT_OQ); /* !(x >= 0): x is not NaN */
+            F_STOREU(wa + o, F_SQRT(wk));
+            F_STOREU(xval + o, F_BLEND(xv, F_NEG(xv), neg));
+            s |= M_BITS(neg) << h;
+        }
+        signs[g] = (uint8_t)s;
     }
 }
+#endif
 
 /* The same per lane (element i of the lanes' sub-blocks in xt[i], weights qt[i] or none): xval,
  * w and w*xval. */
@@ -269,10 +285,16 @@ TC_ISA_ATTR static void iq2s_block(const tc_iq2s_lists *T, const float *x, const
     block_prep(x, qw, sigma2, wa, xval, signs);
     for (int g = 0; g < 32; g++)
         for (int v = 0; v < NTV; v++) {
+#if W >= 8
             /* lane 4*e + l of table v: element v*(W/4) + e */
             const VI rep = I_ADD(I_SET1(v * (W / 4)), I_SRLI(I_LOADU(lane_index), 2));
             tabs[g].x[v] = F_PERM(F_LOAD8(xval + 8 * g), rep);
             tabs[g].w[v] = F_PERM(F_LOAD8(wa + 8 * g), rep);
+#else
+            /* W = 4: one element per table, element v in every lane */
+            tabs[g].x[v] = F_BCAST(xval + 8 * g + v);
+            tabs[g].w[v] = F_BCAST(wa + 8 * g + v);
+#endif
         }
     for (int pass = 0; pass < NPASS; pass++) {
         const int b0 = pass * W; /* the lanes' first sub-block */

@@ -87,5 +87,6 @@ static inline int tc_iq3_code3(int code4)
 /* The SIMD kernels (no-ops on other architectures). */
 void tc_avx2_register_iq3q(tc_kernel_table *k);
 void tc_avx512_register_iq3q(tc_kernel_table *k);
+void tc_neon_register_iq3q(tc_kernel_table *k);
 
 #endif /* TC_IQ3Q_H */

@@ -1,10 +1,16 @@
 /*
  * iq3q_lanes.h - private to quant/: the IQ3_XXS / IQ3_S quantizers with W float lanes, a
- * template shared by avx2_iq3q.c (W = 8) and avx512_iq3q.c (W = 16). The including file defines
- * the vector types and ops below (and may use AVX2 directly: both files have it), then includes
- * this once. Bit-identical to ref_iq3_quant.c (read its header first: the algorithm and ggml's
- * traps are described there). quant/ builds with -ffp-contract=off and nothing here is fused or
- * reassociated: every float a lane computes is one the reference computes, by the same
+ * template shared by avx2_iq3q.c (W = 8), avx512_iq3q.c (W = 16) and neon_iq3q.c (W = 4). The
+ * including file defines the vector types and ops below, then includes this once. Where
+ * TC_GRID_AVX2 is set (both x86 files) the 8-element sub-block preparation and parity search, the
+ * smallest xval and the requantization's codes of 8 groups at once are grid_avx2.h's 8-lane AVX2
+ * functions (AVX-512 uses them at 8 lanes too), elsewhere the same operations in the W-lane ops
+ * (the parity element by the reference's loop); the W = 16 pair searches and IQ3_S's packed
+ * trials are AVX-512's alone, in its intrinsics under W == 16. The 8-entry level tables are VT (a
+ * VF for W >= 8; with W = 4 the includer's two-vector type), and the searches read 8 / W, 16 / W,
+ * 32 / W vectors by class. Bit-identical to ref_iq3_quant.c (read its header first: the algorithm
+ * and ggml's traps are described there). quant/ builds with -ffp-contract=off and nothing here is
+ * fused or reassociated: every float a lane computes is one the reference computes, by the same
  * operations on the same operands in the same order.
  *
  * Blocks with Inf or NaN (in x or in the importance weights) go to the reference. With finite
@@ -73,9 +79,14 @@
  *   M_ICMPGT, M_ICMPEQ (int32 compares to a mask), I_GATHER(const int32_t *base, VI idx)
  *   I_COMPRESS_STORE(int32_t *p, VI v, unsigned bits): the lanes of the set bits, in order, at p
  *   (may write W values)   TC_ISA_ATTR: empty or a target attribute
+ * and, without TC_GRID_AVX2: F_SQRT F_NEG (sign flipped); W < 8: VT and its T_LOADU T_SET1 T_BCAST
+ *   T_SUB T_MUL, T_PERM(t, i) (lane l = t[i[l] & 7])
  */
 
 #include "blocks.h"
+#if TC_GRID_AVX2
+#include "grid_avx2.h"
+#endif
 #include "iq3q.h"
 #include "tc_dtype.h"
 
@@ -100,6 +111,18 @@ static inline float maxf_ggml(float a, float b)
 }
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
+
+/* A table of 8 values, one per level (lane l mod 8), and its ops: a VF when W >= 8 (the
+ * includer may define its own, T_PERM(t, i) = t[i[l] & 7] in lane l, for fewer lanes). */
+#ifndef T_PERM
+#define VT      VF
+#define T_LOADU F_LOADU
+#define T_SET1  F_SET1
+#define T_BCAST F_BCAST
+#define T_SUB   F_SUB
+#define T_MUL   F_MUL
+#define T_PERM  F_PERM
+#endif
 
 /* The code4s of the group of 4 values xv at the lanes' inverse scales id (level_of per
  * element). `small`: every |id*x| is far below 2^22, so nearest_int's 1.5*2^23 trick and a
@@ -142,20 +165,20 @@ TC_ISA_ATTR static inline VI lane_code3(VI c)
 /* The 8 possible terms w*(scale*q - x)^2 of each element of the group xv (wv the square roots
  * of the weights) at the levels of the lanes (lane l mod 8), as the reference: (w*diff)*diff. */
 #define NB_TERMS(sq, xv, wv)                                                                       \
-    VF e0, e1, e2, e3;                                                                             \
+    VT e0, e1, e2, e3;                                                                             \
     do {                                                                                           \
-        const VF d0_ = F_SUB(sq, F_BCAST((xv) + 0)), d1_ = F_SUB(sq, F_BCAST((xv) + 1));           \
-        const VF d2_ = F_SUB(sq, F_BCAST((xv) + 2)), d3_ = F_SUB(sq, F_BCAST((xv) + 3));           \
-        e0 = F_MUL(F_MUL(F_BCAST((wv) + 0), d0_), d0_);                                            \
-        e1 = F_MUL(F_MUL(F_BCAST((wv) + 1), d1_), d1_);                                            \
-        e2 = F_MUL(F_MUL(F_BCAST((wv) + 2), d2_), d2_);                                            \
-        e3 = F_MUL(F_MUL(F_BCAST((wv) + 3), d3_), d3_);                                            \
+        const VT d0_ = T_SUB(sq, T_BCAST((xv) + 0)), d1_ = T_SUB(sq, T_BCAST((xv) + 1));           \
+        const VT d2_ = T_SUB(sq, T_BCAST((xv) + 2)), d3_ = T_SUB(sq, T_BCAST((xv) + 3));           \
+        e0 = T_MUL(T_MUL(T_BCAST((wv) + 0), d0_), d0_);                                            \
+        e1 = T_MUL(T_MUL(T_BCAST((wv) + 1), d1_), d1_);                                            \
+        e2 = T_MUL(T_MUL(T_BCAST((wv) + 2), d2_), d2_);                                            \
+        e3 = T_MUL(T_MUL(T_BCAST((wv) + 3), d3_), d3_);                                            \
     } while (0)
 
 /* The distances of the lanes' candidates (code4s in C), terms added in element order. */
 #define NB_DIST(C)                                                                                 \
-    F_ADD(F_ADD(F_ADD(F_PERM(e0, C), F_PERM(e1, I_SRLI(C, 4))), F_PERM(e2, I_SRLI(C, 8))),         \
-          F_PERM(e3, I_SRLI(C, 12)))
+    F_ADD(F_ADD(F_ADD(T_PERM(e0, C), T_PERM(e1, I_SRLI(C, 4))), T_PERM(e2, I_SRLI(C, 8))),         \
+          T_PERM(e3, I_SRLI(C, 12)))
 
 /*
  * iq3_best_neighbour: of the list at lst (count, then padded code4s), the code4 of the point
@@ -168,7 +191,8 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const tc_iq3_lists *T, const uint
                                                int nvec)
 {
     const uint16_t *codes = lst + 1;
-    const VF sq = F_MUL(F_SET1(scale), F_LOADU(qlev)), fmax = F_SET1(FLT_MAX);
+    const VT sq = T_MUL(T_SET1(scale), T_LOADU(qlev));
+    const VF fmax = F_SET1(FLT_MAX);
     NB_TERMS(sq, xv, wv);
     VF best = F_MIN(NB_DIST(I_LOAD_U16(codes)), fmax); /* FLT_MAX unless strictly below it */
     if (nvec == 1) {
@@ -329,15 +353,15 @@ TC_ISA_ATTR static ALWAYS_INLINE void search_pairs(const tc_iq3_lists *T, const 
 
 /* Per element i of a sub-block: (w*x)*q and (w*q)*q for the 8 levels (lane l mod 8). */
 typedef struct sums_tab {
-    VF wxq[32], wqq[32];
+    VT wxq[32], wqq[32];
 } sums_tab;
 
 TC_ISA_ATTR static inline void sums_prep(const float *w, const float *xval, sums_tab *st)
 {
-    const VF q = F_LOADU(qlev);
+    const VT q = T_LOADU(qlev);
     for (int i = 0; i < 32; i++) {
-        st->wxq[i] = F_MUL(F_SET1(w[i] * xval[i]), q);
-        st->wqq[i] = F_MUL(F_MUL(F_SET1(w[i]), q), q);
+        st->wxq[i] = T_MUL(T_SET1(w[i] * xval[i]), q);
+        st->wqq[i] = T_MUL(T_MUL(T_SET1(w[i]), q), q);
     }
 }
 
@@ -348,8 +372,8 @@ TC_ISA_ATTR static inline void lane_sums(const sums_tab *st, const VI *cod, VF *
     for (int k = 0; k < 8; k++)
         for (int j = 0; j < 4; j++) {
             const VI idx = I_SRLI(cod[k], 4 * j);
-            sx = F_ADD(sx, F_PERM(st->wxq[4 * k + j], idx));
-            s2 = F_ADD(s2, F_PERM(st->wqq[4 * k + j], idx));
+            sx = F_ADD(sx, T_PERM(st->wxq[4 * k + j], idx));
+            s2 = F_ADD(s2, T_PERM(st->wqq[4 * k + j], idx));
         }
     *sumqx = sx;
     *sumq2 = s2;
@@ -369,56 +393,17 @@ TC_ISA_ATTR static inline void code_sums(const sums_tab *st, const int *codes, f
 }
 
 /* A search by the class of its list (lists are padded to 16 candidates: W = 8 may always read
- * two vectors, W = 16 one). */
+ * two vectors, W = 16 one, W = 4 four). */
 TC_ISA_ATTR static inline int nb_search_any(const tc_iq3_lists *T, int32_t m, const float *xv,
                                             const float *wv, float scale)
 {
     const uint16_t *lst = NB_LIST(T, m);
     const unsigned cls = NB_CLASS(m);
     if (cls <= 1)
-        return nb_search(T, lst, xv, wv, scale, W == 8 ? 2 : 1);
+        return nb_search(T, lst, xv, wv, scale, 16 / W);
     if (cls == 2)
-        return nb_search(T, lst, xv, wv, scale, W == 8 ? 4 : 2);
+        return nb_search(T, lst, xv, wv, scale, 32 / W);
     return nb_search(T, lst, xv, wv, scale, 0);
-}
-
-/* code4 to code3 in 8 lanes */
-TC_ISA_ATTR static inline __m256i code3_8(__m256i c)
-{
-    const __m256i a =
-        _mm256_or_si256(_mm256_and_si256(c, _mm256_set1_epi32(0x007)),
-                        _mm256_and_si256(_mm256_srli_epi32(c, 1), _mm256_set1_epi32(0x038)));
-    const __m256i b =
-        _mm256_or_si256(_mm256_and_si256(_mm256_srli_epi32(c, 2), _mm256_set1_epi32(0x1c0)),
-                        _mm256_and_si256(_mm256_srli_epi32(c, 3), _mm256_set1_epi32(0xe00)));
-    return _mm256_or_si256(a, b);
-}
-
-/*
- * The code4s of the 8 groups of a sub-block at one inverse scale (lane k = group k): the levels
- * of the 32 elements in element order (level_of, the same operations per element), each moved
- * to its nibble, the 4 nibbles of a group added (they do not overlap: an OR) by two horizontal
- * adds, which leave the groups in the order 0, 2, 4, 6, 1, 3, 5, 7.
- */
-TC_ISA_ATTR static inline __m256i groups_codes8(float idf, const float *xval)
-{
-    const __m256 id = _mm256_set1_ps(idf), one = _mm256_set1_ps(1.0f), half = _mm256_set1_ps(0.5f),
-                 magic = _mm256_set1_ps(12582912.f);
-    const __m256i sh = _mm256_setr_epi32(0, 4, 8, 12, 0, 4, 8, 12);
-    __m256i l[4];
-    for (int q = 0; q < 4; q++) {
-        const __m256 f = _mm256_mul_ps(
-            half, _mm256_sub_ps(_mm256_mul_ps(id, _mm256_loadu_ps(xval + 8 * q)), one));
-        __m256i v = _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(_mm256_add_ps(f, magic)),
-                                                      _mm256_set1_epi32(0x007fffff)),
-                                     _mm256_set1_epi32(0x00400000));
-        v = _mm256_max_epi32(_mm256_setzero_si256(),
-                             _mm256_min_epi32(_mm256_set1_epi32(IQ3_MAXQ - 1), v));
-        l[q] = _mm256_sllv_epi32(v, sh);
-    }
-    const __m256i h =
-        _mm256_hadd_epi32(_mm256_hadd_epi32(l[0], l[1]), _mm256_hadd_epi32(l[2], l[3]));
-    return _mm256_permutevar8x32_epi32(h, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
 }
 
 #if W == 16
@@ -431,16 +416,47 @@ static const int32_t tail_id[32] = {16,  17,  18,  48,  49,  50,  80,  81,  82, 
                                     241, 242, 242, 242, 242, 242, 242, 242, 242, 242};
 #endif
 
-/* the smallest of 32 xval (not NaN) */
-TC_ISA_ATTR static inline float xval_min(const float *xval)
+#if TC_GRID_AVX2
+#define requant8 tc_iq3q_requant8
+#else
+/* The requantization's codes of the 8 groups of a sub-block at inverse scale id, W groups at a
+ * time (lane = group; group_codes_x's mask form per value, as the reference's level_of) to gc,
+ * their map entries to gm; returns the groups off the grid (bit k: group k). */
+TC_ISA_ATTR static inline unsigned requant8(const int32_t *map, float id, const float *xval,
+                                            int32_t *gc, int32_t *gm)
 {
-    __m256 m = _mm256_min_ps(_mm256_min_ps(_mm256_loadu_ps(xval), _mm256_loadu_ps(xval + 8)),
-                             _mm256_min_ps(_mm256_loadu_ps(xval + 16), _mm256_loadu_ps(xval + 24)));
-    __m128 h = _mm_min_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
-    h = _mm_min_ps(h, _mm_movehl_ps(h, h));
-    h = _mm_min_ss(h, _mm_movehdup_ps(h));
-    return _mm_cvtss_f32(h);
+    unsigned off = 0;
+    const VF idv = F_SET1(id);
+    for (int k0 = 0; k0 < 8; k0 += W) {
+        VF xg[4];
+        for (int j = 0; j < 4; j++) {
+            float t[W];
+            for (int l = 0; l < W; l++)
+                t[l] = xval[4 * (k0 + l) + j];
+            xg[j] = F_LOADU(t);
+        }
+        const VI c = group_codes_x(idv, xg, 0);
+        const VI m = I_GATHER(map, lane_code3(c));
+        I_STOREU(gc + k0, c);
+        I_STOREU(gm + k0, m);
+        off |= M_BITS(M_ICMPGT(I_ZERO, m)) << k0;
+    }
+    return off;
 }
+#endif
+
+/* the smallest of 32 xval (not NaN) */
+#if TC_GRID_AVX2
+#define xval_min tc_iq3q_xval_min
+#else
+static inline float xval_min(const float *xval)
+{
+    float m = xval[0];
+    for (int i = 1; i < 32; i++)
+        m = xval[i] < m ? xval[i] : m;
+    return m;
+}
+#endif
 
 /*
  * iq3_search of the reference (steps 2 and 3) for one sub-block: xval, weights w, their square
@@ -571,11 +587,11 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
         cflat[wid[2][j]] = nb_search(T, NB_ARGS(2, j), 2);
 #else
     for (int j = 0; j < nw[0]; j++)
-        cflat[wid[0][j]] = nb_search(T, NB_ARGS(0, j), 1);
+        cflat[wid[0][j]] = nb_search(T, NB_ARGS(0, j), 8 / W);
     for (int j = 0; j < nw[1]; j++)
-        cflat[wid[1][j]] = nb_search(T, NB_ARGS(1, j), 2);
+        cflat[wid[1][j]] = nb_search(T, NB_ARGS(1, j), 16 / W);
     for (int j = 0; j < nw[2]; j++)
-        cflat[wid[2][j]] = nb_search(T, NB_ARGS(2, j), 4);
+        cflat[wid[2][j]] = nb_search(T, NB_ARGS(2, j), 32 / W);
 #endif
     for (int j = 0; j < nw[3]; j++)
         cflat[wid[3][j]] = nb_search(T, NB_ARGS(3, j), 0);
@@ -615,15 +631,9 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
     }
     if (on != 0xffu && scale > 0) {
         /* IQ3_XXS re-rounds the off-grid groups, IQ3_S all */
-        const __m256i c = groups_codes8(1 / scale, xval);
-        const __m256i m = _mm256_i32gather_epi32(T->map, code3_8(c), 4);
         int32_t gc[8], gm[8];
-        _mm256_storeu_si256((__m256i *)gc, c);
-        _mm256_storeu_si256((__m256i *)gm, m);
         const unsigned redo = xxs ? ~on & 0xffu : 0xffu;
-        const unsigned off = (unsigned)_mm256_movemask_ps(_mm256_castsi256_ps(
-                                 _mm256_cmpgt_epi32(_mm256_setzero_si256(), m))) &
-                             redo;
+        const unsigned off = requant8(T->map, 1 / scale, xval, gc, gm) & redo;
         for (int k = 0; k < 8; k++)
             L[k] = redo >> k & 1 ? gc[k] : L[k];
         for (unsigned b = off; b; b &= b - 1) {
@@ -650,17 +660,12 @@ static inline float block_sigma2(const float *x)
     return 2 * sumx2 / QK_K;
 }
 
-/* The first i of the smallest (w*x)*x over 8 elements, as the reference's loop. */
-TC_ISA_ATTR static inline int parity_min(const float *wk, const float *xk)
+#if TC_GRID_AVX2
+#define sub_prep tc_iq3q_sub_prep8
+#else
+/* The first i of the smallest (w*x)*x over 8 elements: the reference's loop. */
+static inline int parity_min(const float *wk, const float *xk)
 {
-    const __m256 w = _mm256_loadu_ps(wk), x = _mm256_loadu_ps(xk);
-    const __m256 p = _mm256_mul_ps(_mm256_mul_ps(w, x), x);
-    if (_mm256_movemask_ps(_mm256_cmp_ps(p, p, _CMP_UNORD_Q)) == 0) {
-        __m256 mn = _mm256_min_ps(p, _mm256_permute2f128_ps(p, p, 1));
-        mn = _mm256_min_ps(mn, _mm256_shuffle_ps(mn, mn, _MM_SHUFFLE(1, 0, 3, 2)));
-        mn = _mm256_min_ps(mn, _mm256_shuffle_ps(mn, mn, _MM_SHUFFLE(2, 3, 0, 1)));
-        return __builtin_ctz((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(p, mn, _CMP_EQ_OQ)));
-    }
     int imin = 0;
     float min = wk[0] * xk[0] * xk[0];
     for (int i = 1; i < 8; i++) {
@@ -673,45 +678,39 @@ TC_ISA_ATTR static inline int parity_min(const float *wk, const float *xk)
     return imin;
 }
 
-/*
- * sub_weights and the sign split of the reference for a sub-block of 32 (x finite): w, wa,
- * xval, the 4 sign bytes (IQ3_XXS: 7 bits after the parity flip) and the largest xval.
- */
+/* sub_prep in the W-lane ops, 8 / W vectors a group (W <= 8); the largest xval as the
+ * reference's MAX in element order. */
 TC_ISA_ATTR static inline float sub_prep(const float *xb, const float *qw, float sigma2, int xxs,
                                          float *w, float *wa, float *xval, unsigned *signs)
 {
-    const __m256 zero = _mm256_setzero_ps(), sbit = _mm256_set1_ps(-0.0f);
-    __m256 vmax = _mm256_set1_ps(-INFINITY);
+    const VF zero = F_ZERO;
+    float max = -INFINITY;
     for (int k = 0; k < 4; k++) {
-        const __m256 x = _mm256_loadu_ps(xb + 8 * k);
-        const __m256 x2 = _mm256_mul_ps(x, x);
-        const __m256 wk =
-            qw ? _mm256_mul_ps(_mm256_loadu_ps(qw + 8 * k),
-                               _mm256_sqrt_ps(_mm256_add_ps(_mm256_set1_ps(sigma2), x2)))
-               : x2;
-        _mm256_storeu_ps(w + 8 * k, wk);
-        _mm256_storeu_ps(wa + 8 * k, _mm256_sqrt_ps(wk));
-        const __m256 neg = _mm256_cmp_ps(x, zero, _CMP_LT_OQ); /* !(x >= 0): x is not NaN */
-        __m256 xv = _mm256_blendv_ps(x, _mm256_xor_ps(x, sbit), neg);
-        unsigned s = (unsigned)_mm256_movemask_ps(neg);
+        unsigned s = 0;
+        for (int h = 0; h < 8; h += W) {
+            const int o = 8 * k + h;
+            const VF x = F_LOADU(xb + o), x2 = F_MUL(x, x);
+            const VF wk = qw ? F_MUL(F_LOADU(qw + o), F_SQRT(F_ADD(F_SET1(sigma2), x2))) : x2;
+            F_STOREU(w + o, wk);
+            F_STOREU(wa + o, F_SQRT(wk));
+            const VM neg = M_CMP(x, zero, _CMP_LT_OQ); /* !(x >= 0): x is not NaN */
+            F_STOREU(xval + o, F_BLEND(x, F_NEG(x), neg));
+            s |= M_BITS(neg) << h;
+        }
         if (xxs && (__builtin_popcount(s) & 1)) {
             const int imin = parity_min(w + 8 * k, xb + 8 * k);
             s ^= 1u << imin;
-            const __m256 at = _mm256_castsi256_ps(_mm256_cmpeq_epi32(
-                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7), _mm256_set1_epi32(imin)));
-            xv = _mm256_xor_ps(xv, _mm256_and_ps(at, sbit));
+            xval[8 * k + imin] = -xval[8 * k + imin];
         }
         if (xxs)
             s &= 127;
-        _mm256_storeu_ps(xval + 8 * k, xv);
         signs[k] = s;
-        vmax = _mm256_max_ps(vmax, xv);
+        for (int i = 0; i < 8; i++)
+            max = maxf_ggml(max, xval[8 * k + i]);
     }
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(vmax), _mm256_extractf128_ps(vmax, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    return _mm_cvtss_f32(m);
+    return max;
 }
+#endif
 
 /* ===== Blocks ===== */
 

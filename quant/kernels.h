@@ -48,6 +48,7 @@ void tc_avx512_register(tc_kernel_table *k);
 void tc_neon_register(tc_kernel_table *k);
 void tc_avx2_register_iq2q(tc_kernel_table *k);   /* avx2_iq2q.c: IQ2_XXS, IQ2_XS quantizers */
 void tc_avx512_register_iq2q(tc_kernel_table *k); /* avx512_iq2q.c: the same, 16 lanes */
+void tc_neon_register_iq2q(tc_kernel_table *k);   /* neon_iq2q.c: the same, 4 lanes */
 
 /* The table of `isa` (NULL when unsupported here). Built once, thread-safe. */
 const tc_kernel_table *tc_kernels(int isa);
