@@ -16,21 +16,22 @@
  *   best: a split wins where sumq2 > 0 and sumqx^2 > best*sumq2 against that lane's best at
  *   that moment, exactly the reference's sequential rule, since a lane's best only changes by
  *   its own updates (selects).
- * - IQ1_M's search starts at theta instead of -FLT_MAX (m_search): tau is the largest score
- *   best = (sumqx/sumq2)*sumqx, as the reference computes it, of a few fixed splits, and theta =
- *   tau*(1 - 2^-12). Few splits then pass the pre-filter (AVX2 IQ1_M: 46.6% -> 15.5% of steps).
- *   Exact: write s = sumqx^2/sumq2 (reals) for a split and shift of the lane, M its largest.
- *   A split wins only if s > b*(1 - 4u) against an incumbent of score b, and surely wins if
- *   s > b*(1 + 5u) (u = 2^-24, all values normal). Run the reference (from -FLT_MAX) and ours
- *   (from theta) side by side: while their incumbents differ, a split scoring above both by
- *   that margin is taken by both and joins them, so the larger of the two scores grows by at
- *   most (1 + 5u) a split from theta; over the 612 (splits x shifts) of a lane that stays below
- *   theta*(1 + 2e-4) < M*(1 - 2.4e-4 + 2e-4), so the first split scoring M is taken by both,
- *   and from then on both run the same steps. Normal values: a lane starts at theta only when
- *   its sum of weights is in [2^-20, 2^30], its max |x| <= 2^10 and tau in [2^-40, 2^60]; then
- *   every sumq2 >= sum(w)/65 (each q^2 >= 1/64, rounding far below), the scores that matter are
- *   >= theta*(1 - 4u) and every product stays within [2^-90, 2^110]. Other lanes start at
- *   -FLT_MAX, as the reference.
+ * - The split searches start at theta instead of -FLT_MAX (start_theta): tau is the largest
+ *   score best = (sumqx/sumq2)*sumqx, as the reference computes it, of a few fixed splits, and
+ *   theta = tau*(1 - delta), delta 2^-12 (IQ1_M) or 2^-11 (IQ1_S). Few splits then pass the
+ *   pre-filter (AVX2 IQ1_M: 46.6% -> 15.5% of steps). Exact: write s = sumqx^2/sumq2 (reals)
+ *   for a split and shift of the lane, M its largest. A split wins only if s > b*(1 - 4u)
+ *   against an incumbent of score b, and surely wins if s > b*(1 + 5u) (u = 2^-24, all values
+ *   normal). Run the reference (from -FLT_MAX) and ours (from theta) side by side: while their
+ *   incumbents differ, a split scoring above both by that margin is taken by both and joins
+ *   them, so the larger of the two scores grows by at most (1 + 5u) a split from theta; over a
+ *   lane's N splits x shifts (IQ1_M 153 x 4, IQ1_S 561 x 2) that stays below theta*(1 + 5Nu),
+ *   1 + 1.9e-4 / 3.4e-4, less than M*(1 - delta)*(1 + 5Nu) < M*(1 - 5u), so the first split
+ *   scoring M is taken by both, and from then on both run the same steps. Normal values: a lane
+ *   starts at theta only when its sum of weights is in [2^-20, 2^30], its max |x| <= 2^10 and
+ *   tau in [2^-40, 2^60]; then every sumq2 >= sum(w)/65 (each q^2 >= 1/64, rounding far
+ *   below), the scores that matter are >= theta*(1 - 4u) and every product stays within
+ *   [2^-90, 2^110]. Other lanes start at -FLT_MAX, as the reference.
  * - The sort: with no two equal values in a sub-block (x finite, so no NaN), glibc's merge sort
  *   and any other sort agree; an element's place is the count of smaller values, counted in
  *   lanes. When two values are equal (-0 and 0 included) the reference's merge sort runs.
@@ -227,6 +228,19 @@ TC_ISA_ATTR static inline float refit(const tc_iq2_search *S, const uint16_t *in
 #define PRE_POS(q2, m) M_AND(M_CMP(q2, F_ZERO, _CMP_GT_OQ), m)
 #endif
 
+/* The split searches' start (see the header comment): theta = tau*(1 - delta) where the lane's
+ * sum of weights wsum, max |x| am and tau are in the safe ranges, else -FLT_MAX. */
+TC_ISA_ATTR static inline VF start_theta(VF tau, VF wsum, const float *am, float delta)
+{
+    const VF amx = F_LOADU(am);
+    const VM safe = M_AND(
+        M_AND(M_CMP(wsum, F_SET1(0x1p-20f), _CMP_GE_OQ), M_CMP(wsum, F_SET1(0x1p30f), _CMP_LE_OQ)),
+        M_AND(M_CMP(amx, F_SET1(0x1p10f), _CMP_LE_OQ),
+              M_AND(M_CMP(tau, F_SET1(0x1p-40f), _CMP_GE_OQ),
+                    M_CMP(tau, F_SET1(0x1p60f), _CMP_LE_OQ))));
+    return F_BLEND(F_SET1(-FLT_MAX), F_MUL(tau, F_SET1(1 - delta)), safe);
+}
+
 /* The result of a lane's split search. */
 typedef struct split_res {
     int32_t i1[W], i2[W], k[W];
@@ -265,13 +279,16 @@ TC_ISA_ATTR static inline int split_levels(const int *idx, int n, int i1, int i2
 
 /* ===== IQ1_S ===== */
 
+/* The splits (i1, i2) whose largest score starts IQ1_S's search (s_search). */
+static const int s_tau_splits[][2] = {{8, 24}, {6, 26}, {10, 22}, {4, 28}, {12, 20}};
+
 /*
  * The split search of W sub-blocks of 32 (lane l: values xs[l], weights ws[l], sorted order
  * idx[l]); r->i1 < 0 where no split has sumq2 > 0, else the best split, r->k its shift (+1/-1)
  * and r->scale its scale.
  */
-TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws, int idx[][32],
-                                 split_res *r)
+TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws, const float *am,
+                                 int idx[][32], split_res *r)
 {
     enum { BS = 32 };
     float tv[BS][W], tw[BS][W];
@@ -298,20 +315,35 @@ TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws,
         CWM[i2] = F_MUL(F_MUL(dw2, xm2), xm2);
     }
     const VF zero = F_ZERO;
-    VF best = F_SET1(-FLT_MAX), scale = F_ZERO;
+#define S_A(i1)                                                                                    \
+    const VF sx1 = PX[i1], sw1 = PW[i1];                                                           \
+    const VF dx0 = F_SUB(sx1, PX[0]), dw0 = F_SUB(sw1, PW[0]);                                     \
+    const VF ax_p = F_MUL(dx0, xp0), ax_m = F_MUL(dx0, xm0);                                       \
+    const VF aw_p = F_MUL(F_MUL(dw0, xp0), xp0), aw_m = F_MUL(F_MUL(dw0, xm0), xm0);
+#define S_SUMS(i2)                                                                                 \
+    const VF dx1 = F_SUB(PX[i2], sx1), dw1 = F_SUB(PW[i2], sw1);                                   \
+    const VF bx = F_MUL(dx1, xp1), bw = F_MUL(F_MUL(dw1, xp1), xp1);                               \
+    const VF qx_p = F_ADD(F_ADD(ax_p, bx), CXP[i2]);                                               \
+    const VF q2_p = F_ADD(F_ADD(aw_p, bw), CWP[i2]);                                               \
+    const VF qx_m = F_ADD(F_SUB(ax_m, bx), CXM[i2]);                                               \
+    const VF q2_m = F_ADD(F_ADD(aw_m, bw), CWM[i2]);
+    /* the start, as m_search's (see the header comment) */
+    VF tau = F_SET1(-FLT_MAX);
+    for (int t = 0; t < (int)(sizeof s_tau_splits / sizeof *s_tau_splits); t++) {
+        S_A(s_tau_splits[t][0])
+        S_SUMS(s_tau_splits[t][1])
+        const VF bs_p = F_MUL(F_DIV(qx_p, q2_p), qx_p), bs_m = F_MUL(F_DIV(qx_m, q2_m), qx_m);
+        tau =
+            F_BLEND(tau, bs_p, M_AND(M_CMP(q2_p, zero, _CMP_GT_OQ), M_CMP(bs_p, tau, _CMP_GT_OQ)));
+        tau =
+            F_BLEND(tau, bs_m, M_AND(M_CMP(q2_m, zero, _CMP_GT_OQ), M_CMP(bs_m, tau, _CMP_GT_OQ)));
+    }
+    VF best = start_theta(tau, PW[BS], am, 0x1p-11f), scale = F_ZERO;
     VI sel = I_ZERO; /* the best split: i1 << 8 | i2 << 2 | shift (1 +, 2 -), 0 none */
     for (int i1 = 0; i1 <= BS; i1++) {
-        const VF sx1 = PX[i1], sw1 = PW[i1];
-        const VF dx0 = F_SUB(sx1, PX[0]), dw0 = F_SUB(sw1, PW[0]);
-        const VF ax_p = F_MUL(dx0, xp0), ax_m = F_MUL(dx0, xm0);
-        const VF aw_p = F_MUL(F_MUL(dw0, xp0), xp0), aw_m = F_MUL(F_MUL(dw0, xm0), xm0);
+        S_A(i1)
         for (int i2 = i1; i2 <= BS; i2++) {
-            const VF dx1 = F_SUB(PX[i2], sx1), dw1 = F_SUB(PW[i2], sw1);
-            const VF bx = F_MUL(dx1, xp1), bw = F_MUL(F_MUL(dw1, xp1), xp1);
-            const VF qx_p = F_ADD(F_ADD(ax_p, bx), CXP[i2]);
-            const VF q2_p = F_ADD(F_ADD(aw_p, bw), CWP[i2]);
-            const VF qx_m = F_ADD(F_SUB(ax_m, bx), CXM[i2]);
-            const VF q2_m = F_ADD(F_ADD(aw_m, bw), CWM[i2]);
+            S_SUMS(i2)
             /* most steps change no lane's best: test both shifts against it at once first
              * (exact, since a lane's best only changes by a win) */
             const VF qq_p = F_MUL(qx_p, qx_p), qq_m = F_MUL(qx_m, qx_m);
@@ -331,6 +363,8 @@ TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws,
             sel = I_BLEND(sel, I_SET1(i1 << 8 | i2 << 2 | 2), mm);
         }
     }
+#undef S_A
+#undef S_SUMS
     store_res(r, sel, scale);
 }
 /* The rest of iq1_s_sub for one lane: levels, sign flip, grid points, refit. */
@@ -372,6 +406,7 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
     for (int64_t b0 = 0; b0 < total; b0 += CB) {
         float weight[CB][QK_K];
         const float *xs[W], *ws[W];
+        float am[W];
         int idx[W][32], skip[W], live[CB];
         for (int c = 0; c < CB; c++) {
             const int64_t b = b0 + c;
@@ -385,7 +420,8 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
                 const int l = 8 * c + ib;
                 xs[l] = live[c] ? x + 32 * ib : zero_sub;
                 ws[l] = live[c] ? weight[c] + 32 * ib : zero_sub;
-                skip[l] = !live[c] || amax8(xs[l], 32) < GROUP_MAX_EPS_IQ1_S;
+                am[l] = amax8(xs[l], 32);
+                skip[l] = !live[c] || am[l] < GROUP_MAX_EPS_IQ1_S;
                 if (skip[l]) {
                     xs[l] = ws[l] = zero_sub; /* no split has sumq2 > 0 */
                     for (int j = 0; j < 32; j++)
@@ -396,7 +432,7 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
             }
         }
         split_res r;
-        s_search(xs, ws, idx, &r);
+        s_search(xs, ws, am, idx, &r);
         for (int c = 0; c < CB; c++) {
             if (!live[c])
                 continue;
@@ -508,16 +544,7 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
                           M_AND(M_CMP(sumq2[k], zero, _CMP_GT_OQ), M_CMP(bs, tau, _CMP_GT_OQ)));
         }
     }
-    VF best;
-    {
-        const VF wsum = F_ADD(PW[0][BS], PW[1][BS]), amx = F_LOADU(am);
-        const VM safe = M_AND(M_AND(M_CMP(wsum, F_SET1(0x1p-20f), _CMP_GE_OQ),
-                                    M_CMP(wsum, F_SET1(0x1p30f), _CMP_LE_OQ)),
-                              M_AND(M_CMP(amx, F_SET1(0x1p10f), _CMP_LE_OQ),
-                                    M_AND(M_CMP(tau, F_SET1(0x1p-40f), _CMP_GE_OQ),
-                                          M_CMP(tau, F_SET1(0x1p60f), _CMP_LE_OQ))));
-        best = F_BLEND(F_SET1(-FLT_MAX), F_MUL(tau, F_SET1(1 - 0x1p-12f)), safe);
-    }
+    VF best = start_theta(tau, F_ADD(PW[0][BS], PW[1][BS]), am, 0x1p-12f);
     VF scale = F_ZERO;
     VI sel = I_ZERO; /* the best split: i1 << 8 | i2 << 2 | shift code, 0x10000 | ...; 0 none */
     for (int i1 = 0; i1 <= BS; i1++) {
