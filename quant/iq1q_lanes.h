@@ -15,7 +15,10 @@
  *   expression on the same floats, visited in the reference's order. Each lane keeps its own
  *   best: a split wins where sumq2 > 0 and sumqx^2 > best*sumq2 against that lane's best at
  *   that moment, exactly the reference's sequential rule, since a lane's best only changes by
- *   its own updates (selects).
+ *   its own updates (selects). IQ1_M: a step where each lane has at most one shift code
+ *   beating its best (the common win) takes one division, of that code's sums; the codes after
+ *   it lost to the old best, so lose to the new one unless that came out lower (a rounding:
+ *   then the four codes run in full, in order).
  * - The split searches start at theta instead of -FLT_MAX (start_theta): tau is the largest
  *   score best = (sumqx/sumq2)*sumqx, as the reference computes it, of a few fixed splits, and
  *   theta = tau*(1 - delta), delta 2^-12 (IQ1_M) or 2^-11 (IQ1_S). Few splits then pass the
@@ -554,19 +557,44 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
             /* most steps change no lane's best: test all 4 against it at once first (exact,
              * since a lane's best only changes by a win) */
             VF qq[4];
-            VM any = M_CMP(zero, zero, _CMP_FALSE_OQ);
+            VM gt[4];
             for (int k = 0; k < 4; k++) {
                 qq[k] = F_MUL(sumqx[k], sumqx[k]);
-                any = M_OR(any, PRE_POS(sumq2[k], M_CMP(qq[k], F_MUL(best, sumq2[k]), _CMP_GT_OQ)));
+                gt[k] = M_CMP(qq[k], F_MUL(best, sumq2[k]), _CMP_GT_OQ);
             }
-            if (!M_BITS(any))
+            if (!M_BITS(M_OR(M_OR(PRE_POS(sumq2[0], gt[0]), PRE_POS(sumq2[1], gt[1])),
+                             M_OR(PRE_POS(sumq2[2], gt[2]), PRE_POS(sumq2[3], gt[3])))))
                 continue;
+            const VI code = I_SET1(1 << 16 | i1 << 8 | i2 << 2); /* one broadcast, then + k */
+            /* A win: where each lane has at most one shift code k that beats the step's best
+             * (m[k]), one division: the codes after k, which lost to the old best, lose to the
+             * new one unless it came out lower (a rounding), and then the full path runs. */
+            VM mk[4];
+            for (int k = 0; k < 4; k++)
+                mk[k] = M_AND(M_CMP(sumq2[k], zero, _CMP_GT_OQ), gt[k]);
+            const VM m01 = M_OR(mk[0], mk[1]), m23 = M_OR(mk[2], mk[3]);
+            if (!M_BITS(M_OR(M_OR(M_AND(mk[0], mk[1]), M_AND(mk[2], mk[3])), M_AND(m01, m23)))) {
+                VF qx1 = sumqx[0], q21 = sumq2[0];
+                VI c1 = code;
+                for (int k = 1; k < 4; k++) {
+                    qx1 = F_BLEND(qx1, sumqx[k], mk[k]);
+                    q21 = F_BLEND(q21, sumq2[k], mk[k]);
+                    c1 = I_BLEND(c1, I_ADD(code, I_SET1(k)), mk[k]);
+                }
+                const VM mw = M_OR(m01, m23);
+                const VF sc1 = F_DIV(qx1, q21), bs1 = F_MUL(sc1, qx1);
+                if (!M_BITS(M_AND(mw, M_CMP(bs1, best, _CMP_LT_OQ)))) {
+                    best = F_BLEND(best, bs1, mw);
+                    scale = F_BLEND(scale, sc1, mw);
+                    sel = I_BLEND(sel, c1, mw);
+                    continue;
+                }
+            }
             VF sc[4], bs[4];
             for (int k = 0; k < 4; k++) {
                 sc[k] = F_DIV(sumqx[k], sumq2[k]);
                 bs[k] = F_MUL(sc[k], sumqx[k]);
             }
-            const VI code = I_SET1(1 << 16 | i1 << 8 | i2 << 2); /* one broadcast, then + k */
             for (int k = 0; k < 4; k++) {
                 const VM m = M_AND(M_CMP(sumq2[k], zero, _CMP_GT_OQ),
                                    M_CMP(qq[k], F_MUL(best, sumq2[k]), _CMP_GT_OQ));
