@@ -458,6 +458,41 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
 
 /* ===== IQ1_M ===== */
 
+/* m_search's data per boundary j: what a split reads at i1 = j (px, a2) and at i2 = j (px, b2) */
+typedef struct m_node {
+    VF px[2], a2p[2], a2m[2], b2p[2], b2m[2];
+} m_node;
+
+/* The 153 splits in the reference's order (i1, then i2 from i1) as byte offsets of their
+ * m_nodes, for one loop over them all: the rows' varying lengths made an inner loop's exit
+ * mispredict once a row. */
+#define MO(a, b)                                                                                   \
+    {                                                                                              \
+        (a) * sizeof(m_node), (b) * sizeof(m_node)                                                 \
+    }
+static const uint16_t m_order[153][2] = {
+    MO(0, 0),   MO(0, 1),   MO(0, 2),   MO(0, 3),   MO(0, 4),   MO(0, 5),   MO(0, 6),   MO(0, 7),
+    MO(0, 8),   MO(0, 9),   MO(0, 10),  MO(0, 11),  MO(0, 12),  MO(0, 13),  MO(0, 14),  MO(0, 15),
+    MO(0, 16),  MO(1, 1),   MO(1, 2),   MO(1, 3),   MO(1, 4),   MO(1, 5),   MO(1, 6),   MO(1, 7),
+    MO(1, 8),   MO(1, 9),   MO(1, 10),  MO(1, 11),  MO(1, 12),  MO(1, 13),  MO(1, 14),  MO(1, 15),
+    MO(1, 16),  MO(2, 2),   MO(2, 3),   MO(2, 4),   MO(2, 5),   MO(2, 6),   MO(2, 7),   MO(2, 8),
+    MO(2, 9),   MO(2, 10),  MO(2, 11),  MO(2, 12),  MO(2, 13),  MO(2, 14),  MO(2, 15),  MO(2, 16),
+    MO(3, 3),   MO(3, 4),   MO(3, 5),   MO(3, 6),   MO(3, 7),   MO(3, 8),   MO(3, 9),   MO(3, 10),
+    MO(3, 11),  MO(3, 12),  MO(3, 13),  MO(3, 14),  MO(3, 15),  MO(3, 16),  MO(4, 4),   MO(4, 5),
+    MO(4, 6),   MO(4, 7),   MO(4, 8),   MO(4, 9),   MO(4, 10),  MO(4, 11),  MO(4, 12),  MO(4, 13),
+    MO(4, 14),  MO(4, 15),  MO(4, 16),  MO(5, 5),   MO(5, 6),   MO(5, 7),   MO(5, 8),   MO(5, 9),
+    MO(5, 10),  MO(5, 11),  MO(5, 12),  MO(5, 13),  MO(5, 14),  MO(5, 15),  MO(5, 16),  MO(6, 6),
+    MO(6, 7),   MO(6, 8),   MO(6, 9),   MO(6, 10),  MO(6, 11),  MO(6, 12),  MO(6, 13),  MO(6, 14),
+    MO(6, 15),  MO(6, 16),  MO(7, 7),   MO(7, 8),   MO(7, 9),   MO(7, 10),  MO(7, 11),  MO(7, 12),
+    MO(7, 13),  MO(7, 14),  MO(7, 15),  MO(7, 16),  MO(8, 8),   MO(8, 9),   MO(8, 10),  MO(8, 11),
+    MO(8, 12),  MO(8, 13),  MO(8, 14),  MO(8, 15),  MO(8, 16),  MO(9, 9),   MO(9, 10),  MO(9, 11),
+    MO(9, 12),  MO(9, 13),  MO(9, 14),  MO(9, 15),  MO(9, 16),  MO(10, 10), MO(10, 11), MO(10, 12),
+    MO(10, 13), MO(10, 14), MO(10, 15), MO(10, 16), MO(11, 11), MO(11, 12), MO(11, 13), MO(11, 14),
+    MO(11, 15), MO(11, 16), MO(12, 12), MO(12, 13), MO(12, 14), MO(12, 15), MO(12, 16), MO(13, 13),
+    MO(13, 14), MO(13, 15), MO(13, 16), MO(14, 14), MO(14, 15), MO(14, 16), MO(15, 15), MO(15, 16),
+    MO(16, 16)};
+#undef MO
+
 /* The splits (i1, i2) whose largest score starts IQ1_M's search (m_search). */
 static const int m_tau_splits[][2] = {{4, 12}, {3, 13}, {5, 11}, {2, 14}, {6, 10}};
 
@@ -506,16 +541,25 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
         }
     }
     const VF zero = F_ZERO;
-#define M_SUMS(i1, i2, a2_p, a2_m, sumqx, sumq2)                                                   \
+    m_node D[BS + 1];
+    for (int j = 0; j <= BS; j++)
+        for (int h = 0; h < 2; h++) {
+            D[j].px[h] = PX[h][j];
+            D[j].a2p[h] = F_ADD(aw_p[h], F_MUL(PW[h][j], F_SET1(cp1)));
+            D[j].a2m[h] = F_ADD(aw_m[h], F_MUL(PW[h][j], F_SET1(cm1)));
+            D[j].b2p[h] = B2P[h][j];
+            D[j].b2m[h] = B2M[h][j];
+        }
+#define M_SUMS(r, c, sumqx, sumq2)                                                                 \
     VF sumqx[4], sumq2[4];                                                                         \
     {                                                                                              \
         VF qx_p[2], qx_m[2], q2_p[2], q2_m[2];                                                     \
         for (int h = 0; h < 2; h++) {                                                              \
-            const VF sx = F_ADD(PX[h][i1], PX[h][i2]);                                             \
+            const VF sx = F_ADD((r)->px[h], (c)->px[h]);                                           \
             qx_p[h] = F_SUB(kx_p[h], sx);                                                          \
             qx_m[h] = F_SUB(kx_m[h], sx);                                                          \
-            q2_p[h] = F_ADD(a2_p[h], B2P[h][i2]);                                                  \
-            q2_m[h] = F_ADD(a2_m[h], B2M[h][i2]);                                                  \
+            q2_p[h] = F_ADD((r)->a2p[h], (c)->b2p[h]);                                             \
+            q2_m[h] = F_ADD((r)->a2m[h], (c)->b2m[h]);                                             \
         }                                                                                          \
         sumqx[0] = F_ADD(qx_p[0], qx_p[1]);                                                        \
         sumqx[1] = F_ADD(qx_p[0], qx_m[1]);                                                        \
@@ -526,21 +570,13 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
         sumq2[2] = F_ADD(q2_m[0], q2_p[1]);                                                        \
         sumq2[3] = F_ADD(q2_m[0], q2_m[1]);                                                        \
     }
-#define M_A2(i1, a2_p, a2_m)                                                                       \
-    VF a2_p[2], a2_m[2];                                                                           \
-    for (int h = 0; h < 2; h++) {                                                                  \
-        a2_p[h] = F_ADD(aw_p[h], F_MUL(PW[h][i1], F_SET1(cp1)));                                   \
-        a2_m[h] = F_ADD(aw_m[h], F_MUL(PW[h][i1], F_SET1(cm1)));                                   \
-    }
     /* The search's start: tau, the score best = (sumqx/sumq2)*sumqx of a few fixed splits (the
      * largest; each a real split's score as the reference computes it, so tau <= M*(1 + 2u),
-     * M the lane's largest sumqx^2/sumq2), and the search starts at theta = tau*(1 - 2^-6)
+     * M the lane's largest sumqx^2/sumq2), and the search starts at theta = tau*(1 - 2^-12)
      * instead of -FLT_MAX where the lane's magnitudes are safe (see the header comment). */
     VF tau = F_SET1(-FLT_MAX);
     for (int t = 0; t < (int)(sizeof m_tau_splits / sizeof *m_tau_splits); t++) {
-        const int t1 = m_tau_splits[t][0], t2 = m_tau_splits[t][1];
-        M_A2(t1, a2_p, a2_m)
-        M_SUMS(t1, t2, a2_p, a2_m, sumqx, sumq2)
+        M_SUMS(&D[m_tau_splits[t][0]], &D[m_tau_splits[t][1]], sumqx, sumq2)
         for (int k = 0; k < 4; k++) {
             const VF bs = F_MUL(F_DIV(sumqx[k], sumq2[k]), sumqx[k]);
             tau = F_BLEND(tau, bs,
@@ -550,10 +586,12 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
     VF best = start_theta(tau, F_ADD(PW[0][BS], PW[1][BS]), am, 0x1p-12f);
     VF scale = F_ZERO;
     VI sel = I_ZERO; /* the best split: i1 << 8 | i2 << 2 | shift code, 0x10000 | ...; 0 none */
-    for (int i1 = 0; i1 <= BS; i1++) {
-        M_A2(i1, a2_p, a2_m)
-        for (int i2 = i1; i2 <= BS; i2++) {
-            M_SUMS(i1, i2, a2_p, a2_m, sumqx, sumq2)
+    /* the splits in the reference's order (m_order; rw at i1, c at i2) */
+    for (int t = 0; t < 153; t++) {
+        const m_node *rw = (const m_node *)((const char *)D + m_order[t][0]),
+                     *c = (const m_node *)((const char *)D + m_order[t][1]);
+        {
+            M_SUMS(rw, c, sumqx, sumq2)
             /* most steps change no lane's best: test all 4 against it at once first (exact,
              * since a lane's best only changes by a win) */
             VF qq[4];
@@ -565,6 +603,7 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
             if (!M_BITS(M_OR(M_OR(PRE_POS(sumq2[0], gt[0]), PRE_POS(sumq2[1], gt[1])),
                              M_OR(PRE_POS(sumq2[2], gt[2]), PRE_POS(sumq2[3], gt[3])))))
                 continue;
+            const int i1 = (int)(rw - D), i2 = (int)(c - D);
             const VI code = I_SET1(1 << 16 | i1 << 8 | i2 << 2); /* one broadcast, then + k */
             /* A win: where each lane has at most one shift code k that beats the step's best
              * (m[k]), one division: the codes after k, which lost to the old best, lose to the
@@ -605,7 +644,6 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
         }
     }
 #undef M_SUMS
-#undef M_A2
     store_res(r, sel, scale);
 }
 
