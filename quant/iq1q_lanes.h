@@ -47,6 +47,19 @@
  *   never win.
  * - Level assignment, the sign flip, the refit and the block's bytes are the reference's code.
  *
+ * Tried and measured no faster (so not retried blindly; AVX2 cachegrind on bench --rows 64):
+ * - IQ1_M, skipping the rest of a row (or a window of 3..6 splits) where, for every lane, both
+ *   ends of sumqx's range (suffix / window min and max of the prefix sums, exact bounds by the
+ *   monotonicity of rounding) squared are <= best * the smallest sumq2: rarely true in all 8
+ *   lanes at once; Ir 43.05M -> 45.7M (row start only) .. 52.6M (windows).
+ * - A start tau from more fixed splits: 23 splits cut IQ1_M's pre-filter passes 18.4% -> 10.1%
+ *   of steps (3 splits; the ideal tau, the lane's final best, gives 5.1%), but cost about as
+ *   many instructions as they save. delta 2^-6 instead of 2^-12 let 27.5% through.
+ * - IQ1_S, one division for a win as IQ1_M's (no lane with both shifts): Ir +1.6%, interleaved
+ *   medians (4+4) AVX2 8.6x -> 9.0x, AVX-512 10.9x -> 10.55x: not kept.
+ * - IQ1_M's split loop stepped by masks (a branch-free i1/i2 update): 13 scalar instructions a
+ *   step, Ir +3.8M; the table of offsets (m_order) costs 2 loads.
+ *
  * Required from the includer, besides grid_ops_*.h:
  *   M_AND(a, b), M_OR(a, b): both masks, either mask;  I_COUNT(v, m): v + 1 in the lanes of m
  */
