@@ -62,6 +62,8 @@
  * - IQ1_S's splits in one loop as IQ1_M's (561 offsets): mispredicts 160.3K -> 128.8K but Ir
  *   45.02M -> 47.04M; interleaved ratios (3+3) AVX2 unchanged, AVX-512 10.7-11.3x ->
  *   9.9-11.8x: not kept.
+ * - AVX-512 without PRE_POS's sumq2 test, retried with the theta start: within the noise
+ *   (4+4 interleaved, IQ1_M 8.7-9.5x vs 8.6-10.1x), so PRE_POS stays as it was.
  *
  * Required from the includer, besides grid_ops_*.h:
  *   M_AND(a, b), M_OR(a, b): both masks, either mask;  I_COUNT(v, m): v + 1 in the lanes of m
