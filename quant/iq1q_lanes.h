@@ -15,7 +15,26 @@
  *   expression on the same floats, visited in the reference's order. Each lane keeps its own
  *   best: a split wins where sumq2 > 0 and sumqx^2 > best*sumq2 against that lane's best at
  *   that moment, exactly the reference's sequential rule, since a lane's best only changes by
- *   its own updates (selects).
+ *   its own updates (selects). IQ1_M: a step where each lane has at most one shift code
+ *   beating its best (the common win) takes one division, of that code's sums; the codes after
+ *   it lost to the old best, so lose to the new one unless that came out lower (a rounding:
+ *   then the four codes run in full, in order).
+ * - The split searches start at theta instead of -FLT_MAX (start_theta): tau is the largest
+ *   score best = (sumqx/sumq2)*sumqx, as the reference computes it, of a few fixed splits, and
+ *   theta = tau*(1 - delta), delta 2^-12 (IQ1_M) or 2^-11 (IQ1_S). Few splits then pass the
+ *   pre-filter (AVX2 IQ1_M: 46.6% -> 15.5% of steps). Exact: write s = sumqx^2/sumq2 (reals)
+ *   for a split and shift of the lane, M its largest. A split wins only if s > b*(1 - 4u)
+ *   against an incumbent of score b, and surely wins if s > b*(1 + 5u) (u = 2^-24, all values
+ *   normal). Run the reference (from -FLT_MAX) and ours (from theta) side by side: while their
+ *   incumbents differ, a split scoring above both by that margin is taken by both and joins
+ *   them, so the larger of the two scores grows by at most (1 + 5u) a split from theta; over a
+ *   lane's N splits x shifts (IQ1_M 153 x 4, IQ1_S 561 x 2) that stays below theta*(1 + 5Nu),
+ *   1 + 1.9e-4 / 3.4e-4, less than M*(1 - delta)*(1 + 5Nu) < M*(1 - 5u), so the first split
+ *   scoring M is taken by both, and from then on both run the same steps. Normal values: a lane
+ *   starts at theta only when its sum of weights is in [2^-20, 2^30], its max |x| <= 2^10 and
+ *   tau in [2^-40, 2^60]; then every sumq2 >= sum(w)/65 (each q^2 >= 1/64, rounding far
+ *   below), the scores that matter are >= theta*(1 - 4u) and every product stays within
+ *   [2^-90, 2^110]. Other lanes start at -FLT_MAX, as the reference.
  * - The sort: with no two equal values in a sub-block (x finite, so no NaN), glibc's merge sort
  *   and any other sort agree; an element's place is the count of smaller values, counted in
  *   lanes. When two values are equal (-0 and 0 included) the reference's merge sort runs.
@@ -27,6 +46,24 @@
  *   the list. Padding lanes have every element at level 3, whose term is +Inf or NaN: they
  *   never win.
  * - Level assignment, the sign flip, the refit and the block's bytes are the reference's code.
+ *
+ * Tried and measured no faster (so not retried blindly; AVX2 cachegrind on bench --rows 64):
+ * - IQ1_M, skipping the rest of a row (or a window of 3..6 splits) where, for every lane, both
+ *   ends of sumqx's range (suffix / window min and max of the prefix sums, exact bounds by the
+ *   monotonicity of rounding) squared are <= best * the smallest sumq2: rarely true in all 8
+ *   lanes at once; Ir 43.05M -> 45.7M (row start only) .. 52.6M (windows).
+ * - A start tau from more fixed splits: 23 splits cut IQ1_M's pre-filter passes 18.4% -> 10.1%
+ *   of steps (3 splits; the ideal tau, the lane's final best, gives 5.1%), but cost about as
+ *   many instructions as they save. delta 2^-6 instead of 2^-12 let 27.5% through.
+ * - IQ1_S, one division for a win as IQ1_M's (no lane with both shifts): Ir +1.6%, interleaved
+ *   medians (4+4) AVX2 8.6x -> 9.0x, AVX-512 10.9x -> 10.55x: not kept.
+ * - IQ1_M's split loop stepped by masks (a branch-free i1/i2 update): 13 scalar instructions a
+ *   step, Ir +3.8M; the table of offsets (m_order) costs 2 loads.
+ * - IQ1_S's splits in one loop as IQ1_M's (561 offsets): mispredicts 160.3K -> 128.8K but Ir
+ *   45.02M -> 47.04M; interleaved ratios (3+3) AVX2 unchanged, AVX-512 10.7-11.3x ->
+ *   9.9-11.8x: not kept.
+ * - AVX-512 without PRE_POS's sumq2 test, retried with the theta start: within the noise
+ *   (4+4 interleaved, IQ1_M 8.7-9.5x vs 8.6-10.1x), so PRE_POS stays as it was.
  *
  * Required from the includer, besides grid_ops_*.h:
  *   M_AND(a, b), M_OR(a, b): both masks, either mask;  I_COUNT(v, m): v + 1 in the lanes of m
@@ -212,6 +249,19 @@ TC_ISA_ATTR static inline float refit(const tc_iq2_search *S, const uint16_t *in
 #define PRE_POS(q2, m) M_AND(M_CMP(q2, F_ZERO, _CMP_GT_OQ), m)
 #endif
 
+/* The split searches' start (see the header comment): theta = tau*(1 - delta) where the lane's
+ * sum of weights wsum, max |x| am and tau are in the safe ranges, else -FLT_MAX. */
+TC_ISA_ATTR static inline VF start_theta(VF tau, VF wsum, const float *am, float delta)
+{
+    const VF amx = F_LOADU(am);
+    const VM safe = M_AND(
+        M_AND(M_CMP(wsum, F_SET1(0x1p-20f), _CMP_GE_OQ), M_CMP(wsum, F_SET1(0x1p30f), _CMP_LE_OQ)),
+        M_AND(M_CMP(amx, F_SET1(0x1p10f), _CMP_LE_OQ),
+              M_AND(M_CMP(tau, F_SET1(0x1p-40f), _CMP_GE_OQ),
+                    M_CMP(tau, F_SET1(0x1p60f), _CMP_LE_OQ))));
+    return F_BLEND(F_SET1(-FLT_MAX), F_MUL(tau, F_SET1(1 - delta)), safe);
+}
+
 /* The result of a lane's split search. */
 typedef struct split_res {
     int32_t i1[W], i2[W], k[W];
@@ -250,13 +300,16 @@ TC_ISA_ATTR static inline int split_levels(const int *idx, int n, int i1, int i2
 
 /* ===== IQ1_S ===== */
 
+/* The splits (i1, i2) whose largest score starts IQ1_S's search (s_search). */
+static const int s_tau_splits[][2] = {{8, 24}, {6, 26}, {10, 22}, {4, 28}, {12, 20}};
+
 /*
  * The split search of W sub-blocks of 32 (lane l: values xs[l], weights ws[l], sorted order
  * idx[l]); r->i1 < 0 where no split has sumq2 > 0, else the best split, r->k its shift (+1/-1)
  * and r->scale its scale.
  */
-TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws, int idx[][32],
-                                 split_res *r)
+TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws, const float *am,
+                                 int idx[][32], split_res *r)
 {
     enum { BS = 32 };
     float tv[BS][W], tw[BS][W];
@@ -283,20 +336,35 @@ TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws,
         CWM[i2] = F_MUL(F_MUL(dw2, xm2), xm2);
     }
     const VF zero = F_ZERO;
-    VF best = F_SET1(-FLT_MAX), scale = F_ZERO;
+#define S_A(i1)                                                                                    \
+    const VF sx1 = PX[i1], sw1 = PW[i1];                                                           \
+    const VF dx0 = F_SUB(sx1, PX[0]), dw0 = F_SUB(sw1, PW[0]);                                     \
+    const VF ax_p = F_MUL(dx0, xp0), ax_m = F_MUL(dx0, xm0);                                       \
+    const VF aw_p = F_MUL(F_MUL(dw0, xp0), xp0), aw_m = F_MUL(F_MUL(dw0, xm0), xm0);
+#define S_SUMS(i2)                                                                                 \
+    const VF dx1 = F_SUB(PX[i2], sx1), dw1 = F_SUB(PW[i2], sw1);                                   \
+    const VF bx = F_MUL(dx1, xp1), bw = F_MUL(F_MUL(dw1, xp1), xp1);                               \
+    const VF qx_p = F_ADD(F_ADD(ax_p, bx), CXP[i2]);                                               \
+    const VF q2_p = F_ADD(F_ADD(aw_p, bw), CWP[i2]);                                               \
+    const VF qx_m = F_ADD(F_SUB(ax_m, bx), CXM[i2]);                                               \
+    const VF q2_m = F_ADD(F_ADD(aw_m, bw), CWM[i2]);
+    /* the start, as m_search's (see the header comment) */
+    VF tau = F_SET1(-FLT_MAX);
+    for (int t = 0; t < (int)(sizeof s_tau_splits / sizeof *s_tau_splits); t++) {
+        S_A(s_tau_splits[t][0])
+        S_SUMS(s_tau_splits[t][1])
+        const VF bs_p = F_MUL(F_DIV(qx_p, q2_p), qx_p), bs_m = F_MUL(F_DIV(qx_m, q2_m), qx_m);
+        tau =
+            F_BLEND(tau, bs_p, M_AND(M_CMP(q2_p, zero, _CMP_GT_OQ), M_CMP(bs_p, tau, _CMP_GT_OQ)));
+        tau =
+            F_BLEND(tau, bs_m, M_AND(M_CMP(q2_m, zero, _CMP_GT_OQ), M_CMP(bs_m, tau, _CMP_GT_OQ)));
+    }
+    VF best = start_theta(tau, PW[BS], am, 0x1p-11f), scale = F_ZERO;
     VI sel = I_ZERO; /* the best split: i1 << 8 | i2 << 2 | shift (1 +, 2 -), 0 none */
     for (int i1 = 0; i1 <= BS; i1++) {
-        const VF sx1 = PX[i1], sw1 = PW[i1];
-        const VF dx0 = F_SUB(sx1, PX[0]), dw0 = F_SUB(sw1, PW[0]);
-        const VF ax_p = F_MUL(dx0, xp0), ax_m = F_MUL(dx0, xm0);
-        const VF aw_p = F_MUL(F_MUL(dw0, xp0), xp0), aw_m = F_MUL(F_MUL(dw0, xm0), xm0);
+        S_A(i1)
         for (int i2 = i1; i2 <= BS; i2++) {
-            const VF dx1 = F_SUB(PX[i2], sx1), dw1 = F_SUB(PW[i2], sw1);
-            const VF bx = F_MUL(dx1, xp1), bw = F_MUL(F_MUL(dw1, xp1), xp1);
-            const VF qx_p = F_ADD(F_ADD(ax_p, bx), CXP[i2]);
-            const VF q2_p = F_ADD(F_ADD(aw_p, bw), CWP[i2]);
-            const VF qx_m = F_ADD(F_SUB(ax_m, bx), CXM[i2]);
-            const VF q2_m = F_ADD(F_ADD(aw_m, bw), CWM[i2]);
+            S_SUMS(i2)
             /* most steps change no lane's best: test both shifts against it at once first
              * (exact, since a lane's best only changes by a win) */
             const VF qq_p = F_MUL(qx_p, qx_p), qq_m = F_MUL(qx_m, qx_m);
@@ -316,6 +384,8 @@ TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws,
             sel = I_BLEND(sel, I_SET1(i1 << 8 | i2 << 2 | 2), mm);
         }
     }
+#undef S_A
+#undef S_SUMS
     store_res(r, sel, scale);
 }
 /* The rest of iq1_s_sub for one lane: levels, sign flip, grid points, refit. */
@@ -357,6 +427,7 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
     for (int64_t b0 = 0; b0 < total; b0 += CB) {
         float weight[CB][QK_K];
         const float *xs[W], *ws[W];
+        float am[W];
         int idx[W][32], skip[W], live[CB];
         for (int c = 0; c < CB; c++) {
             const int64_t b = b0 + c;
@@ -370,7 +441,8 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
                 const int l = 8 * c + ib;
                 xs[l] = live[c] ? x + 32 * ib : zero_sub;
                 ws[l] = live[c] ? weight[c] + 32 * ib : zero_sub;
-                skip[l] = !live[c] || amax8(xs[l], 32) < GROUP_MAX_EPS_IQ1_S;
+                am[l] = amax8(xs[l], 32);
+                skip[l] = !live[c] || am[l] < GROUP_MAX_EPS_IQ1_S;
                 if (skip[l]) {
                     xs[l] = ws[l] = zero_sub; /* no split has sumq2 > 0 */
                     for (int j = 0; j < 32; j++)
@@ -381,7 +453,7 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
             }
         }
         split_res r;
-        s_search(xs, ws, idx, &r);
+        s_search(xs, ws, am, idx, &r);
         for (int c = 0; c < CB; c++) {
             if (!live[c])
                 continue;
@@ -404,13 +476,51 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
 
 /* ===== IQ1_M ===== */
 
+/* m_search's data per boundary j: what a split reads at i1 = j (px, a2) and at i2 = j (px, b2) */
+typedef struct m_node {
+    VF px[2], a2p[2], a2m[2], b2p[2], b2m[2];
+} m_node;
+
+/* The 153 splits in the reference's order (i1, then i2 from i1) as byte offsets of their
+ * m_nodes, for one loop over them all: the rows' varying lengths made an inner loop's exit
+ * mispredict once a row. */
+#define MO(a, b)                                                                                   \
+    {                                                                                              \
+        (a) * sizeof(m_node), (b) * sizeof(m_node)                                                 \
+    }
+static const uint16_t m_order[153][2] = {
+    MO(0, 0),   MO(0, 1),   MO(0, 2),   MO(0, 3),   MO(0, 4),   MO(0, 5),   MO(0, 6),   MO(0, 7),
+    MO(0, 8),   MO(0, 9),   MO(0, 10),  MO(0, 11),  MO(0, 12),  MO(0, 13),  MO(0, 14),  MO(0, 15),
+    MO(0, 16),  MO(1, 1),   MO(1, 2),   MO(1, 3),   MO(1, 4),   MO(1, 5),   MO(1, 6),   MO(1, 7),
+    MO(1, 8),   MO(1, 9),   MO(1, 10),  MO(1, 11),  MO(1, 12),  MO(1, 13),  MO(1, 14),  MO(1, 15),
+    MO(1, 16),  MO(2, 2),   MO(2, 3),   MO(2, 4),   MO(2, 5),   MO(2, 6),   MO(2, 7),   MO(2, 8),
+    MO(2, 9),   MO(2, 10),  MO(2, 11),  MO(2, 12),  MO(2, 13),  MO(2, 14),  MO(2, 15),  MO(2, 16),
+    MO(3, 3),   MO(3, 4),   MO(3, 5),   MO(3, 6),   MO(3, 7),   MO(3, 8),   MO(3, 9),   MO(3, 10),
+    MO(3, 11),  MO(3, 12),  MO(3, 13),  MO(3, 14),  MO(3, 15),  MO(3, 16),  MO(4, 4),   MO(4, 5),
+    MO(4, 6),   MO(4, 7),   MO(4, 8),   MO(4, 9),   MO(4, 10),  MO(4, 11),  MO(4, 12),  MO(4, 13),
+    MO(4, 14),  MO(4, 15),  MO(4, 16),  MO(5, 5),   MO(5, 6),   MO(5, 7),   MO(5, 8),   MO(5, 9),
+    MO(5, 10),  MO(5, 11),  MO(5, 12),  MO(5, 13),  MO(5, 14),  MO(5, 15),  MO(5, 16),  MO(6, 6),
+    MO(6, 7),   MO(6, 8),   MO(6, 9),   MO(6, 10),  MO(6, 11),  MO(6, 12),  MO(6, 13),  MO(6, 14),
+    MO(6, 15),  MO(6, 16),  MO(7, 7),   MO(7, 8),   MO(7, 9),   MO(7, 10),  MO(7, 11),  MO(7, 12),
+    MO(7, 13),  MO(7, 14),  MO(7, 15),  MO(7, 16),  MO(8, 8),   MO(8, 9),   MO(8, 10),  MO(8, 11),
+    MO(8, 12),  MO(8, 13),  MO(8, 14),  MO(8, 15),  MO(8, 16),  MO(9, 9),   MO(9, 10),  MO(9, 11),
+    MO(9, 12),  MO(9, 13),  MO(9, 14),  MO(9, 15),  MO(9, 16),  MO(10, 10), MO(10, 11), MO(10, 12),
+    MO(10, 13), MO(10, 14), MO(10, 15), MO(10, 16), MO(11, 11), MO(11, 12), MO(11, 13), MO(11, 14),
+    MO(11, 15), MO(11, 16), MO(12, 12), MO(12, 13), MO(12, 14), MO(12, 15), MO(12, 16), MO(13, 13),
+    MO(13, 14), MO(13, 15), MO(13, 16), MO(14, 14), MO(14, 15), MO(14, 16), MO(15, 15), MO(15, 16),
+    MO(16, 16)};
+#undef MO
+
+/* The splits (i1, i2) whose largest score starts IQ1_M's search (m_search). */
+static const int m_tau_splits[][2] = {{4, 12}, {3, 13}, {5, 11}, {2, 14}, {6, 10}};
+
 /*
  * The split search of W sub-blocks of 16 (lane l: values xs[l], weights ws[l], sorted order
  * idx[l]); r->i1 < 0 where no split has sumq2 > 0, else the best split, r->k its shift code
  * and r->scale its scale.
  */
-TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws, int idx[][16],
-                                 split_res *r)
+TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws, const float *am,
+                                 int idx[][16], split_res *r)
 {
     enum { BS = 16 };
     float tv[BS][W], tw[BS][W];
@@ -449,43 +559,99 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
         }
     }
     const VF zero = F_ZERO;
-    VF best = F_SET1(-FLT_MAX), scale = F_ZERO;
-    VI sel = I_ZERO; /* the best split: i1 << 8 | i2 << 2 | shift code, 0x10000 | ...; 0 none */
-    for (int i1 = 0; i1 <= BS; i1++) {
-        VF a2_p[2], a2_m[2];
+    m_node D[BS + 1];
+    for (int j = 0; j <= BS; j++)
         for (int h = 0; h < 2; h++) {
-            a2_p[h] = F_ADD(aw_p[h], F_MUL(PW[h][i1], F_SET1(cp1)));
-            a2_m[h] = F_ADD(aw_m[h], F_MUL(PW[h][i1], F_SET1(cm1)));
+            D[j].px[h] = PX[h][j];
+            D[j].a2p[h] = F_ADD(aw_p[h], F_MUL(PW[h][j], F_SET1(cp1)));
+            D[j].a2m[h] = F_ADD(aw_m[h], F_MUL(PW[h][j], F_SET1(cm1)));
+            D[j].b2p[h] = B2P[h][j];
+            D[j].b2m[h] = B2M[h][j];
         }
-        for (int i2 = i1; i2 <= BS; i2++) {
-            VF qx_p[2], qx_m[2], q2_p[2], q2_m[2];
-            for (int h = 0; h < 2; h++) {
-                const VF sx = F_ADD(PX[h][i1], PX[h][i2]);
-                qx_p[h] = F_SUB(kx_p[h], sx);
-                qx_m[h] = F_SUB(kx_m[h], sx);
-                q2_p[h] = F_ADD(a2_p[h], B2P[h][i2]);
-                q2_m[h] = F_ADD(a2_m[h], B2M[h][i2]);
-            }
-            const VF sumqx[4] = {F_ADD(qx_p[0], qx_p[1]), F_ADD(qx_p[0], qx_m[1]),
-                                 F_ADD(qx_m[0], qx_p[1]), F_ADD(qx_m[0], qx_m[1])};
-            const VF sumq2[4] = {F_ADD(q2_p[0], q2_p[1]), F_ADD(q2_p[0], q2_m[1]),
-                                 F_ADD(q2_m[0], q2_p[1]), F_ADD(q2_m[0], q2_m[1])};
+#define M_SUMS(r, c, sumqx, sumq2)                                                                 \
+    VF sumqx[4], sumq2[4];                                                                         \
+    {                                                                                              \
+        VF qx_p[2], qx_m[2], q2_p[2], q2_m[2];                                                     \
+        for (int h = 0; h < 2; h++) {                                                              \
+            const VF sx = F_ADD((r)->px[h], (c)->px[h]);                                           \
+            qx_p[h] = F_SUB(kx_p[h], sx);                                                          \
+            qx_m[h] = F_SUB(kx_m[h], sx);                                                          \
+            q2_p[h] = F_ADD((r)->a2p[h], (c)->b2p[h]);                                             \
+            q2_m[h] = F_ADD((r)->a2m[h], (c)->b2m[h]);                                             \
+        }                                                                                          \
+        sumqx[0] = F_ADD(qx_p[0], qx_p[1]);                                                        \
+        sumqx[1] = F_ADD(qx_p[0], qx_m[1]);                                                        \
+        sumqx[2] = F_ADD(qx_m[0], qx_p[1]);                                                        \
+        sumqx[3] = F_ADD(qx_m[0], qx_m[1]);                                                        \
+        sumq2[0] = F_ADD(q2_p[0], q2_p[1]);                                                        \
+        sumq2[1] = F_ADD(q2_p[0], q2_m[1]);                                                        \
+        sumq2[2] = F_ADD(q2_m[0], q2_p[1]);                                                        \
+        sumq2[3] = F_ADD(q2_m[0], q2_m[1]);                                                        \
+    }
+    /* The search's start: tau, the score best = (sumqx/sumq2)*sumqx of a few fixed splits (the
+     * largest; each a real split's score as the reference computes it, so tau <= M*(1 + 2u),
+     * M the lane's largest sumqx^2/sumq2), and the search starts at theta = tau*(1 - 2^-12)
+     * instead of -FLT_MAX where the lane's magnitudes are safe (see the header comment). */
+    VF tau = F_SET1(-FLT_MAX);
+    for (int t = 0; t < (int)(sizeof m_tau_splits / sizeof *m_tau_splits); t++) {
+        M_SUMS(&D[m_tau_splits[t][0]], &D[m_tau_splits[t][1]], sumqx, sumq2)
+        for (int k = 0; k < 4; k++) {
+            const VF bs = F_MUL(F_DIV(sumqx[k], sumq2[k]), sumqx[k]);
+            tau = F_BLEND(tau, bs,
+                          M_AND(M_CMP(sumq2[k], zero, _CMP_GT_OQ), M_CMP(bs, tau, _CMP_GT_OQ)));
+        }
+    }
+    VF best = start_theta(tau, F_ADD(PW[0][BS], PW[1][BS]), am, 0x1p-12f);
+    VF scale = F_ZERO;
+    VI sel = I_ZERO; /* the best split: i1 << 8 | i2 << 2 | shift code, 0x10000 | ...; 0 none */
+    /* the splits in the reference's order (m_order; rw at i1, c at i2) */
+    for (int t = 0; t < 153; t++) {
+        const m_node *rw = (const m_node *)((const char *)D + m_order[t][0]),
+                     *c = (const m_node *)((const char *)D + m_order[t][1]);
+        {
+            M_SUMS(rw, c, sumqx, sumq2)
             /* most steps change no lane's best: test all 4 against it at once first (exact,
              * since a lane's best only changes by a win) */
             VF qq[4];
-            VM any = M_CMP(zero, zero, _CMP_FALSE_OQ);
+            VM gt[4];
             for (int k = 0; k < 4; k++) {
                 qq[k] = F_MUL(sumqx[k], sumqx[k]);
-                any = M_OR(any, PRE_POS(sumq2[k], M_CMP(qq[k], F_MUL(best, sumq2[k]), _CMP_GT_OQ)));
+                gt[k] = M_CMP(qq[k], F_MUL(best, sumq2[k]), _CMP_GT_OQ);
             }
-            if (!M_BITS(any))
+            if (!M_BITS(M_OR(M_OR(PRE_POS(sumq2[0], gt[0]), PRE_POS(sumq2[1], gt[1])),
+                             M_OR(PRE_POS(sumq2[2], gt[2]), PRE_POS(sumq2[3], gt[3])))))
                 continue;
+            const int i1 = (int)(rw - D), i2 = (int)(c - D);
+            const VI code = I_SET1(1 << 16 | i1 << 8 | i2 << 2); /* one broadcast, then + k */
+            /* A win: where each lane has at most one shift code k that beats the step's best
+             * (m[k]), one division: the codes after k, which lost to the old best, lose to the
+             * new one unless it came out lower (a rounding), and then the full path runs. */
+            VM mk[4];
+            for (int k = 0; k < 4; k++)
+                mk[k] = M_AND(M_CMP(sumq2[k], zero, _CMP_GT_OQ), gt[k]);
+            const VM m01 = M_OR(mk[0], mk[1]), m23 = M_OR(mk[2], mk[3]);
+            if (!M_BITS(M_OR(M_OR(M_AND(mk[0], mk[1]), M_AND(mk[2], mk[3])), M_AND(m01, m23)))) {
+                VF qx1 = sumqx[0], q21 = sumq2[0];
+                VI c1 = code;
+                for (int k = 1; k < 4; k++) {
+                    qx1 = F_BLEND(qx1, sumqx[k], mk[k]);
+                    q21 = F_BLEND(q21, sumq2[k], mk[k]);
+                    c1 = I_BLEND(c1, I_ADD(code, I_SET1(k)), mk[k]);
+                }
+                const VM mw = M_OR(m01, m23);
+                const VF sc1 = F_DIV(qx1, q21), bs1 = F_MUL(sc1, qx1);
+                if (!M_BITS(M_AND(mw, M_CMP(bs1, best, _CMP_LT_OQ)))) {
+                    best = F_BLEND(best, bs1, mw);
+                    scale = F_BLEND(scale, sc1, mw);
+                    sel = I_BLEND(sel, c1, mw);
+                    continue;
+                }
+            }
             VF sc[4], bs[4];
             for (int k = 0; k < 4; k++) {
                 sc[k] = F_DIV(sumqx[k], sumq2[k]);
                 bs[k] = F_MUL(sc[k], sumqx[k]);
             }
-            const VI code = I_SET1(1 << 16 | i1 << 8 | i2 << 2); /* one broadcast, then + k */
             for (int k = 0; k < 4; k++) {
                 const VM m = M_AND(M_CMP(sumq2[k], zero, _CMP_GT_OQ),
                                    M_CMP(qq[k], F_MUL(best, sumq2[k]), _CMP_GT_OQ));
@@ -495,6 +661,7 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
             }
         }
     }
+#undef M_SUMS
     store_res(r, sel, scale);
 }
 
@@ -575,11 +742,13 @@ TC_ISA_ATTR static void iq1_m_rows(const float *src, void *dst, int64_t n_rows, 
         for (int p = 0; p < 16; p += W) {
             const float *xs[W], *ws[W];
             int idx[W][16], skip[W];
+            float am[W];
             for (int l = 0; l < W; l++) {
                 const int ib = p + l;
                 xs[l] = x + 16 * ib;
                 ws[l] = weight + 16 * ib;
-                skip[l] = amax8(xs[l], 16) < GROUP_MAX_EPS_IQ1_M;
+                am[l] = amax8(xs[l], 16);
+                skip[l] = am[l] < GROUP_MAX_EPS_IQ1_M;
                 if (skip[l]) {
                     xs[l] = ws[l] = zero_sub;
                     for (int j = 0; j < 16; j++)
@@ -589,7 +758,7 @@ TC_ISA_ATTR static void iq1_m_rows(const float *src, void *dst, int64_t n_rows, 
                 }
             }
             split_res r;
-            m_search(xs, ws, idx, &r);
+            m_search(xs, ws, am, idx, &r);
             for (int l = 0; l < W; l++) {
                 const int ib = p + l;
                 shifts[ib] = 0;
