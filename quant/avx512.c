@@ -486,6 +486,10 @@ static void q3_k_block16_imat(const float *x, const float *qw, uint8_t *y, float
  * make_q3_quants on one block's 16 sub-blocks in lanes, split as q3_prep8 / q3_refine8 of avx2.c
  * (see there why each step is exact): the transpose and first levels and sums, then the
  * refinement, a serial chain per lane with a branch per element ("does any lane move").
+ * q3_prep16 is q3_prep8 on 16 lanes; one copy in simd_lanes.h's ops (with the struct) left
+ * this file's code identical but made AVX2's Q3_K 1.5 % slower (5 alternating pairs of runs,
+ * 6.13x against 6.22x: GCC then keeps all four transposes of q3_k_blocks8 out of line), so
+ * each ISA keeps its own.
  */
 typedef struct {
     __m512 xt[16], w[16], wx[16], lx[16], l2[16], sumlx, suml2;

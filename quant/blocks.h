@@ -132,6 +132,23 @@ static inline float tc_signed_amax(const float *x, int n, float *amax)
     return max;
 }
 
+/* The first i in 0..7 of the smallest (w[i]*x[i])*x[i] (a NaN is never taken): the element whose
+ * sign the IQ2 and IQ3 quantizers flip when a group of 8 has an odd count of negatives, so the
+ * parity of the 7 stored signs restores the eighth; ggml's loop, comparisons in its order. */
+static inline int tc_parity_min(const float *w, const float *x)
+{
+    int imin = 0;
+    float min = w[0] * x[0] * x[0];
+    for (int i = 1; i < 8; ++i) {
+        const float ax = w[i] * x[i] * x[i];
+        if (ax < min) { /* strict: the first of equal minima */
+            min = ax;
+            imin = i;
+        }
+    }
+    return imin;
+}
+
 static inline void tc_st_u16(uint8_t *p, uint16_t v)
 {
     p[0] = (uint8_t)v;

@@ -14,6 +14,7 @@
 #ifndef TC_GRID_AVX2_H
 #define TC_GRID_AVX2_H
 
+#include "blocks.h"
 #include "iq2q.h"
 
 #include <immintrin.h>
@@ -48,16 +49,7 @@ static inline float tc_iq2q_sub_prep8(int ng, const float *xb, const float *qw, 
                 imin =
                     __builtin_ctz((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(p, mn, _CMP_EQ_OQ)));
             } else {
-                const float *wk = weight + 8 * k, *xk = xb + 8 * k;
-                float min = wk[0] * xk[0] * xk[0];
-                imin = 0;
-                for (int i = 1; i < 8; ++i) {
-                    float ax = wk[i] * xk[i] * xk[i];
-                    if (ax < min) {
-                        min = ax;
-                        imin = i;
-                    }
-                }
+                imin = tc_parity_min(weight + 8 * k, xb + 8 * k);
             }
             s ^= 1u << imin;
             const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
@@ -275,7 +267,7 @@ tc_iq3q_requant8(const int32_t *map, float id, const float *xval, int32_t *gc, i
         _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_setzero_si256(), m)));
 }
 
-/* The first i of the smallest (w*x)*x over 8 elements, as the reference's loop. */
+/* tc_parity_min (blocks.h): without a NaN the first lane equal to the smallest product. */
 static inline int tc_iq3q_parity_min(const float *wk, const float *xk)
 {
     const __m256 w = _mm256_loadu_ps(wk), x = _mm256_loadu_ps(xk);
@@ -286,16 +278,7 @@ static inline int tc_iq3q_parity_min(const float *wk, const float *xk)
         mn = _mm256_min_ps(mn, _mm256_shuffle_ps(mn, mn, _MM_SHUFFLE(2, 3, 0, 1)));
         return __builtin_ctz((unsigned)_mm256_movemask_ps(_mm256_cmp_ps(p, mn, _CMP_EQ_OQ)));
     }
-    int imin = 0;
-    float min = wk[0] * xk[0] * xk[0];
-    for (int i = 1; i < 8; i++) {
-        float ax = wk[i] * xk[i] * xk[i];
-        if (ax < min) {
-            min = ax;
-            imin = i;
-        }
-    }
-    return imin;
+    return tc_parity_min(wk, xk);
 }
 
 /*

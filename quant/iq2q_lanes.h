@@ -60,6 +60,7 @@
  *   M_ANDNOT(a, b) = a and not b, M_ANY(m): some lane set
  */
 
+#include "blocks.h"
 #include "grid_lanes.h"
 #if TC_GRID_AVX2
 #include "grid_avx2.h"
@@ -293,16 +294,7 @@ TC_ISA_ATTR static inline float sub_prep(int ng, const float *xb, const float *q
             s |= M_BITS(neg) << h;
         }
         if (__builtin_popcount(s) & 1) { /* the first smallest weight*x*x: the reference's loop */
-            const float *wk = weight + 8 * k, *xk = xb + 8 * k;
-            float min = wk[0] * xk[0] * xk[0];
-            int imin = 0;
-            for (int i = 1; i < 8; ++i) {
-                float ax = wk[i] * xk[i] * xk[i];
-                if (ax < min) {
-                    min = ax;
-                    imin = i;
-                }
-            }
+            const int imin = tc_parity_min(weight + 8 * k, xb + 8 * k);
             s ^= 1u << imin;
             xval[8 * k + imin] = -xval[8 * k + imin];
         }

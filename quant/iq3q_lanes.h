@@ -663,21 +663,6 @@ static inline float block_sigma2(const float *x)
 #if TC_GRID_AVX2
 #define sub_prep tc_iq3q_sub_prep8
 #else
-/* The first i of the smallest (w*x)*x over 8 elements: the reference's loop. */
-static inline int parity_min(const float *wk, const float *xk)
-{
-    int imin = 0;
-    float min = wk[0] * xk[0] * xk[0];
-    for (int i = 1; i < 8; i++) {
-        float ax = wk[i] * xk[i] * xk[i];
-        if (ax < min) {
-            min = ax;
-            imin = i;
-        }
-    }
-    return imin;
-}
-
 /* sub_prep in the W-lane ops, 8 / W vectors a group (W <= 8); the largest xval as the
  * reference's MAX in element order. */
 TC_ISA_ATTR static inline float sub_prep(const float *xb, const float *qw, float sigma2, int xxs,
@@ -698,7 +683,7 @@ TC_ISA_ATTR static inline float sub_prep(const float *xb, const float *qw, float
             s |= M_BITS(neg) << h;
         }
         if (xxs && (__builtin_popcount(s) & 1)) {
-            const int imin = parity_min(w + 8 * k, xb + 8 * k);
+            const int imin = tc_parity_min(w + 8 * k, xb + 8 * k);
             s ^= 1u << imin;
             xval[8 * k + imin] = -xval[8 * k + imin];
         }

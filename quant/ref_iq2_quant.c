@@ -42,6 +42,7 @@
  * reassociation. (Tried and dropped, for being slower: leaving a candidate once a partial sum
  * reaches the best distance, which is exact because the terms are >= 0 but mispredicts.)
  */
+#include "blocks.h"
 #include "iq2q.h"
 #include "kernels.h"
 #include "ref_k.h"
@@ -98,15 +99,7 @@ static inline uint8_t iq2_group_signs(const float *xb, const float *weight, floa
         }
     }
     if (nflip % 2) {
-        int imin = 0;
-        float min = weight[0] * xb[0] * xb[0];
-        for (int i = 1; i < 8; ++i) {
-            float ax = weight[i] * xb[i] * xb[i];
-            if (ax < min) { /* strict: the first of equal minima */
-                min = ax;
-                imin = i;
-            }
-        }
+        const int imin = tc_parity_min(weight, xb);
         xval[imin] = -xval[imin];
         s ^= 1u << imin;
     }

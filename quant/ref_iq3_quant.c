@@ -317,16 +317,7 @@ void tc_ref_iq3_xxs_block(const tc_iq3_search *g, const float *x, const float *q
             if (__builtin_popcount(s) & 1) {
                 /* odd count of negatives: flip the element of least w*x*x ((w*x)*x, first
                  * on ties) so the parity bit of the 7 stored signs restores it */
-                const float *wk = w + 8 * k, *xk = xb + 8 * k;
-                int imin = 0;
-                float min = wk[0] * xk[0] * xk[0];
-                for (int i = 1; i < 8; i++) {
-                    float ax = wk[i] * xk[i] * xk[i];
-                    if (ax < min) {
-                        min = ax;
-                        imin = i;
-                    }
-                }
+                const int imin = tc_parity_min(w + 8 * k, xb + 8 * k);
                 xval[8 * k + imin] = -xval[8 * k + imin];
                 s ^= 1u << imin;
             }

@@ -11,6 +11,7 @@
  * same rows say where the NEON code pays (a NEON instruction does 4 lanes' work at roughly the
  * cost of a scalar one on current ARM cores; this is a proxy, not a time).
  */
+#include "../ci/neon_rng.h"
 #include "kernels.h"
 #include "quant.h"
 #include "tc_dtype.h"
@@ -23,28 +24,13 @@
 
 enum { COLS = 4096 };
 
-static uint64_t rng = 0x2545f4914f6cdd1dull;
-
-static uint64_t next(void)
-{
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static float gauss(void)
-{
-    float u1 = (float)((next() >> 40) + 1) / 16777217.0f, u2 = (float)(next() >> 40) / 16777216.0f;
-    return sqrtf(-2.0f * logf(u1)) * cosf(6.2831853f * u2);
-}
-
 int main(int argc, char **argv)
 {
     if (argc < 4) {
         fprintf(stderr, "usage: neon_icount TYPE none|ref|neon ROWS [imatrix]\n");
         return 2;
     }
+    rng = 0x2545f4914f6cdd1dull;
     int t = tc_dtype_from_name(argv[1]);
     long rows = strtol(argv[3], NULL, 10);
     int with_w = argc > 4 && strcmp(argv[4], "imatrix") == 0;

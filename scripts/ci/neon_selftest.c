@@ -12,6 +12,7 @@
 #include "iq2s.h"
 #include "iq3q.h"
 #include "kernels.h"
+#include "neon_rng.h"
 #include "tc_dtype.h"
 
 #include <math.h>
@@ -19,22 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-
-static uint64_t next(void)
-{
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static float gauss(void)
-{
-    float u1 = (float)((next() >> 40) + 1) / 16777217.0f, u2 = (float)(next() >> 40) / 16777216.0f;
-    return sqrtf(-2.0f * logf(u1)) * cosf(6.2831853f * u2);
-}
 
 static void fill(float *x, int n, int kind)
 {
@@ -129,6 +114,7 @@ static int grid_check(const tc_kernel_table *ref, const tc_kernel_table *neon, i
 int main(int argc, char **argv)
 {
     static tc_kernel_table ref, neon;
+    rng = 0x9e3779b97f4a7c15ull;
     const int grid_reps = argc > 1 ? atoi(argv[1]) : 3;
     tc_ref_register_legacy(&ref);
     tc_ref_register_k(&ref);
