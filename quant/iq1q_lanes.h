@@ -10,8 +10,8 @@
  *
  * What runs in lanes, and why each float is the reference's:
  * - The split search runs W sub-blocks at once (lane = sub-block, from one or two blocks): the
- *   sorted prefix sums are built in lanes (element by element from 0, as the reference; IQ1_M
- *   sorts each lane's values by permutes and transposes them, pure data movement), the
+ *   sorted prefix sums are built in lanes (element by element from 0, as the reference; each
+ *   lane's values sorted by permutes and transposed, pure data movement), the
  *   per-boundary products likewise, then every split (i1, i2) and shift is the reference's
  *   expression on the same floats, visited in the reference's order. Each lane keeps its own
  *   best: a split wins where sumq2 > 0 and sumqx^2 > best*sumq2 against that lane's best at
@@ -333,18 +333,41 @@ TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws,
                                  int idx[][32], split_res *r)
 {
     enum { BS = 32 };
-    float tv[BS][W], tw[BS][W];
-    for (int l = 0; l < W; l++)
-        for (int j = 0; j < BS; j++) {
-            const int i = idx[l][j];
-            tv[j][l] = ws[l][i] * xs[l][i];
-            tw[j][l] = ws[l][i];
+    /* each lane's sorted products and weights by permutes (bits 3 and 4 of an index pick its
+     * quarter), then 8 x 8 transposes into lane = sub-block, as m_search */
+    __m256 rv[4][W], rwt[4][W];
+    for (int l = 0; l < W; l++) {
+        __m256 xq[4], wq[4];
+        for (int q = 0; q < 4; q++) {
+            xq[q] = _mm256_loadu_ps(xs[l] + 8 * q);
+            wq[q] = _mm256_loadu_ps(ws[l] + 8 * q);
         }
+        for (int g = 0; g < 4; g++) {
+            const __m256i ii = _mm256_loadu_si256((const __m256i *)(idx[l] + 8 * g));
+            const __m256 b3 = _mm256_castsi256_ps(_mm256_slli_epi32(ii, 28));
+            const __m256 b4 = _mm256_castsi256_ps(_mm256_slli_epi32(ii, 27));
+#define S_PICK(v)                                                                                  \
+    _mm256_blendv_ps(_mm256_blendv_ps(_mm256_permutevar8x32_ps(v[0], ii),                          \
+                                      _mm256_permutevar8x32_ps(v[1], ii), b3),                     \
+                     _mm256_blendv_ps(_mm256_permutevar8x32_ps(v[2], ii),                          \
+                                      _mm256_permutevar8x32_ps(v[3], ii), b3),                     \
+                     b4)
+            const __m256 xv = S_PICK(xq), wv = S_PICK(wq);
+#undef S_PICK
+            rv[g][l] = _mm256_mul_ps(wv, xv);
+            rwt[g][l] = wv;
+        }
+    }
+    VF TV[BS], TW[BS];
+    for (int g = 0; g < 4; g++) {
+        tr_lanes(rv[g], TV + 8 * g);
+        tr_lanes(rwt[g], TW + 8 * g);
+    }
     VF PX[BS + 1], PW[BS + 1];
     PX[0] = PW[0] = F_ZERO;
     for (int j = 0; j < BS; j++) {
-        PX[j + 1] = F_ADD(PX[j], F_LOADU(tv[j]));
-        PW[j + 1] = F_ADD(PW[j], F_LOADU(tw[j]));
+        PX[j + 1] = F_ADD(PX[j], TV[j]);
+        PW[j + 1] = F_ADD(PW[j], TW[j]);
     }
     const VF xp0 = F_SET1(XP0), xp1 = F_SET1(XP1), xp2 = F_SET1(XP2);
     const VF xm0 = F_SET1(XM0), xm2 = F_SET1(XM2);
