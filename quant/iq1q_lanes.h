@@ -10,7 +10,8 @@
  *
  * What runs in lanes, and why each float is the reference's:
  * - The split search runs W sub-blocks at once (lane = sub-block, from one or two blocks): the
- *   sorted prefix sums are built in lanes (element by element from 0, as the reference), the
+ *   sorted prefix sums are built in lanes (element by element from 0, as the reference; each
+ *   lane's values sorted by permutes and transposed, pure data movement), the
  *   per-boundary products likewise, then every split (i1, i2) and shift is the reference's
  *   expression on the same floats, visited in the reference's order. Each lane keeps its own
  *   best: a split wins where sumq2 > 0 and sumqx^2 > best*sumq2 against that lane's best at
@@ -64,6 +65,9 @@
  *   9.9-11.8x: not kept.
  * - AVX-512 without PRE_POS's sumq2 test, retried with the theta start: within the noise
  *   (4+4 interleaved, IQ1_M 8.7-9.5x vs 8.6-10.1x), so PRE_POS stays as it was.
+ * - IQ1_M's sorted values into lanes by gathers (index, value, weight; skipped sub-blocks
+ *   searched on their own data): slower on this AMD EPYC, 5 interleaved pairs AVX2 7.2x -> 6.9x,
+ *   AVX-512 9.0x -> 8.5x (medians); the permutes and 8 x 8 transposes replaced it.
  *
  * Required from the includer, besides grid_ops_*.h:
  *   M_AND(a, b), M_OR(a, b): both masks, either mask;  I_COUNT(v, m): v + 1 in the lanes of m
@@ -73,6 +77,7 @@
 #include "iq1q.h"
 #include "kernels.h"
 #include "tc_dtype.h"
+#include "tr8x8.h"
 
 #include <float.h>
 #include <math.h>
@@ -262,6 +267,22 @@ TC_ISA_ATTR static inline VF start_theta(VF tau, VF wsum, const float *am, float
     return F_BLEND(F_SET1(-FLT_MAX), F_MUL(tau, F_SET1(1 - delta)), safe);
 }
 
+/* out[k] lane l = r[l] element k (k < 8, l < W): 8 x 8 transposes */
+TC_ISA_ATTR static inline void tr_lanes(const __m256 *r, VF *out)
+{
+#if W == 8
+    tc_tr8x8(r, out);
+#define F_AS_I _mm256_castps_si256
+#else
+    __m256 lo[8], hi[8];
+    tc_tr8x8(r, lo);
+    tc_tr8x8(r + 8, hi);
+    for (int k = 0; k < 8; k++)
+        out[k] = _mm512_insertf32x8(_mm512_castps256_ps512(lo[k]), hi[k], 1);
+#define F_AS_I _mm512_castps_si512
+#endif
+}
+
 /* The result of a lane's split search. */
 typedef struct split_res {
     int32_t i1[W], i2[W], k[W];
@@ -312,18 +333,41 @@ TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws,
                                  int idx[][32], split_res *r)
 {
     enum { BS = 32 };
-    float tv[BS][W], tw[BS][W];
-    for (int l = 0; l < W; l++)
-        for (int j = 0; j < BS; j++) {
-            const int i = idx[l][j];
-            tv[j][l] = ws[l][i] * xs[l][i];
-            tw[j][l] = ws[l][i];
+    /* each lane's sorted products and weights by permutes (bits 3 and 4 of an index pick its
+     * quarter), then 8 x 8 transposes into lane = sub-block, as m_search */
+    __m256 rv[4][W], rwt[4][W];
+    for (int l = 0; l < W; l++) {
+        __m256 xq[4], wq[4];
+        for (int q = 0; q < 4; q++) {
+            xq[q] = _mm256_loadu_ps(xs[l] + 8 * q);
+            wq[q] = _mm256_loadu_ps(ws[l] + 8 * q);
         }
+        for (int g = 0; g < 4; g++) {
+            const __m256i ii = _mm256_loadu_si256((const __m256i *)(idx[l] + 8 * g));
+            const __m256 b3 = _mm256_castsi256_ps(_mm256_slli_epi32(ii, 28));
+            const __m256 b4 = _mm256_castsi256_ps(_mm256_slli_epi32(ii, 27));
+#define S_PICK(v)                                                                                  \
+    _mm256_blendv_ps(_mm256_blendv_ps(_mm256_permutevar8x32_ps(v[0], ii),                          \
+                                      _mm256_permutevar8x32_ps(v[1], ii), b3),                     \
+                     _mm256_blendv_ps(_mm256_permutevar8x32_ps(v[2], ii),                          \
+                                      _mm256_permutevar8x32_ps(v[3], ii), b3),                     \
+                     b4)
+            const __m256 xv = S_PICK(xq), wv = S_PICK(wq);
+#undef S_PICK
+            rv[g][l] = _mm256_mul_ps(wv, xv);
+            rwt[g][l] = wv;
+        }
+    }
+    VF TV[BS], TW[BS];
+    for (int g = 0; g < 4; g++) {
+        tr_lanes(rv[g], TV + 8 * g);
+        tr_lanes(rwt[g], TW + 8 * g);
+    }
     VF PX[BS + 1], PW[BS + 1];
     PX[0] = PW[0] = F_ZERO;
     for (int j = 0; j < BS; j++) {
-        PX[j + 1] = F_ADD(PX[j], F_LOADU(tv[j]));
-        PW[j + 1] = F_ADD(PW[j], F_LOADU(tw[j]));
+        PX[j + 1] = F_ADD(PX[j], TV[j]);
+        PW[j + 1] = F_ADD(PW[j], TW[j]);
     }
     const VF xp0 = F_SET1(XP0), xp1 = F_SET1(XP1), xp2 = F_SET1(XP2);
     const VF xm0 = F_SET1(XM0), xm2 = F_SET1(XM2);
@@ -523,22 +567,38 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
                                  int idx[][16], split_res *r)
 {
     enum { BS = 16 };
-    float tv[BS][W], tw[BS][W];
-    int32_t th[BS][W];
-    for (int l = 0; l < W; l++)
-        for (int j = 0; j < BS; j++) {
-            const int i = idx[l][j];
-            tv[j][l] = ws[l][i] * xs[l][i];
-            tw[j][l] = ws[l][i];
-            th[j][l] = i < BS / 2 ? 0 : -1;
-        }
-    /* per group h, prefix sums over the sorted elements of that group only (the others carry
-     * the previous sum over, as the reference copies it) */
     VF PX[2][BS + 1], PW[2][BS + 1];
     PX[0][0] = PX[1][0] = PW[0][0] = PW[1][0] = F_ZERO;
+    /* each lane's sorted products, weights and indices by permutes (a row's elements = the
+     * sorted positions), then 8 x 8 transposes into lane = sub-block */
+    __m256 rv[2][W], rwt[2][W], ri[2][W];
+    for (int l = 0; l < W; l++) {
+        const __m256 x0 = _mm256_loadu_ps(xs[l]), x1 = _mm256_loadu_ps(xs[l] + 8);
+        const __m256 w0 = _mm256_loadu_ps(ws[l]), w1 = _mm256_loadu_ps(ws[l] + 8);
+        for (int hh = 0; hh < 2; hh++) {
+            const __m256i ii = _mm256_loadu_si256((const __m256i *)(idx[l] + 8 * hh));
+            const __m256 hi = _mm256_castsi256_ps(_mm256_cmpgt_epi32(ii, _mm256_set1_epi32(7)));
+            const __m256 xv = _mm256_blendv_ps(_mm256_permutevar8x32_ps(x0, ii),
+                                               _mm256_permutevar8x32_ps(x1, ii), hi);
+            const __m256 wv = _mm256_blendv_ps(_mm256_permutevar8x32_ps(w0, ii),
+                                               _mm256_permutevar8x32_ps(w1, ii), hi);
+            rv[hh][l] = _mm256_mul_ps(wv, xv);
+            rwt[hh][l] = wv;
+            ri[hh][l] = _mm256_castsi256_ps(ii);
+        }
+    }
+    VF TV[BS], TW[BS], TI[BS];
+    for (int hh = 0; hh < 2; hh++) {
+        tr_lanes(rv[hh], TV + 8 * hh);
+        tr_lanes(rwt[hh], TW + 8 * hh);
+        tr_lanes(ri[hh], TI + 8 * hh);
+    }
+    const VI seven = I_SET1(BS / 2 - 1);
+    /* per group h, prefix sums over the sorted elements of that group only (the others carry
+     * the previous sum over, as the reference copies it) */
     for (int j = 0; j < BS; j++) {
-        const VF v = F_LOADU(tv[j]), w = F_LOADU(tw[j]);
-        const VM h1 = M_CMP(I_TO_F(I_LOADU(th[j])), F_ZERO, _CMP_LT_OQ);
+        const VF v = TV[j], w = TW[j];
+        const VM h1 = M_ICMPGT(F_AS_I(TI[j]), seven);
         PX[0][j + 1] = F_BLEND(F_ADD(PX[0][j], v), PX[0][j], h1);
         PW[0][j + 1] = F_BLEND(F_ADD(PW[0][j], w), PW[0][j], h1);
         PX[1][j + 1] = F_BLEND(PX[1][j], F_ADD(PX[1][j], v), h1);
