@@ -272,14 +272,12 @@ TC_ISA_ATTR static inline void tr_lanes(const __m256 *r, VF *out)
 {
 #if W == 8
     tc_tr8x8(r, out);
-#define F_AS_I _mm256_castps_si256
 #else
     __m256 lo[8], hi[8];
     tc_tr8x8(r, lo);
     tc_tr8x8(r + 8, hi);
     for (int k = 0; k < 8; k++)
         out[k] = _mm512_insertf32x8(_mm512_castps256_ps512(lo[k]), hi[k], 1);
-#define F_AS_I _mm512_castps_si512
 #endif
 }
 
@@ -598,7 +596,7 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
      * the previous sum over, as the reference copies it) */
     for (int j = 0; j < BS; j++) {
         const VF v = TV[j], w = TW[j];
-        const VM h1 = M_ICMPGT(F_AS_I(TI[j]), seven);
+        const VM h1 = M_ICMPGT(F_BITS(TI[j]), seven);
         PX[0][j + 1] = F_BLEND(F_ADD(PX[0][j], v), PX[0][j], h1);
         PW[0][j + 1] = F_BLEND(F_ADD(PW[0][j], w), PW[0][j], h1);
         PX[1][j + 1] = F_BLEND(PX[1][j], F_ADD(PX[1][j], v), h1);
