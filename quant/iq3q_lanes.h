@@ -45,7 +45,10 @@
  *   one, and the lanes are merged by (distance, list position): the smallest distance, the
  *   first position holding it. No distance below FLT_MAX: grid point 0, as the reference. With
  *   16 lanes, two searches of lists of at most 8 run in the two halves (nb_search_pair): each
- *   half has its own terms and its own minimum, the same operations per lane.
+ *   half has its own terms and its own minimum, the same operations per lane. With 8 lanes,
+ *   IQ3_XXS's lists of at most 4 (NB_CLASS4) run two searches in the two 128-bit halves
+ *   (nb_search_pair4) without term tables: each lane computes its own candidate's 4 terms by the
+ *   same operations on the same operands.
  * - The trials' fits sum (w*x)*q and (w*q)*q over the 32 elements in the reference's order,
  *   from 0, in the trial lanes. A term depends on the element and the level only: the 8
  *   possible terms of an element are computed once (the same products) in the 8 lanes of a
@@ -65,8 +68,10 @@
  * searches at a time by a transpose and a tournament; integer min/compare on the distances'
  * bits for the merge; a byte-per-level list copy (permute indices as plain loads); list offsets
  * and scales precomputed 8 at a time; x and weights kept per group across its searches;
- * classes split at 4/8/16. Taking the first candidate instead of merging (wrong output) gains
- * about 10 % on IQ3_XXS, skipping the class-0 searches about 45 %.
+ * classes split at 4/8/16; nb_search_pair4 for IQ3_S too (its lists of at most 4 are a quarter
+ * of class 0, not half: the fifth work list costs more than the pairs save, 3-6 % slower). Taking
+ * the first candidate instead of merging (wrong output) gains about 10 % on IQ3_XXS, skipping the
+ * class-0 searches about 45 %.
  *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
@@ -158,9 +163,10 @@ TC_ISA_ATTR static inline VI lane_code3(VI c)
 }
 
 /* The list of an off-grid map entry m (iq3q.h) and its class: 0 at most 8 candidates, 1 at
- * most 16, 2 at most 32, 3 more. */
-#define NB_LIST(T, m) ((T)->list + ((uint32_t) ~(m) >> 2))
+ * most 16, 2 at most 32, 3 more; NB_CLASS4 adds 4 for at most 4 (the AVX2 kernel's pairs). */
+#define NB_LIST(T, m) ((T)->list + ((uint32_t) ~(m) >> 3))
 #define NB_CLASS(m)   ((uint32_t) ~(m)&3)
+#define NB_CLASS4(m)  ((uint32_t) ~(m)&7)
 
 /* The 8 possible terms w*(scale*q - x)^2 of each element of the group xv (wv the square roots
  * of the weights) at the levels of the lanes (lane l mod 8), as the reference: (w*diff)*diff. */
@@ -225,6 +231,50 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const tc_iq3_lists *T, const uint
     const VM eq = M_CMP(best, m, _CMP_EQ_OQ);
     return codes[I_HMIN(I_BLEND(I_SET1(0x7fffffff), bpos, eq))];
 }
+
+#if W == 8 && TC_GRID_AVX2
+/*
+ * Two searches of lists of at most 4 candidates in the two 128-bit halves of 8 lanes: lanes
+ * 0..3 search a's candidates, 4..7 b's (a list's padding copies tie and come later). No term
+ * tables: each lane computes its own candidate's terms, the reference's operations on the
+ * reference's operands: q = 2l + 1 (qlev permuted by the level), diff = scale*q - x,
+ * (w*diff)*diff, added in element order (from the first term, as nb_search). Each half keeps
+ * its smallest distance (clamped to FLT_MAX as nb_search) and the first lane holding it, by
+ * in-lane shuffles. `same`: both groups are one (the trials differ).
+ */
+static ALWAYS_INLINE void nb_search_pair4(const tc_iq3_lists *T, const uint16_t *la,
+                                          const float *xa, const float *wa_, float sa,
+                                          const uint16_t *lb, const float *xb, const float *wb,
+                                          float sb, int32_t *ra, int32_t *rb, int same)
+{
+    const __m256 fmax = _mm256_set1_ps(FLT_MAX), q8 = _mm256_loadu_ps(qlev);
+    const __m256i C = _mm256_cvtepu16_epi32(_mm_unpacklo_epi64(
+        _mm_loadl_epi64((const __m128i *)(la + 1)), _mm_loadl_epi64((const __m128i *)(lb + 1))));
+    const __m256 s = _mm256_insertf128_ps(_mm256_set1_ps(sa), _mm_set1_ps(sb), 1);
+    const __m256 X = same ? _mm256_setzero_ps() : _mm256_loadu2_m128(xb, xa);
+    const __m256 Wv = same ? _mm256_setzero_ps() : _mm256_loadu2_m128(wb, wa_);
+#define P4_TERM(j, c)                                                                              \
+    ({                                                                                             \
+        const __m256 x_ = same ? _mm256_broadcast_ss(xa + (j)) : _mm256_permute_ps(X, 0x55 * (j)); \
+        const __m256 w_ =                                                                          \
+            same ? _mm256_broadcast_ss(wa_ + (j)) : _mm256_permute_ps(Wv, 0x55 * (j));             \
+        const __m256 d_ = _mm256_sub_ps(_mm256_mul_ps(s, _mm256_permutevar8x32_ps(q8, c)), x_);    \
+        _mm256_mul_ps(_mm256_mul_ps(w_, d_), d_);                                                  \
+    })
+    __m256 d = _mm256_add_ps(P4_TERM(0, C), P4_TERM(1, _mm256_srli_epi32(C, 4)));
+    d = _mm256_add_ps(d, P4_TERM(2, _mm256_srli_epi32(C, 8)));
+    d = _mm256_add_ps(d, P4_TERM(3, _mm256_srli_epi32(C, 12)));
+#undef P4_TERM
+    const __m256 best = _mm256_min_ps(d, fmax);
+    __m256 m = _mm256_min_ps(best, _mm256_permute_ps(best, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = _mm256_min_ps(m, _mm256_permute_ps(m, _MM_SHUFFLE(2, 3, 0, 1)));
+    const unsigned eq = (unsigned)_mm256_movemask_ps(
+        _mm256_and_ps(_mm256_cmp_ps(m, fmax, _CMP_LT_OQ), _mm256_cmp_ps(best, m, _CMP_EQ_OQ)));
+    const unsigned ea = eq & 15, eb = eq >> 4;
+    *ra = ea ? la[1 + __builtin_ctz(ea)] : T->code0;
+    *rb = eb ? lb[1 + __builtin_ctz(eb)] : T->code0;
+}
+#endif
 
 #if W == 16
 /* The terms of both searches of a pair (NB_TERMS in the two halves): lanes 0..7 search a's,
@@ -500,13 +550,18 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
                 I_STOREU(cod[k] + v * W, group_codes(id, xval + 4 * k, 0));
     }
     /* the off-grid groups of every trial, by class (branch-free), then their searches */
-    uint32_t wid[4][8 * NV_MAX * W + W]; /* + W: a compress-store writes W values */
-    int32_t mall[8 * NV_MAX * W];        /* the map entries of all codes, at 32 * k + t */
-    int nw[4] = {0, 0, 0, 0};
+#if W == 8 && TC_GRID_AVX2
+#define NCLS 5 /* class 4 (NB_CLASS4): lists of at most 4, searched in pairs (nb_search_pair4) */
+#else
+#define NCLS 4
+#endif
+    uint32_t wid[NCLS][8 * NV_MAX * W + W]; /* + W: a compress-store writes W values */
+    int32_t mall[8 * NV_MAX * W];           /* the map entries of all codes, at 32 * k + t */
+    int nw[NCLS] = {0};
     unsigned ong[8] = {0};
     /* one counter per class in a register: through memory they chain the vectors by
      * store-forwarding */
-    int n0 = 0, n1 = 0, n2 = 0, n3 = 0;
+    int n0 = 0, n1 = 0, n2 = 0, n3 = 0, n4 = 0;
 #if W == 16
     int32_t tcod[32], tmap[32];
     if (tail) {
@@ -535,7 +590,7 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
             I_STOREU(mall + 32 * k + v * W, m);
             const unsigned off = M_BITS(M_ICMPGT(I_ZERO, m)) & valid;
             ong[k] |= (~off & valid) << v * W;
-            const VI cls = I_AND(I_SUB(I_SET1(-1), m), I_SET1(3));
+            const VI cls = I_AND(I_SUB(I_SET1(-1), m), I_SET1(NCLS == 5 && xxs ? 7 : 3));
             const VI id = I_ADD(I_LOADU(lane_index), I_SET1(k * 32 + v * W));
 #define CLASS_LIST(c, n)                                                                           \
     do {                                                                                           \
@@ -547,6 +602,10 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
             CLASS_LIST(1, n1);
             CLASS_LIST(2, n2);
             CLASS_LIST(3, n3);
+#if NCLS == 5
+            if (xxs) /* IQ3_S: fewer short lists, the fifth list costs more than its pairs save */
+                CLASS_LIST(4, n4);
+#endif
         }
 #if W == 16
     if (tail) {
@@ -576,6 +635,11 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
     nw[1] = n1;
     nw[2] = n2;
     nw[3] = n3;
+#if NCLS == 5
+    nw[4] = n4;
+#else
+    (void)n4;
+#endif
     int32_t *const cflat = cod[0]; /* trial t of group k at 32 * k + t */
 #define NB_ARGS(c, j)                                                                              \
     NB_LIST(T, mall[wid[c][j]]), xval + 4 * (wid[c][j] >> 5), wa + 4 * (wid[c][j] >> 5),           \
@@ -586,6 +650,24 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
     for (int j = 0; j < nw[2]; j++)
         cflat[wid[2][j]] = nb_search(T, NB_ARGS(2, j), 2);
 #else
+#if NCLS == 5
+    {
+#define P4_ARGS(u) NB_LIST(T, mall[u]), xval + 4 * ((u) >> 5), wa + 4 * ((u) >> 5), sc[(u)&31]
+        int j = 0;
+        for (; j + 1 < nw[4]; j += 2) {
+            const uint32_t a = wid[4][j], b = wid[4][j + 1];
+            if ((a ^ b) >> 5 == 0)
+                nb_search_pair4(T, P4_ARGS(a), P4_ARGS(b), cflat + a, cflat + b, 1);
+            else
+                nb_search_pair4(T, P4_ARGS(a), P4_ARGS(b), cflat + a, cflat + b, 0);
+        }
+        if (j < nw[4]) {
+            const uint32_t a = wid[4][j];
+            nb_search_pair4(T, P4_ARGS(a), P4_ARGS(a), cflat + a, cflat + a, 1);
+        }
+#undef P4_ARGS
+    }
+#endif
     for (int j = 0; j < nw[0]; j++)
         cflat[wid[0][j]] = nb_search(T, NB_ARGS(0, j), 8 / W);
     for (int j = 0; j < nw[1]; j++)
