@@ -216,6 +216,20 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const tc_iq3_lists *T, const uint
         const int p = first ? __builtin_ctz(first) : W + __builtin_ctz(eq);
         return F_FIRST(m) < FLT_MAX ? codes[p] : T->code0;
     }
+#if W == 8
+    if (nvec == 4) {
+        /* every vector clamped, the smallest of all, then the first position holding it: bit
+         * 8 v + j for candidate 8 v + j (no position lanes, no blend chain) */
+        const VF b1 = F_MIN(NB_DIST(I_LOAD_U16(codes + 8)), fmax);
+        const VF b2 = F_MIN(NB_DIST(I_LOAD_U16(codes + 16)), fmax);
+        const VF b3 = F_MIN(NB_DIST(I_LOAD_U16(codes + 24)), fmax);
+        const VF m = F_HMIN(F_MIN(F_MIN(best, b1), F_MIN(b2, b3)));
+        const uint32_t eq =
+            M_BITS(M_CMP(best, m, _CMP_EQ_OQ)) | M_BITS(M_CMP(b1, m, _CMP_EQ_OQ)) << 8 |
+            M_BITS(M_CMP(b2, m, _CMP_EQ_OQ)) << 16 | M_BITS(M_CMP(b3, m, _CMP_EQ_OQ)) << 24;
+        return F_FIRST(m) < FLT_MAX ? codes[__builtin_ctz(eq)] : T->code0;
+    }
+#endif
     const int n = nvec ? nvec * W : lst[0];
     VI pos = I_LOADU(lane_index), bpos = pos;
     for (int c = W; c < n; c += W) {
