@@ -614,11 +614,18 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
     } while (0)
             CLASS_LIST(0, n0);
             CLASS_LIST(1, n1);
-            CLASS_LIST(2, n2);
-            CLASS_LIST(3, n3);
 #if NCLS == 5
+            {
+                /* classes 2 and 3 in one list (class 3 is rare: a branch in the searches) */
+                const unsigned b_ = off & M_BITS(M_ICMPEQ(I_AND(cls, I_SET1(6)), I_SET1(2)));
+                I_COMPRESS_STORE((int32_t *)wid[2] + n2, id, b_);
+                n2 += __builtin_popcount(b_);
+            }
             if (xxs) /* IQ3_S: fewer short lists, the fifth list costs more than its pairs save */
                 CLASS_LIST(4, n4);
+#else
+            CLASS_LIST(2, n2);
+            CLASS_LIST(3, n3);
 #endif
         }
 #if W == 16
@@ -686,8 +693,15 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
         cflat[wid[0][j]] = nb_search(T, NB_ARGS(0, j), 8 / W);
     for (int j = 0; j < nw[1]; j++)
         cflat[wid[1][j]] = nb_search(T, NB_ARGS(1, j), 16 / W);
+#if NCLS == 5
+    for (int j = 0; j < nw[2]; j++)
+        cflat[wid[2][j]] = __builtin_expect(NB_LIST(T, mall[wid[2][j]])[0] > 32, 0)
+                               ? nb_search(T, NB_ARGS(2, j), 0)
+                               : nb_search(T, NB_ARGS(2, j), 4);
+#else
     for (int j = 0; j < nw[2]; j++)
         cflat[wid[2][j]] = nb_search(T, NB_ARGS(2, j), 32 / W);
+#endif
 #endif
     for (int j = 0; j < nw[3]; j++)
         cflat[wid[3][j]] = nb_search(T, NB_ARGS(3, j), 0);
