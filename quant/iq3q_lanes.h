@@ -136,6 +136,27 @@ static inline float maxf_ggml(float a, float b)
 TC_ISA_ATTR static ALWAYS_INLINE VI group_codes_x(VF id, const VF *x, int small)
 {
     const VF one = F_SET1(1.0f), half = F_SET1(0.5f), magic = F_SET1(12582912.f);
+#if W == 8 && TC_GRID_AVX2
+    VI l[4];
+    for (int j = 0; j < 4; j++) {
+        const VF f = F_MUL(half, F_SUB(F_MUL(id, x[j]), one));
+        l[j] = small
+                   ? F_TO_I(f)
+                   : I_SUB(I_AND(F_BITS(F_ADD(f, magic)), I_SET1(0x007fffff)), I_SET1(0x00400000));
+    }
+    /* The clamp to 0..7 by saturating packs (int32 to int16 keeps the sign, int16 to uint8 takes
+     * negatives to 0) and a byte minimum: per 128-bit half, byte 4 j + t holds level j of lane t;
+     * a byte shuffle gathers each lane's 4 levels, two multiply-adds make l0 + 16 l1 + 256 l2 +
+     * 4096 l3 (the nibbles). */
+    const __m256i b = _mm256_min_epu8(
+        _mm256_packus_epi16(_mm256_packs_epi32(l[0], l[1]), _mm256_packs_epi32(l[2], l[3])),
+        _mm256_set1_epi8(IQ3_MAXQ - 1));
+    const __m256i g = _mm256_shuffle_epi8(b, _mm256_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10,
+                                                              14, 3, 7, 11, 15, 0, 4, 8, 12, 1, 5,
+                                                              9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(g, _mm256_set1_epi16(0x1001)),
+                             _mm256_set1_epi32(0x01000001));
+#else
     VI code = I_ZERO;
     for (int j = 0; j < 4; j++) {
         const VF f = F_MUL(half, F_SUB(F_MUL(id, x[j]), one));
@@ -146,6 +167,7 @@ TC_ISA_ATTR static ALWAYS_INLINE VI group_codes_x(VF id, const VF *x, int small)
         code = I_OR(code, I_SLLI(l, 4 * j));
     }
     return code;
+#endif
 }
 
 TC_ISA_ATTR static ALWAYS_INLINE VI group_codes(VF id, const float *xv, int small)
