@@ -29,10 +29,12 @@
  *   and 1/id are the reference's operations; rounding an element to a level is its
  *   0.5f * (id*x - 1), nearest_int's 1.5*2^23 trick (the mask form, whatever f is) and the
  *   clamp, per lane; the 4 levels of a group make its code in the lane, one nibble per level
- *   (iq3q.h). Padding lanes repeat the last trial and are never read.
+ *   (iq3q.h); with 8 lanes the clamp is saturating packs and a byte minimum (the same levels),
+ *   the nibbles two multiply-adds. Padding lanes repeat the last trial and are never read.
  * - Which trials' groups are off the grid comes from gathers of the map; those groups are
  *   compacted into work lists by the length of their neighbour list (no data-dependent
- *   branch per search).
+ *   branch per search; with 8 lanes lists of more than 32 share the list of 17..32 and take a
+ *   rarely taken branch).
  * - The neighbour search of an off-grid group runs W candidates at once (lane = candidate,
  *   from the code lists of iq3q.h): the 8 possible terms w*(scale*q - x)^2 of each of the 4
  *   elements are the reference's ((w*diff)*diff) in the 8 lanes of a table (repeated in both
@@ -72,6 +74,22 @@
  * of class 0, not half: the fifth work list costs more than the pairs save, 3-6 % slower). Taking
  * the first candidate instead of merging (wrong output) gains about 10 % on IQ3_XXS, skipping the
  * class-0 searches about 45 %.
+ *
+ * AVX2 on Zen 5 (family 26), measured by running one phase twice (IQ3_XXS; IQ3_S alike): each
+ * of the four search loops (pairs of <= 4, class 0, 1, 2+3) costs about 12 % of the time,
+ * building the work lists 14 % (the gathers a quarter of that), the trials' fits 8 %, the trial
+ * codes 6-7 %, the choice 5 %; the searches run at about twice the instructions per cycle of
+ * the rest. Measured neutral (within 1 %) and not kept: lane_code3 by a byte multiply-add; the
+ * map lookups by scalar loads instead of the gather; the choice from winner to winner by masks
+ * of all trials (one mispredict instead of one per winner); the on-grid bits read from the map
+ * entries instead of kept, with the class masks from the entries' bits by sign masks;
+ * nb_search_any inlined; pair4 always with the two-group operands (no branch on `same`); the
+ * class-2 searches first; two-vector (class 1) searches merged by masks as the four-vector
+ * ones. Measured slower: work items as bytes pushed by scalar 8-byte stores of tc_left_pack
+ * (2-3 %); classes 0 and 1 paired with one reduction for both (nb_search_pair8, 2-5 %); the
+ * fits of all trial vectors interleaved (1-2 %); the groups' x and weights as whole vectors in
+ * memory operands instead of broadcasts (IQ3_S 5 %); IQ3_S's classes 0 and 1 in one list
+ * searched as class 1 (4 %).
  *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
