@@ -616,6 +616,9 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
     /* one counter per class in a register: through memory they chain the vectors by
      * store-forwarding */
     int n0 = 0, n1 = 0, n2 = 0, n3 = 0, n4 = 0;
+#if NCLS == 5
+    uint8_t bm[4][32]; /* per class, the off-grid lanes of group k's trial vector v at 4 k + v */
+#endif
 #if W == 16
     int32_t tcod[32], tmap[32];
     if (tail) {
@@ -652,22 +655,35 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
         I_COMPRESS_STORE((int32_t *)wid[c] + n, id, b_);                                           \
         n += __builtin_popcount(b_);                                                               \
     } while (0)
+#if NCLS == 5
+            (void)id;
+            bm[0][4 * k + v] = (uint8_t)(off & M_BITS(M_ICMPEQ(cls, I_ZERO)));
+            bm[1][4 * k + v] = (uint8_t)(off & M_BITS(M_ICMPEQ(cls, I_SET1(1))));
+            bm[2][4 * k + v] = (uint8_t)(off & M_BITS(M_ICMPEQ(I_AND(cls, I_SET1(6)), I_SET1(2))));
+            bm[3][4 * k + v] = (uint8_t)(off & M_BITS(M_ICMPEQ(cls, I_SET1(4))));
+#else
             CLASS_LIST(0, n0);
             CLASS_LIST(1, n1);
-#if NCLS == 5
-            {
-                /* classes 2 and 3 in one list (class 3 is rare: a branch in the searches) */
-                const unsigned b_ = off & M_BITS(M_ICMPEQ(I_AND(cls, I_SET1(6)), I_SET1(2)));
-                I_COMPRESS_STORE((int32_t *)wid[2] + n2, id, b_);
-                n2 += __builtin_popcount(b_);
-            }
-            if (xxs) /* IQ3_S: fewer short lists, the fifth list costs more than its pairs save */
-                CLASS_LIST(4, n4);
-#else
             CLASS_LIST(2, n2);
             CLASS_LIST(3, n3);
 #endif
         }
+#if NCLS == 5
+#define CLASS_PASS(c, bmc, n)                                                                      \
+    for (int k = 0; k < 8; k++)                                                                    \
+        for (int v = 0; v < nvg; v++) {                                                            \
+            const VI id = I_ADD(I_LOADU(lane_index), I_SET1(k * 32 + v * W));                      \
+            const unsigned b_ = bm[bmc][4 * k + v];                                                \
+            I_COMPRESS_STORE((int32_t *)wid[c] + n, id, b_);                                       \
+            n += __builtin_popcount(b_);                                                           \
+        }
+    CLASS_PASS(0, 0, n0);
+    CLASS_PASS(1, 1, n1);
+    CLASS_PASS(2, 2, n2);
+    if (xxs) /* IQ3_S: fewer short lists, the fifth list costs more than its pairs save */
+        CLASS_PASS(4, 3, n4);
+#undef CLASS_PASS
+#endif
 #if W == 16
     if (tail) {
         unsigned offt = 0;
