@@ -57,7 +57,9 @@
  *   table and each lane picks its own by the level in its code (a permute). The choice of the
  *   best trial is the reference's loop in trial order; the candidate scale sumqx/sumq2 and
  *   best = scale*sumqx of every trial are computed by the same operations beforehand, the
- *   update is a select.
+ *   update is a select. With 8 lanes the loop goes from winner to winner instead: the next
+ *   winner is the first later trial whose comparison with the current best holds (the
+ *   reference's comparison on the same floats, for all trials at once by masks).
  * - The requantization at the fitted scale rounds the 8 groups at once (lane = element, then
  *   the nibbles of a group added: they do not overlap, so the sum is an OR), searches the
  *   off-grid ones as above, and refits through the same tables (every lane the same code).
@@ -80,11 +82,10 @@
  * building the work lists 14 % (the gathers a quarter of that), the trials' fits 8 %, the trial
  * codes 6-7 %, the choice 5 %; the searches run at about twice the instructions per cycle of
  * the rest. Measured neutral (within 1 %) and not kept: lane_code3 by a byte multiply-add; the
- * map lookups by scalar loads instead of the gather; the choice from winner to winner by masks
- * of all trials (one mispredict instead of one per winner); the on-grid bits read from the map
+ * map lookups by scalar loads instead of the gather; the on-grid bits read from the map
  * entries instead of kept, with the class masks from the entries' bits by sign masks;
- * nb_search_any inlined; pair4 always with the two-group operands (no branch on `same`); the
- * class-2 searches first; two-vector (class 1) searches merged by masks as the four-vector
+ * nb_search_any inlined; the class-2 searches first; work items as bytes in the two-pass
+ * lists (1 %); two-vector (class 1) searches merged by masks as the four-vector
  * ones. Measured slower: work items as bytes pushed by scalar 8-byte stores of tc_left_pack
  * (2-3 %); classes 0 and 1 paired with one reduction for both (nb_search_pair8, 2-5 %); the
  * fits of all trial vectors interleaved (1-2 %); the groups' x and weights as whole vectors in
@@ -294,24 +295,24 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const tc_iq3_lists *T, const uint
  * reference's operands: q = 2l + 1 (qlev permuted by the level), diff = scale*q - x,
  * (w*diff)*diff, added in element order (from the first term, as nb_search). Each half keeps
  * its smallest distance (clamped to FLT_MAX as nb_search) and the first lane holding it, by
- * in-lane shuffles. `same`: both groups are one (the trials differ).
+ * in-lane shuffles. The x and weights of both groups are read as two halves and spread by in-lane
+ * shuffles (no branch on whether the groups are one: with broadcasts when they are, measured no
+ * faster than without that branch's mispredicts).
  */
 static ALWAYS_INLINE void nb_search_pair4(const tc_iq3_lists *T, const uint16_t *la,
                                           const float *xa, const float *wa_, float sa,
                                           const uint16_t *lb, const float *xb, const float *wb,
-                                          float sb, int32_t *ra, int32_t *rb, int same)
+                                          float sb, int32_t *ra, int32_t *rb)
 {
     const __m256 fmax = _mm256_set1_ps(FLT_MAX), q8 = _mm256_loadu_ps(qlev);
     const __m256i C = _mm256_cvtepu16_epi32(_mm_unpacklo_epi64(
         _mm_loadl_epi64((const __m128i *)(la + 1)), _mm_loadl_epi64((const __m128i *)(lb + 1))));
     const __m256 s = _mm256_insertf128_ps(_mm256_set1_ps(sa), _mm_set1_ps(sb), 1);
-    const __m256 X = same ? _mm256_setzero_ps() : _mm256_loadu2_m128(xb, xa);
-    const __m256 Wv = same ? _mm256_setzero_ps() : _mm256_loadu2_m128(wb, wa_);
+    const __m256 X = _mm256_loadu2_m128(xb, xa), Wv = _mm256_loadu2_m128(wb, wa_);
 #define P4_TERM(j, c)                                                                              \
     ({                                                                                             \
-        const __m256 x_ = same ? _mm256_broadcast_ss(xa + (j)) : _mm256_permute_ps(X, 0x55 * (j)); \
-        const __m256 w_ =                                                                          \
-            same ? _mm256_broadcast_ss(wa_ + (j)) : _mm256_permute_ps(Wv, 0x55 * (j));             \
+        const __m256 x_ = _mm256_permute_ps(X, 0x55 * (j)),                                        \
+                     w_ = _mm256_permute_ps(Wv, 0x55 * (j));                                       \
         const __m256 d_ = _mm256_sub_ps(_mm256_mul_ps(s, _mm256_permutevar8x32_ps(q8, c)), x_);    \
         _mm256_mul_ps(_mm256_mul_ps(w_, d_), d_);                                                  \
     })
@@ -733,14 +734,11 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
         int j = 0;
         for (; j + 1 < nw[4]; j += 2) {
             const uint32_t a = wid[4][j], b = wid[4][j + 1];
-            if ((a ^ b) >> 5 == 0)
-                nb_search_pair4(T, P4_ARGS(a), P4_ARGS(b), cflat + a, cflat + b, 1);
-            else
-                nb_search_pair4(T, P4_ARGS(a), P4_ARGS(b), cflat + a, cflat + b, 0);
+            nb_search_pair4(T, P4_ARGS(a), P4_ARGS(b), cflat + a, cflat + b);
         }
         if (j < nw[4]) {
             const uint32_t a = wid[4][j];
-            nb_search_pair4(T, P4_ARGS(a), P4_ARGS(a), cflat + a, cflat + a, 1);
+            nb_search_pair4(T, P4_ARGS(a), P4_ARGS(a), cflat + a, cflat + a);
         }
 #undef P4_ARGS
     }
@@ -781,14 +779,45 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
         F_STOREU(cs + v * W, q);
         F_STOREU(cb + v * W, F_MUL(q, sx));
     }
-    float best = 0, scale = max / (2 * IQ3_MAXQ - 1);
+    float scale = max / (2 * IQ3_MAXQ - 1);
     int tb = -1;
+#if W == 8
+    {
+        VF sq[NV_MAX], q2[NV_MAX];
+        unsigned pos = 0;
+        for (int v = 0; v < nv; v++) {
+            const VF sx = F_LOADU(sumqx + v * W);
+            sq[v] = F_MUL(sx, sx);
+            q2[v] = F_LOADU(sumq2 + v * W);
+            pos |= M_BITS(M_CMP(q2[v], F_ZERO, _CMP_GT_OQ)) << v * W;
+        }
+        pos &= nt < 32 ? (1u << nt) - 1 : ~0u;
+        float best = 0;
+        unsigned later = ~0u;
+        for (;;) {
+            unsigned win = 0;
+            const VF b = F_SET1(best);
+            for (int v = 0; v < nv; v++)
+                win |= M_BITS(M_CMP(sq[v], F_MUL(b, q2[v]), _CMP_GT_OQ)) << v * W;
+            win &= pos & later;
+            if (!win)
+                break;
+            tb = __builtin_ctz(win);
+            best = cb[tb];
+            later = ~((2u << tb) - 1);
+        }
+        if (tb >= 0)
+            scale = cs[tb];
+    }
+#else
+    float best = 0;
     for (int t = 0; t < nt; t++) {
         const int win = (sumq2[t] > 0) & (sumqx[t] * sumqx[t] > best * sumq2[t]);
         best = win ? cb[t] : best;
         scale = win ? cs[t] : scale;
         tb = win ? t : tb;
     }
+#endif
     unsigned on = xxs ? 0xffu : 0; /* bit k: group k on the grid */
     for (int k = 0; k < 8; k++) {
         L[k] = tb >= 0 ? cod[k][tb] : 0;
