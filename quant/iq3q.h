@@ -62,10 +62,11 @@ void tc_ref_iq3_s_block(const tc_iq3_search *g, const float *x, const float *qw,
  * TC_IQ3_LANES candidates at a time. Two packings of the 4 levels of a group: code3 = l0 |
  * l1 << 3 | l2 << 6 | l3 << 9 (iq_grid.h's map index) and code4 = l0 | l1 << 4 | l2 << 8 |
  * l3 << 12 (one nibble per level: a permute reading 4 index bits sees bit 3 clear).
- * map[code3] is the grid index when the point is on the grid, else ~(o << 2 | c) (negative):
- * list[o] is the count n, list[o + 1 ...] the code4 of the n listed points in the reference's
- * order, then copies of the last one up to a multiple of TC_IQ3_LANES (a copy ties with the
- * original and comes later: it never wins); c = 0, 1, 2, 3 for n <= 8, <= 16, <= 32, more.
+ * map[code3] is the grid index when the point is on the grid, else ~(o << 3 | s << 2 | c)
+ * (negative): list[o] is the count n, list[o + 1 ...] the code4 of the n listed points in the
+ * reference's order, then copies of the last one up to a multiple of TC_IQ3_LANES (a copy ties
+ * with the original and comes later: it never wins); c = 0, 1, 2, 3 for n <= 8, <= 16, <= 32,
+ * more; s = 1 for n <= 4 (then c = 0).
  */
 #define TC_IQ3_LANES 16
 

@@ -29,10 +29,12 @@
  *   and 1/id are the reference's operations; rounding an element to a level is its
  *   0.5f * (id*x - 1), nearest_int's 1.5*2^23 trick (the mask form, whatever f is) and the
  *   clamp, per lane; the 4 levels of a group make its code in the lane, one nibble per level
- *   (iq3q.h). Padding lanes repeat the last trial and are never read.
+ *   (iq3q.h); with 8 lanes the clamp is saturating packs and a byte minimum (the same levels),
+ *   the nibbles two multiply-adds. Padding lanes repeat the last trial and are never read.
  * - Which trials' groups are off the grid comes from gathers of the map; those groups are
  *   compacted into work lists by the length of their neighbour list (no data-dependent
- *   branch per search).
+ *   branch per search; with 8 lanes lists of more than 32 share the list of 17..32 and take a
+ *   rarely taken branch).
  * - The neighbour search of an off-grid group runs W candidates at once (lane = candidate,
  *   from the code lists of iq3q.h): the 8 possible terms w*(scale*q - x)^2 of each of the 4
  *   elements are the reference's ((w*diff)*diff) in the 8 lanes of a table (repeated in both
@@ -45,14 +47,19 @@
  *   one, and the lanes are merged by (distance, list position): the smallest distance, the
  *   first position holding it. No distance below FLT_MAX: grid point 0, as the reference. With
  *   16 lanes, two searches of lists of at most 8 run in the two halves (nb_search_pair): each
- *   half has its own terms and its own minimum, the same operations per lane.
+ *   half has its own terms and its own minimum, the same operations per lane. With 8 lanes,
+ *   IQ3_XXS's lists of at most 4 (NB_CLASS4) run two searches in the two 128-bit halves
+ *   (nb_search_pair4) without term tables: each lane computes its own candidate's 4 terms by the
+ *   same operations on the same operands.
  * - The trials' fits sum (w*x)*q and (w*q)*q over the 32 elements in the reference's order,
  *   from 0, in the trial lanes. A term depends on the element and the level only: the 8
  *   possible terms of an element are computed once (the same products) in the 8 lanes of a
  *   table and each lane picks its own by the level in its code (a permute). The choice of the
  *   best trial is the reference's loop in trial order; the candidate scale sumqx/sumq2 and
  *   best = scale*sumqx of every trial are computed by the same operations beforehand, the
- *   update is a select.
+ *   update is a select. With 8 lanes the loop goes from winner to winner instead: the next
+ *   winner is the first later trial whose comparison with the current best holds (the
+ *   reference's comparison on the same floats, for all trials at once by masks).
  * - The requantization at the fitted scale rounds the 8 groups at once (lane = element, then
  *   the nibbles of a group added: they do not overlap, so the sum is an OR), searches the
  *   off-grid ones as above, and refits through the same tables (every lane the same code).
@@ -65,8 +72,25 @@
  * searches at a time by a transpose and a tournament; integer min/compare on the distances'
  * bits for the merge; a byte-per-level list copy (permute indices as plain loads); list offsets
  * and scales precomputed 8 at a time; x and weights kept per group across its searches;
- * classes split at 4/8/16. Taking the first candidate instead of merging (wrong output) gains
- * about 10 % on IQ3_XXS, skipping the class-0 searches about 45 %.
+ * classes split at 4/8/16; nb_search_pair4 for IQ3_S too (its lists of at most 4 are a quarter
+ * of class 0, not half: the fifth work list costs more than the pairs save, 3-6 % slower). Taking
+ * the first candidate instead of merging (wrong output) gains about 10 % on IQ3_XXS, skipping the
+ * class-0 searches about 45 %.
+ *
+ * AVX2 on Zen 5 (family 26), measured by running one phase twice (IQ3_XXS; IQ3_S alike): each
+ * of the four search loops (pairs of <= 4, class 0, 1, 2+3) costs about 12 % of the time,
+ * building the work lists 14 % (the gathers a quarter of that), the trials' fits 8 %, the trial
+ * codes 6-7 %, the choice 5 %; the searches run at about twice the instructions per cycle of
+ * the rest. Measured neutral (within 1 %) and not kept: lane_code3 by a byte multiply-add; the
+ * map lookups by scalar loads instead of the gather; the on-grid bits read from the map
+ * entries instead of kept, with the class masks from the entries' bits by sign masks;
+ * nb_search_any inlined; the class-2 searches first; work items as bytes in the two-pass
+ * lists (1 %); two-vector (class 1) searches merged by masks as the four-vector
+ * ones. Measured slower: work items as bytes pushed by scalar 8-byte stores of tc_left_pack
+ * (2-3 %); classes 0 and 1 paired with one reduction for both (nb_search_pair8, 2-5 %); the
+ * fits of all trial vectors interleaved (1-2 %); the groups' x and weights as whole vectors in
+ * memory operands instead of broadcasts (IQ3_S 5 %); IQ3_S's classes 0 and 1 in one list
+ * searched as class 1 (4 %).
  *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
@@ -131,6 +155,27 @@ static inline float maxf_ggml(float a, float b)
 TC_ISA_ATTR static ALWAYS_INLINE VI group_codes_x(VF id, const VF *x, int small)
 {
     const VF one = F_SET1(1.0f), half = F_SET1(0.5f), magic = F_SET1(12582912.f);
+#if W == 8 && TC_GRID_AVX2
+    VI l[4];
+    for (int j = 0; j < 4; j++) {
+        const VF f = F_MUL(half, F_SUB(F_MUL(id, x[j]), one));
+        l[j] = small
+                   ? F_TO_I(f)
+                   : I_SUB(I_AND(F_BITS(F_ADD(f, magic)), I_SET1(0x007fffff)), I_SET1(0x00400000));
+    }
+    /* The clamp to 0..7 by saturating packs (int32 to int16 keeps the sign, int16 to uint8 takes
+     * negatives to 0) and a byte minimum: per 128-bit half, byte 4 j + t holds level j of lane t;
+     * a byte shuffle gathers each lane's 4 levels, two multiply-adds make l0 + 16 l1 + 256 l2 +
+     * 4096 l3 (the nibbles). */
+    const __m256i b = _mm256_min_epu8(
+        _mm256_packus_epi16(_mm256_packs_epi32(l[0], l[1]), _mm256_packs_epi32(l[2], l[3])),
+        _mm256_set1_epi8(IQ3_MAXQ - 1));
+    const __m256i g = _mm256_shuffle_epi8(b, _mm256_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10,
+                                                              14, 3, 7, 11, 15, 0, 4, 8, 12, 1, 5,
+                                                              9, 13, 2, 6, 10, 14, 3, 7, 11, 15));
+    return _mm256_madd_epi16(_mm256_maddubs_epi16(g, _mm256_set1_epi16(0x1001)),
+                             _mm256_set1_epi32(0x01000001));
+#else
     VI code = I_ZERO;
     for (int j = 0; j < 4; j++) {
         const VF f = F_MUL(half, F_SUB(F_MUL(id, x[j]), one));
@@ -141,6 +186,7 @@ TC_ISA_ATTR static ALWAYS_INLINE VI group_codes_x(VF id, const VF *x, int small)
         code = I_OR(code, I_SLLI(l, 4 * j));
     }
     return code;
+#endif
 }
 
 TC_ISA_ATTR static ALWAYS_INLINE VI group_codes(VF id, const float *xv, int small)
@@ -158,9 +204,10 @@ TC_ISA_ATTR static inline VI lane_code3(VI c)
 }
 
 /* The list of an off-grid map entry m (iq3q.h) and its class: 0 at most 8 candidates, 1 at
- * most 16, 2 at most 32, 3 more. */
-#define NB_LIST(T, m) ((T)->list + ((uint32_t) ~(m) >> 2))
+ * most 16, 2 at most 32, 3 more; NB_CLASS4 adds 4 for at most 4 (the AVX2 kernel's pairs). */
+#define NB_LIST(T, m) ((T)->list + ((uint32_t) ~(m) >> 3))
 #define NB_CLASS(m)   ((uint32_t) ~(m)&3)
+#define NB_CLASS4(m)  ((uint32_t) ~(m)&7)
 
 /* The 8 possible terms w*(scale*q - x)^2 of each element of the group xv (wv the square roots
  * of the weights) at the levels of the lanes (lane l mod 8), as the reference: (w*diff)*diff. */
@@ -210,6 +257,20 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const tc_iq3_lists *T, const uint
         const int p = first ? __builtin_ctz(first) : W + __builtin_ctz(eq);
         return F_FIRST(m) < FLT_MAX ? codes[p] : T->code0;
     }
+#if W == 8
+    if (nvec == 4) {
+        /* every vector clamped, the smallest of all, then the first position holding it: bit
+         * 8 v + j for candidate 8 v + j (no position lanes, no blend chain) */
+        const VF b1 = F_MIN(NB_DIST(I_LOAD_U16(codes + 8)), fmax);
+        const VF b2 = F_MIN(NB_DIST(I_LOAD_U16(codes + 16)), fmax);
+        const VF b3 = F_MIN(NB_DIST(I_LOAD_U16(codes + 24)), fmax);
+        const VF m = F_HMIN(F_MIN(F_MIN(best, b1), F_MIN(b2, b3)));
+        const uint32_t eq =
+            M_BITS(M_CMP(best, m, _CMP_EQ_OQ)) | M_BITS(M_CMP(b1, m, _CMP_EQ_OQ)) << 8 |
+            M_BITS(M_CMP(b2, m, _CMP_EQ_OQ)) << 16 | M_BITS(M_CMP(b3, m, _CMP_EQ_OQ)) << 24;
+        return F_FIRST(m) < FLT_MAX ? codes[__builtin_ctz(eq)] : T->code0;
+    }
+#endif
     const int n = nvec ? nvec * W : lst[0];
     VI pos = I_LOADU(lane_index), bpos = pos;
     for (int c = W; c < n; c += W) {
@@ -225,6 +286,50 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const tc_iq3_lists *T, const uint
     const VM eq = M_CMP(best, m, _CMP_EQ_OQ);
     return codes[I_HMIN(I_BLEND(I_SET1(0x7fffffff), bpos, eq))];
 }
+
+#if W == 8 && TC_GRID_AVX2
+/*
+ * Two searches of lists of at most 4 candidates in the two 128-bit halves of 8 lanes: lanes
+ * 0..3 search a's candidates, 4..7 b's (a list's padding copies tie and come later). No term
+ * tables: each lane computes its own candidate's terms, the reference's operations on the
+ * reference's operands: q = 2l + 1 (qlev permuted by the level), diff = scale*q - x,
+ * (w*diff)*diff, added in element order (from the first term, as nb_search). Each half keeps
+ * its smallest distance (clamped to FLT_MAX as nb_search) and the first lane holding it, by
+ * in-lane shuffles. The x and weights of both groups are read as two halves and spread by in-lane
+ * shuffles (no branch on whether the groups are one: with broadcasts when they are, measured no
+ * faster than without that branch's mispredicts).
+ */
+static ALWAYS_INLINE void nb_search_pair4(const tc_iq3_lists *T, const uint16_t *la,
+                                          const float *xa, const float *wa_, float sa,
+                                          const uint16_t *lb, const float *xb, const float *wb,
+                                          float sb, int32_t *ra, int32_t *rb)
+{
+    const __m256 fmax = _mm256_set1_ps(FLT_MAX), q8 = _mm256_loadu_ps(qlev);
+    const __m256i C = _mm256_cvtepu16_epi32(_mm_unpacklo_epi64(
+        _mm_loadl_epi64((const __m128i *)(la + 1)), _mm_loadl_epi64((const __m128i *)(lb + 1))));
+    const __m256 s = _mm256_insertf128_ps(_mm256_set1_ps(sa), _mm_set1_ps(sb), 1);
+    const __m256 X = _mm256_loadu2_m128(xb, xa), Wv = _mm256_loadu2_m128(wb, wa_);
+#define P4_TERM(j, c)                                                                              \
+    ({                                                                                             \
+        const __m256 x_ = _mm256_permute_ps(X, 0x55 * (j)),                                        \
+                     w_ = _mm256_permute_ps(Wv, 0x55 * (j));                                       \
+        const __m256 d_ = _mm256_sub_ps(_mm256_mul_ps(s, _mm256_permutevar8x32_ps(q8, c)), x_);    \
+        _mm256_mul_ps(_mm256_mul_ps(w_, d_), d_);                                                  \
+    })
+    __m256 d = _mm256_add_ps(P4_TERM(0, C), P4_TERM(1, _mm256_srli_epi32(C, 4)));
+    d = _mm256_add_ps(d, P4_TERM(2, _mm256_srli_epi32(C, 8)));
+    d = _mm256_add_ps(d, P4_TERM(3, _mm256_srli_epi32(C, 12)));
+#undef P4_TERM
+    const __m256 best = _mm256_min_ps(d, fmax);
+    __m256 m = _mm256_min_ps(best, _mm256_permute_ps(best, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = _mm256_min_ps(m, _mm256_permute_ps(m, _MM_SHUFFLE(2, 3, 0, 1)));
+    const unsigned eq = (unsigned)_mm256_movemask_ps(
+        _mm256_and_ps(_mm256_cmp_ps(m, fmax, _CMP_LT_OQ), _mm256_cmp_ps(best, m, _CMP_EQ_OQ)));
+    const unsigned ea = eq & 15, eb = eq >> 4;
+    *ra = ea ? la[1 + __builtin_ctz(ea)] : T->code0;
+    *rb = eb ? lb[1 + __builtin_ctz(eb)] : T->code0;
+}
+#endif
 
 #if W == 16
 /* The terms of both searches of a pair (NB_TERMS in the two halves): lanes 0..7 search a's,
@@ -500,13 +605,21 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
                 I_STOREU(cod[k] + v * W, group_codes(id, xval + 4 * k, 0));
     }
     /* the off-grid groups of every trial, by class (branch-free), then their searches */
-    uint32_t wid[4][8 * NV_MAX * W + W]; /* + W: a compress-store writes W values */
-    int32_t mall[8 * NV_MAX * W];        /* the map entries of all codes, at 32 * k + t */
-    int nw[4] = {0, 0, 0, 0};
+#if W == 8 && TC_GRID_AVX2
+#define NCLS 5 /* class 4 (NB_CLASS4): lists of at most 4, searched in pairs (nb_search_pair4) */
+#else
+#define NCLS 4
+#endif
+    uint32_t wid[NCLS][8 * NV_MAX * W + W]; /* + W: a compress-store writes W values */
+    int32_t mall[8 * NV_MAX * W];           /* the map entries of all codes, at 32 * k + t */
+    int nw[NCLS] = {0};
     unsigned ong[8] = {0};
     /* one counter per class in a register: through memory they chain the vectors by
      * store-forwarding */
-    int n0 = 0, n1 = 0, n2 = 0, n3 = 0;
+    int n0 = 0, n1 = 0, n2 = 0, n3 = 0, n4 = 0;
+#if NCLS == 5
+    uint8_t bm[4][32]; /* per class, the off-grid lanes of group k's trial vector v at 4 k + v */
+#endif
 #if W == 16
     int32_t tcod[32], tmap[32];
     if (tail) {
@@ -535,7 +648,7 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
             I_STOREU(mall + 32 * k + v * W, m);
             const unsigned off = M_BITS(M_ICMPGT(I_ZERO, m)) & valid;
             ong[k] |= (~off & valid) << v * W;
-            const VI cls = I_AND(I_SUB(I_SET1(-1), m), I_SET1(3));
+            const VI cls = I_AND(I_SUB(I_SET1(-1), m), I_SET1(NCLS == 5 && xxs ? 7 : 3));
             const VI id = I_ADD(I_LOADU(lane_index), I_SET1(k * 32 + v * W));
 #define CLASS_LIST(c, n)                                                                           \
     do {                                                                                           \
@@ -543,11 +656,35 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
         I_COMPRESS_STORE((int32_t *)wid[c] + n, id, b_);                                           \
         n += __builtin_popcount(b_);                                                               \
     } while (0)
+#if NCLS == 5
+            (void)id;
+            bm[0][4 * k + v] = (uint8_t)(off & M_BITS(M_ICMPEQ(cls, I_ZERO)));
+            bm[1][4 * k + v] = (uint8_t)(off & M_BITS(M_ICMPEQ(cls, I_SET1(1))));
+            bm[2][4 * k + v] = (uint8_t)(off & M_BITS(M_ICMPEQ(I_AND(cls, I_SET1(6)), I_SET1(2))));
+            bm[3][4 * k + v] = (uint8_t)(off & M_BITS(M_ICMPEQ(cls, I_SET1(4))));
+#else
             CLASS_LIST(0, n0);
             CLASS_LIST(1, n1);
             CLASS_LIST(2, n2);
             CLASS_LIST(3, n3);
+#endif
         }
+#if NCLS == 5
+#define CLASS_PASS(c, bmc, n)                                                                      \
+    for (int k = 0; k < 8; k++)                                                                    \
+        for (int v = 0; v < nvg; v++) {                                                            \
+            const VI id = I_ADD(I_LOADU(lane_index), I_SET1(k * 32 + v * W));                      \
+            const unsigned b_ = bm[bmc][4 * k + v];                                                \
+            I_COMPRESS_STORE((int32_t *)wid[c] + n, id, b_);                                       \
+            n += __builtin_popcount(b_);                                                           \
+        }
+    CLASS_PASS(0, 0, n0);
+    CLASS_PASS(1, 1, n1);
+    CLASS_PASS(2, 2, n2);
+    if (xxs) /* IQ3_S: fewer short lists, the fifth list costs more than its pairs save */
+        CLASS_PASS(4, 3, n4);
+#undef CLASS_PASS
+#endif
 #if W == 16
     if (tail) {
         unsigned offt = 0;
@@ -576,6 +713,11 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
     nw[1] = n1;
     nw[2] = n2;
     nw[3] = n3;
+#if NCLS == 5
+    nw[4] = n4;
+#else
+    (void)n4;
+#endif
     int32_t *const cflat = cod[0]; /* trial t of group k at 32 * k + t */
 #define NB_ARGS(c, j)                                                                              \
     NB_LIST(T, mall[wid[c][j]]), xval + 4 * (wid[c][j] >> 5), wa + 4 * (wid[c][j] >> 5),           \
@@ -586,12 +728,34 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
     for (int j = 0; j < nw[2]; j++)
         cflat[wid[2][j]] = nb_search(T, NB_ARGS(2, j), 2);
 #else
+#if NCLS == 5
+    {
+#define P4_ARGS(u) NB_LIST(T, mall[u]), xval + 4 * ((u) >> 5), wa + 4 * ((u) >> 5), sc[(u)&31]
+        int j = 0;
+        for (; j + 1 < nw[4]; j += 2) {
+            const uint32_t a = wid[4][j], b = wid[4][j + 1];
+            nb_search_pair4(T, P4_ARGS(a), P4_ARGS(b), cflat + a, cflat + b);
+        }
+        if (j < nw[4]) {
+            const uint32_t a = wid[4][j];
+            nb_search_pair4(T, P4_ARGS(a), P4_ARGS(a), cflat + a, cflat + a);
+        }
+#undef P4_ARGS
+    }
+#endif
     for (int j = 0; j < nw[0]; j++)
         cflat[wid[0][j]] = nb_search(T, NB_ARGS(0, j), 8 / W);
     for (int j = 0; j < nw[1]; j++)
         cflat[wid[1][j]] = nb_search(T, NB_ARGS(1, j), 16 / W);
+#if NCLS == 5
+    for (int j = 0; j < nw[2]; j++)
+        cflat[wid[2][j]] = __builtin_expect(NB_LIST(T, mall[wid[2][j]])[0] > 32, 0)
+                               ? nb_search(T, NB_ARGS(2, j), 0)
+                               : nb_search(T, NB_ARGS(2, j), 4);
+#else
     for (int j = 0; j < nw[2]; j++)
         cflat[wid[2][j]] = nb_search(T, NB_ARGS(2, j), 32 / W);
+#endif
 #endif
     for (int j = 0; j < nw[3]; j++)
         cflat[wid[3][j]] = nb_search(T, NB_ARGS(3, j), 0);
@@ -615,14 +779,45 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
         F_STOREU(cs + v * W, q);
         F_STOREU(cb + v * W, F_MUL(q, sx));
     }
-    float best = 0, scale = max / (2 * IQ3_MAXQ - 1);
+    float scale = max / (2 * IQ3_MAXQ - 1);
     int tb = -1;
+#if W == 8
+    {
+        VF sq[NV_MAX], q2[NV_MAX];
+        unsigned pos = 0;
+        for (int v = 0; v < nv; v++) {
+            const VF sx = F_LOADU(sumqx + v * W);
+            sq[v] = F_MUL(sx, sx);
+            q2[v] = F_LOADU(sumq2 + v * W);
+            pos |= M_BITS(M_CMP(q2[v], F_ZERO, _CMP_GT_OQ)) << v * W;
+        }
+        pos &= nt < 32 ? (1u << nt) - 1 : ~0u;
+        float best = 0;
+        unsigned later = ~0u;
+        for (;;) {
+            unsigned win = 0;
+            const VF b = F_SET1(best);
+            for (int v = 0; v < nv; v++)
+                win |= M_BITS(M_CMP(sq[v], F_MUL(b, q2[v]), _CMP_GT_OQ)) << v * W;
+            win &= pos & later;
+            if (!win)
+                break;
+            tb = __builtin_ctz(win);
+            best = cb[tb];
+            later = ~((2u << tb) - 1);
+        }
+        if (tb >= 0)
+            scale = cs[tb];
+    }
+#else
+    float best = 0;
     for (int t = 0; t < nt; t++) {
         const int win = (sumq2[t] > 0) & (sumqx[t] * sumqx[t] > best * sumq2[t]);
         best = win ? cb[t] : best;
         scale = win ? cs[t] : scale;
         tb = win ? t : tb;
     }
+#endif
     unsigned on = xxs ? 0xffu : 0; /* bit k: group k on the grid */
     for (int k = 0; k < 8; k++) {
         L[k] = tb >= 0 ? cod[k][tb] : 0;

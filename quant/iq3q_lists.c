@@ -58,7 +58,8 @@ static void lists_build(int gi)
         const uint16_t *nb = S->neighbours - m - 1;
         const int n = nb[0];
         const int padded = (n + TC_IQ3_LANES - 1) / TC_IQ3_LANES * TC_IQ3_LANES;
-        map[code] = ~(int32_t)(at << 2 | (size_t)((n > 8) + (n > 16) + (n > 32)));
+        map[code] =
+            ~(int32_t)(at << 3 | (size_t)(n <= 4) << 2 | (size_t)((n > 8) + (n > 16) + (n > 32)));
         list[at] = (uint16_t)n;
         for (int j = 0; j < padded; j++)
             list[at + 1 + (size_t)j] = grid_code(S->grid[nb[1 + (j < n ? j : n - 1)]]);
