@@ -349,7 +349,8 @@ TC_ISA_ATTR static void iq2s_block(const tc_iq2s_lists *T, const float *x, const
         const float *const sflat = &sc[0][0];
         for (int bk = 0; bk < NBK; bk++)
             for (int j = 0; j < nw[bk]; j++) {
-                const int f = wid[bk][j], b = f % W;
+                /* unsigned: the lane, group and trial of f by shifts, not signed divisions */
+                const unsigned f = (unsigned)wid[bk][j], b = f % W;
                 cflat[f] =
                     search_entry(T, cflat[f], NBK == 2 && bk == 0,
                                  &tabs[2 * (b0 + b) + (f / W & 1)], sflat[f / (2 * W) * W + b]);
