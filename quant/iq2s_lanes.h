@@ -41,6 +41,15 @@
  *   first strictly smaller one, and the lanes are merged by (distance, list position): the
  *   smallest distance, the first position holding it. No distance below FLT_MAX: grid point 0,
  *   as the reference.
+ * - With W <= 8 (AVX2, NEON) the searches run by trials instead: consecutive trials often round a
+ *   group to the same off-grid code (about 6 in a row on gaussian data), and such a run searches
+ *   its one list for W trials at once, lane = trial (run_search): the terms of the 8 elements at
+ *   the 3 levels are the same operations per lane at the lane's scale (the trial loop's, by the
+ *   same two divisions), a candidate's distance adds the terms its levels pick (T->lev) in element
+ *   order, and each lane keeps its first strictly smaller distance below FLT_MAX in list order,
+ *   which is the reference's search in every lane. Runs are found from bit masks (off the grid,
+ *   same entry as the trial before) without a branch per trial, and the results go back to the
+ *   trials' entries by transposes and selects.
  * - The trials' fits sum (w*x)*q and (w*q)*q over the 16 elements in the reference's order, from
  *   0, in the sub-block lanes (q from the level in the code, by a permute of {1, 3, 5}). The
  *   choice of the best trial is the reference's loop in trial order, per lane, the update a
@@ -76,6 +85,11 @@
 #define IQ2S_EPS 1e-8f    /* GROUP_MAX_EPS_IQ2_S */
 #define NTV      (32 / W) /* term tables of a group: 16 / W * 2 elements... 4 levels each */
 #define NPASS    (16 / W) /* passes over a block's 16 sub-blocks */
+/* W <= 8: a group's searches in trials with the same off-grid entry run together, the trials in
+ * lanes (run_search) */
+#define IQ2S_RUNS (W <= 8)
+/* res's trials: the last run may start at trial 18 and writes W; transposes read W from t0 */
+#define RES_NT (((IQ2S_NT + W - 1) / W + 1) * W)
 
 #define ALWAYS_INLINE inline __attribute__((always_inline))
 
@@ -205,6 +219,79 @@ TC_ISA_ATTR static ALWAYS_INLINE int32_t search_entry(const tc_iq2s_lists *T, in
     return T->entry[p >= 0 ? ((const uint16_t *)(lst + 1 + n))[p] : 0];
 }
 
+#if IQ2S_RUNS
+/*
+ * The searches of one group (xg, wg: its xval and wa) with the same off-grid entry e in up to W
+ * trials at once, lane t = trial at scale s[t]:
+ * iq2_best_neighbour of the reference per lane, the list in its order with the candidates one
+ * after the other, each lane keeping its first strictly smaller distance below FLT_MAX. A term
+ * w*(scale*q - x)^2 of element j at level l is ((w*d)*d) of d = scale*q - x, the reference's
+ * operations, in tab[j][l] for every lane at once; a candidate's distance adds its 8 terms in
+ * element order from the first (0 + t differs from t only in a zero's sign, which no comparison
+ * sees). out[t]: the entry of lane t's point (grid point 0's when no distance is below FLT_MAX).
+ */
+TC_ISA_ATTR static ALWAYS_INLINE void run_search(const tc_iq2s_lists *T, int32_t e, const float *xg,
+                                                 const float *wg, VF s, int32_t *out)
+{
+    const uint32_t *lst = T->lst + T->list[(uint32_t)e >> 16 & 0x1fff];
+    const int n = (int)lst[0];
+    const uint16_t *gi = (const uint16_t *)(lst + 1 + n);
+    const VF sq[3] = {s, F_MUL(s, F_SET1(3.0f)), F_MUL(s, F_SET1(5.0f))}; /* s * 1.0f == s */
+    VF tab[8][4];
+    for (int j = 0; j < 8; j++) {
+        const VF xj = F_BCAST(xg + j), wj = F_BCAST(wg + j);
+        for (int l = 0; l < 3; l++) {
+            const VF d = F_SUB(sq[l], xj);
+            tab[j][l] = F_MUL(F_MUL(wj, d), d);
+        }
+    }
+    /* tab[j] + 4 * level * sizeof(VF) / 4 bytes: lev holds 4 * level */
+#define RUN_TERM(j) (*(const VF *)((const char *)tab[j] + (size_t)lv[j] * (sizeof(VF) / 4)))
+    VF best = F_SET1(FLT_MAX);
+    VI bent = I_SET1(T->entry[0]);
+    for (int c = 0; c < n; c++) {
+        const uint8_t *lv = T->lev + 8 * (size_t)gi[c];
+        const VF d = F_ADD(
+            F_ADD(
+                F_ADD(F_ADD(F_ADD(F_ADD(F_ADD(RUN_TERM(0), RUN_TERM(1)), RUN_TERM(2)), RUN_TERM(3)),
+                            RUN_TERM(4)),
+                      RUN_TERM(5)),
+                RUN_TERM(6)),
+            RUN_TERM(7));
+        const VM lt = M_CMP(d, best, _CMP_LT_OQ);
+        best = F_BLEND(best, d, lt);
+        bent = I_BLEND(bent, I_SET1(T->entry[gi[c]]), lt);
+    }
+#undef RUN_TERM
+    I_STOREU(out, bent);
+}
+#endif
+
+#if IQ2S_RUNS
+/* out[u] lane b = p[RES_NT * b + u] (u, b < W) */
+#if W == 8 && TC_GRID_AVX2
+TC_ISA_ATTR static ALWAYS_INLINE void res_transpose(const int32_t *p, VI *out)
+{
+    __m256 r[8], o[8];
+    for (int b = 0; b < 8; b++)
+        r[b] = _mm256_castsi256_ps(I_LOADU(p + RES_NT * b));
+    tc_tr8x8(r, o);
+    for (int u = 0; u < 8; u++)
+        out[u] = _mm256_castps_si256(o[u]);
+}
+#else
+TC_ISA_ATTR static ALWAYS_INLINE void res_transpose(const int32_t *p, VI *out)
+{
+    int32_t t[W][W];
+    for (int u = 0; u < W; u++)
+        for (int b = 0; b < W; b++)
+            t[u][b] = p[RES_NT * b + u];
+    for (int u = 0; u < W; u++)
+        out[u] = I_LOADU(t[u]);
+}
+#endif
+#endif
+
 /* fit_sums of the reference for the lanes' groups (entries e0, e1: their code2 in the low 16
  * bits, and q's table repeats every 4 lanes, so the bits above do not matter): sum (w*x)*q and
  * (w*q)*q from 0 in element order; ws, wxs: w and w*xval of element i of the lanes. */
@@ -280,6 +367,9 @@ TC_ISA_ATTR static void iq2s_block(const tc_iq2s_lists *T, const float *x, const
     grp_tab tabs[32];
     float scales[16];
     unsigned valid_all = 0;
+    float tnum[IQ2S_NT + W]; /* the trials' 5 + is * 0.1f (is = t - 9; more for padding lanes) */
+    for (int t = 0; t < IQ2S_NT + W; t++)
+        tnum[t] = 5 + (float)(t - 9) * 0.1f;
     memset(y, 0, IQ2S_SIZE);
     const float sigma2 = block_sigma2(x);
     block_prep(x, qw, sigma2, wa, xval, signs);
@@ -317,16 +407,27 @@ TC_ISA_ATTR static void iq2s_block(const tc_iq2s_lists *T, const float *x, const
         /* the trials: entries, the off-grid groups to search (W = 8: class 0 apart) */
         enum { NBK = W == 8 ? 2 : 1 };
         int32_t cod[IQ2S_NT][2][W], mall[IQ2S_NT][2][W];
+#if IQ2S_RUNS
+        /* per sub-block lane, bit t: trial t's group k is off the grid, is the entry of t - 1 */
+        VI offm[2] = {I_ZERO, I_ZERO}, samem[2] = {I_ZERO, I_ZERO};
+#endif
         float sc[IQ2S_NT][W];
+#if !IQ2S_RUNS
         int32_t wid[NBK][IQ2S_NT * 2 * W + W]; /* + W: a compress-store writes W values */
         int nw[NBK] = {0};
+#endif
         for (int t = 0; t < IQ2S_NT; t++) {
-            const VF id = F_DIV(F_SET1(5 + (float)(t - 9) * 0.1f), maxv);
+            const VF id = F_DIV(F_SET1(tnum[t]), maxv);
             F_STOREU(sc[t], F_DIV(F_SET1(1.0f), id));
             for (int k = 0; k < 2; k++) {
                 const VI m = I_GATHER(T->map3, trial_code3(id, xs + 8 * k));
-                I_STOREU(cod[t][k], m);
                 I_STOREU(mall[t][k], m);
+#if IQ2S_RUNS
+                offm[k] = I_MASK_ADD(offm[k], M_ICMPGT(I_ZERO, m), 1 << t);
+                if (t > 0)
+                    samem[k] = I_MASK_ADD(samem[k], M_ICMPEQ(m, I_LOADU(mall[t - 1][k])), 1 << t);
+#else
+                I_STOREU(cod[t][k], m);
                 const unsigned off = M_BITS(M_ICMPGT(I_ZERO, m)) & valid;
                 if (!off)
                     continue;
@@ -342,18 +443,65 @@ TC_ISA_ATTR static void iq2s_block(const tc_iq2s_lists *T, const float *x, const
                     I_COMPRESS_STORE(wid[NBK - 1] + nw[NBK - 1], fid, off & ~c0);
                     nw[NBK - 1] += __builtin_popcount(off & ~c0);
                 }
+#endif
             }
         }
+#if IQ2S_RUNS
+        /* the searches: per group, the runs of trials with the same off-grid entry, W at most;
+         * res[k][b][t]: trial t's entry of group k of lane b where it is off the grid */
+        {
+            float mx[W];
+            uint32_t om[2][W], sm[2][W];
+            int32_t res[2][W][RES_NT];
+            F_STOREU(mx, maxv);
+            for (int k = 0; k < 2; k++) {
+                I_STOREU(om[k], offm[k]);
+                I_STOREU(sm[k], samem[k]);
+            }
+            for (unsigned bb = valid; bb; bb &= bb - 1) {
+                const int b = __builtin_ctz(bb);
+                for (int k = 0; k < 2; k++) {
+                    const int gx = 2 * (b0 + b) + k;
+                    const uint32_t same = sm[k][b];
+                    uint32_t starts = om[k][b] & ~same;
+                    while (starts) {
+                        const int t = __builtin_ctz(starts);
+                        starts &= starts - 1;
+                        /* a run longer than W goes on from t + W */
+                        starts |= (uint32_t)(__builtin_ctz(~(same >> (t + 1))) >= W) << (t + W);
+                        /* the trial loop's scales, lane u = trial t + u */
+                        const VF id = F_DIV(F_LOADU(tnum + t), F_SET1(mx[b]));
+                        run_search(T, mall[t][k][b], xval + 8 * gx, wa + 8 * gx,
+                                   F_DIV(F_SET1(1.0f), id), &res[k][b][t]);
+                    }
+                }
+            }
+            /* cod: the trials' entries with the off-grid ones of valid lanes searched */
+            const VM vm = M_CMP(maxv, F_SET1(IQ2S_EPS), _CMP_NLT_UQ);
+            for (int k = 0; k < 2; k++)
+                for (int t0 = 0; t0 < IQ2S_NT; t0 += W) {
+                    VI rt[W]; /* rt[u] lane b: res[k][b][t0 + u] */
+                    res_transpose(&res[k][0][t0], rt);
+                    for (int u = 0; u < W && t0 + u < IQ2S_NT; u++) {
+                        const VI m = I_LOADU(mall[t0 + u][k]);
+                        I_STOREU(cod[t0 + u][k], I_BLEND(m, rt[u], M_AND(M_ICMPGT(I_ZERO, m), vm)));
+                    }
+                }
+        }
+#else
         /* the searches, flat index f = (2t + k) * W + b */
         int32_t *const cflat = &cod[0][0][0];
         const float *const sflat = &sc[0][0];
         for (int bk = 0; bk < NBK; bk++)
             for (int j = 0; j < nw[bk]; j++) {
-                const int f = wid[bk][j], b = f % W;
+                /* unsigned: the lane, group and trial of f by shifts, not signed divisions */
+                const unsigned f = (unsigned)wid[bk][j], b = f % W;
                 cflat[f] =
                     search_entry(T, cflat[f], NBK == 2 && bk == 0,
                                  &tabs[2 * (b0 + b) + (f / W & 1)], sflat[f / (2 * W) * W + b]);
             }
+
+#endif
 
         /* the trials' fits and the reference's choice, in trial order */
         const VF zero = F_ZERO;
