@@ -6,7 +6,8 @@
  * preparation and codes4 are grid_avx2.h's 8-lane AVX2 functions (AVX-512 uses them at 8 lanes
  * too); elsewhere the same operations in the W-lane ops (W = 4: qp_lanes in two passes of 4
  * sub-blocks, codes4 one vector). nb_search2 (two trials in the 128-bit halves) is AVX2's alone,
- * written in its intrinsics under W == 8. Bit-identical to ref_iq2_quant.c. Blocks with Inf or NaN
+ * written in its intrinsics under W == 8, nb_search4 (four trials in the 128-bit quarters)
+ * AVX-512's, under W == 16. Bit-identical to ref_iq2_quant.c. Blocks with Inf or NaN
  * (in x or in the importance weights) go to the reference; with finite input every NaN that arises
  * (0 * Inf, Inf - Inf, sqrt of a negative weight) is the same default NaN, so which operand an
  * operation propagates cannot matter, and the selects below keep the reference's comparisons
@@ -35,7 +36,8 @@
  * position), which is the reference's first strictly smaller distance over the whole list. Padding
  * lanes have every element at level 3, whose term is +Inf (or NaN): they never win. With 8 lanes,
  * two consecutive trials that round a group to the same code search that one list together
- * (nb_search2: a 128-bit half per trial's scale, the same per-lane sums).
+ * (nb_search2: a 128-bit half per trial's scale, the same per-lane sums); with 16 lanes up to
+ * four such trials (nb_search4: a 128-bit quarter per scale).
  * - Weights, signs, the parity element (the first smallest w*x*x, by the reference's loop when
  *   a NaN is among them) and the maximum run 8 elements at a time (one group); the
  *   requantization, sign flip and block scales are the reference's steps on the same values.
@@ -222,6 +224,59 @@ TC_ISA_ATTR static inline void nb_search2(const uint16_t *lst, const float *xv, 
 }
 #endif
 
+#if W == 16
+/*
+ * nb_search of one list at four scales at once (up to four consecutive trials whose group has
+ * the same code): 128-bit quarter q of every vector searches at s[q], 4 candidates each per step,
+ * as nb_search2 does with two halves. The end is branch-free: in each quarter the lanes holding
+ * its smallest distance, the smallest of their positions. Writes the four codes to r.
+ */
+TC_ISA_ATTR static inline void nb_search4(const uint16_t *lst, const float *xv, const float *wv,
+                                          const float *s, int32_t *r)
+{
+    const int n = lst[0];
+    const uint16_t *codes = lst + 1;
+    const __m512 sv =
+        _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+                              _mm512_castps128_ps512(_mm_loadu_ps(s)));
+    const __m512 sq = _mm512_mul_ps(sv, _mm512_loadu_ps(qpat_inf));
+    __m512 T[8];
+    for (int j = 0; j < 8; j++) {
+        const __m512 d = _mm512_sub_ps(sq, _mm512_set1_ps(xv[j]));
+        T[j] = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(wv[j]), d), d);
+    }
+    __m512 best = _mm512_set1_ps(FLT_MAX);
+    __m512i pos = _mm512_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3), bpos = pos;
+    const __m512i four = _mm512_set1_epi32(4);
+    for (int c = 0; c < n; c += 4, pos = _mm512_add_epi32(pos, four)) {
+        int64_t c4;
+        memcpy(&c4, codes + c, sizeof c4);
+        const __m512i C = _mm512_cvtepu16_epi32(_mm256_set1_epi64x(c4));
+        __m512 d2 = _mm512_permutevar_ps(T[0], C);
+        d2 = _mm512_add_ps(d2, _mm512_permutevar_ps(T[1], _mm512_srli_epi32(C, 2)));
+        d2 = _mm512_add_ps(d2, _mm512_permutevar_ps(T[2], _mm512_srli_epi32(C, 4)));
+        d2 = _mm512_add_ps(d2, _mm512_permutevar_ps(T[3], _mm512_srli_epi32(C, 6)));
+        d2 = _mm512_add_ps(d2, _mm512_permutevar_ps(T[4], _mm512_srli_epi32(C, 8)));
+        d2 = _mm512_add_ps(d2, _mm512_permutevar_ps(T[5], _mm512_srli_epi32(C, 10)));
+        d2 = _mm512_add_ps(d2, _mm512_permutevar_ps(T[6], _mm512_srli_epi32(C, 12)));
+        d2 = _mm512_add_ps(d2, _mm512_permutevar_ps(T[7], _mm512_srli_epi32(C, 14)));
+        const __mmask16 lt = _mm512_cmp_ps_mask(d2, best, _CMP_LT_OQ);
+        best = _mm512_mask_mov_ps(best, lt, d2);
+        bpos = _mm512_mask_mov_epi32(bpos, lt, pos);
+    }
+    __m512 m = _mm512_min_ps(best, _mm512_permute_ps(best, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = _mm512_min_ps(m, _mm512_permute_ps(m, _MM_SHUFFLE(2, 3, 0, 1)));
+    const __mmask16 eq = _mm512_cmp_ps_mask(best, m, _CMP_EQ_OQ);
+    __m512i p = _mm512_mask_mov_epi32(_mm512_set1_epi32(INT32_MAX), eq, bpos);
+    p = _mm512_min_epi32(p, _mm512_shuffle_epi32(p, _MM_PERM_BADC));
+    p = _mm512_min_epi32(p, _mm512_shuffle_epi32(p, _MM_PERM_CDAB));
+    int32_t bp[16];
+    _mm512_storeu_si512((void *)bp, p);
+    for (int q = 0; q < 4; q++)
+        r[q] = codes[bp[4 * q]];
+}
+#endif
+
 /* Per element i of a sub-block: (w*x)*q and (w*q)*q for q = 1, 3, 5 at positions p & 3. */
 typedef struct sums_tab {
     VF wxq[32], wqq[32];
@@ -330,6 +385,21 @@ TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt,
                 on |= 1u << t;
                 continue;
             }
+#if W == 16
+            /* the next trials round the group to the same code (off the grid too): up to four
+             * searches of that list at once */
+            if (t + 1 < nt && cod[k][t + 1] == cod[k][t]) {
+                int run = 2;
+                while (run < 4 && t + run < nt && cod[k][t + run] == cod[k][t])
+                    run++;
+                int32_t r4[4];
+                nb_search4(T->list - m - 1, xval + 8 * k, waux + 8 * k, sc + t, r4);
+                for (int q = 0; q < run; q++)
+                    cod[k][t + q] = r4[q];
+                t += run - 1;
+                continue;
+            }
+#endif
 #if W == 8
             /* the next trial rounds the group to the same code (off the grid too): both
              * searches of that list at once */
