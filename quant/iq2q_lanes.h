@@ -5,13 +5,13 @@
  * TC_GRID_AVX2 is set (both x86 files) make_qp_quants for 8 sub-blocks, the 8-element sub-block
  * preparation and codes4 are grid_avx2.h's 8-lane AVX2 functions (AVX-512 uses them at 8 lanes
  * too); elsewhere the same operations in the W-lane ops (W = 4: qp_lanes in two passes of 4
- * sub-blocks, codes4 one vector). nb_search2 (two trials in the 128-bit halves) is AVX2's alone,
- * written in its intrinsics under W == 8, nb_search4 (four trials in the 128-bit quarters)
- * AVX-512's, under W == 16. Bit-identical to ref_iq2_quant.c. Blocks with Inf or NaN
- * (in x or in the importance weights) go to the reference; with finite input every NaN that arises
- * (0 * Inf, Inf - Inf, sqrt of a negative weight) is the same default NaN, so which operand an
- * operation propagates cannot matter, and the selects below keep the reference's comparisons
- * (strict ones strict, NaN false) exactly.
+ * sub-blocks, codes4 one vector). nb_search2 (two trials in the 128-bit halves) and nb_search8
+ * (8 trials in the lanes) are AVX2's alone, written in its intrinsics under W == 8, nb_search4
+ * (four trials in the 128-bit quarters) AVX-512's, under W == 16. Bit-identical to ref_iq2_quant.c.
+ * Blocks with Inf or NaN (in x or in the importance weights) go to the reference; with finite input
+ * every NaN that arises (0 * Inf, Inf - Inf, sqrt of a negative weight) is the same default NaN, so
+ * which operand an operation propagates cannot matter, and the selects below keep the reference's
+ * comparisons (strict ones strict, NaN false) exactly.
  *
  * What runs in lanes, and why each float is the reference's:
  * - IQ2_XXS's make_qp_quants runs for the 8 sub-blocks of a block at once (lane = sub-block):
@@ -34,10 +34,13 @@
  *   at t0, which differs from 0 + t0 only in the sign of a zero: equal under < and ==). Each lane
  * keeps its first strictly smaller distance; the lanes' results are merged by (distance, list
  * position), which is the reference's first strictly smaller distance over the whole list. Padding
- * lanes have every element at level 3, whose term is +Inf (or NaN): they never win. With 8 lanes,
- * two consecutive trials that round a group to the same code search that one list together
- * (nb_search2: a 128-bit half per trial's scale, the same per-lane sums); with 16 lanes up to
- * four such trials (nb_search4: a 128-bit quarter per scale).
+ * lanes have every element at level 3, whose term is +Inf (or NaN): they never win. Consecutive
+ * trials that round a group to the same code (a run) search that one list together: with 16
+ * lanes up to four of them (nb_search4: a 128-bit quarter per trial's scale, the same per-lane
+ * sums); with 8 lanes two (nb_search2: a 128-bit half per scale), and runs of 4 or more up to 8 at
+ * once with lane = trial (nb_search8: each element's three terms are vectors over the 8 scales in
+ * a table, a candidate loads the 8 its code picks and adds them in element order, each lane
+ * keeps its first strictly smaller distance: the reference's loop per lane, no merge).
  * - Weights, signs, the parity element (the first smallest w*x*x, by the reference's loop when
  *   a NaN is among them) and the maximum run 8 elements at a time (one group); the
  *   requantization, sign flip and block scales are the reference's steps on the same values.
@@ -77,6 +80,9 @@
 #include <string.h>
 
 #define GROUP_MAX_EPS 1e-15f
+/* AVX2: the shortest run nb_search8 takes (3, 5 and 6 measured no faster; >= 3 keeps its reads
+ * and writes of 8 trials inside sc and cod) */
+#define NB8_MIN 4
 
 enum { NV_MAX = (19 + W - 1) / W }; /* trial vectors: 19 trials at most (IQ2_XS) */
 
@@ -221,6 +227,60 @@ TC_ISA_ATTR static inline void nb_search2(const uint16_t *lst, const float *xv, 
     _mm256_storeu_si256((__m256i *)bp, bpos);
     *r0 = codes[half_first_best(bp, eq & 15)];
     *r1 = codes[half_first_best(bp + 4, eq >> 4)];
+}
+/*
+ * nb_search of one list at the 8 scales s[0..7] at once (a run of consecutive trials whose group
+ * has the same code), lane = scale: the terms of every element at each level are vectors over
+ * the scales in a table, each candidate adds the 8 its code picks (loads at offsets from the code)
+ * in element order, and each lane keeps its first strictly smaller distance: the reference's loop
+ * per lane, one candidate per step (the first term alone rather than 0 + it, as nb_search). Writes
+ * the 8 codes to r. (Tried, slower: the 8 offsets of 8 candidates from their codes by byte
+ * shuffles into a stack buffer, read back at once: AVX2 8.5x -> 7.7x despite fewer instructions.)
+ */
+TC_ISA_ATTR static inline void nb_search8(const uint16_t *lst, const float *xv, const float *wv,
+                                          const float *s, int32_t *r)
+{
+    const int n = lst[0];
+    const uint16_t *codes = lst + 1;
+    const __m256 sv = _mm256_loadu_ps(s);
+    const __m256 sq[3] = {_mm256_mul_ps(sv, _mm256_set1_ps(1.0f)),
+                          _mm256_mul_ps(sv, _mm256_set1_ps(3.0f)),
+                          _mm256_mul_ps(sv, _mm256_set1_ps(5.0f))};
+    __m256 tt[8][4]; /* element j's term at level l: tt[j][l], 128 * j + 32 * l bytes in */
+    for (int j = 0; j < 8; j++) {
+        const __m256 x = _mm256_broadcast_ss(xv + j), w = _mm256_broadcast_ss(wv + j);
+        for (int l = 0; l < 3; l++) {
+            const __m256 d = _mm256_sub_ps(sq[l], x);
+            tt[j][l] = _mm256_mul_ps(_mm256_mul_ps(w, d), d);
+        }
+    }
+    const char *tb = (const char *)tt;
+    __m256 best = _mm256_set1_ps(FLT_MAX);
+    __m256i bi = _mm256_setzero_si256(), ci = bi;
+    const __m256i one = _mm256_set1_epi32(1);
+    for (int c = 0; c < n; c++, ci = _mm256_add_epi32(ci, one)) {
+        const unsigned u = codes[c];
+        /* element j's level l_j (bits 2j, 2j + 1) at bits 5, 6: l_j * 32 */
+#define NB8_T(j)                                                                                   \
+    _mm256_load_ps((const float *)(tb + 128 * (j) +                                                \
+                                   (((j) < 3 ? u << (5 - 2 * (j)) : u >> (2 * (j)-5)) & 0x60)))
+        __m256 d2 = NB8_T(0);
+        d2 = _mm256_add_ps(d2, NB8_T(1));
+        d2 = _mm256_add_ps(d2, NB8_T(2));
+        d2 = _mm256_add_ps(d2, NB8_T(3));
+        d2 = _mm256_add_ps(d2, NB8_T(4));
+        d2 = _mm256_add_ps(d2, NB8_T(5));
+        d2 = _mm256_add_ps(d2, NB8_T(6));
+        d2 = _mm256_add_ps(d2, NB8_T(7));
+#undef NB8_T
+        const __m256 lt = _mm256_cmp_ps(d2, best, _CMP_LT_OQ);
+        best = _mm256_blendv_ps(best, d2, lt);
+        bi = _mm256_blendv_epi8(bi, ci, _mm256_castps_si256(lt));
+    }
+    int32_t bp[8];
+    _mm256_storeu_si256((__m256i *)bp, bi);
+    for (int l = 0; l < 8; l++)
+        r[l] = codes[bp[l]];
 }
 #endif
 
@@ -372,45 +432,60 @@ TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt,
                                           unsigned *ong, float *sumqx, float *sumq2)
 {
     const int nv = (nt + W - 1) / W;
+    int32_t rc[4][NV_MAX * W]; /* the rounded codes; cod[k][t] becomes the searched one */
     for (int v = 0; v < nv; v++) {
         const VF idv = F_LOADU(id + v * W);
-        for (int k = 0; k < ng; k++)
-            I_STOREU(cod[k] + v * W, group_codes(idv, xval + 8 * k));
+        for (int k = 0; k < ng; k++) {
+            const VI c = group_codes(idv, xval + 8 * k);
+            I_STOREU(rc[k] + v * W, c);
+            I_STOREU(cod[k] + v * W, c);
+        }
     }
     for (int k = 0; k < ng; k++) {
+        const int32_t *rk = rc[k];
+#if W >= 8
+        unsigned eqn = 0; /* bit t: trial t + 1 rounds the group to trial t's code */
+        for (int t = 0; t + 1 < nt; t++)
+            eqn |= (unsigned)(rk[t + 1] == rk[t]) << t;
+#endif
         unsigned on = 0;
-        for (int t = 0; t < nt; t++) {
-            const int32_t m = T->map[cod[k][t]];
+        for (int t = 0; t < nt;) {
+            const int32_t m = T->map[rk[t]];
             if (m >= 0) {
                 on |= 1u << t;
-                continue;
-            }
-#if W == 16
-            /* the next trials round the group to the same code (off the grid too): up to four
-             * searches of that list at once */
-            if (t + 1 < nt && cod[k][t + 1] == cod[k][t]) {
-                int run = 2;
-                while (run < 4 && t + run < nt && cod[k][t + run] == cod[k][t])
-                    run++;
-                int32_t r4[4];
-                nb_search4(T->list - m - 1, xval + 8 * k, waux + 8 * k, sc + t, r4);
-                for (int q = 0; q < run; q++)
-                    cod[k][t + q] = r4[q];
-                t += run - 1;
-                continue;
-            }
-#endif
-#if W == 8
-            /* the next trial rounds the group to the same code (off the grid too): both
-             * searches of that list at once */
-            if (t + 1 < nt && cod[k][t + 1] == cod[k][t]) {
-                nb_search2(T->list - m - 1, xval + 8 * k, waux + 8 * k, sc[t], sc[t + 1],
-                           &cod[k][t], &cod[k][t + 1]);
+                cod[k][t] = rk[t]; /* a search of the trials before may have written it */
                 t++;
                 continue;
             }
+            const uint16_t *lst = T->list - m - 1;
+#if W >= 8
+            /* the trials from t that round the group to this code (off the grid too) */
+            const int run = __builtin_ctz(~(eqn >> t)) + 1;
 #endif
-            cod[k][t] = nb_search(T->list - m - 1, xval + 8 * k, waux + 8 * k, sc[t]);
+#if W == 16
+            /* up to four searches of that list at once (writes cod[k][t..t+3]) */
+            if (run >= 2) {
+                nb_search4(lst, xval + 8 * k, waux + 8 * k, sc + t, cod[k] + t);
+                t += run < 4 ? run : 4;
+                continue;
+            }
+#elif W == 8
+            /* up to 8 searches of that list at once (writes cod[k][t..t+7]: t + 8 <= nt - NB8_MIN
+             * + 8 stays inside cod and sc), or two */
+            if (run >= NB8_MIN) {
+                nb_search8(lst, xval + 8 * k, waux + 8 * k, sc + t, cod[k] + t);
+                t += run < 8 ? run : 8;
+                continue;
+            }
+            if (run >= 2) {
+                nb_search2(lst, xval + 8 * k, waux + 8 * k, sc[t], sc[t + 1], &cod[k][t],
+                           &cod[k][t + 1]);
+                t += 2;
+                continue;
+            }
+#endif
+            cod[k][t] = nb_search(lst, xval + 8 * k, waux + 8 * k, sc[t]);
+            t++;
         }
         ong[k] = on;
     }
