@@ -254,7 +254,12 @@ TC_ISA_ATTR static inline void nb_search8(const uint16_t *lst, const float *xv, 
             tt[j][l] = _mm256_mul_ps(_mm256_mul_ps(w, d), d);
         }
     }
-    const char *tb = (const char *)tt;
+    /* the first two terms' sum t0 + t1 for each pair of levels (l0 + 4 * l1) */
+    __m256 p01[16];
+    for (int l1 = 0; l1 < 3; l1++)
+        for (int l0 = 0; l0 < 3; l0++)
+            p01[l0 + 4 * l1] = _mm256_add_ps(tt[0][l0], tt[1][l1]);
+    const char *tb = (const char *)tt, *pb = (const char *)p01;
     __m256 best = _mm256_set1_ps(FLT_MAX);
     __m256i bi = _mm256_setzero_si256(), ci = bi;
     const __m256i one = _mm256_set1_epi32(1);
@@ -262,10 +267,9 @@ TC_ISA_ATTR static inline void nb_search8(const uint16_t *lst, const float *xv, 
         const unsigned u = codes[c];
         /* element j's level l_j (bits 2j, 2j + 1) at bits 5, 6: l_j * 32 */
 #define NB8_T(j)                                                                                   \
-    _mm256_load_ps((const float *)(tb + 128 * (j) +                                                \
-                                   (((j) < 3 ? u << (5 - 2 * (j)) : u >> (2 * (j)-5)) & 0x60)))
-        __m256 d2 = NB8_T(0);
-        d2 = _mm256_add_ps(d2, NB8_T(1));
+    _mm256_load_ps(                                                                                \
+        (const float *)(tb + 128 * (j) + (((j) == 2 ? u << 1 : u >> (2 * (j)-5)) & 0x60)))
+        __m256 d2 = _mm256_load_ps((const float *)(pb + ((u << 5) & 0x1e0)));
         d2 = _mm256_add_ps(d2, NB8_T(2));
         d2 = _mm256_add_ps(d2, NB8_T(3));
         d2 = _mm256_add_ps(d2, NB8_T(4));
