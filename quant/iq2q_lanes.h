@@ -463,6 +463,12 @@ TC_ISA_ATTR static inline float sub_prep(int ng, const float *xb, const float *q
  * The trials of a sub-block (ng groups, nt trial inverse scales id[] and scales sc[]): cod[k]
  * receives group k's code in each trial, on the grid (the neighbour search done), ong[k] bit t
  * whether trial t's group k was on the grid already; sumqx/sumq2 the trials' sums.
+ * Measured slower (2026-12-06, interleaved bench rounds against the same code without them):
+ * walking only the runs' first trials by bit masks, with the codes of the trials on the grid
+ * restored after the searches (AVX2 9.3x -> 9.1x, AVX-512 10.6x -> 10.2x); two compare-and-select
+ * chains in nb_search (AVX2) and in nb_search4 (AVX-512: 10.9x -> 10.5x, the lists' short tails
+ * searched twice over); nb_search8 for AVX-512's runs of 5 or 7 and more (10.5x -> 10.2x); the 8
+ * trial scales of make_qp_quants in 4 chains at a time (no change).
  */
 TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt, const float *id,
                                           const float *sc, const float *xval, const float *waux,
