@@ -39,8 +39,10 @@
  * lanes up to four of them (nb_search4: a 128-bit quarter per trial's scale, the same per-lane
  * sums); with 8 lanes two (nb_search2: a 128-bit half per scale), and runs of 4 or more up to 8 at
  * once with lane = trial (nb_search8: each element's three terms are vectors over the 8 scales in
- * a table, a candidate loads the 8 its code picks and adds them in element order, each lane
- * keeps its first strictly smaller distance: the reference's loop per lane, no merge).
+ * a table, a candidate loads the terms its code picks and adds them in element order, the first
+ * two as one sum t0 + t1 from a table of the 9; each lane keeps its first strictly smaller
+ * distance among the even and among the odd candidates, the two merged by (distance, position):
+ * the reference's loop per lane).
  * - Weights, signs, the parity element (the first smallest w*x*x, by the reference's loop when
  *   a NaN is among them) and the maximum run 8 elements at a time (one group); the
  *   requantization, sign flip and block scales are the reference's steps on the same values.
