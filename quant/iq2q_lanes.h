@@ -5,12 +5,13 @@
  * TC_GRID_AVX2 is set (both x86 files) make_qp_quants for 8 sub-blocks, the 8-element sub-block
  * preparation and codes4 are grid_avx2.h's 8-lane AVX2 functions (AVX-512 uses them at 8 lanes
  * too); elsewhere the same operations in the W-lane ops (W = 4: qp_lanes in two passes of 4
- * sub-blocks, codes4 one vector). nb_search2 (two trials in the 128-bit halves) is AVX2's alone,
- * written in its intrinsics under W == 8. Bit-identical to ref_iq2_quant.c. Blocks with Inf or NaN
- * (in x or in the importance weights) go to the reference; with finite input every NaN that arises
- * (0 * Inf, Inf - Inf, sqrt of a negative weight) is the same default NaN, so which operand an
- * operation propagates cannot matter, and the selects below keep the reference's comparisons
- * (strict ones strict, NaN false) exactly.
+ * sub-blocks, codes4 one vector). nb_search2 (two trials in the 128-bit halves) and nb_search8
+ * (8 trials in the lanes) are AVX2's alone, written in its intrinsics under W == 8, nb_search4
+ * (four trials in the 128-bit quarters) AVX-512's, under W == 16. Bit-identical to ref_iq2_quant.c.
+ * Blocks with Inf or NaN (in x or in the importance weights) go to the reference; with finite input
+ * every NaN that arises (0 * Inf, Inf - Inf, sqrt of a negative weight) is the same default NaN, so
+ * which operand an operation propagates cannot matter, and the selects below keep the reference's
+ * comparisons (strict ones strict, NaN false) exactly.
  *
  * What runs in lanes, and why each float is the reference's:
  * - IQ2_XXS's make_qp_quants runs for the 8 sub-blocks of a block at once (lane = sub-block):
@@ -33,9 +34,15 @@
  *   at t0, which differs from 0 + t0 only in the sign of a zero: equal under < and ==). Each lane
  * keeps its first strictly smaller distance; the lanes' results are merged by (distance, list
  * position), which is the reference's first strictly smaller distance over the whole list. Padding
- * lanes have every element at level 3, whose term is +Inf (or NaN): they never win. With 8 lanes,
- * two consecutive trials that round a group to the same code search that one list together
- * (nb_search2: a 128-bit half per trial's scale, the same per-lane sums).
+ * lanes have every element at level 3, whose term is +Inf (or NaN): they never win. Consecutive
+ * trials that round a group to the same code (a run) search that one list together: with 16
+ * lanes up to four of them (nb_search4: a 128-bit quarter per trial's scale, the same per-lane
+ * sums); with 8 lanes two (nb_search2: a 128-bit half per scale), and runs of 4 or more up to 8 at
+ * once with lane = trial (nb_search8: each element's three terms are vectors over the 8 scales in
+ * a table, a candidate loads the terms its code picks and adds them in element order, the first
+ * two as one sum t0 + t1 from a table of the 9; each lane keeps its first strictly smaller
+ * distance among the even and among the odd candidates, the two merged by (distance, position):
+ * the reference's loop per lane).
  * - Weights, signs, the parity element (the first smallest w*x*x, by the reference's loop when
  *   a NaN is among them) and the maximum run 8 elements at a time (one group); the
  *   requantization, sign flip and block scales are the reference's steps on the same values.
@@ -75,6 +82,9 @@
 #include <string.h>
 
 #define GROUP_MAX_EPS 1e-15f
+/* AVX2: the shortest run nb_search8 takes (3, 5 and 6 measured no faster; >= 3 keeps its reads
+ * and writes of 8 trials inside sc and cod) */
+#define NB8_MIN 4
 
 enum { NV_MAX = (19 + W - 1) / W }; /* trial vectors: 19 trials at most (IQ2_XS) */
 
@@ -220,6 +230,151 @@ TC_ISA_ATTR static inline void nb_search2(const uint16_t *lst, const float *xv, 
     *r0 = codes[half_first_best(bp, eq & 15)];
     *r1 = codes[half_first_best(bp + 4, eq >> 4)];
 }
+/*
+ * nb_search of one list at the 8 scales s[0..7] at once (a run of consecutive trials whose group
+ * has the same code), lane = scale: the terms of every element at each level are vectors over
+ * the scales in a table, each candidate adds the 8 its code picks (loads at offsets from the code)
+ * in element order, and each lane keeps its first strictly smaller distance: the reference's loop
+ * per lane (its first two terms' sum t0 + t1 from a table: not (0 + t0) + t1, which differs only
+ * in the sign of a zero, as in nb_search). The even and the odd candidates run in two independent
+ * chains (the compare-and-select of one candidate waits on the last one's), merged at the end by
+ * (distance, position): the first smallest. Writes the 8 codes to r. (Tried,
+ * slower: the 8 offsets of 8 candidates from their codes by byte shuffles into a stack buffer,
+ * read back at once: AVX2 8.5x -> 7.7x despite fewer instructions; the offsets from a table per
+ * code, 8.8x -> 8.0x; leaving a candidate when after 4 terms no lane is below its best, which is
+ * exact as the terms are >= 0 but data-dependent: 8.8x -> 5.4x.)
+ */
+TC_ISA_ATTR static inline void nb_search8(const uint16_t *lst, const float *xv, const float *wv,
+                                          const float *s, int32_t *r)
+{
+    const int n = lst[0];
+    const uint16_t *codes = lst + 1;
+    const __m256 sv = _mm256_loadu_ps(s);
+    const __m256 sq[3] = {_mm256_mul_ps(sv, _mm256_set1_ps(1.0f)),
+                          _mm256_mul_ps(sv, _mm256_set1_ps(3.0f)),
+                          _mm256_mul_ps(sv, _mm256_set1_ps(5.0f))};
+    /* element j's terms at levels 0..2: tt[j][l]; then, for the loop, the first two terms' sums
+     * t0 + t1 at p01[l0 + 4 * l1] and elements 2..7's terms at strides (32 or 64 bytes) that let
+     * each offset be the code's bits masked in place (or shifted once), times an address scale */
+    __m256 tt[8][3];
+    for (int j = 0; j < 8; j++) {
+        const __m256 x = _mm256_broadcast_ss(xv + j), w = _mm256_broadcast_ss(wv + j);
+        for (int l = 0; l < 3; l++) {
+            const __m256 d = _mm256_sub_ps(sq[l], x);
+            tt[j][l] = _mm256_mul_ps(_mm256_mul_ps(w, d), d);
+        }
+    }
+    /* level 3 (the padding's, read when n is odd): +Inf, which never wins */
+    const __m256 inf = _mm256_set1_ps(INFINITY);
+    __m256 p01[16], e2[4], e3[7], e4[4], e5[4], e6[4], e7[7];
+    for (int i = 0; i < 16; i++)
+        p01[i] = inf;
+    for (int l1 = 0; l1 < 3; l1++)
+        for (int l0 = 0; l0 < 3; l0++)
+            p01[l0 + 4 * l1] = _mm256_add_ps(tt[0][l0], tt[1][l1]);
+    for (int l = 0; l < 4; l++) {
+        e2[l] = l < 3 ? tt[2][l] : inf;
+        e3[2 * l] = l < 3 ? tt[3][l] : inf;
+        e4[l] = l < 3 ? tt[4][l] : inf;
+        e5[l] = l < 3 ? tt[5][l] : inf;
+        e6[l] = l < 3 ? tt[6][l] : inf;
+        e7[2 * l] = l < 3 ? tt[7][l] : inf;
+    }
+#define NB8_AT(t, off) _mm256_load_ps((const float *)((const char *)(t) + (off)))
+#define NB8_D2(d2, code)                                                                           \
+    do {                                                                                           \
+        const size_t u = (code), h = u >> 8; /* levels of elements 0..3, 4..7 */                   \
+        d2 = NB8_AT(p01, (u << 2 & 0x3c) * 8);                                                     \
+        d2 = _mm256_add_ps(d2, NB8_AT(e2, (u & 0x30) * 2));                                        \
+        d2 = _mm256_add_ps(d2, NB8_AT(e3, u & 0xc0));                                              \
+        d2 = _mm256_add_ps(d2, NB8_AT(e4, (h << 3 & 0x18) * 4));                                   \
+        d2 = _mm256_add_ps(d2, NB8_AT(e5, (h & 0x0c) * 8));                                        \
+        d2 = _mm256_add_ps(d2, NB8_AT(e6, (h & 0x30) * 2));                                        \
+        d2 = _mm256_add_ps(d2, NB8_AT(e7, h & 0xc0));                                              \
+    } while (0)
+    /* the even and the odd candidates in two chains (each keeps its first strictly smaller
+     * distance), merged by (distance, position) */
+    __m256 best0 = _mm256_set1_ps(FLT_MAX), best1 = best0;
+    __m256i b0 = _mm256_setzero_si256(), c0 = b0, b1 = _mm256_set1_epi32(1), c1 = b1;
+    const __m256i two = _mm256_set1_epi32(2);
+    for (int c = 0; c < n; c += 2) {
+        __m256 d0, d1;
+        NB8_D2(d0, codes[c]);
+        NB8_D2(d1, codes[c + 1]);
+        const __m256 lt0 = _mm256_cmp_ps(d0, best0, _CMP_LT_OQ);
+        const __m256 lt1 = _mm256_cmp_ps(d1, best1, _CMP_LT_OQ);
+        best0 = _mm256_blendv_ps(best0, d0, lt0);
+        best1 = _mm256_blendv_ps(best1, d1, lt1);
+        b0 = _mm256_blendv_epi8(b0, c0, _mm256_castps_si256(lt0));
+        b1 = _mm256_blendv_epi8(b1, c1, _mm256_castps_si256(lt1));
+        c0 = _mm256_add_epi32(c0, two);
+        c1 = _mm256_add_epi32(c1, two);
+    }
+#undef NB8_D2
+    const __m256 take1 =
+        _mm256_or_ps(_mm256_cmp_ps(best1, best0, _CMP_LT_OQ),
+                     _mm256_and_ps(_mm256_cmp_ps(best1, best0, _CMP_EQ_OQ),
+                                   _mm256_castsi256_ps(_mm256_cmpgt_epi32(b0, b1))));
+    const __m256i bi = _mm256_blendv_epi8(b0, b1, _mm256_castps_si256(take1));
+#undef NB8_AT
+    int32_t bp[8];
+    _mm256_storeu_si256((__m256i *)bp, bi);
+    for (int l = 0; l < 8; l++)
+        r[l] = codes[bp[l]];
+}
+#endif
+
+#if W == 16
+/*
+ * nb_search of one list at four scales at once (up to four consecutive trials whose group has
+ * the same code): 128-bit quarter q of every vector searches at s[q], 4 candidates each per step,
+ * as nb_search2 does with two halves. The end is branch-free: in each quarter the lanes holding
+ * its smallest distance, the smallest of their positions. Writes the four codes to r.
+ */
+TC_ISA_ATTR static inline void nb_search4(const uint16_t *lst, const float *xv, const float *wv,
+                                          const float *s, int32_t *r)
+{
+    const int n = lst[0];
+    const uint16_t *codes = lst + 1;
+    const __m512 sv =
+        _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+                              _mm512_castps128_ps512(_mm_loadu_ps(s)));
+    const __m512 sq = _mm512_mul_ps(sv, _mm512_loadu_ps(qpat_inf));
+    __m512 T[8];
+    for (int j = 0; j < 8; j++) {
+        const __m512 d = _mm512_sub_ps(sq, _mm512_set1_ps(xv[j]));
+        T[j] = _mm512_mul_ps(_mm512_mul_ps(_mm512_set1_ps(wv[j]), d), d);
+    }
+    __m512 best = _mm512_set1_ps(FLT_MAX);
+    __m512i pos = _mm512_setr_epi32(0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3), bpos = pos;
+    const __m512i four = _mm512_set1_epi32(4);
+    for (int c = 0; c < n; c += 4, pos = _mm512_add_epi32(pos, four)) {
+        int64_t c4;
+        memcpy(&c4, codes + c, sizeof c4);
+        const __m512i C = _mm512_cvtepu16_epi32(_mm256_set1_epi64x(c4));
+        __m512 d2 = _mm512_permutevar_ps(T[0], C);
+        d2 = _mm512_add_ps(d2, _mm512_permutevar_ps(T[1], _mm512_srli_epi32(C, 2)));
+        d2 = _mm512_add_ps(d2, _mm512_permutevar_ps(T[2], _mm512_srli_epi32(C, 4)));
+        d2 = _mm512_add_ps(d2, _mm512_permutevar_ps(T[3], _mm512_srli_epi32(C, 6)));
+        d2 = _mm512_add_ps(d2, _mm512_permutevar_ps(T[4], _mm512_srli_epi32(C, 8)));
+        d2 = _mm512_add_ps(d2, _mm512_permutevar_ps(T[5], _mm512_srli_epi32(C, 10)));
+        d2 = _mm512_add_ps(d2, _mm512_permutevar_ps(T[6], _mm512_srli_epi32(C, 12)));
+        d2 = _mm512_add_ps(d2, _mm512_permutevar_ps(T[7], _mm512_srli_epi32(C, 14)));
+        const __mmask16 lt = _mm512_cmp_ps_mask(d2, best, _CMP_LT_OQ);
+        best = _mm512_mask_mov_ps(best, lt, d2);
+        bpos = _mm512_mask_mov_epi32(bpos, lt, pos);
+    }
+    __m512 m = _mm512_min_ps(best, _mm512_permute_ps(best, _MM_SHUFFLE(1, 0, 3, 2)));
+    m = _mm512_min_ps(m, _mm512_permute_ps(m, _MM_SHUFFLE(2, 3, 0, 1)));
+    const __mmask16 eq = _mm512_cmp_ps_mask(best, m, _CMP_EQ_OQ);
+    __m512i p = _mm512_mask_mov_epi32(_mm512_set1_epi32(INT32_MAX), eq, bpos);
+    p = _mm512_min_epi32(p, _mm512_shuffle_epi32(p, _MM_PERM_BADC));
+    p = _mm512_min_epi32(p, _mm512_shuffle_epi32(p, _MM_PERM_CDAB));
+    int32_t bp[16];
+    _mm512_storeu_si512((void *)bp, p);
+    for (int q = 0; q < 4; q++)
+        r[q] = codes[bp[4 * q]];
+}
 #endif
 
 /* Per element i of a sub-block: (w*x)*q and (w*q)*q for q = 1, 3, 5 at positions p & 3. */
@@ -310,6 +465,14 @@ TC_ISA_ATTR static inline float sub_prep(int ng, const float *xb, const float *q
  * The trials of a sub-block (ng groups, nt trial inverse scales id[] and scales sc[]): cod[k]
  * receives group k's code in each trial, on the grid (the neighbour search done), ong[k] bit t
  * whether trial t's group k was on the grid already; sumqx/sumq2 the trials' sums.
+ * Measured slower (2026-12-06, interleaved bench rounds against the same code without them):
+ * walking only the runs' first trials by bit masks, with the codes of the trials on the grid
+ * restored after the searches (AVX2 9.3x -> 9.1x, AVX-512 10.6x -> 10.2x); two compare-and-select
+ * chains in nb_search (AVX2) and in nb_search4 (AVX-512: 10.9x -> 10.5x, the lists' short tails
+ * searched twice over); nb_search8 for AVX-512's runs of 5 or 7 and more (10.5x -> 10.2x); the 8
+ * trial scales of make_qp_quants in 4 chains at a time (no change); IQ2_XXS's requantization
+ * searching two groups' lists at once in AVX2's 128-bit halves (no change: mispredicts 346k ->
+ * 334k, instructions 106.6M -> 107.8M, 9.1-9.2x both).
  */
 TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt, const float *id,
                                           const float *sc, const float *xval, const float *waux,
@@ -317,30 +480,60 @@ TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt,
                                           unsigned *ong, float *sumqx, float *sumq2)
 {
     const int nv = (nt + W - 1) / W;
+    int32_t rc[4][NV_MAX * W]; /* the rounded codes; cod[k][t] becomes the searched one */
     for (int v = 0; v < nv; v++) {
         const VF idv = F_LOADU(id + v * W);
-        for (int k = 0; k < ng; k++)
-            I_STOREU(cod[k] + v * W, group_codes(idv, xval + 8 * k));
+        for (int k = 0; k < ng; k++) {
+            const VI c = group_codes(idv, xval + 8 * k);
+            I_STOREU(rc[k] + v * W, c);
+            I_STOREU(cod[k] + v * W, c);
+        }
     }
     for (int k = 0; k < ng; k++) {
+        const int32_t *rk = rc[k];
+#if W >= 8
+        unsigned eqn = 0; /* bit t: trial t + 1 rounds the group to trial t's code */
+        for (int t = 0; t + 1 < nt; t++)
+            eqn |= (unsigned)(rk[t + 1] == rk[t]) << t;
+#endif
         unsigned on = 0;
-        for (int t = 0; t < nt; t++) {
-            const int32_t m = T->map[cod[k][t]];
+        for (int t = 0; t < nt;) {
+            const int32_t m = T->map[rk[t]];
             if (m >= 0) {
                 on |= 1u << t;
-                continue;
-            }
-#if W == 8
-            /* the next trial rounds the group to the same code (off the grid too): both
-             * searches of that list at once */
-            if (t + 1 < nt && cod[k][t + 1] == cod[k][t]) {
-                nb_search2(T->list - m - 1, xval + 8 * k, waux + 8 * k, sc[t], sc[t + 1],
-                           &cod[k][t], &cod[k][t + 1]);
+                cod[k][t] = rk[t]; /* a search of the trials before may have written it */
                 t++;
                 continue;
             }
+            const uint16_t *lst = T->list - m - 1;
+#if W >= 8
+            /* the trials from t that round the group to this code (off the grid too) */
+            const int run = __builtin_ctz(~(eqn >> t)) + 1;
 #endif
-            cod[k][t] = nb_search(T->list - m - 1, xval + 8 * k, waux + 8 * k, sc[t]);
+#if W == 16
+            /* up to four searches of that list at once (writes cod[k][t..t+3]) */
+            if (run >= 2) {
+                nb_search4(lst, xval + 8 * k, waux + 8 * k, sc + t, cod[k] + t);
+                t += run < 4 ? run : 4;
+                continue;
+            }
+#elif W == 8
+            /* up to 8 searches of that list at once (writes cod[k][t..t+7]: t + 8 <= nt - NB8_MIN
+             * + 8 stays inside cod and sc), or two */
+            if (run >= NB8_MIN) {
+                nb_search8(lst, xval + 8 * k, waux + 8 * k, sc + t, cod[k] + t);
+                t += run < 8 ? run : 8;
+                continue;
+            }
+            if (run >= 2) {
+                nb_search2(lst, xval + 8 * k, waux + 8 * k, sc[t], sc[t + 1], &cod[k][t],
+                           &cod[k][t + 1]);
+                t += 2;
+                continue;
+            }
+#endif
+            cod[k][t] = nb_search(lst, xval + 8 * k, waux + 8 * k, sc[t]);
+            t++;
         }
         ong[k] = on;
     }
