@@ -45,11 +45,11 @@
  *   group to the same off-grid code (about 6 in a row on gaussian data), and such a run searches
  *   its one list for W trials at once, lane = trial (run_search): the terms of the 8 elements at
  *   the 3 levels are the same operations per lane at the lane's scale (the trial loop's, by the
- *   same two divisions), a candidate's distance adds the terms its levels pick (its entry's code2)
- * in element order, and each lane keeps its first strictly smaller distance below FLT_MAX in list
- * order, which is the reference's search in every lane. Runs are found from bit masks (off the
- * grid, same entry as the trial before) without a branch per trial, and the results go back to the
- *   trials' entries by transposes and selects.
+ *   same two divisions), a candidate's distance adds the terms its levels pick (the code2 in its
+ *   entry) in element order, and each lane keeps its first strictly smaller distance below
+ *   FLT_MAX in list order, which is the reference's search in every lane. Runs are found from
+ *   bit masks (off the grid, same entry as the trial before) without a branch per trial, and the
+ *   results go back to the trials' entries by transposes and selects.
  * - The trials' fits sum (w*x)*q and (w*q)*q over the 16 elements in the reference's order, from
  *   0, in the sub-block lanes (q from the level in the code, by a permute of {1, 3, 5}). The
  *   choice of the best trial is the reference's loop in trial order, per lane, the update a
