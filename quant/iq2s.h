@@ -38,8 +38,8 @@ void tc_iq2_s_finish(float max_scale, const float *scales, uint8_t *y);
  *   as term indices (nibble j = 4 * (j mod 4) + level j: the lane of a table holding 4 elements'
  *   terms at 4 levels each), then their n grid indices as uint16. No padding: the searches mask
  *   the lanes past n.
- * entry[g] is grid point g's entry, lev[8g + j] 4 times the level of its element j. Codes with a
- * level 3 never occur; map2 gives them grid point 0's entry.
+ * entry[g] is grid point g's entry. Codes with a level 3 never occur; map2 gives them grid point
+ * 0's entry.
  */
 typedef struct tc_iq2s_lists {
     const int32_t *map3;  /* 6561 entries */
@@ -47,7 +47,6 @@ typedef struct tc_iq2s_lists {
     const int32_t *entry; /* 1024 entries */
     const uint32_t *list;
     const uint32_t *lst;
-    const uint8_t *lev; /* 8 per grid point: 4 * the level of element j (run searches) */
     int32_t init; /* the levels the reference starts from (all 0): code 0's entry, or grid point
                      0 at code 0 if that is off the grid (its stand-in for an index it lacks) */
 } tc_iq2s_lists;

@@ -80,16 +80,11 @@ static void lists_build(void)
                    NULL,
                    0};
     int32_t *entry = malloc((size_t)S->grid_size * sizeof *entry);
-    uint8_t *lev = malloc((size_t)S->grid_size * 8);
     size_t total;
-    if (b.map3 == NULL || b.map2 == NULL || entry == NULL || lev == NULL || b.list == NULL)
+    if (b.map3 == NULL || b.map2 == NULL || entry == NULL || b.list == NULL)
         goto fail;
-    for (int g = 0; g < S->grid_size; g++) {
-        const int code = tc_iq2_grid_code(S->grid[g]);
-        entry[g] = g << 16 | code;
-        for (int j = 0; j < 8; j++)
-            lev[8 * g + j] = (uint8_t)(4 * (code >> 2 * j & 3));
-    }
+    for (int g = 0; g < S->grid_size; g++)
+        entry[g] = g << 16 | tc_iq2_grid_code(S->grid[g]);
     for (int c = 0; c < IQ2_KMAP; c++)
         b.map2[c] = entry[0];
     total = tc_iq2_walk(S, &visit, &b);
@@ -99,15 +94,13 @@ static void lists_build(void)
         goto fail;
     b.nlist = 0;
     tc_iq2_walk(S, &visit, &b);
-    lists =
-        (tc_iq2s_lists){b.map3, b.map2, entry, b.list, b.lst, lev, b.map3[0] >= 0 ? b.map3[0] : 0};
+    lists = (tc_iq2s_lists){b.map3, b.map2, entry, b.list, b.lst, b.map3[0] >= 0 ? b.map3[0] : 0};
     lists_ok = 1;
     return;
 fail:
     free(b.map3);
     free(b.map2);
     free(entry);
-    free(lev);
     free(b.list);
     free(b.lst);
 }
