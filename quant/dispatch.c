@@ -113,6 +113,7 @@ static void build_tables(void)
             tc_neon_register_iq2q(k);
             tc_neon_register_iq2s(k);
             tc_neon_register_iq3q(k);
+            tc_neon_register_iq1q(k);
         }
         table_ok[i] = 1;
     }

@@ -1,11 +1,12 @@
 /*
  * grid_ops_neon.h - private to quant/: the vector operations the grid quantizers' lane templates
- * (iq2q_lanes.h, iq2s_lanes.h, iq3q_lanes.h) are written in, for AArch64 NEON (W = 4 float lanes).
+ * (iq1q_lanes.h, iq2q_lanes.h, iq2s_lanes.h, iq3q_lanes.h) are written in, for AArch64 NEON (W = 4
+ * float lanes).
  * Include once, from a file compiled only on __aarch64__, before the template. The same contracts
  * as grid_ops_avx2.h; where NEON's instruction differs from x86's the op below keeps x86's meaning,
  * which is the one the templates (and the scalar reference they copy) rely on:
  * - F_MIN(a, b) is a < b ? a : b (b when either is NaN, as minps), by compare and select: vminq
- *   would propagate the NaN and pick -0 over +0.
+ *   would propagate the NaN and pick -0 over +0. F_MAX(a, b) likewise is maxps's a > b ? a : b.
  * - M_CMP(a, b, pred) takes x86's predicate names (defined below with immintrin.h's values);
  *   ordered predicates are false on NaN, the unordered ones (NLT_UQ) their complements.
  * - Shifts by a count that need not be a compile-time constant (vshlq by a vector).
@@ -22,6 +23,7 @@
 
 #include <arm_neon.h>
 #include <stdint.h>
+#include <string.h>
 
 #define TC_ISA_ATTR
 #define W 4
@@ -97,6 +99,9 @@ static inline __attribute__((always_inline)) uint32x4_t tc_neon_cmp(float32x4_t 
 #define M_ICMPGT            vcgtq_s32
 #define M_ICMPEQ            vceqq_s32
 #define I_MASK_ADD(v, m, k) vaddq_s32(v, vandq_s32(vreinterpretq_s32_u32(m), vdupq_n_s32(k)))
+#define F_ABS               vabsq_f32                        /* the sign bit cleared */
+#define F_MAX(a, b)         vbslq_f32(vcgtq_f32(a, b), a, b) /* maxps: a > b ? a : b */
+#define F_FROM_BITS         vreinterpretq_f32_s32
 
 /* lane l = t[i[l] mod 4]: the byte indices 4 * (i & 3) + 0..3 into the table's 16 bytes */
 static inline float32x4_t tc_neon_perm(float32x4_t t, int32x4_t i)
@@ -116,6 +121,7 @@ static inline unsigned tc_neon_bits(uint32x4_t m)
 #define M_BITS tc_neon_bits
 
 #define F_HMIN(v) vdupq_n_f32(vminvq_f32(v)) /* v without NaN: no min/max NaN rule matters */
+#define F_HMAX(v) vdupq_n_f32(vmaxvq_f32(v)) /* the same */
 #define I_HMIN    vminvq_s32
 
 static inline int32x4_t tc_neon_gather(const int32_t *b, int32x4_t i)
@@ -149,6 +155,29 @@ static inline void tc_neon_compress_store(int32_t *p, int32x4_t v, unsigned bits
               vreinterpretq_s32_u8(vqtbl1q_u8(vreinterpretq_u8_s32(v), vreinterpretq_u8_u32(b))));
 }
 #define I_COMPRESS_STORE tc_neon_compress_store
+
+/* the 4 bytes at p, zero-extended to lanes 0..3 */
+static inline int32x4_t tc_neon_load_u8(const void *p)
+{
+    uint32_t b;
+    memcpy(&b, p, sizeof b);
+    return vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(vmovl_u8(vcreate_u8(b)))));
+}
+#define I_LOAD_U8 tc_neon_load_u8
+
+/* a 4 x 4 transpose: out[k] lane l = r[l] lane k */
+static inline void tc_neon_transpose(const float32x4_t *r, float32x4_t *out)
+{
+    const float64x2_t t0 = vreinterpretq_f64_f32(vtrn1q_f32(r[0], r[1])); /* r0[0] r1[0] r0[2].. */
+    const float64x2_t t1 = vreinterpretq_f64_f32(vtrn2q_f32(r[0], r[1])); /* r0[1] r1[1] r0[3].. */
+    const float64x2_t t2 = vreinterpretq_f64_f32(vtrn1q_f32(r[2], r[3]));
+    const float64x2_t t3 = vreinterpretq_f64_f32(vtrn2q_f32(r[2], r[3]));
+    out[0] = vreinterpretq_f32_f64(vtrn1q_f64(t0, t2));
+    out[1] = vreinterpretq_f32_f64(vtrn1q_f64(t1, t3));
+    out[2] = vreinterpretq_f32_f64(vtrn2q_f64(t0, t2));
+    out[3] = vreinterpretq_f32_f64(vtrn2q_f64(t1, t3));
+}
+#define F_TRANSPOSE tc_neon_transpose
 
 /* n values (a multiple of 4) all finite: no Inf, no NaN. Blocks that are not go to the
  * reference, whose NaN handling the lanes do not copy. */

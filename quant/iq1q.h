@@ -1,8 +1,8 @@
 /*
  * iq1q.h - private to quant/: what the IQ1_S / IQ1_M quantizers share: pieces of the scalar
- * reference (ref_iq1_quant.c) that the SIMD kernels (avx2_iq1q.c, avx512_iq1q.c, through
- * iq1q_lanes.h) run unchanged, the reference's whole-block quantizers (for the blocks the SIMD
- * kernels hand back) and the neighbour lists laid out for searching many candidates at once.
+ * reference (ref_iq1_quant.c) that the SIMD kernels (avx2_iq1q.c, avx512_iq1q.c, neon_iq1q.c,
+ * through iq1q_lanes.h) run unchanged, the reference's whole-block quantizers (for the blocks the
+ * SIMD kernels hand back) and the neighbour lists laid out for searching many candidates at once.
  */
 #ifndef TC_IQ1Q_H
 #define TC_IQ1Q_H
@@ -154,5 +154,6 @@ const tc_iq1_lists *tc_iq1_lists_get(void);
 
 void tc_avx2_register_iq1q(tc_kernel_table *k);   /* avx2_iq1q.c: IQ1_S, IQ1_M quantizers */
 void tc_avx512_register_iq1q(tc_kernel_table *k); /* avx512_iq1q.c: the same, 16 lanes */
+void tc_neon_register_iq1q(tc_kernel_table *k);   /* neon_iq1q.c: the same, 4 lanes */
 
 #endif /* TC_IQ1Q_H */

@@ -1,25 +1,29 @@
 /*
  * iq1q_lanes.h - private to quant/: the IQ1_S / IQ1_M quantizers with W float lanes, a template
- * shared by avx2_iq1q.c (W = 8) and avx512_iq1q.c (W = 16). The including file defines the
- * vector types and ops (grid_ops_*.h plus the few below; AVX2 may be used directly: both files
- * have it), then includes this once. Bit-identical to ref_iq1_quant.c. Blocks with Inf or NaN
- * (in x or in the importance weights) go to the reference; with finite input every NaN that
- * arises (0 * Inf, Inf - Inf when sums overflow) is the same default NaN, so which operand an
- * operation propagates cannot matter, and the selects below keep the reference's comparisons
- * (strict ones strict, NaN false) exactly.
+ * shared by avx2_iq1q.c (W = 8), avx512_iq1q.c (W = 16) and neon_iq1q.c (W = 4). The including
+ * file defines the vector types and ops (grid_ops_*.h plus the few below), then includes this
+ * once. Where TC_GRID_AVX2 is set (both x86 files) the parts that work on 8 elements (a group's
+ * products in the refits, the weights, max |x|, the sorted values into lanes by permutes and
+ * 8 x 8 transposes) are AVX2 intrinsics; elsewhere the same operations in the W-lane ops (the
+ * sorted values by table lookups F_TBL and W x W transposes), and with W < 8 IQ1_S takes a
+ * block at a time, its 8 sub-blocks in 8 / W passes. Bit-identical to ref_iq1_quant.c. Blocks
+ * with Inf or NaN (in x or in the importance weights) go to the reference; with finite input
+ * every NaN that arises (0 * Inf, Inf - Inf when sums overflow) is the same default NaN, so
+ * which operand an operation propagates cannot matter, and the selects below keep the
+ * reference's comparisons (strict ones strict, NaN false) exactly.
  *
  * What runs in lanes, and why each float is the reference's:
- * - The split search runs W sub-blocks at once (lane = sub-block, from one or two blocks): the
- *   sorted prefix sums are built in lanes (element by element from 0, as the reference; each
- *   lane's values sorted by permutes and transposed, pure data movement), the
- *   per-boundary products likewise, then every split (i1, i2) and shift is the reference's
- *   expression on the same floats, visited in the reference's order. Each lane keeps its own
- *   best: a split wins where sumq2 > 0 and sumqx^2 > best*sumq2 against that lane's best at
- *   that moment, exactly the reference's sequential rule, since a lane's best only changes by
- *   its own updates (selects). IQ1_M: a step where each lane has at most one shift code
- *   beating its best (the common win) takes one division, of that code's sums; the codes after
- *   it lost to the old best, so lose to the new one unless that came out lower (a rounding:
- *   then the four codes run in full, in order).
+ * - The split search runs W sub-blocks at once (lane = sub-block, of one block, or of two with
+ *   AVX-512's IQ1_S): the sorted prefix sums are built in lanes (element by element from 0, as
+ *   the reference; each lane's values sorted by permutes or table lookups and transposed, pure
+ *   data movement), the per-boundary products likewise, then every split (i1, i2) and shift is
+ *   the reference's expression on the same floats, visited in the reference's order. Each lane
+ *   keeps its own best: a split wins where sumq2 > 0 and sumqx^2 > best*sumq2 against that
+ *   lane's best at that moment, exactly the reference's sequential rule, since a lane's best
+ *   only changes by its own updates (selects). IQ1_M: a step where each lane has at most one
+ *   shift code beating its best (the common win) takes one division, of that code's sums; the
+ *   codes after it lost to the old best, so lose to the new one unless that came out lower (a
+ *   rounding: then the four codes run in full, in order).
  * - The split searches start at theta instead of -FLT_MAX (start_theta): tau is the largest
  *   score best = (sumqx/sumq2)*sumqx, as the reference computes it, of a few fixed splits, and
  *   theta = tau*(1 - delta), delta 2^-12 (IQ1_M) or 2^-11 (IQ1_S). Few splits then pass the
@@ -35,7 +39,10 @@
  *   starts at theta only when its sum of weights is in [2^-20, 2^30], its max |x| <= 2^10 and
  *   tau in [2^-40, 2^60]; then every sumq2 >= sum(w)/65 (each q^2 >= 1/64, rounding far
  *   below), the scores that matter are >= theta*(1 - 4u) and every product stays within
- *   [2^-90, 2^110]. Other lanes start at -FLT_MAX, as the reference.
+ *   [2^-90, 2^110]. Other lanes start at -FLT_MAX, as the reference. The argument needs each
+ *   operation to be one correctly rounded IEEE single operation, to nearest, with subnormals
+ *   (x86's SSE/AVX defaults; AArch64's FPCR default on Linux, FZ off), and no fused
+ *   multiply-add (-ffp-contract=off; none is written).
  * - The sort: with no two equal values in a sub-block (x finite, so no NaN), glibc's merge sort
  *   and any other sort agree; an element's place is the count of smaller values, counted in
  *   lanes. When two values are equal (-0 and 0 included) the reference's merge sort runs.
@@ -71,13 +78,19 @@
  *
  * Required from the includer, besides grid_ops_*.h:
  *   M_AND(a, b), M_OR(a, b): both masks, either mask;  I_COUNT(v, m): v + 1 in the lanes of m
+ * and, without TC_GRID_AVX2: F_SQRT, F_ABS, F_MAX(a, b) (a > b ? a : b), F_HMAX (no NaN),
+ *   F_FROM_BITS (F_BITS's inverse), I_LOAD_U8(p): W bytes zero-extended, F_TRANSPOSE(r, out):
+ *   out[k] lane l = r[l] lane k (k, l < W), F_TBL(t, nt, i): lane l = element i[l] of the nt
+ *   vectors at t (nt = 16 / W or 32 / W)
  */
 
 #include "grid_lanes.h"
 #include "iq1q.h"
 #include "kernels.h"
 #include "tc_dtype.h"
+#if TC_GRID_AVX2
 #include "tr8x8.h"
+#endif
 
 #include <float.h>
 #include <math.h>
@@ -103,6 +116,7 @@ static const float *const m_qpat[4][2] = {
 static const int32_t lane_index[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 static const float zero_sub[32];
 
+#if TC_GRID_AVX2
 /* max |x| over n (a multiple of 8) finite values: the reference's max, NaN-free. */
 TC_ISA_ATTR static inline float amax8(const float *x, int n)
 {
@@ -134,6 +148,33 @@ TC_ISA_ATTR static inline void block_weights(const float *x, const float *qw, fl
                                        _mm256_sqrt_ps(_mm256_add_ps(s2, _mm256_mul_ps(v, v)))));
     }
 }
+#else
+/* max |x| over n (a multiple of W) finite values: the reference's max, NaN-free. */
+TC_ISA_ATTR static inline float amax8(const float *x, int n)
+{
+    VF m = F_ZERO;
+    for (int i = 0; i < n; i += W)
+        m = F_MAX(m, F_ABS(F_LOADU(x + i)));
+    return F_FIRST(F_HMAX(m));
+}
+
+/* The weights of a block: qw * sqrt(sigma2 + x^2), or x^2 without importance data. */
+TC_ISA_ATTR static inline void block_weights(const float *x, const float *qw, float *weight)
+{
+    if (qw == NULL) {
+        for (int i = 0; i < QK_K; i += W) {
+            const VF v = F_LOADU(x + i);
+            F_STOREU(weight + i, F_MUL(v, v));
+        }
+        return;
+    }
+    const VF s2 = F_SET1(tc_iq1_sigma2(x));
+    for (int i = 0; i < QK_K; i += W) {
+        const VF v = F_LOADU(x + i);
+        F_STOREU(weight + i, F_MUL(F_LOADU(qw + i), F_SQRT(F_ADD(s2, F_MUL(v, v)))));
+    }
+}
+#endif
 
 /* The reference's sort of n (16 or 32) finite values: idx[] ascending, equal values in
  * glibc's merge sort order. */
@@ -227,6 +268,7 @@ TC_ISA_ATTR static inline float refit(const tc_iq2_search *S, const uint16_t *in
                                       float scale)
 {
     float px[32], p2[32];
+#if TC_GRID_AVX2
     const __m256i one = _mm256_set1_epi32(1);
     for (int k = 0; k < ng; ++k) {
         const __m256i g =
@@ -237,6 +279,19 @@ TC_ISA_ATTR static inline float refit(const tc_iq2_search *S, const uint16_t *in
         _mm256_storeu_ps(px + 8 * k, _mm256_mul_ps(wq, _mm256_loadu_ps(xb + 8 * k)));
         _mm256_storeu_ps(p2 + 8 * k, _mm256_mul_ps(wq, q));
     }
+#else
+    const VI one = I_SET1(1);
+    for (int k = 0; k < ng; ++k) {
+        const VF qt = F_LOADU(qp[k]); /* a permute reads the low bits: levels 0..2 */
+        const uint8_t *g = (const uint8_t *)(S->grid + index[k]);
+        for (int h = 0; h < 8; h += W) {
+            const VF q = F_PERM(qt, I_SRLI(I_SUB(I_LOAD_U8(g + h), one), 1));
+            const VF wq = F_MUL(F_LOADU(weight + 8 * k + h), q);
+            F_STOREU(px + 8 * k + h, F_MUL(wq, F_LOADU(xb + 8 * k + h)));
+            F_STOREU(p2 + 8 * k + h, F_MUL(wq, q));
+        }
+    }
+#endif
     float sumqx = 0, sumq2 = 0;
     for (int i = 0; i < 8 * ng; ++i) {
         sumqx += px[i];
@@ -247,8 +302,9 @@ TC_ISA_ATTR static inline float refit(const tc_iq2_search *S, const uint16_t *in
 
 /* The split searches' pre-filter of a step: mask m of sumqx^2 > best * sumq2, and sumq2 > 0.
  * Without the sumq2 test it is a superset, still exact (the wins are tested in full): fewer
- * instructions, measured faster with AVX2 but slower with AVX-512, so kept there. */
-#if W == 8
+ * instructions, measured faster with AVX2 but slower with AVX-512, so kept there. NEON (W = 4)
+ * goes without: IQ1_S 5.7% and IQ1_M 5.2% fewer instructions under qemu. */
+#if W <= 8
 #define PRE_POS(q2, m) (m)
 #else
 #define PRE_POS(q2, m) M_AND(M_CMP(q2, F_ZERO, _CMP_GT_OQ), m)
@@ -267,6 +323,7 @@ TC_ISA_ATTR static inline VF start_theta(VF tau, VF wsum, const float *am, float
     return F_BLEND(F_SET1(-FLT_MAX), F_MUL(tau, F_SET1(1 - delta)), safe);
 }
 
+#if TC_GRID_AVX2
 /* out[k] lane l = r[l] element k (k < 8, l < W): 8 x 8 transposes */
 TC_ISA_ATTR static inline void tr_lanes(const __m256 *r, VF *out)
 {
@@ -280,6 +337,41 @@ TC_ISA_ATTR static inline void tr_lanes(const __m256 *r, VF *out)
         out[k] = _mm512_insertf32x8(_mm512_castps256_ps512(lo[k]), hi[k], 1);
 #endif
 }
+#else
+/*
+ * Lane l's n (16 or 32) sorted elements by table lookups (F_TBL: lane = sorted position, reading
+ * the lane's own values), then W x W transposes into lane = sub-block: TV[j] lane l = the sorted
+ * j-th product w*x of sub-block l, TW[j] its weight, TI[j] (when not NULL) its index as float
+ * bits. Pure data movement but for the products, each w*x as the reference's.
+ */
+TC_ISA_ATTR static inline __attribute__((always_inline)) void sorted_lanes(const float *const *xs,
+                                                                           const float *const *ws,
+                                                                           const int *idx, int n,
+                                                                           VF *TV, VF *TW, VF *TI)
+{
+    VF rv[32 / W][W], rwt[32 / W][W], ri[32 / W][W];
+    for (int l = 0; l < W; l++) {
+        VF xt[32 / W], wt[32 / W];
+        for (int c = 0; c < n / W; c++) {
+            xt[c] = F_LOADU(xs[l] + W * c);
+            wt[c] = F_LOADU(ws[l] + W * c);
+        }
+        for (int c = 0; c < n / W; c++) {
+            const VI ii = I_LOADU(idx + n * l + W * c);
+            const VF wv = F_TBL(wt, n / W, ii);
+            rv[c][l] = F_MUL(wv, F_TBL(xt, n / W, ii));
+            rwt[c][l] = wv;
+            ri[c][l] = F_FROM_BITS(ii);
+        }
+    }
+    for (int c = 0; c < n / W; c++) {
+        F_TRANSPOSE(rv[c], TV + W * c);
+        F_TRANSPOSE(rwt[c], TW + W * c);
+        if (TI != NULL)
+            F_TRANSPOSE(ri[c], TI + W * c);
+    }
+}
+#endif
 
 /* The result of a lane's split search. */
 typedef struct split_res {
@@ -333,6 +425,7 @@ TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws,
     enum { BS = 32 };
     /* each lane's sorted products and weights by permutes (bits 3 and 4 of an index pick its
      * quarter), then 8 x 8 transposes into lane = sub-block, as m_search */
+#if TC_GRID_AVX2
     __m256 rv[4][W], rwt[4][W];
     for (int l = 0; l < W; l++) {
         __m256 xq[4], wq[4];
@@ -361,6 +454,10 @@ TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws,
         tr_lanes(rv[g], TV + 8 * g);
         tr_lanes(rwt[g], TW + 8 * g);
     }
+#else
+    VF TV[BS], TW[BS];
+    sorted_lanes(xs, ws, &idx[0][0], BS, TV, TW, NULL);
+#endif
     VF PX[BS + 1], PW[BS + 1];
     PX[0] = PW[0] = F_ZERO;
     for (int j = 0; j < BS; j++) {
@@ -453,6 +550,7 @@ TC_ISA_ATTR static float s_finish_sub(const tc_iq2_search *S, const tc_iq1_lists
     return scale;
 }
 
+#if W >= 8
 /* IQ1_S rows: W / 8 blocks at a time, their sub-blocks in the lanes. */
 TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
                                    const float *qw)
@@ -515,6 +613,64 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
         }
     }
 }
+#else
+/* IQ1_S rows with fewer than 8 lanes: one block at a time, its 8 sub-blocks in 8 / W passes of
+ * the lanes. */
+TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
+                                   const float *qw)
+{
+    const int64_t nb = n_per_row / QK_K, total = n_rows * nb;
+    const tc_iq2_search *S = tc_iq2_search_get(TC_DTYPE_IQ1_S);
+    const tc_iq1_lists *T = tc_iq1_lists_get();
+    uint8_t *y = dst;
+    if (S == NULL || qw == NULL) { /* as the reference: zero blocks rather than a crash */
+        memset(y, 0, (size_t)total * IQ1S_SIZE);
+        return;
+    }
+    for (int64_t b = 0; b < total; b++, y += IQ1S_SIZE) {
+        const float *x = src + b * QK_K, *w = qw + (b % nb) * QK_K;
+        if (T == NULL || !tc_all_finite(x, QK_K) || !tc_all_finite(w, QK_K)) {
+            tc_ref_iq1_s_block(S, x, w, y);
+            continue;
+        }
+        float weight[QK_K], scales[8];
+        int shifts[8];
+        uint16_t index[32];
+        block_weights(x, w, weight);
+        for (int p = 0; p < 8; p += W) {
+            const float *xs[W], *ws[W];
+            float am[W];
+            int idx[W][32], skip[W];
+            for (int l = 0; l < W; l++) {
+                const int ib = p + l;
+                xs[l] = x + 32 * ib;
+                ws[l] = weight + 32 * ib;
+                am[l] = amax8(xs[l], 32);
+                skip[l] = am[l] < GROUP_MAX_EPS_IQ1_S;
+                if (skip[l]) {
+                    xs[l] = ws[l] = zero_sub; /* no split has sumq2 > 0 */
+                    for (int j = 0; j < 32; j++)
+                        idx[l][j] = j;
+                } else {
+                    sort_sub(xs[l], 32, idx[l]);
+                }
+            }
+            split_res r;
+            s_search(xs, ws, am, idx, &r);
+            for (int l = 0; l < W; l++) {
+                const int ib = p + l;
+                shifts[ib] = 1;
+                memset(index + 4 * ib, 0, 4 * sizeof *index);
+                scales[ib] = skip[l]
+                                 ? 0
+                                 : s_finish_sub(S, T, xs[l], ws[l], idx[l], r.i1[l], r.i2[l],
+                                                r.k[l], r.scale[l], &shifts[ib], index + 4 * ib);
+            }
+        }
+        tc_iq1_s_finish(scales, shifts, index, y);
+    }
+}
+#endif
 
 /* ===== IQ1_M ===== */
 
@@ -569,6 +725,7 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
     PX[0][0] = PX[1][0] = PW[0][0] = PW[1][0] = F_ZERO;
     /* each lane's sorted products, weights and indices by permutes (a row's elements = the
      * sorted positions), then 8 x 8 transposes into lane = sub-block */
+#if TC_GRID_AVX2
     __m256 rv[2][W], rwt[2][W], ri[2][W];
     for (int l = 0; l < W; l++) {
         const __m256 x0 = _mm256_loadu_ps(xs[l]), x1 = _mm256_loadu_ps(xs[l] + 8);
@@ -591,6 +748,10 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
         tr_lanes(rwt[hh], TW + 8 * hh);
         tr_lanes(ri[hh], TI + 8 * hh);
     }
+#else
+    VF TV[BS], TW[BS], TI[BS];
+    sorted_lanes(xs, ws, &idx[0][0], BS, TV, TW, TI);
+#endif
     const VI seven = I_SET1(BS / 2 - 1);
     /* per group h, prefix sums over the sorted elements of that group only (the others carry
      * the previous sum over, as the reference copies it) */
@@ -751,6 +912,7 @@ TC_ISA_ATTR static float m_refit_d(const tc_iq2_search *S, const float *x, const
                                    const int *ls, const int *shifts, const uint16_t *index, float d)
 {
     float px[QK_K], p2[QK_K];
+#if TC_GRID_AVX2
     const __m256i one = _mm256_set1_epi32(1);
     for (int ib = 0; ib < 16; ++ib) {
         const __m256 mul = _mm256_set1_ps((float)(2 * ls[ib] + 1));
@@ -767,6 +929,23 @@ TC_ISA_ATTR static float m_refit_d(const tc_iq2_search *S, const float *x, const
             _mm256_storeu_ps(p2 + o, _mm256_mul_ps(wq, q));
         }
     }
+#else
+    const VI one = I_SET1(1);
+    for (int ib = 0; ib < 16; ++ib) {
+        const VF mul = F_SET1((float)(2 * ls[ib] + 1));
+        for (int k = 0; k < 2; ++k) {
+            const int o = 16 * ib + 8 * k;
+            const VF qt = F_LOADU(m_qpat[shifts[ib]][k]); /* a permute reads the low bits */
+            const uint8_t *g = (const uint8_t *)(S->grid + index[2 * ib + k]);
+            for (int h = 0; h < 8; h += W) {
+                const VF q = F_MUL(F_PERM(qt, I_SRLI(I_SUB(I_LOAD_U8(g + h), one), 1)), mul);
+                const VF wq = F_MUL(F_LOADU(weight + o + h), q);
+                F_STOREU(px + o + h, F_MUL(wq, F_LOADU(x + o + h)));
+                F_STOREU(p2 + o + h, F_MUL(wq, q));
+            }
+        }
+    }
+#endif
     float sumqx = 0, sumq2 = 0;
     for (int i = 0; i < QK_K; ++i) {
         sumqx += px[i];

@@ -76,7 +76,7 @@ count() { # type mode [imatrix]: executed instructions outside the table builder
 
 if [ $# -eq 0 ]; then
     # the types whose NEON quantizer is not the reference's, by the NEON table itself
-    set -- $(grep -o 'quantize\[TC_DTYPE_[A-Z0-9_]*\] *=' quant/neon*.c |
+    set -- $(grep -o '>quantize\[TC_DTYPE_[A-Z0-9_]*\] *=' quant/neon*.c |
         sed 's/.*TC_DTYPE_\([A-Z0-9_]*\).*/\1/' | tr 'A-Z' 'a-z' | sort -u |
         sed 's/^\(iq2_xxs\|iq2_xs\|iq1_s\)$/\1:imatrix/')
 fi

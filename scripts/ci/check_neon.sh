@@ -1,10 +1,10 @@
 #!/bin/sh
-# check_neon.sh - compile the NEON files (quant/neon.c, and the grid quantizers neon_iq2q.c,
-# neon_iq2s.c, neon_iq3q.c) for aarch64 (warnings are errors), and when qemu-aarch64 is installed, run
-# scripts/ci/neon_selftest.c: the NEON kernels against the scalar reference, byte for byte (the
-# grid types with their tables, importance weights and degenerate rows; NEON_GRID_REPS sets how
-# many rounds of them, 20 by default). Skips (exit 0, with a message) when no aarch64 compiler
-# is available.
+# check_neon.sh - compile the NEON files (quant/neon.c, and the grid quantizers neon_iq1q.c,
+# neon_iq2q.c, neon_iq2s.c, neon_iq3q.c) for aarch64 (warnings are errors), and when
+# qemu-aarch64 is installed, run scripts/ci/neon_selftest.c: the NEON kernels against the scalar
+# reference, byte for byte (the grid types with their tables, importance weights and degenerate
+# rows; NEON_GRID_REPS sets how many rounds of them, 20 by default). Skips (exit 0, with a
+# message) when no aarch64 compiler is available.
 # Cross compilers tried: aarch64-linux-gnu-gcc (Debian: apt-get install gcc-aarch64-linux-gnu
 # libc6-dev-arm64-cross), then clang --target=aarch64-linux-gnu with that sysroot.
 set -eu
@@ -25,7 +25,7 @@ if [ -z "$cc" ]; then
     exit 0
 fi
 
-neon_src="quant/neon.c quant/neon_iq2q.c quant/neon_iq2s.c quant/neon_iq3q.c"
+neon_src="quant/neon.c quant/neon_iq1q.c quant/neon_iq2q.c quant/neon_iq2s.c quant/neon_iq3q.c"
 # dispatch.c too: it registers the NEON kernels (compiled only; the selftest registers them itself)
 for f in $neon_src quant/dispatch.c; do
     # shellcheck disable=SC2086
@@ -45,8 +45,8 @@ if [ -z "$qemu" ] || [ ! -d /usr/aarch64-linux-gnu/lib ]; then
     exit 0
 fi
 # the references and what the grid types' tables are built from
-ref_src="quant/ref_legacy.c quant/ref_k.c quant/ref_iq2_quant.c quant/ref_iq3_quant.c \
-    quant/iq_grid.c quant/iq_tables.c quant/iq2q_lists.c quant/iq2s_lists.c quant/iq3q_lists.c \
+ref_src="quant/ref_legacy.c quant/ref_k.c quant/ref_iq1_quant.c quant/ref_iq2_quant.c \
+    quant/ref_iq3_quant.c quant/iq_grid.c quant/iq_tables.c quant/iq2q_lists.c quant/iq2s_lists.c quant/iq3q_lists.c \
     quant/types.c"
 # shellcheck disable=SC2086
 $cc $flags -static scripts/ci/neon_selftest.c $neon_src $ref_src -o "$out/neon_selftest" \

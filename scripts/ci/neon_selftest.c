@@ -1,13 +1,15 @@
 /*
  * neon_selftest.c - run by scripts/ci/check_neon.sh under qemu-aarch64 (when installed): the NEON
- * kernel table (quant/neon.c, neon_iq2q.c, neon_iq2s.c, neon_iq3q.c) against the scalar reference
- * table (ref_legacy.c, ref_k.c, ref_iq2_quant.c, ref_iq3_quant.c), byte for byte on quantize and
- * bit for bit on dequantize, over random and special inputs. The grid quantizers (IQ2_XXS, IQ2_XS,
- * IQ2_S, IQ3_XXS, IQ3_S) get their own cases: 1-3 rows of 256-1024, gaussian, tiny, huge, zero,
+ * kernel table (quant/neon.c, neon_iq1q.c, neon_iq2q.c, neon_iq2s.c, neon_iq3q.c) against the
+ * scalar reference table (ref_legacy.c, ref_k.c, ref_iq1_quant.c, ref_iq2_quant.c,
+ * ref_iq3_quant.c), byte for byte on quantize and bit for bit on dequantize, over random and
+ * special inputs. The grid quantizers (IQ1_S, IQ1_M, IQ2_XXS, IQ2_XS, IQ2_S, IQ3_XXS, IQ3_S) get
+ * their own cases: 1-3 rows of 256-1024, gaussian, tiny, huge, zero,
  * constant, all-negative and sparse rows and rows with Inf/NaN, each without importance weights,
  * with positive ones, with zeros among them, and with an Inf/NaN/huge weight; the rounds of those
  * are argv[1] (default 3). Prints one line per type and exits non-zero on the first difference.
  */
+#include "iq1q.h"
 #include "iq2q.h"
 #include "iq2s.h"
 #include "iq3q.h"
@@ -41,8 +43,9 @@ static void fill(float *x, int n, int kind)
 /* the grid types: checked by grid_check (their own shapes, importance weights, degenerate rows) */
 static int is_grid(int t)
 {
-    return t == TC_DTYPE_IQ2_XXS || t == TC_DTYPE_IQ2_XS || t == TC_DTYPE_IQ2_S ||
-           t == TC_DTYPE_IQ3_XXS || t == TC_DTYPE_IQ3_S;
+    return t == TC_DTYPE_IQ1_S || t == TC_DTYPE_IQ1_M || t == TC_DTYPE_IQ2_XXS ||
+           t == TC_DTYPE_IQ2_XS || t == TC_DTYPE_IQ2_S || t == TC_DTYPE_IQ3_XXS ||
+           t == TC_DTYPE_IQ3_S;
 }
 
 /* Grid rows: kinds 0..5 of fill, then 6: a few huge values among gaussians, 7: one value per
@@ -80,8 +83,9 @@ static void grid_weights(float *w, int n, int mode)
 }
 
 /* Every NEON grid quantizer against the reference: row lengths 256..1024, 1-3 rows, 10 data kinds,
- * 4 weight modes (none where ggml allows it; IQ2_XXS/IQ2_XS need weights, both store zero
- * blocks without). Returns the number of cases, -1 on a difference. */
+ * 4 weight modes (none where ggml allows it; IQ2_XXS/IQ2_XS/IQ1_S need weights, both kernels
+ * store zero blocks without, and that is checked too). Returns the number of cases, -1 on a
+ * difference. */
 static int grid_check(const tc_kernel_table *ref, const tc_kernel_table *neon, int t, int reps)
 {
     enum { NMAX = 3 * 1024 };
@@ -120,10 +124,11 @@ int main(int argc, char **argv)
     tc_ref_register_k(&ref);
     tc_ref_register_iq2_quant(&ref);
     tc_ref_register_iq3_quant(&ref);
+    tc_ref_register_iq1_quant(&ref);
     /* without their tables the grid kernels hand every block to the reference: nothing tested */
     if (tc_iq2_lists_get(TC_DTYPE_IQ2_XXS) == NULL || tc_iq2_lists_get(TC_DTYPE_IQ2_XS) == NULL ||
         tc_iq2s_lists_get() == NULL || tc_iq3_lists_get(256) == NULL ||
-        tc_iq3_lists_get(512) == NULL) {
+        tc_iq3_lists_get(512) == NULL || tc_iq1_lists_get() == NULL) {
         printf("FAIL: grid search tables not built\n");
         return 1;
     }
@@ -132,6 +137,7 @@ int main(int argc, char **argv)
     tc_neon_register_iq2q(&neon);
     tc_neon_register_iq2s(&neon);
     tc_neon_register_iq3q(&neon);
+    tc_neon_register_iq1q(&neon);
     enum { N = 256 * 24 };
     static float x[N], a[N], b[N];
     static uint8_t qa[N * 2], qb[N * 2];
