@@ -6,6 +6,13 @@
  * -ffp-contract=off). Compiled on every architecture, empty but for a no-op register function
  * off AArch64. Checked against the reference by scripts/ci/check_neon.sh.
  */
+#if defined(__aarch64__) && defined(__GNUC__) && !defined(__clang__)
+/* GCC's -O2 keeps the template's small fixed loops rolled, their vectors stored and reloaded;
+ * unrolled, as neon_iq1q.c (neon_icount.sh measures the difference). Before any include, so
+ * that every function here, the intrinsics included, has the same options. */
+#pragma GCC optimize("unroll-loops")
+#endif
+
 #include "iq2s.h"
 
 #if defined(__aarch64__)
