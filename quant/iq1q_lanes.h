@@ -75,6 +75,18 @@
  * - IQ1_M's sorted values into lanes by gathers (index, value, weight; skipped sub-blocks
  *   searched on their own data): slower on this AMD EPYC, 5 interleaved pairs AVX2 7.2x -> 6.9x,
  *   AVX-512 9.0x -> 8.5x (medians); the permutes and 8 x 8 transposes replaced it.
+ * Measured as our MB/s without the oracle, old and new binaries alternating, mean of new/old:
+ * - IQ1_M's pre-filter on -sumqx (sx - kx, the subtrahend a memory operand) with the sums
+ *   computed again on a pass, nothing kept live across the test (58 -> 50 instructions a
+ *   step): AVX2 0.997 (8 pairs). With sumq2's 4 adds as fma(a, 1, b), the same float on the
+ *   multiply pipes: 0.995. The loop is not bound by its adds: perf (cpu-clock samples) puts
+ *   about 37% of m_search on the pass path and the mispredicted test before it, hence the
+ *   pre-filter one step ahead.
+ * - IQ1_M's start tau picked by cross products (x^2 * Q > X^2 * q, one division at the end)
+ *   over 13 splits: AVX2 0.964, against 1.016 with a division per split and code.
+ * - IQ1_M's pre-filter two steps ahead instead of one: 0.999 (8 pairs).
+ * - IQ1_S's pre-filter one step ahead within a row (pads at BS + 1): AVX2 0.997 (10 pairs),
+ *   AVX-512 1.001 (8 pairs).
  *
  * Required from the includer, besides grid_ops_*.h:
  *   M_AND(a, b), M_OR(a, b): both masks, either mask;  I_COUNT(v, m): v + 1 in the lanes of m
