@@ -189,9 +189,9 @@ TC_ISA_ATTR static inline void block_weights(const float *x, const float *qw, fl
 #endif
 
 /* The reference's sort of n (16 or 32) finite values: idx[] ascending, equal values in
- * glibc's merge sort order. */
+ * glibc's merge sort order; rank[] (when not NULL) its inverse, each element's place. */
 TC_ISA_ATTR static inline __attribute__((always_inline)) void sort_sub(const float *x, int n,
-                                                                       int *idx)
+                                                                       int *idx, int *rank_out)
 {
     VI cnt[32 / W];
     VF xv[32 / W];
@@ -218,6 +218,11 @@ TC_ISA_ATTR static inline __attribute__((always_inline)) void sort_sub(const flo
         for (int i = 0; i < n; i++)
             idx[i] = i;
         tc_iq1_sort(idx, n, x, tmp);
+        if (rank_out != NULL)
+            for (int j = 0; j < n; j++)
+                rank_out[idx[j]] = j;
+    } else if (rank_out != NULL) {
+        memcpy(rank_out, rank, (size_t)n * sizeof *rank);
     }
 }
 
@@ -258,18 +263,26 @@ TC_ISA_ATTR static inline int nb_search(const tc_iq1_lists *tab, const uint16_t 
     return tab->map[tc_iq1_code3(ent[tc_lanes_first_best(best, bpos)])];
 }
 
-/* iq1_snap: the grid index of group levels L, or of its best neighbour (then *off = 1). */
+/* iq1_snap: the grid index of the group's levels, base-3 code c3, or of its best neighbour (then
+ * *off = 1). */
+TC_ISA_ATTR static inline uint16_t snap_c3(const tc_iq1_lists *T, int c3, const float *xb,
+                                           const float *w, float scale, const float *qpat, int *off)
+{
+    const int m = T->map[c3];
+    if (m >= 0)
+        return (uint16_t)m;
+    *off = 1;
+    return (uint16_t)nb_search(T, T->list - m - 1, xb, w, scale, qpat);
+}
+
+/* iq1_snap of group levels L. */
 TC_ISA_ATTR static inline uint16_t snap(const tc_iq1_lists *T, const int8_t *L, const float *xb,
                                         const float *w, float scale, const float *qpat, int *off)
 {
     int c3 = 0;
     for (int i = 7; i >= 0; i--)
         c3 = 3 * c3 + L[i];
-    const int m = T->map[c3];
-    if (m >= 0)
-        return (uint16_t)m;
-    *off = 1;
-    return (uint16_t)nb_search(T, T->list - m - 1, xb, w, scale, qpat);
+    return snap_c3(T, c3, xb, w, scale, qpat, off);
 }
 
 /* tc_iq1_refit with the products in 8 lanes (a group's elements, (w*q)*x and (w*q)*q as the
@@ -599,7 +612,7 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
                     for (int j = 0; j < 32; j++)
                         idx[l][j] = j;
                 } else {
-                    sort_sub(xs[l], 32, idx[l]);
+                    sort_sub(xs[l], 32, idx[l], NULL);
                 }
             }
         }
@@ -663,7 +676,7 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
                     for (int j = 0; j < 32; j++)
                         idx[l][j] = j;
                 } else {
-                    sort_sub(xs[l], 32, idx[l]);
+                    sort_sub(xs[l], 32, idx[l], NULL);
                 }
             }
             split_res r;
@@ -925,21 +938,51 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
     store_res(r, sel, scale);
 }
 
-/* The rest of iq1_m_sub for one lane: levels, sign flip, grid points, refit. */
+/* The rest of iq1_m_sub for one lane: levels, sign flip, grid points, refit. The groups'
+ * level codes straight from the elements' places rank[] (level (rank >= i1) + (rank >= i2); with
+ * AVX2 a group in 8 lanes); the mirror's levels 2 - L have code 6560 - c3. */
 TC_ISA_ATTR static float m_finish_sub(const tc_iq2_search *S, const tc_iq1_lists *T,
-                                      const float *xb, const float *weight, const int *idx, int i1,
+                                      const float *xb, const float *weight, const int *rank, int i1,
                                       int i2, int k, float scale, int *shift, uint16_t index[2])
 {
     enum { BS = 16 };
-    int8_t L[BS];
+    static const int pow3[8] = {1, 3, 9, 27, 81, 243, 729, 2187};
     if (i1 < 0)
         return 0;
-    if (split_levels(idx, BS, i1, i2, &scale, L))
+    int c3[2];
+#if TC_GRID_AVX2
+    (void)pow3;
+    const __m256i p3 = _mm256_setr_epi32(1, 3, 9, 27, 81, 243, 729, 2187);
+    const __m256i a = _mm256_set1_epi32(i1 - 1), b = _mm256_set1_epi32(i2 - 1);
+    __m256i t[2];
+    for (int g = 0; g < 2; ++g) {
+        const __m256i r = _mm256_loadu_si256((const __m256i *)(rank + 8 * g));
+        t[g] = _mm256_add_epi32(_mm256_and_si256(_mm256_cmpgt_epi32(r, a), p3),
+                                _mm256_and_si256(_mm256_cmpgt_epi32(r, b), p3));
+    }
+    __m256i h = _mm256_hadd_epi32(t[0], t[1]);
+    h = _mm256_hadd_epi32(h, h);
+    const __m128i hs = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    c3[0] = _mm_cvtsi128_si32(hs);
+    c3[1] = _mm_extract_epi32(hs, 1);
+#else
+    for (int g = 0; g < 2; ++g) {
+        int c = 0;
+        for (int i = 0; i < 8; ++i)
+            c += pow3[i] * ((rank[8 * g + i] >= i1) + (rank[8 * g + i] >= i2));
+        c3[g] = c;
+    }
+#endif
+    if (scale < 0) {
+        c3[0] = 6560 - c3[0];
+        c3[1] = 6560 - c3[1];
+        scale = -scale;
         k = 3 - k; /* the shift mirrors with the levels */
+    }
     int off = 0;
     for (int g = 0; g < BS / 8; ++g) {
         const float *qpat = m_qpat[k][g];
-        index[g] = snap(T, L + 8 * g, xb + 8 * g, weight + 8 * g, scale, qpat, &off);
+        index[g] = snap_c3(T, c3[g], xb + 8 * g, weight + 8 * g, scale, qpat, &off);
     }
     if (off)
         scale = refit(S, index, BS / 8, xb, weight, m_qpat[k], scale);
@@ -1019,7 +1062,7 @@ TC_ISA_ATTR static void iq1_m_rows(const float *src, void *dst, int64_t n_rows, 
         block_weights(x, w, weight);
         for (int p = 0; p < 16; p += W) {
             const float *xs[W], *ws[W];
-            int idx[W][16], skip[W];
+            int idx[W][16], rank[W][16], skip[W];
             float am[W];
             for (int l = 0; l < W; l++) {
                 const int ib = p + l;
@@ -1032,7 +1075,7 @@ TC_ISA_ATTR static void iq1_m_rows(const float *src, void *dst, int64_t n_rows, 
                     for (int j = 0; j < 16; j++)
                         idx[l][j] = j;
                 } else {
-                    sort_sub(xs[l], 16, idx[l]);
+                    sort_sub(xs[l], 16, idx[l], rank[l]);
                 }
             }
             split_res r;
@@ -1043,7 +1086,7 @@ TC_ISA_ATTR static void iq1_m_rows(const float *src, void *dst, int64_t n_rows, 
                 index[2 * ib] = index[2 * ib + 1] = 0;
                 scales[ib] = skip[l]
                                  ? 0
-                                 : m_finish_sub(S, T, xs[l], ws[l], idx[l], r.i1[l], r.i2[l],
+                                 : m_finish_sub(S, T, xs[l], ws[l], rank[l], r.i1[l], r.i2[l],
                                                 r.k[l], r.scale[l], &shifts[ib], index + 2 * ib);
             }
         }
