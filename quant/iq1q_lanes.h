@@ -275,16 +275,6 @@ TC_ISA_ATTR static inline uint16_t snap_c3(const tc_iq1_lists *T, int c3, const 
     return (uint16_t)nb_search(T, T->list - m - 1, xb, w, scale, qpat);
 }
 
-/* iq1_snap of group levels L. */
-TC_ISA_ATTR static inline uint16_t snap(const tc_iq1_lists *T, const int8_t *L, const float *xb,
-                                        const float *w, float scale, const float *qpat, int *off)
-{
-    int c3 = 0;
-    for (int i = 7; i >= 0; i--)
-        c3 = 3 * c3 + L[i];
-    return snap_c3(T, c3, xb, w, scale, qpat, off);
-}
-
 /* tc_iq1_refit with the products in 8 lanes (a group's elements, (w*q)*x and (w*q)*q as the
  * reference associates them), added one by one in the reference's order; qp[k] the quant pattern
  * of group k. */
@@ -417,20 +407,41 @@ TC_ISA_ATTR static inline void store_res(split_res *r, VI sel, VF scale)
     }
 }
 
-/* The levels of a lane's best split (sorted elements below i1 at 0, below i2 at 1, the rest at
- * 2) and, where its scale is negative, the reference's mirror: levels 2 - L and the scale made
- * positive. Returns whether it mirrored (the caller mirrors its shift). */
-TC_ISA_ATTR static inline int split_levels(const int *idx, int n, int i1, int i2, float *scale,
-                                           int8_t *L)
+/* The base-3 level codes c3[g] of ng (2 or 4) groups of 8 from the elements' places rank[] in
+ * the sorted order: the sorted elements below i1 at level 0, below i2 at 1, the rest at 2
+ * (i1 >= 0); with AVX2 a group in 8 lanes. A mirrored group (levels 2 - L) has code 6560 - c3. */
+TC_ISA_ATTR static inline void group_codes(const int *rank, int ng, int i1, int i2, int *c3)
 {
-    for (int j = 0; j < n; ++j) /* branch-free: the boundaries differ in every sub-block */
-        L[idx[j]] = (int8_t)((j >= i1) + (j >= i2));
-    if (!(*scale < 0))
-        return 0;
-    for (int j = 0; j < n; ++j)
-        L[j] = (int8_t)(2 - L[j]);
-    *scale = -*scale;
-    return 1;
+#if TC_GRID_AVX2
+    const __m256i p3 = _mm256_setr_epi32(1, 3, 9, 27, 81, 243, 729, 2187);
+    const __m256i a = _mm256_set1_epi32(i1 - 1), b = _mm256_set1_epi32(i2 - 1);
+    __m256i t[4];
+    for (int g = 0; g < 4; ++g) {
+        if (g >= ng) {
+            t[g] = _mm256_setzero_si256();
+            continue;
+        }
+        const __m256i r = _mm256_loadu_si256((const __m256i *)(rank + 8 * g));
+        t[g] = _mm256_add_epi32(_mm256_and_si256(_mm256_cmpgt_epi32(r, a), p3),
+                                _mm256_and_si256(_mm256_cmpgt_epi32(r, b), p3));
+    }
+    /* lane g of the low half + lane g of the high half: group g's sum */
+    const __m256i h =
+        _mm256_hadd_epi32(_mm256_hadd_epi32(t[0], t[1]), _mm256_hadd_epi32(t[2], t[3]));
+    const __m128i hs = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    int32_t o[4];
+    _mm_storeu_si128((__m128i *)o, hs);
+    for (int g = 0; g < ng; ++g)
+        c3[g] = o[g];
+#else
+    static const int pow3[8] = {1, 3, 9, 27, 81, 243, 729, 2187};
+    for (int g = 0; g < ng; ++g) {
+        int c = 0;
+        for (int i = 0; i < 8; ++i)
+            c += pow3[i] * ((rank[8 * g + i] >= i1) + (rank[8 * g + i] >= i2));
+        c3[g] = c;
+    }
+#endif
 }
 
 /* ===== IQ1_S ===== */
@@ -553,19 +564,24 @@ TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws,
 }
 /* The rest of iq1_s_sub for one lane: levels, sign flip, grid points, refit. */
 TC_ISA_ATTR static float s_finish_sub(const tc_iq2_search *S, const tc_iq1_lists *T,
-                                      const float *xb, const float *weight, const int *idx, int i1,
+                                      const float *xb, const float *weight, const int *rank, int i1,
                                       int i2, int k, float scale, int *shift, uint16_t index[4])
 {
     enum { BS = 32 };
-    int8_t L[BS];
     if (i1 < 0)
         return 0;
-    if (split_levels(idx, BS, i1, i2, &scale, L))
+    int c3[4];
+    group_codes(rank, 4, i1, i2, c3);
+    if (scale < 0) { /* the mirror: levels 2 - L, code 6560 - c3 */
+        for (int g = 0; g < 4; ++g)
+            c3[g] = 6560 - c3[g];
+        scale = -scale;
         k = -k; /* the shift mirrors with the levels */
+    }
     const float *qpat = k == 1 ? qpat_p : qpat_m;
     int off = 0;
     for (int g = 0; g < BS / 8; ++g)
-        index[g] = snap(T, L + 8 * g, xb + 8 * g, weight + 8 * g, scale, qpat, &off);
+        index[g] = snap_c3(T, c3[g], xb + 8 * g, weight + 8 * g, scale, qpat, &off);
     if (off) {
         const float *qk[4] = {qpat, qpat, qpat, qpat};
         scale = refit(S, index, BS / 8, xb, weight, qk, scale);
@@ -592,7 +608,7 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
         float weight[CB][QK_K];
         const float *xs[W], *ws[W];
         float am[W];
-        int idx[W][32], skip[W], live[CB];
+        int idx[W][32], rank[W][32], skip[W], live[CB];
         for (int c = 0; c < CB; c++) {
             const int64_t b = b0 + c;
             const float *x = b < total ? src + b * QK_K : zero_sub, *w = qw + (b % nb) * QK_K;
@@ -612,7 +628,7 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
                     for (int j = 0; j < 32; j++)
                         idx[l][j] = j;
                 } else {
-                    sort_sub(xs[l], 32, idx[l], NULL);
+                    sort_sub(xs[l], 32, idx[l], rank[l]);
                 }
             }
         }
@@ -630,7 +646,7 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
                 memset(index + 4 * ib, 0, 4 * sizeof *index);
                 scales[ib] = skip[l]
                                  ? 0
-                                 : s_finish_sub(S, T, xs[l], ws[l], idx[l], r.i1[l], r.i2[l],
+                                 : s_finish_sub(S, T, xs[l], ws[l], rank[l], r.i1[l], r.i2[l],
                                                 r.k[l], r.scale[l], &shifts[ib], index + 4 * ib);
             }
             tc_iq1_s_finish(scales, shifts, index, y + (b0 + c) * IQ1S_SIZE);
@@ -664,7 +680,7 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
         for (int p = 0; p < 8; p += W) {
             const float *xs[W], *ws[W];
             float am[W];
-            int idx[W][32], skip[W];
+            int idx[W][32], rank[W][32], skip[W];
             for (int l = 0; l < W; l++) {
                 const int ib = p + l;
                 xs[l] = x + 32 * ib;
@@ -676,7 +692,7 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
                     for (int j = 0; j < 32; j++)
                         idx[l][j] = j;
                 } else {
-                    sort_sub(xs[l], 32, idx[l], NULL);
+                    sort_sub(xs[l], 32, idx[l], rank[l]);
                 }
             }
             split_res r;
@@ -687,7 +703,7 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
                 memset(index + 4 * ib, 0, 4 * sizeof *index);
                 scales[ib] = skip[l]
                                  ? 0
-                                 : s_finish_sub(S, T, xs[l], ws[l], idx[l], r.i1[l], r.i2[l],
+                                 : s_finish_sub(S, T, xs[l], ws[l], rank[l], r.i1[l], r.i2[l],
                                                 r.k[l], r.scale[l], &shifts[ib], index + 4 * ib);
             }
         }
@@ -946,33 +962,10 @@ TC_ISA_ATTR static float m_finish_sub(const tc_iq2_search *S, const tc_iq1_lists
                                       int i2, int k, float scale, int *shift, uint16_t index[2])
 {
     enum { BS = 16 };
-    static const int pow3[8] = {1, 3, 9, 27, 81, 243, 729, 2187};
     if (i1 < 0)
         return 0;
     int c3[2];
-#if TC_GRID_AVX2
-    (void)pow3;
-    const __m256i p3 = _mm256_setr_epi32(1, 3, 9, 27, 81, 243, 729, 2187);
-    const __m256i a = _mm256_set1_epi32(i1 - 1), b = _mm256_set1_epi32(i2 - 1);
-    __m256i t[2];
-    for (int g = 0; g < 2; ++g) {
-        const __m256i r = _mm256_loadu_si256((const __m256i *)(rank + 8 * g));
-        t[g] = _mm256_add_epi32(_mm256_and_si256(_mm256_cmpgt_epi32(r, a), p3),
-                                _mm256_and_si256(_mm256_cmpgt_epi32(r, b), p3));
-    }
-    __m256i h = _mm256_hadd_epi32(t[0], t[1]);
-    h = _mm256_hadd_epi32(h, h);
-    const __m128i hs = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
-    c3[0] = _mm_cvtsi128_si32(hs);
-    c3[1] = _mm_extract_epi32(hs, 1);
-#else
-    for (int g = 0; g < 2; ++g) {
-        int c = 0;
-        for (int i = 0; i < 8; ++i)
-            c += pow3[i] * ((rank[8 * g + i] >= i1) + (rank[8 * g + i] >= i2));
-        c3[g] = c;
-    }
-#endif
+    group_codes(rank, 2, i1, i2, c3);
     if (scale < 0) {
         c3[0] = 6560 - c3[0];
         c3[1] = 6560 - c3[1];
