@@ -27,7 +27,7 @@
  * - The split searches start at theta instead of -FLT_MAX (start_theta): tau is the largest
  *   score best = (sumqx/sumq2)*sumqx, as the reference computes it, of a few fixed splits, and
  *   theta = tau*(1 - delta), delta 2^-12 (IQ1_M) or 2^-11 (IQ1_S). Few splits then pass the
- *   pre-filter (AVX2 IQ1_M: 46.6% -> 15.5% of steps). Exact: write s = sumqx^2/sumq2 (reals)
+ *   pre-filter (AVX2 IQ1_M: 46.6% -> 11.6% of steps). Exact: write s = sumqx^2/sumq2 (reals)
  *   for a split and shift of the lane, M its largest. A split wins only if s > b*(1 - 4u)
  *   against an incumbent of score b, and surely wins if s > b*(1 + 5u) (u = 2^-24, all values
  *   normal). Run the reference (from -FLT_MAX) and ours (from theta) side by side: while their
