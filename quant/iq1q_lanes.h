@@ -87,7 +87,8 @@
  * - IQ1_M's pre-filter two steps ahead instead of one: 0.999 (8 pairs).
  * - IQ1_S's pre-filter one step ahead within a row (pads at BS + 1): AVX2 0.997 (10 pairs),
  *   AVX-512 1.001 (8 pairs).
- * - IQ1_M's start from 25 splits instead of 17 (AVX2): 0.991 (8 pairs).
+ * - IQ1_M's start from 25 splits instead of 17 (AVX2): 0.991 (8 pairs). IQ1_S's from 11
+ *   (6 more around {8, 24}, i1 7..9, i2 23..25) instead of 5: AVX2 0.999 (8 pairs).
  * - The neighbour search with two vectors a step (W = 8, each its own best, merged by distance
  *   and list position; fewer loop branches): AVX2 IQ1_M 0.993 (8 pairs).
  *
