@@ -27,7 +27,7 @@
  * - The split searches start at theta instead of -FLT_MAX (start_theta): tau is the largest
  *   score best = (sumqx/sumq2)*sumqx, as the reference computes it, of a few fixed splits, and
  *   theta = tau*(1 - delta), delta 2^-12 (IQ1_M) or 2^-11 (IQ1_S). Few splits then pass the
- *   pre-filter (AVX2 IQ1_M: 46.6% -> 15.5% of steps). Exact: write s = sumqx^2/sumq2 (reals)
+ *   pre-filter (AVX2 IQ1_M: 46.6% -> 11.6% of steps). Exact: write s = sumqx^2/sumq2 (reals)
  *   for a split and shift of the lane, M its largest. A split wins only if s > b*(1 - 4u)
  *   against an incumbent of score b, and surely wins if s > b*(1 + 5u) (u = 2^-24, all values
  *   normal). Run the reference (from -FLT_MAX) and ours (from theta) side by side: while their
@@ -75,6 +75,22 @@
  * - IQ1_M's sorted values into lanes by gathers (index, value, weight; skipped sub-blocks
  *   searched on their own data): slower on this AMD EPYC, 5 interleaved pairs AVX2 7.2x -> 6.9x,
  *   AVX-512 9.0x -> 8.5x (medians); the permutes and 8 x 8 transposes replaced it.
+ * Measured as our MB/s without the oracle, old and new binaries alternating, mean of new/old:
+ * - IQ1_M's pre-filter on -sumqx (sx - kx, the subtrahend a memory operand) with the sums
+ *   computed again on a pass, nothing kept live across the test (58 -> 50 instructions a
+ *   step): AVX2 0.997 (8 pairs). With sumq2's 4 adds as fma(a, 1, b), the same float on the
+ *   multiply pipes: 0.995. The loop is not bound by its adds: perf (cpu-clock samples) puts
+ *   about 37% of m_search on the pass path and the mispredicted test before it, hence the
+ *   pre-filter one step ahead.
+ * - IQ1_M's start tau picked by cross products (x^2 * Q > X^2 * q, one division at the end)
+ *   over 13 splits: AVX2 0.964, against 1.016 with a division per split and code.
+ * - IQ1_M's pre-filter two steps ahead instead of one: 0.999 (8 pairs).
+ * - IQ1_S's pre-filter one step ahead within a row (pads at BS + 1): AVX2 0.997 (10 pairs),
+ *   AVX-512 1.001 (8 pairs).
+ * - IQ1_M's start from 25 splits instead of 17 (AVX2): 0.991 (8 pairs). IQ1_S's from 11
+ *   (6 more around {8, 24}, i1 7..9, i2 23..25) instead of 5: AVX2 0.999 (8 pairs).
+ * - The neighbour search with two vectors a step (W = 8, each its own best, merged by distance
+ *   and list position; fewer loop branches): AVX2 IQ1_M 0.993 (8 pairs).
  *
  * Required from the includer, besides grid_ops_*.h:
  *   M_AND(a, b), M_OR(a, b): both masks, either mask;  I_COUNT(v, m): v + 1 in the lanes of m
@@ -177,9 +193,9 @@ TC_ISA_ATTR static inline void block_weights(const float *x, const float *qw, fl
 #endif
 
 /* The reference's sort of n (16 or 32) finite values: idx[] ascending, equal values in
- * glibc's merge sort order. */
+ * glibc's merge sort order; rank[] (when not NULL) its inverse, each element's place. */
 TC_ISA_ATTR static inline __attribute__((always_inline)) void sort_sub(const float *x, int n,
-                                                                       int *idx)
+                                                                       int *idx, int *rank_out)
 {
     VI cnt[32 / W];
     VF xv[32 / W];
@@ -206,6 +222,11 @@ TC_ISA_ATTR static inline __attribute__((always_inline)) void sort_sub(const flo
         for (int i = 0; i < n; i++)
             idx[i] = i;
         tc_iq1_sort(idx, n, x, tmp);
+        if (rank_out != NULL)
+            for (int j = 0; j < n; j++)
+                rank_out[idx[j]] = j;
+    } else if (rank_out != NULL) {
+        memcpy(rank_out, rank, (size_t)n * sizeof *rank);
     }
 }
 
@@ -246,13 +267,11 @@ TC_ISA_ATTR static inline int nb_search(const tc_iq1_lists *tab, const uint16_t 
     return tab->map[tc_iq1_code3(ent[tc_lanes_first_best(best, bpos)])];
 }
 
-/* iq1_snap: the grid index of group levels L, or of its best neighbour (then *off = 1). */
-TC_ISA_ATTR static inline uint16_t snap(const tc_iq1_lists *T, const int8_t *L, const float *xb,
-                                        const float *w, float scale, const float *qpat, int *off)
+/* iq1_snap: the grid index of the group's levels, base-3 code c3, or of its best neighbour (then
+ * *off = 1). */
+TC_ISA_ATTR static inline uint16_t snap_c3(const tc_iq1_lists *T, int c3, const float *xb,
+                                           const float *w, float scale, const float *qpat, int *off)
 {
-    int c3 = 0;
-    for (int i = 7; i >= 0; i--)
-        c3 = 3 * c3 + L[i];
     const int m = T->map[c3];
     if (m >= 0)
         return (uint16_t)m;
@@ -393,20 +412,41 @@ TC_ISA_ATTR static inline void store_res(split_res *r, VI sel, VF scale)
     }
 }
 
-/* The levels of a lane's best split (sorted elements below i1 at 0, below i2 at 1, the rest at
- * 2) and, where its scale is negative, the reference's mirror: levels 2 - L and the scale made
- * positive. Returns whether it mirrored (the caller mirrors its shift). */
-TC_ISA_ATTR static inline int split_levels(const int *idx, int n, int i1, int i2, float *scale,
-                                           int8_t *L)
+/* The base-3 level codes c3[g] of ng (2 or 4) groups of 8 from the elements' places rank[] in
+ * the sorted order: the sorted elements below i1 at level 0, below i2 at 1, the rest at 2
+ * (i1 >= 0); with AVX2 a group in 8 lanes. A mirrored group (levels 2 - L) has code 6560 - c3. */
+TC_ISA_ATTR static inline void group_codes(const int *rank, int ng, int i1, int i2, int *c3)
 {
-    for (int j = 0; j < n; ++j) /* branch-free: the boundaries differ in every sub-block */
-        L[idx[j]] = (int8_t)((j >= i1) + (j >= i2));
-    if (!(*scale < 0))
-        return 0;
-    for (int j = 0; j < n; ++j)
-        L[j] = (int8_t)(2 - L[j]);
-    *scale = -*scale;
-    return 1;
+#if TC_GRID_AVX2
+    const __m256i p3 = _mm256_setr_epi32(1, 3, 9, 27, 81, 243, 729, 2187);
+    const __m256i a = _mm256_set1_epi32(i1 - 1), b = _mm256_set1_epi32(i2 - 1);
+    __m256i t[4];
+    for (int g = 0; g < 4; ++g) {
+        if (g >= ng) {
+            t[g] = _mm256_setzero_si256();
+            continue;
+        }
+        const __m256i r = _mm256_loadu_si256((const __m256i *)(rank + 8 * g));
+        t[g] = _mm256_add_epi32(_mm256_and_si256(_mm256_cmpgt_epi32(r, a), p3),
+                                _mm256_and_si256(_mm256_cmpgt_epi32(r, b), p3));
+    }
+    /* lane g of the low half + lane g of the high half: group g's sum */
+    const __m256i h =
+        _mm256_hadd_epi32(_mm256_hadd_epi32(t[0], t[1]), _mm256_hadd_epi32(t[2], t[3]));
+    const __m128i hs = _mm_add_epi32(_mm256_castsi256_si128(h), _mm256_extracti128_si256(h, 1));
+    int32_t o[4];
+    _mm_storeu_si128((__m128i *)o, hs);
+    for (int g = 0; g < ng; ++g)
+        c3[g] = o[g];
+#else
+    static const int pow3[8] = {1, 3, 9, 27, 81, 243, 729, 2187};
+    for (int g = 0; g < ng; ++g) {
+        int c = 0;
+        for (int i = 0; i < 8; ++i)
+            c += pow3[i] * ((rank[8 * g + i] >= i1) + (rank[8 * g + i] >= i2));
+        c3[g] = c;
+    }
+#endif
 }
 
 /* ===== IQ1_S ===== */
@@ -529,19 +569,24 @@ TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws,
 }
 /* The rest of iq1_s_sub for one lane: levels, sign flip, grid points, refit. */
 TC_ISA_ATTR static float s_finish_sub(const tc_iq2_search *S, const tc_iq1_lists *T,
-                                      const float *xb, const float *weight, const int *idx, int i1,
+                                      const float *xb, const float *weight, const int *rank, int i1,
                                       int i2, int k, float scale, int *shift, uint16_t index[4])
 {
     enum { BS = 32 };
-    int8_t L[BS];
     if (i1 < 0)
         return 0;
-    if (split_levels(idx, BS, i1, i2, &scale, L))
+    int c3[4];
+    group_codes(rank, 4, i1, i2, c3);
+    if (scale < 0) { /* the mirror: levels 2 - L, code 6560 - c3 */
+        for (int g = 0; g < 4; ++g)
+            c3[g] = 6560 - c3[g];
+        scale = -scale;
         k = -k; /* the shift mirrors with the levels */
+    }
     const float *qpat = k == 1 ? qpat_p : qpat_m;
     int off = 0;
     for (int g = 0; g < BS / 8; ++g)
-        index[g] = snap(T, L + 8 * g, xb + 8 * g, weight + 8 * g, scale, qpat, &off);
+        index[g] = snap_c3(T, c3[g], xb + 8 * g, weight + 8 * g, scale, qpat, &off);
     if (off) {
         const float *qk[4] = {qpat, qpat, qpat, qpat};
         scale = refit(S, index, BS / 8, xb, weight, qk, scale);
@@ -568,7 +613,7 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
         float weight[CB][QK_K];
         const float *xs[W], *ws[W];
         float am[W];
-        int idx[W][32], skip[W], live[CB];
+        int idx[W][32], rank[W][32], skip[W], live[CB];
         for (int c = 0; c < CB; c++) {
             const int64_t b = b0 + c;
             const float *x = b < total ? src + b * QK_K : zero_sub, *w = qw + (b % nb) * QK_K;
@@ -588,7 +633,7 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
                     for (int j = 0; j < 32; j++)
                         idx[l][j] = j;
                 } else {
-                    sort_sub(xs[l], 32, idx[l]);
+                    sort_sub(xs[l], 32, idx[l], rank[l]);
                 }
             }
         }
@@ -606,7 +651,7 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
                 memset(index + 4 * ib, 0, 4 * sizeof *index);
                 scales[ib] = skip[l]
                                  ? 0
-                                 : s_finish_sub(S, T, xs[l], ws[l], idx[l], r.i1[l], r.i2[l],
+                                 : s_finish_sub(S, T, xs[l], ws[l], rank[l], r.i1[l], r.i2[l],
                                                 r.k[l], r.scale[l], &shifts[ib], index + 4 * ib);
             }
             tc_iq1_s_finish(scales, shifts, index, y + (b0 + c) * IQ1S_SIZE);
@@ -640,7 +685,7 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
         for (int p = 0; p < 8; p += W) {
             const float *xs[W], *ws[W];
             float am[W];
-            int idx[W][32], skip[W];
+            int idx[W][32], rank[W][32], skip[W];
             for (int l = 0; l < W; l++) {
                 const int ib = p + l;
                 xs[l] = x + 32 * ib;
@@ -652,7 +697,7 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
                     for (int j = 0; j < 32; j++)
                         idx[l][j] = j;
                 } else {
-                    sort_sub(xs[l], 32, idx[l]);
+                    sort_sub(xs[l], 32, idx[l], rank[l]);
                 }
             }
             split_res r;
@@ -663,7 +708,7 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
                 memset(index + 4 * ib, 0, 4 * sizeof *index);
                 scales[ib] = skip[l]
                                  ? 0
-                                 : s_finish_sub(S, T, xs[l], ws[l], idx[l], r.i1[l], r.i2[l],
+                                 : s_finish_sub(S, T, xs[l], ws[l], rank[l], r.i1[l], r.i2[l],
                                                 r.k[l], r.scale[l], &shifts[ib], index + 4 * ib);
             }
         }
@@ -686,7 +731,7 @@ typedef struct m_node {
     {                                                                                              \
         (a) * sizeof(m_node), (b) * sizeof(m_node)                                                 \
     }
-static const uint16_t m_order[153][2] = {
+static const uint16_t m_order[154][2] = {
     MO(0, 0),   MO(0, 1),   MO(0, 2),   MO(0, 3),   MO(0, 4),   MO(0, 5),   MO(0, 6),   MO(0, 7),
     MO(0, 8),   MO(0, 9),   MO(0, 10),  MO(0, 11),  MO(0, 12),  MO(0, 13),  MO(0, 14),  MO(0, 15),
     MO(0, 16),  MO(1, 1),   MO(1, 2),   MO(1, 3),   MO(1, 4),   MO(1, 5),   MO(1, 6),   MO(1, 7),
@@ -706,11 +751,19 @@ static const uint16_t m_order[153][2] = {
     MO(10, 13), MO(10, 14), MO(10, 15), MO(10, 16), MO(11, 11), MO(11, 12), MO(11, 13), MO(11, 14),
     MO(11, 15), MO(11, 16), MO(12, 12), MO(12, 13), MO(12, 14), MO(12, 15), MO(12, 16), MO(13, 13),
     MO(13, 14), MO(13, 15), MO(13, 16), MO(14, 14), MO(14, 15), MO(14, 16), MO(15, 15), MO(15, 16),
-    MO(16, 16)};
+    MO(16, 16), MO(16, 16)}; /* the last a pad, for the pre-filter one step ahead */
 #undef MO
 
-/* The splits (i1, i2) whose largest score starts IQ1_M's search (m_search). */
+/* The splits (i1, i2) whose largest score starts IQ1_M's search (m_search). With 8 lanes 12
+ * more, the bench's most frequent winners: 17 measured +1.3% with AVX2 (8 interleaved pairs)
+ * but -4% with AVX-512 (6 pairs), whose 16 lanes pass the pre-filter more often anyway. */
+#if W == 8
+static const int m_tau_splits[][2] = {{4, 12}, {3, 13}, {5, 11}, {2, 14}, {6, 10}, {3, 12},
+                                      {4, 13}, {4, 14}, {2, 13}, {3, 11}, {5, 12}, {2, 12},
+                                      {5, 13}, {3, 14}, {2, 11}, {5, 14}, {4, 11}};
+#else
 static const int m_tau_splits[][2] = {{4, 12}, {3, 13}, {5, 11}, {2, 14}, {6, 10}};
+#endif
 
 /*
  * The split search of W sub-blocks of 16 (lane l: values xs[l], weights ws[l], sorted order
@@ -824,22 +877,40 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
     VF scale = F_ZERO;
     VI sel = I_ZERO; /* the best split: i1 << 8 | i2 << 2 | shift code, 0x10000 | ...; 0 none */
     /* the splits in the reference's order (m_order; rw at i1, c at i2) */
+    /* Most steps change no lane's best: a pre-filter tests all 4 codes against it at once
+     * (exact, since a lane's best only changes by a win), one step ahead: step t + 1's mask is
+     * computed before step t's test, so that test's inputs are ready when it is reached and a
+     * mispredicted one resolves sooner. The mask of t + 1 used the best before step t: where a
+     * win raised it, a superset of the lanes passing with the new one (a lane passes only with
+     * sumq2 > 0, where best * sumq2 rises with best), so the pass path tests again; where a
+     * win lowered it (a rounding, on the full path) the mask is computed again. */
+#define M_PRE(t, out)                                                                              \
+    {                                                                                              \
+        M_SUMS((const m_node *)((const char *)D + m_order[t][0]),                                  \
+               (const m_node *)((const char *)D + m_order[t][1]), px_, p2_)                        \
+        VM g_[4];                                                                                  \
+        for (int k = 0; k < 4; k++)                                                                \
+            g_[k] = M_CMP(F_MUL(px_[k], px_[k]), F_MUL(best, p2_[k]), _CMP_GT_OQ);                 \
+        out = M_OR(M_OR(PRE_POS(p2_[0], g_[0]), PRE_POS(p2_[1], g_[1])),                           \
+                   M_OR(PRE_POS(p2_[2], g_[2]), PRE_POS(p2_[3], g_[3])));                          \
+    }
+    VM next;
+    M_PRE(0, next)
     for (int t = 0; t < 153; t++) {
+        const VM cur = next;
+        M_PRE(t + 1, next)
+        if (!M_BITS(cur))
+            continue;
         const m_node *rw = (const m_node *)((const char *)D + m_order[t][0]),
                      *c = (const m_node *)((const char *)D + m_order[t][1]);
         {
             M_SUMS(rw, c, sumqx, sumq2)
-            /* most steps change no lane's best: test all 4 against it at once first (exact,
-             * since a lane's best only changes by a win) */
             VF qq[4];
             VM gt[4];
             for (int k = 0; k < 4; k++) {
                 qq[k] = F_MUL(sumqx[k], sumqx[k]);
                 gt[k] = M_CMP(qq[k], F_MUL(best, sumq2[k]), _CMP_GT_OQ);
             }
-            if (!M_BITS(M_OR(M_OR(PRE_POS(sumq2[0], gt[0]), PRE_POS(sumq2[1], gt[1])),
-                             M_OR(PRE_POS(sumq2[2], gt[2]), PRE_POS(sumq2[3], gt[3])))))
-                continue;
             const int i1 = (int)(rw - D), i2 = (int)(c - D);
             const VI code = I_SET1(1 << 16 | i1 << 8 | i2 << 2); /* one broadcast, then + k */
             /* A win: where each lane has at most one shift code k that beats the step's best
@@ -871,6 +942,7 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
                 sc[k] = F_DIV(sumqx[k], sumq2[k]);
                 bs[k] = F_MUL(sc[k], sumqx[k]);
             }
+            const VF old = best;
             for (int k = 0; k < 4; k++) {
                 const VM m = M_AND(M_CMP(sumq2[k], zero, _CMP_GT_OQ),
                                    M_CMP(qq[k], F_MUL(best, sumq2[k]), _CMP_GT_OQ));
@@ -878,27 +950,37 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
                 scale = F_BLEND(scale, sc[k], m);
                 sel = I_BLEND(sel, k ? I_ADD(code, I_SET1(k)) : code, m);
             }
+            if (M_BITS(M_CMP(best, old, _CMP_LT_OQ)))
+                M_PRE(t + 1, next)
         }
     }
+#undef M_PRE
 #undef M_SUMS
     store_res(r, sel, scale);
 }
 
-/* The rest of iq1_m_sub for one lane: levels, sign flip, grid points, refit. */
+/* The rest of iq1_m_sub for one lane: levels, sign flip, grid points, refit. The groups'
+ * level codes straight from the elements' places rank[] (level (rank >= i1) + (rank >= i2); with
+ * AVX2 a group in 8 lanes); the mirror's levels 2 - L have code 6560 - c3. */
 TC_ISA_ATTR static float m_finish_sub(const tc_iq2_search *S, const tc_iq1_lists *T,
-                                      const float *xb, const float *weight, const int *idx, int i1,
+                                      const float *xb, const float *weight, const int *rank, int i1,
                                       int i2, int k, float scale, int *shift, uint16_t index[2])
 {
     enum { BS = 16 };
-    int8_t L[BS];
     if (i1 < 0)
         return 0;
-    if (split_levels(idx, BS, i1, i2, &scale, L))
+    int c3[2];
+    group_codes(rank, 2, i1, i2, c3);
+    if (scale < 0) {
+        c3[0] = 6560 - c3[0];
+        c3[1] = 6560 - c3[1];
+        scale = -scale;
         k = 3 - k; /* the shift mirrors with the levels */
+    }
     int off = 0;
     for (int g = 0; g < BS / 8; ++g) {
         const float *qpat = m_qpat[k][g];
-        index[g] = snap(T, L + 8 * g, xb + 8 * g, weight + 8 * g, scale, qpat, &off);
+        index[g] = snap_c3(T, c3[g], xb + 8 * g, weight + 8 * g, scale, qpat, &off);
     }
     if (off)
         scale = refit(S, index, BS / 8, xb, weight, m_qpat[k], scale);
@@ -978,7 +1060,7 @@ TC_ISA_ATTR static void iq1_m_rows(const float *src, void *dst, int64_t n_rows, 
         block_weights(x, w, weight);
         for (int p = 0; p < 16; p += W) {
             const float *xs[W], *ws[W];
-            int idx[W][16], skip[W];
+            int idx[W][16], rank[W][16], skip[W];
             float am[W];
             for (int l = 0; l < W; l++) {
                 const int ib = p + l;
@@ -991,7 +1073,7 @@ TC_ISA_ATTR static void iq1_m_rows(const float *src, void *dst, int64_t n_rows, 
                     for (int j = 0; j < 16; j++)
                         idx[l][j] = j;
                 } else {
-                    sort_sub(xs[l], 16, idx[l]);
+                    sort_sub(xs[l], 16, idx[l], rank[l]);
                 }
             }
             split_res r;
@@ -1002,7 +1084,7 @@ TC_ISA_ATTR static void iq1_m_rows(const float *src, void *dst, int64_t n_rows, 
                 index[2 * ib] = index[2 * ib + 1] = 0;
                 scales[ib] = skip[l]
                                  ? 0
-                                 : m_finish_sub(S, T, xs[l], ws[l], idx[l], r.i1[l], r.i2[l],
+                                 : m_finish_sub(S, T, xs[l], ws[l], rank[l], r.i1[l], r.i2[l],
                                                 r.k[l], r.scale[l], &shifts[ib], index + 2 * ib);
             }
         }
