@@ -595,6 +595,25 @@ TC_ISA_ATTR static float s_finish_sub(const tc_iq2_search *S, const tc_iq1_lists
     return scale;
 }
 
+/* Lane l of IQ1_S's split search: the sub-block of 32 values at x (weights w), its max |x| and
+ * sorted order. One whose max is below the reference's epsilon is skipped: its lane gets zero
+ * values, for which no split has sumq2 > 0. Returns whether it is skipped. */
+TC_ISA_ATTR static inline int s_lane(const float *x, const float *w, int l, const float **xs,
+                                     const float **ws, float *am, int (*idx)[32], int (*rank)[32])
+{
+    am[l] = amax8(x, 32);
+    if (am[l] < GROUP_MAX_EPS_IQ1_S) {
+        xs[l] = ws[l] = zero_sub;
+        for (int j = 0; j < 32; j++)
+            idx[l][j] = j;
+        return 1;
+    }
+    xs[l] = x;
+    ws[l] = w;
+    sort_sub(x, 32, idx[l], rank[l]);
+    return 0;
+}
+
 #if W >= 8
 /* IQ1_S rows: W / 8 blocks at a time, their sub-blocks in the lanes. */
 TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, int64_t n_per_row,
@@ -622,20 +641,10 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
                 tc_ref_iq1_s_block(S, x, w, y + b * IQ1S_SIZE);
             if (live[c])
                 block_weights(x, w, weight[c]);
-            for (int ib = 0; ib < 8; ib++) {
-                const int l = 8 * c + ib;
-                xs[l] = live[c] ? x + 32 * ib : zero_sub;
-                ws[l] = live[c] ? weight[c] + 32 * ib : zero_sub;
-                am[l] = amax8(xs[l], 32);
-                skip[l] = !live[c] || am[l] < GROUP_MAX_EPS_IQ1_S;
-                if (skip[l]) {
-                    xs[l] = ws[l] = zero_sub; /* no split has sumq2 > 0 */
-                    for (int j = 0; j < 32; j++)
-                        idx[l][j] = j;
-                } else {
-                    sort_sub(xs[l], 32, idx[l], rank[l]);
-                }
-            }
+            for (int ib = 0; ib < 8; ib++) /* a block not searched here: zero values */
+                skip[8 * c + ib] = s_lane(live[c] ? x + 32 * ib : zero_sub,
+                                          live[c] ? weight[c] + 32 * ib : zero_sub, 8 * c + ib, xs,
+                                          ws, am, idx, rank);
         }
         split_res r;
         s_search(xs, ws, am, idx, &r);
@@ -686,20 +695,8 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
             const float *xs[W], *ws[W];
             float am[W];
             int idx[W][32], rank[W][32], skip[W];
-            for (int l = 0; l < W; l++) {
-                const int ib = p + l;
-                xs[l] = x + 32 * ib;
-                ws[l] = weight + 32 * ib;
-                am[l] = amax8(xs[l], 32);
-                skip[l] = am[l] < GROUP_MAX_EPS_IQ1_S;
-                if (skip[l]) {
-                    xs[l] = ws[l] = zero_sub; /* no split has sumq2 > 0 */
-                    for (int j = 0; j < 32; j++)
-                        idx[l][j] = j;
-                } else {
-                    sort_sub(xs[l], 32, idx[l], rank[l]);
-                }
-            }
+            for (int l = 0; l < W; l++)
+                skip[l] = s_lane(x + 32 * (p + l), weight + 32 * (p + l), l, xs, ws, am, idx, rank);
             split_res r;
             s_search(xs, ws, am, idx, &r);
             for (int l = 0; l < W; l++) {
