@@ -364,13 +364,30 @@ TC_ISA_ATTR static inline void lane_prep(const VF *xt, const VF *qt, float sigma
     }
 }
 
+/* Group g's table (xval, wa of its 8 elements laid out for nb_search). */
+TC_ISA_ATTR static ALWAYS_INLINE void group_tab(const float *xval, const float *wa, int g,
+                                                grp_tab *t)
+{
+    for (int v = 0; v < NTV; v++) {
+#if W >= 8
+        /* lane 4*e + l of table v: element v*(W/4) + e */
+        const VI rep = I_ADD(I_SET1(v * (W / 4)), I_SRLI(I_LOADU(lane_index), 2));
+        t->x[v] = F_PERM(F_LOAD8(xval + 8 * g), rep);
+        t->w[v] = F_PERM(F_LOAD8(wa + 8 * g), rep);
+#else
+        /* W = 4: one element per table, element v in every lane */
+        t->x[v] = F_BCAST(xval + 8 * g + v);
+        t->w[v] = F_BCAST(wa + 8 * g + v);
+#endif
+    }
+}
+
 /* One block of finite values (and finite weights qw, or NULL) into y. */
 TC_ISA_ATTR static void iq2s_block(const tc_iq2s_lists *T, const float *x, const float *qw,
                                    uint8_t *y)
 {
     float wa[QK_K], xval[QK_K];
     uint8_t signs[32];
-    grp_tab tabs[32];
     float scales[16];
     unsigned valid_all = 0;
     float tnum[IQ2S_NT + W]; /* the trials' 5 + is * 0.1f (is = t - 9; more for padding lanes) */
@@ -379,19 +396,11 @@ TC_ISA_ATTR static void iq2s_block(const tc_iq2s_lists *T, const float *x, const
     memset(y, 0, IQ2S_SIZE);
     const float sigma2 = block_sigma2(x);
     block_prep(x, qw, sigma2, wa, xval, signs);
+#if !IQ2S_RUNS
+    grp_tab tabs[32]; /* every trial search reads them */
     for (int g = 0; g < 32; g++)
-        for (int v = 0; v < NTV; v++) {
-#if W >= 8
-            /* lane 4*e + l of table v: element v*(W/4) + e */
-            const VI rep = I_ADD(I_SET1(v * (W / 4)), I_SRLI(I_LOADU(lane_index), 2));
-            tabs[g].x[v] = F_PERM(F_LOAD8(xval + 8 * g), rep);
-            tabs[g].w[v] = F_PERM(F_LOAD8(wa + 8 * g), rep);
-#else
-            /* W = 4: one element per table, element v in every lane */
-            tabs[g].x[v] = F_BCAST(xval + 8 * g + v);
-            tabs[g].w[v] = F_BCAST(wa + 8 * g + v);
+        group_tab(xval, wa, g, &tabs[g]);
 #endif
-        }
     for (int pass = 0; pass < NPASS; pass++) {
         const int b0 = pass * W; /* the lanes' first sub-block */
         VF xs[16], ws[16], wxs[16];
@@ -545,10 +554,19 @@ TC_ISA_ATTR static void iq2s_block(const tc_iq2s_lists *T, const float *x, const
                 for (int k = 0; k < 2; k++) {
                     if (!((k ? off1 : off0) >> b & 1))
                         continue;
+                    if (m[k][b] >= 0) {
+                        L[k][b] = m[k][b];
+                        continue;
+                    }
+#if IQ2S_RUNS /* the run searches need no tables: this group's only */
+                    grp_tab gt;
+                    group_tab(xval, wa, 2 * (b0 + b) + k, &gt);
+                    const grp_tab *tab = &gt;
+#else
+                    const grp_tab *tab = &tabs[2 * (b0 + b) + k];
+#endif
                     /* note: the fitted scale here, not 1/id */
-                    L[k][b] = m[k][b] >= 0
-                                  ? m[k][b]
-                                  : search_entry(T, m[k][b], 0, &tabs[2 * (b0 + b) + k], s[b]);
+                    L[k][b] = search_entry(T, m[k][b], 0, tab, s[b]);
                 }
             }
             L0 = I_LOADU(L[0]);
