@@ -92,6 +92,19 @@
  * memory operands instead of broadcasts (IQ3_S 5 %); IQ3_S's classes 0 and 1 in one list
  * searched as class 1 (4 %).
  *
+ * Profile of that state (perf, AVX2 IQ3_XXS, 1024 rows; shares of the whole run, sub_search 88 %):
+ * the pair4 loop 12.5 %, class 0 14 %, class 1 13 %, classes 2+3 12.5 %, the two-pass work lists
+ * 12 % (gathers and class bytes 8 %, compress-stores 4 %), trial codes 5.5 %, fits 6 %, choice
+ * 3 %. A class-0 search is 64 instructions (the pair4 loop 97 for two, class 1 85, classes 2+3
+ * 118) at about 11 cycles, near the dispatch width: instruction count, not latency, is the cost.
+ * Per sub-block (gaussian): IQ3_XXS 202 searches (72 of lists <= 4, 64 class 0, 42 class 1, 25
+ * longer) but only 32 runs of one off-grid code over consecutive trials (about 6 trials a run);
+ * IQ3_S 108 searches, 20 runs. Measured neutral and dropped (4 alternating pairs each, 64 rows):
+ * the work items carrying their list offset (32 * k + t | offset << 8, no map entry read per
+ * search: Ir -1.2 %, 9.0x both); classes 0 and 1 of trials 2u, 2u + 1 with one code searched
+ * together (nb_search_same2: shared codes, shifts, x and weights, one reduction for both minima;
+ * two more work lists): Ir -0.6 %, mispredicts +24 %, IQ3_XXS 8.9x -> 8.7x, IQ3_S 8.6x -> 8.6x.
+ *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
  *   F_MIN(a, b) = a < b ? a : b (b when either is NaN), I_TO_F (int32 to float), F_FIRST (lane 0)
