@@ -104,6 +104,31 @@
  * search: Ir -1.2 %, 9.0x both); classes 0 and 1 of trials 2u, 2u + 1 with one code searched
  * together (nb_search_same2: shared codes, shifts, x and weights, one reduction for both minima;
  * two more work lists): Ir -0.6 %, mispredicts +24 %, IQ3_XXS 8.9x -> 8.7x, IQ3_S 8.6x -> 8.6x.
+ * Measured much slower and dropped: a run of R >= 3 (then R >= 6) trials with one code searched
+ * at its two ends only, the trials between taken from the two ends' winners ca, cb where that is
+ * provably the reference's answer (exact, by an error bound instead of the same operations: with
+ * F_c(s) = sum wa (s q - x)^2 in real arithmetic, the float distance is within E(s) = 9u sum wa
+ * (15 s + |x|)^2 of it (u = 2^-24, every term >= 0); F_c - F_c' = s (s A - 2 B), s times a linear
+ * function, so a margin above 2 E(s_hi) / rho at both ends, rho = s_lo / s_hi, holds at every
+ * trial between; each other candidate checked against ca and against cb; between, the nearer of
+ * ca and cb by the reference's operations, lane = trial; otherwise the trials one by one). On
+ * gaussian data runs of 3 or more cover 191 of IQ3_XXS's 202 searches a sub-block, 87 % of them
+ * pass the check, and 114 searches go (IQ3_S: 57 of 108); with runs of 6 or more, 97 (82 % pass).
+ * But the instructions fell only 2 % (runs of 3) and 5 % (of 6; cachegrind, 16 rows), the
+ * mispredicts rose 19k -> 59k / 41k, and a run is one long dependent chain (two searches, the
+ * check, the between) that does not overlap the next: IQ3_XXS 8.9x -> 7.0-7.5x, IQ3_S 8.6x ->
+ * 6.7-7.4x (alternating pairs).
+ * In two phases (the ends of every run, then the trials between of every run; runs of 6 or
+ * more, 81 % passing, the others one by one): IQ3_XXS 7.8x. The searches it replaces cost ~11
+ * cycles each because many short independent chains overlap; a run's ends and check are ~270
+ * instructions (the between ~100), and finding the runs with three more work lists costs ~9 %
+ * of the time, so a run must save ~7 searches to break even. Per-group sums for E (one
+ * quadratic in s a run end) and the failing runs' trials appended to the class lists would trim
+ * it, not enough to pay on this machine. Checked offline and not worth building: pruning list
+ * candidates that an earlier one beats element by element everywhere in the rounding cell
+ * (exact, float rounding being monotone) removes 1 % of the candidates; skipping the searches
+ * of trials whose fit cannot win (each off-grid group's largest sum (w*x)*q and smallest
+ * (w*q)*q over its list) skips none, the bound being above the best fit in every trial.
  *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
