@@ -129,6 +129,9 @@
  * (exact, float rounding being monotone) removes 1 % of the candidates; skipping the searches
  * of trials whose fit cannot win (each off-grid group's largest sum (w*x)*q and smallest
  * (w*q)*q over its list) skips none, the bound being above the best fit in every trial.
+ * Remeasured this round, still neutral: the groups' x and weights broadcast once a sub-block and
+ * read as memory operands by the class 0..2 searches (3 pairs: IQ3_XXS 8.8x both, IQ3_S 8.5x ->
+ * 8.4x); quant/avx2_iq3q.c at -O3 (#pragma GCC optimize; 3 pairs, 8.9x both, 8.8x both).
  *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
