@@ -392,30 +392,36 @@ TC_ISA_ATTR static inline void sums_prep(int n, const float *weight, const float
     }
 }
 
-/* iq2_sums of the lanes' levels: group k's codes in cod[k] (ng groups). */
-TC_ISA_ATTR static inline void lane_sums(int ng, const sums_tab *st, const VI *cod, VF *sumqx,
-                                         VF *sumq2)
+/* iq2_sums of the lanes' levels for nv vectors of trials at once (their chains interleaved):
+ * vector v's group k codes in cod[v][k] (ng groups), its sums to sumqx[v], sumq2[v]. */
+TC_ISA_ATTR static inline void lane_sums(int nv, int ng, const sums_tab *st, const VI (*cod)[4],
+                                         VF *sumqx, VF *sumq2)
 {
-    VF sx = F_ZERO, s2 = F_ZERO;
+    VF sx[NV_MAX], s2[NV_MAX];
+    for (int v = 0; v < nv; v++)
+        sx[v] = s2[v] = F_ZERO;
     for (int k = 0; k < ng; k++)
-        for (int j = 0; j < 8; j++) {
-            const VI idx = I_SRLI(cod[k], 2 * j);
-            sx = F_ADD(sx, F_PERM(st->wxq[8 * k + j], idx));
-            s2 = F_ADD(s2, F_PERM(st->wqq[8 * k + j], idx));
-        }
-    *sumqx = sx;
-    *sumq2 = s2;
+        for (int j = 0; j < 8; j++)
+            for (int v = 0; v < nv; v++) {
+                const VI idx = I_SRLI(cod[v][k], 2 * j);
+                sx[v] = F_ADD(sx[v], F_PERM(st->wxq[8 * k + j], idx));
+                s2[v] = F_ADD(s2[v], F_PERM(st->wqq[8 * k + j], idx));
+            }
+    for (int v = 0; v < nv; v++) {
+        sumqx[v] = sx[v];
+        sumq2[v] = s2[v];
+    }
 }
 
 /* The sums of one set of codes (one per group), as the reference's iq2_sums. */
 TC_ISA_ATTR static inline void code_sums(int ng, const sums_tab *st, const int *codes, float *sumqx,
                                          float *sumq2)
 {
-    VI cod[4];
+    VI cod[1][4];
     for (int k = 0; k < ng; k++)
-        cod[k] = I_SET1(codes[k]);
+        cod[0][k] = I_SET1(codes[k]);
     VF sx, s2;
-    lane_sums(ng, st, cod, &sx, &s2);
+    lane_sums(1, ng, st, cod, &sx, &s2);
     float a[W], b[W];
     F_STOREU(a, sx);
     F_STOREU(b, s2);
@@ -480,7 +486,9 @@ TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt,
                                           unsigned *ong, float *sumqx, float *sumq2)
 {
     const int nv = (nt + W - 1) / W;
-    int32_t rc[4][NV_MAX * W]; /* the rounded codes; cod[k][t] becomes the searched one */
+    /* the rounded codes (one more vector, for reading one past the trials); cod[k][t] becomes
+     * the searched one */
+    int32_t rc[4][(NV_MAX + 1) * W];
     for (int v = 0; v < nv; v++) {
         const VF idv = F_LOADU(id + v * W);
         for (int k = 0; k < ng; k++) {
@@ -493,8 +501,9 @@ TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt,
         const int32_t *rk = rc[k];
 #if W >= 8
         unsigned eqn = 0; /* bit t: trial t + 1 rounds the group to trial t's code */
-        for (int t = 0; t + 1 < nt; t++)
-            eqn |= (unsigned)(rk[t + 1] == rk[t]) << t;
+        for (int v = 0; v < nv; v++)
+            eqn |= M_BITS(M_ICMPEQ(I_LOADU(rk + v * W + 1), I_LOADU(rk + v * W))) << v * W;
+        eqn &= (1u << (nt - 1)) - 1;
 #endif
         unsigned on = 0;
         for (int t = 0; t < nt;) {
@@ -537,14 +546,15 @@ TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt,
         }
         ong[k] = on;
     }
-    for (int v = 0; v < nv; v++) {
-        VI c[4];
+    VI c[NV_MAX][4];
+    for (int v = 0; v < nv; v++)
         for (int k = 0; k < ng; k++)
-            c[k] = I_LOADU(cod[k] + v * W);
-        VF sx, s2;
-        lane_sums(ng, st, c, &sx, &s2);
-        F_STOREU(sumqx + v * W, sx);
-        F_STOREU(sumq2 + v * W, s2);
+            c[v][k] = I_LOADU(cod[k] + v * W);
+    VF sx[NV_MAX], s2[NV_MAX];
+    lane_sums(nv, ng, st, c, sx, s2);
+    for (int v = 0; v < nv; v++) {
+        F_STOREU(sumqx + v * W, sx[v]);
+        F_STOREU(sumq2 + v * W, s2[v]);
     }
 }
 
