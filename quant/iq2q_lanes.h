@@ -42,7 +42,9 @@
  * a table, a candidate loads the terms its code picks and adds them in element order, the first
  * two as one sum t0 + t1 from a table of the 9; each lane keeps its first strictly smaller
  * distance among the even and among the odd candidates, the two merged by (distance, position):
- * the reference's loop per lane).
+ * the reference's loop per lane); runs of 12 or more (NB16_MIN) up to 16 at once in two vectors
+ * of trials (nb_search16: the same terms per lane, each candidate's table offsets taken once
+ * for both vectors, one chain per vector).
  * - Weights, signs, the parity element (the first smallest w*x*x, by the reference's loop when
  *   a NaN is among them) and the maximum run 8 elements at a time (one group); the
  *   requantization, sign flip and block scales are the reference's steps on the same values.
@@ -85,8 +87,14 @@
 /* AVX2: the shortest run nb_search8 takes (3, 5 and 6 measured no faster; >= 3 keeps its reads
  * and writes of 8 trials inside sc and cod) */
 #define NB8_MIN 4
+/* AVX2: the shortest run nb_search16 takes (9 and 10 measured 1.2 % and 0.6 % slower, 11 and 13
+ * no different) */
+#define NB16_MIN 12
 
 enum { NV_MAX = (19 + W - 1) / W }; /* trial vectors: 19 trials at most (IQ2_XS) */
+/* the trials' scales and searched codes: room for nb_search16's 16 from any trial it starts at
+ * (a run of NB16_MIN or more in 19 trials starts at 10 at the latest) */
+enum { NT_PAD = NV_MAX * W + (W == 8 ? 8 : 0) };
 
 /* q of levels 0..2 in positions p & 3 (a permute reads the low bits of the index); position 3
  * is level 3, which only padding has: +Inf for the distances, 0 for the sums. */
@@ -322,6 +330,81 @@ TC_ISA_ATTR static inline void nb_search8(const uint16_t *lst, const float *xv, 
     for (int l = 0; l < 8; l++)
         r[l] = codes[bp[l]];
 }
+
+/*
+ * nb_search8 at the 16 scales s[0..15] (a run of NB16_MIN or more trials): lane l of the low
+ * vectors is scale l, of the high vectors scale 8 + l, and each candidate's table offsets, taken
+ * once from its code, read both halves of a 64-byte entry. Per lane the same terms in the same
+ * order as nb_search8 (the first two as one sum t0 + t1 from a table), each keeping its first
+ * strictly smaller distance in list order. Writes the 16 codes to r.
+ */
+TC_ISA_ATTR static inline __attribute__((always_inline)) void
+nb_search16(const uint16_t *lst, const float *xv, const float *wv, const float *s, int32_t *r)
+{
+    const int n = lst[0];
+    const uint16_t *codes = lst + 1;
+    /* t0 + t1 at p01[l0 + 4 * l1]; elements 2..7 at 64-byte entries (two vectors: the low and
+     * the high 8 scales) whose offsets are the code's bits masked in place (element 5's at a
+     * 1024-byte stride), times an address scale; the candidates run one at a time, so no padding
+     * (level 3) is read */
+    __m256 p01[32], e2[6], e3[6], e4[6], e5[66], e6[6], e7[6];
+    __m256 *const et[8] = {NULL, NULL, e2, e3, e4, e5, e6, e7};
+    for (int h = 0; h < 2; h++) {
+        const __m256 sv = _mm256_loadu_ps(s + 8 * h);
+        const __m256 sq[3] = {_mm256_mul_ps(sv, _mm256_set1_ps(1.0f)),
+                              _mm256_mul_ps(sv, _mm256_set1_ps(3.0f)),
+                              _mm256_mul_ps(sv, _mm256_set1_ps(5.0f))};
+        __m256 t01[2][3];
+        for (int j = 0; j < 8; j++) {
+            const __m256 x = _mm256_broadcast_ss(xv + j), w = _mm256_broadcast_ss(wv + j);
+            for (int l = 0; l < 3; l++) {
+                const __m256 d = _mm256_sub_ps(sq[l], x);
+                const __m256 t = _mm256_mul_ps(_mm256_mul_ps(w, d), d);
+                if (j < 2)
+                    t01[j][l] = t;
+                else
+                    et[j][(j == 5 ? 32 : 2) * l + h] = t;
+            }
+        }
+        for (int l1 = 0; l1 < 3; l1++)
+            for (int l0 = 0; l0 < 3; l0++)
+                p01[2 * (l0 + 4 * l1) + h] = _mm256_add_ps(t01[0][l0], t01[1][l1]);
+    }
+#define NB16_AT(t, off, h) _mm256_load_ps((const float *)((const char *)(t) + (off)) + 8 * (h))
+    __m256 bl = _mm256_set1_ps(FLT_MAX), bh = bl;
+    __m256i pl = _mm256_setzero_si256(), ph = pl, pos = pl;
+    const __m256i one = _mm256_set1_epi32(1);
+    for (int c = 0; c < n; c++, pos = _mm256_add_epi32(pos, one)) {
+        const size_t u = codes[c], h = u >> 8;
+        const size_t o01 = (u << 3 & 0x78) * 8, o2 = (u & 0x30) * 4, o3 = u & 0xc0,
+                     o4 = (h << 3 & 0x18) * 8, o5 = u & 0xc00, o6 = (h & 0x30) * 4, o7 = h & 0xc0;
+        __m256 dl = NB16_AT(p01, o01, 0), dh = NB16_AT(p01, o01, 1);
+        dl = _mm256_add_ps(dl, NB16_AT(e2, o2, 0));
+        dh = _mm256_add_ps(dh, NB16_AT(e2, o2, 1));
+        dl = _mm256_add_ps(dl, NB16_AT(e3, o3, 0));
+        dh = _mm256_add_ps(dh, NB16_AT(e3, o3, 1));
+        dl = _mm256_add_ps(dl, NB16_AT(e4, o4, 0));
+        dh = _mm256_add_ps(dh, NB16_AT(e4, o4, 1));
+        dl = _mm256_add_ps(dl, NB16_AT(e5, o5, 0));
+        dh = _mm256_add_ps(dh, NB16_AT(e5, o5, 1));
+        dl = _mm256_add_ps(dl, NB16_AT(e6, o6, 0));
+        dh = _mm256_add_ps(dh, NB16_AT(e6, o6, 1));
+        dl = _mm256_add_ps(dl, NB16_AT(e7, o7, 0));
+        dh = _mm256_add_ps(dh, NB16_AT(e7, o7, 1));
+        const __m256 ltl = _mm256_cmp_ps(dl, bl, _CMP_LT_OQ);
+        const __m256 lth = _mm256_cmp_ps(dh, bh, _CMP_LT_OQ);
+        bl = _mm256_blendv_ps(bl, dl, ltl);
+        bh = _mm256_blendv_ps(bh, dh, lth);
+        pl = _mm256_blendv_epi8(pl, pos, _mm256_castps_si256(ltl));
+        ph = _mm256_blendv_epi8(ph, pos, _mm256_castps_si256(lth));
+    }
+#undef NB16_AT
+    int32_t bp[16];
+    _mm256_storeu_si256((__m256i *)bp, pl);
+    _mm256_storeu_si256((__m256i *)(bp + 8), ph);
+    for (int l = 0; l < 16; l++)
+        r[l] = codes[bp[l]];
+}
 #endif
 
 #if W == 16
@@ -482,8 +565,8 @@ TC_ISA_ATTR static inline float sub_prep(int ng, const float *xb, const float *q
  */
 TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt, const float *id,
                                           const float *sc, const float *xval, const float *waux,
-                                          const sums_tab *st, int32_t cod[][NV_MAX * W],
-                                          unsigned *ong, float *sumqx, float *sumq2)
+                                          const sums_tab *st, int32_t cod[][NT_PAD], unsigned *ong,
+                                          float *sumqx, float *sumq2)
 {
     const int nv = (nt + W - 1) / W;
     /* the rounded codes (one more vector, for reading one past the trials); cod[k][t] becomes
@@ -529,6 +612,11 @@ TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt,
 #elif W == 8
             /* up to 8 searches of that list at once (writes cod[k][t..t+7]: t + 8 <= nt - NB8_MIN
              * + 8 stays inside cod and sc), or two */
+            if (run >= NB16_MIN) {
+                nb_search16(lst, xval + 8 * k, waux + 8 * k, sc + t, cod[k] + t);
+                t += run < 16 ? run : 16;
+                continue;
+            }
             if (run >= NB8_MIN) {
                 nb_search8(lst, xval + 8 * k, waux + 8 * k, sc + t, cod[k] + t);
                 t += run < 8 ? run : 8;
@@ -721,15 +809,15 @@ TC_ISA_ATTR static float xxs_sub(const tc_iq2_lists *T, const float *weight, con
     if (eff_max <= 0)
         return 0;
     enum { NT = 13 };
-    float id[NV_MAX * W], sc[NV_MAX * W], sumqx[NV_MAX * W], sumq2[NV_MAX * W];
-    for (int t = 0; t < NV_MAX * W; t++) {
+    float id[NT_PAD], sc[NT_PAD], sumqx[NV_MAX * W], sumq2[NV_MAX * W];
+    for (int t = 0; t < NT_PAD; t++) {
         const int is = t < NT ? t - 6 : 6; /* padding lanes repeat the last trial */
         id[t] = (2 * IQ2_KMAXQ - 1 + (float)is * 0.1f) / eff_max;
         sc[t] = 1 / id[t];
     }
     sums_tab st;
     sums_prep(32, weight, xval, &st);
-    int32_t cod[4][NV_MAX * W];
+    int32_t cod[4][NT_PAD];
     unsigned ong[4];
     sub_trials(T, 4, NT, id, sc, xval, waux, &st, cod, ong, sumqx, sumq2);
     const int tb = best_trial(NT, sumqx, sumq2, &scale);
@@ -778,15 +866,15 @@ TC_ISA_ATTR static float xs_sub(const tc_iq2_lists *T, const float *xb, const fl
     if (max < GROUP_MAX_EPS)
         return 0;
     enum { NT = 19 };
-    float id[NV_MAX * W], sc[NV_MAX * W], sumqx[NV_MAX * W], sumq2[NV_MAX * W];
-    for (int t = 0; t < NV_MAX * W; t++) {
+    float id[NT_PAD], sc[NT_PAD], sumqx[NV_MAX * W], sumq2[NV_MAX * W];
+    for (int t = 0; t < NT_PAD; t++) {
         const int is = t < NT ? t - 9 : 9;
         id[t] = (2 * IQ2_KMAXQ - 1 + (float)is * 0.1f) / max;
         sc[t] = 1 / id[t];
     }
     sums_tab st;
     sums_prep(16, weight, xval, &st);
-    int32_t cod[2][NV_MAX * W];
+    int32_t cod[2][NT_PAD];
     unsigned ong[2];
     sub_trials(T, 2, NT, id, sc, xval, waux, &st, cod, ong, sumqx, sumq2);
     int L[2] = {0, 0}, on_grid[2] = {1, 1}; /* code 0: the grid's point 0 */
