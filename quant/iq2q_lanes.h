@@ -40,11 +40,11 @@
  * sums); with 8 lanes two (nb_search2: a 128-bit half per scale), and runs of 4 or more up to 8 at
  * once with lane = trial (nb_search8: each element's three terms are vectors over the 8 scales in
  * a table, a candidate loads the terms its code picks and adds them in element order, the first
- * two as one sum t0 + t1 from a table of the 9; each lane keeps its first strictly smaller
- * distance among the even and among the odd candidates, the two merged by (distance, position):
- * the reference's loop per lane); runs of 12 or more (NB16_MIN) up to 16 at once in two vectors
- * of trials (nb_search16: the same terms per lane, each candidate's table offsets taken once
- * for both vectors, one chain per vector).
+ * three as one sum (t0 + t1) + t2 from a table of the 27; each lane keeps its first strictly
+ * smaller distance among the even and among the odd candidates, the two merged by (distance,
+ * position): the reference's loop per lane); runs of 12 or more (NB16_MIN) up to 16 at once in two
+ * vectors of trials (nb_search16: the same terms per lane, each candidate's table offsets taken
+ * once for both vectors, one chain per vector).
  * - Weights, signs, the parity element (the first smallest w*x*x, by the reference's loop when
  *   a NaN is among them) and the maximum run 8 elements at a time (one group); the
  *   requantization, sign flip and block scales are the reference's steps on the same values.
@@ -243,10 +243,10 @@ TC_ISA_ATTR static inline void nb_search2(const uint16_t *lst, const float *xv, 
  * has the same code), lane = scale: the terms of every element at each level are vectors over
  * the scales in a table, each candidate adds the 8 its code picks (loads at offsets from the code)
  * in element order, and each lane keeps its first strictly smaller distance: the reference's loop
- * per lane (its first two terms' sum t0 + t1 from a table: not (0 + t0) + t1, which differs only
- * in the sign of a zero, as in nb_search). The even and the odd candidates run in two independent
- * chains (the compare-and-select of one candidate waits on the last one's), merged at the end by
- * (distance, position): the first smallest. Writes the 8 codes to r. (Tried,
+ * per lane (its first three terms' sum (t0 + t1) + t2 from a table: not ((0 + t0) + t1) + t2,
+ * which differs only in the sign of a zero, as in nb_search). The even and the odd candidates run
+ * in two independent chains (the compare-and-select of one candidate waits on the last one's),
+ * merged at the end by (distance, position): the first smallest. Writes the 8 codes to r. (Tried,
  * slower: the 8 offsets of 8 candidates from their codes by byte shuffles into a stack buffer,
  * read back at once: AVX2 8.5x -> 7.7x despite fewer instructions; the offsets from a table per
  * code, 8.8x -> 8.0x; leaving a candidate when after 4 terms no lane is below its best, which is
@@ -261,9 +261,10 @@ TC_ISA_ATTR static inline void nb_search8(const uint16_t *lst, const float *xv, 
     const __m256 sq[3] = {_mm256_mul_ps(sv, _mm256_set1_ps(1.0f)),
                           _mm256_mul_ps(sv, _mm256_set1_ps(3.0f)),
                           _mm256_mul_ps(sv, _mm256_set1_ps(5.0f))};
-    /* element j's terms at levels 0..2: tt[j][l]; then, for the loop, the first two terms' sums
-     * t0 + t1 at p01[l0 + 4 * l1] and elements 2..7's terms at strides (32 or 64 bytes) that let
-     * each offset be the code's bits masked in place (or shifted once), times an address scale */
+    /* element j's terms at levels 0..2: tt[j][l]; then, for the loop, the first three terms'
+     * sums (t0 + t1) + t2 at p012[l0 + 4 * l1 + 16 * l2] (27 sums made once save an add and a
+     * load per candidate) and elements 3..7's terms at strides (32 or 64 bytes) that let each
+     * offset be the code's bits masked in place (or shifted once), times an address scale */
     __m256 tt[8][3];
     for (int j = 0; j < 8; j++) {
         const __m256 x = _mm256_broadcast_ss(xv + j), w = _mm256_broadcast_ss(wv + j);
@@ -274,14 +275,15 @@ TC_ISA_ATTR static inline void nb_search8(const uint16_t *lst, const float *xv, 
     }
     /* level 3 (the padding's, read when n is odd): +Inf, which never wins */
     const __m256 inf = _mm256_set1_ps(INFINITY);
-    __m256 p01[16], e2[4], e3[7], e4[4], e5[4], e6[4], e7[7];
-    for (int i = 0; i < 16; i++)
-        p01[i] = inf;
+    __m256 p012[64], e3[7], e4[4], e5[4], e6[4], e7[7];
+    p012[63] = inf; /* the padding's (every level 3); no other code has a level 3 */
     for (int l1 = 0; l1 < 3; l1++)
-        for (int l0 = 0; l0 < 3; l0++)
-            p01[l0 + 4 * l1] = _mm256_add_ps(tt[0][l0], tt[1][l1]);
+        for (int l0 = 0; l0 < 3; l0++) {
+            const __m256 t01 = _mm256_add_ps(tt[0][l0], tt[1][l1]);
+            for (int l2 = 0; l2 < 3; l2++)
+                p012[l0 + 4 * l1 + 16 * l2] = _mm256_add_ps(t01, tt[2][l2]);
+        }
     for (int l = 0; l < 4; l++) {
-        e2[l] = l < 3 ? tt[2][l] : inf;
         e3[2 * l] = l < 3 ? tt[3][l] : inf;
         e4[l] = l < 3 ? tt[4][l] : inf;
         e5[l] = l < 3 ? tt[5][l] : inf;
@@ -292,8 +294,7 @@ TC_ISA_ATTR static inline void nb_search8(const uint16_t *lst, const float *xv, 
 #define NB8_D2(d2, code)                                                                           \
     do {                                                                                           \
         const size_t u = (code), h = u >> 8; /* levels of elements 0..3, 4..7 */                   \
-        d2 = NB8_AT(p01, (u << 2 & 0x3c) * 8);                                                     \
-        d2 = _mm256_add_ps(d2, NB8_AT(e2, (u & 0x30) * 2));                                        \
+        d2 = NB8_AT(p012, (u << 2 & 0xfc) * 8);                                                    \
         d2 = _mm256_add_ps(d2, NB8_AT(e3, u & 0xc0));                                              \
         d2 = _mm256_add_ps(d2, NB8_AT(e4, (h << 3 & 0x18) * 4));                                   \
         d2 = _mm256_add_ps(d2, NB8_AT(e5, (h & 0x0c) * 8));                                        \
@@ -336,7 +337,9 @@ TC_ISA_ATTR static inline void nb_search8(const uint16_t *lst, const float *xv, 
  * vectors is scale l, of the high vectors scale 8 + l, and each candidate's table offsets, taken
  * once from its code, read both halves of a 64-byte entry. Per lane the same terms in the same
  * order as nb_search8 (the first two as one sum t0 + t1 from a table), each keeping its first
- * strictly smaller distance in list order. Writes the 16 codes to r.
+ * strictly smaller distance in list order. Writes the 16 codes to r. (Measured slower: the
+ * first three terms from a table of 27 sums as in nb_search8, 1 % slower here, where it is built
+ * for 16 scales.)
  */
 TC_ISA_ATTR static inline __attribute__((always_inline)) void
 nb_search16(const uint16_t *lst, const float *xv, const float *wv, const float *s, int32_t *r)
