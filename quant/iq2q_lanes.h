@@ -914,6 +914,14 @@ TC_ISA_ATTR static float xs_sub(const tc_iq2_lists *T, const float *xb, const fl
 
 /* ===== Row drivers ===== */
 
+/* acc + x[0]^2 + ... + x[n-1]^2, added one by one in order (tc_iq2_sigma2's sum, in pieces) */
+static inline float sum_squares(float acc, const float *x, int n)
+{
+    for (int i = 0; i < n; ++i)
+        acc += x[i] * x[i];
+    return acc;
+}
+
 /* The reference's row driver, blocks with Inf or NaN (in x or the weights) by the reference. */
 TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_rows,
                                   int64_t n_per_row, const float *qw)
@@ -928,9 +936,18 @@ TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_
         memset(y, 0, (size_t)(n_rows * nb) * bsize);
         return;
     }
+    /* the next block's sum of squares is summed (in the reference's order) a piece per
+     * sub-block while this block's run: its serial additions overlap the sub-blocks' work */
+    float ahead = 0;
+    int have_ahead = 0;
     for (int64_t r = 0; r < n_rows; ++r)
         for (int64_t i = 0; i < nb; ++i, y += bsize) {
             const float *x = src + r * n_per_row + i * QK_K, *w = qw + i * QK_K;
+            const float *xn = i + 1 < nb       ? x + QK_K
+                              : r + 1 < n_rows ? src + (r + 1) * n_per_row
+                                               : NULL;
+            const int had_ahead = have_ahead;
+            have_ahead = 0;
             if (T == NULL || !tc_all_finite(x, QK_K) || !tc_all_finite(w, QK_K)) {
                 if (xs)
                     tc_ref_iq2_xs_block(S, x, w, y);
@@ -938,12 +955,16 @@ TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_
                     tc_ref_iq2_xxs_block(S, x, w, y);
                 continue;
             }
-            const float sigma2 = tc_iq2_sigma2(x);
+            const float sigma2 = had_ahead ? ahead / QK_K : tc_iq2_sigma2(x);
+            float sumx2 = 0; /* the next block's, over its first 32 * ib values */
             if (xs) {
                 uint16_t q2[32] = {0};
                 float scales[16];
-                for (int ib = 0; ib < 16; ++ib)
+                for (int ib = 0; ib < 16; ++ib) {
                     scales[ib] = xs_sub(T, x + 16 * ib, w + 16 * ib, sigma2, q2 + 2 * ib);
+                    if (xn)
+                        sumx2 = sum_squares(sumx2, xn + 16 * ib, 16);
+                }
                 tc_iq2_xs_finish(scales, q2, y);
             } else {
                 uint32_t q2[16] = {0};
@@ -953,16 +974,24 @@ TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_
                     max[ib] = sub_prep(4, x + 32 * ib, w + 32 * ib, sigma2, weight[ib], waux[ib],
                                        xval[ib], signs[ib]);
                 qp_lanes(xval[0], weight[0], qp);
-                int punt = 0;
-                for (int ib = 0; ib < 8 && !punt; ++ib) {
+                int punt = 0, ib = 0;
+                for (; ib < 8 && !punt; ++ib) {
                     scales[ib] = xxs_sub(T, weight[ib], waux[ib], xval[ib], signs[ib], max[ib],
                                          qp[ib], q2 + 2 * ib);
                     punt = isnan(scales[ib]);
+                    if (xn)
+                        sumx2 = sum_squares(sumx2, xn + 32 * ib, 32);
                 }
+                if (xn && ib < 8) /* left early: the rest of the next block's sum */
+                    sumx2 = sum_squares(sumx2, xn + 32 * ib, QK_K - 32 * ib);
                 if (punt)
                     tc_ref_iq2_xxs_block(S, x, w, y);
                 else
                     tc_iq2_xxs_finish(scales, q2, y);
+            }
+            if (xn) {
+                ahead = sumx2;
+                have_ahead = 1;
             }
         }
 }
