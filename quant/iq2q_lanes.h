@@ -2,9 +2,10 @@
  * iq2q_lanes.h - private to quant/: the IQ2_XXS / IQ2_XS quantizers with W float lanes, a
  * template shared by avx2_iq2q.c (W = 8), avx512_iq2q.c (W = 16) and neon_iq2q.c (W = 4). The
  * including file defines the vector types and ops below, then includes this once. Where
- * TC_GRID_AVX2 is set (both x86 files) make_qp_quants for 8 sub-blocks, the 8-element sub-block
- * preparation and codes4 are grid_avx2.h's 8-lane AVX2 functions (AVX-512 uses them at 8 lanes
- * too); elsewhere the same operations in the W-lane ops (W = 4: qp_lanes in two passes of 4
+ * TC_GRID_AVX2 is set (both x86 files) make_qp_quants for 8 sub-blocks is an 8-lane AVX2 function
+ * here (qp_lanes: grid_avx2.h's tc_iq2q_qp_lanes8 with transposes for its gathers), the 8-element
+ * sub-block preparation and codes4 are grid_avx2.h's (AVX-512 uses all three at 8 lanes too);
+ * elsewhere the same operations in the W-lane ops (W = 4: qp_lanes in two passes of 4
  * sub-blocks, codes4 one vector). nb_search2 (two trials in the 128-bit halves) and nb_search8
  * (8 trials in the lanes) are AVX2's alone, written in its intrinsics under W == 8, nb_search4
  * (four trials in the 128-bit quarters) AVX-512's, under W == 16. Bit-identical to ref_iq2_quant.c.
@@ -73,6 +74,7 @@
 #include "grid_lanes.h"
 #if TC_GRID_AVX2
 #include "grid_avx2.h"
+#include "tr8x8.h"
 #endif
 #include "iq2q.h"
 #include "kernels.h"
@@ -687,8 +689,102 @@ TC_ISA_ATTR static inline int best_trial(int nt, const float *sumqx, const float
  * lanes still need leave it unchanged, as the reference's early exit does.
  */
 #if TC_GRID_AVX2
-#define qp_lanes tc_iq2q_qp_lanes8_to
-#define codes4   tc_iq2q_codes4
+/* grid_avx2.h's tc_iq2q_qp_lanes8 (AVX2 instructions, 8 lanes, for both x86 files) with the
+ * values brought into the lanes by 8 x 8 transposes instead of gathers, and kept out of line:
+ * AVX2 IQ2_XXS 1.018x, AVX-512 1.013x (inlined into the row driver it measured 0.92x: the
+ * driver's register allocation suffers) */
+TC_ISA_ATTR static __attribute__((noinline)) void qp_lanes(const float *x, const float *w,
+                                                           float *out)
+{
+    enum { n = 32, nmax = IQ2_KMAXQ + 1 };
+    __m256 xt[n], wt[n], wx[n];
+    const __m256 zero = _mm256_setzero_ps(), magic = _mm256_set1_ps(12582912.f);
+    const __m256i mant = _mm256_set1_epi32(0x007fffff), bias = _mm256_set1_epi32(0x00400000),
+                  inmax = _mm256_set1_epi32(nmax), b255 = _mm256_set1_epi32(255);
+#define QP_NEAREST(f)                                                                              \
+    _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(_mm256_add_ps(f, magic)), mant), bias)
+    __m256 max = zero;
+    for (int i0 = 0; i0 < n; i0 += 8) {
+        __m256 rx[8], rw[8];
+        for (int j = 0; j < 8; j++) {
+            rx[j] = _mm256_loadu_ps(x + 32 * j + i0);
+            rw[j] = _mm256_loadu_ps(w + 32 * j + i0);
+        }
+        tc_tr8x8(rx, xt + i0);
+        tc_tr8x8(rw, wt + i0);
+    }
+    for (int i = 0; i < n; i++) {
+        wx[i] = _mm256_mul_ps(wt[i], xt[i]); /* w * x[i], the first product of w * x[i] * l */
+        max = _mm256_max_ps(max, xt[i]);     /* max > x ? max : x */
+    }
+    __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)nmax), max);
+    __m256 scale = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale);
+    __m256 best_mse = zero;
+    for (int i = 0; i < n; i++) {
+        __m256i l = _mm256_and_si256(QP_NEAREST(_mm256_mul_ps(iscale, xt[i])), b255);
+        __m256 diff = _mm256_sub_ps(xt[i], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(l)));
+        best_mse = _mm256_add_ps(best_mse, _mm256_mul_ps(_mm256_mul_ps(wt[i], diff), diff));
+    }
+    for (int is = -4; is <= 4; ++is) {
+        if (is == 0)
+            continue;
+        const __m256 iscale_is = _mm256_div_ps(_mm256_set1_ps(0.1f * (float)is + (float)nmax), max);
+        const __m256 scale_is = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale_is);
+        __m256 mse = zero;
+        for (int i = 0; i < n; i++) {
+            __m256i l = _mm256_min_epi32(inmax, QP_NEAREST(_mm256_mul_ps(iscale_is, xt[i])));
+            __m256 diff = _mm256_sub_ps(xt[i], _mm256_mul_ps(scale_is, _mm256_cvtepi32_ps(l)));
+            mse = _mm256_add_ps(mse, _mm256_mul_ps(_mm256_mul_ps(wt[i], diff), diff));
+        }
+        const __m256 lt = _mm256_cmp_ps(mse, best_mse, _CMP_LT_OQ);
+        best_mse = _mm256_blendv_ps(best_mse, mse, lt);
+        iscale = _mm256_blendv_ps(iscale, iscale_is, lt);
+    }
+    __m256i L[n];
+    __m256 sumlx = zero, suml2 = zero;
+    for (int i = 0; i < n; i++) {
+        __m256i l = _mm256_min_epi32(inmax, QP_NEAREST(_mm256_mul_ps(iscale, xt[i])));
+        L[i] = _mm256_and_si256(l, b255);
+        __m256 fl = _mm256_cvtepi32_ps(l);
+        sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(wx[i], fl));
+        suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], fl), fl));
+    }
+    for (int itry = 0; itry < 5; ++itry) {
+        __m256 changed = zero;
+        for (int i = 0; i < n; i++) {
+            const __m256 fL = _mm256_cvtepi32_ps(L[i]);
+            __m256 slx = _mm256_sub_ps(sumlx, _mm256_mul_ps(wx[i], fL));
+            __m256 sl2 = _mm256_sub_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], fL), fL));
+            const __m256 pos = _mm256_and_ps(_mm256_cmp_ps(slx, zero, _CMP_GT_OQ),
+                                             _mm256_cmp_ps(sl2, zero, _CMP_GT_OQ));
+            const __m256i nl =
+                _mm256_min_epi32(inmax, QP_NEAREST(_mm256_div_ps(_mm256_mul_ps(xt[i], sl2), slx)));
+            const __m256 ne =
+                _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(nl, L[i])), pos);
+            if (_mm256_testz_ps(ne, ne))
+                continue;
+            const __m256 fnl = _mm256_cvtepi32_ps(nl);
+            slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[i], fnl));
+            sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(wt[i], fnl), fnl));
+            const __m256 better =
+                _mm256_cmp_ps(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2),
+                              _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2), _CMP_GT_OQ);
+            const __m256 upd = _mm256_and_ps(ne, better);
+            L[i] = _mm256_castps_si256(_mm256_blendv_ps(
+                _mm256_castsi256_ps(L[i]), _mm256_castsi256_ps(_mm256_and_si256(nl, b255)), upd));
+            sumlx = _mm256_blendv_ps(sumlx, slx, upd);
+            suml2 = _mm256_blendv_ps(suml2, sl2, upd);
+            changed = _mm256_or_ps(changed, upd);
+        }
+        if (_mm256_testz_ps(changed, changed))
+            break;
+    }
+#undef QP_NEAREST
+    const __m256 r = _mm256_div_ps(sumlx, suml2);
+    _mm256_storeu_ps(out, _mm256_and_ps(r, _mm256_cmp_ps(suml2, zero, _CMP_GT_OQ)));
+}
+
+#define codes4 tc_iq2q_codes4
 #else
 /* qp_lanes with W lanes: the 8 sub-blocks in 8 / W passes (lane j = sub-block b0 + j), the same
  * operations per lane; writes the 8 scales to out. MAX and the final mask are the x86
