@@ -126,10 +126,16 @@ TC_ISA_ATTR static inline VI group_codes(VF id, const float *xv)
 /*
  * iq2_best_neighbour: of the list at lst (count, then padded codes), the code of the point
  * nearest to xv at `scale` by sum of w*(scale*q - x)^2, the first of equal distances. Out of
- * line (one copy for its call sites: AVX2 IQ2_XXS 1.008x, AVX-512 1.038x, measured).
+ * line on x86 (one copy for its call sites: AVX2 IQ2_XXS 1.008x, AVX-512 1.038x, measured);
+ * inline for NEON, where that costs instructions.
  */
-TC_ISA_ATTR static __attribute__((noinline)) int nb_search(const uint16_t *lst, const float *xv,
-                                                           const float *wv, float scale)
+#if W >= 8
+#define NB_SEARCH_LINE __attribute__((noinline))
+#else
+#define NB_SEARCH_LINE inline
+#endif
+TC_ISA_ATTR static NB_SEARCH_LINE int nb_search(const uint16_t *lst, const float *xv,
+                                                const float *wv, float scale)
 {
     const int n = lst[0];
     const uint16_t *codes = lst + 1;
@@ -481,8 +487,26 @@ TC_ISA_ATTR static inline void sums_prep(int n, const float *weight, const float
     }
 }
 
-/* iq2_sums of the lanes' levels for nv vectors of trials at once (their chains interleaved):
- * vector v's group k codes in cod[v][k] (ng groups), its sums to sumqx[v], sumq2[v]. */
+/* iq2_sums of the lanes' levels for nv vectors of trials at once (their chains interleaved; on
+ * NEON one vector after the other, fewer instructions there): vector v's group k codes in
+ * cod[v][k] (ng groups), its sums to sumqx[v], sumq2[v]. */
+#if W < 8
+TC_ISA_ATTR static inline void lane_sums(int nv, int ng, const sums_tab *st, const VI (*cod)[4],
+                                         VF *sumqx, VF *sumq2)
+{
+    for (int v = 0; v < nv; v++) {
+        VF sx = F_ZERO, s2 = F_ZERO;
+        for (int k = 0; k < ng; k++)
+            for (int j = 0; j < 8; j++) {
+                const VI idx = I_SRLI(cod[v][k], 2 * j);
+                sx = F_ADD(sx, F_PERM(st->wxq[8 * k + j], idx));
+                s2 = F_ADD(s2, F_PERM(st->wqq[8 * k + j], idx));
+            }
+        sumqx[v] = sx;
+        sumq2[v] = s2;
+    }
+}
+#else
 TC_ISA_ATTR static inline void lane_sums(int nv, int ng, const sums_tab *st, const VI (*cod)[4],
                                          VF *sumqx, VF *sumq2)
 {
@@ -501,6 +525,7 @@ TC_ISA_ATTR static inline void lane_sums(int nv, int ng, const sums_tab *st, con
         sumq2[v] = s2[v];
     }
 }
+#endif
 
 /* The sums of one set of codes (one per group), as the reference's iq2_sums. */
 TC_ISA_ATTR static inline void code_sums(int ng, const sums_tab *st, const int *codes, float *sumqx,
@@ -640,6 +665,7 @@ TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt,
         }
         ong[k] = on;
     }
+#if W >= 8 /* the vectors' sums together, their add chains interleaved */
     VI c[NV_MAX][4];
     for (int v = 0; v < nv; v++)
         for (int k = 0; k < ng; k++)
@@ -650,6 +676,17 @@ TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt,
         F_STOREU(sumqx + v * W, sx[v]);
         F_STOREU(sumq2 + v * W, s2[v]);
     }
+#else /* NEON: one vector at a time compiles to fewer instructions */
+    for (int v = 0; v < nv; v++) {
+        VI c[1][4];
+        for (int k = 0; k < ng; k++)
+            c[0][k] = I_LOADU(cod[k] + v * W);
+        VF sx, s2;
+        lane_sums(1, ng, st, c, &sx, &s2);
+        F_STOREU(sumqx + v * W, sx);
+        F_STOREU(sumq2 + v * W, s2);
+    }
+#endif
 }
 
 /*
