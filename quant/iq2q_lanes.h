@@ -593,6 +593,13 @@ TC_ISA_ATTR static inline float sub_prep(int ng, const float *xb, const float *q
  * trial scales of make_qp_quants in 4 chains at a time (no change); IQ2_XXS's requantization
  * searching two groups' lists at once in AVX2's 128-bit halves (no change: mispredicts 346k ->
  * 334k, instructions 106.6M -> 107.8M, 9.1-9.2x both).
+ * Measured no faster on AVX2 IQ2_XXS (2026-12-06, best-of-7 MB/s, alternating pairs): in-lane
+ * permutes (vpermilps) for the period-4 tables of lane_sums and nb_search (1.000); the trial
+ * levels as (p > 2) + (p >= 4) where every |id * x| < 2^21 (0.996); NB8_MIN 3 again (0.992);
+ * nb_search8 taking 4 candidates a step (0.999); each sub-block's requantization run after the
+ * next sub-block's trials, to overlap its latency (0.986-0.993); qp_lanes as the template's
+ * W-lane one with transposes (0.993). Skipping the requantization searches altogether (wrong
+ * bytes, a bound) measured 1.086: they are the largest piece left besides the run searches.
  */
 TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt, const float *id,
                                           const float *sc, const float *xval, const float *waux,
