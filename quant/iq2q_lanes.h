@@ -345,7 +345,7 @@ TC_ISA_ATTR static inline void nb_search8(const uint16_t *lst, const float *xv, 
  * nb_search8 at the 16 scales s[0..15] (a run of NB16_MIN or more trials): lane l of the low
  * vectors is scale l, of the high vectors scale 8 + l, and each candidate's table offsets, taken
  * once from its code, read both halves of a 64-byte entry. Per lane the same terms in the same
- * order as nb_search8 (the first two as one sum t0 + t1 from a table), each keeping its first
+ * order as nb_search8 (here the first two as one sum t0 + t1 from a table), each keeping its first
  * strictly smaller distance in list order. Writes the 16 codes to r. (Measured slower: the
  * first three terms from a table of 27 sums as in nb_search8, 1 % slower here, where it is built
  * for 16 scales.)
