@@ -2,9 +2,10 @@
  * iq2q_lanes.h - private to quant/: the IQ2_XXS / IQ2_XS quantizers with W float lanes, a
  * template shared by avx2_iq2q.c (W = 8), avx512_iq2q.c (W = 16) and neon_iq2q.c (W = 4). The
  * including file defines the vector types and ops below, then includes this once. Where
- * TC_GRID_AVX2 is set (both x86 files) make_qp_quants for 8 sub-blocks, the 8-element sub-block
- * preparation and codes4 are grid_avx2.h's 8-lane AVX2 functions (AVX-512 uses them at 8 lanes
- * too); elsewhere the same operations in the W-lane ops (W = 4: qp_lanes in two passes of 4
+ * TC_GRID_AVX2 is set (both x86 files) make_qp_quants for 8 sub-blocks is an 8-lane AVX2 function
+ * here (qp_lanes: grid_avx2.h's tc_iq2q_qp_lanes8 with transposes for its gathers), the 8-element
+ * sub-block preparation and codes4 are grid_avx2.h's (AVX-512 uses all three at 8 lanes too);
+ * elsewhere the same operations in the W-lane ops (W = 4: qp_lanes in two passes of 4
  * sub-blocks, codes4 one vector). nb_search2 (two trials in the 128-bit halves) and nb_search8
  * (8 trials in the lanes) are AVX2's alone, written in its intrinsics under W == 8, nb_search4
  * (four trials in the 128-bit quarters) AVX-512's, under W == 16. Bit-identical to ref_iq2_quant.c.
@@ -40,9 +41,11 @@
  * sums); with 8 lanes two (nb_search2: a 128-bit half per scale), and runs of 4 or more up to 8 at
  * once with lane = trial (nb_search8: each element's three terms are vectors over the 8 scales in
  * a table, a candidate loads the terms its code picks and adds them in element order, the first
- * two as one sum t0 + t1 from a table of the 9; each lane keeps its first strictly smaller
- * distance among the even and among the odd candidates, the two merged by (distance, position):
- * the reference's loop per lane).
+ * three as one sum (t0 + t1) + t2 from a table of the 27; each lane keeps its first strictly
+ * smaller distance among the even and among the odd candidates, the two merged by (distance,
+ * position): the reference's loop per lane); runs of 12 or more (NB16_MIN) up to 16 at once in two
+ * vectors of trials (nb_search16: the same terms per lane, each candidate's table offsets taken
+ * once for both vectors, one chain per vector).
  * - Weights, signs, the parity element (the first smallest w*x*x, by the reference's loop when
  *   a NaN is among them) and the maximum run 8 elements at a time (one group); the
  *   requantization, sign flip and block scales are the reference's steps on the same values.
@@ -71,6 +74,7 @@
 #include "grid_lanes.h"
 #if TC_GRID_AVX2
 #include "grid_avx2.h"
+#include "tr8x8.h"
 #endif
 #include "iq2q.h"
 #include "kernels.h"
@@ -85,8 +89,14 @@
 /* AVX2: the shortest run nb_search8 takes (3, 5 and 6 measured no faster; >= 3 keeps its reads
  * and writes of 8 trials inside sc and cod) */
 #define NB8_MIN 4
+/* AVX2: the shortest run nb_search16 takes (9 and 10 measured 1.2 % and 0.6 % slower, 11 and 13
+ * no different) */
+#define NB16_MIN 12
 
 enum { NV_MAX = (19 + W - 1) / W }; /* trial vectors: 19 trials at most (IQ2_XS) */
+/* the trials' scales and searched codes: room for nb_search16's 16 from any trial it starts at
+ * (a run of NB16_MIN or more in 19 trials starts at 10 at the latest) */
+enum { NT_PAD = NV_MAX * W + (W == 8 ? 8 : 0) };
 
 /* q of levels 0..2 in positions p & 3 (a permute reads the low bits of the index); position 3
  * is level 3, which only padding has: +Inf for the distances, 0 for the sums. */
@@ -115,10 +125,17 @@ TC_ISA_ATTR static inline VI group_codes(VF id, const float *xv)
 
 /*
  * iq2_best_neighbour: of the list at lst (count, then padded codes), the code of the point
- * nearest to xv at `scale` by sum of w*(scale*q - x)^2, the first of equal distances.
+ * nearest to xv at `scale` by sum of w*(scale*q - x)^2, the first of equal distances. Out of
+ * line on x86 (one copy for its call sites: AVX2 IQ2_XXS 1.008x, AVX-512 1.038x, measured);
+ * inline for NEON, where that costs instructions.
  */
-TC_ISA_ATTR static inline int nb_search(const uint16_t *lst, const float *xv, const float *wv,
-                                        float scale)
+#if W >= 8
+#define NB_SEARCH_LINE __attribute__((noinline))
+#else
+#define NB_SEARCH_LINE inline
+#endif
+TC_ISA_ATTR static NB_SEARCH_LINE int nb_search(const uint16_t *lst, const float *xv,
+                                                const float *wv, float scale)
 {
     const int n = lst[0];
     const uint16_t *codes = lst + 1;
@@ -235,10 +252,10 @@ TC_ISA_ATTR static inline void nb_search2(const uint16_t *lst, const float *xv, 
  * has the same code), lane = scale: the terms of every element at each level are vectors over
  * the scales in a table, each candidate adds the 8 its code picks (loads at offsets from the code)
  * in element order, and each lane keeps its first strictly smaller distance: the reference's loop
- * per lane (its first two terms' sum t0 + t1 from a table: not (0 + t0) + t1, which differs only
- * in the sign of a zero, as in nb_search). The even and the odd candidates run in two independent
- * chains (the compare-and-select of one candidate waits on the last one's), merged at the end by
- * (distance, position): the first smallest. Writes the 8 codes to r. (Tried,
+ * per lane (its first three terms' sum (t0 + t1) + t2 from a table: not ((0 + t0) + t1) + t2,
+ * which differs only in the sign of a zero, as in nb_search). The even and the odd candidates run
+ * in two independent chains (the compare-and-select of one candidate waits on the last one's),
+ * merged at the end by (distance, position): the first smallest. Writes the 8 codes to r. (Tried,
  * slower: the 8 offsets of 8 candidates from their codes by byte shuffles into a stack buffer,
  * read back at once: AVX2 8.5x -> 7.7x despite fewer instructions; the offsets from a table per
  * code, 8.8x -> 8.0x; leaving a candidate when after 4 terms no lane is below its best, which is
@@ -253,9 +270,10 @@ TC_ISA_ATTR static inline void nb_search8(const uint16_t *lst, const float *xv, 
     const __m256 sq[3] = {_mm256_mul_ps(sv, _mm256_set1_ps(1.0f)),
                           _mm256_mul_ps(sv, _mm256_set1_ps(3.0f)),
                           _mm256_mul_ps(sv, _mm256_set1_ps(5.0f))};
-    /* element j's terms at levels 0..2: tt[j][l]; then, for the loop, the first two terms' sums
-     * t0 + t1 at p01[l0 + 4 * l1] and elements 2..7's terms at strides (32 or 64 bytes) that let
-     * each offset be the code's bits masked in place (or shifted once), times an address scale */
+    /* element j's terms at levels 0..2: tt[j][l]; then, for the loop, the first three terms'
+     * sums (t0 + t1) + t2 at p012[l0 + 4 * l1 + 16 * l2] (27 sums made once save an add and a
+     * load per candidate) and elements 3..7's terms at strides (32 or 64 bytes) that let each
+     * offset be the code's bits masked in place (or shifted once), times an address scale */
     __m256 tt[8][3];
     for (int j = 0; j < 8; j++) {
         const __m256 x = _mm256_broadcast_ss(xv + j), w = _mm256_broadcast_ss(wv + j);
@@ -266,14 +284,15 @@ TC_ISA_ATTR static inline void nb_search8(const uint16_t *lst, const float *xv, 
     }
     /* level 3 (the padding's, read when n is odd): +Inf, which never wins */
     const __m256 inf = _mm256_set1_ps(INFINITY);
-    __m256 p01[16], e2[4], e3[7], e4[4], e5[4], e6[4], e7[7];
-    for (int i = 0; i < 16; i++)
-        p01[i] = inf;
+    __m256 p012[64], e3[7], e4[4], e5[4], e6[4], e7[7];
+    p012[63] = inf; /* the padding's (every level 3); no other code has a level 3 */
     for (int l1 = 0; l1 < 3; l1++)
-        for (int l0 = 0; l0 < 3; l0++)
-            p01[l0 + 4 * l1] = _mm256_add_ps(tt[0][l0], tt[1][l1]);
+        for (int l0 = 0; l0 < 3; l0++) {
+            const __m256 t01 = _mm256_add_ps(tt[0][l0], tt[1][l1]);
+            for (int l2 = 0; l2 < 3; l2++)
+                p012[l0 + 4 * l1 + 16 * l2] = _mm256_add_ps(t01, tt[2][l2]);
+        }
     for (int l = 0; l < 4; l++) {
-        e2[l] = l < 3 ? tt[2][l] : inf;
         e3[2 * l] = l < 3 ? tt[3][l] : inf;
         e4[l] = l < 3 ? tt[4][l] : inf;
         e5[l] = l < 3 ? tt[5][l] : inf;
@@ -284,8 +303,7 @@ TC_ISA_ATTR static inline void nb_search8(const uint16_t *lst, const float *xv, 
 #define NB8_D2(d2, code)                                                                           \
     do {                                                                                           \
         const size_t u = (code), h = u >> 8; /* levels of elements 0..3, 4..7 */                   \
-        d2 = NB8_AT(p01, (u << 2 & 0x3c) * 8);                                                     \
-        d2 = _mm256_add_ps(d2, NB8_AT(e2, (u & 0x30) * 2));                                        \
+        d2 = NB8_AT(p012, (u << 2 & 0xfc) * 8);                                                    \
         d2 = _mm256_add_ps(d2, NB8_AT(e3, u & 0xc0));                                              \
         d2 = _mm256_add_ps(d2, NB8_AT(e4, (h << 3 & 0x18) * 4));                                   \
         d2 = _mm256_add_ps(d2, NB8_AT(e5, (h & 0x0c) * 8));                                        \
@@ -320,6 +338,83 @@ TC_ISA_ATTR static inline void nb_search8(const uint16_t *lst, const float *xv, 
     int32_t bp[8];
     _mm256_storeu_si256((__m256i *)bp, bi);
     for (int l = 0; l < 8; l++)
+        r[l] = codes[bp[l]];
+}
+
+/*
+ * nb_search8 at the 16 scales s[0..15] (a run of NB16_MIN or more trials): lane l of the low
+ * vectors is scale l, of the high vectors scale 8 + l, and each candidate's table offsets, taken
+ * once from its code, read both halves of a 64-byte entry. Per lane the same terms in the same
+ * order as nb_search8 (here the first two as one sum t0 + t1 from a table), each keeping its first
+ * strictly smaller distance in list order. Writes the 16 codes to r. (Measured slower: the
+ * first three terms from a table of 27 sums as in nb_search8, 1 % slower here, where it is built
+ * for 16 scales.)
+ */
+TC_ISA_ATTR static inline __attribute__((always_inline)) void
+nb_search16(const uint16_t *lst, const float *xv, const float *wv, const float *s, int32_t *r)
+{
+    const int n = lst[0];
+    const uint16_t *codes = lst + 1;
+    /* t0 + t1 at p01[l0 + 4 * l1]; elements 2..7 at 64-byte entries (two vectors: the low and
+     * the high 8 scales) whose offsets are the code's bits masked in place (element 5's at a
+     * 1024-byte stride), times an address scale; the candidates run one at a time, so no padding
+     * (level 3) is read */
+    __m256 p01[32], e2[6], e3[6], e4[6], e5[66], e6[6], e7[6];
+    __m256 *const et[8] = {NULL, NULL, e2, e3, e4, e5, e6, e7};
+    for (int h = 0; h < 2; h++) {
+        const __m256 sv = _mm256_loadu_ps(s + 8 * h);
+        const __m256 sq[3] = {_mm256_mul_ps(sv, _mm256_set1_ps(1.0f)),
+                              _mm256_mul_ps(sv, _mm256_set1_ps(3.0f)),
+                              _mm256_mul_ps(sv, _mm256_set1_ps(5.0f))};
+        __m256 t01[2][3];
+        for (int j = 0; j < 8; j++) {
+            const __m256 x = _mm256_broadcast_ss(xv + j), w = _mm256_broadcast_ss(wv + j);
+            for (int l = 0; l < 3; l++) {
+                const __m256 d = _mm256_sub_ps(sq[l], x);
+                const __m256 t = _mm256_mul_ps(_mm256_mul_ps(w, d), d);
+                if (j < 2)
+                    t01[j][l] = t;
+                else
+                    et[j][(j == 5 ? 32 : 2) * l + h] = t;
+            }
+        }
+        for (int l1 = 0; l1 < 3; l1++)
+            for (int l0 = 0; l0 < 3; l0++)
+                p01[2 * (l0 + 4 * l1) + h] = _mm256_add_ps(t01[0][l0], t01[1][l1]);
+    }
+#define NB16_AT(t, off, h) _mm256_load_ps((const float *)((const char *)(t) + (off)) + 8 * (h))
+    __m256 bl = _mm256_set1_ps(FLT_MAX), bh = bl;
+    __m256i pl = _mm256_setzero_si256(), ph = pl, pos = pl;
+    const __m256i one = _mm256_set1_epi32(1);
+    for (int c = 0; c < n; c++, pos = _mm256_add_epi32(pos, one)) {
+        const size_t u = codes[c], h = u >> 8;
+        const size_t o01 = (u << 3 & 0x78) * 8, o2 = (u & 0x30) * 4, o3 = u & 0xc0,
+                     o4 = (h << 3 & 0x18) * 8, o5 = u & 0xc00, o6 = (h & 0x30) * 4, o7 = h & 0xc0;
+        __m256 dl = NB16_AT(p01, o01, 0), dh = NB16_AT(p01, o01, 1);
+        dl = _mm256_add_ps(dl, NB16_AT(e2, o2, 0));
+        dh = _mm256_add_ps(dh, NB16_AT(e2, o2, 1));
+        dl = _mm256_add_ps(dl, NB16_AT(e3, o3, 0));
+        dh = _mm256_add_ps(dh, NB16_AT(e3, o3, 1));
+        dl = _mm256_add_ps(dl, NB16_AT(e4, o4, 0));
+        dh = _mm256_add_ps(dh, NB16_AT(e4, o4, 1));
+        dl = _mm256_add_ps(dl, NB16_AT(e5, o5, 0));
+        dh = _mm256_add_ps(dh, NB16_AT(e5, o5, 1));
+        dl = _mm256_add_ps(dl, NB16_AT(e6, o6, 0));
+        dh = _mm256_add_ps(dh, NB16_AT(e6, o6, 1));
+        dl = _mm256_add_ps(dl, NB16_AT(e7, o7, 0));
+        dh = _mm256_add_ps(dh, NB16_AT(e7, o7, 1));
+        const __m256 ltl = _mm256_cmp_ps(dl, bl, _CMP_LT_OQ);
+        const __m256 lth = _mm256_cmp_ps(dh, bh, _CMP_LT_OQ);
+        bl = _mm256_blendv_ps(bl, dl, ltl);
+        bh = _mm256_blendv_ps(bh, dh, lth);
+        pl = _mm256_blendv_epi8(pl, pos, _mm256_castps_si256(ltl));
+        ph = _mm256_blendv_epi8(ph, pos, _mm256_castps_si256(lth));
+    }
+#undef NB16_AT
+    int32_t bp[16];
+    _mm256_storeu_si256((__m256i *)bp, pl);
+    _mm256_storeu_si256((__m256i *)(bp + 8), ph);
+    for (int l = 0; l < 16; l++)
         r[l] = codes[bp[l]];
 }
 #endif
@@ -392,30 +487,55 @@ TC_ISA_ATTR static inline void sums_prep(int n, const float *weight, const float
     }
 }
 
-/* iq2_sums of the lanes' levels: group k's codes in cod[k] (ng groups). */
-TC_ISA_ATTR static inline void lane_sums(int ng, const sums_tab *st, const VI *cod, VF *sumqx,
-                                         VF *sumq2)
+/* iq2_sums of the lanes' levels for nv vectors of trials at once (their chains interleaved; on
+ * NEON one vector after the other, fewer instructions there): vector v's group k codes in
+ * cod[v][k] (ng groups), its sums to sumqx[v], sumq2[v]. */
+#if W < 8
+TC_ISA_ATTR static inline void lane_sums(int nv, int ng, const sums_tab *st, const VI (*cod)[4],
+                                         VF *sumqx, VF *sumq2)
 {
-    VF sx = F_ZERO, s2 = F_ZERO;
-    for (int k = 0; k < ng; k++)
-        for (int j = 0; j < 8; j++) {
-            const VI idx = I_SRLI(cod[k], 2 * j);
-            sx = F_ADD(sx, F_PERM(st->wxq[8 * k + j], idx));
-            s2 = F_ADD(s2, F_PERM(st->wqq[8 * k + j], idx));
-        }
-    *sumqx = sx;
-    *sumq2 = s2;
+    for (int v = 0; v < nv; v++) {
+        VF sx = F_ZERO, s2 = F_ZERO;
+        for (int k = 0; k < ng; k++)
+            for (int j = 0; j < 8; j++) {
+                const VI idx = I_SRLI(cod[v][k], 2 * j);
+                sx = F_ADD(sx, F_PERM(st->wxq[8 * k + j], idx));
+                s2 = F_ADD(s2, F_PERM(st->wqq[8 * k + j], idx));
+            }
+        sumqx[v] = sx;
+        sumq2[v] = s2;
+    }
 }
+#else
+TC_ISA_ATTR static inline void lane_sums(int nv, int ng, const sums_tab *st, const VI (*cod)[4],
+                                         VF *sumqx, VF *sumq2)
+{
+    VF sx[NV_MAX], s2[NV_MAX];
+    for (int v = 0; v < nv; v++)
+        sx[v] = s2[v] = F_ZERO;
+    for (int k = 0; k < ng; k++)
+        for (int j = 0; j < 8; j++)
+            for (int v = 0; v < nv; v++) {
+                const VI idx = I_SRLI(cod[v][k], 2 * j);
+                sx[v] = F_ADD(sx[v], F_PERM(st->wxq[8 * k + j], idx));
+                s2[v] = F_ADD(s2[v], F_PERM(st->wqq[8 * k + j], idx));
+            }
+    for (int v = 0; v < nv; v++) {
+        sumqx[v] = sx[v];
+        sumq2[v] = s2[v];
+    }
+}
+#endif
 
 /* The sums of one set of codes (one per group), as the reference's iq2_sums. */
 TC_ISA_ATTR static inline void code_sums(int ng, const sums_tab *st, const int *codes, float *sumqx,
                                          float *sumq2)
 {
-    VI cod[4];
+    VI cod[1][4];
     for (int k = 0; k < ng; k++)
-        cod[k] = I_SET1(codes[k]);
+        cod[0][k] = I_SET1(codes[k]);
     VF sx, s2;
-    lane_sums(ng, st, cod, &sx, &s2);
+    lane_sums(1, ng, st, cod, &sx, &s2);
     float a[W], b[W];
     F_STOREU(a, sx);
     F_STOREU(b, s2);
@@ -473,14 +593,23 @@ TC_ISA_ATTR static inline float sub_prep(int ng, const float *xb, const float *q
  * trial scales of make_qp_quants in 4 chains at a time (no change); IQ2_XXS's requantization
  * searching two groups' lists at once in AVX2's 128-bit halves (no change: mispredicts 346k ->
  * 334k, instructions 106.6M -> 107.8M, 9.1-9.2x both).
+ * Measured no faster on AVX2 IQ2_XXS (2026-12-06, best-of-7 MB/s, alternating pairs): in-lane
+ * permutes (vpermilps) for the period-4 tables of lane_sums and nb_search (1.000); the trial
+ * levels as (p > 2) + (p >= 4) where every |id * x| < 2^21 (0.996); NB8_MIN 3 again (0.992);
+ * nb_search8 taking 4 candidates a step (0.999); each sub-block's requantization run after the
+ * next sub-block's trials, to overlap its latency (0.986-0.993); qp_lanes as the template's
+ * W-lane one with transposes (0.993). Skipping the requantization searches altogether (wrong
+ * bytes, a bound) measured 1.086: they are the largest piece left besides the run searches.
  */
 TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt, const float *id,
                                           const float *sc, const float *xval, const float *waux,
-                                          const sums_tab *st, int32_t cod[][NV_MAX * W],
-                                          unsigned *ong, float *sumqx, float *sumq2)
+                                          const sums_tab *st, int32_t cod[][NT_PAD], unsigned *ong,
+                                          float *sumqx, float *sumq2)
 {
     const int nv = (nt + W - 1) / W;
-    int32_t rc[4][NV_MAX * W]; /* the rounded codes; cod[k][t] becomes the searched one */
+    /* the rounded codes (one more vector, for reading one past the trials); cod[k][t] becomes
+     * the searched one */
+    int32_t rc[4][(NV_MAX + 1) * W];
     for (int v = 0; v < nv; v++) {
         const VF idv = F_LOADU(id + v * W);
         for (int k = 0; k < ng; k++) {
@@ -493,8 +622,9 @@ TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt,
         const int32_t *rk = rc[k];
 #if W >= 8
         unsigned eqn = 0; /* bit t: trial t + 1 rounds the group to trial t's code */
-        for (int t = 0; t + 1 < nt; t++)
-            eqn |= (unsigned)(rk[t + 1] == rk[t]) << t;
+        for (int v = 0; v < nv; v++)
+            eqn |= M_BITS(M_ICMPEQ(I_LOADU(rk + v * W + 1), I_LOADU(rk + v * W))) << v * W;
+        eqn &= (1u << (nt - 1)) - 1;
 #endif
         unsigned on = 0;
         for (int t = 0; t < nt;) {
@@ -520,6 +650,11 @@ TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt,
 #elif W == 8
             /* up to 8 searches of that list at once (writes cod[k][t..t+7]: t + 8 <= nt - NB8_MIN
              * + 8 stays inside cod and sc), or two */
+            if (run >= NB16_MIN) {
+                nb_search16(lst, xval + 8 * k, waux + 8 * k, sc + t, cod[k] + t);
+                t += run < 16 ? run : 16;
+                continue;
+            }
             if (run >= NB8_MIN) {
                 nb_search8(lst, xval + 8 * k, waux + 8 * k, sc + t, cod[k] + t);
                 t += run < 8 ? run : 8;
@@ -537,15 +672,28 @@ TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt,
         }
         ong[k] = on;
     }
-    for (int v = 0; v < nv; v++) {
-        VI c[4];
+#if W >= 8 /* the vectors' sums together, their add chains interleaved */
+    VI c[NV_MAX][4];
+    for (int v = 0; v < nv; v++)
         for (int k = 0; k < ng; k++)
-            c[k] = I_LOADU(cod[k] + v * W);
+            c[v][k] = I_LOADU(cod[k] + v * W);
+    VF sx[NV_MAX], s2[NV_MAX];
+    lane_sums(nv, ng, st, c, sx, s2);
+    for (int v = 0; v < nv; v++) {
+        F_STOREU(sumqx + v * W, sx[v]);
+        F_STOREU(sumq2 + v * W, s2[v]);
+    }
+#else /* NEON: one vector at a time compiles to fewer instructions */
+    for (int v = 0; v < nv; v++) {
+        VI c[1][4];
+        for (int k = 0; k < ng; k++)
+            c[0][k] = I_LOADU(cod[k] + v * W);
         VF sx, s2;
-        lane_sums(ng, st, c, &sx, &s2);
+        lane_sums(1, ng, st, c, &sx, &s2);
         F_STOREU(sumqx + v * W, sx);
         F_STOREU(sumq2 + v * W, s2);
     }
+#endif
 }
 
 /*
@@ -586,8 +734,102 @@ TC_ISA_ATTR static inline int best_trial(int nt, const float *sumqx, const float
  * lanes still need leave it unchanged, as the reference's early exit does.
  */
 #if TC_GRID_AVX2
-#define qp_lanes tc_iq2q_qp_lanes8_to
-#define codes4   tc_iq2q_codes4
+/* grid_avx2.h's tc_iq2q_qp_lanes8 (AVX2 instructions, 8 lanes, for both x86 files) with the
+ * values brought into the lanes by 8 x 8 transposes instead of gathers, and kept out of line:
+ * AVX2 IQ2_XXS 1.018x, AVX-512 1.013x (inlined into the row driver it measured 0.92x: the
+ * driver's register allocation suffers) */
+TC_ISA_ATTR static __attribute__((noinline)) void qp_lanes(const float *x, const float *w,
+                                                           float *out)
+{
+    enum { n = 32, nmax = IQ2_KMAXQ + 1 };
+    __m256 xt[n], wt[n], wx[n];
+    const __m256 zero = _mm256_setzero_ps(), magic = _mm256_set1_ps(12582912.f);
+    const __m256i mant = _mm256_set1_epi32(0x007fffff), bias = _mm256_set1_epi32(0x00400000),
+                  inmax = _mm256_set1_epi32(nmax), b255 = _mm256_set1_epi32(255);
+#define QP_NEAREST(f)                                                                              \
+    _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(_mm256_add_ps(f, magic)), mant), bias)
+    __m256 max = zero;
+    for (int i0 = 0; i0 < n; i0 += 8) {
+        __m256 rx[8], rw[8];
+        for (int j = 0; j < 8; j++) {
+            rx[j] = _mm256_loadu_ps(x + 32 * j + i0);
+            rw[j] = _mm256_loadu_ps(w + 32 * j + i0);
+        }
+        tc_tr8x8(rx, xt + i0);
+        tc_tr8x8(rw, wt + i0);
+    }
+    for (int i = 0; i < n; i++) {
+        wx[i] = _mm256_mul_ps(wt[i], xt[i]); /* w * x[i], the first product of w * x[i] * l */
+        max = _mm256_max_ps(max, xt[i]);     /* max > x ? max : x */
+    }
+    __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)nmax), max);
+    __m256 scale = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale);
+    __m256 best_mse = zero;
+    for (int i = 0; i < n; i++) {
+        __m256i l = _mm256_and_si256(QP_NEAREST(_mm256_mul_ps(iscale, xt[i])), b255);
+        __m256 diff = _mm256_sub_ps(xt[i], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(l)));
+        best_mse = _mm256_add_ps(best_mse, _mm256_mul_ps(_mm256_mul_ps(wt[i], diff), diff));
+    }
+    for (int is = -4; is <= 4; ++is) {
+        if (is == 0)
+            continue;
+        const __m256 iscale_is = _mm256_div_ps(_mm256_set1_ps(0.1f * (float)is + (float)nmax), max);
+        const __m256 scale_is = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale_is);
+        __m256 mse = zero;
+        for (int i = 0; i < n; i++) {
+            __m256i l = _mm256_min_epi32(inmax, QP_NEAREST(_mm256_mul_ps(iscale_is, xt[i])));
+            __m256 diff = _mm256_sub_ps(xt[i], _mm256_mul_ps(scale_is, _mm256_cvtepi32_ps(l)));
+            mse = _mm256_add_ps(mse, _mm256_mul_ps(_mm256_mul_ps(wt[i], diff), diff));
+        }
+        const __m256 lt = _mm256_cmp_ps(mse, best_mse, _CMP_LT_OQ);
+        best_mse = _mm256_blendv_ps(best_mse, mse, lt);
+        iscale = _mm256_blendv_ps(iscale, iscale_is, lt);
+    }
+    __m256i L[n];
+    __m256 sumlx = zero, suml2 = zero;
+    for (int i = 0; i < n; i++) {
+        __m256i l = _mm256_min_epi32(inmax, QP_NEAREST(_mm256_mul_ps(iscale, xt[i])));
+        L[i] = _mm256_and_si256(l, b255);
+        __m256 fl = _mm256_cvtepi32_ps(l);
+        sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(wx[i], fl));
+        suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], fl), fl));
+    }
+    for (int itry = 0; itry < 5; ++itry) {
+        __m256 changed = zero;
+        for (int i = 0; i < n; i++) {
+            const __m256 fL = _mm256_cvtepi32_ps(L[i]);
+            __m256 slx = _mm256_sub_ps(sumlx, _mm256_mul_ps(wx[i], fL));
+            __m256 sl2 = _mm256_sub_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], fL), fL));
+            const __m256 pos = _mm256_and_ps(_mm256_cmp_ps(slx, zero, _CMP_GT_OQ),
+                                             _mm256_cmp_ps(sl2, zero, _CMP_GT_OQ));
+            const __m256i nl =
+                _mm256_min_epi32(inmax, QP_NEAREST(_mm256_div_ps(_mm256_mul_ps(xt[i], sl2), slx)));
+            const __m256 ne =
+                _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(nl, L[i])), pos);
+            if (_mm256_testz_ps(ne, ne))
+                continue;
+            const __m256 fnl = _mm256_cvtepi32_ps(nl);
+            slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[i], fnl));
+            sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(wt[i], fnl), fnl));
+            const __m256 better =
+                _mm256_cmp_ps(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2),
+                              _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2), _CMP_GT_OQ);
+            const __m256 upd = _mm256_and_ps(ne, better);
+            L[i] = _mm256_castps_si256(_mm256_blendv_ps(
+                _mm256_castsi256_ps(L[i]), _mm256_castsi256_ps(_mm256_and_si256(nl, b255)), upd));
+            sumlx = _mm256_blendv_ps(sumlx, slx, upd);
+            suml2 = _mm256_blendv_ps(suml2, sl2, upd);
+            changed = _mm256_or_ps(changed, upd);
+        }
+        if (_mm256_testz_ps(changed, changed))
+            break;
+    }
+#undef QP_NEAREST
+    const __m256 r = _mm256_div_ps(sumlx, suml2);
+    _mm256_storeu_ps(out, _mm256_and_ps(r, _mm256_cmp_ps(suml2, zero, _CMP_GT_OQ)));
+}
+
+#define codes4 tc_iq2q_codes4
 #else
 /* qp_lanes with W lanes: the 8 sub-blocks in 8 / W passes (lane j = sub-block b0 + j), the same
  * operations per lane; writes the 8 scales to out. MAX and the final mask are the x86
@@ -711,15 +953,15 @@ TC_ISA_ATTR static float xxs_sub(const tc_iq2_lists *T, const float *weight, con
     if (eff_max <= 0)
         return 0;
     enum { NT = 13 };
-    float id[NV_MAX * W], sc[NV_MAX * W], sumqx[NV_MAX * W], sumq2[NV_MAX * W];
-    for (int t = 0; t < NV_MAX * W; t++) {
+    float id[NT_PAD], sc[NT_PAD], sumqx[NV_MAX * W], sumq2[NV_MAX * W];
+    for (int t = 0; t < NT_PAD; t++) {
         const int is = t < NT ? t - 6 : 6; /* padding lanes repeat the last trial */
         id[t] = (2 * IQ2_KMAXQ - 1 + (float)is * 0.1f) / eff_max;
         sc[t] = 1 / id[t];
     }
     sums_tab st;
     sums_prep(32, weight, xval, &st);
-    int32_t cod[4][NV_MAX * W];
+    int32_t cod[4][NT_PAD];
     unsigned ong[4];
     sub_trials(T, 4, NT, id, sc, xval, waux, &st, cod, ong, sumqx, sumq2);
     const int tb = best_trial(NT, sumqx, sumq2, &scale);
@@ -768,15 +1010,15 @@ TC_ISA_ATTR static float xs_sub(const tc_iq2_lists *T, const float *xb, const fl
     if (max < GROUP_MAX_EPS)
         return 0;
     enum { NT = 19 };
-    float id[NV_MAX * W], sc[NV_MAX * W], sumqx[NV_MAX * W], sumq2[NV_MAX * W];
-    for (int t = 0; t < NV_MAX * W; t++) {
+    float id[NT_PAD], sc[NT_PAD], sumqx[NV_MAX * W], sumq2[NV_MAX * W];
+    for (int t = 0; t < NT_PAD; t++) {
         const int is = t < NT ? t - 9 : 9;
         id[t] = (2 * IQ2_KMAXQ - 1 + (float)is * 0.1f) / max;
         sc[t] = 1 / id[t];
     }
     sums_tab st;
     sums_prep(16, weight, xval, &st);
-    int32_t cod[2][NV_MAX * W];
+    int32_t cod[2][NT_PAD];
     unsigned ong[2];
     sub_trials(T, 2, NT, id, sc, xval, waux, &st, cod, ong, sumqx, sumq2);
     int L[2] = {0, 0}, on_grid[2] = {1, 1}; /* code 0: the grid's point 0 */
@@ -813,6 +1055,14 @@ TC_ISA_ATTR static float xs_sub(const tc_iq2_lists *T, const float *xb, const fl
 
 /* ===== Row drivers ===== */
 
+/* acc + x[0]^2 + ... + x[n-1]^2, added one by one in order (tc_iq2_sigma2's sum, in pieces) */
+static inline float sum_squares(float acc, const float *x, int n)
+{
+    for (int i = 0; i < n; ++i)
+        acc += x[i] * x[i];
+    return acc;
+}
+
 /* The reference's row driver, blocks with Inf or NaN (in x or the weights) by the reference. */
 TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_rows,
                                   int64_t n_per_row, const float *qw)
@@ -827,9 +1077,18 @@ TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_
         memset(y, 0, (size_t)(n_rows * nb) * bsize);
         return;
     }
+    /* the next block's sum of squares is summed (in the reference's order) a piece per
+     * sub-block while this block's run: its serial additions overlap the sub-blocks' work */
+    float ahead = 0;
+    int have_ahead = 0;
     for (int64_t r = 0; r < n_rows; ++r)
         for (int64_t i = 0; i < nb; ++i, y += bsize) {
             const float *x = src + r * n_per_row + i * QK_K, *w = qw + i * QK_K;
+            const float *xn = i + 1 < nb       ? x + QK_K
+                              : r + 1 < n_rows ? src + (r + 1) * n_per_row
+                                               : NULL;
+            const int had_ahead = have_ahead;
+            have_ahead = 0;
             if (T == NULL || !tc_all_finite(x, QK_K) || !tc_all_finite(w, QK_K)) {
                 if (xs)
                     tc_ref_iq2_xs_block(S, x, w, y);
@@ -837,12 +1096,16 @@ TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_
                     tc_ref_iq2_xxs_block(S, x, w, y);
                 continue;
             }
-            const float sigma2 = tc_iq2_sigma2(x);
+            const float sigma2 = had_ahead ? ahead / QK_K : tc_iq2_sigma2(x);
+            float sumx2 = 0; /* the next block's, over its first 32 * ib values */
             if (xs) {
                 uint16_t q2[32] = {0};
                 float scales[16];
-                for (int ib = 0; ib < 16; ++ib)
+                for (int ib = 0; ib < 16; ++ib) {
                     scales[ib] = xs_sub(T, x + 16 * ib, w + 16 * ib, sigma2, q2 + 2 * ib);
+                    if (xn)
+                        sumx2 = sum_squares(sumx2, xn + 16 * ib, 16);
+                }
                 tc_iq2_xs_finish(scales, q2, y);
             } else {
                 uint32_t q2[16] = {0};
@@ -852,16 +1115,24 @@ TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_
                     max[ib] = sub_prep(4, x + 32 * ib, w + 32 * ib, sigma2, weight[ib], waux[ib],
                                        xval[ib], signs[ib]);
                 qp_lanes(xval[0], weight[0], qp);
-                int punt = 0;
-                for (int ib = 0; ib < 8 && !punt; ++ib) {
+                int punt = 0, ib = 0;
+                for (; ib < 8 && !punt; ++ib) {
                     scales[ib] = xxs_sub(T, weight[ib], waux[ib], xval[ib], signs[ib], max[ib],
                                          qp[ib], q2 + 2 * ib);
                     punt = isnan(scales[ib]);
+                    if (xn)
+                        sumx2 = sum_squares(sumx2, xn + 32 * ib, 32);
                 }
+                if (xn && ib < 8) /* left early: the rest of the next block's sum */
+                    sumx2 = sum_squares(sumx2, xn + 32 * ib, QK_K - 32 * ib);
                 if (punt)
                     tc_ref_iq2_xxs_block(S, x, w, y);
                 else
                     tc_iq2_xxs_finish(scales, q2, y);
+            }
+            if (xn) {
+                ahead = sumx2;
+                have_ahead = 1;
             }
         }
 }
