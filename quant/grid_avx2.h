@@ -1,10 +1,10 @@
 /*
  * grid_avx2.h - private to quant/: the grid lane templates' parts that stay 8 lanes wide on x86
  * whatever W is, in AVX2 intrinsics: a group of 8 elements per vector (the IQ2_XXS/IQ2_XS and
- * IQ3 sub-block preparation with the parity element, IQ2_S's block preparation), the 8
- * sub-blocks of an IQ2_XXS block at once (make_qp_quants), and IQ3's smallest xval and
- * requantization of 8 groups. Both x86 ISA files compile with -mavx2 (the AVX-512 ones too), so
- * both use these; iq2q_lanes.h, iq2s_lanes.h and iq3q_lanes.h include this header where
+ * IQ3 sub-block preparation with the parity element, IQ2_S's block preparation), and IQ3's
+ * smallest xval and requantization of 8 groups (IQ2_XXS's make_qp_quants of 8 sub-blocks moved
+ * to iq2q_lanes.h when it changed). Both x86 ISA files compile with -mavx2 (the AVX-512 ones too),
+ * so both use these; iq2q_lanes.h, iq2s_lanes.h and iq3q_lanes.h include this header where
  * TC_GRID_AVX2 is set (grid_ops_avx2.h, grid_ops_avx512.h) and name each function by its
  * template's name, and have the same operations in their W-lane ops for the other ISAs (NEON).
  * Moved out of the templates unchanged: the x86 objects disassemble identically (but for two
@@ -65,98 +65,6 @@ static inline float tc_iq2q_sub_prep8(int ng, const float *xb, const float *qw, 
     m = _mm_max_ps(m, _mm_movehl_ps(m, m));
     m = _mm_max_ss(m, _mm_movehdup_ps(m));
     return _mm_cvtss_f32(m);
-}
-
-/* iq2q_lanes.h's qp_lanes: make_qp_quants for the 8 sub-blocks of an IQ2_XXS block, lane j =
- * sub-block j (the template explains it) */
-static inline __m256 tc_iq2q_qp_lanes8(const float *x, const float *w)
-{
-    enum { n = 32, nmax = IQ2_KMAXQ + 1 };
-    const __m256i stride = _mm256_setr_epi32(0, 32, 64, 96, 128, 160, 192, 224);
-    __m256 xt[n], wt[n], wx[n];
-    const __m256 zero = _mm256_setzero_ps(), magic = _mm256_set1_ps(12582912.f);
-    const __m256i mant = _mm256_set1_epi32(0x007fffff), bias = _mm256_set1_epi32(0x00400000),
-                  inmax = _mm256_set1_epi32(nmax), b255 = _mm256_set1_epi32(255);
-#define QP_NEAREST(f)                                                                              \
-    _mm256_sub_epi32(_mm256_and_si256(_mm256_castps_si256(_mm256_add_ps(f, magic)), mant), bias)
-    __m256 max = zero;
-    for (int i = 0; i < n; i++) {
-        xt[i] = _mm256_i32gather_ps(x + i, stride, 4);
-        wt[i] = _mm256_i32gather_ps(w + i, stride, 4);
-        wx[i] = _mm256_mul_ps(wt[i], xt[i]); /* w * x[i], the first product of w * x[i] * l */
-        max = _mm256_max_ps(max, xt[i]);     /* max > x ? max : x */
-    }
-    __m256 iscale = _mm256_div_ps(_mm256_set1_ps((float)nmax), max);
-    __m256 scale = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale);
-    __m256 best_mse = zero;
-    for (int i = 0; i < n; i++) {
-        __m256i l = _mm256_and_si256(QP_NEAREST(_mm256_mul_ps(iscale, xt[i])), b255);
-        __m256 diff = _mm256_sub_ps(xt[i], _mm256_mul_ps(scale, _mm256_cvtepi32_ps(l)));
-        best_mse = _mm256_add_ps(best_mse, _mm256_mul_ps(_mm256_mul_ps(wt[i], diff), diff));
-    }
-    for (int is = -4; is <= 4; ++is) {
-        if (is == 0)
-            continue;
-        const __m256 iscale_is = _mm256_div_ps(_mm256_set1_ps(0.1f * (float)is + (float)nmax), max);
-        const __m256 scale_is = _mm256_div_ps(_mm256_set1_ps(1.0f), iscale_is);
-        __m256 mse = zero;
-        for (int i = 0; i < n; i++) {
-            __m256i l = _mm256_min_epi32(inmax, QP_NEAREST(_mm256_mul_ps(iscale_is, xt[i])));
-            __m256 diff = _mm256_sub_ps(xt[i], _mm256_mul_ps(scale_is, _mm256_cvtepi32_ps(l)));
-            mse = _mm256_add_ps(mse, _mm256_mul_ps(_mm256_mul_ps(wt[i], diff), diff));
-        }
-        const __m256 lt = _mm256_cmp_ps(mse, best_mse, _CMP_LT_OQ);
-        best_mse = _mm256_blendv_ps(best_mse, mse, lt);
-        iscale = _mm256_blendv_ps(iscale, iscale_is, lt);
-    }
-    __m256i L[n];
-    __m256 sumlx = zero, suml2 = zero;
-    for (int i = 0; i < n; i++) {
-        __m256i l = _mm256_min_epi32(inmax, QP_NEAREST(_mm256_mul_ps(iscale, xt[i])));
-        L[i] = _mm256_and_si256(l, b255);
-        __m256 fl = _mm256_cvtepi32_ps(l);
-        sumlx = _mm256_add_ps(sumlx, _mm256_mul_ps(wx[i], fl));
-        suml2 = _mm256_add_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], fl), fl));
-    }
-    for (int itry = 0; itry < 5; ++itry) {
-        __m256 changed = zero;
-        for (int i = 0; i < n; i++) {
-            const __m256 fL = _mm256_cvtepi32_ps(L[i]);
-            __m256 slx = _mm256_sub_ps(sumlx, _mm256_mul_ps(wx[i], fL));
-            __m256 sl2 = _mm256_sub_ps(suml2, _mm256_mul_ps(_mm256_mul_ps(wt[i], fL), fL));
-            const __m256 pos = _mm256_and_ps(_mm256_cmp_ps(slx, zero, _CMP_GT_OQ),
-                                             _mm256_cmp_ps(sl2, zero, _CMP_GT_OQ));
-            const __m256i nl =
-                _mm256_min_epi32(inmax, QP_NEAREST(_mm256_div_ps(_mm256_mul_ps(xt[i], sl2), slx)));
-            const __m256 ne =
-                _mm256_andnot_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(nl, L[i])), pos);
-            if (_mm256_testz_ps(ne, ne))
-                continue;
-            const __m256 fnl = _mm256_cvtepi32_ps(nl);
-            slx = _mm256_add_ps(slx, _mm256_mul_ps(wx[i], fnl));
-            sl2 = _mm256_add_ps(sl2, _mm256_mul_ps(_mm256_mul_ps(wt[i], fnl), fnl));
-            const __m256 better =
-                _mm256_cmp_ps(_mm256_mul_ps(_mm256_mul_ps(slx, slx), suml2),
-                              _mm256_mul_ps(_mm256_mul_ps(sumlx, sumlx), sl2), _CMP_GT_OQ);
-            const __m256 upd = _mm256_and_ps(ne, better);
-            L[i] = _mm256_castps_si256(_mm256_blendv_ps(
-                _mm256_castsi256_ps(L[i]), _mm256_castsi256_ps(_mm256_and_si256(nl, b255)), upd));
-            sumlx = _mm256_blendv_ps(sumlx, slx, upd);
-            suml2 = _mm256_blendv_ps(suml2, sl2, upd);
-            changed = _mm256_or_ps(changed, upd);
-        }
-        if (_mm256_testz_ps(changed, changed))
-            break;
-    }
-#undef QP_NEAREST
-    const __m256 r = _mm256_div_ps(sumlx, suml2);
-    return _mm256_and_ps(r, _mm256_cmp_ps(suml2, zero, _CMP_GT_OQ));
-}
-
-/* the same, the 8 scales stored to out */
-static inline void tc_iq2q_qp_lanes8_to(const float *x, const float *w, float *out)
-{
-    _mm256_storeu_ps(out, tc_iq2q_qp_lanes8(x, w));
 }
 
 /* group_codes of the ng (2 or 4) groups at xv (8 values each) at one inverse scale id, lane k =

@@ -3,8 +3,8 @@
  * template shared by avx2_iq2q.c (W = 8), avx512_iq2q.c (W = 16) and neon_iq2q.c (W = 4). The
  * including file defines the vector types and ops below, then includes this once. Where
  * TC_GRID_AVX2 is set (both x86 files) make_qp_quants for 8 sub-blocks is an 8-lane AVX2 function
- * here (qp_lanes: grid_avx2.h's tc_iq2q_qp_lanes8 with transposes for its gathers), the 8-element
- * sub-block preparation and codes4 are grid_avx2.h's (AVX-512 uses all three at 8 lanes too);
+ * here (qp_lanes, the values brought into lanes by 8 x 8 transposes), the 8-element sub-block
+ * preparation and codes4 are grid_avx2.h's (AVX-512 uses all three at 8 lanes too);
  * elsewhere the same operations in the W-lane ops (W = 4: qp_lanes in two passes of 4
  * sub-blocks, codes4 one vector). nb_search2 (two trials in the 128-bit halves) and nb_search8
  * (8 trials in the lanes) are AVX2's alone, written in its intrinsics under W == 8, nb_search4
@@ -734,8 +734,8 @@ TC_ISA_ATTR static inline int best_trial(int nt, const float *sumqx, const float
  * lanes still need leave it unchanged, as the reference's early exit does.
  */
 #if TC_GRID_AVX2
-/* grid_avx2.h's tc_iq2q_qp_lanes8 (AVX2 instructions, 8 lanes, for both x86 files) with the
- * values brought into the lanes by 8 x 8 transposes instead of gathers, and kept out of line:
+/* make_qp_quants for the 8 sub-blocks (AVX2 instructions, 8 lanes, for both x86 files), the
+ * values brought into the lanes by 8 x 8 transposes (gathers before), kept out of line:
  * AVX2 IQ2_XXS 1.018x, AVX-512 1.013x (inlined into the row driver it measured 0.92x: the
  * driver's register allocation suffers) */
 TC_ISA_ATTR static __attribute__((noinline)) void qp_lanes(const float *x, const float *w,
