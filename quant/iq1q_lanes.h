@@ -31,23 +31,24 @@
  *   mask goes from step to step as bits in a register: kept as a vector it went through the
  *   stack, and the store and reload delayed each test's branch (-12% of m_search's cycles).
  *   A step that passes reads its sums again as the reference adds them.
- * - The split searches start at theta instead of -FLT_MAX (start_theta): tau is the score best
- *   = (sumqx/sumq2)*sumqx, as the reference computes it, of one of a few fixed splits (IQ1_S:
- *   the largest; IQ1_M: the one of 25 (AVX2) or 5 with the largest sumqx^2/sumq2 by cross
- *   products, one chain per shift code, then one division), and theta = tau*(1 - delta), delta
- *   2^-12 (IQ1_M) or 2^-11 (IQ1_S). Few splits then pass the pre-filter (AVX2 IQ1_M: 46.6% ->
- *   11.6% of steps with 17 splits). Exact: write s = sumqx^2/sumq2 (reals)
- *   for a split and shift of the lane, M its largest. A split wins only if s > b*(1 - 4u)
- *   against an incumbent of score b, and surely wins if s > b*(1 + 5u) (u = 2^-24, all values
- *   normal). Run the reference (from -FLT_MAX) and ours (from theta) side by side: while their
- *   incumbents differ, a split scoring above both by that margin is taken by both and joins
- *   them, so the larger of the two scores grows by at most (1 + 5u) a split from theta; over a
- *   lane's N splits x shifts (IQ1_M 153 x 4, IQ1_S 561 x 2) that stays below theta*(1 + 5Nu),
- *   1 + 1.9e-4 / 3.4e-4, less than M*(1 - delta)*(1 + 5Nu) < M*(1 - 5u), so the first split
- *   scoring M is taken by both, and from then on both run the same steps. Normal values: a lane
- *   starts at theta only when its sum of weights is in [2^-20, 2^30], its max |x| <= 2^10 and
- *   tau in [2^-40, 2^60]; then every sumq2 >= sum(w)/65 (each q^2 >= 1/64, rounding far
- *   below), the scores that matter are >= theta*(1 - 4u) and every product stays within
+ * - The split searches start at theta instead of -FLT_MAX (start_theta): IQ1_S's tau is the
+ *   largest score best = (sumqx/sumq2)*sumqx, as the reference computes it, of a few fixed
+ *   splits (so tau <= M*(1 + 2u), M below); IQ1_M's is a bound tau <= M from the pre-filter's
+ *   sums of 33 fixed splits (the largest q^2/q2 by cross products, one division, then the
+ *   roundings' bound taken off; m_search); theta = tau*(1 - delta), delta 2^-12 (IQ1_M) or
+ *   2^-11 (IQ1_S). Few splits then pass the pre-filter (AVX2 IQ1_M: 46.6% -> 11.6% of steps
+ *   with 17 splits). Exact: write s = sumqx^2/sumq2 (reals) for a split and shift of the lane,
+ *   M its largest. A split wins only if s > b*(1 - 4u) against an incumbent of score b, and
+ *   surely wins if s > b*(1 + 5u) (u = 2^-24, all values normal). Run the reference (from
+ *   -FLT_MAX) and ours (from theta) side by side: while their incumbents differ, a split
+ *   scoring above both by that margin is taken by both and joins them, so the larger of the
+ *   two scores grows by at most (1 + 5u) a split from theta; over a lane's N splits x shifts
+ *   (IQ1_M 153 x 4, IQ1_S 561 x 2) that stays below theta*(1 + 5Nu), 1 + 1.9e-4 / 3.4e-4, less
+ *   than M*(1 - delta)*(1 + 2u)*(1 + 5Nu) < M*(1 - 5u), so the first split scoring M is taken
+ *   by both, and from then on both run the same steps. Normal values: a lane starts at theta
+ *   only when its sum of weights is in [2^-20, 2^30], no weight is negative, its max |x| <=
+ *   2^10 and tau in [2^-40, 2^60]; then every sumq2 >= sum(w)/65 (each q^2 >= 1/64, rounding
+ *   far below), the scores that matter are >= theta*(1 - 4u) and every product stays within
  *   [2^-90, 2^110]. Other lanes start at -FLT_MAX, as the reference. The argument needs each
  *   operation to be one correctly rounded IEEE single operation, to nearest, with subnormals
  *   (x86's SSE/AVX defaults; AArch64's FPCR default on Linux, FZ off), and no fused
@@ -119,6 +120,9 @@
  *   the most a better start could give; by cross products (one division) from the bench's most
  *   frequent winners, 17 splits: 3337 (as the divisions), 25: 3244, 33: 3275, 41: 3516, 49:
  *   3482 (91% of the winners are among the 49, but each split costs about 11 cycles).
+ *   Then the start from the pre-filter's sums (a bound, no exact sums; 8 operations a split
+ *   and code instead of 11.5): MB/s +4.7% with 25 splits (AVX2, 6 pairs), the count then
+ *   retuned (m_tau_splits).
  * - IQ1_M's refit of d (two chains of 256 dependent adds) run under the next block's lane
  *   setup, 16 adds a lane (the block's d written then): MB/s 0.993 (6 pairs), not kept; the
  *   out-of-order core already overlaps most of the chains.
@@ -373,13 +377,14 @@ TC_ISA_ATTR static inline float refit(const tc_iq2_search *S, const uint16_t *in
 #endif
 
 /* The split searches' start (see the header comment): theta = tau*(1 - delta) where the lane's
- * sum of weights wsum, max |x| am and tau are in the safe ranges, else -FLT_MAX. */
-TC_ISA_ATTR static inline VF start_theta(VF tau, VF wsum, const float *am, float delta)
+ * sum of weights wsum, max |x| am and tau are in the safe ranges and no weight is negative
+ * (smallest wmin), else -FLT_MAX. */
+TC_ISA_ATTR static inline VF start_theta(VF tau, VF wsum, VF wmin, const float *am, float delta)
 {
     const VF amx = F_LOADU(am);
     const VM safe = M_AND(
         M_AND(M_CMP(wsum, F_SET1(0x1p-20f), _CMP_GE_OQ), M_CMP(wsum, F_SET1(0x1p30f), _CMP_LE_OQ)),
-        M_AND(M_CMP(amx, F_SET1(0x1p10f), _CMP_LE_OQ),
+        M_AND(M_AND(M_CMP(amx, F_SET1(0x1p10f), _CMP_LE_OQ), M_CMP(wmin, F_ZERO, _CMP_GE_OQ)),
               M_AND(M_CMP(tau, F_SET1(0x1p-40f), _CMP_GE_OQ),
                     M_CMP(tau, F_SET1(0x1p60f), _CMP_LE_OQ))));
     return F_BLEND(F_SET1(-FLT_MAX), F_MUL(tau, F_SET1(1 - delta)), safe);
@@ -627,7 +632,10 @@ TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws,
         tau =
             F_BLEND(tau, bs_m, M_AND(M_CMP(q2_m, zero, _CMP_GT_OQ), M_CMP(bs_m, tau, _CMP_GT_OQ)));
     }
-    VF best = start_theta(tau, PW[BS], am, 0x1p-11f), scale = F_ZERO;
+    VF wmin = TW[0];
+    for (int j = 1; j < BS; j++)
+        wmin = F_MIN(wmin, TW[j]);
+    VF best = start_theta(tau, PW[BS], wmin, am, 0x1p-11f), scale = F_ZERO;
     VI sel = I_ZERO; /* the best split: i1 << 8 | i2 << 2 | shift (1 +, 2 -), 0 none */
     for (int i1 = 0; i1 <= BS; i1++) {
         S_A(i1)
@@ -854,14 +862,20 @@ static const uint16_t m_order[154][2] = {
     MO(16, 16), MO(16, 16)}; /* the last a pad, for the pre-filter one step ahead */
 #undef MO
 
-/* The splits (i1, i2) whose largest score starts IQ1_M's search (m_search). With 8 lanes 12
- * more, the bench's most frequent winners: 17 measured +1.3% with AVX2 (8 interleaved pairs)
- * but -4% with AVX-512 (6 pairs), whose 16 lanes pass the pre-filter more often anyway. */
-#if W == 8
+/* The splits (i1, i2) from which IQ1_M's search takes its start (m_search): the 33 most frequent
+ * winners on the bench's rows (with and without importance weights), 77% of them. With the
+ * pre-filter's sums (2 operations a code) and cross products they cost less than the passes
+ * they save: AVX2 MB/s with 17, 25, 33, 41: 426, 430, 432, 429 (4 runs each); AVX-512 with 5,
+ * 9, 17, 33: 508, 499, 512, 518. With a division per split and code, 17 measured +1.3% with
+ * AVX2 (8 pairs) but -4% with AVX-512 (6 pairs) against 5. NEON keeps 5: its 4 lanes run four
+ * searches a block, and 33 splits cost it more instructions than they save (neon_icount
+ * IQ1_M, one row: 1.279 M against 1.207 M). */
+#if W >= 8
 static const int m_tau_splits[][2] = {{4, 12}, {3, 12}, {4, 13}, {5, 12}, {3, 13}, {3, 11}, {4, 11},
                                       {5, 13}, {4, 14}, {5, 11}, {2, 12}, {5, 14}, {2, 13}, {2, 11},
                                       {3, 14}, {3, 10}, {6, 12}, {4, 10}, {6, 13}, {2, 14}, {6, 14},
-                                      {5, 10}, {2, 10}, {6, 11}, {4, 15}};
+                                      {5, 10}, {2, 10}, {6, 11}, {4, 15}, {7, 13}, {1, 13}, {1, 12},
+                                      {3, 15}, {7, 12}, {5, 15}, {3, 9},  {1, 14}};
 #else
 static const int m_tau_splits[][2] = {{4, 12}, {3, 13}, {5, 11}, {2, 14}, {6, 10}};
 #endif
@@ -980,50 +994,53 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
         sumq2[2] = F_ADD(q2_m[0], q2_p[1]);                                                        \
         sumq2[3] = F_ADD(q2_m[0], q2_m[1]);                                                        \
     }
-    /* The search's start: tau, the score best = (sumqx/sumq2)*sumqx of a few fixed splits (the
-     * largest; each a real split's score as the reference computes it, so tau <= M*(1 + 2u),
-     * M the lane's largest sumqx^2/sumq2), and the search starts at theta = tau*(1 - 2^-12)
-     * instead of -FLT_MAX where the lane's magnitudes are safe (see the header comment). */
-    /* the largest by cross products (x^2 * Q > X^2 * q: a choice only, any split would do), one
-     * chain per shift code, then one division for the score of the chosen split */
-    VF tx[4], tq[4], txx[4];
+    /* The search's start, from the splits of m_tau_splits: the one with the largest
+     * q^2/q2 of the pre-filter's sums (by cross products, one chain per shift code), whose score
+     * s = q^2/q2 (one division) bounds M, the lane's largest sumqx^2/sumq2 of the reference's
+     * floats, from below: with Ex, E2 the pre-filter's bounds (m_filter_f) and sumq2 >= W/65,
+     * q2 >= sumq2*(1 - 1040u) and |q| <= |sumqx| + Ex, so sqrt(s*(1 - 1040u)/(1 + 2u)) <=
+     * sqrt(sumqx^2/sumq2) + Ex*sqrt(65/W) <= sqrt(M) + D. Then tau = (sqrt(s*(1 - 1100u)) -
+     * 1.01*D)^2*(1 - 2^-18) (its own roundings inside the last factor) is at most M, and the
+     * search starts at theta = tau*(1 - 2^-12) where the lane is safe (start_theta; its tau
+     * test also drops a lane where the root came out <= 0). */
+    VF txx[4], tq[4];
     {
-        M_SUMS(&D[m_tau_splits[0][0]], &D[m_tau_splits[0][1]], sumqx, sumq2)
+        const m_node *r0 = &D[m_tau_splits[0][0]], *c0 = &D[m_tau_splits[0][1]];
         for (int k = 0; k < 4; k++) {
-            tx[k] = sumqx[k];
-            tq[k] = sumq2[k];
-            txx[k] = F_MUL(sumqx[k], sumqx[k]);
+            const VF x = F_SUB(c0->s, r0->ks[k]);
+            txx[k] = F_MUL(x, x);
+            tq[k] = F_ADD(r0->a2[k], c0->b2[k]);
         }
     }
     for (int t = 1; t < (int)(sizeof m_tau_splits / sizeof *m_tau_splits); t++) {
-        M_SUMS(&D[m_tau_splits[t][0]], &D[m_tau_splits[t][1]], sumqx, sumq2)
+        const m_node *rt = &D[m_tau_splits[t][0]], *ct = &D[m_tau_splits[t][1]];
         for (int k = 0; k < 4; k++) {
-            const VF xx = F_MUL(sumqx[k], sumqx[k]);
-            const VM gt = M_CMP(F_MUL(xx, tq[k]), F_MUL(txx[k], sumq2[k]), _CMP_GT_OQ);
-            tx[k] = F_BLEND(tx[k], sumqx[k], gt);
-            tq[k] = F_BLEND(tq[k], sumq2[k], gt);
+            const VF x = F_SUB(ct->s, rt->ks[k]), q2 = F_ADD(rt->a2[k], ct->b2[k]);
+            const VF xx = F_MUL(x, x);
+            const VM gt = M_CMP(F_MUL(xx, tq[k]), F_MUL(txx[k], q2), _CMP_GT_OQ);
             txx[k] = F_BLEND(txx[k], xx, gt);
+            tq[k] = F_BLEND(tq[k], q2, gt);
         }
     }
     for (int k = 0; k < 4; k += 2) {
         const VM gt = M_CMP(F_MUL(txx[k + 1], tq[k]), F_MUL(txx[k], tq[k + 1]), _CMP_GT_OQ);
-        tx[k] = F_BLEND(tx[k], tx[k + 1], gt);
-        tq[k] = F_BLEND(tq[k], tq[k + 1], gt);
         txx[k] = F_BLEND(txx[k], txx[k + 1], gt);
+        tq[k] = F_BLEND(tq[k], tq[k + 1], gt);
     }
-    {
-        const VM gt = M_CMP(F_MUL(txx[2], tq[0]), F_MUL(txx[0], tq[2]), _CMP_GT_OQ);
-        tx[0] = F_BLEND(tx[0], tx[2], gt);
-        tq[0] = F_BLEND(tq[0], tq[2], gt);
-    }
-    const VF tau = F_MUL(F_DIV(tx[0], tq[0]), tx[0]);
+    const VM gt02 = M_CMP(F_MUL(txx[2], tq[0]), F_MUL(txx[0], tq[2]), _CMP_GT_OQ);
+    const VF st = F_DIV(F_BLEND(txx[0], txx[2], gt02), F_BLEND(tq[0], tq[2], gt02));
     const VF wsum = F_ADD(PW[0][BS], PW[1][BS]);
-    VF best = start_theta(tau, wsum, am, 0x1p-12f);
-    /* The pre-filter tests -sumqx and sumq2 from the sums above against bf = best*f, f = 1 - eps
-     * (see the comment before m_filter_f), a superset of the steps where a lane wins. */
     VF wmin = TW[0];
     for (int j = 1; j < BS; j++)
         wmin = F_MIN(wmin, TW[j]);
+    const VF dd = F_MUL(F_MUL(F_LOADU(am), M_SQRT(F_MUL(wsum, F_SET1(65.0f)))),
+                        F_SET1(1.01f * 21 * 0x1p-24f));
+    VF root = F_SUB(M_SQRT(F_MUL(st, F_SET1(1 - 1100 * 0x1p-24f))), dd);
+    root = F_BLEND(F_ZERO, root, M_CMP(root, F_ZERO, _CMP_GT_OQ)); /* NaN too: no start */
+    const VF tau = F_MUL(F_MUL(root, root), F_SET1(1 - 0x1p-18f));
+    VF best = start_theta(tau, wsum, wmin, am, 0x1p-12f);
+    /* The pre-filter tests -sumqx and sumq2 from the sums above against bf = best*f, f = 1 - eps
+     * (see the comment before m_filter_f), a superset of the steps where a lane wins. */
     const VF ff = m_filter_f(best, wsum, wmin, am);
     VF bf = F_MUL(best, ff);
     VF scale = F_ZERO;
