@@ -24,21 +24,31 @@
  *   shift code beating its best (the common win) takes one division, of that code's sums; the
  *   codes after it lost to the old best, so lose to the new one unless that came out lower (a
  *   rounding: then the four codes run in full, in order).
- * - The split searches start at theta instead of -FLT_MAX (start_theta): tau is the largest
- *   score best = (sumqx/sumq2)*sumqx, as the reference computes it, of a few fixed splits, and
- *   theta = tau*(1 - delta), delta 2^-12 (IQ1_M) or 2^-11 (IQ1_S). Few splits then pass the
- *   pre-filter (AVX2 IQ1_M: 46.6% -> 11.6% of steps). Exact: write s = sumqx^2/sumq2 (reals)
- *   for a split and shift of the lane, M its largest. A split wins only if s > b*(1 - 4u)
- *   against an incumbent of score b, and surely wins if s > b*(1 + 5u) (u = 2^-24, all values
- *   normal). Run the reference (from -FLT_MAX) and ours (from theta) side by side: while their
- *   incumbents differ, a split scoring above both by that margin is taken by both and joins
- *   them, so the larger of the two scores grows by at most (1 + 5u) a split from theta; over a
- *   lane's N splits x shifts (IQ1_M 153 x 4, IQ1_S 561 x 2) that stays below theta*(1 + 5Nu),
- *   1 + 1.9e-4 / 3.4e-4, less than M*(1 - delta)*(1 + 5Nu) < M*(1 - 5u), so the first split
- *   scoring M is taken by both, and from then on both run the same steps. Normal values: a lane
- *   starts at theta only when its sum of weights is in [2^-20, 2^30], its max |x| <= 2^10 and
- *   tau in [2^-40, 2^60]; then every sumq2 >= sum(w)/65 (each q^2 >= 1/64, rounding far
- *   below), the scores that matter are >= theta*(1 - 4u) and every product stays within
+ * - IQ1_M's pre-filter (the test that sends a step to the exact one) need not be exact, only a
+ *   superset of the steps where a lane wins: it sums each code's sumqx and sumq2 from tables of
+ *   the boundaries' terms already added across the two groups (2 operations a code instead of
+ *   4.5) and tests them against best lowered by a bound of the roundings (m_filter_f). Its
+ *   mask goes from step to step as bits in a register: kept as a vector it went through the
+ *   stack, and the store and reload delayed each test's branch (-12% of m_search's cycles).
+ *   A step that passes reads its sums again as the reference adds them.
+ * - The split searches start at theta instead of -FLT_MAX (start_theta): IQ1_S's tau is the
+ *   largest score best = (sumqx/sumq2)*sumqx, as the reference computes it, of a few fixed
+ *   splits (so tau <= M*(1 + 2u), M below); IQ1_M's is a bound tau <= M from the pre-filter's
+ *   sums of 33 fixed splits (the largest q^2/q2 by cross products, one division, then the
+ *   roundings' bound taken off; m_search); theta = tau*(1 - delta), delta 2^-12 (IQ1_M) or
+ *   2^-11 (IQ1_S). Few splits then pass the pre-filter (AVX2 IQ1_M: 46.6% -> 11.6% of steps
+ *   with 17 splits). Exact: write s = sumqx^2/sumq2 (reals) for a split and shift of the lane,
+ *   M its largest. A split wins only if s > b*(1 - 4u) against an incumbent of score b, and
+ *   surely wins if s > b*(1 + 5u) (u = 2^-24, all values normal). Run the reference (from
+ *   -FLT_MAX) and ours (from theta) side by side: while their incumbents differ, a split
+ *   scoring above both by that margin is taken by both and joins them, so the larger of the
+ *   two scores grows by at most (1 + 5u) a split from theta; over a lane's N splits x shifts
+ *   (IQ1_M 153 x 4, IQ1_S 561 x 2) that stays below theta*(1 + 5Nu), 1 + 1.9e-4 / 3.4e-4, less
+ *   than M*(1 - delta)*(1 + 2u)*(1 + 5Nu) < M*(1 - 5u), so the first split scoring M is taken
+ *   by both, and from then on both run the same steps. Normal values: a lane starts at theta
+ *   only when its sum of weights is in [2^-20, 2^30], no weight is negative, its max |x| <=
+ *   2^10 and tau in [2^-40, 2^60]; then every sumq2 >= sum(w)/65 (each q^2 >= 1/64, rounding
+ *   far below), the scores that matter are >= theta*(1 - 4u) and every product stays within
  *   [2^-90, 2^110]. Other lanes start at -FLT_MAX, as the reference. The argument needs each
  *   operation to be one correctly rounded IEEE single operation, to nearest, with subnormals
  *   (x86's SSE/AVX defaults; AArch64's FPCR default on Linux, FZ off), and no fused
@@ -53,7 +63,12 @@
  *   merged by (distance, list position), the reference's first strictly smaller distance over
  *   the list. Padding lanes have every element at level 3, whose term is +Inf or NaN: they
  *   never win.
- * - Level assignment, the sign flip, the refit and the block's bytes are the reference's code.
+ * - Level assignment, the sign flip, the refit and the block's bytes are the reference's code;
+ *   IQ1_M's finish of a pass (m_finish_lanes) takes its lanes in phases, so that the branches
+ *   on a group's place on the grid and on a refit are not taken lane by lane: every lane's
+ *   codes and map lookups, then the neighbour searches of the groups off the grid, then every
+ *   lane's refit, kept where a group was off the grid (MB/s +6.6% AVX2, +5.2% AVX-512); IQ1_S's
+ *   (s_finish_lanes) likewise, a block's 8 lanes at a time (+9.0% AVX2, +5.3% AVX-512).
  *
  * Tried and measured no faster (so not retried blindly; AVX2 cachegrind on bench --rows 64):
  * - IQ1_M, skipping the rest of a row (or a window of 3..6 splits) where, for every lane, both
@@ -83,14 +98,42 @@
  *   about 37% of m_search on the pass path and the mispredicted test before it, hence the
  *   pre-filter one step ahead.
  * - IQ1_M's start tau picked by cross products (x^2 * Q > X^2 * q, one division at the end)
- *   over 13 splits: AVX2 0.964, against 1.016 with a division per split and code.
+ *   over 13 splits: AVX2 0.964, against 1.016 with a division per split and code. (Kept later
+ *   in another form: one chain of cross products per shift code, which with 17 splits took the
+ *   divisions' time and let 25 pay, below.)
  * - IQ1_M's pre-filter two steps ahead instead of one: 0.999 (8 pairs).
  * - IQ1_S's pre-filter one step ahead within a row (pads at BS + 1): AVX2 0.997 (10 pairs),
  *   AVX-512 1.001 (8 pairs).
- * - IQ1_M's start from 25 splits instead of 17 (AVX2): 0.991 (8 pairs). IQ1_S's from 11
- *   (6 more around {8, 24}, i1 7..9, i2 23..25) instead of 5: AVX2 0.999 (8 pairs).
+ * - IQ1_M's start from 25 splits instead of 17 (AVX2): 0.991 (8 pairs), with a division per
+ *   split and code. IQ1_S's from 11 (6 more around {8, 24}, i1 7..9, i2 23..25) instead of 5:
+ *   AVX2 0.999 (8 pairs).
  * - The neighbour search with two vectors a step (W = 8, each its own best, merged by distance
  *   and list position; fewer loop branches): AVX2 IQ1_M 0.993 (8 pairs).
+ *
+ * Measured in one process by the time stamp counter around m_search (cycles a block, the least
+ * of 4 to 7 alternating runs; the machine shared, so only differences beyond ~2% count):
+ * - IQ1_M's pre-filter from the tables and a lowered best (above) with its mask still a
+ *   vector: 3826 against 3839 (the instructions a step 56 -> 44, as the older try below; not
+ *   the adds, it is the mask's trip through the stack that costs), then as bits: 3368.
+ * - Its mask two steps ahead (as bits): 3345 against 3349 one step ahead.
+ * - IQ1_M's start from the final best (an oracle: the search run twice): 2744 against 3330,
+ *   the most a better start could give; by cross products (one division) from the bench's most
+ *   frequent winners, 17 splits: 3337 (as the divisions), 25: 3244, 33: 3275, 41: 3516, 49:
+ *   3482 (91% of the winners are among the 49, but each split costs about 11 cycles).
+ *   Then the start from the pre-filter's sums (a bound, no exact sums; 8 operations a split
+ *   and code instead of 11.5): MB/s +4.7% with 25 splits (AVX2, 6 pairs), the count then
+ *   retuned (m_tau_splits).
+ * - IQ1_M's refit of d (two chains of 256 dependent adds) run under the next block's lane
+ *   setup, 16 adds a lane (the block's d written then): MB/s 0.993 (6 pairs), not kept; the
+ *   out-of-order core already overlaps most of the chains.
+ * - The neighbour search's winner's base-3 code (tc_iq1_code3) by two byte tables instead of
+ *   the 8-step loop: MB/s 0.995 (AVX2 IQ1_M, 6 pairs).
+ * - The neighbour search's shifts of the codes as multiplies' high halves (vpmulhuw, off the
+ *   shuffle ports): MB/s 1.002; the lists' first two lines prefetched when the finish finds a
+ *   group off the grid: 0.948 (AVX2 IQ1_M, 6 pairs each). The search is not bound by its ports.
+ * - The neighbour search's permutes in-lane (vpermilps, the tables repeat every 4 lanes)
+ *   instead of lane-crossing: no different (MB/s 0.996, 8 pairs); kept, as cheaper on the
+ *   shuffle ports of other cores.
  *
  * Required from the includer, besides grid_ops_*.h:
  *   M_AND(a, b), M_OR(a, b): both masks, either mask;  I_COUNT(v, m): v + 1 in the lanes of m
@@ -129,6 +172,15 @@ static const float qpat_m[16] = {XM0, XM1, XM2, INFINITY, XM0, XM1, XM2, INFINIT
  * from sub-block to sub-block, so a comparison mispredicts. */
 static const float *const m_qpat[4][2] = {
     {qpat_p, qpat_p}, {qpat_p, qpat_m}, {qpat_m, qpat_p}, {qpat_m, qpat_m}};
+/* lane l = t[4 * (l / 4) + (i[l] & 3)]: every table read by level here (qpat, a search's terms)
+ * repeats every 4 lanes, so an in-lane permute, cheaper than a lane-crossing one on x86 */
+#if TC_GRID_AVX2 && W == 8
+#define F_PERM4(t, i) _mm256_permutevar_ps(t, i)
+#elif TC_GRID_AVX2 && W == 16
+#define F_PERM4(t, i) _mm512_permutevar_ps(t, i)
+#else
+#define F_PERM4 F_PERM
+#endif
 static const int32_t lane_index[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 static const float zero_sub[32];
 
@@ -252,14 +304,14 @@ TC_ISA_ATTR static inline int nb_search(const tc_iq1_lists *tab, const uint16_t 
      * only the 2 bits of the element's level count */
     for (int c = 0; c < n; c += W, pos = I_ADD(pos, I_SET1(W))) {
         const VI C = I_LOAD_U16(ent + c);
-        VF d2 = F_ADD(F_ZERO, F_PERM(T[0], C));
-        d2 = F_ADD(d2, F_PERM(T[1], I_SRLI(C, 2)));
-        d2 = F_ADD(d2, F_PERM(T[2], I_SRLI(C, 4)));
-        d2 = F_ADD(d2, F_PERM(T[3], I_SRLI(C, 6)));
-        d2 = F_ADD(d2, F_PERM(T[4], I_SRLI(C, 8)));
-        d2 = F_ADD(d2, F_PERM(T[5], I_SRLI(C, 10)));
-        d2 = F_ADD(d2, F_PERM(T[6], I_SRLI(C, 12)));
-        d2 = F_ADD(d2, F_PERM(T[7], I_SRLI(C, 14)));
+        VF d2 = F_PERM4(T[0], C); /* 0 + t0 but for the sign of a zero, which no comparison sees */
+        d2 = F_ADD(d2, F_PERM4(T[1], I_SRLI(C, 2)));
+        d2 = F_ADD(d2, F_PERM4(T[2], I_SRLI(C, 4)));
+        d2 = F_ADD(d2, F_PERM4(T[3], I_SRLI(C, 6)));
+        d2 = F_ADD(d2, F_PERM4(T[4], I_SRLI(C, 8)));
+        d2 = F_ADD(d2, F_PERM4(T[5], I_SRLI(C, 10)));
+        d2 = F_ADD(d2, F_PERM4(T[6], I_SRLI(C, 12)));
+        d2 = F_ADD(d2, F_PERM4(T[7], I_SRLI(C, 14)));
         const VM lt = M_CMP(d2, best, _CMP_LT_OQ);
         best = F_BLEND(best, d2, lt);
         bpos = I_BLEND(bpos, pos, lt);
@@ -292,8 +344,8 @@ TC_ISA_ATTR static inline float refit(const tc_iq2_search *S, const uint16_t *in
     for (int k = 0; k < ng; ++k) {
         const __m256i g =
             _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(S->grid + index[k])));
-        const __m256 q = _mm256_permutevar8x32_ps(_mm256_loadu_ps(qp[k]),
-                                                  _mm256_srli_epi32(_mm256_sub_epi32(g, one), 1));
+        const __m256 q = _mm256_permutevar_ps(_mm256_loadu_ps(qp[k]),
+                                              _mm256_srli_epi32(_mm256_sub_epi32(g, one), 1));
         const __m256 wq = _mm256_mul_ps(_mm256_loadu_ps(weight + 8 * k), q);
         _mm256_storeu_ps(px + 8 * k, _mm256_mul_ps(wq, _mm256_loadu_ps(xb + 8 * k)));
         _mm256_storeu_ps(p2 + 8 * k, _mm256_mul_ps(wq, q));
@@ -304,7 +356,7 @@ TC_ISA_ATTR static inline float refit(const tc_iq2_search *S, const uint16_t *in
         const VF qt = F_LOADU(qp[k]); /* a permute reads the low bits: levels 0..2 */
         const uint8_t *g = (const uint8_t *)(S->grid + index[k]);
         for (int h = 0; h < 8; h += W) {
-            const VF q = F_PERM(qt, I_SRLI(I_SUB(I_LOAD_U8(g + h), one), 1));
+            const VF q = F_PERM4(qt, I_SRLI(I_SUB(I_LOAD_U8(g + h), one), 1));
             const VF wq = F_MUL(F_LOADU(weight + 8 * k + h), q);
             F_STOREU(px + 8 * k + h, F_MUL(wq, F_LOADU(xb + 8 * k + h)));
             F_STOREU(p2 + 8 * k + h, F_MUL(wq, q));
@@ -330,16 +382,63 @@ TC_ISA_ATTR static inline float refit(const tc_iq2_search *S, const uint16_t *in
 #endif
 
 /* The split searches' start (see the header comment): theta = tau*(1 - delta) where the lane's
- * sum of weights wsum, max |x| am and tau are in the safe ranges, else -FLT_MAX. */
-TC_ISA_ATTR static inline VF start_theta(VF tau, VF wsum, const float *am, float delta)
+ * sum of weights wsum, max |x| am and tau are in the safe ranges and no weight is negative
+ * (smallest wmin), else -FLT_MAX. */
+TC_ISA_ATTR static inline VF start_theta(VF tau, VF wsum, VF wmin, const float *am, float delta)
 {
     const VF amx = F_LOADU(am);
     const VM safe = M_AND(
         M_AND(M_CMP(wsum, F_SET1(0x1p-20f), _CMP_GE_OQ), M_CMP(wsum, F_SET1(0x1p30f), _CMP_LE_OQ)),
-        M_AND(M_CMP(amx, F_SET1(0x1p10f), _CMP_LE_OQ),
+        M_AND(M_AND(M_CMP(amx, F_SET1(0x1p10f), _CMP_LE_OQ), M_CMP(wmin, F_ZERO, _CMP_GE_OQ)),
               M_AND(M_CMP(tau, F_SET1(0x1p-40f), _CMP_GE_OQ),
                     M_CMP(tau, F_SET1(0x1p60f), _CMP_LE_OQ))));
     return F_BLEND(F_SET1(-FLT_MAX), F_MUL(tau, F_SET1(1 - delta)), safe);
+}
+
+/* a > b or either is NaN (not a <= b) */
+#ifndef M_NLE
+#define M_NLE(a, b) M_CMP(a, b, _CMP_NLE_UQ)
+#endif
+
+#if TC_GRID_AVX2 && W == 8
+#define M_SQRT _mm256_sqrt_ps
+#elif TC_GRID_AVX2 && W == 16
+#define M_SQRT _mm512_sqrt_ps
+#else
+#define M_SQRT F_SQRT
+#endif
+
+/*
+ * IQ1_M's pre-filter (m_search) tests q^2 > bf*q2 for each shift code, where q ~ -sumqx and
+ * q2 ~ sumq2 are the reference's real sums taken in another order (2 operations each instead of
+ * 4.5), so they differ from the reference's floats by roundings: the test is loosened to
+ * bf = best*f, f = 1 - eps, to stay a superset of the steps where a lane wins (the wins are then
+ * tested on the reference's floats, as before). The bound, with u = 2^-24, in a lane that starts
+ * at theta (start_theta's safe ranges) with every weight >= 0, sum W: the terms' magnitudes are
+ * at most 3.125*P for sumqx (P = sum |w*x| <= am*W, am = max |x|; |kx| <= 9/8 of its group's P,
+ * each prefix sum at most P) and 3.77*W for sumq2 (|a2| <= (81 + 80)/64 of its group's W, |b2|
+ * <= 80/64), and with at most five roundings on each side |q + sumqx| <= Ex = 20u*am*W,
+ * |q2 - sumq2| <= E2 = 16u*W. A win needs sumq2 >= W/65 (each q^2 >= 1/64) and fl(sumqx^2) >
+ * fl(best*sumq2), so sumqx^2 > best*sumq2*(1 - 2u) and |sumqx| > Qmin = sqrt(best*W/65*(1 - 2u))
+ * with best >= theta*(1 - 2^-12) (a win lowers best by at most 4u, at most 612 times). With
+ * r = Ex/Qmin and s = E2/(W/65 - E2) (< 1100u), |sumqx| <= |q|/(1 - r) and sumq2 >= q2*(1 - s),
+ * so q^2 > best*q2*(1 - s)*(1 - r)^2*(1 - 2u), and the filter's own three roundings cost 3u more:
+ * eps = 1.25*(s + 2r) + 16u covers it all. Where eps would exceed 2^-6, where the lane is not safe
+ * or a weight is negative, f is NaN, which passes every step (the predicate is NLE_UQ); a lane
+ * whose weights are all 0 has q = q2 = 0 at every split, which no step passes, as none wins.
+ */
+TC_ISA_ATTR static inline VF m_filter_f(VF theta, VF wsum, VF wmin, const float *am)
+{
+    const VF amx = F_LOADU(am);
+    const VF ex = F_MUL(F_MUL(amx, wsum), F_SET1(21 * 0x1p-24f));
+    const VF qmin = M_SQRT(F_DIV(F_MUL(theta, wsum), F_SET1(66.0f)));
+    const VF r = F_DIV(ex, qmin);
+    const VF eps = F_ADD(F_MUL(F_ADD(F_SET1(1120 * 0x1p-24f), F_ADD(r, r)), F_SET1(1.25f)),
+                         F_SET1(16 * 0x1p-24f));
+    const VM ok = M_AND(M_AND(M_CMP(theta, F_ZERO, _CMP_GT_OQ), M_CMP(wmin, F_ZERO, _CMP_GE_OQ)),
+                        M_CMP(eps, F_SET1(0x1p-6f), _CMP_LE_OQ));
+    const VM zero = M_AND(M_CMP(wsum, F_ZERO, _CMP_EQ_OQ), M_CMP(wmin, F_ZERO, _CMP_GE_OQ));
+    return F_BLEND(F_BLEND(F_SET1(NAN), F_SUB(F_SET1(1.0f), eps), ok), F_SET1(1.0f), zero);
 }
 
 #if TC_GRID_AVX2
@@ -538,7 +637,10 @@ TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws,
         tau =
             F_BLEND(tau, bs_m, M_AND(M_CMP(q2_m, zero, _CMP_GT_OQ), M_CMP(bs_m, tau, _CMP_GT_OQ)));
     }
-    VF best = start_theta(tau, PW[BS], am, 0x1p-11f), scale = F_ZERO;
+    VF wmin = TW[0];
+    for (int j = 1; j < BS; j++)
+        wmin = F_MIN(wmin, TW[j]);
+    VF best = start_theta(tau, PW[BS], wmin, am, 0x1p-11f), scale = F_ZERO;
     VI sel = I_ZERO; /* the best split: i1 << 8 | i2 << 2 | shift (1 +, 2 -), 0 none */
     for (int i1 = 0; i1 <= BS; i1++) {
         S_A(i1)
@@ -567,32 +669,58 @@ TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws,
 #undef S_SUMS
     store_res(r, sel, scale);
 }
-/* The rest of iq1_s_sub for one lane: levels, sign flip, grid points, refit. */
-TC_ISA_ATTR static float s_finish_sub(const tc_iq2_search *S, const tc_iq1_lists *T,
-                                      const float *xb, const float *weight, const int *rank, int i1,
-                                      int i2, int k, float scale, int *shift, uint16_t index[4])
+/*
+ * The rest of iq1_s_sub (levels, sign flip, grid points, refit) for the nl lanes from l0 (one
+ * block's 8 sub-blocks, or fewer with W < 8): scales, shifts and 4 indices per lane, for the
+ * lanes not skipped. In phases, as IQ1_M's m_finish_lanes: every lane's codes and map lookups,
+ * then the neighbour searches of the groups off the grid (a list of them), then each lane's
+ * refit, computed whether or not a group was off the grid and taken where one was.
+ */
+TC_ISA_ATTR static void s_finish_lanes(const tc_iq2_search *S, const tc_iq1_lists *T,
+                                       const float *const *xs, const float *const *ws,
+                                       int rank[][32], const int *skip, const split_res *r, int l0,
+                                       int nl, float *scales, int *shifts, uint16_t *index)
 {
-    enum { BS = 32 };
-    if (i1 < 0)
-        return 0;
-    int c3[4];
-    group_codes(rank, 4, i1, i2, c3);
-    if (scale < 0) { /* the mirror: levels 2 - L, code 6560 - c3 */
-        for (int g = 0; g < 4; ++g)
-            c3[g] = 6560 - c3[g];
-        scale = -scale;
-        k = -k; /* the shift mirrors with the levels */
+    int kk[8], off[8], item[32], at[32], n = 0;
+    float sc[8];
+    for (int i = 0; i < nl; i++) {
+        const int l = l0 + i;
+        scales[i] = 0;
+        shifts[i] = 1;
+        index[4 * i] = index[4 * i + 1] = index[4 * i + 2] = index[4 * i + 3] = 0;
+        off[i] = 0;
+        if (skip[l] || r->i1[l] < 0)
+            continue;
+        int c3[4];
+        group_codes(rank[l], 4, r->i1[l], r->i2[l], c3);
+        const float s0 = r->scale[l];
+        const int neg = s0 < 0; /* the mirror: levels 2 - L, code 6560 - c3 */
+        sc[i] = neg ? -s0 : s0;
+        kk[i] = neg ? -r->k[l] : r->k[l]; /* the shift mirrors with the levels */
+        for (int g = 0; g < 4; g++) {
+            const int m = T->map[neg ? 6560 - c3[g] : c3[g]];
+            index[4 * i + g] = (uint16_t)(m >= 0 ? m : 0);
+            item[n] = 4 * i + g;
+            at[n] = -m - 1;
+            off[i] |= m < 0;
+            n += m < 0;
+        }
     }
-    const float *qpat = k == 1 ? qpat_p : qpat_m;
-    int off = 0;
-    for (int g = 0; g < BS / 8; ++g)
-        index[g] = snap_c3(T, c3[g], xb + 8 * g, weight + 8 * g, scale, qpat, &off);
-    if (off) {
+    for (int j = 0; j < n; j++) {
+        const int i = item[j] >> 2, g = item[j] & 3, l = l0 + i;
+        index[item[j]] = (uint16_t)nb_search(T, T->list + at[j], xs[l] + 8 * g, ws[l] + 8 * g,
+                                             sc[i], kk[i] == 1 ? qpat_p : qpat_m);
+    }
+    for (int i = 0; i < nl; i++) {
+        const int l = l0 + i;
+        if (skip[l] || r->i1[l] < 0)
+            continue;
+        const float *qpat = kk[i] == 1 ? qpat_p : qpat_m;
         const float *qk[4] = {qpat, qpat, qpat, qpat};
-        scale = refit(S, index, BS / 8, xb, weight, qk, scale);
+        const float rs = refit(S, index + 4 * i, 4, xs[l], ws[l], qk, sc[i]);
+        scales[i] = off[i] ? rs : sc[i];
+        shifts[i] = kk[i];
     }
-    *shift = k;
-    return scale;
 }
 
 /* Lane l of IQ1_S's split search: the sub-block of 32 values at x (weights w), its max |x| and
@@ -654,15 +782,7 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
             float scales[8];
             int shifts[8];
             uint16_t index[32];
-            for (int ib = 0; ib < 8; ib++) {
-                const int l = 8 * c + ib;
-                shifts[ib] = 1;
-                memset(index + 4 * ib, 0, 4 * sizeof *index);
-                scales[ib] = skip[l]
-                                 ? 0
-                                 : s_finish_sub(S, T, xs[l], ws[l], rank[l], r.i1[l], r.i2[l],
-                                                r.k[l], r.scale[l], &shifts[ib], index + 4 * ib);
-            }
+            s_finish_lanes(S, T, xs, ws, rank, skip, &r, 8 * c, 8, scales, shifts, index);
             tc_iq1_s_finish(scales, shifts, index, y + (b0 + c) * IQ1S_SIZE);
         }
     }
@@ -699,15 +819,8 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
                 skip[l] = s_lane(x + 32 * (p + l), weight + 32 * (p + l), l, xs, ws, am, idx, rank);
             split_res r;
             s_search(xs, ws, am, idx, &r);
-            for (int l = 0; l < W; l++) {
-                const int ib = p + l;
-                shifts[ib] = 1;
-                memset(index + 4 * ib, 0, 4 * sizeof *index);
-                scales[ib] = skip[l]
-                                 ? 0
-                                 : s_finish_sub(S, T, xs[l], ws[l], rank[l], r.i1[l], r.i2[l],
-                                                r.k[l], r.scale[l], &shifts[ib], index + 4 * ib);
-            }
+            s_finish_lanes(S, T, xs, ws, rank, skip, &r, 0, W, scales + p, shifts + p,
+                           index + 4 * p);
         }
         tc_iq1_s_finish(scales, shifts, index, y);
     }
@@ -719,6 +832,9 @@ TC_ISA_ATTR static void iq1_s_rows(const float *src, void *dst, int64_t n_rows, 
 /* m_search's data per boundary j: what a split reads at i1 = j (px, a2) and at i2 = j (px, b2) */
 typedef struct m_node {
     VF px[2], a2p[2], a2m[2], b2p[2], b2m[2];
+    /* the pre-filter's (m_search): at i1, ks[k] = K_k - S and a2[k] (both groups' a2 of code
+     * k added); at i2, s = px[0] + px[1] and b2[k] likewise */
+    VF ks[4], a2[4], s, b2[4];
 } m_node;
 
 /* The 153 splits in the reference's order (i1, then i2 from i1) as byte offsets of their
@@ -751,13 +867,20 @@ static const uint16_t m_order[154][2] = {
     MO(16, 16), MO(16, 16)}; /* the last a pad, for the pre-filter one step ahead */
 #undef MO
 
-/* The splits (i1, i2) whose largest score starts IQ1_M's search (m_search). With 8 lanes 12
- * more, the bench's most frequent winners: 17 measured +1.3% with AVX2 (8 interleaved pairs)
- * but -4% with AVX-512 (6 pairs), whose 16 lanes pass the pre-filter more often anyway. */
-#if W == 8
-static const int m_tau_splits[][2] = {{4, 12}, {3, 13}, {5, 11}, {2, 14}, {6, 10}, {3, 12},
-                                      {4, 13}, {4, 14}, {2, 13}, {3, 11}, {5, 12}, {2, 12},
-                                      {5, 13}, {3, 14}, {2, 11}, {5, 14}, {4, 11}};
+/* The splits (i1, i2) from which IQ1_M's search takes its start (m_search): the 33 most frequent
+ * winners on the bench's rows (with and without importance weights), 77% of them. With the
+ * pre-filter's sums (2 operations a code) and cross products they cost less than the passes
+ * they save: AVX2 MB/s with 17, 25, 33, 41: 426, 430, 432, 429 (4 runs each); AVX-512 with 5,
+ * 9, 17, 33: 508, 499, 512, 518. With a division per split and code, 17 measured +1.3% with
+ * AVX2 (8 pairs) but -4% with AVX-512 (6 pairs) against 5. NEON keeps 5: its 4 lanes run four
+ * searches a block, and 33 splits cost it more instructions than they save (neon_icount
+ * IQ1_M, one row: 1.279 M against 1.207 M). */
+#if W >= 8
+static const int m_tau_splits[][2] = {{4, 12}, {3, 12}, {4, 13}, {5, 12}, {3, 13}, {3, 11}, {4, 11},
+                                      {5, 13}, {4, 14}, {5, 11}, {2, 12}, {5, 14}, {2, 13}, {2, 11},
+                                      {3, 14}, {3, 10}, {6, 12}, {4, 10}, {6, 13}, {2, 14}, {6, 14},
+                                      {5, 10}, {2, 10}, {6, 11}, {4, 15}, {7, 13}, {1, 13}, {1, 12},
+                                      {3, 15}, {7, 12}, {5, 15}, {3, 9},  {1, 14}};
 #else
 static const int m_tau_splits[][2] = {{4, 12}, {3, 13}, {5, 11}, {2, 14}, {6, 10}};
 #endif
@@ -837,6 +960,25 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
             D[j].b2p[h] = B2P[h][j];
             D[j].b2m[h] = B2M[h][j];
         }
+    /* the pre-filter's sums: per code k = (a, b) (a group 0's shift, b group 1's), K_k = kx_a[0] +
+     * kx_b[1], and S = px[0] + px[1]; then -sumqx ~ S[i2] - (K_k - S[i1]) and sumq2 ~ a2_k[i1] +
+     * b2_k[i2], each a real sum of the reference's terms in another order */
+    const VF kk[4] = {F_ADD(kx_p[0], kx_p[1]), F_ADD(kx_p[0], kx_m[1]), F_ADD(kx_m[0], kx_p[1]),
+                      F_ADD(kx_m[0], kx_m[1])};
+    for (int j = 0; j <= BS; j++) {
+        m_node *n = &D[j];
+        n->s = F_ADD(n->px[0], n->px[1]);
+        for (int k = 0; k < 4; k++)
+            n->ks[k] = F_SUB(kk[k], n->s);
+        n->a2[0] = F_ADD(n->a2p[0], n->a2p[1]);
+        n->a2[1] = F_ADD(n->a2p[0], n->a2m[1]);
+        n->a2[2] = F_ADD(n->a2m[0], n->a2p[1]);
+        n->a2[3] = F_ADD(n->a2m[0], n->a2m[1]);
+        n->b2[0] = F_ADD(n->b2p[0], n->b2p[1]);
+        n->b2[1] = F_ADD(n->b2p[0], n->b2m[1]);
+        n->b2[2] = F_ADD(n->b2m[0], n->b2p[1]);
+        n->b2[3] = F_ADD(n->b2m[0], n->b2m[1]);
+    }
 #define M_SUMS(r, c, sumqx, sumq2)                                                                 \
     VF sumqx[4], sumq2[4];                                                                         \
     {                                                                                              \
@@ -857,49 +999,94 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
         sumq2[2] = F_ADD(q2_m[0], q2_p[1]);                                                        \
         sumq2[3] = F_ADD(q2_m[0], q2_m[1]);                                                        \
     }
-    /* The search's start: tau, the score best = (sumqx/sumq2)*sumqx of a few fixed splits (the
-     * largest; each a real split's score as the reference computes it, so tau <= M*(1 + 2u),
-     * M the lane's largest sumqx^2/sumq2), and the search starts at theta = tau*(1 - 2^-12)
-     * instead of -FLT_MAX where the lane's magnitudes are safe (see the header comment). */
-    VF tau = F_SET1(-FLT_MAX);
-    for (int t = 0; t < (int)(sizeof m_tau_splits / sizeof *m_tau_splits); t++) {
-        M_SUMS(&D[m_tau_splits[t][0]], &D[m_tau_splits[t][1]], sumqx, sumq2)
+    /* The search's start, from the splits of m_tau_splits: the one with the largest
+     * q^2/q2 of the pre-filter's sums (by cross products, one chain per shift code), whose score
+     * s = q^2/q2 (one division) bounds M, the lane's largest sumqx^2/sumq2 of the reference's
+     * floats, from below: with Ex, E2 the pre-filter's bounds (m_filter_f) and sumq2 >= W/65,
+     * q2 >= sumq2*(1 - 1040u) and |q| <= |sumqx| + Ex, so sqrt(s*(1 - 1040u)/(1 + 2u)) <=
+     * sqrt(sumqx^2/sumq2) + Ex*sqrt(65/W) <= sqrt(M) + D. Then tau = (sqrt(s*(1 - 1100u)) -
+     * 1.01*D)^2*(1 - 2^-18) (its own roundings inside the last factor) is at most M, and the
+     * search starts at theta = tau*(1 - 2^-12) where the lane is safe (start_theta; its tau
+     * test also drops a lane where the root came out <= 0). */
+    VF txx[4], tq[4];
+    {
+        const m_node *r0 = &D[m_tau_splits[0][0]], *c0 = &D[m_tau_splits[0][1]];
         for (int k = 0; k < 4; k++) {
-            const VF bs = F_MUL(F_DIV(sumqx[k], sumq2[k]), sumqx[k]);
-            tau = F_BLEND(tau, bs,
-                          M_AND(M_CMP(sumq2[k], zero, _CMP_GT_OQ), M_CMP(bs, tau, _CMP_GT_OQ)));
+            const VF x = F_SUB(c0->s, r0->ks[k]);
+            txx[k] = F_MUL(x, x);
+            tq[k] = F_ADD(r0->a2[k], c0->b2[k]);
         }
     }
-    VF best = start_theta(tau, F_ADD(PW[0][BS], PW[1][BS]), am, 0x1p-12f);
+    for (int t = 1; t < (int)(sizeof m_tau_splits / sizeof *m_tau_splits); t++) {
+        const m_node *rt = &D[m_tau_splits[t][0]], *ct = &D[m_tau_splits[t][1]];
+        for (int k = 0; k < 4; k++) {
+            const VF x = F_SUB(ct->s, rt->ks[k]), q2 = F_ADD(rt->a2[k], ct->b2[k]);
+            const VF xx = F_MUL(x, x);
+            const VM gt = M_CMP(F_MUL(xx, tq[k]), F_MUL(txx[k], q2), _CMP_GT_OQ);
+            txx[k] = F_BLEND(txx[k], xx, gt);
+            tq[k] = F_BLEND(tq[k], q2, gt);
+        }
+    }
+    for (int k = 0; k < 4; k += 2) {
+        const VM gt = M_CMP(F_MUL(txx[k + 1], tq[k]), F_MUL(txx[k], tq[k + 1]), _CMP_GT_OQ);
+        txx[k] = F_BLEND(txx[k], txx[k + 1], gt);
+        tq[k] = F_BLEND(tq[k], tq[k + 1], gt);
+    }
+    const VM gt02 = M_CMP(F_MUL(txx[2], tq[0]), F_MUL(txx[0], tq[2]), _CMP_GT_OQ);
+    const VF st = F_DIV(F_BLEND(txx[0], txx[2], gt02), F_BLEND(tq[0], tq[2], gt02));
+    const VF wsum = F_ADD(PW[0][BS], PW[1][BS]);
+    VF wmin = TW[0];
+    for (int j = 1; j < BS; j++)
+        wmin = F_MIN(wmin, TW[j]);
+    const VF dd = F_MUL(F_MUL(F_LOADU(am), M_SQRT(F_MUL(wsum, F_SET1(65.0f)))),
+                        F_SET1(1.01f * 21 * 0x1p-24f));
+    VF root = F_SUB(M_SQRT(F_MUL(st, F_SET1(1 - 1100 * 0x1p-24f))), dd);
+    root = F_BLEND(F_ZERO, root, M_CMP(root, F_ZERO, _CMP_GT_OQ)); /* NaN too: no start */
+    const VF tau = F_MUL(F_MUL(root, root), F_SET1(1 - 0x1p-18f));
+    VF best = start_theta(tau, wsum, wmin, am, 0x1p-12f);
+    /* The pre-filter tests -sumqx and sumq2 from the sums above against bf = best*f, f = 1 - eps
+     * (see the comment before m_filter_f), a superset of the steps where a lane wins. */
+    const VF ff = m_filter_f(best, wsum, wmin, am);
+    VF bf = F_MUL(best, ff);
     VF scale = F_ZERO;
     VI sel = I_ZERO; /* the best split: i1 << 8 | i2 << 2 | shift code, 0x10000 | ...; 0 none */
     /* the splits in the reference's order (m_order; rw at i1, c at i2) */
-    /* Most steps change no lane's best: a pre-filter tests all 4 codes against it at once
-     * (exact, since a lane's best only changes by a win), one step ahead: step t + 1's mask is
-     * computed before step t's test, so that test's inputs are ready when it is reached and a
-     * mispredicted one resolves sooner. The mask of t + 1 used the best before step t: where a
-     * win raised it, a superset of the lanes passing with the new one (a lane passes only with
-     * sumq2 > 0, where best * sumq2 rises with best), so the pass path tests again; where a
-     * win lowered it (a rounding, on the full path) the mask is computed again. */
-#define M_PRE(t, out)                                                                              \
+    /* Most steps change no lane's best: a pre-filter tests all 4 codes at once against bf, the
+     * best lowered (m_filter_f; a superset of the lanes that win, since a lane's best only
+     * changes by a win), one step ahead: step t + 1's mask is computed before step t's test, so
+     * that test's inputs are ready when it is reached and a mispredicted one resolves sooner.
+     * The mask of t + 1 used bf before step t: where a win raised best, a superset of the lanes
+     * passing with the new one (a lane passes only with sumq2 > 0, where best * sumq2 rises
+     * with best), so the pass path tests again; a fast win sets bf from the best before it
+     * (lower, still a superset), so that the next tests need not wait for its division; where
+     * a win lowered best (a rounding, on the full path) bf and the mask are computed again. */
+#define M_PRE(base, t, out)                                                                        \
     {                                                                                              \
-        M_SUMS((const m_node *)((const char *)D + m_order[t][0]),                                  \
-               (const m_node *)((const char *)D + m_order[t][1]), px_, p2_)                        \
+        const m_node *r_ = (const m_node *)((const char *)(base) + m_order[t][0]),                 \
+                     *c_ = (const m_node *)((const char *)(base) + m_order[t][1]);                 \
+        const VF s_ = c_->s;                                                                       \
         VM g_[4];                                                                                  \
-        for (int k = 0; k < 4; k++)                                                                \
-            g_[k] = M_CMP(F_MUL(px_[k], px_[k]), F_MUL(best, p2_[k]), _CMP_GT_OQ);                 \
-        out = M_OR(M_OR(PRE_POS(p2_[0], g_[0]), PRE_POS(p2_[1], g_[1])),                           \
-                   M_OR(PRE_POS(p2_[2], g_[2]), PRE_POS(p2_[3], g_[3])));                          \
+        for (int k_ = 0; k_ < 4; k_++) {                                                           \
+            const VF x_ = F_SUB(s_, r_->ks[k_]), y_ = F_ADD(r_->a2[k_], c_->b2[k_]);               \
+            g_[k_] = M_NLE(F_MUL(x_, x_), F_MUL(bf, y_));                                          \
+        }                                                                                          \
+        out = M_OR(M_OR(g_[0], g_[1]), M_OR(g_[2], g_[3]));                                        \
     }
-    VM next;
-    M_PRE(0, next)
+    VM pm;
+    M_PRE(D, 0, pm)
+    unsigned next = M_BITS(pm); /* the mask's bits: no vector kept across the loop */
     for (int t = 0; t < 153; t++) {
-        const VM cur = next;
-        M_PRE(t + 1, next)
-        if (!M_BITS(cur))
+        const unsigned cur = next;
+        M_PRE(D, t + 1, pm)
+        next = M_BITS(pm);
+        if (!cur)
             continue;
-        const m_node *rw = (const m_node *)((const char *)D + m_order[t][0]),
-                     *c = (const m_node *)((const char *)D + m_order[t][1]);
+        /* the pass path reads its nodes again through a pointer the compiler cannot see through,
+         * so that it keeps nothing of the pre-filter's live across the test */
+        const char *Db = (const char *)D;
+        __asm__("" : "+r"(Db));
+        const m_node *rw = (const m_node *)(Db + m_order[t][0]),
+                     *c = (const m_node *)(Db + m_order[t][1]);
         {
             M_SUMS(rw, c, sumqx, sumq2)
             VF qq[4];
@@ -908,7 +1095,8 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
                 qq[k] = F_MUL(sumqx[k], sumqx[k]);
                 gt[k] = M_CMP(qq[k], F_MUL(best, sumq2[k]), _CMP_GT_OQ);
             }
-            const int i1 = (int)(rw - D), i2 = (int)(c - D);
+            const int i1 = m_order[t][0] / (int)sizeof(m_node),
+                      i2 = m_order[t][1] / (int)sizeof(m_node);
             const VI code = I_SET1(1 << 16 | i1 << 8 | i2 << 2); /* one broadcast, then + k */
             /* A win: where each lane has at most one shift code k that beats the step's best
              * (m[k]), one division: the codes after k, which lost to the old best, lose to the
@@ -928,6 +1116,9 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
                 const VM mw = M_OR(m01, m23);
                 const VF sc1 = F_DIV(qx1, q21), bs1 = F_MUL(sc1, qx1);
                 if (!M_BITS(M_AND(mw, M_CMP(bs1, best, _CMP_LT_OQ)))) {
+                    /* the filter's bf from the best before this win (lower: still a superset),
+                     * so that the next steps' tests need not wait for this division */
+                    bf = F_MUL(best, ff);
                     best = F_BLEND(best, bs1, mw);
                     scale = F_BLEND(scale, sc1, mw);
                     sel = I_BLEND(sel, c1, mw);
@@ -947,8 +1138,11 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
                 scale = F_BLEND(scale, sc[k], m);
                 sel = I_BLEND(sel, k ? I_ADD(code, I_SET1(k)) : code, m);
             }
-            if (M_BITS(M_CMP(best, old, _CMP_LT_OQ)))
-                M_PRE(t + 1, next)
+            bf = F_MUL(best, ff);
+            if (M_BITS(M_CMP(best, old, _CMP_LT_OQ))) {
+                M_PRE(Db, t + 1, pm)
+                next = M_BITS(pm);
+            }
         }
     }
 #undef M_PRE
@@ -956,33 +1150,54 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
     store_res(r, sel, scale);
 }
 
-/* The rest of iq1_m_sub for one lane: levels, sign flip, grid points, refit. The groups'
- * level codes straight from the elements' places rank[] (level (rank >= i1) + (rank >= i2); with
- * AVX2 a group in 8 lanes); the mirror's levels 2 - L have code 6560 - c3. */
-TC_ISA_ATTR static float m_finish_sub(const tc_iq2_search *S, const tc_iq1_lists *T,
-                                      const float *xb, const float *weight, const int *rank, int i1,
-                                      int i2, int k, float scale, int *shift, uint16_t index[2])
+/*
+ * The rest of iq1_m_sub (levels, sign flip, grid points, refit) for the W lanes of a pass (scales,
+ * shifts and 2 indices per lane, for the lanes not skipped), in phases that keep the unpredictable
+ * branches out: every lane's codes and map lookups, then the neighbour searches of the groups off
+ * the grid (a list of them), then each lane's refit, computed whether or not a group was off the
+ * grid and taken where one was.
+ */
+TC_ISA_ATTR static void m_finish_lanes(const tc_iq2_search *S, const tc_iq1_lists *T,
+                                       const float *const *xs, const float *const *ws,
+                                       int rank[][16], const int *skip, const split_res *r,
+                                       float *scales, int *shifts, uint16_t *index)
 {
-    enum { BS = 16 };
-    if (i1 < 0)
-        return 0;
-    int c3[2];
-    group_codes(rank, 2, i1, i2, c3);
-    if (scale < 0) {
-        c3[0] = 6560 - c3[0];
-        c3[1] = 6560 - c3[1];
-        scale = -scale;
-        k = 3 - k; /* the shift mirrors with the levels */
+    int kk[W], off[W], item[2 * W], at[2 * W], n = 0;
+    float sc[W];
+    for (int l = 0; l < W; l++) {
+        scales[l] = 0;
+        shifts[l] = 0;
+        index[2 * l] = index[2 * l + 1] = 0;
+        off[l] = 0;
+        if (skip[l] || r->i1[l] < 0)
+            continue;
+        int c3[2];
+        group_codes(rank[l], 2, r->i1[l], r->i2[l], c3);
+        const float s0 = r->scale[l];
+        const int neg = s0 < 0; /* the mirror: levels 2 - L, code 6560 - c3 */
+        sc[l] = neg ? -s0 : s0;
+        kk[l] = neg ? 3 - r->k[l] : r->k[l];
+        for (int g = 0; g < 2; g++) {
+            const int m = T->map[neg ? 6560 - c3[g] : c3[g]];
+            index[2 * l + g] = (uint16_t)(m >= 0 ? m : 0);
+            item[n] = 2 * l + g;
+            at[n] = -m - 1;
+            off[l] |= m < 0;
+            n += m < 0;
+        }
     }
-    int off = 0;
-    for (int g = 0; g < BS / 8; ++g) {
-        const float *qpat = m_qpat[k][g];
-        index[g] = snap_c3(T, c3[g], xb + 8 * g, weight + 8 * g, scale, qpat, &off);
+    for (int i = 0; i < n; i++) {
+        const int l = item[i] >> 1, g = item[i] & 1;
+        index[item[i]] = (uint16_t)nb_search(T, T->list + at[i], xs[l] + 8 * g, ws[l] + 8 * g,
+                                             sc[l], m_qpat[kk[l]][g]);
     }
-    if (off)
-        scale = refit(S, index, BS / 8, xb, weight, m_qpat[k], scale);
-    *shift = k;
-    return scale;
+    for (int l = 0; l < W; l++) {
+        if (skip[l] || r->i1[l] < 0)
+            continue;
+        const float rs = refit(S, index + 2 * l, 2, xs[l], ws[l], m_qpat[kk[l]], sc[l]);
+        scales[l] = off[l] ? rs : sc[l];
+        shifts[l] = kk[l];
+    }
 }
 
 /* tc_iq1_m_refit_d with the products in 8 lanes (a group's elements; (w*q)*x and (w*q)*q, as
@@ -1001,8 +1216,7 @@ TC_ISA_ATTR static float m_refit_d(const tc_iq2_search *S, const float *x, const
             const __m256i g = _mm256_cvtepu8_epi32(
                 _mm_loadl_epi64((const __m128i *)(S->grid + index[2 * ib + k])));
             const __m256i lvl = _mm256_srli_epi32(_mm256_sub_epi32(g, one), 1);
-            const __m256 q =
-                _mm256_mul_ps(_mm256_permutevar8x32_ps(_mm256_loadu_ps(qpat), lvl), mul);
+            const __m256 q = _mm256_mul_ps(_mm256_permutevar_ps(_mm256_loadu_ps(qpat), lvl), mul);
             const __m256 wq = _mm256_mul_ps(_mm256_loadu_ps(weight + o), q);
             _mm256_storeu_ps(px + o, _mm256_mul_ps(wq, _mm256_loadu_ps(x + o)));
             _mm256_storeu_ps(p2 + o, _mm256_mul_ps(wq, q));
@@ -1017,7 +1231,7 @@ TC_ISA_ATTR static float m_refit_d(const tc_iq2_search *S, const float *x, const
             const VF qt = F_LOADU(m_qpat[shifts[ib]][k]); /* a permute reads the low bits */
             const uint8_t *g = (const uint8_t *)(S->grid + index[2 * ib + k]);
             for (int h = 0; h < 8; h += W) {
-                const VF q = F_MUL(F_PERM(qt, I_SRLI(I_SUB(I_LOAD_U8(g + h), one), 1)), mul);
+                const VF q = F_MUL(F_PERM4(qt, I_SRLI(I_SUB(I_LOAD_U8(g + h), one), 1)), mul);
                 const VF wq = F_MUL(F_LOADU(weight + o + h), q);
                 F_STOREU(px + o + h, F_MUL(wq, F_LOADU(x + o + h)));
                 F_STOREU(p2 + o + h, F_MUL(wq, q));
@@ -1075,15 +1289,7 @@ TC_ISA_ATTR static void iq1_m_rows(const float *src, void *dst, int64_t n_rows, 
             }
             split_res r;
             m_search(xs, ws, am, idx, &r);
-            for (int l = 0; l < W; l++) {
-                const int ib = p + l;
-                shifts[ib] = 0;
-                index[2 * ib] = index[2 * ib + 1] = 0;
-                scales[ib] = skip[l]
-                                 ? 0
-                                 : m_finish_sub(S, T, xs[l], ws[l], rank[l], r.i1[l], r.i2[l],
-                                                r.k[l], r.scale[l], &shifts[ib], index + 2 * ib);
-            }
+            m_finish_lanes(S, T, xs, ws, rank, skip, &r, scales + p, shifts + p, index + 2 * p);
         }
         tc_iq1_m_finish(S, x, weight, scales, shifts, index, y, m_refit_d);
     }
