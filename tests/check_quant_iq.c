@@ -354,6 +354,64 @@ START_TEST(quantize_matches_ggml)
                      mode ? "with zeros" : "yes");
             one_row_all_isas(quant, t, src, imat, n, want, got, what);
         }
+    /* Crafted for IQ1's split searches, which start above -FLT_MAX and pre-filter on sums in
+     * another order, exact by bounds on the roundings (iq1q_lanes.h) that hold only in safe
+     * ranges: importance scales from 1e-8 to 1e7, weights from u^8 (a wide range), zeros,
+     * constant and partly negative; values as gaussians at scales 1e-6..1e5, ties on a grid,
+     * small integers, +-1, one sign, |x| near the safe range's edge 2^10, cubes, zeros. */
+    if (t == TC_DTYPE_IQ1_S || t == TC_DTYPE_IQ1_M)
+        for (int it = 0; it < (quick() ? 20 : 100); it++) {
+            uint64_t s = 0x51ed27ull * (uint64_t)(it + 1) + (uint64_t)t;
+            const int64_t n = 4096;
+            const int kind = it % 9, imode = (it / 9) % 5;
+            const float sc = powf(10.0f, (float)((int)(tc_rng_uniform(&s) * 12) - 6));
+            const float isc = powf(10.0f, (float)((int)(tc_rng_uniform(&s) * 16) - 8));
+            for (int64_t i = 0; i < n; i++) {
+                const float u1 = tc_rng_uniform(&s) + 1e-7f, u2 = tc_rng_uniform(&s);
+                const float g = sqrtf(-2.0f * logf(u1)) * cosf(6.2831853f * u2), u = u2;
+                float v;
+                switch (kind) {
+                case 0:
+                    v = g;
+                    break;
+                case 1:
+                    v = (float)(int)(g * 3) * 0.25f;
+                    break;
+                case 2:
+                    v = (float)((int)(u * 5) - 2);
+                    break;
+                case 3:
+                    v = fabsf(g);
+                    break;
+                case 4:
+                    v = i % 16 < 8 ? g : g * 1e-3f;
+                    break;
+                case 5:
+                    v = g * 1000.0f;
+                    break;
+                case 6:
+                    v = u < 0.5f ? 1.0f : -1.0f;
+                    break;
+                case 7:
+                    v = g * g * g;
+                    break;
+                default:
+                    v = i % 3 == 0 ? 0.0f : g;
+                    break;
+                }
+                src[i] = kind == 5 ? v : v * sc;
+                const float w = tc_rng_uniform(&s);
+                imat[i] = imode == 0   ? (w * w * 10 + 1e-3f) * isc
+                          : imode == 1 ? powf(w, 8) * isc
+                          : imode == 2 ? (i % 5 == 0 ? 0.0f : w * isc)
+                          : imode == 3 ? isc
+                                       : (i % 10 == 4 ? -w : w) * isc;
+            }
+            char what[96];
+            snprintf(what, sizeof what, "IQ1 bounds row %d (kind %d, imatrix %d, %g, %g)", it, kind,
+                     imode, (double)sc, (double)isc);
+            one_row_all_isas(quant, t, src, imat, n, want, got, what);
+        }
     /* Degenerate rows: one nonzero value in the row, one (negative) per block, mostly
      * negative values, all equal and negative, one value far above the rest of its block,
      * tiny (subnormal) values next to small normal ones, large magnitudes (1e9), zeros with a
