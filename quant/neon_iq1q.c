@@ -44,7 +44,7 @@ static inline __attribute__((always_inline)) float32x4_t tbl_lanes(const float32
     }
     return vreinterpretq_f32_u8(r);
 }
-#define F_TBL tbl_lanes
+#define F_TBL       tbl_lanes
 #define M_NLE(a, b) vmvnq_u32(vcleq_f32(a, b)) /* not a <= b: NaN passes */
 
 #include "iq1q_lanes.h"
