@@ -1055,14 +1055,6 @@ TC_ISA_ATTR static float xs_sub(const tc_iq2_lists *T, const float *xb, const fl
 
 /* ===== Row drivers ===== */
 
-/* acc + x[0]^2 + ... + x[n-1]^2, added one by one in order (tc_iq2_sigma2's sum, in pieces) */
-static inline float sum_squares(float acc, const float *x, int n)
-{
-    for (int i = 0; i < n; ++i)
-        acc += x[i] * x[i];
-    return acc;
-}
-
 /* The reference's row driver, blocks with Inf or NaN (in x or the weights) by the reference. */
 TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_rows,
                                   int64_t n_per_row, const float *qw)
@@ -1104,7 +1096,7 @@ TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_
                 for (int ib = 0; ib < 16; ++ib) {
                     scales[ib] = xs_sub(T, x + 16 * ib, w + 16 * ib, sigma2, q2 + 2 * ib);
                     if (xn)
-                        sumx2 = sum_squares(sumx2, xn + 16 * ib, 16);
+                        sumx2 = tc_iq2_sum_squares(sumx2, xn + 16 * ib, 16);
                 }
                 tc_iq2_xs_finish(scales, q2, y);
             } else {
@@ -1121,10 +1113,10 @@ TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_
                                          qp[ib], q2 + 2 * ib);
                     punt = isnan(scales[ib]);
                     if (xn)
-                        sumx2 = sum_squares(sumx2, xn + 32 * ib, 32);
+                        sumx2 = tc_iq2_sum_squares(sumx2, xn + 32 * ib, 32);
                 }
                 if (xn && ib < 8) /* left early: the rest of the next block's sum */
-                    sumx2 = sum_squares(sumx2, xn + 32 * ib, QK_K - 32 * ib);
+                    sumx2 = tc_iq2_sum_squares(sumx2, xn + 32 * ib, QK_K - 32 * ib);
                 if (punt)
                     tc_ref_iq2_xxs_block(S, x, w, y);
                 else
