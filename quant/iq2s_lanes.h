@@ -157,8 +157,8 @@ TC_ISA_ATTR static ALWAYS_INLINE VI group_codes(VF id, const VF *xv)
  * iq2_best_neighbour of the reference: of the n candidates at wd (term indices), the list
  * position of the point nearest to the group g at `scale` by sum of w*(scale*q - x)^2, the first
  * of equal distances; -1 when no distance is below FLT_MAX. nvec: the number of vectors of
- * candidates when n is known to need that many (1 or 2), 0 for any. Lanes past n load nothing
- * and hold FLT_MAX, which never wins.
+ * candidates when n is known to need that many (1 or 2; W = 8: 2 for any n <= 16), 0 for any.
+ * Lanes past n load nothing and hold FLT_MAX, which never wins.
  */
 TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const uint32_t *wd, int nvec, int n,
                                                const grp_tab *g, float scale)
@@ -177,7 +177,10 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const uint32_t *wd, int nvec, int
         return __builtin_ctz(M_BITS(M_CMP(best, m, _CMP_EQ_OQ)));
     }
 #if W >= 8
-    VF best = F_MIN(NB_DIST(I_LOADU(wd)), fmax); /* FLT_MAX unless strictly below it */
+    /* FLT_MAX unless strictly below it (W = 8, nvec = 2: lists of 1 to 16, the first vector
+     * masked too) */
+    VF best = W == 8 && nvec == 2 ? W_MIN_FMAX(NB_DIST(W_LOAD(wd, n)), n, fmax)
+                                  : F_MIN(NB_DIST(I_LOADU(wd)), fmax);
 #else
     VF best = W_MIN_FMAX(NB_DIST(W_LOAD(wd, n)), n, fmax); /* lists as short as W */
 #endif
@@ -216,9 +219,10 @@ TC_ISA_ATTR static ALWAYS_INLINE int32_t search_entry(const tc_iq2s_lists *T, in
     const uint32_t *lst = T->lst + T->list[(uint32_t)e >> 16 & 0x1fff];
     const int n = (int)lst[0];
     int p;
-    if (W >= 8 && (cls == 0 || (W == 16 && cls == 1)))
+    /* W = 8: lists of classes 0 and 1 alike (a branch on the class mispredicts) */
+    if (W == 16 && cls <= 1)
         p = nb_search(lst + 1, 1, n, g, scale);
-    else if (W >= 8 && (cls == 1 || (W == 16 && cls == 2)))
+    else if ((W == 8 && cls <= 1) || (W == 16 && cls == 2))
         p = nb_search(lst + 1, 2, n, g, scale);
     else
         p = nb_search(lst + 1, 0, n, g, scale);
