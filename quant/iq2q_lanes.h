@@ -600,6 +600,14 @@ TC_ISA_ATTR static inline float sub_prep(int ng, const float *xb, const float *q
  * next sub-block's trials, to overlap its latency (0.986-0.993); qp_lanes as the template's
  * W-lane one with transposes (0.993). Skipping the requantization searches altogether (wrong
  * bytes, a bound) measured 1.086: they are the largest piece left besides the run searches.
+ * Measured no faster (2026-12-06, 5 alternating pairs): nb_search's end in the vectors (the
+ * smallest position among the lanes equal to the minimum, as iq2s_lanes.h's nb_search) instead
+ * of tc_lanes_first_best's store and scalar loop (9.96x and 9.98x medians). Where the time goes
+ * (perf, AVX2, 2026-12-06): of the kernel, nb_search8 22 %, nb_search (single trials and the
+ * requantization) 18 %, qp_lanes 10 %, nb_search2 9 %, lane_sums 7 %, nb_search16 5 %,
+ * group_codes 4 %; the searches have 26 candidates on average (IQ2_S's: 9.5), 28 % of them
+ * single trials; valgrind's branch model puts about 38 mispredictions in a sub-block, spread over
+ * the search loops' exits and the run dispatch.
  */
 TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt, const float *id,
                                           const float *sc, const float *xval, const float *waux,
