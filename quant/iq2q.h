@@ -21,13 +21,20 @@ static inline int iclamp(int v, int lo, int hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
+/* acc + x[0]^2 + ... + x[n-1]^2, added one by one in order: from acc = 0 over a block, the
+ * reference's sum of squares; in pieces, the same additions (the kernels sum the next block's
+ * while they work on this one, so its serial additions overlap other work). */
+static inline float tc_iq2_sum_squares(float acc, const float *x, int n)
+{
+    for (int i = 0; i < n; ++i)
+        acc += x[i] * x[i];
+    return acc;
+}
+
 /* Step 1 of the reference: the mean square of the block's 256 values, summed in order. */
 static inline float tc_iq2_sigma2(const float *x)
 {
-    float sumx2 = 0;
-    for (int i = 0; i < QK_K; ++i)
-        sumx2 += x[i] * x[i];
-    return sumx2 / QK_K;
+    return tc_iq2_sum_squares(0, x, QK_K) / QK_K;
 }
 
 /* One whole block (QK_K values, importance weights qw) by the reference. */

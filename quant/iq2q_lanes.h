@@ -600,6 +600,14 @@ TC_ISA_ATTR static inline float sub_prep(int ng, const float *xb, const float *q
  * next sub-block's trials, to overlap its latency (0.986-0.993); qp_lanes as the template's
  * W-lane one with transposes (0.993). Skipping the requantization searches altogether (wrong
  * bytes, a bound) measured 1.086: they are the largest piece left besides the run searches.
+ * Measured no faster (2026-12-06, 5 alternating pairs): nb_search's end in the vectors (the
+ * smallest position among the lanes equal to the minimum, as iq2s_lanes.h's nb_search) instead
+ * of tc_lanes_first_best's store and scalar loop (9.96x and 9.98x medians). Where the time goes
+ * (perf, AVX2, 2026-12-06): of the kernel, nb_search8 22 %, nb_search (single trials and the
+ * requantization) 18 %, qp_lanes 10 %, nb_search2 9 %, lane_sums 7 %, nb_search16 5 %,
+ * group_codes 4 %; the searches have 26 candidates on average (IQ2_S's: 9.5), 28 % of them
+ * single trials; valgrind's branch model puts about 38 mispredictions in a sub-block, spread over
+ * the search loops' exits and the run dispatch.
  */
 TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt, const float *id,
                                           const float *sc, const float *xval, const float *waux,
@@ -1055,14 +1063,6 @@ TC_ISA_ATTR static float xs_sub(const tc_iq2_lists *T, const float *xb, const fl
 
 /* ===== Row drivers ===== */
 
-/* acc + x[0]^2 + ... + x[n-1]^2, added one by one in order (tc_iq2_sigma2's sum, in pieces) */
-static inline float sum_squares(float acc, const float *x, int n)
-{
-    for (int i = 0; i < n; ++i)
-        acc += x[i] * x[i];
-    return acc;
-}
-
 /* The reference's row driver, blocks with Inf or NaN (in x or the weights) by the reference. */
 TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_rows,
                                   int64_t n_per_row, const float *qw)
@@ -1104,7 +1104,7 @@ TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_
                 for (int ib = 0; ib < 16; ++ib) {
                     scales[ib] = xs_sub(T, x + 16 * ib, w + 16 * ib, sigma2, q2 + 2 * ib);
                     if (xn)
-                        sumx2 = sum_squares(sumx2, xn + 16 * ib, 16);
+                        sumx2 = tc_iq2_sum_squares(sumx2, xn + 16 * ib, 16);
                 }
                 tc_iq2_xs_finish(scales, q2, y);
             } else {
@@ -1121,10 +1121,10 @@ TC_ISA_ATTR static void iq2q_rows(int t, const float *src, void *dst, int64_t n_
                                          qp[ib], q2 + 2 * ib);
                     punt = isnan(scales[ib]);
                     if (xn)
-                        sumx2 = sum_squares(sumx2, xn + 32 * ib, 32);
+                        sumx2 = tc_iq2_sum_squares(sumx2, xn + 32 * ib, 32);
                 }
                 if (xn && ib < 8) /* left early: the rest of the next block's sum */
-                    sumx2 = sum_squares(sumx2, xn + 32 * ib, QK_K - 32 * ib);
+                    sumx2 = tc_iq2_sum_squares(sumx2, xn + 32 * ib, QK_K - 32 * ib);
                 if (punt)
                     tc_ref_iq2_xxs_block(S, x, w, y);
                 else

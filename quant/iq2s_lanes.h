@@ -49,7 +49,8 @@
  *   entry) in element order, and each lane keeps its first strictly smaller distance below
  *   FLT_MAX in list order, which is the reference's search in every lane. Runs are found from
  *   bit masks (off the grid, same entry as the trial before) without a branch per trial, and the
- *   results go back to the trials' entries by transposes and selects.
+ *   results go back to the trials' entries by transposes and selects. Runs shorter than
+ *   RUN_MIN (about 30 % of them, and lists are short) search trial by trial as with W = 16.
  * - The trials' fits sum (w*x)*q and (w*q)*q over the 16 elements in the reference's order, from
  *   0, in the sub-block lanes (q from the level in the code, by a permute of {1, 3, 5}). The
  *   choice of the best trial is the reference's loop in trial order, per lane, the update a
@@ -74,6 +75,7 @@
 #if TC_GRID_AVX2
 #include "grid_avx2.h"
 #endif
+#include "iq2q.h"
 #include "iq2s.h"
 #include "tc_dtype.h"
 
@@ -88,6 +90,10 @@
 /* W <= 8: a group's searches in trials with the same off-grid entry run together, the trials in
  * lanes (run_search) */
 #define IQ2S_RUNS (W <= 8)
+/* W <= 8: the shortest run run_search takes; shorter ones search trial by trial with the
+ * candidates in lanes (nb_search), cheaper for a list of 9.5 candidates on average (AVX2,
+ * alternating runs, 2026-12-06: 2 10.1x, 3 10.2x, 4 and 5 10.0x, all runs 9.5x) */
+#define RUN_MIN 3
 /* res's trials: the last run may start at trial 18 and writes W; transposes read W from t0 */
 #define RES_NT (((IQ2S_NT + W - 1) / W + 1) * W)
 
@@ -151,8 +157,8 @@ TC_ISA_ATTR static ALWAYS_INLINE VI group_codes(VF id, const VF *xv)
  * iq2_best_neighbour of the reference: of the n candidates at wd (term indices), the list
  * position of the point nearest to the group g at `scale` by sum of w*(scale*q - x)^2, the first
  * of equal distances; -1 when no distance is below FLT_MAX. nvec: the number of vectors of
- * candidates when n is known to need that many (1 or 2), 0 for any. Lanes past n load nothing
- * and hold FLT_MAX, which never wins.
+ * candidates when n is known to need that many (1 or 2; W = 8: 2 for any n <= 16), 0 for any.
+ * Lanes past n load nothing and hold FLT_MAX, which never wins.
  */
 TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const uint32_t *wd, int nvec, int n,
                                                const grp_tab *g, float scale)
@@ -171,7 +177,10 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const uint32_t *wd, int nvec, int
         return __builtin_ctz(M_BITS(M_CMP(best, m, _CMP_EQ_OQ)));
     }
 #if W >= 8
-    VF best = F_MIN(NB_DIST(I_LOADU(wd)), fmax); /* FLT_MAX unless strictly below it */
+    /* FLT_MAX unless strictly below it (W = 8, nvec = 2: lists of 1 to 16, the first vector
+     * masked too) */
+    VF best = W == 8 && nvec == 2 ? W_MIN_FMAX(NB_DIST(W_LOAD(wd, n)), n, fmax)
+                                  : F_MIN(NB_DIST(I_LOADU(wd)), fmax);
 #else
     VF best = W_MIN_FMAX(NB_DIST(W_LOAD(wd, n)), n, fmax); /* lists as short as W */
 #endif
@@ -210,9 +219,10 @@ TC_ISA_ATTR static ALWAYS_INLINE int32_t search_entry(const tc_iq2s_lists *T, in
     const uint32_t *lst = T->lst + T->list[(uint32_t)e >> 16 & 0x1fff];
     const int n = (int)lst[0];
     int p;
-    if (W >= 8 && (cls == 0 || (W == 16 && cls == 1)))
+    /* W = 8: lists of classes 0 and 1 alike (a branch on the class mispredicts) */
+    if (W == 16 && cls <= 1)
         p = nb_search(lst + 1, 1, n, g, scale);
-    else if (W >= 8 && (cls == 1 || (W == 16 && cls == 2)))
+    else if ((W == 8 && cls <= 1) || (W == 16 && cls == 2))
         p = nb_search(lst + 1, 2, n, g, scale);
     else
         p = nb_search(lst + 1, 0, n, g, scale);
@@ -226,12 +236,23 @@ TC_ISA_ATTR static ALWAYS_INLINE int32_t search_entry(const tc_iq2s_lists *T, in
  * iq2_best_neighbour of the reference per lane, the list in its order with the candidates one
  * after the other, each lane keeping its first strictly smaller distance below FLT_MAX. A term
  * w*(scale*q - x)^2 of element j at level l is ((w*d)*d) of d = scale*q - x, the reference's
- * operations, in tab[j][l] for every lane at once; a candidate's distance adds its 8 terms in
- * element order from the first (0 + t differs from t only in a zero's sign, which no comparison
- * sees). out[t]: the entry of lane t's point (grid point 0's when no distance is below FLT_MAX).
+ * operations, in a table per element for every lane at once; a candidate's distance adds its 8
+ * terms in element order from the first (0 + t differs from t only in a zero's sign, which no
+ * comparison sees). out[t]: the entry of lane t's point (grid point 0's when no distance is below
+ * FLT_MAX). Runs shorter than RUN_MIN do not come here: see the trials' searches.
  * Measured no faster (AVX2, alternating pairs): the even and odd candidates in two chains merged
  * by (distance, position), as IQ2_XXS's nb_search8 does; offsets from a byte table per grid
- * point (18 loads a candidate instead of 10: about 8 % slower).
+ * point (18 loads a candidate instead of 10: about 8 % slower); the first three terms' sums
+ * (t0 + t1) + t2 from a table of the 27, as nb_search8 (2026-12-06: 36 adds and 27 stores a run
+ * to save 2 adds and 2 loads a candidate, where a search has 9.5 candidates on average on
+ * gaussian data: 4 % more kernel instructions than the masked offsets alone, no faster); the
+ * entry blended in broadcast from memory (one load) instead of from the scalar (two vector uops):
+ * 6 alternating pairs 10.9x -> 10.6x medians; the runs' scales from the trial loop's, transposed
+ * once a pass (8 x 8 transposes), instead of two divisions a run: 5 pairs 10.58x -> 10.63x
+ * medians, no gain; runs of 11 or more (14 % of them) at 16 scales in two vectors, each
+ * candidate's offsets taken once for both (as IQ2_XXS's nb_search16): 4 % fewer kernel
+ * instructions, but 11 alternating pairs gave the same medians (10.5x / 10.5x, then 10.14x /
+ * 10.10x; from 9 trials 10.14x).
  */
 TC_ISA_ATTR static ALWAYS_INLINE void run_search(const tc_iq2s_lists *T, int32_t e, const float *xg,
                                                  const float *wg, VF s, int32_t *out)
@@ -240,35 +261,38 @@ TC_ISA_ATTR static ALWAYS_INLINE void run_search(const tc_iq2s_lists *T, int32_t
     const int n = (int)lst[0];
     const uint16_t *gi = (const uint16_t *)(lst + 1 + n);
     const VF sq[3] = {s, F_MUL(s, F_SET1(3.0f)), F_MUL(s, F_SET1(5.0f))}; /* s * 1.0f == s */
-    VF tab[8][4];
+    /* element j's terms at levels 0..2 at strides that let each offset be the code's level
+     * bits masked in place (or shifted once), times an address scale: elements 3's and 7's at
+     * 64 bytes, the others' at sizeof(VF) (no level 3 is ever read) */
+    enum { S64 = 64 / sizeof(VF) };
+    VF e0[3], e1[3], e2[3], e3[2 * S64 + 1], e4[3], e5[3], e6[3], e7[2 * S64 + 1];
+    VF *const et[8] = {e0, e1, e2, e3, e4, e5, e6, e7};
     for (int j = 0; j < 8; j++) {
         const VF xj = F_BCAST(xg + j), wj = F_BCAST(wg + j);
         for (int l = 0; l < 3; l++) {
             const VF d = F_SUB(sq[l], xj);
-            tab[j][l] = F_MUL(F_MUL(wj, d), d);
+            et[j][(j & 3) == 3 ? S64 * l : l] = F_MUL(F_MUL(wj, d), d);
         }
     }
-    /* tab[j][level j]: the entry's code2 has level j in bits 2j, 2j + 1; 4 * level times
-     * sizeof(VF) / 4 (an address scale) is its offset, the bits masked where they are */
-#define RUN_TERM(j)                                                                                \
-    (*(const VF *)((const char *)tab[j] +                                                          \
-                   (size_t)((j ? ent >> (2 * (j)-2) : ent << 2) & 12) * (sizeof(VF) / 4)))
+#define RUN_AT(t, off) (*(const VF *)((const char *)(t) + (off)))
     VF best = F_SET1(FLT_MAX);
     VI bent = I_SET1(T->entry[0]);
     for (int c = 0; c < n; c++) {
         const uint32_t ent = (uint32_t)T->entry[gi[c]];
-        const VF d = F_ADD(
-            F_ADD(
-                F_ADD(F_ADD(F_ADD(F_ADD(F_ADD(RUN_TERM(0), RUN_TERM(1)), RUN_TERM(2)), RUN_TERM(3)),
-                            RUN_TERM(4)),
-                      RUN_TERM(5)),
-                RUN_TERM(6)),
-            RUN_TERM(7));
+        const size_t u = ent, h = u >> 8; /* levels of elements 0..3, 4..7 */
+        VF d = RUN_AT(e0, (u << 3 & 0x18) * (sizeof(VF) / 8));
+        d = F_ADD(d, RUN_AT(e1, (u & 0x0c) * (sizeof(VF) / 4)));
+        d = F_ADD(d, RUN_AT(e2, (u & 0x30) * (sizeof(VF) / 16)));
+        d = F_ADD(d, RUN_AT(e3, u & 0xc0));
+        d = F_ADD(d, RUN_AT(e4, (h << 3 & 0x18) * (sizeof(VF) / 8)));
+        d = F_ADD(d, RUN_AT(e5, (h & 0x0c) * (sizeof(VF) / 4)));
+        d = F_ADD(d, RUN_AT(e6, (h & 0x30) * (sizeof(VF) / 16)));
+        d = F_ADD(d, RUN_AT(e7, h & 0xc0));
         const VM lt = M_CMP(d, best, _CMP_LT_OQ);
         best = F_BLEND(best, d, lt);
         bent = I_BLEND(bent, I_SET1((int32_t)ent), lt);
     }
-#undef RUN_TERM
+#undef RUN_AT
     I_STOREU(out, bent);
 }
 #endif
@@ -315,13 +339,13 @@ TC_ISA_ATTR static ALWAYS_INLINE void lane_sums(const VF *ws, const VF *wxs, VI 
     *sumq2 = s2;
 }
 
-/* sigma2 = 2 * sum(x^2) / 256 over the block, summed in order (ref's block_sigma2). */
+/* sigma2 = 2 * sum(x^2) / 256 over the block, summed in order (ref's block_sigma2). Measured
+ * no faster (AVX2, 11 alternating pairs, 2026-12-06: 10.39x and 10.35x medians): the next
+ * block's sum summed ahead in pieces in the trial loop, as IQ2_XXS does; the out-of-order core
+ * overlaps these 256 additions already. */
 static inline float block_sigma2(const float *x)
 {
-    float sumx2 = 0;
-    for (int i = 0; i < QK_K; i++)
-        sumx2 += x[i] * x[i];
-    return 2 * sumx2 / QK_K;
+    return 2 * tc_iq2_sum_squares(0, x, QK_K) / QK_K;
 }
 
 /* Per element of the block, in element order, as the reference's sub_weights and
@@ -479,11 +503,27 @@ TC_ISA_ATTR static void iq2s_block(const tc_iq2s_lists *T, const float *x, const
                     const int gx = 2 * (b0 + b) + k;
                     const uint32_t same = sm[k][b];
                     uint32_t starts = om[k][b] & ~same;
+                    grp_tab gt;
+                    int have_gt = 0;
                     while (starts) {
                         const int t = __builtin_ctz(starts);
                         starts &= starts - 1;
+                        const int rl = __builtin_ctz(~(same >> (t + 1))) + 1; /* run length */
+                        if (rl < RUN_MIN) {
+                            /* a short run: each trial's search with the candidates in lanes,
+                             * at the trial loop's scale 1 / (tnum[t] / max), the one
+                             * run_search's lane would compute (the same two divisions) */
+                            if (!have_gt) {
+                                group_tab(xval, wa, gx, &gt);
+                                have_gt = 1;
+                            }
+                            for (int u = 0; u < rl; u++)
+                                res[k][b][t + u] =
+                                    search_entry(T, mall[t][k][b], 0, &gt, sc[t + u][b]);
+                            continue;
+                        }
                         /* a run longer than W goes on from t + W */
-                        starts |= (uint32_t)(__builtin_ctz(~(same >> (t + 1))) >= W) << (t + W);
+                        starts |= (uint32_t)(rl > W) << (t + W);
                         /* the trial loop's scales, lane u = trial t + u */
                         const VF id = F_DIV(F_LOADU(tnum + t), F_SET1(mx[b]));
                         run_search(T, mall[t][k][b], xval + 8 * gx, wa + 8 * gx,
