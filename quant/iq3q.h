@@ -70,28 +70,10 @@ void tc_ref_iq3_s_block(const tc_iq3_search *g, const float *x, const float *qw,
  */
 #define TC_IQ3_LANES 16
 
-/*
- * The same lists for searching one list at several trial scales at once (lane = trial; the AVX2
- * kernel's run searches, iq3q_lanes.h): run[rofs[o]] for the list at list[o] is
- *   [0] P | N << 8: P the number of (element, level) pairs its points use (<= 32), N its padded
- *       number of candidates,
- *   [1] the offset of the candidates from run[rofs[o]],
- *   [2 ...] P pair descriptors, l * TC_IQ3_RUN_SQ_BYTES | (e * TC_IQ3_RUN_X_BYTES) << 16 for
- *       element e at level l, ordered by element then level (pair j's term goes to slot j), then
- *       copies of the last up to 16 (P <= 16) or 32 descriptors,
- *   then per candidate, in the reference's order, a uint64 (two words): the byte offset slot * 32
- *       of each element's pair's term (bits 16 e.. for element e), copies of the last up to 4, 8,
- *       16, 32 (n <= 4, 8, 16, 32) or a multiple of 8 candidates (N in all), then the N code4s.
- */
-#define TC_IQ3_RUN_SQ_BYTES 160 /* a level's row of trial scales times q: 40 floats */
-#define TC_IQ3_RUN_X_BYTES  64  /* an element's broadcast x, then its broadcast weight */
-
 typedef struct tc_iq3_lists {
     const int32_t *map; /* 4096 entries */
     const uint16_t *list;
     int code0; /* the code4 of grid point 0, what the reference takes when no distance is finite */
-    const uint32_t *rofs; /* by list offset o: where its run data starts in run */
-    const uint32_t *run;
 } tc_iq3_lists;
 
 /* `grid_size` 256 (IQ3_XXS) or 512 (IQ3_S). Built once, thread-safely; never freed; NULL

@@ -132,6 +132,27 @@
  * Remeasured this round, still neutral: the groups' x and weights broadcast once a sub-block and
  * read as memory operands by the class 0..2 searches (3 pairs: IQ3_XXS 8.8x both, IQ3_S 8.5x ->
  * 8.4x); quant/avx2_iq3q.c at -O3 (#pragma GCC optimize; 3 pairs, 8.9x both, 8.8x both).
+ * Measured slower and dropped (commit 0e9d126 has it): each run searched once with lane = trial
+ * (up to 8 of its trials; runs longer than 8 restarted every 8 trials, the starts found by
+ * comparing the map entries of consecutive trials in lanes and shifts of 32-bit masks), only the
+ * (element, level) pairs its list uses given terms (per-list descriptors built with the lists;
+ * one flat loop over the pairs of 64 runs: the row sc[t] * q at the run's first trial, minus the
+ * broadcast x, times the broadcast weight, times the difference, stored), each candidate's
+ * distance 4 term loads (offsets from one 64-bit word) and 3 adds, each lane's first strictly
+ * smaller one by min + compare + blend of a position counter, the codes by a permute (a gather
+ * beyond 8 candidates), the lanes of the run's entry written by a masked store; the lists by
+ * padded length 4, 8, 16, 32 so every chain has a fixed count. Exact (the same floats), but
+ * IQ3_XXS 8.6-9.1x -> 7.7x, IQ3_S 8.6-8.8x -> 6.9-7.0x (4 alternating pairs). Offline count
+ * (gaussian, 20000 sub-blocks): IQ3_XXS 202 searches, 31.5 runs, 41.8 pieces of at most 8
+ * trials (4.8 trials each; runs of 1 and 2 trials: 4.0 and 3.6 a sub-block), 11.0 used pairs
+ * a list of 7.4 candidates (3 or fewer levels an element in 58 % of the runs, 4 or fewer 87 %);
+ * IQ3_S 108 searches, 19.4 runs, 23.8 pieces (4.5 trials), 11.3 pairs, 10.7 candidates. Knocked
+ * out one phase at a time (IQ3_XXS, ratio): no searches at all 20.4x, + the sq rows and the
+ * descriptors 15x, + the terms and the classing 10.5x, + the candidates 7.3-7.7x (IQ3_S 18.2x,
+ * 14.9x, 11.2x, 7.0x): the terms alone cost about what the searches they replace cost. It is
+ * load-bound: a pair is ~7 instructions with 3 vector loads and a store, a candidate ~17 with 5
+ * loads (~4 cycles); a piece costs ~6.5 of today's searches, so only pieces of 7 or 8 trials
+ * (~11 a sub-block) would gain, at most ~5 % with both paths' work lists: not tried.
  *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
@@ -604,241 +625,6 @@ static inline float xval_min(const float *xval)
 }
 #endif
 
-#define IQ3_RUNS (W == 8 && TC_GRID_AVX2)
-
-#if IQ3_RUNS
-/*
- * The run searches (AVX2): lane = trial. A group keeps one off-grid code over several
- * consecutive trials (a run); its neighbour list is then searched once for up to 8 of them, the
- * trials of the run in the lanes. For each (element, level) pair the list's points use (the run
- * data's descriptors, iq3q.h) the term (w*diff)*diff, diff = s*q - x at each lane's trial scale
- * s, is the reference's float (s*q is sq[l][t] = sc[t] * q, the reference's product; the
- * subtraction and the two products are its operations on its operands). A candidate's distance
- * in a lane is its 4 terms added in element order (from the first term: see nb_search), and
- * each lane keeps its first strictly smaller distance below FLT_MAX (a chain from the first
- * candidate's distance clamped to FLT_MAX; NaN never compares smaller), carrying the
- * candidate's code4; longer lists run two chains over the two halves, the later half taken
- * only when strictly smaller. No distance below FLT_MAX: T->code0. The winners go to the lanes
- * of the trials with the run's map entry (the same code, the same list); other lanes are left
- * alone. Runs longer than 8 get a start every 8 trials.
- *
- * Order of work: the runs' starts of all groups (one work list), then, 64 runs at a time, the
- * descriptors of all their pairs in one flat list (each offset by the run's first trial and
- * group), all terms in one loop, and the candidates' searches by the padded length of their
- * lists (4, 8, 16, 32, more): short independent chains with fixed trip counts.
- */
-enum { RUN_CHUNK = 64, RUN_SQ = TC_IQ3_RUN_SQ_BYTES / 4 };
-_Static_assert(RUN_SQ >= 40, "sq rows hold trials 0..39");
-
-/* m ? b : a by vblendvps itself: GCC 12 rewrites _mm256_blendv_ps's mask m into m < 0 and
- * emits that comparison too, one more instruction per candidate on the chain */
-static ALWAYS_INLINE __m256 run_blend(__m256 a, __m256 b, __m256 m)
-{
-    __m256 r;
-    __asm__("vblendvps %3, %2, %1, %0" : "=x"(r) : "x"(a), "x"(b), "x"(m));
-    return r;
-}
-
-static ALWAYS_INLINE __m256 run_dist(const char *tb, const uint32_t *cw)
-{
-    uint64_t s;
-    memcpy(&s, cw, sizeof s);
-    const __m256 t0 = _mm256_load_ps((const float *)(tb + (s & 0xffff)));
-    const __m256 t1 = _mm256_load_ps((const float *)(tb + (s >> 16 & 0xffff)));
-    const __m256 t2 = _mm256_load_ps((const float *)(tb + (s >> 32 & 0xffff)));
-    const __m256 t3 = _mm256_load_ps((const float *)(tb + (s >> 48)));
-    return _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(t0, t1), t2), t3);
-}
-
-/* candidates j0..j1-1 of cand: the first strictly smallest distance per lane, from the first
- * clamped to FLT_MAX, and its position (min(d, b) = d < b ? d : b: b, never NaN, is kept on
- * ties and against NaN, as the reference's strict comparison) */
-static ALWAYS_INLINE void run_chain(const char *tb, const uint32_t *cand, int j0, int j1,
-                                    __m256 *best, __m256i *pos)
-{
-    __m256 b = _mm256_min_ps(run_dist(tb, cand + 2 * j0), _mm256_set1_ps(FLT_MAX));
-    __m256i jv = _mm256_set1_epi32(j0), p = jv;
-    const __m256i one = _mm256_set1_epi32(1);
-    __asm__("" : "+x"(jv)); /* counted by adds, not loaded as constants */
-    for (int j = j0 + 1; j < j1; j++) {
-        const __m256 d = run_dist(tb, cand + 2 * j);
-        const __m256 lt = _mm256_cmp_ps(d, b, _CMP_LT_OQ);
-        b = _mm256_min_ps(d, b);
-        jv = _mm256_add_epi32(jv, one);
-        p = _mm256_castps_si256(run_blend(_mm256_castsi256_ps(p), _mm256_castsi256_ps(jv), lt));
-    }
-    *best = b;
-    *pos = p;
-}
-
-/* one run: list rd (run data), terms at tb, nc candidates (0: rd's count, a multiple of 8);
- * writes the winners to the lanes of dst whose map entry (mrow) is the run's, below lim */
-static ALWAYS_INLINE void run_item(const tc_iq3_lists *T, const uint32_t *rd, const char *tb,
-                                   int nc, int32_t *dst, const int32_t *mrow, int lim)
-{
-    const uint32_t *cand = rd + rd[1];
-    const int n = nc ? nc : (int)(rd[0] >> 8);
-    __m256 b;
-    __m256i p;
-    if (nc == 4 || nc == 8) {
-        run_chain(tb, cand, 0, nc, &b, &p);
-    } else {
-        run_chain(tb, cand, 0, 8, &b, &p);
-        for (int j0 = 8; j0 < n; j0 += 8) {
-            __m256 b2;
-            __m256i p2;
-            run_chain(tb, cand, j0, j0 + 8, &b2, &p2);
-            const __m256 lt = _mm256_cmp_ps(b2, b, _CMP_LT_OQ);
-            b = _mm256_min_ps(b2, b);
-            p = _mm256_castps_si256(run_blend(_mm256_castsi256_ps(p), _mm256_castsi256_ps(p2), lt));
-        }
-    }
-    const int32_t *codes = (const int32_t *)cand + 2 * n;
-    __m256i c = nc == 4 || nc == 8 ? _mm256_permutevar8x32_epi32(I_LOADU(codes), p)
-                                   : _mm256_i32gather_epi32((const int *)codes, p, 4);
-    c = _mm256_castps_si256(
-        _mm256_blendv_ps(_mm256_castsi256_ps(_mm256_set1_epi32(T->code0)), _mm256_castsi256_ps(c),
-                         _mm256_cmp_ps(b, _mm256_set1_ps(FLT_MAX), _CMP_LT_OQ)));
-    const __m256i m = _mm256_loadu_si256((const __m256i *)mrow);
-    const __m256i sel =
-        _mm256_and_si256(_mm256_cmpeq_epi32(m, _mm256_set1_epi32(mrow[0])),
-                         _mm256_cmpgt_epi32(_mm256_set1_epi32(lim), I_LOADU(lane_index)));
-    _mm256_maskstore_epi32(dst, sel, c);
-}
-
-/*
- * The neighbour searches of all trials of a sub-block (codes at cflat[32 * k + t], nt trials in
- * nv vectors of 8 a group): the off-grid codes' winners replace them in cflat; ong[k] gets the
- * on-grid trials of group k (bit t).
- */
-static inline void run_searches(const tc_iq3_lists *T, const float *xval, const float *wa,
-                                const float *sc, int nt, int nv, int32_t *cflat, unsigned *ong)
-{
-    int32_t mall[8 * 32 + 8]; /* map entries at 32 * k + t; + 8: read by the last group's runs */
-    int32_t items[8 * 32 + 8];
-    int ni = 0;
-    const unsigned valid = nt < 32 ? (1u << nt) - 1 : ~0u;
-    const __m256i lanes = I_LOADU(lane_index);
-    for (int k = 0; k < 8; k++) {
-        __m256i carry = I_ZERO;
-        unsigned off = 0, same = 0;
-        for (int v = 0; v < nv; v++) {
-            const __m256i m = I_GATHER(T->map, lane_code3(I_LOADU(cflat + 32 * k + v * W)));
-            I_STOREU(mall + 32 * k + v * W, m);
-            /* lane t's previous trial's entry (lane 0: the last vector's lane 7; none first) */
-            const __m256i prev = _mm256_blend_epi32(
-                _mm256_permutevar8x32_epi32(m, _mm256_setr_epi32(0, 0, 1, 2, 3, 4, 5, 6)), carry,
-                1);
-            carry = _mm256_permutevar8x32_epi32(m, _mm256_set1_epi32(7));
-            off |= M_BITS(M_ICMPGT(I_ZERO, m)) << v * W;
-            same |= M_BITS(M_ICMPEQ(m, prev)) << v * W;
-        }
-        for (int v = nv; v < 4; v++)
-            I_STOREU(mall + 32 * k + v * W, I_ZERO);
-        off &= valid;
-        ong[k] = ~off & valid;
-        /* starts: off-grid trials whose entry differs from the previous trial's; r: the
-         * continuations, then those with 7 continuations before them: a run's trial 8 (16, 24)
-         * after a start is a start */
-        unsigned s = off & ~same, r = off & same;
-        r &= r << 1;
-        r &= r << 2;
-        r &= r << 4;
-        s |= s << 8 & r;
-        s |= s << 8 & r;
-        s |= s << 8 & r;
-        for (int v = 0; v < nv; v++) {
-            const unsigned b = s >> v * W & 0xff;
-            tc_compress_store8(items + ni, I_ADD(lanes, I_SET1(32 * k + v * W)), b);
-            ni += __builtin_popcount(b);
-        }
-    }
-    I_STOREU(mall + 8 * 32, I_ZERO);
-    if (!ni)
-        return;
-    /* sq[l][t] = sc[t] * q (the padding trials repeat the last) and the broadcast x and w */
-    float sq[8][RUN_SQ] __attribute__((aligned(32)));
-    {
-        float sc40[40];
-        for (int v = 0; v < 5; v++)
-            F_STOREU(sc40 + 8 * v, F_SET1(sc[nt - 1]));
-        for (int v = 0; v < nv; v++)
-            F_STOREU(sc40 + 8 * v, F_LOADU(sc + 8 * v));
-        for (int l = 0; l < 8; l++)
-            for (int v = 0; v < 5; v++)
-                F_STOREU(sq[l] + 8 * v, F_MUL(F_LOADU(sc40 + 8 * v), F_SET1(qlev[l])));
-    }
-    __m256 xw[32][2];
-    for (int i = 0; i < 32; i++) {
-        xw[i][0] = _mm256_broadcast_ss(xval + i);
-        xw[i][1] = _mm256_broadcast_ss(wa + i);
-    }
-    for (int i = ni; i < ni + 8; i++)
-        items[i] = items[ni - 1];
-    for (int c0 = 0; c0 < ni; c0 += RUN_CHUNK) {
-        const int cn = ni - c0 < RUN_CHUNK ? ni - c0 : RUN_CHUNK;
-        const int32_t *it = items + c0;
-        uint32_t pd[RUN_CHUNK * 32 + 32];
-        __m256 tt[RUN_CHUNK * 32 + 32];
-        const uint32_t *rdp[RUN_CHUNK];
-        int32_t tbo[RUN_CHUNK];
-        int np = 0;
-        for (int i = 0; i < cn; i++) {
-            const int32_t id = it[i];
-            const uint32_t *rd = T->run + T->rofs[(uint32_t)~mall[id] >> 3];
-            /* trial ta = id & 31: 4 ta bytes into sq's rows; group k = id >> 5: 256 k into xw */
-            const __m256i base = _mm256_set1_epi32((id & 31) * 4 | (id >> 5) << 24);
-            I_STOREU(pd + np, I_ADD(I_LOADU(rd + 2), base));
-            I_STOREU(pd + np + 8, I_ADD(I_LOADU(rd + 10), base));
-            const int p = (int)(rd[0] & 0xff);
-            if (__builtin_expect(p > 16, 0)) {
-                I_STOREU(pd + np + 16, I_ADD(I_LOADU(rd + 18), base));
-                I_STOREU(pd + np + 24, I_ADD(I_LOADU(rd + 26), base));
-            }
-            rdp[i] = rd;
-            tbo[i] = np;
-            np += p;
-        }
-        const char *sqb = (const char *)sq[0], *xwb = (const char *)xw[0];
-        for (int p = 0; p < np; p++) {
-            const uint32_t d = pd[p];
-            const __m256 *x = (const __m256 *)(xwb + (d >> 16));
-            const __m256 diff =
-                _mm256_sub_ps(_mm256_loadu_ps((const float *)(sqb + (d & 0xffff))), x[0]);
-            tt[p] = _mm256_mul_ps(_mm256_mul_ps(x[1], diff), diff);
-        }
-        /* by class (NB_CLASS4): 4 at most 4 candidates, 0 at most 8, 1 16, 2 32, 3 more */
-        int32_t cl[5][RUN_CHUNK + 8];
-        int nc[5] = {0};
-        for (int i = 0; i < cn; i += 8) {
-            const __m256i m = I_GATHER(mall, I_LOADU(it + i));
-            const __m256i cls = I_AND(I_SUB(I_SET1(-1), m), I_SET1(7));
-            const unsigned vb = cn - i >= 8 ? 0xff : (1u << (cn - i)) - 1;
-            const __m256i pos = I_ADD(lanes, I_SET1(i));
-            for (int c = 0; c < 5; c++) {
-                const unsigned b = vb & M_BITS(M_ICMPEQ(cls, I_SET1(c == 4 ? 4 : c)));
-                tc_compress_store8(cl[c] + nc[c], pos, b);
-                nc[c] += __builtin_popcount(b);
-            }
-        }
-#define RUN_ITEM(i, n)                                                                             \
-    run_item(T, rdp[i], (const char *)(tt + tbo[i]), n, cflat + it[i], mall + it[i],               \
-             nt - (it[i] & 31))
-        for (int j = 0; j < nc[4]; j++)
-            RUN_ITEM(cl[4][j], 4);
-        for (int j = 0; j < nc[0]; j++)
-            RUN_ITEM(cl[0][j], 8);
-        for (int j = 0; j < nc[1]; j++)
-            RUN_ITEM(cl[1][j], 16);
-        for (int j = 0; j < nc[2]; j++)
-            RUN_ITEM(cl[2][j], 32);
-        for (int j = 0; j < nc[3]; j++)
-            RUN_ITEM(cl[3][j], 0);
-#undef RUN_ITEM
-    }
-}
-#endif
-
 /*
  * iq3_search of the reference (steps 2 and 3) for one sub-block: xval, weights w, their square
  * roots wa, max (> 0); `xxs` selects IQ3_XXS's variant. Writes the 8 groups' code4s to L and
@@ -880,10 +666,6 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
             for (int k = 0; k < 8; k++)
                 I_STOREU(cod[k] + v * W, group_codes(id, xval + 4 * k, 0));
     }
-#if IQ3_RUNS
-    unsigned ong[8];
-    run_searches(T, xval, wa, sc, nt, nv, cod[0], ong);
-#else
     /* the off-grid groups of every trial, by class (branch-free), then their searches */
 #if W == 8 && TC_GRID_AVX2
 #define NCLS 5 /* class 4 (NB_CLASS4): lists of at most 4, searched in pairs (nb_search_pair4) */
@@ -1040,7 +822,6 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
     for (int j = 0; j < nw[3]; j++)
         cflat[wid[3][j]] = nb_search(T, NB_ARGS(3, j), 0);
 #undef NB_ARGS
-#endif
     /* the trials' fits */
     sums_tab st;
     sums_prep(w, xval, &st);

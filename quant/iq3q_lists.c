@@ -8,7 +8,6 @@
 
 #include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
 
 #define IQ3_KMAP 4096
 
@@ -23,39 +22,6 @@ static uint16_t grid_code(uint32_t g)
     for (int i = 0; i < 4; i++)
         c |= ((g >> (8 * i + 1)) & 7) << 4 * i;
     return (uint16_t)c;
-}
-
-/* The run data (iq3q.h) of the n points of code4s c at r; returns its length in words. */
-static size_t run_build(uint32_t *r, const uint16_t *c, int n)
-{
-    unsigned used[4] = {0};
-    for (int j = 0; j < n; j++)
-        for (int e = 0; e < 4; e++)
-            used[e] |= 1u << (c[j] >> 4 * e & 7);
-    int slot[4][8], np = 0;
-    for (int e = 0; e < 4; e++)
-        for (int l = 0; l < 8; l++)
-            if (used[e] >> l & 1) {
-                slot[e][l] = np;
-                r[2 + np++] =
-                    (uint32_t)(l * TC_IQ3_RUN_SQ_BYTES) | (uint32_t)(e * TC_IQ3_RUN_X_BYTES) << 16;
-            }
-    const int nd = np <= 16 ? 16 : 32;
-    for (int j = np; j < nd; j++)
-        r[2 + j] = r[2 + np - 1];
-    const int nc = n <= 4 ? 4 : n <= 8 ? 8 : n <= 16 ? 16 : n <= 32 ? 32 : (n + 7) / 8 * 8;
-    r[0] = (uint32_t)np | (uint32_t)nc << 8;
-    r[1] = (uint32_t)(2 + nd);
-    uint32_t *cand = r + 2 + nd;
-    for (int j = 0; j < nc; j++) {
-        const unsigned cj = c[j < n ? j : n - 1];
-        uint64_t s = 0;
-        for (int e = 0; e < 4; e++)
-            s |= (uint64_t)(32 * slot[e][cj >> 4 * e & 7]) << 16 * e;
-        memcpy(cand + 2 * j, &s, sizeof s);
-        cand[2 * nc + j] = cj;
-    }
-    return (size_t)(2 + nd + 3 * nc);
 }
 
 static void lists_build(int gi)
@@ -78,23 +44,10 @@ static void lists_build(int gi)
             total += 1 + (size_t)(S->neighbours[-m - 1] + TC_IQ3_LANES - 1) / TC_IQ3_LANES *
                              TC_IQ3_LANES;
     }
-    /* run data: at most 2 + 32 descriptors and 2 words per padded candidate */
-    size_t rtotal = 0;
-    for (int code = 0; code < IQ3_KMAP; code++) {
-        const int m = S->map[code];
-        if (m < 0)
-            rtotal += 2 + 32 + 3 * (size_t)(S->neighbours[-m - 1] + 31);
-    }
-    uint32_t *rofs = NULL, *run = NULL;
-    if ((list = malloc(total * sizeof *list)) == NULL ||
-        (rofs = calloc(total, sizeof *rofs)) == NULL ||
-        (run = malloc(rtotal * sizeof *run)) == NULL) {
+    if ((list = malloc(total * sizeof *list)) == NULL) {
         free(map);
-        free(list);
-        free(rofs);
         return;
     }
-    size_t rat = 0;
     size_t at = 0;
     for (int code = 0; code < IQ3_KMAP; code++) {
         const int m = S->map[code];
@@ -110,11 +63,9 @@ static void lists_build(int gi)
         list[at] = (uint16_t)n;
         for (int j = 0; j < padded; j++)
             list[at + 1 + (size_t)j] = grid_code(S->grid[nb[1 + (j < n ? j : n - 1)]]);
-        rofs[at] = (uint32_t)rat;
-        rat += run_build(run + rat, list + at + 1, n);
         at += 1 + (size_t)padded;
     }
-    lists[gi] = (tc_iq3_lists){map, list, grid_code(S->grid[0]), rofs, run};
+    lists[gi] = (tc_iq3_lists){map, list, grid_code(S->grid[0])};
     lists_ok[gi] = 1;
 }
 
