@@ -132,6 +132,27 @@
  * Remeasured this round, still neutral: the groups' x and weights broadcast once a sub-block and
  * read as memory operands by the class 0..2 searches (3 pairs: IQ3_XXS 8.8x both, IQ3_S 8.5x ->
  * 8.4x); quant/avx2_iq3q.c at -O3 (#pragma GCC optimize; 3 pairs, 8.9x both, 8.8x both).
+ * Measured slower and dropped (commit 0e9d126 has it): each run searched once with lane = trial
+ * (up to 8 of its trials; runs longer than 8 restarted every 8 trials, the starts found by
+ * comparing the map entries of consecutive trials in lanes and shifts of 32-bit masks), only the
+ * (element, level) pairs its list uses given terms (per-list descriptors built with the lists;
+ * one flat loop over the pairs of 64 runs: the row sc[t] * q at the run's first trial, minus the
+ * broadcast x, times the broadcast weight, times the difference, stored), each candidate's
+ * distance 4 term loads (offsets from one 64-bit word) and 3 adds, each lane's first strictly
+ * smaller one by min + compare + blend of a position counter, the codes by a permute (a gather
+ * beyond 8 candidates), the lanes of the run's entry written by a masked store; the lists by
+ * padded length 4, 8, 16, 32 so every chain has a fixed count. Exact (the same floats), but
+ * IQ3_XXS 8.6-9.1x -> 7.7x, IQ3_S 8.6-8.8x -> 6.9-7.0x (4 alternating pairs). Offline count
+ * (gaussian, 20000 sub-blocks): IQ3_XXS 202 searches, 31.5 runs, 41.8 pieces of at most 8
+ * trials (4.8 trials each; runs of 1 and 2 trials: 4.0 and 3.6 a sub-block), 11.0 used pairs
+ * a list of 7.4 candidates (3 or fewer levels an element in 58 % of the runs, 4 or fewer 87 %);
+ * IQ3_S 108 searches, 19.4 runs, 23.8 pieces (4.5 trials), 11.3 pairs, 10.7 candidates. Knocked
+ * out one phase at a time (IQ3_XXS, ratio): no searches at all 20.4x, + the sq rows and the
+ * descriptors 15x, + the terms and the classing 10.5x, + the candidates 7.3-7.7x (IQ3_S 18.2x,
+ * 14.9x, 11.2x, 7.0x): the terms alone cost about what the searches they replace cost. It is
+ * load-bound: a pair is ~7 instructions with 3 vector loads and a store, a candidate ~17 with 5
+ * loads (~4 cycles); a piece costs ~6.5 of today's searches, so only pieces of 7 or 8 trials
+ * (~11 a sub-block) would gain, at most ~5 % with both paths' work lists: not tried.
  *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
