@@ -132,6 +132,28 @@
  * Remeasured this round, still neutral: the groups' x and weights broadcast once a sub-block and
  * read as memory operands by the class 0..2 searches (3 pairs: IQ3_XXS 8.8x both, IQ3_S 8.5x ->
  * 8.4x); quant/avx2_iq3q.c at -O3 (#pragma GCC optimize; 3 pairs, 8.9x both, 8.8x both).
+ * Measured slower and dropped (AVX2; not kept in the tree): two elements' levels in one 8-lane
+ * term table. Each list got a base level b_e per element (its smallest, at most 4), relative
+ * codes (nibble e = l_e - b_e + 4 (e & 1): elements 0, 1 read lanes 0..3, 4..7 of one table, 2, 3
+ * of another) and a q row (2l + 1 of b0..b0 + 3 and b1..b1 + 3, one of 25); the x and weight
+ * pairs (x0 x0 x0 x0 x1 x1 x1 x1) built once a sub-block; the answer rel + delta (one integer a
+ * list: the nibbles add without carries), so the absolute codes are not read. Exact (the same
+ * (w*diff)*diff of the same operands in the same order; tests passed, identical in every
+ * bench). Lists whose levels span more than 4 in some element, or of more than 32, kept the old
+ * search. Per sub-block (gaussian, 16 rows) IQ3_XXS searched 51.6 narrow class 0, 30.5 class 1,
+ * 21.7 class 2, 25.7 wide, 73.2 pairs of <= 4; IQ3_S 40.0, 47.0, 16.8 and 4.5 wide. A class-0
+ * search went from 64 to ~55 instructions, sub_search's instructions fell 0.5 % (cachegrind, 8
+ * rows), and every variant ran slower (alternating pairs, 64 rows): wide lists in a fifth work
+ * list, relative data after the absolute codes, IQ3_XXS 8.9x -> 8.4x (4 pairs), IQ3_S 8.65x ->
+ * 8.35x (4 pairs); relative data before the count 8.8x -> 8.3x; the q row index in bits of the
+ * map entry (no list load before the table) 8.75x -> 8.1x, IQ3_S 8.55x -> 8.0x; wide lists in
+ * their class's work list behind a branch (no fifth list) IQ3_XXS 8.8x -> 8.2x, IQ3_S 8.6x ->
+ * 8.25x. Running the class-0 loop twice (IQ3_S, MB/s per CPU-second, 3 rounds) put it at 0.72
+ * ms/MB old, 0.95 new, and 0.48 with the q row a constant (wrong output): the table now waits
+ * for the list (map entry, q row load, four float operations) before the first permute, where
+ * the old tables need only the group and the scale, and that dependent chain is what costs.
+ * Computing every search's tables first (a loop storing them, then the searches reading them;
+ * all at once or 16 at a time) to take the chain off was slower still: IQ3_S 152 -> 135 MB/s.
  *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
