@@ -46,6 +46,10 @@
  *   included: min(d, FLT_MAX) returns FLT_MAX then), each lane keeps its first strictly smaller
  *   one, and the lanes are merged by (distance, list position): the smallest distance, the
  *   first position holding it. No distance below FLT_MAX: grid point 0, as the reference. With
+ *   8 lanes the clamp is left out for a sub-block where no distance can be NaN (every weight's
+ *   square root finite, max <= 1e37, xval >= -1e37: see SEARCHES8 in sub_search); the answer
+ *   is the same (stress-tested: 27k rows of values up to ~1e13, partly infinite distances,
+ *   ties, zeros, weights 0..1e20, against ggml; IQ3_XXS +2.6 %, IQ3_S +1 %). With
  *   16 lanes, two searches of lists of at most 8 run in the two halves (nb_search_pair): each
  *   half has its own terms and its own minimum, the same operations per lane. With 8 lanes,
  *   IQ3_XXS's lists of at most 4 (NB_CLASS4) run two searches in the two 128-bit halves
@@ -153,6 +157,33 @@
  * load-bound: a pair is ~7 instructions with 3 vector loads and a store, a candidate ~17 with 5
  * loads (~4 cycles); a piece costs ~6.5 of today's searches, so only pieces of 7 or 8 trials
  * (~11 a sub-block) would gain, at most ~5 % with both paths' work lists: not tried.
+ * Measured slower and dropped (AVX2; not kept in the tree): two elements' levels in one 8-lane
+ * term table. Each list got a base level b_e per element (its smallest, at most 4), relative
+ * codes (nibble e = l_e - b_e + 4 (e & 1): elements 0, 1 read lanes 0..3, 4..7 of one table, 2, 3
+ * of another) and a q row (2l + 1 of b0..b0 + 3 and b1..b1 + 3, one of 25); the x and weight
+ * pairs (x0 x0 x0 x0 x1 x1 x1 x1) built once a sub-block; the answer rel + delta (one integer a
+ * list: the nibbles add without carries), so the absolute codes are not read. Exact (the same
+ * (w*diff)*diff of the same operands in the same order; tests passed, identical in every
+ * bench). Lists whose levels span more than 4 in some element, or of more than 32, kept the old
+ * search. Per sub-block (gaussian, 16 rows) IQ3_XXS searched 51.6 narrow class 0, 30.5 class 1,
+ * 21.7 class 2, 25.7 wide, 73.2 pairs of <= 4; IQ3_S 40.0, 47.0, 16.8 and 4.5 wide. A class-0
+ * search went from 64 to ~55 instructions, sub_search's instructions fell 0.5 % (cachegrind, 8
+ * rows), and every variant ran slower (alternating pairs, 64 rows): wide lists in a fifth work
+ * list, relative data after the absolute codes, IQ3_XXS 8.9x -> 8.4x (4 pairs), IQ3_S 8.65x ->
+ * 8.35x (4 pairs); relative data before the count 8.8x -> 8.3x; the q row index in bits of the
+ * map entry (no list load before the table) 8.75x -> 8.1x, IQ3_S 8.55x -> 8.0x; wide lists in
+ * their class's work list behind a branch (no fifth list) IQ3_XXS 8.8x -> 8.2x, IQ3_S 8.6x ->
+ * 8.25x. The class-0 loop run twice (IQ3_S, 3 rounds, CPU-time MB/s of the whole run with the
+ * loop once and twice) costs 1.08 ms/MB old, 1.06 new, 0.96 with the q row a constant (wrong
+ * output): fewer instructions did not make the search faster, and the new table waits for the
+ * list (map entry, q row load, four float operations) where the old ones need only the group
+ * and the scale. Computing every search's tables first (a loop storing them, then the searches
+ * reading them; all at once or 16 at a time) to take that chain off was slower still: IQ3_S 152
+ * -> 135 MB/s. Also slower: prefetching the list of the search 4 or 8 ahead in the class 0 and 1
+ * loops (IQ3_S 151 -> 146 MB/s, 3 rounds). Neutral: scale*q of every trial computed once a
+ * sub-block instead of in each search (IQ3_XXS 104.9 -> 104.5 MB/s, 4 pairs); the unclamped
+ * minimum (below) in the AVX-512 kernel's searches too (8 alternating pairs: IQ3_XXS 10.50x ->
+ * 10.61x, IQ3_S 10.30x -> 10.33x, within the noise).
  *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
@@ -295,15 +326,16 @@ TC_ISA_ATTR static inline VI lane_code3(VI c)
  * weights), the first of equal distances; T->code0 when no distance is below FLT_MAX. nvec: the
  * number of vectors of candidates when the padded list is known to hold that many, 0 for any.
  */
-TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const tc_iq3_lists *T, const uint16_t *lst,
-                                               const float *xv, const float *wv, float scale,
-                                               int nvec)
+TC_ISA_ATTR static ALWAYS_INLINE int nb_search_k(const tc_iq3_lists *T, const uint16_t *lst,
+                                                 const float *xv, const float *wv, float scale,
+                                                 int nvec, int clamp)
 {
     const uint16_t *codes = lst + 1;
     const VT sq = T_MUL(T_SET1(scale), T_LOADU(qlev));
     const VF fmax = F_SET1(FLT_MAX);
+#define NB_CLAMP(v) (clamp ? F_MIN(v, fmax) : (v))
     NB_TERMS(sq, xv, wv);
-    VF best = F_MIN(NB_DIST(I_LOAD_U16(codes)), fmax); /* FLT_MAX unless strictly below it */
+    VF best = NB_CLAMP(NB_DIST(I_LOAD_U16(codes))); /* FLT_MAX unless strictly below it */
     if (nvec == 1) {
         const VF m = F_HMIN(best);
         const unsigned eq = M_BITS(M_CMP(best, m, _CMP_EQ_OQ));
@@ -323,9 +355,9 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const tc_iq3_lists *T, const uint
     if (nvec == 4) {
         /* every vector clamped, the smallest of all, then the first position holding it: bit
          * 8 v + j for candidate 8 v + j (no position lanes, no blend chain) */
-        const VF b1 = F_MIN(NB_DIST(I_LOAD_U16(codes + 8)), fmax);
-        const VF b2 = F_MIN(NB_DIST(I_LOAD_U16(codes + 16)), fmax);
-        const VF b3 = F_MIN(NB_DIST(I_LOAD_U16(codes + 24)), fmax);
+        const VF b1 = NB_CLAMP(NB_DIST(I_LOAD_U16(codes + 8)));
+        const VF b2 = NB_CLAMP(NB_DIST(I_LOAD_U16(codes + 16)));
+        const VF b3 = NB_CLAMP(NB_DIST(I_LOAD_U16(codes + 24)));
         const VF m = F_HMIN(F_MIN(F_MIN(best, b1), F_MIN(b2, b3)));
         const uint32_t eq =
             M_BITS(M_CMP(best, m, _CMP_EQ_OQ)) | M_BITS(M_CMP(b1, m, _CMP_EQ_OQ)) << 8 |
@@ -347,6 +379,14 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const tc_iq3_lists *T, const uint
         return T->code0;
     const VM eq = M_CMP(best, m, _CMP_EQ_OQ);
     return codes[I_HMIN(I_BLEND(I_SET1(0x7fffffff), bpos, eq))];
+#undef NB_CLAMP
+}
+
+TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const tc_iq3_lists *T, const uint16_t *lst,
+                                               const float *xv, const float *wv, float scale,
+                                               int nvec)
+{
+    return nb_search_k(T, lst, xv, wv, scale, nvec, 1);
 }
 
 #if W == 8 && TC_GRID_AVX2
@@ -364,7 +404,7 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search(const tc_iq3_lists *T, const uint
 static ALWAYS_INLINE void nb_search_pair4(const tc_iq3_lists *T, const uint16_t *la,
                                           const float *xa, const float *wa_, float sa,
                                           const uint16_t *lb, const float *xb, const float *wb,
-                                          float sb, int32_t *ra, int32_t *rb)
+                                          float sb, int32_t *ra, int32_t *rb, int clamp)
 {
     const __m256 fmax = _mm256_set1_ps(FLT_MAX), q8 = _mm256_loadu_ps(qlev);
     const __m256i C = _mm256_cvtepu16_epi32(_mm_unpacklo_epi64(
@@ -382,7 +422,7 @@ static ALWAYS_INLINE void nb_search_pair4(const tc_iq3_lists *T, const uint16_t 
     d = _mm256_add_ps(d, P4_TERM(2, _mm256_srli_epi32(C, 8)));
     d = _mm256_add_ps(d, P4_TERM(3, _mm256_srli_epi32(C, 12)));
 #undef P4_TERM
-    const __m256 best = _mm256_min_ps(d, fmax);
+    const __m256 best = clamp ? _mm256_min_ps(d, fmax) : d;
     __m256 m = _mm256_min_ps(best, _mm256_permute_ps(best, _MM_SHUFFLE(1, 0, 3, 2)));
     m = _mm256_min_ps(m, _mm256_permute_ps(m, _MM_SHUFFLE(2, 3, 0, 1)));
     const unsigned eq = (unsigned)_mm256_movemask_ps(
@@ -638,7 +678,8 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
     int32_t cod[8][NV_MAX * W];
     /* id <= 18.0001/max: with every xval in [-4 max, max] (always, but for an IQ3_XXS parity
      * flip of a large value of small weight) |f| < 37 */
-    const int small = xval_min(xval) >= -4 * max;
+    const float xmin = xval_min(xval);
+    const int small = xmin >= -4 * max;
 #if W == 16
     /* IQ3_S: trials 16..18 of the 8 groups in two vectors (lane 3k + t - 16), not in 8 mostly
      * empty ones */
@@ -791,30 +832,57 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
         cflat[wid[2][j]] = nb_search(T, NB_ARGS(2, j), 2);
 #else
 #if NCLS == 5
-    {
+    /* CL: whether distances are clamped to FLT_MAX before their minimum (nb_search_k) */
+#define SEARCHES8(CL)                                                                              \
+    do {                                                                                           \
+        int j = 0;                                                                                 \
+        for (; j + 1 < nw[4]; j += 2) {                                                            \
+            const uint32_t a = wid[4][j], b = wid[4][j + 1];                                       \
+            nb_search_pair4(T, P4_ARGS(a), P4_ARGS(b), cflat + a, cflat + b, CL);                  \
+        }                                                                                          \
+        if (j < nw[4]) {                                                                           \
+            const uint32_t a = wid[4][j];                                                          \
+            nb_search_pair4(T, P4_ARGS(a), P4_ARGS(a), cflat + a, cflat + a, CL);                  \
+        }                                                                                          \
+        for (j = 0; j < nw[0]; j++)                                                                \
+            cflat[wid[0][j]] = nb_search_k(T, NB_ARGS(0, j), 1, CL);                               \
+        for (j = 0; j < nw[1]; j++)                                                                \
+            cflat[wid[1][j]] = nb_search_k(T, NB_ARGS(1, j), 2, CL);                               \
+        for (j = 0; j < nw[2]; j++)                                                                \
+            cflat[wid[2][j]] = __builtin_expect(NB_LIST(T, mall[wid[2][j]])[0] > 32, 0)            \
+                                   ? nb_search_k(T, NB_ARGS(2, j), 0, CL)                          \
+                                   : nb_search_k(T, NB_ARGS(2, j), 4, CL);                         \
+    } while (0)
 #define P4_ARGS(u) NB_LIST(T, mall[u]), xval + 4 * ((u) >> 5), wa + 4 * ((u) >> 5), sc[(u)&31]
-        int j = 0;
-        for (; j + 1 < nw[4]; j += 2) {
-            const uint32_t a = wid[4][j], b = wid[4][j + 1];
-            nb_search_pair4(T, P4_ARGS(a), P4_ARGS(b), cflat + a, cflat + b);
-        }
-        if (j < nw[4]) {
-            const uint32_t a = wid[4][j];
-            nb_search_pair4(T, P4_ARGS(a), P4_ARGS(a), cflat + a, cflat + a);
-        }
-#undef P4_ARGS
+    /* Without NaN among the distances their minimum needs no clamp: the lanes below FLT_MAX
+     * are the same with or without it, and so are the minimum (when below FLT_MAX), the lanes
+     * equal to it and, for them, every earlier comparison (a lane's first value below FLT_MAX
+     * replaces both FLT_MAX and +Inf); when the minimum is not below FLT_MAX the answer is
+     * code0 either way. A distance is a sum of terms (w*diff)*diff >= 0 (w = the square root
+     * of a weight, never negative but -0), so it is NaN only when a term is: never when every w
+     * is finite and every diff is. diff = scale*q - x here: scale = 1/id < max/11.99 (id =
+     * (15 + 0.2f*is)/max with is >= -15, the numerator >= 11.99 after its roundings; scale is 0
+     * when id overflows), q <= 15 and x in [xmin, max], so |diff| < 2.3e37 when max <= 1e37 and
+     * xmin >= -1e37. */
+    int unclamped = max <= 1e37f && xmin >= -1e37f;
+    {
+        const __m256 lim = _mm256_set1_ps(FLT_MAX);
+        __m256 ok = _mm256_cmp_ps(_mm256_loadu_ps(wa), lim, _CMP_LE_OQ); /* NaN false */
+        for (int i = 8; i < 32; i += 8)
+            ok = _mm256_and_ps(ok, _mm256_cmp_ps(_mm256_loadu_ps(wa + i), lim, _CMP_LE_OQ));
+        unclamped &= _mm256_movemask_ps(ok) == 0xff;
     }
-#endif
+    if (unclamped)
+        SEARCHES8(0);
+    else
+        SEARCHES8(1);
+#undef P4_ARGS
+#undef SEARCHES8
+#else
     for (int j = 0; j < nw[0]; j++)
         cflat[wid[0][j]] = nb_search(T, NB_ARGS(0, j), 8 / W);
     for (int j = 0; j < nw[1]; j++)
         cflat[wid[1][j]] = nb_search(T, NB_ARGS(1, j), 16 / W);
-#if NCLS == 5
-    for (int j = 0; j < nw[2]; j++)
-        cflat[wid[2][j]] = __builtin_expect(NB_LIST(T, mall[wid[2][j]])[0] > 32, 0)
-                               ? nb_search(T, NB_ARGS(2, j), 0)
-                               : nb_search(T, NB_ARGS(2, j), 4);
-#else
     for (int j = 0; j < nw[2]; j++)
         cflat[wid[2][j]] = nb_search(T, NB_ARGS(2, j), 32 / W);
 #endif
