@@ -556,6 +556,24 @@ TC_ISA_ATTR static inline void group_codes(const int *rank, int ng, int i1, int 
 #endif
 }
 
+/* The grid points of a lane's ng groups with base-3 codes c3 (mirrored where neg: code
+ * 6560 - c3): index[g] the point, or 0 for a group off the grid, which is queued for the
+ * neighbour search (item[*n] = it0 + g, at[*n] its list's offset). Returns whether one was. */
+static inline int map_groups(const tc_iq1_lists *T, const int *c3, int ng, int neg, int it0,
+                             uint16_t *index, int *item, int *at, int *n)
+{
+    int off = 0;
+    for (int g = 0; g < ng; g++) {
+        const int m = T->map[neg ? 6560 - c3[g] : c3[g]];
+        index[g] = (uint16_t)(m >= 0 ? m : 0);
+        item[*n] = it0 + g;
+        at[*n] = -m - 1;
+        off |= m < 0;
+        *n += m < 0;
+    }
+    return off;
+}
+
 /* ===== IQ1_S ===== */
 
 /* The splits (i1, i2) whose largest score starts IQ1_S's search (s_search). x86: the 65 most
@@ -740,14 +758,7 @@ TC_ISA_ATTR static void s_finish_lanes(const tc_iq2_search *S, const tc_iq1_list
         const int neg = s0 < 0; /* the mirror: levels 2 - L, code 6560 - c3 */
         sc[i] = neg ? -s0 : s0;
         kk[i] = neg ? -r->k[l] : r->k[l]; /* the shift mirrors with the levels */
-        for (int g = 0; g < 4; g++) {
-            const int m = T->map[neg ? 6560 - c3[g] : c3[g]];
-            index[4 * i + g] = (uint16_t)(m >= 0 ? m : 0);
-            item[n] = 4 * i + g;
-            at[n] = -m - 1;
-            off[i] |= m < 0;
-            n += m < 0;
-        }
+        off[i] = map_groups(T, c3, 4, neg, 4 * i, index + 4 * i, item, at, &n);
     }
     for (int j = 0; j < n; j++) {
         const int i = item[j] >> 2, g = item[j] & 3, l = l0 + i;
@@ -1244,14 +1255,7 @@ TC_ISA_ATTR static void m_finish_lanes(const tc_iq2_search *S, const tc_iq1_list
         const int neg = s0 < 0; /* the mirror: levels 2 - L, code 6560 - c3 */
         sc[l] = neg ? -s0 : s0;
         kk[l] = neg ? 3 - r->k[l] : r->k[l];
-        for (int g = 0; g < 2; g++) {
-            const int m = T->map[neg ? 6560 - c3[g] : c3[g]];
-            index[2 * l + g] = (uint16_t)(m >= 0 ? m : 0);
-            item[n] = 2 * l + g;
-            at[n] = -m - 1;
-            off[l] |= m < 0;
-            n += m < 0;
-        }
+        off[l] = map_groups(T, c3, 2, neg, 2 * l, index + 2 * l, item, at, &n);
     }
     for (int i = 0; i < n; i++) {
         const int l = item[i] >> 1, g = item[i] & 1;
