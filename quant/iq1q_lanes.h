@@ -136,6 +136,23 @@
  * - The neighbour search's permutes in-lane (vpermilps, the tables repeat every 4 lanes)
  *   instead of lane-crossing: no different (MB/s 0.996, 8 pairs); kept, as cheaper on the
  *   shuffle ports of other cores.
+ * Measured after the x86 starts by rcp and max (IQ1_S 65 splits, IQ1_M 49), as ratio medians
+ * (bench --cpu-time --rows 64 --reps 5, old and new alternating):
+ * - IQ1_M's passes (steps where some lane passes the pre-filter) are now 7.1% of steps (6.0%
+ *   with importance weights) against 5.5% (5.0%) from the oracle start: little left to gain
+ *   there. perf (AVX2 IQ1_M): m_search ~55% of our time (its pre-filter loop ~42% of it, the
+ *   start's chain ~19%, the pass path ~18%), neighbour searches ~18%, sort 6%, m_refit_d 6%.
+ * - IQ1_M's start from 57 or 65 splits instead of 49: AVX2 9.89 (49) vs 9.52 / 9.86 (5 rounds),
+ *   noise; the start's loop fully unrolled (split offsets as immediates): 9.69 -> 9.57 (5 pairs).
+ * - IQ1_M skipping a whole row i1 where every lane's pre-filter fails at every i2 (bounds from
+ *   suffix min / max of s and the least b2 of each code, exact by monotone rounding, bf >= 0),
+ *   retried with the near-oracle start: AVX2 9.13 -> 8.64 (4 pairs).
+ * - The neighbour search skipping the rest of a chunk of 8 candidates once its partial sums
+ *   (terms >= 0, so monotone) reach the best: counted on the bench, with each lane's own best
+ *   only 8% of chunks could stop after 4 terms (17% after 5, 29% after 6, 44% after 7); with
+ *   the best over all lanes 18-21% after 4, 35-43% after 5, 56-66% after 6, 76-83% after 7. A
+ *   stop saves 3 operations a term left, against a test and an unpredictable branch (and a
+ *   horizontal min for the global best) per chunk: not built. Lists average 99 candidates.
  *
  * Required from the includer, besides grid_ops_*.h:
  *   M_AND(a, b), M_OR(a, b): both masks, either mask;  I_COUNT(v, m): v + 1 in the lanes of m
