@@ -142,6 +142,9 @@
  *   with importance weights) against 5.5% (5.0%) from the oracle start: little left to gain
  *   there. perf (AVX2 IQ1_M): m_search ~55% of our time (its pre-filter loop ~42% of it, the
  *   start's chain ~19%, the pass path ~18%), neighbour searches ~18%, sort 6%, m_refit_d 6%.
+ * - IQ1_M's start with all 4 shift codes on the first 5, 9 or 17 splits only, then the lane's
+ *   best code so far (selected per node by blends) on the rest of the 49: AVX2 9.91 (all
+ *   codes) vs 9.14 / 9.09 / 9.33 (4 rounds).
  * - IQ1_M's start from 57 or 65 splits instead of 49: AVX2 9.89 (49) vs 9.52 / 9.86 (5 rounds),
  *   noise; the start's loop fully unrolled (split offsets as immediates): 9.69 -> 9.57 (5 pairs).
  * - IQ1_M skipping a whole row i1 where every lane's pre-filter fails at every i2 (bounds from
