@@ -36,7 +36,7 @@
  *   splits (so tau <= M*(1 + 2u), M below; x86: 65 splits, each sumqx^2 * rcp(sumq2), the
  *   largest lowered by the reciprocal's error, so tau < M); IQ1_M's is a bound tau <= M from
  *   the pre-filter's sums of fixed splits (NEON 5: the largest q^2/q2 by cross products, one
- *   division; x86 49: the largest q^2 * rcp(q2), lowered likewise; then the roundings' bound
+ *   division; x86 33: the largest q^2 * rcp(q2), lowered likewise; then the roundings' bound
  *   taken off; m_search); theta = tau*(1 - delta), delta 2^-12 (IQ1_M) or
  *   2^-11 (IQ1_S). Few splits then pass the pre-filter (AVX2 IQ1_M: 46.6% -> 11.6% of steps
  *   with 17 splits). Exact: write s = sumqx^2/sumq2 (reals) for a split and shift of the lane,
@@ -136,11 +136,11 @@
  * - The neighbour search's permutes in-lane (vpermilps, the tables repeat every 4 lanes)
  *   instead of lane-crossing: no different (MB/s 0.996, 8 pairs); kept, as cheaper on the
  *   shuffle ports of other cores.
- * Measured after the x86 starts by rcp and max (IQ1_S 65 splits, IQ1_M 49), as ratio medians
- * (bench --cpu-time --rows 64 --reps 5, old and new alternating):
- * - IQ1_M's passes (steps where some lane passes the pre-filter) are now 7.1% of steps (6.0%
- *   with importance weights) against 5.5% (5.0%) from the oracle start: little left to gain
- *   there. perf (AVX2 IQ1_M): m_search ~55% of our time (its pre-filter loop ~42% of it, the
+ * Measured after the x86 starts by rcp and max (IQ1_S 65 splits, IQ1_M 49, later 33), as ratio
+ * medians (bench --cpu-time --rows 64 --reps 5, old and new alternating):
+ * - IQ1_M's passes (steps where some lane passes the pre-filter), with 49 splits: 7.1% of steps
+ *   (6.0% with importance weights) against 5.5% (5.0%) from the oracle start: little left to
+ *   gain there. perf (AVX2 IQ1_M): m_search ~55% of our time (its pre-filter loop ~42% of it, the
  *   start's chain ~19%, the pass path ~18%), neighbour searches ~18%, sort 6%, m_refit_d 6%.
  * - IQ1_M's start with all 4 shift codes on the first 5, 9 or 17 splits only, then the lane's
  *   best code so far (selected per node by blends) on the rest of the 49: AVX2 9.91 (all
@@ -941,11 +941,11 @@ static const uint16_t m_order[154][2] = {
     MO(16, 16), MO(16, 16)}; /* the last a pad, for the pre-filter one step ahead */
 #undef MO
 
-/* The splits (i1, i2) from which IQ1_M's search takes its start (m_search): x86, the 49 most
- * frequent winners on the bench's rows (with and without importance weights), 91% of them,
- * scored by a reciprocal and a max (m_search): AVX2 ratio medians (4 runs each, base 9.16x)
- * with 33, 41, 49, 57: 9.19, 9.31, 9.49, 9.18; AVX-512 (base 11.5x) with 33, 49, 57: 12.7,
- * 11.9, 12.2 (all within the noise of one another). Before, by cross products: 33 (77%). With the
+/* The splits (i1, i2) from which IQ1_M's search takes its start (m_search): x86, the 33 most
+ * frequent winners on the bench's rows (with and without importance weights), 77% of them,
+ * scored by a reciprocal and a max (m_search). AVX2 ratio medians (4 runs each, base 9.16x)
+ * with 33, 41, 49, 57: 9.19, 9.31, 9.49, 9.18 (noise); then 33 against 49 head to head: AVX2
+ * 9.90 / 9.84 vs 9.51 / 9.48 (5 + 6 pairs), AVX-512 12.46 vs 11.97 (4 pairs). With the
  * pre-filter's sums (2 operations a code) and cross products they cost less than the passes
  * they save: AVX2 MB/s with 17, 25, 33, 41: 426, 430, 432, 429 (4 runs each); AVX-512 with 5,
  * 9, 17, 33: 508, 499, 512, 518. With a division per split and code, 17 measured +1.3% with
@@ -953,12 +953,11 @@ static const uint16_t m_order[154][2] = {
  * searches a block, and 33 splits cost it more instructions than they save (neon_icount
  * IQ1_M, one row: 1.279 M against 1.207 M). */
 #if W >= 8
-static const int m_tau_splits[][2] = {
-    {4, 12}, {3, 12}, {4, 13}, {3, 13}, {5, 12}, {4, 11}, {3, 11}, {5, 13}, {4, 14}, {2, 12},
-    {5, 11}, {2, 13}, {5, 14}, {3, 14}, {2, 11}, {3, 10}, {6, 13}, {6, 12}, {4, 10}, {2, 14},
-    {6, 14}, {2, 10}, {5, 10}, {6, 11}, {4, 15}, {1, 12}, {3, 15}, {1, 13}, {7, 13}, {5, 15},
-    {3, 9},  {1, 11}, {1, 14}, {7, 12}, {2, 15}, {4, 9},  {2, 9},  {7, 14}, {6, 15}, {1, 10},
-    {6, 10}, {7, 11}, {1, 15}, {5, 9},  {3, 8},  {8, 13}, {7, 15}, {8, 14}, {1, 9}};
+static const int m_tau_splits[][2] = {{4, 12}, {3, 12}, {4, 13}, {3, 13}, {5, 12}, {4, 11}, {3, 11},
+                                      {5, 13}, {4, 14}, {2, 12}, {5, 11}, {2, 13}, {5, 14}, {3, 14},
+                                      {2, 11}, {3, 10}, {6, 13}, {6, 12}, {4, 10}, {2, 14}, {6, 14},
+                                      {2, 10}, {5, 10}, {6, 11}, {4, 15}, {1, 12}, {3, 15}, {1, 13},
+                                      {7, 13}, {5, 15}, {3, 9},  {1, 11}, {1, 14}};
 #else
 static const int m_tau_splits[][2] = {{4, 12}, {3, 13}, {5, 11}, {2, 14}, {6, 10}};
 #endif
