@@ -945,7 +945,8 @@ static const uint16_t m_order[154][2] = {
  * frequent winners on the bench's rows (with and without importance weights), 77% of them,
  * scored by a reciprocal and a max (m_search). AVX2 ratio medians (4 runs each, base 9.16x)
  * with 33, 41, 49, 57: 9.19, 9.31, 9.49, 9.18 (noise); then 33 against 49 head to head: AVX2
- * 9.90 / 9.84 vs 9.51 / 9.48 (5 + 6 pairs), AVX-512 12.46 vs 11.97 (4 pairs). With the
+ * 9.90 / 9.84 vs 9.51 / 9.48 (5 + 6 pairs), AVX-512 12.46 vs 11.97 (4 pairs); 33 against 25:
+ * 10.09 vs 9.91 (AVX2, 5 pairs). With the
  * pre-filter's sums (2 operations a code) and cross products they cost less than the passes
  * they save: AVX2 MB/s with 17, 25, 33, 41: 426, 430, 432, 429 (4 runs each); AVX-512 with 5,
  * 9, 17, 33: 508, 499, 512, 518. With a division per split and code, 17 measured +1.3% with
