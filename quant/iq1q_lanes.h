@@ -33,9 +33,11 @@
  *   A step that passes reads its sums again as the reference adds them.
  * - The split searches start at theta instead of -FLT_MAX (start_theta): IQ1_S's tau is the
  *   largest score best = (sumqx/sumq2)*sumqx, as the reference computes it, of a few fixed
- *   splits (so tau <= M*(1 + 2u), M below); IQ1_M's is a bound tau <= M from the pre-filter's
- *   sums of 33 fixed splits (the largest q^2/q2 by cross products, one division, then the
- *   roundings' bound taken off; m_search); theta = tau*(1 - delta), delta 2^-12 (IQ1_M) or
+ *   splits (so tau <= M*(1 + 2u), M below; x86: 65 splits, each sumqx^2 * rcp(sumq2), the
+ *   largest lowered by the reciprocal's error, so tau < M); IQ1_M's is a bound tau <= M from
+ *   the pre-filter's sums of fixed splits (NEON 5: the largest q^2/q2 by cross products, one
+ *   division; x86 33: the largest q^2 * rcp(q2), lowered likewise; then the roundings' bound
+ *   taken off; m_search); theta = tau*(1 - delta), delta 2^-12 (IQ1_M) or
  *   2^-11 (IQ1_S). Few splits then pass the pre-filter (AVX2 IQ1_M: 46.6% -> 11.6% of steps
  *   with 17 splits). Exact: write s = sumqx^2/sumq2 (reals) for a split and shift of the lane,
  *   M its largest. A split wins only if s > b*(1 - 4u) against an incumbent of score b, and
@@ -134,6 +136,26 @@
  * - The neighbour search's permutes in-lane (vpermilps, the tables repeat every 4 lanes)
  *   instead of lane-crossing: no different (MB/s 0.996, 8 pairs); kept, as cheaper on the
  *   shuffle ports of other cores.
+ * Measured after the x86 starts by rcp and max (IQ1_S 65 splits, IQ1_M 49, later 33), as ratio
+ * medians (bench --cpu-time --rows 64 --reps 5, old and new alternating):
+ * - IQ1_M's passes (steps where some lane passes the pre-filter), with 49 splits: 7.1% of steps
+ *   (6.0% with importance weights) against 5.5% (5.0%) from the oracle start: little left to
+ *   gain there. perf (AVX2 IQ1_M): m_search ~55% of our time (its pre-filter loop ~42% of it, the
+ *   start's chain ~19%, the pass path ~18%), neighbour searches ~18%, sort 6%, m_refit_d 6%.
+ * - IQ1_M's start with all 4 shift codes on the first 5, 9 or 17 splits only, then the lane's
+ *   best code so far (selected per node by blends) on the rest of the 49: AVX2 9.91 (all
+ *   codes) vs 9.14 / 9.09 / 9.33 (4 rounds).
+ * - IQ1_M's start from 57 or 65 splits instead of 49: AVX2 9.89 (49) vs 9.52 / 9.86 (5 rounds),
+ *   noise; the start's loop fully unrolled (split offsets as immediates): 9.69 -> 9.57 (5 pairs).
+ * - IQ1_M skipping a whole row i1 where every lane's pre-filter fails at every i2 (bounds from
+ *   suffix min / max of s and the least b2 of each code, exact by monotone rounding, bf >= 0),
+ *   retried with the near-oracle start: AVX2 9.13 -> 8.64 (4 pairs).
+ * - The neighbour search skipping the rest of a chunk of 8 candidates once its partial sums
+ *   (terms >= 0, so monotone) reach the best: counted on the bench, with each lane's own best
+ *   only 8% of chunks could stop after 4 terms (17% after 5, 29% after 6, 44% after 7); with
+ *   the best over all lanes 18-21% after 4, 35-43% after 5, 56-66% after 6, 76-83% after 7. A
+ *   stop saves 3 operations a term left, against a test and an unpredictable branch (and a
+ *   horizontal min for the global best) per chunk: not built. Lists average 99 candidates.
  *
  * Required from the includer, besides grid_ops_*.h:
  *   M_AND(a, b), M_OR(a, b): both masks, either mask;  I_COUNT(v, m): v + 1 in the lanes of m
@@ -401,9 +423,15 @@ TC_ISA_ATTR static inline VF start_theta(VF tau, VF wsum, VF wmin, const float *
 #endif
 
 #if TC_GRID_AVX2 && W == 8
-#define M_SQRT _mm256_sqrt_ps
+#define M_SQRT  _mm256_sqrt_ps
+#define M_RCP   _mm256_rcp_ps
+#define M_MAXPS _mm256_max_ps
+#define M_RCP_C (1 - 0x1p-11f)
 #elif TC_GRID_AVX2 && W == 16
-#define M_SQRT _mm512_sqrt_ps
+#define M_SQRT  _mm512_sqrt_ps
+#define M_RCP   _mm512_rcp14_ps
+#define M_MAXPS _mm512_max_ps
+#define M_RCP_C (1 - 0x1p-13f)
 #else
 #define M_SQRT F_SQRT
 #endif
@@ -548,10 +576,44 @@ TC_ISA_ATTR static inline void group_codes(const int *rank, int ng, int i1, int 
 #endif
 }
 
+/* The grid points of a lane's ng groups with base-3 codes c3 (mirrored where neg: code
+ * 6560 - c3): index[g] the point, or 0 for a group off the grid, which is queued for the
+ * neighbour search (item[*n] = it0 + g, at[*n] its list's offset). Returns whether one was. */
+static inline int map_groups(const tc_iq1_lists *T, const int *c3, int ng, int neg, int it0,
+                             uint16_t *index, int *item, int *at, int *n)
+{
+    int off = 0;
+    for (int g = 0; g < ng; g++) {
+        const int m = T->map[neg ? 6560 - c3[g] : c3[g]];
+        index[g] = (uint16_t)(m >= 0 ? m : 0);
+        item[*n] = it0 + g;
+        at[*n] = -m - 1;
+        off |= m < 0;
+        *n += m < 0;
+    }
+    return off;
+}
+
 /* ===== IQ1_S ===== */
 
-/* The splits (i1, i2) whose largest score starts IQ1_S's search (s_search). */
+/* The splits (i1, i2) whose largest score starts IQ1_S's search (s_search). x86: the 65 most
+ * frequent winners on the bench's rows (70% of them; the 5 below: 4%), scored by a reciprocal
+ * and a max (s_search), 4 operations a split and shift past the sums: AVX2 ratio medians (4
+ * runs each, base 9.8x) with 49, 65, 81, 97: 10.9, 11.0, 10.75, 11.1; AVX-512 (base 13.9x) with
+ * 33, 49, 65, 97: 14.6, 15.4, 15.2, 15.7. NEON keeps the 5 and the divisions. */
+#if TC_GRID_AVX2
+static const int s_tau_splits[][2] = {
+    {8, 23},  {9, 24},  {8, 24},  {8, 22},  {9, 23},  {7, 23},  {8, 25},  {9, 25},  {9, 26},
+    {10, 25}, {7, 24},  {10, 24}, {6, 23},  {7, 25},  {10, 26}, {9, 22},  {7, 22},  {8, 26},
+    {11, 25}, {6, 22},  {6, 24},  {10, 23}, {7, 26},  {11, 24}, {8, 21},  {7, 21},  {6, 25},
+    {5, 23},  {11, 26}, {6, 21},  {10, 22}, {9, 27},  {10, 27}, {11, 27}, {5, 22},  {7, 20},
+    {12, 25}, {6, 20},  {8, 27},  {5, 24},  {9, 21},  {6, 26},  {11, 23}, {5, 21},  {7, 27},
+    {12, 24}, {12, 26}, {5, 25},  {10, 28}, {8, 28},  {4, 22},  {10, 21}, {8, 20},  {12, 27},
+    {9, 28},  {4, 23},  {4, 24},  {7, 19},  {13, 25}, {5, 20},  {6, 19},  {11, 28}, {6, 27},
+    {13, 26}, {12, 23}};
+#else
 static const int s_tau_splits[][2] = {{8, 24}, {6, 26}, {10, 22}, {4, 28}, {12, 20}};
+#endif
 
 /*
  * The split search of W sub-blocks of 32 (lane l: values xs[l], weights ws[l], sorted order
@@ -627,6 +689,24 @@ TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws,
     const VF qx_m = F_ADD(F_SUB(ax_m, bx), CXM[i2]);                                               \
     const VF q2_m = F_ADD(F_ADD(aw_m, bw), CWM[i2]);
     /* the start, as m_search's (see the header comment) */
+#if TC_GRID_AVX2
+    /* x86: the largest qx^2 * rcp(q2) of each shift over the splits, by a max (rcpps' relative
+     * error is at most 1.5 * 2^-12, rcp14's 2^-14; M_RCP_C). The sums are the reference's, so
+     * each product is at most (1 + u)^2 (1 + 1.5 * 2^-12) qx^2/q2 and tau, its largest times
+     * M_RCP_C (a rounding more), less than the largest qx^2/q2 of a split with q2 > 0, i.e.
+     * tau < M: the bound tau <= M*(1 + 2u) the argument needs. Where q2 <= 0 (all weights 0,
+     * or negative ones: no start, start_theta) the product is <= 0, NaN or -Inf: a NaN never
+     * wins the max (maxps returns its second operand), and tau >= 0. In a safe lane q2 >=
+     * sum(w)/65 >= 2^-27, normal, where the reciprocal's bound holds. */
+    VF tmp = F_ZERO, tmm = F_ZERO;
+    for (int t = 0; t < (int)(sizeof s_tau_splits / sizeof *s_tau_splits); t++) {
+        S_A(s_tau_splits[t][0])
+        S_SUMS(s_tau_splits[t][1])
+        tmp = M_MAXPS(F_MUL(F_MUL(qx_p, qx_p), M_RCP(q2_p)), tmp);
+        tmm = M_MAXPS(F_MUL(F_MUL(qx_m, qx_m), M_RCP(q2_m)), tmm);
+    }
+    const VF tau = F_MUL(M_MAXPS(tmp, tmm), F_SET1(M_RCP_C));
+#else
     VF tau = F_SET1(-FLT_MAX);
     for (int t = 0; t < (int)(sizeof s_tau_splits / sizeof *s_tau_splits); t++) {
         S_A(s_tau_splits[t][0])
@@ -637,6 +717,7 @@ TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws,
         tau =
             F_BLEND(tau, bs_m, M_AND(M_CMP(q2_m, zero, _CMP_GT_OQ), M_CMP(bs_m, tau, _CMP_GT_OQ)));
     }
+#endif
     VF wmin = TW[0];
     for (int j = 1; j < BS; j++)
         wmin = F_MIN(wmin, TW[j]);
@@ -697,14 +778,7 @@ TC_ISA_ATTR static void s_finish_lanes(const tc_iq2_search *S, const tc_iq1_list
         const int neg = s0 < 0; /* the mirror: levels 2 - L, code 6560 - c3 */
         sc[i] = neg ? -s0 : s0;
         kk[i] = neg ? -r->k[l] : r->k[l]; /* the shift mirrors with the levels */
-        for (int g = 0; g < 4; g++) {
-            const int m = T->map[neg ? 6560 - c3[g] : c3[g]];
-            index[4 * i + g] = (uint16_t)(m >= 0 ? m : 0);
-            item[n] = 4 * i + g;
-            at[n] = -m - 1;
-            off[i] |= m < 0;
-            n += m < 0;
-        }
+        off[i] = map_groups(T, c3, 4, neg, 4 * i, index + 4 * i, item, at, &n);
     }
     for (int j = 0; j < n; j++) {
         const int i = item[j] >> 2, g = item[j] & 3, l = l0 + i;
@@ -867,8 +941,12 @@ static const uint16_t m_order[154][2] = {
     MO(16, 16), MO(16, 16)}; /* the last a pad, for the pre-filter one step ahead */
 #undef MO
 
-/* The splits (i1, i2) from which IQ1_M's search takes its start (m_search): the 33 most frequent
- * winners on the bench's rows (with and without importance weights), 77% of them. With the
+/* The splits (i1, i2) from which IQ1_M's search takes its start (m_search): x86, the 33 most
+ * frequent winners on the bench's rows (with and without importance weights), 77% of them,
+ * scored by a reciprocal and a max (m_search). AVX2 ratio medians (4 runs each, base 9.16x)
+ * with 33, 41, 49, 57: 9.19, 9.31, 9.49, 9.18 (noise); then 33 against 49 head to head: AVX2
+ * 9.90 / 9.84 vs 9.51 / 9.48 (5 + 6 pairs), AVX-512 12.46 vs 11.97 (4 pairs); 33 against 25:
+ * 10.09 vs 9.91 (AVX2, 5 pairs). With the
  * pre-filter's sums (2 operations a code) and cross products they cost less than the passes
  * they save: AVX2 MB/s with 17, 25, 33, 41: 426, 430, 432, 429 (4 runs each); AVX-512 with 5,
  * 9, 17, 33: 508, 499, 512, 518. With a division per split and code, 17 measured +1.3% with
@@ -876,11 +954,11 @@ static const uint16_t m_order[154][2] = {
  * searches a block, and 33 splits cost it more instructions than they save (neon_icount
  * IQ1_M, one row: 1.279 M against 1.207 M). */
 #if W >= 8
-static const int m_tau_splits[][2] = {{4, 12}, {3, 12}, {4, 13}, {5, 12}, {3, 13}, {3, 11}, {4, 11},
-                                      {5, 13}, {4, 14}, {5, 11}, {2, 12}, {5, 14}, {2, 13}, {2, 11},
-                                      {3, 14}, {3, 10}, {6, 12}, {4, 10}, {6, 13}, {2, 14}, {6, 14},
-                                      {5, 10}, {2, 10}, {6, 11}, {4, 15}, {7, 13}, {1, 13}, {1, 12},
-                                      {3, 15}, {7, 12}, {5, 15}, {3, 9},  {1, 14}};
+static const int m_tau_splits[][2] = {{4, 12}, {3, 12}, {4, 13}, {3, 13}, {5, 12}, {4, 11}, {3, 11},
+                                      {5, 13}, {4, 14}, {2, 12}, {5, 11}, {2, 13}, {5, 14}, {3, 14},
+                                      {2, 11}, {3, 10}, {6, 13}, {6, 12}, {4, 10}, {2, 14}, {6, 14},
+                                      {2, 10}, {5, 10}, {6, 11}, {4, 15}, {1, 12}, {3, 15}, {1, 13},
+                                      {7, 13}, {5, 15}, {3, 9},  {1, 11}, {1, 14}};
 #else
 static const int m_tau_splits[][2] = {{4, 12}, {3, 13}, {5, 11}, {2, 14}, {6, 10}};
 #endif
@@ -1008,6 +1086,25 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
      * 1.01*D)^2*(1 - 2^-18) (its own roundings inside the last factor) is at most M, and the
      * search starts at theta = tau*(1 - 2^-12) where the lane is safe (start_theta; its tau
      * test also drops a lane where the root came out <= 0). */
+#if TC_GRID_AVX2
+    /* x86: each code's largest q^2/q2 by an approximate reciprocal (rcpps, relative error at
+     * most 1.5 * 2^-12; AVX-512's rcp14, 2^-14), kept by a max: one dependent operation a split
+     * instead of a compare and two blends. Then st = that largest * M_RCP_C, M_RCP_C = 1 - 2^-11
+     * (1 - 2^-13 with rcp14), is at most (1 + 1.5 * 2^-12)(1 - 2^-11)(1 + u)^2 q^2/q2 < q^2/q2 of
+     * a split's pre-filter sums, below the quotient the bound below takes, so tau stays <= M. A
+     * NaN quotient (no start in that lane: start_theta) never wins the max (maxps returns its
+     * second operand); st >= 0. In a safe lane q2 >= W/65 - E2 >= 2^-27, a normal number, where
+     * the reciprocal's bound holds (a subnormal q2 would give Inf, which start_theta drops). */
+    VF tmx[4] = {F_ZERO, F_ZERO, F_ZERO, F_ZERO};
+    for (int t = 0; t < (int)(sizeof m_tau_splits / sizeof *m_tau_splits); t++) {
+        const m_node *rt = &D[m_tau_splits[t][0]], *ct = &D[m_tau_splits[t][1]];
+        for (int k = 0; k < 4; k++) {
+            const VF x = F_SUB(ct->s, rt->ks[k]), q2 = F_ADD(rt->a2[k], ct->b2[k]);
+            tmx[k] = M_MAXPS(F_MUL(F_MUL(x, x), M_RCP(q2)), tmx[k]);
+        }
+    }
+    const VF st = F_MUL(M_MAXPS(M_MAXPS(tmx[0], tmx[1]), M_MAXPS(tmx[2], tmx[3])), F_SET1(M_RCP_C));
+#else
     VF txx[4], tq[4];
     {
         const m_node *r0 = &D[m_tau_splits[0][0]], *c0 = &D[m_tau_splits[0][1]];
@@ -1034,6 +1131,7 @@ TC_ISA_ATTR static void m_search(const float *const *xs, const float *const *ws,
     }
     const VM gt02 = M_CMP(F_MUL(txx[2], tq[0]), F_MUL(txx[0], tq[2]), _CMP_GT_OQ);
     const VF st = F_DIV(F_BLEND(txx[0], txx[2], gt02), F_BLEND(tq[0], tq[2], gt02));
+#endif
     const VF wsum = F_ADD(PW[0][BS], PW[1][BS]);
     VF wmin = TW[0];
     for (int j = 1; j < BS; j++)
@@ -1177,14 +1275,7 @@ TC_ISA_ATTR static void m_finish_lanes(const tc_iq2_search *S, const tc_iq1_list
         const int neg = s0 < 0; /* the mirror: levels 2 - L, code 6560 - c3 */
         sc[l] = neg ? -s0 : s0;
         kk[l] = neg ? 3 - r->k[l] : r->k[l];
-        for (int g = 0; g < 2; g++) {
-            const int m = T->map[neg ? 6560 - c3[g] : c3[g]];
-            index[2 * l + g] = (uint16_t)(m >= 0 ? m : 0);
-            item[n] = 2 * l + g;
-            at[n] = -m - 1;
-            off[l] |= m < 0;
-            n += m < 0;
-        }
+        off[l] = map_groups(T, c3, 2, neg, 2 * l, index + 2 * l, item, at, &n);
     }
     for (int i = 0; i < n; i++) {
         const int l = item[i] >> 1, g = item[i] & 1;
