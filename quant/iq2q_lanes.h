@@ -637,17 +637,30 @@ TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt,
         unsigned on = 0;
         for (int t = 0; t < nt;) {
             const int32_t m = T->map[rk[t]];
+#if W >= 8
+            /* the trials from t that round the group to this code (all on or all off the grid) */
+            const int run = __builtin_ctz(~(eqn >> t)) + 1;
+            if (m >= 0) {
+                /* the whole run at once (one map lookup and branch, not one a trial): cod[k][t]
+                 * to [t + 7] get the rounded codes again. The searches before t wrote past their
+                 * trials at most up to t' + 7 (nb_search8, nb_search4) or t' + 15 (nb_search16,
+                 * from t' <= t - 12), so this covers every such write below t + run, and the
+                 * trials past the run are yet to be done, their rounded codes being where they
+                 * start. t + 8 <= 26 stays inside rc and cod. */
+                on |= ((1u << run) - 1) << t;
+                memcpy(cod[k] + t, rk + t, 8 * sizeof(int32_t));
+                t += run;
+                continue;
+            }
+#else
             if (m >= 0) {
                 on |= 1u << t;
                 cod[k][t] = rk[t]; /* a search of the trials before may have written it */
                 t++;
                 continue;
             }
-            const uint16_t *lst = T->list - m - 1;
-#if W >= 8
-            /* the trials from t that round the group to this code (off the grid too) */
-            const int run = __builtin_ctz(~(eqn >> t)) + 1;
 #endif
+            const uint16_t *lst = T->list - m - 1;
 #if W == 16
             /* up to four searches of that list at once (writes cod[k][t..t+3]) */
             if (run >= 2) {
