@@ -614,6 +614,15 @@ TC_ISA_ATTR static inline float sub_prep(int ng, const float *xb, const float *q
  * group_codes 4 %; the searches have 26 candidates on average (IQ2_S's: 9.5), 28 % of them
  * single trials; valgrind's branch model puts about 38 mispredictions in a sub-block, spread over
  * the search loops' exits and the run dispatch.
+ * Measured no faster on AVX2 IQ2_XXS (2026-12-06, 6 to 8 alternating pairs, medians old -> new,
+ * after the on-grid runs were taken whole): the run searches' best distances by vminps instead of
+ * blends (7 pairs 10.27x -> 10.09x; AMD's Zen runs vminps where the adds run); nb_search8's
+ * positions blended as floats with one counter for both chains (3 fewer instructions a pair of
+ * candidates: 10.30x -> 10.14x); the best distances blended as integers (vpblendvb: 10.11x ->
+ * 10.03x); two of nb_search8's five adds as fma(b, 1, a), the same sum on the multiply pipes
+ * (8 pairs 10.19x -> 10.10x); nb_search taking 16 candidates a step in one chain (10.03x ->
+ * 9.92x); qp_lanes' refinement without skipping the elements no lane changes (branch-free, but
+ * its updates then form one long chain: 9.9x -> 9.1x).
  */
 TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt, const float *id,
                                           const float *sc, const float *xval, const float *waux,
