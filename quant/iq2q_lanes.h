@@ -625,7 +625,8 @@ TC_ISA_ATTR static inline float sub_prep(int ng, const float *xb, const float *q
  * its updates then form one long chain: 9.9x -> 9.1x); the runs' searches queued by kind
  * (single, two, up to 8, up to 16 trials) during the walk over the runs and then done kind by
  * kind, the choice of kind an index instead of branches, nb_search8's and nb_search16's codes
- * stored under a mask of the run's length (6 pairs 10.14x -> 9.94x).
+ * stored under a mask of the run's length (6 pairs 10.14x -> 9.94x; by a blend of the stored codes
+ * instead of a masked store: 10.21x -> 9.65x).
  */
 TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt, const float *id,
                                           const float *sc, const float *xval, const float *waux,
