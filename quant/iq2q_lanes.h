@@ -658,7 +658,11 @@ TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt,
 #if W >= 8
             /* the trials from t that round the group to this code (all on or all off the grid) */
             const int run = __builtin_ctz(~(eqn >> t)) + 1;
+#if W == 8
             if (code_on_grid(T, rk[t])) {
+#else /* AVX-512: the map's sign (the bitmap measured no faster there) */
+            if (T->map[rk[t]] >= 0) {
+#endif
                 /* the whole run at once (one map lookup and branch, not one a trial): cod[k][t]
                  * to [t + 7] get the rounded codes again. The searches before t wrote past their
                  * trials at most up to t' + 7 (nb_search8, nb_search4) or t' + 15 (nb_search16,
@@ -1020,7 +1024,7 @@ TC_ISA_ATTR static float xxs_sub(const tc_iq2_lists *T, const float *weight, con
         int32_t c4[4];
         codes4(1 / scale, xval, 4, c4);
         for (int k = 0; k < 4; ++k) {
-#if W >= 8
+#if W == 8
             L[k] = code_on_grid(T, c4[k])
                        ? c4[k]
                        : nb_search(T->list - T->map[c4[k]] - 1, xval + 8 * k, waux + 8 * k, scale);
@@ -1081,7 +1085,7 @@ TC_ISA_ATTR static float xs_sub(const tc_iq2_lists *T, const float *xb, const fl
         codes4(1 / scale, xval, 2, c4);
         for (int k = 0; k < 2; ++k)
             if (!on_grid[k]) {
-#if W >= 8
+#if W == 8
                 L[k] = code_on_grid(T, c4[k]) ? c4[k]
                                               : nb_search(T->list - T->map[c4[k]] - 1, xval + 8 * k,
                                                           waux + 8 * k, scale);
