@@ -86,8 +86,9 @@
 #include <string.h>
 
 #define GROUP_MAX_EPS 1e-15f
-/* AVX2: the shortest run nb_search8 takes (3, 5 and 6 measured no faster; >= 3 keeps its reads
- * and writes of 8 trials inside sc and cod) */
+/* AVX2: the shortest run nb_search8 takes (3, 5 and 6 measured no faster; 3 again once the
+ * on-grid runs went whole, 6 pairs 10.23x -> 10.21x medians; >= 3 keeps its reads and writes of
+ * 8 trials inside sc and cod) */
 #define NB8_MIN 4
 /* AVX2: the shortest run nb_search16 takes (9 and 10 measured 1.2 % and 0.6 % slower, 11 and 13
  * no different) */
