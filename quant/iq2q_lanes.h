@@ -86,8 +86,9 @@
 #include <string.h>
 
 #define GROUP_MAX_EPS 1e-15f
-/* AVX2: the shortest run nb_search8 takes (3, 5 and 6 measured no faster; >= 3 keeps its reads
- * and writes of 8 trials inside sc and cod) */
+/* AVX2: the shortest run nb_search8 takes (3, 5 and 6 measured no faster; 3 again once the
+ * on-grid runs went whole, 6 pairs 10.23x -> 10.21x medians; >= 3 keeps its reads and writes of
+ * 8 trials inside sc and cod) */
 #define NB8_MIN 4
 /* AVX2: the shortest run nb_search16 takes (9 and 10 measured 1.2 % and 0.6 % slower, 11 and 13
  * no different) */
@@ -104,6 +105,12 @@ static const float qpat_inf[16] = {1, 3, 5, INFINITY, 1, 3, 5, INFINITY,
                                    1, 3, 5, INFINITY, 1, 3, 5, INFINITY};
 static const float qpat_zero[16] = {1, 3, 5, 0, 1, 3, 5, 0, 1, 3, 5, 0, 1, 3, 5, 0};
 static const int32_t lane_index[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+
+/* Whether the group of code c is on the grid (map[c] >= 0), from the lists' bitmap. */
+static inline int code_on_grid(const tc_iq2_lists *T, int32_t c)
+{
+    return T->on[c >> 5] >> (c & 31) & 1;
+}
 
 /* Codes of the group of 8 values xv at the lanes' inverse scales id (iq2_level per element). */
 TC_ISA_ATTR static inline VI group_codes(VF id, const float *xv)
@@ -608,6 +615,19 @@ TC_ISA_ATTR static inline float sub_prep(int ng, const float *xb, const float *q
  * group_codes 4 %; the searches have 26 candidates on average (IQ2_S's: 9.5), 28 % of them
  * single trials; valgrind's branch model puts about 38 mispredictions in a sub-block, spread over
  * the search loops' exits and the run dispatch.
+ * Measured no faster on AVX2 IQ2_XXS (2026-12-06, 6 to 8 alternating pairs, medians old -> new,
+ * after the on-grid runs were taken whole): the run searches' best distances by vminps instead of
+ * blends (7 pairs 10.27x -> 10.09x; AMD's Zen runs vminps where the adds run); nb_search8's
+ * positions blended as floats with one counter for both chains (3 fewer instructions a pair of
+ * candidates: 10.30x -> 10.14x); the best distances blended as integers (vpblendvb: 10.11x ->
+ * 10.03x); two of nb_search8's five adds as fma(b, 1, a), the same sum on the multiply pipes
+ * (8 pairs 10.19x -> 10.10x); nb_search taking 16 candidates a step in one chain (10.03x ->
+ * 9.92x); qp_lanes' refinement without skipping the elements no lane changes (branch-free, but
+ * its updates then form one long chain: 9.9x -> 9.1x); the runs' searches queued by kind
+ * (single, two, up to 8, up to 16 trials) during the walk over the runs and then done kind by
+ * kind, the choice of kind an index instead of branches, nb_search8's and nb_search16's codes
+ * stored under a mask of the run's length (6 pairs 10.14x -> 9.94x; by a blend of the stored codes
+ * instead of a masked store: 10.21x -> 9.65x).
  */
 TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt, const float *id,
                                           const float *sc, const float *xval, const float *waux,
@@ -636,6 +656,27 @@ TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt,
 #endif
         unsigned on = 0;
         for (int t = 0; t < nt;) {
+#if W >= 8
+            /* the trials from t that round the group to this code (all on or all off the grid) */
+            const int run = __builtin_ctz(~(eqn >> t)) + 1;
+#if W == 8
+            if (code_on_grid(T, rk[t])) {
+#else /* AVX-512: the map's sign (the bitmap measured no faster there) */
+            if (T->map[rk[t]] >= 0) {
+#endif
+                /* the whole run at once (one map lookup and branch, not one a trial): cod[k][t]
+                 * to [t + 7] get the rounded codes again. The searches before t wrote past their
+                 * trials at most up to t' + 7 (nb_search8, nb_search4) or t' + 15 (nb_search16,
+                 * from t' <= t - 12), so this covers every such write below t + run, and the
+                 * trials past the run are yet to be done, their rounded codes being where they
+                 * start. t + 8 <= 26 stays inside rc and cod. */
+                on |= ((1u << run) - 1) << t;
+                memcpy(cod[k] + t, rk + t, 8 * sizeof(int32_t));
+                t += run;
+                continue;
+            }
+            const int32_t m = T->map[rk[t]];
+#else
             const int32_t m = T->map[rk[t]];
             if (m >= 0) {
                 on |= 1u << t;
@@ -643,11 +684,8 @@ TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt,
                 t++;
                 continue;
             }
-            const uint16_t *lst = T->list - m - 1;
-#if W >= 8
-            /* the trials from t that round the group to this code (off the grid too) */
-            const int run = __builtin_ctz(~(eqn >> t)) + 1;
 #endif
+            const uint16_t *lst = T->list - m - 1;
 #if W == 16
             /* up to four searches of that list at once (writes cod[k][t..t+3]) */
             if (run >= 2) {
@@ -987,8 +1025,14 @@ TC_ISA_ATTR static float xxs_sub(const tc_iq2_lists *T, const float *weight, con
         int32_t c4[4];
         codes4(1 / scale, xval, 4, c4);
         for (int k = 0; k < 4; ++k) {
+#if W == 8
+            L[k] = code_on_grid(T, c4[k])
+                       ? c4[k]
+                       : nb_search(T->list - T->map[c4[k]] - 1, xval + 8 * k, waux + 8 * k, scale);
+#else
             const int32_t m = T->map[c4[k]];
             L[k] = m >= 0 ? c4[k] : nb_search(T->list - m - 1, xval + 8 * k, waux + 8 * k, scale);
+#endif
         }
         float sx, s2;
         code_sums(4, &st, L, &sx, &s2);
@@ -1042,9 +1086,15 @@ TC_ISA_ATTR static float xs_sub(const tc_iq2_lists *T, const float *xb, const fl
         codes4(1 / scale, xval, 2, c4);
         for (int k = 0; k < 2; ++k)
             if (!on_grid[k]) {
+#if W == 8
+                L[k] = code_on_grid(T, c4[k]) ? c4[k]
+                                              : nb_search(T->list - T->map[c4[k]] - 1, xval + 8 * k,
+                                                          waux + 8 * k, scale);
+#else
                 const int32_t m = T->map[c4[k]];
                 L[k] =
                     m >= 0 ? c4[k] : nb_search(T->list - m - 1, xval + 8 * k, waux + 8 * k, scale);
+#endif
             }
         float sx, s2;
         code_sums(2, &st, L, &sx, &s2);

@@ -93,7 +93,15 @@ static void lists_build(int xs)
         return;
     }
     tc_iq2_walk(S, &visit, &b);
-    lists[xs] = (tc_iq2_lists){b.map, b.list};
+    uint32_t *on = calloc((IQ2_KMAP + 31) / 32, sizeof *on);
+    if (on == NULL) {
+        free(b.map);
+        free(b.list);
+        return;
+    }
+    for (int code = 0; code < IQ2_KMAP; code++)
+        on[code >> 5] |= (uint32_t)(b.map[code] >= 0) << (code & 31);
+    lists[xs] = (tc_iq2_lists){b.map, b.list, on};
     lists_ok[xs] = 1;
 }
 
