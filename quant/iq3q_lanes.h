@@ -184,6 +184,24 @@
  * sub-block instead of in each search (IQ3_XXS 104.9 -> 104.5 MB/s, 4 pairs); the unclamped
  * minimum (below) in the AVX-512 kernel's searches too (8 alternating pairs: IQ3_XXS 10.50x ->
  * 10.61x, IQ3_S 10.30x -> 10.33x, within the noise).
+ * Measured after the unclamped searches (AVX2, alternating pairs, 64 rows; all exact, tests
+ * passed, identical in every run) and dropped: (1) classes 0 and 1 choosing the first position
+ * without broadcasting the minimum: each 128-bit half's own minimum by in-lane shuffles, a lane
+ * set where it equals its half's minimum and that minimum is <= the other half's (a
+ * vperm2f128 and compare off the min chain) and < FLT_MAX; no final vperm2f128 + min, but two
+ * more vector ops: 5 pairs, IQ3_XXS 9.07x -> 9.02x, IQ3_S 8.86x -> 8.68x (medians; slower in
+ * every pair). (2) A "finite" mode: where every distance is provably below FLT_MAX (amax =
+ * max(max, -xmin) <= 1e18 and every w <= 1e37 / amax^2: |diff| < 2.26 amax, so a term is <
+ * 5.2e37 and w*diff finite, the sum of 4 < 2.1e38), no check of the minimum against FLT_MAX
+ * (one vcomiss and a branch a search, the compare and AND of a pair4): 11 pairs, IQ3_XXS
+ * 9.17x -> 9.28x (+0.5..1.7 % in 10 pairs, -0.5 % in one), but IQ3_S 8.79x -> 8.72x (slower
+ * in 10 of 11; 4 more pairs of IQ3_S alone: 8.73x -> 8.62x); only for IQ3_XXS (IQ3_S keeping the
+ * NaN-free mode): 5 pairs, IQ3_XXS 9.09x -> 9.13x, IQ3_S 8.70x -> 8.64x: within the noise,
+ * not a clear gain. (3) Two class-0 searches with one reduction (nb_search_two8: P = (A lo, B
+ * lo), Q = (A hi, B hi), min(P, Q) and two in-lane steps give both minima, two compares and
+ * two movemasks both positions: 11 vector ops for two searches instead of 16), on top of (2):
+ * 5 pairs, IQ3_XXS 9.26x both, IQ3_S 8.71x -> 8.68x. So neither the minimum's chain nor its
+ * vector ops bound the class-0 search on this machine.
  *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
