@@ -90,11 +90,11 @@
  * entries instead of kept, with the class masks from the entries' bits by sign masks;
  * nb_search_any inlined; the class-2 searches first; work items as bytes in the two-pass
  * lists (1 %); two-vector (class 1) searches merged by masks as the four-vector
- * ones. Measured slower: work items as bytes pushed by scalar 8-byte stores of tc_left_pack
- * (2-3 %); classes 0 and 1 paired with one reduction for both (nb_search_pair8, 2-5 %); the
- * fits of all trial vectors interleaved (1-2 %); the groups' x and weights as whole vectors in
- * memory operands instead of broadcasts (IQ3_S 5 %); IQ3_S's classes 0 and 1 in one list
- * searched as class 1 (4 %).
+ * ones (then; kept since, below). Measured slower: work items as bytes pushed by scalar 8-byte
+ * stores of tc_left_pack (2-3 %); classes 0 and 1 paired with one reduction for both
+ * (nb_search_pair8, 2-5 %); the fits of all trial vectors interleaved (1-2 %); the groups' x and
+ * weights as whole vectors in memory operands instead of broadcasts (IQ3_S 5 %); IQ3_S's classes 0
+ * and 1 in one list searched as class 1 (4 %).
  *
  * Profile of that state (perf, AVX2 IQ3_XXS, 1024 rows; shares of the whole run, sub_search 88 %):
  * the pair4 loop 12.5 %, class 0 14 %, class 1 13 %, classes 2+3 12.5 %, the two-pass work lists
@@ -201,7 +201,12 @@
  * lo), Q = (A hi, B hi), min(P, Q) and two in-lane steps give both minima, two compares and
  * two movemasks both positions: 11 vector ops for two searches instead of 16), on top of (2):
  * 5 pairs, IQ3_XXS 9.26x both, IQ3_S 8.71x -> 8.68x. So neither the minimum's chain nor its
- * vector ops bound the class-0 search on this machine.
+ * vector ops bound the class-0 search on this machine. Kept: with 8 lanes the two-vector
+ * (class 1) searches merge by a min and two equality masks as the four-vector ones (no compare
+ * and blend chain; exact as there: every distance clamped or none NaN, min exact, the set bits
+ * the positions holding the smallest): 10 pairs, IQ3_S 8.72x -> 8.89x (+1.0..2.9 % in every
+ * pair), IQ3_XXS 9.09x -> 9.13x (-0.8..+1.9 %), measured neutral before the searches were
+ * unclamped.
  *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
@@ -359,6 +364,16 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search_k(const tc_iq3_lists *T, const ui
         const unsigned eq = M_BITS(M_CMP(best, m, _CMP_EQ_OQ));
         return F_FIRST(m) < FLT_MAX ? codes[__builtin_ctz(eq)] : T->code0;
     }
+#if W == 8
+    if (nvec == 2) {
+        /* no NaN (clamped or none possible): the smallest of both, the first position */
+        const VF b1 = NB_CLAMP(NB_DIST(I_LOAD_U16(codes + 8)));
+        const VF m = F_HMIN(F_MIN(best, b1));
+        const uint32_t eq = M_BITS(M_CMP(best, m, _CMP_EQ_OQ)) | M_BITS(M_CMP(b1, m, _CMP_EQ_OQ))
+                                                                     << 8;
+        return F_FIRST(m) < FLT_MAX ? codes[__builtin_ctz(eq)] : T->code0;
+    }
+#endif
     if (nvec == 2) {
         /* lane j holds candidate j, or j + W where lt: any tied first-vector lane comes first */
         const VF d = NB_DIST(I_LOAD_U16(codes + W));
