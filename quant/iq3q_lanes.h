@@ -205,8 +205,11 @@
  * (class 1) searches merge by a min and two equality masks as the four-vector ones (no compare
  * and blend chain; exact as there: every distance clamped or none NaN, min exact, the set bits
  * the positions holding the smallest): 10 pairs, IQ3_S 8.72x -> 8.89x (+1.0..2.9 % in every
- * pair), IQ3_XXS 9.09x -> 9.13x (-0.8..+1.9 %), measured neutral before the searches were
- * unclamped.
+ * pair; 6 more pairs 8.83x -> 8.94x, faster in 5), IQ3_XXS 9.09x -> 9.13x (-0.8..+1.9 %; 6
+ * more pairs 9.18x -> 9.21x), measured neutral before the searches were unclamped. The same
+ * for 16 lanes (the AVX-512 kernel's 32-candidate class-2 searches) was not kept: 15 pairs,
+ * IQ3_S 10.50x -> 10.57x (faster in 11), IQ3_XXS faster in 5 of 15 (medians 10.51x -> 10.55x
+ * in 11 pairs, 10.60x -> 10.49x in the last 4); an A/A run of one binary moved up to 0.8 %.
  *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
