@@ -90,11 +90,11 @@
  * entries instead of kept, with the class masks from the entries' bits by sign masks;
  * nb_search_any inlined; the class-2 searches first; work items as bytes in the two-pass
  * lists (1 %); two-vector (class 1) searches merged by masks as the four-vector
- * ones. Measured slower: work items as bytes pushed by scalar 8-byte stores of tc_left_pack
- * (2-3 %); classes 0 and 1 paired with one reduction for both (nb_search_pair8, 2-5 %); the
- * fits of all trial vectors interleaved (1-2 %); the groups' x and weights as whole vectors in
- * memory operands instead of broadcasts (IQ3_S 5 %); IQ3_S's classes 0 and 1 in one list
- * searched as class 1 (4 %).
+ * ones (then; kept since, below). Measured slower: work items as bytes pushed by scalar 8-byte
+ * stores of tc_left_pack (2-3 %); classes 0 and 1 paired with one reduction for both
+ * (nb_search_pair8, 2-5 %); the fits of all trial vectors interleaved (1-2 %); the groups' x and
+ * weights as whole vectors in memory operands instead of broadcasts (IQ3_S 5 %); IQ3_S's classes 0
+ * and 1 in one list searched as class 1 (4 %).
  *
  * Profile of that state (perf, AVX2 IQ3_XXS, 1024 rows; shares of the whole run, sub_search 88 %):
  * the pair4 loop 12.5 %, class 0 14 %, class 1 13 %, classes 2+3 12.5 %, the two-pass work lists
@@ -184,6 +184,32 @@
  * sub-block instead of in each search (IQ3_XXS 104.9 -> 104.5 MB/s, 4 pairs); the unclamped
  * minimum (below) in the AVX-512 kernel's searches too (8 alternating pairs: IQ3_XXS 10.50x ->
  * 10.61x, IQ3_S 10.30x -> 10.33x, within the noise).
+ * Measured after the unclamped searches (AVX2, alternating pairs, 64 rows; all exact, tests
+ * passed, identical in every run) and dropped: (1) classes 0 and 1 choosing the first position
+ * without broadcasting the minimum: each 128-bit half's own minimum by in-lane shuffles, a lane
+ * set where it equals its half's minimum and that minimum is <= the other half's (a
+ * vperm2f128 and compare off the min chain) and < FLT_MAX; no final vperm2f128 + min, but two
+ * more vector ops: 5 pairs, IQ3_XXS 9.07x -> 9.02x, IQ3_S 8.86x -> 8.68x (medians; slower in
+ * every pair). (2) A "finite" mode: where every distance is provably below FLT_MAX (amax =
+ * max(max, -xmin) <= 1e18 and every w <= 1e37 / amax^2: |diff| < 2.26 amax, so a term is <
+ * 5.2e37 and w*diff finite, the sum of 4 < 2.1e38), no check of the minimum against FLT_MAX
+ * (one vcomiss and a branch a search, the compare and AND of a pair4): 11 pairs, IQ3_XXS
+ * 9.17x -> 9.28x (+0.5..1.7 % in 10 pairs, -0.5 % in one), but IQ3_S 8.79x -> 8.72x (slower
+ * in 10 of 11; 4 more pairs of IQ3_S alone: 8.73x -> 8.62x); only for IQ3_XXS (IQ3_S keeping the
+ * NaN-free mode): 5 pairs, IQ3_XXS 9.09x -> 9.13x, IQ3_S 8.70x -> 8.64x: within the noise,
+ * not a clear gain. (3) Two class-0 searches with one reduction (nb_search_two8: P = (A lo, B
+ * lo), Q = (A hi, B hi), min(P, Q) and two in-lane steps give both minima, two compares and
+ * two movemasks both positions: 11 vector ops for two searches instead of 16), on top of (2):
+ * 5 pairs, IQ3_XXS 9.26x both, IQ3_S 8.71x -> 8.68x. So neither the minimum's chain nor its
+ * vector ops bound the class-0 search on this machine. Kept: with 8 lanes the two-vector
+ * (class 1) searches merge by a min and two equality masks as the four-vector ones (no compare
+ * and blend chain; exact as there: every distance clamped or none NaN, min exact, the set bits
+ * the positions holding the smallest): 10 pairs, IQ3_S 8.72x -> 8.89x (+1.0..2.9 % in every
+ * pair; 6 more pairs 8.83x -> 8.94x, faster in 5), IQ3_XXS 9.09x -> 9.13x (-0.8..+1.9 %; 6
+ * more pairs 9.18x -> 9.21x), measured neutral before the searches were unclamped. The same
+ * for 16 lanes (the AVX-512 kernel's 32-candidate class-2 searches) was not kept: 15 pairs,
+ * IQ3_S 10.50x -> 10.57x (faster in 11), IQ3_XXS faster in 5 of 15 (medians 10.51x -> 10.55x
+ * in 11 pairs, 10.60x -> 10.49x in the last 4); an A/A run of one binary moved up to 0.8 %.
  *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
@@ -341,6 +367,16 @@ TC_ISA_ATTR static ALWAYS_INLINE int nb_search_k(const tc_iq3_lists *T, const ui
         const unsigned eq = M_BITS(M_CMP(best, m, _CMP_EQ_OQ));
         return F_FIRST(m) < FLT_MAX ? codes[__builtin_ctz(eq)] : T->code0;
     }
+#if W == 8
+    if (nvec == 2) {
+        /* no NaN (clamped or none possible): the smallest of both, the first position */
+        const VF b1 = NB_CLAMP(NB_DIST(I_LOAD_U16(codes + 8)));
+        const VF m = F_HMIN(F_MIN(best, b1));
+        const uint32_t eq = M_BITS(M_CMP(best, m, _CMP_EQ_OQ)) | M_BITS(M_CMP(b1, m, _CMP_EQ_OQ))
+                                                                     << 8;
+        return F_FIRST(m) < FLT_MAX ? codes[__builtin_ctz(eq)] : T->code0;
+    }
+#endif
     if (nvec == 2) {
         /* lane j holds candidate j, or j + W where lt: any tied first-vector lane comes first */
         const VF d = NB_DIST(I_LOAD_U16(codes + W));
