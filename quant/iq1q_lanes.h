@@ -156,6 +156,23 @@
  *   the best over all lanes 18-21% after 4, 35-43% after 5, 56-66% after 6, 76-83% after 7. A
  *   stop saves 3 operations a term left, against a test and an unpredictable branch (and a
  *   horizontal min for the global best) per chunk: not built. Lists average 99 candidates.
+ * - IQ1_M, a coarse pre-filter for all 4 shift codes at once (exact by monotone rounding: the
+ *   largest of fl(s - min ks)^2, fl(s - max ks)^2 against bf * (min a2 + min b2)), counted on
+ *   the bench (AVX2, rows 64): 98.9% of steps pass it (92.0% of lane-steps), against 8.6%
+ *   for the per-code test (the codes' K and a2 differ by (1 +- 2^-3)^2 factors, so the largest
+ *   x^2 and the least sumq2 come from different codes); per pair of codes (group 0's shift
+ *   fixed) 96.9%; importance weights: 88.2% (4 codes), 75.9% (pairs), 7.5%. Not built.
+ * - IQ1_M's pre-filter against a fixed threshold (theta*f lowered, bf*a2 and bf*b2 tabled once,
+ *   4 operations a code instead of 5): 14.1% of steps pass against 8.6% (9.9% vs 7.5% with
+ *   importance weights): 5.5% more steps on the pass path (a mispredict each) against 4
+ *   operations a step saved, judged a loss without building it.
+ * - IQ1_M's pre-filter loop two steps an iteration (masks one pair ahead, one branch a pair,
+ *   then each passing step): AVX2 ratio medians 10.06 / 10.05 / 10.09 / 10.10 -> 9.85 / 9.74 /
+ *   9.88 / 9.71 (4 pairs): slower.
+ * - IQ1_M's pre-filter as the sign of bf*y - x^2 (a subtraction instead of the compare, x86
+ *   NaNs negative, -NaN as f's marker, f = -1 in all-zero lanes so that -0 - 0 cannot pass),
+ *   AVX2 only: our MB/s without the oracle, new/old mean 1.011, ratios 0.97..1.10 (10 pairs);
+ *   ggml ratio pairs 0.97..1.16: noise, not kept. (The CPU is a Zen 5, family 26.)
  *
  * Required from the includer, besides grid_ops_*.h:
  *   M_AND(a, b), M_OR(a, b): both masks, either mask;  I_COUNT(v, m): v + 1 in the lanes of m
