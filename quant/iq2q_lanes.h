@@ -106,10 +106,15 @@ static const float qpat_inf[16] = {1, 3, 5, INFINITY, 1, 3, 5, INFINITY,
 static const float qpat_zero[16] = {1, 3, 5, 0, 1, 3, 5, 0, 1, 3, 5, 0, 1, 3, 5, 0};
 static const int32_t lane_index[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
 
-/* Whether the group of code c is on the grid (map[c] >= 0), from the lists' bitmap. */
+/* Whether the group of code c is on the grid (map[c] >= 0): AVX2 from the lists' bitmap, the
+ * others from the map's sign (the bitmap measured no faster with AVX-512). */
 static inline int code_on_grid(const tc_iq2_lists *T, int32_t c)
 {
+#if W == 8
     return T->on[c >> 5] >> (c & 31) & 1;
+#else
+    return T->map[c] >= 0;
+#endif
 }
 
 /* Codes of the group of 8 values xv at the lanes' inverse scales id (iq2_level per element). */
@@ -659,11 +664,7 @@ TC_ISA_ATTR static inline void sub_trials(const tc_iq2_lists *T, int ng, int nt,
 #if W >= 8
             /* the trials from t that round the group to this code (all on or all off the grid) */
             const int run = __builtin_ctz(~(eqn >> t)) + 1;
-#if W == 8
             if (code_on_grid(T, rk[t])) {
-#else /* AVX-512: the map's sign (the bitmap measured no faster there) */
-            if (T->map[rk[t]] >= 0) {
-#endif
                 /* the whole run at once (one map lookup and branch, not one a trial): cod[k][t]
                  * to [t + 7] get the rounded codes again. The searches before t wrote past their
                  * trials at most up to t' + 7 (nb_search8, nb_search4) or t' + 15 (nb_search16,
@@ -1025,14 +1026,9 @@ TC_ISA_ATTR static float xxs_sub(const tc_iq2_lists *T, const float *weight, con
         int32_t c4[4];
         codes4(1 / scale, xval, 4, c4);
         for (int k = 0; k < 4; ++k) {
-#if W == 8
             L[k] = code_on_grid(T, c4[k])
                        ? c4[k]
                        : nb_search(T->list - T->map[c4[k]] - 1, xval + 8 * k, waux + 8 * k, scale);
-#else
-            const int32_t m = T->map[c4[k]];
-            L[k] = m >= 0 ? c4[k] : nb_search(T->list - m - 1, xval + 8 * k, waux + 8 * k, scale);
-#endif
         }
         float sx, s2;
         code_sums(4, &st, L, &sx, &s2);
@@ -1086,15 +1082,9 @@ TC_ISA_ATTR static float xs_sub(const tc_iq2_lists *T, const float *xb, const fl
         codes4(1 / scale, xval, 2, c4);
         for (int k = 0; k < 2; ++k)
             if (!on_grid[k]) {
-#if W == 8
                 L[k] = code_on_grid(T, c4[k]) ? c4[k]
                                               : nb_search(T->list - T->map[c4[k]] - 1, xval + 8 * k,
                                                           waux + 8 * k, scale);
-#else
-                const int32_t m = T->map[c4[k]];
-                L[k] =
-                    m >= 0 ? c4[k] : nb_search(T->list - m - 1, xval + 8 * k, waux + 8 * k, scale);
-#endif
             }
         float sx, s2;
         code_sums(2, &st, L, &sx, &s2);
