@@ -712,8 +712,9 @@ TC_ISA_ATTR static void s_search(const float *const *xs, const float *const *ws,
      * each product is at most (1 + u)^2 (1 + 1.5 * 2^-12) qx^2/q2 and tau, its largest times
      * M_RCP_C (a rounding more), less than the largest qx^2/q2 of a split with q2 > 0, i.e.
      * tau < M: the bound tau <= M*(1 + 2u) the argument needs. Where q2 <= 0 (all weights 0,
-     * or negative ones: no start, start_theta) the product is <= 0, NaN or -Inf: a NaN never
-     * wins the max (maxps returns its second operand), and tau >= 0. In a safe lane q2 >=
+     * or negative ones) the product is <= 0, NaN, -Inf or, at q2 = +0, +Inf; such a lane gets
+     * no start (start_theta: its weights, or tau > 2^60); a NaN never wins the max (maxps
+     * returns its second operand), and tau >= 0. In a safe lane q2 >=
      * sum(w)/65 >= 2^-27, normal, where the reciprocal's bound holds. */
     VF tmp = F_ZERO, tmm = F_ZERO;
     for (int t = 0; t < (int)(sizeof s_tau_splits / sizeof *s_tau_splits); t++) {
