@@ -211,6 +211,31 @@
  * IQ3_S 10.50x -> 10.57x (faster in 11), IQ3_XXS faster in 5 of 15 (medians 10.51x -> 10.55x
  * in 11 pairs, 10.60x -> 10.49x in the last 4); an A/A run of one binary moved up to 0.8 %.
  *
+ * Measured slower and dropped (AVX2; commit 8461942 has it): runs proved from one search. A run
+ * is a group's consecutive trials with one off-grid map entry (one list). In real arithmetic
+ * (d_c' - d_c)(s) / s = s dA - 2 dB is linear in s (dA = sum wa (q_c'^2 - q_c^2)), and each float
+ * distance is within E(s) = 10u sum wa (15 s + |x|)^2 of the real one (u = 2^-24), so one search
+ * at scale s_h, with float gaps g_c' to its winner c, proves c the reference's answer at another
+ * trial s' of the run when g_c' - 5.2 E(s_h) > s_h |s_h - s'| max(+-dA, 0) for every other code
+ * (the sign by the side; trial scales within 1.6 of each other; computed conservatively, every
+ * float kept normal). Offline (gaussian, 5000 sub-blocks; every proved trial checked against its
+ * own search, none wrong): searching each run's first unproved trial, IQ3_XXS 203 -> 50 searches
+ * a sub-block, IQ3_S 108 -> 31; one search at each run's middle proving up to 7 before and 8
+ * after, the rest searched plainly: 68 and 37 (the list's smallest A for the winner's: 105; one
+ * radius for both sides: 102). Built exact (quant_iq, simd, 128000 rows of 8 distributions with
+ * ties, zeros, heavy tails and importance weights identical to the reference) and slower in
+ * every form (alternating pairs, 64 rows): a work-list queue re-searching from the first
+ * unproved trial IQ3_XXS 9.1x -> 8.2x, IQ3_S 8.9x -> 7.0x; middle searches then plain lists 8.3x,
+ * 7.8x; rcpps instead of the divisions, and the searches and the proofs in two passes, no
+ * better. Knocked out: the middle searches and proofs alone (no plain searches, wrong output)
+ * take as long as today's whole search (9.2-9.5x), so a run costs ~73 cycles, about six plain
+ * searches (its long chain: search, minimum, winner, radii, proof masks, list pushes); the same
+ * 203 searches through the runs' lists 7.4x (their bookkeeping); the set-up alone (the groups'
+ * weight sums, padding, head lists) 3-5 %; reading each trial's previous map entry by unaligned
+ * loads over the gathers' stores (failed store-forwarding) 8 % on IQ3_S (a lane permute of the
+ * gathered vector instead). IQ3_S cannot reach 10x this way on this machine even with free
+ * lists: its 19.5 runs at six searches each exceed the 71 searches they save.
+ *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
  *   F_MIN(a, b) = a < b ? a : b (b when either is NaN), I_TO_F (int32 to float), F_FIRST (lane 0)
@@ -467,245 +492,6 @@ static ALWAYS_INLINE void nb_search_pair4(const tc_iq3_lists *T, const uint16_t 
     *ra = ea ? la[1 + __builtin_ctz(ea)] : T->code0;
     *rb = eb ? lb[1 + __builtin_ctz(eb)] : T->code0;
 }
-
-/*
- * Runs certified from their heads (8 lanes). A run is a group's consecutive trials whose codes
- * are one off-grid code (one list, one map entry); its first trial is its head. The head is
- * searched as nb_search_k does (the same floats, the same first smallest), and its distances
- * then bound which later trials of the run the same candidate provably wins, so those trials
- * take its code without a search; the first trial not proved becomes the next head (pushed on
- * the same work list). Every other trial's answer is the reference's by the argument below,
- * whatever the data (sub-blocks outside its ranges take the plain searches, cert_ok).
- *
- * The argument. In real arithmetic a candidate c's distance at scale s is d_c(s) = sum wa (s q
- * - x)^2 (wa, x, s the floats the reference uses, q = 2l + 1 exact). The reference's float
- * distance differs from it by at most E(s) = 10u sum wa (15 s + |x|)^2 (u = 2^-24: |diff| <= 15
- * s + |x| = D; the computed diff is off by at most 2u(1+u) D, its square by about 4u D^2, the
- * two products add 2u, the three additions of non-negative terms 3u: 9u + O(u^2)); E grows
- * with s. For two candidates, d_c'(s) - d_c(s) = s (s dA - 2 dB) with dA = A_c' - A_c, A_c =
- * sum wa q^2: divided by s it is linear in s. Let g be the head's float gap d~_c' - d~_c (c its
- * winner, s_h its scale); then (d_c' - d_c)(s_h) >= g - 2E(s_h), and at a later trial s' < s_h,
- * (d_c' - d_c)(s') / s' >= (g - 2E(s_h)) / s_h - (s_h - s') max(dA, 0). The reference picks c at
- * s' (its float distance strictly below every other code's, so first-position ties cannot
- * arise) when that exceeds 2E(s') / s', and E(s') <= E(s_h), s_h / s' <= 1.6 (the trial
- * scales span at most 18/12): so it is enough that g - 5.2 E(s_h) > s_h (s_h - s') max(dA, 0)
- * for every other code c' of the list. Computed conservatively: e6 = 72u ((225 s_h P2 + 30 P1)
- * s_h + P0) with P2, P1, P0 the group's sums of wa, wa |x|, wa x^2 (>= 5.3 E(s_h) with every
- * rounding: 72u against 53u); num = g - e6 (the float gap g~ = fl(d~_c' - d~_c) is within
- * u g <= E/10 of g); dA bounded above by fl(A~_c' - A~_c) clamped at 0 plus 2^-18 * 225 P2 (the
- * float A~ are within 4u * 225 P2 of A); r = num / dA per lane (-1 when num is not > 0, +Inf for
- * lanes holding c's own code, the list's padding copies included); a trial s' is proved when
- * fl(s_h * (s_h - s')) < fl(min r * (1 - 2^-10)) (s_h - s' exact by Sterbenz, s_h / s' <= 2;
- * the few roundings of num, r and the product are relative, far inside 2^-10). cert_ok keeps
- * every float in this chain normal and finite: wa in {0} u [2^-40, 2^40], max in [2^-30,
- * 2^30], (smallest non-zero wa) * max^2 >= 2^-60 (then a non-zero diff is >= s * 2^-25, so
- * every term and product is >= 2^-119: no denormal, whose absolute errors the relative bounds
- * above would miss), and the searches unclamped (no NaN, every distance < FLT_MAX).
- *
- * Offline (gaussian sub-blocks, 5000): IQ3_XXS 203 searches a sub-block, 31.8 runs, 171
- * later trials of which the heads prove 153 (at most 8 a head, below): 50 searches; IQ3_S 108
- * -> 31; none proved wrongly (each checked against its own search).
- */
-static ALWAYS_INLINE int cert_ok(const float *wa, float max)
-{
-    if (!(max >= 0x1p-30f && max <= 0x1p30f))
-        return 0;
-    const __m256 inf = _mm256_set1_ps(INFINITY), zero = _mm256_setzero_ps();
-    __m256 mn = inf, mx = zero;
-    for (int i = 0; i < 32; i += 8) {
-        const __m256 w = _mm256_loadu_ps(wa + i);
-        mn = _mm256_min_ps(mn, _mm256_blendv_ps(w, inf, _mm256_cmp_ps(w, zero, _CMP_EQ_OQ)));
-        mx = _mm256_max_ps(mx, w);
-    }
-    const float nz = _mm256_cvtss_f32(hmin8(mn));
-    const float wmax = -_mm256_cvtss_f32(hmin8(_mm256_sub_ps(zero, mx)));
-    return wmax <= 0x1p40f && (nz == INFINITY || (nz >= 0x1p-40f && nz * max * max >= 0x1p-60f));
-}
-
-/* q^2 for level l in lane l */
-static const float qsq8[8] = {1, 9, 25, 49, 81, 121, 169, 225};
-
-/*
- * The head search, first half: nb_search_k's minimum (unclamped; nvec 1, 2 or 4 vectors of
- * candidates). The distances go to d (8 * nvec floats); returns the first position holding
- * the smallest, -1 when it is not below FLT_MAX (then the answer is code0, nothing proved).
- */
-static ALWAYS_INLINE int nb_head_search(const uint16_t *lst, const float *xv, const float *wv,
-                                        float scale, int nvec, float *d)
-{
-    const uint16_t *codes = lst + 1;
-    const VT sq = T_MUL(T_SET1(scale), T_LOADU(qlev));
-    NB_TERMS(sq, xv, wv);
-    __m256 D[4];
-    for (int v = 0; v < nvec; v++) {
-        D[v] = NB_DIST(I_LOAD_U16(codes + 8 * v));
-        _mm256_storeu_ps(d + 8 * v, D[v]);
-    }
-    __m256 mv = D[0];
-    for (int v = 1; v < nvec; v++)
-        mv = _mm256_min_ps(mv, D[v]);
-    const __m256 m = hmin8(mv);
-    uint32_t eq = 0;
-    for (int v = 0; v < nvec; v++)
-        eq |= M_BITS(_mm256_cmp_ps(D[v], m, _CMP_EQ_OQ)) << 8 * v;
-    return F_FIRST(m) < FLT_MAX ? __builtin_ctz(eq) : -1;
-}
-
-/*
- * The head search, second half: from the distances d of the list's candidates at the head's
- * scale and the winner's position p (>= 0), the proof radii: a later trial s' < s_h of the run
- * is proved when fl(s_h * (s_h - s')) < rad[0] (max(dA, 0) in the bound), an earlier one s' >
- * s_h when fl(s_h * (s' - s_h)) < rad[1] (max(-dA, 0): there f(s') >= f(s_h) - (s' - s_h)
- * max(-dA, 0), and E(s') / s' <= E(s_h) s' / s_h^2 <= 1.6 E(s_h) / s_h, the same 5.2 E).
- */
-static ALWAYS_INLINE void nb_head_radii(const uint16_t *lst, const float *wv, const float *d, int p,
-                                        float e6, float aslack, int nvec, float *rad)
-{
-    const uint16_t *codes = lst + 1;
-    const __m256 q2 = _mm256_loadu_ps(qsq8);
-    const __m256 a0 = _mm256_mul_ps(_mm256_broadcast_ss(wv), q2);
-    const __m256 a1 = _mm256_mul_ps(_mm256_broadcast_ss(wv + 1), q2);
-    const __m256 a2 = _mm256_mul_ps(_mm256_broadcast_ss(wv + 2), q2);
-    const __m256 a3 = _mm256_mul_ps(_mm256_broadcast_ss(wv + 3), q2);
-    const __m256i pv = _mm256_set1_epi32(p & 7);
-    __m256i C[4];
-    __m256 A[4], aw = _mm256_setzero_ps();
-    for (int v = 0; v < nvec; v++) {
-        const __m256i c = C[v] = I_LOAD_U16(codes + 8 * v);
-        A[v] = _mm256_add_ps(_mm256_add_ps(_mm256_add_ps(F_PERM(a0, c), F_PERM(a1, I_SRLI(c, 4))),
-                                           F_PERM(a2, I_SRLI(c, 8))),
-                             F_PERM(a3, I_SRLI(c, 12)));
-        if (v == p >> 3)
-            aw = _mm256_permutevar8x32_ps(A[v], pv);
-    }
-    const __m256 m = _mm256_broadcast_ss(d + p), e6v = _mm256_set1_ps(e6),
-                 asl = _mm256_set1_ps(aslack), zero = _mm256_setzero_ps(),
-                 inf = _mm256_set1_ps(INFINITY), neg = _mm256_set1_ps(-1.0f);
-    const __m256i wc = _mm256_set1_epi32(codes[p]);
-    /* num / d by rcpps (relative error <= 1.5 * 2^-12) lowered by 2^-11 below: never above
-     * num / d; d >= aslack, a normal float (cert_ok) */
-    const __m256 ias = _mm256_rcp_ps(asl);
-    __m256 rf = inf, rb = inf;
-    for (int v = 0; v < nvec; v++) {
-        const __m256 num = _mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(d + 8 * v), m), e6v);
-        const __m256 da = _mm256_sub_ps(A[v], aw);
-        const __m256 ad = _mm256_add_ps(_mm256_max_ps(da, _mm256_sub_ps(zero, da)), asl);
-        const __m256 rab = _mm256_mul_ps(num, _mm256_rcp_ps(ad)), ras = _mm256_mul_ps(num, ias);
-        /* -1 where num is not > 0 (no proof), +Inf for c's own code (no constraint) */
-        const __m256 pos = _mm256_cmp_ps(num, zero, _CMP_GT_OQ);
-        const __m256 own = _mm256_castsi256_ps(_mm256_cmpeq_epi32(C[v], wc));
-        const __m256 up = _mm256_cmp_ps(da, zero, _CMP_GT_OQ);
-        const __m256 f =
-            _mm256_blendv_ps(_mm256_blendv_ps(neg, _mm256_blendv_ps(ras, rab, up), pos), inf, own);
-        const __m256 b =
-            _mm256_blendv_ps(_mm256_blendv_ps(neg, _mm256_blendv_ps(rab, ras, up), pos), inf, own);
-        rf = _mm256_min_ps(rf, f);
-        rb = _mm256_min_ps(rb, b);
-    }
-    /* both minima at once: rf's halves in lanes 0..3, rb's in 4..7 */
-    __m256 r2 =
-        _mm256_min_ps(_mm256_permute2f128_ps(rf, rb, 0x20), _mm256_permute2f128_ps(rf, rb, 0x31));
-    r2 = _mm256_min_ps(r2, _mm256_shuffle_ps(r2, r2, _MM_SHUFFLE(1, 0, 3, 2)));
-    r2 = _mm256_min_ps(r2, _mm256_shuffle_ps(r2, r2, _MM_SHUFFLE(2, 3, 0, 1)));
-    r2 = _mm256_mul_ps(r2, _mm256_set1_ps(1 - 0x1p-9f));
-    rad[0] = _mm256_cvtss_f32(r2);
-    rad[1] = _mm_cvtss_f32(_mm256_extractf128_ps(r2, 1));
-}
-
-/* ids t0 .. t1 - 1 (32 * group + trial, one group) appended to a work list */
-static ALWAYS_INLINE int push_range(uint32_t *q, int n, uint32_t t0, uint32_t t1)
-{
-    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    int c = (int)(t1 - t0);
-    _mm256_storeu_si256((__m256i *)(q + n), _mm256_add_epi32(_mm256_set1_epi32((int)t0), lanes));
-    if (__builtin_expect(c > 8, 0))
-        for (int i = 8; i < c; i++)
-            q[n + i] = t0 + (uint32_t)i;
-    return n + c;
-}
-
-/*
- * The runs of one work list (entries: 32 * group + the run's first trial) in cert_ok's
- * sub-blocks. Each run [t, e) is searched at its middle trial h, which proves up to 7 trials
- * before it and 8 after it; the codes of h and of the proved trials go to cflat, the run's other
- * trials to the plain work list pl (searched afterwards). In two passes over the list (the
- * searches, then the proofs), so that no pass is one long dependent chain per run. fol[k]: the
- * trials of group k that continue a run. sc and cflat are readable and writable 8 entries
- * before and after their 32 * 8 (sc: 32). Returns the new length of pl.
- */
-static ALWAYS_INLINE int run_list(const tc_iq3_lists *T, const uint32_t *q, int nq, int nvec,
-                                  const int32_t *mall, const float *xval, const float *wa,
-                                  const float *sc, const float *ec, const unsigned *fol,
-                                  int32_t *cflat, uint32_t *pl, int np)
-{
-    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    float dbuf[32 * 32]; /* 32 runs of up to 32 distances */
-    uint32_t rec[8 * NV_MAX * W];
-    int pos[8 * NV_MAX * W];
-    for (int j = 0; j < nq; j++) {
-        const uint32_t t0 = q[j], k = t0 >> 5, t = t0 & 31;
-        const unsigned e = t + 1 + (unsigned)__builtin_ctz(~(fol[k] >> (t + 1)));
-        const unsigned h = (t + e - 1) >> 1;
-        const uint32_t id = 32 * k + h;
-        const uint16_t *lst = NB_LIST(T, mall[id]);
-        rec[j] = id | t << 8 | e << 16;
-        if (nvec == 4 && __builtin_expect(lst[0] > 32, 0)) {
-            cflat[id] = nb_search_k(T, lst, xval + 4 * k, wa + 4 * k, sc[h], 0, 0);
-            pos[j] = -2;
-        } else {
-            pos[j] = nb_head_search(lst, xval + 4 * k, wa + 4 * k, sc[h], nvec,
-                                    dbuf + (size_t)(8 * nvec) * (size_t)(j & 31));
-        }
-        if ((j & 31) == 31 || j == nq - 1) {
-            /* the proofs of the runs j & ~31 .. j (dbuf holds 32 runs) */
-            for (int i = j & ~31; i <= j; i++) {
-                const uint32_t r = rec[i], rid = r & 255, rk = rid >> 5, rh = rid & 31;
-                const uint32_t rt = r >> 8 & 255, re = r >> 16;
-                const int p = pos[i];
-                const uint16_t *rl = NB_LIST(T, mall[rid]);
-                const float s = sc[rh];
-                float rad[2] = {-1, -1};
-                int win = T->code0;
-                if (p >= 0) {
-                    win = rl[1 + p];
-                    const float e6 = (ec[3 * rk + 2] * s + ec[3 * rk + 1]) * s + ec[3 * rk];
-                    nb_head_radii(rl, wa + 4 * rk, dbuf + (size_t)(8 * nvec) * (size_t)(i & 31), p,
-                                  e6, ec[24 + rk], nvec, rad);
-                } else if (p == -2) {
-                    win = cflat[rid];
-                }
-                const __m256 sh = _mm256_set1_ps(s);
-                /* after h: trials h + 1 .. h + 8 in lanes 0..7; before: h - 8 .. h - 1 */
-                const unsigned okf = M_BITS(_mm256_cmp_ps(
-                    _mm256_mul_ps(sh, _mm256_sub_ps(sh, _mm256_loadu_ps(sc + rh + 1))),
-                    _mm256_set1_ps(rad[0]), _CMP_LT_OQ));
-                const unsigned okb = M_BITS(_mm256_cmp_ps(
-                    _mm256_mul_ps(sh, _mm256_sub_ps(_mm256_loadu_ps(sc + rh - 8), sh)),
-                    _mm256_set1_ps(rad[1]), _CMP_LT_OQ));
-                unsigned nf = (unsigned)__builtin_ctz(~okf | 0x100u),
-                         nb = (unsigned)__builtin_clz(~(okb << 24));
-                nf = nf < re - 1 - rh ? nf : re - 1 - rh;
-                nb = nb < 7 ? nb : 7;
-                nb = nb < rh - rt ? nb : rh - rt;
-                /* codes: trials h - nb .. h (lanes 7 - nb .. 7 of h - 7 ..), h + 1 .. h + nf */
-                const __m256i wv = _mm256_set1_epi32(win);
-                int32_t *lo = cflat + rid - 7, *hi = cflat + rid + 1;
-                _mm256_storeu_si256(
-                    (__m256i *)lo,
-                    _mm256_blendv_epi8(_mm256_loadu_si256((const __m256i *)lo), wv,
-                                       _mm256_cmpgt_epi32(lanes, _mm256_set1_epi32(6 - (int)nb))));
-                _mm256_storeu_si256(
-                    (__m256i *)hi,
-                    _mm256_blendv_epi8(_mm256_loadu_si256((const __m256i *)hi), wv,
-                                       _mm256_cmpgt_epi32(_mm256_set1_epi32((int)nf), lanes)));
-                /* the rest of the run to the plain list */
-                np = push_range(pl, np, 32 * rk + rt, rid - nb);
-                np = push_range(pl, np, rid + 1 + nf, 32 * rk + re);
-            }
-        }
-    }
-    return np;
-}
 #endif
 
 #if W == 16
@@ -949,11 +735,8 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
                                     const float *wa, float max, int xxs, int L[8])
 {
     const int nis = xxs ? 15 : 9, nt = 2 * nis + 1, nv = (nt + W - 1) / W;
-    /* sc: + 8, the proofs read 8 trials past a head (head_list); cod: row 8 for its stores */
-    float scb[8 + NV_MAX * W + 8], sumqx[NV_MAX * W], sumq2[NV_MAX * W];
-    float *const sc = scb + 8;
-    int32_t codb[10][NV_MAX * W];
-    int32_t(*const cod)[NV_MAX * W] = codb + 1;
+    float sc[NV_MAX * W], sumqx[NV_MAX * W], sumq2[NV_MAX * W];
+    int32_t cod[8][NV_MAX * W];
     /* id <= 18.0001/max: with every xval in [-4 max, max] (always, but for an IQ3_XXS parity
      * flip of a large value of small weight) |f| < 37 */
     const float xmin = xval_min(xval);
@@ -992,9 +775,7 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
 #define NCLS 4
 #endif
     uint32_t wid[NCLS][8 * NV_MAX * W + W]; /* + W: a compress-store writes W values */
-    int32_t mallb[8 + 8 * NV_MAX * W];      /* the map entries of all codes, at 32 * k + t */
-    int32_t *const mall = mallb + 8;        /* mall[-1] read by the runs' compare (W == 8) */
-    mallb[7] = 0;
+    int32_t mall[8 * NV_MAX * W];           /* the map entries of all codes, at 32 * k + t */
     int nw[NCLS] = {0};
     unsigned ong[8] = {0};
     /* one counter per class in a register: through memory they chain the vectors by
@@ -1002,8 +783,6 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
     int n0 = 0, n1 = 0, n2 = 0, n3 = 0, n4 = 0;
 #if NCLS == 5
     uint8_t bm[4][32]; /* per class, the off-grid lanes of group k's trial vector v at 4 k + v */
-    unsigned same[8];  /* bit t of group k: trial t's map entry is trial t - 1's */
-    __m256i mprev = _mm256_setzero_si256();
 #endif
 #if W == 16
     int32_t tcod[32], tmap[32];
@@ -1031,16 +810,6 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
             const unsigned valid = nt - v * W >= W ? (1u << W) - 1 : (1u << (nt - v * W)) - 1;
             const VI m = I_GATHER(T->map, lane_code3(I_LOADU(cod[k] + v * W)));
             I_STOREU(mall + 32 * k + v * W, m);
-#if NCLS == 5
-            {
-                /* lane t: whether trial t's map entry is trial t - 1's (lane 0 of v = 0: any) */
-                const __m256i prv = _mm256_blend_epi32(
-                    _mm256_permutevar8x32_epi32(m, _mm256_setr_epi32(7, 0, 1, 2, 3, 4, 5, 6)),
-                    _mm256_permutevar8x32_epi32(mprev, _mm256_set1_epi32(7)), 1);
-                same[k] = (v ? same[k] : 0) | M_BITS(M_ICMPEQ(m, prv)) << v * W;
-                mprev = m;
-            }
-#endif
             const unsigned off = M_BITS(M_ICMPGT(I_ZERO, m)) & valid;
             ong[k] |= (~off & valid) << v * W;
             const VI cls = I_AND(I_SUB(I_SET1(-1), m), I_SET1(NCLS == 5 && xxs ? 7 : 3));
@@ -1065,49 +834,6 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
 #endif
         }
 #if NCLS == 5
-    /* Without NaN among the distances their minimum needs no clamp: the lanes below FLT_MAX
-     * are the same with or without it, and so are the minimum (when below FLT_MAX), the lanes
-     * equal to it and, for them, every earlier comparison (a lane's first value below FLT_MAX
-     * replaces both FLT_MAX and +Inf); when the minimum is not below FLT_MAX the answer is
-     * code0 either way. A distance is a sum of terms (w*diff)*diff >= 0 (w = the square root
-     * of a weight, never negative but -0), so it is NaN only when a term is: never when every w
-     * is finite and every diff is. diff = scale*q - x here: scale = 1/id < max/11.99 (id =
-     * (15 + 0.2f*is)/max with is >= -15, the numerator >= 11.99 after its roundings; scale is 0
-     * when id overflows), q <= 15 and x in [xmin, max], so |diff| < 2.3e37 when max <= 1e37 and
-     * xmin >= -1e37. */
-    int unclamped = max <= 1e37f && xmin >= -1e37f;
-    {
-        const __m256 lim = _mm256_set1_ps(FLT_MAX);
-        __m256 ok = _mm256_cmp_ps(_mm256_loadu_ps(wa), lim, _CMP_LE_OQ); /* NaN false */
-        for (int i = 8; i < 32; i += 8)
-            ok = _mm256_and_ps(ok, _mm256_cmp_ps(_mm256_loadu_ps(wa + i), lim, _CMP_LE_OQ));
-        unclamped &= _mm256_movemask_ps(ok) == 0xff;
-    }
-    /* runs proved from their heads (head_list) where cert_ok holds; fol[k]: group k's off-grid
-     * trials whose map entry is the previous trial's, hd[k] the other off-grid ones (heads) */
-    const int certm = unclamped && cert_ok(wa, max);
-    unsigned fol[8], hd[8];
-    if (certm) {
-        const unsigned valid = nt < 32 ? (1u << nt) - 1 : ~0u;
-        for (int k = 0; k < 8; k++) {
-            const unsigned f = same[k];
-            const unsigned off = ~ong[k] & valid;
-            fol[k] = f & off & ~1u;
-            hd[k] = off & ~fol[k];
-        }
-#define CLASS_PASS_H(c, BITS, n)                                                                   \
-    for (int k = 0; k < 8; k++)                                                                    \
-        for (int v = 0; v < nv; v++) {                                                             \
-            const VI id = I_ADD(I_LOADU(lane_index), I_SET1(k * 32 + v * W));                      \
-            const unsigned b_ = (BITS) & (hd[k] >> v * W) & 0xffu;                                 \
-            I_COMPRESS_STORE((int32_t *)wid[c] + n, id, b_);                                       \
-            n += __builtin_popcount(b_);                                                           \
-        }
-        CLASS_PASS_H(0, (unsigned)(bm[0][4 * k + v] | bm[3][4 * k + v]), n0);
-        CLASS_PASS_H(1, bm[1][4 * k + v], n1);
-        CLASS_PASS_H(2, bm[2][4 * k + v], n2);
-#undef CLASS_PASS_H
-    } else {
 #define CLASS_PASS(c, bmc, n)                                                                      \
     for (int k = 0; k < 8; k++)                                                                    \
         for (int v = 0; v < nvg; v++) {                                                            \
@@ -1116,13 +842,12 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
             I_COMPRESS_STORE((int32_t *)wid[c] + n, id, b_);                                       \
             n += __builtin_popcount(b_);                                                           \
         }
-        CLASS_PASS(0, 0, n0);
-        CLASS_PASS(1, 1, n1);
-        CLASS_PASS(2, 2, n2);
-        if (xxs) /* IQ3_S: fewer short lists, the fifth list costs more than its pairs save */
-            CLASS_PASS(4, 3, n4);
+    CLASS_PASS(0, 0, n0);
+    CLASS_PASS(1, 1, n1);
+    CLASS_PASS(2, 2, n2);
+    if (xxs) /* IQ3_S: fewer short lists, the fifth list costs more than its pairs save */
+        CLASS_PASS(4, 3, n4);
 #undef CLASS_PASS
-    }
 #endif
 #if W == 16
     if (tail) {
@@ -1190,49 +915,28 @@ TC_ISA_ATTR static float sub_search(const tc_iq3_lists *T, const float *xval, co
                                    : nb_search_k(T, NB_ARGS(2, j), 4, CL);                         \
     } while (0)
 #define P4_ARGS(u) NB_LIST(T, mall[u]), xval + 4 * ((u) >> 5), wa + 4 * ((u) >> 5), sc[(u)&31]
-    if (certm) {
-        /* per group: 72u P0, 72u 30 P1, 72u 225 P2 (e6 = (c2 s + c1) s + c0), then at 24 + k
-         * the bound 2^-18 225 P2 on the float A's errors (head_list's argument) */
-        float ec[32];
-        for (int k = 0; k < 8; k++) {
-            float p0 = 0, p1 = 0, p2 = 0;
-            for (int i = 4 * k; i < 4 * k + 4; i++) {
-                p2 += wa[i];
-                p1 += wa[i] * fabsf(xval[i]);
-                p0 += wa[i] * xval[i] * xval[i];
-            }
-            ec[3 * k] = 0x1p-24f * 72 * p0;
-            ec[3 * k + 1] = 0x1p-24f * 72 * 30 * p1;
-            ec[3 * k + 2] = 0x1p-24f * 72 * 225 * p2;
-            ec[24 + k] = 0x1p-18f * 225 * p2;
-        }
-        for (int i = nv * W; i < NV_MAX * W + 8; i++)
-            sc[i] = sc[nt - 1];
-        for (int i = -8; i < 0; i++)
-            sc[i] = sc[0];
-        I_STOREU(cod[8], I_ZERO);
-        I_STOREU(cod[-1] + 24, I_ZERO);
-        uint32_t pl[3][8 * NV_MAX * W + 16];
-#define PL_ARGS(c, j)                                                                              \
-    NB_LIST(T, mall[pl[c][j]]), xval + 4 * (pl[c][j] >> 5), wa + 4 * (pl[c][j] >> 5),              \
-        sc[pl[c][j] & 31]
-        int p0 = run_list(T, wid[0], n0, 1, mall, xval, wa, sc, ec, fol, cflat, pl[0], 0);
-        int p1 = run_list(T, wid[1], n1, 2, mall, xval, wa, sc, ec, fol, cflat, pl[1], 0);
-        int p2 = run_list(T, wid[2], n2, 4, mall, xval, wa, sc, ec, fol, cflat, pl[2], 0);
-        for (int j = 0; j < p0; j++)
-            cflat[pl[0][j]] = nb_search_k(T, PL_ARGS(0, j), 1, 0);
-        for (int j = 0; j < p1; j++)
-            cflat[pl[1][j]] = nb_search_k(T, PL_ARGS(1, j), 2, 0);
-        for (int j = 0; j < p2; j++)
-            cflat[pl[2][j]] = __builtin_expect(NB_LIST(T, mall[pl[2][j]])[0] > 32, 0)
-                                  ? nb_search_k(T, PL_ARGS(2, j), 0, 0)
-                                  : nb_search_k(T, PL_ARGS(2, j), 4, 0);
-#undef PL_ARGS
-    } else if (unclamped) {
-        SEARCHES8(0);
-    } else {
-        SEARCHES8(1);
+    /* Without NaN among the distances their minimum needs no clamp: the lanes below FLT_MAX
+     * are the same with or without it, and so are the minimum (when below FLT_MAX), the lanes
+     * equal to it and, for them, every earlier comparison (a lane's first value below FLT_MAX
+     * replaces both FLT_MAX and +Inf); when the minimum is not below FLT_MAX the answer is
+     * code0 either way. A distance is a sum of terms (w*diff)*diff >= 0 (w = the square root
+     * of a weight, never negative but -0), so it is NaN only when a term is: never when every w
+     * is finite and every diff is. diff = scale*q - x here: scale = 1/id < max/11.99 (id =
+     * (15 + 0.2f*is)/max with is >= -15, the numerator >= 11.99 after its roundings; scale is 0
+     * when id overflows), q <= 15 and x in [xmin, max], so |diff| < 2.3e37 when max <= 1e37 and
+     * xmin >= -1e37. */
+    int unclamped = max <= 1e37f && xmin >= -1e37f;
+    {
+        const __m256 lim = _mm256_set1_ps(FLT_MAX);
+        __m256 ok = _mm256_cmp_ps(_mm256_loadu_ps(wa), lim, _CMP_LE_OQ); /* NaN false */
+        for (int i = 8; i < 32; i += 8)
+            ok = _mm256_and_ps(ok, _mm256_cmp_ps(_mm256_loadu_ps(wa + i), lim, _CMP_LE_OQ));
+        unclamped &= _mm256_movemask_ps(ok) == 0xff;
     }
+    if (unclamped)
+        SEARCHES8(0);
+    else
+        SEARCHES8(1);
 #undef P4_ARGS
 #undef SEARCHES8
 #else
