@@ -236,6 +236,13 @@
  * gathered vector instead). IQ3_S cannot reach 10x this way on this machine even with free
  * lists: its 19.5 runs at six searches each exceed the 71 searches they save.
  *
+ * The requantization at the fitted scale, knocked out (AVX2, 3 alternating pairs): the whole
+ * phase 6 % (IQ3_XXS) and 8 % (IQ3_S) of the time, its ~5 searches alone 4-5 % (a loop over the
+ * off-grid groups with a class branch, at the end of the sub-block's chain). Tried and dropped:
+ * all 8 groups searched with two vectors and no branch (an on-grid group searching list 0, its
+ * answer dropped): IQ3_XXS 9.1x -> 8.9x, IQ3_S 8.8x -> 8.6x; the refit skipped when the codes are
+ * the winning trial's again (exact: the same sums, the same scale): neutral.
+ *
  * Required from the includer:
  *   W, VF, VI, VM, F_SET1 F_ZERO F_ADD F_SUB F_MUL F_DIV F_LOADU F_STOREU, F_BCAST(const float *)
  *   F_MIN(a, b) = a < b ? a : b (b when either is NaN), I_TO_F (int32 to float), F_FIRST (lane 0)
